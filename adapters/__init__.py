@@ -1,0 +1,32 @@
+"""Warehouse adapters, found through the ``orch.adapters`` entry-point group by the profile's type."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orch.errors import ConfigError, suggestion
+
+if TYPE_CHECKING:
+    from orch.adapters.base import Adapter
+    from orch.config import TargetConfig
+
+ENTRY_POINT_GROUP = "orch.adapters"
+
+
+def adapter_class(adapter_type: str) -> type[Adapter]:
+    """The adapter class registered for ``type:`` in a profile."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if adapter_type not in found:
+        raise ConfigError(
+            f"no adapter for target type '{adapter_type}'",
+            hint=suggestion(adapter_type, found)
+            or f"Installed adapters: {', '.join(sorted(found)) or 'none'}",
+        )
+    return found[adapter_type].load()  # type: ignore[no-any-return]
+
+
+def get_adapter(target: TargetConfig, project_dir: Path) -> Adapter:
+    """A new, unopened adapter for ``target``."""
+    return adapter_class(target.type)(target, project_dir)

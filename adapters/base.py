@@ -1,0 +1,213 @@
+"""The adapter interface: the only way orch's core speaks to a warehouse.
+
+An adapter owns its connections (one per worker thread, never one per model), turns driver errors
+into :class:`orch.errors.WarehouseError` / :class:`WarehouseConnectionError`, and builds its SQL as
+sqlglot expressions in its own dialect. SQL given to it by the core is already compiled for that
+dialect. It imports only orch layers 0-1 (errors, names, config, redaction).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlglot import exp
+
+from orch.config import TargetConfig
+from orch.names import Relation
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = "__orch_tmp_"
+STAGING_PREFIX = "__orch_stage_"
+BACKUP_PREFIX = "__orch_old_"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a relation as the warehouse reports it."""
+
+    name: str
+    data_type: str
+
+
+class WriteMode(enum.Enum):
+    """How :meth:`Adapter.write_arrow` treats an existing relation."""
+
+    REPLACE = "replace"  # atomically replace the whole table
+    APPEND = "append"  # insert the rows
+    CREATE = "create"  # create; the relation must not exist
+
+
+class Adapter(ABC):
+    """One warehouse connection pool and the operations orch needs from it.
+
+    Capability flags (``SUPPORTS_*``) let the core choose a strategy without knowing the warehouse.
+    """
+
+    type: ClassVar[str]
+    dialect: ClassVar[str]  # sqlglot dialect name
+    target_config_class: ClassVar[type[TargetConfig]] = TargetConfig
+
+    SUPPORTS_TRANSACTIONS: ClassVar[bool] = True  # DDL inside transactions, rolled back on error
+    SUPPORTS_MERGE: ClassVar[bool] = True
+    SUPPORTS_SWAP: ClassVar[bool] = False  # ALTER TABLE ... SWAP WITH
+    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = False
+
+    def __init__(self, config: TargetConfig, project_dir: Path) -> None:
+        self.config = config
+        self.project_dir = project_dir
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect. Raises WarehouseConnectionError with a message naming the setting at fault."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection this adapter opened."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Cancel statements running on any thread (Ctrl-C); their transactions roll back."""
+
+    def __enter__(self) -> Adapter:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- raw SQL
+
+    @abstractmethod
+    def execute(self, sql: str) -> int | None:
+        """Run one statement on this thread's connection; rows affected when the driver knows."""
+
+    @abstractmethod
+    def fetch_rows(self, sql: str) -> list[tuple]:
+        """Run a query and return its rows as tuples (small results: checks, metadata)."""
+
+    @abstractmethod
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return the result as an Arrow table."""
+
+    @contextmanager
+    @abstractmethod
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT on this thread's connection; ROLLBACK when the block raises."""
+        yield
+
+    # ---------------------------------------------------------------- catalog
+
+    @abstractmethod
+    def ensure_schema(self, database: str | None, schema: str) -> None:
+        """Create the schema if it does not exist (idempotent, safe from several threads)."""
+
+    @abstractmethod
+    def relation_exists(self, relation: Relation) -> bool:
+        """Whether a table or view of that name exists."""
+
+    @abstractmethod
+    def relation_type(self, relation: Relation) -> str | None:
+        """'table', 'view' or None when absent."""
+
+    @abstractmethod
+    def columns(self, relation: Relation) -> list[Column]:
+        """The relation's columns in order, with the warehouse's type names."""
+
+    @abstractmethod
+    def list_relations(self, database: str | None, schema: str) -> list[Relation]:
+        """Every table and view in a schema (used to clean up temporary relations)."""
+
+    def drop_relation(self, relation: Relation) -> None:
+        """Drop a table or view if it exists."""
+        kind = self.relation_type(relation)
+        if kind is not None:
+            self.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {self.render(relation)}")
+
+    # ---------------------------------------------------------------- materializations
+
+    def create_view(self, relation: Relation, select_sql: str) -> None:
+        """``CREATE OR REPLACE VIEW`` (replacing a table of that name if there is one)."""
+        with self.transaction():
+            if self.relation_type(relation) == "table":
+                self.execute(f"DROP TABLE {self.render(relation)}")
+            self.execute(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+
+    def create_table_as(self, relation: Relation, select_sql: str) -> int | None:
+        """``CREATE TABLE relation AS select`` (the relation must not exist). Returns row count."""
+        self.execute(f"CREATE TABLE {self.render(relation)} AS {select_sql}")
+        return self.row_count(relation)
+
+    @abstractmethod
+    def replace_table_atomically(self, relation: Relation, select_sql: str) -> int | None:
+        """Build ``select_sql`` under a temporary name, then swap it in within one transaction.
+
+        A failure leaves the previous table intact; readers never see a half-built table.
+        Returns the new row count.
+        """
+
+    def insert_into(self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None) -> int | None:
+        """``INSERT INTO relation [(cols)] select``; rows inserted."""
+        cols = f" ({', '.join(self.quote(c) for c in columns)})" if columns else ""
+        return self.execute(f"INSERT INTO {self.render(relation)}{cols} {select_sql}")
+
+    @abstractmethod
+    def delete_insert(self, relation: Relation, select_sql: str, where_sql: str) -> int | None:
+        """In one transaction: delete rows matching ``where_sql``, insert ``select_sql``. Rows inserted."""
+
+    @abstractmethod
+    def merge(self, relation: Relation, select_sql: str, unique_key: Sequence[str]) -> int | None:
+        """Upsert ``select_sql`` into ``relation`` on ``unique_key``, in one transaction."""
+
+    @abstractmethod
+    def write_arrow(self, table: pa.Table, relation: Relation, mode: WriteMode) -> int:
+        """Write an Arrow table in bulk (never row by row). Returns rows written."""
+
+    def read_arrow(self, relation: Relation, where_sql: str | None = None) -> pa.Table:
+        """Read a relation (optionally filtered) as Arrow."""
+        where = f" WHERE {where_sql}" if where_sql else ""
+        return self.fetch_arrow(f"SELECT * FROM {self.render(relation)}{where}")
+
+    def row_count(self, relation: Relation) -> int:
+        """``count(*)`` of a relation."""
+        return int(self.fetch_rows(f"SELECT COUNT(*) FROM {self.render(relation)}")[0][0])
+
+    # ---------------------------------------------------------------- names and SQL
+
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted for this dialect."""
+        return exp.to_identifier(identifier, quoted=True).sql(dialect=self.dialect)
+
+    def render(self, relation: Relation) -> str:
+        """``relation`` as quoted SQL for this dialect."""
+        return self.table_expression(relation).sql(dialect=self.dialect)
+
+    def table_expression(self, relation: Relation) -> exp.Table:
+        """``relation`` as a sqlglot Table with quoted identifiers."""
+        return exp.Table(
+            this=exp.to_identifier(relation.name, quoted=True),
+            db=exp.to_identifier(relation.schema, quoted=True) if relation.schema else None,
+            catalog=exp.to_identifier(relation.database, quoted=True) if relation.database else None,
+        )
+
+    def normalize_name(self, name: str) -> str:
+        """How the warehouse stores an unquoted identifier (Snowflake: upper case)."""
+        return name
+
+    def error_line(self, message: str) -> int | None:
+        """The 1-based line of the SQL a driver error message points at, when it says."""
+        match = re.search(r"[Ll]ine (\d+)", message)
+        return int(match.group(1)) if match else None

@@ -1,0 +1,12 @@
+"""orch: SQL and Python models as a graph of data assets.
+
+The public API is what this module exports; everything else is internal.
+"""
+
+from __future__ import annotations
+
+from orch.errors import OrchError
+
+__version__ = "0.1.0"
+
+__all__ = ["OrchError", "__version__"]

@@ -1,0 +1,516 @@
+"""Every configuration model a user writes (or passes on the command line), in one place.
+
+``orch_project.yml`` is dbt's ``dbt_project.yml`` format with orch's additions, so one loader serves
+both. Precedence of model settings is decided in exactly one function, :func:`merge_model_config`:
+
+    CLI > ``config()`` in the model > YAML properties > folder defaults > built-in defaults
+
+YAML errors are turned into :class:`ConfigError` naming file, key path and line by
+:func:`validate_doc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from orch.errors import ConfigError, ErrorGroup, UserError, suggestion
+from orch.yamldoc import KeyPath, YamlDoc
+
+
+def _dash(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class OrchModel(BaseModel):
+    """Base of user-facing config: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- partitions
+
+Grain = Literal["hourly", "daily", "weekly", "monthly"]
+
+
+class PartitionConfig(OrchModel):
+    """How a model is split into partitions: time windows of a grain, or a static list of keys."""
+
+    column: str | None = None
+    grain: Grain | None = None
+    start: str | None = None
+    end: str | None = None
+    timezone: str = "UTC"
+    lookback: int = Field(default=0, ge=0)
+    keys: list[str] | None = None
+    out_of_window: Literal["error", "drop"] = "error"
+    filter_upstream: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PartitionConfig:
+        if (self.grain is None) == (self.keys is None):
+            raise ValueError("give either 'grain' (hourly/daily/weekly/monthly) or 'keys' (a list)")
+        if self.grain is not None and self.start is None:
+            raise ValueError("a time partition needs a 'start' (e.g. start: '2024-01-01')")
+        return self
+
+    @classmethod
+    def parse_shorthand(cls, value: Any) -> Any:
+        """``"daily"`` → ``{"grain": "daily"}``; a list → static keys; dicts pass through."""
+        if isinstance(value, str):
+            return {"grain": value}
+        if isinstance(value, list):
+            return {"keys": [str(v) for v in value]}
+        return value
+
+
+# --------------------------------------------------------------------------- models
+
+Materialization = Literal["view", "table", "incremental", "ephemeral", "none"]
+IncrementalStrategy = Literal["append", "merge", "delete+insert"]
+
+# dbt settings orch accepts and keeps (in ``ModelConfig.extra``) without acting on them.
+DBT_PASSTHROUGH_KEYS = frozenset(
+    {
+        "docs", "persist_docs", "pre_hook", "post_hook", "pre-hook", "post-hook", "grants",
+        "quoting", "full_refresh", "on_schema_change", "sql_header", "transient", "copy_grants",
+        "cluster_by", "labels", "packages", "access", "version", "latest_version", "snowflake_warehouse",
+        "query_tag", "column_types_override", "omit_default_schema", "delimiter", "quote_columns",
+    }
+)
+
+
+class ModelConfig(OrchModel):
+    """The resolved settings of one asset (model, Python asset or seed)."""
+
+    materialized: Materialization = "view"
+    enabled: bool = True
+    schema_: str | None = Field(default=None, alias="schema")
+    database: str | None = None
+    alias: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    group: str | None = None
+    owner: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    unique_key: str | list[str] | None = None
+    incremental_strategy: IncrementalStrategy | None = None
+    partitioned_by: PartitionConfig | None = None
+    contract: bool = False
+    dialect: str | None = None
+    column_types: dict[str, str] = Field(default_factory=dict)
+    code_version: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("partitioned_by", mode="before")
+    @classmethod
+    def _partition_shorthand(cls, v: Any) -> Any:
+        return PartitionConfig.parse_shorthand(v)
+
+    @field_validator("contract", mode="before")
+    @classmethod
+    def _contract(cls, v: Any) -> Any:
+        if isinstance(v, dict):  # dbt: contract: {enforced: true}
+            return bool(v.get("enforced", False))
+        if v == "enforced":
+            return True
+        return v
+
+    @property
+    def strategy(self) -> IncrementalStrategy:
+        """The incremental strategy in force: merge when a unique key is given, else append."""
+        if self.incremental_strategy:
+            return self.incremental_strategy
+        return "merge" if self.unique_key else "append"
+
+    @property
+    def unique_key_columns(self) -> list[str]:
+        """``unique_key`` as a list of column names."""
+        if self.unique_key is None:
+            return []
+        return [self.unique_key] if isinstance(self.unique_key, str) else list(self.unique_key)
+
+
+MODEL_CONFIG_KEYS = frozenset(
+    (f.alias or name) for name, f in ModelConfig.model_fields.items() if name != "extra"
+)
+
+_ADDITIVE = ("tags",)
+_MERGED = ("meta", "column_types", "extra")
+
+
+def normalize_config_keys(raw: dict[str, Any], *, strict: bool) -> tuple[dict[str, Any], list[str]]:
+    """Strip dbt's ``+`` prefixes, move pass-through dbt keys into ``extra``.
+
+    Returns the normalized dict and the unknown keys (kept in ``extra`` when not ``strict``; the
+    caller reports them as errors when ``strict``).
+    """
+    out: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in raw.items():
+        name = key[1:] if isinstance(key, str) and key.startswith("+") else key
+        if name in MODEL_CONFIG_KEYS or name == "schema_":
+            out["schema" if name == "schema_" else name] = value
+        elif name in DBT_PASSTHROUGH_KEYS or not strict:
+            out.setdefault("extra", {})[name] = value
+            if name not in DBT_PASSTHROUGH_KEYS:
+                unknown.append(name)
+        else:
+            unknown.append(name)
+    return out, unknown
+
+
+def merge_model_config(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge config layers, lowest precedence first: later layers win key by key.
+
+    ``tags`` accumulate (as in dbt), ``meta``/``column_types``/``extra`` merge by key, every other
+    setting is replaced. The result is ready for ``ModelConfig.model_validate``.
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key in _ADDITIVE:
+                values = [value] if isinstance(value, str) else list(value or [])
+                merged[key] = list(dict.fromkeys([*merged.get(key, []), *values]))
+            elif key in _MERGED and isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+# --------------------------------------------------------------------------- YAML properties
+
+
+class ColumnProperties(OrchModel):
+    """A column described in a YAML property file."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: str
+    description: str = ""
+    data_type: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    checks: list[Any] = Field(
+        default_factory=list, validation_alias=AliasChoices("checks", "tests", "data_tests")
+    )
+    quote: bool | None = None
+    constraints: list[Any] = Field(default_factory=list)
+
+
+class ModelProperties(OrchModel):
+    """A model's entry under ``models:`` in a YAML property file."""
+
+    name: str
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    columns: list[ColumnProperties] = Field(default_factory=list)
+    checks: list[Any] = Field(
+        default_factory=list, validation_alias=AliasChoices("checks", "tests", "data_tests")
+    )
+    # orch shorthands (also accepted inside config:)
+    tags: list[str] = Field(default_factory=list)
+    group: str | None = None
+    owner: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    docs: dict[str, Any] = Field(default_factory=dict)
+    access: str | None = None
+    constraints: list[Any] = Field(default_factory=list)
+    versions: list[Any] | None = None
+    latest_version: Any = None
+
+
+class SourceTableProperties(OrchModel):
+    """One table of a declared source."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: str
+    identifier: str | None = None
+    description: str = ""
+    columns: list[ColumnProperties] = Field(default_factory=list)
+    checks: list[Any] = Field(
+        default_factory=list, validation_alias=AliasChoices("checks", "tests", "data_tests")
+    )
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    loaded_at_field: str | None = None
+    freshness: Any = None
+
+
+class SourceProperties(OrchModel):
+    """A source (tables loaded by something other than orch) declared in YAML."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: str
+    description: str = ""
+    database: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    tables: list[SourceTableProperties] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    loader: str | None = None
+    loaded_at_field: str | None = None
+    freshness: Any = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class PropertiesFile(OrchModel):
+    """A ``models/**/*.yml`` (or ``seeds/*.yml``) property file."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    version: int | None = None
+    models: list[ModelProperties] = Field(default_factory=list)
+    seeds: list[ModelProperties] = Field(default_factory=list)
+    sources: list[SourceProperties] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- project
+
+
+class JobConfig(OrchModel):
+    """A named selection runnable with ``orch job run NAME``."""
+
+    select: str = "*"
+    exclude: str | None = None
+    partitions: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class ScheduleConfig(OrchModel):
+    """A cron schedule that launches a job."""
+
+    job: str
+    cron: str
+    timezone: str = "UTC"
+    catchup: Literal["latest", "all"] = "latest"
+    partition: Literal["last_closed", "current", "none"] = "last_closed"
+    vars: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    description: str = ""
+
+
+class ProjectConfig(OrchModel):
+    """``orch_project.yml`` (or ``dbt_project.yml``, read by the same model)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=_dash
+    )
+
+    name: str
+    version: str | int | float | None = None
+    profile: str | None = None
+    config_version: int | None = None
+    require_dbt_version: Any = None
+    dialect: str = "duckdb"
+    model_paths: list[str] = Field(default_factory=lambda: ["models"])
+    seed_paths: list[str] = Field(default_factory=lambda: ["seeds"])
+    test_paths: list[str] = Field(default_factory=lambda: ["checks", "tests"])
+    macro_paths: list[str] = Field(default_factory=lambda: ["macros"])
+    analysis_paths: list[str] = Field(default_factory=list)
+    docs_paths: list[str] = Field(default_factory=list)
+    snapshot_paths: list[str] = Field(default_factory=list)
+    sensor_paths: list[str] = Field(default_factory=lambda: ["sensors"])
+    target_path: str = "target"
+    log_path: str = "logs"
+    packages_install_path: str | None = None
+    clean_targets: list[str] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+    seeds: dict[str, Any] = Field(default_factory=dict)
+    data_tests: dict[str, Any] = Field(default_factory=dict)
+    tests: dict[str, Any] = Field(default_factory=dict)
+    sources: dict[str, Any] = Field(default_factory=dict)
+    snapshots: dict[str, Any] = Field(default_factory=dict)
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    backfill_confirm_above: int = 1000
+    query_comment: Any = None
+    on_run_start: Any = None
+    on_run_end: Any = None
+    dispatch: Any = None
+    flags: dict[str, Any] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- profiles / targets
+
+
+class TargetConfig(OrchModel):
+    """Settings common to every target; each adapter adds its own."""
+
+    type: str
+    schema_: str = Field(default="main", alias="schema")
+    database: str | None = None
+    threads: int = Field(default=4, ge=1)
+    state: Literal["sqlite", "warehouse"] | None = None
+
+
+class DuckDBTargetConfig(TargetConfig):
+    """An embedded DuckDB database file (the default target)."""
+
+    type: Literal["duckdb"] = "duckdb"
+    path: str = "warehouse.duckdb"
+    extensions: list[str] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    memory_limit: str | None = None
+
+
+class SnowflakeTargetConfig(TargetConfig):
+    """A Snowflake account reached with snowflake-connector-python."""
+
+    type: Literal["snowflake"] = "snowflake"
+    account: str
+    user: str | None = None
+    password: SecretStr | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str | None = None
+    schema_: str = Field(default="PUBLIC", alias="schema")
+    authenticator: str | None = None
+    private_key_path: str | None = None
+    private_key_passphrase: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("private_key_passphrase", "private_key_password")
+    )
+    token: SecretStr | None = None
+    query_tag: str | None = None
+    client_session_keep_alive: bool = False
+    connect_retries: int = 1
+    connect_timeout: int = 10
+    retry_on_database_errors: bool = False
+    retry_all: bool = False
+    reuse_connections: bool | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    insecure_mode: bool | None = None
+    max_retries: int = 3
+
+
+BUILTIN_TARGET_CONFIGS: dict[str, type[TargetConfig]] = {
+    "duckdb": DuckDBTargetConfig,
+    "snowflake": SnowflakeTargetConfig,
+}
+
+
+class ProfileConfig(OrchModel):
+    """One profile of ``profiles.yml``: the default target name and the targets."""
+
+    target: str = "dev"
+    outputs: dict[str, dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- run options
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line asked for; passed explicitly, never global."""
+
+    project_dir: Path
+    profiles_dir: Path | None = None
+    target: str | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    full_refresh: bool = False
+    threads: int | None = None
+    fail_fast: bool = False
+    partition: str | None = None
+    start: str | None = None
+    end: str | None = None
+    dry_run: bool = False
+    changed_only: bool = False
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+def validate_doc(model: type[BaseModel], doc: YamlDoc, data: Any = None, prefix: KeyPath = ()) -> Any:
+    """Validate ``data`` (default: the whole document) against ``model``.
+
+    A pydantic ``ValidationError`` becomes one :class:`ConfigError` per problem, each naming the
+    file, the key path and its line.
+    """
+    payload = doc.data if data is None else data
+    try:
+        return model.model_validate(payload)
+    except ValidationError as err:
+        raise config_errors_from(err, doc, prefix, model) from None
+
+
+def config_errors_from(
+    err: ValidationError, doc: YamlDoc, prefix: KeyPath, model: type[BaseModel] | None = None
+) -> UserError:
+    """Turn a pydantic error into located ConfigErrors (grouped when several)."""
+    errors: list[UserError] = []
+    for item in err.errors():
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key_path = (*prefix, *loc)
+        dotted = ".".join(str(p) for p in key_path) or "(top level)"
+        kind = item["type"]
+        hint = None
+        if kind == "extra_forbidden":
+            known = _known_keys(model, loc[:-1]) if model else []
+            msg = f"unknown key '{dotted}'"
+            hint = suggestion(str(loc[-1]), known) or (
+                f"Allowed keys: {', '.join(sorted(known))}" if known else None
+            )
+        elif kind == "missing":
+            msg = f"missing required key '{dotted}'"
+            hint = "Add it"
+        else:
+            msg = f"invalid value for '{dotted}': {item['msg']}"
+        errors.append(ConfigError(msg, location=doc.location(key_path), hint=hint))
+    return errors[0] if len(errors) == 1 else ErrorGroup(errors)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fld = getattr(current, "model_fields", {}).get(part)
+        if fld is None:
+            for f in getattr(current, "model_fields", {}).values():
+                if f.alias == part:
+                    fld = f
+        if fld is None:
+            return []
+        current = _inner_model(fld.annotation)
+        if current is None:
+            return []
+    names = []
+    for name, f in getattr(current, "model_fields", {}).items():
+        names.append(f.alias or name)
+    return names
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found:
+            return found
+    return None
+

@@ -1,0 +1,199 @@
+"""The one exception hierarchy of orch.
+
+Every error a user can cause says what is wrong, where (file:line:col) and what to do. The CLI turns
+an :class:`OrchError` into a message on stderr and the class's ``exit_code``; only
+:class:`InternalError` (a bug) shows a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a user's file; ``line`` and ``col`` are 1-based, 0 when unknown."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line and self.col:
+            return f"{self.path}:{self.line}:{self.col}"
+        if self.line:
+            return f"{self.path}:{self.line}"
+        return self.path
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The closest known names to ``name``, best first (difflib)."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=n)]
+    return close
+
+
+def suggestion(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'Did you mean ...?' hint, or None when nothing is close."""
+    close = did_you_mean(name, candidates)
+    if not close:
+        return None
+    return "Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+class OrchError(Exception):
+    """Base of every error orch raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(
+        self, message: str, *, location: Location | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def format_message(self) -> str:
+        """``path:line:col: message. hint`` — the one line the CLI prints."""
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text = f"{text}. {self.hint}" if not text.endswith((".", "?", "!")) else f"{text} {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self.format_message()
+
+
+class UserError(OrchError):
+    """Bad input: nothing was run or written. Exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A YAML or profile setting is missing, unknown or of the wrong type."""
+
+
+class ProjectError(UserError):
+    """The project's files cannot be turned into a graph."""
+
+
+class SqlSyntaxError(ProjectError):
+    """A model's SQL does not parse."""
+
+
+class TemplateError(ProjectError):
+    """A Jinja template fails to render."""
+
+
+class UnknownReferenceError(ProjectError):
+    """A table name is neither a model, a seed nor a declared source."""
+
+
+class AmbiguousReferenceError(ProjectError):
+    """A table name matches more than one asset."""
+
+
+class DuplicateNameError(ProjectError):
+    """Two files define the same asset name."""
+
+
+class CycleError(ProjectError):
+    """The dependencies form a cycle."""
+
+
+class UnsupportedFeatureError(ProjectError):
+    """A feature orch does not support (yet), named with its file."""
+
+
+class SelectionError(UserError):
+    """A selection expression is malformed or names nothing known."""
+
+
+class PartitionError(UserError):
+    """A partition key or range does not fit its definition."""
+
+
+class LockHeldError(UserError):
+    """Another orch process holds the run lock of this target."""
+
+
+class WarehouseConnectionError(UserError):
+    """The warehouse cannot be reached or opened (locked file, bad credentials, unwritable path)."""
+
+
+class ExecutionError(OrchError):
+    """Something failed while running. Exit code 1."""
+
+    exit_code = 1
+
+
+class ModelFailedError(ExecutionError):
+    """A model failed to materialize."""
+
+
+class CheckFailedError(ExecutionError):
+    """A check found failing rows at error severity."""
+
+
+class WarehouseError(ExecutionError):
+    """The warehouse rejected a statement."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sql: str | None = None,
+        location: Location | None = None,
+        hint: str | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.sql = sql
+        self.transient = transient
+
+
+class InternalError(OrchError):
+    """A bug in orch: the CLI shows the traceback."""
+
+    exit_code = 3
+
+
+class ErrorGroup(UserError):
+    """Several user errors found in one pass, sorted by file, capped for display."""
+
+    MAX_SHOWN: ClassVar[int] = 20
+
+    def __init__(self, errors: list[UserError]) -> None:
+        self.errors = sorted(errors, key=_error_sort_key)
+        super().__init__(self._render())
+        self.exit_code = max(e.exit_code for e in errors)  # type: ignore[misc]
+
+    def _render(self) -> str:
+        lines = [e.format_message() for e in self.errors[: self.MAX_SHOWN]]
+        if len(self.errors) > self.MAX_SHOWN:
+            lines.append(f"... and {len(self.errors) - self.MAX_SHOWN} more")
+        return "\n".join(lines)
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _error_sort_key(err: OrchError) -> tuple[str, int, int]:
+    loc = err.location
+    return (loc.path, loc.line, loc.col) if loc else ("", 0, 0)
+
+
+def raise_collected(errors: list[UserError]) -> None:
+    """Raise nothing, the single error, or an :class:`ErrorGroup`."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ErrorGroup(errors)

@@ -1,0 +1,186 @@
+"""The manifest: everything later stages and the docs site need, as one versioned pydantic model.
+
+Written to ``target/manifest.json``. Output is deterministic (sorted keys, no timestamps), so the
+same project always gives a byte-identical file. It never holds a secret value: SQL that used
+``env_var()`` carries a placeholder (see :mod:`orch.redaction`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orch.config import ModelConfig
+from orch.dag import DAG
+from orch.names import Relation
+
+SCHEMA_VERSION = "orch/manifest/v1"
+
+ResourceType = Literal["model", "seed", "source"]
+Language = Literal["sql", "python"]
+
+
+class ArtifactModel(BaseModel):
+    """Base of artifact models: strict keys, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RelationInfo(ArtifactModel):
+    """Where an asset lives in the warehouse."""
+
+    database: str | None
+    schema_name: str
+    identifier: str
+
+    def to_relation(self) -> Relation:
+        """As a :class:`Relation` value."""
+        return Relation(self.database, self.schema_name, self.identifier)
+
+    @classmethod
+    def from_relation(cls, rel: Relation) -> RelationInfo:
+        """From a :class:`Relation` value."""
+        return cls(database=rel.database, schema_name=rel.schema, identifier=rel.name)
+
+
+class ColumnRef(ArtifactModel):
+    """One column of one asset."""
+
+    asset: str
+    column: str
+
+
+class ColumnInfo(ArtifactModel):
+    """A column: its type when known, description and tags from YAML."""
+
+    name: str
+    data_type: str | None = None
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class PythonInfo(ArtifactModel):
+    """How to call a Python asset: where its function lives and what each parameter loads."""
+
+    module_path: str
+    function: str
+    inputs: dict[str, str] = Field(default_factory=dict)  # parameter -> upstream asset
+    input_types: dict[str, str] = Field(default_factory=dict)  # parameter -> polars|lazy|arrow
+    context_param: str | None = None
+    config_param: str | None = None
+    resource_params: dict[str, str] = Field(default_factory=dict)  # parameter -> resource name
+
+
+class Node(ArtifactModel):
+    """An asset: a SQL model, a Python asset, a seed or a source table."""
+
+    name: str
+    unique_id: str
+    resource_type: ResourceType
+    language: Language | None = None
+    path: str | None = None  # relative to the project folder
+    patch_path: str | None = None  # the YAML file that described it
+    raw_code: str = ""
+    compiled_code: str = ""  # full build (is_incremental() false)
+    compiled_code_incremental: str | None = None  # when the model uses is_incremental()
+    uses_partition: bool = False  # the SQL reads {{ partition.* }}: rendered per partition
+    relation: RelationInfo | None = None  # None for ephemeral models
+    config: ModelConfig = Field(default_factory=ModelConfig)
+    depends_on: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnInfo] = Field(default_factory=dict)
+    column_lineage: dict[str, list[ColumnRef]] = Field(default_factory=dict)
+    description: str = ""
+    fingerprint: str = ""
+    python: PythonInfo | None = None
+    source_name: str | None = None
+    source_table: str | None = None
+
+    @property
+    def materialized(self) -> str:
+        """The materialization in force (seeds are tables, sources are external)."""
+        if self.resource_type == "seed":
+            return "table"
+        if self.resource_type == "source":
+            return "external"
+        return self.config.materialized
+
+    @property
+    def tags(self) -> list[str]:
+        """The asset's tags."""
+        return self.config.tags
+
+
+class CheckNode(ArtifactModel):
+    """A data-quality check: a query whose rows are failures (or a Python check)."""
+
+    name: str
+    unique_id: str
+    kind: Literal["builtin", "singular", "python"]
+    check_type: str  # not_null, unique, ..., singular, python
+    asset: str | None  # the asset it is attached to
+    column: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["warn", "error"] = "error"
+    blocking: bool = False
+    warn_if: str = "!=0"
+    error_if: str = "!=0"
+    where: str | None = None
+    sql: str = ""  # compiled query returning failing rows
+    path: str | None = None
+    description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    python: PythonInfo | None = None
+
+
+class ProjectInfo(ArtifactModel):
+    """The project and the target the manifest was compiled for."""
+
+    name: str
+    dialect: str
+    target_name: str
+    target_type: str
+    target_dialect: str
+    database: str | None
+    schema_name: str
+    flavor: Literal["orch", "dbt"] = "orch"
+
+
+class Manifest(ArtifactModel):
+    """The compiled project."""
+
+    schema_version: str = SCHEMA_VERSION
+    orch_version: str
+    project: ProjectInfo
+    nodes: dict[str, Node] = Field(default_factory=dict)
+    checks: dict[str, CheckNode] = Field(default_factory=dict)
+    parents: dict[str, list[str]] = Field(default_factory=dict)
+    children: dict[str, list[str]] = Field(default_factory=dict)
+    jobs: dict[str, Any] = Field(default_factory=dict)
+    schedules: dict[str, Any] = Field(default_factory=dict)
+    sensors: dict[str, Any] = Field(default_factory=dict)
+    docs: dict[str, str] = Field(default_factory=dict)
+    selectors: dict[str, str] = Field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        """Write deterministic JSON (atomic: a temp file renamed over the old one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+
+    def to_json(self) -> str:
+        """The manifest as deterministic JSON text."""
+        return self.model_dump_json(indent=1, by_alias=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        """Read a manifest written by :meth:`write`."""
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def topological_names(self) -> list[str]:
+        """Asset names, each after all of its parents (sorted ties)."""
+        return DAG({n: self.parents.get(n, []) for n in self.nodes}).topological_order()
