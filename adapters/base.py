@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlglot import exp
-
 from orch.config import TargetConfig
 from orch.names import Relation
+from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,7 +134,9 @@ class Adapter(ABC):
         """Drop a table or view if it exists."""
         kind = self.relation_type(relation)
         if kind is not None:
-            self.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {self.render(relation)}")
+            self.execute(
+                f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {self.render(relation)}"
+            )
 
     # ---------------------------------------------------------------- materializations
 
@@ -159,7 +160,9 @@ class Adapter(ABC):
         Returns the new row count.
         """
 
-    def insert_into(self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None) -> int | None:
+    def insert_into(
+        self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None
+    ) -> int | None:
         """``INSERT INTO relation [(cols)] select``; rows inserted."""
         cols = f" ({', '.join(self.quote(c) for c in columns)})" if columns else ""
         return self.execute(f"INSERT INTO {self.render(relation)}{cols} {select_sql}")
@@ -200,7 +203,9 @@ class Adapter(ABC):
         return exp.Table(
             this=exp.to_identifier(relation.name, quoted=True),
             db=exp.to_identifier(relation.schema, quoted=True) if relation.schema else None,
-            catalog=exp.to_identifier(relation.database, quoted=True) if relation.database else None,
+            catalog=exp.to_identifier(relation.database, quoted=True)
+            if relation.database
+            else None,
         )
 
     def normalize_name(self, name: str) -> str:

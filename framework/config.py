@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from orch.errors import ConfigError, ErrorGroup, UserError, suggestion
+from orch.yamldoc import KeyPath, YamlDoc
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -25,9 +27,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from orch.errors import ConfigError, ErrorGroup, UserError, suggestion
-from orch.yamldoc import KeyPath, YamlDoc
 
 
 def _dash(name: str) -> str:
@@ -84,10 +83,31 @@ IncrementalStrategy = Literal["append", "merge", "delete+insert"]
 # dbt settings orch accepts and keeps (in ``ModelConfig.extra``) without acting on them.
 DBT_PASSTHROUGH_KEYS = frozenset(
     {
-        "docs", "persist_docs", "pre_hook", "post_hook", "pre-hook", "post-hook", "grants",
-        "quoting", "full_refresh", "on_schema_change", "sql_header", "transient", "copy_grants",
-        "cluster_by", "labels", "packages", "access", "version", "latest_version", "snowflake_warehouse",
-        "query_tag", "column_types_override", "omit_default_schema", "delimiter", "quote_columns",
+        "docs",
+        "persist_docs",
+        "pre_hook",
+        "post_hook",
+        "pre-hook",
+        "post-hook",
+        "grants",
+        "quoting",
+        "full_refresh",
+        "on_schema_change",
+        "sql_header",
+        "transient",
+        "copy_grants",
+        "cluster_by",
+        "labels",
+        "packages",
+        "access",
+        "version",
+        "latest_version",
+        "snowflake_warehouse",
+        "query_tag",
+        "column_types_override",
+        "omit_default_schema",
+        "delimiter",
+        "quote_columns",
     }
 )
 
@@ -390,7 +410,8 @@ class SnowflakeTargetConfig(TargetConfig):
     authenticator: str | None = None
     private_key_path: str | None = None
     private_key_passphrase: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("private_key_passphrase", "private_key_password")
+        default=None,
+        validation_alias=AliasChoices("private_key_passphrase", "private_key_password"),
     )
     token: SecretStr | None = None
     query_tag: str | None = None
@@ -445,7 +466,10 @@ class RunOptions:
 
 # --------------------------------------------------------------------------- validation helpers
 
-def validate_doc(model: type[BaseModel], doc: YamlDoc, data: Any = None, prefix: KeyPath = ()) -> Any:
+
+def validate_doc(
+    model: type[BaseModel], doc: YamlDoc, data: Any = None, prefix: KeyPath = ()
+) -> Any:
     """Validate ``data`` (default: the whole document) against ``model``.
 
     A pydantic ``ValidationError`` becomes one :class:`ConfigError` per problem, each naming the
@@ -464,7 +488,9 @@ def config_errors_from(
     """Turn a pydantic error into located ConfigErrors (grouped when several)."""
     errors: list[UserError] = []
     for item in err.errors():
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         key_path = (*prefix, *loc)
         dotted = ".".join(str(p) for p in key_path) or "(top level)"
         kind = item["type"]
@@ -513,4 +539,3 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
         if found:
             return found
     return None
-

@@ -64,7 +64,11 @@ class OrchError(Exception):
         """``path:line:col: message. hint`` — the one line the CLI prints."""
         text = f"{self.location}: {self.message}" if self.location else self.message
         if self.hint:
-            text = f"{text}. {self.hint}" if not text.endswith((".", "?", "!")) else f"{text} {self.hint}"
+            text = (
+                f"{text}. {self.hint}"
+                if not text.endswith((".", "?", "!"))
+                else f"{text} {self.hint}"
+            )
         return text
 
     def __str__(self) -> str:

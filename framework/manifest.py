@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from orch.config import ModelConfig
 from orch.dag import DAG
 from orch.names import Relation
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "orch/manifest/v1"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from orch.errors import ConfigError, Location
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
@@ -79,7 +78,9 @@ def _convert(node: yaml.Node, key_path: KeyPath, positions: dict, shown: str) ->
             if key in out:
                 raise ConfigError(
                     f"duplicate key '{key}'",
-                    location=Location(shown, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
+                    location=Location(
+                        shown, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                    ),
                     hint="Remove one of the two entries",
                 )
             sub = (*key_path, key if isinstance(key, (str, int)) else str(key))
@@ -88,5 +89,7 @@ def _convert(node: yaml.Node, key_path: KeyPath, positions: dict, shown: str) ->
             positions[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*key_path, i), positions, shown) for i, item in enumerate(node.value)]
+        return [
+            _convert(item, (*key_path, i), positions, shown) for i, item in enumerate(node.value)
+        ]
     return yaml.constructor.SafeConstructor().construct_object(node)
