@@ -1,0 +1,547 @@
+"""dbt's node selection syntax: selector text -> frozen spec objects -> a set of assets and checks.
+
+Grammar (as in dbt): each element of ``select`` is split on whitespace into a *union* of terms; a
+term is split on ``,`` into an *intersection* of criteria; a criterion is
+
+    [@][N+] [method[.arg...]:] value [+N]
+
+Methods: a bare name (an exact asset or check name, or an fnmatch wildcard such as ``stg_*``),
+``tag:``, ``path:``, ``group:``, ``source:``, ``resource_type:``, ``test_type:`` and
+``config.<key>[.<subkey>...]:``. ``+x`` adds every ancestor, ``x+`` every descendant, ``2+x`` and
+``x+2`` limit the depth, ``@x`` adds every descendant and every ancestor of those.
+
+Sources: an empty selection means every model and seed (and every check), never a source, and a
+bare wildcard matches models and seeds only. A source is selected by ``source:``,
+``resource_type:source``, its exact name (``raw.orders``), another method that matches it
+(``tag:``, ``path:``) or a graph operator that reaches it (``+orders``), as in dbt.
+
+Checks follow dbt's *eager* indirect selection: each criterion also selects every check that reads
+any asset it selected, before intersections and exclusions are applied. So
+``orders,test_type:unique`` is the unique checks of ``orders``, and ``--exclude orders`` also drops
+every check that reads ``orders``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from orch.config import MODEL_CONFIG_KEYS
+from orch.errors import SelectionError, suggestion
+from orch.manifest import CheckNode, Manifest, Node
+from pydantic import BaseModel
+
+METHODS = ("config", "group", "path", "resource_type", "source", "tag", "test_type")
+RESOURCE_TYPES = ("check", "model", "seed", "source", "test")
+_ALLOWED_METHODS = "config.<key>, group, path, resource_type, source, tag, test_type"
+_WILDCARD = re.compile(r"[*?\[]")
+_CRITERION = re.compile(
+    r"^(?P<at>@)?"
+    r"(?P<parents>(?P<parents_depth>\d*)\+)?"
+    r"(?:(?P<method>[A-Za-z_][\w.]*):)?"
+    r"(?P<value>.*?)"
+    r"(?P<children>\+(?P<children_depth>\d*))?$"
+)
+# test_type values that name a kind of check rather than a check_type.
+_CHECK_KINDS = {"singular": "singular", "data": "singular", "python": "python"}
+_GENERIC_KINDS = ("generic", "schema")
+
+
+# --------------------------------------------------------------------------- spec objects
+
+
+@dataclass(frozen=True)
+class SelectionCriterion:
+    """One criterion: a method and value with its graph operators (``2+tag:nightly+``)."""
+
+    raw: str
+    method: str  # "name" for a bare name, else one of METHODS
+    value: str
+    args: tuple[str, ...] = ()  # the key path of ``config.<key>...``
+    parents: bool = False
+    parents_depth: int | None = None  # None: every ancestor
+    children: bool = False
+    children_depth: int | None = None  # None: every descendant
+    childrens_parents: bool = False  # ``@``
+
+    @property
+    def is_wildcard(self) -> bool:
+        """A bare name holding fnmatch characters."""
+        return self.method == "name" and bool(_WILDCARD.search(self.value))
+
+
+@dataclass(frozen=True)
+class SelectionIntersection:
+    """Criteria joined by ``,``: what every one of them selects."""
+
+    raw: str
+    criteria: tuple[SelectionCriterion, ...]
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    """Intersections joined by spaces (or given as separate ``-s`` values): their union."""
+
+    union: tuple[SelectionIntersection, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """No criterion at all (the caller then selects everything)."""
+        return not self.union
+
+    @property
+    def criteria(self) -> tuple[SelectionCriterion, ...]:
+        """Every criterion, in order."""
+        return tuple(c for inter in self.union for c in inter.criteria)
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """What a selection evaluated to; ``unmatched`` lists criteria that matched nothing."""
+
+    assets: frozenset[str]
+    checks: frozenset[str]
+    unmatched: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_selection(select: Sequence[str]) -> SelectionSpec:
+    """Parse selector strings into a :class:`SelectionSpec`.
+
+    Args:
+        select: ``-s`` values; each may hold several terms separated by spaces (a union), each term
+            several criteria separated by commas (an intersection).
+
+    Returns:
+        The spec; empty when every string is blank.
+
+    Raises:
+        SelectionError: naming the offending text, with a hint, when a criterion is malformed.
+    """
+    if isinstance(select, str):  # a lone string is one selector, not its characters
+        select = [select]
+    union: list[SelectionIntersection] = []
+    for text in select:
+        for term in text.split():
+            parts = term.split(",")
+            if any(not p for p in parts):
+                raise SelectionError(
+                    f"invalid selector '{term}': empty criterion around ','",
+                    hint="Join criteria with single commas and no spaces, e.g. 'tag:nightly,stg_*'",
+                )
+            union.append(SelectionIntersection(term, tuple(_parse_criterion(p) for p in parts)))
+    return SelectionSpec(tuple(union))
+
+
+def _parse_criterion(raw: str) -> SelectionCriterion:
+    match = _CRITERION.match(raw)
+    if match is None:  # pragma: no cover - the pattern matches any text
+        raise SelectionError(f"invalid selector '{raw}'")
+    at, method, value = bool(match["at"]), match["method"], match["value"]
+    if at and match["parents"]:
+        raise SelectionError(
+            f"invalid selector '{raw}': '@' and a leading '+' cannot be combined",
+            hint=f"'@{value}' already includes every ancestor",
+        )
+    if "+" in value or "@" in value or (method and ("+" in method or "@" in method)):
+        raise SelectionError(
+            f"invalid selector '{raw}': '+' may only start or end a selector and '@' only start it",
+            hint="Write e.g. '+orders', '2+orders', 'orders+1', '+tag:nightly+' or '@orders'",
+        )
+    if not value:
+        if method:
+            raise SelectionError(
+                f"invalid selector '{raw}': no value after '{method}:'",
+                hint=f"Write e.g. '{method}:{_EXAMPLES.get(method.split('.')[0], 'x')}'",
+            )
+        raise SelectionError(
+            f"invalid selector '{raw}': it names nothing",
+            hint="Put a name or a method next to the graph operator, e.g. '+orders' or "
+            "'2+tag:nightly'",
+        )
+    args: tuple[str, ...] = ()
+    if method is None:
+        method = "name"
+    else:
+        method, *rest = method.split(".")
+        args = tuple(rest)
+        if method not in METHODS or (args and method != "config"):
+            full = ".".join((method, *args))
+            close = suggestion(full, METHODS)
+            raise SelectionError(
+                f"unknown selection method '{full}' in '{raw}'",
+                hint=f"{close + ' ' if close else ''}Allowed methods: {_ALLOWED_METHODS}",
+            )
+        if method == "config" and (not args or not all(args)):
+            raise SelectionError(
+                f"invalid selector '{raw}': 'config' needs a key",
+                hint="Write e.g. 'config.materialized:table'",
+            )
+        if method == "resource_type" and value not in RESOURCE_TYPES:
+            close = suggestion(value, RESOURCE_TYPES)
+            raise SelectionError(
+                f"unknown resource type '{value}' in '{raw}'",
+                hint=f"{close + ' ' if close else ''}Allowed: {', '.join(RESOURCE_TYPES)}",
+            )
+    return SelectionCriterion(
+        raw=raw,
+        method=method,
+        value=value,
+        args=args,
+        parents=bool(match["parents"]),
+        parents_depth=_depth(match["parents_depth"]),
+        children=bool(match["children"]),
+        children_depth=_depth(match["children_depth"]),
+        childrens_parents=at,
+    )
+
+
+_EXAMPLES = {
+    "config": "table",
+    "group": "finance",
+    "path": "models/staging",
+    "resource_type": "model",
+    "source": "raw",
+    "tag": "nightly",
+    "test_type": "not_null",
+}
+
+
+def _depth(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_selection(
+    manifest: Manifest, select: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> SelectionResult:
+    """Evaluate ``select`` minus ``exclude`` over the manifest's assets and checks.
+
+    An empty ``select`` means every model, seed and check (no source).
+
+    Raises:
+        SelectionError: when a selector is malformed, or a bare name (without wildcards) is
+            neither an asset nor a check.
+    """
+    spec, excluded = parse_selection(select), parse_selection(exclude)
+    ev = _Evaluator(manifest)
+    if spec.is_empty:
+        assets = {n for n, node in manifest.nodes.items() if node.resource_type != "source"}
+        checks = set(manifest.checks)
+    else:
+        assets, checks = ev.spec(spec)
+    unmatched = tuple(ev.unmatched)  # of ``select`` only
+    if not excluded.is_empty:
+        ex_assets, ex_checks = ev.spec(excluded)
+        assets -= ex_assets
+        checks -= ex_checks
+    return SelectionResult(frozenset(assets), frozenset(checks), unmatched)
+
+
+def select_nodes(
+    manifest: Manifest, select: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> set[str]:
+    """The asset names ``select`` minus ``exclude`` picks (empty ``select``: every non-source).
+
+    Args:
+        manifest: the compiled project.
+        select: ``-s`` values (see :func:`parse_selection`).
+        exclude: ``--exclude`` values, same syntax.
+
+    Returns:
+        Asset names (models, seeds, and sources when selected explicitly or reached by ``+``).
+    """
+    return set(evaluate_selection(manifest, select, exclude).assets)
+
+
+def select_checks(
+    manifest: Manifest,
+    selected_assets: Iterable[str],
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> set[str]:
+    """The checks to run: those reading any of ``selected_assets`` (dbt's eager mode), plus those
+    ``select`` picks directly (by name, ``test_type:``, ``tag:``...), minus those ``exclude`` picks.
+
+    Args:
+        manifest: the compiled project.
+        selected_assets: usually the result of :func:`select_nodes` with the same arguments.
+        select: ``-s`` values; empty means every check.
+        exclude: ``--exclude`` values; excluding an asset also drops the checks that read it.
+
+    Returns:
+        Check names (keys of ``manifest.checks``).
+    """
+    spec, excluded = parse_selection(select), parse_selection(exclude)
+    ev = _Evaluator(manifest)
+    checks = set(manifest.checks) if spec.is_empty else ev.spec(spec)[1]
+    checks |= ev.checks_reading(set(selected_assets))
+    if not excluded.is_empty:
+        checks -= ev.spec(excluded)[1]
+    return checks
+
+
+def names_needed_for(select: Sequence[str], exclude: Sequence[str] = ()) -> set[str] | None:
+    """The bare asset names a scoped load must read (the loader adds their ancestors), or None.
+
+    Returns a set when every criterion is an exact name with at most ancestors (``m``, ``+m``,
+    ``2+m``, also in intersections); None when the selection needs the whole project: empty
+    ``select``, any exclusion, descendants, ``@``, wildcards, methods or a source name. A name that
+    turns out not to be a model file (a check name, a typo) should make the loader fall back to a
+    full load, so that the error or the check is found.
+    """
+    spec = parse_selection(select)
+    if spec.is_empty or not parse_selection(exclude).is_empty:
+        return None
+    names: set[str] = set()
+    for c in spec.criteria:
+        if (
+            c.method != "name"
+            or c.is_wildcard
+            or c.children
+            or c.childrens_parents
+            or "." in c.value
+        ):
+            return None
+        names.add(c.value)
+    return names
+
+
+class _Evaluator:
+    """Evaluates criteria over one manifest; computes edges and check indexes once."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.nodes: Mapping[str, Node] = manifest.nodes
+        self.checks: Mapping[str, CheckNode] = manifest.checks
+        self.up: dict[str, set[str]] = {n: set() for n in manifest.nodes}
+        self.down: dict[str, set[str]] = {n: set() for n in manifest.nodes}
+        for child, parents in manifest.parents.items():
+            for parent in parents:
+                self.up.setdefault(child, set()).add(parent)
+                self.down.setdefault(parent, set()).add(child)
+        for parent, children in manifest.children.items():
+            for child in children:
+                self.up.setdefault(child, set()).add(parent)
+                self.down.setdefault(parent, set()).add(child)
+        self.readers: dict[str, set[str]] = {}
+        for name, check in manifest.checks.items():
+            for asset in _check_assets(check):
+                self.readers.setdefault(asset, set()).add(name)
+        self.unmatched: list[str] = []
+
+    def spec(self, spec: SelectionSpec) -> tuple[set[str], set[str]]:
+        """Assets and checks of a whole spec (union of intersections)."""
+        assets: set[str] = set()
+        checks: set[str] = set()
+        for inter in spec.union:
+            a, c = self.intersection(inter)
+            assets |= a
+            checks |= c
+        return assets, checks
+
+    def intersection(self, inter: SelectionIntersection) -> tuple[set[str], set[str]]:
+        """Assets and checks every criterion of ``inter`` selects."""
+        results = [self.criterion(c) for c in inter.criteria]
+        assets = set.intersection(*(r[0] for r in results))
+        checks = set.intersection(*(r[1] for r in results))
+        return assets, checks
+
+    def criterion(self, c: SelectionCriterion) -> tuple[set[str], set[str]]:
+        """One criterion with its graph operators, plus the checks reading what it selected."""
+        assets, checks = self.match(c)
+        if not assets and not checks:
+            self.unmatched.append(c.raw)
+            return set(), set()
+        selected = set(assets)
+        if c.parents or c.childrens_parents:
+            depth = None if c.childrens_parents else c.parents_depth
+            selected |= self._walk(assets, self.up, depth)
+            # a check's parents are the assets it reads
+            read = {a for name in checks for a in _check_assets(self.checks[name])}
+            if read and (depth is None or depth >= 1):
+                selected |= read | self._walk(read, self.up, None if depth is None else depth - 1)
+        if c.children or c.childrens_parents:
+            depth = None if c.childrens_parents else c.children_depth
+            selected |= self._walk(assets, self.down, depth)
+        if c.childrens_parents:
+            selected |= self._walk(selected, self.up, None)
+        return selected, checks | self.checks_reading(selected)
+
+    def checks_reading(self, assets: set[str]) -> set[str]:
+        """Every check that reads any of ``assets``."""
+        out: set[str] = set()
+        for asset in assets:
+            out |= self.readers.get(asset, set())
+        return out
+
+    def match(self, c: SelectionCriterion) -> tuple[set[str], set[str]]:
+        """The assets and checks a criterion's method matches, before graph operators."""
+        nodes, checks = self.nodes, self.checks
+        value = c.value
+        if c.method == "name":
+            if c.is_wildcard:
+                return (
+                    {
+                        n
+                        for n, node in nodes.items()
+                        if node.resource_type != "source" and fnmatchcase(n, value)
+                    },
+                    {n for n in checks if fnmatchcase(n, value)},
+                )
+            found = ({value} & set(nodes), {value} & set(checks))
+            if not found[0] and not found[1]:
+                raise SelectionError(
+                    f"selector '{c.raw}' matches no asset or check",
+                    hint=suggestion(value, [*nodes, *checks])
+                    or f"Run 'orch ls' to list assets, or use a wildcard such as '{value}*'",
+                )
+            return found
+        if c.method == "tag":
+            return (
+                {n for n, node in nodes.items() if _any_match(node.tags, value)},
+                {n for n, chk in checks.items() if _any_match(chk.tags, value)},
+            )
+        if c.method == "path":
+            pattern = _norm_path(value)
+            return (
+                {n for n, node in nodes.items() if _path_match(_node_path(node), pattern)},
+                {n for n, chk in checks.items() if _path_match(chk.path, pattern)},
+            )
+        if c.method == "group":
+            return {n for n, node in nodes.items() if node.config.group == value}, set()
+        if c.method == "source":
+            return {n for n, node in nodes.items() if _source_match(node, value)}, set()
+        if c.method == "resource_type":
+            if value in ("check", "test"):
+                return set(), set(checks)
+            return {n for n, node in nodes.items() if node.resource_type == value}, set()
+        if c.method == "test_type":
+            return set(), {n for n, chk in checks.items() if _test_type_match(chk, value)}
+        if c.method == "config":
+            self._check_config_key(c)
+            return {n for n, node in nodes.items() if _config_match(node, c.args, value)}, set()
+        raise AssertionError(f"unhandled method {c.method}")  # pragma: no cover
+
+    def _check_config_key(self, c: SelectionCriterion) -> None:
+        key = c.args[0]
+        if key in MODEL_CONFIG_KEYS or any(key in n.config.extra for n in self.nodes.values()):
+            return
+        close = suggestion(key, MODEL_CONFIG_KEYS)
+        raise SelectionError(
+            f"unknown config key '{key}' in '{c.raw}'",
+            hint=close or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
+        )
+
+    @staticmethod
+    def _walk(starts: Iterable[str], edges: dict[str, set[str]], depth: int | None) -> set[str]:
+        """Nodes reachable from any of ``starts`` within ``depth`` steps (starts excluded)."""
+        start_set = set(starts)
+        seen: set[str] = set()
+        frontier = deque((s, 0) for s in start_set)
+        while frontier:
+            node, level = frontier.popleft()
+            if depth is not None and level >= depth:
+                continue
+            for nxt in edges.get(node, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append((nxt, level + 1))
+        return seen - start_set
+
+
+# --------------------------------------------------------------------------- matching helpers
+
+
+def _check_assets(check: CheckNode) -> list[str]:
+    if check.depends_on:
+        return list(check.depends_on)
+    return [check.asset] if check.asset else []
+
+
+def _any_match(values: Iterable[str], pattern: str) -> bool:
+    if _WILDCARD.search(pattern):
+        return any(fnmatchcase(v, pattern) for v in values)
+    return pattern in values
+
+
+def _norm_path(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.rstrip("/") or "."
+
+
+def _node_path(node: Node) -> str | None:
+    return node.path if node.path is not None else node.patch_path
+
+
+def _path_match(path: str | None, pattern: str) -> bool:
+    """The exact file, a folder holding it (at any depth) or an fnmatch glob."""
+    if path is None:
+        return False
+    path = _norm_path(path)
+    if pattern == ".":
+        return True
+    if path == pattern or path.startswith(pattern + "/"):
+        return True
+    return bool(_WILDCARD.search(pattern)) and fnmatchcase(path, pattern)
+
+
+def _source_match(node: Node, value: str) -> bool:
+    if node.resource_type != "source":
+        return False
+    source = node.source_name or node.name.split(".", 1)[0]
+    if "." not in value:
+        return fnmatchcase(source, value)
+    table = node.source_table or node.name.split(".", 1)[-1]
+    return fnmatchcase(f"{source}.{table}", value)
+
+
+def _test_type_match(check: CheckNode, value: str) -> bool:
+    if value in _CHECK_KINDS:
+        return check.kind == _CHECK_KINDS[value]
+    if value in _GENERIC_KINDS:
+        return check.kind == "builtin"
+    return check.check_type == value
+
+
+def _config_match(node: Node, keys: tuple[str, ...], value: str) -> bool:
+    if keys == ("materialized",):
+        return node.materialized == value  # seeds are tables, sources external
+    current: Any = node.config
+    for i, key in enumerate(keys):
+        current = _config_get(current, key, top=i == 0)
+        if current is None:
+            return False
+    return _value_match(current, value)
+
+
+def _config_get(obj: Any, key: str, *, top: bool) -> Any:
+    if isinstance(obj, BaseModel):
+        fields = type(obj).model_fields
+        for name, info in fields.items():
+            if key in (name, info.alias):
+                return getattr(obj, name)
+        if top:  # dbt keys orch keeps without acting on them
+            return getattr(obj, "extra", {}).get(key)
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return None
+
+
+def _value_match(actual: Any, value: str) -> bool:
+    if isinstance(actual, (list, tuple, set, frozenset)):
+        return any(_value_match(item, value) for item in actual)
+    if isinstance(actual, bool):
+        return str(actual).lower() == value.lower()
+    return str(actual) == value
