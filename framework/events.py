@@ -47,6 +47,7 @@ class RunStarted(Event):
     selection: str
     step_count: int
     pid: int = 0
+    args: dict[str, Any] = field(default_factory=dict)  # the command's options, for the run record
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class StepFailed(Event):
     path: str | None = None
     sql_line: int | None = None
     sql_excerpt: str | None = None
+    fingerprint: str | None = None  # of the model that failed, when known
 
 
 @dataclass(frozen=True)
