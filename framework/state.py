@@ -1195,7 +1195,7 @@ class SQLiteStateStore(StateStore):
 
     def _how_to_clear(self, target: str) -> str:
         statement = f"DELETE FROM run_locks WHERE target = '{target}'"
-        return f"remove the lock: sqlite3 {shlex.quote(str(self.path))} {shlex.quote(statement)}"
+        return f'remove the lock: sqlite3 {shlex.quote(str(self.path))} "{statement}"'
 
     def heartbeat_lock(self, target: str, lock_id: str) -> bool:
         """Refresh a lock's heartbeat; False if it is no longer ours."""
