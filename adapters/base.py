@@ -44,7 +44,7 @@ class WriteMode(enum.Enum):
     """How :meth:`Adapter.write_arrow` treats an existing relation."""
 
     REPLACE = "replace"  # atomically replace the whole table
-    APPEND = "append"  # insert the rows
+    APPEND = "append"  # insert the rows, matching columns by name; create the table when absent
     CREATE = "create"  # create; the relation must not exist
 
 
@@ -169,11 +169,17 @@ class Adapter(ABC):
 
     @abstractmethod
     def delete_insert(self, relation: Relation, select_sql: str, where_sql: str) -> int | None:
-        """In one transaction: delete rows matching ``where_sql``, insert ``select_sql``. Rows inserted."""
+        """In one transaction: delete rows matching ``where_sql``, insert ``select_sql``.
+
+        Returns the rows inserted.
+        """
 
     @abstractmethod
     def merge(self, relation: Relation, select_sql: str, unique_key: Sequence[str]) -> int | None:
-        """Upsert ``select_sql`` into ``relation`` on ``unique_key``, in one transaction."""
+        """Upsert ``select_sql`` into ``relation`` on ``unique_key``, in one transaction.
+
+        Keys match NULL-safely (a NULL key matches a NULL key); columns match by name.
+        """
 
     @abstractmethod
     def write_arrow(self, table: pa.Table, relation: Relation, mode: WriteMode) -> int:
@@ -214,5 +220,5 @@ class Adapter(ABC):
 
     def error_line(self, message: str) -> int | None:
         """The 1-based line of the SQL a driver error message points at, when it says."""
-        match = re.search(r"[Ll]ine (\d+)", message)
+        match = re.search(r"\bline (\d+)", message, re.IGNORECASE)
         return int(match.group(1)) if match else None

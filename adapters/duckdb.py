@@ -1,0 +1,548 @@
+"""The embedded DuckDB adapter: one database, one cursor per worker thread, Arrow in and out.
+
+DuckDB allows one process to open a database file for writing. Inside that process a connection
+hands out cursors (each its own DuckDB connection to the same database, with its own transaction),
+so every worker thread gets one cursor, created on first use and kept until :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import duckdb
+from orch.adapters.base import TEMP_PREFIX, Adapter, Column, WriteMode
+from orch.config import DuckDBTargetConfig, TargetConfig
+from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
+from orch.names import Relation
+from orch.redaction import scrub
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+MEMORY = ":memory:"
+ARROW_VIEW_PREFIX = "__orch_arrow_"
+
+_LOCK_PATTERN = re.compile(r'Could not set lock on file "(?P<file>[^"]+)"(?P<rest>.*)', re.S)
+_PID_PATTERN = re.compile(r"\(PID (\d+)\)")
+_HOLDER_PATTERN = re.compile(r"lock is held in (.+?) \(PID")
+_LINE_PATTERN = re.compile(r"\bLINE (\d+):")
+_LITERAL_PATTERN = re.compile(r"'(?:[^']|'')*'")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``'1.4.2'`` -> ``(1, 4, 2)``; non-numeric parts (dev tags) end the tuple."""
+    parts: list[int] = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+DUCKDB_VERSION = _version_tuple(duckdb.__version__)
+
+
+class _ThreadState(threading.local):
+    """Per-thread cursor and transaction depth."""
+
+    cursor: duckdb.DuckDBPyConnection | None = None
+    depth: int = 0
+
+
+class DuckDBAdapter(Adapter):
+    """An embedded DuckDB database file (or ``:memory:``)."""
+
+    type: ClassVar[str] = "duckdb"
+    dialect: ClassVar[str] = "duckdb"
+    target_config_class: ClassVar[type[DuckDBTargetConfig]] = DuckDBTargetConfig
+
+    SUPPORTS_TRANSACTIONS: ClassVar[bool] = True
+    SUPPORTS_MERGE: ClassVar[bool] = True
+    SUPPORTS_SWAP: ClassVar[bool] = False
+    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = True
+    # MERGE INTO arrived in DuckDB 1.4; older versions get DELETE + INSERT in one transaction.
+    NATIVE_MERGE: ClassVar[bool] = DUCKDB_VERSION >= (1, 4)
+
+    config: DuckDBTargetConfig
+
+    def __init__(self, config: TargetConfig, project_dir: Path) -> None:
+        if not isinstance(config, DuckDBTargetConfig):
+            config = DuckDBTargetConfig.model_validate(config.model_dump(by_alias=True))
+        super().__init__(config, project_dir)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._local = _ThreadState()
+        self._lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._schemas: set[tuple[str | None, str]] = set()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def database_path(self) -> str:
+        """The database file as DuckDB opens it: absolute, or ``:memory:``."""
+        raw = self.config.path
+        if raw == MEMORY or raw.startswith((MEMORY + ":", "md:", "motherduck:")):
+            return raw
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = Path(self.project_dir) / path
+        return str(path)
+
+    def open(self) -> None:
+        """Open the database file, apply ``settings``/``memory_limit``, load ``extensions``."""
+        if self._con is not None:
+            return
+        path = self.database_path
+        if path != MEMORY and not path.startswith(":"):
+            self._check_directory(Path(path))
+        config: dict[str, Any] = dict(self.config.settings)
+        if self.config.memory_limit:
+            config["memory_limit"] = self.config.memory_limit
+        try:
+            con = duckdb.connect(path, config=config)
+        except duckdb.Error as err:
+            raise self._open_error(err, path) from err
+        try:
+            self._load_extensions(con)
+        except BaseException:
+            con.close()
+            raise
+        self._con = con
+
+    def close(self) -> None:
+        """Close every thread's cursor and the connection."""
+        with self._lock:
+            cursors, self._cursors = self._cursors, []
+            con, self._con = self._con, None
+            self._schemas.clear()
+        for cursor in cursors:
+            try:
+                cursor.close()
+            except duckdb.Error:  # already closed or interrupted: nothing left to release
+                pass
+        if con is not None:
+            con.close()
+        self._local = _ThreadState()
+
+    def interrupt(self) -> None:
+        """Interrupt the statement running on every cursor; their transactions roll back."""
+        with self._lock:
+            targets = [*self._cursors, *([self._con] if self._con is not None else [])]
+        for con in targets:
+            try:
+                con.interrupt()
+            except duckdb.Error:
+                pass
+
+    def _check_directory(self, path: Path) -> None:
+        """Fail early, naming the ``path`` setting, when the file's directory is unusable."""
+        directory = path.parent
+        setting = f"the profile setting `path` ({self.config.path!r})"
+        if not directory.exists():
+            raise WarehouseConnectionError(
+                f"cannot open DuckDB database '{path}': directory '{directory}' does not exist",
+                hint=f"Create the directory or change {setting}.",
+            )
+        if not directory.is_dir():
+            raise WarehouseConnectionError(
+                f"cannot open DuckDB database '{path}': '{directory}' is not a directory",
+                hint=f"Change {setting}.",
+            )
+        if not path.exists() and not os.access(directory, os.W_OK | os.X_OK):
+            raise WarehouseConnectionError(
+                f"cannot create DuckDB database '{path}': directory '{directory}' is not writable",
+                hint=f"Make the directory writable or change {setting}.",
+            )
+
+    def _open_error(self, err: duckdb.Error, path: str) -> WarehouseConnectionError:
+        """Turn DuckDB's opening error into one a user can act on."""
+        message = scrub(str(err))
+        setting = f"the profile setting `path` ({self.config.path!r})"
+        locked = _LOCK_PATTERN.search(message)
+        if locked:
+            pid = _PID_PATTERN.search(message)
+            holder = _HOLDER_PATTERN.search(message)
+            who = ""
+            if holder and pid:
+                who = f" by {holder.group(1)} (pid {pid.group(1)})"
+            elif pid:
+                who = f" by pid {pid.group(1)}"
+            return WarehouseConnectionError(
+                f"DuckDB database '{locked.group('file')}' is locked{who}",
+                hint=f"Close the other program or use another path ({setting}).",
+            )
+        if "not a valid DuckDB database file" in message or "Corrupt" in message:
+            return WarehouseConnectionError(
+                f"'{path}' is not a valid DuckDB database file (corrupt, or another format): "
+                f"{message}",
+                hint=f"Move the file away to rebuild it, or change {setting}.",
+            )
+        if isinstance(err, duckdb.InvalidInputException) and (
+            "option" in message or "configuration" in message or "cast" in message.lower()
+        ):
+            return WarehouseConnectionError(
+                f"cannot open DuckDB database '{path}': {message}",
+                hint="Check the profile settings `settings` and `memory_limit`.",
+            )
+        if "Permission denied" in message or "Read-only file system" in message:
+            return WarehouseConnectionError(
+                f"cannot open DuckDB database '{path}': {message}",
+                hint=f"Make the file and its directory writable or change {setting}.",
+            )
+        return WarehouseConnectionError(
+            f"cannot open DuckDB database '{path}': {message}",
+            hint=f"Check {setting}.",
+        )
+
+    def _load_extensions(self, con: duckdb.DuckDBPyConnection) -> None:
+        """LOAD each configured extension that is installed; a missing one is an error."""
+        if not self.config.extensions:
+            return
+        rows = con.execute(
+            "SELECT extension_name, installed, loaded FROM duckdb_extensions()"
+        ).fetchall()
+        known = {str(name): (bool(installed), bool(loaded)) for name, installed, loaded in rows}
+        for name in self.config.extensions:
+            state = known.get(name)
+            if state is None:
+                raise WarehouseConnectionError(
+                    f"unknown DuckDB extension '{name}' in the profile setting `extensions`",
+                    hint=suggestion(name, known) or "Check the extension's name.",
+                )
+            installed, loaded = state
+            if loaded:
+                continue
+            if not installed:
+                raise WarehouseConnectionError(
+                    f"DuckDB extension '{name}' is not installed",
+                    hint=f"Run INSTALL {name} once (e.g. `duckdb -c 'INSTALL {name}'`) "
+                    "or remove it from the profile setting `extensions`.",
+                )
+            try:
+                con.execute(f"LOAD {self.quote(name)}")
+            except duckdb.Error as err:
+                raise WarehouseConnectionError(
+                    f"cannot load DuckDB extension '{name}': {scrub(str(err))}",
+                    hint="Reinstall it with FORCE INSTALL or remove it from `extensions`.",
+                ) from err
+
+    # ---------------------------------------------------------------- cursors and errors
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The adapter's own connection (opened on first use)."""
+        if self._con is None:
+            self.open()
+        assert self._con is not None
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, created on first use and kept until :meth:`close`."""
+        cur = self._local.cursor
+        if cur is None:
+            con = self.connection
+            with self._lock:
+                cur = con.cursor()
+                self._cursors.append(cur)
+            self._local.cursor = cur
+        return cur
+
+    def _run(self, sql: str, params: Sequence[object] | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute one statement on this thread's cursor; DuckDB errors become WarehouseError."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("duckdb: %s", _LITERAL_PATTERN.sub("'…'", sql))
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params) if params is not None else cur.execute(sql)
+        except duckdb.Error as err:
+            raise self._statement_error(err, sql) from err
+
+    def _statement_error(self, err: duckdb.Error, sql: str) -> WarehouseError:
+        """A WarehouseError for a failed statement (transaction conflicts are transient)."""
+        message = scrub(str(err))
+        if isinstance(err, duckdb.InterruptException):
+            message = "interrupted: " + message
+        return WarehouseError(
+            message,
+            sql=scrub(sql),
+            transient=isinstance(err, duckdb.TransactionException)
+            and "onflict" in message,  # write-write conflicts succeed when retried
+        )
+
+    @staticmethod
+    def _count(cur: duckdb.DuckDBPyConnection) -> int | None:
+        """The ``Count`` DuckDB returns for DML and CTAS, else None."""
+        description = cur.description
+        if description and len(description) == 1 and description[0][0] == "Count":
+            row = cur.fetchone()
+            return int(row[0]) if row else None
+        return None
+
+    # ---------------------------------------------------------------- raw SQL
+
+    def execute(self, sql: str) -> int | None:
+        """Run one statement on this thread's cursor; rows affected for DML and CTAS."""
+        return self._count(self._run(sql))
+
+    def fetch_rows(self, sql: str) -> list[tuple]:
+        """Run a query and return its rows as tuples."""
+        cur = self._run(sql)
+        try:
+            return cur.fetchall() if cur.description else []
+        except duckdb.Error as err:
+            raise self._statement_error(err, sql) from err
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return an Arrow table (DuckDB's relation API: no extra copy)."""
+        import pyarrow as pa  # heavy optional dependency, imported late
+
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("duckdb: %s", _LITERAL_PATTERN.sub("'…'", sql))
+        try:
+            rel = self.cursor().sql(sql)
+            if rel is None:  # a statement, not a query: executed, returns nothing
+                return pa.table({})
+            to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+            return to_table()
+        except duckdb.Error as err:
+            raise self._statement_error(err, sql) from err
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN/COMMIT on this thread's cursor, ROLLBACK on error; nested blocks join the outer.
+
+        An inner block is a no-op: its statements commit or roll back with the outermost block
+        (an exception caught inside the outer block does not undo the inner block's work).
+        """
+        state = self._local
+        if state.depth > 0:
+            state.depth += 1
+            try:
+                yield
+            finally:
+                state.depth -= 1
+            return
+        self._run("BEGIN TRANSACTION")
+        state.depth = 1
+        try:
+            yield
+        except BaseException:
+            state.depth = 0
+            self._rollback()
+            raise
+        state.depth = 0
+        try:
+            self._run("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        """ROLLBACK, ignoring 'no transaction is active' (an interrupt may have ended it)."""
+        try:
+            self.cursor().execute("ROLLBACK")
+        except duckdb.Error as err:
+            log.debug("rollback: %s", err)
+
+    # ---------------------------------------------------------------- catalog
+
+    def ensure_schema(self, database: str | None, schema: str) -> None:
+        """``CREATE SCHEMA IF NOT EXISTS``, once per schema, serialized across threads."""
+        key = (database, schema)
+        if key in self._schemas:
+            return
+        sql = f"CREATE SCHEMA IF NOT EXISTS {self._schema_sql(database, schema)}"
+        con = self.connection
+        with self._lock:
+            if key in self._schemas:
+                return
+            try:  # on the adapter's own connection: autocommitted whatever this thread is doing
+                con.execute(sql)
+            except duckdb.Error as err:
+                raise self._statement_error(err, sql) from err
+            self._schemas.add(key)
+
+    def _schema_sql(self, database: str | None, schema: str) -> str:
+        """``"db"."schema"`` quoted."""
+        parts = [database, schema] if database else [schema]
+        return ".".join(self.quote(p) for p in parts)
+
+    def relation_type(self, relation: Relation) -> str | None:
+        """'table', 'view' or None, case-insensitively like DuckDB's name resolution."""
+        rows = self._run(
+            "SELECT table_type FROM information_schema.tables"
+            " WHERE table_catalog = COALESCE(?, current_database())"
+            " AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            [relation.database, relation.schema, relation.name],
+        ).fetchall()
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def relation_exists(self, relation: Relation) -> bool:
+        """Whether a table or view of that name exists."""
+        return self.relation_type(relation) is not None
+
+    def columns(self, relation: Relation) -> list[Column]:
+        """The relation's columns in order, with DuckDB's type names."""
+        rows = self._run(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_catalog = COALESCE(?, current_database())"
+            " AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)"
+            " ORDER BY ordinal_position",
+            [relation.database, relation.schema, relation.name],
+        ).fetchall()
+        return [Column(str(name), str(data_type)) for name, data_type in rows]
+
+    def list_relations(self, database: str | None, schema: str) -> list[Relation]:
+        """Every table and view in a schema, sorted by name."""
+        rows = self._run(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = COALESCE(?, current_database())"
+            " AND lower(table_schema) = lower(?) ORDER BY table_name",
+            [database, schema],
+        ).fetchall()
+        return [Relation(database, schema, str(name)) for (name,) in rows]
+
+    # ---------------------------------------------------------------- materializations
+
+    def _temp_relation(self, relation: Relation) -> Relation:
+        """A fresh temporary name in the same schema: ``TEMP_PREFIX`` + name + random suffix."""
+        return relation.with_name(f"{TEMP_PREFIX}{relation.name}_{uuid.uuid4().hex[:8]}")
+
+    def _drop_quietly(self, relation: Relation) -> None:
+        """Drop a table if it exists, logging instead of raising (cleanup after a failure)."""
+        try:
+            self.cursor().execute(f"DROP TABLE IF EXISTS {self.render(relation)}")
+        except duckdb.Error as err:
+            log.warning("could not drop temporary table %s: %s", relation, err)
+
+    def _swap_in(self, temp: Relation, relation: Relation) -> None:
+        """In one transaction: drop ``relation`` (table or view), rename ``temp`` to it."""
+        with self.transaction():
+            kind = self.relation_type(relation)
+            if kind is not None:
+                keyword = "VIEW" if kind == "view" else "TABLE"
+                self._run(f"DROP {keyword} {self.render(relation)}")
+            self._run(f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}")
+
+    def _replace_from(self, relation: Relation, select_sql: str) -> int | None:
+        """Build ``select_sql`` under a temporary name and swap it in; clean up on failure."""
+        temp = self._temp_relation(relation)
+        try:
+            count = self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
+            self._swap_in(temp, relation)
+        except BaseException:
+            if self._local.depth > 0:  # an outer transaction owns cleanup: it will roll back
+                raise
+            self._drop_quietly(temp)
+            raise
+        return count
+
+    def create_table_as(self, relation: Relation, select_sql: str) -> int | None:
+        """``CREATE TABLE relation AS select`` (the relation must not exist). Returns row count."""
+        return self.execute(f"CREATE TABLE {self.render(relation)} AS {select_sql}")
+
+    def replace_table_atomically(self, relation: Relation, select_sql: str) -> int | None:
+        """Build under ``TEMP_PREFIX``+name, then drop the old relation and rename, atomically."""
+        return self._replace_from(relation, select_sql)
+
+    def delete_insert(self, relation: Relation, select_sql: str, where_sql: str) -> int | None:
+        """In one transaction: ``DELETE ... WHERE where_sql``, then ``INSERT ... select``."""
+        target = self.render(relation)
+        with self.transaction():
+            self._run(f"DELETE FROM {target} WHERE {where_sql}")
+            return self.execute(f"INSERT INTO {target} {select_sql}")
+
+    def merge(self, relation: Relation, select_sql: str, unique_key: Sequence[str]) -> int | None:
+        """Upsert on ``unique_key`` (NULL-safe: NULL keys match NULL keys). Rows inserted/updated.
+
+        Columns are matched by name; target columns the query lacks keep their value on update.
+        """
+        if not unique_key:
+            raise WarehouseError(f"merge into {relation} needs a unique_key")
+        source_cols = self._query_columns(select_sql)
+        target = self.render(relation)
+        src, tgt = self.quote("__orch_src"), self.quote("__orch_tgt")
+        on = " AND ".join(
+            f"{tgt}.{self.quote(k)} IS NOT DISTINCT FROM {src}.{self.quote(k)}" for k in unique_key
+        )
+        keys = {k.lower() for k in unique_key}
+        updates = [c for c in source_cols if c.lower() not in keys]
+        insert_cols = ", ".join(self.quote(c) for c in source_cols)
+        insert_vals = ", ".join(f"{src}.{self.quote(c)}" for c in source_cols)
+        if self.NATIVE_MERGE:
+            sql = f"MERGE INTO {target} AS {tgt} USING ({select_sql}) AS {src} ON {on}"
+            if updates:
+                assignments = ", ".join(f"{self.quote(c)} = {src}.{self.quote(c)}" for c in updates)
+                sql += f" WHEN MATCHED THEN UPDATE SET {assignments}"
+            sql += f" WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+            with self.transaction():
+                return self.execute(sql)
+        staged = self.quote(f"{TEMP_PREFIX}merge_{uuid.uuid4().hex[:8]}")
+        with self.transaction():
+            self._run(f"CREATE TEMP TABLE {staged} AS {select_sql}")
+            self._run(
+                f"DELETE FROM {target} AS {tgt} WHERE EXISTS "
+                f"(SELECT 1 FROM {staged} AS {src} WHERE {on})"
+            )
+            count = self.execute(
+                f"INSERT INTO {target} ({insert_cols}) SELECT {insert_vals} FROM {staged} AS {src}"
+            )
+            self._run(f"DROP TABLE {staged}")
+            return count
+
+    def _query_columns(self, select_sql: str) -> list[str]:
+        """The output column names of a query, without running it."""
+        sql = f"SELECT * FROM ({select_sql}) AS {self.quote('__orch_q')} LIMIT 0"
+        cur = self._run(sql)
+        names = [str(d[0]) for d in cur.description or []]
+        cur.fetchall()
+        return names
+
+    def write_arrow(self, table: pa.Table, relation: Relation, mode: WriteMode) -> int:
+        """Write an Arrow table without copying it (DuckDB scans it in place).
+
+        REPLACE swaps atomically like :meth:`replace_table_atomically`; APPEND inserts by column
+        name and creates the table when absent; CREATE fails when the relation exists.
+        """
+        name = f"{ARROW_VIEW_PREFIX}{uuid.uuid4().hex[:12]}"
+        source = f"SELECT * FROM {self.quote(name)}"
+        cur = self.cursor()
+        try:
+            cur.register(name, table)
+        except duckdb.Error as err:
+            raise self._statement_error(
+                err, f"-- register {type(table).__name__} as {name}"
+            ) from err
+        try:
+            if mode is WriteMode.REPLACE:
+                self._replace_from(relation, source)
+            elif mode is WriteMode.APPEND and self.relation_exists(relation):
+                self._run(f"INSERT INTO {self.render(relation)} BY NAME {source}")
+            else:
+                self._run(f"CREATE TABLE {self.render(relation)} AS {source}")
+        finally:
+            try:
+                cur.unregister(name)
+            except duckdb.Error as err:
+                log.debug("unregister %s: %s", name, err)
+        return int(table.num_rows)
+
+    # ---------------------------------------------------------------- names and SQL
+
+    def error_line(self, message: str) -> int | None:
+        """The line of DuckDB's ``LINE 3:`` marker in an error message."""
+        match = _LINE_PATTERN.search(message)
+        return int(match.group(1)) if match else super().error_line(message)
