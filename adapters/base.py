@@ -8,6 +8,7 @@ dialect. It imports only orch layers 0-1 (errors, names, config, redaction).
 
 from __future__ import annotations
 
+import builtins
 import enum
 import logging
 import re
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from orch.config import TargetConfig
 from orch.names import Relation
@@ -56,7 +57,8 @@ class Adapter(ABC):
 
     type: ClassVar[str]
     dialect: ClassVar[str]  # sqlglot dialect name
-    target_config_class: ClassVar[type[TargetConfig]] = TargetConfig
+    # builtins.type: the class attribute ``type`` above shadows the builtin here
+    target_config_class: ClassVar[builtins.type[TargetConfig]] = TargetConfig
 
     SUPPORTS_TRANSACTIONS: ClassVar[bool] = True  # DDL inside transactions, rolled back on error
     SUPPORTS_MERGE: ClassVar[bool] = True
@@ -95,7 +97,7 @@ class Adapter(ABC):
         """Run one statement on this thread's connection; rows affected when the driver knows."""
 
     @abstractmethod
-    def fetch_rows(self, sql: str) -> list[tuple]:
+    def fetch_rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples (small results: checks, metadata)."""
 
     @abstractmethod

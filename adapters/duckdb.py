@@ -65,7 +65,7 @@ class DuckDBAdapter(Adapter):
 
     type: ClassVar[str] = "duckdb"
     dialect: ClassVar[str] = "duckdb"
-    target_config_class: ClassVar[type[DuckDBTargetConfig]] = DuckDBTargetConfig
+    target_config_class = DuckDBTargetConfig
 
     SUPPORTS_TRANSACTIONS: ClassVar[bool] = True
     SUPPORTS_MERGE: ClassVar[bool] = True
@@ -82,7 +82,7 @@ class DuckDBAdapter(Adapter):
         super().__init__(config, project_dir)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._local = _ThreadState()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: interrupt() may run in a signal handler
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._schemas: set[tuple[str | None, str]] = set()
 
@@ -180,6 +180,11 @@ class DuckDBAdapter(Adapter):
                 who = f" by pid {pid.group(1)}"
             return WarehouseConnectionError(
                 f"DuckDB database '{locked.group('file')}' is locked{who}",
+                hint=f"Close the other program or use another path ({setting}).",
+            )
+        if "being used by another process" in message:  # Windows reports no pid
+            return WarehouseConnectionError(
+                f"DuckDB database '{path}' is locked by another process",
                 hint=f"Close the other program or use another path ({setting}).",
             )
         if "not a valid DuckDB database file" in message or "Corrupt" in message:
@@ -295,7 +300,7 @@ class DuckDBAdapter(Adapter):
         """Run one statement on this thread's cursor; rows affected for DML and CTAS."""
         return self._count(self._run(sql))
 
-    def fetch_rows(self, sql: str) -> list[tuple]:
+    def fetch_rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
         cur = self._run(sql)
         try:

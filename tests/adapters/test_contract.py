@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +23,7 @@ Rel = Callable[[str], Relation]
 THREE_ROWS = "SELECT 1 AS id, 'a' AS name UNION ALL SELECT 2, 'b' UNION ALL SELECT 3, 'c'"
 
 
-def rows(adapter: Adapter, relation: Relation, order_by: str = "1") -> list[tuple]:
+def rows(adapter: Adapter, relation: Relation, order_by: str = "1") -> list[tuple[Any, ...]]:
     """Every row of ``relation`` ordered by ``order_by``."""
     return adapter.fetch_rows(f"SELECT * FROM {adapter.render(relation)} ORDER BY {order_by}")
 
@@ -327,7 +328,7 @@ def arrow_table(offset: int = 0, n: int = N_ROWS) -> pa.Table:
     )
 
 
-def summary(adapter: Adapter, relation: Relation) -> tuple:
+def summary(adapter: Adapter, relation: Relation) -> tuple[Any, ...]:
     """count, min(id), max(id), sum(amount) of an Arrow-written table."""
     return adapter.fetch_rows(
         f"SELECT COUNT(*), MIN(id), MAX(id), SUM(amount) FROM {adapter.render(relation)}"

@@ -315,7 +315,7 @@ def test_write_arrow_failing_stream_keeps_old_table(duck: DuckDBAdapter) -> None
 
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     with pytest.raises(WarehouseError, match="source broke"):
-        duck.write_arrow(reader, facts, WriteMode.REPLACE)  # type: ignore[arg-type]
+        duck.write_arrow(reader, facts, WriteMode.REPLACE)
     assert duck.fetch_rows("SELECT id FROM s.facts ORDER BY id") == [(1,), (2,), (3,)]
     assert [r for r in duck.list_relations(None, "s") if r.name.startswith(TEMP_PREFIX)] == []
     # The registered Arrow object is gone.
@@ -326,7 +326,7 @@ def test_write_arrow_failing_stream_keeps_old_table(duck: DuckDBAdapter) -> None
 
 def test_write_arrow_rejects_a_non_arrow_object(duck: DuckDBAdapter) -> None:
     with pytest.raises(WarehouseError, match="not suitable"):
-        duck.write_arrow(42, Relation(None, "s", "x"), WriteMode.CREATE)  # type: ignore[arg-type]
+        duck.write_arrow(42, Relation(None, "s", "x"), WriteMode.CREATE)
 
 
 def test_transaction_depth_resets_after_error(duck: DuckDBAdapter) -> None:
