@@ -104,7 +104,7 @@ class DuckDBAdapter(Adapter):
         if self._con is not None:
             return
         path = self.database_path
-        if path != MEMORY and not path.startswith(":"):
+        if Path(path).is_absolute():  # a file, not :memory: or a md: (MotherDuck) URL
             self._check_directory(Path(path))
         config: dict[str, Any] = dict(self.config.settings)
         if self.config.memory_limit:
