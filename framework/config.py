@@ -428,6 +428,12 @@ class SnowflakeTargetConfig(TargetConfig):
     max_retries: int = 3
 
 
+class GenericTargetConfig(TargetConfig):
+    """A target of a third-party adapter: its own settings are validated by the adapter."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
 BUILTIN_TARGET_CONFIGS: dict[str, type[TargetConfig]] = {
     "duckdb": DuckDBTargetConfig,
     "snowflake": SnowflakeTargetConfig,

@@ -201,3 +201,6 @@ def raise_collected(errors: list[UserError]) -> None:
         raise errors[0]
     if errors:
         raise ErrorGroup(errors)
+
+
+NAME_PATTERN_HINT = "Use letters, digits and underscores, not starting with a digit"

@@ -1,0 +1,87 @@
+"""An on-disk cache of parse and compile results, keyed by content hashes.
+
+One JSON file under ``target/``. Keys already include everything a result depends on (file text,
+macros, vars, target, orch and sqlglot versions), so a hit is always valid; an unreadable, corrupt
+or foreign file is ignored, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import orch
+import sqlglot
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+SALT = f"orch={orch.__version__};sqlglot={sqlglot.__version__};format={CACHE_FORMAT}"
+
+
+def content_key(*parts: str) -> str:
+    """A stable hash of several strings (with the cache salt)."""
+    h = hashlib.sha256(SALT.encode())
+    for part in parts:
+        h.update(b"\x00")
+        h.update(part.encode())
+    return h.hexdigest()
+
+
+class ResultCache:
+    """A key -> JSON-able dict store, loaded once and saved once per command."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._dirty = False
+        self.hits = 0
+        self.misses = 0
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("salt") != SALT:
+            log.debug("ignoring cache %s: written by another version", path)
+            return
+        entries = data.get("entries")
+        if isinstance(entries, dict):
+            self._entries = entries
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored value, or None."""
+        value = self._entries.get(key)
+        if isinstance(value, dict):
+            self.hits += 1
+            return value
+        self.misses += 1
+        return None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store a value (written at :meth:`save`)."""
+        self._entries[key] = value
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache atomically if anything changed; failures only cost speed."""
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(
+                json.dumps({"salt": SALT, "entries": self._entries}, separators=(",", ":")),
+                encoding="utf-8",
+            )
+            tmp.replace(self.path)
+            self._dirty = False
+        except OSError as err:
+            log.debug("could not write cache %s: %s", self.path, err)

@@ -1,0 +1,360 @@
+"""The ``orch`` command line: the only place an OrchError becomes output and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from orch import redaction
+from orch.config import RunOptions
+from orch.errors import InternalError, OrchError, SelectionError, suggestion
+from orch.manifest import Manifest
+
+
+class OrchGroup(click.Group):
+    """A click group whose ``main`` turns orch errors into messages and exit codes."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Run the CLI; user errors print one line (no traceback) and exit 2."""
+        debug = "--debug" in sys.argv
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as err:
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(2 if err.exit_code == 1 else err.exit_code)
+        except OrchError as err:
+            if debug or isinstance(err, InternalError):
+                traceback.print_exc()
+            click.echo(redaction.scrub(f"Error: {err.format_message()}"), err=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception:  # a bug: show it
+            click.echo(redaction.scrub(traceback.format_exc()), err=True)
+            click.echo(
+                "This is a bug in orch: please report it with the traceback above.", err=True
+            )
+            sys.exit(3)
+
+
+def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise click.BadParameter(f"not valid YAML/JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter('give a mapping, e.g. --vars \'{"start_date": "2024-01-01"}\'')
+    return data
+
+
+def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--project-dir, --profiles-dir, --target, --vars, --debug (dbt's names)."""
+
+    @click.option(
+        "--project-dir",
+        type=click.Path(path_type=Path),
+        default=".",
+        show_default=True,
+        help="Folder holding orch_project.yml (or dbt_project.yml).",
+    )
+    @click.option(
+        "--profiles-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Folder holding profiles.yml (default: the project folder, then ~/.dbt).",
+    )
+    @click.option("--target", "-t", default=None, help="Target (output) of the profile to use.")
+    @click.option(
+        "--vars", "vars_", callback=_parse_vars, default=None, help="YAML/JSON mapping of vars."
+    )
+    @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.basicConfig(
+            level=logging.DEBUG if kwargs["debug"] else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """-s/--select and --exclude, repeatable, space-separated unions inside."""
+    func = click.option(
+        "--exclude", multiple=True, help="Assets to leave out (same syntax as --select)."
+    )(func)
+    func = click.option(
+        "--select",
+        "-s",
+        multiple=True,
+        help="Assets to include: name, +name, name+, tag:x, path:dir, group:x, source:x, "
+        "config.materialized:table, a,b (intersection), 'a b' (union).",
+    )(func)
+    return func
+
+
+def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
+    """RunOptions from the parsed command line."""
+    return RunOptions(
+        project_dir=kwargs["project_dir"],
+        profiles_dir=kwargs.get("profiles_dir"),
+        target=kwargs.get("target"),
+        vars=kwargs.get("vars_") or {},
+        select=_split(kwargs.get("select", ())),
+        exclude=_split(kwargs.get("exclude", ())),
+        **extra,
+    )
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        out.extend(v for v in value.split() if v)
+    return tuple(out)
+
+
+@click.group(cls=OrchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="orch", prog_name="orch")
+def cli() -> None:
+    """orch: SQL and Python models as a graph of data assets.
+
+    \b
+    Start here:
+      orch init my_project        scaffold a working project
+      orch build                  seeds, models and checks, in dependency order
+      orch ls -s +orders          what a selection contains
+      orch lineage orders.amount  where a column comes from
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="orch")
+
+
+# --------------------------------------------------------------------------- compile / ls
+
+
+def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
+    """Compile the project (only what the selection needs, when it can tell)."""
+    from orch.compiler import compile_project
+    from orch.selection import names_needed_for
+
+    names = names_needed_for(options.select, options.exclude) if scoped else None
+    result = compile_project(options, names)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    return result
+
+
+@cli.command("compile")
+@project_options
+@selection_options
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def compile_command(quiet: bool, **kwargs: Any) -> None:
+    """Compile every model for the target: manifest.json and compiled SQL, no warehouse needed.
+
+    With --select, prints the compiled SQL of the selected models; the parse is limited to
+    them and their ancestors when the selection allows it (and manifest.json is left as it was).
+
+    \b
+    Examples:
+      orch compile
+      orch compile -s +orders --target prod
+    """
+    from orch.compiler import write_artifacts
+    from orch.selection import select_nodes
+
+    started = time.perf_counter()
+    options = make_options(kwargs)
+    result = load_manifest(options)
+    manifest = result.manifest
+    if not result.scoped:
+        write_artifacts(result)
+    elapsed = time.perf_counter() - started
+    if options.select:
+        selected = select_nodes(manifest, options.select, options.exclude)
+        if result.scoped:
+            write_artifacts_for(result, selected)
+        if not quiet:
+            for name in manifest.topological_names():
+                node = manifest.nodes[name]
+                if name in selected and node.resource_type == "model":
+                    click.echo(f"-- {name} ({node.path})")
+                    click.echo(node.compiled_code.rstrip() + "\n")
+        return
+    if not quiet:
+        click.echo(
+            f"Compiled {_counts(manifest)} in {elapsed:.2f}s → "
+            f"{result.project.config.target_path}/manifest.json"
+        )
+
+
+def write_artifacts_for(result: Any, selected: set[str]) -> None:
+    """Write compiled SQL files for some models (a scoped compile keeps the full manifest)."""
+    target_dir = result.project.target_dir
+    for name in selected:
+        node = result.manifest.nodes.get(name)
+        if node is None or node.resource_type != "model" or not node.path:
+            continue
+        out = (target_dir / "compiled" / node.path).with_suffix(".sql")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(node.compiled_code.rstrip() + "\n", encoding="utf-8")
+
+
+def _counts(manifest: Manifest) -> str:
+    kinds: dict[str, int] = {}
+    for node in manifest.nodes.values():
+        kinds[node.resource_type] = kinds.get(node.resource_type, 0) + 1
+    parts = [
+        f"{kinds.get(k, 0)} {k}{'s' if kinds.get(k, 0) != 1 else ''}"
+        for k in ("model", "seed", "source")
+    ]
+    if manifest.checks:
+        parts.append(f"{len(manifest.checks)} checks")
+    return ", ".join(parts)
+
+
+@cli.command("ls")
+@project_options
+@selection_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["name", "path", "json"]),
+    default="name",
+    show_default=True,
+    help="One name per line, one file path per line, or one JSON object per line.",
+)
+@click.option(
+    "--resource-type",
+    multiple=True,
+    type=click.Choice(["model", "seed", "source", "check"]),
+    help="Only these kinds.",
+)
+def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> None:
+    """List the assets (and checks) a selection contains, in dependency order.
+
+    \b
+    Examples:
+      orch ls
+      orch ls -s tag:finance --output json
+      orch ls -s +orders --exclude resource_type:seed
+    """
+    from orch.selection import evaluate_selection
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    manifest = result.manifest
+    selected = evaluate_selection(manifest, options.select, options.exclude)
+    kinds = set(resource_type)
+    for name in manifest.topological_names():
+        node = manifest.nodes[name]
+        if name not in selected.assets or (kinds and node.resource_type not in kinds):
+            continue
+        if output == "name":
+            click.echo(name)
+        elif output == "path":
+            click.echo(node.path or "")
+        else:
+            click.echo(
+                json.dumps(
+                    {
+                        "name": name,
+                        "resource_type": node.resource_type,
+                        "materialized": node.materialized,
+                        "path": node.path,
+                        "relation": str(node.relation.to_relation()) if node.relation else None,
+                        "depends_on": node.depends_on,
+                        "tags": node.tags,
+                        "group": node.config.group,
+                        "description": node.description,
+                    }
+                )
+            )
+    if not kinds or "check" in kinds:
+        for check in sorted(selected.checks):
+            c = manifest.checks[check]
+            if output == "json":
+                click.echo(json.dumps({"name": check, "resource_type": "check", "asset": c.asset}))
+            else:
+                click.echo(check if output == "name" else (c.path or ""))
+
+
+# --------------------------------------------------------------------------- lineage
+
+
+@cli.command("lineage")
+@project_options
+@click.argument("target_spec", metavar="MODEL[.COLUMN]")
+@click.option(
+    "--downstream", "-d", is_flag=True, help="Also show what reads it (loads the whole project)."
+)
+@click.option("--depth", type=int, default=None, help="Levels to show (default: all).")
+def lineage_command(target_spec: str, downstream: bool, depth: int | None, **kwargs: Any) -> None:
+    """Show where an asset or a column comes from (and, with -d, where it goes).
+
+    Upstream only by default: then only the asset's own ancestry is parsed.
+
+    \b
+    Examples:
+      orch lineage customers
+      orch lineage customers.lifetime_value
+      orch lineage stg_orders -d
+    """
+    from orch.lineage_view import asset_tree, column_tree, split_target
+
+    options = make_options(kwargs)
+    asset, column = split_target(target_spec)
+    scoped = not downstream
+    selection = (f"+{asset}",) if scoped else ()
+    result = load_manifest(RunOptions(**{**options.__dict__, "select": selection}), scoped=scoped)
+    manifest = result.manifest
+    if asset not in manifest.nodes:
+        raise SelectionError(
+            f"unknown asset '{asset}'", hint=suggestion(asset, manifest.nodes) or "See 'orch ls'"
+        )
+    if column is None:
+        lines = asset_tree(manifest, asset, downstream=downstream, depth=depth)
+    else:
+        lines = column_tree(manifest, asset, column, downstream=downstream, depth=depth)
+    for line in lines:
+        click.echo(line)
+
+
+# --------------------------------------------------------------------------- init
+
+
+@cli.command("init")
+@click.argument("name")
+@click.option("--debug", is_flag=True, hidden=True)
+def init_command(name: str, debug: bool) -> None:
+    """Create a new project folder NAME with a small working example.
+
+    \b
+    Examples:
+      orch init my_project && cd my_project && orch build
+    """
+    from orch.scaffold import create_project
+
+    path = create_project(Path(name))
+    click.echo(f"Created project '{path.name}' in {path}.\nNext: cd {name} && orch build")

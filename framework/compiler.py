@@ -1,0 +1,569 @@
+"""Compile a project for a target: relations, target-dialect SQL, column lineage, fingerprints.
+
+``compile_project`` is the whole front half of orch: load → parse → resolve → compile → manifest.
+When the target speaks the project's dialect, compiled SQL is the user's rendered SQL with only the
+table names replaced (their formatting and comments survive, so warehouse error lines make sense);
+otherwise sqlglot transpiles it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orch
+from orch.cache import ResultCache, content_key
+from orch.config import (
+    MODEL_CONFIG_KEYS,
+    ModelConfig,
+    RunOptions,
+    merge_model_config,
+    normalize_config_keys,
+)
+from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
+from orch.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
+from orch.lineage import column_lineage, output_columns
+from orch.manifest import (
+    ColumnInfo,
+    ColumnRef,
+    Manifest,
+    Node,
+    ProjectInfo,
+    RelationInfo,
+)
+from orch.names import Relation
+from orch.parsing import ParsedModel, Variant, parse_models
+from orch.project import Project, folder_config, load_project
+from orch.rendering import Renderer, TargetInfo, read_docs_blocks
+from orch.sql import expand_and_qualify, qualify_tables, replace_spans, transpile
+from pydantic import ValidationError
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "orch_cache.json"
+# Settings that change what a build writes; descriptive ones (tags, owner...) don't.
+FINGERPRINT_CONFIG_KEYS = (
+    "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
+    "partitioned_by", "contract", "column_types", "code_version",
+)  # fmt: skip
+
+
+@dataclass
+class CompileResult:
+    """The compiled project and what was learned on the way."""
+
+    project: Project
+    manifest: Manifest
+    warnings: list[str] = field(default_factory=list)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    scoped: bool = False
+
+
+def target_dialect(project: Project) -> str:
+    """The sqlglot dialect of the target (a third-party target may set ``dialect``)."""
+    return str(getattr(project.target, "dialect", None) or project.target.type)
+
+
+def make_renderer(project: Project) -> Renderer:
+    """The Jinja renderer for a project and its target, with macros and docs blocks."""
+    t = project.target
+    info = TargetInfo(
+        name=project.target_name,
+        type=t.type,
+        schema=t.schema_,
+        database=t.database,
+        dialect=target_dialect(project),
+        threads=t.threads,
+    )
+    renderer = Renderer(
+        project_name=project.name,
+        target=info,
+        variables=project.variables,
+        macro_files=project.macro_files,
+        docs=read_docs_blocks(project.docs_files),
+    )
+    raise_collected(list(renderer.macro_errors))
+    return renderer
+
+
+def compile_project(options: RunOptions, names: set[str] | None = None) -> CompileResult:
+    """Load, parse, resolve and compile; ``names`` limits parsing to those models' ancestry.
+
+    Raises UserError with every problem found; writes nothing.
+    """
+    project = load_project(options)
+    if names is not None and not names <= set(project.models) | set(project.seeds):
+        names = None  # a name that is no model file: load everything for the right error
+    renderer = make_renderer(project)
+    cache = ResultCache(project.target_dir / CACHE_FILE)
+    parsed = parse_models(project, renderer, cache, names)
+    graph = resolve_graph(project, parsed)
+    compiler = _Compiler(project, parsed, graph, cache)
+    manifest = compiler.compile()
+    cache.save()
+    return CompileResult(
+        project=project,
+        manifest=manifest,
+        warnings=[*project.warnings, *compiler.warnings],
+        cache_hits=cache.hits,
+        cache_misses=cache.misses,
+        scoped=names is not None,
+    )
+
+
+def write_artifacts(result: CompileResult) -> None:
+    """Write ``manifest.json`` and ``compiled/`` SQL files under the target folder."""
+    target_dir = result.project.target_dir
+    result.manifest.write(target_dir / "manifest.json")
+    compiled_root = target_dir / "compiled"
+    for node in result.manifest.nodes.values():
+        if node.resource_type != "model" or not node.path or not node.compiled_code:
+            continue
+        out = compiled_root / node.path
+        if out.suffix != ".sql":
+            out = out.with_suffix(".sql")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = node.compiled_code.rstrip() + "\n"
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            out.write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the compiler
+
+
+class _Compiler:
+    def __init__(
+        self,
+        project: Project,
+        parsed: dict[str, ParsedModel],
+        graph: AssetGraph,
+        cache: ResultCache,
+    ) -> None:
+        self.project = project
+        self.parsed = parsed
+        self.graph = graph
+        self.cache = cache
+        self.dialect = target_dialect(project)
+        self.nodes: dict[str, Node] = {}
+        self.warnings: list[str] = []
+        self._dialect_obj = Dialect.get_or_raise(self.dialect)
+
+    # ------------------------------------------------------------------ relations
+
+    def relation_for(self, name: str, config: ModelConfig) -> Relation:
+        t = self.project.target
+        schema = t.schema_ if not config.schema_ else f"{t.schema_}_{config.schema_}"
+        return Relation(
+            self._normalize(config.database or t.database),
+            self._normalize(schema),  # type: ignore[arg-type]
+            self._normalize(config.alias or name),  # type: ignore[arg-type]
+        )
+
+    def _normalize(self, part: str | None) -> str | None:
+        """How the target stores an unquoted name (Snowflake: upper case)."""
+        if part is None:
+            return None
+        ident = self._dialect_obj.normalize_identifier(exp.to_identifier(part, quoted=False))
+        return ident.name
+
+    def table_expr(self, rel: Relation) -> exp.Table:
+        return exp.Table(
+            this=exp.to_identifier(rel.name, quoted=True),
+            db=exp.to_identifier(rel.schema, quoted=True) if rel.schema else None,
+            catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
+        )
+
+    def render_relation(self, rel: Relation) -> str:
+        return self.table_expr(rel).sql(dialect=self.dialect)
+
+    # ------------------------------------------------------------------ main loop
+
+    def compile(self) -> Manifest:
+        errors: list[UserError] = []
+        for name in self.graph.order:
+            try:
+                if name in self.parsed:
+                    self.nodes[name] = self.compile_model(self.parsed[name])
+                elif name in self.project.seeds:
+                    self.nodes[name] = self.compile_seed(name)
+                elif name in self.project.sources:
+                    self.nodes[name] = self.compile_source(name)
+            except ErrorGroup as group:
+                errors.extend(group.errors)
+            except UserError as err:
+                errors.append(err)
+        raise_collected(errors)
+        return self.manifest()
+
+    def manifest(self) -> Manifest:
+        t = self.project.target
+        names = sorted(self.nodes)
+        parents = {n: sorted(self.graph.dag.parents(n) & set(self.nodes)) for n in names}
+        children = {n: sorted(self.graph.dag.children(n) & set(self.nodes)) for n in names}
+        cfg = self.project.config
+        return Manifest(
+            orch_version=orch.__version__,
+            project=ProjectInfo(
+                name=self.project.name,
+                dialect=cfg.dialect,
+                target_name=self.project.target_name,
+                target_type=t.type,
+                target_dialect=self.dialect,
+                database=t.database,
+                schema_name=t.schema_,
+                flavor=self.project.flavor,
+            ),
+            nodes={n: self.nodes[n] for n in names},
+            parents=parents,
+            children=children,
+            jobs={k: v.model_dump() for k, v in sorted(cfg.jobs.items())},
+            schedules={k: v.model_dump() for k, v in sorted(cfg.schedules.items())},
+            docs=dict(sorted(read_docs_blocks(self.project.docs_files).items())),
+        )
+
+    # ------------------------------------------------------------------ config
+
+    def model_config(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> tuple[ModelConfig, str, str | None]:
+        """Merge settings (folder < YAML < config()); returns config, description, YAML path."""
+        strict = self.project.flavor == "orch"
+        layers = [
+            normalize_config_keys(folder_config(tree, self.project.name, path), strict=False)[0]
+        ]
+        description, patch_path = "", None
+        props = self.project.properties.get(name)
+        if props is not None:
+            entry = props.entry
+            description, patch_path = entry.description, props.doc.path
+            shorthand = {
+                k: v
+                for k, v in {
+                    "tags": entry.tags,
+                    "group": entry.group,
+                    "owner": entry.owner,
+                    "meta": entry.meta,
+                }.items()  # fmt: skip
+                if v
+            }
+            layers.append(shorthand)
+            layers.append(normalize_config_keys(entry.config, strict=False)[0])
+        if recorded:
+            normalized, unknown = normalize_config_keys(recorded, strict=strict)
+            if unknown and strict:
+                key = unknown[0]
+                raise ConfigError(
+                    f"unknown config key '{key}' in config()",
+                    location=_find_location(self.project.root / path, path, rf"\b{key}\s*="),
+                    hint=suggestion(key, MODEL_CONFIG_KEYS)
+                    or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
+                )
+            layers.append(normalized)
+        merged = merge_model_config(layers)
+        try:
+            return ModelConfig.model_validate(merged), description, patch_path
+        except ValidationError as err:
+            item = err.errors()[0]
+            dotted = ".".join(str(p) for p in item["loc"])
+            loc = (
+                props.doc.location((*props.key_path, "config"))
+                if props is not None
+                else Location(path)
+            )
+            raise ConfigError(
+                f"invalid config for '{name}': '{dotted}': {item['msg']}",
+                location=loc,
+                hint="Fix the setting in config(), the YAML properties or the project file",
+            ) from None
+
+    def yaml_columns(self, name: str) -> dict[str, ColumnInfo]:
+        props = self.project.properties.get(name)
+        if props is None:
+            return {}
+        return {
+            c.name: ColumnInfo(
+                name=c.name,
+                data_type=c.data_type,
+                description=c.description,
+                tags=c.tags,
+                meta=c.meta,
+            )  # fmt: skip
+            for c in props.entry.columns
+        }
+
+    # ------------------------------------------------------------------ nodes
+
+    def compile_seed(self, name: str) -> Node:
+        seed = self.project.seeds[name]
+        config, description, patch_path = self.model_config(
+            name, seed.path, self.project.config.seeds, None
+        )
+        config = config.model_copy(update={"materialized": "table"})
+        raw = seed.abs_path.read_bytes()
+        header = _csv_header(seed.abs_path)
+        declared = self.yaml_columns(name)
+        columns = {
+            c: declared.get(c) or ColumnInfo(name=c, data_type=config.column_types.get(c))
+            for c in header
+        }
+        fingerprint = _hash(hashlib.sha256(raw).hexdigest(), _config_fingerprint(config))
+        return Node(
+            name=name,
+            unique_id=f"seed.{self.project.name}.{name}",
+            resource_type="seed",
+            path=seed.path,
+            patch_path=patch_path,
+            relation=RelationInfo.from_relation(self.relation_for(name, config)),
+            config=config,
+            columns=columns,
+            description=description,
+            fingerprint=fingerprint,
+        )
+
+    def compile_source(self, name: str) -> Node:
+        src = self.project.sources[name]
+        t = self.project.target
+        relation = Relation(
+            self._normalize(src.source.database or t.database),
+            self._normalize(src.source.schema_ or src.source.name),  # type: ignore[arg-type]
+            self._normalize(src.table.identifier or src.table.name),  # type: ignore[arg-type]
+        )
+        columns = {
+            c.name: ColumnInfo(
+                name=c.name,
+                data_type=c.data_type,
+                description=c.description,
+                tags=c.tags,
+                meta=c.meta,
+            )  # fmt: skip
+            for c in src.table.columns
+        }
+        tags = list(dict.fromkeys([*src.source.tags, *src.table.tags]))
+        return Node(
+            name=name,
+            unique_id=f"source.{self.project.name}.{name}",
+            resource_type="source",
+            patch_path=src.path,
+            path=src.path,
+            relation=RelationInfo.from_relation(relation),
+            config=ModelConfig(
+                materialized="table", tags=tags, meta={**src.source.meta, **src.table.meta}
+            ),
+            columns=columns,
+            description=src.table.description or src.source.description,
+            source_name=src.source.name,
+            source_table=src.table.name,
+            fingerprint=_hash(name),
+        )
+
+    def compile_model(self, model: ParsedModel) -> Node:
+        config, description, patch_path = self.model_config(
+            model.name, model.path, self.project.config.models, model.recording.config
+        )
+        relation = (
+            None if config.materialized == "ephemeral" else self.relation_for(model.name, config)
+        )
+        refs = self.graph.refs.get(model.name, {})
+        key = self._compile_key(model, relation, refs)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = self._compile_sql(model, relation, refs)
+            self.cache.put(key, cached)
+        declared = self.yaml_columns(model.name)
+        out_cols: list[str] | None = cached["columns"]
+        columns: dict[str, ColumnInfo] = {}
+        for col in out_cols or list(declared):
+            columns[col] = declared.get(col) or ColumnInfo(name=col)
+        for col in declared:
+            if out_cols is not None and col not in columns:
+                self.warnings.append(
+                    f"{patch_path}: column '{col}' of '{model.name}' is documented but the "
+                    "model does not produce it"
+                )
+        lineage = {
+            col: [ColumnRef(asset=a, column=c) for a, c in pairs]
+            for col, pairs in cached["lineage"].items()
+        }
+        return Node(
+            name=model.name,
+            unique_id=f"model.{self.project.name}.{model.name}",
+            resource_type="model",
+            language="sql",
+            path=model.path,
+            patch_path=patch_path,
+            raw_code=model.raw,
+            compiled_code=cached["compiled"],
+            compiled_code_incremental=cached["compiled_incremental"],
+            uses_partition=model.recording.uses_partition,
+            relation=RelationInfo.from_relation(relation) if relation else None,
+            config=config,
+            depends_on=sorted(self.graph.dag.parents(model.name)),
+            columns=columns,
+            column_lineage=lineage,
+            description=description,
+            fingerprint=_hash(model.sql_fingerprint, _config_fingerprint(config)),
+        )
+
+    # ------------------------------------------------------------------ SQL
+
+    def _compile_key(
+        self, model: ParsedModel, relation: Relation | None, refs: dict[str, list[ResolvedRef]]
+    ) -> str:
+        upstream = []
+        for variant_refs in refs.values():
+            for r in variant_refs:
+                if r.asset == SELF:
+                    continue
+                node = self.nodes[r.asset]
+                upstream.append(
+                    [r.asset, node.relation.model_dump() if node.relation else node.compiled_code,
+                     list(node.columns)]
+                )  # fmt: skip
+        return content_key(
+            "compile",
+            model.cache_key,
+            self.dialect,
+            json.dumps([relation.parts() if relation else None, upstream], default=str),
+        )
+
+    def _compile_sql(
+        self, model: ParsedModel, relation: Relation | None, refs: dict[str, list[ResolvedRef]]
+    ) -> dict[str, Any]:
+        compiled = self._compile_variant(model, model.full, refs.get("full", []), relation)
+        compiled_inc = None
+        if model.incremental is not None:
+            compiled_inc = self._compile_variant(
+                model, model.incremental, refs.get("incremental", []), relation
+            )
+        columns, lineage = self._lineage(model, refs.get("full", []))
+        return {
+            "compiled": compiled,
+            "compiled_incremental": compiled_inc,
+            "columns": columns,
+            "lineage": lineage,
+        }
+
+    def _compile_variant(
+        self,
+        model: ParsedModel,
+        variant: Variant,
+        refs: list[ResolvedRef],
+        relation: Relation | None,
+    ) -> str:
+        own = relation or Relation(None, self.project.target.schema_, model.name)
+        ephemerals = [r for r in refs if r.asset != SELF and self.nodes[r.asset].relation is None]
+        if model.dialect == self.dialect and not ephemerals:
+            replacements = []
+            for r in refs:
+                rel = own if r.asset == SELF else self.nodes[r.asset].relation.to_relation()  # type: ignore[union-attr]
+                text = self.render_relation(rel)
+                if not r.ref.has_alias and r.ref.name != rel.name and r.asset != SELF:
+                    text = f"{text} AS {exp.to_identifier(r.ref.name).sql(dialect=self.dialect)}"
+                replacements.append((r.ref.start, r.ref.end, text))
+            return replace_spans(variant.rendered, replacements).strip()
+        mapping: dict[str, exp.Table] = {}
+        ctes: list[tuple[str, str]] = []
+        for r in refs:
+            if r.asset == SELF:
+                mapping[r.ref.dotted] = self.table_expr(own)
+            elif self.nodes[r.asset].relation is None:
+                cte_name = f"__orch_ephemeral_{r.asset}"
+                mapping[r.ref.dotted] = exp.Table(this=exp.to_identifier(cte_name, quoted=True))
+                ctes.extend(self._ephemeral_ctes(r.asset))
+            else:
+                mapping[r.ref.dotted] = self.table_expr(self.nodes[r.asset].relation.to_relation())  # type: ignore[union-attr]
+        query = qualify_tables(variant.ast(model.dialect, model.path), mapping)
+        seen: set[str] = set()
+        for cte_name, cte_sql in ctes:
+            if cte_name in seen:
+                continue
+            seen.add(cte_name)
+            cte_query = exp.maybe_parse(cte_sql, dialect=self.dialect)
+            query = query.with_(
+                exp.to_identifier(cte_name, quoted=True), as_=cte_query, append=False
+            )  # type: ignore[attr-defined]
+        return transpile(query, self.dialect, model.path)
+
+    def _ephemeral_ctes(self, asset: str) -> list[tuple[str, str]]:
+        """The CTEs for an ephemeral model, after those of any ephemeral it reads itself."""
+        node = self.nodes[asset]
+        out: list[tuple[str, str]] = []
+        inner = node.compiled_code
+        out.append((f"__orch_ephemeral_{asset}", inner))
+        return out
+
+    def _lineage(
+        self, model: ParsedModel, refs: list[ResolvedRef]
+    ) -> tuple[list[str] | None, dict[str, list[list[str]]]]:
+        assets: list[str] = []
+        mapping: dict[str, exp.Table] = {}
+        schema: dict[str, dict[str, str]] = {}
+        for r in refs:
+            asset = model.name if r.asset == SELF else r.asset
+            if asset not in assets:
+                assets.append(asset)
+            alias = f"__asset_{assets.index(asset)}"
+            mapping[r.ref.dotted] = exp.Table(this=exp.to_identifier(alias))
+            node = self.nodes.get(asset)
+            if node is not None and node.columns:
+                schema[alias] = {c: (i.data_type or "UNKNOWN") for c, i in node.columns.items()}
+        query = qualify_tables(model.full.ast(model.dialect, model.path), mapping)
+        qualified = expand_and_qualify(query, schema, model.dialect)
+        if qualified is None:
+            return output_columns(query), {}
+
+        def asset_of(table: exp.Table) -> str | None:
+            name = table.name
+            if name.startswith("__asset_"):
+                index = int(name[len("__asset_") :])
+                return assets[index] if index < len(assets) else None
+            return None
+
+        lineage = column_lineage(qualified, asset_of)
+        return output_columns(qualified), {
+            col: [list(pair) for pair in pairs] for col, pairs in lineage.items()
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+def _config_fingerprint(config: ModelConfig) -> str:
+    data = config.model_dump(include=set(FINGERPRINT_CONFIG_KEYS))
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        row = next(csv.reader(handle), [])
+    return [c.strip() for c in row if c.strip()]
+
+
+def _find_location(abs_path: Path, path: str, pattern: str) -> Location:
+    try:
+        text = abs_path.read_text(encoding="utf-8")
+    except OSError:
+        return Location(path)
+    match = re.search(pattern, text)
+    if not match:
+        return Location(path)
+    line = text.count("\n", 0, match.start()) + 1
+    col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return Location(path, line, col)

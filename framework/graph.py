@@ -1,0 +1,231 @@
+"""Table references -> asset graph edges, with unknown, ambiguous, self and cycle errors.
+
+A reference resolves, in order: a ``ref()``/``source()`` marker to what it names; ``{{ this }}`` to
+the model itself (no edge); a bare name to a model or seed, else to a uniquely named source table;
+``schema.name`` to a declared source (by source name or schema) or a model in that schema.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from orch.dag import DAG
+from orch.errors import (
+    AmbiguousReferenceError,
+    CycleError,
+    Location,
+    ProjectError,
+    UnknownReferenceError,
+    UserError,
+    raise_collected,
+    suggestion,
+)
+from orch.parsing import ParsedModel
+from orch.project import Project
+from orch.rendering import THIS_MARKER
+from orch.sql import TableRef
+
+SELF = "<this>"
+
+
+@dataclass(frozen=True)
+class ResolvedRef:
+    """A table reference and the asset it names (``SELF`` for ``{{ this }}``)."""
+
+    ref: TableRef
+    asset: str
+
+
+@dataclass
+class AssetGraph:
+    """Assets and their dependencies; ``refs`` says which asset each table reference names."""
+
+    dag: DAG[str]
+    refs: dict[str, dict[str, list[ResolvedRef]]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def parents(self, name: str) -> set[str]:
+        """Direct upstream assets."""
+        return self.dag.parents(name)
+
+
+class _Resolver:
+    def __init__(self, project: Project, extra_assets: dict[str, list[str]]) -> None:
+        self.project = project
+        self.extra_assets = extra_assets
+        self.by_table: dict[str, list[str]] = {}
+        self.by_schema: dict[tuple[str, str], str] = {}
+        for name, src in project.sources.items():
+            ident = src.table.identifier or src.table.name
+            for key in {src.table.name.lower(), ident.lower()}:
+                self.by_table.setdefault(key, []).append(name)
+            for qualifier in filter(None, {src.source.name, src.source.schema_}):
+                for table in {src.table.name, ident}:
+                    self.by_schema[(qualifier.lower(), table.lower())] = name
+        self.models_lower = {n.lower(): n for n in [*project.models, *project.seeds, *extra_assets]}
+
+    def known(self) -> list[str]:
+        return [
+            *self.project.models,
+            *self.project.seeds,
+            *self.project.sources,
+            *self.extra_assets,
+        ]
+
+    def resolve(self, model: ParsedModel, ref: TableRef) -> str:
+        rec = model.recording
+        if ref.name in rec.refs:
+            target = rec.refs[ref.name]
+            if target in self.project.models or target in self.project.seeds:
+                return target
+            if target in self.extra_assets:
+                return target
+            raise UnknownReferenceError(
+                f"ref('{target}') names no model or seed",
+                location=_marker_location(model, "ref", target),
+                hint=suggestion(target, [*self.project.models, *self.project.seeds])
+                or "Check the name: models are named after their file",
+            )
+        if ref.name in rec.sources:
+            source, table = rec.sources[ref.name]
+            name = f"{source}.{table}"
+            if name in self.project.sources:
+                return name
+            raise UnknownReferenceError(
+                f"source('{source}', '{table}') is not declared",
+                location=_marker_location(model, "source", table),
+                hint=suggestion(name, self.project.sources)
+                or "Declare it under 'sources:' in a YAML file in models/",
+            )
+        if ref.name == THIS_MARKER:
+            return SELF
+        if ref.db is None:
+            found = self.models_lower.get(ref.name.lower())
+            if found is not None:
+                if found == model.name:
+                    raise ProjectError(
+                        f"model '{model.name}' reads itself",
+                        location=_bare_location(model, ref),
+                        hint="Use {{ this }} to read the existing table in an incremental model",
+                    )
+                return found
+            sources = self.by_table.get(ref.name.lower(), [])
+            if len(sources) == 1:
+                return sources[0]
+            if len(sources) > 1:
+                raise AmbiguousReferenceError(
+                    f"table '{ref.name}' is ambiguous: it matches sources "
+                    + ", ".join(f"'{s}'" for s in sorted(sources)),
+                    location=_bare_location(model, ref),
+                    hint="Qualify it (e.g. " + sorted(sources)[0] + ") or use source()",
+                )
+        else:
+            found_src = self.by_schema.get((ref.db.lower(), ref.name.lower()))
+            if found_src is not None:
+                return found_src
+            schemas = {self.project.target.schema_.lower(), "main"}
+            if ref.db.lower() in schemas and ref.name.lower() in self.models_lower:
+                return self.models_lower[ref.name.lower()]
+        raise UnknownReferenceError(
+            f"unknown table '{ref.dotted}'",
+            location=_bare_location(model, ref),
+            hint=suggestion(ref.dotted, self.known())
+            or suggestion(ref.name, self.known())
+            or "It is neither a model, a seed nor a declared source: add a model file, or declare "
+            "the source in YAML",
+        )
+
+
+def resolve_graph(
+    project: Project,
+    parsed: dict[str, ParsedModel],
+    extra_assets: dict[str, list[str]] | None = None,
+) -> AssetGraph:
+    """Build the asset graph of the parsed models (plus seeds, sources and ``extra_assets``).
+
+    ``extra_assets`` maps other assets (Python assets) to their upstream names.
+    """
+    extra = extra_assets or {}
+    resolver = _Resolver(project, extra)
+    dag: DAG[str] = DAG()
+    refs: dict[str, dict[str, list[ResolvedRef]]] = {}
+    errors: list[UserError] = []
+    for name in sorted(parsed):
+        model = parsed[name]
+        upstream: set[str] = set()
+        refs[name] = {}
+        for variant_name, variant in (("full", model.full), ("incremental", model.incremental)):
+            if variant is None:
+                continue
+            resolved = []
+            for ref in variant.table_refs:
+                try:
+                    asset = resolver.resolve(model, ref)
+                except UserError as err:
+                    errors.append(err)
+                    continue
+                resolved.append(ResolvedRef(ref, asset))
+                if asset != SELF:
+                    upstream.add(asset)
+            refs[name][variant_name] = resolved
+        # a ref() inside a branch that rendered to nothing still declares a dependency
+        for target in model.recording.refs.values():
+            if target in project.models or target in project.seeds or target in extra:
+                upstream.add(target)
+        dag.add(name, sorted(upstream))
+    for name, upstream_names in sorted(extra.items()):
+        for up in upstream_names:
+            if up not in project.models and up not in project.seeds and up not in extra:
+                if up not in project.sources:
+                    continue  # reported by the Python asset loader
+        dag.add(name, sorted(upstream_names))
+    raise_collected(errors)
+    for name in list(dag.nodes):
+        if name not in dag:
+            dag.add(name)
+    try:
+        order = dag.topological_order()
+    except ValueError as err:
+        cycle = err.args[1]
+        path = project.models[cycle[0]].path if cycle and cycle[0] in project.models else None
+        raise CycleError(
+            "dependency cycle: " + " -> ".join(reversed(cycle)),
+            location=Location(path) if path else None,
+            hint="Break the cycle: one of these models must not read the next",
+        ) from None
+    return AssetGraph(dag=dag, refs=refs, order=order)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _marker_location(model: ParsedModel, function: str, name: str) -> Location:
+    pattern = rf"{function}\(\s*(?:['\"][^'\"]*['\"]\s*,\s*)?['\"]{re.escape(name)}['\"]"
+    match = re.search(pattern, model.raw)
+    if not match:
+        return Location(model.path)
+    line = model.raw.count("\n", 0, match.start()) + 1
+    col = match.start() - (model.raw.rfind("\n", 0, match.start()) + 1) + 1
+    return Location(model.path, line, col)
+
+
+def _bare_location(model: ParsedModel, ref: TableRef) -> Location:
+    """Map a reference's position in the rendered SQL back to the model file."""
+    raw_lines = model.raw.split("\n")
+    token = ref.name
+    if model.full.rendered.count("\n") == model.raw.count("\n") and 0 < ref.line <= len(raw_lines):
+        line_text = raw_lines[ref.line - 1]
+        match = re.search(rf"\b{re.escape(token)}\b", line_text)
+        if match:
+            # prefer the occurrence nearest the rendered column
+            cols = [m.start() + 1 for m in re.finditer(rf"\b{re.escape(token)}\b", line_text)]
+            col = min(cols, key=lambda c: abs(c - ref.col))
+            return Location(model.path, ref.line, col)
+        return Location(model.path, ref.line, ref.col)
+    match = re.search(rf"\b{re.escape(token)}\b", model.raw)
+    if match:
+        line = model.raw.count("\n", 0, match.start()) + 1
+        col = match.start() - (model.raw.rfind("\n", 0, match.start()) + 1) + 1
+        return Location(model.path, line, col)
+    return Location(model.path, ref.line, ref.col)

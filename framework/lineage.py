@@ -1,0 +1,114 @@
+"""Column-level lineage: which upstream columns feed each output column of a query.
+
+Works on a query whose external tables are named ``__asset_<i>`` (see the compiler) and whose
+columns are qualified and ``*`` expanded by :func:`orch.sql.expand_and_qualify`. One walk over the
+query's scopes serves every output column (``sqlglot.lineage`` re-qualifies per column, which is
+far too slow for 10,000 models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+ColumnKey = tuple[str, str]  # (asset, column)
+
+
+def output_columns(query: exp.Expression) -> list[str] | None:
+    """The names of a query's output columns, or None when a ``*`` could not be expanded."""
+    selects = query.selects if isinstance(query, exp.Query) else []
+    names = []
+    for projection in selects:
+        if isinstance(projection, exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
+            return None
+        names.append(projection.alias_or_name)
+    return names
+
+
+def column_lineage(
+    query: exp.Expression, asset_of_table: Callable[[exp.Table], str | None]
+) -> dict[str, list[ColumnKey]]:
+    """For each output column, the sorted upstream ``(asset, column)`` pairs it is computed from."""
+    scopes = traverse_scope(query)
+    if not scopes:
+        return {}
+    root = scopes[-1]
+    cache: dict[tuple[int, str], frozenset[ColumnKey]] = {}
+    result: dict[str, list[ColumnKey]] = {}
+    names = output_columns(query) or []
+    for index, name in enumerate(names):
+        found = _projection_sources(root, name, index, asset_of_table, cache, depth=0)
+        result[name] = sorted(found)
+    return result
+
+
+def _projection_sources(
+    scope: Scope,
+    name: str,
+    index: int | None,
+    asset_of_table: Callable[[exp.Table], str | None],
+    cache: dict[tuple[int, str], frozenset[ColumnKey]],
+    depth: int,
+) -> frozenset[ColumnKey]:
+    key = (id(scope), name if index is None else f"{index}:{name}")
+    if key in cache:
+        return cache[key]
+    cache[key] = frozenset()  # guards recursive CTEs
+    found: set[ColumnKey] = set()
+    if depth > 64:
+        return frozenset()
+    if scope.set_operation_scopes:
+        for branch in scope.set_operation_scopes:
+            selects = branch.expression.selects
+            pos = index if index is not None else _position(selects, name)
+            if pos is not None and pos < len(selects):
+                found |= _projection_sources(
+                    branch, selects[pos].alias_or_name, pos, asset_of_table, cache, depth + 1
+                )
+    else:
+        expression = scope.expression
+        selects = expression.selects if isinstance(expression, exp.Query) else []
+        projection = None
+        if index is not None and index < len(selects) and selects[index].alias_or_name == name:
+            projection = selects[index]
+        else:
+            pos = _position(selects, name)
+            projection = selects[pos] if pos is not None else None
+        if projection is not None:
+            for column in projection.find_all(exp.Column):
+                found |= _column_sources(scope, column, asset_of_table, cache, depth)
+    result = frozenset(found)
+    cache[key] = result
+    return result
+
+
+def _column_sources(
+    scope: Scope,
+    column: exp.Column,
+    asset_of_table: Callable[[exp.Table], str | None],
+    cache: dict[tuple[int, str], frozenset[ColumnKey]],
+    depth: int,
+) -> frozenset[ColumnKey]:
+    if isinstance(column.this, exp.Star):
+        return frozenset()
+    table_name = column.table
+    source = scope.sources.get(table_name) if table_name else None
+    if source is None and not table_name and len(scope.sources) == 1:
+        source = next(iter(scope.sources.values()))
+    if isinstance(source, exp.Table):
+        asset = asset_of_table(source)
+        return frozenset({(asset, column.name)}) if asset else frozenset()
+    if isinstance(source, Scope):
+        return _projection_sources(source, column.name, None, asset_of_table, cache, depth + 1)
+    return frozenset()
+
+
+def _position(selects: list[exp.Expression], name: str) -> int | None:
+    for i, projection in enumerate(selects):
+        if projection.alias_or_name == name:
+            return i
+    return None

@@ -1,0 +1,252 @@
+"""Render and parse SQL model files, once each, with results cached by content hash.
+
+``parse_models`` can be scoped: given the names a command needs, it parses those files and then
+only the models they read, walking upstream, without touching the rest of the project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orch import redaction
+from orch.cache import ResultCache, content_key
+from orch.errors import ErrorGroup, UserError, raise_collected
+from orch.project import ModelFile, Project
+from orch.rendering import REF_PREFIX, THIS_MARKER, Recording, Renderer
+from orch.sql import TableRef, fingerprint_sql, parse_query, table_references
+from sqlglot import exp
+
+
+@dataclass
+class Variant:
+    """One rendering of a model (full build, or incremental) and the tables it reads."""
+
+    rendered: str
+    table_refs: list[TableRef]
+    query: exp.Expression | None = None  # not cached: re-parsed from ``rendered`` on demand
+
+    def ast(self, dialect: str, path: str) -> exp.Expression:
+        """The parsed query (parsing the cached text only when needed)."""
+        if self.query is None:
+            self.query = parse_query(self.rendered, dialect, path)
+        return self.query
+
+
+@dataclass
+class ParsedModel:
+    """A SQL model after rendering and parsing."""
+
+    name: str
+    path: str
+    raw: str
+    dialect: str
+    recording: Recording
+    full: Variant
+    incremental: Variant | None
+    sql_fingerprint: str
+    cache_key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def upstream_names(self) -> set[str]:
+        """Names this model may read: refs, and bare table names (resolved later)."""
+        names = set(self.recording.refs.values())
+        for variant in (self.full, self.incremental):
+            if variant is None:
+                continue
+            for ref in variant.table_refs:
+                if ref.name.startswith(REF_PREFIX) or ref.name == THIS_MARKER:
+                    continue
+                names.add(ref.name)
+        return names
+
+
+def render_context_key(project: Project, renderer: Renderer) -> str:
+    """Everything outside a model file that its rendering depends on."""
+    t = renderer.target
+    return content_key(
+        project.name,
+        project.config.dialect,
+        project.macros_hash(),
+        json.dumps(project.variables, sort_keys=True, default=str),
+        f"{t.name}|{t.type}|{t.schema}|{t.database}|{t.dialect}",
+        json.dumps(sorted(renderer.docs.items())),
+    )
+
+
+def parse_models(
+    project: Project,
+    renderer: Renderer,
+    cache: ResultCache,
+    names: set[str] | None = None,
+) -> dict[str, ParsedModel]:
+    """Render and parse SQL models: all of them, or ``names`` and everything upstream of them.
+
+    Collects every user error and raises them together.
+    """
+    context_key = render_context_key(project, renderer)
+    parsed: dict[str, ParsedModel] = {}
+    errors: list[UserError] = []
+    queue = deque(sorted(project.models) if names is None else sorted(names))
+    seen: set[str] = set()
+    while queue:
+        name = queue.popleft()
+        if name in seen:
+            continue
+        seen.add(name)
+        model_file = project.models.get(name)
+        if model_file is None or model_file.language != "sql":
+            continue
+        try:
+            model = _parse_one(project, renderer, cache, model_file, context_key)
+        except ErrorGroup as group:
+            errors.extend(group.errors)
+            continue
+        except UserError as err:
+            errors.append(err)
+            continue
+        parsed[name] = model
+        if names is not None:
+            queue.extend(n for n in model.upstream_names() if n not in seen)
+    raise_collected(errors)
+    return parsed
+
+
+def _parse_one(
+    project: Project,
+    renderer: Renderer,
+    cache: ResultCache,
+    model_file: ModelFile,
+    context_key: str,
+) -> ParsedModel:
+    raw = model_file.read()
+    key = content_key(context_key, model_file.path, raw)
+    cached = cache.get(key)
+    if cached is not None:
+        model = _from_cache(cached, model_file, raw, key)
+        if model is not None:
+            return model
+    dialect_hint = project.config.dialect
+    text, recording = renderer.render(raw, model_file.path)
+    dialect = str(recording.config.get("dialect") or dialect_hint)
+    full = _variant(text, dialect, model_file.path, raw)
+    incremental = None
+    if recording.uses_is_incremental:
+        inc_text, inc_recording = renderer.render(raw, model_file.path, incremental=True)
+        # refs called only in the incremental branch still count as dependencies
+        for marker, target in inc_recording.refs.items():
+            recording.refs.setdefault(marker, target)
+        for marker, target in inc_recording.sources.items():
+            recording.sources.setdefault(marker, target)
+        incremental = _variant(inc_text, dialect, model_file.path, raw)
+    fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path)
+    model = ParsedModel(
+        name=model_file.name,
+        path=model_file.path,
+        raw=raw,
+        dialect=dialect,
+        recording=recording,
+        full=full,
+        incremental=incremental,
+        sql_fingerprint=fingerprint,
+        cache_key=key,
+    )
+    cache.put(key, _to_cache(model))
+    return model
+
+
+def _variant(text: str, dialect: str, path: str, raw: str) -> Variant:
+    query = parse_query(text, dialect, path)
+    return Variant(rendered=text, table_refs=table_references(query, text), query=query)
+
+
+def _sql_fingerprint(
+    full: Variant, incremental: Variant | None, recording: Recording, dialect: str, path: str
+) -> str:
+    h = hashlib.sha256()
+    h.update(fingerprint_sql(full.ast(dialect, path), dialect).encode())
+    if incremental is not None:
+        h.update(fingerprint_sql(incremental.ast(dialect, path), dialect).encode())
+    # markers are positional: the names they stand for are part of the meaning
+    h.update(
+        json.dumps([sorted(recording.refs.items()), sorted(recording.sources.items())]).encode()
+    )
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- cache (de)serialization
+
+
+def _to_cache(model: ParsedModel) -> dict[str, Any]:
+    rec = model.recording
+    return {
+        "dialect": model.dialect,
+        "recording": {
+            "refs": rec.refs,
+            "sources": {k: list(v) for k, v in rec.sources.items()},
+            "config": rec.config,
+            "vars_used": sorted(rec.vars_used),
+            "env_vars_used": sorted(rec.env_vars_used),
+            "uses_is_incremental": rec.uses_is_incremental,
+            "uses_partition": rec.uses_partition,
+        },
+        "env": _env_digest(rec.env_vars_used),
+        "full": _variant_to_cache(model.full),
+        "incremental": _variant_to_cache(model.incremental) if model.incremental else None,
+        "fingerprint": model.sql_fingerprint,
+    }
+
+
+def _variant_to_cache(variant: Variant) -> dict[str, Any]:
+    return {"rendered": variant.rendered, "refs": [asdict(r) for r in variant.table_refs]}
+
+
+def _env_digest(names: set[str] | list[str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(f"{name}={os.environ.get(name)}".encode())
+    return h.hexdigest()
+
+
+def _from_cache(
+    data: dict[str, Any], model_file: ModelFile, raw: str, key: str
+) -> ParsedModel | None:
+    try:
+        rec_data = data["recording"]
+        if data["env"] != _env_digest(rec_data["env_vars_used"]):
+            return None  # an env var it reads changed: render again
+        for name in rec_data["env_vars_used"]:
+            value = os.environ.get(name)
+            if value is not None:
+                redaction.register(name, value)
+        recording = Recording(
+            refs=dict(rec_data["refs"]),
+            sources={k: (v[0], v[1]) for k, v in rec_data["sources"].items()},
+            config=dict(rec_data["config"]),
+            vars_used=set(rec_data["vars_used"]),
+            env_vars_used=set(rec_data["env_vars_used"]),
+            uses_is_incremental=bool(rec_data["uses_is_incremental"]),
+            uses_partition=bool(rec_data["uses_partition"]),
+        )
+        inc = data["incremental"]
+        return ParsedModel(
+            name=model_file.name,
+            path=model_file.path,
+            raw=raw,
+            dialect=data["dialect"],
+            recording=recording,
+            full=_variant_from_cache(data["full"]),
+            incremental=_variant_from_cache(inc) if inc else None,
+            sql_fingerprint=data["fingerprint"],
+            cache_key=key,
+        )
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _variant_from_cache(data: dict[str, Any]) -> Variant:
+    return Variant(rendered=data["rendered"], table_refs=[TableRef(**r) for r in data["refs"]])

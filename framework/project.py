@@ -1,0 +1,536 @@
+"""Discover a project's files and read its configuration into a :class:`Project`.
+
+Nothing here renders or parses SQL: that is :mod:`orch.parsing`. ``orch_project.yml`` and
+``dbt_project.yml`` are read by the same code (``flavor`` records which one it was).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from orch import redaction
+from orch.config import (
+    BUILTIN_TARGET_CONFIGS,
+    MODEL_CONFIG_KEYS,
+    GenericTargetConfig,
+    ModelProperties,
+    ProfileConfig,
+    ProjectConfig,
+    PropertiesFile,
+    RunOptions,
+    SourceProperties,
+    SourceTableProperties,
+    TargetConfig,
+    config_errors_from,
+    merge_model_config,
+    normalize_config_keys,
+    validate_doc,
+)
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    ErrorGroup,
+    Location,
+    ProjectError,
+    UserError,
+    raise_collected,
+    suggestion,
+)
+from orch.yamldoc import YamlDoc, load_yaml
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+
+PROJECT_FILES = ("orch_project.yml", "dbt_project.yml")
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file: its asset name is the file stem."""
+
+    name: str
+    path: str  # relative to the project folder, forward slashes
+    abs_path: Path
+    language: Literal["sql", "python"]
+
+    def read(self) -> str:
+        """The file's text."""
+        return self.abs_path.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class SeedFile:
+    """A CSV file loaded as a table."""
+
+    name: str
+    path: str
+    abs_path: Path
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A declared source table: ``<source>.<table>``."""
+
+    source: SourceProperties
+    table: SourceTableProperties
+    path: str
+
+    @property
+    def name(self) -> str:
+        """The asset name, ``source.table``."""
+        return f"{self.source.name}.{self.table.name}"
+
+
+@dataclass(frozen=True)
+class Properties:
+    """A model's or seed's YAML entry and where it came from."""
+
+    entry: ModelProperties
+    doc: YamlDoc
+    key_path: tuple[str | int, ...]
+
+
+@dataclass
+class Project:
+    """A project's configuration and files, before any SQL is rendered."""
+
+    root: Path
+    config: ProjectConfig
+    flavor: Literal["orch", "dbt"]
+    project_file: str
+    target_name: str
+    target: TargetConfig
+    variables: dict[str, Any]
+    models: dict[str, ModelFile] = field(default_factory=dict)
+    seeds: dict[str, SeedFile] = field(default_factory=dict)
+    sources: dict[str, SourceTable] = field(default_factory=dict)
+    properties: dict[str, Properties] = field(default_factory=dict)
+    macro_files: dict[str, str] = field(default_factory=dict)
+    check_files: dict[str, str] = field(default_factory=dict)  # name -> relative path
+    docs_files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.config.name
+
+    @property
+    def target_dir(self) -> Path:
+        """Where artifacts go (``target/`` by default)."""
+        return self.root / self.config.target_path
+
+    def asset_names(self) -> list[str]:
+        """Every model, seed and source name."""
+        return [*self.models, *self.seeds, *self.sources]
+
+    def macros_hash(self) -> str:
+        """A hash of every macro file, for cache keys."""
+        h = hashlib.sha256()
+        for path, text in sorted(self.macro_files.items()):
+            h.update(path.encode())
+            h.update(text.encode())
+        return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load_project(options: RunOptions) -> Project:
+    """Read configuration and discover files. Raises UserError (with every problem found)."""
+    root = options.project_dir.resolve()
+    if not root.is_dir():
+        raise ProjectError(
+            f"project folder '{options.project_dir}' does not exist",
+            hint="Pass --project-dir pointing at a folder with orch_project.yml, or run 'orch init'",
+        )
+    project_path, flavor = _find_project_file(root)
+    doc = load_yaml(project_path, project_path.name)
+    data = _render_yaml_strings(doc.data, doc, variables={})
+    if flavor == "dbt":
+        data = _keep_known_keys(data, ProjectConfig)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "the project file must be a mapping of keys", location=doc.location(), hint="See README"
+        )
+    config = validate_doc(ProjectConfig, doc, data)
+    variables = _merge_vars(config, options.vars)
+    target_name, target = load_target(root, config, options)
+    project = Project(
+        root=root,
+        config=config,
+        flavor=flavor,
+        project_file=project_path.name,
+        target_name=target_name,
+        target=target,
+        variables=variables,
+    )
+    _discover(project)
+    return project
+
+
+def _find_project_file(root: Path) -> tuple[Path, Literal["orch", "dbt"]]:
+    for name in PROJECT_FILES:
+        path = root / name
+        if path.is_file():
+            return path, "orch" if name == "orch_project.yml" else "dbt"
+    raise ConfigError(
+        f"no orch_project.yml (or dbt_project.yml) in '{root}'",
+        location=Location(str(root)),
+        hint="Pass --project-dir pointing at your project, or create one with 'orch init NAME'",
+    )
+
+
+def _keep_known_keys(data: Any, model: type[BaseModel]) -> Any:
+    """dbt projects may carry keys orch does not use: drop them rather than fail."""
+    if not isinstance(data, dict):
+        return data
+    known = set()
+    for name, fld in model.model_fields.items():
+        known.add(name)
+        known.add(name.replace("_", "-"))
+        if fld.alias:
+            known.add(fld.alias)
+    return {k: v for k, v in data.items() if k in known}
+
+
+def _merge_vars(config: ProjectConfig, cli_vars: dict[str, Any]) -> dict[str, Any]:
+    """Project vars (flat, or scoped under the project name as dbt allows), then CLI vars."""
+    merged: dict[str, Any] = {}
+    for key, value in config.vars.items():
+        if key == config.name and isinstance(value, dict):
+            continue
+        merged[key] = value
+    scoped = config.vars.get(config.name)
+    if isinstance(scoped, dict):
+        merged.update(scoped)
+    merged.update(cli_vars)
+    return merged
+
+
+# --------------------------------------------------------------------------- YAML env_var()
+
+
+class _YamlSecret(str):
+    """A string that came from env_var(): registered for scrubbing."""
+
+
+def _render_yaml_strings(data: Any, doc: YamlDoc, variables: dict[str, Any], path=()) -> Any:
+    """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` inside YAML string values."""
+    if isinstance(data, dict):
+        return {k: _render_yaml_strings(v, doc, variables, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_render_yaml_strings(v, doc, variables, (*path, i)) for i, v in enumerate(data)]
+    if isinstance(data, str) and "{{" in data:
+        return _render_yaml_value(data, doc, variables, path)
+    return data
+
+
+_yaml_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+
+def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path: tuple) -> Any:
+    missing: list[str] = []
+
+    def env_var(name: str, default: Any = None) -> str:
+        value = os.environ.get(name)
+        if value is None:
+            if default is None:
+                missing.append(name)
+                return ""
+            return str(default)
+        redaction.register(name, value)
+        return value
+
+    def var(name: str, default: Any = None) -> Any:
+        return variables.get(name, default)
+
+    try:
+        rendered = _yaml_env.from_string(text).render(env_var=env_var, var=var)
+    except jinja2.TemplateError as err:
+        raise ConfigError(
+            f"cannot render '{'.'.join(map(str, path))}': {err}",
+            location=doc.location(path),
+            hint="Use {{ env_var('NAME') }} or {{ var('name') }}",
+        ) from None
+    if missing:
+        raise ConfigError(
+            f"environment variable '{missing[0]}' is not set (used by '{'.'.join(map(str, path))}')",
+            location=doc.location(path),
+            hint=f"Set {missing[0]}, or give a default: env_var('{missing[0]}', 'value')",
+        )
+    return rendered
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def _profiles_candidates(root: Path, options: RunOptions) -> list[Path]:
+    if options.profiles_dir is not None:
+        return [options.profiles_dir / "profiles.yml"]
+    dirs = [root]
+    if os.environ.get("ORCH_PROFILES_DIR"):
+        dirs.append(Path(os.environ["ORCH_PROFILES_DIR"]))
+    if os.environ.get("DBT_PROFILES_DIR"):
+        dirs.append(Path(os.environ["DBT_PROFILES_DIR"]))
+    dirs.append(Path.home() / ".dbt")
+    return [d / "profiles.yml" for d in dirs]
+
+
+def load_target(root: Path, config: ProjectConfig, options: RunOptions) -> tuple[str, TargetConfig]:
+    """The target to run against: from profiles.yml, or an embedded DuckDB file by default."""
+    candidates = _profiles_candidates(root, options)
+    path = next((p for p in candidates if p.is_file()), None)
+    profile_name = config.profile or config.name
+    if path is None:
+        if options.profiles_dir is not None:
+            raise ConfigError(
+                f"no profiles.yml in --profiles-dir '{options.profiles_dir}'",
+                hint="Point --profiles-dir at the folder holding profiles.yml",
+            )
+        name = options.target or "dev"
+        if name != "dev":
+            raise ConfigError(
+                f"target '{name}' is not defined: there is no profiles.yml",
+                hint="Create profiles.yml next to orch_project.yml with that target",
+            )
+        return "dev", BUILTIN_TARGET_CONFIGS["duckdb"].model_validate({"type": "duckdb"})
+    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    doc = load_yaml(path, shown)
+    if not isinstance(doc.data, dict) or profile_name not in doc.data:
+        known = list(doc.data) if isinstance(doc.data, dict) else []
+        raise ConfigError(
+            f"profile '{profile_name}' is not in {shown}",
+            location=doc.location(),
+            hint=suggestion(profile_name, known)
+            or "Add it, or set 'profile:' in the project file to an existing one",
+        )
+    raw_profile = doc.data[profile_name]
+    try:
+        profile = ProfileConfig.model_validate(
+            {k: v for k, v in (raw_profile or {}).items() if k in ("target", "outputs")}
+        )
+    except ValidationError as err:
+        raise config_errors_from(err, doc, (profile_name,), ProfileConfig) from None
+    name = options.target or profile.target
+    if name not in profile.outputs:
+        raise ConfigError(
+            f"target '{name}' is not defined in profile '{profile_name}'",
+            location=doc.location((profile_name, "outputs")),
+            hint=suggestion(name, profile.outputs)
+            or f"Defined targets: {', '.join(sorted(profile.outputs))}",
+        )
+    key_path = (profile_name, "outputs", name)
+    raw = _render_yaml_strings(profile.outputs[name], doc, config.vars, key_path)
+    target_type = raw.get("type") if isinstance(raw, dict) else None
+    cls = _target_config_class(target_type, doc, key_path)
+    return name, validate_doc(cls, doc, raw, key_path)
+
+
+def _target_config_class(target_type: Any, doc: YamlDoc, key_path: tuple) -> type[TargetConfig]:
+    if target_type in BUILTIN_TARGET_CONFIGS:
+        return BUILTIN_TARGET_CONFIGS[target_type]
+    if not isinstance(target_type, str):
+        raise ConfigError(
+            f"target '{key_path[-1]}' has no 'type'",
+            location=doc.location(key_path),
+            hint="Set type: duckdb or type: snowflake",
+        )
+    return GenericTargetConfig  # a third-party adapter validates its own settings on open
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _walk(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[Path]:
+    base = root / folder
+    if not base.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if filename.endswith(suffixes) and not filename.startswith("."):
+                found.append(Path(dirpath) / filename)
+    return found
+
+
+def _discover(project: Project) -> None:
+    root, cfg = project.root, project.config
+    errors: list[UserError] = []
+    owners: dict[str, str] = {}
+
+    def claim(name: str, path: str) -> bool:
+        if not NAME_PATTERN.match(name):
+            errors.append(
+                ProjectError(
+                    f"'{name}' is not a valid asset name",
+                    location=Location(path),
+                    hint="Rename the file: letters, digits and underscores, not starting with a digit",
+                )
+            )
+            return False
+        if name in owners:
+            errors.append(
+                DuplicateNameError(
+                    f"two files define the asset '{name}': {owners[name]} and {path}",
+                    location=Location(path),
+                    hint="Rename one of them (asset names are file stems and must be unique)",
+                )
+            )
+            return False
+        owners[name] = path
+        return True
+
+    yaml_files: list[Path] = []
+    for folder in cfg.model_paths:
+        for path in _walk(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
+            rel = _rel(root, path)
+            if path.suffix in (".yml", ".yaml"):
+                yaml_files.append(path)
+            elif path.suffix == ".md":
+                project.docs_files.append(path)
+            elif path.suffix == ".py" and path.name.startswith("_"):
+                continue
+            elif claim(path.stem, rel):
+                language: Literal["sql", "python"] = "python" if path.suffix == ".py" else "sql"
+                project.models[path.stem] = ModelFile(path.stem, rel, path, language)
+    for folder in cfg.seed_paths:
+        for path in _walk(root, folder, (".csv", ".yml", ".yaml")):
+            if path.suffix == ".csv":
+                rel = _rel(root, path)
+                if claim(path.stem, rel):
+                    project.seeds[path.stem] = SeedFile(path.stem, rel, path)
+            else:
+                yaml_files.append(path)
+    for folder in cfg.macro_paths:
+        for path in _walk(root, folder, (".sql", ".md")):
+            if path.suffix == ".md":
+                project.docs_files.append(path)
+            else:
+                project.macro_files[_rel(root, path)] = path.read_text(encoding="utf-8")
+    for folder in cfg.test_paths:
+        for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
+            if path.suffix == ".sql":
+                project.check_files[path.stem] = _rel(root, path)
+            else:
+                yaml_files.append(path)
+    for folder in cfg.docs_paths:
+        project.docs_files.extend(_walk(root, folder, (".md",)))
+
+    for path in yaml_files:
+        try:
+            _read_properties(project, path)
+        except ErrorGroup as group:
+            errors.extend(group.errors)
+        except UserError as err:
+            errors.append(err)
+
+    if not project.models and not project.seeds and not errors:
+        folders = ", ".join(f"{p}/" for p in cfg.model_paths)
+        errors.append(
+            ProjectError(
+                f"no models found in {folders}",
+                location=Location(project.project_file),
+                hint="Add a .sql model file there (e.g. models/my_model.sql), or fix 'model-paths'",
+            )
+        )
+    raise_collected(errors)
+    for name in project.properties:
+        if name not in project.models and name not in project.seeds:
+            props = project.properties[name]
+            project.warnings.append(
+                f"{props.doc.location(props.key_path)}: properties given for '{name}', "
+                "but no model or seed has that name"
+            )
+
+
+def _read_properties(project: Project, path: Path) -> None:
+    rel = _rel(project.root, path)
+    doc = load_yaml(path, rel)
+    if not isinstance(doc.data, dict):
+        return
+    props = validate_doc(PropertiesFile, doc)
+    for kind in ("models", "seeds"):
+        for i, entry in enumerate(getattr(props, kind)):
+            if entry.name in project.properties:
+                other = project.properties[entry.name]
+                raise DuplicateNameError(
+                    f"'{entry.name}' is described twice: in {other.doc.path} and {rel}",
+                    location=doc.location((kind, i, "name")),
+                    hint="Keep one entry",
+                )
+            _check_config_keys(entry.config, doc, (kind, i, "config"), project.flavor)
+            project.properties[entry.name] = Properties(entry, doc, (kind, i))
+    for i, source in enumerate(props.sources):
+        for j, table in enumerate(source.tables):
+            entry = SourceTable(source, table, rel)
+            if entry.name in project.sources:
+                raise DuplicateNameError(
+                    f"source table '{entry.name}' is declared twice: in "
+                    f"{project.sources[entry.name].path} and {rel}",
+                    location=doc.location(("sources", i, "tables", j, "name")),
+                    hint="Keep one declaration",
+                )
+            project.sources[entry.name] = entry
+
+
+def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavor: str) -> None:
+    _, unknown = normalize_config_keys(raw, strict=flavor == "orch")
+    if unknown and flavor == "orch":
+        key = unknown[0]
+        raise ConfigError(
+            f"unknown config key '{key}'",
+            location=doc.location((*key_path, key)),
+            hint=suggestion(key, MODEL_CONFIG_KEYS)
+            or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
+        )
+
+
+# --------------------------------------------------------------------------- folder configs
+
+
+def folder_config(tree: dict[str, Any], project_name: str, rel_path: str) -> dict[str, Any]:
+    """The folder-level settings that apply to a file, parents first, nested folders winning.
+
+    ``tree`` is the ``models:`` (or ``seeds:``) block of the project file, in dbt's format:
+    ``{<project>: {+materialized: table, staging: {+materialized: view}}}``; the project-name
+    level may be omitted. Keys with ``+`` are settings; a key without ``+`` whose value is a
+    mapping is a sub-folder, unless it is a known setting.
+    """
+    node = tree.get(project_name, tree) if isinstance(tree.get(project_name), dict) else tree
+    parts = rel_path.split("/")[1:-1]  # drop the top folder (models/) and the file name
+    stem = rel_path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    layers = [_settings_of(node, MODEL_CONFIG_KEYS)]
+    for part in [*parts, stem]:
+        child = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(child, dict):
+            break
+        node = child
+        layers.append(_settings_of(node, MODEL_CONFIG_KEYS))
+    return merge_model_config(layers)
+
+
+def _settings_of(node: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key, value in node.items():
+        if not isinstance(key, str):
+            continue
+        if key.startswith("+"):
+            settings[key] = value
+        elif not isinstance(value, dict) or key in known:
+            if key in known or key.replace("-", "_") in known:
+                settings[key] = value
+    return settings

@@ -1,0 +1,352 @@
+"""Jinja rendering with a recording context.
+
+Each model is rendered once per variant (full build; and, when the template calls
+``is_incremental()``, an incremental variant). Calls to ``ref``, ``source``, ``config``, ``var``,
+``env_var`` and ``partition`` are *recorded*, so the loader learns a model's dependencies and config
+without a warehouse. ``ref('x')`` and ``source('s', 't')`` render as marker table names that the
+compiler later replaces with the target's relations, so a CTE can never shadow them; ``{{ this }}``
+renders as ``__orch_this__``. ``env_var()`` values render as placeholders (see
+:mod:`orch.redaction`) so no secret reaches the manifest or compiled files.
+"""
+
+from __future__ import annotations
+
+import datetime as datetime_module
+import os
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from orch import redaction
+from orch.errors import Location, TemplateError, suggestion
+
+THIS_MARKER = "__orch_this__"
+REF_PREFIX = "__orch_ref_"
+PARTITION_TOKENS = {
+    "key": "__orch_partition_key__",
+    "start": "__orch_partition_start__",
+    "end": "__orch_partition_end__",
+}
+
+
+class SecretString(str):
+    """An env var's value: compares as the value, renders as a placeholder token."""
+
+    value: str
+    env_name: str
+
+    def __new__(cls, value: str, env_name: str) -> SecretString:
+        obj = super().__new__(cls, value)
+        obj.value = value
+        obj.env_name = env_name
+        return obj
+
+    def __str__(self) -> str:
+        return redaction.placeholder(self.env_name)
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What a template sees as ``target``."""
+
+    name: str
+    type: str
+    schema: str
+    database: str | None
+    dialect: str
+    threads: int = 1
+
+
+@dataclass
+class Recording:
+    """What one render of a model called."""
+
+    refs: dict[str, str] = field(default_factory=dict)  # marker -> asset name
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # marker -> (source, table)
+    config: dict[str, Any] = field(default_factory=dict)
+    vars_used: set[str] = field(default_factory=set)
+    env_vars_used: set[str] = field(default_factory=set)
+    uses_is_incremental: bool = False
+    uses_partition: bool = False
+    uses_this: bool = False
+
+
+class _Partition:
+    """``partition`` in a template: attributes render as quoted placeholder literals."""
+
+    def __init__(self, recording: Callable[[], Recording]) -> None:
+        self._recording = recording
+
+    def __getattr__(self, name: str) -> str:
+        if name not in PARTITION_TOKENS:
+            raise AttributeError(
+                f"partition has no attribute '{name}' (use {', '.join(PARTITION_TOKENS)})"
+            )
+        self._recording().uses_partition = True
+        return f"'{PARTITION_TOKENS[name]}'"
+
+
+class _Adapter:
+    """``adapter`` in a template: the few helpers typical dbt projects call."""
+
+    def __init__(self, quote: Callable[[str], str]) -> None:
+        self.quote = quote
+
+    def dispatch(self, name: str, macro_namespace: str | None = None) -> Any:
+        """dbt's dispatch: orch has one implementation per macro name."""
+        raise jinja2.UndefinedError(f"adapter.dispatch('{name}') is not supported by orch")
+
+
+class Renderer:
+    """A Jinja environment for one project and target, with user macros loaded."""
+
+    def __init__(
+        self,
+        *,
+        project_name: str,
+        target: TargetInfo,
+        variables: dict[str, Any],
+        macro_files: dict[str, str] | None = None,  # display path -> source
+        docs: dict[str, str] | None = None,
+        quote: Callable[[str], str] | None = None,
+    ) -> None:
+        self.project_name = project_name
+        self.target = target
+        self.variables = variables
+        self.docs = docs or {}
+        self.run_started_at = datetime.now(timezone.utc)
+        self._recording: Recording | None = None
+        self._incremental = False
+        self._path = ""
+        self.env = SandboxedEnvironment(
+            undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+            keep_trailing_newline=True,
+        )
+        self.env.globals.update(
+            ref=self._ref,
+            source=self._source,
+            config=self._config,
+            var=self._var,
+            env_var=self._env_var,
+            is_incremental=self._is_incremental,
+            doc=self._doc,
+            target=target,
+            this=THIS_MARKER,
+            partition=_Partition(self._current),
+            adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"')),
+            run_started_at=self.run_started_at,
+            project_name=project_name,
+            log=lambda *a, **k: "",
+            return_=lambda v: v,
+            exceptions=_Exceptions(),
+            modules=_Modules(),
+            execute=False,
+        )
+        self.macro_errors: list[TemplateError] = []
+        self._load_macros(macro_files or {})
+
+    # ------------------------------------------------------------------ macros
+
+    def _load_macros(self, macro_files: dict[str, str]) -> None:
+        # Two passes so macros can call macros defined in other files.
+        for _ in range(2):
+            self.macro_errors = []
+            for path, source in sorted(macro_files.items()):
+                try:
+                    self._recording = Recording()
+                    module = self._compile(source, path).make_module({})
+                except jinja2.TemplateSyntaxError as err:
+                    self.macro_errors.append(
+                        TemplateError(
+                            f"Jinja syntax error in macro file: {err.message}",
+                            location=Location(path, err.lineno or 0),
+                            hint="Fix the template syntax",
+                        )
+                    )
+                    continue
+                except Exception as err:  # a macro file should only define macros
+                    self.macro_errors.append(_template_error(err, path, source))
+                    continue
+                for name in dir(module):
+                    if not name.startswith("_"):
+                        self.env.globals[name] = getattr(module, name)
+        self._recording = None
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, source: str, path: str, *, incremental: bool = False) -> tuple[str, Recording]:
+        """Render a model's template; returns the SQL and what it called.
+
+        Raises TemplateError naming the template file and line.
+        """
+        recording = Recording()
+        self._recording = recording
+        self._incremental = incremental
+        self._path = path
+        try:
+            text = self._compile(source, path).render()
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                f"Jinja syntax error: {err.message}",
+                location=Location(path, err.lineno or 0),
+                hint="Fix the template syntax",
+            ) from None
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise _template_error(err, path, source) from None
+        finally:
+            self._recording = None
+        return text, recording
+
+    def _compile(self, source: str, path: str) -> jinja2.Template:
+        code = self.env.compile(source, name=path, filename=path)
+        return self.env.template_class.from_code(self.env, code, self.env.globals, None)
+
+    def _current(self) -> Recording:
+        if self._recording is None:
+            return Recording()
+        return self._recording
+
+    # ------------------------------------------------------------------ context functions
+
+    def _ref(self, *args: str, **kwargs: Any) -> str:
+        if not args or len(args) > 2:
+            raise TemplateError("ref() takes a model name, or a package and a model name")
+        name = args[-1]
+        rec = self._current()
+        marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
+        rec.refs[marker] = name
+        return marker
+
+    def _source(self, source_name: str, table_name: str) -> str:
+        rec = self._current()
+        marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
+        rec.sources[marker] = (source_name, table_name)
+        return marker
+
+    def _config(self, *args: Any, **kwargs: Any) -> str:
+        if args and isinstance(args[0], dict):
+            kwargs = {**args[0], **kwargs}
+        cleaned = {k: (v.value if isinstance(v, SecretString) else v) for k, v in kwargs.items()}
+        self._current().config.update(cleaned)
+        return ""
+
+    def _var(self, name: str, default: Any = jinja2.Undefined) -> Any:
+        self._current().vars_used.add(name)
+        if name in self.variables:
+            return self.variables[name]
+        if default is not jinja2.Undefined:
+            return default
+        raise _MissingVarError(name, sorted(self.variables))
+
+    def _env_var(self, name: str, default: Any = jinja2.Undefined) -> Any:
+        self._current().env_vars_used.add(name)
+        value = os.environ.get(name)
+        if value is not None:
+            redaction.register(name, value)
+            return SecretString(value, name)
+        if default is not jinja2.Undefined:
+            return default
+        raise _MissingEnvVarError(name)
+
+    def _is_incremental(self) -> bool:
+        self._current().uses_is_incremental = True
+        return self._incremental
+
+    def _doc(self, name: str) -> str:
+        if name not in self.docs:
+            raise jinja2.UndefinedError(f"no docs block named '{name}'")
+        return self.docs[name]
+
+
+class _Exceptions:
+    """``exceptions`` in a template (dbt): raise_compiler_error and warn."""
+
+    def raise_compiler_error(self, message: str) -> None:
+        """Fail the render with the user's message."""
+        raise jinja2.TemplateRuntimeError(message)
+
+    def warn(self, message: str) -> str:
+        """Ignored at compile time."""
+        return ""
+
+
+class _Modules:
+    """``modules`` in a template (dbt): datetime and re."""
+
+    def __init__(self) -> None:
+        self.datetime = datetime_module
+        self.re = re
+
+
+class _MissingVarError(Exception):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.known = known
+
+
+class _MissingEnvVarError(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _template_line(err: BaseException, path: str) -> int:
+    """The template line of the innermost traceback frame that belongs to ``path``."""
+    line = 0
+    for frame in traceback.extract_tb(err.__traceback__):
+        if frame.filename == path and frame.lineno:
+            line = frame.lineno
+    return line
+
+
+def _template_error(err: BaseException, path: str, source: str) -> TemplateError:
+    line = _template_line(err, path)
+    if isinstance(err, _MissingVarError):
+        line = line or _find_line(source, rf"var\(\s*['\"]{re.escape(err.name)}['\"]")
+        return TemplateError(
+            f"var('{err.name}') is not defined",
+            location=Location(path, line),
+            hint=suggestion(err.name, err.known)
+            or "Define it under 'vars:' in orch_project.yml, pass --vars, or give a default",
+        )
+    if isinstance(err, _MissingEnvVarError):
+        line = line or _find_line(source, rf"env_var\(\s*['\"]{re.escape(err.name)}['\"]")
+        return TemplateError(
+            f"environment variable '{err.name}' is not set",
+            location=Location(path, line),
+            hint="Set it, or give env_var() a default: env_var('NAME', 'default')",
+        )
+    if isinstance(err, TemplateError):
+        return err
+    message = redaction.scrub(str(err)) or type(err).__name__
+    return TemplateError(
+        f"Jinja error: {message}", location=Location(path, line), hint="Fix the template"
+    )
+
+
+def _find_line(source: str, pattern: str) -> int:
+    match = re.search(pattern, source)
+    return source.count("\n", 0, match.start()) + 1 if match else 0
+
+
+def read_docs_blocks(paths: list[Path]) -> dict[str, str]:
+    """``{% docs name %}...{% enddocs %}`` blocks from Markdown files."""
+    blocks: dict[str, str] = {}
+    pattern = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
+    for path in paths:
+        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+            blocks[match.group(1)] = match.group(2).strip()
+    return blocks

@@ -1,0 +1,202 @@
+"""The sqlglot boundary: parse once, find table references with positions, fingerprint, transpile.
+
+SQL text is parsed only here. Other modules receive ASTs or the plain data this module extracts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlglot
+from orch.errors import Location, SqlSyntaxError, UnsupportedFeatureError
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+log = logging.getLogger(__name__)
+
+LineMapper = Callable[[int], int]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table a query reads: its name parts and where it stands in the rendered SQL."""
+
+    name: str
+    db: str | None
+    catalog: str | None
+    start: int  # character offsets in the rendered SQL, end inclusive
+    end: int
+    line: int
+    col: int
+    has_alias: bool = False
+
+    @property
+    def dotted(self) -> str:
+        """``catalog.db.name`` with the parts present."""
+        return ".".join(p for p in (self.catalog, self.db, self.name) if p)
+
+
+def offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    return line, offset - line_start + 1
+
+
+def parse_query(
+    sql: str, dialect: str, path: str, *, map_line: LineMapper | None = None
+) -> exp.Expression:
+    """Parse one SELECT (or WITH ... SELECT) statement.
+
+    Raises SqlSyntaxError at the offending line and column with the offending token.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        line, col = int(first.get("line") or 0), int(first.get("col") or 0)
+        token = (first.get("highlight") or "").strip()
+        description = first.get("description") or str(err).splitlines()[0]
+        if map_line:
+            line = map_line(line)
+        near = f" near '{token}'" if token else ""
+        raise SqlSyntaxError(
+            f"SQL syntax error{near}: {description}",
+            location=Location(path, line, col),
+            hint="Fix the SQL at that position",
+        ) from None
+    except TokenError as err:
+        raise SqlSyntaxError(
+            f"SQL syntax error: {err}", location=Location(path), hint="Check quotes and brackets"
+        ) from None
+    if not statements:
+        raise SqlSyntaxError(
+            "the model is empty", location=Location(path, 1, 1), hint="Write a SELECT statement"
+        )
+    if len(statements) > 1:
+        raise SqlSyntaxError(
+            f"a model must be one SELECT statement, found {len(statements)} statements",
+            location=Location(path, 1, 1),
+            hint="Split it into several models, or remove the extra ';'",
+        )
+    query = statements[0]
+    if not isinstance(query, exp.Query):
+        raise UnsupportedFeatureError(
+            f"a model must be a SELECT query, not {query.key.upper()}",
+            location=Location(path, 1, 1),
+            hint="orch creates the table or view itself: write only the SELECT",
+        )
+    return query
+
+
+def table_references(query: exp.Expression, text: str) -> list[TableRef]:
+    """Every table the query reads that is not a CTE or a derived table, in text order.
+
+    A CTE may share a model's name: ``with orders as (select * from stg_orders) select * from
+    orders`` reads only ``stg_orders``.
+    """
+    refs: dict[int, TableRef] = {}
+    for scope in traverse_scope(query):
+        for table in scope.tables:
+            if not isinstance(table.this, exp.Identifier):
+                continue  # table functions: range(), read_csv(), ...
+            source = scope.sources.get(table.alias_or_name)
+            if source is not None and not isinstance(source, exp.Table):
+                continue  # a CTE or a derived table
+            parts = [p for p in table.parts if isinstance(p, exp.Identifier)]
+            starts = [p.meta.get("start") for p in parts if p.meta.get("start") is not None]
+            ends = [p.meta.get("end") for p in parts if p.meta.get("end") is not None]
+            start = min(starts) if starts else 0
+            end = max(ends) if ends else 0
+            line, col = offset_to_line_col(text, start) if starts else (0, 0)
+            refs[id(table)] = TableRef(
+                name=table.name,
+                db=table.db or None,
+                catalog=table.catalog or None,
+                start=start,
+                end=end,
+                line=line,
+                col=col,
+                has_alias=bool(table.alias),
+            )
+    return sorted(refs.values(), key=lambda r: r.start)
+
+
+def fingerprint_sql(query: exp.Expression, dialect: str) -> str:
+    """A hash of the normalized query: formatting, comments and identifier case don't count."""
+    normalized = normalize_identifiers(query.copy(), dialect=dialect)
+    text = normalized.sql(dialect=dialect, comments=False, normalize=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replace_spans(text: str, replacements: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end-inclusive, new) span replaced; spans must not overlap."""
+    out = []
+    pos = 0
+    for start, end, new in sorted(replacements):
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def qualify_tables(query: exp.Expression, mapping: dict[str, exp.Table]) -> exp.Expression:
+    """A copy of ``query`` whose external table references are replaced by ``mapping[dotted]``.
+
+    Aliases are kept (or the original name becomes the alias) so column references still bind.
+    """
+    copy = query.copy()
+    for scope in traverse_scope(copy):
+        for table in scope.tables:
+            if not isinstance(table.this, exp.Identifier):
+                continue
+            source = scope.sources.get(table.alias_or_name)
+            if source is not None and not isinstance(source, exp.Table):
+                continue
+            dotted = ".".join(p for p in (table.catalog, table.db, table.name) if p)
+            target = mapping.get(dotted)
+            if target is None:
+                continue
+            new = target.copy()
+            alias = table.args.get("alias") or exp.TableAlias(
+                this=exp.to_identifier(table.name, quoted=table.this.quoted)
+            )
+            new.set("alias", alias)
+            table.replace(new)
+    return copy
+
+
+def transpile(query: exp.Expression, dialect: str, path: str, *, pretty: bool = True) -> str:
+    """Generate SQL for ``dialect``; a construct it cannot express is an error naming the file."""
+    try:
+        return query.sql(dialect=dialect, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.UnsupportedError as err:
+        raise UnsupportedFeatureError(
+            f"cannot translate to {dialect}: {err}",
+            location=Location(path),
+            hint=f"Rewrite that construct, or set config(dialect=...) to write it in {dialect}",
+        ) from None
+
+
+def expand_and_qualify(query: exp.Expression, schema: dict, dialect: str) -> exp.Expression | None:
+    """Qualify columns and expand ``*`` against known upstream columns; None if it cannot."""
+    try:
+        return qualify(
+            query.copy(),
+            schema=schema,
+            dialect=dialect,
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+            expand_alias_refs=True,
+        )
+    except (OptimizeError, KeyError, ValueError, AttributeError, TypeError) as err:
+        log.debug("qualify failed: %s", err)
+        return None
