@@ -241,6 +241,11 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
+def _at(text: str) -> datetime:
+    """Parse a stored, non-null timestamp."""
+    return datetime.fromisoformat(text)
+
+
 def _json(value: Any) -> str:
     """Compact deterministic JSON; dates, decimals and the like become strings."""
     return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
@@ -1084,12 +1089,12 @@ class SQLiteStateStore(StateStore):
             TickRecord(
                 id=r[0],
                 name=r[1],
-                tick_time=_dt(r[2]),  # type: ignore[arg-type]
+                tick_time=_at(r[2]),
                 status=r[3],
                 run_ids=tuple(_loads(r[4])),
                 skip_reason=r[5],
                 error=r[6],
-                recorded_at=_dt(r[7]),  # type: ignore[arg-type]
+                recorded_at=_at(r[7]),
             )
             for r in rows
         ]
@@ -1258,7 +1263,7 @@ def _run(r: Sequence[Any]) -> RunRecord:
         command=r[1],
         selection=r[2],
         target=r[3],
-        started_at=_dt(r[4]),  # type: ignore[arg-type]
+        started_at=_at(r[4]),
         finished_at=_dt(r[5]),
         status=r[6],
         pid=r[7],
@@ -1278,8 +1283,8 @@ def _materialization(r: Sequence[Any]) -> MaterializationRecord:
         status=r[5],
         fingerprint=r[6],
         materialized=r[7],
-        started_at=_dt(r[8]),  # type: ignore[arg-type]
-        finished_at=_dt(r[9]),  # type: ignore[arg-type]
+        started_at=_at(r[8]),
+        finished_at=_at(r[9]),
         duration_s=r[10],
         rows=r[11],
         metadata=_loads(r[12]),
@@ -1303,7 +1308,7 @@ def _check(r: Sequence[Any]) -> CheckResultRecord:
         duration_s=r[10],
         sql=r[11],
         message=r[12],
-        at=_dt(r[13]),  # type: ignore[arg-type]
+        at=_at(r[13]),
     )
 
 
@@ -1315,8 +1320,8 @@ def _lock(r: Sequence[Any]) -> LockInfo:
         host=r[3],
         command=r[4],
         run_id=r[5],
-        acquired_at=_dt(r[6]),  # type: ignore[arg-type]
-        heartbeat_at=_dt(r[7]),  # type: ignore[arg-type]
+        acquired_at=_at(r[6]),
+        heartbeat_at=_at(r[7]),
     )
 
 

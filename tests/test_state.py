@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from orch.errors import LockHeldError, UserError
+from orch.errors import InternalError, LockHeldError, UserError
 from orch.events import CheckEvaluated, RunFinished, RunStarted, StepFailed, StepMaterialized
 from orch.state import (
     SAMPLE_ROWS,
@@ -421,8 +421,8 @@ def test_readonly_reads_while_a_writer_holds_the_lock_and_a_transaction(tmp_path
                 with SQLiteStateStore.open(state_path(tmp_path), readonly=True) as reader:
                     assert set(reader.latest_materializations()) == {("orders", None)}
                     assert reader.lock_holder("dev") is not None
-                    with pytest.raises(Exception, match="read-only"):
-                        reader.start_run("orch build", target="dev")  # type: ignore[attr-defined]
+                    with pytest.raises(InternalError, match="read-only"):
+                        reader.start_run("orch build", target="dev")
             finally:
                 raw.execute("ROLLBACK")
                 raw.close()
