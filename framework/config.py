@@ -512,14 +512,19 @@ def config_errors_from(
             hint = "Add it"
         else:
             msg = f"invalid value for '{dotted}': {item['msg']}"
+            hint = "Fix the setting"
         errors.append(ConfigError(msg, location=doc.location(key_path), hint=hint))
     return errors[0] if len(errors) == 1 else ErrorGroup(errors)
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
+    skip_key = False  # the part after a dict-valued field is a user's name (a job, a target...)
     for part in loc:
         if isinstance(part, int):
+            continue
+        if skip_key:
+            skip_key = False
             continue
         fld = getattr(current, "model_fields", {}).get(part)
         if fld is None:
@@ -528,6 +533,7 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
                     fld = f
         if fld is None:
             return []
+        skip_key = getattr(fld.annotation, "__origin__", None) is dict
         current = _inner_model(fld.annotation)
         if current is None:
             return []

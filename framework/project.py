@@ -150,7 +150,8 @@ def load_project(options: RunOptions) -> Project:
     if not root.is_dir():
         raise ProjectError(
             f"project folder '{options.project_dir}' does not exist",
-            hint="Pass --project-dir pointing at a folder with orch_project.yml, or run 'orch init'",
+            hint="Pass --project-dir pointing at a folder with orch_project.yml, "
+            "or run 'orch init'",
         )
     project_path, flavor = _find_project_file(root)
     doc = load_yaml(project_path, project_path.name)
@@ -263,7 +264,8 @@ def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path:
         ) from None
     if missing:
         raise ConfigError(
-            f"environment variable '{missing[0]}' is not set (used by '{'.'.join(map(str, path))}')",
+            f"environment variable '{missing[0]}' is not set "
+            f"(used by '{'.'.join(map(str, path))}')",
             location=doc.location(path),
             hint=f"Set {missing[0]}, or give a default: env_var('{missing[0]}', 'value')",
         )
@@ -378,7 +380,8 @@ def _discover(project: Project) -> None:
                 ProjectError(
                     f"'{name}' is not a valid asset name",
                     location=Location(path),
-                    hint="Rename the file: letters, digits and underscores, not starting with a digit",
+                    hint="Rename the file: letters, digits and underscores, "
+                    "not starting with a digit",
                 )
             )
             return False
@@ -529,7 +532,7 @@ def _settings_of(node: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
         if not isinstance(key, str):
             continue
         if key.startswith("+"):
-            settings[key] = value
+            settings[key[1:]] = value  # unprefixed, so merge_model_config sees 'tags' etc.
         elif not isinstance(value, dict) or key in known:
             if key in known or key.replace("-", "_") in known:
                 settings[key] = value
