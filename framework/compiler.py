@@ -41,7 +41,7 @@ from orch.names import Relation
 from orch.parsing import ParsedModel, Variant, parse_models
 from orch.project import Project, folder_config, load_project
 from orch.rendering import Renderer, TargetInfo, read_docs_blocks
-from orch.sql import expand_and_qualify, qualify_tables, replace_spans, transpile
+from orch.sql import TableRef, expand_and_qualify, qualify_tables, replace_spans, transpile
 from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -466,8 +466,9 @@ class _Compiler:
             for r in refs:
                 rel = own if r.asset == SELF else self.nodes[r.asset].relation.to_relation()  # type: ignore[union-attr]
                 text = self.render_relation(rel)
-                if not r.ref.has_alias and r.ref.name != rel.name and r.asset != SELF:
-                    text = f"{text} AS {exp.to_identifier(r.ref.name).sql(dialect=self.dialect)}"
+                visible = _visible_name(model, r.ref)
+                if not r.ref.has_alias and visible != rel.name and r.asset != SELF:
+                    text = f"{text} AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
                 replacements.append((r.ref.start, r.ref.end, text))
             return replace_spans(variant.rendered, replacements).strip()
         mapping: dict[str, exp.Table] = {}
@@ -481,7 +482,9 @@ class _Compiler:
                 ctes.extend(self._ephemeral_ctes(r.asset))
             else:
                 mapping[r.ref.dotted] = self.table_expr(self.nodes[r.asset].relation.to_relation())  # type: ignore[union-attr]
-        query = qualify_tables(variant.ast(model.dialect, model.path), mapping)
+        query = qualify_tables(
+            variant.ast(model.dialect, model.path), mapping, _marker_aliases(model)
+        )
         seen: set[str] = set()
         for cte_name, cte_sql in ctes:
             if cte_name in seen:
@@ -516,7 +519,9 @@ class _Compiler:
             node = self.nodes.get(asset)
             if node is not None and node.columns:
                 schema[alias] = {c: (i.data_type or "UNKNOWN") for c, i in node.columns.items()}
-        query = qualify_tables(model.full.ast(model.dialect, model.path), mapping)
+        query = qualify_tables(
+            model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model)
+        )
         qualified = expand_and_qualify(query, schema, model.dialect)
         if qualified is None:
             return output_columns(query), {}
@@ -535,6 +540,23 @@ class _Compiler:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _visible_name(model: ParsedModel, ref: TableRef) -> str:
+    """The name a query's columns may qualify a table by: a ref()/source() marker stands for the
+    model or source table it names (as in dbt, where it renders as that relation)."""
+    if ref.name in model.recording.refs:
+        return model.recording.refs[ref.name]
+    if ref.name in model.recording.sources:
+        return model.recording.sources[ref.name][1]
+    return ref.name
+
+
+def _marker_aliases(model: ParsedModel) -> dict[str, str]:
+    """The alias each ref()/source() marker gets when it has none of its own."""
+    aliases = dict(model.recording.refs)
+    aliases.update({marker: table for marker, (_, table) in model.recording.sources.items()})
+    return aliases
 
 
 def _hash(*parts: str) -> str:

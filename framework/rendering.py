@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from orch import redaction
+from orch.config import MODEL_CONFIG_KEYS
 from orch.errors import Location, TemplateError, suggestion
 
 THIS_MARKER = "__orch_this__"
@@ -238,7 +239,7 @@ class Renderer:
     def _config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
             kwargs = {**args[0], **kwargs}
-        cleaned = {k: (v.value if isinstance(v, SecretString) else v) for k, v in kwargs.items()}
+        cleaned = {k: _reveal_or_hide(v, reveal=k in _STRUCTURAL_KEYS) for k, v in kwargs.items()}
         self._current().config.update(cleaned)
         return ""
 
@@ -268,6 +269,23 @@ class Renderer:
         if name not in self.docs:
             raise jinja2.UndefinedError(f"no docs block named '{name}'")
         return self.docs[name]
+
+
+# config() settings that decide what is built (an env var there is a setting, not a secret); any
+# other value read from env_var() (meta, dbt pass-through keys) keeps its placeholder, so the secret
+# never reaches the manifest or the parse cache.
+_STRUCTURAL_KEYS = frozenset(MODEL_CONFIG_KEYS - {"meta"})
+
+
+def _reveal_or_hide(value: Any, *, reveal: bool) -> Any:
+    """``value`` with each env_var() string replaced by its value (``reveal``) or placeholder."""
+    if isinstance(value, SecretString):
+        return value.value if reveal else str(value)
+    if isinstance(value, dict):
+        return {k: _reveal_or_hide(v, reveal=reveal) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal_or_hide(v, reveal=reveal) for v in value]
+    return value
 
 
 class _Exceptions:

@@ -147,10 +147,15 @@ def replace_spans(text: str, replacements: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def qualify_tables(query: exp.Expression, mapping: dict[str, exp.Table]) -> exp.Expression:
+def qualify_tables(
+    query: exp.Expression,
+    mapping: dict[str, exp.Table],
+    default_aliases: dict[str, str] | None = None,
+) -> exp.Expression:
     """A copy of ``query`` whose external table references are replaced by ``mapping[dotted]``.
 
-    Aliases are kept (or the original name becomes the alias) so column references still bind.
+    Aliases are kept (or ``default_aliases[name]``, else the original name, becomes the alias) so
+    column references still bind.
     """
     copy = query.copy()
     for scope in traverse_scope(copy):
@@ -166,7 +171,9 @@ def qualify_tables(query: exp.Expression, mapping: dict[str, exp.Table]) -> exp.
                 continue
             new = target.copy()
             alias = table.args.get("alias") or exp.TableAlias(
-                this=exp.to_identifier(table.name, quoted=table.this.quoted)
+                this=exp.to_identifier(
+                    (default_aliases or {}).get(table.name, table.name), quoted=table.this.quoted
+                )
             )
             new.set("alias", alias)
             table.replace(new)
