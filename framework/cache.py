@@ -20,7 +20,20 @@ import sqlglot
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
-SALT = f"orch={orch.__version__};sqlglot={sqlglot.__version__};format={CACHE_FORMAT}"
+
+
+def _code_digest() -> str:
+    """A hash of orch's own source: an edited orch (editable install) never trusts old results."""
+    h = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(source.read_bytes())
+    return h.hexdigest()[:16]
+
+
+SALT = (
+    f"orch={orch.__version__};sqlglot={sqlglot.__version__};format={CACHE_FORMAT};"
+    f"code={_code_digest()}"
+)
 
 
 def content_key(*parts: str) -> str:

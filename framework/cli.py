@@ -358,3 +358,129 @@ def init_command(name: str, debug: bool) -> None:
 
     path = create_project(Path(name))
     click.echo(f"Created project '{path.name}' in {path}.\nNext: cd {name} && orch build")
+
+
+# --------------------------------------------------------------------------- build / run / seed
+
+
+def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by build, run and seed."""
+    options = [
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Parallel steps (default: the target's 'threads')."),
+        click.option("--full-refresh", is_flag=True,
+                     help="Rebuild incremental models (and partitions) from scratch."),
+        click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure."),
+        click.option("--changed", is_flag=True,
+                     help="Only what is missing or stale: never built, code changed, or an "
+                          "upstream was re-materialized since."),
+        click.option("--dry-run", is_flag=True, help="Print the plan; build nothing."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, help="json: one JSON object per event on stdout."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run(command: str, kwargs: dict[str, Any]) -> None:
+    from orch.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.runner import run_command
+
+    options = make_options(
+        kwargs,
+        threads=kwargs["threads"],
+        full_refresh=kwargs["full_refresh"],
+        fail_fast=kwargs["fail_fast"],
+        changed_only=kwargs["changed"],
+        dry_run=kwargs["dry_run"],
+    )
+    sink = JsonLinesReporter() if kwargs["log_format"] == "json" else ConsoleReporter()
+    result = run_command(options, command, sinks=[sink])  # type: ignore[arg-type]
+    for warning in result.compiled.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if result.summary is None:
+        _print_plan(result)
+    sys.exit(result.exit_code)
+
+
+def _print_plan(result: Any) -> None:
+    plan = result.plan
+    click.echo(f"Plan: {len(plan)} steps (dry run, nothing was built)")
+    for step in plan.order:
+        node = result.manifest.nodes[step.asset]
+        click.echo(f"  {step.step_id:<40} {node.materialized:<12} {step.reason}")
+    for asset, why in sorted(plan.up_to_date.items()):
+        click.echo(f"  {asset:<40} {'':<12} {why} (skipped)")
+
+
+@cli.command("build")
+@project_options
+@selection_options
+@run_options
+def build_command(**kwargs: Any) -> None:
+    """Load seeds, build models (and run their checks) in dependency order.
+
+    Plain `orch build` rebuilds the whole selection, since sources can change outside orch;
+    `--changed` builds only what is missing or stale. Exit code 1 when anything failed.
+
+    \b
+    Examples:
+      orch build
+      orch build -s +customers --threads 8
+      orch build --changed
+      orch build -s orders --full-refresh --dry-run
+    """
+    _run("build", kwargs)
+
+
+@cli.command("run")
+@project_options
+@selection_options
+@run_options
+def run_command_cli(**kwargs: Any) -> None:
+    """Build models only (no seeds, no checks).
+
+    \b
+    Examples:
+      orch run -s stg_orders
+      orch run -s tag:daily --exclude orders
+    """
+    _run("run", kwargs)
+
+
+@cli.command("seed")
+@project_options
+@selection_options
+@run_options
+def seed_command(**kwargs: Any) -> None:
+    """Load seeds (CSV files in seeds/) as tables.
+
+    \b
+    Examples:
+      orch seed
+      orch seed -s raw_customers --full-refresh
+    """
+    _run("seed", kwargs)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@cli.command("status")
+@project_options
+@selection_options
+def status_command(**kwargs: Any) -> None:
+    """Each asset's last materialization and whether it is up to date.
+
+    \b
+    Examples:
+      orch status
+      orch status -s +customers
+    """
+    from orch.status import asset_rows, render_status
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    rows = asset_rows(result.manifest, result.project, options)
+    click.echo(render_status(rows))

@@ -207,8 +207,9 @@ class _Compiler:
     def manifest(self) -> Manifest:
         t = self.project.target
         names = sorted(self.nodes)
-        parents = {n: sorted(self.graph.dag.parents(n) & set(self.nodes)) for n in names}
-        children = {n: sorted(self.graph.dag.children(n) & set(self.nodes)) for n in names}
+        present = set(self.nodes)
+        parents = {n: sorted(self.graph.dag.parents(n) & present) for n in names}
+        children = {n: sorted(self.graph.dag.children(n) & present) for n in names}
         cfg = self.project.config
         return Manifest(
             orch_version=orch.__version__,
@@ -485,15 +486,7 @@ class _Compiler:
         query = qualify_tables(
             variant.ast(model.dialect, model.path), mapping, _marker_aliases(model)
         )
-        seen: set[str] = set()
-        for cte_name, cte_sql in ctes:
-            if cte_name in seen:
-                continue
-            seen.add(cte_name)
-            cte_query = exp.maybe_parse(cte_sql, dialect=self.dialect)
-            query = query.with_(
-                exp.to_identifier(cte_name, quoted=True), as_=cte_query, append=False
-            )  # type: ignore[attr-defined]
+        query = _prepend_ctes(query, ctes, self.dialect)
         return transpile(query, self.dialect, model.path)
 
     def _ephemeral_ctes(self, asset: str) -> list[tuple[str, str]]:
@@ -557,6 +550,31 @@ def _marker_aliases(model: ParsedModel) -> dict[str, str]:
     aliases = dict(model.recording.refs)
     aliases.update({marker: table for marker, (_, table) in model.recording.sources.items()})
     return aliases
+
+
+def _prepend_ctes(
+    query: exp.Expression, ctes: list[tuple[str, str]], dialect: str
+) -> exp.Expression:
+    """Put ephemeral models' CTEs before the query's own (which may read them)."""
+    new: list[exp.CTE] = []
+    seen: set[str] = set()
+    for cte_name, cte_sql in ctes:
+        if cte_name in seen:
+            continue
+        seen.add(cte_name)
+        new.append(
+            exp.CTE(
+                this=exp.maybe_parse(cte_sql, dialect=dialect),
+                alias=exp.TableAlias(this=exp.to_identifier(cte_name, quoted=True)),
+            )
+        )
+    existing = query.args.get("with_") or query.args.get("with")
+    key = "with_" if "with_" in query.arg_types else "with"
+    if existing is not None:
+        existing.set("expressions", [*new, *existing.expressions])
+    else:
+        query.set(key, exp.With(expressions=new))
+    return query
 
 
 def _hash(*parts: str) -> str:

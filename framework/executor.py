@@ -1,0 +1,292 @@
+"""Walk a Plan with a bounded thread pool, in DAG order.
+
+A failed step marks everything downstream of it skipped and the run goes on elsewhere
+(``fail_fast`` stops starting new steps instead). Ctrl-C interrupts the running statements through
+the adapter; their transactions roll back, nothing half-written stays, and the state records only
+what committed. Every step emits typed events; the executor itself writes nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from orch import redaction
+from orch.adapters.base import Adapter
+from orch.errors import OrchError, WarehouseError
+from orch.events import (
+    EventSink,
+    StepFailed,
+    StepMaterialized,
+    StepQueued,
+    StepSkipped,
+    StepStarted,
+    utcnow,
+)
+from orch.manifest import Manifest, Node
+from orch.materialize import MaterializeResult, StepContext, materialize
+from orch.plan import Plan, Step
+
+log = logging.getLogger(__name__)
+
+SUCCESS, FAILED, SKIPPED, BLOCKED = "success", "failed", "skipped", "blocked"
+
+
+@dataclass
+class StepOutcome:
+    """How a step ended; ``blocked`` means it wrote its data but a blocking check failed."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None  # for blocked: the check that failed
+
+
+@dataclass
+class RunSummary:
+    """Counts and outcome of an executed plan."""
+
+    outcomes: dict[str, StepOutcome] = field(default_factory=dict)
+    interrupted: bool = False
+    duration_s: float = 0.0
+
+    def count(self, status: str) -> int:
+        """How many steps ended with ``status``."""
+        return sum(1 for o in self.outcomes.values() if o.status == status)
+
+    @property
+    def status(self) -> str:
+        """success, failed or interrupted."""
+        if self.interrupted:
+            return "interrupted"
+        if any(o.status in (FAILED, BLOCKED) for o in self.outcomes.values()):
+            return "failed"
+        return "success"
+
+    def counts(self) -> dict[str, int]:
+        """Steps per status."""
+        out: dict[str, int] = {}
+        for o in self.outcomes.values():
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+
+# A hook run after a step's data committed (checks): returns a failing blocking check's name.
+AfterStep = Callable[[Step, Node], "str | None"]
+StepFunction = Callable[[Node, StepContext], MaterializeResult]
+
+
+class Executor:
+    """Runs the steps of one plan; create one per run."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        manifest: Manifest,
+        adapter: Adapter,
+        sink: EventSink,
+        *,
+        run_id: str,
+        project_root: str,
+        threads: int = 1,
+        fail_fast: bool = False,
+        full_refresh: bool = False,
+        known_runs: dict[tuple[str, str | None], str] | None = None,
+        step_function: StepFunction = materialize,
+        after_step: AfterStep | None = None,
+    ) -> None:
+        self.plan = plan
+        self.manifest = manifest
+        self.adapter = adapter
+        self.sink = sink
+        self.run_id = run_id
+        self.project_root = project_root
+        self.threads = max(1, threads)
+        self.fail_fast = fail_fast
+        self.full_refresh = full_refresh
+        self.step_function = step_function
+        self.after_step = after_step
+        self._known_runs: dict[str, dict[str | None, str]] = {}
+        for (asset, partition), run in (known_runs or {}).items():
+            self._known_runs.setdefault(asset, {})[partition] = run
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._children: dict[str, list[str]] = {sid: [] for sid in plan.steps}
+        for step in plan.order:
+            for up in step.upstream:
+                if up in self._children:
+                    self._children[up].append(step.step_id)
+
+    def stop(self) -> None:
+        """Ask the run to stop: running statements are interrupted, nothing new starts."""
+        self._stopping.set()
+        self.adapter.interrupt()
+
+    # ------------------------------------------------------------------ scheduling
+
+    def run(self) -> RunSummary:
+        """Execute the plan; returns when every step has an outcome."""
+        started = time.perf_counter()
+        summary = RunSummary()
+        remaining = {
+            sid: sum(1 for u in s.upstream if u in self.plan.steps)
+            for sid, s in self.plan.steps.items()
+        }
+        ready = deque(sid for sid in self.plan.steps if remaining[sid] == 0)
+        for step in self.plan.order:
+            self.sink.emit(StepQueued(self.run_id, step.step_id, step.asset, step.partition))
+        running: dict[Future[StepOutcome], str] = {}
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="orch-step") as pool:
+            try:
+                while ready or running:
+                    while ready and len(running) < self.threads and not self._stopping.is_set():
+                        sid = ready.popleft()
+                        if sid in summary.outcomes:
+                            continue
+                        running[pool.submit(self._run_step, self.plan.steps[sid])] = sid
+                    if not running:
+                        break
+                    done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        sid = running.pop(future)
+                        outcome = future.result()
+                        summary.outcomes[sid] = outcome
+                        if outcome.status == SUCCESS:
+                            for child in self._children[sid]:
+                                remaining[child] -= 1
+                                if remaining[child] == 0 and child not in summary.outcomes:
+                                    ready.append(child)
+                        else:
+                            self._skip_downstream(sid, outcome, summary)
+                            if self.fail_fast and outcome.status == FAILED:
+                                self._stopping.set()
+            except KeyboardInterrupt:
+                summary.interrupted = True
+                self.stop()
+                for future, sid in list(running.items()):
+                    summary.outcomes[sid] = future.result()
+                running.clear()
+        reason = "interrupted" if summary.interrupted else "fail-fast: an earlier step failed"
+        for step in self.plan.order:
+            if step.step_id not in summary.outcomes:
+                summary.outcomes[step.step_id] = StepOutcome(SKIPPED, cause=reason)
+                self.sink.emit(
+                    StepSkipped(self.run_id, step.step_id, step.asset, step.partition, reason)
+                )
+        summary.duration_s = time.perf_counter() - started
+        return summary
+
+    def _skip_downstream(self, sid: str, outcome: StepOutcome, summary: RunSummary) -> None:
+        cause = outcome.cause if outcome.status == BLOCKED and outcome.cause else sid
+        what = (
+            f"blocking check '{cause}' failed"
+            if outcome.status == BLOCKED
+            else f"upstream '{sid}' failed"
+        )
+        stack = list(self._children[sid])
+        while stack:
+            child = stack.pop()
+            if child in summary.outcomes:
+                continue
+            step = self.plan.steps[child]
+            summary.outcomes[child] = StepOutcome(SKIPPED, cause=cause)
+            self.sink.emit(
+                StepSkipped(self.run_id, child, step.asset, step.partition, what, cause=cause)
+            )
+            stack.extend(self._children[child])
+
+    # ------------------------------------------------------------------ one step
+
+    def _run_step(self, step: Step) -> StepOutcome:
+        node = self.manifest.nodes[step.asset]
+        if self._stopping.is_set():
+            return StepOutcome(SKIPPED, cause="interrupted")
+        started_at = utcnow()
+        t0 = time.perf_counter()
+        self.sink.emit(
+            StepStarted(self.run_id, step.step_id, step.asset, step.partition, node.materialized)
+        )
+        ctx = StepContext(
+            adapter=self.adapter,
+            manifest=self.manifest,
+            project_root=self.project_root,
+            full_refresh=self.full_refresh,
+            run_id=self.run_id,
+            partition=step.partition,
+        )
+        try:
+            result = self.step_function(node, ctx)
+        except Exception as err:  # the per-step boundary: any failure fails this step only
+            return self._failed(step, node, err, time.perf_counter() - t0)
+        duration = time.perf_counter() - t0
+        self.sink.emit(
+            StepMaterialized(
+                self.run_id,
+                step.step_id,
+                step.asset,
+                step.partition,
+                node.materialized,
+                node.fingerprint,
+                result.rows,
+                duration,
+                started_at,
+                metadata=result.metadata,
+                upstream=self._upstream_of(step),
+            )
+        )
+        with self._lock:
+            self._known_runs.setdefault(step.asset, {})[step.partition] = self.run_id
+        if self.after_step is not None:
+            failed_check = self.after_step(step, node)
+            if failed_check:
+                return StepOutcome(BLOCKED, cause=failed_check)
+        return StepOutcome(SUCCESS)
+
+    def _upstream_of(self, step: Step) -> list[dict[str, str | None]]:
+        out = []
+        with self._lock:
+            for parent in sorted(self.manifest.parents.get(step.asset, [])):
+                node = self.manifest.nodes.get(parent)
+                if node is None or node.resource_type == "source":
+                    continue
+                for partition, run_id in sorted(
+                    self._known_runs.get(parent, {}).items(), key=lambda kv: str(kv[0])
+                ):
+                    out.append({"asset": parent, "partition": partition, "run_id": run_id})
+        return out
+
+    def _failed(self, step: Step, node: Node, err: Exception, duration: float) -> StepOutcome:
+        if self._stopping.is_set():
+            message = "interrupted"
+        elif isinstance(err, OrchError):
+            message = err.format_message()
+        else:
+            message = f"{type(err).__name__}: {err}"
+            log.debug("step %s failed:\n%s", step.step_id, traceback.format_exc())
+        message = redaction.scrub(message)
+        sql_line = excerpt = None
+        if isinstance(err, WarehouseError):
+            sql_line = self.adapter.error_line(err.message)
+            code = node.compiled_code_incremental or node.compiled_code
+            lines = code.splitlines()
+            if sql_line and 0 < sql_line <= len(lines):
+                excerpt = redaction.scrub(lines[sql_line - 1].strip())
+        self.sink.emit(
+            StepFailed(
+                self.run_id,
+                step.step_id,
+                step.asset,
+                step.partition,
+                message,
+                duration,
+                path=node.path,
+                sql_line=sql_line,
+                sql_excerpt=excerpt,
+            )
+        )
+        return StepOutcome(FAILED, error=message)

@@ -1,0 +1,291 @@
+"""Event sinks for people and machines: live console, plain lines, JSON lines, run_results.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from orch import redaction
+from orch.events import (
+    CheckEvaluated,
+    Event,
+    LogEmitted,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepMaterialized,
+    StepSkipped,
+    StepStarted,
+)
+from orch.manifest import Manifest
+
+STATUS_STYLE = {"success": "green", "failed": "red", "skipped": "yellow", "interrupted": "red"}
+
+
+class JsonLinesReporter:
+    """One JSON object per event, for machines (``--log-format json``)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event) -> None:
+        """Write the event as one line."""
+        line = redaction.scrub(json.dumps(event.to_dict(), default=str))
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+class RunResultsWriter:
+    """Collects step results and writes ``target/run_results.json`` (dbt-like) at the end."""
+
+    def __init__(self, path: Path, manifest: Manifest, args: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.args = args
+        self.results: list[dict[str, Any]] = []
+        self.started: RunStarted | None = None
+        self._lock = threading.Lock()
+
+    def _unique_id(self, asset: str) -> str:
+        node = self.manifest.nodes.get(asset)
+        return node.unique_id if node else asset
+
+    def emit(self, event: Event) -> None:
+        """Record results; write the file when the run finishes."""
+        with self._lock:
+            if isinstance(event, RunStarted):
+                self.started = event
+            elif isinstance(event, StepMaterialized):
+                self.results.append(
+                    self._result(event.asset, event.partition, "success", event.duration_s,
+                                 rows=event.rows, message=None)
+                )  # fmt: skip
+            elif isinstance(event, StepFailed):
+                self.results.append(
+                    self._result(event.asset, event.partition, "error", event.duration_s,
+                                 message=event.error)
+                )  # fmt: skip
+            elif isinstance(event, StepSkipped):
+                self.results.append(
+                    self._result(event.asset, event.partition, "skipped", 0.0, message=event.reason)
+                )
+            elif isinstance(event, CheckEvaluated):
+                check = self.manifest.checks.get(event.check)
+                self.results.append(
+                    {
+                        "unique_id": check.unique_id if check else event.check,
+                        "status": event.status,
+                        "partition": event.partition,
+                        "execution_time": round(event.duration_s, 4),
+                        "failures": event.failing_rows,
+                        "message": event.message or None,
+                        "adapter_response": {},
+                        "relation_name": None,
+                    }
+                )
+            elif isinstance(event, RunFinished):
+                self._write(event)
+
+    def _result(
+        self,
+        asset: str,
+        partition: str | None,
+        status: str,
+        duration: float,
+        *,
+        rows: int | None = None,
+        message: str | None,
+    ) -> dict[str, Any]:
+        node = self.manifest.nodes.get(asset)
+        return {
+            "unique_id": self._unique_id(asset),
+            "status": status,
+            "partition": partition,
+            "execution_time": round(duration, 4),
+            "rows_affected": rows,
+            "message": message,
+            "adapter_response": {"rows_affected": rows} if rows is not None else {},
+            "relation_name": str(node.relation.to_relation()) if node and node.relation else None,
+        }
+
+    def _write(self, finished: RunFinished) -> None:
+        data = {
+            "metadata": {
+                "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+                "orch_schema_version": "orch/run-results/v1",
+                "generated_at": finished.at.isoformat(),
+                "invocation_id": finished.run_id,
+            },
+            "results": self.results,
+            "elapsed_time": round(finished.duration_s, 4),
+            "status": finished.status,
+            "args": self.args,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(redaction.scrub(json.dumps(data, indent=1, default=str)), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+class ConsoleReporter:
+    """Human output: a live progress display on a terminal, plain lines otherwise."""
+
+    def __init__(self, *, live: bool | None = None, stream: IO[str] | None = None) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+        self.live = self.console.is_terminal if live is None else live
+        self.total = 0
+        self.done = 0
+        self.running: dict[str, float] = {}
+        self.finished: list[tuple[str, str, float, int | None]] = []
+        self.failures: list[StepFailed] = []
+        self.check_failures: list[CheckEvaluated] = []
+        self.skipped: list[StepSkipped] = []
+        self.checks: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._progress: Any = None
+        self._task: Any = None
+        self._started = time.perf_counter()
+
+    # ------------------------------------------------------------------ events
+
+    def emit(self, event: Event) -> None:
+        """Update the display."""
+        with self._lock:
+            handler: Callable[[Any], None] | None = getattr(self, f"_on_{event.kind}", None)
+            if handler is not None:
+                handler(event)
+
+    def _on_RunStarted(self, e: RunStarted) -> None:  # noqa: N802
+        self.total = e.step_count
+        self._started = time.perf_counter()
+        self.console.print(
+            f"[bold]orch {e.command}[/] on target [cyan]{e.target}[/]: {e.step_count} steps"
+            + (f" (selection: {e.selection})" if e.selection else "")
+        )
+        if self.live and e.step_count:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._progress.add_task("building", total=e.step_count)
+            self._progress.start()
+
+    def _tick(self, label: str) -> None:
+        self.done += 1
+        if self._progress is not None:
+            names = ", ".join(list(self.running)[:3])
+            self._progress.update(self._task, advance=1, description=names or label)
+
+    def _on_StepStarted(self, e: StepStarted) -> None:  # noqa: N802
+        self.running[e.step_id] = time.perf_counter()
+        if self._progress is not None:
+            self._progress.update(self._task, description=", ".join(list(self.running)[:3]))
+
+    def _line(self, status: str, style: str, text: str) -> None:
+        width = len(str(self.total))
+        self.console.print(f"{self.done:>{width}}/{self.total} [{style}]{status:<7}[/] {text}")
+
+    def _on_StepMaterialized(self, e: StepMaterialized) -> None:  # noqa: N802
+        self.running.pop(e.step_id, None)
+        self.finished.append((e.step_id, e.materialized, e.duration_s, e.rows))
+        self._tick(e.step_id)
+        rows = f", {e.rows:,} rows" if e.rows is not None else ""
+        self._line("OK", "green", f"{e.step_id} ({e.materialized}{rows}) in {e.duration_s:.2f}s")
+
+    def _on_StepFailed(self, e: StepFailed) -> None:  # noqa: N802
+        self.running.pop(e.step_id, None)
+        self.failures.append(e)
+        self._tick(e.step_id)
+        self._line("ERROR", "red", f"{e.step_id} in {e.duration_s:.2f}s")
+
+    def _on_StepSkipped(self, e: StepSkipped) -> None:  # noqa: N802
+        self.skipped.append(e)
+        self._tick(e.step_id)
+        self._line("SKIP", "yellow", f"{e.step_id}: {e.reason}")
+
+    def _on_CheckEvaluated(self, e: CheckEvaluated) -> None:  # noqa: N802
+        self.checks[e.status] = self.checks.get(e.status, 0) + 1
+        if e.status in ("fail", "error", "warn"):
+            self.check_failures.append(e)
+        style = {"pass": "green", "warn": "yellow"}.get(e.status, "red")
+        where = f"[{e.partition}]" if e.partition else ""
+        rows = f" ({e.failing_rows} failing rows)" if e.failing_rows else ""
+        self.console.print(
+            f"{'':>{len(str(self.total)) * 2 + 1}} [{style}]{e.status.upper():<7}[/] check {e.check}{where}{rows}"
+        )
+
+    def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
+        self.console.print(f"  [dim]{e.asset or ''} {e.level}: {redaction.scrub(e.message)}[/]")
+
+    def _on_RunFinished(self, e: RunFinished) -> None:  # noqa: N802
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        self._summary(e)
+
+    # ------------------------------------------------------------------ summary
+
+    def _summary(self, e: RunFinished) -> None:
+        from rich.table import Table
+
+        if self.finished:
+            slowest = sorted(self.finished, key=lambda f: -f[2])[:5]
+            table = Table(title="Slowest steps", title_justify="left", box=None)
+            table.add_column("step")
+            table.add_column("materialized")
+            table.add_column("seconds", justify="right")
+            table.add_column("rows", justify="right")
+            for sid, mat, dur, rows in slowest:
+                table.add_row(sid, mat, f"{dur:.2f}", "" if rows is None else f"{rows:,}")
+            self.console.print(table)
+        for failure in self.failures:
+            where = f" ({failure.path})" if failure.path else ""
+            self.console.print(f"\n[red bold]Failed:[/] {failure.step_id}{where}")
+            self.console.print(redaction.scrub(failure.error), markup=False)
+            if failure.sql_line:
+                self.console.print(
+                    f"  compiled SQL line {failure.sql_line}: {failure.sql_excerpt or ''}",
+                    markup=False,
+                )
+        for check in self.check_failures:
+            self.console.print(
+                f"\n[{'yellow' if check.status == 'warn' else 'red'} bold]Check {check.status}:[/] "
+                f"{check.check} on {check.asset or '-'}"
+                + (f"[{check.partition}]" if check.partition else "")
+                + f": {check.failing_rows} failing rows"
+            )
+            if check.message:
+                self.console.print(f"  {check.message}", markup=False)
+            for row in check.sample[:5]:
+                self.console.print(f"  {json.dumps(row, default=str)}", markup=False)
+            if check.sql:
+                self.console.print("  reproduce with:", markup=False)
+                self.console.print("  " + check.sql.replace("\n", "\n  "), markup=False)
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(e.counts.items())) or "nothing to do"
+        checks = ", ".join(f"{v} {k}" for k, v in sorted(self.checks.items()))
+        style = STATUS_STYLE.get(e.status, "white")
+        self.console.print(
+            f"\n[{style} bold]{e.status.upper()}[/] in {e.duration_s:.2f}s: {counts}"
+            + (f"; checks: {checks}" if checks else "")
+        )

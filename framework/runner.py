@@ -1,0 +1,214 @@
+"""The run workflow shared by the CLI, the daemon and the test helpers.
+
+compile → select → plan (against the state) → open the adapter → take the target's lock → clean up
+what a killed run left → execute → record. Library code: it returns results, never prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from orch.adapters import get_adapter
+from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
+from orch.compiler import CompileResult, compile_project, write_artifacts
+from orch.config import RunOptions
+from orch.events import EventSink, FanOut, RunFinished, RunStarted
+from orch.executor import AfterStep, Executor, RunSummary
+from orch.manifest import Manifest
+from orch.plan import Plan, build_plan
+from orch.reporting import JsonLinesReporter, RunResultsWriter
+from orch.selection import names_needed_for, select_nodes
+from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
+
+Command = Literal["build", "run", "seed"]
+
+RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
+    "build": ("model", "seed"),
+    "run": ("model",),
+    "seed": ("seed",),
+}
+
+
+@dataclass
+class RunResult:
+    """What a command did: the plan, the executed summary (None for a dry run), the exit code."""
+
+    compiled: CompileResult
+    plan: Plan
+    summary: RunSummary | None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The compiled manifest."""
+        return self.compiled.manifest
+
+    @property
+    def exit_code(self) -> int:
+        """0 success (or dry run), 1 a step failed, 130 interrupted."""
+        if self.summary is None:
+            return 0
+        return {"success": 0, "failed": 1, "interrupted": 130}[self.summary.status]
+
+
+def open_state(project_root: Path, *, readonly: bool = False) -> StateStore:
+    """The project's state store (SQLite under ``.orch/``)."""
+    return SQLiteStateStore.for_project(project_root, readonly=readonly)
+
+
+def compile_for(options: RunOptions) -> CompileResult:
+    """Compile what the selection needs (scoped when it can) and write artifacts for a full load."""
+    names = names_needed_for(options.select, options.exclude)
+    result = compile_project(options, names)
+    if not result.scoped:
+        write_artifacts(result)
+    return result
+
+
+def selected_assets(manifest: Manifest, options: RunOptions, command: str) -> set[str]:
+    """The selection, limited to the kinds of asset ``command`` builds."""
+    kinds = RESOURCE_TYPES.get(command, ("model", "seed"))
+    chosen = select_nodes(manifest, options.select, options.exclude)
+    return {n for n in chosen if manifest.nodes[n].resource_type in kinds}
+
+
+def run_command(
+    options: RunOptions,
+    command: Command,
+    *,
+    sinks: Iterable[EventSink] = (),
+    compiled: CompileResult | None = None,
+    after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None = None,
+    partitions: Any = None,
+    extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
+) -> RunResult:
+    """Run ``build``/``run``/``seed`` for the options' selection and return what happened."""
+    compiled = compiled or compile_for(options)
+    manifest = compiled.manifest
+    project = compiled.project
+    selected = selected_assets(manifest, options, command)
+    if extra_steps is not None:
+        selected = extra_steps(manifest, selected)
+    state = open_state(project.root, readonly=options.dry_run)
+    try:
+        plan = build_plan(
+            manifest,
+            selected,
+            state,
+            target=project.target_name,
+            changed_only=options.changed_only,
+            partitions=partitions,
+        )
+        if options.dry_run:
+            return RunResult(compiled, plan, None)
+        adapter = get_adapter(project.target, project.root)
+        adapter.open()
+        try:
+            run_id = uuid.uuid4().hex
+            with state.acquire_lock(project.target_name, LockOwner(command, run_id)):
+                summary = _execute(
+                    options, command, compiled, plan, adapter, state, run_id, sinks,
+                    after_step_factory,
+                )  # fmt: skip
+            return RunResult(compiled, plan, summary, run_id)
+        finally:
+            adapter.close()
+    finally:
+        state.close()
+
+
+def _execute(
+    options: RunOptions,
+    command: str,
+    compiled: CompileResult,
+    plan: Plan,
+    adapter: Adapter,
+    state: StateStore,
+    run_id: str,
+    sinks: Iterable[EventSink],
+    after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None,
+) -> RunSummary:
+    project, manifest = compiled.project, compiled.manifest
+    fan = FanOut([StateRecorder(state), *sinks])
+    fan.add(
+        RunResultsWriter(
+            project.target_dir / "run_results.json",
+            manifest,
+            {"command": command, "select": list(options.select), "target": project.target_name},
+        )
+    )
+    log_dir = project.root / project.config.log_path
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file:
+        fan.add(JsonLinesReporter(log_file))
+        selection = " ".join(options.select)
+        fan.emit(
+            RunStarted(
+                run_id, command, project.target_name, selection, len(plan), pid=os.getpid(),
+                args={"select": list(options.select), "exclude": list(options.exclude)},
+            )
+        )  # fmt: skip
+        cleanup_temporary_relations(adapter, manifest, plan)
+        parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
+        latest = state.latest_materializations(sorted(parents), target=project.target_name)
+        known = {key: rec.run_id for key, rec in latest.items()}
+        after_step = after_step_factory(adapter, run_id, fan) if after_step_factory else None
+        executor = Executor(
+            plan,
+            manifest,
+            adapter,
+            fan,
+            run_id=run_id,
+            project_root=str(project.root),
+            threads=options.threads or project.target.threads,
+            fail_fast=options.fail_fast,
+            full_refresh=options.full_refresh,
+            known_runs=known,
+            after_step=after_step,
+        )
+        with _interrupt_on_sigterm():
+            summary = executor.run()
+        fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
+    return summary
+
+
+def cleanup_temporary_relations(adapter: Adapter, manifest: Manifest, plan: Plan) -> list[str]:
+    """Drop temporary/staging relations a killed run left in the schemas this plan writes to."""
+    schemas = set()
+    for step in plan.order:
+        node = manifest.nodes[step.asset]
+        if node.relation is not None:
+            schemas.add((node.relation.database, node.relation.schema_name))
+    dropped = []
+    for database, schema in sorted(schemas, key=str):
+        for relation in adapter.list_relations(database, schema):
+            if relation.name.startswith((TEMP_PREFIX, STAGING_PREFIX)):
+                adapter.drop_relation(relation)
+                dropped.append(str(relation))
+    return dropped
+
+
+@contextmanager
+def _interrupt_on_sigterm():  # type: ignore[no-untyped-def]
+    """SIGTERM stops a run like Ctrl-C (only possible from the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
