@@ -504,7 +504,7 @@ def config_errors_from(
         if kind == "extra_forbidden":
             known = _known_keys(model, loc[:-1]) if model else []
             msg = f"unknown key '{dotted}'"
-            hint = suggestion(str(loc[-1]), known) or (
+            hint = suggestion(str(loc[-1]), known, closest=True) or (
                 f"Allowed keys: {', '.join(sorted(known))}" if known else None
             )
         elif kind == "missing":

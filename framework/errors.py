@@ -39,11 +39,18 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return close
 
 
-def suggestion(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'Did you mean ...?' hint, or None when nothing is close."""
+def suggestion(name: str, candidates: Iterable[str], *, closest: bool = False) -> str | None:
+    """A 'Did you mean ...?' hint, or None when nothing is close.
+
+    With ``closest``, only names about as close as the best one are offered, so a near-exact
+    match stands alone (``stg_order`` → ``stg_orders``, not also ``orders``).
+    """
     close = did_you_mean(name, candidates)
     if not close:
         return None
+    if closest:
+        scores = [difflib.SequenceMatcher(None, name.lower(), c.lower()).ratio() for c in close]
+        close = [c for c, score in zip(close, scores, strict=True) if score >= max(scores) - 0.1]
     return "Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
 
 

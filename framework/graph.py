@@ -84,7 +84,7 @@ class _Resolver:
             raise UnknownReferenceError(
                 f"ref('{target}') names no model or seed",
                 location=_marker_location(model, "ref", target),
-                hint=suggestion(target, [*self.project.models, *self.project.seeds])
+                hint=suggestion(target, [*self.project.models, *self.project.seeds], closest=True)
                 or "Check the name: models are named after their file",
             )
         if ref.name in rec.sources:
@@ -95,7 +95,7 @@ class _Resolver:
             raise UnknownReferenceError(
                 f"source('{source}', '{table}') is not declared",
                 location=_marker_location(model, "source", table),
-                hint=suggestion(name, self.project.sources)
+                hint=suggestion(name, self.project.sources, closest=True)
                 or "Declare it under 'sources:' in a YAML file in models/",
             )
         if ref.name == THIS_MARKER:
@@ -130,8 +130,8 @@ class _Resolver:
         raise UnknownReferenceError(
             f"unknown table '{ref.dotted}'",
             location=_bare_location(model, ref),
-            hint=suggestion(ref.dotted, self.known())
-            or suggestion(ref.name, self.known())
+            hint=suggestion(ref.dotted, self.known(), closest=True)
+            or suggestion(ref.name, self.known(), closest=True)
             or "It is neither a model, a seed nor a declared source: add a model file, or declare "
             "the source in YAML",
         )

@@ -62,6 +62,8 @@ def parse_query(
         first = err.errors[0] if err.errors else {}
         line, col = int(first.get("line") or 0), int(first.get("col") or 0)
         token = (first.get("highlight") or "").strip()
+        if token and "\n" not in token and col >= len(token):
+            col = col - len(token) + 1  # sqlglot gives the token's last column: point at its start
         description = first.get("description") or str(err).splitlines()[0]
         if map_line:
             line = map_line(line)
