@@ -49,6 +49,7 @@ from sqlglot.dialects.dialect import Dialect
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "orch_cache.json"
+COMPILED_KEYS = frozenset({"compiled", "compiled_incremental", "columns", "lineage"})
 # Settings that change what a build writes; descriptive ones (tags, owner...) don't.
 FINGERPRINT_CONFIG_KEYS = (
     "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
@@ -376,7 +377,7 @@ class _Compiler:
         refs = self.graph.refs.get(model.name, {})
         key = self._compile_key(model, relation, refs)
         cached = self.cache.get(key)
-        if cached is None:
+        if cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
             cached = self._compile_sql(model, relation, refs)
             self.cache.put(key, cached)
         declared = self.yaml_columns(model.name)
