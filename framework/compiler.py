@@ -513,10 +513,12 @@ class _Compiler:
             node = self.nodes.get(asset)
             if node is not None and node.columns:
                 schema[alias] = {c: (i.data_type or "UNKNOWN") for c, i in node.columns.items()}
+        # the last use of the parsed tree: rewrite it in place (copies cost more than the rest)
         query = qualify_tables(
-            model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model)
+            model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
         )
-        qualified = expand_and_qualify(query, schema, model.dialect)
+        model.full.query = None
+        qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
         if qualified is None:
             return output_columns(query), {}
 

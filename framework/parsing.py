@@ -131,7 +131,10 @@ def _parse_one(
         if model is not None:
             return model
     dialect_hint = project.config.dialect
-    text, recording = renderer.render(raw, model_file.path)
+    if "{" in raw:
+        text, recording = renderer.render(raw, model_file.path)
+    else:  # no Jinja at all: compiling a template would cost more than parsing the SQL
+        text, recording = raw, Recording()
     dialect = str(recording.config.get("dialect") or dialect_hint)
     full = _variant(text, dialect, model_file.path, raw)
     incremental = None

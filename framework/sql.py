@@ -14,7 +14,6 @@ import sqlglot
 from orch.errors import Location, SqlSyntaxError, UnsupportedFeatureError
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -132,8 +131,8 @@ def table_references(query: exp.Expression, text: str) -> list[TableRef]:
 
 def fingerprint_sql(query: exp.Expression, dialect: str) -> str:
     """A hash of the normalized query: formatting, comments and identifier case don't count."""
-    normalized = normalize_identifiers(query.copy(), dialect=dialect)
-    text = normalized.sql(dialect=dialect, comments=False, normalize=True)
+    # normalize=True lower-cases identifiers in the generator: no copy of the tree needed
+    text = query.sql(dialect=dialect, comments=False, normalize=True, copy=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -153,14 +152,16 @@ def qualify_tables(
     query: exp.Expression,
     mapping: dict[str, exp.Table],
     default_aliases: dict[str, str] | None = None,
+    *,
+    copy: bool = True,
 ) -> exp.Expression:
-    """A copy of ``query`` whose external table references are replaced by ``mapping[dotted]``.
+    """``query`` (a copy unless ``copy=False``) whose external table references are replaced by ``mapping[dotted]``.
 
     Aliases are kept (or ``default_aliases[name]``, else the original name, becomes the alias) so
     column references still bind.
     """
-    copy = query.copy()
-    for scope in traverse_scope(copy):
+    tree = query.copy() if copy else query
+    for scope in traverse_scope(tree):
         for table in scope.tables:
             if not isinstance(table.this, exp.Identifier):
                 continue
@@ -179,13 +180,18 @@ def qualify_tables(
             )
             new.set("alias", alias)
             table.replace(new)
-    return copy
+    return tree
 
 
 def transpile(query: exp.Expression, dialect: str, path: str, *, pretty: bool = True) -> str:
     """Generate SQL for ``dialect``; a construct it cannot express is an error naming the file."""
     try:
-        return query.sql(dialect=dialect, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+        return query.sql(
+            dialect=dialect,
+            pretty=pretty,
+            unsupported_level=sqlglot.ErrorLevel.RAISE,
+            copy=False,  # callers pass a tree of their own (qualify_tables copies)
+        )
     except sqlglot.errors.UnsupportedError as err:
         raise UnsupportedFeatureError(
             f"cannot translate to {dialect}: {err}",
@@ -194,11 +200,13 @@ def transpile(query: exp.Expression, dialect: str, path: str, *, pretty: bool = 
         ) from None
 
 
-def expand_and_qualify(query: exp.Expression, schema: dict, dialect: str) -> exp.Expression | None:
+def expand_and_qualify(
+    query: exp.Expression, schema: dict, dialect: str, *, copy: bool = True
+) -> exp.Expression | None:
     """Qualify columns and expand ``*`` against known upstream columns; None if it cannot."""
     try:
         return qualify(
-            query.copy(),
+            query.copy() if copy else query,
             schema=schema,
             dialect=dialect,
             validate_qualify_columns=False,
