@@ -1,0 +1,3 @@
+{% macro cents_to_dollars(col) -%}
+    ({{ col }} / 100.0)
+{%- endmacro %}
