@@ -1,0 +1,30 @@
+# The README's two quick-start commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench clean
+
+$(BIN)/orch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(BIN)/orch
+
+install: $(BIN)/orch
+
+## Build every asset of the example project into example_project/warehouse.duckdb.
+demo: install
+	$(BIN)/orch build --project-dir example_project
+	$(BIN)/orch status --project-dir example_project
+
+## Run the test suite (browser tests need Debian's chromium: apt-get install chromium).
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/bench_compile.py
+	$(BIN)/python bench/bench_build.py
+
+clean:
+	rm -rf $(VENV) example_project/target example_project/.orch example_project/warehouse.duckdb
