@@ -1,0 +1,441 @@
+"""The static lineage site: ``orch docs generate`` writes it, any browser opens it from ``file://``.
+
+Layout of the output folder::
+
+    index.html        the page (Jinja, autoescaped): header, views, templates
+    static/style.css  styles; static/app.js: the hand-written script (graph, routes, search)
+    data.js           ``window.ORCH_DOCS = {...}``: project, overview, the graph (names, kinds,
+                      coordinates, edges, tags, groups, statuses): all the index page needs
+    data/a<N>.js      details of assets N*CHUNK_SIZE.. (SQL tokens, columns, lineage, checks,
+                      partitions, runs), loaded with a <script> tag when an asset is opened
+
+Data files are JSON inside a JS assignment (no fetch/XHR, which ``file://`` forbids), with ``<``,
+``>``, ``&`` and U+2028/2029 escaped so no string can end the script. Every user string reaches the
+page through ``textContent`` or Jinja autoescaping, never as markup. The DAG is laid out here
+(:mod:`orch.docs.layout`); the script only draws the part in view.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from orch.docs.highlight import TOKEN_CLASSES, highlight
+from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, layout_graph
+from orch.docs.richtext import markdown_tree, plain_text
+from orch.docs.status import (
+    StateSnapshot,
+    asset_status,
+    partition_strip,
+    worst_check,
+)
+from orch.manifest import CheckNode, Manifest, Node
+from orch.state import StateReader
+
+__all__ = ["SiteStats", "generate_site", "dump_js"]
+
+CHUNK_SIZE = 100
+DATA_GLOBAL = "ORCH_DOCS"
+CHUNK_CALLBACK = "orchDocsChunk"
+KINDS = ("source", "seed", "sql", "python")
+STATUSES = ("none", "never", "fresh", "stale", "failed")
+CHECK_STATUSES = ("", "pass", "warn", "fail")
+_JS_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    """What :func:`generate_site` wrote."""
+
+    out_dir: Path
+    assets: int
+    checks: int
+    files: int
+    bytes: int
+    seconds: float
+
+
+def dump_js(value: Any) -> str:
+    """JSON safe to embed in a script: no ``</script>``, no ``<!--``, no raw U+2028/2029."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.translate(_JS_ESCAPES)
+
+
+def kind_of(node: Node) -> str:
+    """source, seed, sql or python."""
+    if node.resource_type in ("source", "seed"):
+        return node.resource_type
+    return "python" if node.language == "python" else "sql"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else None
+
+
+def _relation(node: Node) -> str | None:
+    if node.relation is None:
+        return None
+    return str(node.relation.to_relation())
+
+
+# --------------------------------------------------------------------------- the site
+
+
+class _SiteBuilder:
+    """Builds the index payload and the per-asset detail payloads."""
+
+    def __init__(self, manifest: Manifest, snap: StateSnapshot) -> None:
+        self.m = manifest
+        self.snap = snap
+        self.order = manifest.topological_names()
+        self.index = {name: i for i, name in enumerate(self.order)}
+        self.checks_by_asset: dict[str, list[CheckNode]] = {}
+        for check in sorted(manifest.checks.values(), key=lambda c: c.name):
+            for asset in {check.asset, *check.depends_on} - {None}:
+                if asset in manifest.nodes:
+                    self.checks_by_asset.setdefault(str(asset), []).append(check)
+        self.downstream_columns: dict[tuple[str, str], list[list[str]]] = {}
+        for name in self.order:
+            for column, refs in manifest.nodes[name].column_lineage.items():
+                for ref in refs:
+                    key = (ref.asset, ref.column)
+                    self.downstream_columns.setdefault(key, []).append([name, column])
+        self.check_status: dict[str, str | None] = {}
+        self.check_last: dict[str, dict[str, Any] | None] = {}
+        self._read_checks()
+        self.strips: dict[str, dict[str, Any] | None] = {}
+        self.status: dict[str, str] = {}
+        for name in self.order:
+            node = manifest.nodes[name]
+            strip = partition_strip(node, snap)
+            self.strips[name] = strip
+            self.status[name] = asset_status(node, snap, strip)
+
+    # ----------------------------------------------------------- checks
+
+    def _read_checks(self) -> None:
+        by_check: dict[str, list[Any]] = {}
+        for (check, _), rec in self.snap.checks.items():
+            by_check.setdefault(check, []).append(rec)
+        for name in self.m.checks:
+            recs = sorted(by_check.get(name, []), key=lambda r: r.id)
+            if not recs:
+                self.check_status[name] = None
+                self.check_last[name] = None
+                continue
+            last = recs[-1]
+            failing_parts = [r.partition_key for r in recs if r.status in ("fail", "error")]
+            status = worst_check([r.status for r in recs])
+            self.check_status[name] = "fail" if status == "error" else status
+            self.check_last[name] = {
+                "status": last.status,
+                "failing_rows": last.failing_rows,
+                "sample": list(last.sample),
+                "at": _iso(last.at),
+                "run": last.run_id,
+                "partition": last.partition_key,
+                "message": last.message,
+                "duration": round(last.duration_s, 3),
+                "failing_partitions": [p for p in failing_parts if p][:50],
+                "partitions": len(recs),
+            }
+
+    def asset_check_status(self, name: str) -> str:
+        statuses = [self.check_status.get(c.name) for c in self.checks_by_asset.get(name, [])]
+        return worst_check([s for s in statuses if s]) or ""
+
+    # ----------------------------------------------------------- index
+
+    def build_index(self) -> dict[str, Any]:
+        m = self.m
+        groups: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        mats: dict[str, int] = {}
+        for name in self.order:
+            node = m.nodes[name]
+            if node.config.group:
+                groups.setdefault(node.config.group, 0)
+            for tag in node.tags:
+                tags.setdefault(tag, 0)
+            mats.setdefault(node.materialized, 0)
+        group_list, tag_list, mat_list = sorted(groups), sorted(tags), sorted(mats)
+        gi = {g: i for i, g in enumerate(group_list)}
+        ti = {t: i for i, t in enumerate(tag_list)}
+        mi = {t: i for i, t in enumerate(mat_list)}
+        parents = {n: [p for p in m.parents.get(n, []) if p in self.index] for n in self.order}
+        children = {n: [c for c in m.children.get(n, []) if c in self.index] for n in self.order}
+        layout = layout_graph(
+            self.order,
+            parents,
+            children,
+            initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
+        )
+        nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscp"}
+        for name in self.order:
+            node = m.nodes[name]
+            nodes["n"].append(name)
+            nodes["k"].append(KINDS.index(kind_of(node)))
+            nodes["x"].append(layout.x[name])
+            nodes["y"].append(layout.y[name])
+            nodes["l"].append(layout.layer[name])
+            nodes["g"].append(gi.get(node.config.group or "", -1))
+            nodes["t"].append([ti[t] for t in node.tags])
+            nodes["m"].append(mi[node.materialized])
+            nodes["s"].append(STATUSES.index(self.status[name]))
+            nodes["c"].append(CHECK_STATUSES.index(self.asset_check_status(name)))
+            nodes["p"].append([self.index[p] for p in parents[name]])
+        return {
+            "project": m.project.model_dump(),
+            "orch_version": m.orch_version,
+            "generated_at": _iso(datetime.now(timezone.utc)),
+            "chunk_size": CHUNK_SIZE,
+            "kinds": KINDS,
+            "statuses": STATUSES,
+            "check_statuses": CHECK_STATUSES,
+            "materializations": mat_list,
+            "token_classes": TOKEN_CLASSES,
+            "groups": group_list,
+            "tags": tag_list,
+            "node_size": [NODE_WIDTH, NODE_HEIGHT],
+            "size": [layout.width, layout.height],
+            "nodes": nodes,
+            "overview": self.build_overview(),
+        }
+
+    # ----------------------------------------------------------- overview
+
+    def build_overview(self) -> dict[str, Any]:
+        m, snap = self.m, self.snap
+        kinds: dict[str, int] = {k: 0 for k in KINDS}
+        mats: dict[str, int] = {}
+        for node in m.nodes.values():
+            kinds[kind_of(node)] += 1
+            mats[node.materialized] = mats.get(node.materialized, 0) + 1
+        statuses = {s: 0 for s in STATUSES}
+        for s in self.status.values():
+            statuses[s] += 1
+        failing = []
+        for name, check in sorted(m.checks.items()):
+            last = self.check_last.get(name)
+            if last and self.check_status.get(name) in ("fail", "warn"):
+                failing.append(
+                    {
+                        "check": name,
+                        "asset": check.asset,
+                        "status": self.check_status[name],
+                        "failing_rows": last["failing_rows"],
+                        "severity": check.severity,
+                        "at": last["at"],
+                    }
+                )
+        failing.sort(key=lambda f: (f["status"] != "fail", f["check"]))
+        stale = [n for n in self.order if self.status[n] in ("stale", "failed")]
+        durations: dict[str, tuple[float, int | None]] = {}
+        for (asset, _), rec in snap.latest.items():
+            if asset in m.nodes:
+                dur, rows = durations.get(asset, (0.0, 0))
+                durations[asset] = (dur + rec.duration_s, (rows or 0) + (rec.rows or 0))
+        slowest = sorted(durations.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]
+        runs = [
+            {
+                "run": r.run_id,
+                "command": r.command,
+                "selection": r.selection,
+                "status": r.status,
+                "started": _iso(r.started_at),
+                "duration": None if r.duration_s is None else round(r.duration_s, 3),
+                "counts": r.counts,
+            }
+            for r in snap.runs[:10]
+        ]
+        return {
+            "assets": len(m.nodes),
+            "checks": len(m.checks),
+            "kinds": kinds,
+            "materializations": mats,
+            "statuses": statuses,
+            "runs": runs,
+            "failing_checks": failing[:50],
+            "stale": [[n, self.status[n]] for n in stale[:50]],
+            "stale_total": len(stale),
+            "slowest": [[n, round(d, 3), r] for n, (d, r) in slowest],
+            "has_state": bool(snap.latest or snap.attempts or snap.runs or snap.checks),
+        }
+
+    # ----------------------------------------------------------- details
+
+    def build_detail(self, name: str) -> dict[str, Any]:
+        node = self.m.nodes[name]
+        language = node.language or ("sql" if node.resource_type == "model" else None)
+        checks = self.checks_by_asset.get(name, [])
+        column_checks: dict[str, list[str]] = {}
+        for c in checks:
+            if c.column and c.asset == name:
+                column_checks.setdefault(c.column, []).append(c.name)
+        columns = []
+        names = list(node.columns) + [c for c in node.column_lineage if c not in node.columns]
+        for col in names:
+            info = node.columns.get(col)
+            columns.append(
+                {
+                    "name": col,
+                    "type": info.data_type if info else None,
+                    "description": markdown_tree(info.description) if info else [],
+                    "tags": info.tags if info else [],
+                    "meta": info.meta if info else {},
+                    "checks": column_checks.get(col, []),
+                    "up": [[r.asset, r.column] for r in node.column_lineage.get(col, [])],
+                    "down": self.downstream_columns.get((name, col), []),
+                }
+            )
+        cfg = node.config
+        config = {
+            "unique_key": cfg.unique_key,
+            "incremental_strategy": cfg.incremental_strategy,
+            "contract": cfg.contract or None,
+            "alias": cfg.alias,
+            "code_version": cfg.code_version,
+        }
+        runs = [
+            {
+                "run": r.run_id,
+                "status": r.status,
+                "started": _iso(r.started_at),
+                "duration": round(r.duration_s, 3),
+                "rows": r.rows,
+                "partition": r.partition_key,
+                "error": r.error,
+                "current": bool(r.fingerprint and r.fingerprint == node.fingerprint),
+            }
+            for r in self.snap.history.get(name, [])
+        ]
+        description = markdown_tree(node.description)
+        return {
+            "name": name,
+            "kind": kind_of(node),
+            "resource_type": node.resource_type,
+            "language": language,
+            "materialized": node.materialized,
+            "status": self.status[name],
+            "owner": cfg.owner,
+            "group": cfg.group,
+            "tags": node.tags,
+            "meta": cfg.meta,
+            "config": {k: v for k, v in config.items() if v is not None},
+            "path": node.path,
+            "patch_path": node.patch_path,
+            "relation": _relation(node),
+            "source": [node.source_name, node.source_table] if node.source_name else None,
+            "description": description,
+            "summary": plain_text(description),
+            "fingerprint": node.fingerprint,
+            "raw": highlight(node.raw_code, language),
+            "compiled": highlight(node.compiled_code, "sql")
+            if node.compiled_code and language != "python"
+            else [],
+            "compiled_incremental": highlight(node.compiled_code_incremental or "", "sql"),
+            "columns": columns,
+            "checks": [self._check_detail(c) for c in checks],
+            "partitions": self.strips[name],
+            "runs": runs,
+            "parents": self.m.parents.get(name, []),
+            "children": self.m.children.get(name, []),
+        }
+
+    def _check_detail(self, c: CheckNode) -> dict[str, Any]:
+        history = self.snap.check_history.get(c.name, [])
+        return {
+            "name": c.name,
+            "type": c.check_type,
+            "kind": c.kind,
+            "asset": c.asset,
+            "column": c.column,
+            "severity": c.severity,
+            "blocking": c.blocking,
+            "args": c.args,
+            "description": markdown_tree(c.description),
+            "sql": highlight(c.sql, "sql"),
+            "status": self.check_status.get(c.name),
+            "last": self.check_last.get(c.name),
+            "history": [[r.status, _iso(r.at), r.failing_rows] for r in history],
+        }
+
+
+def _templates_dir() -> Path:
+    return Path(str(files("orch.templates"))) / "docs"
+
+
+def generate_site(
+    manifest: Manifest, state_reader: StateReader | None, out_dir: str | Path
+) -> SiteStats:
+    """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
+
+    Args:
+        manifest: the compiled project.
+        state_reader: the state store, read-only; None renders the site without history.
+        out_dir: the folder to write; its ``data/`` is replaced, other files are overwritten.
+
+    Returns:
+        :class:`SiteStats` with counts, bytes written and the time it took.
+    """
+    started = time.perf_counter()
+    out = Path(out_dir)
+    snap = StateSnapshot.read(manifest, state_reader)
+    builder = _SiteBuilder(manifest, snap)
+    index = builder.build_index()
+
+    templates = _templates_dir()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = out / "data"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir()
+    static = out / "static"
+    static.mkdir(exist_ok=True)
+    written = 0
+    count = 0
+
+    def write(path: Path, text: str) -> None:
+        nonlocal written, count
+        data = text.encode("utf-8")
+        path.write_bytes(data)
+        written += len(data)
+        count += 1
+
+    for name in ("style.css", "app.js"):
+        write(static / name, (templates / "static" / name).read_text(encoding="utf-8"))
+    chunks = (len(builder.order) + CHUNK_SIZE - 1) // CHUNK_SIZE
+    for chunk in range(chunks):
+        names = builder.order[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
+        details = [builder.build_detail(n) for n in names]
+        write(data_dir / f"a{chunk}.js", f"{CHUNK_CALLBACK}({chunk},{dump_js(details)});\n")
+    write(out / "data.js", f"window.{DATA_GLOBAL}={dump_js(index)};\n")
+    page = env.get_template("index.html").render(
+        project=manifest.project,
+        orch_version=manifest.orch_version,
+        generated_at=index["generated_at"],
+        assets=len(manifest.nodes),
+    )
+    write(out / "index.html", page)
+    return SiteStats(
+        out_dir=out,
+        assets=len(manifest.nodes),
+        checks=len(manifest.checks),
+        files=count,
+        bytes=written,
+        seconds=time.perf_counter() - started,
+    )

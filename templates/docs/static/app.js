@@ -1,0 +1,800 @@
+/* orch docs: the site's one script. Hand-written, no dependencies, works from file://.
+ *
+ * Safety rule: every string that comes from the project (names, descriptions, SQL, meta, failing
+ * rows) reaches the page through textContent / createTextNode / setAttribute on a whitelisted
+ * attribute. Nothing here assigns markup strings (no innerHTML, no insertAdjacentHTML).
+ */
+(function () {
+  "use strict";
+  var D = window.ORCH_DOCS;
+  var N = D.nodes;
+  var COUNT = N.n.length;
+  var CS = D.chunk_size;
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var NODE_W = D.node_size[0], NODE_H = D.node_size[1];
+  var LAYER_GAP = 280, ROW_GAP = 52;
+
+  var nameIndex = new Map();
+  var lower = new Array(COUNT);
+  var children = new Array(COUNT);
+  for (var i = 0; i < COUNT; i++) { nameIndex.set(N.n[i], i); lower[i] = N.n[i].toLowerCase(); children[i] = []; }
+  for (i = 0; i < COUNT; i++) { var ps = N.p[i]; for (var j = 0; j < ps.length; j++) children[ps[j]].push(i); }
+
+  // ------------------------------------------------------------------ DOM helpers
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    if (attrs) for (var k in attrs) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = String(v);
+      else if (k === "cls") node.className = v;
+      else if (k === "on") for (var ev in v) node.addEventListener(ev, v[ev]);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (var a = 2; a < arguments.length; a++) append(node, arguments[a]);
+    return node;
+  }
+  function append(node, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) { child.forEach(function (c) { append(node, c); }); return; }
+    node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  }
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVGNS, tag);
+    if (attrs) for (var k in attrs) {
+      if (k === "text") node.textContent = String(attrs[k]);
+      else node.setAttribute(k, String(attrs[k]));
+    }
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function assetHref(name) { return "#/asset/" + encodeURIComponent(name); }
+  function columnHref(asset, column) { return "#/column/" + encodeURIComponent(asset) + "/" + encodeURIComponent(column); }
+  function graphHref(name) { return "#/graph/" + encodeURIComponent(name); }
+  function link(href, label, cls) { return el("a", { href: href, cls: cls, text: label }); }
+  function assetLink(name) { return nameIndex.has(name) ? link(assetHref(name), name) : el("span", { text: name }); }
+  function fmtDuration(s) {
+    if (s === null || s === undefined) return "–";
+    if (s < 1) return Math.round(s * 1000) + " ms";
+    if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + " s";
+    var m = Math.floor(s / 60); return m + " min " + Math.round(s - m * 60) + " s";
+  }
+  function fmtTime(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  }
+  function fmtNum(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"); }
+  function badge(label, cls, title) { return el("span", { cls: "badge " + (cls || ""), text: label, title: title }); }
+  function statusBadge(status) {
+    var labels = { fresh: "up to date", stale: "stale", failed: "failed", never: "never materialized", none: "not materialized" };
+    return badge(labels[status] || status, "st-" + status);
+  }
+  function checkBadge(status) { return status ? badge(status, "ck-" + status) : badge("not run", "ck-skipped"); }
+  function plainValue(v) { return typeof v === "string" ? v : JSON.stringify(v); }
+
+  // Markdown arrives as a tree built in Python: [tag, attrs, ...children]; leaves are text.
+  var MD_TAGS = { p: 1, h1: 1, h2: 1, h3: 1, h4: 1, h5: 1, h6: 1, ul: 1, ol: 1, li: 1, em: 1, strong: 1, code: 1, pre: 1, blockquote: 1, a: 1, br: 1, hr: 1 };
+  function richText(tree) {
+    var box = el("div", { cls: "description" });
+    (tree || []).forEach(function (n) { box.appendChild(mdNode(n)); });
+    return box;
+  }
+  function mdNode(n) {
+    if (typeof n === "string") return document.createTextNode(n);
+    var tag = MD_TAGS[n[0]] ? n[0] : "span";
+    var node = document.createElement(tag);
+    var attrs = n[1] || {};
+    if (tag === "a" && typeof attrs.href === "string" && /^(https?:|mailto:|#)/i.test(attrs.href)) {
+      node.setAttribute("href", attrs.href); node.setAttribute("rel", "noopener noreferrer");
+    }
+    if (tag === "ol" && attrs.start) node.setAttribute("start", String(parseInt(attrs.start, 10) || 1));
+    for (var c = 2; c < n.length; c++) node.appendChild(mdNode(n[c]));
+    return node;
+  }
+  function codeBlock(tokens) {
+    var pre = el("pre", { cls: "code" });
+    var code = el("code");
+    for (var t = 0; t < tokens.length; t += 2) {
+      var cls = D.token_classes[tokens[t]];
+      if (cls) code.appendChild(el("span", { cls: cls, text: tokens[t + 1] }));
+      else code.appendChild(document.createTextNode(tokens[t + 1]));
+    }
+    pre.appendChild(code);
+    return pre;
+  }
+
+  // ------------------------------------------------------------------ asset details (chunks)
+  var chunks = {}, waiting = {}, requested = {};
+  window.orchDocsChunk = function (index, details) {
+    chunks[index] = details;
+    (waiting[index] || []).forEach(function (f) { f(); });
+    delete waiting[index];
+  };
+  function loadChunk(index) {
+    return new Promise(function (resolve, reject) {
+      if (chunks[index]) { resolve(chunks[index]); return; }
+      (waiting[index] = waiting[index] || []).push(function () { resolve(chunks[index]); });
+      if (requested[index]) return;
+      requested[index] = true;
+      var s = document.createElement("script");
+      s.src = "data/a" + index + ".js";
+      s.onerror = function () { requested[index] = false; reject(new Error("cannot load data/a" + index + ".js")); };
+      document.head.appendChild(s);
+    });
+  }
+  function loadAsset(name) {
+    var idx = nameIndex.get(name);
+    if (idx === undefined) return Promise.resolve(null);
+    return loadChunk(Math.floor(idx / CS)).then(function (c) { return c[idx % CS]; });
+  }
+
+  // ------------------------------------------------------------------ layout of subgraphs
+  // Columns are the assets' global layers, compressed: every edge still points right.
+  function localLayout(items, edges) {
+    var layers = Array.from(new Set(items.map(function (n) { return n.layer; }))).sort(function (a, b) { return a - b; });
+    var col = new Map(layers.map(function (l, i) { return [l, i]; }));
+    var byKey = new Map(items.map(function (n) { return [n.key, n]; }));
+    var rows = layers.map(function () { return []; });
+    items.forEach(function (n) { n.col = col.get(n.layer); n.ins = []; n.outs = []; rows[n.col].push(n); });
+    edges.forEach(function (e) { var a = byKey.get(e[0]), b = byKey.get(e[1]); if (a && b) { a.outs.push(b); b.ins.push(a); } });
+    rows.forEach(function (r) { r.sort(function (a, b) { return a.order0 - b.order0; }); r.forEach(function (n, i) { n.pos = (i + 0.5) / r.length; }); });
+    function sweep(list, dir) {
+      list.forEach(function (r) {
+        r.forEach(function (n) {
+          var ns = dir ? n.ins : n.outs;
+          n.key2 = ns.length ? ns.reduce(function (s, m) { return s + m.pos; }, 0) / ns.length : n.pos;
+        });
+        r.sort(function (a, b) { return a.key2 - b.key2 || a.pos - b.pos; });
+        r.forEach(function (n, i) { n.pos = (i + 0.5) / r.length; });
+      });
+    }
+    for (var s = 0; s < 2; s++) { sweep(rows, true); sweep(rows.slice().reverse(), false); }
+    var tallest = Math.max.apply(null, rows.map(function (r) { return r.length; }).concat([1]));
+    rows.forEach(function (r, c) {
+      var offset = (tallest - r.length) / 2;
+      r.forEach(function (n, i) { n.x = c * LAYER_GAP; n.y = (i + offset) * ROW_GAP; });
+    });
+    return items;
+  }
+
+  function assetItem(i) {
+    return {
+      key: N.n[i], idx: i, label: N.n[i], layer: N.l[i], order0: N.y[i],
+      sub: D.materializations[N.m[i]] + (N.g[i] >= 0 ? " · " + D.groups[N.g[i]] : ""),
+      kind: D.kinds[N.k[i]], status: D.statuses[N.s[i]], check: D.check_statuses[N.c[i]],
+      href: assetHref(N.n[i])
+    };
+  }
+  function neighbourhood(focus, up, down) {
+    var seen = new Map(); seen.set(focus, 0);
+    var frontier = [focus];
+    for (var d = 0; d < up && frontier.length; d++) {
+      var next = [];
+      frontier.forEach(function (i) { N.p[i].forEach(function (p) { if (!seen.has(p)) { seen.set(p, -1); next.push(p); } }); });
+      frontier = next;
+    }
+    frontier = [focus];
+    for (d = 0; d < down && frontier.length; d++) {
+      next = [];
+      frontier.forEach(function (i) { children[i].forEach(function (c) { if (!seen.has(c)) { seen.set(c, 1); next.push(c); } }); });
+      frontier = next;
+    }
+    var items = [], edges = [];
+    seen.forEach(function (_, i) {
+      items.push(assetItem(i));
+      N.p[i].forEach(function (p) { if (seen.has(p)) edges.push([N.n[p], N.n[i]]); });
+    });
+    return { items: localLayout(items, edges), edges: edges };
+  }
+  var globalItems = null;
+  function wholeGraph() {
+    if (!globalItems) {
+      globalItems = [];
+      for (var i = 0; i < COUNT; i++) { var it = assetItem(i); it.x = N.x[i]; it.y = N.y[i]; it.ins = []; it.outs = []; globalItems.push(it); }
+      for (i = 0; i < COUNT; i++) N.p[i].forEach(function (p) { globalItems[i].ins.push(globalItems[p]); globalItems[p].outs.push(globalItems[i]); });
+    }
+    return globalItems;
+  }
+
+  // ------------------------------------------------------------------ the graph renderer
+  // Draws only what is in view; far out, nodes collapse into one path per kind (level of detail).
+  function GraphView(svgEl, opts) {
+    this.svg = svgEl; this.opts = opts || {};
+    this.items = []; this.byKey = new Map(); this.k = 1; this.tx = 0; this.ty = 0;
+    this.selected = null; this.related = null; this.dimmed = null; this.focusKey = null;
+    this.root = svg("g"); this.svg.appendChild(this.root);
+    this.pending = false;
+    var self = this, drag = null;
+    svgEl.addEventListener("wheel", function (e) {
+      e.preventDefault();
+      var r = svgEl.getBoundingClientRect();
+      self.zoomAt(e.clientX - r.left, e.clientY - r.top, Math.exp(-e.deltaY * 0.0015));
+    }, { passive: false });
+    svgEl.addEventListener("pointerdown", function (e) {
+      if (e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, tx: self.tx, ty: self.ty, moved: false, target: e.target };
+    });
+    window.addEventListener("pointermove", function (e) {
+      if (!drag) return;
+      var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      drag.moved = true; svgEl.classList.add("dragging");
+      self.tx = drag.tx + dx; self.ty = drag.ty + dy; self.schedule();
+    });
+    window.addEventListener("pointerup", function (e) {
+      if (!drag) return;
+      var d = drag; drag = null; svgEl.classList.remove("dragging");
+      if (d.moved) return;
+      var g = d.target.closest ? d.target.closest("[data-key]") : null;
+      if (g && self.byKey.has(g.getAttribute("data-key"))) self.select(g.getAttribute("data-key"));
+      else if (self.lod && d.target === self.svg) {
+        var r = svgEl.getBoundingClientRect(); self.zoomAt(e.clientX - r.left, e.clientY - r.top, 2.5);
+      } else if (d.target === self.svg || d.target === self.root) self.select(null);
+    });
+    svgEl.addEventListener("dblclick", function (e) {
+      var g = e.target.closest ? e.target.closest("[data-key]") : null;
+      if (g && self.opts.onOpen) self.opts.onOpen(self.byKey.get(g.getAttribute("data-key")));
+    });
+    window.addEventListener("resize", function () { self.schedule(); });
+  }
+  GraphView.prototype.setGraph = function (items, focusKey) {
+    this.items = items; this.byKey = new Map(items.map(function (n) { return [n.key, n]; }));
+    this.focusKey = focusKey || null; this.selected = null; this.related = null;
+    var self = this;
+    this.fit();
+    if (focusKey && this.byKey.has(focusKey) && items.length > 60) {
+      var f = this.byKey.get(focusKey); this.k = Math.max(this.k, 0.8); this.center(f.x + NODE_W / 2, f.y + NODE_H / 2);
+    }
+    self.render();
+  };
+  GraphView.prototype.size = function () { return [this.svg.clientWidth || 800, this.svg.clientHeight || 500]; };
+  GraphView.prototype.fit = function () {
+    var sz = this.size(), minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    this.items.forEach(function (n) { minX = Math.min(minX, n.x); minY = Math.min(minY, n.y); maxX = Math.max(maxX, n.x + NODE_W); maxY = Math.max(maxY, n.y + NODE_H); });
+    if (!this.items.length) { minX = minY = 0; maxX = maxY = 1; }
+    var pad = 40;
+    this.k = Math.min(1.15, (sz[0] - 2 * pad) / (maxX - minX || 1), (sz[1] - 2 * pad) / (maxY - minY || 1));
+    this.k = Math.max(this.k, 0.01);
+    this.tx = (sz[0] - (maxX - minX) * this.k) / 2 - minX * this.k;
+    this.ty = (sz[1] - (maxY - minY) * this.k) / 2 - minY * this.k;
+    this.schedule();
+  };
+  GraphView.prototype.center = function (x, y) {
+    var sz = this.size(); this.tx = sz[0] / 2 - x * this.k; this.ty = sz[1] / 2 - y * this.k; this.schedule();
+  };
+  GraphView.prototype.zoomAt = function (px, py, factor) {
+    var k = Math.min(3, Math.max(0.01, this.k * factor));
+    this.tx = px - (px - this.tx) * (k / this.k); this.ty = py - (py - this.ty) * (k / this.k); this.k = k;
+    this.schedule();
+  };
+  GraphView.prototype.schedule = function () {
+    if (this.pending) return;
+    this.pending = true;
+    var self = this;
+    requestAnimationFrame(function () { self.pending = false; self.render(); });
+  };
+  GraphView.prototype.select = function (key) {
+    this.selected = key;
+    this.related = null;
+    if (key !== null) {
+      var start = this.byKey.get(key), rel = new Set([key]);
+      [["ins"], ["outs"]].forEach(function (dir) {
+        var stack = [start];
+        while (stack.length) {
+          var n = stack.pop();
+          (n[dir[0]] || []).forEach(function (m) { if (!rel.has(m.key)) { rel.add(m.key); stack.push(m); } });
+        }
+      });
+      this.related = rel;
+    }
+    this.render();
+    if (this.opts.onSelect) this.opts.onSelect(key === null ? null : this.byKey.get(key));
+  };
+  GraphView.prototype.setDim = function (pred) { this.dimmed = pred; this.render(); };
+  GraphView.prototype.render = function () {
+    var sz = this.size(), k = this.k;
+    this.root.setAttribute("transform", "translate(" + this.tx + "," + this.ty + ") scale(" + k + ")");
+    var x0 = -this.tx / k - NODE_W, y0 = -this.ty / k - NODE_H, x1 = (sz[0] - this.tx) / k, y1 = (sz[1] - this.ty) / k;
+    var visible = [];
+    for (var i = 0; i < this.items.length; i++) {
+      var n = this.items[i];
+      if (n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1) visible.push(n);
+    }
+    var key = visible.length + "|" + (k < 0.4) + "|" + this.selected + "|" + x0.toFixed(0) + "," + y0.toFixed(0) + "," + k.toFixed(3);
+    if (key === this.lastKey && !this.dirty) return;
+    this.lastKey = key;
+    clear(this.root);
+    this.lod = visible.length > 400 && k < 0.4;
+    if (this.opts.onInfo) this.opts.onInfo(visible.length, this.items.length);
+    if (this.lod) { this.renderLod(visible); return; }
+    var inView = new Set(visible.map(function (n) { return n.key; }));
+    var edgeLayer = svg("g"), nodeLayer = svg("g"), hlLayer = svg("g");
+    var related = this.related, dimmed = this.dimmed, drawn = 0;
+    var self = this;
+    function edge(a, b) {
+      if (drawn > 8000) return;
+      drawn++;
+      var sx = a.x + NODE_W, sy = a.y + NODE_H / 2, ex = b.x, ey = b.y + NODE_H / 2, dx = Math.max(40, (ex - sx) / 2);
+      var hl = related && related.has(a.key) && related.has(b.key);
+      var p = svg("path", { d: "M" + sx + " " + sy + "C" + (sx + dx) + " " + sy + " " + (ex - dx) + " " + ey + " " + ex + " " + ey, "class": "edge" + (hl ? " hl" : related ? " dim" : "") });
+      (hl ? hlLayer : edgeLayer).appendChild(p);
+    }
+    visible.forEach(function (n) {
+      (n.ins || []).forEach(function (p) { edge(p, n); });
+      (n.outs || []).forEach(function (c) { if (!inView.has(c.key)) edge(n, c); });
+    });
+    visible.forEach(function (n) { nodeLayer.appendChild(self.drawNode(n, related, dimmed)); });
+    this.root.appendChild(edgeLayer); this.root.appendChild(hlLayer); this.root.appendChild(nodeLayer);
+  };
+  GraphView.prototype.drawNode = function (n, related, dimmed) {
+    var cls = "node";
+    if (n.key === this.focusKey) cls += " focus";
+    if (n.key === this.selected) cls += " selected";
+    if (n.check === "fail") cls += " check-fail";
+    if ((related && !related.has(n.key)) || (dimmed && !dimmed(n))) cls += " dim";
+    var g = svg("g", { "class": cls, transform: "translate(" + n.x + "," + n.y + ")", "data-key": n.key });
+    var title = svg("title"); title.textContent = n.label + (n.sub ? " (" + n.sub + ")" : ""); g.appendChild(title);
+    g.appendChild(svg("rect", { "class": "card", width: NODE_W, height: NODE_H, rx: 7 }));
+    g.appendChild(svg("rect", { "class": "stripe k-" + n.kind, width: 5, height: NODE_H - 2, x: 1, y: 1, rx: 2 }));
+    var label = n.label.length > 26 ? n.label.slice(0, 25) + "…" : n.label;
+    g.appendChild(svg("text", { x: 13, y: 15, text: label }));
+    g.appendChild(svg("text", { x: 13, y: 29, "class": "sub", text: n.sub || "" }));
+    if (n.status && n.status !== "none") g.appendChild(svg("circle", { cx: NODE_W - 11, cy: 11, r: 4.5, "class": "s-" + n.status }));
+    if (n.check) g.appendChild(svg("rect", { x: NODE_W - 15.5, y: 21, width: 9, height: 9, rx: 2, "class": "c-" + n.check }));
+    return g;
+  };
+  GraphView.prototype.renderLod = function (visible) {
+    var paths = {}, edges = [], dimmed = this.dimmed, related = this.related;
+    var inView = new Set(visible.map(function (n) { return n.key; }));
+    visible.forEach(function (n) {
+      var cls = (dimmed && !dimmed(n)) || (related && !related.has(n.key)) ? "dim" : n.kind;
+      (paths[cls] = paths[cls] || []).push("M" + n.x + " " + n.y + "h" + NODE_W + "v" + NODE_H + "h-" + NODE_W + "z");
+      if (edges.length < 40000) (n.ins || []).forEach(function (p) { if (inView.has(p.key)) edges.push("M" + (p.x + NODE_W) + " " + (p.y + NODE_H / 2) + "L" + n.x + " " + (n.y + NODE_H / 2)); });
+    });
+    this.root.appendChild(svg("path", { d: edges.join(""), "class": "lod-edge", "vector-effect": "non-scaling-stroke" }));
+    for (var cls in paths) {
+      var p = svg("path", { d: paths[cls].join(""), "class": "lod-node " + (cls === "dim" ? "" : "k-" + cls) });
+      if (cls === "dim") p.setAttribute("fill", "#d5dae1");
+      this.root.appendChild(p);
+    }
+  };
+
+  // ------------------------------------------------------------------ views
+  var views = ["graph", "overview", "asset", "column"];
+  function show(view) {
+    views.forEach(function (v) { document.getElementById("view-" + v).hidden = v !== view; });
+    document.querySelectorAll(".tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === view); });
+  }
+
+  // graph view
+  var gstate = { focus: null, whole: false, tag: "", group: "" };
+  var upInput = document.getElementById("levels-up"), downInput = document.getElementById("levels-down");
+  var wholeBtn = document.getElementById("whole-graph"), panel = document.getElementById("graph-panel");
+  var tagSel = document.getElementById("filter-tag"), groupSel = document.getElementById("filter-group");
+  var info = document.getElementById("graph-info");
+  var mainGraph = new GraphView(document.getElementById("graph"), {
+    onSelect: showPanel,
+    onOpen: function (n) { location.hash = assetHref(n.key); },
+    onInfo: function (shown, total) { info.textContent = shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " shown · " + COUNT.toLocaleString("en-US") + " assets"; }
+  });
+  D.tags.forEach(function (t, i) { tagSel.appendChild(el("option", { value: String(i), text: t })); });
+  D.groups.forEach(function (g, i) { groupSel.appendChild(el("option", { value: String(i), text: g })); });
+  var legend = document.getElementById("legend");
+  [["source", "source"], ["seed", "seed"], ["sql", "SQL model"], ["python", "Python asset"]].forEach(function (k) {
+    legend.appendChild(el("span", null, el("i", { cls: "lg-" + k[0] }), k[1]));
+  });
+  legend.querySelectorAll("i").forEach(function (i) {
+    var k = i.className.slice(3); i.style.background = getComputedStyle(document.documentElement).getPropertyValue("--k-" + k);
+  });
+
+  function defaultFocus() {
+    var best = 0, score = -1;
+    for (var i = 0; i < COUNT; i++) { var s = N.p[i].length + children[i].length; if (s > score) { score = s; best = i; } }
+    return best;
+  }
+  function applyFilter() {
+    var t = tagSel.value, g = groupSel.value;
+    if (!t && !g) { mainGraph.setDim(null); return; }
+    var ti = t ? parseInt(t, 10) : -1, gi = g ? parseInt(g, 10) : -1;
+    mainGraph.setDim(function (n) {
+      var i = n.idx;
+      return (ti < 0 || N.t[i].indexOf(ti) >= 0) && (gi < 0 || N.g[i] === gi);
+    });
+  }
+  function drawGraphView() {
+    wholeBtn.setAttribute("aria-pressed", String(gstate.whole));
+    if (gstate.whole || COUNT === 0) {
+      mainGraph.setGraph(wholeGraph(), gstate.focus === null ? null : N.n[gstate.focus]);
+    } else {
+      var f = gstate.focus === null ? defaultFocus() : gstate.focus;
+      var up = Math.max(0, parseInt(upInput.value, 10) || 0), down = Math.max(0, parseInt(downInput.value, 10) || 0);
+      var nb = neighbourhood(f, up, down);
+      mainGraph.setGraph(nb.items, N.n[f]);
+    }
+    applyFilter();
+  }
+  function showPanel(item) {
+    clear(panel);
+    if (!item) { panel.hidden = true; return; }
+    panel.hidden = false;
+    var i = item.idx;
+    panel.appendChild(el("button", { cls: "close", type: "button", title: "Close", text: "×", on: { click: function () { mainGraph.select(null); } } }));
+    panel.appendChild(el("h2", { text: item.label }));
+    panel.appendChild(el("div", null, badge(kindLabel(item.kind), "kind-" + item.kind), " ", statusBadge(item.status), " ", item.check ? checkBadge(item.check) : null));
+    var body = el("div", { cls: "muted", text: "…" });
+    panel.appendChild(el("dl", { cls: "facts" },
+      el("dt", { text: "Materialized" }), el("dd", { text: D.materializations[N.m[i]] }),
+      el("dt", { text: "Upstream" }), el("dd", { text: String(N.p[i].length) }),
+      el("dt", { text: "Downstream" }), el("dd", { text: String(children[i].length) })));
+    panel.appendChild(body);
+    panel.appendChild(el("div", { cls: "actions" },
+      el("a", { href: assetHref(item.key), cls: "badge kind-sql", text: "Open asset →" }),
+      el("a", { href: graphHref(item.key), cls: "badge", text: "Focus graph here" })));
+    loadAsset(item.key).then(function (a) { body.textContent = a && a.summary ? a.summary : ""; }).catch(function () { body.textContent = ""; });
+  }
+  function kindLabel(k) { return { source: "source", seed: "seed", sql: "SQL model", python: "Python asset" }[k] || k; }
+  upInput.addEventListener("change", function () { gstate.whole = false; drawGraphView(); });
+  downInput.addEventListener("change", function () { gstate.whole = false; drawGraphView(); });
+  wholeBtn.addEventListener("click", function () { gstate.whole = !gstate.whole; drawGraphView(); });
+  tagSel.addEventListener("change", applyFilter);
+  groupSel.addEventListener("change", applyFilter);
+  document.getElementById("fit").addEventListener("click", function () { mainGraph.fit(); });
+
+  // overview
+  function statCard(value, label, sub) {
+    return el("div", { cls: "stat" }, el("div", { cls: "v", text: value }), el("div", { cls: "l", text: label }), sub ? el("div", { cls: "sub", text: sub }) : null);
+  }
+  function table(headers, rows) {
+    var t = el("table");
+    t.appendChild(el("thead", null, el("tr", null, headers.map(function (h) { return el("th", { text: h }); }))));
+    var tb = el("tbody");
+    rows.forEach(function (r) { tb.appendChild(el("tr", null, r.map(function (c) { return c instanceof Node ? el("td", null, c) : el("td", { text: c === null || c === undefined ? "–" : String(c) }); }))); });
+    t.appendChild(tb);
+    return el("div", { cls: "table-box" }, t);
+  }
+  function renderOverview() {
+    var o = D.overview, v = document.getElementById("view-overview");
+    clear(v);
+    var last = o.runs[0];
+    v.appendChild(el("div", null, el("h1", { text: D.project.name }),
+      el("div", { cls: "muted", text: "dialect " + D.project.dialect + " · target " + D.project.target_name + " (" + D.project.target_type + ") · generated " + fmtTime(D.generated_at) })));
+    v.appendChild(el("div", { cls: "stats" },
+      statCard(fmtNum(o.assets), "assets", o.kinds.sql + " SQL · " + o.kinds.python + " Python · " + o.kinds.seed + " seeds · " + o.kinds.source + " sources"),
+      statCard(fmtNum(o.checks), "checks", o.failing_checks.length ? o.failing_checks.length + " failing or warning" : "none failing"),
+      statCard(fmtNum(o.statuses.fresh), "up to date", o.statuses.never + " never materialized"),
+      statCard(fmtNum(o.stale_total), "stale or failed", "assets to rebuild"),
+      statCard(last ? last.status : "–", "last run", last ? last.command + " · " + fmtTime(last.started) + " · " + fmtDuration(last.duration) : "no runs recorded")));
+    if (!o.has_state) v.appendChild(el("p", { cls: "empty-note", text: "No runs recorded yet: run `orch build`, then `orch docs generate` again to see materializations, partitions and check results." }));
+    var left = el("div"), right = el("div");
+    left.appendChild(el("h2", { text: "Failing checks" }));
+    left.appendChild(o.failing_checks.length ? table(["Check", "Asset", "Status", "Failing rows", "When"], o.failing_checks.map(function (f) {
+      return [el("span", { text: f.check }), f.asset ? assetLink(f.asset) : "–", checkBadge(f.status), fmtNum(f.failing_rows), fmtTime(f.at)];
+    })) : el("p", { cls: "empty-note", text: "No failing checks." }));
+    left.appendChild(el("h2", { text: "Recent runs" }));
+    left.appendChild(o.runs.length ? table(["Command", "Status", "Started", "Duration", "Steps"], o.runs.map(function (r) {
+      var counts = Object.keys(r.counts || {}).map(function (k) { return k + " " + r.counts[k]; }).join(", ");
+      return [el("code", { text: r.command + (r.selection ? " -s " + r.selection : "") }), badge(r.status, r.status === "success" ? "st-fresh" : r.status === "running" ? "st-stale" : "st-failed"), fmtTime(r.started), fmtDuration(r.duration), counts || "–"];
+    })) : el("p", { cls: "empty-note", text: "No runs yet." }));
+    right.appendChild(el("h2", { text: "Stale assets" }));
+    right.appendChild(o.stale.length ? table(["Asset", "Status"], o.stale.map(function (s) { return [assetLink(s[0]), statusBadge(s[1])]; })) : el("p", { cls: "empty-note", text: "Nothing stale." }));
+    right.appendChild(el("h2", { text: "Slowest models" }));
+    right.appendChild(o.slowest.length ? table(["Asset", "Duration", "Rows"], o.slowest.map(function (s) { return [assetLink(s[0]), fmtDuration(s[1]), fmtNum(s[2])]; })) : el("p", { cls: "empty-note", text: "No materializations yet." }));
+    right.appendChild(el("h2", { text: "Materializations" }));
+    right.appendChild(table(["Kind", "Assets"], Object.keys(o.materializations).sort().map(function (k) { return [k, fmtNum(o.materializations[k])]; })));
+    v.appendChild(el("div", { cls: "two-col" }, left, right));
+  }
+
+  // asset page
+  var miniGraph = null;
+  function renderAsset(name, column) {
+    var v = document.getElementById("view-asset");
+    clear(v);
+    v.appendChild(el("p", { cls: "muted", text: "Loading " + name + "…" }));
+    loadAsset(name).then(function (a) {
+      clear(v);
+      if (!a) { v.appendChild(el("div", { cls: "error-box", text: "Unknown asset: " + name })); return; }
+      buildAssetPage(v, a, column);
+    }).catch(function (err) { clear(v); v.appendChild(el("div", { cls: "error-box", text: String(err.message || err) })); });
+  }
+  function buildAssetPage(v, a, column) {
+    var head = el("div");
+    head.appendChild(el("div", { cls: "crumbs" }, link("#/", "Assets"), a.group ? " / " + a.group : "", " / ", el("span", { text: a.name })));
+    head.appendChild(el("div", { cls: "title-row" }, el("h1", { text: a.name }),
+      badge(kindLabel(a.kind), "kind-" + a.kind), badge(a.materialized), statusBadge(a.status),
+      el("span", { cls: "spacer" }), link(graphHref(a.name), "View in graph →")));
+    v.appendChild(head);
+    var mini = el("div", { cls: "mini-graph" });
+    var left = el("div", { cls: "card-box" });
+    left.appendChild(el("h3", { text: "Description" }));
+    left.appendChild(a.description.length ? richText(a.description) : el("p", { cls: "muted", text: "No description." }));
+    var facts = el("dl", { cls: "facts" });
+    function fact(label, value) { if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return; facts.appendChild(el("dt", { text: label })); facts.appendChild(el("dd", null, value)); }
+    fact("Kind", kindLabel(a.kind) + (a.language ? " (" + a.language + ")" : ""));
+    fact("Materialized", a.materialized);
+    fact("Owner", a.owner);
+    fact("Group", a.group);
+    fact("Tags", a.tags.map(function (t) { return el("span", { cls: "tag", text: t }); }));
+    fact("Relation", a.relation ? el("code", { text: a.relation }) : null);
+    fact("File", a.path ? el("code", { text: a.path }) : null);
+    fact("Properties", a.patch_path ? el("code", { text: a.patch_path }) : null);
+    fact("Source", a.source ? a.source.join(".") : null);
+    Object.keys(a.config).forEach(function (k) { fact(k.replace(/_/g, " "), plainValue(a.config[k])); });
+    if (a.partitions) fact("Partitions", a.partitions.definition);
+    Object.keys(a.meta || {}).forEach(function (k) { fact("meta." + k, plainValue(a.meta[k])); });
+    fact("Fingerprint", a.fingerprint ? el("code", { text: a.fingerprint.slice(0, 12) }) : null);
+    var right = el("div", { cls: "card-box" }, el("h3", { text: "Details" }), facts);
+    left.appendChild(el("h3", { text: "Lineage" }));
+    left.appendChild(el("dl", { cls: "facts" },
+      el("dt", { text: "Upstream" }), el("dd", null, a.parents.length ? joinLinks(a.parents) : "none"),
+      el("dt", { text: "Downstream" }), el("dd", null, a.children.length ? joinLinks(a.children) : "none")));
+    v.appendChild(el("div", { cls: "grid" }, left, right));
+    v.appendChild(mini);
+    var gsvg = svg("svg", { "class": "graph" }); mini.appendChild(gsvg);
+    mini.appendChild(link(graphHref(a.name), "Open in graph", "open-graph"));
+    miniGraph = new GraphView(gsvg, { onOpen: function (n) { location.hash = assetHref(n.key); }, onSelect: function (n) { if (n && n.key !== a.name) location.hash = assetHref(n.key); } });
+    var nb = neighbourhood(nameIndex.get(a.name), 1, 1);
+    miniGraph.setGraph(nb.items, a.name);
+
+    if (a.partitions) v.appendChild(partitionSection(a.partitions));
+    v.appendChild(columnsSection(a, column));
+    v.appendChild(checksSection(a));
+    v.appendChild(runsSection(a));
+    v.appendChild(codeSection(a));
+    if (column) {
+      var row = v.querySelector("tr[data-column]");
+      v.querySelectorAll("tr[data-column]").forEach(function (r) { if (r.getAttribute("data-column") === column) row = r; });
+      if (row && row.getAttribute("data-column") === column) row.scrollIntoView({ block: "center" });
+    }
+  }
+  function joinLinks(names) {
+    var out = [];
+    names.forEach(function (n, i) { if (i) out.push(", "); out.push(assetLink(n)); });
+    return out;
+  }
+  function columnsSection(a, highlight) {
+    var box = el("section", { id: "columns" }, el("h2", { text: "Columns (" + a.columns.length + ")" }));
+    if (!a.columns.length) { box.appendChild(el("p", { cls: "empty-note", text: "No columns known: describe them in YAML, or the compiler could not infer them." })); return box; }
+    var t = el("table");
+    t.appendChild(el("thead", null, el("tr", null, ["Column", "Type", "Description", "Checks", "Comes from", ""].map(function (h) { return el("th", { text: h }); }))));
+    var tb = el("tbody");
+    a.columns.forEach(function (c) {
+      var ups = c.up.map(function (r) { return link(columnHref(r[0], r[1]), r[0] + "." + r[1], "colref"); });
+      tb.appendChild(el("tr", { "data-column": c.name, cls: c.name === highlight ? "highlight" : null },
+        el("td", null, el("code", { text: c.name }), c.tags.map(function (t) { return [" ", el("span", { cls: "tag", text: t })]; })),
+        el("td", { text: c.type || "" }),
+        el("td", null, richText(c.description)),
+        el("td", null, c.checks.map(function (n) { return el("span", { cls: "tag", text: n }); })),
+        el("td", null, ups.length ? ups : el("span", { cls: "muted", text: a.kind === "sql" ? "–" : "" })),
+        el("td", null, link(columnHref(a.name, c.name), "lineage →", "col-lineage"))));
+    });
+    t.appendChild(tb);
+    box.appendChild(el("div", { cls: "table-box" }, t));
+    return box;
+  }
+  function checksSection(a) {
+    var box = el("section", { id: "checks" }, el("h2", { text: "Checks (" + a.checks.length + ")" }));
+    if (!a.checks.length) { box.appendChild(el("p", { cls: "empty-note", text: "No checks on this asset." })); return box; }
+    var t = el("table");
+    t.appendChild(el("thead", null, el("tr", null, ["Status", "Check", "Column", "Severity", "Failing rows", "Last run", ""].map(function (h) { return el("th", { text: h }); }))));
+    var tb = el("tbody");
+    a.checks.forEach(function (c) {
+      var last = c.last;
+      var detail = el("tr", { cls: "check-detail" }, el("td", { colspan: "7" }, checkDetail(c)));
+      var toggle = el("button", { type: "button", text: "details", on: { click: function () { detail.classList.toggle("open"); } } });
+      tb.appendChild(el("tr", { "data-check": c.name },
+        el("td", null, checkBadge(c.status)),
+        el("td", null, el("code", { text: c.name }), el("div", { cls: "muted", text: c.type + (c.blocking ? " · blocking" : "") })),
+        el("td", { text: c.column || "–" }),
+        el("td", { text: c.severity }),
+        el("td", { cls: "num", text: last ? fmtNum(last.failing_rows) : "–" }),
+        el("td", { text: last ? fmtTime(last.at) : "never" }),
+        el("td", null, toggle)));
+      tb.appendChild(detail);
+      if (c.status === "fail" || c.status === "warn") detail.classList.add("open");
+    });
+    t.appendChild(tb);
+    box.appendChild(el("div", { cls: "table-box" }, t));
+    return box;
+  }
+  function checkDetail(c) {
+    var box = el("div");
+    if (c.description.length) box.appendChild(richText(c.description));
+    var last = c.last;
+    if (last && last.message) box.appendChild(el("p", { text: last.message }));
+    if (last && last.failing_partitions.length) box.appendChild(el("p", { cls: "muted", text: "Failing partitions: " + last.failing_partitions.join(", ") }));
+    if (last && last.sample.length) {
+      var cols = [];
+      last.sample.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
+      box.appendChild(el("div", { cls: "sample" }, el("h3", { text: "Failing rows (sample of " + last.sample.length + ")" }),
+        table(cols, last.sample.map(function (r) { return cols.map(function (k) { return r[k] === null ? "NULL" : plainValue(r[k]); }); }))));
+    }
+    if (c.history.length) box.appendChild(el("p", { cls: "muted" }, "History: ", c.history.map(function (h) { return [checkBadge(h[0]), " "]; })));
+    if (Object.keys(c.args || {}).length) box.appendChild(el("p", { cls: "muted", text: "Arguments: " + JSON.stringify(c.args) }));
+    if (c.sql.length) { box.appendChild(el("h3", { text: "Query (rows returned are failures)" })); box.appendChild(codeBlock(c.sql)); }
+    return box;
+  }
+  function partitionSection(p) {
+    var box = el("section", { id: "partitions" }, el("h2", { text: "Partitions (" + p.keys.length + ")" }));
+    var card = el("div", { cls: "card-box" });
+    var labels = { m: "materialized", "-": "missing", s: "stale", f: "failed" };
+    var strip = el("div", { cls: "strip", "aria-label": "Partition status" });
+    for (var i = 0; i < p.keys.length; i++) {
+      var code = p.codes[i];
+      strip.appendChild(el("span", { cls: code === "-" ? "x" : code, title: p.keys[i] + ": " + labels[code], "data-key": p.keys[i], "data-status": labels[code] }));
+    }
+    var legendBox = el("div", { cls: "strip-legend" }, el("span", { text: p.definition }));
+    [["m", "materialized"], ["-", "missing"], ["s", "stale"], ["f", "failed"]].forEach(function (x) {
+      var sw = el("i", { cls: "" }); sw.style.background = { m: "var(--s-fresh)", "-": "#e5e7eb", s: "var(--s-stale)", f: "var(--s-failed)" }[x[0]];
+      legendBox.appendChild(el("span", null, sw, x[1] + " " + fmtNum(p.counts[x[1]])));
+    });
+    card.appendChild(legendBox); card.appendChild(strip);
+    if (p.keys.length) card.appendChild(el("div", { cls: "muted", text: p.keys[0] + " … " + p.keys[p.keys.length - 1] }));
+    box.appendChild(card);
+    return box;
+  }
+  function runsSection(a) {
+    var box = el("section", { id: "runs" }, el("h2", { text: "Recent materializations" }));
+    if (!a.runs.length) { box.appendChild(el("p", { cls: "empty-note", text: a.status === "none" ? "Not materialized by orch (" + a.materialized + ")." : "Never materialized." })); return box; }
+    box.appendChild(table(["Status", "Partition", "Started", "Duration", "Rows", "Run", "Code"], a.runs.map(function (r) {
+      return [badge(r.status, r.status === "success" ? "st-fresh" : "st-failed", r.error || ""), r.partition || "–", fmtTime(r.started), fmtDuration(r.duration), fmtNum(r.rows), el("code", { text: r.run.slice(0, 8) }), r.current ? "current" : "older"];
+    })));
+    return box;
+  }
+  function codeSection(a) {
+    var box = el("section", { id: "code" }, el("h2", { text: a.language === "python" ? "Source" : "SQL" }));
+    var tabs = [];
+    if (a.raw.length) tabs.push([a.language === "python" ? "Python" : "Raw SQL", a.raw]);
+    if (a.compiled.length) tabs.push(["Compiled SQL", a.compiled]);
+    if (a.compiled_incremental.length) tabs.push(["Compiled (incremental)", a.compiled_incremental]);
+    if (!tabs.length) { box.appendChild(el("p", { cls: "empty-note", text: a.kind === "seed" ? "A seed: loaded from a CSV file." : "No code." })); return box; }
+    var bar = el("div", { cls: "code-tabs", role: "tablist" }), holder = el("div");
+    tabs.forEach(function (t, i) {
+      var b = el("button", { type: "button", role: "tab", "aria-selected": String(i === 0), text: t[0], on: { click: function () {
+        bar.querySelectorAll("button").forEach(function (x) { x.setAttribute("aria-selected", String(x === b)); });
+        clear(holder); holder.appendChild(codeBlock(t[1]));
+      } } });
+      bar.appendChild(b);
+    });
+    holder.appendChild(codeBlock(tabs[0][1]));
+    box.appendChild(bar); box.appendChild(holder);
+    return box;
+  }
+
+  // column lineage view: walk column refs through the chunks, both ways
+  var colGraph = null;
+  function renderColumn(asset, column) {
+    var v = document.getElementById("view-column");
+    clear(v);
+    v.appendChild(el("div", { cls: "crumbs" }, link("#/", "Assets"), " / ", link(assetHref(asset), asset), " / ", el("span", { text: column })));
+    v.appendChild(el("div", { cls: "title-row" }, el("h1", { text: asset + "." + column }), badge("column lineage"),
+      el("span", { cls: "spacer" }), link(assetHref(asset) + "/" + encodeURIComponent(column), "Open asset →")));
+    var status = el("p", { cls: "muted", text: "Tracing lineage…" });
+    v.appendChild(status);
+    var graphBox = el("div", { cls: "col-graph" }); v.appendChild(graphBox);
+    var lists = el("div", { cls: "two-col" }); v.appendChild(lists);
+    traceColumn(asset, column).then(function (res) {
+      var start = res.nodes.get(asset + "." + column);
+      status.textContent = start ? (res.up.length + " upstream and " + res.down.length + " downstream columns" + (res.truncated ? " (cut at 2,000)" : "")) : "Unknown column " + asset + "." + column;
+      if (start && start.description && start.description.length) v.insertBefore(richText(start.description), status);
+      var items = [];
+      res.nodes.forEach(function (n, key) {
+        var i = nameIndex.get(n.asset);
+        items.push({ key: key, asset: n.asset, column: n.column, label: n.column, sub: n.asset, layer: N.l[i], order0: N.y[i], kind: D.kinds[N.k[i]], status: null, check: null });
+      });
+      localLayout(items, res.edges);
+      var gsvg = svg("svg", { "class": "graph" }); graphBox.appendChild(gsvg);
+      colGraph = new GraphView(gsvg, { onSelect: function (n) { if (n && n.key !== asset + "." + column) location.hash = columnHref(n.asset, n.column); } });
+      colGraph.setGraph(items, asset + "." + column);
+      function list(title, refs) {
+        var box = el("div", null, el("h2", { text: title }));
+        box.appendChild(refs.length ? table(["Column", "Asset", "Distance"], refs.map(function (r) {
+          return [link(columnHref(r.asset, r.column), r.column, "colref"), assetLink(r.asset), String(r.depth)];
+        })) : el("p", { cls: "empty-note", text: "None." }));
+        return box;
+      }
+      lists.appendChild(list("Upstream columns", res.up));
+      lists.appendChild(list("Downstream columns", res.down));
+    }).catch(function (err) { status.textContent = String(err.message || err); });
+  }
+  function traceColumn(asset, column) {
+    var nodes = new Map(), edges = [], up = [], down = [], truncated = false, LIMIT = 2000;
+    function visit(a, c, depth, dir, out) {
+      var key = a + "." + c;
+      if (nodes.has(key) && depth > 0) return Promise.resolve();
+      if (nodes.size >= LIMIT) { truncated = true; return Promise.resolve(); }
+      return loadAsset(a).then(function (d) {
+        var col = d ? d.columns.find(function (x) { return x.name === c; }) : null;
+        if (!nodes.has(key)) { nodes.set(key, { asset: a, column: c, description: col ? col.description : [] }); if (depth > 0) out.push({ asset: a, column: c, depth: depth }); }
+        if (!col) return;
+        var refs = dir === "up" ? col.up : col.down;
+        return Promise.all(refs.map(function (r) {
+          var other = r[0] + "." + r[1];
+          edges.push(dir === "up" ? [other, key] : [key, other]);
+          if (nodes.has(other)) return null;
+          return visit(r[0], r[1], depth + 1, dir, out);
+        }));
+      });
+    }
+    return visit(asset, column, 0, "up", up).then(function () { return visit(asset, column, 0, "down", down); }).then(function () {
+      var seen = new Set();
+      edges = edges.filter(function (e) { var k = e[0] + ">" + e[1]; if (seen.has(k)) return false; seen.add(k); return true; });
+      up.sort(function (x, y) { return x.depth - y.depth; }); down.sort(function (x, y) { return x.depth - y.depth; });
+      return { nodes: nodes, edges: edges, up: up, down: down, truncated: truncated };
+    });
+  }
+
+  // ------------------------------------------------------------------ search
+  var search = document.getElementById("search"), results = document.getElementById("search-results");
+  var active = -1, found = [];
+  function runSearch() {
+    var q = search.value.trim().toLowerCase();
+    clear(results); active = -1; found = [];
+    if (!q) { results.hidden = true; search.setAttribute("aria-expanded", "false"); return; }
+    var scored = [];
+    for (var i = 0; i < COUNT; i++) {
+      var p = lower[i].indexOf(q);
+      if (p >= 0) scored.push([p === 0 ? 0 : (lower[i].charAt(p - 1) === "_" ? 1 : 2), lower[i].length, i]);
+    }
+    scored.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || (N.n[a[2]] < N.n[b[2]] ? -1 : 1); });
+    found = scored.slice(0, 30).map(function (s) { return s[2]; });
+    found.forEach(function (idx, k) {
+      var li = el("li", { role: "option", id: "sr-" + k, "data-name": N.n[idx], on: { mousedown: function (e) { e.preventDefault(); openResult(k); }, mousemove: function () { setActive(k); } } },
+        el("span", { cls: "badge kind-" + D.kinds[N.k[idx]], text: kindLabel(D.kinds[N.k[idx]]) }), el("span", { text: N.n[idx] }),
+        el("span", { cls: "hint", text: N.g[idx] >= 0 ? D.groups[N.g[idx]] : D.materializations[N.m[idx]] }));
+      results.appendChild(li);
+    });
+    if (!found.length) results.appendChild(el("li", { cls: "empty", text: "No asset matches." }));
+    else if (scored.length > found.length) results.appendChild(el("li", { cls: "empty", text: (scored.length - found.length) + " more…" }));
+    results.hidden = false; search.setAttribute("aria-expanded", "true");
+    setActive(found.length ? 0 : -1);
+  }
+  function setActive(k) {
+    active = k;
+    results.querySelectorAll("li[role=option]").forEach(function (li, j) { li.classList.toggle("active", j === k); if (j === k) li.scrollIntoView({ block: "nearest" }); });
+    if (k >= 0) search.setAttribute("aria-activedescendant", "sr-" + k); else search.removeAttribute("aria-activedescendant");
+  }
+  function openResult(k) {
+    if (k < 0 || k >= found.length) return;
+    var name = N.n[found[k]];
+    results.hidden = true; search.blur(); search.value = "";
+    location.hash = assetHref(name);
+  }
+  search.addEventListener("input", runSearch);
+  search.addEventListener("focus", function () { if (search.value) runSearch(); });
+  search.addEventListener("blur", function () { setTimeout(function () { results.hidden = true; }, 100); });
+  search.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown") { e.preventDefault(); if (found.length) setActive((active + 1) % found.length); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); if (found.length) setActive((active - 1 + found.length) % found.length); }
+    else if (e.key === "Enter") { e.preventDefault(); openResult(active < 0 ? 0 : active); }
+    else if (e.key === "Escape") { search.value = ""; runSearch(); search.blur(); }
+  });
+  document.addEventListener("keydown", function (e) {
+    var tag = (e.target && e.target.tagName) || "";
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (e.key === "/") { e.preventDefault(); search.focus(); }
+    else if (e.key === "f" && !document.getElementById("view-graph").hidden) mainGraph.fit();
+    else if (e.key === "Escape") mainGraph.select(null);
+  });
+
+  // ------------------------------------------------------------------ routes
+  function route() {
+    var parts = location.hash.replace(/^#\/?/, "").split("/").map(function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } });
+    var view = parts[0] || "graph";
+    if (view === "asset" && parts[1]) { show("asset"); renderAsset(parts[1], parts[2]); }
+    else if (view === "column" && parts[1] && parts[2]) { show("column"); renderColumn(parts[1], parts.slice(2).join("/")); }
+    else if (view === "overview") { show("overview"); renderOverview(); }
+    else {
+      show("graph");
+      var f = parts[1] && nameIndex.has(parts[1]) ? nameIndex.get(parts[1]) : null;
+      gstate.focus = f;
+      if (f === null) gstate.whole = COUNT <= 400 && !parts[1];
+      else gstate.whole = false;
+      drawGraphView();
+    }
+    if (view !== "graph") document.getElementById("app").scrollTop = 0;
+    document.body.setAttribute("data-ready", view);
+  }
+  window.addEventListener("hashchange", route);
+  route();
+})();
