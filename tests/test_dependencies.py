@@ -266,3 +266,13 @@ def test_sql_syntax_errors(make_project: MakeProject, tmp_path: Path, sql: str, 
     assert message.startswith(expected), message
     with pytest.raises(SqlSyntaxError):
         compile_project(RunOptions(project_dir=root))
+
+
+def test_many_errors_are_capped(make_project: MakeProject, tmp_path: Path):
+    files = {f"models/m{i:02d}.sql": f"select * from missing_{i:02d}" for i in range(25)}
+    root = make_project(tmp_path, files)
+    lines = compile_error(root).splitlines()
+    assert len(lines) == 21
+    assert lines[0].startswith("Error: models/m00.sql:1:15: unknown table 'missing_00'")
+    assert lines[19].startswith("models/m19.sql:1:15: unknown table 'missing_19'")
+    assert lines[20] == "... and 5 more"
