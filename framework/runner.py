@@ -90,6 +90,7 @@ def run_command(
     after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None = None,
     partitions: Any = None,
     extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run ``build``/``run``/``seed`` for the options' selection and return what happened."""
     compiled = compiled or compile_for(options)
@@ -113,7 +114,7 @@ def run_command(
         adapter = get_adapter(project.target, project.root)
         adapter.open()
         try:
-            run_id = uuid.uuid4().hex
+            run_id = run_id or uuid.uuid4().hex  # the daemon passes the id it claimed
             with state.acquire_lock(project.target_name, LockOwner(command, run_id)):
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
