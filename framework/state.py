@@ -353,6 +353,10 @@ class StateReader(ABC):
     def run_key_used(self, name: str, run_key: str) -> bool:
         """Whether a schedule or sensor already ran this run key."""
 
+    def run_for_key(self, name: str, run_key: str) -> str | None:
+        """The run id that claimed a run key of a schedule or sensor, or None."""
+        raise NotImplementedError
+
     @abstractmethod
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""
@@ -1129,6 +1133,14 @@ class SQLiteStateStore(StateStore):
                 "SELECT 1 FROM run_keys WHERE name = ? AND run_key = ?", (name, run_key)
             ).fetchone()
         return row is not None
+
+    def run_for_key(self, name: str, run_key: str) -> str | None:
+        """The run id that claimed a run key of a schedule or sensor, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM run_keys WHERE name = ? AND run_key = ?", (name, run_key)
+            ).fetchone()
+        return row[0] if row else None
 
     def record_run_key(self, name: str, run_key: str, run_id: str) -> bool:
         """Claim a run key atomically: False if it was already used (then nothing is written)."""
