@@ -19,7 +19,7 @@ import sqlglot
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: partition.start/end render as CAST(... AS TIMESTAMP)
 
 
 def _code_digest() -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orch
+from orch import python_models
 from orch.cache import ResultCache, content_key
 from orch.config import (
     MODEL_CONFIG_KEYS,
@@ -26,7 +27,15 @@ from orch.config import (
     merge_model_config,
     normalize_config_keys,
 )
-from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
+from orch.errors import (
+    ConfigError,
+    ErrorGroup,
+    Location,
+    PartitionError,
+    UserError,
+    raise_collected,
+    suggestion,
+)
 from orch.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.lineage import column_lineage, output_columns
 from orch.manifest import (
@@ -38,7 +47,8 @@ from orch.manifest import (
     RelationInfo,
 )
 from orch.names import Relation
-from orch.parsing import ParsedModel, Variant, parse_models
+from orch.parsing import ParsedModel, Variant
+from orch.partitions import TimeWindows, definition_of, filtered_relation
 from orch.project import Project, folder_config, load_project
 from orch.rendering import Renderer, TargetInfo, read_docs_blocks
 from orch.sql import TableRef, expand_and_qualify, qualify_tables, replace_spans, transpile
@@ -106,10 +116,15 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
         names = None  # a name that is no model file: load everything for the right error
     renderer = make_renderer(project)
     cache = ResultCache(project.target_dir / CACHE_FILE)
-    parsed = parse_models(project, renderer, cache, names)
-    graph = resolve_graph(project, parsed)
+    parsed, python_assets = python_models.load_models(project, renderer, cache, names)
+    python_models.check_upstream(project, python_assets)
+    graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
     compiler = _Compiler(project, parsed, graph, cache)
+    compiler.python_assets = python_assets
     manifest = compiler.compile()
+    if python_assets:
+        py_checks = python_models.python_check_nodes(project, python_assets)
+        manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
     cache.save()
     return CompileResult(
         project=project,
@@ -157,6 +172,7 @@ class _Compiler:
         self.nodes: dict[str, Node] = {}
         self.warnings: list[str] = []
         self._dialect_obj = Dialect.get_or_raise(self.dialect)
+        self.python_assets: dict[str, python_models.PythonAsset] = {}
 
     # ------------------------------------------------------------------ relations
 
@@ -192,7 +208,11 @@ class _Compiler:
         errors: list[UserError] = []
         for name in self.graph.order:
             try:
-                if name in self.parsed:
+                if name in self.python_assets:
+                    self.nodes[name] = python_models.compile_python(
+                        self, self.python_assets[name]
+                    )
+                elif name in self.parsed:
                     self.nodes[name] = self.compile_model(self.parsed[name])
                 elif name in self.project.seeds:
                     self.nodes[name] = self.compile_seed(name)
@@ -375,10 +395,13 @@ class _Compiler:
             None if config.materialized == "ephemeral" else self.relation_for(model.name, config)
         )
         refs = self.graph.refs.get(model.name, {})
+        filters = self._partition_filters(model, config, refs)
         key = self._compile_key(model, relation, refs)
+        if filters:
+            key = content_key(key, *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())))
         cached = self.cache.get(key)
         if cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
-            cached = self._compile_sql(model, relation, refs)
+            cached = self._compile_sql(model, relation, refs, filters)
             self.cache.put(key, cached)
         declared = self.yaml_columns(model.name)
         out_cols: list[str] | None = cached["columns"]
@@ -412,8 +435,62 @@ class _Compiler:
             columns=columns,
             column_lineage=lineage,
             description=description,
-            fingerprint=_hash(model.sql_fingerprint, _config_fingerprint(config)),
+            fingerprint=_hash(
+                model.sql_fingerprint,
+                _config_fingerprint(config),
+                *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())),
+            ),
         )
+
+    def _partition_filters(
+        self, model: ParsedModel, config: ModelConfig, refs: dict[str, list[ResolvedRef]]
+    ) -> dict[str, exp.Subquery]:
+        """Upstream asset -> the filtered subquery that replaces it (automatic filtering).
+
+        A time-partitioned model reading a time-partitioned upstream (with a ``column``) reads
+        only the rows of its own window, unless ``filter_upstream`` says otherwise. Also
+        validates the model's own partition definition.
+        """
+        spec = config.partitioned_by
+        if spec is None:
+            return {}
+        location = Location(model.path)
+        props = self.project.properties.get(model.name)
+        if props is not None and model.recording.config.get("partitioned_by") is None:
+            location = props.doc.location((*props.key_path, "config", "partitioned_by"))
+        if config.materialized in ("view", "ephemeral"):
+            raise ConfigError(
+                f"'{model.name}' is partitioned but materialized as {config.materialized}",
+                location=location,
+                hint="Partitioned models are tables written one partition at a time: set "
+                "materialized='incremental' (or 'table')",
+            )
+        try:
+            definition = definition_of(spec, asset=model.name)
+        except PartitionError as err:
+            raise ConfigError(err.message, location=location, hint=err.hint) from None
+        if not spec.column:
+            raise ConfigError(
+                f"partitioned model '{model.name}' needs a partition 'column'",
+                location=location,
+                hint="Name the column holding each row's time (or key), e.g. column: ordered_at",
+            )
+        wanted = spec.filter_upstream
+        if wanted is False or not isinstance(definition, TimeWindows):
+            return {}
+        out: dict[str, exp.Subquery] = {}
+        for r in refs.get("full", []):
+            up = self.nodes.get(r.asset)
+            if r.asset == SELF or up is None or up.relation is None:
+                continue
+            if isinstance(wanted, list) and r.asset not in wanted:
+                continue
+            up_spec = up.config.partitioned_by
+            if up_spec is None or up_spec.grain is None or not up_spec.column:
+                continue
+            table = self.table_expr(up.relation.to_relation())
+            out[r.asset] = filtered_relation(table, definition, up_spec.column)
+        return out
 
     # ------------------------------------------------------------------ SQL
 
@@ -438,13 +515,17 @@ class _Compiler:
         )
 
     def _compile_sql(
-        self, model: ParsedModel, relation: Relation | None, refs: dict[str, list[ResolvedRef]]
+        self,
+        model: ParsedModel,
+        relation: Relation | None,
+        refs: dict[str, list[ResolvedRef]],
+        filters: dict[str, exp.Subquery] | None = None,
     ) -> dict[str, Any]:
-        compiled = self._compile_variant(model, model.full, refs.get("full", []), relation)
+        compiled = self._compile_variant(model, model.full, refs.get("full", []), relation, filters)
         compiled_inc = None
         if model.incremental is not None:
             compiled_inc = self._compile_variant(
-                model, model.incremental, refs.get("incremental", []), relation
+                model, model.incremental, refs.get("incremental", []), relation, filters
             )
         columns, lineage = self._lineage(model, refs.get("full", []))
         return {
@@ -460,8 +541,10 @@ class _Compiler:
         variant: Variant,
         refs: list[ResolvedRef],
         relation: Relation | None,
+        filters: dict[str, exp.Subquery] | None = None,
     ) -> str:
         own = relation or Relation(None, self.project.target.schema_, model.name)
+        filters = filters or {}
         ephemerals = [r for r in refs if r.asset != SELF and self.nodes[r.asset].relation is None]
         if model.dialect == self.dialect and not ephemerals:
             replacements = []
@@ -469,7 +552,11 @@ class _Compiler:
                 rel = own if r.asset == SELF else self.nodes[r.asset].relation.to_relation()  # type: ignore[union-attr]
                 text = self.render_relation(rel)
                 visible = _visible_name(model, r.ref)
-                if not r.ref.has_alias and visible != rel.name and r.asset != SELF:
+                if r.asset in filters:
+                    text = filters[r.asset].sql(dialect=self.dialect)
+                    if not r.ref.has_alias:
+                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                elif not r.ref.has_alias and visible != rel.name and r.asset != SELF:
                     text = f"{text} AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
                 replacements.append((r.ref.start, r.ref.end, text))
             return replace_spans(variant.rendered, replacements).strip()
@@ -482,6 +569,8 @@ class _Compiler:
                 cte_name = f"__orch_ephemeral_{r.asset}"
                 mapping[r.ref.dotted] = exp.Table(this=exp.to_identifier(cte_name, quoted=True))
                 ctes.extend(self._ephemeral_ctes(r.asset))
+            elif r.asset in filters:
+                mapping[r.ref.dotted] = filters[r.asset]  # type: ignore[assignment]
             else:
                 mapping[r.ref.dotted] = self.table_expr(self.nodes[r.asset].relation.to_relation())  # type: ignore[union-attr]
         query = qualify_tables(

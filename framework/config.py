@@ -55,7 +55,8 @@ class PartitionConfig(OrchModel):
     lookback: int = Field(default=0, ge=0)
     keys: list[str] | None = None
     out_of_window: Literal["error", "drop"] = "error"
-    filter_upstream: bool = True
+    # True: filter every time-partitioned upstream to the window; False: none; a list: only those
+    filter_upstream: bool | list[str] = True
 
     @model_validator(mode="after")
     def _one_kind(self) -> PartitionConfig:

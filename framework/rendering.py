@@ -82,7 +82,11 @@ class Recording:
 
 
 class _Partition:
-    """``partition`` in a template: attributes render as quoted placeholder literals."""
+    """``partition`` in a template: attributes render as quoted placeholder literals.
+
+    ``partition.key`` is a string literal; ``partition.start``/``partition.end`` are
+    ``CAST('...' AS TIMESTAMP)``. Execution substitutes the real values (orch.partitions).
+    """
 
     def __init__(self, recording: Callable[[], Recording]) -> None:
         self._recording = recording
@@ -93,7 +97,10 @@ class _Partition:
                 f"partition has no attribute '{name}' (use {', '.join(PARTITION_TOKENS)})"
             )
         self._recording().uses_partition = True
-        return f"'{PARTITION_TOKENS[name]}'"
+        if name == "key":
+            return f"'{PARTITION_TOKENS[name]}'"
+        # typed, so a DATE or TIMESTAMP column compares with it in every dialect
+        return f"CAST('{PARTITION_TOKENS[name]}' AS TIMESTAMP)"
 
 
 class _Adapter:
