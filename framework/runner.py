@@ -111,18 +111,20 @@ def run_command(
         )
         if options.dry_run:
             return RunResult(compiled, plan, None)
-        adapter = get_adapter(project.target, project.root)
-        adapter.open()
-        try:
-            run_id = run_id or uuid.uuid4().hex  # the daemon passes the id it claimed
-            with state.acquire_lock(project.target_name, LockOwner(command, run_id)):
+        run_id = run_id or uuid.uuid4().hex  # the daemon passes the id it claimed
+        # The run lock first: a second build on the target then names the holder (pid, start
+        # time) instead of failing on the warehouse file the first one has open.
+        with state.acquire_lock(project.target_name, LockOwner(command, run_id)):
+            adapter = get_adapter(project.target, project.root)
+            adapter.open()
+            try:
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
                     after_step_factory,
                 )  # fmt: skip
-            return RunResult(compiled, plan, summary, run_id)
-        finally:
-            adapter.close()
+            finally:
+                adapter.close()
+        return RunResult(compiled, plan, summary, run_id)
     finally:
         state.close()
 
