@@ -561,6 +561,8 @@ class SnowflakeAdapter(Adapter):
             conn.cursor().execute("ROLLBACK")
         except sf_errors.Error as err:
             log.debug("rollback: %s", self._scrub(str(err)))
+        if _closed(conn):  # the session died with the transaction: open a new one next time
+            self._discard_connection()
 
     # ---------------------------------------------------------------- catalog
 
