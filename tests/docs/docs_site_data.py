@@ -116,7 +116,7 @@ def record_state(project_dir: Path, manifest: Manifest, *, hostile: bool = False
             node = manifest.nodes[name]
             if node.materialized in ("ephemeral", "external", "none") or name == PARTITIONED:
                 continue
-            dur = timedelta(milliseconds=40 + 37 * (i % 7) + (900 if name == "customers" else 0))
+            dur = timedelta(milliseconds=40 + 37 * (i % 7) + (2500 if name == "customers" else 0))
             store.record_materialization(
                 run_id=run1,
                 asset=name,

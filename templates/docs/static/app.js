@@ -240,7 +240,7 @@
   }
   GraphView.prototype.setGraph = function (items, focusKey) {
     this.items = items; this.byKey = new Map(items.map(function (n) { return [n.key, n]; }));
-    this.focusKey = focusKey || null; this.selected = null; this.related = null;
+    this.focusKey = focusKey || null; this.selected = null; this.related = null; this.lastKey = null;
     var self = this;
     this.fit();
     if (focusKey && this.byKey.has(focusKey) && items.length > 60) {
@@ -291,7 +291,7 @@
     this.render();
     if (this.opts.onSelect) this.opts.onSelect(key === null ? null : this.byKey.get(key));
   };
-  GraphView.prototype.setDim = function (pred) { this.dimmed = pred; this.render(); };
+  GraphView.prototype.setDim = function (pred) { this.dimmed = pred; this.lastKey = null; this.render(); };
   GraphView.prototype.render = function () {
     var sz = this.size(), k = this.k;
     this.root.setAttribute("transform", "translate(" + this.tx + "," + this.ty + ") scale(" + k + ")");
@@ -302,7 +302,7 @@
       if (n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1) visible.push(n);
     }
     var key = visible.length + "|" + (k < 0.4) + "|" + this.selected + "|" + x0.toFixed(0) + "," + y0.toFixed(0) + "," + k.toFixed(3);
-    if (key === this.lastKey && !this.dirty) return;
+    if (key === this.lastKey) return;
     this.lastKey = key;
     clear(this.root);
     this.lod = visible.length > 400 && k < 0.4;

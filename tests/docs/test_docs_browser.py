@@ -1,0 +1,178 @@
+"""The generated site in a real headless Chromium (Debian's package), driven by Playwright.
+
+Opened from ``file://``: search an asset, open it, follow a column's lineage upstream, see the
+partition strip and the check results; no console error, no dialog, screenshots on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docs_site_data import PARTITIONED, compile_example, copy_example, enrich, record_state
+from orch.docs import generate_site
+from orch.state import SQLiteStateStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = copy_example(tmp_path_factory.mktemp("browser") / "proj")
+    manifest = enrich(compile_example(root), hostile=True)
+    record_state(root, manifest, hostile=True)
+    with SQLiteStateStore.for_project(root, readonly=True) as reader:
+        stats = generate_site(manifest, reader, root / "target" / "docs")
+    return (stats.out_dir / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page that records console errors, page errors, dialogs and outside requests."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in (
+        "error", "warning") else None)  # fmt: skip
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def on_dialog(d: Any) -> None:
+        problems.append(f"dialog: {d.message}")
+        d.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.on(
+        "request",
+        lambda r: problems.append(f"network: {r.url}") if not r.url.startswith("file:") else None,
+    )
+    pg.problems = problems
+    yield pg
+    context.close()
+    assert problems == [], problems
+
+
+def test_search_open_asset_follow_column_upstream(page: Any, site_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(site_url)
+        page.wait_for_selector("body[data-ready=graph]")
+        assert page.locator("#graph .node").count() == 18  # small project: the whole graph
+        page.fill("#search", "custo")
+        options = page.locator("#search-results li[role=option]")
+        assert options.first.get_attribute("data-name") == "customers"
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#view-asset h1")
+        assert page.locator("#view-asset h1").inner_text() == "customers"
+        assert "asset/customers" in page.url
+        # column lineage: lifetime_value comes from orders.net_revenue
+        row = page.locator("tr[data-column=lifetime_value]")
+        row.locator("a.colref", has_text="orders.net_revenue").click()
+        page.wait_for_selector("#view-column .col-graph svg .node")
+        assert page.locator("#view-column h1").inner_text() == "orders.net_revenue"
+        upstream = page.locator("#view-column table").first
+        page.wait_for_function("document.querySelectorAll('#view-column table').length >= 1")
+        assert "int_orders_enriched" in upstream.inner_text()
+        # follow one more step upstream from the column view's list
+        upstream.locator("a.colref").first.click()
+        page.wait_for_function("location.hash.indexOf('int_orders_enriched') > 0")
+        page.wait_for_selector("#view-column .col-graph svg .node")
+        assert page.locator("#view-column h1").inner_text().startswith("int_orders_enriched.")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_partition_strip_and_checks(page: Any, site_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(f"{site_url}#/asset/{PARTITIONED}")
+        page.wait_for_selector("#partitions .strip span")
+        cells = page.locator("#partitions .strip span")
+        assert cells.count() == 60
+        assert page.locator("#partitions .strip span.f").count() == 1
+        assert page.locator("#partitions .strip span.x").count() == 2
+        assert page.locator("#partitions .strip span.s").count() == 10
+        assert cells.nth(33).get_attribute("data-status") == "failed"
+        page.goto(f"{site_url}#/asset/orders")
+        page.wait_for_selector("#checks tr[data-check]")
+        row = page.locator("tr[data-check=accepted_values_orders_status]")
+        assert "warn" in row.inner_text()
+        sample = page.locator("#checks .check-detail.open .sample")
+        assert "lost" in sample.inner_text() and "<script>alert(1)</script>" in sample.inner_text()
+        assert page.locator("#checks img").count() == 0
+        page.goto(f"{site_url}#/overview")
+        page.wait_for_selector("#view-overview .stat")
+        text = page.locator("#view-overview").inner_text()
+        assert "assert_no_negative_revenue" in text and "Slowest models" in text
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_hostile_strings_stay_text(page: Any, site_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(f"{site_url}#/asset/customers")
+        page.wait_for_selector("#view-asset h1")
+        page.wait_for_timeout(200)
+        assert page.locator("#view-asset img").count() == 0
+        assert page.locator("#view-asset script").count() == 0
+        desc = page.locator("#view-asset .description").first.inner_text()
+        assert "<script>alert(1)</script>" in desc
+        assert '"><img src=x onerror=alert(1)>' in page.locator("#view-asset").inner_text()
+        assert page.locator("#view-asset a[href^=javascript]").count() == 0
+        assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_graph_neighbourhood_select_and_filter(page: Any, site_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(f"{site_url}#/graph/orders")
+        page.wait_for_selector("#graph .node.focus")
+        n_default = page.locator("#graph .node").count()
+        page.fill("#levels-up", "0")
+        page.dispatch_event("#levels-up", "change")
+        assert page.locator("#graph .node").count() < n_default
+        page.locator("#graph .node[data-key=orders]").click()
+        page.wait_for_selector("#graph-panel h2")
+        assert page.locator("#graph-panel h2").inner_text() == "orders"
+        assert page.locator("#graph .edge.hl").count() >= 1
+        page.select_option("#filter-tag", label="finance")
+        assert page.locator("#graph .node.dim").count() >= 1
+        page.click("#whole-graph")
+        assert page.locator("#graph .node").count() == 18
+        page.dblclick("#graph .node[data-key=stg_orders]")
+        page.wait_for_function("location.hash === '#/asset/stg_orders'")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
