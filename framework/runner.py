@@ -23,7 +23,9 @@ from orch.config import RunOptions
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.executor import AfterStep, Executor, RunSummary
 from orch.manifest import Manifest
+from orch.materialize import with_python_runtime
 from orch.plan import Plan, build_plan
+from orch.python_runner import PythonRuntime
 from orch.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import names_needed_for, select_nodes
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
@@ -177,6 +179,7 @@ def _execute(
             full_refresh=options.full_refresh,
             known_runs=known,
             after_step=after_step,
+            step_function=with_python_runtime(PythonRuntime.from_project(project, fan)),
         )
         with _interrupt_on_sigterm():
             summary = executor.run()
