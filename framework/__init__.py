@@ -5,8 +5,9 @@ The public API is what this module exports; everything else is internal.
 
 from __future__ import annotations
 
+from orch.assets import AssetContext, Config, Resource, asset, check
 from orch.errors import OrchError
 
 __version__ = "0.1.0"
 
-__all__ = ["OrchError", "__version__"]
+__all__ = ["AssetContext", "Config", "OrchError", "Resource", "__version__", "asset", "check"]

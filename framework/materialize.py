@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch import redaction
@@ -20,6 +22,7 @@ from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
 from orch.errors import ModelFailedError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
+from orch.python_runner import PythonRuntime, run_python_asset
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -44,6 +47,16 @@ class StepContext:
     full_refresh: bool = False
     run_id: str = ""
     partition: str | None = None
+    python: PythonRuntime | None = None  # resources, vars and the event sink of Python assets
+
+
+def with_python_runtime(runtime: PythonRuntime) -> Callable[[Node, StepContext], MaterializeResult]:
+    """A step function like :func:`materialize` whose Python assets use ``runtime``."""
+
+    def step(node: Node, ctx: StepContext) -> MaterializeResult:
+        return materialize(node, replace(ctx, python=runtime))
+
+    return step
 
 
 def runnable_sql(sql: str) -> str:
@@ -60,6 +73,8 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     adapter.ensure_schema(relation.database, relation.schema)
     if node.resource_type == "seed":
         return load_seed(node, ctx, relation)
+    if node.language == "python":
+        return _python(node, ctx)
     kind = node.materialized
     if kind == "view":
         adapter.create_view(relation, runnable_sql(node.compiled_code))
@@ -70,6 +85,22 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if kind == "incremental":
         return _incremental(node, ctx, relation)
     raise ModelFailedError(f"'{node.name}': materialization '{kind}' cannot be built here")
+
+
+def _python(node: Node, ctx: StepContext) -> MaterializeResult:
+    runtime = ctx.python or PythonRuntime(
+        project_root=Path(ctx.project_root), target=ctx.manifest.project.target_name
+    )
+    result = run_python_asset(
+        node,
+        adapter=ctx.adapter,
+        manifest=ctx.manifest,
+        runtime=runtime,
+        run_id=ctx.run_id,
+        partition=ctx.partition,
+        full_refresh=ctx.full_refresh,
+    )
+    return MaterializeResult(rows=result.rows, metadata=result.metadata)
 
 
 def _incremental(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:

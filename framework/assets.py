@@ -1,0 +1,710 @@
+"""Python models: `@asset` and `@check`, `AssetContext`, `Resource` and `Config`.
+
+A model file ``models/**/*.py`` is imported by its path (it need not be in a Python package; each
+file gets its own module name), and every function decorated with ``@asset`` in it becomes an asset.
+Each parameter is classified once, by annotation or name:
+
+- ``AssetContext`` (or a parameter named ``context``): the run context;
+- a subclass of :class:`Config`: the asset's run config, filled from vars;
+- a subclass of :class:`Resource`: a resource declared in the project file under ``resources:``,
+  chosen by the parameter's name;
+- anything else names an upstream asset, loaded as ``pl.DataFrame`` (default), ``pl.LazyFrame``
+  or ``pyarrow.Table`` according to the annotation.
+
+polars and pyarrow are never imported here: annotations are compared by name, so ``import orch``
+stays light.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import json
+import logging
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_type_hints
+
+from orch.errors import ConfigError, DuplicateNameError, Location, ProjectError, suggestion
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+InputType = Literal["polars", "lazy", "arrow"]
+ASSET_ATTR = "__orch_asset__"
+CHECK_ATTR = "__orch_check__"
+MODULE_PREFIX = "orch_models"
+
+# Decorator options that are model settings (they go through the same config merge as config()).
+_CONFIG_OPTIONS = (
+    "materialized", "partitioned_by", "schema", "database", "alias", "tags", "group", "owner",
+    "meta", "unique_key", "incremental_strategy", "contract", "code_version",
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- public base classes
+
+
+class Resource(BaseModel):
+    """Base of a resource: an external system's settings (and client), injected into assets.
+
+    Subclass it with typed fields; values come from ``resources:`` in ``orch_project.yml``
+    (per target, secrets through ``env_var()``)::
+
+        class WeatherApi(orch.Resource):
+            base_url: str
+            api_key: SecretStr
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class Config(BaseModel):
+    """Base of an asset's run config: typed fields filled from ``--vars`` (validated)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class PartitionWindow:
+    """The partition a step builds: its key and, for time partitions, the window [start, end)."""
+
+    key: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class AssetLogger:
+    """``context.log``: lines go to orch's events (console, run log) and Python logging."""
+
+    def __init__(self, asset: str, emit: Callable[[str, str], None] | None = None) -> None:
+        self.asset = asset
+        self._emit = emit
+        self._logger = logging.getLogger(f"orch.asset.{asset}")
+        self.records: list[tuple[str, str]] = []
+
+    def _log(self, level: str, msg: str, args: tuple[Any, ...]) -> None:
+        text = msg % args if args else str(msg)
+        self.records.append((level, text))
+        self._logger.log(getattr(logging, level.upper()), text)
+        if self._emit is not None:
+            self._emit(level, text)
+
+    def debug(self, msg: str, *args: Any) -> None:
+        """Log at DEBUG."""
+        self._log("debug", msg, args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        """Log at INFO."""
+        self._log("info", msg, args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        """Log at WARNING."""
+        self._log("warning", msg, args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        """Log at ERROR."""
+        self._log("error", msg, args)
+
+
+class AssetContext:
+    """What a Python asset may know about the run it is part of.
+
+    Attributes:
+        asset: the asset's name.
+        run_id: the run's id (``"test"`` in unit tests).
+        partition: the partition being built, or None.
+        resources: resources by name (also injectable as parameters).
+        target: the target's name (``dev``, ``prod``...).
+        log: a logger whose lines reach orch's events and the run log.
+    """
+
+    def __init__(
+        self,
+        asset: str = "",
+        *,
+        run_id: str = "",
+        partition: PartitionWindow | None = None,
+        resources: Mapping[str, Any] | None = None,
+        target: str = "dev",
+        config: Any = None,
+        emit: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.asset = asset
+        self.run_id = run_id
+        self.partition = partition
+        self.resources: dict[str, Any] = dict(resources or {})
+        self.target = target
+        self.config = config
+        self.log = AssetLogger(asset, emit)
+        self.output_metadata: dict[str, Any] = {}
+
+    @property
+    def partition_key(self) -> str | None:
+        """The partition key, or None for an unpartitioned asset."""
+        return self.partition.key if self.partition else None
+
+    def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Attach JSON-able values to this materialization (shown by ``orch status``, docs)."""
+        for key, value in metadata.items():
+            try:
+                json.dumps(value)
+            except TypeError:
+                value = str(value)
+            self.output_metadata[str(key)] = value
+
+    def __repr__(self) -> str:
+        return f"AssetContext(asset={self.asset!r}, partition={self.partition_key!r})"
+
+
+# --------------------------------------------------------------------------- decorators
+
+
+@dataclass
+class AssetSpec:
+    """What ``@asset`` recorded about one function."""
+
+    name: str
+    fn: Callable[..., Any]
+    deps: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)  # model settings given explicitly
+    description: str | None = None
+    columns: dict[str, str | None] = field(default_factory=dict)
+    checks: list[Any] = field(default_factory=list)
+
+    @property
+    def function(self) -> str:
+        """The function's name in its module."""
+        return str(self.fn.__name__)
+
+
+@dataclass
+class CheckSpec:
+    """What ``@check`` recorded about one Python check function."""
+
+    name: str
+    asset: str
+    fn: Callable[..., Any]
+    severity: Literal["warn", "error"] = "error"
+    blocking: bool = False
+    description: str = ""
+
+    @property
+    def function(self) -> str:
+        """The function's name in its module."""
+        return str(self.fn.__name__)
+
+
+def asset(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    deps: Iterable[str] = (),
+    materialized: Literal["table", "incremental", "none"] | None = None,
+    partitioned_by: Any = None,
+    schema: str | None = None,
+    database: str | None = None,
+    alias: str | None = None,
+    tags: Iterable[str] | str | None = None,
+    group: str | None = None,
+    owner: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    columns: Mapping[str, str | None] | Iterable[str] | None = None,
+    checks: Iterable[Any] | None = None,
+    unique_key: str | list[str] | None = None,
+    incremental_strategy: Literal["append", "merge", "delete+insert"] | None = None,
+    contract: bool | None = None,
+    code_version: str | None = None,
+) -> Any:
+    """Declare a Python asset: the function's return value is written to the warehouse.
+
+    Args:
+        name: the asset's name (default: the function's name).
+        deps: upstream assets that must be built first but are not passed in.
+        materialized: ``table`` (default), ``incremental`` (append, or merge on ``unique_key``)
+            or ``none`` (a side effect such as an export; the function returns None).
+        partitioned_by: like a SQL model's (``"daily"``, a mapping, or a list of keys).
+        columns: declared columns, ``{name: type or None}`` or a list of names; checked against
+            the returned table before anything is written.
+        checks: built-in checks for the asset, in the YAML format.
+        code_version: bump it to mark the asset changed without changing its code.
+        description: default: the function's docstring.
+
+    Returns:
+        The function itself, unchanged (call it directly in unit tests).
+    """
+    settings = {
+        "materialized": materialized, "partitioned_by": partitioned_by, "schema": schema,
+        "database": database, "alias": alias,
+        "tags": [tags] if isinstance(tags, str) else (list(tags) if tags is not None else None),
+        "group": group, "owner": owner, "meta": dict(meta) if meta is not None else None,
+        "unique_key": unique_key, "incremental_strategy": incremental_strategy,
+        "contract": contract, "code_version": code_version,
+    }  # fmt: skip
+    declared: dict[str, str | None] = {}
+    if isinstance(columns, Mapping):
+        declared = {str(k): (str(v) if v is not None else None) for k, v in columns.items()}
+    elif columns is not None:
+        declared = {str(c): None for c in columns}
+
+    def decorate(func: F) -> F:
+        spec = AssetSpec(
+            name=name or func.__name__,
+            fn=func,
+            deps=list(deps),
+            config={k: v for k, v in settings.items() if v is not None},
+            description=description if description is not None else inspect.getdoc(func),
+            columns=declared,
+            checks=list(checks or []),
+        )
+        setattr(func, ASSET_ATTR, spec)
+        return func
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def check(
+    fn: F | None = None,
+    *,
+    asset: str,
+    name: str | None = None,
+    severity: Literal["warn", "error"] = "error",
+    blocking: bool = False,
+    description: str | None = None,
+) -> Any:
+    """Declare a Python check of ``asset``: the function receives the asset's data.
+
+    What it returns (a bool, or a number of failing rows) is interpreted by the check runner.
+    """
+
+    def decorate(func: F) -> F:
+        spec = CheckSpec(
+            name=name or func.__name__,
+            asset=asset,
+            fn=func,
+            severity=severity,
+            blocking=blocking,
+            description=description if description is not None else (inspect.getdoc(func) or ""),
+        )
+        setattr(func, CHECK_ATTR, spec)
+        return func
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How each parameter of an asset function is filled."""
+
+    inputs: dict[str, str]  # parameter -> upstream asset
+    input_types: dict[str, InputType]
+    context_param: str | None
+    config_param: str | None
+    config_class: type[Config] | None
+    resource_params: dict[str, str]  # parameter -> resource name
+    resource_classes: dict[str, type[Resource]]  # resource name -> class
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return get_type_hints(fn)
+    except Exception:  # unresolvable string annotations: compare them by name instead
+        return dict(getattr(fn, "__annotations__", {}))
+
+
+def _is_subclass(annotation: Any, base: type) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, base)
+
+
+def input_type_of(annotation: Any) -> InputType | None:
+    """``polars``/``lazy``/``arrow`` for a DataFrame/LazyFrame/Table annotation, None if unknown."""
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return "polars"
+    if isinstance(annotation, str):
+        text = annotation
+    else:
+        module = getattr(annotation, "__module__", "") or ""
+        text = f"{module}.{getattr(annotation, '__qualname__', repr(annotation))}"
+    text = text.replace(" ", "")
+    if re.search(r"(^|\.)LazyFrame$", text):
+        return "lazy"
+    if re.search(r"(^|\.)DataFrame$", text) and not text.startswith("pandas"):
+        return "polars"
+    if re.search(r"(^|\.)Table$", text) and ("pyarrow" in text or text.startswith("pa.")):
+        return "arrow"
+    return None
+
+
+def analyze_signature(spec: AssetSpec, where: Location) -> Signature:
+    """Classify the function's parameters; raises ProjectError for one it cannot fill."""
+    hints = _hints(spec.fn)
+    params = inspect.signature(spec.fn).parameters
+    inputs: dict[str, str] = {}
+    types: dict[str, InputType] = {}
+    context_param = config_param = None
+    config_class: type[Config] | None = None
+    resources: dict[str, str] = {}
+    resource_classes: dict[str, type[Resource]] = {}
+    for pname, param in params.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ProjectError(
+                f"asset '{spec.name}': *{pname} parameters are not supported",
+                location=where,
+                hint="Name each upstream asset as its own parameter",
+            )
+        annotation = hints.get(pname, param.annotation)
+        if _is_subclass(annotation, AssetContext) or (
+            pname == "context" and annotation in (inspect.Parameter.empty, "AssetContext")
+        ):
+            context_param = pname
+        elif _is_subclass(annotation, Config):
+            config_param, config_class = pname, annotation
+        elif _is_subclass(annotation, Resource):
+            resources[pname] = pname
+            resource_classes[pname] = annotation
+        else:
+            kind = input_type_of(annotation)
+            if kind is None:
+                raise ProjectError(
+                    f"asset '{spec.name}': parameter '{pname}' has an unsupported annotation "
+                    f"{annotation!r}",
+                    location=where,
+                    hint="Annotate an upstream asset as pl.DataFrame, pl.LazyFrame or "
+                    "pyarrow.Table; a config as an orch.Config subclass; a resource as an "
+                    "orch.Resource subclass",
+                )
+            inputs[pname] = pname
+            types[pname] = kind
+    return Signature(
+        inputs, types, context_param, config_param, config_class, resources, resource_classes
+    )
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+def source_fingerprint(path: Path, function: str) -> str:
+    """A hash of the function's code and the module-level code it may use, normalized with ast.
+
+    Comments, blank lines and formatting don't count, nor does the docstring. Other assets and
+    checks in the same file are left out, so changing one asset does not make its neighbours
+    stale. Imports, constants and helper functions at module level count.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    parts: list[str] = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            decorated = any(_decorator_name(d) in ("asset", "check") for d in stmt.decorator_list)
+            if decorated and stmt.name != function:
+                continue
+            if stmt.name == function:
+                stmt = _without_docstring(stmt)
+        parts.append(ast.dump(stmt, annotate_fields=False, include_attributes=False))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _decorator_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _without_docstring(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.stmt:
+    body = fn.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        copy = ast.FunctionDef(**{**fn.__dict__, "body": body[1:] or [ast.Pass()]})  # type: ignore[arg-type]
+        return copy
+    return fn
+
+
+# --------------------------------------------------------------------------- loading model files
+
+
+@dataclass
+class LoadedFile:
+    """A model file after import: its module and what it declares."""
+
+    path: str  # relative to the project folder
+    abs_path: Path
+    digest: str
+    module: Any
+    assets: dict[str, AssetSpec] = field(default_factory=dict)
+    checks: dict[str, CheckSpec] = field(default_factory=dict)
+
+
+@dataclass
+class PythonAsset:
+    """A Python asset ready to compile: its spec, signature, file and fingerprint of its code."""
+
+    spec: AssetSpec
+    signature: Signature
+    file: LoadedFile
+    line: int
+    code_fingerprint: str
+
+    @property
+    def name(self) -> str:
+        """The asset's name."""
+        return self.spec.name
+
+    @property
+    def upstream(self) -> list[str]:
+        """Upstream asset names: inputs, then ``deps``."""
+        return list(dict.fromkeys([*self.signature.inputs.values(), *self.spec.deps]))
+
+    @property
+    def location(self) -> Location:
+        """Where the function is defined."""
+        return Location(self.file.path, self.line)
+
+
+_loaded: dict[Path, LoadedFile] = {}
+_import_lock = threading.RLock()
+
+
+def module_name_for(rel_path: str, abs_path: Path) -> str:
+    """A unique, stable module name for a model file (no package needed)."""
+    stem = re.sub(r"\W", "_", rel_path.rsplit(".", 1)[0])
+    digest = hashlib.sha1(str(abs_path).encode()).hexdigest()[:8]
+    return f"{MODULE_PREFIX}.{stem}_{digest}"
+
+
+def import_model_file(rel_path: str, abs_path: Path) -> LoadedFile:
+    """Import a model file by path (again only when its content changed).
+
+    Raises ProjectError naming the file and line when the import fails.
+    """
+    raw = abs_path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    with _import_lock:
+        cached = _loaded.get(abs_path)
+        if cached is not None and cached.digest == digest:
+            return cached
+        name = module_name_for(rel_path, abs_path)
+        spec = importlib.util.spec_from_file_location(name, abs_path)
+        if spec is None or spec.loader is None:
+            raise ProjectError(f"cannot import '{rel_path}'", location=Location(rel_path))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as err:
+            sys.modules.pop(name, None)
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            raise import_error(rel_path, abs_path, err) from None
+        loaded = LoadedFile(rel_path, abs_path, digest, module)
+        for value in list(vars(module).values()):
+            code = getattr(value, "__code__", None)
+            if code is None or Path(code.co_filename).resolve() != abs_path.resolve():
+                continue  # imported from elsewhere
+            a = getattr(value, ASSET_ATTR, None)
+            if isinstance(a, AssetSpec):
+                loaded.assets[a.name] = a
+            c = getattr(value, CHECK_ATTR, None)
+            if isinstance(c, CheckSpec):
+                loaded.checks[c.name] = c
+        _loaded[abs_path] = loaded
+        return loaded
+
+
+def import_error(rel_path: str, abs_path: Path, err: BaseException) -> ProjectError:
+    """A failed import as a ProjectError at the line of the model file where it happened."""
+    if isinstance(err, SyntaxError) and err.filename and Path(err.filename) == abs_path:
+        return ProjectError(
+            f"syntax error: {err.msg}",
+            location=Location(rel_path, err.lineno or 0, err.offset or 0),
+            hint="Fix the Python syntax",
+        )
+    line = 0
+    for frame in traceback.extract_tb(err.__traceback__):
+        if Path(frame.filename) == abs_path:
+            line = frame.lineno or 0
+    what = f"{type(err).__name__}: {err}"
+    hint = "Fix the error in the model file"
+    if isinstance(err, ModuleNotFoundError):
+        hint = f"Install '{err.name}' in the environment orch runs in, or remove the import"
+    return ProjectError(
+        f"importing the model file failed: {what}",
+        location=Location(rel_path, line),
+        hint=hint,
+    )
+
+
+def function_line(fn: Callable[..., Any]) -> int:
+    """The line of the ``def`` (after decorators)."""
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return int(getattr(getattr(fn, "__code__", None), "co_firstlineno", 0))
+    for offset, text in enumerate(lines):
+        if text.lstrip().startswith(("def ", "async def ")):
+            return start + offset
+    return start
+
+
+def collect_assets(files: Iterable[tuple[str, Path]]) -> dict[str, PythonAsset]:
+    """Import model files and describe every ``@asset`` in them (duplicates are errors)."""
+    out: dict[str, PythonAsset] = {}
+    for rel_path, abs_path in files:
+        loaded = import_model_file(rel_path, abs_path)
+        for name, spec in loaded.assets.items():
+            line = function_line(spec.fn)
+            where = Location(rel_path, line)
+            if name in out:
+                raise DuplicateNameError(
+                    f"two Python assets are named '{name}': in {out[name].file.path} and "
+                    f"{rel_path}",
+                    location=where,
+                    hint="Rename one (name= in @asset, or the function)",
+                )
+            out[name] = PythonAsset(
+                spec=spec,
+                signature=analyze_signature(spec, where),
+                file=loaded,
+                line=line,
+                code_fingerprint=source_fingerprint(abs_path, spec.function),
+            )
+    return out
+
+
+def find_asset(module_path: str, project_root: Path, name: str) -> tuple[AssetSpec, Signature]:
+    """The spec and signature of asset ``name`` in a model file (imported if needed)."""
+    loaded = import_model_file(module_path, project_root / module_path)
+    spec = loaded.assets.get(name)
+    if spec is None:
+        raise ProjectError(
+            f"model file no longer defines the asset '{name}'",
+            location=Location(module_path),
+            hint="Compile again: the file changed since the manifest was built",
+        )
+    return spec, analyze_signature(spec, Location(module_path, function_line(spec.fn)))
+
+
+def find_check(module_path: str, project_root: Path, name: str) -> CheckSpec:
+    """The spec of Python check ``name`` in a model file (for the check runner)."""
+    loaded = import_model_file(module_path, project_root / module_path)
+    spec = loaded.checks.get(name)
+    if spec is None:
+        raise ProjectError(
+            f"model file no longer defines the check '{name}'", location=Location(module_path)
+        )
+    return spec
+
+
+# --------------------------------------------------------------------------- resources and config
+
+
+def resource_values(
+    declarations: Mapping[str, Mapping[str, Any]], name: str, target: str
+) -> dict[str, Any]:
+    """A resource's values for a target: its top-level keys, then ``targets.<target>`` over them."""
+    decl = dict(declarations.get(name) or {})
+    per_target = decl.pop("targets", None) or {}
+    decl.pop("type", None)
+    override = per_target.get(target) if isinstance(per_target, Mapping) else None
+    return {**decl, **(override or {})}
+
+
+def build_resource(
+    cls: type[Resource],
+    name: str,
+    declarations: Mapping[str, Mapping[str, Any]],
+    target: str,
+    location: Callable[[tuple[str | int, ...]], Location | None] = lambda p: None,
+) -> Resource:
+    """Instantiate resource ``name`` as ``cls`` from the project's ``resources:`` block.
+
+    Raises ConfigError naming the field (and the file's line when ``location`` knows it).
+    """
+    decl = declarations.get(name)
+    if decl is None and any(f.is_required() for f in cls.model_fields.values()):
+        raise ConfigError(
+            f"resource '{name}' ({cls.__name__}) is not declared",
+            location=location(("resources",)),
+            hint=suggestion(name, declarations)
+            or "Add it under 'resources:' in orch_project.yml with its fields: "
+            + ", ".join(cls.model_fields),
+        )
+    declared_type = (decl or {}).get("type")
+    if declared_type and declared_type not in (cls.__name__, f"{cls.__module__}.{cls.__name__}"):
+        raise ConfigError(
+            f"resource '{name}' is declared with type '{declared_type}' but the asset expects "
+            f"{cls.__name__}",
+            location=location(("resources", name, "type")),
+            hint=f"Set type: {cls.__name__}, or annotate the parameter with {declared_type}",
+        )
+    values = resource_values(declarations, name, target)
+    try:
+        return cls.model_validate(values)
+    except ValidationError as err:
+        item = err.errors()[0]
+        key = ".".join(str(p) for p in item["loc"])
+        in_target = isinstance((decl or {}).get("targets"), Mapping) and key in (
+            (decl or {}).get("targets", {}).get(target) or {}
+        )
+        path: tuple[str | int, ...] = (
+            ("resources", name, "targets", target, key) if in_target else ("resources", name, key)
+        )
+        what = "missing" if item["type"] == "missing" else f"invalid ({item['msg']})"
+        raise ConfigError(
+            f"resource '{name}' field '{key}' is {what}",
+            location=location(path) or location(("resources", name)),
+            hint=f"Set resources.{name}.{key} in orch_project.yml (per target under "
+            f"resources.{name}.targets.{target})",
+        ) from None
+
+
+def build_config(
+    cls: type[Config], asset_name: str, variables: Mapping[str, Any], where: Location | None
+) -> Config:
+    """An asset's run config: fields from vars of the same name, then ``vars[asset_name]``.
+
+    Raises ConfigError naming the field.
+    """
+    values = {k: variables[k] for k in cls.model_fields if k in variables}
+    scoped = variables.get(asset_name)
+    if isinstance(scoped, Mapping):
+        values.update(scoped)
+    try:
+        return cls.model_validate(values)
+    except ValidationError as err:
+        item = err.errors()[0]
+        key = ".".join(str(p) for p in item["loc"])
+        what = "missing" if item["type"] == "missing" else f"invalid: {item['msg']}"
+        raise ConfigError(
+            f"config of asset '{asset_name}' ({cls.__name__}): field '{key}' is {what}",
+            location=where,
+            hint=f'Pass it with --vars \'{{"{asset_name}": {{"{key}": ...}}}}\' or set vars.'
+            f"{key} in orch_project.yml",
+        ) from None
+
+
+def config_fingerprint(config: BaseModel | None) -> str:
+    """The run config's values as stable text (part of the asset's fingerprint)."""
+    if config is None:
+        return ""
+    return json.dumps(config.model_dump(mode="json"), sort_keys=True, default=str)

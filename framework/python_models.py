@@ -1,0 +1,303 @@
+"""Python assets in the front half: import the model files a load needs, and compile them to Nodes.
+
+A full load imports every ``models/**/*.py``. A scoped load (``parse_models`` with names) imports
+only the Python files in the ancestry: a file is found by its stem (the usual case: the asset is
+named like its file); when a name is neither a model file, a seed nor a source, every Python file
+is imported to find it. SQL models upstream of a Python asset are then parsed in turn, until the
+ancestry is closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from orch.assets import (
+    PythonAsset,
+    build_config,
+    build_resource,
+    collect_assets,
+    config_fingerprint,
+)
+from orch.cache import ResultCache
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    ProjectError,
+    UserError,
+    raise_collected,
+    suggestion,
+)
+from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
+from orch.parsing import ParsedModel, parse_models
+from orch.project import Project
+from orch.rendering import Renderer
+from orch.yamldoc import load_yaml
+
+if TYPE_CHECKING:
+    from orch.compiler import _Compiler
+
+# Settings that change what a build writes (as for SQL models; descriptive ones don't count).
+FINGERPRINT_KEYS = (
+    "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
+    "partitioned_by", "contract",
+)  # fmt: skip
+
+
+def load_models(
+    project: Project, renderer: Renderer, cache: ResultCache, names: set[str] | None
+) -> tuple[dict[str, ParsedModel], dict[str, PythonAsset]]:
+    """Parse SQL models and import Python ones: all, or ``names`` and their ancestry."""
+    py_files = {n: f for n, f in project.models.items() if f.language == "python"}
+    parsed = parse_models(project, renderer, cache, names)
+    if not py_files:
+        return parsed, {}
+    if names is None:
+        assets = _collect(project, sorted(py_files))
+        _check_names(project, assets)
+        return parsed, assets
+    assets: dict[str, PythonAsset] = {}
+    imported: set[str] = set()
+    wanted = set(names)
+    while True:
+        for model in parsed.values():
+            wanted |= model.upstream_names()
+        for a in assets.values():
+            wanted |= set(a.upstream)
+        known = set(project.models) | set(project.seeds) | set(project.sources) | set(assets)
+        stems = {n for n in wanted if n in py_files and n not in imported}
+        if any(n not in known for n in wanted) and len(imported) < len(py_files):
+            stems = set(py_files) - imported  # a name we cannot place: import everything
+        if not stems:
+            break
+        imported |= stems
+        assets.update(_collect(project, sorted(stems)))
+        missing = {u for a in assets.values() for u in a.upstream} - set(parsed) - set(assets)
+        sql_needed = {n for n in missing if n in project.models and n not in py_files}
+        if sql_needed:
+            parsed.update(parse_models(project, renderer, cache, sql_needed | set(parsed)))
+    _check_names(project, assets)
+    return parsed, assets
+
+
+def _collect(project: Project, stems: list[str]) -> dict[str, PythonAsset]:
+    files = [(project.models[s].path, project.models[s].abs_path) for s in stems]
+    errors: list[UserError] = []
+    out: dict[str, PythonAsset] = {}
+    for rel, abs_path in files:
+        try:
+            found = collect_assets([(rel, abs_path)])
+        except UserError as err:
+            errors.append(err)
+            continue
+        for name, a in found.items():
+            if name in out:
+                errors.append(
+                    DuplicateNameError(
+                        f"two Python assets are named '{name}': in {out[name].file.path} and {rel}",
+                        location=a.location,
+                        hint="Rename one (name= in @asset, or the function)",
+                    )
+                )
+            out[name] = a
+    raise_collected(errors)
+    return out
+
+
+def _check_names(project: Project, assets: dict[str, PythonAsset]) -> None:
+    """A Python asset may not take the name of another file's model or of a seed."""
+    errors: list[UserError] = []
+    for name, a in assets.items():
+        other = project.models.get(name)
+        if other is not None and other.path != a.file.path and other.language == "sql":
+            errors.append(
+                DuplicateNameError(
+                    f"two files define the asset '{name}': {other.path} and {a.file.path}",
+                    location=a.location,
+                    hint="Rename one of them",
+                )
+            )
+        elif name in project.seeds:
+            errors.append(
+                DuplicateNameError(
+                    f"the Python asset '{name}' has the name of the seed "
+                    f"{project.seeds[name].path}",
+                    location=a.location,
+                    hint="Rename one of them",
+                )
+            )
+    raise_collected(errors)
+
+
+def check_upstream(project: Project, assets: dict[str, PythonAsset]) -> None:
+    """Every parameter and ``deps`` entry must name a known asset."""
+    known = [*project.models, *project.seeds, *project.sources, *assets]
+    errors: list[UserError] = []
+    for a in assets.values():
+        for up in a.upstream:
+            if up == a.name:
+                errors.append(ProjectError(f"asset '{a.name}' reads itself", location=a.location))
+            elif up not in known:
+                kind = "deps entry" if up in a.spec.deps else "parameter"
+                errors.append(
+                    ProjectError(
+                        f"asset '{a.name}': {kind} '{up}' is not a known asset",
+                        location=a.location,
+                        hint=suggestion(up, known, closest=True)
+                        or "Parameters name upstream assets (models, seeds, sources); annotate "
+                        "the context as AssetContext, a config as an orch.Config subclass and a "
+                        "resource as an orch.Resource subclass",
+                    )
+                )
+    raise_collected(errors)
+
+
+def extra_assets(assets: dict[str, PythonAsset]) -> dict[str, list[str]]:
+    """Python assets and their upstream names, for ``resolve_graph``."""
+    return {name: a.upstream for name, a in assets.items()}
+
+
+def compile_python(compiler: _Compiler, a: PythonAsset) -> Node:
+    """The manifest Node of a Python asset (config merged like a SQL model's)."""
+    project = compiler.project
+    settings = dict(a.spec.config)
+    config, description, patch_path = compiler.model_config(
+        a.name, a.file.path, project.config.models, settings
+    )
+    if config.materialized in ("view", "ephemeral"):
+        if "materialized" in settings:
+            raise ConfigError(
+                f"Python asset '{a.name}' cannot be materialized as a {config.materialized}",
+                location=a.location,
+                hint="Use materialized='table', 'incremental' or 'none'",
+            )
+        config = config.model_copy(update={"materialized": "table"})
+    if a.spec.checks:
+        config = config.model_copy(
+            update={"extra": {**config.extra, "checks": list(a.spec.checks)}}
+        )
+    sig = a.signature
+    run_config = None
+    if sig.config_class is not None:
+        run_config = build_config(sig.config_class, a.name, project.variables, a.location)
+    validate_resources(project, a)
+    columns = dict(compiler.yaml_columns(a.name))
+    for col, dtype in a.spec.columns.items():
+        known = columns.get(col)
+        columns[col] = ColumnInfo(
+            name=col,
+            data_type=dtype or (known.data_type if known else None),
+            description=known.description if known else "",
+            tags=known.tags if known else [],
+            meta=known.meta if known else {},
+        )
+    relation = compiler.relation_for(a.name, config)
+    info = PythonInfo(
+        module_path=a.file.path,
+        function=a.spec.function,
+        inputs=dict(sig.inputs),
+        input_types=dict(sig.input_types),
+        context_param=sig.context_param,
+        config_param=sig.config_param,
+        resource_params=dict(sig.resource_params),
+    )
+    fingerprint = _hash(
+        a.code_fingerprint,
+        a.spec.config.get("code_version") or "",
+        config_fingerprint(run_config),
+        json.dumps(sorted((c, i.data_type) for c, i in columns.items())),
+        json.dumps(config.model_dump(include=set(FINGERPRINT_KEYS)), sort_keys=True, default=str),
+    )
+    return Node(
+        name=a.name,
+        unique_id=f"model.{project.name}.{a.name}",
+        resource_type="model",
+        language="python",
+        path=a.file.path,
+        patch_path=patch_path,
+        raw_code=a.file.abs_path.read_text(encoding="utf-8"),
+        uses_partition=config.partitioned_by is not None,
+        relation=RelationInfo.from_relation(relation),
+        config=config,
+        depends_on=sorted(compiler.graph.dag.parents(a.name)),
+        columns=columns,
+        description=description or a.spec.description or "",
+        fingerprint=fingerprint,
+        python=info,
+    )
+
+
+def validate_resources(project: Project, a: PythonAsset) -> list[Any]:
+    """Instantiate the asset's resources once at compile time: bad settings fail early (exit 2)."""
+    out = []
+    for name, cls in a.signature.resource_classes.items():
+        out.append(
+            build_resource(
+                cls,
+                name,
+                project.config.resources,
+                project.target_name,
+                resource_location(project),
+            )
+        )
+    return out
+
+
+def resource_location(project: Project) -> Any:
+    """A function giving the project file's location of a key path (for resource errors)."""
+
+    def locate(path: tuple[str | int, ...]) -> Location | None:
+        try:
+            doc = load_yaml(project.root / project.project_file, project.project_file)
+        except UserError:
+            return Location(project.project_file)
+        return doc.location(path)
+
+    return locate
+
+
+def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict[str, CheckNode]:
+    """CheckNodes for ``@check`` functions in the imported files (run by the check runner)."""
+    out: dict[str, CheckNode] = {}
+    files = {id(a.file): a.file for a in assets.values()}
+    errors: list[UserError] = []
+    for loaded in files.values():
+        for name, spec in loaded.checks.items():
+            if spec.asset not in assets and spec.asset not in project.models:
+                errors.append(
+                    ProjectError(
+                        f"check '{name}' is attached to unknown asset '{spec.asset}'",
+                        location=Location(loaded.path),
+                        hint=suggestion(spec.asset, [*assets, *project.models]) or "Fix asset=",
+                    )
+                )
+                continue
+            out[name] = CheckNode(
+                name=name,
+                unique_id=f"check.{project.name}.{name}",
+                kind="python",
+                check_type="python",
+                asset=spec.asset,
+                severity=spec.severity,
+                blocking=spec.blocking,
+                path=loaded.path,
+                description=spec.description,
+                depends_on=[spec.asset],
+                python=PythonInfo(
+                    module_path=loaded.path,
+                    function=spec.function,
+                    inputs={"data": spec.asset},
+                ),
+            )
+    raise_collected(errors)
+    return out
+
+
+def _hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:32]

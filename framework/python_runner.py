@@ -1,0 +1,475 @@
+"""Run one Python asset: load its inputs as Arrow, call the function, write what it returns.
+
+Inputs come through ``Adapter.read_arrow`` (for a partitioned asset, only the partition's window of
+a partitioned upstream) and become ``pl.DataFrame`` / ``pl.LazyFrame`` / ``pa.Table`` without
+copying. The return value is checked (type, declared columns) before anything is written, then
+written with the materialization's semantics: an atomic replace (``table``), a partition's
+delete+insert, an append or a merge (``incremental``), or nothing (``none``). An exception in the
+user's function fails the step with a traceback trimmed to the user's model file.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch import partitions
+from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
+from orch.assets import (
+    AssetContext,
+    AssetSpec,
+    PartitionWindow,
+    Signature,
+    build_config,
+    build_resource,
+    find_asset,
+    function_line,
+)
+from orch.errors import ConfigError, Location, ModelFailedError
+from orch.events import EventSink, LogEmitted
+from orch.manifest import Manifest, Node
+from orch.names import Relation
+from sqlglot import exp
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+# Resource objects to use instead of the project file's (set by orch.testing around a run).
+RESOURCE_OVERRIDES: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "orch_resource_overrides", default=None
+)
+
+
+@dataclass
+class PythonRuntime:
+    """What Python assets need from the run besides the manifest: resources, vars, the sink."""
+
+    project_root: Path
+    target: str
+    resources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    sink: EventSink | None = None
+    resource_overrides: Mapping[str, Any] = field(default_factory=dict)  # test helpers
+    project_file: str = "orch_project.yml"
+    _instances: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_project(cls, project: Any, sink: EventSink | None = None) -> PythonRuntime:
+        """The runtime of a loaded :class:`orch.project.Project`."""
+        return cls(
+            project_root=Path(project.root),
+            target=project.target_name,
+            resources=project.config.resources,
+            variables=project.variables,
+            sink=sink,
+            project_file=project.project_file,
+            resource_overrides=dict(RESOURCE_OVERRIDES.get() or {}),
+        )
+
+    def resource(self, name: str, cls: type[Any]) -> Any:
+        """The resource ``name`` as ``cls``, instantiated once per run."""
+        with self._lock:
+            if name in self.resource_overrides:
+                return self.resource_overrides[name]
+            if name not in self._instances:
+                self._instances[name] = build_resource(
+                    cls,
+                    name,
+                    self.resources,
+                    self.target,
+                    lambda _path: Location(self.project_file),
+                )
+            return self._instances[name]
+
+
+@dataclass
+class PythonResult:
+    """What a Python step wrote."""
+
+    rows: int | None
+    metadata: dict[str, Any]
+
+
+def run_python_asset(
+    node: Node,
+    *,
+    adapter: Adapter,
+    manifest: Manifest,
+    runtime: PythonRuntime,
+    run_id: str,
+    partition: str | None,
+    full_refresh: bool = False,
+) -> PythonResult:
+    """Materialize one Python asset (one partition of it, when ``partition`` is given)."""
+    info = node.python
+    if info is None or node.relation is None:
+        raise ModelFailedError(f"'{node.name}' is not a Python asset")
+    spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
+    window = partition_window(node, partition)
+    kwargs: dict[str, Any] = {}
+    for param, upstream in sig.inputs.items():
+        kwargs[param] = load_input(
+            adapter, manifest, node, manifest.nodes[upstream], sig.input_types[param], partition
+        )
+    context = None
+    if sig.config_param is not None and sig.config_class is not None:
+        location = Location(info.module_path, function_line(spec.fn))
+        kwargs[sig.config_param] = build_config(
+            sig.config_class, node.name, runtime.variables, location
+        )
+    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
+    for param, name in sig.resource_params.items():
+        kwargs[param] = resources[name]
+    if sig.context_param is not None:
+        sink = runtime.sink
+
+        def emit(level: str, message: str) -> None:
+            if sink is not None:
+                sink.emit(LogEmitted(run_id, node.name, level, message))
+
+        context = AssetContext(
+            node.name,
+            run_id=run_id,
+            partition=window,
+            resources=resources,
+            target=runtime.target,
+            config=kwargs.get(sig.config_param) if sig.config_param else None,
+            emit=emit,
+        )
+        kwargs[sig.context_param] = context
+    value = call_asset(spec, info.module_path, runtime.project_root, kwargs)
+    metadata: dict[str, Any] = {"materialized": node.materialized, "language": "python"}
+    if context is not None:
+        metadata.update(context.output_metadata)
+    if node.materialized == "none":
+        rows = None
+        if value is not None:
+            rows = int(to_arrow(value, node, spec).num_rows)
+        return PythonResult(rows, metadata)
+    if value is None:
+        raise ModelFailedError(
+            f"asset '{node.name}' returned None",
+            location=Location(info.module_path, function_line(spec.fn)),
+            hint="Return a polars DataFrame/LazyFrame or a pyarrow Table, or declare "
+            "materialized='none' for an asset that only has side effects",
+        )
+    table = to_arrow(value, node, spec)
+    check_columns(table, node, spec, sig)
+    rows = write_output(adapter, node, table, partition, full_refresh)
+    return PythonResult(rows, metadata)
+
+
+# --------------------------------------------------------------------------- calling
+
+
+def call_asset(
+    spec: AssetSpec, module_path: str, project_root: Path, kwargs: dict[str, Any]
+) -> Any:
+    """Call the user's function; an exception becomes ModelFailedError with a trimmed traceback."""
+    try:
+        return spec.fn(**kwargs)
+    except Exception as err:
+        raise user_code_error(spec.name, module_path, project_root / module_path, err) from err
+
+
+def user_code_error(name: str, module_path: str, abs_path: Path, err: BaseException) -> Exception:
+    """The error of a failed asset function: frames in the model file only."""
+    frames = [
+        f for f in traceback.extract_tb(err.__traceback__) if _same_file(f.filename, abs_path)
+    ]
+    line = frames[-1].lineno if frames else 0
+    lines = [f"asset '{name}' raised {type(err).__name__}: {err}"]
+    if frames:
+        lines.append(f"Traceback (in {module_path}, most recent call last):")
+        for f in frames:
+            lines.append(f"  line {f.lineno}, in {f.name}")
+            if f.line:
+                lines.append(f"    {f.line.strip()}")
+    return ModelFailedError("\n".join(lines), location=Location(module_path, line or 0))
+
+
+def _same_file(filename: str, abs_path: Path) -> bool:
+    try:
+        return Path(filename).resolve() == abs_path.resolve()
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def partition_window(node: Node, key: str | None) -> PartitionWindow | None:
+    """The key and window of the partition being built (None when not partitioned)."""
+    config = node.config.partitioned_by
+    if key is None or config is None:
+        return None
+    definition = partitions.definition_of(config, asset=node.name)
+    if isinstance(definition, partitions.StaticKeys):
+        return PartitionWindow(definition.validate(key))
+    start, end = definition.window(key)
+    return PartitionWindow(key, start, end)
+
+
+def partition_filter(adapter: Adapter, node: Node, key: str) -> exp.Expression | None:
+    """The rows of partition ``key`` of ``node``: ``column >= start AND column < end``."""
+    config = node.config.partitioned_by
+    if config is None or config.column is None:
+        return None
+    window = partition_window(node, key)
+    if window is None:
+        return None
+    column = exp.column(config.column, quoted=True)
+    if window.start is None or window.end is None:
+        return exp.EQ(this=column, expression=exp.Literal.string(window.key))
+    start = exp.cast(exp.Literal.string(window.start.isoformat(sep=" ")), "timestamp")
+    end = exp.cast(exp.Literal.string(window.end.isoformat(sep=" ")), "timestamp")
+    return exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column, expression=end))
+
+
+def upstream_filter(
+    adapter: Adapter, node: Node, upstream: Node, key: str | None
+) -> exp.Expression | None:
+    """Which rows of ``upstream`` partition ``key`` of ``node`` reads (None: all of them)."""
+    down_cfg, up_cfg = node.config.partitioned_by, upstream.config.partitioned_by
+    if key is None or down_cfg is None or up_cfg is None or not down_cfg.filter_upstream:
+        return None
+    if up_cfg.column is None:
+        return None
+    down = partitions.definition_of(down_cfg, asset=node.name)
+    up = partitions.definition_of(up_cfg, asset=upstream.name)
+    keys = partitions.upstream_keys(down, key, up)
+    if keys is None:
+        return None
+    column = exp.column(up_cfg.column, quoted=True)
+    if not keys:
+        return exp.false()
+    if isinstance(up, partitions.StaticKeys):
+        return exp.column(up_cfg.column, quoted=True).isin(*[exp.Literal.string(k) for k in keys])
+    lo, _ = up.window(keys[0])
+    _, hi = up.window(keys[-1])
+    start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), "timestamp")
+    end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), "timestamp")
+    return exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column, expression=end))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_input(
+    adapter: Adapter,
+    manifest: Manifest,
+    node: Node,
+    upstream: Node,
+    kind: str,
+    partition: str | None,
+) -> Any:
+    """Read an upstream asset as Arrow and hand it over as the annotated type (no copy)."""
+    where = upstream_filter(adapter, node, upstream, partition)
+    where_sql = where.sql(dialect=adapter.dialect) if where is not None else None
+    if upstream.relation is None:  # ephemeral: run its query
+        sql = upstream.compiled_code
+        if where_sql:
+            sql = f"SELECT * FROM ({sql}) AS {adapter.quote('__orch_in')} WHERE {where_sql}"
+        table = adapter.fetch_arrow(sql)
+    else:
+        table = adapter.read_arrow(upstream.relation.to_relation(), where_sql)
+    if kind == "arrow":
+        return table
+    import polars as pl  # heavy: imported when a Python asset runs
+
+    frame = pl.from_arrow(table, rechunk=False)
+    if not isinstance(frame, pl.DataFrame):  # a single column comes back as a Series
+        frame = frame.to_frame()
+    return frame.lazy() if kind == "lazy" else frame
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def to_arrow(value: Any, node: Node, spec: AssetSpec) -> pa.Table:
+    """The returned value as an Arrow table; ModelFailedError naming the type otherwise."""
+    import pyarrow as pa
+
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "polars":
+        import polars as pl
+
+        if isinstance(value, pl.LazyFrame):
+            value = value.collect()
+        if isinstance(value, pl.DataFrame):
+            return value.to_arrow()
+    if isinstance(value, pa.Table):
+        return value
+    if isinstance(value, pa.RecordBatchReader):
+        return value.read_all()
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    got = f"{type(value).__module__}.{type(value).__qualname__}"
+    hint = "Return a polars DataFrame or LazyFrame, or a pyarrow Table"
+    if module == "pandas":
+        hint += " (convert with pl.from_pandas(df))"
+    raise ModelFailedError(
+        f"asset '{node.name}' returned a {got}, not a table",
+        location=Location(node.path or "", function_line(spec.fn)),
+        hint=hint,
+    )
+
+
+_FAMILIES = {
+    "integer": ("int", "bigint", "smallint", "tinyint", "hugeint", "integer", "long", "number"),
+    "float": ("float", "double", "real", "decimal", "numeric"),
+    "string": ("varchar", "text", "string", "char", "utf8"),
+    "boolean": ("bool",),
+    "date": ("date",),
+    "timestamp": ("timestamp", "datetime"),
+}
+
+
+def _family_of_sql(data_type: str) -> str | None:
+    text = data_type.lower()
+    if text.startswith(("decimal", "numeric")) or (text.startswith("number") and "," in text):
+        return "float"
+    for family in ("timestamp", "date", "boolean", "float", "integer", "string"):
+        if any(text.startswith(word) for word in _FAMILIES[family]):
+            return family
+    return None
+
+
+def _family_of_arrow(dtype: Any) -> str | None:
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_integer(dtype):
+        return "integer"
+    if t.is_floating(dtype) or t.is_decimal(dtype):
+        return "float"
+    if t.is_string(dtype) or t.is_large_string(dtype) or str(dtype) == "string_view":
+        return "string"
+    if t.is_boolean(dtype):
+        return "boolean"
+    if t.is_date(dtype):
+        return "date"
+    if t.is_timestamp(dtype):
+        return "timestamp"
+    if t.is_null(dtype):
+        return "null"
+    return None
+
+
+def check_columns(table: pa.Table, node: Node, spec: AssetSpec, sig: Signature) -> None:
+    """Declared columns must be there with a compatible type (``contract``: and nothing else).
+
+    Runs before anything is written, so a broken schema never replaces the old table.
+    """
+    declared = {c: i.data_type for c, i in node.columns.items()}
+    required = {c: t for c, t in declared.items() if c in spec.columns or t or node.config.contract}
+    if not required:
+        return
+    got = {f.name: f.type for f in table.schema}
+    got_lower = {n.lower(): n for n in got}
+    problems = []
+    for column, data_type in required.items():
+        actual = got.get(column) or got.get(got_lower.get(column.lower(), ""))
+        if actual is None:
+            problems.append(f"column '{column}' is missing")
+            continue
+        if data_type:
+            want, have = _family_of_sql(data_type), _family_of_arrow(actual)
+            if want and have and have != "null" and want != have:
+                if not (want == "float" and have == "integer"):
+                    problems.append(f"column '{column}' is {actual}, declared {data_type}")
+    if node.config.contract:
+        extra = [n for n in got if n.lower() not in {c.lower() for c in declared}]
+        problems.extend(f"column '{n}' is not declared (contract)" for n in extra)
+    if problems:
+        raise ModelFailedError(
+            f"asset '{node.name}' returned a table that breaks its declared columns: "
+            + "; ".join(problems),
+            location=Location(node.path or "", function_line(spec.fn)),
+            hint="Fix the function or the declared columns; nothing was written",
+        )
+
+
+def write_output(
+    adapter: Adapter, node: Node, table: pa.Table, partition: str | None, full_refresh: bool
+) -> int:
+    """Write the asset's table with its materialization's semantics; rows written."""
+    relation = node.relation.to_relation()  # type: ignore[union-attr]
+    adapter.ensure_schema(relation.database, relation.schema)
+    kind = node.materialized
+    exists = adapter.relation_type(relation) == "table"
+    if partition is not None and node.config.partitioned_by is not None:
+        return _write_partition(adapter, node, relation, table, partition)
+    if kind == "table" or not exists or full_refresh:
+        return adapter.write_arrow(table, relation, WriteMode.REPLACE)
+    if kind == "incremental":
+        keys = node.config.unique_key_columns
+        if node.config.strategy in ("merge", "delete+insert") and keys:
+            with _staged(adapter, relation, table) as staging:
+                select = f"SELECT * FROM {adapter.render(staging)}"
+                adapter.merge(relation, select, keys)
+            return int(table.num_rows)
+        return adapter.write_arrow(table, relation, WriteMode.APPEND)
+    raise ModelFailedError(f"'{node.name}': materialization '{kind}' cannot be built here")
+
+
+def _write_partition(
+    adapter: Adapter, node: Node, relation: Relation, table: pa.Table, key: str
+) -> int:
+    config = node.config.partitioned_by
+    assert config is not None
+    where = partition_filter(adapter, node, key)
+    if where is None:
+        raise ConfigError(
+            f"partitioned Python asset '{node.name}' needs partitioned_by.column",
+            location=Location(node.path or ""),
+            hint="Name the column holding the partition's time (or key), e.g. "
+            "partitioned_by={'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}",
+        )
+    where_sql = where.sql(dialect=adapter.dialect)
+    if config.column not in table.column_names:
+        raise ModelFailedError(
+            f"asset '{node.name}' returned no partition column '{config.column}'",
+            location=Location(node.path or ""),
+            hint="Return the partition column; nothing was written",
+        )
+    with _staged(adapter, relation, table) as staging:
+        source = adapter.render(staging)
+        outside = adapter.fetch_rows(f"SELECT COUNT(*) FROM {source} WHERE NOT ({where_sql})")
+        n_out = int(outside[0][0]) if outside else 0
+        if n_out and config.out_of_window == "error":
+            raise ModelFailedError(
+                f"asset '{node.name}' returned {n_out} rows outside partition '{key}'",
+                location=Location(node.path or ""),
+                hint="Filter to context.partition's window, or set out_of_window: drop",
+            )
+        select = f"SELECT * FROM {source} WHERE {where_sql}"
+        if adapter.relation_type(relation) != "table":
+            adapter.replace_table_atomically(relation, select)
+        else:
+            adapter.delete_insert(relation, select, where_sql)
+    return int(table.num_rows) - n_out
+
+
+class _staged:
+    """A staging table holding ``table`` for the duration of a ``with`` block."""
+
+    def __init__(self, adapter: Adapter, relation: Relation, table: pa.Table) -> None:
+        self.adapter = adapter
+        self.staging = relation.with_name(f"{STAGING_PREFIX}{relation.name}_{uuid.uuid4().hex[:8]}")
+        self.table = table
+
+    def __enter__(self) -> Relation:
+        self.adapter.write_arrow(self.table, self.staging, WriteMode.CREATE)
+        return self.staging
+
+    def __exit__(self, *exc: object) -> None:
+        self.adapter.drop_relation(self.staging)
