@@ -20,6 +20,7 @@ from typing import Any
 import orch
 from orch import python_models
 from orch.cache import ResultCache, content_key
+from orch.checks import SingularCheck, compile_checks, parse_singular_checks
 from orch.config import (
     MODEL_CONFIG_KEYS,
     ModelConfig,
@@ -39,6 +40,7 @@ from orch.errors import (
 from orch.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.lineage import column_lineage, output_columns
 from orch.manifest import (
+    CheckNode,
     ColumnInfo,
     ColumnRef,
     Manifest,
@@ -119,7 +121,8 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
     python_models.check_upstream(project, python_assets)
     graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
-    compiler = _Compiler(project, parsed, graph, cache)
+    singular = parse_singular_checks(project, renderer, cache)
+    compiler = _Compiler(project, parsed, graph, cache, singular=singular)
     compiler.python_assets = python_assets
     manifest = compiler.compile()
     if python_assets:
@@ -151,6 +154,12 @@ def write_artifacts(result: CompileResult) -> None:
         text = node.compiled_code.rstrip() + "\n"
         if not out.exists() or out.read_text(encoding="utf-8") != text:
             out.write_text(text, encoding="utf-8")
+    for check in result.manifest.checks.values():  # target/compiled/checks/<name>.sql
+        out = compiled_root / "checks" / f"{check.name}.sql"
+        text = check.sql.rstrip() + "\n"
+        if check.sql and (not out.exists() or out.read_text(encoding="utf-8") != text):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- the compiler
@@ -163,8 +172,11 @@ class _Compiler:
         parsed: dict[str, ParsedModel],
         graph: AssetGraph,
         cache: ResultCache,
+        singular: list[SingularCheck] | None = None,
     ) -> None:
         self.project = project
+        self.singular = singular or []
+        self.checks: dict[str, CheckNode] = {}
         self.parsed = parsed
         self.graph = graph
         self.cache = cache
@@ -223,7 +235,20 @@ class _Compiler:
             except UserError as err:
                 errors.append(err)
         raise_collected(errors)
+        self.checks = self.compile_checks()
         return self.manifest()
+
+    def compile_checks(self) -> dict[str, CheckNode]:
+        """The checks of the compiled assets (YAML specs and checks/*.sql), see orch.checks."""
+        checks, warnings = compile_checks(
+            self.project,
+            self.nodes,
+            self.dialect,
+            self.singular,
+            lambda parsed, refs: self._compile_variant(parsed, parsed.full, refs, None),
+        )
+        self.warnings.extend(warnings)
+        return checks
 
     def manifest(self) -> Manifest:
         t = self.project.target
@@ -245,6 +270,7 @@ class _Compiler:
                 flavor=self.project.flavor,
             ),
             nodes={n: self.nodes[n] for n in names},
+            checks=self.checks,
             parents=parents,
             children=children,
             jobs={k: v.model_dump() for k, v in sorted(cfg.jobs.items())},

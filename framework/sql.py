@@ -217,3 +217,30 @@ def expand_and_qualify(
     except (OptimizeError, KeyError, ValueError, AttributeError, TypeError) as err:
         log.debug("qualify failed: %s", err)
         return None
+
+
+def parse_condition(text: str, dialect: str, location: Location) -> exp.Expression:
+    """Parse a SQL expression a user wrote in YAML (a check's ``expression`` or ``where``).
+
+    Raises SqlSyntaxError at ``location`` (the YAML key) when it is not one valid expression.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(f"SELECT {text}", read=dialect) if s is not None]
+    except (ParseError, TokenError) as err:
+        first = (getattr(err, "errors", None) or [{}])[0]
+        description = first.get("description") or str(err).splitlines()[0]
+        raise SqlSyntaxError(
+            f"SQL syntax error in '{text}': {description}",
+            location=location,
+            hint="Write one SQL boolean expression, e.g. amount >= 0",
+        ) from None
+    select = statements[0] if len(statements) == 1 else None
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.args.get(
+        "from"
+    ) or select.args.get("from_"):
+        raise SqlSyntaxError(
+            f"'{text}' is not one SQL expression",
+            location=location,
+            hint="Write one SQL boolean expression, e.g. amount >= 0",
+        )
+    return select.expressions[0]

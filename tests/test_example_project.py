@@ -28,7 +28,9 @@ def test_example_project_compiles(example_project: Path):
 
 
 def test_example_project_ls_and_lineage(example_project: Path):
-    run = run_cli("ls", "--project-dir", example_project, "-s", "tag:staging")
+    run = run_cli(
+        "ls", "--project-dir", example_project, "-s", "tag:staging", "--resource-type", "model"
+    )
     assert run.exit_code == 0, run.output
     names = run.stdout.split()
     assert names and all(name.startswith("stg_") for name in names)

@@ -1,0 +1,948 @@
+"""Data-quality checks: YAML check specs and ``checks/*.sql`` files -> :class:`CheckNode` objects.
+
+Every check compiles to ONE query returning its failing rows, built as sqlglot expressions against
+the asset's compiled relation, in the target dialect. The only SQL text pasted in is the user's own
+``expression``/``where``, parsed through :mod:`orch.sql` first.
+
+Built-in check types (dbt spelling accepted: ``checks:``, ``tests:`` or ``data_tests:``):
+
+- ``not_null``, ``unique`` (column level)
+- ``accepted_values: {values: [...], quote: true}``
+- ``relationships: {to: ref('customers'), field: id}``
+- ``expression: "amount >= 0"`` (dbt_utils ``expression_is_true``; at column level an expression
+  starting with an operator applies to the column: ``expression: ">= 0"``)
+- ``row_count: {min: 1, max: 1000000}``
+- ``freshness: {column: updated_at, max_age: 24h}``
+- ``unique_combination: {columns: [a, b]}`` (dbt_utils ``unique_combination_of_columns``)
+
+Arguments may sit directly under the type or under ``arguments:`` (dbt 1.10); settings under
+``config:`` (or directly): ``severity``, ``where``, ``warn_if``, ``error_if``, ``blocking``,
+``tags``, ``name``, ``enabled``, ``description``.
+
+The check-argument models live here rather than in ``config.py`` because each is tied to the SQL
+its type compiles to; they follow the same rules (unknown keys are errors naming file:line).
+
+This module also holds what the runner needs that is pure SQL work: retargeting a check's query to
+a staged relation or to one partition (:func:`runnable_sql`), folding row-level checks into one
+scan (:func:`fold_predicate`), and the status a failing-row count means (:func:`check_status`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from orch.config import OrchModel
+from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
+from orch.graph import SELF, ResolvedRef, resolve_graph
+from orch.manifest import CheckNode, Node
+from orch.parsing import ParsedModel, parse_models
+from orch.project import ModelFile, Project
+from orch.sql import parse_condition, parse_query, transpile
+from orch.yamldoc import KeyPath, YamlDoc, load_yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+try:  # partitions.py is being written alongside; use its windows when it offers them
+    from orch import partitions as _partitions  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the tree
+    _partitions = None
+
+SPEC_KEYS = ("checks", "tests", "data_tests")
+CONFIG_KEYS = frozenset(
+    {"severity", "where", "warn_if", "error_if", "blocking", "tags", "name", "enabled",
+     "description", "meta", "limit", "store_failures", "store_failures_as", "fail_calc"}
+)  # fmt: skip
+SINGULAR_PREFIX = "__check__"
+MAX_NAME = 100
+_THRESHOLD = re.compile(r"^\s*(==|=|!=|<>|>=|<=|>|<)\s*(\d+)\s*$")
+_REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
+_SOURCE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_OPERATOR_START = re.compile(
+    r"^\s*(=|!=|<>|<=|>=|<|>|is\b|in\b|not\b|between\b|like\b|ilike\b)", re.I
+)
+_UNITS = {"s": "SECOND", "m": "MINUTE", "h": "HOUR", "d": "DAY", "w": "WEEK"}
+
+
+# --------------------------------------------------------------------------- argument models
+
+
+class NoArgs(OrchModel):
+    """not_null and unique take no arguments."""
+
+
+class AcceptedValuesArgs(OrchModel):
+    """accepted_values: the allowed values."""
+
+    values: list[Any]
+    quote: bool = True
+
+
+class RelationshipsArgs(OrchModel):
+    """relationships: every value must exist in ``to``'s ``field``."""
+
+    to: str
+    field: str
+
+
+class ExpressionArgs(OrchModel):
+    """expression: a SQL boolean that must hold on every row."""
+
+    expression: str
+
+
+class RowCountArgs(OrchModel):
+    """row_count: bounds on the number of rows (at least one of them)."""
+
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> RowCountArgs:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        return self
+
+
+class FreshnessArgs(OrchModel):
+    """freshness: the newest value of ``column`` is at most ``max_age`` old."""
+
+    column: str | None = None
+    max_age: str
+
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if not _DURATION.match(str(v)):
+            raise ValueError("write a duration such as 30m, 24h, 2d or 1w")
+        return str(v)
+
+
+class UniqueCombinationArgs(OrchModel):
+    """unique_combination: no two rows share the values of ``columns``."""
+
+    columns: list[str] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """A built-in check type: its argument model, where it may be declared, its main argument."""
+
+    args: type[OrchModel]
+    column_level: bool  # needs a column (declared under a column, or with column_name:)
+    model_level: bool = True
+    shorthand: str | None = None  # `- expression: "a > 0"` fills this argument
+
+
+BUILTIN_TYPES: dict[str, CheckType] = {
+    "not_null": CheckType(NoArgs, column_level=True, model_level=False),
+    "unique": CheckType(NoArgs, column_level=True, model_level=False),
+    "accepted_values": CheckType(AcceptedValuesArgs, column_level=True, model_level=False,
+                                 shorthand="values"),
+    "relationships": CheckType(RelationshipsArgs, column_level=True, model_level=False),
+    "expression": CheckType(ExpressionArgs, column_level=False, shorthand="expression"),
+    "row_count": CheckType(RowCountArgs, column_level=False),
+    "freshness": CheckType(FreshnessArgs, column_level=False, shorthand="max_age"),
+    "unique_combination": CheckType(UniqueCombinationArgs, column_level=False,
+                                    shorthand="columns"),
+}  # fmt: skip
+ALIASES = {
+    "expression_is_true": "expression",
+    "unique_combination_of_columns": "unique_combination",
+    "accepted_range": None,  # named so the error says it is not supported rather than unknown
+}
+_ARG_ALIASES = {"combination_of_columns": "columns", "column": "column"}
+
+
+# --------------------------------------------------------------------------- check specs
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One entry of a ``checks:`` list, with where it was written."""
+
+    raw: Any
+    asset: str
+    column: str | None
+    doc: YamlDoc
+    key_path: KeyPath
+
+    @property
+    def location(self) -> Location:
+        """file:line:col of the entry."""
+        return self.doc.location(self.key_path)
+
+
+def collect_specs(project: Project) -> list[CheckSpec]:
+    """Every check spec of the project's YAML: models, seeds and source tables."""
+    specs: list[CheckSpec] = []
+    for name in sorted(project.properties):
+        props = project.properties[name]
+        entry = props.entry
+        specs.extend(_specs_of(props.doc, props.key_path, name, None, entry.checks))
+        for j, col in enumerate(entry.columns):
+            specs.extend(
+                _specs_of(props.doc, (*props.key_path, "columns", j), name, col.name, col.checks)
+            )
+    docs: dict[str, YamlDoc] = {}
+    for name in sorted(project.sources):
+        src = project.sources[name]
+        if not src.table.checks and not any(c.checks for c in src.table.columns):
+            continue
+        if src.path not in docs:
+            docs[src.path] = load_yaml(project.root / src.path, src.path)
+        doc = docs[src.path]
+        base = _source_key_path(doc, src.source.name, src.table.name)
+        specs.extend(_specs_of(doc, base, name, None, src.table.checks))
+        for j, col in enumerate(src.table.columns):
+            specs.extend(_specs_of(doc, (*base, "columns", j), name, col.name, col.checks))
+    return specs
+
+
+def _specs_of(
+    doc: YamlDoc, base: KeyPath, asset: str, column: str | None, raws: list[Any]
+) -> list[CheckSpec]:
+    if not raws:
+        return []
+    key = next((k for k in SPEC_KEYS if (*base, k) in doc.positions), "checks")
+    return [CheckSpec(raw, asset, column, doc, (*base, key, i)) for i, raw in enumerate(raws)]
+
+
+def _source_key_path(doc: YamlDoc, source: str, table: str) -> KeyPath:
+    for i, s in enumerate((doc.data or {}).get("sources") or []):
+        if isinstance(s, dict) and s.get("name") == source:
+            for j, t in enumerate(s.get("tables") or []):
+                if isinstance(t, dict) and t.get("name") == table:
+                    return ("sources", i, "tables", j)
+    return ("sources",)
+
+
+# --------------------------------------------------------------------------- singular checks
+
+
+@dataclass
+class SingularCheck:
+    """A ``checks/*.sql`` file, rendered and parsed like a model."""
+
+    name: str
+    parsed: ParsedModel
+    refs: list[ResolvedRef] = field(default_factory=list)
+
+
+def parse_singular_checks(
+    project: Project, renderer: Any, cache: Any, extra_assets: list[str] | None = None
+) -> list[SingularCheck]:
+    """Render, parse and resolve every singular check file (errors collected and raised)."""
+    if not project.check_files:
+        return []
+    files = {
+        f"{SINGULAR_PREFIX}{name}": ModelFile(
+            f"{SINGULAR_PREFIX}{name}", path, project.root / path, "sql"
+        )
+        for name, path in project.check_files.items()
+    }
+    shadow = Project(**{**project.__dict__, "models": files})
+    parsed = parse_models(shadow, renderer, cache)
+    graph = resolve_graph(project, parsed, {n: [] for n in extra_assets or []})
+    out = []
+    for key in sorted(parsed):
+        out.append(
+            SingularCheck(key[len(SINGULAR_PREFIX) :], parsed[key], graph.refs[key].get("full", []))
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+CompileSql = Callable[[ParsedModel, list[ResolvedRef]], str]
+
+
+@dataclass
+class CheckCompiler:
+    """Turns specs and singular checks into CheckNodes for one compiled set of nodes."""
+
+    project: Project
+    nodes: dict[str, Node]
+    dialect: str  # target dialect
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.source_dialect = self.project.config.dialect
+        self._dialect = Dialect.get_or_raise(self.dialect)
+        self.names: dict[str, str] = {}  # check name -> where it was declared
+
+    # ------------------------------------------------------------------ entry points
+
+    def compile(
+        self,
+        specs: list[CheckSpec],
+        singular: list[SingularCheck],
+        compile_sql: CompileSql,
+    ) -> dict[str, CheckNode]:
+        """Every check whose assets are compiled here; raises every user error together."""
+        errors: list[UserError] = []
+        checks: dict[str, CheckNode] = {}
+        for spec in specs:
+            try:
+                check = self.compile_spec(spec)
+            except ErrorGroup as group:
+                errors.extend(group.errors)
+                continue
+            except UserError as err:
+                errors.append(err)
+                continue
+            if check is not None:
+                checks[check.name] = check
+        for item in singular:
+            try:
+                check = self.compile_singular(item, compile_sql)
+            except UserError as err:
+                errors.append(err)
+                continue
+            if check is not None:
+                checks[check.name] = check
+        raise_collected(errors)
+        return dict(sorted(checks.items()))
+
+    def compile_spec(self, spec: CheckSpec) -> CheckNode | None:
+        """One YAML check; None when its asset is not part of this compile (a scoped load)."""
+        check_type, args, config = self._split(spec)
+        if config.get("enabled") is False:
+            return None
+        node = self.nodes.get(spec.asset)
+        if node is None:
+            return None
+        ctype = BUILTIN_TYPES[check_type]
+        column = args.pop("column_name", None) or spec.column
+        if ctype.column_level and column is None:
+            raise ConfigError(
+                f"check '{check_type}' on '{spec.asset}' needs a column",
+                location=spec.location,
+                hint="Declare it under the column's 'checks:' list, or add column_name: <column>",
+            )
+        try:
+            parsed_args = ctype.args.model_validate(args)
+        except ValidationError as err:
+            item = err.errors()[0]
+            where = ".".join(str(p) for p in item["loc"]) or check_type
+            allowed = (
+                ", ".join((f.alias or n) for n, f in ctype.args.model_fields.items())
+                or "no arguments"
+            )
+            if item["type"] == "extra_forbidden":
+                what = f"unknown argument '{where}'"
+            elif item["type"] == "missing":
+                what = f"missing argument '{where}'"
+            else:
+                what = f"invalid argument '{where}': {item['msg']}"
+            raise ConfigError(
+                f"check '{check_type}' on '{spec.asset}': {what}",
+                location=spec.location,
+                hint=f"'{check_type}' takes: {allowed}",
+            ) from None
+        if node.relation is None:
+            self.warnings.append(
+                f"{spec.location}: check '{check_type}' on ephemeral model '{spec.asset}' "
+                "is ignored (an ephemeral model has no relation to check)"
+            )
+            return None
+        if column is not None:
+            column = self._column(node, column, spec)
+        settings = self._settings(config, spec.location)
+        built = self._build(check_type, node, column, parsed_args, settings, spec)
+        if built is None:
+            return None
+        query, depends_on, stored_args = built
+        name = config.get("name") or self._name(check_type, spec.asset, column, stored_args)
+        name = self._unique_name(str(name), str(spec.location))
+        return CheckNode(
+            name=name,
+            unique_id=f"check.{self.project.name}.{name}",
+            kind="builtin",
+            check_type=check_type,
+            asset=spec.asset,
+            column=column,
+            args=stored_args,
+            severity=settings["severity"],
+            blocking=settings["blocking"],
+            warn_if=settings["warn_if"],
+            error_if=settings["error_if"],
+            where=settings["where"],
+            sql=transpile(query, self.dialect, spec.doc.path),
+            path=spec.doc.path,
+            description=str(config.get("description") or ""),
+            depends_on=depends_on,
+            tags=settings["tags"],
+        )
+
+    def compile_singular(self, item: SingularCheck, compile_sql: CompileSql) -> CheckNode | None:
+        """A ``checks/*.sql`` file; attached to the most downstream asset it reads."""
+        assets = sorted({r.asset for r in item.refs if r.asset != SELF})
+        if any(a not in self.nodes for a in assets):
+            return None
+        path = item.parsed.path
+        config = dict(item.parsed.recording.config)
+        settings = self._settings(config, Location(path, 1, 1))
+        order = list(self.nodes)
+        attached = max(assets, key=order.index) if assets else None
+        name = self._unique_name(str(config.get("name") or item.name), path)
+        return CheckNode(
+            name=name,
+            unique_id=f"check.{self.project.name}.{name}",
+            kind="singular",
+            check_type="singular",
+            asset=attached,
+            severity=settings["severity"],
+            blocking=settings["blocking"],
+            warn_if=settings["warn_if"],
+            error_if=settings["error_if"],
+            sql=compile_sql(item.parsed, item.refs),
+            path=path,
+            description=str(config.get("description") or ""),
+            depends_on=assets,
+            tags=settings["tags"],
+        )
+
+    # ------------------------------------------------------------------ spec parsing
+
+    def _split(self, spec: CheckSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """``- unique`` / ``- accepted_values: {...}`` -> (type, arguments, config)."""
+        raw = spec.raw
+        if isinstance(raw, str):
+            name, body = raw, None
+        elif isinstance(raw, dict) and raw:
+            body_dict = dict(raw)
+            top_config = body_dict.pop("config", None)
+            # dbt's long form: `- name: my_check` + `test_name: accepted_values`
+            if "test_name" in body_dict:
+                name = str(body_dict.pop("test_name"))
+                body = body_dict
+            elif len(body_dict) == 1:
+                name, body = next(iter(body_dict.items()))
+            else:
+                raise ConfigError(
+                    f"a check entry must name one check type, found keys "
+                    f"{', '.join(map(str, body_dict))}",
+                    location=spec.location,
+                    hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
+                )
+            if top_config:
+                body = {**(body if isinstance(body, dict) else {}), "config": top_config}
+        else:
+            raise ConfigError(
+                f"invalid check entry: {raw!r}",
+                location=spec.location,
+                hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
+            )
+        name = str(name)
+        if "." in name:  # dbt_utils.expression_is_true
+            name = name.rsplit(".", 1)[1]
+        check_type = ALIASES.get(name, name)
+        if check_type not in BUILTIN_TYPES:
+            known = [*BUILTIN_TYPES, *[a for a, t in ALIASES.items() if t]]
+            raise ConfigError(
+                f"unknown check type '{name}' on '{spec.asset}'",
+                location=spec.location,
+                hint=suggestion(name, known)
+                or f"Known check types: {', '.join(sorted(known))}; write a custom check as a "
+                "SQL file in checks/",
+            )
+        ctype = BUILTIN_TYPES[check_type]
+        args: dict[str, Any] = {}
+        config: dict[str, Any] = {}
+        if isinstance(body, dict):
+            body = dict(body)
+            nested_config = body.pop("config", None) or {}
+            arguments = body.pop("arguments", None) or {}
+            for key, value in {**body, **arguments}.items():
+                key = _ARG_ALIASES.get(key, key)
+                (config if key in CONFIG_KEYS else args)[key] = value
+            if not isinstance(nested_config, dict):
+                raise ConfigError(
+                    "a check's 'config' must be a mapping",
+                    location=spec.location,
+                    hint="e.g. config: {severity: warn}",
+                )
+            for key, value in nested_config.items():
+                if key not in CONFIG_KEYS:
+                    raise ConfigError(
+                        f"unknown check setting '{key}' on '{spec.asset}'",
+                        location=spec.location,
+                        hint=suggestion(key, CONFIG_KEYS)
+                        or f"Known settings: {', '.join(sorted(CONFIG_KEYS))}",
+                    )
+                config[key] = value
+        elif body is not None:
+            if ctype.shorthand is None:
+                raise ConfigError(
+                    f"check '{check_type}' on '{spec.asset}' takes a mapping of arguments, "
+                    f"not {body!r}",
+                    location=spec.location,
+                    hint=f"'{check_type}' takes: " + ", ".join(ctype.args.model_fields)
+                    if ctype.args.model_fields
+                    else f"Write '- {check_type}'",
+                )
+            args[ctype.shorthand] = body
+        return check_type, args, config
+
+    def _settings(self, config: dict[str, Any], location: Location) -> dict[str, Any]:
+        severity = str(config.get("severity", "error")).lower()
+        if severity not in ("warn", "error"):
+            raise ConfigError(
+                f"invalid severity '{config.get('severity')}'",
+                location=location,
+                hint="Use severity: warn or severity: error",
+            )
+        out: dict[str, Any] = {"severity": severity}
+        for key in ("warn_if", "error_if"):
+            value = str(config.get(key, "!=0"))
+            if not _THRESHOLD.match(value):
+                raise ConfigError(
+                    f"invalid {key} '{value}'",
+                    location=location,
+                    hint="Compare the failing-row count with a number: '!=0', '>10', '>=100'",
+                )
+            out[key] = value.replace(" ", "")
+        blocking = config.get("blocking", False)
+        if not isinstance(blocking, bool):
+            raise ConfigError(
+                f"invalid blocking '{blocking}'", location=location, hint="Use blocking: true"
+            )
+        out["blocking"] = blocking
+        where = config.get("where")
+        out["where"] = None if where is None else str(where)
+        tags = config.get("tags") or []
+        out["tags"] = [tags] if isinstance(tags, str) else [str(t) for t in tags]
+        return out
+
+    def _column(self, node: Node, column: str, spec: CheckSpec) -> str:
+        """The column as the asset spells it; an unknown column is a compile error."""
+        if not node.columns:
+            return column
+        by_lower = {c.lower(): c for c in node.columns}
+        found = by_lower.get(column.lower())
+        if found is None:
+            raise ConfigError(
+                f"check on unknown column '{column}' of '{node.name}'",
+                location=spec.location,
+                hint=(suggestion(column, node.columns, closest=True) or "")
+                + (" " if suggestion(column, node.columns, closest=True) else "")
+                + f"Known columns: {', '.join(node.columns)}",
+            )
+        return found
+
+    # ------------------------------------------------------------------ SQL
+
+    def ident(self, name: str) -> exp.Identifier:
+        """A quoted identifier in the case the target stores an unquoted name."""
+        ident = self._dialect.normalize_identifier(exp.to_identifier(name, quoted=False))
+        return exp.to_identifier(ident.name, quoted=True)
+
+    def col(self, name: str, table: str | None = None) -> exp.Column:
+        """A quoted column reference."""
+        return exp.Column(
+            this=self.ident(name), table=exp.to_identifier(table, quoted=True) if table else None
+        )
+
+    def table(self, node: Node, alias: str | None = None) -> exp.Table:
+        """The asset's relation as a quoted table expression."""
+        rel = node.relation
+        assert rel is not None
+        table = exp.Table(
+            this=exp.to_identifier(rel.identifier, quoted=True),
+            db=exp.to_identifier(rel.schema_name, quoted=True) if rel.schema_name else None,
+            catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
+        )
+        if alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        return table
+
+    def user_sql(self, text: str, spec: CheckSpec) -> exp.Expression:
+        """The user's own SQL expression, parsed in the project's dialect."""
+        return parse_condition(str(text), self.source_dialect, spec.location)
+
+    def _build(
+        self,
+        check_type: str,
+        node: Node,
+        column: str | None,
+        args: OrchModel,
+        settings: dict[str, Any],
+        spec: CheckSpec,
+    ) -> tuple[exp.Expression, list[str], dict[str, Any]] | None:
+        where = self.user_sql(settings["where"], spec) if settings["where"] else None
+        stored = args.model_dump(exclude_none=True)
+        depends = [node.name]
+
+        def scan(predicate: exp.Expression) -> exp.Select:
+            cond = exp.and_(where.copy(), predicate) if where is not None else predicate
+            return exp.select(exp.Star()).from_(self.table(node)).where(cond)
+
+        if check_type == "not_null":
+            assert column is not None
+            return scan(exp.Is(this=self.col(column), expression=exp.Null())), depends, stored
+        if check_type == "accepted_values":
+            assert column is not None and isinstance(args, AcceptedValuesArgs)
+            values = [
+                exp.convert(v) if args.quote or not isinstance(v, str) else self.user_sql(v, spec)
+                for v in args.values
+            ]
+            predicate = exp.Not(this=exp.In(this=self.col(column), expressions=values))
+            return scan(predicate), depends, stored
+        if check_type == "expression":
+            assert isinstance(args, ExpressionArgs)
+            text = args.expression
+            if column is not None and _OPERATOR_START.match(text):
+                parsed = parse_condition(
+                    f"{self.col(column).sql(dialect=self.source_dialect)} {text}",
+                    self.source_dialect,
+                    spec.location,
+                )
+            else:
+                parsed = self.user_sql(text, spec)
+            return scan(exp.Not(this=exp.Paren(this=parsed))), depends, stored
+        if check_type == "unique":
+            assert column is not None
+            c = self.col(column)
+            cond = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
+            if where is not None:
+                cond = exp.and_(where.copy(), cond)
+            query = (
+                exp.select(
+                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True)
+                )
+                .from_(self.table(node))
+                .where(cond)
+                .group_by(c.copy())
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
+            )
+            return query, depends, stored
+        if check_type == "unique_combination":
+            assert isinstance(args, UniqueCombinationArgs)
+            cols = [self.col(self._column(node, c, spec)) for c in args.columns]
+            query = (
+                exp.select(*[c.copy() for c in cols],
+                           exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True))
+                .from_(self.table(node))
+                .group_by(*[c.copy() for c in cols])
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
+            )  # fmt: skip
+            if where is not None:
+                query = query.where(where.copy())
+            return query, depends, stored
+        if check_type == "relationships":
+            assert column is not None and isinstance(args, RelationshipsArgs)
+            parent_name = self._target_asset(args.to, spec)
+            if parent_name is None:
+                return None
+            parent = self.nodes[parent_name]
+            if parent.relation is None:
+                raise ConfigError(
+                    f"relationships check on '{node.name}.{column}' points at ephemeral model "
+                    f"'{parent_name}'",
+                    location=spec.location,
+                    hint="Point it at a table or view",
+                )
+            fld = self._column(parent, args.field, spec)
+            child_col, parent_col = self.col(column, "child"), self.col(fld, "parent")
+            cond: exp.Expression = exp.and_(
+                exp.Not(this=exp.Is(this=child_col.copy(), expression=exp.Null())),
+                exp.Is(this=parent_col.copy(), expression=exp.Null()),
+            )
+            if where is not None:
+                cond = exp.and_(_qualify_columns(where.copy(), "child"), cond)
+            query = (
+                exp.select(
+                    exp.Column(this=exp.Star(), table=exp.to_identifier("child", quoted=True))
+                )
+                .from_(self.table(node, "child"))
+                .join(
+                    self.table(parent, "parent"),
+                    on=exp.EQ(this=child_col.copy(), expression=parent_col.copy()),
+                    join_type="left",
+                )
+                .where(cond)
+            )
+            stored = {"to": parent_name, "field": fld}
+            return query, sorted({node.name, parent_name}), stored
+        if check_type == "row_count":
+            assert isinstance(args, RowCountArgs)
+            count = exp.Count(this=exp.Star())
+            bounds: list[exp.Expression] = []
+            if args.min is not None:
+                bounds.append(exp.LT(this=count.copy(), expression=exp.convert(args.min)))
+            if args.max is not None:
+                bounds.append(exp.GT(this=count.copy(), expression=exp.convert(args.max)))
+            query = exp.select(exp.alias_(count.copy(), "row_count", quoted=True)).from_(
+                self.table(node)
+            )
+            if where is not None:
+                query = query.where(where.copy())
+            return query.having(exp.or_(*bounds)), depends, stored
+        if check_type == "freshness":
+            assert isinstance(args, FreshnessArgs)
+            col_name = args.column or column
+            if col_name is None:
+                raise ConfigError(
+                    f"freshness check on '{node.name}' needs a column",
+                    location=spec.location,
+                    hint="Add column: <timestamp column>, or declare it under that column",
+                )
+            c = self.col(self._column(node, col_name, spec))
+            amount, unit = _DURATION.match(args.max_age).groups()  # type: ignore[union-attr]
+            latest = exp.Max(this=c)
+            limit = exp.Sub(
+                this=exp.Cast(this=exp.CurrentTimestamp(), to=exp.DataType.build("timestamp")),
+                expression=exp.Interval(this=exp.convert(str(amount)), unit=exp.var(_UNITS[unit])),
+            )
+            stale = exp.or_(
+                exp.Is(this=latest.copy(), expression=exp.Null()),
+                exp.LT(
+                    this=exp.Cast(this=latest.copy(), to=exp.DataType.build("timestamp")),
+                    expression=limit,
+                ),
+            )
+            query = exp.select(exp.alias_(latest.copy(), "latest_at", quoted=True)).from_(
+                self.table(node)
+            )
+            if where is not None:
+                query = query.where(where.copy())
+            stored = {**stored, "column": col_name}
+            return query.having(stale), depends, stored
+        raise AssertionError(check_type)  # pragma: no cover
+
+    def _target_asset(self, to: str, spec: CheckSpec) -> str | None:
+        m = _REF.match(to)
+        src = _SOURCE.match(to)
+        name = m.group(1) if m else (f"{src.group(1)}.{src.group(2)}" if src else to.strip())
+        if name in self.nodes:
+            return name
+        known = [*self.project.models, *self.project.seeds, *self.project.sources]
+        if name in known:
+            return None  # not part of this (scoped) compile
+        raise ConfigError(
+            f"relationships check on '{spec.asset}' points at unknown asset '{name}'",
+            location=spec.location,
+            hint=suggestion(name, known, closest=True)
+            or "Write to: ref('model') or to: source('source', 'table')",
+        )
+
+    # ------------------------------------------------------------------ names
+
+    def _name(self, check_type: str, asset: str, column: str | None, args: dict[str, Any]) -> str:
+        parts = [check_type, asset.replace(".", "_")]
+        if column:
+            parts.append(column)
+        name = "_".join(parts)
+        if check_type == "accepted_values":
+            name += "__" + "__".join(str(v) for v in args.get("values", []))
+        elif check_type == "relationships":
+            name += f"__{args['field']}__{args['to']}"
+        elif check_type == "unique_combination":
+            name += "__" + "__".join(args.get("columns", []))
+        elif check_type == "expression":
+            name += "__" + _digest(args.get("expression", ""))[:8]
+        elif check_type == "row_count":
+            name += f"__{args.get('min', '')}_{args.get('max', '')}".rstrip("_")
+        name = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower()
+        if len(name) > MAX_NAME:
+            name = f"{name[: MAX_NAME - 9]}_{_digest(name)[:8]}"
+        return name
+
+    def _unique_name(self, name: str, where: str) -> str:
+        base, n = name, 2
+        while name in self.names:
+            name = f"{base}_{n}"
+            n += 1
+        self.names[name] = where
+        return name
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _qualify_columns(expr: exp.Expression, table: str) -> exp.Expression:
+    for column in expr.find_all(exp.Column):
+        if not column.table:
+            column.set("table", exp.to_identifier(table, quoted=True))
+    return expr
+
+
+# --------------------------------------------------------------------------- run-time SQL
+
+
+def check_status(check: CheckNode, failing_rows: int) -> str:
+    """pass, warn or fail for a failing-row count (dbt's severity/warn_if/error_if rules)."""
+    if check.severity == "error" and threshold_met(check.error_if, failing_rows):
+        return "fail"
+    if threshold_met(check.warn_if, failing_rows):
+        return "warn"
+    return "pass"
+
+
+def threshold_met(condition: str, count: int) -> bool:
+    """Whether ``count`` meets a condition such as ``!=0`` or ``>10``."""
+    m = _THRESHOLD.match(condition)
+    if m is None:
+        return count != 0
+    op, value = m.group(1), int(m.group(2))
+    return {
+        "=": count == value, "==": count == value, "!=": count != value, "<>": count != value,
+        ">": count > value, ">=": count >= value, "<": count < value, "<=": count <= value,
+    }[op]  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _parsed(sql: str, dialect: str) -> exp.Expression:
+    return parse_query(sql, dialect, "<check>")
+
+
+def _key(table: exp.Table) -> tuple[str, str, str]:
+    return (table.catalog.lower(), table.db.lower(), table.name.lower())
+
+
+def relation_key(node: Node) -> tuple[str, str, str]:
+    """How a check query names the asset's relation (for retargeting)."""
+    rel = node.relation
+    assert rel is not None
+    return ((rel.database or "").lower(), rel.schema_name.lower(), rel.identifier.lower())
+
+
+def runnable_sql(
+    sql: str,
+    dialect: str,
+    replacements: dict[tuple[str, str, str], exp.Expression],
+) -> str:
+    """A check query with some relations replaced (a staged table, one partition's rows)."""
+    if not replacements:
+        return sql
+    return retarget(_parsed(sql, dialect).copy(), replacements).sql(dialect=dialect, pretty=True)
+
+
+def retarget(
+    query: exp.Expression, replacements: dict[tuple[str, str, str], exp.Expression]
+) -> exp.Expression:
+    """Replace tables of ``query`` (in place) by ``replacements`` keyed by lower-case parts."""
+    for table in list(query.find_all(exp.Table)):
+        new = replacements.get(_key(table))
+        if new is None:
+            continue
+        new = new.copy()
+        alias = table.args.get("alias")
+        if alias is None and isinstance(new, exp.Subquery):
+            alias = exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
+        if alias is not None:
+            new.set("alias", alias.copy())
+        table.replace(new)
+    return query
+
+
+def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] | None:
+    """(table, failing-row predicate) when a check is ``SELECT * FROM t WHERE p``, else None.
+
+    Such checks of one table are folded into one scan: ``SELECT COUNT_IF(p1), ... FROM t``.
+    """
+    query = _parsed(sql, dialect)
+    if not isinstance(query, exp.Select):
+        return None
+    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
+        return None
+    for arg in ("joins", "group", "having", "limit", "distinct", "with", "with_", "order",
+                "qualify", "laterals", "offset"):  # fmt: skip
+        if query.args.get(arg):
+            return None
+    source = query.args.get("from") or query.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table) or source.this.alias:
+        return None
+    where = query.args.get("where")
+    if where is None:
+        return None
+    return source.this, where.this
+
+
+def partition_predicate(node: Node, key: str) -> exp.Expression | None:
+    """The rows of one partition of ``node``: ``column = key`` or a time window; None if unknown.
+
+    Uses :mod:`orch.partitions` when it offers ``partition_window(config, key)``; otherwise reads
+    the key itself (``2024-01-31``, ``2024-01-31T05``/``2024-01-31-05:00``, ``2024-01``).
+    """
+    config = node.config.partitioned_by
+    if config is None or not config.column:
+        return None
+    column = exp.column(config.column, quoted=True)
+    if config.keys is not None:
+        return exp.EQ(this=column, expression=exp.convert(key))
+    window_fn = getattr(_partitions, "partition_window", None)
+    start: datetime | None = None
+    end: datetime | None = None
+    if window_fn is not None:
+        try:
+            start, end = window_fn(config, key)
+        except Exception:  # noqa: BLE001 - fall back to reading the key
+            start = end = None
+    if start is None or end is None:
+        start, end = _window_from_key(config.grain or "daily", key)
+    ts = exp.DataType.build("timestamp")
+    return exp.and_(
+        exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(_iso(start)), ts)),
+        exp.LT(this=column.copy(), expression=exp.cast(exp.convert(_iso(end)), ts)),
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _window_from_key(grain: str, key: str) -> tuple[datetime, datetime]:
+    text = key.strip()
+    if grain == "monthly" and len(text) == 7:
+        text += "-01"
+    if grain == "hourly" and re.match(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$", text):
+        text = f"{text[:10]}T{text[11:]}"
+    if grain == "hourly" and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}$", text):
+        text += ":00"
+    start = datetime.fromisoformat(text)
+    if grain == "hourly":
+        return start, start + timedelta(hours=1)
+    if grain == "weekly":
+        return start, start + timedelta(days=7)
+    if grain == "monthly":
+        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+        return start, start.replace(year=year, month=month)
+    return start, start + timedelta(days=1)
+
+
+def partition_source(node: Node, key: str, dialect: str) -> exp.Expression | None:
+    """``(SELECT * FROM relation WHERE <partition>)`` to read one partition, or None."""
+    predicate = partition_predicate(node, key)
+    if predicate is None or node.relation is None:
+        return None
+    rel = node.relation
+    table = exp.Table(
+        this=exp.to_identifier(rel.identifier, quoted=True),
+        db=exp.to_identifier(rel.schema_name, quoted=True),
+        catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
+    )
+    return exp.Subquery(this=exp.select(exp.Star()).from_(table).where(predicate))
+
+
+def compile_checks(
+    project: Project,
+    nodes: dict[str, Node],
+    dialect: str,
+    singular: list[SingularCheck],
+    compile_sql: CompileSql,
+) -> tuple[dict[str, CheckNode], list[str]]:
+    """All checks of the project whose assets are in ``nodes``; returns checks and warnings."""
+    compiler = CheckCompiler(project, nodes, dialect)
+    checks = compiler.compile(collect_specs(project), singular, compile_sql)
+    return checks, compiler.warnings
