@@ -6,12 +6,19 @@
 - ``incremental``: the first build (or ``--full-refresh``) is a table build; later builds run the
   incremental variant of the SQL (``is_incremental()`` true) and append or merge on ``unique_key``.
 - ``ephemeral``: never built, inlined as a CTE by the compiler.
+- partitioned models (``partitioned_by``): one partition per step, in one transaction: delete the
+  rows of the partition's window (or key), insert the query's rows (its placeholders bound to the
+  partition's literals). Rows outside the window fail the step (rolled back) or, with
+  ``out_of_window: drop``, are left out with a warning. See :func:`materialize_partition`.
 - seeds: CSV read into Arrow (pyarrow infers integers, floats, dates, timestamps, text; empty
   values are NULL), written in bulk; declared ``column_types`` are applied with casts.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +29,7 @@ from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
 from orch.errors import ModelFailedError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
+from orch.partitions import bind_partition, definition_of, window_condition
 from orch.python_runner import PythonRuntime, run_python_asset
 from sqlglot import exp
 
@@ -75,6 +83,8 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
         return load_seed(node, ctx, relation)
     if node.language == "python":
         return _python(node, ctx)
+    if node.config.partitioned_by is not None and ctx.partition is not None:
+        return materialize_partition(node, ctx, relation)
     kind = node.materialized
     if kind == "view":
         adapter.create_view(relation, runnable_sql(node.compiled_code))
@@ -126,6 +136,71 @@ def _select_columns(sql: str, columns: list[str], adapter: Adapter) -> str:
     """Insert by name: select the table's columns from the model's query."""
     projection = ", ".join(adapter.quote(c) for c in columns)
     return f"SELECT {projection} FROM ({sql}) AS __orch_new"
+
+
+# --------------------------------------------------------------------------- partitions
+
+log = logging.getLogger(__name__)
+_tables_known: weakref.WeakKeyDictionary[Adapter, set[Relation]] = weakref.WeakKeyDictionary()
+_create_lock = threading.Lock()
+
+
+def materialize_partition(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
+    """Write one partition: delete its rows and insert the new ones, in one transaction.
+
+    The table is created empty (with the query's schema) the first time. Rows the query
+    produces outside the partition's window are an error (nothing is written) unless the model
+    says ``out_of_window: drop``; then they are left out and counted in a warning.
+    """
+    spec = node.config.partitioned_by
+    assert spec is not None and spec.column and ctx.partition is not None
+    adapter = ctx.adapter
+    dialect = adapter.dialect
+    definition = definition_of(spec, asset=node.name)
+    key = definition.validate(ctx.partition)
+    select = runnable_sql(bind_partition(node.compiled_code, definition, key, dialect))
+    condition = window_condition(definition, spec.column)
+    where = bind_partition(condition.sql(dialect=dialect), definition, key, dialect)
+    _ensure_partitioned_table(adapter, relation, select)
+    metadata: dict[str, Any] = {"materialized": "partition", "partition": key}
+    if spec.out_of_window == "drop":
+        total = int(adapter.fetch_rows(f"SELECT COUNT(*) FROM ({select}) AS __orch_new")[0][0])
+        rows = adapter.delete_insert(
+            relation, f"SELECT * FROM ({select}) AS __orch_new WHERE {where}", where
+        )
+        dropped = total - (rows or 0)
+        if dropped:
+            log.warning(
+                "%s[%s]: dropped %d row(s) outside the partition's window (%s)",
+                node.name, key, dropped, spec.column,
+            )  # fmt: skip
+            metadata["dropped_rows"] = dropped
+        return MaterializeResult(rows=rows, metadata=metadata)
+    target = adapter.render(relation)
+    with adapter.transaction():
+        rows = adapter.delete_insert(relation, select, where)
+        inside = int(adapter.fetch_rows(f"SELECT COUNT(*) FROM {target} WHERE {where}")[0][0])
+        if rows is not None and inside != rows:
+            raise ModelFailedError(
+                f"'{node.name}' partition {key}: {rows - inside} of {rows} row(s) have "
+                f"'{spec.column}' outside the partition's window; nothing was written",
+                hint="Filter the query on {{ partition.start }} / {{ partition.end }}, or set "
+                "out_of_window: drop in partitioned_by to leave such rows out",
+            )
+    return MaterializeResult(rows=rows, metadata=metadata)
+
+
+def _ensure_partitioned_table(adapter: Adapter, relation: Relation, select: str) -> None:
+    """Create the table empty, with the query's columns, unless it exists (once per run)."""
+    known = _tables_known.setdefault(adapter, set())
+    if relation in known:
+        return
+    with _create_lock:
+        if relation not in known:
+            if adapter.relation_type(relation) != "table":
+                adapter.drop_relation(relation)  # a view of an older materialization
+                adapter.create_table_as(relation, f"SELECT * FROM ({select}) AS __orch_new LIMIT 0")
+            known.add(relation)
 
 
 # --------------------------------------------------------------------------- seeds

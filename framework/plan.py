@@ -101,9 +101,15 @@ def build_plan(
         if node.config.partitioned_by is not None and partitions is not None:
             keys = partitions(node, state)
             ids = []
+            mapper = getattr(partitions, "upstream_partitions", None)
             for key, reason in keys:
                 sid = step_id(name, key)
-                plan.add(Step(sid, name, key, reason, waits))
+                step_waits = waits
+                if mapper is not None and key is not None:
+                    step_waits = _partition_waits(
+                        manifest, plan, node, key, upstream_assets, steps_of, mapper
+                    )
+                plan.add(Step(sid, name, key, reason, step_waits))
                 ids.append(sid)
             steps_of[name] = ids
             if not ids:
@@ -118,6 +124,30 @@ def build_plan(
         plan.add(Step(step_id(name, None), name, None, reason, waits))
         steps_of[name] = [step_id(name, None)]
     return plan
+
+
+def _partition_waits(
+    manifest: Manifest,
+    plan: Plan,
+    node: Node,
+    key: str,
+    upstream_assets: set[str],
+    steps_of: dict[str, list[str]],
+    mapper: Callable[[Node, str, Node], list[str] | None],
+) -> frozenset[str]:
+    """The steps one partition waits for: only the upstream partitions it maps to."""
+    out: list[str] = []
+    for up in upstream_assets:
+        ids = steps_of.get(up, [])
+        if not ids:
+            continue
+        up_node = manifest.nodes[up]
+        mapped = mapper(node, key, up_node) if up_node.config.partitioned_by else None
+        if mapped is None:
+            out.extend(ids)
+        else:
+            out.extend(s for s in (step_id(up, k) for k in mapped) if s in plan.steps)
+    return frozenset(out)
 
 
 def _parents_of(manifest: Manifest, names: set[str]) -> set[str]:

@@ -1,0 +1,322 @@
+"""Which partitions a run builds: the ``partitions=`` expander of :func:`orch.plan.build_plan`.
+
+For each selected partitioned asset, in DAG order, :class:`PartitionExpander` returns the keys to
+run and why, up to the last complete window (see :mod:`orch.partitions` for keys and windows):
+
+- ``orch build`` / ``orch run``: partitions that are **missing** (never materialized), **stale**
+  (built with another fingerprint; or a partition of a partitioned upstream it maps to was
+  re-materialized after it, or is being re-materialized in this run), plus the definition's
+  ``lookback`` newest partitions. ``--start/--end`` restrict that to a range; ``--partition KEY``
+  runs exactly that partition. An *unpartitioned* upstream being rebuilt does not make historical
+  partitions stale (rebuild them with ``orch backfill``).
+- ``orch backfill``: every partition of the range, except those an interrupted backfill of the
+  same selection and range already completed (with the current code): resumable.
+
+It also tells the planner which upstream partitions each partition waits for
+(:meth:`PartitionExpander.upstream_partitions`), so a partition of a downstream asset starts as
+soon as the partitions it reads are written. Planning reads the state once per partitioned asset
+(the last success per key, an indexed query) and never touches the warehouse: its cost grows with
+the number of partitions, not with rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orch.config import RunOptions
+from orch.errors import PartitionError
+from orch.events import utcnow
+from orch.manifest import Manifest, Node
+from orch.partitions import (
+    PartitionDefinition,
+    StaticKeys,
+    TimeWindows,
+    advance,
+    definition_of,
+    key_grain,
+    parse_time_key,
+    upstream_keys,
+)
+from orch.plan import CODE_CHANGED, NEVER_BUILT, REQUESTED, UPSTREAM_NEWER, UPSTREAM_REBUILT
+
+if TYPE_CHECKING:
+    from orch.state import MaterializationRecord, StateReader
+
+LOOKBACK = "lookback"
+BACKFILL = "backfill"
+FULL_REFRESH = "full refresh"
+
+
+@dataclass(frozen=True)
+class PartitionRequest:
+    """What the command line asked of partitions."""
+
+    partition: str | None = None
+    start: str | None = None
+    end: str | None = None
+    backfill: bool = False
+    full_refresh: bool = False
+    done_runs: frozenset[str] = frozenset()  # backfill resume: partitions these runs completed
+    now: datetime | None = None
+
+    @classmethod
+    def from_options(cls, options: RunOptions, **extra: Any) -> PartitionRequest:
+        """The request a RunOptions carries (``--partition``, ``--start``, ``--end``)."""
+        request = cls(
+            partition=options.partition,
+            start=options.start,
+            end=options.end,
+            full_refresh=options.full_refresh,
+            **extra,
+        )
+        request.validate()
+        return request
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the run is limited to a key or a range."""
+        return bool(self.partition or self.start or self.end)
+
+    def validate(self) -> None:
+        """Errors that need no definition: both a key and a range; start after end."""
+        if self.partition and (self.start or self.end):
+            raise PartitionError(
+                "give either --partition or --start/--end, not both",
+                hint="Use --start KEY --end KEY for a range",
+            )
+        if self.start and self.end and key_grain(self.start) and key_grain(self.end):
+            lo, _ = time_bounds(self.start)
+            _, hi = time_bounds(self.end)
+            if hi <= lo:
+                raise PartitionError(
+                    f"the range starts after it ends: --start {self.start} --end {self.end}",
+                    hint="Swap them: --start is the first partition, --end the last (included)",
+                )
+
+
+def time_bounds(key: str) -> tuple[datetime, datetime]:
+    """The window of a time key of any grain: ``2024-01`` covers January."""
+    grain, start = parse_time_key(key)
+    return start, advance(grain, start)
+
+
+@dataclass
+class PartitionExpander:
+    """Expands partitioned assets into partition keys for :func:`orch.plan.build_plan`."""
+
+    manifest: Manifest
+    target: str
+    request: PartitionRequest = field(default_factory=PartitionRequest)
+    scheduled: dict[str, set[str]] = field(default_factory=dict)
+    _definitions: dict[str, PartitionDefinition | None] = field(default_factory=dict)
+    _latest: dict[str, dict[str, MaterializationRecord]] = field(default_factory=dict)
+    _now: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        if self.request.now is not None:
+            self._now = self.request.now
+
+    # ------------------------------------------------------------------ definitions
+
+    def definition(self, node: Node) -> PartitionDefinition | None:
+        """The node's partition definition (None when unpartitioned), cached."""
+        if node.name not in self._definitions:
+            spec = node.config.partitioned_by
+            self._definitions[node.name] = (
+                None if spec is None else definition_of(spec, asset=node.name)
+            )
+        return self._definitions[node.name]
+
+    def latest(self, asset: str, state: StateReader | None) -> dict[str, MaterializationRecord]:
+        """The last successful materialization per partition key of ``asset``."""
+        if asset not in self._latest:
+            self._latest[asset] = (
+                {} if state is None else state.partitions_of(asset, target=self.target)
+            )
+        return self._latest[asset]
+
+    # ------------------------------------------------------------------ the hook
+
+    def __call__(self, node: Node, state: StateReader | None) -> list[tuple[str | None, str]]:
+        """(key, reason) for each partition of ``node`` this run materializes, in key order."""
+        definition = self.definition(node)
+        assert definition is not None
+        candidates = self.candidates(node, definition)
+        mine = self.latest(node.name, state)
+        request = self.request
+        lookback = set(candidates[-definition.lookback :]) if definition.lookback else set()
+        parents = self._partitioned_parents(node)
+        out: list[tuple[str | None, str]] = []
+        for key in candidates:
+            rec = mine.get(key)
+            reason: str | None
+            if request.backfill:
+                done = rec is not None and rec.run_id in request.done_runs
+                reason = None if done and rec.fingerprint == node.fingerprint else BACKFILL
+            elif request.partition:
+                reason = REQUESTED
+            elif request.full_refresh:
+                reason = FULL_REFRESH
+            else:
+                reason = self._staleness(node, definition, key, rec, parents, state)
+                if reason is None and key in lookback and not request.restricted:
+                    reason = LOOKBACK
+            if reason is not None:
+                out.append((key, reason))
+        self.scheduled[node.name] = {k for k, _ in out if k is not None}
+        return out
+
+    def upstream_partitions(self, node: Node, key: str, upstream: Node) -> list[str] | None:
+        """The keys of ``upstream`` partition ``key`` of ``node`` reads (None: all of it)."""
+        definition = self.definition(node)
+        if definition is None:
+            return None
+        return upstream_keys(definition, key, self.definition(upstream))
+
+    # ------------------------------------------------------------------ internals
+
+    def candidates(self, node: Node, definition: PartitionDefinition) -> list[str]:
+        """Every key the request allows, up to the last complete one."""
+        request = self.request
+        last = definition.last_complete_key(self._now)
+        if isinstance(definition, StaticKeys):
+            if request.partition:
+                return [definition.validate(request.partition)]
+            first = request.start or definition.keys[0]
+            final = request.end or definition.keys[-1]
+            return definition.keys_between(first, final)
+        if request.partition:
+            return [self._explicit_key(node, definition, request.partition, last)]
+        if request.start or request.end:
+            lo = time_bounds(request.start)[0] if request.start else definition.start
+            hi = time_bounds(request.end)[1] if request.end else datetime.max
+            keys = definition.keys_overlapping(lo, hi, last)
+            if not keys:
+                raise PartitionError(
+                    f"'{node.name}' has no complete partition in "
+                    f"{request.start or '...'}..{request.end or '...'}",
+                    hint=f"Its partitions: {definition.describe()}, last complete: "
+                    f"{last or 'none yet'}",
+                )
+            return keys
+        if last is None:
+            return []
+        return definition.keys_between(definition.first_key(), last)
+
+    def _explicit_key(self, node: Node, definition: TimeWindows, key: str, last: str | None) -> str:
+        grain = key_grain(key)
+        if grain != definition.grain:
+            raise PartitionError(
+                f"'{key}' is not a {definition.grain} partition key of '{node.name}'",
+                hint=f"Use a key like {definition.first_key()}, or --start/--end for a range",
+            )
+        definition.validate(key)
+        if last is None or definition.parse(key) > definition.parse(last):
+            raise PartitionError(
+                f"partition {key} of '{node.name}' is not complete yet",
+                hint=f"The last complete partition is {last or 'none'}",
+            )
+        return key
+
+    def _partitioned_parents(self, node: Node) -> list[Node]:
+        out = []
+        for name in self.manifest.parents.get(node.name, []):
+            parent = self.manifest.nodes.get(name)
+            if parent is not None and parent.config.partitioned_by is not None:
+                out.append(parent)
+        return out
+
+    def _staleness(
+        self,
+        node: Node,
+        definition: PartitionDefinition,
+        key: str,
+        rec: MaterializationRecord | None,
+        parents: list[Node],
+        state: StateReader | None,
+    ) -> str | None:
+        if rec is None:
+            return NEVER_BUILT
+        if rec.fingerprint != node.fingerprint:
+            return CODE_CHANGED
+        for parent in parents:
+            keys = upstream_keys(definition, key, self.definition(parent))
+            scheduled = self.scheduled.get(parent.name, set())
+            theirs = self.latest(parent.name, state)
+            for up_key in keys if keys is not None else sorted(theirs):
+                if up_key in scheduled:
+                    return UPSTREAM_REBUILT
+                up = theirs.get(up_key)
+                if up is not None and up.finished_at > rec.finished_at:
+                    return UPSTREAM_NEWER
+        return None
+
+
+# --------------------------------------------------------------------------- backfills
+
+
+def backfill_identity(options: RunOptions) -> dict[str, Any]:
+    """What makes two backfill commands "the same backfill" (and the second a resume)."""
+    return {
+        "select": sorted(options.select),
+        "exclude": sorted(options.exclude),
+        "start": options.start,
+        "end": options.end,
+        "partition": options.partition,
+    }
+
+
+def resume_point(
+    state: StateReader, target: str, identity: dict[str, Any]
+) -> tuple[str, frozenset[str]]:
+    """``(backfill id, runs of it)``: the unfinished backfill to resume, or a new id.
+
+    The newest backfill run with the same identity that did not succeed (failed, interrupted,
+    or killed and still marked running) is resumed: partitions its runs completed are skipped.
+    """
+    runs = state.recent_runs(500, target=target)
+    same = [r for r in runs if r.command == "backfill" and r.args.get("backfill") == identity]
+    if not same or same[0].status == "success":
+        return uuid.uuid4().hex, frozenset()
+    backfill_id = str(same[0].args.get("backfill_id", ""))
+    chain = frozenset(r.run_id for r in same if r.args.get("backfill_id") == backfill_id)
+    return backfill_id, chain
+
+
+def estimate_seconds(
+    steps: Iterable[Any], state: StateReader | None, target: str, threads: int
+) -> tuple[float | None, int]:
+    """Estimated wall time of partition steps from recorded durations; and how many had none.
+
+    Each step costs its asset's mean recorded partition duration (a step whose asset has no
+    record yet counts as unknown); the sum is divided by ``threads``.
+    """
+    means: dict[str, float | None] = {}
+    total, unknown = 0.0, 0
+    for step in steps:
+        if step.asset not in means:
+            records = state.partitions_of(step.asset, target=target) if state else {}
+            durations = [r.duration_s for r in records.values() if r.duration_s is not None]
+            means[step.asset] = sum(durations) / len(durations) if durations else None
+        mean = means[step.asset]
+        if mean is None:
+            unknown += 1
+        else:
+            total += mean
+    return (total / max(1, threads) if total or not unknown else None), unknown
+
+
+__all__ = [
+    "BACKFILL",
+    "LOOKBACK",
+    "PartitionExpander",
+    "PartitionRequest",
+    "backfill_identity",
+    "estimate_seconds",
+    "resume_point",
+    "time_bounds",
+]
