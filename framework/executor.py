@@ -99,6 +99,7 @@ class Executor:
         known_runs: dict[tuple[str, str | None], str] | None = None,
         step_function: StepFunction = materialize,
         after_step: AfterStep | None = None,
+        partition_mapper: Callable[[Node, str, Node], list[str] | None] | None = None,
     ) -> None:
         self.plan = plan
         self.manifest = manifest
@@ -111,6 +112,8 @@ class Executor:
         self.full_refresh = full_refresh
         self.step_function = step_function
         self.after_step = after_step
+        # partition -> the upstream partitions it reads (recorded as its upstream), when known
+        self.partition_mapper = partition_mapper
         self._known_runs: dict[str, dict[str | None, str]] = {}
         for (asset, partition), run in (known_runs or {}).items():
             self._known_runs.setdefault(asset, {})[partition] = run
@@ -254,6 +257,20 @@ class Executor:
                 node = self.manifest.nodes.get(parent)
                 if node is None or node.resource_type == "source":
                     continue
+                runs = self._known_runs.get(parent, {})
+                if (
+                    self.partition_mapper is not None
+                    and step.partition is not None
+                    and node.config.partitioned_by is not None
+                ):
+                    mapped = self.partition_mapper(
+                        self.manifest.nodes[step.asset], step.partition, node
+                    )
+                    if mapped is not None:
+                        for key in mapped:
+                            if key in runs:
+                                out.append({"asset": parent, "partition": key, "run_id": runs[key]})
+                        continue
                 for partition, run_id in sorted(
                     self._known_runs.get(parent, {}).items(), key=lambda kv: str(kv[0])
                 ):

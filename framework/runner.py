@@ -24,6 +24,7 @@ from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.executor import AfterStep, Executor, RunSummary
 from orch.manifest import Manifest
 from orch.materialize import with_python_runtime
+from orch.partition_plan import PartitionExpander, PartitionRequest
 from orch.plan import Plan, build_plan
 from orch.python_runner import PythonRuntime
 from orch.reporting import JsonLinesReporter, RunResultsWriter
@@ -93,11 +94,20 @@ def run_command(
     partitions: Any = None,
     extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
     run_id: str | None = None,
+    run_args: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Run ``build``/``run``/``seed`` for the options' selection and return what happened."""
+    """Run ``build``/``run``/``seed`` for the options' selection and return what happened.
+
+    Partitioned assets expand into partitions with ``partitions`` (by default the partitions
+    missing or stale within the options' ``--partition``/``--start``/``--end``); ``run_args``
+    are recorded with the run (a backfill's identity, for resuming it).
+    """
     compiled = compiled or compile_for(options)
     manifest = compiled.manifest
     project = compiled.project
+    if partitions is None:
+        request = PartitionRequest.from_options(options)
+        partitions = PartitionExpander(manifest, project.target_name, request)
     selected = selected_assets(manifest, options, command)
     if extra_steps is not None:
         selected = extra_steps(manifest, selected)
@@ -122,7 +132,8 @@ def run_command(
             try:
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
-                    after_step_factory,
+                    after_step_factory, run_args=run_args,
+                    partition_mapper=getattr(partitions, "upstream_partitions", None),
                 )  # fmt: skip
             finally:
                 adapter.close()
@@ -141,6 +152,9 @@ def _execute(
     run_id: str,
     sinks: Iterable[EventSink],
     after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None,
+    *,
+    run_args: dict[str, Any] | None = None,
+    partition_mapper: Any = None,
 ) -> RunSummary:
     project, manifest = compiled.project, compiled.manifest
     fan = FanOut([StateRecorder(state), *sinks])
@@ -159,7 +173,8 @@ def _execute(
         fan.emit(
             RunStarted(
                 run_id, command, project.target_name, selection, len(plan), pid=os.getpid(),
-                args={"select": list(options.select), "exclude": list(options.exclude)},
+                args={"select": list(options.select), "exclude": list(options.exclude),
+                      **(run_args or {})},
             )
         )  # fmt: skip
         cleanup_temporary_relations(adapter, manifest, plan)
@@ -180,6 +195,7 @@ def _execute(
             known_runs=known,
             after_step=after_step,
             step_function=with_python_runtime(PythonRuntime.from_project(project, fan)),
+            partition_mapper=partition_mapper,
         )
         with _interrupt_on_sigterm():
             summary = executor.run()
