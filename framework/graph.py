@@ -181,6 +181,9 @@ def resolve_graph(
                     continue  # reported by the Python asset loader
         dag.add(name, sorted(upstream_names))
     raise_collected(errors)
+    for name in sorted(project.seeds):  # a seed no model reads is still an asset (orch seed)
+        if name not in dag:
+            dag.add(name)
     for name in list(dag.nodes):
         if name not in dag:
             dag.add(name)

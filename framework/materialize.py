@@ -217,10 +217,15 @@ def read_seed(path: str, column_types: dict[str, str]) -> pa.Table:
         column_types={c: pa.string() for c in declared},
     )
     table = pacsv.read_csv(path, convert_options=convert)
-    # a header-only file infers the null type: make such columns text
+    # a header-only file infers the null type: make such columns text; pyarrow infers
+    # timestamp[s], which the warehouse would keep as a seconds type (DuckDB TIMESTAMP_S)
     fields = []
     for f in table.schema:
-        fields.append(pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f)
+        if pa.types.is_null(f.type):
+            f = pa.field(f.name, pa.string())
+        elif pa.types.is_timestamp(f.type) and f.type.unit == "s":
+            f = pa.field(f.name, pa.timestamp("us", tz=f.type.tz))
+        fields.append(f)
     return table.cast(pa.schema(fields))
 
 
