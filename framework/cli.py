@@ -387,6 +387,23 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def partition_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--partition, --start, --end: restrict partitioned assets to a key or a range."""
+    options = [
+        click.option("--partition", default=None, metavar="KEY",
+                     help="Run exactly this partition of the partitioned assets "
+                          "(2024-01-31, 2024-01-31T05, 2024-W05, 2024-01 or a static key)."),
+        click.option("--start", default=None, metavar="KEY",
+                     help="First partition of the range (included); any grain: 2024-01 "
+                          "covers January."),
+        click.option("--end", default=None, metavar="KEY",
+                     help="Last partition of the range (included)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _run(command: str, kwargs: dict[str, Any]) -> None:
     from orch.reporting import ConsoleReporter, JsonLinesReporter
     from orch.runner import run_command
@@ -398,6 +415,9 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
         fail_fast=kwargs["fail_fast"],
         changed_only=kwargs["changed"],
         dry_run=kwargs["dry_run"],
+        partition=kwargs.get("partition"),
+        start=kwargs.get("start"),
+        end=kwargs.get("end"),
     )
     sink = JsonLinesReporter() if kwargs["log_format"] == "json" else ConsoleReporter()
     result = run_command(options, command, sinks=[sink])  # type: ignore[arg-type]
@@ -422,6 +442,7 @@ def _print_plan(result: Any) -> None:
 @project_options
 @selection_options
 @run_options
+@partition_options
 def build_command(**kwargs: Any) -> None:
     """Load seeds, build models (and run their checks) in dependency order.
 
@@ -442,6 +463,7 @@ def build_command(**kwargs: Any) -> None:
 @project_options
 @selection_options
 @run_options
+@partition_options
 def run_command_cli(**kwargs: Any) -> None:
     """Build models only (no seeds, no checks).
 
@@ -482,12 +504,143 @@ def status_command(**kwargs: Any) -> None:
       orch status
       orch status -s +customers
     """
-    from orch.status import asset_rows, render_status
+    from orch.status import (
+        asset_rows,
+        partition_summaries,
+        render_partition_summaries,
+        render_status,
+        with_partition_status,
+    )
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
     rows = asset_rows(result.manifest, result.project, options)
-    click.echo(render_status(rows))
+    summaries = partition_summaries(result.manifest, result.project, options)
+    click.echo(render_status(with_partition_status(rows, summaries)))
+    if summaries:
+        click.echo("\nPartitions (up to the last complete one):")
+        click.echo(render_partition_summaries(summaries))
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+@cli.command("backfill")
+@project_options
+@selection_options
+@click.option("--start", default=None, metavar="KEY",
+              help="First partition (included; default: each asset's first partition).")
+@click.option("--end", default=None, metavar="KEY",
+              help="Last partition (included; default: the last complete partition).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Partitions run in parallel (default: the target's 'threads').")
+@click.option("--dry-run", is_flag=True,
+              help="List the partitions and estimate the time; run nothing.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Run even when above the project's backfill_confirm_above partitions.")
+@click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per event on stdout.")
+def backfill_command(
+    start: str | None, end: str | None, threads: int | None, dry_run: bool, yes: bool,
+    fail_fast: bool, log_format: str, **kwargs: Any,
+) -> None:  # fmt: skip
+    """Run every partition of a range for the selected assets, in parallel, resumably.
+
+    Partitions run even when already materialized. Interrupted (Ctrl-C, a killed process, a
+    failure) and started again with the same arguments, a backfill skips the partitions it
+    completed. Above `backfill_confirm_above` partitions (orch_project.yml, default 1000) it
+    needs --yes.
+
+    \b
+    Examples:
+      orch backfill -s fct_order_events --start 2024-01-01 --end 2024-03-31 --dry-run
+      orch backfill -s fct_order_events+ --start 2024-01 --end 2024-12 --threads 8 --yes
+    """
+    from orch.errors import PartitionError
+    from orch.partition_plan import (
+        PartitionExpander,
+        PartitionRequest,
+        backfill_identity,
+        estimate_seconds,
+        resume_point,
+    )
+    from orch.partitions import compress, definition_of
+    from orch.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.runner import compile_for, open_state, run_command
+
+    options = make_options(kwargs, threads=threads, start=start, end=end, fail_fast=fail_fast)
+    compiled = compile_for(options)
+    for warning in compiled.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    project, manifest = compiled.project, compiled.manifest
+    target = project.target_name
+    identity = backfill_identity(options)
+    with open_state(project.root, readonly=True) as state:
+        backfill_id, done_runs = resume_point(state, target, identity)
+        request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
+        planned = run_command(
+            RunOptions(**{**options.__dict__, "dry_run": True}), "backfill",  # type: ignore[arg-type]
+            compiled=compiled, partitions=PartitionExpander(manifest, target, request),
+        )  # fmt: skip
+        steps = [s for s in planned.plan.order if s.partition is not None]
+        workers = threads or project.target.threads
+        estimate, unknown = estimate_seconds(steps, state, target, workers)
+    partitioned = {s.asset for s in steps} | {
+        n for n in planned.plan.up_to_date if manifest.nodes[n].config.partitioned_by
+    }
+    if not partitioned:
+        raise PartitionError(
+            "the selection holds no partitioned asset",
+            hint="Select partitioned models with -s (see 'orch ls -s config.partitioned_by:*')",
+        )
+    if done_runs:
+        click.echo(
+            f"Resuming backfill {backfill_id[:8]} ({len(done_runs)} earlier run(s)): the "
+            "partitions it completed are skipped"
+        )
+    if dry_run:
+        click.echo(f"Backfill plan: {len(steps)} partitions (dry run, nothing was run)")
+        for asset in sorted({s.asset for s in steps}, key=manifest.topological_names().index):
+            keys = [(str(s.partition), "") for s in steps if s.asset == asset]
+            spec = manifest.nodes[asset].config.partitioned_by
+            ranges = [r.strip() for r in compress(keys, definition_of(spec, asset=asset))]  # type: ignore[arg-type]
+            more = " ..." if len(ranges) > 6 else ""
+            click.echo(f"  {asset:<32} {len(keys):>6} partitions  {', '.join(ranges[:6])}{more}")
+        others = [s for s in planned.plan.order if s.partition is None]
+        for s in others:
+            click.echo(f"  {s.asset:<32} {'':>6} (unpartitioned, runs once)")
+        if estimate is None:
+            click.echo("Estimated time: unknown (no partition of these assets ran before)")
+        else:
+            note = f"; {unknown} partitions without a record not counted" if unknown else ""
+            click.echo(f"Estimated time: {_duration(estimate)} with {workers} threads "
+                       f"(from recorded durations{note})")
+        return
+    limit = project.config.backfill_confirm_above
+    if len(steps) > limit and not yes:
+        raise PartitionError(
+            f"this backfill runs {len(steps)} partitions, above backfill_confirm_above "
+            f"({limit})",
+            hint="Pass --yes to run it (or --dry-run to see it), or narrow --start/--end",
+        )
+    request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
+    sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
+    result = run_command(
+        options, "backfill",  # type: ignore[arg-type]
+        sinks=[sink], compiled=compiled,
+        partitions=PartitionExpander(manifest, target, request),
+        run_args={"backfill": identity, "backfill_id": backfill_id},
+    )  # fmt: skip
+    sys.exit(result.exit_code)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
 
 
 # --------------------------------------------------------------------------- docs

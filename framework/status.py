@@ -1,11 +1,19 @@
-"""``orch status``: each asset's last materialization against the current code."""
+"""``orch status``: each asset's last materialization against the current code.
+
+Partitioned assets get a row summarizing their partitions and a section of their own
+(:func:`partition_summaries`): counts of materialized / missing / stale / failed partitions up to
+the last complete one, the partitions as compressed ranges, and the asset's last run.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from orch.config import RunOptions
 from orch.manifest import Manifest
+from orch.partition_plan import PartitionExpander
+from orch.partitions import compress
 from orch.plan import asset_status, buildable
 from orch.project import Project
 from orch.selection import select_nodes
@@ -73,4 +81,120 @@ def render_status(rows: list[StatusRow]) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     lines.append("")
     lines.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no assets selected")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+@dataclass(frozen=True)
+class PartitionSummary:
+    """The partitions of one partitioned asset, for ``orch status``."""
+
+    asset: str
+    definition: str
+    counts: dict[str, int] = field(default_factory=dict)  # ok / missing / stale / failed
+    ranges: list[str] = field(default_factory=list)
+    last_run: str = "-"
+    last_finished_at: str = "-"
+
+    @property
+    def total(self) -> int:
+        """Partitions up to the last complete one."""
+        return sum(self.counts.values())
+
+
+def partition_summaries(
+    manifest: Manifest, project: Project, options: RunOptions, *, now: datetime | None = None
+) -> list[PartitionSummary]:
+    """One summary per selected partitioned asset, in dependency order.
+
+    A partition is ``failed`` when its last attempt failed, ``missing`` when it never
+    succeeded, ``stale`` when built with other code or before an upstream partition it reads,
+    else ``ok``. Costs two indexed state queries per asset, whatever the row counts.
+    """
+    from orch.partition_plan import PartitionRequest
+
+    selected = select_nodes(manifest, options.select, options.exclude)
+    names = [
+        n
+        for n in manifest.topological_names()
+        if n in selected and manifest.nodes[n].config.partitioned_by is not None
+        and buildable(manifest.nodes[n])
+    ]
+    out: list[PartitionSummary] = []
+    if not names:
+        return out
+    target = project.target_name
+    expander = PartitionExpander(manifest, target, PartitionRequest(now=now))
+    with SQLiteStateStore.for_project(project.root, readonly=True) as state:
+        for name in names:
+            node = manifest.nodes[name]
+            definition = expander.definition(node)
+            assert definition is not None
+            keys = expander.candidates(node, definition)
+            latest = expander.latest(name, state)
+            attempts = {k: r for (_, k), r in state.latest_attempts([name], target=target).items()}
+            parents = expander._partitioned_parents(node)
+            labels: list[tuple[str, str]] = []
+            counts = {"ok": 0, "missing": 0, "stale": 0, "failed": 0}
+            for key in keys:
+                attempt = attempts.get(key)
+                rec = latest.get(key)
+                if attempt is not None and attempt.status == "failed":
+                    label = "failed"
+                elif rec is None:
+                    label = "missing"
+                elif expander.staleness(node, definition, key, rec, parents, state):
+                    label = "stale"
+                else:
+                    label = "ok"
+                counts[label] += 1
+                labels.append((key, label))
+            newest = max(attempts.values(), key=lambda r: r.finished_at, default=None)
+            out.append(
+                PartitionSummary(
+                    asset=name,
+                    definition=definition.describe(),
+                    counts=counts,
+                    ranges=compress(labels, definition),
+                    last_run=newest.run_id[:8] if newest else "-",
+                    last_finished_at=newest.finished_at.strftime("%Y-%m-%d %H:%M:%S")
+                    if newest
+                    else "-",
+                )
+            )
+    return out
+
+
+def with_partition_status(rows: list[StatusRow], summaries: list[PartitionSummary]) -> list[StatusRow]:
+    """Status rows whose partitioned assets say ``N/M partitions ok`` instead of never built."""
+    by_asset = {s.asset: s for s in summaries}
+    out = []
+    for row in rows:
+        s = by_asset.get(row.asset)
+        if s is None:
+            out.append(row)
+            continue
+        ok = s.counts.get("ok", 0)
+        status = "up to date" if ok == s.total and s.total else f"{ok}/{s.total} partitions ok"
+        out.append(
+            replace(
+                row, status=status, last_run=s.last_run, finished_at=s.last_finished_at, rows="-"
+            )
+        )
+    return out
+
+
+def render_partition_summaries(summaries: list[PartitionSummary], *, max_ranges: int = 12) -> str:
+    """``fct_orders (daily from 2024-01-01): 366 partitions: 360 ok, 4 missing ...`` + ranges."""
+    lines: list[str] = []
+    for s in summaries:
+        counts = ", ".join(f"{v} {k}" for k, v in s.counts.items() if v)
+        lines.append(f"{s.asset} ({s.definition}): {s.total} partitions: {counts or 'none yet'}")
+        shown = s.ranges[:max_ranges]
+        more = len(s.ranges) - len(shown)
+        if shown:
+            lines.append("  " + ", ".join(shown) + (f", ... and {more} more ranges" if more else ""))
+        lines.append(f"  last run: {s.last_run} at {s.last_finished_at} UTC")
     return "\n".join(lines)
