@@ -218,7 +218,11 @@ class _Compiler:
 
     def compile(self) -> Manifest:
         errors: list[UserError] = []
+        failed: set[str] = set()
         for name in self.graph.order:
+            if self.graph.dag.parents(name) & failed:
+                failed.add(name)  # its upstream's error is reported; compiling it would crash
+                continue
             try:
                 if name in self.python_assets:
                     self.nodes[name] = python_models.compile_python(
@@ -232,8 +236,10 @@ class _Compiler:
                     self.nodes[name] = self.compile_source(name)
             except ErrorGroup as group:
                 errors.extend(group.errors)
+                failed.add(name)
             except UserError as err:
                 errors.append(err)
+                failed.add(name)
         raise_collected(errors)
         self.checks = self.compile_checks()
         return self.manifest()

@@ -1,0 +1,311 @@
+"""Helpers for users' tests of their assets, in plain pytest.
+
+- :func:`build_context` makes an :class:`~orch.AssetContext` to call an asset function directly.
+- :func:`materialize` builds some assets of a project (and what they read: SQL, seeds, Python) into
+  a throw-away DuckDB copy, and returns their outputs as polars DataFrames.
+- the ``orch_project`` pytest fixture (registered through the ``pytest11`` entry point, or
+  ``from orch.testing import orch_project`` in a ``conftest.py``) copies a project to ``tmp_path``.
+
+Example::
+
+    from orch.testing import build_context, materialize
+
+    def test_segments_unit():
+        out = customer_segments(build_context(), customers=pl.DataFrame({...}))
+        assert out["segment"].to_list() == ["vip"]
+
+    def test_segments_in_project(orch_project):
+        result = orch_project().materialize(["customer_segments"], vars={"vip_threshold": 100})
+        assert result.success
+        assert result.output_for("customer_segments").height == 100
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch import partitions
+from orch.adapters import get_adapter
+from orch.assets import ASSET_ATTR, AssetContext, PartitionWindow
+from orch.config import RunOptions
+from orch.errors import OrchError
+from orch.events import CheckEvaluated, EventList, LogEmitted, StepFailed
+from orch.python_runner import RESOURCE_OVERRIDES
+from orch.runner import RunResult, run_command
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pytest
+
+IGNORED = ("target", "*.duckdb", "*.duckdb.wal", ".orch", "logs", "__pycache__")
+TEST_TARGET = "orch_test"
+
+
+def build_context(
+    asset: str = "test_asset",
+    *,
+    partition: str | PartitionWindow | None = None,
+    resources: Mapping[str, Any] | None = None,
+    run_config: Any = None,
+    target: str = "test",
+    run_id: str = "test",
+) -> AssetContext:
+    """An AssetContext for calling an asset function directly in a unit test.
+
+    Args:
+        partition: a partition key (``"2024-01-31"``, ``"2024-01"``, ``"2024-W05"``,
+            ``"2024-01-31T05"`` get their time window; any other string is a static key) or a
+            :class:`~orch.assets.PartitionWindow`.
+        resources: resource objects by name (``context.resources``).
+        run_config: the asset's Config object (``context.config``).
+
+    Returns:
+        The context; ``context.log.records`` and ``context.output_metadata`` hold what the
+        asset logged and attached.
+    """
+    window = partition if isinstance(partition, PartitionWindow) else _window(partition)
+    return AssetContext(
+        asset,
+        run_id=run_id,
+        partition=window,
+        resources=resources,
+        target=target,
+        config=run_config,
+    )
+
+
+def _window(key: str | None) -> PartitionWindow | None:
+    if key is None:
+        return None
+    grain = partitions.key_grain(key)
+    if grain is None:
+        return PartitionWindow(key)
+    _, start = partitions.parse_time_key(key, grain)
+    end: datetime = partitions.advance(grain, start)
+    return PartitionWindow(key, start, end)
+
+
+@dataclass
+class TestRun:
+    """What :func:`materialize` did: success, the outputs, check results, logs and errors."""
+
+    __test__ = False  # not a pytest test class
+
+    project_dir: Path
+    result: RunResult | None
+    events: EventList
+    options: RunOptions
+    error: OrchError | None = None
+    _outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """True when every step succeeded (and the project loaded)."""
+        return self.error is None and self.result is not None and self.result.exit_code == 0
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Failed steps and their error messages."""
+        return {e.step_id: e.error for e in self.events.of(StepFailed)}
+
+    @property
+    def check_results(self) -> list[CheckEvaluated]:
+        """The checks evaluated in the run."""
+        return list(self.events.of(CheckEvaluated))
+
+    @property
+    def logs(self) -> list[tuple[str | None, str, str]]:
+        """``(asset, level, message)`` of every ``context.log`` line."""
+        return [(e.asset, e.level, e.message) for e in self.events.of(LogEmitted)]
+
+    def output_for(self, name: str) -> pl.DataFrame:
+        """The asset's table as a polars DataFrame (read from the test warehouse)."""
+        import polars as pl
+
+        if name not in self._outputs:
+            if self.result is None:
+                raise KeyError(f"the run did not happen: {self.error}")
+            node = self.result.manifest.nodes.get(name)
+            if node is None or node.relation is None:
+                raise KeyError(f"'{name}' is not an asset with a table")
+            project = self.result.compiled.project
+            adapter = get_adapter(project.target, project.root)
+            with adapter:
+                table = adapter.read_arrow(node.relation.to_relation())
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            self._outputs[name] = frame
+        return self._outputs[name]
+
+
+def materialize(
+    assets: Iterable[str | Callable[..., Any]],
+    *,
+    project_dir: str | Path = ".",
+    resources: Mapping[str, Any] | None = None,
+    vars: Mapping[str, Any] | None = None,  # noqa: A002  (dbt's name)
+    partition: str | None = None,
+    copy: bool = True,
+    with_upstream: bool = True,
+) -> TestRun:
+    """Build ``assets`` (names or ``@asset`` functions) of a project into a throw-away DuckDB.
+
+    The project is copied to a temporary folder (unless ``copy=False``, when it is built in
+    place: use that on a copy such as the ``orch_project`` fixture's) and built against a DuckDB
+    file there, with the assets' upstream assets (SQL models, seeds, Python) first.
+
+    Args:
+        resources: resource objects by name, used instead of ``resources:`` in the project file.
+        vars: like ``--vars``.
+        partition: build this partition of partitioned assets.
+        with_upstream: also build what the assets read (default); False builds only them.
+
+    Returns:
+        A :class:`TestRun`; ``.success``, ``.output_for(name)``, ``.check_results``,
+        ``.failures``. A project that does not load gives ``success == False`` and ``.error``.
+    """
+    source = Path(project_dir)
+    root = Path(tempfile.mkdtemp(prefix="orch_test_")) / source.resolve().name if copy else source
+    if copy:
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns(*IGNORED))
+    names = [_asset_name(a) for a in assets]
+    profiles_dir = _write_test_profile(root)
+    options = RunOptions(
+        project_dir=root,
+        profiles_dir=profiles_dir,
+        target=TEST_TARGET,
+        vars=dict(vars or {}),
+        select=tuple(f"+{n}" if with_upstream else n for n in names),
+        partition=partition,
+        threads=1,
+    )
+    events = EventList()
+    token = RESOURCE_OVERRIDES.set(dict(resources or {}))
+    try:
+        result = run_command(options, "build", sinks=[events])
+    except OrchError as err:
+        return TestRun(root, None, events, options, error=err)
+    finally:
+        RESOURCE_OVERRIDES.reset(token)
+    return TestRun(root, result, events, options)
+
+
+def _asset_name(item: str | Callable[..., Any]) -> str:
+    if isinstance(item, str):
+        return item
+    spec = getattr(item, ASSET_ATTR, None)
+    if spec is None:
+        raise TypeError(f"{item!r} is neither an asset name nor an @asset function")
+    return str(spec.name)
+
+
+def _write_test_profile(root: Path) -> Path:
+    """A profiles.yml (in ``root/.orch/test``) whose test target is a DuckDB file in ``root``."""
+    import yaml
+    from orch.config import ProjectConfig
+
+    project_file = root / "orch_project.yml"
+    if not project_file.exists():
+        project_file = root / "dbt_project.yml"
+    raw = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
+    profile = raw.get("profile") or raw.get("name") or ProjectConfig.model_fields["name"]
+    folder = root / ".orch" / "test"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(
+        {
+            str(profile): {
+                "target": TEST_TARGET,
+                "outputs": {
+                    TEST_TARGET: {
+                        "type": "duckdb",
+                        "path": str(root / "orch_test.duckdb"),
+                        "schema": _default_schema(root, str(profile)),
+                        "threads": 1,
+                    }
+                },
+            }
+        }
+    )
+    (folder / "profiles.yml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _default_schema(root: Path, profile: str) -> str:
+    """The schema of the project's default target, so schema-qualified SQL keeps working."""
+    import yaml
+
+    path = root / "profiles.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        prof = data[profile]
+        return str(prof["outputs"][prof.get("target", "dev")].get("schema", "main"))
+    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        return "main"
+
+
+# --------------------------------------------------------------------------- pytest
+
+
+@dataclass
+class TestProject:
+    """A copy of a project in a test's ``tmp_path``."""
+
+    __test__ = False
+
+    path: Path
+
+    def materialize(self, assets: Iterable[str | Callable[..., Any]], **kwargs: Any) -> TestRun:
+        """:func:`materialize` on this copy (built in place)."""
+        return materialize(assets, project_dir=self.path, copy=False, **kwargs)
+
+
+def _orch_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    def make(src: str | Path | None = None) -> TestProject:
+        if src is None:
+            configured = request.config.getini("orch_project") if _has_ini(request) else ""
+            src = Path(request.config.rootpath) / configured if configured else None
+            if src is None:
+                src = Path(request.config.rootpath)
+        source = Path(src)
+        if not (source / "orch_project.yml").exists() and not (source / "dbt_project.yml").exists():
+            raise FileNotFoundError(
+                f"no orch_project.yml in '{source}': pass the project folder, "
+                "orch_project('path/to/project'), or set 'orch_project' in the pytest ini"
+            )
+        dest = tmp_path / "orch_project" / source.resolve().name
+        if not dest.exists():
+            shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*IGNORED))
+        return TestProject(dest)
+
+    yield make
+
+
+def _has_ini(request: pytest.FixtureRequest) -> bool:
+    try:
+        request.config.getini("orch_project")
+    except ValueError:
+        return False
+    return True
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``orch_project`` ini option: the project folder the fixture copies by default."""
+    parser.addini("orch_project", "orch project folder copied by the orch_project fixture", "")
+
+
+def _make_fixture() -> Any:
+    import pytest
+
+    return pytest.fixture(name="orch_project")(_orch_project)
+
+
+try:  # the fixture exists only when pytest is installed
+    orch_project = _make_fixture()
+except ImportError:  # pragma: no cover
+    orch_project = None
