@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +41,6 @@ from orch.runner import RunResult, run_command
 
 if TYPE_CHECKING:
     import polars as pl
-    import pytest
 
 IGNORED = ("target", "*.duckdb", "*.duckdb.wal", ".orch", "logs", "__pycache__")
 TEST_TARGET = "orch_test"
@@ -265,47 +264,9 @@ class TestProject:
         return materialize(assets, project_dir=self.path, copy=False, **kwargs)
 
 
-def _orch_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    def make(src: str | Path | None = None) -> TestProject:
-        if src is None:
-            configured = request.config.getini("orch_project") if _has_ini(request) else ""
-            src = Path(request.config.rootpath) / configured if configured else None
-            if src is None:
-                src = Path(request.config.rootpath)
-        source = Path(src)
-        if not (source / "orch_project.yml").exists() and not (source / "dbt_project.yml").exists():
-            raise FileNotFoundError(
-                f"no orch_project.yml in '{source}': pass the project folder, "
-                "orch_project('path/to/project'), or set 'orch_project' in the pytest ini"
-            )
-        dest = tmp_path / "orch_project" / source.resolve().name
-        if not dest.exists():
-            shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*IGNORED))
-        return TestProject(dest)
-
-    yield make
-
-
-def _has_ini(request: pytest.FixtureRequest) -> bool:
-    try:
-        request.config.getini("orch_project")
-    except ValueError:
-        return False
-    return True
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """The ``orch_project`` ini option: the project folder the fixture copies by default."""
-    parser.addini("orch_project", "orch project folder copied by the orch_project fixture", "")
-
-
-def _make_fixture() -> Any:
-    import pytest
-
-    return pytest.fixture(name="orch_project")(_orch_project)
-
-
-try:  # the fixture exists only when pytest is installed
-    orch_project = _make_fixture()
-except ImportError:  # pragma: no cover
+try:  # the fixture, re-exported for ``from orch.testing import orch_project`` in a conftest
+    from orch.pytest_plugin import orch_project
+except ImportError:  # pragma: no cover  (pytest not installed)
     orch_project = None
+
+__all__ = ["TestProject", "TestRun", "build_context", "materialize", "orch_project"]
