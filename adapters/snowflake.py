@@ -545,12 +545,15 @@ class SnowflakeAdapter(Adapter):
             state.depth = 0
             self._rollback()
             raise
-        state.depth = 0
         try:
+            # Still at depth 1: a COMMIT that failed transiently is never retried. Re-sent on a
+            # new session it would "succeed" as a no-op while the transaction may have been lost.
             self._run("COMMIT")
         except BaseException:
+            state.depth = 0
             self._rollback()
             raise
+        state.depth = 0
 
     def _rollback(self) -> None:
         """ROLLBACK, logging instead of raising (the session may be gone)."""
@@ -690,6 +693,17 @@ class SnowflakeAdapter(Adapter):
             raise
         return count
 
+    def create_view(self, relation: Relation, select_sql: str) -> None:
+        """``CREATE OR REPLACE VIEW`` (dropping a table of that name first), outside BEGIN/COMMIT.
+
+        Snowflake commits every DDL statement on its own, so a transaction around them adds
+        nothing; under fakesnow it would fail for a view with text columns (fakesnow records
+        their lengths in a second DuckDB database, and one transaction writes only one).
+        """
+        if self.relation_type(relation) == "table":
+            self._run(f"DROP TABLE {self.render(relation)}")
+        self._run(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+
     def create_table_as(self, relation: Relation, select_sql: str) -> int | None:
         """``CREATE TABLE relation AS select`` (the relation must not exist). Returns row count."""
         self.execute(f"CREATE TABLE {self.render(relation)} AS {select_sql}")
@@ -700,6 +714,18 @@ class SnowflakeAdapter(Adapter):
         return self._replace_with(
             relation, lambda temp: self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
         )
+
+    def insert_into(
+        self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None
+    ) -> int | None:
+        """``INSERT INTO ... select`` inside ``BEGIN``/``COMMIT``, so it is never re-sent.
+
+        Outside a transaction a transient error is retried; an INSERT that Snowflake executed
+        before the network dropped would then apply twice. Inside one, the error fails the step
+        and the session's open transaction is rolled back.
+        """
+        with self.transaction():
+            return super().insert_into(relation, select_sql, columns)
 
     def delete_insert(self, relation: Relation, select_sql: str, where_sql: str) -> int | None:
         """``BEGIN; DELETE ... WHERE where_sql; INSERT ... select; COMMIT``."""

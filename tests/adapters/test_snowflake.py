@@ -410,6 +410,56 @@ def test_no_retry_inside_a_transaction(snow: SnowflakeAdapter, sleeps: Sleeps) -
     assert snow.fetch_rows("SELECT 2") == [(2,)]  # usable afterwards
 
 
+def test_commit_is_never_retried(snow: SnowflakeAdapter, sleeps: Sleeps) -> None:
+    """A COMMIT re-sent on a new session would succeed as a no-op: the failure must surface."""
+    rel = Relation(None, SCHEMA, "t_commit")
+    snow.execute(f"CREATE TABLE {snow.render(rel)} (x INT)")
+    with pytest.raises(WarehouseError) as info, snow.transaction():
+        snow.execute(f"INSERT INTO {snow.render(rel)} VALUES (1)")
+        snow.connection().close()  # the network drops before COMMIT
+    assert info.value.transient is True and "COMMIT" in (info.value.sql or "")
+    assert sleeps.calls == []
+    assert snow.fetch_rows(f"SELECT COUNT(*) FROM {snow.render(rel)}") == [(0,)]
+
+
+def test_append_insert_is_not_resent_after_a_transient_error(
+    snow: SnowflakeAdapter, sleeps: Sleeps
+) -> None:
+    """insert_into runs in BEGIN/COMMIT: a dropped session fails the step, nothing applies twice."""
+    rel = Relation(None, SCHEMA, "t_append")
+    snow.execute(f"CREATE TABLE {snow.render(rel)} (x INT)")
+    assert snow.insert_into(rel, "SELECT 1 AS x") == 1
+    original = snow._run
+    calls = {"n": 0}
+
+    def drop_after_insert(sql: str, *args: Any, **kwargs: Any) -> Any:
+        result = original(sql, *args, **kwargs)
+        if sql.startswith("INSERT"):
+            calls["n"] += 1
+            snow.connection().close()  # executed by the warehouse, then the network drops
+        return result
+
+    snow._run = drop_after_insert  # type: ignore[method-assign]
+    with pytest.raises(WarehouseError) as info:
+        snow.insert_into(rel, "SELECT 2 AS x")
+    snow._run = original  # type: ignore[method-assign]
+    assert info.value.transient is True
+    assert calls["n"] == 1 and sleeps.calls == []  # sent once, never retried
+    assert snow.fetch_rows(f"SELECT x FROM {snow.render(rel)} ORDER BY x") == [(1,)]
+
+
+def test_view_with_text_columns(snow: SnowflakeAdapter) -> None:
+    """fakesnow records text lengths of a view elsewhere; no BEGIN/COMMIT around view DDL."""
+    rel, view = Relation(None, SCHEMA, "t_text"), Relation(None, SCHEMA, "v_text")
+    snow.execute(f"CREATE TABLE {snow.render(rel)} (s VARCHAR)")
+    snow.execute(f"INSERT INTO {snow.render(rel)} VALUES (' A ')")
+    snow.create_view(view, f"SELECT LOWER(TRIM(s)) AS s FROM {snow.render(rel)}")
+    assert snow.fetch_rows(f"SELECT s FROM {snow.render(view)}") == [("a",)]
+    snow.create_table_as(rel.with_name("t_other"), "SELECT 1 AS x")
+    snow.create_view(rel.with_name("t_other"), "SELECT 2 AS x")  # a table is replaced by a view
+    assert snow.relation_type(rel.with_name("t_other")) == "view"
+
+
 # ---------------------------------------------------------------------------- names and types
 
 
