@@ -7,7 +7,33 @@ from __future__ import annotations
 
 from orch.assets import AssetContext, Config, Resource, asset, check
 from orch.errors import OrchError
+from orch.schedules import (
+    RunRequest,
+    ScheduleContext,
+    SensorContext,
+    SkipReason,
+    asset_sensor,
+    file_sensor,
+    schedule,
+    sensor,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["AssetContext", "Config", "OrchError", "Resource", "__version__", "asset", "check"]
+__all__ = [
+    "AssetContext",
+    "Config",
+    "OrchError",
+    "Resource",
+    "RunRequest",
+    "ScheduleContext",
+    "SensorContext",
+    "SkipReason",
+    "__version__",
+    "asset",
+    "asset_sensor",
+    "check",
+    "file_sensor",
+    "schedule",
+    "sensor",
+]

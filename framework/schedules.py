@@ -1,0 +1,781 @@
+"""Schedules and sensors: what should run when, and how one evaluation decides it.
+
+A **job** (``jobs:`` in ``orch_project.yml``, run by :mod:`orch.jobs`) is a named selection. A
+**schedule** launches a job on a cron expression (``schedules:`` in YAML, or ``@schedule`` in
+``sensors/*.py``); a **sensor** is a function evaluated every ``minimum_interval_seconds`` that
+returns or yields :class:`RunRequest` / :class:`SkipReason` and keeps a persisted cursor
+(``@sensor`` in ``sensors/*.py``, or the built-in ``file`` and ``asset`` sensors declared under
+``sensors:`` in YAML). The loop that evaluates them and launches runs is :mod:`orch.daemon`.
+
+Python definitions are found by importing every ``*.py`` under the project's ``sensor-paths``
+(default ``sensors/``) by file path and collecting the module-level :class:`ScheduleDefinition` and
+:class:`SensorDefinition` objects the decorators and factories return; there is no global registry.
+
+Times are timezone-aware UTC datetimes everywhere; a schedule's cron expression is evaluated in its
+``timezone`` (croniter handles the DST jumps).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from orch.config import (
+    AssetSensorConfig,
+    FileSensorConfig,
+    JobConfig,
+    ScheduleConfig,
+    check_cron,
+    check_timezone,
+)
+from orch.errors import ConfigError, DuplicateNameError, Location, ProjectError, suggestion
+from orch.yamldoc import YamlDoc, load_yaml
+
+if TYPE_CHECKING:
+    from orch.project import Project
+    from orch.state import StateReader, TickRecord
+
+log = logging.getLogger(__name__)
+
+MAX_TICKS_PER_EVALUATION = 10_000
+SCHEDULE_CURSOR_PREFIX = "schedule:"
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Ask for one run of a job.
+
+    Args:
+        run_key: a key unique per schedule/sensor: a run key already used never runs again
+            (None: always run; give one for exactly-once behaviour across restarts).
+        vars: vars for the run (over the job's and the schedule's vars).
+        partition: the partition key to build (None: the schedule's default, or the planner's).
+        job: another job than the sensor's or schedule's own.
+    """
+
+    run_key: str | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    partition: str | None = None
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    """A schedule or sensor decided not to run this time, and says why."""
+
+    message: str = ""
+
+
+Outcome = RunRequest | SkipReason
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+@dataclass
+class ScheduleContext:
+    """What a ``@schedule`` function receives: the tick (in the schedule's timezone)."""
+
+    schedule: str
+    scheduled_time: datetime
+    project_root: Path
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("orch.schedule"))
+
+
+@dataclass
+class SensorContext:
+    """What a ``@sensor`` function receives: the time, a persisted cursor and the state (read-only).
+
+    Update the cursor with ``context.cursor = ...`` or :meth:`update_cursor`; it is stored only
+    when the evaluation succeeded (and after its runs started), so a failing sensor retries from
+    the old cursor.
+    """
+
+    sensor: str
+    now: datetime
+    project_root: Path
+    cursor: str | None = None
+    state: StateReader | None = None
+    target: str | None = None
+    last_tick: TickRecord | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("orch.sensor"))
+
+    def update_cursor(self, cursor: str | None) -> None:
+        """Set the cursor stored after this evaluation."""
+        self.cursor = cursor
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class ScheduleDefinition:
+    """A cron schedule of a job; ``fn`` (optional) computes the run request per tick."""
+
+    name: str
+    job: str
+    cron: str
+    timezone: str = "UTC"
+    catchup: Literal["latest", "all"] = "latest"
+    partition: Literal["last_closed", "current", "none"] = "last_closed"
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    description: str = ""
+    fn: Callable[[ScheduleContext], Any] | None = None
+    location: Location | None = None
+
+    def __call__(self, context: ScheduleContext) -> Any:
+        """Call the decorated function (None for a YAML schedule)."""
+        return self.fn(context) if self.fn else None
+
+    def ticks_between(self, after: datetime, until: datetime) -> list[datetime]:
+        """Cron ticks ``t`` with ``after < t <= until``, oldest first, in UTC."""
+        return cron_ticks(self.cron, self.timezone, after, until)
+
+    def next_tick(self, after: datetime) -> datetime:
+        """The first tick strictly after ``after``."""
+        return next_cron_tick(self.cron, self.timezone, after)
+
+    def latest_tick(self, at: datetime) -> datetime:
+        """The newest tick at or before ``at``."""
+        return latest_cron_tick(self.cron, self.timezone, at)
+
+
+@dataclass(frozen=True)
+class SensorDefinition:
+    """A sensor: ``fn(context)`` returns or yields run requests / skip reasons for ``job``."""
+
+    name: str
+    job: str
+    fn: Callable[[SensorContext], Any]
+    minimum_interval_seconds: float = 30.0
+    kind: Literal["python", "file", "asset"] = "python"
+    description: str = ""
+    enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)  # a built-in sensor's settings
+    location: Location | None = None
+
+    def __call__(self, context: SensorContext) -> Any:
+        """Call the sensor function."""
+        return self.fn(context)
+
+
+def _location_of(fn: Callable[..., Any]) -> Location | None:
+    try:
+        path = inspect.getsourcefile(fn)
+        _, line = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    return Location(path or "<python>", line, 1)
+
+
+def _checked(value: str, check: Callable[[str], str], where: Location | None, what: str) -> str:
+    try:
+        return check(value)
+    except ValueError as err:
+        raise ConfigError(f"{what}: {err}", location=where, hint="Fix the decorator") from None
+
+
+def schedule(
+    *,
+    cron: str,
+    job: str,
+    timezone: str = "UTC",
+    catchup: Literal["latest", "all"] = "latest",
+    partition: Literal["last_closed", "current", "none"] = "last_closed",
+    name: str | None = None,
+    description: str = "",
+) -> Callable[[Callable[[ScheduleContext], Any]], ScheduleDefinition]:
+    """Decorate ``fn(context) -> RunRequest | SkipReason | dict of vars | None`` as a schedule.
+
+    Args:
+        cron: a cron expression or ``@hourly``/``@daily``/``@weekly``/``@monthly``.
+        job: the job each tick launches.
+        timezone: the IANA timezone the cron expression is read in.
+        catchup: after downtime, run only the ``latest`` missed tick or ``all`` of them.
+        partition: for a partitioned job, the window that ``last_closed`` at the tick (default),
+            the ``current`` one, or ``none`` (let the planner decide).
+    """
+
+    def decorate(fn: Callable[[ScheduleContext], Any]) -> ScheduleDefinition:
+        where = _location_of(fn)
+        label = f"schedule '{name or fn.__name__}'"
+        return ScheduleDefinition(
+            name=name or fn.__name__,
+            job=job,
+            cron=_checked(cron, check_cron, where, label),
+            timezone=_checked(timezone, check_timezone, where, label),
+            catchup=catchup,
+            partition=partition,
+            description=description or (inspect.getdoc(fn) or "").split("\n")[0],
+            fn=fn,
+            location=where,
+        )
+
+    return decorate
+
+
+def sensor(
+    *,
+    job: str,
+    minimum_interval_seconds: float = 30.0,
+    name: str | None = None,
+    description: str = "",
+) -> Callable[[Callable[[SensorContext], Any]], SensorDefinition]:
+    """Decorate ``fn(context)`` (returning/yielding RunRequest or SkipReason) as a sensor."""
+
+    def decorate(fn: Callable[[SensorContext], Any]) -> SensorDefinition:
+        return SensorDefinition(
+            name=name or fn.__name__,
+            job=job,
+            fn=fn,
+            minimum_interval_seconds=minimum_interval_seconds,
+            description=description or (inspect.getdoc(fn) or "").split("\n")[0],
+            location=_location_of(fn),
+        )
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- built-in sensors
+
+
+def file_sensor(
+    name: str,
+    *,
+    job: str,
+    directory: str,
+    glob: str = "*",
+    minimum_interval_seconds: float = 30.0,
+    vars: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> SensorDefinition:
+    """A sensor launching ``job`` once for the new files matching ``glob`` in ``directory``.
+
+    New means after the cursor in (modification time, name) order; the cursor is the last file
+    seen. The run gets ``vars.new_files``: the new files' paths relative to the project.
+    """
+    options = {"directory": directory, "glob": glob, "vars": dict(vars or {})}
+    return SensorDefinition(
+        name=name,
+        job=job,
+        fn=lambda context: evaluate_file_sensor(context, **options),  # type: ignore[arg-type]
+        minimum_interval_seconds=minimum_interval_seconds,
+        kind="file",
+        description=description or f"new files {directory}/{glob}",
+        options=options,
+    )
+
+
+def asset_sensor(
+    name: str,
+    *,
+    job: str,
+    asset: str,
+    minimum_interval_seconds: float = 30.0,
+    vars: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> SensorDefinition:
+    """A sensor launching ``job`` when ``asset`` was materialized since the cursor."""
+    options = {"asset": asset, "vars": dict(vars or {})}
+    return SensorDefinition(
+        name=name,
+        job=job,
+        fn=lambda context: evaluate_asset_sensor(context, **options),  # type: ignore[arg-type]
+        minimum_interval_seconds=minimum_interval_seconds,
+        kind="asset",
+        description=description or f"after each materialization of {asset}",
+        options=options,
+    )
+
+
+def evaluate_file_sensor(
+    context: SensorContext, *, directory: str, glob: str, vars: Mapping[str, Any]
+) -> RunRequest | SkipReason:
+    """The file sensor: one run request for every file newer than the cursor."""
+    folder = context.project_root / directory
+    if not folder.is_dir():
+        return SkipReason(f"directory {directory}/ does not exist")
+    last: tuple[int, str] = (-1, "")
+    if context.cursor:
+        data = json.loads(context.cursor)
+        last = (int(data["mtime_ns"]), str(data["name"]))
+    found = []
+    for entry in os.scandir(folder):
+        if entry.is_file() and fnmatch.fnmatch(entry.name, glob):
+            found.append((entry.stat().st_mtime_ns, entry.name))
+    new = sorted(f for f in found if f > last)
+    if not new:
+        return SkipReason(f"no new files matching {directory}/{glob}")
+    newest = new[-1]
+    context.cursor = json.dumps({"mtime_ns": newest[0], "name": newest[1]})
+    files = [f"{directory.rstrip('/')}/{n}" for _, n in new]
+    return RunRequest(run_key=f"{newest[1]}@{newest[0]}", vars={**vars, "new_files": files})
+
+
+def evaluate_asset_sensor(
+    context: SensorContext, *, asset: str, vars: Mapping[str, Any]
+) -> RunRequest | SkipReason:
+    """The asset sensor: a run request when ``asset`` has a materialization after the cursor."""
+    if context.state is None:
+        return SkipReason("no state store")
+    latest = context.state.latest_materializations([asset], target=context.target)
+    if not latest:
+        return SkipReason(f"'{asset}' was never materialized")
+    newest = max(latest.values(), key=lambda r: r.id)
+    seen = int(context.cursor) if context.cursor else 0
+    if newest.id <= seen:
+        return SkipReason(f"no new materialization of '{asset}'")
+    context.cursor = str(newest.id)
+    partitions = sorted(
+        k for (_, k), r in latest.items() if r.id > seen and k is not None
+    )  # fmt: skip
+    extra = {"upstream_partitions": partitions} if partitions else {}
+    return RunRequest(run_key=f"{asset}:{newest.id}", vars={**vars, **extra})
+
+
+# --------------------------------------------------------------------------- cron
+
+
+def _zone(tz: str) -> ZoneInfo:
+    return ZoneInfo(tz)
+
+
+def _croniter(cron: str, start: datetime) -> Any:
+    # croniter costs ~35 ms to import: only when a schedule is evaluated, not on `import orch`
+    from croniter import croniter
+
+    return croniter(cron, start)
+
+
+def cron_ticks(cron: str, tz: str, after: datetime, until: datetime) -> list[datetime]:
+    """Ticks ``t`` of ``cron`` (read in ``tz``) with ``after < t <= until``, in UTC."""
+    it = _croniter(cron, after.astimezone(_zone(tz)))
+    out: list[datetime] = []
+    while len(out) < MAX_TICKS_PER_EVALUATION:
+        t = it.get_next(datetime)
+        if t > until:
+            break
+        out.append(t.astimezone(timezone.utc))
+    return out
+
+
+def next_cron_tick(cron: str, tz: str, after: datetime) -> datetime:
+    """The first tick strictly after ``after``, in UTC."""
+    return _croniter(cron, after.astimezone(_zone(tz))).get_next(datetime).astimezone(timezone.utc)
+
+
+def latest_cron_tick(cron: str, tz: str, at: datetime) -> datetime:
+    """The newest tick at or before ``at``, in UTC."""
+    start = (at + timedelta(microseconds=1)).astimezone(_zone(tz))
+    return _croniter(cron, start).get_prev(datetime).astimezone(timezone.utc)
+
+
+def system_now() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO time from the command line; naive means UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"invalid time '{text}'", hint="Use ISO 8601, e.g. 2024-01-31T06:00 or 2024-01-31"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def iso(t: datetime) -> str:
+    """A UTC time as compact ISO text (seconds), used in run keys and output."""
+    return t.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class Automation:
+    """A project's jobs, schedules and sensors, with references checked."""
+
+    jobs: dict[str, JobConfig] = field(default_factory=dict)
+    schedules: dict[str, ScheduleDefinition] = field(default_factory=dict)
+    sensors: dict[str, SensorDefinition] = field(default_factory=dict)
+
+    def job(self, name: str) -> JobConfig:
+        """A job by name; an error naming the closest one."""
+        if name not in self.jobs:
+            raise ConfigError(
+                f"unknown job '{name}'",
+                hint=suggestion(name, self.jobs)
+                or (f"Jobs: {', '.join(sorted(self.jobs))}" if self.jobs else
+                    "Declare it under 'jobs:' in orch_project.yml"),
+            )  # fmt: skip
+        return self.jobs[name]
+
+
+def load_automation(project: Project) -> Automation:
+    """Jobs and schedules from the project file, sensors (and Python schedules) from sensor files.
+
+    Raises ConfigError (at the YAML key or the decorated function) for a reference to an unknown
+    job and DuplicateNameError for two schedules/sensors with one name.
+    """
+    config = project.config
+    doc = _project_doc(project)
+    automation = Automation(jobs=dict(config.jobs))
+    where: dict[str, Location | None] = {}
+
+    def add(defn: ScheduleDefinition | SensorDefinition, location: Location | None) -> None:
+        if defn.name in where:
+            first = where[defn.name]
+            raise DuplicateNameError(
+                f"two schedules/sensors are named '{defn.name}'"
+                + (f" (the other one is at {first})" if first else ""),
+                location=location,
+                hint="Rename one of them: names key their ticks, cursors and run keys",
+            )
+        where[defn.name] = location
+        if isinstance(defn, ScheduleDefinition):
+            automation.schedules[defn.name] = defn
+        else:
+            automation.sensors[defn.name] = defn
+
+    for name, sc in config.schedules.items():
+        add(_from_schedule_config(name, sc), doc.location(("schedules", name)))
+    for name, sn in config.sensors.items():
+        add(_from_sensor_config(name, sn), doc.location(("sensors", name)))
+    for defn in _python_definitions(project):
+        add(defn, defn.location)
+    for defn in [*automation.schedules.values(), *automation.sensors.values()]:
+        if defn.job not in automation.jobs:
+            kind = "schedule" if isinstance(defn, ScheduleDefinition) else "sensor"
+            in_yaml = defn.name in config.schedules or defn.name in config.sensors
+            section = "schedules" if kind == "schedule" else "sensors"
+            location = doc.location((section, defn.name, "job")) if in_yaml else defn.location
+            raise ConfigError(
+                f"{kind} '{defn.name}' launches unknown job '{defn.job}'",
+                location=location,
+                hint=suggestion(defn.job, automation.jobs)
+                or "Declare the job under 'jobs:' in orch_project.yml",
+            )
+    return automation
+
+
+def _project_doc(project: Project) -> YamlDoc:
+    return load_yaml(project.root / project.project_file, project.project_file)
+
+
+def _from_schedule_config(name: str, sc: ScheduleConfig) -> ScheduleDefinition:
+    return ScheduleDefinition(
+        name=name,
+        job=sc.job,
+        cron=sc.cron,
+        timezone=sc.timezone,
+        catchup=sc.catchup,
+        partition=sc.partition,
+        vars=dict(sc.vars),
+        enabled=sc.enabled,
+        description=sc.description,
+    )
+
+
+def _from_sensor_config(name: str, sn: FileSensorConfig | AssetSensorConfig) -> SensorDefinition:
+    if isinstance(sn, FileSensorConfig):
+        defn = file_sensor(
+            name,
+            job=sn.job,
+            directory=sn.directory,
+            glob=sn.glob,
+            minimum_interval_seconds=sn.minimum_interval_seconds,
+            vars=sn.vars,
+            description=sn.description,
+        )
+    else:
+        defn = asset_sensor(
+            name,
+            job=sn.job,
+            asset=sn.asset,
+            minimum_interval_seconds=sn.minimum_interval_seconds,
+            vars=sn.vars,
+            description=sn.description,
+        )
+    return replace(defn, enabled=sn.enabled)
+
+
+def sensor_files(project: Project) -> list[Path]:
+    """Every ``*.py`` under the project's sensor paths, sorted."""
+    files: list[Path] = []
+    for folder in project.config.sensor_paths:
+        base = project.root / folder
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(files)
+
+
+def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDefinition]:
+    found: list[ScheduleDefinition | SensorDefinition] = []
+    for path in sensor_files(project):
+        module = import_file(path, project.root)
+        for value in vars(module).values():
+            if isinstance(value, (ScheduleDefinition, SensorDefinition)):
+                if value.location is None:
+                    value = replace(value, location=Location(_rel(project.root, path)))
+                found.append(value)
+    return found
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def import_file(path: Path, root: Path) -> Any:
+    """Import a Python file by path (a fresh module each time); errors name the file and line."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"orch_sensors_{digest}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover
+        raise ProjectError(f"cannot import {_rel(root, path)}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        sys.modules.pop(module_name, None)
+        raise ProjectError(
+            f"syntax error: {err.msg}",
+            location=Location(_rel(root, path), err.lineno or 1, err.offset or 1),
+            hint="Fix the Python syntax",
+        ) from None
+    except Exception as err:
+        sys.modules.pop(module_name, None)
+        line = _user_line(err, path)
+        raise ProjectError(
+            f"importing the sensor file failed: {type(err).__name__}: {err}",
+            location=Location(_rel(root, path), line, 1),
+            hint="Fix the error (run the file with python to see the traceback)",
+        ) from err
+    return module
+
+
+def _user_line(err: BaseException, path: Path) -> int:
+    line = 1
+    for frame in traceback.extract_tb(err.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno or 1
+    return line
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of evaluating a schedule tick or a sensor once."""
+
+    requests: tuple[RunRequest, ...] = ()
+    skip_reason: str | None = None
+    error: str | None = None  # a traceback: the function raised
+    cursor: str | None = None  # the sensor's cursor after the evaluation
+
+    @property
+    def status(self) -> str:
+        """``failed`` (raised), ``requested`` (run requests) or ``skipped``."""
+        if self.error is not None:
+            return "failed"
+        return "requested" if self.requests else "skipped"
+
+
+def normalize_outcomes(value: Any, what: str) -> tuple[list[RunRequest], list[SkipReason]]:
+    """Sort what a function returned or yielded into run requests and skip reasons."""
+    if value is None:
+        return [], []
+    if inspect.isgenerator(value):  # a generator may also ``return SkipReason(...)``
+        value = list(_drain(value))
+    if isinstance(value, (RunRequest, SkipReason)):
+        items: Iterable[Any] = [value]
+    elif isinstance(value, Mapping):
+        items = [RunRequest(vars=dict(value))]
+    elif isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        items = value
+    else:
+        raise TypeError(
+            f"{what} returned {type(value).__name__}; return or yield RunRequest(...) "
+            "or SkipReason(...)"
+        )
+    requests, skips = [], []
+    for item in items:
+        if isinstance(item, RunRequest):
+            requests.append(item)
+        elif isinstance(item, SkipReason):
+            skips.append(item)
+        elif isinstance(item, Mapping):
+            requests.append(RunRequest(vars=dict(item)))
+        else:
+            raise TypeError(
+                f"{what} yielded {type(item).__name__}; yield RunRequest(...) or SkipReason(...)"
+            )
+    return requests, skips
+
+
+def _drain(gen: Any) -> Iterable[Any]:
+    """Everything a generator yields, then what it returned (if anything)."""
+    while True:
+        try:
+            yield next(gen)
+        except StopIteration as stop:
+            if stop.value is not None:
+                yield stop.value
+            return
+
+
+def evaluate_schedule(defn: ScheduleDefinition, tick: datetime, project_root: Path) -> Evaluation:
+    """One tick of a schedule: its run request (the default one without a function)."""
+    if defn.fn is None:
+        return Evaluation(requests=(RunRequest(),))
+    context = ScheduleContext(defn.name, tick.astimezone(_zone(defn.timezone)), project_root)
+    try:
+        value = defn.fn(context)
+        if value is None:
+            return Evaluation(requests=(RunRequest(),))
+        requests, skips = normalize_outcomes(value, f"schedule '{defn.name}'")
+    except Exception:
+        return Evaluation(error=traceback.format_exc())
+    if not requests:
+        reason = "; ".join(s.message for s in skips if s.message) or "the function skipped"
+        return Evaluation(skip_reason=reason)
+    return Evaluation(requests=tuple(requests[:1]))
+
+
+def evaluate_sensor(defn: SensorDefinition, context: SensorContext) -> Evaluation:
+    """Call a sensor once; an exception becomes a failed evaluation carrying the traceback."""
+    before = context.cursor
+    try:
+        requests, skips = normalize_outcomes(defn.fn(context), f"sensor '{defn.name}'")
+    except Exception:
+        return Evaluation(error=traceback.format_exc(), cursor=before)
+    reason = None
+    if not requests:
+        reason = "; ".join(s.message for s in skips if s.message) or "no run requested"
+    return Evaluation(requests=tuple(requests), skip_reason=reason, cursor=context.cursor)
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def schedule_cursor_name(name: str) -> str:
+    """The cursor row holding the last handled tick of schedule ``name``."""
+    return SCHEDULE_CURSOR_PREFIX + name
+
+
+def next_schedule_tick(
+    defn: ScheduleDefinition, state: StateReader | None, now: datetime
+) -> datetime | None:
+    """The next tick the daemon will handle: the first due after the last handled one."""
+    if not defn.enabled:
+        return None
+    cursor = state.get_cursor(schedule_cursor_name(defn.name)) if state else None
+    if cursor is None:
+        return defn.latest_tick(now) if state is not None else defn.next_tick(now)
+    return defn.next_tick(datetime.fromisoformat(cursor))
+
+
+def tick_dict(tick: TickRecord) -> dict[str, Any]:
+    """A tick as plain data (for JSON output and the docs site)."""
+    return {
+        "time": tick.tick_time.isoformat(),
+        "status": tick.status,
+        "run_ids": list(tick.run_ids),
+        "skip_reason": tick.skip_reason,
+        "error": tick.error,
+    }
+
+
+def schedule_overview(
+    project: Project, state: StateReader | None, *, now: datetime | None = None, ticks: int = 10
+) -> dict[str, list[dict[str, Any]]]:
+    """Jobs, schedules (with their next tick) and sensors with recent ticks, for the docs site.
+
+    Returns ``{"jobs": [...], "schedules": [...], "sensors": [...]}``; every value is JSON-ready.
+    """
+    automation = load_automation(project)
+    now = now or datetime.now(timezone.utc)
+    jobs = [
+        {
+            "name": name,
+            "select": job.select,
+            "exclude": job.exclude,
+            "partitions": job.partitions,
+            "vars": dict(job.vars),
+            "description": job.description,
+        }
+        for name, job in sorted(automation.jobs.items())
+    ]
+    schedules = []
+    for name, defn in sorted(automation.schedules.items()):
+        nxt = next_schedule_tick(defn, state, now)
+        schedules.append(
+            {
+                "name": name,
+                "job": defn.job,
+                "cron": defn.cron,
+                "timezone": defn.timezone,
+                "catchup": defn.catchup,
+                "partition": defn.partition,
+                "enabled": defn.enabled,
+                "description": defn.description,
+                "next_tick": nxt.isoformat() if nxt else None,
+                "python": defn.fn is not None,
+                "ticks": [tick_dict(t) for t in state.ticks(name, ticks)] if state else [],
+            }
+        )
+    sensors = []
+    for name, sn in sorted(automation.sensors.items()):
+        sensors.append(
+            {
+                "name": name,
+                "job": sn.job,
+                "kind": sn.kind,
+                "minimum_interval_seconds": sn.minimum_interval_seconds,
+                "enabled": sn.enabled,
+                "description": sn.description,
+                "cursor": state.get_cursor(name) if state else None,
+                "ticks": [tick_dict(t) for t in state.ticks(name, ticks)] if state else [],
+            }
+        )
+    return {"jobs": jobs, "schedules": schedules, "sensors": sensors}
+
+
+__all__ = [
+    "Automation",
+    "Evaluation",
+    "RunRequest",
+    "ScheduleContext",
+    "ScheduleDefinition",
+    "SensorContext",
+    "SensorDefinition",
+    "SkipReason",
+    "asset_sensor",
+    "evaluate_schedule",
+    "evaluate_sensor",
+    "file_sensor",
+    "load_automation",
+    "schedule",
+    "schedule_overview",
+    "sensor",
+]
