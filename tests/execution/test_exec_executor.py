@@ -107,7 +107,7 @@ def test_fail_fast_stops_at_the_first_failure(make_project, orch, warehouse, tmp
 
 
 def test_dag_order_and_parallel_threads(make_project, orch, tmp_path):
-    slow = "{{ config(materialized='table') }}\n" "select count(*) as n from range(25000000) t(x)"
+    slow = "{{ config(materialized='table') }}\nselect count(*) as n from range(25000000) t(x)"
     files = {f"models/p{i}.sql": slow for i in range(4)}
     files["models/top.sql"] = (
         "{{ config(materialized='table') }}\n"
@@ -119,11 +119,11 @@ def test_dag_order_and_parallel_threads(make_project, orch, tmp_path):
     run = orch("build", "--project-dir", project, "--threads", "4", "--log-format", "json")
     assert run.exit_code == 0, run.output
     evs = events(run.stdout)
-    start = {e["asset"]: datetime.fromisoformat(e["at"]) for e in evs if e["event"] == "StepStarted"}
+    start = {
+        e["asset"]: datetime.fromisoformat(e["at"]) for e in evs if e["event"] == "StepStarted"
+    }
     end = {
-        e["asset"]: datetime.fromisoformat(e["at"])
-        for e in evs
-        if e["event"] == "StepMaterialized"
+        e["asset"]: datetime.fromisoformat(e["at"]) for e in evs if e["event"] == "StepMaterialized"
     }
     assert set(end) == {"p0", "p1", "p2", "p3", "top", "leaf"}
     # DAG order: top starts after all its parents finished, leaf after top
@@ -151,8 +151,7 @@ def test_failure_keeps_the_previous_table(make_project, orch, warehouse, tmp_pat
     project = make_project(
         tmp_path,
         {
-            "models/m.sql": "{{ config(materialized='table') }}\n"
-            "select x as id from range(5) t(x)",
+            "models/m.sql": "{{ config(materialized='table') }}\nselect x as id from range(5) t(x)",
             "models/inc.sql": "{{ config(materialized='incremental', unique_key='id') }}\n"
             "select x as id, 'v1' as v from range(3) t(x)",
         },

@@ -16,7 +16,8 @@ def test_view_table_and_ephemeral(make_project, orch, warehouse, tmp_path):
         tmp_path,
         {
             "seeds/src.csv": SRC_V1,
-            "models/base.sql": "{{ config(materialized='ephemeral') }}\nselect id * 10 as x from src",
+            "models/base.sql": "{{ config(materialized='ephemeral') }}\n"
+            "select id * 10 as x from src",
             "models/as_view.sql": "{{ config(materialized='view') }}\nselect x from base",
             "models/as_table.sql": "{{ config(materialized='table') }}\n"
             "select x, x + 1 as y from as_view",

@@ -111,9 +111,7 @@ def test_sigterm_stops_like_ctrl_c(make_project, spawn, waiter, state, tmp_path)
         assert st.recent_runs()[0].status == "interrupted"
 
 
-def test_second_build_refuses_while_one_runs(
-    make_project, orch, spawn, waiter, state, tmp_path
-):
+def test_second_build_refuses_while_one_runs(make_project, orch, spawn, waiter, state, tmp_path):
     project = make_project(tmp_path, FILES)
     proc = spawn(project, "build", "--threads", "1")
     waiter(lambda: started(project, "z_slow"), what="z_slow to start")
