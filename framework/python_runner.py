@@ -452,11 +452,15 @@ def _write_partition(
                 hint="Filter to context.partition's window, or set out_of_window: drop",
             )
         select = f"SELECT * FROM {source} WHERE {where_sql}"
-        if adapter.relation_type(relation) != "table":
-            adapter.replace_table_atomically(relation, select)
-        else:
-            adapter.delete_insert(relation, select, where_sql)
+        with _create_lock:  # partitions run in parallel: the first one creates the table
+            if adapter.relation_type(relation) != "table":
+                adapter.drop_relation(relation)
+                adapter.create_table_as(relation, f"SELECT * FROM {source} LIMIT 0")
+        adapter.delete_insert(relation, select, where_sql)
     return int(table.num_rows) - n_out
+
+
+_create_lock = threading.Lock()
 
 
 class _staged:

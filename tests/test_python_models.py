@@ -532,3 +532,26 @@ def test_import_error_is_project_error_type(make_project, tmp_path: Path) -> Non
     with pytest.raises(ProjectError) as info:
         import_model_file("models/x.py", path / "models" / "x.py")
     assert info.value.format_message().startswith("models/x.py:2: importing the model file failed")
+
+
+def test_example_project_python_assets(example_project: Path, orch) -> None:
+    run = orch("build", "--project-dir", example_project)
+    assert run.exit_code == 0, run.output
+    segments = rows(example_project, "select segment, count(*) from customer_segments group by 1")
+    assert sum(n for _, n in segments) == 200
+    assert {s for s, _ in segments} <= {
+        "champion", "loyal", "new", "at_risk", "hibernating", "prospect"
+    }  # fmt: skip
+    assert rows(example_project, "select count(distinct month) from monthly_channel_revenue") == [
+        (12,)
+    ]
+    assert rows(example_project, "select sum(customers) from segment_summary") == [(200,)]
+    synced = rows(example_project, "select count(*) from crm_vip_sync")[0][0]
+    assert (
+        synced
+        == rows(
+            example_project,
+            "select count(*) from customer_segments where segment in ('champion', 'loyal')",
+        )[0][0]
+    )
+    assert "synced" in run.output and "crm.example.test" in run.output
