@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orch
-from orch import python_models
+from orch import dbt, python_models
 from orch.cache import ResultCache, content_key
 from orch.checks import SingularCheck, compile_checks, parse_singular_checks
 from orch.config import (
@@ -52,7 +53,7 @@ from orch.names import Relation
 from orch.parsing import ParsedModel, Variant
 from orch.partitions import TimeWindows, definition_of, filtered_relation
 from orch.project import Project, folder_config, load_project
-from orch.rendering import Renderer, TargetInfo, read_docs_blocks
+from orch.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
 from orch.sql import TableRef, expand_and_qualify, qualify_tables, replace_spans, transpile
 from pydantic import ValidationError
 from sqlglot import exp
@@ -124,6 +125,8 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
     singular = parse_singular_checks(project, renderer, cache)
     compiler = _Compiler(project, parsed, graph, cache, singular=singular)
     compiler.python_assets = python_assets
+    if project.flavor == "dbt":
+        compiler.schema_namer = dbt.schema_namer(project, renderer)
     manifest = compiler.compile()
     if python_assets:
         py_checks = python_models.python_check_nodes(project, python_assets)
@@ -185,12 +188,15 @@ class _Compiler:
         self.warnings: list[str] = []
         self._dialect_obj = Dialect.get_or_raise(self.dialect)
         self.python_assets: dict[str, python_models.PythonAsset] = {}
+        self.schema_namer: Callable[[str | None, str], str] | None = None
 
     # ------------------------------------------------------------------ relations
 
     def relation_for(self, name: str, config: ModelConfig) -> Relation:
         t = self.project.target
         schema = t.schema_ if not config.schema_ else f"{t.schema_}_{config.schema_}"
+        if self.schema_namer is not None:  # a dbt project's own generate_schema_name macro
+            schema = self.schema_namer(config.schema_, name)
         return Relation(
             self._normalize(config.database or t.database),
             self._normalize(schema),  # type: ignore[arg-type]
@@ -263,6 +269,8 @@ class _Compiler:
         parents = {n: sorted(self.graph.dag.parents(n) & present) for n in names}
         children = {n: sorted(self.graph.dag.children(n) & present) for n in names}
         cfg = self.project.config
+        if self.project.flavor == "dbt":
+            self._resolve_doc_calls()
         return Manifest(
             orch_version=orch.__version__,
             project=ProjectInfo(
@@ -283,6 +291,33 @@ class _Compiler:
             schedules={k: v.model_dump() for k, v in sorted(cfg.schedules.items())},
             docs=dict(sorted(read_docs_blocks(self.project.docs_files).items())),
         )
+
+    def _resolve_doc_calls(self) -> None:
+        """``{{ doc('name') }}`` in YAML descriptions becomes the docs block's text (dbt)."""
+        docs = read_docs_blocks(self.project.docs_files)
+        errors: list[UserError] = []
+        for name, node in list(self.nodes.items()):
+            description, missing = resolve_doc_calls(node.description, docs)
+            columns = dict(node.columns)
+            for col, info in node.columns.items():
+                text, more = resolve_doc_calls(info.description, docs)
+                missing += more
+                if text != info.description:
+                    columns[col] = info.model_copy(update={"description": text})
+            for doc_name in missing:
+                errors.append(
+                    ConfigError(
+                        f"'{name}' uses doc('{doc_name}'), but no docs block has that name",
+                        location=Location(node.patch_path or node.path or name),
+                        hint=suggestion(doc_name, docs)
+                        or "Define it in a .md file: {% docs " + doc_name + " %}...{% enddocs %}",
+                    )
+                )
+            if description != node.description or columns != node.columns:
+                self.nodes[name] = node.model_copy(
+                    update={"description": description, "columns": columns}
+                )
+        raise_collected(errors)
 
     # ------------------------------------------------------------------ config
 
@@ -362,6 +397,10 @@ class _Compiler:
             name, seed.path, self.project.config.seeds, None
         )
         config = config.model_copy(update={"materialized": "table"})
+        if self.project.flavor == "dbt":  # the types dbt seed would create, unless declared
+            inferred = dbt.infer_seed_types(seed.abs_path, self.project.target.type)
+            types = {**inferred, **config.column_types}
+            config = config.model_copy(update={"column_types": types})
         raw = seed.abs_path.read_bytes()
         header = _csv_header(seed.abs_path)
         declared = self.yaml_columns(name)

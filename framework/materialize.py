@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
+from orch.dbt import CSV_NULL_VALUES as DBT_CSV_NULL_VALUES
 from orch.errors import ModelFailedError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
@@ -206,8 +207,13 @@ def _ensure_partitioned_table(adapter: Adapter, relation: Relation, select: str)
 # --------------------------------------------------------------------------- seeds
 
 
-def read_seed(path: str, column_types: dict[str, str]) -> pa.Table:
-    """A CSV file as Arrow: types inferred, empty values NULL, header-only files allowed."""
+def read_seed(
+    path: str, column_types: dict[str, str], null_values: list[str] | None = None
+) -> pa.Table:
+    """A CSV file as Arrow: types inferred, empty values NULL, header-only files allowed.
+
+    ``null_values``: the texts read as NULL (default: pyarrow's list; dbt projects pass dbt's).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -215,8 +221,10 @@ def read_seed(path: str, column_types: dict[str, str]) -> pa.Table:
     convert = pacsv.ConvertOptions(
         strings_can_be_null=True,
         column_types={c: pa.string() for c in declared},
+        **({"null_values": null_values} if null_values is not None else {}),
     )
-    table = pacsv.read_csv(path, convert_options=convert)
+    parse = pacsv.ParseOptions(newlines_in_values=True)  # a quoted field may hold a line break
+    table = pacsv.read_csv(path, parse_options=parse, convert_options=convert)
     # a header-only file infers the null type: make such columns text; pyarrow infers
     # timestamp[s], which the warehouse would keep as a seconds type (DuckDB TIMESTAMP_S)
     fields = []
@@ -234,7 +242,9 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     adapter = ctx.adapter
     path = f"{ctx.project_root}/{node.path}"
     types = node.config.column_types
-    table = read_seed(path, types)
+    # dbt reads only '' and 'null' as NULL (a country code 'NA' stays text)
+    nulls = DBT_CSV_NULL_VALUES if ctx.manifest.project.flavor == "dbt" else None
+    table = read_seed(path, types, nulls)
     if not types:
         rows = adapter.write_arrow(table, relation, WriteMode.REPLACE)
         return MaterializeResult(rows=rows, metadata={"materialized": "seed"})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from orch import redaction
+from orch import dbt, redaction
 from orch.config import (
     BUILTIN_TARGET_CONFIGS,
     MODEL_CONFIG_KEYS,
@@ -164,7 +164,10 @@ def load_project(options: RunOptions) -> Project:
         )
     config = validate_doc(ProjectConfig, doc, data)
     variables = _merge_vars(config, options.vars)
-    target_name, target = load_target(root, config, options)
+    target_name, target = load_target(root, config, options, flavor=flavor)
+    notes: list[str] = []
+    if flavor == "dbt":
+        target, notes = _dbt_duckdb_path(root, target)
     project = Project(
         root=root,
         config=config,
@@ -175,7 +178,29 @@ def load_project(options: RunOptions) -> Project:
         variables=variables,
     )
     _discover(project)
+    project.warnings.extend(notes)
+    if flavor == "dbt":
+        dbt.check_unsupported(project)
     return project
+
+
+def _dbt_duckdb_path(root: Path, target: TargetConfig) -> tuple[TargetConfig, list[str]]:
+    """dbt-duckdb opens a relative ``path`` from the current directory: so does orch for dbt."""
+    raw = getattr(target, "path", None)
+    if target.type != "duckdb" or not isinstance(raw, str) or raw.startswith((":memory:", "md:")):
+        return target, []
+    path = Path(raw).expanduser()
+    if path.is_absolute():
+        return target, []
+    resolved = Path.cwd() / path
+    notes = []
+    if Path.cwd().resolve() != root:
+        notes.append(
+            f"profiles.yml: the DuckDB path '{raw}' is relative, so (as in dbt) it is opened from "
+            f"the current directory: {resolved}. Run orch from the project folder, or make the "
+            "path absolute, to use the database next to the project"
+        )
+    return target.model_copy(update={"path": str(resolved)}), notes
 
 
 def _find_project_file(root: Path) -> tuple[Path, Literal["orch", "dbt"]]:
@@ -275,9 +300,14 @@ def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path:
 # --------------------------------------------------------------------------- profiles
 
 
-def _profiles_candidates(root: Path, options: RunOptions) -> list[Path]:
+def _profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") -> list[Path]:
     if options.profiles_dir is not None:
         return [options.profiles_dir / "profiles.yml"]
+    if flavor == "dbt":  # dbt's order: DBT_PROFILES_DIR, the current directory, then ~/.dbt
+        env_dirs = [os.environ.get(k) for k in ("ORCH_PROFILES_DIR", "DBT_PROFILES_DIR")]
+        found = [Path(d) for d in env_dirs if d]
+        found += [Path.cwd(), root, Path.home() / ".dbt"]
+        return [d / "profiles.yml" for d in found]
     dirs = [root]
     if os.environ.get("ORCH_PROFILES_DIR"):
         dirs.append(Path(os.environ["ORCH_PROFILES_DIR"]))
@@ -287,9 +317,11 @@ def _profiles_candidates(root: Path, options: RunOptions) -> list[Path]:
     return [d / "profiles.yml" for d in dirs]
 
 
-def load_target(root: Path, config: ProjectConfig, options: RunOptions) -> tuple[str, TargetConfig]:
+def load_target(
+    root: Path, config: ProjectConfig, options: RunOptions, *, flavor: str = "orch"
+) -> tuple[str, TargetConfig]:
     """The target to run against: from profiles.yml, or an embedded DuckDB file by default."""
-    candidates = _profiles_candidates(root, options)
+    candidates = _profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
     profile_name = config.profile or config.name
     if path is None:

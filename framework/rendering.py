@@ -25,7 +25,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from orch import redaction
 from orch.config import MODEL_CONFIG_KEYS
-from orch.errors import Location, TemplateError, suggestion
+from orch.errors import Location, TemplateError, UnsupportedFeatureError, suggestion
 
 THIS_MARKER = "__orch_this__"
 REF_PREFIX = "__orch_ref_"
@@ -111,7 +111,55 @@ class _Adapter:
 
     def dispatch(self, name: str, macro_namespace: str | None = None) -> Any:
         """dbt's dispatch: orch has one implementation per macro name."""
-        raise jinja2.UndefinedError(f"adapter.dispatch('{name}') is not supported by orch")
+        raise UnsupportedCallError(f"adapter.dispatch('{name}')")
+
+    def __getattr__(self, name: str) -> Any:
+        # get_relation, get_columns_in_relation...: they need a warehouse while rendering
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UnsupportedCallError(f"adapter.{name}()")
+
+
+class UnsupportedCallError(Exception):
+    """A dbt context function orch does not offer (it would query the warehouse at render time)."""
+
+    def __init__(self, call: str) -> None:
+        super().__init__(call)
+        self.call = call
+
+
+class _MacroReturn(Exception):
+    """dbt's ``{{ return(value) }}``: leaves the macro with ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("return")
+        self.value = value
+
+
+def _return(value: Any) -> None:
+    raise _MacroReturn(value)
+
+
+def _returning(macro: Any) -> Any:
+    """A macro callable that honours ``{{ return(...) }}`` like dbt's macros do."""
+    if not callable(macro):
+        return macro
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return macro(*args, **kwargs)
+        except _MacroReturn as ret:
+            return ret.value
+
+    call.__name__ = getattr(macro, "name", "macro")
+    return call
+
+
+def _unsupported_call(call: str) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedCallError(call)
+
+    return fail
 
 
 class Renderer:
@@ -156,6 +204,11 @@ class Renderer:
             project_name=project_name,
             log=lambda *a, **k: "",
             return_=lambda v: v,
+            run_query=_unsupported_call("run_query()"),
+            load_result=_unsupported_call("load_result()"),
+            statement=_unsupported_call("statement()"),
+            graph=_unsupported_call("graph"),
+            **{"return": _return},
             exceptions=_Exceptions(),
             modules=_Modules(),
             execute=False,
@@ -187,7 +240,7 @@ class Renderer:
                     continue
                 for name in dir(module):
                     if not name.startswith("_"):
-                        self.env.globals[name] = getattr(module, name)
+                        self.env.globals[name] = _returning(getattr(module, name))
         self._recording = None
 
     # ------------------------------------------------------------------ rendering
@@ -356,6 +409,14 @@ def _template_error(err: BaseException, path: str, source: str) -> TemplateError
         )
     if isinstance(err, TemplateError):
         return err
+    if isinstance(err, UnsupportedCallError):
+        line = line or _find_line(source, re.escape(err.call.split("(")[0]))
+        return UnsupportedFeatureError(
+            f"{err.call} is not supported by orch (it needs the warehouse while rendering, or "
+            "dbt's dispatch)",
+            location=Location(path, line),
+            hint="Replace it with plain SQL or a macro orch can render (see docs/dbt.md)",
+        )
     message = redaction.scrub(str(err)) or type(err).__name__
     return TemplateError(
         f"Jinja error: {message}", location=Location(path, line), hint="Fix the template"
@@ -375,3 +436,22 @@ def read_docs_blocks(paths: list[Path]) -> dict[str, str]:
         for match in pattern.finditer(path.read_text(encoding="utf-8")):
             blocks[match.group(1)] = match.group(2).strip()
     return blocks
+
+
+_DOC_CALL = re.compile(r"""{{-?\s*doc\(\s*['"]([^'"]+)['"]\s*\)\s*-?}}""")
+
+
+def resolve_doc_calls(text: str, docs: dict[str, str]) -> tuple[str, list[str]]:
+    """``{{ doc('name') }}`` in a YAML description replaced by the docs block; unknown names."""
+    if "doc(" not in text:
+        return text, []
+    missing: list[str] = []
+
+    def block(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in docs:
+            missing.append(name)
+            return match.group(0)
+        return docs[name]
+
+    return _DOC_CALL.sub(block, text), missing

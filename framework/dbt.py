@@ -1,0 +1,324 @@
+"""dbt projects: what reading one needs beyond the shared loader (seed types, unsupported features).
+
+A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by :mod:`orch.project`
+with ``flavor="dbt"``. This module holds the dbt-only rules:
+
+- :func:`infer_seed_types`: the column types ``dbt seed`` would create. dbt reads a CSV with agate
+  (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
+  the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
+  (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
+- :func:`check_unsupported`: features orch does not implement (packages installed by ``dbt deps``,
+  snapshots, exposures, unit tests, semantic models, dbt-style Python models, adapter-specific
+  macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
+  the feature, instead of a confusing error later or a silently different warehouse.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch.errors import Location, UnsupportedFeatureError
+from orch.yamldoc import load_yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from orch.project import Project
+    from orch.rendering import Renderer
+
+# Values dbt's agate type tester reads as NULL (compared after strip + lower).
+NULL_VALUES = ("", "null")
+# The same for pyarrow's CSV reader, which compares exactly.
+CSV_NULL_VALUES = ["", "null", "NULL", "Null"]
+
+_TYPE_NAMES = {
+    # agate type -> (duckdb and most others, snowflake)
+    "integer": ("INTEGER", "NUMBER(38,0)"),
+    "date": ("DATE", "DATE"),
+    "datetime": ("TIMESTAMP", "TIMESTAMP_NTZ"),
+    "boolean": ("BOOLEAN", "BOOLEAN"),
+    "text": ("VARCHAR", "VARCHAR"),
+}
+_INT32 = 2**31 - 1
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def infer_seed_types(path: Path, target_type: str) -> dict[str, str]:
+    """The type dbt would give each column of the CSV file ``path`` on ``target_type``.
+
+    Integers beyond 32 bits get ``BIGINT`` (dbt would fail to insert them into ``INTEGER``).
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return {}
+    header, body = rows[0], rows[1:]
+    snowflake = target_type == "snowflake"
+    types: dict[str, str] = {}
+    for i, name in enumerate(header):
+        values = [r[i].strip() for r in body if i < len(r)]
+        values = [v for v in values if v.lower() not in NULL_VALUES]
+        types[name] = _column_type(values, snowflake)
+    return types
+
+
+def _column_type(values: list[str], snowflake: bool) -> str:
+    kind = "integer" if not values else _agate_kind(values)
+    if kind == "number":
+        decimals = max(_decimals(v) for v in values)
+        if decimals:
+            return f"NUMBER(38,{decimals})" if snowflake else "DOUBLE"
+        big = any(abs(int(Decimal(v))) > _INT32 for v in values)
+        return "NUMBER(38,0)" if snowflake else ("BIGINT" if big else "INTEGER")
+    return _TYPE_NAMES[kind][1 if snowflake else 0]
+
+
+def _agate_kind(values: list[str]) -> str:
+    for kind, test in (
+        ("number", _is_number),
+        ("date", _is_date),
+        ("datetime", _is_datetime),
+        ("boolean", lambda v: v.lower() in ("true", "false")),
+    ):
+        if all(test(v) for v in values):
+            return kind
+    return "text"
+
+
+def _is_number(value: str) -> bool:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return False
+    return number.is_finite()
+
+
+def _decimals(value: str) -> int:
+    exponent = Decimal(value).normalize().as_tuple().exponent
+    digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    # agate counts the written decimals ("1.50" has 2), not the normalized ones
+    if "." in value and "e" not in value.lower():
+        digits = max(digits, len(value.split(".", 1)[1]))
+    return digits
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- schema names
+
+
+class _NodeInfo(dict[str, Any]):
+    """``node`` as a generate_schema_name macro sees it: ``node.name``, ``node.resource_type``..."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def schema_namer(project: Project, renderer: Renderer) -> Callable[[str | None, str], str] | None:
+    """The project's own ``generate_schema_name`` macro as a function, or None without one.
+
+    dbt calls it with the ``+schema`` setting (None when unset) and the node; whatever it renders,
+    stripped, is the schema.
+    """
+    macro = renderer.env.globals.get("generate_schema_name")
+    if macro is None:
+        return None
+
+    def name_schema(custom: str | None, name: str) -> str:
+        is_seed = name in project.seeds
+        path = (project.seeds[name].path if is_seed else project.models[name].path
+                if name in project.models else "")  # fmt: skip
+        node = _NodeInfo(
+            name=name,
+            resource_type="seed" if is_seed else "model",
+            unique_id=f"{'seed' if is_seed else 'model'}.{project.name}.{name}",
+            package_name=project.name,
+            path=path,
+            original_file_path=path,
+            fqn=[project.name, *path.split("/")[1:-1], name],
+        )
+        try:
+            return str(macro(custom, node)).strip()
+        except Exception as err:  # the user's macro failed: say which and where
+            raise UnsupportedFeatureError(
+                f"generate_schema_name() failed for '{name}': {err}",
+                location=Location(_macro_file(project, "generate_schema_name")),
+                hint="orch calls it with (custom_schema_name, node); node offers name, "
+                "resource_type, unique_id, fqn, path",
+            ) from None
+
+    return name_schema
+
+
+def _macro_file(project: Project, macro: str) -> str:
+    for path, text in sorted(project.macro_files.items()):
+        if re.search(rf"macro\s+{macro}\s*\(", text):
+            return path
+    return "macros/"
+
+
+# --------------------------------------------------------------------------- unsupported features
+
+_PROPERTY_KEYS = {
+    "exposures": "exposures",
+    "metrics": "metrics",
+    "semantic_models": "semantic models",
+    "saved_queries": "saved queries",
+    "unit_tests": "unit tests",
+    "snapshots": "snapshots",
+}
+_DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
+_SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
+_DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
+_ADAPTER_MACRO = re.compile(r"{%-?\s*macro\s+((?:default|duckdb|snowflake|postgres|bigquery|"
+                            r"redshift|databricks|spark)__\w+)\s*\(")  # fmt: skip
+_NAME_OVERRIDES = ("generate_alias_name", "generate_database_name")
+_MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+
+
+def check_unsupported(project: Project) -> None:
+    """Raise one UnsupportedFeatureError for the first dbt feature orch cannot honour."""
+    root = project.root
+    packages = _declared_packages(root)
+    for path in _feature_files(project):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        _check_file(rel, path.suffix, text, packages, project)
+    for folder in project.config.snapshot_paths or ["snapshots"]:
+        base = root / folder
+        if base.is_dir():
+            found = sorted(p for p in base.rglob("*") if p.suffix in (".sql", ".yml", ".yaml"))
+            if found:
+                raise _unsupported(
+                    Location(found[0].relative_to(root).as_posix()),
+                    "dbt snapshots",
+                    "orch keeps history with partitions and its state store instead; build the "
+                    "snapshot with dbt, or declare its table as a source",
+                )
+
+
+def _feature_files(project: Project) -> list[Path]:
+    files = [m.abs_path for m in project.models.values()]
+    files += [project.root / p for p in project.macro_files]
+    files += [project.root / p for p in project.check_files.values()]
+    for folder in (*project.config.model_paths, *project.config.seed_paths,
+                   *project.config.test_paths, *project.config.macro_paths):  # fmt: skip
+        base = project.root / folder
+        if base.is_dir():
+            files += [p for p in base.rglob("*") if p.suffix in (".yml", ".yaml")]
+    return sorted(set(files))
+
+
+def _check_file(
+    rel: str, suffix: str, text: str, packages: dict[str, str], project: Project
+) -> None:
+    if suffix in (".yml", ".yaml"):
+        doc = load_yaml(Path(project.root / rel), rel)
+        if isinstance(doc.data, dict):
+            for key, feature in _PROPERTY_KEYS.items():
+                if doc.data.get(key):
+                    raise _unsupported(
+                        doc.location((key,)), f"dbt {feature} ('{key}:')",
+                        "Remove the block from this file (keep it in a file orch does not read) "
+                        "to build with orch",
+                    )  # fmt: skip
+        _check_packages(rel, text, packages)
+        return
+    if suffix == ".py":
+        match = _DBT_PYTHON_MODEL.search(text)
+        if match:
+            raise _unsupported(
+                _at(rel, text, match.start()),
+                "dbt-style Python models (def model(dbt, session))",
+                "Rewrite it as an orch @asset function: its parameters name the upstream assets "
+                "and it returns a DataFrame (see docs/dbt.md)",
+            )
+        return
+    for pattern, feature, hint in (
+        (_SNAPSHOT_BLOCK, "dbt snapshots ({% snapshot %})",
+         "Build the snapshot with dbt, or declare its table as a source"),
+        (_DISPATCH, "adapter.dispatch()",
+         "Call the implementation macro directly; orch has one implementation per macro name"),
+        (_ADAPTER_MACRO, "adapter-specific macros (<adapter>__name), used through dispatch",
+         "Rename the macro without the adapter prefix and call it directly"),
+    ):  # fmt: skip
+        match = pattern.search(text)
+        if match:
+            raise _unsupported(_at(rel, text, match.start()), feature, hint)
+    for match in _MACRO_DEF.finditer(text):
+        if match.group(1) in _NAME_OVERRIDES:
+            raise _unsupported(
+                _at(rel, text, match.start()),
+                f"overriding {match.group(1)}()",
+                "Set alias/database in config() or the project file instead "
+                "(generate_schema_name overrides are supported)",
+            )
+    _check_packages(rel, text, packages)
+
+
+def _check_packages(rel: str, text: str, packages: dict[str, str]) -> None:
+    for name, declared_in in packages.items():
+        match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\.\s*\w+", text)
+        if match:
+            raise _unsupported(
+                _at(rel, text, match.start()),
+                f"macros or tests of the package '{name}' (installed by 'dbt deps' from "
+                f"{declared_in})",
+                "orch does not install dbt packages: copy the macros you use into macros/, or "
+                "replace the tests with orch's built-in checks (expression, row_count, "
+                "unique_combination)",
+            )
+
+
+def _declared_packages(root: Path) -> dict[str, str]:
+    """Short names of the packages packages.yml / dependencies.yml declare."""
+    names: dict[str, str] = {}
+    for filename in ("packages.yml", "dependencies.yml"):
+        path = root / filename
+        if not path.is_file():
+            continue
+        data: Any = load_yaml(path, filename).data
+        for entry in (data or {}).get("packages") or [] if isinstance(data, dict) else []:
+            if not isinstance(entry, dict):
+                continue
+            spec = entry.get("package") or entry.get("git") or entry.get("local") or ""
+            short = str(spec).rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+            short = short.replace("-", "_")
+            if short:
+                names[short] = filename
+    return names
+
+
+def _at(rel: str, text: str, offset: int) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Location(rel, line, col)
+
+
+def _unsupported(location: Location, feature: str, hint: str) -> UnsupportedFeatureError:
+    message = f"{feature}: not supported by orch"
+    return UnsupportedFeatureError(message, location=location, hint=hint)
