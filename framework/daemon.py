@@ -324,7 +324,7 @@ class Daemon:
             self.launcher = SubprocessLauncher(options, self.project.root / "logs" / "daemon")
         else:
             self.launcher = ThreadLauncher(run, self.max_concurrent_runs)
-        self.state: StateStore = open_state(self.project.root)
+        self.state: StateStore = open_state(self.project.root, target=self.project.target)
         self.stopping = False
         self.failed_ticks = 0
         self._queue: deque[LaunchRequest] = deque()
@@ -445,13 +445,18 @@ class Daemon:
         """Collect ended runs, evaluate what is due at ``now``, start queued runs."""
         self._collect()
         self._start_queued()
-        if not self.stopping:
-            for defn in self.automation.schedules.values():
-                if defn.enabled:
-                    self._evaluate_schedule(defn, now)
-            for sn in self.automation.sensors.values():
-                if sn.enabled:
-                    self._evaluate_sensor(sn, now)
+        if self.stopping:
+            return
+        for sn in self.automation.sensors.values():
+            if sn.enabled:
+                self._evaluate_sensor(sn, now)
+        schedules = [defn for defn in self.automation.schedules.values() if defn.enabled]
+        while schedules and not self.stopping:
+            opened = [defn for defn in schedules if self._evaluate_schedule(defn, now)]
+            self._start_queued()
+            self._collect()
+            # a synchronous launcher closed those ticks already: go on with their next due ticks
+            schedules = [defn for defn in opened if defn.name not in self._open]
         self._start_queued()
 
     def _collect(self) -> None:
@@ -519,33 +524,39 @@ class Daemon:
 
     # ------------------------------------------------------------------ schedules
 
-    def _evaluate_schedule(self, defn: ScheduleDefinition, now: datetime) -> None:
+    def _evaluate_schedule(self, defn: ScheduleDefinition, now: datetime) -> bool:
+        """Handle the due ticks of a schedule until one queues runs (then True)."""
         if defn.name in self._open:
-            return
+            return False
         stored = self.state.get_cursor(schedule_cursor_name(defn.name))
         if stored is None:
             due = [defn.latest_tick(now)]
         else:
             due = defn.ticks_between(datetime.fromisoformat(stored), now)
         if not due:
-            return
+            return False
         if defn.catchup == "latest" and len(due) > 1:
             missed, due = due[:-1], due[-1:]
-            reason = f"missed while the daemon was down; catchup latest runs {iso(due[0])} only"
+            reason = f"missed (daemon down or busy); catchup latest runs {iso(due[0])} only"
             for t in missed[-MAX_SKIP_RECORDS:]:
                 self.state.record_tick(defn.name, t, "skipped", (), reason)
             self.report(f"{defn.name}: {len(missed)} missed ticks skipped (catchup latest)")
             self._advance(defn.name, "schedule", missed[-1], None)
         for t in due:
             if self._open_schedule_tick(defn, t):
-                return  # one open tick per schedule: the next ones wait for it
+                return True  # one open tick per schedule: the next ones wait for it
+        return False
 
     def _open_schedule_tick(self, defn: ScheduleDefinition, tick: datetime) -> bool:
         """Handle one tick; True when runs were queued (the tick is recorded when they end)."""
         key = f"{defn.name}:{iso(tick)}"
         claimed = self.state.run_for_key(defn.name, key)
-        if claimed is not None and self._reconciled(defn.name, "schedule", tick, claimed, None):
-            return False
+        if claimed is not None:
+            found = self._reconcile(defn.name, "schedule", tick, claimed, None)
+            if found == "wait":
+                return True  # its run is still running elsewhere: look again later
+            if found == "recorded":
+                return False
         evaluation = evaluate_schedule(defn, tick, self.project.root)
         if evaluation.error is not None or not evaluation.requests:
             self._record(defn.name, tick, evaluation.status,
@@ -570,22 +581,22 @@ class Daemon:
         self._queue.append(launch)
         return True
 
-    def _reconciled(
+    def _reconcile(
         self, name: str, kind: str, tick: datetime, run_id: str, cursor: str | None
-    ) -> bool:
-        """A claimed run key after a restart: record the tick if its run happened (True)."""
+    ) -> Literal["recorded", "wait", "launch"]:
+        """A run key claimed before a restart: record the tick if its run happened."""
         run = self.state.get_run(run_id)
         if run is None:
-            return False  # claimed, never started: launch it with the claimed id
+            return "launch"  # claimed, never started: launch it with the claimed id
         if run.status == "running" and run.pid and pid_alive(run.pid):
             if self._run_lock_live(run.target):
-                return True  # still running in another process: look again next iteration
+                return "wait"  # still running in another process (a subprocess launch)
         status = "success" if run.status == "success" else "failed"
         error = None if status == "success" else f"run {run_id} {run.status}"
         note = "recorded after a restart: the run key was already used"
         self._record(name, tick, status, [run_id], skip_reason=note, error=error)
         self._advance(name, kind, tick, cursor)
-        return True
+        return "recorded"
 
     def _run_lock_live(self, target: str) -> bool:
         held = self.state.lock_holder(target)
