@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 TEMP_PREFIX = "__orch_tmp_"
 STAGING_PREFIX = "__orch_stage_"
 BACKUP_PREFIX = "__orch_old_"
+# Staged data a blocking check rejected: kept for inspection, never cleaned up automatically.
+QUARANTINE_PREFIX = "__orch_quarantine_"
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,15 @@ class Adapter(ABC):
         A failure leaves the previous table intact; readers never see a half-built table.
         Returns the new row count.
         """
+
+    def publish_staged(self, staged: Relation, relation: Relation) -> None:
+        """Atomically replace ``relation`` by the table ``staged``, which ceases to exist.
+
+        Write-audit-publish: readers see the old table or the new one, never a mix. This default
+        copies; adapters override it with a rename or a swap (DuckDB: rename, Snowflake: SWAP).
+        """
+        self.replace_table_atomically(relation, f"SELECT * FROM {self.render(staged)}")
+        self.drop_relation(staged)
 
     def insert_into(
         self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None

@@ -463,6 +463,10 @@ class DuckDBAdapter(Adapter):
         """Build under ``TEMP_PREFIX``+name, then drop the old relation and rename, atomically."""
         return self._replace_from(relation, select_sql)
 
+    def publish_staged(self, staged: Relation, relation: Relation) -> None:
+        """Drop ``relation`` and rename ``staged`` to it, in one transaction."""
+        self._swap_in(staged, relation)
+
     def delete_insert(self, relation: Relation, select_sql: str, where_sql: str) -> int | None:
         """In one transaction: ``DELETE ... WHERE where_sql``, then ``INSERT ... select``."""
         target = self.render(relation)

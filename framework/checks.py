@@ -33,7 +33,6 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -42,17 +41,13 @@ from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_coll
 from orch.graph import SELF, ResolvedRef, resolve_graph
 from orch.manifest import CheckNode, Node
 from orch.parsing import ParsedModel, parse_models
+from orch.partitions import StaticKeys, definition_of, format_instant
 from orch.project import ModelFile, Project
 from orch.sql import parse_condition, parse_query, transpile
 from orch.yamldoc import KeyPath, YamlDoc, load_yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-
-try:  # partitions.py is being written alongside; use its windows when it offers them
-    from orch import partitions as _partitions  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the tree
-    _partitions = None
 
 SPEC_KEYS = ("checks", "tests", "data_tests")
 CONFIG_KEYS = frozenset(
@@ -870,55 +865,20 @@ def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] |
 
 
 def partition_predicate(node: Node, key: str) -> exp.Expression | None:
-    """The rows of one partition of ``node``: ``column = key`` or a time window; None if unknown.
-
-    Uses :mod:`orch.partitions` when it offers ``partition_window(config, key)``; otherwise reads
-    the key itself (``2024-01-31``, ``2024-01-31T05``/``2024-01-31-05:00``, ``2024-01``).
-    """
+    """The rows of one partition of ``node`` (its window, or ``column = key``); None if unknown."""
     config = node.config.partitioned_by
     if config is None or not config.column:
         return None
+    definition = definition_of(config, asset=node.name)
     column = exp.column(config.column, quoted=True)
-    if config.keys is not None:
-        return exp.EQ(this=column, expression=exp.convert(key))
-    window_fn = getattr(_partitions, "partition_window", None)
-    start: datetime | None = None
-    end: datetime | None = None
-    if window_fn is not None:
-        try:
-            start, end = window_fn(config, key)
-        except Exception:  # noqa: BLE001 - fall back to reading the key
-            start = end = None
-    if start is None or end is None:
-        start, end = _window_from_key(config.grain or "daily", key)
+    if isinstance(definition, StaticKeys):
+        return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
+    start, end = definition.window(key)
     ts = exp.DataType.build("timestamp")
     return exp.and_(
-        exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(_iso(start)), ts)),
-        exp.LT(this=column.copy(), expression=exp.cast(exp.convert(_iso(end)), ts)),
+        exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(format_instant(start)), ts)),
+        exp.LT(this=column.copy(), expression=exp.cast(exp.convert(format_instant(end)), ts)),
     )
-
-
-def _iso(value: datetime) -> str:
-    return value.replace(tzinfo=None).isoformat(sep=" ")
-
-
-def _window_from_key(grain: str, key: str) -> tuple[datetime, datetime]:
-    text = key.strip()
-    if grain == "monthly" and len(text) == 7:
-        text += "-01"
-    if grain == "hourly" and re.match(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$", text):
-        text = f"{text[:10]}T{text[11:]}"
-    if grain == "hourly" and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}$", text):
-        text += ":00"
-    start = datetime.fromisoformat(text)
-    if grain == "hourly":
-        return start, start + timedelta(hours=1)
-    if grain == "weekly":
-        return start, start + timedelta(days=7)
-    if grain == "monthly":
-        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-        return start, start.replace(year=year, month=month)
-    return start, start + timedelta(days=1)
 
 
 def partition_source(node: Node, key: str, dialect: str) -> exp.Expression | None:

@@ -154,6 +154,17 @@ class CheckFailedError(ExecutionError):
     """A check found failing rows at error severity."""
 
 
+class BlockingCheckFailedError(CheckFailedError):
+    """A blocking check failed on staged data, which was therefore not published."""
+
+    def __init__(
+        self, message: str, *, check: str, quarantine: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.check = check
+        self.quarantine = quarantine
+
+
 class WarehouseError(ExecutionError):
     """The warehouse rejected a statement."""
 

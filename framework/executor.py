@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from orch import redaction
 from orch.adapters.base import Adapter
-from orch.errors import OrchError, WarehouseError
+from orch.errors import BlockingCheckFailedError, OrchError, WarehouseError
 from orch.events import (
     EventSink,
     StepFailed,
@@ -53,6 +53,7 @@ class RunSummary:
 
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     interrupted: bool = False
+    failed_checks: list[str] = field(default_factory=list)  # error-severity check failures
     duration_s: float = 0.0
 
     def count(self, status: str) -> int:
@@ -225,7 +226,10 @@ class Executor:
         try:
             result = self.step_function(node, ctx)
         except Exception as err:  # the per-step boundary: any failure fails this step only
-            return self._failed(step, node, err, time.perf_counter() - t0)
+            outcome = self._failed(step, node, err, time.perf_counter() - t0)
+            if isinstance(err, BlockingCheckFailedError):  # write-audit-publish kept it out
+                return StepOutcome(BLOCKED, error=outcome.error, cause=err.check)
+            return outcome
         duration = time.perf_counter() - t0
         self.sink.emit(
             StepMaterialized(
@@ -277,6 +281,28 @@ class Executor:
                     out.append({"asset": parent, "partition": partition, "run_id": run_id})
         return out
 
+    def _missing_upstream(self, step: Step) -> list[str]:
+        """Hints for upstream relations absent from the warehouse (``orch run`` before seeds)."""
+        hints = []
+        for parent in sorted(self.manifest.parents.get(step.asset, [])):
+            node = self.manifest.nodes.get(parent)
+            if node is None or node.relation is None or node.materialized == "ephemeral":
+                continue
+            try:
+                if self.adapter.relation_exists(node.relation.to_relation()):
+                    continue
+            except Exception:  # only a hint: never hide the real error
+                continue
+            how = {
+                "seed": f"run `orch seed -s {parent}` (or `orch build`) first",
+                "source": "load it, or fix the source's database/schema in its YAML",
+            }.get(node.resource_type, f"run `orch run -s {parent}` (or `orch build`) first")
+            hints.append(
+                f"Hint: upstream {node.resource_type} '{parent}' "
+                f"({node.relation.to_relation()}) does not exist in the warehouse: {how}."
+            )
+        return hints
+
     def _failed(self, step: Step, node: Node, err: Exception, duration: float) -> StepOutcome:
         if self._stopping.is_set():
             message = "interrupted"
@@ -285,6 +311,8 @@ class Executor:
         else:
             message = f"{type(err).__name__}: {err}"
             log.debug("step %s failed:\n%s", step.step_id, traceback.format_exc())
+        if isinstance(err, WarehouseError) and not self._stopping.is_set():
+            message += "".join(f"\n{hint}" for hint in self._missing_upstream(step))
         message = redaction.scrub(message)
         sql_line = excerpt = None
         if isinstance(err, WarehouseError):

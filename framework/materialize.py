@@ -12,22 +12,34 @@
   ``out_of_window: drop``, are left out with a warning. See :func:`materialize_partition`.
 - seeds: CSV read into Arrow (pyarrow infers integers, floats, dates, timestamps, text; empty
   values are NULL), written in bulk; declared ``column_types`` are applied with casts.
+
+Write-audit-publish: when the run's ``audit`` (the check hook of ``orch build``) says a SQL table,
+incremental or partitioned model has blocking checks, its new data (the whole table, the
+increment, or the partition) is first written to a staging relation, the blocking checks run
+there, and only if they pass is it published (a rename/swap, or merge / delete+insert from the
+staged rows). If one fails, the published data stays as it was and the staged data is kept as
+``__orch_quarantine_<name>`` (see :func:`quarantine_relation`); the step ends ``blocked``.
+
+Contracts (``contract: true`` with column ``data_type``s in YAML): before anything is replaced,
+the query's output columns and types are compared with the declared ones; a difference fails the
+step with a diff of expected vs actual and the old table intact. See :func:`enforce_contract`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orch import redaction
-from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
+from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
 from orch.dbt import CSV_NULL_VALUES as DBT_CSV_NULL_VALUES
-from orch.errors import ModelFailedError
+from orch.errors import BlockingCheckFailedError, ModelFailedError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.partitions import bind_partition, definition_of, window_condition
@@ -46,6 +58,16 @@ class MaterializeResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+class Audit(Protocol):
+    """Runs blocking checks on staged data before it is published (write-audit-publish)."""
+
+    def wants_staging(self, node: Node) -> bool:
+        """Whether ``node``'s new data must be audited before it is published."""
+
+    def audit(self, node: Node, staged: Relation, partition: str | None) -> str | None:
+        """Run the blocking checks against ``staged``; the name of one that failed, or None."""
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Everything a materialization needs besides the node."""
@@ -57,6 +79,7 @@ class StepContext:
     run_id: str = ""
     partition: str | None = None
     python: PythonRuntime | None = None  # resources, vars and the event sink of Python assets
+    audit: Audit | None = None  # blocking checks on staged data (orch build)
 
 
 def with_python_runtime(runtime: PythonRuntime) -> Callable[[Node, StepContext], MaterializeResult]:
@@ -66,6 +89,17 @@ def with_python_runtime(runtime: PythonRuntime) -> Callable[[Node, StepContext],
         return materialize(node, replace(ctx, python=runtime))
 
     return step
+
+
+def with_audit(
+    step: Callable[[Node, StepContext], MaterializeResult], audit: Audit
+) -> Callable[[Node, StepContext], MaterializeResult]:
+    """A step function like ``step`` whose writes are audited by ``audit`` before publishing."""
+
+    def audited(node: Node, ctx: StepContext) -> MaterializeResult:
+        return step(node, replace(ctx, audit=audit))
+
+    return audited
 
 
 def runnable_sql(sql: str) -> str:
@@ -85,12 +119,19 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.language == "python":
         return _python(node, ctx)
     if node.config.partitioned_by is not None and ctx.partition is not None:
+        if node.config.contract or _audited(node, ctx):
+            return _audited_partition(node, ctx, relation)
         return materialize_partition(node, ctx, relation)
     kind = node.materialized
+    if node.config.contract:
+        enforce_contract(node, adapter, relation, runnable_sql(node.compiled_code))
     if kind == "view":
         adapter.create_view(relation, runnable_sql(node.compiled_code))
         return MaterializeResult(rows=None, metadata={"materialized": "view"})
     if kind == "table":
+        if _audited(node, ctx):
+            rows = write_audit_publish(node, ctx, relation, runnable_sql(node.compiled_code))
+            return MaterializeResult(rows=rows, metadata={"materialized": "table", "audited": True})
         rows = adapter.replace_table_atomically(relation, runnable_sql(node.compiled_code))
         return MaterializeResult(rows=rows, metadata={"materialized": "table"})
     if kind == "incremental":
@@ -118,19 +159,185 @@ def _incremental(node: Node, ctx: StepContext, relation: Relation) -> Materializ
     adapter = ctx.adapter
     exists = adapter.relation_type(relation) == "table"
     if ctx.full_refresh or not exists:
-        rows = adapter.replace_table_atomically(relation, runnable_sql(node.compiled_code))
+        if _audited(node, ctx):
+            rows = write_audit_publish(node, ctx, relation, runnable_sql(node.compiled_code))
+        else:
+            rows = adapter.replace_table_atomically(relation, runnable_sql(node.compiled_code))
         return MaterializeResult(
             rows=rows, metadata={"materialized": "incremental", "mode": "full build"}
         )
     sql = runnable_sql(node.compiled_code_incremental or node.compiled_code)
     strategy = node.config.strategy
     keys = node.config.unique_key_columns
-    if strategy in ("merge", "delete+insert") and keys:
-        rows = adapter.merge(relation, sql, keys)
-    else:
+
+    def write(select_sql: str) -> int | None:
+        if strategy in ("merge", "delete+insert") and keys:
+            return adapter.merge(relation, select_sql, keys)
         columns = [c.name for c in adapter.columns(relation)]
-        rows = adapter.insert_into(relation, _select_columns(sql, columns, adapter), columns)
+        return adapter.insert_into(relation, _select_columns(select_sql, columns, adapter), columns)
+
+    if _audited(node, ctx):
+        rows = write_audit_publish(
+            node, ctx, relation, sql, publish=lambda staged: write(_select_all(adapter, staged))
+        )
+    else:
+        rows = write(sql)
     return MaterializeResult(rows=rows, metadata={"materialized": "incremental", "mode": strategy})
+
+
+def _audited(node: Node, ctx: StepContext) -> bool:
+    return ctx.audit is not None and ctx.audit.wants_staging(node)
+
+
+def _select_all(adapter: Adapter, relation: Relation) -> str:
+    return exp.select(exp.Star()).from_(adapter.table_expression(relation)).sql(adapter.dialect)
+
+
+def _safe_key(key: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in key)
+
+
+def staging_relation(relation: Relation, partition: str | None = None) -> Relation:
+    """Where new data waits for its audit (one per partition: partitions build in parallel)."""
+    suffix = f"__{_safe_key(partition)}" if partition is not None else ""
+    return relation.with_name(f"{STAGING_PREFIX}{relation.name}{suffix}")
+
+
+def quarantine_relation(node: Node, partition: str | None = None) -> Relation:
+    """Where rejected data is kept for inspection (``__orch_quarantine_<name>[__<key>]``)."""
+    assert node.relation is not None
+    relation = node.relation.to_relation()
+    suffix = f"__{_safe_key(partition)}" if partition is not None else ""
+    return relation.with_name(f"{QUARANTINE_PREFIX}{relation.name}{suffix}")
+
+
+def write_audit_publish(
+    node: Node,
+    ctx: StepContext,
+    relation: Relation,
+    select_sql: str,
+    publish: Callable[[Relation], int | None] | None = None,
+) -> int | None:
+    """Stage ``select_sql``, audit it with the blocking checks, publish only if they pass.
+
+    ``publish(staged)`` writes the staged rows into the published relation (merge, partition
+    delete+insert); by default the staged table replaces it atomically. Returns the rows written.
+    Raises BlockingCheckFailedError (the data quarantined, the published relation unchanged).
+    """
+    adapter = ctx.adapter
+    assert ctx.audit is not None
+    staged = staging_relation(relation, ctx.partition)
+    adapter.drop_relation(staged)
+    try:
+        adapter.create_table_as(staged, select_sql)
+        rows = adapter.row_count(staged)
+        failed = ctx.audit.audit(node, staged, ctx.partition)
+    except BaseException:
+        _drop_staged(adapter, staged)
+        raise
+    if failed:
+        quarantine = quarantine_relation(node, ctx.partition)
+        adapter.publish_staged(staged, quarantine)
+        where = f" partition {ctx.partition}" if ctx.partition is not None else ""
+        raise BlockingCheckFailedError(
+            f"blocking check '{failed}' failed on the new data of '{node.name}'{where}: it was "
+            f"not published (the published data is unchanged); the rejected data is kept in "
+            f"{quarantine}",
+            check=failed,
+            quarantine=str(quarantine),
+            hint="Inspect it, fix the model or its input, and build again",
+        )
+    if publish is None:
+        adapter.publish_staged(staged, relation)
+        return rows
+    try:
+        written = publish(staged)
+    finally:
+        _drop_staged(adapter, staged)
+    return rows if written is None else written
+
+
+def _drop_staged(adapter: Adapter, staged: Relation) -> None:
+    try:
+        adapter.drop_relation(staged)
+    except Exception as err:  # noqa: BLE001 - cleanup; a restart removes it anyway
+        log.warning("could not drop staging table %s: %s", staged, err)
+
+
+def _audited_partition(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
+    """A partition write with its contract and blocking checks applied to the staged rows."""
+    spec = node.config.partitioned_by
+    assert spec is not None and ctx.partition is not None
+    definition = definition_of(spec, asset=node.name)
+    key = definition.validate(ctx.partition)
+    select = runnable_sql(bind_partition(node.compiled_code, definition, key, ctx.adapter.dialect))
+    if node.config.contract:
+        enforce_contract(node, ctx.adapter, relation, select)
+    if not _audited(node, ctx):
+        return materialize_partition(node, ctx, relation)
+    result: list[MaterializeResult] = []
+
+    def publish(staged: Relation) -> int | None:
+        result.append(
+            materialize_partition(node, ctx, relation, select_sql=_select_all(ctx.adapter, staged))
+        )
+        return result[0].rows
+
+    write_audit_publish(node, ctx, relation, select, publish=publish)
+    return MaterializeResult(rows=result[0].rows, metadata={**result[0].metadata, "audited": True})
+
+
+def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sql: str) -> None:
+    """Fail (before anything is replaced) when the query's columns differ from the declared ones.
+
+    Compares names (case-insensitively) and types (normalized by sqlglot for the warehouse's
+    dialect; a declared type without precision matches any precision). Raises ModelFailedError
+    with the diff of expected vs actual.
+    """
+    declared = {n: c.data_type for n, c in node.columns.items() if c.data_type}
+    if not declared:
+        raise ModelFailedError(
+            f"'{node.name}' has contract: true but no column declares a data_type",
+            hint="Declare every column with its data_type in the model's YAML",
+        )
+    probe = relation.with_name(f"{STAGING_PREFIX}contract_{relation.name}_{uuid.uuid4().hex[:8]}")
+    adapter.create_table_as(probe, f"SELECT * FROM ({select_sql}) AS __orch_contract LIMIT 0")
+    try:
+        actual = {c.name: c.data_type for c in adapter.columns(probe)}
+    finally:
+        _drop_staged(adapter, probe)
+    actual_lower = {n.lower(): (n, t) for n, t in actual.items()}
+    declared_lower = {n.lower() for n in declared}
+    problems = []
+    for name, expected in declared.items():
+        found = actual_lower.get(name.lower())
+        if found is None:
+            problems.append(f"  missing column {name} (expected {expected})")
+        elif not _same_type(expected, found[1], adapter.dialect):
+            problems.append(f"  column {name}: expected {expected}, got {found[1]}")
+    for name, data_type in actual.items():
+        if name.lower() not in declared_lower:
+            problems.append(f"  extra column {name} {data_type} (not declared)")
+    if problems:
+        raise ModelFailedError(
+            f"'{node.name}' does not meet its contract (the old table is intact):\n"
+            + "\n".join(problems),
+            hint="Change the model's SQL, or the declared columns in its YAML",
+        )
+
+
+def _normal_type(text: str, dialect: str) -> str:
+    try:
+        return exp.DataType.build(text, dialect=dialect, udt=True).sql(dialect=dialect).upper()
+    except Exception:  # noqa: BLE001 - an unknown type name compares as written
+        return text.strip().upper()
+
+
+def _same_type(expected: str, actual: str, dialect: str) -> bool:
+    want, got = _normal_type(expected, dialect), _normal_type(actual, dialect)
+    if want == got:
+        return True
+    return "(" not in want and got.split("(", 1)[0].strip() == want
 
 
 def _select_columns(sql: str, columns: list[str], adapter: Adapter) -> str:
@@ -146,7 +353,9 @@ _tables_known: weakref.WeakKeyDictionary[Adapter, set[Relation]] = weakref.WeakK
 _create_lock = threading.Lock()
 
 
-def materialize_partition(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
+def materialize_partition(
+    node: Node, ctx: StepContext, relation: Relation, select_sql: str | None = None
+) -> MaterializeResult:
     """Write one partition: delete its rows and insert the new ones, in one transaction.
 
     The table is created empty (with the query's schema) the first time. Rows the query
@@ -159,7 +368,9 @@ def materialize_partition(node: Node, ctx: StepContext, relation: Relation) -> M
     dialect = adapter.dialect
     definition = definition_of(spec, asset=node.name)
     key = definition.validate(ctx.partition)
-    select = runnable_sql(bind_partition(node.compiled_code, definition, key, dialect))
+    select = select_sql or runnable_sql(
+        bind_partition(node.compiled_code, definition, key, dialect)
+    )
     condition = window_condition(definition, spec.column)
     where = bind_partition(condition.sql(dialect=dialect), definition, key, dialect)
     _ensure_partitioned_table(adapter, relation, select)

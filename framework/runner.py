@@ -18,18 +18,20 @@ from typing import Any, Literal
 
 from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
+from orch.check_runner import CheckHook
 from orch.compiler import CompileResult, compile_project, write_artifacts
-from orch.config import RunOptions
+from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.executor import AfterStep, Executor, RunSummary
 from orch.manifest import Manifest
-from orch.materialize import with_python_runtime
+from orch.materialize import with_audit, with_python_runtime
 from orch.partition_plan import PartitionExpander, PartitionRequest
 from orch.plan import Plan, build_plan
 from orch.python_runner import PythonRuntime
 from orch.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import names_needed_for, select_nodes
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
+from orch.warehouse_state import open_state_store
 
 Command = Literal["build", "run", "seed"]
 
@@ -60,11 +62,19 @@ class RunResult:
         """0 success (or dry run), 1 a step failed, 130 interrupted."""
         if self.summary is None:
             return 0
-        return {"success": 0, "failed": 1, "interrupted": 130}[self.summary.status]
+        code = {"success": 0, "failed": 1, "interrupted": 130}[self.summary.status]
+        return 1 if code == 0 and self.summary.failed_checks else code
 
 
-def open_state(project_root: Path, *, readonly: bool = False) -> StateStore:
-    """The project's state store (SQLite under ``.orch/``)."""
+def open_state(
+    project_root: Path, *, readonly: bool = False, target: TargetConfig | None = None
+) -> StateStore:
+    """The project's state store: SQLite under ``.orch/``, or the warehouse's ``_orch`` schema.
+
+    Given the ``target``, its ``state`` setting decides (default: the warehouse for Snowflake).
+    """
+    if target is not None:
+        return open_state_store(project_root, target, readonly=readonly)
     return SQLiteStateStore.for_project(project_root, readonly=readonly)
 
 
@@ -111,7 +121,7 @@ def run_command(
     selected = selected_assets(manifest, options, command)
     if extra_steps is not None:
         selected = extra_steps(manifest, selected)
-    state = open_state(project.root, readonly=options.dry_run)
+    state = open_state(project.root, readonly=options.dry_run, target=project.target)
     try:
         plan = build_plan(
             manifest,
@@ -182,6 +192,11 @@ def _execute(
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
         after_step = after_step_factory(adapter, run_id, fan) if after_step_factory else None
+        if after_step is None and command == "build":  # checks run inside build
+            after_step = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
+        step_function = with_python_runtime(PythonRuntime.from_project(project, fan))
+        if hasattr(after_step, "audit") and hasattr(after_step, "wants_staging"):
+            step_function = with_audit(step_function, after_step)  # type: ignore[arg-type]
         executor = Executor(
             plan,
             manifest,
@@ -194,11 +209,14 @@ def _execute(
             full_refresh=options.full_refresh,
             known_runs=known,
             after_step=after_step,
-            step_function=with_python_runtime(PythonRuntime.from_project(project, fan)),
+            step_function=step_function,
             partition_mapper=partition_mapper,
         )
         with _interrupt_on_sigterm():
             summary = executor.run()
+        finish = getattr(after_step, "finish", None)
+        if finish is not None:  # checks that could not run are reported as skipped
+            finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
 

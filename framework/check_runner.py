@@ -1,0 +1,657 @@
+"""Run checks against the warehouse: statuses, failing-row counts, samples, events.
+
+- :class:`CheckEvaluator` runs checks through the Adapter. Row-level checks of one relation
+  (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular checks of that
+  shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM t``; other checks
+  cost one ``COUNT(*)`` over their query. Samples (at most ``sample_limit`` rows) are fetched only
+  for checks that found failing rows. A query that fails at run time gives status ``error``, never
+  ``pass``.
+- A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
+  staged relation (write-audit-publish).
+- :class:`CheckHook` wires checks into ``orch build``: it is the executor's ``after_step`` hook,
+  the materializations' ``audit`` (blocking checks run on the staged data before it is published)
+  and, through :meth:`CheckHook.finish`, reports the checks that could not run as ``skipped``.
+- :func:`run_tests` is ``orch test``: checks of a selection, per partition when asked, optionally
+  storing every failing row in ``<schema>_audit``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch import redaction
+from orch.adapters.base import Adapter
+from orch.assets import import_model_file
+from orch.checks import (
+    check_status,
+    fold_predicate,
+    partition_source,
+    relation_key,
+    retarget,
+)
+from orch.errors import OrchError
+from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.manifest import CheckNode, Manifest, Node
+from orch.materialize import quarantine_relation
+from orch.names import Relation
+from orch.selection import select_checks
+from orch.sql import parse_query
+from sqlglot import exp
+
+if TYPE_CHECKING:
+    from orch.config import RunOptions
+    from orch.executor import RunSummary
+    from orch.plan import Plan, Step
+    from orch.project import Project
+
+log = logging.getLogger(__name__)
+
+SAMPLE_LIMIT = 10
+FOLDABLE_BATCH = 64  # predicates per folded scan
+
+
+@dataclass(frozen=True)
+class CheckScope:
+    """What a check reads: the published asset, one partition of it, or a staged relation."""
+
+    partition: str | None = None
+    staged: Relation | None = None  # replaces the asset's relation (write-audit-publish)
+    shown: Relation | None = None  # the relation the reproduce-SQL names (the quarantine)
+
+
+PythonLoader = Callable[[CheckNode], Callable[..., Any]]
+
+
+class CheckEvaluator:
+    """Evaluates checks of one manifest through one adapter; thread-safe."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        manifest: Manifest,
+        run_id: str,
+        *,
+        project_root: Path | None = None,
+        sample_limit: int = SAMPLE_LIMIT,
+        python_loader: PythonLoader | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.manifest = manifest
+        self.run_id = run_id
+        self.dialect = adapter.dialect
+        self.project_root = project_root
+        self.sample_limit = sample_limit
+        self.python_loader = python_loader or self._import_python_check
+
+    # ------------------------------------------------------------------ SQL
+
+    def _replacements(self, check: CheckNode, scope: CheckScope, *, shown: bool) -> dict:
+        node = self.manifest.nodes.get(check.asset or "")
+        if node is None or node.relation is None:
+            return {}
+        target = scope.shown if shown and scope.shown is not None else scope.staged
+        if target is not None:
+            return {relation_key(node): self.adapter.table_expression(target)}
+        if scope.partition is not None and node.config.partitioned_by is not None:
+            source = partition_source(node, scope.partition, self.dialect)
+            if source is not None:
+                return {relation_key(node): source}
+        return {}
+
+    def query(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> exp.Expression:
+        """The check's query (parsed) for ``scope``."""
+        parsed = parse_query(
+            redaction.resolve_placeholders(check.sql), self.dialect, check.path or check.name
+        )
+        return retarget(parsed, self._replacements(check, scope, shown=shown))
+
+    def sql(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> str:
+        """The check's SQL for ``scope``: what runs, or (``shown``) what reproduces it."""
+        if not self._replacements(check, scope, shown=shown):
+            return check.sql
+        return self.query(check, scope, shown=shown).sql(dialect=self.dialect, pretty=True)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, checks: Sequence[CheckNode], scope: CheckScope) -> list[CheckEvaluated]:
+        """Evaluate ``checks`` for ``scope``, folding row-level checks of one relation."""
+        results: dict[str, CheckEvaluated] = {}
+        groups: dict[tuple[str, ...], list[tuple[CheckNode, exp.Table, exp.Expression]]] = {}
+        rest: list[CheckNode] = []
+        for check in checks:
+            folded = None
+            if check.kind != "python" and check.sql:
+                try:
+                    folded = fold_predicate(check.sql, self.dialect)
+                except OrchError:
+                    folded = None
+            if folded is None:
+                rest.append(check)
+                continue
+            table, predicate = folded
+            key = (check.asset or "", table.catalog.lower(), table.db.lower(), table.name.lower())
+            groups.setdefault(key, []).append((check, table, predicate))
+        for members in groups.values():
+            if len(members) == 1:
+                rest.append(members[0][0])
+                continue
+            for i in range(0, len(members), FOLDABLE_BATCH):
+                for result in self._evaluate_folded(members[i : i + FOLDABLE_BATCH], scope):
+                    results[result.check] = result
+        for check in rest:
+            results[check.name] = self.evaluate_one(check, scope)
+        return [results[c.name] for c in checks]
+
+    def _evaluate_folded(
+        self, members: list[tuple[CheckNode, exp.Table, exp.Expression]], scope: CheckScope
+    ) -> list[CheckEvaluated]:
+        first_check, table, _ = members[0]
+        source: exp.Expression = table.copy()
+        replacements = self._replacements(first_check, scope, shown=False)
+        if replacements:
+            wrapper = retarget(exp.select("*").from_(table.copy()), replacements)
+            source = (wrapper.args.get("from_") or wrapper.args["from"]).this
+        counts = [
+            exp.alias_(exp.CountIf(this=pred.copy()), f"c{i}", quoted=True)
+            for i, (_, _, pred) in enumerate(members)
+        ]
+        query = exp.select(*counts).from_(source.copy())
+        t0 = time.perf_counter()
+        try:
+            row = self.adapter.fetch_rows(query.sql(dialect=self.dialect))[0]
+        except Exception as err:  # noqa: BLE001 - one bad check must not hide the others
+            log.debug("folded scan failed (%s); evaluating one by one", err)
+            return [self.evaluate_one(c, scope) for c, _, _ in members]
+        share = (time.perf_counter() - t0) / len(members)
+        out = []
+        for (check, _, _), value in zip(members, row, strict=True):
+            out.append(self._result(check, scope, int(value or 0), share))
+        return out
+
+    def evaluate_one(self, check: CheckNode, scope: CheckScope) -> CheckEvaluated:
+        """Evaluate one check: a count over its query, then a sample when it found rows."""
+        if check.kind == "python":
+            return self.evaluate_python(check, scope)
+        t0 = time.perf_counter()
+        try:
+            query = self.query(check, scope)
+            count_sql = (
+                exp.select(exp.Count(this=exp.Star()))
+                .from_(query.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                .sql(dialect=self.dialect)
+            )
+            count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
+        except Exception as err:  # noqa: BLE001 - a check query failing is an 'error' result
+            return self._error(check, scope, err, time.perf_counter() - t0)
+        return self._result(check, scope, count, time.perf_counter() - t0, query=query)
+
+    def _result(
+        self,
+        check: CheckNode,
+        scope: CheckScope,
+        count: int,
+        duration: float,
+        *,
+        query: exp.Expression | None = None,
+        sample: list[dict[str, Any]] | None = None,
+        message: str = "",
+    ) -> CheckEvaluated:
+        status = check_status(check, count)
+        t0 = time.perf_counter()
+        if count and sample is None and check.kind != "python":
+            try:
+                q = query if query is not None else self.query(check, scope)
+                sample_sql = (
+                    exp.select(exp.Star())
+                    .from_(q.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                    .limit(self.sample_limit)
+                    .sql(dialect=self.dialect)
+                )
+                sample = self.adapter.fetch_arrow(sample_sql).to_pylist()
+            except Exception as err:  # noqa: BLE001 - the count stands; say why no sample
+                message = message or f"could not fetch a sample: {err}"
+        return CheckEvaluated(
+            self.run_id,
+            check.name,
+            check.asset,
+            scope.partition,
+            status,
+            check.severity,
+            count,
+            duration + (time.perf_counter() - t0),
+            sample=[_jsonable(r) for r in (sample or [])][: self.sample_limit],
+            sql=redaction.scrub(self.sql(check, scope, shown=True)) if check.sql else "",
+            blocking=check.blocking,
+            message=message,
+        )
+
+    def _error(
+        self, check: CheckNode, scope: CheckScope, err: BaseException, duration: float
+    ) -> CheckEvaluated:
+        if isinstance(err, OrchError):
+            text = err.format_message()
+        else:
+            text = f"{type(err).__name__}: {err}"
+        try:
+            shown = self.sql(check, scope, shown=True) if check.sql else ""
+        except Exception:  # noqa: BLE001 - the SQL itself may be what failed to parse
+            shown = check.sql
+        return CheckEvaluated(
+            self.run_id,
+            check.name,
+            check.asset,
+            scope.partition,
+            "error",
+            check.severity,
+            0,
+            duration,
+            sql=redaction.scrub(shown),
+            blocking=check.blocking,
+            message=redaction.scrub(f"the check query failed: {text}"),
+        )
+
+    def skipped(self, check: CheckNode, partition: str | None, why: str) -> CheckEvaluated:
+        """A ``skipped`` result: the check could not run (its asset failed or was skipped)."""
+        return CheckEvaluated(
+            self.run_id, check.name, check.asset, partition, "skipped", check.severity, 0, 0.0,
+            sql=check.sql, blocking=check.blocking, message=why,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ Python checks
+
+    def _import_python_check(self, check: CheckNode) -> Callable[..., Any]:
+        info = check.python
+        if info is None or self.project_root is None:
+            raise OrchError(f"Python check '{check.name}' has no function to call")
+        loaded = import_model_file(info.module_path, self.project_root / info.module_path)
+        spec = loaded.checks.get(check.name)
+        if spec is not None:
+            return spec.fn
+        fn = getattr(loaded.module, info.function, None)
+        if fn is None:
+            raise OrchError(f"'{info.function}' is not defined in {info.module_path}")
+        return fn  # type: ignore[no-any-return]
+
+    def evaluate_python(
+        self, check: CheckNode, scope: CheckScope, fn: Callable[..., Any] | None = None
+    ) -> CheckEvaluated:
+        """Call a ``@check`` function with the asset's rows (a polars DataFrame) and judge it.
+
+        The function may return a bool (pass/fail), an int (failing rows), a polars DataFrame
+        (the failing rows) or a mapping ``{"passed", "failing_rows", "sample", "message",
+        "metadata"}``. An exception is an ``error`` result.
+        """
+        t0 = time.perf_counter()
+        try:
+            func = fn or self.python_loader(check)
+            node = self.manifest.nodes[check.asset or ""]
+            assert node.relation is not None
+            table = scope.staged or node.relation.to_relation()
+            where = None
+            if scope.staged is None and scope.partition is not None:
+                source = partition_source(node, scope.partition, self.dialect)
+                if source is not None:
+                    where = source.this.args["where"].this.sql(dialect=self.dialect)
+            import polars as pl
+
+            data = pl.from_arrow(self.adapter.read_arrow(table, where))
+            params = list(inspect.signature(func).parameters)
+            args = [None if p == "context" else data for p in params] or []
+            value = func(*args)
+            passed, count, sample, message = _interpret(value)
+        except Exception as err:  # noqa: BLE001 - the user's function failed: an error result
+            return self._error(check, scope, err, time.perf_counter() - t0)
+        if passed and count == 0:
+            status_count = 0
+        else:
+            status_count = max(count, 1)
+        result = self._result(
+            check, scope, status_count, time.perf_counter() - t0, sample=sample, message=message
+        )
+        return result
+
+    # ------------------------------------------------------------------ storing failures
+
+    def store_failures(self, check: CheckNode, scope: CheckScope) -> Relation | None:
+        """Write every failing row of ``check`` to ``<schema>_audit.<check name>``."""
+        node = self.manifest.nodes.get(check.asset or "")
+        project = self.manifest.project
+        if not check.sql:
+            return None
+        base_schema = node.relation.schema_name if node and node.relation else project.schema_name
+        database = node.relation.database if node and node.relation else project.database
+        name = check.name if scope.partition is None else f"{check.name}__{_safe(scope.partition)}"
+        relation = Relation(
+            database,
+            self.adapter.normalize_name(f"{base_schema}_audit"),
+            self.adapter.normalize_name(name),
+        )
+        self.adapter.ensure_schema(relation.database, relation.schema)
+        self.adapter.replace_table_atomically(
+            relation, self.query(check, scope).sql(dialect=self.dialect)
+        )
+        return relation
+
+
+def _interpret(value: Any) -> tuple[bool, int, list[dict[str, Any]] | None, str]:
+    """(passed, failing rows, sample, message) from what a Python check returned."""
+    if isinstance(value, bool):
+        return value, 0 if value else 1, None, ""
+    if isinstance(value, int):
+        return value == 0, value, None, ""
+    if isinstance(value, dict):
+        count = int(value.get("failing_rows", 0) or 0)
+        passed = bool(value.get("passed", count == 0))
+        meta = value.get("metadata") or {}
+        message = str(value.get("message") or "")
+        if meta:
+            message = (message + " " if message else "") + ", ".join(
+                f"{k}={v}" for k, v in meta.items()
+            )
+        return passed, count, value.get("sample"), message
+    height = getattr(value, "height", None)
+    if height is not None and hasattr(value, "to_dicts"):
+        return height == 0, int(height), value.head(SAMPLE_LIMIT).to_dicts(), ""
+    if value is None:
+        return True, 0, None, ""
+    raise TypeError(
+        f"a check returned {type(value).__name__}: return a bool, an int (failing rows), "
+        "a DataFrame of failing rows or a dict"
+    )
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[str(key)] = value
+        else:
+            out[str(key)] = str(value)
+    return out
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)
+
+
+def is_failure(result: CheckEvaluated) -> bool:
+    """Whether a result makes the command exit 1: a failed check, or one that errored."""
+    return result.status in ("fail", "error")
+
+
+# --------------------------------------------------------------------------- orch build
+
+
+class CheckHook:
+    """Checks inside ``orch build``: after each step, before publishing, and at the end.
+
+    A check runs when every asset it reads that is built in this run is done (a relationships
+    check waits for both sides). A check of a partitioned asset runs on each partition just
+    written. Blocking checks of a table/incremental/partitioned SQL model run on the staged data
+    (write-audit-publish, see :func:`orch.materialize.materialize`); elsewhere (views, Python
+    assets) they run right after the step and stop what is downstream of it.
+    """
+
+    def __init__(
+        self,
+        evaluator: CheckEvaluator,
+        plan: Plan,
+        checks: Iterable[str],
+        sink: EventSink,
+    ) -> None:
+        self.evaluator = evaluator
+        self.manifest = evaluator.manifest
+        self.sink = sink
+        self.plan = plan
+        self.results: list[CheckEvaluated] = []
+        self._lock = threading.Lock()
+        self.steps_left: dict[str, int] = {}
+        for step in plan.order:
+            self.steps_left[step.asset] = self.steps_left.get(step.asset, 0) + 1
+        self.own: dict[str, list[CheckNode]] = {}  # asset -> its checks that run per step
+        self.waiting: dict[str, CheckNode] = {}  # checks that run once their assets are done
+        self.done: set[str] = set()  # check names (whole-asset runs)
+        self.audited: set[tuple[str, str | None]] = set()  # (check, partition) run on staged data
+        for name in sorted(checks):
+            check = self.manifest.checks.get(name)
+            if check is None:
+                continue
+            others = [a for a in check.depends_on if a != check.asset and a in self.steps_left]
+            if check.asset in self.steps_left and not others:
+                self.own.setdefault(check.asset or "", []).append(check)
+            else:
+                self.waiting[name] = check
+
+    @classmethod
+    def for_build(
+        cls,
+        manifest: Manifest,
+        plan: Plan,
+        adapter: Adapter,
+        run_id: str,
+        sink: EventSink,
+        options: RunOptions,
+        project: Project,
+    ) -> CheckHook:
+        """The hook of one ``orch build``: the checks of the assets the plan builds."""
+        assets = {step.asset for step in plan.order}
+        checks = select_checks(manifest, assets, options.select, options.exclude)
+        evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
+        return cls(evaluator, plan, checks, sink)
+
+    # ------------------------------------------------------------------ audit (WAP)
+
+    def blocking_checks(self, node: Node) -> list[CheckNode]:
+        """The blocking checks that audit ``node``'s staged data."""
+        return [c for c in self.own.get(node.name, []) if c.blocking and c.kind != "python"]
+
+    def wants_staging(self, node: Node) -> bool:
+        """Whether ``node`` is written to a staging relation and audited before publishing."""
+        return bool(self.blocking_checks(node))
+
+    def audit(self, node: Node, staged: Relation, partition: str | None) -> str | None:
+        """Run ``node``'s blocking checks on ``staged``; the first one failing, else None."""
+        checks = self.blocking_checks(node)
+        shown = quarantine_relation(node, partition)
+        results = self.evaluator.evaluate(
+            checks, CheckScope(partition=partition, staged=staged, shown=shown)
+        )
+        failed = None
+        for result in results:
+            if result.status in ("fail", "error") and failed is None:
+                failed = result.check
+            if result.status in ("fail", "error"):
+                result = _with_message(
+                    result,
+                    f"new data not published; kept for inspection in {shown}",
+                )
+            self._emit(result)
+        with self._lock:
+            self.audited.update((c.name, partition) for c in checks)
+        return failed
+
+    # ------------------------------------------------------------------ after each step
+
+    def __call__(self, step: Step, node: Node) -> str | None:
+        """Run the step's checks; returns a failed blocking check's name (stops downstream)."""
+        with self._lock:
+            own = [
+                c
+                for c in self.own.get(step.asset, [])
+                if (c.name, step.partition) not in self.audited
+            ]
+            self.steps_left[step.asset] -= 1
+            ready = []
+            if self.steps_left[step.asset] == 0:
+                for name, check in list(self.waiting.items()):
+                    if self._deps_done(check):
+                        ready.append(check)
+                        del self.waiting[name]
+        failed = None
+        scope = CheckScope(partition=step.partition)
+        for result in self.evaluator.evaluate(own, scope):
+            self._emit(result)
+            if result.blocking and result.status in ("fail", "error") and failed is None:
+                failed = result.check
+        for result in self.evaluator.evaluate(ready, CheckScope()):
+            self._emit(result)
+            if (
+                result.blocking
+                and result.asset == step.asset
+                and result.status in ("fail", "error")
+                and failed is None
+            ):
+                failed = result.check
+        return failed
+
+    def _deps_done(self, check: CheckNode) -> bool:
+        return all(self.steps_left.get(a, 0) == 0 for a in check.depends_on)
+
+    def finish(self, summary: RunSummary) -> None:
+        """Report checks that could not run as skipped; run those that never got their turn."""
+        not_ok: dict[str, tuple[str, str]] = {}  # asset -> (status, step id)
+        for step in self.plan.order:
+            outcome = summary.outcomes.get(step.step_id)
+            if outcome is not None and outcome.status != "success":
+                not_ok.setdefault(step.asset, (outcome.status, step.step_id))
+        runnable = []
+        for step in self.plan.order:
+            outcome = summary.outcomes.get(step.step_id)
+            if outcome is None or outcome.status == "success":
+                continue
+            why = _skip_reason(outcome.status, step.step_id, outcome.cause)
+            for check in self.own.get(step.asset, []):
+                if (check.name, step.partition) in self.audited:
+                    continue
+                self._emit(self.evaluator.skipped(check, step.partition, why))
+        for check in list(self.waiting.values()):
+            bad = [a for a in check.depends_on if a in not_ok]
+            if bad:
+                status, sid = not_ok[bad[0]]
+                self._emit(self.evaluator.skipped(check, None, _skip_reason(status, sid, None)))
+            else:
+                runnable.append(check)
+        self.waiting.clear()
+        for result in self.evaluator.evaluate(runnable, CheckScope()):
+            self._emit(result)
+        summary.failed_checks = sorted({r.check for r in self.failures})
+
+    def _emit(self, result: CheckEvaluated) -> None:
+        with self._lock:
+            self.results.append(result)
+        self.sink.emit(result)
+
+    @property
+    def failures(self) -> list[CheckEvaluated]:
+        """Results that make the command fail (status fail or error)."""
+        return [r for r in self.results if is_failure(r)]
+
+
+def _skip_reason(status: str, step_id: str, cause: str | None) -> str:
+    if status == "failed":
+        return f"'{step_id}' failed to build"
+    if status == "blocked":
+        return f"'{step_id}' was not published: blocking check '{cause}' failed"
+    return f"'{step_id}' was skipped" + (f" ({cause})" if cause else "")
+
+
+def _with_message(result: CheckEvaluated, message: str) -> CheckEvaluated:
+    from dataclasses import replace
+
+    text = f"{result.message}; {message}" if result.message else message
+    return replace(result, message=text)
+
+
+# --------------------------------------------------------------------------- orch test
+
+
+@dataclass
+class TestRun:
+    """What ``orch test`` did."""
+
+    run_id: str
+    results: list[CheckEvaluated] = field(default_factory=list)
+    stored: dict[str, str] = field(default_factory=dict)  # check -> audit table
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a check failed at error severity or errored, else 0."""
+        return 1 if any(is_failure(r) for r in self.results) else 0
+
+
+def run_tests(
+    manifest: Manifest,
+    adapter: Adapter,
+    checks: Sequence[str],
+    sink: EventSink,
+    *,
+    project_root: Path,
+    target: str,
+    partitions_of: Callable[[Node], list[str | None]] | None = None,
+    threads: int = 4,
+    store_failures: bool = False,
+    selection: str = "",
+) -> TestRun:
+    """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
+
+    ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
+    whole asset at once).
+    """
+    run_id = uuid.uuid4().hex
+    fan = sink if isinstance(sink, FanOut) else FanOut([sink])
+    evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
+    groups: dict[tuple[str, str | None], list[CheckNode]] = {}
+    for name in sorted(checks):
+        check = manifest.checks[name]
+        node = manifest.nodes.get(check.asset or "")
+        keys: list[str | None] = [None]
+        if node is not None and partitions_of is not None and node.config.partitioned_by:
+            keys = partitions_of(node) or [None]
+        for key in keys:
+            groups.setdefault((check.asset or "", key), []).append(check)
+    started = time.perf_counter()
+    fan.emit(
+        RunStarted(run_id, "test", target, selection, len(checks), pid=os.getpid(),
+                   args={"select": selection})
+    )  # fmt: skip
+    run = TestRun(run_id)
+    lock = threading.Lock()
+
+    def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
+        (_, key), members = item
+        scope = CheckScope(partition=key)
+        for result in evaluator.evaluate(members, scope):
+            stored = None
+            if store_failures and result.failing_rows and result.status != "error":
+                try:
+                    stored = evaluator.store_failures(manifest.checks[result.check], scope)
+                except Exception as err:  # noqa: BLE001 - keep the result, say what failed
+                    result = _with_message(result, f"could not store failures: {err}")
+            if stored is not None:
+                result = _with_message(result, f"all failing rows in {stored}")
+            with lock:
+                run.results.append(result)
+                if stored is not None:
+                    run.stored[result.check] = str(stored)
+            fan.emit(result)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="orch-check") as pool:
+        list(pool.map(work, sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))))
+    run.duration_s = time.perf_counter() - started
+    status = "failed" if run.exit_code else "success"
+    counts: dict[str, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    fan.emit(RunFinished(run_id, status, run.duration_s, counts))
+    return run
