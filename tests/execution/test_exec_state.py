@@ -186,6 +186,10 @@ def test_run_is_models_only_and_seed_is_seeds_only(make_project, orch, warehouse
     assert "raw" not in built_assets(run.stdout)
     assert "Failed: a (models/a.sql)" in run.stdout
     assert "Table with name raw does not exist" in run.stdout
+    assert (
+        "Hint: upstream seed 'raw' (analytics.raw) does not exist in the warehouse: "
+        "run `orch seed -s raw` (or `orch build`) first." in run.stdout
+    )
     assert "SKIP    b: upstream 'a' failed" in run.stdout
     assert built_assets(run.stdout) == {"lone"}
 
