@@ -303,28 +303,6 @@ class Executor:
             )
         return hints
 
-    def _missing_upstream(self, step: Step) -> list[str]:
-        """Hints for upstream relations absent from the warehouse (``orch run`` before seeds)."""
-        hints = []
-        for parent in sorted(self.manifest.parents.get(step.asset, [])):
-            node = self.manifest.nodes.get(parent)
-            if node is None or node.relation is None or node.materialized == "ephemeral":
-                continue
-            try:
-                if self.adapter.relation_exists(node.relation.to_relation()):
-                    continue
-            except Exception:  # only a hint: never hide the real error
-                continue
-            how = {
-                "seed": f"run `orch seed -s {parent}` (or `orch build`) first",
-                "source": "load it, or fix the source's database/schema in its YAML",
-            }.get(node.resource_type, f"run `orch run -s {parent}` (or `orch build`) first")
-            hints.append(
-                f"Hint: upstream {node.resource_type} '{parent}' "
-                f"({node.relation.to_relation()}) does not exist in the warehouse: {how}."
-            )
-        return hints
-
     def _failed(self, step: Step, node: Node, err: Exception, duration: float) -> StepOutcome:
         if self._stopping.is_set():
             message = "interrupted"
@@ -333,8 +311,6 @@ class Executor:
         else:
             message = f"{type(err).__name__}: {err}"
             log.debug("step %s failed:\n%s", step.step_id, traceback.format_exc())
-        if isinstance(err, WarehouseError) and not self._stopping.is_set():
-            message += "".join(f"\n{hint}" for hint in self._missing_upstream(step))
         if isinstance(err, WarehouseError) and not self._stopping.is_set():
             message += "".join(f"\n{hint}" for hint in self._missing_upstream(step))
         message = redaction.scrub(message)
