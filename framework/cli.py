@@ -493,6 +493,140 @@ def seed_command(**kwargs: Any) -> None:
 # --------------------------------------------------------------------------- status
 
 
+@cli.command("test")
+@project_options
+@selection_options
+@partition_options
+@click.option("--store-failures", is_flag=True,
+              help="Write every failing row of each failing check to <schema>_audit.<check>.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Checks evaluated in parallel (default: the target's 'threads').")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per check result on stdout.")
+def test_command(store_failures: bool, threads: int | None, log_format: str,
+                 **kwargs: Any) -> None:  # fmt: skip
+    """Run the checks of the selected assets against what is in the warehouse.
+
+    Prints a table of results, then each failure with sample rows and the query to reproduce
+    it. Exit code 1 when a check fails at error severity (or its query errors). Checks are
+    selected like assets (a check of a selected asset is selected), by name, or by
+    test_type: (not_null, unique, ..., singular, python).
+
+    \b
+    Examples:
+      orch test
+      orch test -s +orders --exclude test_type:relationships
+      orch test -s test_type:singular
+      orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
+      orch test --store-failures
+    """
+    from orch.adapters import get_adapter
+    from orch.check_runner import run_tests
+    from orch.events import FanOut
+    from orch.partitions import definition_of
+    from orch.reporting import JsonLinesReporter, RunResultsWriter
+    from orch.runner import open_state
+    from orch.selection import select_checks, select_nodes
+    from orch.state import StateRecorder
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    manifest, project = result.manifest, result.project
+    selected = select_nodes(manifest, options.select, options.exclude)
+    checks = sorted(select_checks(manifest, selected, options.select, options.exclude))
+    if not checks:
+        click.echo("No checks selected.")
+        return
+    partition, start, end = kwargs.get("partition"), kwargs.get("start"), kwargs.get("end")
+    partitions_of = None
+    if partition or start or end:
+
+        def partitions_of(node: Any) -> list[str | None]:
+            definition = definition_of(node.config.partitioned_by, asset=node.name)
+            if partition:
+                return [definition.validate(partition)]
+            first = start or definition.first_key()
+            last = end or first
+            return list(definition.keys_between(first, last))
+
+    adapter = get_adapter(project.target, project.root)
+    log_dir = project.root / project.config.log_path
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open_state(project.root, target=project.target) as state, (
+        log_dir / "orch.jsonl"
+    ).open("a", encoding="utf-8") as log_file:
+        sinks: list[Any] = [StateRecorder(state), JsonLinesReporter(log_file)]
+        sinks.append(
+            RunResultsWriter(
+                project.target_dir / "run_results.json",
+                manifest,
+                {"command": "test", "select": list(options.select), "target": project.target_name},
+            )
+        )
+        if log_format == "json":
+            sinks.append(JsonLinesReporter())
+        adapter.open()
+        try:
+            run = run_tests(
+                manifest, adapter, checks, FanOut(sinks), project_root=project.root,
+                target=project.target_name, partitions_of=partitions_of,
+                threads=threads or project.target.threads, store_failures=store_failures,
+                selection=" ".join(options.select),
+            )  # fmt: skip
+        finally:
+            adapter.close()
+    if log_format == "text":
+        _print_check_results(run)
+    sys.exit(run.exit_code)
+
+
+def _print_check_results(run: Any) -> None:
+    """A table of check results, then each failure with its sample rows and query."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # files and pipes: whole check names, no wrapping
+        console = Console(highlight=False, soft_wrap=True, width=250)
+    style = {"pass": "green", "warn": "yellow", "skipped": "yellow"}
+    table = Table(box=None, title_justify="left")
+    for column in ("status", "check", "asset", "partition"):
+        table.add_column(column)
+    table.add_column("failing rows", justify="right")
+    table.add_column("seconds", justify="right")
+    ordered = sorted(run.results, key=lambda r: (r.asset or "", r.check, str(r.partition)))
+    for r in ordered:
+        table.add_row(
+            f"[{style.get(r.status, 'red')}]{r.status.upper()}[/]", r.check, r.asset or "-",
+            r.partition or "", f"{r.failing_rows:,}", f"{r.duration_s:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    for r in ordered:
+        if r.status in ("pass", "skipped"):
+            continue
+        where = f"[{r.partition}]" if r.partition else ""
+        console.print(
+            f"\n[{style.get(r.status, 'red')} bold]{r.status.upper()}[/] {r.check} on "
+            f"{r.asset or '-'}{where}: {r.failing_rows:,} failing rows"
+            + (" (blocking)" if r.blocking else ""),
+        )
+        if r.message:
+            console.print(f"  {redaction.scrub(r.message)}", markup=False)
+        for row in r.sample:
+            console.print("  " + redaction.scrub(json.dumps(row, default=str)), markup=False)
+        if r.sql:
+            console.print("  reproduce with:", markup=False)
+            console.print("  " + redaction.scrub(r.sql).replace("\n", "\n  "), markup=False)
+    counts: dict[str, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    verdict = "[red bold]FAILED[/]" if run.exit_code else "[green bold]PASSED[/]"
+    console.print(
+        f"\n{verdict} {len(run.results)} check results in {run.duration_s:.2f}s: {summary}"
+    )
+
+
 @cli.command("status")
 @project_options
 @selection_options
