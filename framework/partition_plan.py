@@ -7,8 +7,10 @@ run and why, up to the last complete window (see :mod:`orch.partitions` for keys
   (built with another fingerprint; or a partition of a partitioned upstream it maps to was
   re-materialized after it, or is being re-materialized in this run), plus the definition's
   ``lookback`` newest partitions. ``--start/--end`` restrict that to a range; ``--partition KEY``
-  runs exactly that partition. An *unpartitioned* upstream being rebuilt does not make historical
-  partitions stale (rebuild them with ``orch backfill``).
+  runs exactly that partition (a key of another grain: the partitions overlapping its window,
+  so ``--partition 2024-02`` runs every day of February of a daily asset). An *unpartitioned*
+  upstream being rebuilt does not make historical partitions stale (rebuild them with
+  ``orch backfill``).
 - ``orch backfill``: every partition of the range, except those an interrupted backfill of the
   same selection and range already completed (with the current code): resumable.
 
@@ -162,7 +164,7 @@ class PartitionExpander:
             elif request.full_refresh:
                 reason = FULL_REFRESH
             else:
-                reason = self._staleness(node, definition, key, rec, parents, state)
+                reason = self.staleness(node, definition, key, rec, parents, state)
                 if reason is None and key in lookback and not request.restricted:
                     reason = LOOKBACK
             if reason is not None:
@@ -189,8 +191,18 @@ class PartitionExpander:
             first = request.start or definition.keys[0]
             final = request.end or definition.keys[-1]
             return definition.keys_between(first, final)
-        if request.partition:
+        if request.partition and key_grain(request.partition) == definition.grain:
             return [self._explicit_key(node, definition, request.partition, last)]
+        if request.partition:  # a key of another grain: the partitions overlapping its window
+            lo, hi = time_bounds(request.partition)
+            keys = definition.keys_overlapping(lo, hi, last)
+            if not keys:
+                raise PartitionError(
+                    f"'{node.name}' has no complete partition in {request.partition}",
+                    hint=f"Its partitions: {definition.describe()}, last complete: "
+                    f"{last or 'none yet'}",
+                )
+            return keys
         if request.start or request.end:
             lo = time_bounds(request.start)[0] if request.start else definition.start
             hi = time_bounds(request.end)[1] if request.end else datetime.max
@@ -208,12 +220,6 @@ class PartitionExpander:
         return definition.keys_between(definition.first_key(), last)
 
     def _explicit_key(self, node: Node, definition: TimeWindows, key: str, last: str | None) -> str:
-        grain = key_grain(key)
-        if grain != definition.grain:
-            raise PartitionError(
-                f"'{key}' is not a {definition.grain} partition key of '{node.name}'",
-                hint=f"Use a key like {definition.first_key()}, or --start/--end for a range",
-            )
         definition.validate(key)
         if last is None or definition.parse(key) > definition.parse(last):
             raise PartitionError(
@@ -230,7 +236,7 @@ class PartitionExpander:
                 out.append(parent)
         return out
 
-    def _staleness(
+    def staleness(
         self,
         node: Node,
         definition: PartitionDefinition,

@@ -12,12 +12,12 @@ from datetime import datetime
 
 from orch.config import RunOptions
 from orch.manifest import Manifest
-from orch.partition_plan import PartitionExpander
+from orch.partition_plan import PartitionExpander, PartitionRequest
 from orch.partitions import compress
 from orch.plan import asset_status, buildable
 from orch.project import Project
 from orch.selection import select_nodes
-from orch.state import SQLiteStateStore
+from orch.warehouse_state import open_state_store
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def asset_rows(manifest: Manifest, project: Project, options: RunOptions) -> lis
     names = [
         n for n in manifest.topological_names() if n in selected and buildable(manifest.nodes[n])
     ]
-    with SQLiteStateStore.for_project(project.root, readonly=True) as state:
+    with open_state_store(project.root, project.target, readonly=True) as state:
         latest = state.latest_materializations(None, target=project.target_name)
     rows = []
     for name in names:
@@ -113,13 +113,12 @@ def partition_summaries(
     succeeded, ``stale`` when built with other code or before an upstream partition it reads,
     else ``ok``. Costs two indexed state queries per asset, whatever the row counts.
     """
-    from orch.partition_plan import PartitionRequest
-
     selected = select_nodes(manifest, options.select, options.exclude)
     names = [
         n
         for n in manifest.topological_names()
-        if n in selected and manifest.nodes[n].config.partitioned_by is not None
+        if n in selected
+        and manifest.nodes[n].config.partitioned_by is not None
         and buildable(manifest.nodes[n])
     ]
     out: list[PartitionSummary] = []
@@ -127,7 +126,7 @@ def partition_summaries(
         return out
     target = project.target_name
     expander = PartitionExpander(manifest, target, PartitionRequest(now=now))
-    with SQLiteStateStore.for_project(project.root, readonly=True) as state:
+    with open_state_store(project.root, project.target, readonly=True) as state:
         for name in names:
             node = manifest.nodes[name]
             definition = expander.definition(node)
@@ -167,7 +166,9 @@ def partition_summaries(
     return out
 
 
-def with_partition_status(rows: list[StatusRow], summaries: list[PartitionSummary]) -> list[StatusRow]:
+def with_partition_status(
+    rows: list[StatusRow], summaries: list[PartitionSummary]
+) -> list[StatusRow]:
     """Status rows whose partitioned assets say ``N/M partitions ok`` instead of never built."""
     by_asset = {s.asset: s for s in summaries}
     out = []
@@ -195,6 +196,8 @@ def render_partition_summaries(summaries: list[PartitionSummary], *, max_ranges:
         shown = s.ranges[:max_ranges]
         more = len(s.ranges) - len(shown)
         if shown:
-            lines.append("  " + ", ".join(shown) + (f", ... and {more} more ranges" if more else ""))
+            lines.append(
+                "  " + ", ".join(shown) + (f", ... and {more} more ranges" if more else "")
+            )
         lines.append(f"  last run: {s.last_run} at {s.last_finished_at} UTC")
     return "\n".join(lines)
