@@ -41,7 +41,14 @@ from orch.config import (
     check_cron,
     check_timezone,
 )
-from orch.errors import ConfigError, DuplicateNameError, Location, ProjectError, suggestion
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    OrchError,
+    ProjectError,
+    suggestion,
+)
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -534,9 +541,10 @@ def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDef
         module = import_file(path, project.root)
         for value in vars(module).values():
             if isinstance(value, (ScheduleDefinition, SensorDefinition)):
-                if value.location is None:
-                    value = replace(value, location=Location(_rel(project.root, path)))
-                found.append(value)
+                line, col = 1, 1
+                if value.location is not None and Path(value.location.path) == path:
+                    line, col = value.location.line or 1, value.location.col or 1
+                found.append(replace(value, location=Location(_rel(project.root, path), line, col)))
     return found
 
 
@@ -562,6 +570,11 @@ def import_file(path: Path, root: Path) -> Any:
             location=Location(_rel(root, path), err.lineno or 1, err.offset or 1),
             hint="Fix the Python syntax",
         ) from None
+    except OrchError as err:  # a decorator's own error: show the path relative to the project
+        sys.modules.pop(module_name, None)
+        if err.location is not None and Path(err.location.path) == path:
+            err.location = Location(_rel(root, path), err.location.line, err.location.col)
+        raise
     except Exception as err:
         sys.modules.pop(module_name, None)
         line = _user_line(err, path)
