@@ -260,6 +260,11 @@ class _Compiler:
             lambda parsed, refs: self._compile_variant(parsed, parsed.full, refs, None),
         )
         self.warnings.extend(warnings)
+        if self.project.flavor == "dbt":  # dbt spells them test.<project>.<name>
+            checks = {
+                key: c.model_copy(update={"unique_id": "test." + c.unique_id.split(".", 1)[-1]})
+                for key, c in checks.items()
+            }
         return checks
 
     def manifest(self) -> Manifest:
@@ -481,6 +486,8 @@ class _Compiler:
             columns[col] = declared.get(col) or ColumnInfo(name=col)
         for col in declared:
             if out_cols is not None and col not in columns:
+                if config.contract:  # a contract's declared columns are enforced at build time
+                    columns[col] = declared[col]
                 self.warnings.append(
                     f"{patch_path}: column '{col}' of '{model.name}' is documented but the "
                     "model does not produce it"

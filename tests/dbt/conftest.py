@@ -1,0 +1,96 @@
+"""Fixtures for the dbt-compatibility tests: a copy of a dbt fixture project, ready to build.
+
+The fixture projects under ``fixtures/`` are dbt projects written for these tests. A build runs
+the real CLI (``orch build --project-dir <copy>``) in-process with click's CliRunner.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+from orch.cli import cli
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+RunOrch = Callable[..., Result]
+
+
+def load_raw_batches(database: Path) -> None:
+    """Write the source ``roastery.roast_batches`` as the roasting machine's loader would."""
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS roastery_raw")
+        con.execute(
+            "CREATE OR REPLACE TABLE roastery_raw.batches_v1 AS SELECT * FROM (VALUES "
+            "(1, 'ETH', DATE '2024-03-01', 12.5), (2, 'COL', DATE '2024-03-02', NULL)) "
+            "AS t(batch_id, bean_code, roasted_on, kilos)"
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def coffee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/coffee_dbt`` with its source table loaded; the current directory.
+
+    dbt is run from the project folder, so the tests do the same (the profile's relative DuckDB
+    path is opened from the current directory, as dbt-duckdb does). ``HOME`` and the
+    ``*_PROFILES_DIR`` variables are isolated so no real ~/.dbt/profiles.yml is read.
+    """
+    project = tmp_path / "coffee_dbt"
+    shutil.copytree(FIXTURES / "coffee_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", "COFFEE_REGION", "COFFEE_CI_DB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    load_raw_batches(project / "coffee.duckdb")
+    return project
+
+
+@pytest.fixture
+def orch() -> RunOrch:
+    """``orch(*args)`` runs the CLI in-process and returns click's Result (stderr separate)."""
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return run
+
+
+class Warehouse:
+    """A DuckDB file as tests read it (read-only, closed after each call)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Rows of ``sql``."""
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def types(self, relation: str) -> dict[str, str]:
+        """``{column: type}`` of a relation, in column order."""
+        return {row[0]: row[1] for row in self.rows(f"DESCRIBE {relation}")}
+
+    def relations(self) -> set[tuple[str, str, str]]:
+        """Every (schema, name, TABLE|VIEW) in the file."""
+        rows = self.rows(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables"
+        )
+        return {(s, n, "VIEW" if t == "VIEW" else "TABLE") for s, n, t in rows}
+
+
+@pytest.fixture
+def warehouse(coffee: Path) -> Warehouse:
+    """The coffee project's DuckDB file (``path: coffee.duckdb`` in its profile)."""
+    return Warehouse(coffee / "coffee.duckdb")
