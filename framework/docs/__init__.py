@@ -17,6 +17,7 @@ page through ``textContent`` or Jinja autoescaping, never as markup. The DAG is 
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -387,8 +388,17 @@ def generate_site(
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
     """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived lists: full collections would make this quadratic
+    try:
+        return _generate(manifest, state_reader, Path(out_dir))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _generate(manifest: Manifest, state_reader: StateReader | None, out: Path) -> SiteStats:
     started = time.perf_counter()
-    out = Path(out_dir)
     snap = StateSnapshot.read(manifest, state_reader)
     builder = _SiteBuilder(manifest, snap)
     index = builder.build_index()

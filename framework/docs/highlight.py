@@ -71,22 +71,43 @@ class _Builder:
 def highlight_sql(text: str) -> Tokens:
     """SQL (optionally with Jinja) as a flat ``[class, text, ...]`` token list."""
     keywords = _sql_keywords()
-    b = _Builder()
+    out: Tokens = []
+    plain: list[str] = []  # pending plain text, merged into one token
     pos = 0
+    group_class = _GROUP_CLASS
+    callable_words = _CALLABLE
     for m in _SQL.finditer(text):
-        b.add(PLAIN, text[pos : m.start()])
+        start = m.start()
+        if start > pos:
+            plain.append(text[pos:start])
         word = m.group("word")
         if word is not None:
-            if m.group("call") is not None:
-                b.add(FN if word.lower() not in keywords or word.lower() in _CALLABLE else KW, word)
-                b.add(PLAIN, m.group("call"))
+            low = word.lower()
+            call = m.group("call")
+            if call is not None:
+                cls = FN if low not in keywords or low in callable_words else KW
             else:
-                b.add(KW if word.lower() in keywords else PLAIN, word)
+                cls = KW if low in keywords else PLAIN
+            if cls == PLAIN:
+                plain.append(word)
+            else:
+                if plain:
+                    out += [PLAIN, "".join(plain)]
+                    plain = []
+                out += [cls, word]
+            if call is not None:
+                plain.append(call)
         else:
-            b.add(_GROUP_CLASS[m.lastgroup or "op"], m.group(0))
+            if plain:
+                out += [PLAIN, "".join(plain)]
+                plain = []
+            out += [group_class[m.lastgroup or "op"], m.group(0)]
         pos = m.end()
-    b.add(PLAIN, text[pos:])
-    return b.out
+    if pos < len(text):
+        plain.append(text[pos:])
+    if plain:
+        out += [PLAIN, "".join(plain)]
+    return out
 
 
 _CALLABLE = frozenset(

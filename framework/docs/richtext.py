@@ -22,6 +22,7 @@ ALLOWED_TAGS = frozenset(
      "blockquote", "a", "br", "hr"}
 )  # fmt: skip
 _SAFE_HREF = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+_BLOCK_START = re.compile(r"^(?:[#>*+=_`~-]|\d+[.)]|\s{4})")
 _PLAIN = re.compile(r"^[^*_`#\[\]<>!\n\\&|~+=0-9-][^*_`\[\]<>!\n\\&|~]*$")
 
 
@@ -37,12 +38,22 @@ def safe_href(href: str) -> str | None:
 
 
 def markdown_tree(text: str) -> Tree:
-    """Render Markdown to a list of top-level nodes (strings or ``[tag, attrs, *children]``)."""
-    text = text.strip()
+    """Render Markdown to a list of top-level nodes (strings or ``[tag, attrs, *children]``).
+
+    Results are cached by text (column descriptions repeat across a project); callers must not
+    mutate the returned tree.
+    """
+    return _markdown_tree(text.strip())
+
+
+@lru_cache(maxsize=8192)
+def _markdown_tree(text: str) -> Tree:
     if not text:
         return []
     if _PLAIN.match(text):  # the common one-line description: skip the parser
         return [["p", {}, text]]
+    if "\n" not in text and not _BLOCK_START.match(text):  # one line: inline rules only
+        return [["p", {}, *_inline(_parser().parseInline(text)[0].children or [])]]
     return _blocks(_parser().parse(text))
 
 
