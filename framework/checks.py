@@ -326,7 +326,8 @@ class CheckCompiler:
         try:
             parsed_args = ctype.args.model_validate(args)
         except ValidationError as err:
-            item = err.errors()[0]
+            items = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+            item = items[0]  # an unknown argument first: it often explains a missing one
             where = ".".join(str(p) for p in item["loc"]) or check_type
             allowed = (
                 ", ".join((f.alias or n) for n, f in ctype.args.model_fields.items())
@@ -525,9 +526,12 @@ class CheckCompiler:
         by_lower = {c.lower(): c for c in node.columns}
         found = by_lower.get(column.lower())
         if found is None:
+            location = spec.location
+            if spec.column is not None and column == spec.column:  # point at the column's name
+                location = spec.doc.location((*spec.key_path[:-2], "name"))
             raise ConfigError(
                 f"check on unknown column '{column}' of '{node.name}'",
-                location=spec.location,
+                location=location,
                 hint=(suggestion(column, node.columns, closest=True) or "")
                 + (" " if suggestion(column, node.columns, closest=True) else "")
                 + f"Known columns: {', '.join(node.columns)}",

@@ -205,6 +205,10 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
                 if name in selected and node.resource_type == "model":
                     click.echo(f"-- {name} ({node.path})")
                     click.echo(node.compiled_code.rstrip() + "\n")
+            for check in manifest.checks.values():  # their checks' queries (failing rows)
+                if check.asset in selected and check.sql:
+                    click.echo(f"-- check {check.name} ({check.path}): rows returned fail")
+                    click.echo(check.sql.rstrip() + "\n")
         return
     if not quiet:
         click.echo(
