@@ -1,0 +1,141 @@
+"""dbt features orch does not implement stop the build with ONE clear message, exit 2.
+
+Each case adds one file to a copy of ``fixtures/coffee_dbt`` and expects the message to name the
+file (with the line where there is one) and the feature, with no traceback and nothing built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import RunOrch, Warehouse
+
+PACKAGES_YML = """\
+packages:
+  - package: dbt-labs/dbt_utils
+    version: [">=1.0.0", "<2.0.0"]
+"""
+
+CASES = [
+    pytest.param(
+        {
+            "packages.yml": PACKAGES_YML,
+            "transform/marts/core/wide.sql": "select\n  {{ dbt_utils.star(ref('dim_customers')) }}"
+            "\nfrom {{ ref('dim_customers') }}\n",
+        },
+        "transform/marts/core/wide.sql:2:6: macros or tests of the package 'dbt_utils' "
+        "(installed by 'dbt deps' from packages.yml): not supported by orch",
+        id="package-macro",
+    ),
+    pytest.param(
+        {
+            "packages.yml": PACKAGES_YML,
+            "transform/marts/tests.yml": "version: 2\nmodels:\n  - name: dim_beans\n"
+            "    data_tests:\n      - dbt_utils.expression_is_true:\n"
+            "          expression: 'order_total >= 0'\n",
+        },
+        "transform/marts/tests.yml:5:9: macros or tests of the package 'dbt_utils'",
+        id="package-test",
+    ),
+    pytest.param(
+        {
+            "snapshots/customers_snapshot.sql": "{% snapshot customers_snapshot %}\n"
+            "{{ config(unique_key='customer_id', strategy='check', check_cols='all') }}\n"
+            "select * from {{ ref('customers') }}\n{% endsnapshot %}\n"
+        },
+        "snapshots/customers_snapshot.sql: dbt snapshots: not supported by orch",
+        id="snapshot",
+    ),
+    pytest.param(
+        {
+            "transform/exposures.yml": "version: 2\n\nexposures:\n  - name: weekly_report\n"
+            "    type: dashboard\n    owner: {email: a@b.c}\n"
+        },
+        "transform/exposures.yml:3:1: dbt exposures ('exposures:'): not supported by orch",
+        id="exposures",
+    ),
+    pytest.param(
+        {
+            "transform/marts/unit.yml": "version: 2\nunit_tests:\n"
+            "  - name: t\n    model: fct_orders\n"
+        },
+        "transform/marts/unit.yml:2:1: dbt unit tests ('unit_tests:'): not supported by orch",
+        id="unit-tests",
+    ),
+    pytest.param(
+        {
+            "transform/marts/py_orders.py": "import pandas\n\n\ndef model(dbt, session):\n"
+            "    return dbt.ref('fct_orders').df()\n"
+        },
+        "transform/marts/py_orders.py:4:1: dbt-style Python models (def model(dbt, session)): "
+        "not supported by orch",
+        id="python-model",
+    ),
+    pytest.param(
+        {
+            "macros/dates.sql": "{% macro day_of(col) %}\n"
+            "  {{ return(adapter.dispatch('day_of', 'coffee_dbt')(col)) }}\n{% endmacro %}\n"
+        },
+        "macros/dates.sql:2:13: adapter.dispatch(): not supported by orch",
+        id="dispatch",
+    ),
+    pytest.param(
+        {
+            "macros/dates.sql": "{% macro duckdb__day_of(col) %}"
+            "date_trunc('day', {{ col }}){% endmacro %}\n"
+        },
+        "macros/dates.sql:1:1: adapter-specific macros (<adapter>__name), used through dispatch",
+        id="adapter-macro",
+    ),
+    pytest.param(
+        {
+            "transform/marts/core/cols.sql": "-- introspection at compile time\n"
+            "{% set cols = adapter.get_columns_in_relation(ref('dim_customers')) %}\n"
+            "select 1 as one\n"
+        },
+        "transform/marts/core/cols.sql:2: adapter.get_columns_in_relation() is not supported",
+        id="adapter-introspection",
+    ),
+    pytest.param(
+        {
+            "transform/marts/core/statuses.sql": "{% set rows = run_query('select 1') %}\n"
+            "select 1 as one\n"
+        },
+        "transform/marts/core/statuses.sql:1: run_query() is not supported by orch",
+        id="run-query",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "message"), CASES)
+def test_unsupported_feature_is_one_clear_error(
+    coffee: Path, orch: RunOrch, warehouse: Warehouse, files: dict[str, str], message: str
+):
+    for rel, text in files.items():
+        path = coffee / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    result = orch("build", "--project-dir", str(coffee))
+    assert result.exit_code == 2, result.output + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0]
+    assert "Traceback" not in result.stderr
+    # nothing was built
+    assert {s for s, _, _ in warehouse.relations()} == {"roastery_raw"}
+
+
+def test_packages_yml_whose_packages_are_unused_builds(coffee: Path, orch: RunOrch):
+    (coffee / "packages.yml").write_text(PACKAGES_YML, encoding="utf-8")
+    result = orch("build", "--project-dir", str(coffee))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_orch_project_file_keeps_its_strictness(coffee: Path, orch: RunOrch):
+    text = (coffee / "dbt_project.yml").read_text()
+    (coffee / "orch_project.yml").write_text(text, encoding="utf-8")  # the orch flavor wins
+    result = orch("compile", "--project-dir", str(coffee))
+    assert result.exit_code == 2
+    # dbt-only top-level keys are fine in dbt_project.yml, errors in orch_project.yml
+    assert "orch_project.yml" in result.stderr and "unknown key" in result.stderr
