@@ -983,9 +983,10 @@ def schedule_ls_command(**kwargs: Any) -> None:
     with open_state(project.root, readonly=True) as state:
         for name, defn in sorted(automation.schedules.items()):
             nxt = next_schedule_tick(defn, state, now)
+            due = " (due)" if nxt is not None and nxt <= now else ""
             click.echo(
                 f"{name:<24} job {defn.job:<20} {defn.cron} ({defn.timezone}, catchup "
-                f"{defn.catchup})  next: {_when(nxt) if defn.enabled else 'disabled'}  "
+                f"{defn.catchup})  next: {_when(nxt) + due if defn.enabled else 'disabled'}  "
                 f"last: {_last(state, name)}"
             )
 
