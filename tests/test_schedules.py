@@ -292,3 +292,29 @@ def test_schedule_definition_without_history_is_due_at_its_latest_tick() -> None
     at = datetime(2024, 1, 1, 5, 30, tzinfo=timezone.utc)
     assert defn.latest_tick(at) == datetime(2024, 1, 1, 5, tzinfo=timezone.utc)
     assert defn.next_tick(at) == datetime(2024, 1, 1, 6, tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- example_project
+
+
+def test_example_project_landing_sensor_reloads_new_partner_files(example_project: Path) -> None:
+    root = example_project
+    jobs = invoke("job", "ls", "--project-dir", str(root)).output
+    assert "daily_order_lines        select: fct_order_lines+  ← order_lines_nightly" in jobs
+    first = invoke("sensor", "test", "landing_files", "--project-dir", str(root)).output
+    assert '"new_files": ["landing/partner_orders_2024-12-30.csv"]' in first
+    assert invoke("job", "run", "load_landing", "--project-dir", str(root)).exit_code == 0
+    assert rows(root, "select count(*) from main.landed_partner_orders") == [(3,)]
+    (root / "landing" / "partner_orders_2024-12-31.csv").write_text(
+        "partner_order_id,customer_id,ordered_at,amount\nP-2001,5,2024-12-31 08:00:00,10.0\n"
+    )
+    result = invoke("job", "run", "load_landing", "--project-dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert rows(
+        root, "select source_file, count(*) from main.landed_partner_orders group by 1 order by 1"
+    ) == [("partner_orders_2024-12-30.csv", 3), ("partner_orders_2024-12-31.csv", 1)]
+    schedules = invoke("schedule", "ls", "--project-dir", str(root)).output
+    assert schedules.startswith(
+        "order_lines_nightly      job daily_order_lines    0 2 * * * (Europe/Amsterdam, catchup "
+        "latest)  next: "
+    )
