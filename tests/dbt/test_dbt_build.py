@@ -312,3 +312,19 @@ def test_generate_schema_name_override(coffee: Path, orch: RunOrch, warehouse: W
     names = {(s, n) for s, n, _ in warehouse.relations()}
     assert {("staging", "stg_orders"), ("raw", "customers"), ("finance", "revenue_by_day"),
             ("main", "dim_customers")} <= names  # fmt: skip
+
+
+def test_seed_with_bom_line_breaks_and_timestamps(coffee: Path, orch: RunOrch, warehouse):
+    # dbt strips a UTF-8 BOM, keeps line breaks inside quoted fields, and types
+    # 'YYYY-MM-DD HH:MM:SS' as a datetime (TIMESTAMP on dbt-duckdb)
+    (coffee / "reference_data" / "notes.csv").write_bytes(
+        b'\xef\xbb\xbfcode,note,at\n1,"two\nlines",2024-01-01 10:00:00\n'
+        b"2,plain,2024-01-02 11:30:00\n"
+    )
+    build(orch, coffee, "-s", "notes")
+    assert warehouse.types("main_raw.notes") == {
+        "code": "INTEGER", "note": "VARCHAR", "at": "TIMESTAMP",
+    }  # fmt: skip
+    assert warehouse.rows("SELECT code, note FROM main_raw.notes ORDER BY 1") == [
+        (1, "two\nlines"), (2, "plain"),
+    ]  # fmt: skip
