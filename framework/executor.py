@@ -22,6 +22,7 @@ from orch.adapters.base import Adapter
 from orch.errors import BlockingCheckFailedError, OrchError, WarehouseError
 from orch.events import (
     EventSink,
+    LogEmitted,
     StepFailed,
     StepMaterialized,
     StepQueued,
@@ -246,6 +247,8 @@ class Executor:
                 upstream=self._upstream_of(step),
             )
         )
+        for message in result.warnings:
+            self.sink.emit(LogEmitted(self.run_id, step.asset, "warning", message))
         with self._lock:
             self._known_runs.setdefault(step.asset, {})[step.partition] = self.run_id
         if self.after_step is not None:

@@ -56,6 +56,7 @@ class MaterializeResult:
 
     rows: int | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # shown to the user, e.g. dropped rows
 
 
 class Audit(Protocol):
@@ -381,13 +382,14 @@ def materialize_partition(
             relation, f"SELECT * FROM ({select}) AS __orch_new WHERE {where}", where
         )
         dropped = total - (rows or 0)
+        warnings = []
         if dropped:
-            log.warning(
-                "%s[%s]: dropped %d row(s) outside the partition's window (%s)",
-                node.name, key, dropped, spec.column,
-            )  # fmt: skip
+            warnings.append(
+                f"{node.name}[{key}]: dropped {dropped} row(s) outside the partition's window "
+                f"('{spec.column}', out_of_window: drop)"
+            )
             metadata["dropped_rows"] = dropped
-        return MaterializeResult(rows=rows, metadata=metadata)
+        return MaterializeResult(rows=rows, metadata=metadata, warnings=warnings)
     target = adapter.render(relation)
     with adapter.transaction():
         rows = adapter.delete_insert(relation, select, where)
