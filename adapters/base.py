@@ -66,6 +66,9 @@ class Adapter(ABC):
     SUPPORTS_MERGE: ClassVar[bool] = True
     SUPPORTS_SWAP: ClassVar[bool] = False  # ALTER TABLE ... SWAP WITH
     SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = False
+    # Fold row-level checks of one table into one scan (SELECT COUNT_IF(p1), COUNT_IF(p2) ...):
+    # a win where every query scans the table remotely; see bench/RESULTS.md (checks).
+    PREFERS_FOLDED_CHECKS: ClassVar[bool] = True
 
     def __init__(self, config: TargetConfig, project_dir: Path) -> None:
         self.config = config

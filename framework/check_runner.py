@@ -1,9 +1,11 @@
 """Run checks against the warehouse: statuses, failing-row counts, samples, events.
 
-- :class:`CheckEvaluator` runs checks through the Adapter. Row-level checks of one relation
-  (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular checks of that
-  shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM t``; other checks
-  cost one ``COUNT(*)`` over their query. Samples (at most ``sample_limit`` rows) are fetched only
+- :class:`CheckEvaluator` runs checks through the Adapter. Where the adapter prefers it
+  (``PREFERS_FOLDED_CHECKS``: warehouses where every query is a remote scan), row-level checks of
+  one relation (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular
+  checks of that shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM
+  t``; otherwise (DuckDB, where filtered counts run on compressed storage and are faster) and for
+  other checks, each costs one ``COUNT(*)`` over its query. Samples (at most ``sample_limit`` rows) are fetched only
   for checks that found failing rows. A query that fails at run time gives status ``error``, never
   ``pass``.
 - A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
@@ -84,6 +86,7 @@ class CheckEvaluator:
         project_root: Path | None = None,
         sample_limit: int = SAMPLE_LIMIT,
         python_loader: PythonLoader | None = None,
+        fold: bool | None = None,
     ) -> None:
         self.adapter = adapter
         self.manifest = manifest
@@ -92,6 +95,7 @@ class CheckEvaluator:
         self.project_root = project_root
         self.sample_limit = sample_limit
         self.python_loader = python_loader or self._import_python_check
+        self.fold = adapter.PREFERS_FOLDED_CHECKS if fold is None else fold
 
     # ------------------------------------------------------------------ SQL
 
@@ -130,7 +134,7 @@ class CheckEvaluator:
         rest: list[CheckNode] = []
         for check in checks:
             folded = None
-            if check.kind != "python" and check.sql:
+            if self.fold and check.kind != "python" and check.sql:
                 try:
                     folded = fold_predicate(check.sql, self.dialect)
                 except OrchError:

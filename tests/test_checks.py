@@ -470,7 +470,7 @@ def test_folded_scan_gives_the_same_counts_as_one_query_per_check(shop: Path):
     checks = [manifest.checks[n] for n in names]
     adapter = get_adapter(compile_for(RunOptions(project_dir=shop)).project.target, shop)
     with adapter:
-        ev = CheckEvaluator(adapter, manifest, "r1")
+        ev = CheckEvaluator(adapter, manifest, "r1", fold=True)
         folded = {r.check: (r.status, r.failing_rows, len(r.sample)) for r in ev.evaluate(
             checks, CheckScope())}  # fmt: skip
         single = {c.name: (lambda r: (r.status, r.failing_rows, len(r.sample)))(
