@@ -714,7 +714,7 @@ def backfill_command(
     project, manifest = compiled.project, compiled.manifest
     target = project.target_name
     identity = backfill_identity(options)
-    with open_state(project.root, readonly=True) as state:
+    with open_state(project.root, readonly=True, target=project.target) as state:
         backfill_id, done_runs = resume_point(state, target, identity)
         request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
         planned = run_command(
@@ -810,12 +810,13 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
       orch docs generate -o /tmp/site && open /tmp/site/index.html
     """
     from orch.docs import generate_site
-    from orch.state import SQLiteStateStore
+    from orch.runner import open_state
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
     out = output or result.project.target_dir / "docs"
-    with SQLiteStateStore.for_project(result.project.root, readonly=True) as reader:
+    project = result.project
+    with open_state(project.root, readonly=True, target=project.target) as reader:
         stats = generate_site(result.manifest, reader, out)
     index = (out / "index.html").resolve()
     click.echo(
@@ -980,7 +981,7 @@ def schedule_ls_command(**kwargs: Any) -> None:
         click.echo("No schedules.")
         return
     now = system_now()
-    with open_state(project.root, readonly=True) as state:
+    with open_state(project.root, readonly=True, target=project.target) as state:
         for name, defn in sorted(automation.schedules.items()):
             nxt = next_schedule_tick(defn, state, now)
             due = " (due)" if nxt is not None and nxt <= now else ""
@@ -1033,7 +1034,7 @@ def sensor_ls_command(**kwargs: Any) -> None:
     if not automation.sensors:
         click.echo("No sensors.")
         return
-    with open_state(project.root, readonly=True) as state:
+    with open_state(project.root, readonly=True, target=project.target) as state:
         for name, sn in sorted(automation.sensors.items()):
             cursor = state.get_cursor(name)
             click.echo(
@@ -1064,7 +1065,7 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
             hint=suggestion(name, automation.sensors) or "See 'orch sensor ls'",
         )
     defn = automation.sensors[name]
-    with open_state(project.root, readonly=True) as state:
+    with open_state(project.root, readonly=True, target=project.target) as state:
         stored = state.get_cursor(name)
         context = SensorContext(
             sensor=name, now=system_now(), project_root=project.root,
