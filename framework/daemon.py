@@ -330,6 +330,7 @@ class Daemon:
         self._queue: deque[LaunchRequest] = deque()
         self._open: dict[str, OpenTick] = {}
         self._last_eval: dict[str, datetime] = {}
+        self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -428,8 +429,10 @@ class Daemon:
             wake = min(wake, now + timedelta(seconds=min(1.0, self.poll_interval)))
         for defn in self.automation.schedules.values():
             if defn.enabled and defn.name not in self._open:
-                cursor = self.state.get_cursor(schedule_cursor_name(defn.name))
-                nxt = defn.next_tick(datetime.fromisoformat(cursor) if cursor else now)
+                nxt = self._next_due.get(defn.name)
+                if nxt is None:
+                    cursor = self.state.get_cursor(schedule_cursor_name(defn.name))
+                    nxt = defn.next_tick(datetime.fromisoformat(cursor) if cursor else now)
                 wake = min(wake, nxt)
         for sn in self.automation.sensors.values():
             if sn.enabled and sn.name not in self._open and sn.name in self._last_eval:
@@ -528,13 +531,18 @@ class Daemon:
         """Handle the due ticks of a schedule until one queues runs (then True)."""
         if defn.name in self._open:
             return False
+        cached = self._next_due.get(defn.name)
+        if cached is not None and now < cached:
+            return False  # nothing due: no state read, no cron arithmetic
         stored = self.state.get_cursor(schedule_cursor_name(defn.name))
         if stored is None:
             due = [defn.latest_tick(now)]
         else:
             due = defn.ticks_between(datetime.fromisoformat(stored), now)
         if not due:
+            self._next_due[defn.name] = defn.next_tick(datetime.fromisoformat(str(stored)))
             return False
+        self._next_due.pop(defn.name, None)
         if defn.catchup == "latest" and len(due) > 1:
             missed, due = due[:-1], due[-1:]
             reason = f"missed (daemon down or busy); catchup latest runs {iso(due[0])} only"

@@ -243,7 +243,7 @@ def test_ls_commands_show_next_ticks_and_last_outcomes(root: Path) -> None:
     out = invoke("schedule", "ls", "--project-dir", str(root)).output
     assert out.startswith(
         "nightly                  job downstream           0 6 * * * (Europe/Paris, catchup latest)"
-        "  next: 2024-01-02T05:00:00Z  last: 2024-01-01T05:00:00Z "
+        "  next: 2024-01-02T05:00:00Z (due)  last: 2024-01-01T05:00:00Z "
     )
     sensors = invoke("sensor", "ls", "--project-dir", str(root)).output.splitlines()
     assert sensors[1].startswith(
