@@ -363,3 +363,19 @@ def test_stop_drains_a_running_run_before_returning(project) -> None:
         ticks = s.ticks("events_daily")
     assert [t.status for t in ticks] == ["success"]  # recorded after the run finished
     assert runs_of(root)[0].status == "success"
+
+
+def test_subprocess_launcher_runs_the_job_in_a_child_with_the_claimed_run_id(project) -> None:
+    root = project()
+    clock = FakeClock(T0 + timedelta(hours=1))
+    d = daemon(root, clock, launcher="subprocess")
+    assert d.tick_once() == 0
+    d.close()
+    with state(root) as s:
+        tick = s.ticks("events_daily")[0]
+    assert tick.status == "success"
+    (run,) = runs_of(root)
+    assert tick.run_ids == (run.run_id,)
+    assert run.pid != os.getpid()
+    assert (root / "logs" / "daemon" / f"{run.run_id}.log").exists()
+    assert event_days(root) == ["2023-12-31"]  # --at passed the tick time to the child
