@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-from orch import AssetContext, Config, asset
+from orch import AssetContext, Config, asset, check
 
 
 class SegmentConfig(Config):
@@ -65,3 +65,9 @@ def customer_segments(
     context.log.info("segmented %d customers: %s", out.height, counts)
     context.add_output_metadata({"segments": counts, "as_of": str(as_of)})
     return out
+
+
+@check(asset="customer_segments", description="Recency is never negative.")
+def recency_not_negative(customer_segments: pl.DataFrame) -> pl.DataFrame:
+    """A Python check: returns the failing rows (an empty frame passes)."""
+    return customer_segments.filter(pl.col("recency_days") < 0)
