@@ -437,13 +437,39 @@ class DuckDBAdapter(Adapter):
             log.warning("could not drop temporary table %s: %s", relation, err)
 
     def _swap_in(self, temp: Relation, relation: Relation) -> None:
-        """In one transaction: drop ``relation`` (table or view), rename ``temp`` to it."""
+        """In one transaction: drop ``relation`` (table or view), rename ``temp`` to it.
+
+        The common case (a table or nothing there) needs no catalog lookup, which costs a scan of
+        every relation in DuckDB; only a view of that name takes the slower path.
+        """
+        if self._local.depth == 0:
+            try:
+                with self.transaction():
+                    self._run(f"DROP TABLE IF EXISTS {self.render(relation)}")
+                    self._run(
+                        f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}"
+                    )
+                return
+            except WarehouseError as err:
+                if "is of type View" not in err.message:
+                    raise
         with self.transaction():
             kind = self.relation_type(relation)
             if kind is not None:
                 keyword = "VIEW" if kind == "view" else "TABLE"
                 self._run(f"DROP {keyword} {self.render(relation)}")
             self._run(f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}")
+
+    def create_view(self, relation: Relation, select_sql: str) -> None:
+        """``CREATE OR REPLACE VIEW``; a table of that name is dropped first, atomically."""
+        if self._local.depth == 0:
+            try:
+                self._run(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+                return
+            except WarehouseError as err:
+                if "is of type Table" not in err.message:
+                    raise
+        super().create_view(relation, select_sql)
 
     def _replace_from(self, relation: Relation, select_sql: str) -> int | None:
         """Build ``select_sql`` under a temporary name and swap it in; clean up on failure."""
