@@ -234,6 +234,12 @@ class Adapter(ABC):
         """How the warehouse stores an unquoted identifier (Snowflake: upper case)."""
         return name
 
+    def raise_unless(self, condition_sql: str, message: str) -> str | None:
+        """A boolean SQL expression: TRUE where ``condition_sql`` holds, else the query fails with
+        ``message``. None when the warehouse cannot raise inside a query (the caller checks with
+        a second query instead)."""
+        return None
+
     def error_line(self, message: str) -> int | None:
         """The 1-based line of the SQL a driver error message points at, when it says."""
         match = re.search(r"\bline (\d+)", message, re.IGNORECASE)

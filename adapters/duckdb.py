@@ -580,6 +580,11 @@ class DuckDBAdapter(Adapter):
 
     # ---------------------------------------------------------------- names and SQL
 
+    def raise_unless(self, condition_sql: str, message: str) -> str | None:
+        """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""
+        literal = exp.Literal.string(message).sql(dialect=self.dialect)
+        return f"CASE WHEN {condition_sql} THEN TRUE ELSE error({literal}) END"
+
     def error_line(self, message: str) -> int | None:
         """The line of DuckDB's ``LINE 3:`` marker in an error message."""
         match = _LINE_PATTERN.search(message)

@@ -469,7 +469,11 @@ def load_automation(project: Project) -> Automation:
         add(_from_sensor_config(name, sn), doc.location(("sensors", name)))
     for defn in _python_definitions(project):
         add(defn, defn.location)
-    for defn in [*automation.schedules.values(), *automation.sensors.values()]:
+    every: list[ScheduleDefinition | SensorDefinition] = [
+        *automation.schedules.values(),
+        *automation.sensors.values(),
+    ]
+    for defn in every:
         if defn.job not in automation.jobs:
             kind = "schedule" if isinstance(defn, ScheduleDefinition) else "sensor"
             in_yaml = defn.name in config.schedules or defn.name in config.sensors
