@@ -23,6 +23,7 @@ from orch.config import DuckDBTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
 from orch.redaction import scrub
+from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -579,6 +580,11 @@ class DuckDBAdapter(Adapter):
         return int(table.num_rows)
 
     # ---------------------------------------------------------------- names and SQL
+
+    def raise_unless(self, condition_sql: str, message: str) -> str | None:
+        """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""
+        literal = exp.Literal.string(message).sql(dialect=self.dialect)
+        return f"CASE WHEN {condition_sql} THEN TRUE ELSE error({literal}) END"
 
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""
