@@ -485,3 +485,55 @@ def test_results_history_is_json_in_the_log(shop: Path):
     events = [json.loads(line) for line in lines]
     evaluated = [e for e in events if e["event"] == "CheckEvaluated"]
     assert {e["check"] for e in evaluated} >= {"unique_orders_order_id", "no_big_orders"}
+
+
+def test_blocking_check_on_a_partition_rejects_only_that_partition(make_project, tmp_path):
+    files = {
+        "models/events.sql": PARTITION_FILES["models/events.sql"],
+        "models/events.yml": PARTITION_FILES["models/events.yml"].replace(
+            "checks: [not_null]", "checks: [{not_null: {config: {blocking: true}}}]"
+        ),
+        "models/daily.sql": """\
+            {{ config(materialized='incremental',
+                      partitioned_by={'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
+            select day, n from events
+            """,
+    }
+    root = make_project(tmp_path / "p", files)
+    run = run_cli("build", "--project-dir", root, "--start", "2024-01-01", "--end", "2024-01-03")
+    assert run.exit_code == 1
+    assert _rows(root, "select strftime(day, '%d') from analytics.events order by 1") == [
+        ("01",), ("03",),
+    ]  # fmt: skip
+    assert _rows(root, "select strftime(day, '%d') from analytics.daily order by 1") == [
+        ("01",), ("03",),
+    ]  # fmt: skip
+    quarantined = "analytics.__orch_quarantine_events__2024_01_02"
+    assert _rows(root, f"select n from {quarantined}") == [(None,)]
+    assert "daily[2024-01-02]: blocking check 'not_null_events_n' failed" in run.stdout
+
+
+def test_blocking_check_on_an_increment_keeps_the_table_as_it_was(make_project, tmp_path):
+    files = {
+        "models/src.sql": "select * from (values (1, 'a'), (2, 'b')) as t(id, v)\n",
+        "models/inc.sql": """\
+            {{ config(materialized='incremental', unique_key='id') }}
+            select id, v from src
+            """,
+        "models/inc.yml": "models:\n  - name: inc\n    columns:\n      - name: v\n"
+        "        checks: [{not_null: {config: {blocking: true}}}]\n",
+    }
+    root = make_project(tmp_path / "p", files)
+    assert run_cli("build", "--project-dir", root).exit_code == 0
+    (root / "models/src.sql").write_text("select * from (values (2, 'B'), (3, null)) as t(id, v)\n")
+    run = run_cli("build", "--project-dir", root)
+    assert run.exit_code == 1
+    assert _rows(root, "select id, v from analytics.inc order by 1") == [(1, "a"), (2, "b")]
+    assert _rows(root, "select id, v from analytics.__orch_quarantine_inc order by 1") == [
+        (2, "B"), (3, None),
+    ]  # fmt: skip
+    (root / "models/src.sql").write_text("select * from (values (2, 'B'), (3, 'c')) as t(id, v)\n")
+    assert run_cli("build", "--project-dir", root).exit_code == 0
+    assert _rows(root, "select id, v from analytics.inc order by 1") == [
+        (1, "a"), (2, "B"), (3, "c"),
+    ]  # fmt: skip
