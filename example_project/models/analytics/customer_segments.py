@@ -16,7 +16,16 @@ class SegmentConfig(Config):
 @asset(
     group="analytics",
     tags=["ml"],
-    columns={"customer_id": "integer", "segment": "varchar", "recency_days": "integer"},
+    columns={
+        "customer_id": "integer",
+        "full_name": "varchar",
+        "acquisition_channel": "varchar",
+        "last_ordered_at": "timestamp",
+        "recency_days": "integer",
+        "frequency": "integer",
+        "monetary": "double",
+        "segment": "varchar",
+    },
 )
 def customer_segments(
     context: AssetContext,
