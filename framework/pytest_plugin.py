@@ -18,7 +18,7 @@ IGNORED = ("target", "*.duckdb", "*.duckdb.wal", ".orch", "logs", "__pycache__")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The ``orch_project`` ini option: the project folder the fixture copies by default."""
-    parser.addini("orch_project", "orch project folder copied by the orch_project fixture", default="")
+    parser.addini("orch_project", "project folder the orch_project fixture copies", default="")
 
 
 @pytest.fixture(name="orch_project")
