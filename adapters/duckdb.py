@@ -475,6 +475,20 @@ class DuckDBAdapter(Adapter):
     def _replace_from(self, relation: Relation, select_sql: str) -> int | None:
         """Build ``select_sql`` under a temporary name and swap it in; clean up on failure."""
         temp = self._temp_relation(relation)
+        if self._local.depth == 0:
+            # One transaction, one commit: build, drop the old table, rename. A failure or a kill
+            # leaves nothing behind; only a view of that name needs the path below.
+            try:
+                with self.transaction():
+                    count = self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
+                    self._run(f"DROP TABLE IF EXISTS {self.render(relation)}")
+                    self._run(
+                        f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}"
+                    )
+                return count
+            except WarehouseError as err:
+                if "is of type View" not in err.message:
+                    raise
         try:
             count = self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
             self._swap_in(temp, relation)
@@ -580,11 +594,6 @@ class DuckDBAdapter(Adapter):
         return int(table.num_rows)
 
     # ---------------------------------------------------------------- names and SQL
-
-    def raise_unless(self, condition_sql: str, message: str) -> str | None:
-        """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""
-        literal = exp.Literal.string(message).sql(dialect=self.dialect)
-        return f"CASE WHEN {condition_sql} THEN TRUE ELSE error({literal}) END"
 
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from orch import redaction
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
 from orch.dbt import CSV_NULL_VALUES as DBT_CSV_NULL_VALUES
-from orch.errors import BlockingCheckFailedError, ModelFailedError
+from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.partitions import bind_partition, definition_of, window_condition
@@ -390,18 +390,44 @@ def materialize_partition(
             )
             metadata["dropped_rows"] = dropped
         return MaterializeResult(rows=rows, metadata=metadata, warnings=warnings)
+    guard = adapter.raise_unless(where, OUT_OF_WINDOW)
+    if guard is not None:  # one statement: the insert itself fails on the first stray row
+        try:
+            rows = adapter.delete_insert(
+                relation, f"SELECT * FROM ({select}) AS __orch_new WHERE {guard}", where
+            )
+        except WarehouseError as err:
+            if OUT_OF_WINDOW not in err.message:
+                raise
+            _raise_out_of_window(node, adapter, select, where, key)
+        return MaterializeResult(rows=rows, metadata=metadata)
     target = adapter.render(relation)
-    with adapter.transaction():
+    with adapter.transaction():  # no raising inside a query: count what landed in the window
         rows = adapter.delete_insert(relation, select, where)
         inside = int(adapter.fetch_rows(f"SELECT COUNT(*) FROM {target} WHERE {where}")[0][0])
         if rows is not None and inside != rows:
-            raise ModelFailedError(
-                f"'{node.name}' partition {key}: {rows - inside} of {rows} row(s) have "
-                f"'{spec.column}' outside the partition's window; nothing was written",
-                hint="Filter the query on {{ partition.start }} / {{ partition.end }}, or set "
-                "out_of_window: drop in partitioned_by to leave such rows out",
-            )
+            _raise_out_of_window(node, adapter, select, where, key)
     return MaterializeResult(rows=rows, metadata=metadata)
+
+
+OUT_OF_WINDOW = "__orch_row_outside_partition__"
+
+
+def _raise_out_of_window(node: Node, adapter: Adapter, select: str, where: str, key: str) -> None:
+    """The step's error: how many rows the query produces outside the window (nothing written)."""
+    spec = node.config.partitioned_by
+    assert spec is not None
+    counts = adapter.fetch_rows(
+        f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {where} THEN 0 ELSE 1 END), 0)"
+        f" FROM ({select}) AS __orch_new"
+    )[0]
+    total, outside = int(counts[0]), int(counts[1])
+    raise ModelFailedError(
+        f"'{node.name}' partition {key}: {outside} of {total} row(s) have "
+        f"'{spec.column}' outside the partition's window; nothing was written",
+        hint="Filter the query on {{ partition.start }} / {{ partition.end }}, or set "
+        "out_of_window: drop in partitioned_by to leave such rows out",
+    )
 
 
 def _ensure_partitioned_table(adapter: Adapter, relation: Relation, select: str) -> None:
