@@ -899,7 +899,12 @@ def job_group() -> None:
 @job_group.command("ls")
 @project_options
 def job_ls_command(**kwargs: Any) -> None:
-    """List the jobs, with their selection and the schedules and sensors that launch them."""
+    """List the jobs, with their selection and the schedules and sensors that launch them.
+
+    \b
+    Examples:
+      orch job ls
+    """
     _, automation, _ = _automation(kwargs)
     if not automation.jobs:
         click.echo("No jobs: declare them under 'jobs:' in orch_project.yml.")
@@ -972,7 +977,12 @@ def schedule_group() -> None:
 @schedule_group.command("ls")
 @project_options
 def schedule_ls_command(**kwargs: Any) -> None:
-    """List schedules with their next tick and last outcome."""
+    """List schedules with their next tick and last outcome.
+
+    \b
+    Examples:
+      orch schedule ls
+    """
     from orch.runner import open_state
     from orch.schedules import next_schedule_tick, system_now
 
@@ -1027,7 +1037,12 @@ def sensor_group() -> None:
 @sensor_group.command("ls")
 @project_options
 def sensor_ls_command(**kwargs: Any) -> None:
-    """List sensors with their interval, cursor and last outcome."""
+    """List sensors with their interval, cursor and last outcome.
+
+    \b
+    Examples:
+      orch sensor ls
+    """
     from orch.runner import open_state
 
     project, automation, _ = _automation(kwargs)
