@@ -42,7 +42,12 @@ from orch.dbt import CSV_NULL_VALUES as DBT_CSV_NULL_VALUES
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
-from orch.partitions import bind_partition, definition_of, window_condition
+from orch.partitions import (
+    PartitionDefinition,
+    bind_partition,
+    definition_of,
+    window_condition,
+)
 from orch.python_runner import PythonRuntime, run_python_asset
 from sqlglot import exp
 
@@ -314,7 +319,7 @@ def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sq
         found = actual_lower.get(name.lower())
         if found is None:
             problems.append(f"  missing column {name} (expected {expected})")
-        elif not _same_type(expected, found[1], adapter.dialect):
+        elif not _same_type(expected, found[1], adapter.dialect, adapter):
             problems.append(f"  column {name}: expected {expected}, got {found[1]}")
     for name, data_type in actual.items():
         if name.lower() not in declared_lower:
@@ -334,7 +339,10 @@ def _normal_type(text: str, dialect: str) -> str:
         return text.strip().upper()
 
 
-def _same_type(expected: str, actual: str, dialect: str) -> bool:
+def _same_type(expected: str, actual: str, dialect: str, adapter: Adapter | None = None) -> bool:
+    verdict = adapter.type_matches(expected, actual) if adapter is not None else None
+    if verdict is not None:  # the warehouse's own type rules (Snowflake: NUMBER(p, s), ...)
+        return verdict
     want, got = _normal_type(expected, dialect), _normal_type(actual, dialect)
     if want == got:
         return True
@@ -367,13 +375,12 @@ def materialize_partition(
     assert spec is not None and spec.column and ctx.partition is not None
     adapter = ctx.adapter
     dialect = adapter.dialect
-    definition = definition_of(spec, asset=node.name)
+    definition, condition = _partition_setup(node, dialect)
     key = definition.validate(ctx.partition)
     select = select_sql or runnable_sql(
         bind_partition(node.compiled_code, definition, key, dialect)
     )
-    condition = window_condition(definition, spec.column)
-    where = bind_partition(condition.sql(dialect=dialect), definition, key, dialect)
+    where = bind_partition(condition, definition, key, dialect)
     _ensure_partitioned_table(adapter, relation, select)
     metadata: dict[str, Any] = {"materialized": "partition", "partition": key}
     if spec.out_of_window == "drop":
@@ -411,6 +418,20 @@ def materialize_partition(
 
 
 OUT_OF_WINDOW = "__orch_row_outside_partition__"
+_setups: dict[tuple[str, str, str], tuple[PartitionDefinition, str]] = {}
+
+
+def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str]:
+    """The node's partition definition and window condition SQL (with placeholders), cached."""
+    cache_key = (node.unique_id, node.fingerprint, dialect)
+    found = _setups.get(cache_key)
+    if found is None:
+        spec = node.config.partitioned_by
+        assert spec is not None and spec.column
+        definition = definition_of(spec, asset=node.name)
+        condition = window_condition(definition, spec.column).sql(dialect=dialect)
+        found = _setups.setdefault(cache_key, (definition, condition))
+    return found
 
 
 def _raise_out_of_window(node: Node, adapter: Adapter, select: str, where: str, key: str) -> None:
@@ -493,10 +514,12 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     try:
         projection = []
         for name in table.column_names:
-            column = exp.column(name, quoted=True)
+            # write_arrow may have renamed it (Snowflake stores plain names upper-case)
+            stored = adapter.column_name(name)
+            column = exp.column(stored, quoted=True)
             if name in types:
                 cast = exp.cast(column, exp.DataType.build(types[name], dialect=adapter.dialect))
-                projection.append(exp.alias_(cast, name, quoted=True))
+                projection.append(exp.alias_(cast, stored, quoted=True))
             else:
                 projection.append(column)
         select = exp.select(*projection).from_(adapter.table_expression(staging))
