@@ -234,6 +234,18 @@ class Adapter(ABC):
         """How the warehouse stores an unquoted identifier (Snowflake: upper case)."""
         return name
 
+    def column_name(self, name: str) -> str:
+        """How :meth:`write_arrow` names the column of an Arrow field (Snowflake: upper case)."""
+        return name
+
+    def type_matches(self, declared: str, actual: str) -> bool | None:
+        """Whether a reported column type satisfies a declared one; None: no opinion.
+
+        The contract check asks this first; None leaves the decision to the generic
+        comparison of sqlglot-normalized types.
+        """
+        return None
+
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """A boolean SQL expression: TRUE where ``condition_sql`` holds, else the query fails with
         ``message``. None when the warehouse cannot raise inside a query (the caller checks with

@@ -34,6 +34,7 @@ from orch.config import SnowflakeTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
 from orch.redaction import scrub
+from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -620,15 +621,41 @@ class SnowflakeAdapter(Adapter):
         return self.relation_type(relation) is not None
 
     def columns(self, relation: Relation) -> list[Column]:
-        """The relation's columns in order, with Snowflake's type names."""
+        """The relation's columns in order, with Snowflake's type names (``NUMBER(p,s)``)."""
         rows = self._run(
-            "SELECT column_name, data_type FROM "
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM "
             + self._information_schema(relation.database, "COLUMNS")
             + " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (relation.schema, relation.name),
             consume=lambda cur: cur.fetchall(),
         )
-        return [Column(str(name), str(data_type)) for name, data_type in rows or []]
+        return [
+            Column(
+                str(name),
+                f"NUMBER({precision},{scale})"
+                if str(data_type).upper() == "NUMBER" and precision is not None
+                else str(data_type),
+            )
+            for name, data_type, precision, scale in rows or []
+        ]
+
+    def type_matches(self, declared: str, actual: str) -> bool | None:
+        """Snowflake's storage rules: every integer type is ``NUMBER(38,0)``, text ignores length.
+
+        A declared integer matches any ``NUMBER(p,0)``, ``decimal(p,s)`` matches ``NUMBER(p,s)``,
+        a float type ``FLOAT``. Under fakesnow, ``SUM`` of a decimal is a ``FLOAT`` and
+        ``COUNT_IF`` a ``HUGEINT`` (DuckDB's types): accepted there for a declared number.
+        """
+        want, got = _storage_type(declared), _storage_type(actual)
+        if want is None or got is None:
+            return None
+        if want == got:
+            return True
+        if want[0] == "NUMBER" and got[0] == "NUMBER":
+            return want[2] == got[2] and (want[1] is None or want[1] == got[1])
+        if self.emulated and want[0] == "NUMBER":
+            return got[0] == "FLOAT" and want[2] != 0
+        return False
 
     def list_relations(self, database: str | None, schema: str) -> list[Relation]:
         """Every table and view in a schema, sorted by name."""
@@ -823,6 +850,16 @@ class SnowflakeAdapter(Adapter):
             raise
         return int(table.num_rows)
 
+    def read_arrow(self, relation: Relation, where_sql: str | None = None) -> pa.Table:
+        """Read a relation as Arrow, its upper-case plain column names in lower case.
+
+        The inverse of :meth:`column_name`: a Python asset reads ``customer_id`` on Snowflake as
+        on DuckDB. Quoted mixed-case names (``"Order Total"``) keep their case.
+        """
+        table = super().read_arrow(relation, where_sql)
+        names = [_python_name(n) for n in table.column_names]
+        return table.rename_columns(names) if names != table.column_names else table
+
     def column_name(self, name: str) -> str:
         """How an Arrow column name is stored: plain identifiers upper-case, others as they are."""
         return self.normalize_name(name) if _UNQUOTED_NAME.match(name) else name
@@ -870,6 +907,41 @@ class SnowflakeAdapter(Adapter):
     def normalize_name(self, name: str) -> str:
         """Snowflake stores unquoted identifiers upper-case."""
         return name.upper()
+
+
+def _python_name(stored: str) -> str:
+    """``CUSTOMER_ID`` -> ``customer_id``; names that are not plain upper-case stay."""
+    if _UNQUOTED_NAME.match(stored) and stored == stored.upper() and stored != stored.lower():
+        return stored.lower()
+    return stored
+
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT", "INT128", "UBIGINT", "UINT", "BYTEINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL", "DECFLOAT"}
+_TEXT_TYPES = {"VARCHAR", "TEXT", "CHAR", "NCHAR", "NVARCHAR", "STRING"}
+
+
+def _storage_type(text: str) -> tuple[str, int | None, int] | None:
+    """How Snowflake stores a type: ("NUMBER", precision or None, scale), ("FLOAT"|"TEXT", ..)."""
+    cleaned = text.strip().upper()
+    if cleaned in ("HUGEINT", "BYTEINT", "NUMBER"):
+        cleaned = {"HUGEINT": "INT128", "BYTEINT": "TINYINT", "NUMBER": "DECIMAL(38, 0)"}[cleaned]
+    try:
+        data_type = exp.DataType.build(cleaned, dialect="snowflake")
+    except Exception:  # noqa: BLE001 - an unknown name: the generic comparison decides
+        return None
+    kind = data_type.this.name
+    if kind in _INTEGER_TYPES:
+        return ("NUMBER", None, 0)
+    if kind == "DECIMAL":
+        params = [int(p.name) for p in data_type.expressions if p.name.isdigit()]
+        precision, scale = (params + [38, 0][len(params) :])[:2]
+        return ("NUMBER", precision, scale)
+    if kind in _FLOAT_TYPES:
+        return ("FLOAT", None, 0)
+    if kind in _TEXT_TYPES:
+        return ("TEXT", None, 0)
+    return None
 
 
 def _closed(conn: Any) -> bool:

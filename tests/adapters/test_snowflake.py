@@ -550,3 +550,51 @@ def test_write_arrow_types_round_trip(snow: SnowflakeAdapter) -> None:
 )
 def test_snowflake_type(arrow_type: pa.DataType, expected: str) -> None:
     assert snowflake_type(arrow_type) == expected
+
+
+# ------------------------------------------------------------------ one project, 2 targets
+
+
+def test_read_arrow_names_columns_as_the_python_code_wrote_them(snow: SnowflakeAdapter) -> None:
+    """write_arrow stores ``customer_id`` as CUSTOMER_ID; read_arrow hands back ``customer_id``."""
+    rel = Relation(None, SCHEMA, "py_out")
+    table = pa.table({"customer_id": [1, 2], "Order Total": [1.5, 2.5]})
+    snow.write_arrow(table, rel, WriteMode.CREATE)
+    assert [c.name for c in snow.columns(rel)] == ["CUSTOMER_ID", "Order Total"]
+    assert snow.read_arrow(rel).column_names == ["customer_id", "Order Total"]
+    assert snow.fetch_arrow(f"SELECT * FROM {snow.render(rel)}").column_names == [
+        "CUSTOMER_ID",
+        "Order Total",
+    ]
+
+
+def test_columns_report_number_precision_and_scale(snow: SnowflakeAdapter) -> None:
+    rel = Relation(None, SCHEMA, "typed")
+    snow.execute(f"CREATE TABLE {snow.render(rel)} (a BIGINT, b NUMBER(18, 2), c VARCHAR)")
+    assert [c.data_type for c in snow.columns(rel)] == ["NUMBER(38,0)", "NUMBER(18,2)", "TEXT"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "actual", "emulated", "matches"),
+    [
+        ("bigint", "NUMBER(38,0)", False, True),
+        ("integer", "NUMBER(18,0)", False, True),
+        ("bigint", "NUMBER(38,2)", False, False),
+        ("decimal(38, 2)", "NUMBER(38,2)", False, True),
+        ("decimal(18, 2)", "NUMBER(38,2)", False, False),
+        ("double", "FLOAT", False, True),
+        ("varchar", "TEXT", False, True),
+        ("varchar(20)", "TEXT", False, True),
+        ("varchar", "NUMBER(38,0)", False, False),
+        ("decimal(38, 2)", "FLOAT", False, False),
+        ("decimal(38, 2)", "FLOAT", True, True),  # fakesnow: SUM(decimal) is a DOUBLE
+        ("bigint", "HUGEINT", True, True),  # fakesnow: COUNT_IF is a HUGEINT
+        ("date", "DATE", False, None),  # no opinion: the generic comparison decides
+    ],
+)
+def test_contract_type_rules(
+    tmp_path: Path, declared: str, actual: str, emulated: bool, matches: bool | None
+) -> None:
+    adapter = make(tmp_path)
+    adapter.emulated = emulated
+    assert adapter.type_matches(declared, actual) is matches
