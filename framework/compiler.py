@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orch
-from orch import dbt, python_models
+from orch import dbt, python_models, redaction
 from orch.cache import ResultCache, content_key
 from orch.checks import SingularCheck, compile_checks, parse_singular_checks
 from orch.config import (
@@ -80,6 +81,9 @@ class CompileResult:
     cache_hits: int = 0
     cache_misses: int = 0
     scoped: bool = False
+    project_key: str = ""  # hash of every input: equal keys give the same manifest
+    env_vars: list[str] = field(default_factory=list)  # env vars the models read
+    unchanged: bool = False  # the manifest on disk was reused: nothing to write
 
 
 def target_dialect(project: Project) -> str:
@@ -115,6 +119,10 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
     Raises UserError with every problem found; writes nothing.
     """
     project = load_project(options)
+    key = project_key(project)
+    reused = _reuse_manifest(project, key) if key else None
+    if reused is not None:
+        return reused
     if names is not None and not names <= set(project.models) | set(project.seeds):
         names = None  # a name that is no model file: load everything for the right error
     renderer = make_renderer(project)
@@ -132,6 +140,7 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
         py_checks = python_models.python_check_nodes(project, python_assets)
         manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
     cache.save()
+    env_vars = sorted({v for p in parsed.values() for v in p.recording.env_vars_used})
     return CompileResult(
         project=project,
         manifest=manifest,
@@ -139,12 +148,91 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         scoped=names is not None,
+        project_key=key,
+        env_vars=env_vars,
+    )
+
+
+# --------------------------------------------------------------------------- whole-project reuse
+
+MANIFEST_KEY_FILE = "manifest.key.json"
+# Jinja that gives another result on every run (a model using these is recompiled each time).
+VOLATILE_MARKERS = (b"run_started_at", b"modules.datetime", b"invocation_id")
+
+
+def project_key(project: Project) -> str:
+    """A hash of every input of a compile: config, target, vars and each file's content.
+
+    When it equals the key stored beside ``manifest.json``, that manifest is what a compile would
+    produce, so a warm command skips parsing and compiling altogether (env vars read by models are
+    checked separately, see :func:`_reuse_manifest`).
+    """
+    parts = [
+        project.flavor,
+        project.target_name,
+        project.config.model_dump_json(),
+        project.target.model_dump_json(),
+        json.dumps(project.variables, sort_keys=True, default=str),
+        json.dumps(sorted(project.macro_files.items())),
+    ]
+    paths = [
+        *(m.abs_path for m in project.models.values()),
+        *(s.abs_path for s in project.seeds.values()),
+        *(project.root / p for p in project.check_files.values()),
+        *project.docs_files,
+        *project.yaml_files,
+    ]
+    for path in sorted(set(paths)):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            parts.append(f"{path}:missing")
+            continue
+        if any(marker in data for marker in VOLATILE_MARKERS):
+            return ""  # renders differently on every run: never reuse
+        parts.append(f"{path}:{hashlib.sha256(data).hexdigest()}")
+    macros = "".join(project.macro_files.values()).encode()
+    if any(marker in macros for marker in VOLATILE_MARKERS):
+        return ""
+    return content_key(*parts)
+
+
+def _env_digest(names: list[str]) -> str:
+    return hashlib.sha256(json.dumps([(n, os.environ.get(n)) for n in names]).encode()).hexdigest()
+
+
+def _reuse_manifest(project: Project, key: str) -> CompileResult | None:
+    """The manifest on disk, when it was compiled from exactly these inputs; else None."""
+    target_dir = project.target_dir
+    try:
+        meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
+        if meta.get("key") != key or meta.get("env") != _env_digest(meta.get("env_vars", [])):
+            return None
+        manifest = Manifest.read(target_dir / "manifest.json")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    for name in meta.get("env_vars", []):
+        value = os.environ.get(name)
+        if value is not None:
+            redaction.register(name, value)
+    return CompileResult(
+        project=project,
+        manifest=manifest,
+        warnings=[*project.warnings, *meta.get("warnings", [])],
+        cache_hits=len(manifest.nodes),
+        project_key=key,
+        env_vars=list(meta.get("env_vars", [])),
+        unchanged=True,
     )
 
 
 def write_artifacts(result: CompileResult) -> None:
-    """Write ``manifest.json`` and ``compiled/`` SQL files under the target folder."""
+    """Write ``manifest.json``, its input key and ``compiled/`` SQL under the target folder."""
+    if result.unchanged:
+        return
     target_dir = result.project.target_dir
+    key_file = target_dir / MANIFEST_KEY_FILE
+    key_file.unlink(missing_ok=True)  # never leave a key that vouches for another manifest
     result.manifest.write(target_dir / "manifest.json")
     compiled_root = target_dir / "compiled"
     for node in result.manifest.nodes.values():
@@ -163,6 +251,19 @@ def write_artifacts(result: CompileResult) -> None:
         if check.sql and (not out.exists() or out.read_text(encoding="utf-8") != text):
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
+    if result.project_key and not result.scoped:
+        compiler_warnings = result.warnings[len(result.project.warnings) :]
+        key_file.write_text(
+            json.dumps(
+                {
+                    "key": result.project_key,
+                    "env_vars": result.env_vars,
+                    "env": _env_digest(result.env_vars),
+                    "warnings": compiler_warnings,
+                }
+            ),
+            encoding="utf-8",
+        )
 
 
 # --------------------------------------------------------------------------- the compiler
@@ -231,9 +332,7 @@ class _Compiler:
                 continue
             try:
                 if name in self.python_assets:
-                    self.nodes[name] = python_models.compile_python(
-                        self, self.python_assets[name]
-                    )
+                    self.nodes[name] = python_models.compile_python(self, self.python_assets[name])
                 elif name in self.parsed:
                     self.nodes[name] = self.compile_model(self.parsed[name])
                 elif name in self.project.seeds:
@@ -655,7 +754,7 @@ class _Compiler:
             variant.ast(model.dialect, model.path), mapping, _marker_aliases(model)
         )
         query = _prepend_ctes(query, ctes, self.dialect)
-        return transpile(query, self.dialect, model.path)
+        return transpile(query, self.dialect, model.path, source=model.dialect)
 
     def _ephemeral_ctes(self, asset: str) -> list[tuple[str, str]]:
         """The CTEs for an ephemeral model, after those of any ephemeral it reads itself."""

@@ -116,6 +116,7 @@ class Project:
     macro_files: dict[str, str] = field(default_factory=dict)
     check_files: dict[str, str] = field(default_factory=dict)  # name -> relative path
     docs_files: list[Path] = field(default_factory=list)
+    yaml_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -465,6 +466,7 @@ def _discover(project: Project) -> None:
     for folder in cfg.docs_paths:
         project.docs_files.extend(_walk(root, folder, (".md",)))
 
+    project.yaml_files = list(yaml_files)
     for path in yaml_files:
         try:
             _read_properties(project, path)

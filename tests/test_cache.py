@@ -169,3 +169,66 @@ def test_scoped_lineage_ignores_broken_unrelated_model(make_project: MakeProject
     assert run.stdout == (
         "c.total\nupstream:\n  └── b.amount\n      └── a.amount\n          └── raw.amount\n"
     )
+
+
+# --------------------------------------------------------------------------- whole-manifest reuse
+
+
+def _compile_and_write(root: Path):  # type: ignore[no-untyped-def]
+    from orch.compiler import write_artifacts
+
+    result = compile_project(RunOptions(project_dir=root))
+    write_artifacts(result)
+    return result
+
+
+def test_unchanged_project_reuses_the_written_manifest(
+    make_project: MakeProject, tmp_path: Path, parsed_paths
+):
+    root = make_project(tmp_path, PROJECT)
+    first = _compile_and_write(root)
+    assert not first.unchanged
+    manifest_file = root / "target" / "manifest.json"
+    before = manifest_file.stat().st_mtime_ns
+    parsed_paths.clear()
+    second = _compile_and_write(root)
+    assert second.unchanged
+    assert parsed_paths == []  # nothing rendered, parsed or compiled
+    assert second.manifest == first.manifest
+    assert manifest_file.stat().st_mtime_ns == before  # not rewritten
+
+
+def test_any_changed_input_recompiles(make_project: MakeProject, tmp_path: Path):
+    root = make_project(tmp_path, PROJECT)
+    _compile_and_write(root)
+    (root / "models" / "c.sql").write_text("select id, max(amount) as total from b group by id")
+    result = _compile_and_write(root)
+    assert not result.unchanged
+    assert "max(amount)" in result.manifest.nodes["c"].compiled_code
+    assert _compile_and_write(root).unchanged
+
+
+def test_env_var_change_recompiles(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ORCH_TEST_REGION", "eu")
+    files = {**PROJECT, "models/d.sql": "select '{{ env_var(\"ORCH_TEST_REGION\") }}' as region"}
+    root = make_project(tmp_path, files)
+    _compile_and_write(root)
+    assert _compile_and_write(root).unchanged
+    monkeypatch.setenv("ORCH_TEST_REGION", "us")
+    assert not _compile_and_write(root).unchanged
+
+
+def test_run_started_at_is_never_reused(make_project: MakeProject, tmp_path: Path):
+    files = {**PROJECT, "models/d.sql": "select '{{ run_started_at }}' as built_at"}
+    root = make_project(tmp_path, files)
+    _compile_and_write(root)
+    assert not _compile_and_write(root).unchanged
+
+
+def test_a_stale_key_file_is_not_trusted(make_project: MakeProject, tmp_path: Path):
+    root = make_project(tmp_path, PROJECT)
+    _compile_and_write(root)
+    (root / "target" / "manifest.key.json").write_text("{not json")
+    assert not _compile_and_write(root).unchanged
