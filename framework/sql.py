@@ -183,8 +183,34 @@ def qualify_tables(
     return tree
 
 
-def transpile(query: exp.Expression, dialect: str, path: str, *, pretty: bool = True) -> str:
-    """Generate SQL for ``dialect``; a construct it cannot express is an error naming the file."""
+def transpile(
+    query: exp.Expression,
+    dialect: str,
+    path: str,
+    *,
+    pretty: bool = True,
+    source: str | None = None,
+) -> str:
+    """Generate SQL for ``dialect``; a construct it cannot express is an error naming the file.
+
+    Translating from another ``source`` dialect, a function sqlglot does not know in the source
+    (an ``Anonymous`` call) is an error at its line and column: it would be sent unchanged, and
+    the target warehouse may not have it or may mean something else by it.
+    """
+    if source is not None and source != dialect:
+        unknown = next(iter(query.find_all(exp.Anonymous)), None)
+        if unknown is not None:
+            meta = unknown.meta
+            col = int(meta.get("col", 0))
+            if col >= len(unknown.name):  # sqlglot gives the name's last column: use its first
+                col = col - len(unknown.name) + 1
+            raise UnsupportedFeatureError(
+                f"cannot translate {unknown.name}() from {source} to {dialect}: sqlglot does not "
+                f"know this {source} function, so it would be sent to {dialect} unchanged",
+                location=Location(path, int(meta.get("line", 0)), col),
+                hint=f"Use a function both dialects share, a macro per target, or write the "
+                f"model in {dialect} with config(dialect='{dialect}')",
+            )
     try:
         return query.sql(
             dialect=dialect,

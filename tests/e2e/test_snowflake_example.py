@@ -17,7 +17,9 @@ from typing import Any
 import fakesnow
 import fakesnow.transforms
 import pytest
+from click.testing import CliRunner
 from orch.adapters import get_adapter
+from orch.cli import cli
 from orch.config import RunOptions
 from orch.names import Relation
 from orch.runner import RunResult, run_command
@@ -121,3 +123,28 @@ def test_example_builds_identically_on_duckdb_and_snowflake(
         )
     assert recorded == [(len(on_duckdb),)]
     assert state_path(example_project).exists()  # the dev build's SQLite state
+
+
+def test_a_function_sqlglot_cannot_translate_is_a_compile_error(
+    example_project: Path, snowflake: None
+) -> None:
+    """Never wrong SQL: an unknown DuckDB function stops the Snowflake build before it runs."""
+    model = example_project / "models" / "marts" / "list_sums.sql"
+    model.write_text(
+        "-- sums of lists\nselect\n    order_id,\n    list_reduce([1, 2], (a, b) -> a + b) as s\n"
+        "from stg_orders\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["build", "--project-dir", str(example_project), "--target", "snowflake_fake"]
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        "models/marts/list_sums.sql:4:5: cannot translate list_reduce() from duckdb to snowflake:"
+        " sqlglot does not know this duckdb function, so it would be sent to snowflake unchanged"
+    ) in result.output
+    assert "config(dialect='snowflake')" in result.output
+    assert not (example_project / "target" / "manifest.json").exists()  # nothing was written
+    dev = runner.invoke(cli, ["build", "--project-dir", str(example_project), "-s", "list_sums+"])
+    assert "cannot translate" not in dev.output  # DuckDB itself runs it as written
