@@ -464,12 +464,15 @@ class SnowflakeAdapter(Adapter):
         sql: str,
         params: Sequence[object] | None = None,
         consume: Callable[[Any], T] | None = None,
+        *,
+        retry: bool = True,
     ) -> T | None:
         """Execute one statement on this thread's session and ``consume`` its cursor.
 
         Transient errors are retried with exponential backoff (at most ``max_retries`` times),
         reconnecting when the session died, but only outside a transaction: inside one the
         transaction is gone with the error, so the caller (the executor) retries the step.
+        ``retry=False`` for a statement that must not run twice (SWAP, RENAME).
         """
         attempt = 0
         while True:
@@ -485,7 +488,8 @@ class SnowflakeAdapter(Adapter):
                 dead = getattr(err, "errno", None) == ER_CONNECTION_IS_CLOSED or _closed(conn)
                 if dead and self._local.depth == 0:
                     self._discard_connection()
-                if transient and self._local.depth == 0 and attempt < self.config.max_retries:
+                retryable = retry and transient and self._local.depth == 0
+                if retryable and attempt < self.config.max_retries:
                     self._wait(attempt, err, "statement")
                     attempt += 1
                     continue
@@ -694,18 +698,19 @@ class SnowflakeAdapter(Adapter):
                 kind = self.relation_type(relation)
                 if kind is not None:
                     self._run(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} {target}")
-                self._run(f"ALTER TABLE {tmp} RENAME TO {target}")
+                self._run(f"ALTER TABLE {tmp} RENAME TO {target}", retry=False)
             return
         kind = self.relation_type(relation)
         if kind == "table":
-            self._run(f"ALTER TABLE {tmp} SWAP WITH {target}")
+            # Never re-sent: a SWAP that ran before the network dropped would be swapped back.
+            self._run(f"ALTER TABLE {tmp} SWAP WITH {target}", retry=False)
             self._drop_quietly(temp)
             return
         if kind == "view":  # a view cannot be swapped with a table: drop it, then rename
             self._run(f"DROP VIEW IF EXISTS {target}")
         # The new name is fully qualified: an unqualified one would move the table to the
         # session's current schema.
-        self._run(f"ALTER TABLE {tmp} RENAME TO {target}")
+        self._run(f"ALTER TABLE {tmp} RENAME TO {target}", retry=False)
 
     def _replace_with(self, relation: Relation, build: Callable[[Relation], object]) -> int:
         """Build a temporary table with ``build``, count it and swap it in; clean up on failure."""

@@ -598,3 +598,42 @@ def test_contract_type_rules(
     adapter = make(tmp_path)
     adapter.emulated = emulated
     assert adapter.type_matches(declared, actual) is matches
+
+
+class _DropsAfter:
+    """A connection proxy: statements containing ``marker`` run, then the network 'drops'."""
+
+    def __init__(self, conn: Any, marker: str, sent: list[str]) -> None:
+        self._conn, self._marker, self._sent = conn, marker, sent
+
+    def cursor(self) -> Any:
+        real, marker, sent = self._conn.cursor(), self._marker, self._sent
+
+        class Cursor:
+            def execute(self, sql: str, *args: Any) -> Any:
+                result = real.execute(sql, *args)
+                if marker in sql:
+                    sent.append(sql)
+                    raise sf_errors.OperationalError(msg="Connection reset by peer", errno=250001)
+                return result
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        return Cursor()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_rename_into_place_is_never_re_sent(snow: SnowflakeAdapter, sleeps: Sleeps) -> None:
+    """A SWAP/RENAME that ran before the network dropped must not run again (it would undo)."""
+    rel = Relation(None, SCHEMA, "swapped")
+    sent: list[str] = []
+    snow.emulated = False  # the real path: no BEGIN/COMMIT around the rename
+    snow._local.conn = _DropsAfter(snow.connection(), "RENAME TO", sent)
+    with pytest.raises(WarehouseError) as info:
+        snow.replace_table_atomically(rel, "SELECT 1 AS x")
+    assert info.value.transient is True
+    assert len(sent) == 1 and sleeps.calls == []  # sent once, never retried
+    assert snow.fetch_rows(f"SELECT x FROM {snow.render(rel)}") == [(1,)]  # it did run
