@@ -11,7 +11,7 @@ Snowflake commits DDL implicitly, so only DML is transactional (``SUPPORTS_TRANS
 
 The same code runs against ``fakesnow`` (the connector emulated on DuckDB) in the test suite. Where
 fakesnow lacks a feature the adapter detects it (:attr:`SnowflakeAdapter.emulated`) and uses the
-nearest equivalent only there; see ``adapters/SNOWFLAKE.md`` for the list of gaps.
+nearest equivalent only there; see ``docs/snowflake.md`` for the list of gaps.
 """
 
 from __future__ import annotations
