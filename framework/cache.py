@@ -11,11 +11,11 @@ import hashlib
 import json
 import logging
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import orch
-import sqlglot
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _code_digest() -> str:
 
 
 SALT = (
-    f"orch={orch.__version__};sqlglot={sqlglot.__version__};format={CACHE_FORMAT};"
+    f"orch={orch.__version__};sqlglot={version('sqlglot')};format={CACHE_FORMAT};"
     f"code={_code_digest()}"
 )
 

@@ -160,11 +160,11 @@ def main() -> None:
 
 def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
     """Compile the project (only what the selection needs, when it can tell)."""
-    from orch.compiler import compile_project
+    from orch.artifacts import compile_or_reuse
     from orch.selection import names_needed_for
 
     names = names_needed_for(options.select, options.exclude) if scoped else None
-    result = compile_project(options, names)
+    result = compile_or_reuse(options, names)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     return result
@@ -185,7 +185,7 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
       orch compile
       orch compile -s +orders --target prod
     """
-    from orch.compiler import write_artifacts
+    from orch.artifacts import write_artifacts
     from orch.selection import select_nodes
 
     started = time.perf_counter()

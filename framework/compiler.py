@@ -12,15 +12,14 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orch
-from orch import dbt, python_models, redaction
+from orch import dbt, python_models
+from orch.artifacts import CompileResult, project_key
 from orch.cache import ResultCache, content_key
 from orch.checks import SingularCheck, compile_checks, parse_singular_checks
 from orch.config import (
@@ -71,21 +70,6 @@ FINGERPRINT_CONFIG_KEYS = (
 )  # fmt: skip
 
 
-@dataclass
-class CompileResult:
-    """The compiled project and what was learned on the way."""
-
-    project: Project
-    manifest: Manifest
-    warnings: list[str] = field(default_factory=list)
-    cache_hits: int = 0
-    cache_misses: int = 0
-    scoped: bool = False
-    project_key: str = ""  # hash of every input: equal keys give the same manifest
-    env_vars: list[str] = field(default_factory=list)  # env vars the models read
-    unchanged: bool = False  # the manifest on disk was reused: nothing to write
-
-
 def target_dialect(project: Project) -> str:
     """The sqlglot dialect of the target (a third-party target may set ``dialect``)."""
     return str(getattr(project.target, "dialect", None) or project.target.type)
@@ -113,16 +97,15 @@ def make_renderer(project: Project) -> Renderer:
     return renderer
 
 
-def compile_project(options: RunOptions, names: set[str] | None = None) -> CompileResult:
+def compile_project(
+    options: RunOptions, names: set[str] | None = None, *, project: Project | None = None
+) -> CompileResult:
     """Load, parse, resolve and compile; ``names`` limits parsing to those models' ancestry.
 
     Raises UserError with every problem found; writes nothing.
     """
-    project = load_project(options)
+    project = project or load_project(options)
     key = project_key(project)
-    reused = _reuse_manifest(project, key) if key else None
-    if reused is not None:
-        return reused
     if names is not None and not names <= set(project.models) | set(project.seeds):
         names = None  # a name that is no model file: load everything for the right error
     renderer = make_renderer(project)
@@ -151,119 +134,6 @@ def compile_project(options: RunOptions, names: set[str] | None = None) -> Compi
         project_key=key,
         env_vars=env_vars,
     )
-
-
-# --------------------------------------------------------------------------- whole-project reuse
-
-MANIFEST_KEY_FILE = "manifest.key.json"
-# Jinja that gives another result on every run (a model using these is recompiled each time).
-VOLATILE_MARKERS = (b"run_started_at", b"modules.datetime", b"invocation_id")
-
-
-def project_key(project: Project) -> str:
-    """A hash of every input of a compile: config, target, vars and each file's content.
-
-    When it equals the key stored beside ``manifest.json``, that manifest is what a compile would
-    produce, so a warm command skips parsing and compiling altogether (env vars read by models are
-    checked separately, see :func:`_reuse_manifest`).
-    """
-    parts = [
-        project.flavor,
-        project.target_name,
-        project.config.model_dump_json(),
-        project.target.model_dump_json(),
-        json.dumps(project.variables, sort_keys=True, default=str),
-        json.dumps(sorted(project.macro_files.items())),
-    ]
-    paths = [
-        *(m.abs_path for m in project.models.values()),
-        *(s.abs_path for s in project.seeds.values()),
-        *(project.root / p for p in project.check_files.values()),
-        *project.docs_files,
-        *project.yaml_files,
-    ]
-    for path in sorted(set(paths)):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            parts.append(f"{path}:missing")
-            continue
-        if any(marker in data for marker in VOLATILE_MARKERS):
-            return ""  # renders differently on every run: never reuse
-        parts.append(f"{path}:{hashlib.sha256(data).hexdigest()}")
-    macros = "".join(project.macro_files.values()).encode()
-    if any(marker in macros for marker in VOLATILE_MARKERS):
-        return ""
-    return content_key(*parts)
-
-
-def _env_digest(names: list[str]) -> str:
-    return hashlib.sha256(json.dumps([(n, os.environ.get(n)) for n in names]).encode()).hexdigest()
-
-
-def _reuse_manifest(project: Project, key: str) -> CompileResult | None:
-    """The manifest on disk, when it was compiled from exactly these inputs; else None."""
-    target_dir = project.target_dir
-    try:
-        meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
-        if meta.get("key") != key or meta.get("env") != _env_digest(meta.get("env_vars", [])):
-            return None
-        manifest = Manifest.read(target_dir / "manifest.json")
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    for name in meta.get("env_vars", []):
-        value = os.environ.get(name)
-        if value is not None:
-            redaction.register(name, value)
-    return CompileResult(
-        project=project,
-        manifest=manifest,
-        warnings=[*project.warnings, *meta.get("warnings", [])],
-        cache_hits=len(manifest.nodes),
-        project_key=key,
-        env_vars=list(meta.get("env_vars", [])),
-        unchanged=True,
-    )
-
-
-def write_artifacts(result: CompileResult) -> None:
-    """Write ``manifest.json``, its input key and ``compiled/`` SQL under the target folder."""
-    if result.unchanged:
-        return
-    target_dir = result.project.target_dir
-    key_file = target_dir / MANIFEST_KEY_FILE
-    key_file.unlink(missing_ok=True)  # never leave a key that vouches for another manifest
-    result.manifest.write(target_dir / "manifest.json")
-    compiled_root = target_dir / "compiled"
-    for node in result.manifest.nodes.values():
-        if node.resource_type != "model" or not node.path or not node.compiled_code:
-            continue
-        out = compiled_root / node.path
-        if out.suffix != ".sql":
-            out = out.with_suffix(".sql")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = node.compiled_code.rstrip() + "\n"
-        if not out.exists() or out.read_text(encoding="utf-8") != text:
-            out.write_text(text, encoding="utf-8")
-    for check in result.manifest.checks.values():  # target/compiled/checks/<name>.sql
-        out = compiled_root / "checks" / f"{check.name}.sql"
-        text = check.sql.rstrip() + "\n"
-        if check.sql and (not out.exists() or out.read_text(encoding="utf-8") != text):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-    if result.project_key and not result.scoped:
-        compiler_warnings = result.warnings[len(result.project.warnings) :]
-        key_file.write_text(
-            json.dumps(
-                {
-                    "key": result.project_key,
-                    "env_vars": result.env_vars,
-                    "env": _env_digest(result.env_vars),
-                    "warnings": compiler_warnings,
-                }
-            ),
-            encoding="utf-8",
-        )
 
 
 # --------------------------------------------------------------------------- the compiler

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
+from orch.artifacts import CompileResult, compile_or_reuse, write_artifacts
 from orch.check_runner import CheckHook
-from orch.compiler import CompileResult, compile_project, write_artifacts
 from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.executor import AfterStep, Executor, RunSummary
@@ -81,7 +81,7 @@ def open_state(
 def compile_for(options: RunOptions) -> CompileResult:
     """Compile what the selection needs (scoped when it can) and write artifacts for a full load."""
     names = names_needed_for(options.select, options.exclude)
-    result = compile_project(options, names)
+    result = compile_or_reuse(options, names)
     if not result.scoped:
         write_artifacts(result)
     return result

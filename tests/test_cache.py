@@ -175,9 +175,9 @@ def test_scoped_lineage_ignores_broken_unrelated_model(make_project: MakeProject
 
 
 def _compile_and_write(root: Path):  # type: ignore[no-untyped-def]
-    from orch.compiler import write_artifacts
+    from orch.artifacts import compile_or_reuse, write_artifacts
 
-    result = compile_project(RunOptions(project_dir=root))
+    result = compile_or_reuse(RunOptions(project_dir=root))
     write_artifacts(result)
     return result
 

@@ -1,0 +1,162 @@
+"""Compile results and the artifacts written from them (``manifest.json``, ``compiled/``).
+
+A warm command should not pay for a compile: :func:`compile_or_reuse` hashes every input of a
+compile (:func:`project_key`) and, when it equals the key written beside ``manifest.json``, reads
+that manifest instead. This module therefore stays light — it never imports sqlglot or Jinja;
+:mod:`orch.compiler` is imported only when a compile is really needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from orch import redaction
+from orch.cache import content_key
+from orch.config import RunOptions
+from orch.manifest import Manifest
+from orch.project import Project, load_project
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_KEY_FILE = "manifest.key.json"
+# Jinja that renders differently on every run: a project using these is recompiled each time.
+VOLATILE_MARKERS = (b"run_started_at", b"modules.datetime", b"invocation_id")
+
+
+@dataclass
+class CompileResult:
+    """The compiled project and what was learned on the way."""
+
+    project: Project
+    manifest: Manifest
+    warnings: list[str] = field(default_factory=list)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    scoped: bool = False
+    project_key: str = ""  # hash of every input: equal keys give the same manifest
+    env_vars: list[str] = field(default_factory=list)  # env vars the models read
+    unchanged: bool = False  # the manifest on disk was reused: nothing to write
+
+
+def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> CompileResult:
+    """The manifest on disk when no input changed since it was written; else a compile."""
+    project = load_project(options)
+    key = project_key(project)
+    reused = reuse_manifest(project, key) if key else None
+    if reused is not None:
+        return reused
+    # imported here, not at the top: a warm command must not pay for sqlglot and Jinja
+    compiler = importlib.import_module("orch.compiler")
+    result: CompileResult = compiler.compile_project(options, names, project=project)
+    return result
+
+
+def project_key(project: Project) -> str:
+    """A hash of every input of a compile: config, target, vars and each file's content.
+
+    Empty when the project uses Jinja that changes on every run (never reuse then). Env vars read
+    by models are not known before a compile: they are stored with the key and compared by
+    :func:`reuse_manifest`.
+    """
+    parts = [
+        project.flavor,
+        project.target_name,
+        project.config.model_dump_json(),
+        project.target.model_dump_json(),
+        json.dumps(project.variables, sort_keys=True, default=str),
+        json.dumps(sorted(project.macro_files.items())),
+    ]
+    macros = "".join(project.macro_files.values()).encode()
+    if any(marker in macros for marker in VOLATILE_MARKERS):
+        return ""
+    paths = [
+        *(m.abs_path for m in project.models.values()),
+        *(s.abs_path for s in project.seeds.values()),
+        *(project.root / p for p in project.check_files.values()),
+        *project.docs_files,
+        *project.yaml_files,
+    ]
+    for path in sorted(set(paths)):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            parts.append(f"{path}:missing")
+            continue
+        if any(marker in data for marker in VOLATILE_MARKERS):
+            return ""
+        parts.append(f"{path}:{hashlib.sha256(data).hexdigest()}")
+    return content_key(*parts)
+
+
+def _env_digest(names: list[str]) -> str:
+    values = [(n, os.environ.get(n)) for n in names]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+def reuse_manifest(project: Project, key: str) -> CompileResult | None:
+    """The manifest on disk, when it was compiled from exactly these inputs; else None."""
+    target_dir = project.target_dir
+    try:
+        meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
+        if meta.get("key") != key or meta.get("env") != _env_digest(meta.get("env_vars", [])):
+            return None
+        manifest = Manifest.read(target_dir / MANIFEST_FILE)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    for name in meta.get("env_vars", []):
+        value = os.environ.get(name)
+        if value is not None:
+            redaction.register(name, value)
+    return CompileResult(
+        project=project,
+        manifest=manifest,
+        warnings=[*project.warnings, *meta.get("warnings", [])],
+        cache_hits=len(manifest.nodes),
+        project_key=key,
+        env_vars=list(meta.get("env_vars", [])),
+        unchanged=True,
+    )
+
+
+def write_artifacts(result: CompileResult) -> None:
+    """Write ``manifest.json``, its input key and ``compiled/`` SQL under the target folder."""
+    if result.unchanged:
+        return
+    target_dir = result.project.target_dir
+    key_file = target_dir / MANIFEST_KEY_FILE
+    key_file.unlink(missing_ok=True)  # never leave a key that vouches for another manifest
+    result.manifest.write(target_dir / MANIFEST_FILE)
+    compiled_root = target_dir / "compiled"
+    for node in result.manifest.nodes.values():
+        if node.resource_type != "model" or not node.path or not node.compiled_code:
+            continue
+        out = (compiled_root / node.path).with_suffix(".sql")
+        _write_if_changed(out, node.compiled_code)
+    for check in result.manifest.checks.values():  # target/compiled/checks/<name>.sql
+        if check.sql:
+            _write_if_changed(compiled_root / "checks" / f"{check.name}.sql", check.sql)
+    if result.project_key and not result.scoped:
+        key_file.write_text(
+            json.dumps(
+                {
+                    "key": result.project_key,
+                    "env_vars": result.env_vars,
+                    "env": _env_digest(result.env_vars),
+                    "warnings": result.warnings[len(result.project.warnings) :],
+                }
+            ),
+            encoding="utf-8",
+        )
+
+
+def _write_if_changed(path, text: str) -> None:  # type: ignore[no-untyped-def]
+    content = text.rstrip() + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == content:
+            return
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
