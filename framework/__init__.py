@@ -1,39 +1,54 @@
 """orch: SQL and Python models as a graph of data assets.
 
-The public API is what this module exports; everything else is internal.
+The public API is what this module exports; everything else is internal. Names are loaded on first
+use (PEP 562), so ``import orch`` — and every CLI command — does not pay for the asset and schedule
+machinery it does not need.
 """
 
 from __future__ import annotations
 
-from orch.assets import AssetContext, Config, Resource, asset, check
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from orch.errors import OrchError
-from orch.schedules import (
-    RunRequest,
-    ScheduleContext,
-    SensorContext,
-    SkipReason,
-    asset_sensor,
-    file_sensor,
-    schedule,
-    sensor,
-)
+
+if TYPE_CHECKING:
+    from orch.assets import AssetContext, Config, Resource, asset, check
+    from orch.schedules import (
+        RunRequest,
+        ScheduleContext,
+        SensorContext,
+        SkipReason,
+        asset_sensor,
+        file_sensor,
+        schedule,
+        sensor,
+    )
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AssetContext",
-    "Config",
-    "OrchError",
-    "Resource",
-    "RunRequest",
-    "ScheduleContext",
-    "SensorContext",
-    "SkipReason",
-    "__version__",
-    "asset",
-    "asset_sensor",
-    "check",
-    "file_sensor",
-    "schedule",
-    "sensor",
-]
+_LAZY = {
+    "AssetContext": "orch.assets",
+    "Config": "orch.assets",
+    "Resource": "orch.assets",
+    "asset": "orch.assets",
+    "check": "orch.assets",
+    "RunRequest": "orch.schedules",
+    "ScheduleContext": "orch.schedules",
+    "SensorContext": "orch.schedules",
+    "SkipReason": "orch.schedules",
+    "asset_sensor": "orch.schedules",
+    "file_sensor": "orch.schedules",
+    "schedule": "orch.schedules",
+    "sensor": "orch.schedules",
+}
+
+__all__ = ["OrchError", "__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'orch' has no attribute '{name}'")

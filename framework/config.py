@@ -36,7 +36,7 @@ def _dash(name: str) -> str:
 class OrchModel(BaseModel):
     """Base of user-facing config: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- partitions
@@ -222,7 +222,7 @@ def merge_model_config(layers: list[dict[str, Any]]) -> dict[str, Any]:
 class ColumnProperties(OrchModel):
     """A column described in a YAML property file."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str
     description: str = ""
@@ -261,7 +261,7 @@ class ModelProperties(OrchModel):
 class SourceTableProperties(OrchModel):
     """One table of a declared source."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str
     identifier: str | None = None
@@ -279,7 +279,7 @@ class SourceTableProperties(OrchModel):
 class SourceProperties(OrchModel):
     """A source (tables loaded by something other than orch) declared in YAML."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str
     description: str = ""
@@ -297,7 +297,7 @@ class SourceProperties(OrchModel):
 class PropertiesFile(OrchModel):
     """A ``models/**/*.yml`` (or ``seeds/*.yml``) property file."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
     version: int | None = None
     models: list[ModelProperties] = Field(default_factory=list)
@@ -497,7 +497,7 @@ class SnowflakeTargetConfig(TargetConfig):
 class GenericTargetConfig(TargetConfig):
     """A target of a third-party adapter: its own settings are validated by the adapter."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 BUILTIN_TARGET_CONFIGS: dict[str, type[TargetConfig]] = {
