@@ -23,7 +23,7 @@ from typing import Any
 from orch.adapters.duckdb import DuckDBAdapter
 from orch.config import DuckDBTargetConfig, SnowflakeTargetConfig
 from orch.state import LockOwner, SQLiteStateStore, StateStore
-from orch.warehouse_state import WarehouseStateStore
+from orch.state.warehouse import WarehouseStateStore
 
 WRITES, READS = 200, 50
 

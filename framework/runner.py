@@ -31,7 +31,7 @@ from orch.python_runner import PythonRuntime
 from orch.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import names_needed_for, select_nodes
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
-from orch.warehouse_state import open_state_store
+from orch.state.warehouse import open_state_store
 
 Command = Literal["build", "run", "seed"]
 

@@ -17,7 +17,7 @@ from orch.partitions import compress
 from orch.plan import asset_status, buildable
 from orch.project import Project
 from orch.selection import select_nodes
-from orch.warehouse_state import open_state_store
+from orch.state.warehouse import open_state_store
 
 
 @dataclass(frozen=True)

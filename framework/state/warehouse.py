@@ -51,7 +51,8 @@ from orch.config import TargetConfig
 from orch.errors import InternalError, UserError
 from orch.events import utcnow
 from orch.names import Relation
-from orch.state import (
+from orch.state.base import RunLock, StateStore
+from orch.state.records import (
     CHECK_STATUSES,
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
@@ -63,10 +64,7 @@ from orch.state import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
-    RunLock,
     RunRecord,
-    SQLiteStateStore,
-    StateStore,
     TickRecord,
     UpstreamRef,
     _at,
@@ -77,6 +75,7 @@ from orch.state import (
     lock_held_error,
     lock_is_stale,
 )
+from orch.state.sqlite import SQLiteStateStore
 from sqlglot import exp
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,292 @@
+"""The state store interfaces (:class:`StateReader`, :class:`StateStore`) and the run lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from orch.state.records import (
+    LOCK_HEARTBEAT_S,
+    LOCK_STALE_AFTER_S,
+    CheckResultRecord,
+    LockInfo,
+    LockOwner,
+    MaterializationRecord,
+    RunRecord,
+    TickRecord,
+    UpstreamRef,
+)
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- interfaces
+
+
+class StateReader(ABC):
+    """The read side of the state: what the planner, ``orch status`` and the docs site need."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or None."""
+
+    @abstractmethod
+    def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
+        """The newest runs first."""
+
+    @abstractmethod
+    def latest_materializations(
+        self, assets: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """The last successful materialization per (asset, partition_key)."""
+
+    @abstractmethod
+    def latest_attempts(
+        self, assets: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """The last attempt, failed or not, per (asset, partition_key)."""
+
+    @abstractmethod
+    def partitions_of(
+        self, asset: str, *, target: str | None = None
+    ) -> dict[str, MaterializationRecord]:
+        """The last successful materialization per partition key of one asset."""
+
+    @abstractmethod
+    def materialization_history(
+        self, asset: str, limit: int = 50, *, target: str | None = None
+    ) -> list[MaterializationRecord]:
+        """Every attempt on one asset (all partitions), newest first."""
+
+    @abstractmethod
+    def latest_check_results(
+        self, checks: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], CheckResultRecord]:
+        """The last result per (check, partition_key)."""
+
+    @abstractmethod
+    def check_history(
+        self, check: str, limit: int = 50, *, target: str | None = None
+    ) -> list[CheckResultRecord]:
+        """Results of one check, newest first."""
+
+    @abstractmethod
+    def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
+        """Ticks of one schedule or sensor, newest first."""
+
+    @abstractmethod
+    def last_tick(self, name: str) -> TickRecord | None:
+        """The newest tick of one schedule or sensor."""
+
+    @abstractmethod
+    def get_cursor(self, sensor: str) -> str | None:
+        """A sensor's cursor, None before its first ``set_cursor``."""
+
+    @abstractmethod
+    def run_key_used(self, name: str, run_key: str) -> bool:
+        """Whether a schedule or sensor already ran this run key."""
+
+    def run_for_key(self, name: str, run_key: str) -> str | None:
+        """The run id that claimed a run key of a schedule or sensor, or None."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def lock_holder(self, target: str) -> LockInfo | None:
+        """The current run lock of a target, stale or not, or None."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (and any locks this store holds)."""
+
+    def __enter__(self) -> StateReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StateStore(StateReader):
+    """Reads plus writes and the run lock; every write is one transaction."""
+
+    @abstractmethod
+    def start_run(
+        self,
+        command: str,
+        *,
+        target: str,
+        selection: str = "",
+        args: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        pid: int | None = None,
+        host: str | None = None,
+        started_at: datetime | None = None,
+    ) -> str:
+        """Record a run as ``running``; returns its run_id (idempotent for a given run_id)."""
+
+    @abstractmethod
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        finished_at: datetime | None = None,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
+        """Set a run's final status: success, failed or interrupted."""
+
+    @abstractmethod
+    def record_materialization(
+        self,
+        *,
+        run_id: str,
+        asset: str,
+        partition_key: str | None,
+        status: str,
+        started_at: datetime,
+        finished_at: datetime | None = None,
+        fingerprint: str | None = None,
+        materialized: str | None = None,
+        rows: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        upstream: Sequence[UpstreamRef | Mapping[str, Any]] = (),
+        error: str | None = None,
+        target: str | None = None,
+    ) -> int:
+        """Record one attempt; a ``success`` only after its data committed. Returns the row id.
+
+        ``target`` defaults to the run's target.
+        """
+
+    @abstractmethod
+    def record_check(
+        self,
+        *,
+        run_id: str,
+        check: str,
+        asset: str | None,
+        partition_key: str | None,
+        status: str,
+        severity: str,
+        failing_rows: int = 0,
+        sample: Sequence[Mapping[str, Any]] = (),
+        duration_s: float = 0.0,
+        sql: str = "",
+        message: str = "",
+        at: datetime | None = None,
+        target: str | None = None,
+    ) -> int:
+        """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
+
+    @abstractmethod
+    def record_tick(
+        self,
+        name: str,
+        tick_time: datetime,
+        status: str,
+        run_ids: Sequence[str] = (),
+        skip_reason: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Record one schedule or sensor evaluation. Returns the row id."""
+
+    @abstractmethod
+    def set_cursor(self, sensor: str, cursor: str | None) -> None:
+        """Store a sensor's cursor."""
+
+    @abstractmethod
+    def record_run_key(self, name: str, run_key: str, run_id: str) -> bool:
+        """Claim a run key atomically: False if it was already used (then nothing is written)."""
+
+    @abstractmethod
+    def acquire_lock(
+        self,
+        target: str,
+        owner: LockOwner,
+        *,
+        stale_after: float = LOCK_STALE_AFTER_S,
+        heartbeat_interval: float | None = LOCK_HEARTBEAT_S,
+    ) -> RunLock:
+        """Take the run lock of ``target`` or raise LockHeldError; use the result as a context."""
+
+    @abstractmethod
+    def heartbeat_lock(self, target: str, lock_id: str) -> bool:
+        """Refresh a lock's heartbeat; False if it is no longer ours."""
+
+    @abstractmethod
+    def release_lock(self, target: str, lock_id: str) -> None:
+        """Drop a lock if it is still ours."""
+
+    @abstractmethod
+    def break_lock(self, target: str) -> LockInfo | None:
+        """Remove a target's lock, whoever holds it (``orch unlock``); returns what it removed."""
+
+
+class RunLock:
+    """A held run lock: a context manager that heartbeats in the background and releases on exit."""
+
+    def __init__(
+        self, store: StateStore, info: LockInfo, *, heartbeat_interval: float | None = None
+    ) -> None:
+        self.store = store
+        self.info = info
+        self._released = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if heartbeat_interval:
+            self._thread = threading.Thread(
+                target=self._beat,
+                args=(heartbeat_interval,),
+                name=f"orch-lock-{info.target}",
+                daemon=True,
+            )
+            self._thread.start()
+
+    @property
+    def target(self) -> str:
+        """The locked target."""
+        return self.info.target
+
+    @property
+    def held(self) -> bool:
+        """False once released."""
+        return not self._released
+
+    def heartbeat(self) -> bool:
+        """Refresh the heartbeat now; False if the lock was lost (taken over as stale)."""
+        if self._released:
+            return False
+        return self.store.heartbeat_lock(self.info.target, self.info.lock_id)
+
+    def release(self) -> None:
+        """Stop heartbeating and drop the lock (idempotent)."""
+        if self._released:
+            return
+        self._released = True
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self.store.release_lock(self.info.target, self.info.lock_id)
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                if not self.heartbeat() and not self._released:
+                    log.warning("run lock of target %r was taken over", self.info.target)
+                    return
+            except Exception as err:  # a missed beat is not fatal; the next may succeed
+                log.warning("run lock heartbeat failed: %s", err)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

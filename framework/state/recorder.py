@@ -1,0 +1,89 @@
+"""The event sink that records runs, materializations and check results."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from orch.events import (
+    CheckEvaluated,
+    Event,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepMaterialized,
+)
+from orch.state.base import StateStore
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- event sink
+
+
+class StateRecorder:
+    """An EventSink that writes runs, materializations and check results into a StateStore.
+
+    ``StepMaterialized`` is emitted after the data committed, so recording it here keeps the
+    ordering contract. Errors from the store propagate to the emitter.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def emit(self, event: Event) -> None:
+        """Record one event; kinds the state does not keep are ignored."""
+        if isinstance(event, RunStarted):
+            self.store.start_run(
+                event.command,
+                target=event.target,
+                selection=event.selection,
+                args=event.args,
+                run_id=event.run_id,
+                pid=event.pid or os.getpid(),
+                started_at=event.at,
+            )
+        elif isinstance(event, RunFinished):
+            self.store.finish_run(
+                event.run_id, event.status, finished_at=event.at, counts=event.counts
+            )
+        elif isinstance(event, StepMaterialized):
+            self.store.record_materialization(
+                run_id=event.run_id,
+                asset=event.asset,
+                partition_key=event.partition,
+                status="success",
+                started_at=event.started_at,
+                finished_at=event.at,
+                fingerprint=event.fingerprint,
+                materialized=event.materialized,
+                rows=event.rows,
+                metadata=event.metadata,
+                upstream=event.upstream,
+            )
+        elif isinstance(event, StepFailed):
+            self.store.record_materialization(
+                run_id=event.run_id,
+                asset=event.asset,
+                partition_key=event.partition,
+                status="failed",
+                started_at=event.at - timedelta(seconds=event.duration_s),
+                finished_at=event.at,
+                fingerprint=event.fingerprint,
+                error=event.error,
+            )
+        elif isinstance(event, CheckEvaluated):
+            self.store.record_check(
+                run_id=event.run_id,
+                check=event.check,
+                asset=event.asset,
+                partition_key=event.partition,
+                status=event.status,
+                severity=event.severity,
+                failing_rows=event.failing_rows,
+                sample=event.sample,
+                duration_s=event.duration_s,
+                sql=event.sql,
+                message=event.message,
+                at=event.at,
+            )

@@ -1,0 +1,226 @@
+"""Records of the state store (runs, materializations, checks, ticks, locks) and shared helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from orch.errors import LockHeldError
+
+log = logging.getLogger(__name__)
+
+
+SCHEMA_VERSION = 1
+STATE_DIR = ".orch"
+STATE_FILE = "state.db"
+SAMPLE_ROWS = 20
+LOCK_STALE_AFTER_S = 600.0
+LOCK_HEARTBEAT_S = 30.0
+BUSY_TIMEOUT_MS = 10_000
+
+RUN_STATUSES = ("running", "success", "failed", "interrupted")
+MATERIALIZATION_STATUSES = ("success", "failed")
+CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a command against a target."""
+
+    run_id: str
+    command: str
+    selection: str
+    target: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    pid: int | None
+    host: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to finish, None while running."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class UpstreamRef:
+    """One input a materialization read: an asset, its partition, and the run that produced it."""
+
+    asset: str
+    partition: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MaterializationRecord:
+    """One attempt to materialize an asset (or one partition of it)."""
+
+    id: int
+    run_id: str
+    target: str
+    asset: str
+    partition_key: str | None
+    status: str
+    fingerprint: str | None
+    materialized: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    rows: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    upstream: tuple[UpstreamRef, ...] = ()
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """``(asset, partition_key)``: the key of the planner's dicts."""
+        return (self.asset, self.partition_key)
+
+
+@dataclass(frozen=True)
+class CheckResultRecord:
+    """One evaluation of a check."""
+
+    id: int
+    run_id: str
+    target: str
+    check: str
+    asset: str | None
+    partition_key: str | None
+    status: str
+    severity: str
+    failing_rows: int
+    sample: tuple[dict[str, Any], ...]
+    duration_s: float
+    sql: str
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    """One evaluation of a schedule or sensor."""
+
+    id: int
+    name: str
+    tick_time: datetime
+    status: str
+    run_ids: tuple[str, ...]
+    skip_reason: str | None
+    error: str | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    """Who asks for a run lock; shown to whoever finds it held."""
+
+    command: str
+    run_id: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """A run lock as stored: its holder and its last heartbeat."""
+
+    target: str
+    lock_id: str
+    pid: int
+    host: str
+    command: str
+    run_id: str | None
+    acquired_at: datetime
+    heartbeat_at: datetime
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def state_path(project_dir: str | os.PathLike[str]) -> Path:
+    """The SQLite state file of a project: ``<project>/.orch/state.db``."""
+    return Path(project_dir) / STATE_DIR / STATE_FILE
+
+
+def _ts(value: datetime | None) -> str | None:
+    """A datetime as fixed-width UTC ISO text; naive datetimes are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    """Parse what :func:`_ts` wrote."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _loads(text: str) -> Any:
+    """Parse stored JSON; the common empty values skip the parser (the planner reads 10^5 rows)."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
+def _at(text: str) -> datetime:
+    """Parse a stored, non-null timestamp."""
+    return datetime.fromisoformat(text)
+
+
+def _json(value: Any) -> str:
+    """Compact deterministic JSON; dates, decimals and the like become strings."""
+    return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (assumed so where it cannot be told)."""
+    if pid <= 0 or sys.platform == "win32":  # os.kill(pid, 0) would terminate it on Windows
+        return pid > 0
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_is_stale(
+    info: LockInfo, *, now: datetime, stale_after: float, host: str | None = None
+) -> str | None:
+    """Why a held lock may be taken over (dead pid on this host, old heartbeat), or None."""
+    if info.host == (host or socket.gethostname()) and not pid_alive(info.pid):
+        return f"its process {info.pid} is gone"
+    age = (now - info.heartbeat_at).total_seconds()
+    if age > stale_after:
+        return f"its last heartbeat was {age:.0f}s ago"
+    return None
+
+
+def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
+    """The error for a lock held by a live process: who, where, since when, and what to do."""
+    since = info.acquired_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    run = f", run {info.run_id}" if info.run_id else ""
+    return LockHeldError(
+        f"target '{info.target}' is locked by `{info.command}` "
+        f"(pid {info.pid} on host {info.host}, since {since}{run})",
+        hint=f"Wait for it to finish. If that process is gone, {how_to_clear}",
+    )
