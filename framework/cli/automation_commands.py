@@ -1,0 +1,318 @@
+"""``orch job``, ``orch schedule``, ``orch sensor`` and ``orch daemon``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from orch.cli.base import (
+    cli,
+    make_options,
+    project_options,
+)
+from orch.config import RunOptions
+from orch.errors import SelectionError, suggestion
+
+# --------------------------------------------------------------------------- jobs, schedules
+
+
+def _automation(kwargs: dict[str, Any]) -> tuple[Any, Any, RunOptions]:
+    """(project, automation, options) for the job/schedule/sensor commands."""
+    from orch.project import load_project
+    from orch.schedules import load_automation
+
+    options = make_options(kwargs)
+    project = load_project(options)
+    return project, load_automation(project), options
+
+
+def _when(t: Any) -> str:
+    from orch.schedules import iso
+
+    return iso(t) if t is not None else "-"
+
+
+def _last(state: Any, name: str) -> str:
+    tick = state.last_tick(name)
+    if tick is None:
+        return "never"
+    detail = ""
+    if tick.status == "skipped" and tick.skip_reason:
+        detail = f" ({tick.skip_reason})"
+    elif tick.status == "failed" and tick.error:
+        detail = f" ({tick.error.strip().splitlines()[-1]})"
+    elif tick.run_ids:
+        detail = f" (run {', '.join(r[:8] for r in tick.run_ids)})"
+    return f"{_when(tick.tick_time)} {tick.status}{detail}"
+
+
+@cli.group("job")
+def job_group() -> None:
+    """Jobs: named selections from orch_project.yml (`jobs:`)."""
+
+
+@job_group.command("ls")
+@project_options
+def job_ls_command(**kwargs: Any) -> None:
+    """List the jobs, with their selection and the schedules and sensors that launch them.
+
+    \b
+    Examples:
+      orch job ls
+    """
+    _, automation, _ = _automation(kwargs)
+    if not automation.jobs:
+        click.echo("No jobs: declare them under 'jobs:' in orch_project.yml.")
+        return
+    for name, job in sorted(automation.jobs.items()):
+        launchers = [s.name for s in automation.schedules.values() if s.job == name]
+        launchers += [s.name for s in automation.sensors.values() if s.job == name]
+        line = f"{name:<24} select: {job.select}"
+        if job.exclude:
+            line += f"  exclude: {job.exclude}"
+        if job.partitions:
+            line += f"  partitions: {job.partitions}"
+        if launchers:
+            line += f"  ← {', '.join(sorted(launchers))}"
+        click.echo(line)
+
+
+@job_group.command("run")
+@project_options
+@click.argument("name")
+@click.option("--partition", default=None, help="Build this partition key (a partitioned job).")
+@click.option("--partition-mode", default=None, hidden=True)
+@click.option("--at", "at_", default=None, hidden=True, help="The tick time (daemon children).")
+@click.option("--run-id", default=None, hidden=True, help="The run id a daemon claimed.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Parallel steps.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per event on stdout.")  # fmt: skip
+def job_run_command(
+    name: str,
+    partition: str | None,
+    partition_mode: str | None,
+    at_: str | None,
+    run_id: str | None,
+    threads: int | None,
+    log_format: str,
+    **kwargs: Any,
+) -> None:
+    """Run job NAME: build its selection with its vars (build semantics, exit 1 on failure).
+
+    \b
+    Examples:
+      orch job run daily_revenue
+      orch job run daily_revenue --partition 2024-03-01
+    """
+    from orch.jobs import run_job
+    from orch.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.schedules import parse_time
+
+    _, automation, options = _automation(kwargs)
+    options = RunOptions(**{**options.__dict__, "threads": threads})
+    sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
+    result = run_job(
+        options,
+        name,
+        automation.job(name),
+        partition=partition,
+        partition_mode=partition_mode,
+        at=parse_time(at_) if at_ else None,
+        run_id=run_id,
+        sinks=[sink],
+    )
+    sys.exit(result.exit_code)
+
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """Schedules: cron ticks that launch jobs."""
+
+
+@schedule_group.command("ls")
+@project_options
+def schedule_ls_command(**kwargs: Any) -> None:
+    """List schedules with their next tick and last outcome.
+
+    \b
+    Examples:
+      orch schedule ls
+    """
+    from orch.runner import open_state
+    from orch.schedules import next_schedule_tick, system_now
+
+    project, automation, _ = _automation(kwargs)
+    if not automation.schedules:
+        click.echo("No schedules.")
+        return
+    now = system_now()
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        for name, defn in sorted(automation.schedules.items()):
+            nxt = next_schedule_tick(defn, state, now)
+            due = " (due)" if nxt is not None and nxt <= now else ""
+            click.echo(
+                f"{name:<24} job {defn.job:<20} {defn.cron} ({defn.timezone}, catchup "
+                f"{defn.catchup})  next: {_when(nxt) + due if defn.enabled else 'disabled'}  "
+                f"last: {_last(state, name)}"
+            )
+
+
+@schedule_group.command("tick")
+@project_options
+@click.option("--now", "now_", default=None, help="Evaluate as if it were this time (ISO 8601).")
+def schedule_tick_command(now_: str | None, **kwargs: Any) -> None:
+    """Evaluate every schedule and sensor once, run what is due, and exit (for cron or CI).
+
+    Takes the daemon lock: it refuses while `orch daemon` runs for this project.
+    Exit code 1 when a tick failed.
+
+    \b
+    Examples:
+      orch schedule tick
+      orch schedule tick --now 2024-03-02T00:00
+    """
+    from orch.daemon import Daemon
+    from orch.schedules import parse_time
+
+    options = make_options(kwargs)
+    now = parse_time(now_) if now_ else None
+    daemon = Daemon(options, launcher="inline", report=click.echo)
+    try:
+        failed = daemon.tick_once(now)
+    finally:
+        daemon.close()
+    sys.exit(1 if failed else 0)
+
+
+@cli.group("sensor")
+def sensor_group() -> None:
+    """Sensors: functions (and built-in file/asset sensors) that request runs."""
+
+
+@sensor_group.command("ls")
+@project_options
+def sensor_ls_command(**kwargs: Any) -> None:
+    """List sensors with their interval, cursor and last outcome.
+
+    \b
+    Examples:
+      orch sensor ls
+    """
+    from orch.runner import open_state
+
+    project, automation, _ = _automation(kwargs)
+    if not automation.sensors:
+        click.echo("No sensors.")
+        return
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        for name, sn in sorted(automation.sensors.items()):
+            cursor = state.get_cursor(name)
+            click.echo(
+                f"{name:<24} {sn.kind:<7} job {sn.job:<20} every "
+                f"{sn.minimum_interval_seconds:g}s{'' if sn.enabled else ' (disabled)'}  "
+                f"last: {_last(state, name)}  cursor: {cursor if cursor is not None else '-'}"
+            )
+
+
+@sensor_group.command("test")
+@project_options
+@click.argument("name")
+@click.option("--cursor", default=None, help="Evaluate from this cursor instead of the stored one.")
+def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
+    """Evaluate sensor NAME once and print what it would request; launch and store nothing.
+
+    \b
+    Examples:
+      orch sensor test landing_files
+    """
+    from orch.runner import open_state
+    from orch.schedules import SensorContext, evaluate_sensor, system_now
+
+    project, automation, _ = _automation(kwargs)
+    if name not in automation.sensors:
+        raise SelectionError(
+            f"unknown sensor '{name}'",
+            hint=suggestion(name, automation.sensors) or "See 'orch sensor ls'",
+        )
+    defn = automation.sensors[name]
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        stored = state.get_cursor(name)
+        context = SensorContext(
+            sensor=name, now=system_now(), project_root=project.root,
+            cursor=cursor if cursor is not None else stored, state=state,
+            target=project.target_name, last_tick=state.last_tick(name),
+        )  # fmt: skip
+        before = context.cursor
+        evaluation = evaluate_sensor(defn, context)
+        if evaluation.error is not None:
+            click.echo(evaluation.error.rstrip(), err=True)
+            click.echo(f"sensor '{name}' raised (this would be a failed tick)", err=True)
+            sys.exit(1)
+        for request in evaluation.requests:
+            used = request.run_key is not None and state.run_key_used(name, request.run_key)
+            click.echo(
+                f"run request: job {request.job or defn.job}  run_key {request.run_key}"
+                + (f"  partition {request.partition}" if request.partition else "")
+                + (f"  vars {json.dumps(dict(request.vars), default=str)}" if request.vars else "")
+                + ("  (run key already used: would not run)" if used else "")
+            )
+        if not evaluation.requests:
+            click.echo(f"skipped: {evaluation.skip_reason}")
+        if evaluation.cursor != before:
+            click.echo(f"cursor: {before} -> {evaluation.cursor} (not stored)")
+
+
+@cli.command("daemon")
+@project_options
+@click.option(
+    "--max-concurrent-runs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs launched at once (runs on one target also wait for its run lock).",
+)
+@click.option(
+    "--launcher",
+    type=click.Choice(["thread", "subprocess"]),
+    default="thread",
+    show_default=True,
+    help="Run jobs in worker threads or in child processes.",
+)
+@click.option("--poll-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
+def daemon_command(
+    max_concurrent_runs: int, launcher: str, poll_interval: float, **kwargs: Any
+) -> None:
+    """Evaluate schedules and sensors in a loop and launch their runs, until SIGTERM or Ctrl-C.
+
+    Every tick is recorded (`orch schedule ls`, `orch sensor ls`); a restart neither re-runs a
+    completed tick nor misses the ticks that fell due while it was down (catchup per schedule).
+    One daemon per project. SIGTERM lets running runs finish, then exits.
+
+    \b
+    Examples:
+      orch daemon
+      orch daemon --launcher subprocess --poll-interval 10
+    """
+    from orch.daemon import Daemon
+
+    options = make_options(kwargs)
+    daemon = Daemon(
+        options,
+        launcher=launcher,
+        max_concurrent_runs=max_concurrent_runs,
+        poll_interval=poll_interval,
+        report=click.echo,
+    )
+    a = daemon.automation
+    click.echo(
+        f"orch daemon: project '{daemon.project.name}', {len(a.schedules)} schedules, "
+        f"{len(a.sensors)} sensors, {len(a.jobs)} jobs (SIGTERM or Ctrl-C to stop)"
+    )
+    try:
+        daemon.run()
+    finally:
+        daemon.close()
+    click.echo("orch daemon: stopped")

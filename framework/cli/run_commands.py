@@ -1,0 +1,467 @@
+"""``orch build``, ``run``, ``seed``, ``test``, ``status`` and ``backfill``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from orch import redaction
+from orch.cli.base import (
+    cli,
+    load_manifest,
+    make_options,
+    project_options,
+    selection_options,
+)
+from orch.config import RunOptions
+
+# --------------------------------------------------------------------------- build / run / seed
+
+
+def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by build, run and seed."""
+    options = [
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Parallel steps (default: the target's 'threads')."),
+        click.option("--full-refresh", is_flag=True,
+                     help="Rebuild incremental models (and partitions) from scratch."),
+        click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure."),
+        click.option("--changed", is_flag=True,
+                     help="Only what is missing or stale: never built, code changed, or an "
+                          "upstream was re-materialized since."),
+        click.option("--dry-run", is_flag=True, help="Print the plan; build nothing."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, help="json: one JSON object per event on stdout."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def partition_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--partition, --start, --end: restrict partitioned assets to a key or a range."""
+    options = [
+        click.option("--partition", default=None, metavar="KEY",
+                     help="Run exactly this partition of the partitioned assets "
+                          "(2024-01-31, 2024-01-31T05, 2024-W05, 2024-01 or a static key)."),
+        click.option("--start", default=None, metavar="KEY",
+                     help="First partition of the range (included); any grain: 2024-01 "
+                          "covers January."),
+        click.option("--end", default=None, metavar="KEY",
+                     help="Last partition of the range (included)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run(command: str, kwargs: dict[str, Any]) -> None:
+    from orch.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.runner import run_command
+
+    options = make_options(
+        kwargs,
+        threads=kwargs["threads"],
+        full_refresh=kwargs["full_refresh"],
+        fail_fast=kwargs["fail_fast"],
+        changed_only=kwargs["changed"],
+        dry_run=kwargs["dry_run"],
+        partition=kwargs.get("partition"),
+        start=kwargs.get("start"),
+        end=kwargs.get("end"),
+    )
+    sink = JsonLinesReporter() if kwargs["log_format"] == "json" else ConsoleReporter()
+    result = run_command(options, command, sinks=[sink])  # type: ignore[arg-type]
+    for warning in result.compiled.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if result.summary is None:
+        _print_plan(result)
+    sys.exit(result.exit_code)
+
+
+def _print_plan(result: Any) -> None:
+    plan = result.plan
+    click.echo(f"Plan: {len(plan)} steps (dry run, nothing was built)")
+    for step in plan.order:
+        node = result.manifest.nodes[step.asset]
+        click.echo(f"  {step.step_id:<40} {node.materialized:<12} {step.reason}")
+    for asset, why in sorted(plan.up_to_date.items()):
+        click.echo(f"  {asset:<40} {'':<12} {why} (skipped)")
+
+
+@cli.command("build")
+@project_options
+@selection_options
+@run_options
+@partition_options
+def build_command(**kwargs: Any) -> None:
+    """Load seeds, build models (and run their checks) in dependency order.
+
+    Plain `orch build` rebuilds the whole selection, since sources can change outside orch;
+    `--changed` builds only what is missing or stale. Exit code 1 when anything failed.
+
+    \b
+    Examples:
+      orch build
+      orch build -s +customers --threads 8
+      orch build --changed
+      orch build -s orders --full-refresh --dry-run
+    """
+    _run("build", kwargs)
+
+
+@cli.command("run")
+@project_options
+@selection_options
+@run_options
+@partition_options
+def run_command_cli(**kwargs: Any) -> None:
+    """Build models only (no seeds, no checks).
+
+    \b
+    Examples:
+      orch run -s stg_orders
+      orch run -s tag:daily --exclude orders
+    """
+    _run("run", kwargs)
+
+
+@cli.command("seed")
+@project_options
+@selection_options
+@run_options
+def seed_command(**kwargs: Any) -> None:
+    """Load seeds (CSV files in seeds/) as tables.
+
+    \b
+    Examples:
+      orch seed
+      orch seed -s raw_customers --full-refresh
+    """
+    _run("seed", kwargs)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@cli.command("test")
+@project_options
+@selection_options
+@partition_options
+@click.option(
+    "--store-failures",
+    is_flag=True,
+    help="Write every failing row of each failing check to <schema>_audit.<check>.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Checks evaluated in parallel (default: the target's 'threads').",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per check result on stdout.",
+)
+def test_command(store_failures: bool, threads: int | None, log_format: str,
+                 **kwargs: Any) -> None:  # fmt: skip
+    """Run the checks of the selected assets against what is in the warehouse.
+
+    Prints a table of results, then each failure with sample rows and the query to reproduce
+    it. Exit code 1 when a check fails at error severity (or its query errors). Checks are
+    selected like assets (a check of a selected asset is selected), by name, or by
+    test_type: (not_null, unique, ..., singular, python).
+
+    \b
+    Examples:
+      orch test
+      orch test -s +orders --exclude test_type:relationships
+      orch test -s test_type:singular
+      orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
+      orch test --store-failures
+    """
+    from orch.adapters import get_adapter
+    from orch.check_runner import run_tests
+    from orch.events import FanOut
+    from orch.partitions import definition_of
+    from orch.reporting import JsonLinesReporter, RunResultsWriter
+    from orch.runner import open_state
+    from orch.selection import select_checks, select_nodes
+    from orch.state import StateRecorder
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    manifest, project = result.manifest, result.project
+    selected = select_nodes(manifest, options.select, options.exclude)
+    checks = sorted(select_checks(manifest, selected, options.select, options.exclude))
+    if not checks:
+        click.echo("No checks selected.")
+        return
+    partition, start, end = kwargs.get("partition"), kwargs.get("start"), kwargs.get("end")
+    partitions_of = None
+    if partition or start or end:
+
+        def partitions_of(node: Any) -> list[str | None]:
+            definition = definition_of(node.config.partitioned_by, asset=node.name)
+            if partition:
+                return [definition.validate(partition)]
+            first = start or definition.first_key()
+            last = end or first
+            return list(definition.keys_between(first, last))
+
+    adapter = get_adapter(project.target, project.root)
+    log_dir = project.root / project.config.log_path
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        open_state(project.root, target=project.target) as state,
+        (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file,
+    ):
+        sinks: list[Any] = [StateRecorder(state), JsonLinesReporter(log_file)]
+        sinks.append(
+            RunResultsWriter(
+                project.target_dir / "run_results.json",
+                manifest,
+                {"command": "test", "select": list(options.select), "target": project.target_name},
+            )
+        )
+        if log_format == "json":
+            sinks.append(JsonLinesReporter())
+        adapter.open()
+        try:
+            run = run_tests(
+                manifest, adapter, checks, FanOut(sinks), project_root=project.root,
+                target=project.target_name, partitions_of=partitions_of,
+                threads=threads or project.target.threads, store_failures=store_failures,
+                selection=" ".join(options.select),
+            )  # fmt: skip
+        finally:
+            adapter.close()
+    if log_format == "text":
+        _print_check_results(run)
+    sys.exit(run.exit_code)
+
+
+def _print_check_results(run: Any) -> None:
+    """A table of check results, then each failure with its sample rows and query."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # files and pipes: whole check names, no wrapping
+        console = Console(highlight=False, soft_wrap=True, width=250)
+    style = {"pass": "green", "warn": "yellow", "skipped": "yellow"}
+    table = Table(box=None, title_justify="left")
+    for column in ("status", "check", "asset", "partition"):
+        table.add_column(column)
+    table.add_column("failing rows", justify="right")
+    table.add_column("seconds", justify="right")
+    ordered = sorted(run.results, key=lambda r: (r.asset or "", r.check, str(r.partition)))
+    for r in ordered:
+        table.add_row(
+            f"[{style.get(r.status, 'red')}]{r.status.upper()}[/]", r.check, r.asset or "-",
+            r.partition or "", f"{r.failing_rows:,}", f"{r.duration_s:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    for r in ordered:
+        if r.status in ("pass", "skipped"):
+            continue
+        where = f"[{r.partition}]" if r.partition else ""
+        console.print(
+            f"\n[{style.get(r.status, 'red')} bold]{r.status.upper()}[/] {r.check} on "
+            f"{r.asset or '-'}{where}: {r.failing_rows:,} failing rows"
+            + (" (blocking)" if r.blocking else ""),
+        )
+        if r.message:
+            console.print(f"  {redaction.scrub(r.message)}", markup=False)
+        for row in r.sample:
+            console.print("  " + redaction.scrub(json.dumps(row, default=str)), markup=False)
+        if r.sql:
+            console.print("  reproduce with:", markup=False)
+            console.print("  " + redaction.scrub(r.sql).replace("\n", "\n  "), markup=False)
+    counts: dict[str, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    verdict = "[red bold]FAILED[/]" if run.exit_code else "[green bold]PASSED[/]"
+    console.print(
+        f"\n{verdict} {len(run.results)} check results in {run.duration_s:.2f}s: {summary}"
+    )
+
+
+@cli.command("status")
+@project_options
+@selection_options
+def status_command(**kwargs: Any) -> None:
+    """Each asset's last materialization and whether it is up to date.
+
+    \b
+    Examples:
+      orch status
+      orch status -s +customers
+    """
+    from orch.status import (
+        asset_rows,
+        partition_summaries,
+        render_partition_summaries,
+        render_status,
+        with_partition_status,
+    )
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    rows = asset_rows(result.manifest, result.project, options)
+    summaries = partition_summaries(result.manifest, result.project, options)
+    click.echo(render_status(with_partition_status(rows, summaries)))
+    if summaries:
+        click.echo("\nPartitions (up to the last complete one):")
+        click.echo(render_partition_summaries(summaries))
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+@cli.command("backfill")
+@project_options
+@selection_options
+@click.option(
+    "--start",
+    default=None,
+    metavar="KEY",
+    help="First partition (included; default: each asset's first partition).",
+)
+@click.option(
+    "--end",
+    default=None,
+    metavar="KEY",
+    help="Last partition (included; default: the last complete partition).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Partitions run in parallel (default: the target's 'threads').",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List the partitions and estimate the time; run nothing."
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Run even when above the project's backfill_confirm_above partitions.",
+)
+@click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per event on stdout.",
+)
+def backfill_command(
+    start: str | None, end: str | None, threads: int | None, dry_run: bool, yes: bool,
+    fail_fast: bool, log_format: str, **kwargs: Any,
+) -> None:  # fmt: skip
+    """Run every partition of a range for the selected assets, in parallel, resumably.
+
+    Partitions run even when already materialized. Interrupted (Ctrl-C, a killed process, a
+    failure) and started again with the same arguments, a backfill skips the partitions it
+    completed. Above `backfill_confirm_above` partitions (orch_project.yml, default 1000) it
+    needs --yes.
+
+    \b
+    Examples:
+      orch backfill -s fct_order_events --start 2024-01-01 --end 2024-03-31 --dry-run
+      orch backfill -s fct_order_events+ --start 2024-01 --end 2024-12 --threads 8 --yes
+    """
+    from orch.errors import PartitionError
+    from orch.partition_plan import (
+        PartitionExpander,
+        PartitionRequest,
+        backfill_identity,
+        estimate_seconds,
+        resume_point,
+    )
+    from orch.partitions import compress, definition_of
+    from orch.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.runner import compile_for, open_state, run_command
+
+    options = make_options(kwargs, threads=threads, start=start, end=end, fail_fast=fail_fast)
+    compiled = compile_for(options)
+    for warning in compiled.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    project, manifest = compiled.project, compiled.manifest
+    target = project.target_name
+    identity = backfill_identity(options)
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        backfill_id, done_runs = resume_point(state, target, identity)
+        request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
+        planned = run_command(
+            RunOptions(**{**options.__dict__, "dry_run": True}), "backfill",  # type: ignore[arg-type]
+            compiled=compiled, partitions=PartitionExpander(manifest, target, request),
+        )  # fmt: skip
+        steps = [s for s in planned.plan.order if s.partition is not None]
+        workers = threads or project.target.threads
+        estimate, unknown = estimate_seconds(steps, state, target, workers)
+    partitioned = {s.asset for s in steps} | {
+        n for n in planned.plan.up_to_date if manifest.nodes[n].config.partitioned_by
+    }
+    if not partitioned:
+        raise PartitionError(
+            "the selection holds no partitioned asset",
+            hint="Select partitioned models with -s (see 'orch ls -s config.partitioned_by:*')",
+        )
+    if done_runs:
+        click.echo(
+            f"Resuming backfill {backfill_id[:8]} ({len(done_runs)} earlier run(s)): the "
+            "partitions it completed are skipped"
+        )
+    if dry_run:
+        click.echo(f"Backfill plan: {len(steps)} partitions (dry run, nothing was run)")
+        for asset in sorted({s.asset for s in steps}, key=manifest.topological_names().index):
+            keys = [(str(s.partition), "") for s in steps if s.asset == asset]
+            spec = manifest.nodes[asset].config.partitioned_by
+            ranges = [r.strip() for r in compress(keys, definition_of(spec, asset=asset))]  # type: ignore[arg-type]
+            more = " ..." if len(ranges) > 6 else ""
+            click.echo(f"  {asset:<32} {len(keys):>6} partitions  {', '.join(ranges[:6])}{more}")
+        others = [s for s in planned.plan.order if s.partition is None]
+        for s in others:
+            click.echo(f"  {s.asset:<32} {'':>6} (unpartitioned, runs once)")
+        if estimate is None:
+            click.echo("Estimated time: unknown (no partition of these assets ran before)")
+        else:
+            note = f"; {unknown} partitions without a record not counted" if unknown else ""
+            click.echo(
+                f"Estimated time: {_duration(estimate)} with {workers} threads "
+                f"(from recorded durations{note})"
+            )
+        return
+    limit = project.config.backfill_confirm_above
+    if len(steps) > limit and not yes:
+        raise PartitionError(
+            f"this backfill runs {len(steps)} partitions, above backfill_confirm_above ({limit})",
+            hint="Pass --yes to run it (or --dry-run to see it), or narrow --start/--end",
+        )
+    request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
+    sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
+    result = run_command(
+        options, "backfill",  # type: ignore[arg-type]
+        sinks=[sink], compiled=compiled,
+        partitions=PartitionExpander(manifest, target, request),
+        run_args={"backfill": identity, "backfill_id": backfill_id},
+    )  # fmt: skip
+    sys.exit(result.exit_code)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
