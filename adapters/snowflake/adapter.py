@@ -11,8 +11,7 @@ Snowflake commits DDL implicitly, so only DML is transactional (``SUPPORTS_TRANS
 
 The same code runs against ``fakesnow`` (the connector emulated on DuckDB) in the test suite. Where
 fakesnow lacks a feature the adapter detects it (:attr:`SnowflakeAdapter.emulated`) and uses the
-nearest equivalent only there; see ``docs/snowflake.md`` for the list of gaps.
-"""
+nearest equivalent only there; see ``docs/snowflake.md`` for the list of gaps."""
 
 from __future__ import annotations
 
@@ -34,17 +33,30 @@ from orch.config import SnowflakeTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
 from orch.redaction import scrub
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+from orch.adapters.snowflake.retry import (
+    _LOGIN_ERRNO_SETTINGS,
+    ER_CONNECTION_IS_CLOSED,
+    backoff_delay,
+    is_transient,
+)
+from orch.adapters.snowflake.typemap import (
+    _UNQUOTED_NAME,
+    _closed,
+    _fetch_arrow,
+    _python_name,
+    _storage_type,
+    snowflake_type,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _LITERAL_PATTERN = re.compile(r"'(?:[^']|'')*'")
-_UNQUOTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 # ---------------------------------------------------------------------------- authenticators
 
@@ -53,82 +65,6 @@ KEY_PAIR = "snowflake_jwt"
 EXTERNAL_BROWSER = "externalbrowser"
 OAUTH = "oauth"
 AUTHENTICATORS = (PASSWORD, KEY_PAIR, EXTERNAL_BROWSER, OAUTH, "username_password_mfa")
-
-# ---------------------------------------------------------------------------- retry policy
-
-MAX_BACKOFF_SECONDS = 30.0
-ER_CONNECTION_IS_CLOSED = 250002
-
-# Snowflake error numbers (login) and the profile setting each one points at.
-_LOGIN_ERRNO_SETTINGS = {
-    390100: "user` or `password",  # incorrect username or password
-    390144: "private_key_path",  # JWT token is invalid: the public key is not set for the user
-    390189: "role",  # role not granted / does not exist
-    390201: "database",  # database does not exist or not authorized
-    390303: "token",  # invalid OAuth access token
-    390318: "token",  # OAuth access token expired
-}
-
-_TRANSIENT_CLASSES: tuple[type[BaseException], ...] = (
-    sf_errors.ServiceUnavailableError,
-    sf_errors.InternalServerError,
-    sf_errors.BadGatewayError,
-    sf_errors.GatewayTimeoutError,
-    sf_errors.OtherHTTPRetryableError,
-    sf_errors.TooManyRequests,
-    sf_errors.RequestTimeoutError,
-    ConnectionError,  # stdlib: reset, aborted, refused, broken pipe
-    TimeoutError,
-)
-_PERMANENT_CLASSES: tuple[type[BaseException], ...] = (
-    sf_errors.ProgrammingError,  # syntax, object does not exist, ...
-    sf_errors.IntegrityError,
-    sf_errors.DataError,
-    sf_errors.NotSupportedError,
-    sf_errors.NonRetryableTlsError,
-    sf_errors.RevocationCheckError,
-    sf_errors.ForbiddenError,
-    sf_errors.BadRequest,
-)
-_TRANSIENT_TEXT = re.compile(
-    r"is resuming|being resumed|connection (?:was )?reset|connection aborted|"
-    r"remote end closed|broken pipe|timed out|temporarily unavailable|service unavailable|"
-    r"connection is closed|HTTP\s*5\d\d|\b50[234]\b",
-    re.IGNORECASE,
-)
-_PERMANENT_TEXT = re.compile(
-    r"incorrect username or password|not granted|does not exist|not authorized|"
-    r"cannot be resumed|jwt token is invalid|authentication|syntax error",
-    re.IGNORECASE,
-)
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether retrying the statement (or the login) may succeed.
-
-    Transient: network failures (OperationalError, connection reset/closed), HTTP 5xx, a warehouse
-    that is resuming. Permanent: SQL errors (syntax, unknown object), bad credentials or grants.
-    """
-    text = str(error)
-    if _PERMANENT_TEXT.search(text):
-        return False
-    if isinstance(error, _PERMANENT_CLASSES):
-        return False
-    if isinstance(error, _TRANSIENT_CLASSES) or _TRANSIENT_TEXT.search(text):
-        return True
-    if isinstance(error, sf_errors.Error) and getattr(error, "errno", None) == (
-        ER_CONNECTION_IS_CLOSED
-    ):
-        return True
-    sqlstate = str(getattr(error, "sqlstate", None) or "")
-    if sqlstate.startswith("08") and sqlstate != "08001":  # connection exception (not login)
-        return True
-    return isinstance(error, sf_errors.OperationalError)
-
-
-def backoff_delay(attempt: int, base: float) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): ``base * 2**attempt``, capped."""
-    return float(min(base * (2**attempt), MAX_BACKOFF_SECONDS))
 
 
 # ---------------------------------------------------------------------------- adapter
@@ -912,112 +848,3 @@ class SnowflakeAdapter(Adapter):
     def normalize_name(self, name: str) -> str:
         """Snowflake stores unquoted identifiers upper-case."""
         return name.upper()
-
-
-def _python_name(stored: str) -> str:
-    """``CUSTOMER_ID`` -> ``customer_id``; names that are not plain upper-case stay."""
-    if _UNQUOTED_NAME.match(stored) and stored == stored.upper() and stored != stored.lower():
-        return stored.lower()
-    return stored
-
-
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT", "INT128", "UBIGINT", "UINT", "BYTEINT"}
-_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL", "DECFLOAT"}
-_TEXT_TYPES = {"VARCHAR", "TEXT", "CHAR", "NCHAR", "NVARCHAR", "STRING"}
-
-
-def _storage_type(text: str) -> tuple[str, int | None, int] | None:
-    """How Snowflake stores a type: ("NUMBER", precision or None, scale), ("FLOAT"|"TEXT", ..)."""
-    cleaned = text.strip().upper()
-    if cleaned in ("HUGEINT", "BYTEINT", "NUMBER"):
-        cleaned = {"HUGEINT": "INT128", "BYTEINT": "TINYINT", "NUMBER": "DECIMAL(38, 0)"}[cleaned]
-    try:
-        data_type = exp.DataType.build(cleaned, dialect="snowflake")
-    except Exception:  # noqa: BLE001 - an unknown name: the generic comparison decides
-        return None
-    kind = data_type.this.name
-    if kind in _INTEGER_TYPES:
-        return ("NUMBER", None, 0)
-    if kind == "DECIMAL":
-        params = [int(p.name) for p in data_type.expressions if p.name.isdigit()]
-        precision, scale = (params + [38, 0][len(params) :])[:2]
-        return ("NUMBER", precision, scale)
-    if kind in _FLOAT_TYPES:
-        return ("FLOAT", None, 0)
-    if kind in _TEXT_TYPES:
-        return ("TEXT", None, 0)
-    return None
-
-
-def _closed(conn: Any) -> bool:
-    """Whether a connector connection says it is closed."""
-    try:
-        return bool(conn.is_closed())
-    except Exception:  # noqa: BLE001 - a broken connection object counts as closed
-        return True
-
-
-def _fetch_arrow(cur: Any) -> pa.Table:
-    """The cursor's result as Arrow: ``fetch_arrow_all``, else ``fetch_pandas_all``, else rows.
-
-    fakesnow's cursor has no ``fetch_arrow_all``; a result in JSON format (SHOW, some metadata
-    queries) has no Arrow batches, so it is built from the rows.
-    """
-    import pyarrow as pa  # heavy optional dependency, imported late
-
-    names = [str(d[0]) for d in cur.description or []]
-    fetch_all = getattr(cur, "fetch_arrow_all", None)
-    if fetch_all is not None:
-        try:
-            table = fetch_all(force_return_table=True)
-            if table is not None:
-                return table
-        except sf_errors.NotSupportedError:
-            return _rows_to_arrow(cur.fetchall(), names)
-    fetch_pandas = getattr(cur, "fetch_pandas_all", None)
-    if fetch_pandas is not None:
-        frame = fetch_pandas()
-        return pa.Table.from_pandas(frame, preserve_index=False)
-    return _rows_to_arrow(cur.fetchall(), names)
-
-
-def _rows_to_arrow(rows: Sequence[Sequence[Any]], names: list[str]) -> pa.Table:
-    """Rows as an Arrow table (column-wise, types inferred by Arrow)."""
-    import pyarrow as pa
-
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pa.table({name: pa.array(list(col)) for name, col in zip(names, columns, strict=True)})
-
-
-def snowflake_type(arrow_type: pa.DataType) -> str:
-    """The Snowflake column type for an Arrow type (what ``CREATE TABLE`` declares)."""
-    import pyarrow as pa
-
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return snowflake_type(t.value_type)
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_integer(t):
-        return "NUMBER(20,0)" if t == pa.uint64() else "BIGINT"
-    if pa.types.is_floating(t):
-        return "FLOAT"
-    if pa.types.is_decimal(t):
-        return f"NUMBER({min(t.precision, 38)},{t.scale})"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "VARCHAR"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "BINARY"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_time(t):
-        return "TIME"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMP_TZ" if t.tz else "TIMESTAMP_NTZ"
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return "ARRAY"
-    if pa.types.is_struct(t) or pa.types.is_map(t):
-        return "OBJECT"
-    if pa.types.is_null(t):
-        return "VARCHAR"
-    return "VARIANT"
