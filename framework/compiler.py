@@ -54,7 +54,14 @@ from orch.parsing import ParsedModel, Variant
 from orch.partitions import TimeWindows, definition_of, filtered_relation
 from orch.project import Project, folder_config, load_project
 from orch.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
-from orch.sql import TableRef, expand_and_qualify, qualify_tables, replace_spans, transpile
+from orch.sql import (
+    TableRef,
+    expand_and_qualify,
+    parse_query,
+    qualify_tables,
+    replace_spans,
+    transpile,
+)
 from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -703,7 +710,7 @@ def _prepend_ctes(
         seen.add(cte_name)
         new.append(
             exp.CTE(
-                this=exp.maybe_parse(cte_sql, dialect=dialect),
+                this=parse_query(cte_sql, dialect, cte_name),
                 alias=exp.TableAlias(this=exp.to_identifier(cte_name, quoted=True)),
             )
         )
