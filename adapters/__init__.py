@@ -1,4 +1,4 @@
-"""Warehouse adapters, found through the ``orch.adapters`` entry-point group by the profile's type."""
+"""Warehouse adapters, found through the ``orch.adapters`` entry-point group by profile type."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import OrchError
 
 if TYPE_CHECKING:
-    from orch.assets import AssetContext, Config, Resource, asset, check
-    from orch.schedules import (
+    from orch.assets import AssetContext, Config, Resource, asset, check  # noqa: F401
+    from orch.schedules import (  # noqa: F401
         RunRequest,
         ScheduleContext,
         SensorContext,

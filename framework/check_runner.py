@@ -5,9 +5,9 @@
   one relation (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular
   checks of that shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM
   t``; otherwise (DuckDB, where filtered counts run on compressed storage and are faster) and for
-  other checks, each costs one ``COUNT(*)`` over its query. Samples (at most ``sample_limit`` rows) are fetched only
-  for checks that found failing rows. A query that fails at run time gives status ``error``, never
-  ``pass``.
+  other checks, each costs one ``COUNT(*)`` over its query. Samples (at most ``sample_limit``
+  rows) are fetched only for checks that found failing rows. A query that fails at run time gives
+  status ``error``, never ``pass``.
 - A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
   staged relation (write-audit-publish).
 - :class:`CheckHook` wires checks into ``orch build``: it is the executor's ``after_step`` hook,

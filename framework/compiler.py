@@ -19,7 +19,7 @@ from typing import Any
 
 import orch
 from orch import dbt, python_models
-from orch.artifacts import CompileResult, project_key
+from orch.artifacts import CompiledFilesWriter, CompileResult, project_key
 from orch.cache import ResultCache, content_key
 from orch.checks import SingularCheck, compile_checks, parse_singular_checks
 from orch.config import (
@@ -39,7 +39,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
-from orch.lineage import column_lineage, output_columns
+from orch.lineage import column_lineage, output_columns, resolvable_as_written
 from orch.manifest import (
     CheckNode,
     ColumnInfo,
@@ -57,6 +57,7 @@ from orch.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_c
 from orch.sql import (
     TableRef,
     expand_and_qualify,
+    normalize_names,
     parse_query,
     qualify_tables,
     replace_spans,
@@ -105,11 +106,16 @@ def make_renderer(project: Project) -> Renderer:
 
 
 def compile_project(
-    options: RunOptions, names: set[str] | None = None, *, project: Project | None = None
+    options: RunOptions,
+    names: set[str] | None = None,
+    *,
+    project: Project | None = None,
+    write_files: bool = False,
 ) -> CompileResult:
     """Load, parse, resolve and compile; ``names`` limits parsing to those models' ancestry.
 
-    Raises UserError with every problem found; writes nothing.
+    Raises UserError with every problem found; writes nothing — except, with ``write_files``,
+    the compiled SQL files into a staging folder that only :func:`write_artifacts` swaps in.
     """
     project = project or load_project(options)
     key = project_key(project)
@@ -125,10 +131,21 @@ def compile_project(
     compiler.python_assets = python_assets
     if project.flavor == "dbt":
         compiler.schema_namer = dbt.schema_namer(project, renderer)
-    manifest = compiler.compile()
-    if python_assets:
-        py_checks = python_models.python_check_nodes(project, python_assets)
-        manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
+    files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
+    compiler.compiled_files = files
+    try:
+        manifest = compiler.compile()
+        if python_assets:
+            py_checks = python_models.python_check_nodes(project, python_assets)
+            manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
+    except BaseException:
+        if files is not None:
+            files.abort()
+        raise
+    if files is not None:
+        for check in manifest.checks.values():
+            if check.sql:
+                files.add(f"checks/{check.name}.sql", check.sql)
     cache.save()
     env_vars = sorted({v for p in parsed.values() for v in p.recording.env_vars_used})
     return CompileResult(
@@ -140,6 +157,7 @@ def compile_project(
         scoped=names is not None,
         project_key=key,
         env_vars=env_vars,
+        compiled_files=files,
     )
 
 
@@ -156,6 +174,7 @@ class _Compiler:
         singular: list[SingularCheck] | None = None,
     ) -> None:
         self.project = project
+        self.compiled_files: CompiledFilesWriter | None = None
         self.singular = singular or []
         self.checks: dict[str, CheckNode] = {}
         self.parsed = parsed
@@ -211,7 +230,11 @@ class _Compiler:
                 if name in self.python_assets:
                     self.nodes[name] = python_models.compile_python(self, self.python_assets[name])
                 elif name in self.parsed:
-                    self.nodes[name] = self.compile_model(self.parsed[name])
+                    node = self.nodes[name] = self.compile_model(self.parsed[name])
+                    if self.compiled_files is not None and node.path and node.compiled_code:
+                        self.compiled_files.add(
+                            str(Path(node.path).with_suffix(".sql")), node.compiled_code
+                        )
                 elif name in self.project.seeds:
                     self.nodes[name] = self.compile_seed(name)
                 elif name in self.project.sources:
@@ -661,7 +684,10 @@ class _Compiler:
             model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
         )
         model.full.query = None
-        qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
+        if resolvable_as_written(query):
+            qualified = normalize_names(query, model.dialect)
+        else:
+            qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
         if qualified is None:
             return output_columns(query), {}
 

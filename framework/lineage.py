@@ -29,6 +29,32 @@ def output_columns(query: exp.Expression) -> list[str] | None:
     return names
 
 
+def resolvable_as_written(query: exp.Expression) -> bool:
+    """Whether every column already names its source, so lineage needs no ``qualify`` pass.
+
+    True when no ``*`` is selected, every projection is a column or has an alias, and every
+    unqualified column sits in a scope with one source and is not a select alias. ``qualify``
+    costs more than everything else in compiling a model; most models don't need it.
+    """
+    for scope in traverse_scope(query):
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        aliases = set()
+        for projection in select.selects:
+            if isinstance(projection, exp.Alias):
+                aliases.add(projection.alias)
+            elif not isinstance(projection, exp.Column) or isinstance(projection.this, exp.Star):
+                return False
+        single = len(scope.sources) == 1
+        for column in scope.columns:
+            if isinstance(column.this, exp.Star):
+                return False
+            if not column.table and (not single or column.name in aliases):
+                return False
+    return True
+
+
 def column_lineage(
     query: exp.Expression, asset_of_table: Callable[[exp.Table], str | None]
 ) -> dict[str, list[ColumnKey]]:

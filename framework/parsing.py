@@ -181,7 +181,7 @@ def _sql_fingerprint(
     return h.hexdigest()
 
 
-# --------------------------------------------------------------------------- cache (de)serialization
+# ------------------------------------------------------------------------- cache (de)serialization
 
 
 def _to_cache(model: ParsedModel) -> dict[str, Any]:

@@ -231,9 +231,9 @@ class ConsoleReporter:
         style = {"pass": "green", "warn": "yellow"}.get(e.status, "red")
         where = f"[{e.partition}]" if e.partition else ""
         rows = f" ({e.failing_rows} failing rows)" if e.failing_rows else ""
-        self.console.print(
-            f"{'':>{len(str(self.total)) * 2 + 1}} [{style}]{e.status.upper():<7}[/] check {e.check}{where}{rows}"
-        )
+        pad = " " * (len(str(self.total)) * 2 + 1)
+        status = f"[{style}]{e.status.upper():<7}[/]"
+        self.console.print(f"{pad} {status} check {e.check}{where}{rows}")
 
     def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
         self.console.print(f"  [dim]{e.asset or ''} {e.level}: {redaction.scrub(e.message)}[/]")

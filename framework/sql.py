@@ -14,6 +14,7 @@ import sqlglot
 from orch.errors import Location, SqlSyntaxError, UnsupportedFeatureError
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -155,7 +156,7 @@ def qualify_tables(
     *,
     copy: bool = True,
 ) -> exp.Expression:
-    """``query`` (a copy unless ``copy=False``) whose external table references are replaced by ``mapping[dotted]``.
+    """``query`` (a copy unless ``copy=False``) with external tables replaced by ``mapping``.
 
     Aliases are kept (or ``default_aliases[name]``, else the original name, becomes the alias) so
     column references still bind.
@@ -261,12 +262,20 @@ def parse_condition(text: str, dialect: str, location: Location) -> exp.Expressi
             hint="Write one SQL boolean expression, e.g. amount >= 0",
         ) from None
     select = statements[0] if len(statements) == 1 else None
-    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or select.args.get(
-        "from"
-    ) or select.args.get("from_"):
+    if (
+        not isinstance(select, exp.Select)
+        or len(select.expressions) != 1
+        or select.args.get("from")
+        or select.args.get("from_")
+    ):
         raise SqlSyntaxError(
             f"'{text}' is not one SQL expression",
             location=location,
             hint="Write one SQL boolean expression, e.g. amount >= 0",
         )
     return select.expressions[0]
+
+
+def normalize_names(query: exp.Expression, dialect: str) -> exp.Expression:
+    """Identifiers as the dialect resolves them (unquoted lower-cased for DuckDB), in place."""
+    return normalize_identifiers(query, dialect=dialect)

@@ -6,6 +6,7 @@ The group's ``main`` is the only place an OrchError becomes output and an exit c
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 import traceback
@@ -151,7 +152,15 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    orch allocates millions of small objects (ASTs, manifest nodes) and keeps most of them: with
+    the default thresholds the cyclic garbage collector re-scans them thousands of times (over
+    half the time of reading a 10,000-asset manifest). Collect far less often instead of never,
+    since parsed SQL trees hold reference cycles.
+    """
+    gc.freeze()  # what is alive after imports stays alive: never scan it
+    gc.set_threshold(100_000, 50, 100)
     cli.main(prog_name="orch")
 
 
