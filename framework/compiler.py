@@ -175,6 +175,7 @@ class _Compiler:
     ) -> None:
         self.project = project
         self.compiled_files: CompiledFilesWriter | None = None
+        self._normalized: dict[str, str] = {}
         self.singular = singular or []
         self.checks: dict[str, CheckNode] = {}
         self.parsed = parsed
@@ -204,8 +205,11 @@ class _Compiler:
         """How the target stores an unquoted name (Snowflake: upper case)."""
         if part is None:
             return None
-        ident = self._dialect_obj.normalize_identifier(exp.to_identifier(part, quoted=False))
-        return ident.name
+        known = self._normalized.get(part)
+        if known is None:
+            ident = self._dialect_obj.normalize_identifier(exp.to_identifier(part, quoted=False))
+            known = self._normalized[part] = ident.name
+        return known
 
     def table_expr(self, rel: Relation) -> exp.Table:
         return exp.Table(

@@ -11,6 +11,7 @@ renders as ``__orch_this__``. ``env_var()`` values render as placeholders (see
 
 from __future__ import annotations
 
+import ast
 import datetime as datetime_module
 import os
 import re
@@ -36,11 +37,23 @@ PARTITION_TOKENS = {
 }
 
 
-# ``{{ ref('x') }}``, ``{{ ref('pkg', 'x') }}``, ``{{ source('s', 't') }}`` and nothing else
-_SIMPLE_CALL = re.compile(
-    r"\{\{\s*(ref|source)\(\s*(['\"])([A-Za-z0-9_.$-]+)\2\s*"
-    r"(?:,\s*(['\"])([A-Za-z0-9_.$-]+)\4\s*)?\)\s*\}\}"
-)
+# ``{{ ref(...) }}``, ``{{ source(...) }}``, ``{{ config(...) }}`` with nothing else in the braces
+_SIMPLE_CALL = re.compile(r"\{\{\s*((?:ref|source|config)\([^{}]*\))\s*\}\}")
+
+
+def _literal_call(text: str) -> tuple[str, list[Any], dict[str, Any]] | None:
+    """``name(args, key=value)`` whose arguments are all Python literals, else None."""
+    try:
+        node = ast.parse(text, mode="eval").body
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            return None
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+    except (SyntaxError, ValueError, TypeError):
+        return None
+    if len(kwargs) != len(node.keywords) or any(isinstance(a, str) is False for a in args):
+        return None
+    return node.func.id, args, kwargs
 
 
 class SecretString(str):
@@ -280,10 +293,11 @@ class Renderer:
         return text, recording
 
     def _render_simple(self, source: str) -> str | None:
-        """Render a template whose only Jinja is ``{{ ref(...) }}`` / ``{{ source(...) }}``.
+        """Render a template whose only Jinja is ``ref()``, ``source()`` and ``config()`` calls.
 
         Compiling a Jinja template costs about a millisecond — more than parsing the SQL — and
-        most model files use nothing but these two calls. Anything else returns None (full Jinja).
+        most model files use nothing but these calls with literal arguments. Anything else
+        returns None (full Jinja).
         """
         if "{%" in source or "{#" in source or source.count("{{") != source.count("}}"):
             return None
@@ -292,11 +306,20 @@ class Renderer:
             return None
         out, pos = [], 0
         for match in matches:
-            args = [a for a in (match.group(3), match.group(5)) if a is not None]
-            if match.group(1) == "source" and len(args) != 2:
+            call = _literal_call(match.group(1))
+            if call is None:
+                return None
+            name, args, kwargs = call
+            if name == "ref" and not kwargs and 1 <= len(args) <= 2:
+                text = self._ref(*args)
+            elif name == "source" and not kwargs and len(args) == 2:
+                text = self._source(*args)
+            elif name == "config" and not args:
+                text = self._config(**kwargs)
+            else:
                 return None
             out.append(source[pos : match.start()])
-            out.append(self._ref(*args) if match.group(1) == "ref" else self._source(*args))
+            out.append(text)
             pos = match.end()
         out.append(source[pos:])
         return "".join(out)
