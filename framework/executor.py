@@ -66,8 +66,8 @@ class RunSummary:
         """success, failed or interrupted."""
         if self.interrupted:
             return "interrupted"
-        if any(o.status in (FAILED, BLOCKED) for o in self.outcomes.values()):
-            return "failed"
+        if self.failed_checks or any(o.status in (FAILED, BLOCKED) for o in self.outcomes.values()):
+            return "failed"  # an error-severity check failing fails the run, blocking or not
         return "success"
 
     def counts(self) -> dict[str, int]:

@@ -306,6 +306,11 @@ def test_build_error_check_failure_exits_1_but_runs_on(make_project, tmp_path: P
     assert run.exit_code == 1
     assert "OK      b" in run.stdout  # not blocking: downstream built
     assert "Check fail: not_null_a_id on a: 1 failing rows" in run.stdout
+    # the state agrees with the exit code: the run failed
+    from orch.state import SQLiteStateStore
+
+    with SQLiteStateStore.for_project(root, readonly=True) as state:
+        assert [r.status for r in state.recent_runs(1)] == ["failed"]
 
 
 WAP_FILES = {
