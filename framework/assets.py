@@ -38,6 +38,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 log = logging.getLogger(__name__)
 
+#: Keys orch itself writes into a materialization's metadata (materialize.py, python_runner.py);
+#: every other key came from ``context.add_output_metadata``.
+ORCH_METADATA_KEYS = frozenset(
+    {"materialized", "mode", "audited", "partition", "dropped_rows", "language"}
+)
+
+
+def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keys of a materialization's metadata that the asset added (not orch's own)."""
+    return {k: v for k, v in (metadata or {}).items() if k not in ORCH_METADATA_KEYS}
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 InputType = Literal["polars", "lazy", "arrow"]
@@ -155,8 +167,16 @@ class AssetContext:
         return self.partition.key if self.partition else None
 
     def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
-        """Attach JSON-able values to this materialization (shown by ``orch status``, docs)."""
+        """Attach JSON-able values to this materialization (shown by ``orch status``, docs).
+
+        Keys orch writes itself (:data:`ORCH_METADATA_KEYS`) are ignored with a warning.
+        """
         for key, value in metadata.items():
+            if str(key) in ORCH_METADATA_KEYS:
+                self.log.warning(
+                    "output metadata key %r is reserved by orch and was ignored; rename it", key
+                )
+                continue
             try:
                 json.dumps(value)
             except TypeError:

@@ -7,9 +7,12 @@ the last complete one, the partitions as compressed ranges, and the asset's last
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
+from orch.assets import user_metadata
 from orch.config import RunOptions
 from orch.manifest import Manifest
 from orch.partition_plan import PartitionExpander, PartitionRequest
@@ -200,4 +203,52 @@ def render_partition_summaries(summaries: list[PartitionSummary], *, max_ranges:
                 "  " + ", ".join(shown) + (f", ... and {more} more ranges" if more else "")
             )
         lines.append(f"  last run: {s.last_run} at {s.last_finished_at} UTC")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- output metadata
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    """The user metadata of an asset's newest successful materialization."""
+
+    asset: str
+    partition: str | None
+    run_id: str
+    metadata: dict[str, Any]
+
+
+def metadata_rows(manifest: Manifest, project: Project, options: RunOptions) -> list[MetadataRow]:
+    """Selected assets whose newest materialization carries ``add_output_metadata`` values."""
+    selected = select_nodes(manifest, options.select, options.exclude)
+    names = [n for n in manifest.topological_names() if n in selected]
+    with open_state_store(project.root, project.target, readonly=True) as state:
+        latest = state.latest_materializations(names, target=project.target_name)
+    newest: dict[str, Any] = {}
+    for (asset, _), rec in latest.items():
+        cur = newest.get(asset)
+        if cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id):
+            newest[asset] = rec
+    out = []
+    for name in names:
+        rec = newest.get(name)
+        mine = user_metadata(rec.metadata) if rec is not None else {}
+        if mine:
+            out.append(MetadataRow(name, rec.partition_key, rec.run_id, mine))
+    return out
+
+
+def _short(value: Any, limit: int) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_metadata(rows: list[MetadataRow], *, value_width: int = 60) -> str:
+    """``segments: vips=1, top="acme"`` per asset (values as JSON, long ones cut)."""
+    lines = []
+    for r in rows:
+        where = f" [{r.partition}]" if r.partition else ""
+        pairs = ", ".join(f"{k}={_short(v, value_width)}" for k, v in r.metadata.items())
+        lines.append(f"{r.asset}{where}: {pairs}")
     return "\n".join(lines)

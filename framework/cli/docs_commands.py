@@ -43,6 +43,7 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
       orch docs generate -o /tmp/site && open /tmp/site/index.html
     """
     from orch.docs import generate_site
+    from orch.docs.automation import automation_data
     from orch.runner import open_state
 
     options = make_options(kwargs)
@@ -50,7 +51,8 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     out = output or result.project.target_dir / "docs"
     project = result.project
     with open_state(project.root, readonly=True, target=project.target) as reader:
-        stats = generate_site(result.manifest, reader, out)
+        automation = automation_data(project, reader)
+        stats = generate_site(result.manifest, reader, out, automation=automation)
     index = (out / "index.html").resolve()
     click.echo(
         f"Wrote the docs site for {stats.assets} assets and {stats.checks} checks "

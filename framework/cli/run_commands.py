@@ -307,7 +307,9 @@ def status_command(**kwargs: Any) -> None:
     """
     from orch.status import (
         asset_rows,
+        metadata_rows,
         partition_summaries,
+        render_metadata,
         render_partition_summaries,
         render_status,
         with_partition_status,
@@ -321,6 +323,10 @@ def status_command(**kwargs: Any) -> None:
     if summaries:
         click.echo("\nPartitions (up to the last complete one):")
         click.echo(render_partition_summaries(summaries))
+    meta = metadata_rows(result.manifest, result.project, options)
+    if meta:
+        click.echo("\nOutput metadata (last materialization):")
+        click.echo(render_metadata(meta))
 
 
 # --------------------------------------------------------------------------- backfill

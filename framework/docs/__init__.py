@@ -5,7 +5,8 @@ Layout of the output folder::
     index.html        the page (Jinja, autoescaped): header, views, templates
     static/style.css  styles; static/app.js: the hand-written script (graph, routes, search)
     data.js           ``window.ORCH_DOCS = {...}``: project, overview, the graph (names, kinds,
-                      coordinates, edges, tags, groups, statuses): all the index page needs
+                      coordinates, edges, tags, groups, statuses), and ``automation`` (jobs,
+                      schedules, sensors, recent ticks; null without any): all the index needs
     data/a<N>.js      details of assets N*CHUNK_SIZE.. (SQL tokens, columns, lineage, checks,
                       partitions, runs), loaded with a <script> tag when an asset is opened
 
@@ -21,6 +22,7 @@ import gc
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.resources import files
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from orch.assets import user_metadata
 from orch.docs.highlight import TOKEN_CLASSES, highlight
 from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
@@ -316,6 +319,7 @@ class _SiteBuilder:
                 "partition": r.partition_key,
                 "error": r.error,
                 "current": bool(r.fingerprint and r.fingerprint == node.fingerprint),
+                "metadata": user_metadata(r.metadata),
             }
             for r in self.snap.history.get(name, [])
         ]
@@ -376,7 +380,11 @@ def _templates_dir() -> Path:
 
 
 def generate_site(
-    manifest: Manifest, state_reader: StateReader | None, out_dir: str | Path
+    manifest: Manifest,
+    state_reader: StateReader | None,
+    out_dir: str | Path,
+    *,
+    automation: Mapping[str, Any] | None = None,
 ) -> SiteStats:
     """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
 
@@ -384,6 +392,8 @@ def generate_site(
         manifest: the compiled project.
         state_reader: the state store, read-only; None renders the site without history.
         out_dir: the folder to write; its ``data/`` is replaced, other files are overwritten.
+        automation: jobs, schedules and sensors from :func:`orch.docs.automation.automation_data`
+            (None: no Automation view).
 
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
@@ -391,17 +401,23 @@ def generate_site(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived lists: full collections would make this quadratic
     try:
-        return _generate(manifest, state_reader, Path(out_dir))
+        return _generate(manifest, state_reader, Path(out_dir), automation)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _generate(manifest: Manifest, state_reader: StateReader | None, out: Path) -> SiteStats:
+def _generate(
+    manifest: Manifest,
+    state_reader: StateReader | None,
+    out: Path,
+    automation: Mapping[str, Any] | None = None,
+) -> SiteStats:
     started = time.perf_counter()
     snap = StateSnapshot.read(manifest, state_reader)
     builder = _SiteBuilder(manifest, snap)
     index = builder.build_index()
+    index["automation"] = dict(automation) if automation is not None else None
 
     templates = _templates_dir()
     env = jinja2.Environment(
@@ -439,6 +455,7 @@ def _generate(manifest: Manifest, state_reader: StateReader | None, out: Path) -
         orch_version=manifest.orch_version,
         generated_at=index["generated_at"],
         assets=len(manifest.nodes),
+        automation=automation is not None,
     )
     write(out / "index.html", page)
     return SiteStats(

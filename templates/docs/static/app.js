@@ -361,7 +361,7 @@
   };
 
   // ------------------------------------------------------------------ views
-  var views = ["graph", "overview", "asset", "column"];
+  var views = ["graph", "overview", "automation", "asset", "column"];
   function show(view) {
     views.forEach(function (v) { document.getElementById("view-" + v).hidden = v !== view; });
     document.querySelectorAll(".tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === view); });
@@ -483,6 +483,48 @@
     right.appendChild(el("h2", { text: "Materializations" }));
     right.appendChild(table(["Kind", "Assets"], Object.keys(o.materializations).sort().map(function (k) { return [k, fmtNum(o.materializations[k])]; })));
     v.appendChild(el("div", { cls: "two-col" }, left, right));
+  }
+
+  // automation: jobs, schedules with their next tick, sensors, recent ticks
+  function tickBadge(status) {
+    var cls = { success: "st-fresh", failed: "st-failed", skipped: "st-never", requested: "st-stale" }[status] || "st-never";
+    return badge(status, cls);
+  }
+  function lastTick(ticks) {
+    var t = (ticks || [])[0];
+    return t ? el("span", null, tickBadge(t.status), " ", fmtTime(t.time)) : el("span", { cls: "muted", text: "no ticks yet" });
+  }
+  function renderAutomation() {
+    var A = D.automation, v = document.getElementById("view-automation");
+    clear(v);
+    v.appendChild(el("div", null, el("h1", { text: "Automation" }),
+      el("div", { cls: "muted", text: "Jobs, schedules and sensors; next ticks as of " + fmtTime(D.generated_at) + ". `orch daemon` runs them." })));
+    if (!A) { v.appendChild(el("p", { cls: "empty-note", text: "This project declares no jobs, schedules or sensors." })); return; }
+    if (A.error) v.appendChild(el("div", { cls: "error-box", id: "automation-error" }, el("strong", { text: "Could not load schedules and sensors: " }), el("pre", { text: A.error })));
+    v.appendChild(el("h2", { text: "Jobs (" + A.jobs.length + ")" }));
+    v.appendChild(A.jobs.length ? table(["Job", "Selection", "Partitions", "Description"], A.jobs.map(function (j) {
+      return [el("code", { text: j.name }), el("code", { text: j.select + (j.exclude ? " --exclude " + j.exclude : "") }), j.partitions || "–", j.description || "–"];
+    })) : el("p", { cls: "empty-note", text: "No jobs." }));
+    v.appendChild(el("h2", { text: "Schedules (" + A.schedules.length + ")" }));
+    v.appendChild(A.schedules.length ? table(["Schedule", "Job", "Cron", "Timezone", "Next tick", "Last tick"], A.schedules.map(function (s) {
+      return [el("span", null, el("code", { text: s.name }), s.enabled ? null : [" ", badge("disabled")], s.description ? el("div", { cls: "muted", text: s.description }) : null),
+        el("code", { text: s.job }), el("code", { text: s.cron }), s.timezone || "UTC", s.next_tick ? fmtTime(s.next_tick) : "–", lastTick(s.ticks)];
+    })) : el("p", { cls: "empty-note", text: "No schedules." }));
+    v.appendChild(el("h2", { text: "Sensors (" + A.sensors.length + ")" }));
+    v.appendChild(A.sensors.length ? table(["Sensor", "Kind", "Job", "Cursor", "Last tick"], A.sensors.map(function (s) {
+      return [el("span", null, el("code", { text: s.name }), s.enabled ? null : [" ", badge("disabled")], s.description ? el("div", { cls: "muted", text: s.description }) : null),
+        s.kind, el("code", { text: s.job }), s.cursor === null || s.cursor === undefined ? "–" : el("code", { text: s.cursor }), lastTick(s.ticks)];
+    })) : el("p", { cls: "empty-note", text: "No sensors." }));
+    var ticks = [];
+    A.schedules.concat(A.sensors).forEach(function (d) { (d.ticks || []).forEach(function (t) { ticks.push([d.name, t]); }); });
+    ticks.sort(function (x, y) { return x[1].time < y[1].time ? 1 : x[1].time > y[1].time ? -1 : (x[0] < y[0] ? -1 : 1); });
+    v.appendChild(el("h2", { text: "Recent ticks" }));
+    v.appendChild(ticks.length ? table(["Time", "Schedule / sensor", "Status", "Runs", "Skip reason or error"], ticks.slice(0, 50).map(function (x) {
+      var t = x[1];
+      return [fmtTime(t.time), el("code", { text: x[0] }), tickBadge(t.status),
+        t.run_ids.length ? el("span", null, t.run_ids.map(function (r, i) { return [i ? ", " : "", el("code", { text: r.slice(0, 8), title: r })]; })) : "–",
+        t.error ? el("pre", { cls: "tick-error", text: t.error }) : (t.skip_reason || "–")];
+    })) : el("p", { cls: "empty-note", text: "No ticks recorded yet: run `orch daemon` or `orch schedule tick`." }));
   }
 
   // asset page
@@ -636,10 +678,22 @@
   function runsSection(a) {
     var box = el("section", { id: "runs" }, el("h2", { text: "Recent materializations" }));
     if (!a.runs.length) { box.appendChild(el("p", { cls: "empty-note", text: a.status === "none" ? "Not materialized by orch (" + a.materialized + ")." : "Never materialized." })); return box; }
-    box.appendChild(table(["Status", "Partition", "Started", "Duration", "Rows", "Run", "Code"], a.runs.map(function (r) {
-      return [badge(r.status, r.status === "success" ? "st-fresh" : "st-failed", r.error || ""), r.partition || "–", fmtTime(r.started), fmtDuration(r.duration), fmtNum(r.rows), el("code", { text: r.run.slice(0, 8) }), r.current ? "current" : "older"];
+    box.appendChild(table(["Status", "Partition", "Started", "Duration", "Rows", "Run", "Code", "Metadata"], a.runs.map(function (r) {
+      return [badge(r.status, r.status === "success" ? "st-fresh" : "st-failed", r.error || ""), r.partition || "–", fmtTime(r.started), fmtDuration(r.duration), fmtNum(r.rows), el("code", { text: r.run.slice(0, 8) }), r.current ? "current" : "older", metadataList(r.metadata)];
     })));
     return box;
+  }
+  // output metadata from context.add_output_metadata: key = JSON value, as text
+  function metadataList(md) {
+    var keys = Object.keys(md || {});
+    if (!keys.length) return el("span", { cls: "muted", text: "–" });
+    var dl = el("dl", { cls: "metadata" });
+    keys.forEach(function (k) {
+      var text = plainValue(md[k]);
+      dl.appendChild(el("dt", { text: k }));
+      dl.appendChild(el("dd", { title: text.length > 120 ? text : null, text: text.length > 120 ? text.slice(0, 119) + "…" : text }));
+    });
+    return dl;
   }
   function codeSection(a) {
     var box = el("section", { id: "code" }, el("h2", { text: a.language === "python" ? "Source" : "SQL" }));
@@ -784,6 +838,7 @@
     if (view === "asset" && parts[1]) { show("asset"); renderAsset(parts[1], parts[2]); }
     else if (view === "column" && parts[1] && parts[2]) { show("column"); renderColumn(parts[1], parts.slice(2).join("/")); }
     else if (view === "overview") { show("overview"); renderOverview(); }
+    else if (view === "automation") { show("automation"); renderAutomation(); }
     else {
       show("graph");
       var f = parts[1] && nameIndex.has(parts[1]) ? nameIndex.get(parts[1]) : null;
