@@ -555,3 +555,40 @@ def test_example_project_python_assets(example_project: Path, orch) -> None:
         )[0][0]
     )
     assert "synced" in run.output and "crm.example.test" in run.output
+
+
+def test_status_shows_output_metadata(make_project, tmp_path: Path, orch) -> None:
+    long_text = "x" * 200
+    segments = SEGMENTS.replace(
+        'context.add_output_metadata({"vips": int((out["segment"] == "vip").sum())})',
+        'context.add_output_metadata({"vips": int((out["segment"] == "vip").sum()), '
+        f'"top": {{"name": "bob", "spend": 100.0}}, "long": "{long_text}", "mode": "mine"}})',
+    )
+    assert segments != SEGMENTS
+    project = make_project(
+        tmp_path / "p", base_files(**{"models/segments.py": segments}), PROJECT_YML, PROFILES_YML
+    )
+    assert orch("build", "--project-dir", project).exit_code == 0
+    run = orch("status", "--project-dir", project)
+    assert run.exit_code == 0, run.output
+    section = run.output.split("Output metadata (last materialization):\n", 1)[1]
+    line = section.strip().splitlines()[0]
+    assert line.startswith('segments: long="xxxx')
+    assert line.endswith('…, top={"name":"bob","spend":100.0}, vips=1')  # long value cut
+    assert len(line) < 140
+    # orch's own keys are not user metadata; a user key named like one is ignored with a warning
+    assert "language" not in section and "materialized=" not in section and "mode" not in section
+    from orch.state import SQLiteStateStore
+
+    with SQLiteStateStore.for_project(project, readonly=True) as state:
+        md = state.latest_materializations(["segments"], target="dev")[("segments", None)].metadata
+    assert md["language"] == "python" and "mode" not in md
+    log = (project / "logs" / "orch.jsonl").read_text()
+    assert "output metadata key 'mode' is reserved by orch" in log
+
+
+def test_status_without_output_metadata_has_no_section(project: Path, orch) -> None:
+    assert orch("seed", "--project-dir", project).exit_code == 0
+    run = orch("status", "--project-dir", project)
+    assert run.exit_code == 0, run.output
+    assert "Output metadata" not in run.output

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from orch.compiler import compile_project
 from orch.config import PartitionConfig, RunOptions
+from orch.docs import generate_site
+from orch.docs.automation import automation_data
 from orch.manifest import CheckNode, Manifest
+from orch.schedules import schedule_cursor_name
 from orch.state import SQLiteStateStore, state_path
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
@@ -202,3 +205,78 @@ def record_state(project_dir: Path, manifest: Manifest, *, hostile: bool = False
     finally:
         store.close()
     return state_path(project_dir)
+
+
+# --------------------------------------------------------------------------- automation, metadata
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+METADATA_ASSET = "customer_segments"
+SCHEDULE = "order_lines_nightly"
+SENSOR = "landing_files"
+HOSTILE_JOB = "xss_job"
+
+
+def add_hostile_job(project_dir: Path) -> None:
+    """A job whose description is markup, in the project file."""
+    path = project_dir / "orch_project.yml"
+    text = path.read_text(encoding="utf-8")
+    job = f"jobs:\n  {HOSTILE_JOB}:\n    description: '{XSS_SCRIPT} {XSS_IMG}'\n"
+    job += "    select: orders\n"
+    assert text.count("jobs:\n") == 1
+    path.write_text(text.replace("jobs:\n", job, 1), encoding="utf-8")
+
+
+def record_automation_state(project_dir: Path, manifest: Manifest) -> str:
+    """A run of the Python asset with output metadata, schedule/sensor ticks and a cursor."""
+    target = manifest.project.target_name
+    store = SQLiteStateStore.for_project(project_dir)
+    try:
+        at = NOW - timedelta(hours=11)
+        run = store.start_run("job run", target=target, started_at=at)
+        store.record_materialization(
+            run_id=run,
+            asset=METADATA_ASSET,
+            partition_key=None,
+            status="success",
+            started_at=at,
+            finished_at=at + timedelta(seconds=2),
+            fingerprint=manifest.nodes[METADATA_ASSET].fingerprint,
+            materialized="table",
+            rows=250,
+            metadata={
+                "materialized": "table",
+                "language": "python",
+                "vips": 63,
+                "segments": {"champion": 63, "loyal": 57},
+                "note": XSS_SCRIPT,
+                XSS_IMG: "hostile key",
+            },
+        )
+        store.finish_run(run, "success", finished_at=at + timedelta(seconds=3))
+        day = timedelta(days=1)
+        tick = datetime(2024, 6, 1, 0, 0, tzinfo=timezone.utc)  # 02:00 in Amsterdam
+        store.record_tick(SCHEDULE, tick - day, "failed", ["r-failed"], None, "run failed")
+        store.record_tick(SCHEDULE, tick, "success", [run])
+        store.set_cursor(schedule_cursor_name(SCHEDULE), tick.isoformat())  # as the daemon does
+        store.record_tick(SENSOR, NOW - timedelta(minutes=5), "skipped", (), f"no new {XSS_IMG}")
+        store.record_tick(
+            SENSOR, NOW - timedelta(minutes=1), "failed", (), None, f"Traceback\n{XSS_SCRIPT}"
+        )
+        store.set_cursor(SENSOR, f"orders_2024-06-01.csv {XSS_IMG}")
+    finally:
+        store.close()
+    return run
+
+
+def build_automation_site(project_dir: Path) -> Path:
+    """The example (hostile strings, state, ticks, metadata) generated with its automation data."""
+    add_hostile_job(project_dir)
+    result = compile_project(RunOptions(project_dir=project_dir))
+    manifest = enrich(result.manifest, hostile=True)
+    record_state(project_dir, manifest, hostile=True)
+    record_automation_state(project_dir, manifest)
+    with SQLiteStateStore.for_project(project_dir, readonly=True) as reader:
+        automation = automation_data(result.project, reader, now=NOW)
+        out = project_dir / "target" / "docs"
+        stats = generate_site(manifest, reader, out, automation=automation)
+    return stats.out_dir

@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docs_site_data import PARTITIONED, compile_example, copy_example, enrich, record_state
+from docs_site_data import (
+    HOSTILE_JOB,
+    METADATA_ASSET,
+    PARTITIONED,
+    SCHEDULE,
+    SENSOR,
+    build_automation_site,
+    compile_example,
+    copy_example,
+    enrich,
+    record_state,
+)
 from orch.docs import generate_site
 from orch.state import SQLiteStateStore
 
@@ -176,6 +187,64 @@ def test_graph_neighbourhood_select_and_filter(page: Any, site_url: str, tmp_pat
         assert page.locator("#graph .node").count() == total
         page.dblclick("#graph .node[data-key=stg_orders]")
         page.wait_for_function("location.hash === '#/asset/stg_orders'")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+@pytest.fixture(scope="module")
+def automation_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = copy_example(tmp_path_factory.mktemp("browser_auto") / "proj")
+    return (build_automation_site(root) / "index.html").as_uri()
+
+
+def test_automation_view(page: Any, automation_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(automation_url)
+        page.wait_for_selector("body[data-ready=graph]")
+        page.click(".tabs a[data-tab=automation]")
+        page.wait_for_selector("body[data-ready=automation]")
+        assert page.locator(".tabs a.active").inner_text() == "Automation"
+        view = page.locator("#view-automation")
+        tables = view.locator("table")
+        assert tables.count() == 4  # jobs, schedules, sensors, recent ticks
+        jobs = tables.nth(0).inner_text()
+        assert "daily_order_lines" in jobs and "fct_order_lines+" in jobs and HOSTILE_JOB in jobs
+        assert "<script>alert(1)</script>" in jobs
+        schedules = tables.nth(1).inner_text()
+        assert SCHEDULE in schedules and "0 2 * * *" in schedules
+        assert "Europe/Amsterdam" in schedules and "2024-06-02 00:00:00 UTC" in schedules
+        assert "success" in schedules
+        sensors = tables.nth(2).inner_text()
+        assert SENSOR in sensors and "file" in sensors and "load_landing" in sensors
+        assert 'orders_2024-06-01.csv "><img src=x onerror=alert(1)>' in sensors
+        ticks = tables.nth(3).locator("tbody tr")
+        assert ticks.count() == 4
+        assert "failed" in ticks.nth(0).inner_text() and SENSOR in ticks.nth(0).inner_text()
+        assert "Traceback" in ticks.nth(0).inner_text()
+        assert "no new" in view.inner_text()
+        assert view.locator("img").count() == 0 and view.locator("script").count() == 0
+        assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_asset_page_shows_output_metadata(page: Any, automation_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(f"{automation_url}#/asset/{METADATA_ASSET}")
+        page.wait_for_selector("#runs dl.metadata")
+        md = page.locator("#runs tbody tr").first.locator("dl.metadata")
+        keys = md.locator("dt").all_inner_texts()
+        shown = dict(zip(keys, md.locator("dd").all_inner_texts(), strict=True))
+        assert shown == {
+            "vips": "63",
+            "segments": '{"champion":63,"loyal":57}',
+            "note": "<script>alert(1)</script>",
+            '"><img src=x onerror=alert(1)>': "hostile key",
+        }  # orch's own keys (materialized, language) are not shown
+        assert page.locator("#view-asset img").count() == 0
+        assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise
