@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot
@@ -19,8 +18,6 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 log = logging.getLogger(__name__)
-
-LineMapper = Callable[[int], int]
 
 
 @dataclass(frozen=True)
@@ -49,9 +46,7 @@ def offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - line_start + 1
 
 
-def parse_query(
-    sql: str, dialect: str, path: str, *, map_line: LineMapper | None = None
-) -> exp.Expression:
+def parse_query(sql: str, dialect: str, path: str) -> exp.Expression:
     """Parse one SELECT (or WITH ... SELECT) statement.
 
     Raises SqlSyntaxError at the offending line and column with the offending token.
@@ -65,8 +60,6 @@ def parse_query(
         if token and "\n" not in token and col >= len(token):
             col = col - len(token) + 1  # sqlglot gives the token's last column: point at its start
         description = first.get("description") or str(err).splitlines()[0]
-        if map_line:
-            line = map_line(line)
         near = f" near '{token}'" if token else ""
         raise SqlSyntaxError(
             f"SQL syntax error{near}: {description}",
