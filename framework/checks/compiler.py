@@ -1,31 +1,4 @@
-"""Data-quality checks: YAML check specs and ``checks/*.sql`` files -> :class:`CheckNode` objects.
-
-Every check compiles to ONE query returning its failing rows, built as sqlglot expressions against
-the asset's compiled relation, in the target dialect. The only SQL text pasted in is the user's own
-``expression``/``where``, parsed through :mod:`orch.sql` first.
-
-Built-in check types (dbt spelling accepted: ``checks:``, ``tests:`` or ``data_tests:``):
-
-- ``not_null``, ``unique`` (column level)
-- ``accepted_values: {values: [...], quote: true}``
-- ``relationships: {to: ref('customers'), field: id}``
-- ``expression: "amount >= 0"`` (dbt_utils ``expression_is_true``; at column level an expression
-  starting with an operator applies to the column: ``expression: ">= 0"``)
-- ``row_count: {min: 1, max: 1000000}``
-- ``freshness: {column: updated_at, max_age: 24h}``
-- ``unique_combination: {columns: [a, b]}`` (dbt_utils ``unique_combination_of_columns``)
-
-Arguments may sit directly under the type or under ``arguments:`` (dbt 1.10); settings under
-``config:`` (or directly): ``severity``, ``where``, ``warn_if``, ``error_if``, ``blocking``,
-``tags``, ``name``, ``enabled``, ``description``.
-
-The check-argument models live here rather than in ``config.py`` because each is tied to the SQL
-its type compiles to; they follow the same rules (unknown keys are errors naming file:line).
-
-This module also holds what the runner needs that is pure SQL work: retargeting a check's query to
-a staged relation or to one partition (:func:`runnable_sql`), folding row-level checks into one
-scan (:func:`fold_predicate`), and the status a failing-row count means (:func:`check_status`).
-"""
+"""Check specs -> CheckNodes: one query returning failing rows per check, for the target dialect."""
 
 from __future__ import annotations
 
@@ -33,226 +6,40 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from orch.checks.specs import (
+    _ARG_ALIASES,
+    _DURATION,
+    _OPERATOR_START,
+    _REF,
+    _SOURCE,
+    _THRESHOLD,
+    _UNITS,
+    ALIASES,
+    BUILTIN_TYPES,
+    CONFIG_KEYS,
+    MAX_NAME,
+    AcceptedValuesArgs,
+    CheckSpec,
+    ExpressionArgs,
+    FreshnessArgs,
+    RelationshipsArgs,
+    RowCountArgs,
+    SingularCheck,
+    UniqueCombinationArgs,
+    collect_specs,
+)
 from orch.config import OrchModel
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
-from orch.graph import SELF, ResolvedRef, resolve_graph
+from orch.graph import SELF, ResolvedRef
 from orch.manifest import CheckNode, Node
-from orch.parsing import ParsedModel, parse_models
-from orch.partitions import StaticKeys, definition_of, format_instant
-from orch.project import ModelFile, Project
-from orch.sql import parse_condition, parse_query, transpile
-from orch.yamldoc import KeyPath, YamlDoc, load_yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from orch.parsing import ParsedModel
+from orch.project import Project
+from orch.sql import parse_condition, transpile
+from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-
-SPEC_KEYS = ("checks", "tests", "data_tests")
-CONFIG_KEYS = frozenset(
-    {"severity", "where", "warn_if", "error_if", "blocking", "tags", "name", "enabled",
-     "description", "meta", "limit", "store_failures", "store_failures_as", "fail_calc"}
-)  # fmt: skip
-SINGULAR_PREFIX = "__check__"
-MAX_NAME = 100
-_THRESHOLD = re.compile(r"^\s*(==|=|!=|<>|>=|<=|>|<)\s*(\d+)\s*$")
-_REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
-_SOURCE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_OPERATOR_START = re.compile(
-    r"^\s*(=|!=|<>|<=|>=|<|>|is\b|in\b|not\b|between\b|like\b|ilike\b)", re.I
-)
-_UNITS = {"s": "SECOND", "m": "MINUTE", "h": "HOUR", "d": "DAY", "w": "WEEK"}
-
-
-# --------------------------------------------------------------------------- argument models
-
-
-class NoArgs(OrchModel):
-    """not_null and unique take no arguments."""
-
-
-class AcceptedValuesArgs(OrchModel):
-    """accepted_values: the allowed values."""
-
-    values: list[Any]
-    quote: bool = True
-
-
-class RelationshipsArgs(OrchModel):
-    """relationships: every value must exist in ``to``'s ``field``."""
-
-    to: str
-    field: str
-
-
-class ExpressionArgs(OrchModel):
-    """expression: a SQL boolean that must hold on every row."""
-
-    expression: str
-
-
-class RowCountArgs(OrchModel):
-    """row_count: bounds on the number of rows (at least one of them)."""
-
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> RowCountArgs:
-        if self.min is None and self.max is None:
-            raise ValueError("give 'min', 'max' or both")
-        return self
-
-
-class FreshnessArgs(OrchModel):
-    """freshness: the newest value of ``column`` is at most ``max_age`` old."""
-
-    column: str | None = None
-    max_age: str
-
-    @field_validator("max_age")
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        if not _DURATION.match(str(v)):
-            raise ValueError("write a duration such as 30m, 24h, 2d or 1w")
-        return str(v)
-
-
-class UniqueCombinationArgs(OrchModel):
-    """unique_combination: no two rows share the values of ``columns``."""
-
-    columns: list[str] = Field(min_length=1)
-
-
-@dataclass(frozen=True)
-class CheckType:
-    """A built-in check type: its argument model, where it may be declared, its main argument."""
-
-    args: type[OrchModel]
-    column_level: bool  # needs a column (declared under a column, or with column_name:)
-    model_level: bool = True
-    shorthand: str | None = None  # `- expression: "a > 0"` fills this argument
-
-
-BUILTIN_TYPES: dict[str, CheckType] = {
-    "not_null": CheckType(NoArgs, column_level=True, model_level=False),
-    "unique": CheckType(NoArgs, column_level=True, model_level=False),
-    "accepted_values": CheckType(AcceptedValuesArgs, column_level=True, model_level=False,
-                                 shorthand="values"),
-    "relationships": CheckType(RelationshipsArgs, column_level=True, model_level=False),
-    "expression": CheckType(ExpressionArgs, column_level=False, shorthand="expression"),
-    "row_count": CheckType(RowCountArgs, column_level=False),
-    "freshness": CheckType(FreshnessArgs, column_level=False, shorthand="max_age"),
-    "unique_combination": CheckType(UniqueCombinationArgs, column_level=False,
-                                    shorthand="columns"),
-}  # fmt: skip
-ALIASES = {
-    "expression_is_true": "expression",
-    "unique_combination_of_columns": "unique_combination",
-    "accepted_range": None,  # named so the error says it is not supported rather than unknown
-}
-_ARG_ALIASES = {"combination_of_columns": "columns", "column": "column"}
-
-
-# --------------------------------------------------------------------------- check specs
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """One entry of a ``checks:`` list, with where it was written."""
-
-    raw: Any
-    asset: str
-    column: str | None
-    doc: YamlDoc
-    key_path: KeyPath
-
-    @property
-    def location(self) -> Location:
-        """file:line:col of the entry."""
-        return self.doc.location(self.key_path)
-
-
-def collect_specs(project: Project) -> list[CheckSpec]:
-    """Every check spec of the project's YAML: models, seeds and source tables."""
-    specs: list[CheckSpec] = []
-    for name in sorted(project.properties):
-        props = project.properties[name]
-        entry = props.entry
-        specs.extend(_specs_of(props.doc, props.key_path, name, None, entry.checks))
-        for j, col in enumerate(entry.columns):
-            specs.extend(
-                _specs_of(props.doc, (*props.key_path, "columns", j), name, col.name, col.checks)
-            )
-    docs: dict[str, YamlDoc] = {}
-    for name in sorted(project.sources):
-        src = project.sources[name]
-        if not src.table.checks and not any(c.checks for c in src.table.columns):
-            continue
-        if src.path not in docs:
-            docs[src.path] = load_yaml(project.root / src.path, src.path)
-        doc = docs[src.path]
-        base = _source_key_path(doc, src.source.name, src.table.name)
-        specs.extend(_specs_of(doc, base, name, None, src.table.checks))
-        for j, col in enumerate(src.table.columns):
-            specs.extend(_specs_of(doc, (*base, "columns", j), name, col.name, col.checks))
-    return specs
-
-
-def _specs_of(
-    doc: YamlDoc, base: KeyPath, asset: str, column: str | None, raws: list[Any]
-) -> list[CheckSpec]:
-    if not raws:
-        return []
-    key = next((k for k in SPEC_KEYS if (*base, k) in doc.positions), "checks")
-    return [CheckSpec(raw, asset, column, doc, (*base, key, i)) for i, raw in enumerate(raws)]
-
-
-def _source_key_path(doc: YamlDoc, source: str, table: str) -> KeyPath:
-    for i, s in enumerate((doc.data or {}).get("sources") or []):
-        if isinstance(s, dict) and s.get("name") == source:
-            for j, t in enumerate(s.get("tables") or []):
-                if isinstance(t, dict) and t.get("name") == table:
-                    return ("sources", i, "tables", j)
-    return ("sources",)
-
-
-# --------------------------------------------------------------------------- singular checks
-
-
-@dataclass
-class SingularCheck:
-    """A ``checks/*.sql`` file, rendered and parsed like a model."""
-
-    name: str
-    parsed: ParsedModel
-    refs: list[ResolvedRef] = field(default_factory=list)
-
-
-def parse_singular_checks(
-    project: Project, renderer: Any, cache: Any, extra_assets: list[str] | None = None
-) -> list[SingularCheck]:
-    """Render, parse and resolve every singular check file (errors collected and raised)."""
-    if not project.check_files:
-        return []
-    files = {
-        f"{SINGULAR_PREFIX}{name}": ModelFile(
-            f"{SINGULAR_PREFIX}{name}", path, project.root / path, "sql"
-        )
-        for name, path in project.check_files.items()
-    }
-    shadow = Project(**{**project.__dict__, "models": files})
-    parsed = parse_models(shadow, renderer, cache)
-    graph = resolve_graph(project, parsed, {n: [] for n in extra_assets or []})
-    out = []
-    for key in sorted(parsed):
-        out.append(
-            SingularCheck(key[len(SINGULAR_PREFIX) :], parsed[key], graph.refs[key].get("full", []))
-        )
-    return out
-
 
 # --------------------------------------------------------------------------- compiling
 
@@ -774,129 +561,6 @@ def _qualify_columns(expr: exp.Expression, table: str) -> exp.Expression:
         if not column.table:
             column.set("table", exp.to_identifier(table, quoted=True))
     return expr
-
-
-# --------------------------------------------------------------------------- run-time SQL
-
-
-def check_status(check: CheckNode, failing_rows: int) -> str:
-    """pass, warn or fail for a failing-row count (dbt's severity/warn_if/error_if rules)."""
-    if check.severity == "error" and threshold_met(check.error_if, failing_rows):
-        return "fail"
-    if threshold_met(check.warn_if, failing_rows):
-        return "warn"
-    return "pass"
-
-
-def threshold_met(condition: str, count: int) -> bool:
-    """Whether ``count`` meets a condition such as ``!=0`` or ``>10``."""
-    m = _THRESHOLD.match(condition)
-    if m is None:
-        return count != 0
-    op, value = m.group(1), int(m.group(2))
-    return {
-        "=": count == value, "==": count == value, "!=": count != value, "<>": count != value,
-        ">": count > value, ">=": count >= value, "<": count < value, "<=": count <= value,
-    }[op]  # fmt: skip
-
-
-@lru_cache(maxsize=4096)
-def _parsed(sql: str, dialect: str) -> exp.Expression:
-    return parse_query(sql, dialect, "<check>")
-
-
-def _key(table: exp.Table) -> tuple[str, str, str]:
-    return (table.catalog.lower(), table.db.lower(), table.name.lower())
-
-
-def relation_key(node: Node) -> tuple[str, str, str]:
-    """How a check query names the asset's relation (for retargeting)."""
-    rel = node.relation
-    assert rel is not None
-    return ((rel.database or "").lower(), rel.schema_name.lower(), rel.identifier.lower())
-
-
-def runnable_sql(
-    sql: str,
-    dialect: str,
-    replacements: dict[tuple[str, str, str], exp.Expression],
-) -> str:
-    """A check query with some relations replaced (a staged table, one partition's rows)."""
-    if not replacements:
-        return sql
-    return retarget(_parsed(sql, dialect).copy(), replacements).sql(dialect=dialect, pretty=True)
-
-
-def retarget(
-    query: exp.Expression, replacements: dict[tuple[str, str, str], exp.Expression]
-) -> exp.Expression:
-    """Replace tables of ``query`` (in place) by ``replacements`` keyed by lower-case parts."""
-    for table in list(query.find_all(exp.Table)):
-        new = replacements.get(_key(table))
-        if new is None:
-            continue
-        new = new.copy()
-        alias = table.args.get("alias")
-        if alias is None and isinstance(new, exp.Subquery):
-            alias = exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
-        if alias is not None:
-            new.set("alias", alias.copy())
-        table.replace(new)
-    return query
-
-
-def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] | None:
-    """(table, failing-row predicate) when a check is ``SELECT * FROM t WHERE p``, else None.
-
-    Such checks of one table are folded into one scan: ``SELECT COUNT_IF(p1), ... FROM t``.
-    """
-    query = _parsed(sql, dialect)
-    if not isinstance(query, exp.Select):
-        return None
-    if len(query.expressions) != 1 or not isinstance(query.expressions[0], exp.Star):
-        return None
-    for arg in ("joins", "group", "having", "limit", "distinct", "with", "with_", "order",
-                "qualify", "laterals", "offset"):  # fmt: skip
-        if query.args.get(arg):
-            return None
-    source = query.args.get("from") or query.args.get("from_")
-    if source is None or not isinstance(source.this, exp.Table) or source.this.alias:
-        return None
-    where = query.args.get("where")
-    if where is None:
-        return None
-    return source.this, where.this
-
-
-def partition_predicate(node: Node, key: str) -> exp.Expression | None:
-    """The rows of one partition of ``node`` (its window, or ``column = key``); None if unknown."""
-    config = node.config.partitioned_by
-    if config is None or not config.column:
-        return None
-    definition = definition_of(config, asset=node.name)
-    column = exp.column(config.column, quoted=True)
-    if isinstance(definition, StaticKeys):
-        return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
-    start, end = definition.window(key)
-    ts = exp.DataType.build("timestamp")
-    return exp.and_(
-        exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(format_instant(start)), ts)),
-        exp.LT(this=column.copy(), expression=exp.cast(exp.convert(format_instant(end)), ts)),
-    )
-
-
-def partition_source(node: Node, key: str, dialect: str) -> exp.Expression | None:
-    """``(SELECT * FROM relation WHERE <partition>)`` to read one partition, or None."""
-    predicate = partition_predicate(node, key)
-    if predicate is None or node.relation is None:
-        return None
-    rel = node.relation
-    table = exp.Table(
-        this=exp.to_identifier(rel.identifier, quoted=True),
-        db=exp.to_identifier(rel.schema_name, quoted=True),
-        catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
-    )
-    return exp.Subquery(this=exp.select(exp.Star()).from_(table).where(predicate))
 
 
 def compile_checks(
