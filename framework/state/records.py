@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -223,4 +224,89 @@ def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
         f"target '{info.target}' is locked by `{info.command}` "
         f"(pid {info.pid} on host {info.host}, since {since}{run})",
         hint=f"Wait for it to finish. If that process is gone, {how_to_clear}",
+    )
+
+
+# ------------------------------------------------------------- row mapping (shared by the stores)
+
+
+def upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(ref, UpstreamRef):
+        return {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
+    return {"asset": ref["asset"], "partition": ref.get("partition"), "run_id": ref.get("run_id")}
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def run_from_row(r: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=r[0],
+        command=r[1],
+        selection=r[2],
+        target=r[3],
+        started_at=_at(r[4]),
+        finished_at=_dt(r[5]),
+        status=r[6],
+        pid=_int(r[7]),
+        host=r[8],
+        args=_loads(r[9]),
+        counts=_loads(r[10]),
+    )
+
+
+def materialization_from_row(r: Sequence[Any]) -> MaterializationRecord:
+    return MaterializationRecord(
+        id=int(r[0]),
+        run_id=r[1],
+        target=r[2],
+        asset=r[3],
+        partition_key=r[4],
+        status=r[5],
+        fingerprint=r[6],
+        materialized=r[7],
+        started_at=_at(r[8]),
+        finished_at=_at(r[9]),
+        duration_s=_float(r[10]),
+        rows=_int(r[11]),
+        metadata=_loads(r[12]),
+        upstream=tuple(UpstreamRef(**u) for u in _loads(r[13])),
+        error=r[14],
+    )
+
+
+def check_from_row(r: Sequence[Any]) -> CheckResultRecord:
+    return CheckResultRecord(
+        id=int(r[0]),
+        run_id=r[1],
+        target=r[2],
+        check=r[3],
+        asset=r[4],
+        partition_key=r[5],
+        status=r[6],
+        severity=r[7],
+        failing_rows=int(r[8]),
+        sample=tuple(_loads(r[9])),
+        duration_s=_float(r[10]),
+        sql=r[11],
+        message=r[12],
+        at=_at(r[13]),
+    )
+
+
+def lock_from_row(r: Sequence[Any]) -> LockInfo:
+    return LockInfo(
+        target=r[0],
+        lock_id=r[1],
+        pid=int(r[2]),
+        host=r[3],
+        command=r[4],
+        run_id=r[5],
+        acquired_at=_at(r[6]),
+        heartbeat_at=_at(r[7]),
     )

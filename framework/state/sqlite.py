@@ -77,13 +77,17 @@ from orch.state.records import (
     TickRecord,
     UpstreamRef,
     _at,
-    _dt,
     _json,
     _loads,
     _ts,
+    check_from_row,
+    lock_from_row,
     lock_held_error,
     lock_is_stale,
+    materialization_from_row,
+    run_from_row,
     state_path,
+    upstream_dict,
 )
 
 log = logging.getLogger(__name__)
@@ -370,7 +374,7 @@ class SQLiteStateStore(StateStore):
             row = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
-        return _run(row) if row else None
+        return run_from_row(row) if row else None
 
     def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
         """The newest runs first."""
@@ -381,7 +385,7 @@ class SQLiteStateStore(StateStore):
                 " LIMIT ?",
                 (*params, limit),
             ).fetchall()
-        return [_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ materializations
 
@@ -408,7 +412,7 @@ class SQLiteStateStore(StateStore):
             raise InternalError(f"empty partition key for {asset!r}; use None when unpartitioned")
         finished_at = finished_at or utcnow()
         duration = max((finished_at - started_at).total_seconds(), 0.0)
-        refs = [_upstream_dict(u) for u in upstream]
+        refs = [upstream_dict(u) for u in upstream]
         with self._write() as conn:
             target = self._target_of(conn, run_id) if target is None else target
             cur = conn.execute(
@@ -471,7 +475,9 @@ class SQLiteStateStore(StateStore):
                 f" JOIN materializations m ON m.id = l.{pointer} {where} {order}",
                 params,
             ).fetchall()
-        return {(r[3], r[4]): _materialization(r) for r in rows}  # newest wins across targets
+        return {
+            (r[3], r[4]): materialization_from_row(r) for r in rows
+        }  # newest wins across targets
 
     def latest_materializations(
         self, assets: Sequence[str] | None = None, *, target: str | None = None
@@ -504,7 +510,7 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_MAT_COLUMNS} FROM materializations m {where} ORDER BY m.id DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
-        return [_materialization(r) for r in rows]
+        return [materialization_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ checks
 
@@ -570,7 +576,7 @@ class SQLiteStateStore(StateStore):
                 " ON c.id = l.id ORDER BY c.id",
                 params,
             ).fetchall()
-        return {(r[3], r[5]): _check(r) for r in rows}
+        return {(r[3], r[5]): check_from_row(r) for r in rows}
 
     def check_history(
         self, check: str, limit: int = 50, *, target: str | None = None
@@ -584,7 +590,7 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_CHECK_COLUMNS} FROM check_results c {where} ORDER BY c.id DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
-        return [_check(r) for r in rows]
+        return [check_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ schedules and sensors
 
@@ -717,7 +723,7 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
             if row is not None:
-                held = _lock(row)
+                held = lock_from_row(row)
                 why = lock_is_stale(held, now=now, stale_after=stale_after)
                 if why is None:
                     raise lock_held_error(held, how_to_clear=self._how_to_clear(target))
@@ -782,7 +788,7 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
             conn.execute("DELETE FROM run_locks WHERE target = ?", (target,))
-        return _lock(row) if row else None
+        return lock_from_row(row) if row else None
 
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""
@@ -790,81 +796,4 @@ class SQLiteStateStore(StateStore):
             row = conn.execute(
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
-        return _lock(row) if row else None
-
-
-# --------------------------------------------------------------------------- row mapping
-
-
-def _upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(ref, UpstreamRef):
-        return {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
-    return {"asset": ref["asset"], "partition": ref.get("partition"), "run_id": ref.get("run_id")}
-
-
-def _run(r: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=r[0],
-        command=r[1],
-        selection=r[2],
-        target=r[3],
-        started_at=_at(r[4]),
-        finished_at=_dt(r[5]),
-        status=r[6],
-        pid=r[7],
-        host=r[8],
-        args=_loads(r[9]),
-        counts=_loads(r[10]),
-    )
-
-
-def _materialization(r: Sequence[Any]) -> MaterializationRecord:
-    return MaterializationRecord(
-        id=r[0],
-        run_id=r[1],
-        target=r[2],
-        asset=r[3],
-        partition_key=r[4],
-        status=r[5],
-        fingerprint=r[6],
-        materialized=r[7],
-        started_at=_at(r[8]),
-        finished_at=_at(r[9]),
-        duration_s=r[10],
-        rows=r[11],
-        metadata=_loads(r[12]),
-        upstream=tuple(UpstreamRef(**u) for u in _loads(r[13])),
-        error=r[14],
-    )
-
-
-def _check(r: Sequence[Any]) -> CheckResultRecord:
-    return CheckResultRecord(
-        id=r[0],
-        run_id=r[1],
-        target=r[2],
-        check=r[3],
-        asset=r[4],
-        partition_key=r[5],
-        status=r[6],
-        severity=r[7],
-        failing_rows=r[8],
-        sample=tuple(_loads(r[9])),
-        duration_s=r[10],
-        sql=r[11],
-        message=r[12],
-        at=_at(r[13]),
-    )
-
-
-def _lock(r: Sequence[Any]) -> LockInfo:
-    return LockInfo(
-        target=r[0],
-        lock_id=r[1],
-        pid=r[2],
-        host=r[3],
-        command=r[4],
-        run_id=r[5],
-        acquired_at=_at(r[6]),
-        heartbeat_at=_at(r[7]),
-    )
+        return lock_from_row(row) if row else None

@@ -68,12 +68,16 @@ from orch.state.records import (
     TickRecord,
     UpstreamRef,
     _at,
-    _dt,
     _json,
     _loads,
     _ts,
+    check_from_row,
+    lock_from_row,
     lock_held_error,
     lock_is_stale,
+    materialization_from_row,
+    run_from_row,
+    upstream_dict,
 )
 from orch.state.sqlite import SQLiteStateStore
 from sqlglot import exp
@@ -436,7 +440,7 @@ class WarehouseStateStore(StateStore):
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or None."""
         rows = self._select("runs", _RUN_COLUMNS, self._eq("run_id", run_id))
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
         """The newest runs first."""
@@ -444,7 +448,7 @@ class WarehouseStateStore(StateStore):
         rows = self._select(
             "runs", _RUN_COLUMNS, where, [("started_at", True), ("run_id", True)], limit
         )
-        return [_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     def _target_of(self, run_id: str) -> str:
         if run_id in self._run_targets:  # saves a query per recorded step
@@ -493,7 +497,7 @@ class WarehouseStateStore(StateStore):
             "duration_s": max((finished_at - started_at).total_seconds(), 0.0),
             "rows": rows,
             "metadata": _json(dict(metadata or {})),
-            "upstream": _json([_upstream_dict(u) for u in upstream]),
+            "upstream": _json([upstream_dict(u) for u in upstream]),
             "error": error,
         }
         with self._mutex:
@@ -548,7 +552,9 @@ class WarehouseStateStore(StateStore):
         rows = self._latest_rows(
             "materializations", _MAT_COLUMNS, filters, ["target", "asset", "partition_key"]
         )
-        return {(r[3], r[4]): _materialization(r) for r in rows}  # newest wins across targets
+        return {
+            (r[3], r[4]): materialization_from_row(r) for r in rows
+        }  # newest wins across targets
 
     def latest_materializations(
         self, assets: Sequence[str] | None = None, *, target: str | None = None
@@ -575,7 +581,7 @@ class WarehouseStateStore(StateStore):
         """Every attempt on one asset (all partitions), newest first."""
         where = self._where({"asset": asset, **({"target": target} if target else {})})
         rows = self._select("materializations", _MAT_COLUMNS, where, [("id", True)], limit)
-        return [_materialization(r) for r in rows]
+        return [materialization_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ checks
 
@@ -635,7 +641,7 @@ class WarehouseStateStore(StateStore):
         rows = self._latest_rows(
             "check_results", _CHECK_COLUMNS, filters, ["check_name", "target", "partition_key"]
         )
-        return {(r[3], r[5]): _check(r) for r in rows}
+        return {(r[3], r[5]): check_from_row(r) for r in rows}
 
     def check_history(
         self, check: str, limit: int = 50, *, target: str | None = None
@@ -643,7 +649,7 @@ class WarehouseStateStore(StateStore):
         """Results of one check, newest first."""
         where = self._where({"check_name": check, **({"target": target} if target else {})})
         rows = self._select("check_results", _CHECK_COLUMNS, where, [("id", True)], limit)
-        return [_check(r) for r in rows]
+        return [check_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ schedules and sensors
 
@@ -741,7 +747,7 @@ class WarehouseStateStore(StateStore):
             "run_locks", _LOCK_COLUMNS, self._eq("target", target),
             [("acquired_at", False), ("lock_id", False)],
         )  # fmt: skip
-        return [_lock(r) for r in rows]
+        return [lock_from_row(r) for r in rows]
 
     def acquire_lock(
         self,
@@ -858,87 +864,6 @@ class WarehouseStateStore(StateStore):
         """The current run lock of a target, stale or not, or None."""
         found = self._locks_of(target)
         return found[0] if found else None
-
-
-# --------------------------------------------------------------------------- row mapping
-
-
-def _upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(ref, UpstreamRef):
-        return {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
-    return {"asset": ref["asset"], "partition": ref.get("partition"), "run_id": ref.get("run_id")}
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _run(r: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=r[0],
-        command=r[1],
-        selection=r[2],
-        target=r[3],
-        started_at=_at(r[4]),
-        finished_at=_dt(r[5]),
-        status=r[6],
-        pid=_int(r[7]),
-        host=r[8],
-        args=_loads(r[9]),
-        counts=_loads(r[10]),
-    )
-
-
-def _materialization(r: Sequence[Any]) -> MaterializationRecord:
-    return MaterializationRecord(
-        id=int(r[0]),
-        run_id=r[1],
-        target=r[2],
-        asset=r[3],
-        partition_key=r[4],
-        status=r[5],
-        fingerprint=r[6],
-        materialized=r[7],
-        started_at=_at(r[8]),
-        finished_at=_at(r[9]),
-        duration_s=float(r[10]),
-        rows=_int(r[11]),
-        metadata=_loads(r[12]),
-        upstream=tuple(UpstreamRef(**u) for u in _loads(r[13])),
-        error=r[14],
-    )
-
-
-def _check(r: Sequence[Any]) -> CheckResultRecord:
-    return CheckResultRecord(
-        id=int(r[0]),
-        run_id=r[1],
-        target=r[2],
-        check=r[3],
-        asset=r[4],
-        partition_key=r[5],
-        status=r[6],
-        severity=r[7],
-        failing_rows=int(r[8]),
-        sample=tuple(_loads(r[9])),
-        duration_s=float(r[10]),
-        sql=r[11],
-        message=r[12],
-        at=_at(r[13]),
-    )
-
-
-def _lock(r: Sequence[Any]) -> LockInfo:
-    return LockInfo(
-        target=r[0],
-        lock_id=r[1],
-        pid=int(r[2]),
-        host=r[3],
-        command=r[4],
-        run_id=r[5],
-        acquired_at=_at(r[6]),
-        heartbeat_at=_at(r[7]),
-    )
 
 
 __all__ = ["STATE_SCHEMA", "WarehouseStateStore", "open_state_store", "state_kind"]
