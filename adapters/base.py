@@ -13,7 +13,7 @@ import enum
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +114,43 @@ class Adapter(ABC):
     def transaction(self) -> Iterator[None]:
         """BEGIN ... COMMIT on this thread's connection; ROLLBACK when the block raises."""
         yield
+
+    @contextmanager
+    def nested_transaction(
+        self,
+        state: Any,
+        begin: Callable[[], object],
+        commit: Callable[[], object],
+        rollback: Callable[[], object],
+    ) -> Iterator[None]:
+        """Transaction bookkeeping shared by adapters; ``state.depth`` is per thread.
+
+        An inner block joins the outer one (its statements commit or roll back with the
+        outermost block). The depth stays 1 while COMMIT runs, so an adapter can tell that a
+        failed COMMIT must not be re-sent; a failed COMMIT rolls back.
+        """
+        if state.depth > 0:
+            state.depth += 1
+            try:
+                yield
+            finally:
+                state.depth -= 1
+            return
+        begin()
+        state.depth = 1
+        try:
+            yield
+        except BaseException:
+            state.depth = 0
+            rollback()
+            raise
+        try:
+            commit()
+        except BaseException:
+            state.depth = 0
+            rollback()
+            raise
+        state.depth = 0
 
     # ---------------------------------------------------------------- catalog
 

@@ -334,28 +334,13 @@ class DuckDBAdapter(Adapter):
         An inner block is a no-op: its statements commit or roll back with the outermost block
         (an exception caught inside the outer block does not undo the inner block's work).
         """
-        state = self._local
-        if state.depth > 0:
-            state.depth += 1
-            try:
-                yield
-            finally:
-                state.depth -= 1
-            return
-        self._run("BEGIN TRANSACTION")
-        state.depth = 1
-        try:
+        with self.nested_transaction(
+            self._local,
+            lambda: self._run("BEGIN TRANSACTION"),
+            lambda: self._run("COMMIT"),
+            self._rollback,
+        ):
             yield
-        except BaseException:
-            state.depth = 0
-            self._rollback()
-            raise
-        state.depth = 0
-        try:
-            self._run("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     def _rollback(self) -> None:
         """ROLLBACK, ignoring 'no transaction is active' (an interrupt may have ended it)."""

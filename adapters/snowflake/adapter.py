@@ -470,31 +470,13 @@ class SnowflakeAdapter(Adapter):
 
         Snowflake commits DDL implicitly: only DML is undone by a rollback.
         """
-        state = self._local
-        if state.depth > 0:
-            state.depth += 1
-            try:
-                yield
-            finally:
-                state.depth -= 1
-            return
-        self._run("BEGIN")
-        state.depth = 1
-        try:
+        with self.nested_transaction(
+            self._local,
+            lambda: self._run("BEGIN"),
+            lambda: self._run("COMMIT"),
+            self._rollback,
+        ):
             yield
-        except BaseException:
-            state.depth = 0
-            self._rollback()
-            raise
-        try:
-            # Still at depth 1: a COMMIT that failed transiently is never retried. Re-sent on a
-            # new session it would "succeed" as a no-op while the transaction may have been lost.
-            self._run("COMMIT")
-        except BaseException:
-            state.depth = 0
-            self._rollback()
-            raise
-        state.depth = 0
 
     def _rollback(self) -> None:
         """ROLLBACK, logging instead of raising (the session may be gone)."""

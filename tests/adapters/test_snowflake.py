@@ -15,7 +15,6 @@ import fakesnow
 import pyarrow as pa
 import pytest
 import snowflake.connector.errors as sf_errors
-from conftest import FAKESNOW_DATABASE, FAKESNOW_WARNINGS
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from orch import redaction
@@ -31,6 +30,8 @@ from orch.adapters.snowflake import (
 from orch.config import SnowflakeTargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError
 from orch.names import Relation
+
+from tests.adapters.conftest import FAKESNOW_DATABASE, FAKESNOW_WARNINGS
 
 pytestmark = pytest.mark.filterwarnings(FAKESNOW_WARNINGS)
 

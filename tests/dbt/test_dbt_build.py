@@ -13,7 +13,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import RunOrch, Warehouse, load_raw_batches
+from tests.dbt.conftest import RunOrch, Warehouse, load_raw_batches
 
 
 def build(orch: RunOrch, project: Path, *extra: str):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RunOrch, Warehouse
+
+from tests.dbt.conftest import RunOrch, Warehouse
 
 PACKAGES_YML = """\
 packages:
