@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 NULL_VALUES = ("", "null")
 # The same for pyarrow's CSV reader, which compares exactly.
 CSV_NULL_VALUES = ["", "null", "NULL", "Null"]
+# dbt-duckdb loads a seed's rows with DuckDB's own ``COPY ... FROM 'file.csv'`` (its default
+# ``fast`` seed path) into the table typed by agate: only an empty field is NULL there, the text
+# 'null' stays text (verified against dbt-core 1.11 / dbt-duckdb 1.11).
+DUCKDB_CSV_NULL_VALUES = [""]
+
+
+def csv_null_values(target_type: str) -> list[str]:
+    """The CSV texts ``dbt seed`` stores as NULL on ``target_type``."""
+    return DUCKDB_CSV_NULL_VALUES if target_type == "duckdb" else CSV_NULL_VALUES
+
 
 _TYPE_NAMES = {
     # agate type -> (duckdb and most others, snowflake)
@@ -123,6 +133,42 @@ def _is_datetime(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- test names
+
+
+def generic_test_name(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> str:
+    """dbt's name for a generic test from YAML: the full name of dbt's
+    ``synthesize_generic_test_names`` (the one in ``unique_id``, without the hash suffix).
+
+    ``<test>_<target>_<arg values>``: the values of the arguments sorted by argument name
+    (``column_name`` included, lists flattened, each cleaned to ``[0-9a-zA-Z_]``), joined by
+    ``__``; case kept. A source table's test is ``source_<test>_<source>_<table>_...``.
+    E.g. ``accepted_values_dim_customers_order_count__False__0__1__2__3`` (``quote: false``),
+    ``relationships_stg_orders_customer_id__customer_id__ref_stg_customers_``.
+    """
+    if isinstance(raw, dict):
+        body = {k: v for k, v in raw.items() if k != "config"}
+        test = str(body.get("test_name") or next(iter(body)))
+    else:
+        test = str(raw)
+    test = test.replace(".", "_")  # a namespaced test: dbt_utils_expression_is_true
+    values = {**args, "column_name": column} if column is not None else dict(args)
+    flat: list[str] = []
+    for key in sorted(values):
+        value = values[key]
+        if isinstance(value, dict):
+            flat.extend(str(v) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            flat.extend(str(v) for v in value)
+        else:
+            flat.append(str(value))
+    unique = "__".join(re.sub("[^0-9a-zA-Z_]+", "_", part) for part in flat)
+    prefix = "source_" if source else ""
+    return f"{prefix}{test}_{target.replace('.', '_')}_{unique}"
 
 
 # --------------------------------------------------------------------------- schema names

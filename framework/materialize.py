@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orch import redaction
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
-from orch.dbt import CSV_NULL_VALUES as DBT_CSV_NULL_VALUES
+from orch.dbt import csv_null_values as dbt_csv_null_values
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.manifest import Manifest, Node
 from orch.names import Relation
@@ -502,8 +502,9 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     adapter = ctx.adapter
     path = f"{ctx.project_root}/{node.path}"
     types = node.config.column_types
-    # dbt reads only '' and 'null' as NULL (a country code 'NA' stays text)
-    nulls = DBT_CSV_NULL_VALUES if ctx.manifest.project.flavor == "dbt" else None
+    # dbt reads only '' and 'null' as NULL (a country code 'NA' stays text); dbt-duckdb only ''
+    project = ctx.manifest.project
+    nulls = dbt_csv_null_values(project.target_type) if project.flavor == "dbt" else None
     table = read_seed(path, types, nulls)
     if not types:
         rows = adapter.write_arrow(table, relation, WriteMode.REPLACE)

@@ -463,6 +463,10 @@ def _discover(project: Project) -> None:
                 project.check_files[path.stem] = _rel(root, path)
             else:
                 yaml_files.append(path)
+    if project.flavor == "dbt" and cfg.docs_paths:
+        # dbt: with `docs-paths` set, docs blocks are read from those folders only (without it,
+        # from the model, seed, macro... paths), so a block elsewhere is "not found", as in dbt
+        project.docs_files.clear()
     for folder in cfg.docs_paths:
         project.docs_files.extend(_walk(root, folder, (".md",)))
 

@@ -31,6 +31,7 @@ from orch.checks.specs import (
     collect_specs,
 )
 from orch.config import OrchModel
+from orch.dbt import generic_test_name
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
 from orch.graph import SELF, ResolvedRef
 from orch.manifest import CheckNode, Node
@@ -103,6 +104,7 @@ class CheckCompiler:
         if node is None:
             return None
         ctype = BUILTIN_TYPES[check_type]
+        written_args = dict(args)  # for dbt's test names
         column = args.pop("column_name", None) or spec.column
         if ctype.column_level and column is None:
             raise ConfigError(
@@ -144,6 +146,12 @@ class CheckCompiler:
         if built is None:
             return None
         query, depends_on, stored_args = built
+        if not config.get("name") and self.project.flavor == "dbt":  # dbt's own names
+            source = spec.asset in self.project.sources
+            config["name"] = generic_test_name(
+                spec.raw, spec.asset, written_args.get("column_name", spec.column),
+                {k: v for k, v in written_args.items() if k != "column_name"}, source,
+            )  # fmt: skip
         name = config.get("name") or self._name(check_type, spec.asset, column, stored_args)
         name = self._unique_name(str(name), str(spec.location))
         return CheckNode(
