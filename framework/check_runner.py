@@ -412,8 +412,13 @@ class CheckHook:
         plan: Plan,
         checks: Iterable[str],
         sink: EventSink,
+        *,
+        stop_on_error: bool = False,
     ) -> None:
         self.evaluator = evaluator
+        # dbt's `build`: a failing error-severity test skips what is downstream of its model
+        # (after the model was published, unlike a blocking check).
+        self.stop_on_error = stop_on_error
         self.manifest = evaluator.manifest
         self.sink = sink
         self.plan = plan
@@ -425,7 +430,8 @@ class CheckHook:
         self.own: dict[str, list[CheckNode]] = {}  # asset -> its checks that run per step
         self.waiting: dict[str, CheckNode] = {}  # checks that run once their assets are done
         self.done: set[str] = set()  # check names (whole-asset runs)
-        self.audited: set[tuple[str, str | None]] = set()  # (check, partition) run on staged data
+        # (check, partition) already evaluated: on staged data, or right after its step
+        self.audited: set[tuple[str, str | None]] = set()
         for name in sorted(checks):
             check = self.manifest.checks.get(name)
             if check is None:
@@ -451,7 +457,7 @@ class CheckHook:
         assets = {step.asset for step in plan.order}
         checks = select_checks(manifest, assets, options.select, options.exclude)
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
-        return cls(evaluator, plan, checks, sink)
+        return cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
 
     # ------------------------------------------------------------------ audit (WAP)
 
@@ -503,20 +509,22 @@ class CheckHook:
                         del self.waiting[name]
         failed = None
         scope = CheckScope(partition=step.partition)
+        with self._lock:  # evaluated for this step: never reported as skipped by finish()
+            self.audited.update((c.name, step.partition) for c in own)
         for result in self.evaluator.evaluate(own, scope):
             self._emit(result)
-            if result.blocking and result.status in ("fail", "error") and failed is None:
+            if self._stops_downstream(result) and failed is None:
                 failed = result.check
         for result in self.evaluator.evaluate(ready, CheckScope()):
             self._emit(result)
-            if (
-                result.blocking
-                and result.asset == step.asset
-                and result.status in ("fail", "error")
-                and failed is None
-            ):
+            if self._stops_downstream(result) and result.asset == step.asset and failed is None:
                 failed = result.check
         return failed
+
+    def _stops_downstream(self, result: CheckEvaluated) -> bool:
+        if result.status not in ("fail", "error"):
+            return False
+        return result.blocking or (self.stop_on_error and result.severity == "error")
 
     def _deps_done(self, check: CheckNode) -> bool:
         return all(self.steps_left.get(a, 0) == 0 for a in check.depends_on)

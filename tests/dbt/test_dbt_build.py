@@ -190,6 +190,14 @@ def test_error_severity_test_fails_the_build(coffee: Path, orch: RunOrch):
     results = json.loads((coffee / "build_artifacts" / "run_results.json").read_text())["results"]
     failed = [r["unique_id"] for r in results if r["status"] == "fail"]
     assert failed == ["test.coffee_dbt.accepted_values_fct_orders_status__placed__shipped"]
+    # like dbt build (verified against dbt-core 1.11.16 / dbt-duckdb 1.11.1 with
+    # bench/compare_dbt.py): the model below the failing test and its tests are skipped, the
+    # model's other tests still run
+    status = {r["unique_id"]: r["status"] for r in results}
+    assert status["model.coffee_dbt.revenue_by_day"] == "skipped"
+    assert status["test.coffee_dbt.unique_fct_orders_order_id"] == "pass"
+    skipped = sorted(u for u, st in status.items() if st == "skipped")
+    assert len(skipped) == 3, skipped
 
 
 def test_incremental_second_build_appends_new_rows(coffee: Path, orch: RunOrch, warehouse):
