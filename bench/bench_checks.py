@@ -30,9 +30,9 @@ from functools import partial
 from pathlib import Path
 
 from orch.adapters import get_adapter
-from orch.check_runner import CheckEvaluator, CheckScope
 from orch.config import RunOptions
-from orch.runner import compile_for
+from orch.run.checks import CheckEvaluator, CheckScope
+from orch.run.workflow import compile_for
 
 BENCH_DIR = Path(__file__).resolve().parent
 

@@ -6,8 +6,8 @@
    sensors (interval 0, each returning a SkipReason, so each evaluation records a skipped tick):
    median wall time of one ``Daemon.iterate(now)``.
 2. *per tick*: a one-model project with a daily schedule; ``Daemon.run`` over D simulated days
-   (inline launcher) vs calling ``orch.jobs.run_job`` D times directly; overhead per tick =
-   (daemon − direct) / D.
+   (inline launcher) vs calling ``orch.automation.jobs.run_job`` D times directly; overhead per
+   tick = (daemon − direct) / D.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from orch.automation.daemon import Daemon
+from orch.automation.jobs import run_job
+from orch.automation.schedules import load_automation
 from orch.config import RunOptions
-from orch.daemon import Daemon
-from orch.jobs import run_job
-from orch.schedules import load_automation
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 PROFILES = "shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: w.duckdb}\n"

@@ -127,9 +127,9 @@ def reset(root: Path) -> None:
 def planning(root: Path) -> float:
     """In-process: compile once, then time build_plan over every partition."""
     from orch.config import RunOptions
-    from orch.partition_plan import PartitionExpander, PartitionRequest
-    from orch.plan import build_plan
-    from orch.runner import compile_for, open_state
+    from orch.run.partition_plan import PartitionExpander, PartitionRequest
+    from orch.run.plan import build_plan
+    from orch.run.workflow import compile_for, open_state
 
     compiled = compile_for(RunOptions(project_dir=root))
     manifest, target = compiled.manifest, compiled.project.target_name

@@ -24,7 +24,7 @@ import polars as pl
 from orch.adapters.duckdb import DuckDBAdapter
 from orch.config import DuckDBTargetConfig, ModelConfig
 from orch.manifest import ColumnInfo, Manifest, Node, ProjectInfo, PythonInfo, RelationInfo
-from orch.python_runner import check_columns, load_input, to_arrow, write_output
+from orch.run.python import check_columns, load_input, to_arrow, write_output
 
 
 def make_frame(rows: int) -> pl.DataFrame:

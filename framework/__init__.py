@@ -14,7 +14,7 @@ from orch.errors import OrchError
 
 if TYPE_CHECKING:
     from orch.assets import AssetContext, Config, Resource, asset, check  # noqa: F401
-    from orch.schedules import (  # noqa: F401
+    from orch.automation.schedules import (  # noqa: F401
         RunRequest,
         ScheduleContext,
         SensorContext,
@@ -33,14 +33,14 @@ _LAZY = {
     "Resource": "orch.assets",
     "asset": "orch.assets",
     "check": "orch.assets",
-    "RunRequest": "orch.schedules",
-    "ScheduleContext": "orch.schedules",
-    "SensorContext": "orch.schedules",
-    "SkipReason": "orch.schedules",
-    "asset_sensor": "orch.schedules",
-    "file_sensor": "orch.schedules",
-    "schedule": "orch.schedules",
-    "sensor": "orch.schedules",
+    "RunRequest": "orch.automation.schedules",
+    "ScheduleContext": "orch.automation.schedules",
+    "SensorContext": "orch.automation.schedules",
+    "SkipReason": "orch.automation.schedules",
+    "asset_sensor": "orch.automation.schedules",
+    "file_sensor": "orch.automation.schedules",
+    "schedule": "orch.automation.schedules",
+    "sensor": "orch.automation.schedules",
 }
 
 __all__ = ["OrchError", "__version__", *sorted(_LAZY)]

@@ -36,8 +36,8 @@ from orch.assets import ASSET_ATTR, AssetContext, PartitionWindow
 from orch.config import RunOptions
 from orch.errors import OrchError
 from orch.events import CheckEvaluated, EventList, LogEmitted, StepFailed
-from orch.python_runner import RESOURCE_OVERRIDES
-from orch.runner import RunResult, run_command
+from orch.run.python import RESOURCE_OVERRIDES
+from orch.run.workflow import RunResult, run_command
 
 if TYPE_CHECKING:
     import polars as pl

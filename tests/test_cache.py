@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orch.parsing
+import orch.load.parsing
 import pytest
-from orch.cache import SALT
-from orch.compiler import CACHE_FILE, compile_project
+from orch.compiler.models import CACHE_FILE, compile_project
 from orch.config import RunOptions
+from orch.load.cache import SALT
 
 from tests.conftest import MakeProject, run_cli
 
@@ -28,13 +28,13 @@ N_MODELS = 5
 def parsed_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The model files sqlglot parses, in order (a spy on the one parse entry point)."""
     seen: list[str] = []
-    real = orch.parsing.parse_query
+    real = orch.load.parsing.parse_query
 
     def spy(sql, dialect, path, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(path)
         return real(sql, dialect, path, **kwargs)
 
-    monkeypatch.setattr(orch.parsing, "parse_query", spy)
+    monkeypatch.setattr(orch.load.parsing, "parse_query", spy)
     return seen
 
 
@@ -175,7 +175,8 @@ def test_scoped_lineage_ignores_broken_unrelated_model(make_project: MakeProject
 
 
 def _compile_and_write(root: Path):  # type: ignore[no-untyped-def]
-    from orch.artifacts import compile_or_reuse, write_artifacts
+    from orch.compiler import compile_or_reuse
+    from orch.compiler.artifacts import write_artifacts
 
     result = compile_or_reuse(RunOptions(project_dir=root))
     write_artifacts(result)

@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from orch.adapters import get_adapter
-from orch.check_runner import CheckEvaluator, CheckScope
 from orch.config import RunOptions
 from orch.manifest import CheckNode, Manifest, PythonInfo
-from orch.runner import compile_for, open_state
+from orch.run.checks import CheckEvaluator, CheckScope
+from orch.run.workflow import compile_for, open_state
 
 from tests.conftest import run_cli
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from orch.compiler import compile_project
+from orch.compiler.models import compile_project
 from orch.config import RunOptions
 from orch.errors import UnsupportedFeatureError
 from orch.manifest import SCHEMA_VERSION, Manifest

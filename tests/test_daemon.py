@@ -17,10 +17,16 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from orch.automation.daemon import (
+    Daemon,
+    InlineLauncher,
+    LaunchRequest,
+    LaunchResult,
+    make_run_function,
+)
+from orch.automation.schedules import schedule_cursor_name
 from orch.cli import cli
 from orch.config import RunOptions
-from orch.daemon import Daemon, InlineLauncher, LaunchRequest, LaunchResult, make_run_function
-from orch.schedules import schedule_cursor_name
 from orch.state import SQLiteStateStore
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from orch.compiler import compile_project
+from orch.compiler.models import compile_project
 from orch.config import RunOptions
 from orch.errors import (
     AmbiguousReferenceError,

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 from orch.config import PartitionConfig
 from orch.errors import PartitionError
-from orch.partition_plan import PartitionRequest
 from orch.partitions import (
     StaticKeys,
     TimeWindows,
@@ -17,6 +16,7 @@ from orch.partitions import (
     upstream_keys,
     window_condition,
 )
+from orch.run.partition_plan import PartitionRequest
 
 
 def define(**kwargs: object) -> TimeWindows | StaticKeys:

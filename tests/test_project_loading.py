@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from orch.compiler import compile_project
+from orch.compiler.models import compile_project
 from orch.config import RunOptions
 from orch.errors import ConfigError, ProjectError
+from orch.load.project import load_project
 from orch.manifest import Manifest
-from orch.project import load_project
 
 from tests.conftest import DEFAULT_PROFILES_YML, MakeProject, run_cli
 

@@ -12,7 +12,7 @@ import pytest
 from orch.config import RunOptions
 from orch.errors import ProjectError
 from orch.manifest import Manifest
-from orch.runner import run_command
+from orch.run.workflow import run_command
 from orch.testing import build_context, materialize, orch_project  # noqa: F401  (fixture)
 
 PROJECT_YML = """\

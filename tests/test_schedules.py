@@ -10,15 +10,15 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from orch.cli import cli
-from orch.config import RunOptions
-from orch.project import load_project
-from orch.schedules import (
+from orch.automation.schedules import (
     ScheduleDefinition,
     cron_ticks,
     latest_cron_tick,
     schedule_overview,
 )
+from orch.cli import cli
+from orch.config import RunOptions
+from orch.load.project import load_project
 from orch.state import SQLiteStateStore
 
 PROJECT_YML = """\

@@ -20,8 +20,8 @@ from orch.errors import SelectionError, suggestion
 
 def _automation(kwargs: dict[str, Any]) -> tuple[Any, Any, RunOptions]:
     """(project, automation, options) for the job/schedule/sensor commands."""
-    from orch.project import load_project
-    from orch.schedules import load_automation
+    from orch.automation.schedules import load_automation
+    from orch.load.project import load_project
 
     options = make_options(kwargs)
     project = load_project(options)
@@ -29,7 +29,7 @@ def _automation(kwargs: dict[str, Any]) -> tuple[Any, Any, RunOptions]:
 
 
 def _when(t: Any) -> str:
-    from orch.schedules import iso
+    from orch.automation.schedules import iso
 
     return iso(t) if t is not None else "-"
 
@@ -106,9 +106,9 @@ def job_run_command(
       orch job run daily_revenue
       orch job run daily_revenue --partition 2024-03-01
     """
-    from orch.jobs import run_job
-    from orch.reporting import ConsoleReporter, JsonLinesReporter
-    from orch.schedules import parse_time
+    from orch.automation.jobs import run_job
+    from orch.automation.schedules import parse_time
+    from orch.run.reporting import ConsoleReporter, JsonLinesReporter
 
     _, automation, options = _automation(kwargs)
     options = RunOptions(**{**options.__dict__, "threads": threads})
@@ -140,8 +140,8 @@ def schedule_ls_command(**kwargs: Any) -> None:
     Examples:
       orch schedule ls
     """
-    from orch.runner import open_state
-    from orch.schedules import next_schedule_tick, system_now
+    from orch.automation.schedules import next_schedule_tick, system_now
+    from orch.run.workflow import open_state
 
     project, automation, _ = _automation(kwargs)
     if not automation.schedules:
@@ -173,8 +173,8 @@ def schedule_tick_command(now_: str | None, **kwargs: Any) -> None:
       orch schedule tick
       orch schedule tick --now 2024-03-02T00:00
     """
-    from orch.daemon import Daemon
-    from orch.schedules import parse_time
+    from orch.automation.daemon import Daemon
+    from orch.automation.schedules import parse_time
 
     options = make_options(kwargs)
     now = parse_time(now_) if now_ else None
@@ -200,7 +200,7 @@ def sensor_ls_command(**kwargs: Any) -> None:
     Examples:
       orch sensor ls
     """
-    from orch.runner import open_state
+    from orch.run.workflow import open_state
 
     project, automation, _ = _automation(kwargs)
     if not automation.sensors:
@@ -227,8 +227,8 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
     Examples:
       orch sensor test landing_files
     """
-    from orch.runner import open_state
-    from orch.schedules import SensorContext, evaluate_sensor, system_now
+    from orch.automation.schedules import SensorContext, evaluate_sensor, system_now
+    from orch.run.workflow import open_state
 
     project, automation, _ = _automation(kwargs)
     if name not in automation.sensors:
@@ -296,7 +296,7 @@ def daemon_command(
       orch daemon
       orch daemon --launcher subprocess --poll-interval 10
     """
-    from orch.daemon import Daemon
+    from orch.automation.daemon import Daemon
 
     options = make_options(kwargs)
     daemon = Daemon(

@@ -166,7 +166,7 @@ def main() -> None:
 
 def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
     """Compile the project (only what the selection needs, when it can tell)."""
-    from orch.artifacts import compile_or_reuse
+    from orch.compiler import compile_or_reuse
     from orch.selection import names_needed_for
 
     names = names_needed_for(options.select, options.exclude) if scoped else None

@@ -44,7 +44,7 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     """
     from orch.docs import generate_site
     from orch.docs.automation import automation_data
-    from orch.runner import open_state
+    from orch.run.workflow import open_state
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)

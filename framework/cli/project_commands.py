@@ -37,7 +37,7 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
       orch compile
       orch compile -s +orders --target prod
     """
-    from orch.artifacts import write_artifacts
+    from orch.compiler.artifacts import write_artifacts
     from orch.selection import select_nodes
 
     started = time.perf_counter()
@@ -181,7 +181,7 @@ def lineage_command(target_spec: str, downstream: bool, depth: int | None, **kwa
       orch lineage customers.lifetime_value
       orch lineage stg_orders -d
     """
-    from orch.lineage_view import asset_tree, column_tree, split_target
+    from orch.cli.lineage_view import asset_tree, column_tree, split_target
 
     options = make_options(kwargs)
     asset, column = split_target(target_spec)
@@ -214,7 +214,7 @@ def init_command(name: str, debug: bool) -> None:
     Examples:
       orch init my_project && cd my_project && orch build
     """
-    from orch.scaffold import create_project
+    from orch.cli.scaffold import create_project
 
     path = create_project(Path(name))
     click.echo(f"Created project '{path.name}' in {path}.\nNext: cd {name} && orch build")

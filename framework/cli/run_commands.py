@@ -59,8 +59,8 @@ def partition_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(command: str, kwargs: dict[str, Any]) -> None:
-    from orch.reporting import ConsoleReporter, JsonLinesReporter
-    from orch.runner import run_command
+    from orch.run.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.run.workflow import run_command
 
     options = make_options(
         kwargs,
@@ -187,11 +187,11 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
       orch test --store-failures
     """
     from orch.adapters import get_adapter
-    from orch.check_runner import run_tests
     from orch.events import FanOut
     from orch.partitions import definition_of
-    from orch.reporting import JsonLinesReporter, RunResultsWriter
-    from orch.runner import open_state
+    from orch.run.checks import run_tests
+    from orch.run.reporting import JsonLinesReporter, RunResultsWriter
+    from orch.run.workflow import open_state
     from orch.selection import select_checks, select_nodes
     from orch.state import StateRecorder
 
@@ -305,7 +305,7 @@ def status_command(**kwargs: Any) -> None:
       orch status
       orch status -s +customers
     """
-    from orch.status import (
+    from orch.run.status import (
         asset_rows,
         metadata_rows,
         partition_summaries,
@@ -387,16 +387,16 @@ def backfill_command(
       orch backfill -s fct_order_events+ --start 2024-01 --end 2024-12 --threads 8 --yes
     """
     from orch.errors import PartitionError
-    from orch.partition_plan import (
+    from orch.partitions import compress, definition_of
+    from orch.run.partition_plan import (
         PartitionExpander,
         PartitionRequest,
         backfill_identity,
         estimate_seconds,
         resume_point,
     )
-    from orch.partitions import compress, definition_of
-    from orch.reporting import ConsoleReporter, JsonLinesReporter
-    from orch.runner import compile_for, open_state, run_command
+    from orch.run.reporting import ConsoleReporter, JsonLinesReporter
+    from orch.run.workflow import compile_for, open_state, run_command
 
     options = make_options(kwargs, threads=threads, start=start, end=end, fail_fast=fail_fast)
     compiled = compile_for(options)

@@ -1,8 +1,8 @@
 """The docs site's Automation view: jobs, schedules with their next tick, sensors, recent ticks.
 
-:func:`automation_data` wraps :func:`orch.schedules.schedule_overview` for the site: None for a
-project without jobs, schedules or sensors (the site then shows no Automation tab), and when the
-sensor files cannot be loaded (an import error, an unknown job) the error's text instead of
+:func:`automation_data` wraps :func:`orch.automation.schedules.schedule_overview` for the site: None
+for a project without jobs, schedules or sensors (the site then shows no Automation tab), and when
+the sensor files cannot be loaded (an import error, an unknown job) the error's text instead of
 failing the whole site, with the jobs of the project file still listed.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from orch.automation.schedules import schedule_overview, sensor_files
 from orch.errors import OrchError
-from orch.project import Project
-from orch.schedules import schedule_overview, sensor_files
+from orch.load.project import Project
 from orch.state import StateReader
 
 __all__ = ["automation_data", "has_automation"]

@@ -1,10 +1,10 @@
 """Build docs-site inputs for tests and screenshots: a compiled example project plus real state.
 
-The example project is compiled with :func:`orch.compiler.compile_project`. Until the checks and
-partitions issues land in the example, :func:`enrich` adds checks and a daily partition definition
-to the compiled manifest, and :func:`record_state` writes runs, materializations (per partition
-too) and check results through the state store API, so every part of the site has something to
-show.
+The example project is compiled with :func:`orch.compiler.models.compile_project`. Until the checks
+and partitions issues land in the example, :func:`enrich` adds checks and a daily partition
+definition to the compiled manifest, and :func:`record_state` writes runs, materializations (per
+partition too) and check results through the state store API, so every part of the site has
+something to show.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from orch.compiler import compile_project
+from orch.automation.schedules import schedule_cursor_name
+from orch.compiler.models import compile_project
 from orch.config import PartitionConfig, RunOptions
 from orch.docs import generate_site
 from orch.docs.automation import automation_data
 from orch.manifest import CheckNode, Manifest
-from orch.schedules import schedule_cursor_name
 from orch.state import SQLiteStateStore, state_path
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"

@@ -22,7 +22,7 @@ from orch.adapters import get_adapter
 from orch.cli import cli
 from orch.config import RunOptions
 from orch.names import Relation
-from orch.runner import RunResult, run_command
+from orch.run.workflow import RunResult, run_command
 from orch.state import state_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")

@@ -21,9 +21,9 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.parsing import ParsedModel
-from orch.project import Project
-from orch.rendering import THIS_MARKER
+from orch.load.parsing import ParsedModel
+from orch.load.project import Project
+from orch.load.rendering import THIS_MARKER
 from orch.sql import TableRef
 
 SELF = "<this>"

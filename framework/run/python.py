@@ -63,7 +63,7 @@ class PythonRuntime:
 
     @classmethod
     def from_project(cls, project: Any, sink: EventSink | None = None) -> PythonRuntime:
-        """The runtime of a loaded :class:`orch.project.Project`."""
+        """The runtime of a loaded :class:`orch.load.project.Project`."""
         return cls(
             project_root=Path(project.root),
             target=project.target_name,

@@ -1,7 +1,7 @@
 """dbt projects: what reading one needs beyond the shared loader (seed types, unsupported features).
 
-A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by :mod:`orch.project`
-with ``flavor="dbt"``. This module holds the dbt-only rules:
+A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
+:mod:`orch.load.project` with ``flavor="dbt"``. This module holds the dbt-only rules:
 
 - :func:`infer_seed_types`: the column types ``dbt seed`` would create. dbt reads a CSV with agate
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
@@ -28,8 +28,8 @@ from orch.yamldoc import load_yaml
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from orch.project import Project
-    from orch.rendering import Renderer
+    from orch.load.project import Project
+    from orch.load.rendering import Renderer
 
 # Values dbt's agate type tester reads as NULL (compared after strip + lower).
 NULL_VALUES = ("", "null")

@@ -3,7 +3,7 @@
 ``orch job run NAME``, a schedule tick and a sensor's run request all end in :func:`run_job`:
 the job's selection, vars merged (project < job < schedule < run request < command line), and —
 for a job over partitioned assets — the partition a tick targets, then
-:func:`orch.runner.run_command` with ``build``.
+:func:`orch.run.workflow.run_command` with ``build``.
 
 Which partition: an explicit key (``--partition``, a RunRequest's ``partition``, or a key in the
 job's ``partitions:``) wins; otherwise the mode (a schedule's ``partition:``, or the job's
@@ -24,7 +24,7 @@ from orch.config import JobConfig, RunOptions
 from orch.events import EventSink
 from orch.manifest import Manifest
 from orch.partitions import StaticKeys, TimeWindows, definition_of, floor, format_key
-from orch.runner import RunResult, compile_for, run_command, selected_assets
+from orch.run.workflow import RunResult, compile_for, run_command, selected_assets
 
 GRAIN_ORDER = {"hourly": 0, "daily": 1, "weekly": 2, "monthly": 3}
 MODES = {"last_closed", "latest", "current", "none"}

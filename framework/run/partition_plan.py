@@ -1,4 +1,4 @@
-"""Which partitions a run builds: the ``partitions=`` expander of :func:`orch.plan.build_plan`.
+"""Which partitions a run builds: the ``partitions=`` expander of :func:`orch.run.plan.build_plan`.
 
 For each selected partitioned asset, in DAG order, :class:`PartitionExpander` returns the keys to
 run and why, up to the last complete window (see :mod:`orch.partitions` for keys and windows):
@@ -43,7 +43,7 @@ from orch.partitions import (
     parse_time_key,
     upstream_keys,
 )
-from orch.plan import CODE_CHANGED, NEVER_BUILT, REQUESTED, UPSTREAM_NEWER, UPSTREAM_REBUILT
+from orch.run.plan import CODE_CHANGED, NEVER_BUILT, REQUESTED, UPSTREAM_NEWER, UPSTREAM_REBUILT
 
 if TYPE_CHECKING:
     from orch.state import MaterializationRecord, StateReader
@@ -108,7 +108,7 @@ def time_bounds(key: str) -> tuple[datetime, datetime]:
 
 @dataclass
 class PartitionExpander:
-    """Expands partitioned assets into partition keys for :func:`orch.plan.build_plan`."""
+    """Expands partitioned assets into partition keys for :func:`orch.run.plan.build_plan`."""
 
     manifest: Manifest
     target: str

@@ -1,6 +1,6 @@
 """Discover a project's files and read its configuration into a :class:`Project`.
 
-Nothing here renders or parses SQL: that is :mod:`orch.parsing`. ``orch_project.yml`` and
+Nothing here renders or parses SQL: that is :mod:`orch.load.parsing`. ``orch_project.yml`` and
 ``dbt_project.yml`` are read by the same code (``flavor`` records which one it was).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from orch import dbt, redaction
+from orch import redaction
 from orch.config import (
     BUILTIN_TARGET_CONFIGS,
     MODEL_CONFIG_KEYS,
@@ -43,6 +43,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load import dbt
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 

@@ -46,12 +46,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from orch.config import RunOptions
-from orch.errors import LockHeldError, OrchError
-from orch.jobs import run_job
-from orch.project import Project, load_project
-from orch.runner import open_state
-from orch.schedules import (
+from orch.automation.jobs import run_job
+from orch.automation.schedules import (
     Automation,
     Evaluation,
     RunRequest,
@@ -64,6 +60,10 @@ from orch.schedules import (
     load_automation,
     schedule_cursor_name,
 )
+from orch.config import RunOptions
+from orch.errors import LockHeldError, OrchError
+from orch.load.project import Project, load_project
+from orch.run.workflow import open_state
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class SubprocessLauncher(Launcher):
 
 
 def make_run_function(options: RunOptions, automation: Automation) -> RunFunction:
-    """The in-process run: :func:`orch.jobs.run_job`, with its outcome as a LaunchResult."""
+    """The in-process run: :func:`orch.automation.jobs.run_job`, its outcome as a LaunchResult."""
 
     def run(request: LaunchRequest) -> LaunchResult:
         try:

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orch import redaction
-from orch.cache import ResultCache, content_key
 from orch.errors import ErrorGroup, UserError, raise_collected
-from orch.project import ModelFile, Project
-from orch.rendering import REF_PREFIX, THIS_MARKER, Recording, Renderer
+from orch.load.cache import ResultCache, content_key
+from orch.load.project import ModelFile, Project
+from orch.load.rendering import REF_PREFIX, THIS_MARKER, Recording, Renderer
 from orch.sql import TableRef, fingerprint_sql, parse_query, table_references
 from sqlglot import exp
 

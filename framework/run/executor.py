@@ -31,8 +31,8 @@ from orch.events import (
     utcnow,
 )
 from orch.manifest import Manifest, Node
-from orch.materialize import MaterializeResult, StepContext, materialize
-from orch.plan import Plan, Step
+from orch.run.materialize import MaterializeResult, StepContext, materialize
+from orch.run.plan import Plan, Step
 
 log = logging.getLogger(__name__)
 

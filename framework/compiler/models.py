@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import orch
-from orch import dbt, python_models
-from orch.artifacts import CompiledFilesWriter, CompileResult, project_key
-from orch.cache import ResultCache, content_key
-from orch.checks import SingularCheck, compile_checks, parse_singular_checks
+from orch.compiler import python as python_models
+from orch.compiler.artifacts import CompiledFilesWriter, CompileResult, project_key
+from orch.compiler.check_specs import SingularCheck, parse_singular_checks
+from orch.compiler.checks import compile_checks
+from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
+from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
 from orch.config import (
     MODEL_CONFIG_KEYS,
     ModelConfig,
@@ -38,8 +40,11 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
-from orch.lineage import column_lineage, output_columns, resolvable_as_written
+from orch.load import dbt
+from orch.load.cache import ResultCache, content_key
+from orch.load.parsing import ParsedModel, Variant
+from orch.load.project import Project, folder_config, load_project
+from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
 from orch.manifest import (
     CheckNode,
     ColumnInfo,
@@ -50,10 +55,7 @@ from orch.manifest import (
     RelationInfo,
 )
 from orch.names import Relation
-from orch.parsing import ParsedModel, Variant
 from orch.partitions import TimeWindows, definition_of, filtered_relation
-from orch.project import Project, folder_config, load_project
-from orch.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
 from orch.sql import (
     TableRef,
     expand_and_qualify,
@@ -254,7 +256,7 @@ class _Compiler:
         return self.manifest()
 
     def compile_checks(self) -> dict[str, CheckNode]:
-        """The checks of the compiled assets (YAML specs and checks/*.sql), see orch.checks."""
+        """The checks of the compiled assets (YAML specs and checks/*.sql): orch.compiler.checks."""
         checks, warnings = compile_checks(
             self.project,
             self.nodes,

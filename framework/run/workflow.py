@@ -18,17 +18,18 @@ from typing import Any, Literal
 
 from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
-from orch.artifacts import CompileResult, compile_or_reuse, write_artifacts
-from orch.check_runner import CheckHook
+from orch.compiler import compile_or_reuse
+from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
-from orch.executor import AfterStep, Executor, RunSummary
 from orch.manifest import Manifest
-from orch.materialize import with_audit, with_python_runtime
-from orch.partition_plan import PartitionExpander, PartitionRequest
-from orch.plan import Plan, build_plan
-from orch.python_runner import PythonRuntime
-from orch.reporting import JsonLinesReporter, RunResultsWriter
+from orch.run.checks import CheckHook
+from orch.run.executor import AfterStep, Executor, RunSummary
+from orch.run.materialize import with_audit, with_python_runtime
+from orch.run.partition_plan import PartitionExpander, PartitionRequest
+from orch.run.plan import Plan, build_plan
+from orch.run.python import PythonRuntime
+from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import names_needed_for, select_nodes
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orch import redaction
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
-from orch.dbt import csv_null_values as dbt_csv_null_values
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
+from orch.load.dbt import csv_null_values as dbt_csv_null_values
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.partitions import (
@@ -48,7 +48,7 @@ from orch.partitions import (
     definition_of,
     window_condition,
 )
-from orch.python_runner import PythonRuntime, run_python_asset
+from orch.run.python import PythonRuntime, run_python_asset
 from sqlglot import exp
 
 if TYPE_CHECKING:

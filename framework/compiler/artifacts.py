@@ -1,15 +1,14 @@
 """Compile results and the artifacts written from them (``manifest.json``, ``compiled/``).
 
-A warm command should not pay for a compile: :func:`compile_or_reuse` hashes every input of a
-compile (:func:`project_key`) and, when it equals the key written beside ``manifest.json``, reads
-that manifest instead. This module therefore stays light — it never imports sqlglot or Jinja;
-:mod:`orch.compiler` is imported only when a compile is really needed.
+A warm command should not pay for a compile: :func:`orch.compiler.compile_or_reuse` hashes every
+input of a compile (:func:`project_key`) and, when it equals the key written beside
+``manifest.json``, reads that manifest instead (:func:`reuse_manifest`). This module therefore
+stays light: it never imports sqlglot or Jinja.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import queue
@@ -20,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orch import redaction
-from orch.cache import content_key
-from orch.config import RunOptions
+from orch.load.cache import content_key
+from orch.load.project import Project
 from orch.manifest import Manifest
-from orch.project import Project, load_project
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_KEY_FILE = "manifest.key.json"
@@ -45,21 +43,6 @@ class CompileResult:
     env_vars: list[str] = field(default_factory=list)  # env vars the models read
     unchanged: bool = False  # the manifest on disk was reused: nothing to write
     compiled_files: CompiledFilesWriter | None = None  # written during the compile, see below
-
-
-def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> CompileResult:
-    """The manifest on disk when no input changed since it was written; else a compile."""
-    project = load_project(options)
-    key = project_key(project)
-    reused = reuse_manifest(project, key) if key else None
-    if reused is not None:
-        return reused
-    # imported here, not at the top: a warm command must not pay for sqlglot and Jinja
-    compiler = importlib.import_module("orch.compiler")
-    result: CompileResult = compiler.compile_project(
-        options, names, project=project, write_files=True
-    )
-    return result
 
 
 def project_key(project: Project) -> str:

@@ -34,27 +34,27 @@ from typing import TYPE_CHECKING, Any
 from orch import redaction
 from orch.adapters.base import Adapter
 from orch.assets import import_model_file
-from orch.checks import (
+from orch.errors import OrchError
+from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.manifest import CheckNode, Manifest, Node
+from orch.names import Relation
+from orch.run.check_sql import (
     check_status,
     fold_predicate,
     partition_source,
     relation_key,
     retarget,
 )
-from orch.errors import OrchError
-from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
-from orch.manifest import CheckNode, Manifest, Node
-from orch.materialize import quarantine_relation
-from orch.names import Relation
+from orch.run.materialize import quarantine_relation
 from orch.selection import select_checks
 from orch.sql import parse_query
 from sqlglot import exp
 
 if TYPE_CHECKING:
     from orch.config import RunOptions
-    from orch.executor import RunSummary
-    from orch.plan import Plan, Step
-    from orch.project import Project
+    from orch.load.project import Project
+    from orch.run.executor import RunSummary
+    from orch.run.plan import Plan, Step
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ class CheckHook:
     A check runs when every asset it reads that is built in this run is done (a relationships
     check waits for both sides). A check of a partitioned asset runs on each partition just
     written. Blocking checks of a table/incremental/partitioned SQL model run on the staged data
-    (write-audit-publish, see :func:`orch.materialize.materialize`); elsewhere (views, Python
+    (write-audit-publish, see :func:`orch.run.materialize.materialize`); elsewhere (views, Python
     assets) they run right after the step and stop what is downstream of it.
     """
 

@@ -1,11 +1,12 @@
 """Schedules and sensors: what should run when, and how one evaluation decides it.
 
-A **job** (``jobs:`` in ``orch_project.yml``, run by :mod:`orch.jobs`) is a named selection. A
-**schedule** launches a job on a cron expression (``schedules:`` in YAML, or ``@schedule`` in
-``sensors/*.py``); a **sensor** is a function evaluated every ``minimum_interval_seconds`` that
-returns or yields :class:`RunRequest` / :class:`SkipReason` and keeps a persisted cursor
-(``@sensor`` in ``sensors/*.py``, or the built-in ``file`` and ``asset`` sensors declared under
-``sensors:`` in YAML). The loop that evaluates them and launches runs is :mod:`orch.daemon`.
+A **job** (``jobs:`` in ``orch_project.yml``, run by :mod:`orch.automation.jobs`) is a named
+selection. A **schedule** launches a job on a cron expression (``schedules:`` in YAML, or
+``@schedule`` in ``sensors/*.py``); a **sensor** is a function evaluated every
+``minimum_interval_seconds`` that returns or yields :class:`RunRequest` / :class:`SkipReason` and
+keeps a persisted cursor (``@sensor`` in ``sensors/*.py``, or the built-in ``file`` and ``asset``
+sensors declared under ``sensors:`` in YAML). The loop that evaluates them and launches runs is
+:mod:`orch.automation.daemon`.
 
 Python definitions are found by importing every ``*.py`` under the project's ``sensor-paths``
 (default ``sensors/``) by file path and collecting the module-level :class:`ScheduleDefinition` and
@@ -52,7 +53,7 @@ from orch.errors import (
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
-    from orch.project import Project
+    from orch.load.project import Project
     from orch.state import StateReader, TickRecord
 
 log = logging.getLogger(__name__)

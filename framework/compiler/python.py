@@ -20,7 +20,6 @@ from orch.assets import (
     collect_assets,
     config_fingerprint,
 )
-from orch.cache import ResultCache
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -30,14 +29,15 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load.cache import ResultCache
+from orch.load.parsing import ParsedModel, parse_models
+from orch.load.project import Project
+from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
-from orch.parsing import ParsedModel, parse_models
-from orch.project import Project
-from orch.rendering import Renderer
 from orch.yamldoc import load_yaml
 
 if TYPE_CHECKING:
-    from orch.compiler import _Compiler
+    from orch.compiler.models import _Compiler
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
 FINGERPRINT_KEYS = (

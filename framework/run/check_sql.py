@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from orch.checks.specs import (
+from orch.compiler.check_specs import (
     _THRESHOLD,
 )
 from orch.manifest import CheckNode, Node

@@ -1,4 +1,32 @@
-"""Check specs -> CheckNodes: one query returning failing rows per check, for the target dialect."""
+"""Check specs -> CheckNodes: one query returning failing rows per check, for the target dialect.
+
+Every check compiles to ONE query returning its failing rows, built as sqlglot expressions against
+the asset's compiled relation, in the target dialect. The only SQL text pasted in is the user's own
+``expression``/``where``, parsed through :mod:`orch.sql` first.
+
+Built-in check types (dbt spelling accepted: ``checks:``, ``tests:`` or ``data_tests:``):
+
+- ``not_null``, ``unique`` (column level)
+- ``accepted_values: {values: [...], quote: true}``
+- ``relationships: {to: ref('customers'), field: id}``
+- ``expression: "amount >= 0"`` (dbt_utils ``expression_is_true``; at column level an expression
+  starting with an operator applies to the column: ``expression: ">= 0"``)
+- ``row_count: {min: 1, max: 1000000}``
+- ``freshness: {column: updated_at, max_age: 24h}``
+- ``unique_combination: {columns: [a, b]}`` (dbt_utils ``unique_combination_of_columns``)
+
+Arguments may sit directly under the type or under ``arguments:`` (dbt 1.10); settings under
+``config:`` (or directly): ``severity``, ``where``, ``warn_if``, ``error_if``, ``blocking``,
+``tags``, ``name``, ``enabled``, ``description``.
+
+The check-argument models live in ``check_specs`` rather than in ``config.py`` because each is tied
+to the SQL its type compiles to; they follow the same rules (unknown keys are errors naming
+file:line).
+
+Specs and argument models are in :mod:`orch.compiler.check_specs`; the SQL work done at run time
+(retargeting a check's query to a staged relation or to one partition, folding row-level checks
+into one scan, the status a failing-row count means) is in :mod:`orch.run.check_sql`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orch.checks.specs import (
+from orch.compiler.check_specs import (
     _ARG_ALIASES,
     _DURATION,
     _OPERATOR_START,
@@ -30,13 +58,13 @@ from orch.checks.specs import (
     UniqueCombinationArgs,
     collect_specs,
 )
+from orch.compiler.graph import SELF, ResolvedRef
 from orch.config import OrchModel
-from orch.dbt import generic_test_name
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
-from orch.graph import SELF, ResolvedRef
+from orch.load.dbt import generic_test_name
+from orch.load.parsing import ParsedModel
+from orch.load.project import Project
 from orch.manifest import CheckNode, Node
-from orch.parsing import ParsedModel
-from orch.project import Project
 from orch.sql import parse_condition, transpile
 from pydantic import ValidationError
 from sqlglot import exp

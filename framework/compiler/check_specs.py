@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from orch.compiler.graph import ResolvedRef, resolve_graph
 from orch.config import OrchModel
 from orch.errors import Location
-from orch.graph import ResolvedRef, resolve_graph
-from orch.parsing import ParsedModel, parse_models
-from orch.project import ModelFile, Project
+from orch.load.parsing import ParsedModel, parse_models
+from orch.load.project import ModelFile, Project
 from orch.yamldoc import KeyPath, YamlDoc, load_yaml
 from pydantic import Field, field_validator, model_validator
 

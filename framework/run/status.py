@@ -14,11 +14,11 @@ from typing import Any
 
 from orch.assets import user_metadata
 from orch.config import RunOptions
+from orch.load.project import Project
 from orch.manifest import Manifest
-from orch.partition_plan import PartitionExpander, PartitionRequest
 from orch.partitions import compress
-from orch.plan import asset_status, buildable
-from orch.project import Project
+from orch.run.partition_plan import PartitionExpander, PartitionRequest
+from orch.run.plan import asset_status, buildable
 from orch.selection import select_nodes
 from orch.state.warehouse import open_state_store
 

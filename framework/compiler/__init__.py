@@ -1,0 +1,29 @@
+"""Compile: Project -> Manifest (models, Python assets, the graph, lineage, checks, artifacts).
+
+:func:`compile_or_reuse` is the stage's entry point. It stays light: when no input changed since
+``manifest.json`` was written it reads that manifest, and :mod:`orch.compiler.models` (sqlglot and
+Jinja) is imported only when a compile is really needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from orch.compiler.artifacts import CompileResult, project_key, reuse_manifest
+from orch.config import RunOptions
+from orch.load.project import load_project
+
+
+def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> CompileResult:
+    """The manifest on disk when no input changed since it was written; else a compile."""
+    project = load_project(options)
+    key = project_key(project)
+    reused = reuse_manifest(project, key) if key else None
+    if reused is not None:
+        return reused
+    # imported here, not at the top: a warm command must not pay for sqlglot and Jinja
+    models = importlib.import_module("orch.compiler.models")
+    result: CompileResult = models.compile_project(
+        options, names, project=project, write_files=True
+    )
+    return result
