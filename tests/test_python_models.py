@@ -526,7 +526,7 @@ def test_orch_project_fixture_copies_and_calls_function(orch_project, project: P
 
 
 def test_import_error_is_project_error_type(make_project, tmp_path: Path) -> None:
-    from orch.assets import import_model_file
+    from orch.load.python_files import import_model_file
 
     path = make_project(tmp_path / "p", {"models/x.py": "x = 1\ny = 1 / 0\n"})
     with pytest.raises(ProjectError) as info:

@@ -19,13 +19,10 @@ Times are timezone-aware UTC datetimes everywhere; a schedule's cron expression 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import importlib.util
 import inspect
 import json
 import logging
 import os
-import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -46,10 +43,9 @@ from orch.errors import (
     ConfigError,
     DuplicateNameError,
     Location,
-    OrchError,
-    ProjectError,
     suggestion,
 )
+from orch.load.python_files import import_python_file
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -543,7 +539,7 @@ def sensor_files(project: Project) -> list[Path]:
 def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDefinition]:
     found: list[ScheduleDefinition | SensorDefinition] = []
     for path in sensor_files(project):
-        module = import_file(path, project.root)
+        module = import_python_file(_rel(project.root, path), path, kind="sensor file")
         for value in vars(module).values():
             if isinstance(value, (ScheduleDefinition, SensorDefinition)):
                 line, col = 1, 1
@@ -555,48 +551,6 @@ def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDef
 
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
-
-
-def import_file(path: Path, root: Path) -> Any:
-    """Import a Python file by path (a fresh module each time); errors name the file and line."""
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    module_name = f"orch_sensors_{digest}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover
-        raise ProjectError(f"cannot import {_rel(root, path)}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as err:
-        sys.modules.pop(module_name, None)
-        raise ProjectError(
-            f"syntax error: {err.msg}",
-            location=Location(_rel(root, path), err.lineno or 1, err.offset or 1),
-            hint="Fix the Python syntax",
-        ) from None
-    except OrchError as err:  # a decorator's own error: show the path relative to the project
-        sys.modules.pop(module_name, None)
-        if err.location is not None and Path(err.location.path) == path:
-            err.location = Location(_rel(root, path), err.location.line, err.location.col)
-        raise
-    except Exception as err:
-        sys.modules.pop(module_name, None)
-        line = _user_line(err, path)
-        raise ProjectError(
-            f"importing the sensor file failed: {type(err).__name__}: {err}",
-            location=Location(_rel(root, path), line, 1),
-            hint="Fix the error (run the file with python to see the traceback)",
-        ) from err
-    return module
-
-
-def _user_line(err: BaseException, path: Path) -> int:
-    line = 1
-    for frame in traceback.extract_tb(err.__traceback__):
-        if Path(frame.filename) == path:
-            line = frame.lineno or 1
-    return line
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -13,13 +13,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from orch.assets import (
-    PythonAsset,
-    build_config,
-    build_resource,
-    collect_assets,
-    config_fingerprint,
-)
+from orch.assets import build_config, build_resource, config_fingerprint
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -32,6 +26,7 @@ from orch.errors import (
 from orch.load.cache import ResultCache
 from orch.load.parsing import ParsedModel, parse_models
 from orch.load.project import Project
+from orch.load.python_files import PythonAsset, collect_assets
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
 from orch.yamldoc import load_yaml

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters.base import Adapter
-from orch.assets import import_model_file
 from orch.errors import OrchError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
 from orch.names import Relation
 from orch.run.check_sql import (

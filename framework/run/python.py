@@ -28,11 +28,10 @@ from orch.assets import (
     Signature,
     build_config,
     build_resource,
-    find_asset,
-    function_line,
 )
 from orch.errors import ConfigError, Location, ModelFailedError
 from orch.events import EventSink, LogEmitted
+from orch.load.python_files import find_asset, function_line
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from sqlglot import exp
