@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test typecheck bench clean
 
 $(BIN)/orch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: install
 ## Run the test suite (browser tests need Debian's chromium: apt-get install chromium).
 test: install
 	$(BIN)/python -m pytest -q
+
+## Type-check the package with mypy (settings in pyproject.toml).
+typecheck: install
+	bash .ci/typecheck
 
 bench: install
 	$(BIN)/python bench/bench_compile.py
