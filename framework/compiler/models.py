@@ -12,8 +12,6 @@ import csv
 import hashlib
 import json
 import logging
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,10 @@ from orch.compiler.check_specs import SingularCheck, parse_singular_checks
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
+from orch.compiler.settings import ModelSettings
 from orch.config import (
-    MODEL_CONFIG_KEYS,
     ModelConfig,
     RunOptions,
-    merge_model_config,
-    normalize_config_keys,
 )
 from orch.errors import (
     ConfigError,
@@ -43,7 +39,7 @@ from orch.errors import (
 from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.parsing import ParsedModel, Variant
-from orch.load.project import Project, folder_config, load_project
+from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
 from orch.manifest import (
     CheckNode,
@@ -65,9 +61,7 @@ from orch.sql import (
     replace_spans,
     transpile,
 )
-from pydantic import ValidationError
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +123,10 @@ def compile_project(
     python_models.check_upstream(project, python_assets)
     graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
     singular = parse_singular_checks(project, renderer, cache)
-    compiler = _Compiler(project, parsed, graph, cache, singular=singular)
+    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
+    settings = ModelSettings(project, target_dialect(project), schema_namer)
+    compiler = _Compiler(project, parsed, graph, cache, singular=singular, settings=settings)
     compiler.python_assets = python_assets
-    if project.flavor == "dbt":
-        compiler.schema_namer = dbt.schema_namer(project, renderer)
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
     compiler.compiled_files = files
     try:
@@ -174,44 +168,22 @@ class _Compiler:
         graph: AssetGraph,
         cache: ResultCache,
         singular: list[SingularCheck] | None = None,
+        settings: ModelSettings | None = None,
     ) -> None:
         self.project = project
         self.compiled_files: CompiledFilesWriter | None = None
-        self._normalized: dict[str, str] = {}
         self.singular = singular or []
         self.checks: dict[str, CheckNode] = {}
         self.parsed = parsed
         self.graph = graph
         self.cache = cache
         self.dialect = target_dialect(project)
+        self.settings = settings or ModelSettings(project, self.dialect)
         self.nodes: dict[str, Node] = {}
         self.warnings: list[str] = []
-        self._dialect_obj = Dialect.get_or_raise(self.dialect)
         self.python_assets: dict[str, python_models.PythonAsset] = {}
-        self.schema_namer: Callable[[str | None, str], str] | None = None
 
     # ------------------------------------------------------------------ relations
-
-    def relation_for(self, name: str, config: ModelConfig) -> Relation:
-        t = self.project.target
-        schema = t.schema_ if not config.schema_ else f"{t.schema_}_{config.schema_}"
-        if self.schema_namer is not None:  # a dbt project's own generate_schema_name macro
-            schema = self.schema_namer(config.schema_, name)
-        return Relation(
-            self._normalize(config.database or t.database),
-            self._normalize(schema),  # type: ignore[arg-type]
-            self._normalize(config.alias or name),  # type: ignore[arg-type]
-        )
-
-    def _normalize(self, part: str | None) -> str | None:
-        """How the target stores an unquoted name (Snowflake: upper case)."""
-        if part is None:
-            return None
-        known = self._normalized.get(part)
-        if known is None:
-            ident = self._dialect_obj.normalize_identifier(exp.to_identifier(part, quoted=False))
-            known = self._normalized[part] = ident.name
-        return known
 
     def table_expr(self, rel: Relation) -> exp.Table:
         return exp.Table(
@@ -234,7 +206,9 @@ class _Compiler:
                 continue
             try:
                 if name in self.python_assets:
-                    self.nodes[name] = python_models.compile_python(self, self.python_assets[name])
+                    self.nodes[name] = python_models.compile_python(
+                        self.settings, self.graph, self.python_assets[name]
+                    )
                 elif name in self.parsed:
                     node = self.nodes[name] = self.compile_model(self.parsed[name])
                     if self.compiled_files is not None and node.path and node.compiled_code:
@@ -329,81 +303,11 @@ class _Compiler:
                 )
         raise_collected(errors)
 
-    # ------------------------------------------------------------------ config
-
-    def model_config(
-        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
-    ) -> tuple[ModelConfig, str, str | None]:
-        """Merge settings (folder < YAML < config()); returns config, description, YAML path."""
-        strict = self.project.flavor == "orch"
-        layers = [
-            normalize_config_keys(folder_config(tree, self.project.name, path), strict=False)[0]
-        ]
-        description, patch_path = "", None
-        props = self.project.properties.get(name)
-        if props is not None:
-            entry = props.entry
-            description, patch_path = entry.description, props.doc.path
-            shorthand = {
-                k: v
-                for k, v in {
-                    "tags": entry.tags,
-                    "group": entry.group,
-                    "owner": entry.owner,
-                    "meta": entry.meta,
-                }.items()  # fmt: skip
-                if v
-            }
-            layers.append(shorthand)
-            layers.append(normalize_config_keys(entry.config, strict=False)[0])
-        if recorded:
-            normalized, unknown = normalize_config_keys(recorded, strict=strict)
-            if unknown and strict:
-                key = unknown[0]
-                raise ConfigError(
-                    f"unknown config key '{key}' in config()",
-                    location=_find_location(self.project.root / path, path, rf"\b{key}\s*="),
-                    hint=suggestion(key, MODEL_CONFIG_KEYS)
-                    or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
-                )
-            layers.append(normalized)
-        merged = merge_model_config(layers)
-        try:
-            return ModelConfig.model_validate(merged), description, patch_path
-        except ValidationError as err:
-            item = err.errors()[0]
-            dotted = ".".join(str(p) for p in item["loc"])
-            loc = (
-                props.doc.location((*props.key_path, "config"))
-                if props is not None
-                else Location(path)
-            )
-            raise ConfigError(
-                f"invalid config for '{name}': '{dotted}': {item['msg']}",
-                location=loc,
-                hint="Fix the setting in config(), the YAML properties or the project file",
-            ) from None
-
-    def yaml_columns(self, name: str) -> dict[str, ColumnInfo]:
-        props = self.project.properties.get(name)
-        if props is None:
-            return {}
-        return {
-            c.name: ColumnInfo(
-                name=c.name,
-                data_type=c.data_type,
-                description=c.description,
-                tags=c.tags,
-                meta=c.meta,
-            )  # fmt: skip
-            for c in props.entry.columns
-        }
-
     # ------------------------------------------------------------------ nodes
 
     def compile_seed(self, name: str) -> Node:
         seed = self.project.seeds[name]
-        config, description, patch_path = self.model_config(
+        config, description, patch_path = self.settings.config_for(
             name, seed.path, self.project.config.seeds, None
         )
         config = config.model_copy(update={"materialized": "table"})
@@ -413,7 +317,7 @@ class _Compiler:
             config = config.model_copy(update={"column_types": types})
         raw = seed.abs_path.read_bytes()
         header = _csv_header(seed.abs_path)
-        declared = self.yaml_columns(name)
+        declared = self.settings.columns_for(name)
         columns = {
             c: declared.get(c) or ColumnInfo(name=c, data_type=config.column_types.get(c))
             for c in header
@@ -425,7 +329,7 @@ class _Compiler:
             resource_type="seed",
             path=seed.path,
             patch_path=patch_path,
-            relation=RelationInfo.from_relation(self.relation_for(name, config)),
+            relation=RelationInfo.from_relation(self.settings.relation_for(name, config)),
             config=config,
             columns=columns,
             description=description,
@@ -436,9 +340,9 @@ class _Compiler:
         src = self.project.sources[name]
         t = self.project.target
         relation = Relation(
-            self._normalize(src.source.database or t.database),
-            self._normalize(src.source.schema_ or src.source.name),  # type: ignore[arg-type]
-            self._normalize(src.table.identifier or src.table.name),  # type: ignore[arg-type]
+            self.settings.normalize(src.source.database or t.database),
+            self.settings.normalize(src.source.schema_ or src.source.name),  # type: ignore[arg-type]
+            self.settings.normalize(src.table.identifier or src.table.name),  # type: ignore[arg-type]
         )
         columns = {
             c.name: ColumnInfo(
@@ -469,11 +373,13 @@ class _Compiler:
         )
 
     def compile_model(self, model: ParsedModel) -> Node:
-        config, description, patch_path = self.model_config(
+        config, description, patch_path = self.settings.config_for(
             model.name, model.path, self.project.config.models, model.recording.config
         )
         relation = (
-            None if config.materialized == "ephemeral" else self.relation_for(model.name, config)
+            None
+            if config.materialized == "ephemeral"
+            else self.settings.relation_for(model.name, config)
         )
         refs = self.graph.refs.get(model.name, {})
         filters = self._partition_filters(model, config, refs)
@@ -484,7 +390,7 @@ class _Compiler:
         if cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
             cached = self._compile_sql(model, relation, refs, filters)
             self.cache.put(key, cached)
-        declared = self.yaml_columns(model.name)
+        declared = self.settings.columns_for(model.name)
         out_cols: list[str] | None = cached["columns"]
         columns: dict[str, ColumnInfo] = {}
         for col in out_cols or list(declared):
@@ -772,16 +678,3 @@ def _csv_header(path: Path) -> list[str]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         row = next(csv.reader(handle), [])
     return [c.strip() for c in row if c.strip()]
-
-
-def _find_location(abs_path: Path, path: str, pattern: str) -> Location:
-    try:
-        text = abs_path.read_text(encoding="utf-8")
-    except OSError:
-        return Location(path)
-    match = re.search(pattern, text)
-    if not match:
-        return Location(path)
-    line = text.count("\n", 0, match.start()) + 1
-    col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-    return Location(path, line, col)

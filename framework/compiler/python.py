@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orch.assets import build_config, build_resource, config_fingerprint
+from orch.compiler.graph import AssetGraph
+from orch.compiler.settings import ModelSettings
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -30,9 +32,6 @@ from orch.load.python_files import PythonAsset, collect_assets
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
 from orch.yamldoc import load_yaml
-
-if TYPE_CHECKING:
-    from orch.compiler.models import _Compiler
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
 FINGERPRINT_KEYS = (
@@ -154,15 +153,15 @@ def extra_assets(assets: dict[str, PythonAsset]) -> dict[str, list[str]]:
     return {name: a.upstream for name, a in assets.items()}
 
 
-def compile_python(compiler: _Compiler, a: PythonAsset) -> Node:
+def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -> Node:
     """The manifest Node of a Python asset (config merged like a SQL model's)."""
-    project = compiler.project
-    settings = dict(a.spec.config)
-    config, description, patch_path = compiler.model_config(
-        a.name, a.file.path, project.config.models, settings
+    project = settings.project
+    options = dict(a.spec.config)
+    config, description, patch_path = settings.config_for(
+        a.name, a.file.path, project.config.models, options
     )
     if config.materialized in ("view", "ephemeral"):
-        if "materialized" in settings:
+        if "materialized" in options:
             raise ConfigError(
                 f"Python asset '{a.name}' cannot be materialized as a {config.materialized}",
                 location=a.location,
@@ -178,7 +177,7 @@ def compile_python(compiler: _Compiler, a: PythonAsset) -> Node:
     if sig.config_class is not None:
         run_config = build_config(sig.config_class, a.name, project.variables, a.location)
     validate_resources(project, a)
-    columns = dict(compiler.yaml_columns(a.name))
+    columns = dict(settings.columns_for(a.name))
     for col, dtype in a.spec.columns.items():
         known = columns.get(col)
         columns[col] = ColumnInfo(
@@ -188,7 +187,7 @@ def compile_python(compiler: _Compiler, a: PythonAsset) -> Node:
             tags=known.tags if known else [],
             meta=known.meta if known else {},
         )
-    relation = compiler.relation_for(a.name, config)
+    relation = settings.relation_for(a.name, config)
     info = PythonInfo(
         module_path=a.file.path,
         function=a.spec.function,
@@ -216,7 +215,7 @@ def compile_python(compiler: _Compiler, a: PythonAsset) -> Node:
         uses_partition=config.partitioned_by is not None,
         relation=RelationInfo.from_relation(relation),
         config=config,
-        depends_on=sorted(compiler.graph.dag.parents(a.name)),
+        depends_on=sorted(graph.dag.parents(a.name)),
         columns=columns,
         description=description or a.spec.description or "",
         fingerprint=fingerprint,

@@ -1,0 +1,153 @@
+"""Where a model's settings are decided, once: its config, its declared columns, its relation.
+
+Precedence, lowest first: built-in defaults < folder defaults (``+key`` in the project file, nested
+folders over their parents) < YAML properties (the ``tags``/``group``/``owner``/``meta``
+shorthands, then ``config:``) < ``config()`` in the model (or ``@asset(...)`` options). The
+command line (``--full-refresh``, ``--vars``) is applied by the run stage on top. Layers merge in
+:func:`orch.config.merge_model_config`: ``tags`` accumulate, ``meta`` merges by key, every other
+setting is replaced. SQL models and Python assets both go through :class:`ModelSettings`.
+
+A relation follows dbt's schema rule (``<target schema>_<custom schema>``, or the project's own
+``generate_schema_name`` macro) and the target's name rules (Snowflake stores unquoted names in
+upper case).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orch.config import (
+    MODEL_CONFIG_KEYS,
+    ModelConfig,
+    merge_model_config,
+    normalize_config_keys,
+)
+from orch.errors import ConfigError, Location, suggestion
+from orch.load.project import Project, folder_config
+from orch.manifest import ColumnInfo
+from orch.names import Relation
+from pydantic import ValidationError
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+
+class ModelSettings:
+    """Settings and relations of a project's models for one target dialect."""
+
+    def __init__(
+        self,
+        project: Project,
+        dialect: str,
+        schema_namer: Callable[[str | None, str], str] | None = None,
+    ) -> None:
+        self.project = project
+        self.schema_namer = schema_namer  # a dbt project's own generate_schema_name macro
+        self._dialect = Dialect.get_or_raise(dialect)
+        self._normalized: dict[str, str] = {}
+
+    def config_for(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> tuple[ModelConfig, str, str | None]:
+        """The model's config merged from its layers, its description and its YAML file's path."""
+        strict = self.project.flavor == "orch"
+        layers = [
+            normalize_config_keys(folder_config(tree, self.project.name, path), strict=False)[0]
+        ]
+        description, patch_path = "", None
+        props = self.project.properties.get(name)
+        if props is not None:
+            entry = props.entry
+            description, patch_path = entry.description, props.doc.path
+            shorthand = {
+                k: v
+                for k, v in {
+                    "tags": entry.tags,
+                    "group": entry.group,
+                    "owner": entry.owner,
+                    "meta": entry.meta,
+                }.items()  # fmt: skip
+                if v
+            }
+            layers.append(shorthand)
+            layers.append(normalize_config_keys(entry.config, strict=False)[0])
+        if recorded:
+            normalized, unknown = normalize_config_keys(recorded, strict=strict)
+            if unknown and strict:
+                key = unknown[0]
+                raise ConfigError(
+                    f"unknown config key '{key}' in config()",
+                    location=_find_location(self.project.root / path, path, rf"\b{key}\s*="),
+                    hint=suggestion(key, MODEL_CONFIG_KEYS)
+                    or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
+                )
+            layers.append(normalized)
+        merged = merge_model_config(layers)
+        try:
+            return ModelConfig.model_validate(merged), description, patch_path
+        except ValidationError as err:
+            item = err.errors()[0]
+            dotted = ".".join(str(p) for p in item["loc"])
+            loc = (
+                props.doc.location((*props.key_path, "config"))
+                if props is not None
+                else Location(path)
+            )
+            raise ConfigError(
+                f"invalid config for '{name}': '{dotted}': {item['msg']}",
+                location=loc,
+                hint="Fix the setting in config(), the YAML properties or the project file",
+            ) from None
+
+    def columns_for(self, name: str) -> dict[str, ColumnInfo]:
+        """The columns the YAML properties declare for ``name``."""
+        props = self.project.properties.get(name)
+        if props is None:
+            return {}
+        return {
+            c.name: ColumnInfo(
+                name=c.name,
+                data_type=c.data_type,
+                description=c.description,
+                tags=c.tags,
+                meta=c.meta,
+            )  # fmt: skip
+            for c in props.entry.columns
+        }
+
+    def relation_for(self, name: str, config: ModelConfig) -> Relation:
+        """Where the asset lives: target database, dbt's schema rule, alias or name."""
+        t = self.project.target
+        schema = t.schema_ if not config.schema_ else f"{t.schema_}_{config.schema_}"
+        if self.schema_namer is not None:  # a dbt project's own generate_schema_name macro
+            schema = self.schema_namer(config.schema_, name)
+        return Relation(
+            self.normalize(config.database or t.database),
+            self.normalize(schema),  # type: ignore[arg-type]
+            self.normalize(config.alias or name),  # type: ignore[arg-type]
+        )
+
+    def normalize(self, part: str | None) -> str | None:
+        """How the target stores an unquoted name (Snowflake: upper case)."""
+        if part is None:
+            return None
+        known = self._normalized.get(part)
+        if known is None:
+            ident = self._dialect.normalize_identifier(exp.to_identifier(part, quoted=False))
+            known = self._normalized[part] = ident.name
+        return known
+
+
+def _find_location(abs_path: Path, path: str, pattern: str) -> Location:
+    try:
+        text = abs_path.read_text(encoding="utf-8")
+    except OSError:
+        return Location(path)
+    match = re.search(pattern, text)
+    if not match:
+        return Location(path)
+    line = text.count("\n", 0, match.start()) + 1
+    col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return Location(path, line, col)
