@@ -22,7 +22,7 @@ from orch.compiler.check_specs import SingularCheck, parse_singular_checks
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
-from orch.compiler.settings import ModelSettings
+from orch.compiler.settings import ModelSettings, fingerprint_of, settings_fingerprint
 from orch.config import (
     ModelConfig,
     RunOptions,
@@ -67,11 +67,6 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "orch_cache.json"
 COMPILED_KEYS = frozenset({"compiled", "compiled_incremental", "columns", "lineage"})
-# Settings that change what a build writes; descriptive ones (tags, owner...) don't.
-FINGERPRINT_CONFIG_KEYS = (
-    "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
-    "partitioned_by", "contract", "column_types", "code_version",
-)  # fmt: skip
 
 
 def target_dialect(project: Project) -> str:
@@ -322,7 +317,7 @@ class _Compiler:
             c: declared.get(c) or ColumnInfo(name=c, data_type=config.column_types.get(c))
             for c in header
         }
-        fingerprint = _hash(hashlib.sha256(raw).hexdigest(), _config_fingerprint(config))
+        fingerprint = fingerprint_of(hashlib.sha256(raw).hexdigest(), settings_fingerprint(config))
         return Node(
             name=name,
             unique_id=f"seed.{self.project.name}.{name}",
@@ -369,7 +364,7 @@ class _Compiler:
             description=src.table.description or src.source.description,
             source_name=src.source.name,
             source_table=src.table.name,
-            fingerprint=_hash(name),
+            fingerprint=fingerprint_of(name),
         )
 
     def compile_model(self, model: ParsedModel) -> Node:
@@ -424,9 +419,9 @@ class _Compiler:
             columns=columns,
             column_lineage=lineage,
             description=description,
-            fingerprint=_hash(
+            fingerprint=fingerprint_of(
                 model.sql_fingerprint,
-                _config_fingerprint(config),
+                settings_fingerprint(config),
                 *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())),
             ),
         )
@@ -659,19 +654,6 @@ def _prepend_ctes(
     else:
         query.set(key, exp.With(expressions=new))
     return query
-
-
-def _hash(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:32]
-
-
-def _config_fingerprint(config: ModelConfig) -> str:
-    data = config.model_dump(include=set(FINGERPRINT_CONFIG_KEYS))
-    return json.dumps(data, sort_keys=True, default=str)
 
 
 def _csv_header(path: Path) -> list[str]:

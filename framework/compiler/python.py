@@ -9,13 +9,17 @@ ancestry is closed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from orch.assets import build_config, build_resource, config_fingerprint
 from orch.compiler.graph import AssetGraph
-from orch.compiler.settings import ModelSettings
+from orch.compiler.settings import (
+    PYTHON_FINGERPRINT_KEYS,
+    ModelSettings,
+    fingerprint_of,
+    settings_fingerprint,
+)
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -34,10 +38,6 @@ from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
 from orch.yamldoc import load_yaml
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
-FINGERPRINT_KEYS = (
-    "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
-    "partitioned_by", "contract",
-)  # fmt: skip
 
 
 def load_models(
@@ -197,12 +197,12 @@ def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -
         config_param=sig.config_param,
         resource_params=dict(sig.resource_params),
     )
-    fingerprint = _hash(
+    fingerprint = fingerprint_of(
         a.code_fingerprint,
         a.spec.config.get("code_version") or "",
         config_fingerprint(run_config),
         json.dumps(sorted((c, i.data_type) for c, i in columns.items())),
-        json.dumps(config.model_dump(include=set(FINGERPRINT_KEYS)), sort_keys=True, default=str),
+        settings_fingerprint(config, PYTHON_FINGERPRINT_KEYS),
     )
     return Node(
         name=a.name,
@@ -287,11 +287,3 @@ def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict
             )
     raise_collected(errors)
     return out
-
-
-def _hash(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:32]

@@ -14,6 +14,8 @@ upper case).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,31 @@ from orch.names import Relation
 from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
+
+# Settings that change what a build writes; descriptive ones (tags, owner...) don't.
+FINGERPRINT_CONFIG_KEYS = (
+    "materialized", "schema_", "database", "alias", "unique_key", "incremental_strategy",
+    "partitioned_by", "contract", "column_types", "code_version",
+)  # fmt: skip
+# Python assets hash their code_version with their source, and have no column_types.
+PYTHON_FINGERPRINT_KEYS = FINGERPRINT_CONFIG_KEYS[:8]
+
+
+def fingerprint_of(*parts: str) -> str:
+    """A node's fingerprint: a hash of its normalized code and the settings that matter."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+def settings_fingerprint(
+    config: ModelConfig, keys: tuple[str, ...] = FINGERPRINT_CONFIG_KEYS
+) -> str:
+    """The part of a fingerprint that comes from settings: only those that change the data."""
+    data = config.model_dump(include=set(keys))
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 class ModelSettings:
