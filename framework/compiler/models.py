@@ -22,7 +22,14 @@ from orch.compiler.check_specs import SingularCheck, parse_singular_checks
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
-from orch.compiler.settings import ModelSettings, fingerprint_of, settings_fingerprint
+from orch.compiler.settings import (
+    ModelSettings,
+    check_relation_owners,
+    fingerprint_of,
+    relations_may_collide,
+    settings_fingerprint,
+    shadows_unloaded_asset,
+)
 from orch.config import (
     ModelConfig,
     RunOptions,
@@ -112,6 +119,8 @@ def compile_project(
     key = project_key(project)
     if names is not None and not names <= set(project.models) | set(project.seeds):
         names = None  # a name that is no model file: load everything for the right error
+    if names is not None and relations_may_collide(project, names):
+        names = None  # another file may write the same relation: compile all to find out
     renderer = make_renderer(project)
     cache = ResultCache(project.target_dir / CACHE_FILE)
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
@@ -138,6 +147,10 @@ def compile_project(
             if check.sql:
                 files.add(f"checks/{check.name}.sql", check.sql)
     cache.save()
+    if names is not None and shadows_unloaded_asset(project, manifest):
+        # a selected model's alias is the name of a model left out of the scope: compile all,
+        # where check_relation_owners decides whether both really write one relation
+        return compile_project(options, None, project=project, write_files=write_files)
     env_vars = sorted({v for p in parsed.values() for v in p.recording.env_vars_used})
     return CompileResult(
         project=project,
@@ -221,6 +234,7 @@ class _Compiler:
                 errors.append(err)
                 failed.add(name)
         raise_collected(errors)
+        check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
         return self.manifest()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,16 @@ from orch.config import (
     merge_model_config,
     normalize_config_keys,
 )
-from orch.errors import ConfigError, Location, suggestion
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    UserError,
+    raise_collected,
+    suggestion,
+)
 from orch.load.project import Project, folder_config
-from orch.manifest import ColumnInfo
+from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation
 from pydantic import ValidationError
 from sqlglot import exp
@@ -178,3 +185,91 @@ def _find_location(abs_path: Path, path: str, pattern: str) -> Location:
     line = text.count("\n", 0, match.start()) + 1
     col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
     return Location(path, line, col)
+
+
+# --------------------------------------------------------------------------- relation owners
+
+
+def relation_key(relation: RelationInfo) -> tuple[str, str, str]:
+    """A relation as the warehouse compares names: DuckDB and Snowflake ignore case."""
+    return (
+        (relation.database or "").casefold(),
+        relation.schema_name.casefold(),
+        relation.identifier.casefold(),
+    )
+
+
+def check_relation_owners(nodes: Iterable[Node]) -> None:
+    """Every relation has one owner: two assets writing one table is an error naming both.
+
+    A model, seed or Python asset whose relation is another's (an ``alias``, names differing only
+    in case, a seed and a model of one name, a model over a declared source table) would replace
+    the other's data; sources may share a relation with each other (they are only read).
+    """
+    owners: dict[tuple[str, str, str], Node] = {}
+    errors: list[UserError] = []
+    for node in sorted(nodes, key=lambda n: (n.resource_type == "source", n.path or "", n.name)):
+        if node.relation is None:
+            continue
+        key = relation_key(node.relation)
+        other = owners.get(key)
+        if other is None:
+            owners[key] = node
+            continue
+        if node.resource_type == "source" and other.resource_type == "source":
+            continue
+        first, second = sorted([other, node], key=lambda n: (n.path or "", n.name))
+        rel = node.relation.to_relation()
+        errors.append(
+            DuplicateNameError(
+                f"two assets write the relation {rel}: {_describe(first)} and {_describe(second)}",
+                location=Location(second.path or first.path or ""),
+                hint="Give one of them another name (its file name or alias=) or another schema",
+            )
+        )
+    raise_collected(errors)
+
+
+def _describe(node: Node) -> str:
+    kind = "source table" if node.resource_type == "source" else node.resource_type
+    alias = node.config.alias if node.resource_type != "source" else None
+    return f"{kind} '{node.name}' ({node.path}" + (f", alias '{alias}')" if alias else ")")
+
+
+# config(alias='x'), @asset(alias='x'), {'alias': 'x'} (not polars' .alias("x"))
+_SETS_ALIAS = re.compile(rb"\balias\s*=|['\"]alias['\"]\s*:")
+
+
+def relations_may_collide(project: Project, names: set[str]) -> bool:
+    """Whether a scoped compile of ``names`` could miss another file writing the same relation.
+
+    True when two asset names differ only in case, or when an ``alias`` may be set outside the
+    scope (folder defaults, YAML properties, or a model file with ``alias=``): the
+    caller then compiles everything, where :func:`check_relation_owners` decides. The other
+    direction, a selected model aliased onto a file left out, is :func:`shadows_unloaded_asset`.
+    """
+    folded = [n.casefold() for n in (*project.models, *project.seeds)]
+    if len(set(folded)) < len(folded):
+        return True
+    if "alias" in repr(project.config.models) or "alias" in repr(project.config.seeds):
+        return True
+    if any("alias" in props.entry.config for props in project.properties.values()):
+        return True
+    for name, model in project.models.items():
+        if name in names:
+            continue
+        try:
+            if _SETS_ALIAS.search(model.abs_path.read_bytes()):
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def shadows_unloaded_asset(project: Project, manifest: Manifest) -> bool:
+    """Whether a scoped manifest holds an asset aliased onto the name of one it left out."""
+    left_out = {n.casefold() for n in (*project.models, *project.seeds) if n not in manifest.nodes}
+    return any(
+        node.config.alias is not None and node.config.alias.casefold() in left_out
+        for node in manifest.nodes.values()
+    )
