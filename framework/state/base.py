@@ -10,6 +10,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from orch.events import utcnow
 from orch.state.records import (
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
@@ -23,7 +24,6 @@ from orch.state.records import (
     as_interrupted,
     orphaned_because,
 )
-from orch.events import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,19 @@ statement.
 Run lock: one row per target in ``run_locks``. Acquisition reads the row; a live holder raises
 :func:`~orch.state.lock_held_error`; a stale one (:func:`~orch.state.lock_is_stale`: dead pid on
 this host, or heartbeat older than ``stale_after``) is deleted by its ``lock_id`` and its running
-runs marked ``interrupted``. Once the lock is ours, the target's other orphaned running runs
-(:func:`~orch.state.records.orphaned_runs`: a dead pid on this host, or a locking command's run
-that no longer holds the lock, whichever machine ran it) are marked ``interrupted`` too. Then, in one transaction, a no-op ``UPDATE`` of the target's row
+runs marked ``interrupted``. Then, in one transaction, a no-op ``UPDATE`` of the target's row
 (which makes concurrent acquirers queue on Snowflake's table lock) and
 ``INSERT ... WHERE NOT EXISTS``. After the commit the target's rows are read again: the lock is
 ours only if our row is the only one. Warehouses do not enforce primary keys, so two acquirers
 may both insert; each then sees the other's row, removes its own and retries after a random pause
 (up to three times) or raises. Whoever re-reads first after committing cannot miss an earlier
 committed row, so at most one process ever owns the lock.
+
+Once the lock is ours, the target's other orphaned running runs
+(:func:`~orch.state.records.orphaned_runs`: a dead pid on this host, or a locking command's run
+that no longer holds the lock, whichever machine ran it) are marked ``interrupted``. A pid is
+compared only with runs recorded on this host (``runs.host``); across machines the lock and its
+heartbeat tell.
 """
 
 from __future__ import annotations
