@@ -105,8 +105,10 @@ def guard_standard_streams() -> None:
 
     For the command line: ``orch ... | head`` then exits as if its output had been read.
     """
-    sys.stdout = PipeSafeStream.wrap(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = PipeSafeStream.wrap(sys.stderr)  # type: ignore[assignment]
+    if sys.stdout is not None:  # None without a console (pythonw)
+        sys.stdout = PipeSafeStream.wrap(sys.stdout)  # type: ignore[assignment]
+    if sys.stderr is not None:
+        sys.stderr = PipeSafeStream.wrap(sys.stderr)  # type: ignore[assignment]
 
 
 class JsonLinesReporter:
