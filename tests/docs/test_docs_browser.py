@@ -6,6 +6,8 @@ partition strip and the check results; no console error, no dialog, screenshots 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,9 +238,13 @@ def test_automation_view(page: Any, automation_url: str, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def never_ticked_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The example as generated at NOW with no state: its schedule never ticked."""
+    """The example generated at NOW: its schedule never ticked; a build's process was killed."""
     root = copy_example(tmp_path_factory.mktemp("browser_due") / "proj")
     result = compile_project(RunOptions(project_dir=root))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with SQLiteStateStore.for_project(root) as store:  # recorded as running, never finished
+        store.start_run("build", target=result.project.target_name, pid=dead.pid)
     with SQLiteStateStore.for_project(root, readonly=True) as reader:
         automation = automation_data(result.project, reader, now=NOW)
         stats = generate_site(result.manifest, reader, root / "target" / "docs",
@@ -262,6 +268,23 @@ def test_a_never_ticked_schedule_shows_its_tick_as_due(
         badge = cell.locator(".badge")
         assert badge.inner_text() == "due"
         assert "the daemon runs this tick when it first evaluates" in badge.get_attribute("title")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_a_run_whose_process_died_is_listed_as_interrupted(
+    page: Any, never_ticked_url: str, tmp_path: Path
+) -> None:
+    try:
+        page.goto(f"{never_ticked_url}#/overview")
+        page.wait_for_selector("#view-overview .stat")
+        view = page.locator("#view-overview")
+        assert "running" not in view.inner_text()
+        (row,) = view.locator("table").nth(0).locator("tbody tr").all()  # recent runs
+        assert row.locator(".badge").inner_text() == "interrupted"
+        assert "st-failed" in row.locator(".badge").get_attribute("class")
+        assert view.locator(".stat").nth(4).inner_text().startswith("interrupted")  # last run
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise
