@@ -667,6 +667,32 @@ def next_schedule_tick(
     return defn.next_tick(datetime.fromisoformat(cursor))
 
 
+def next_tick_fields(
+    defn: ScheduleDefinition, state: StateReader | None, now: datetime
+) -> dict[str, Any]:
+    """What the site says about a schedule's next tick, JSON-ready.
+
+    ``next_tick`` is the tick the daemon handles next (:func:`next_schedule_tick`). When it is
+    at or before ``now`` the schedule is ``due`` (``due_since`` that tick): never evaluated yet
+    (``first_evaluation``: the daemon starts with its newest tick at or before now), or missed
+    while no daemon ran. ``upcoming_tick`` is the first cron tick after ``now``, as a Dagster
+    user reads "next tick". None throughout for a disabled schedule.
+    """
+    nxt = next_schedule_tick(defn, state, now)
+    if nxt is None:
+        return {"next_tick": None, "due": False, "due_since": None, "upcoming_tick": None,
+                "first_evaluation": False}  # fmt: skip
+    due = nxt <= now
+    cursor = state.get_cursor(schedule_cursor_name(defn.name)) if state is not None else None
+    return {
+        "next_tick": nxt.isoformat(),
+        "due": due,
+        "due_since": nxt.isoformat() if due else None,
+        "upcoming_tick": (defn.next_tick(now) if due else nxt).isoformat(),
+        "first_evaluation": state is not None and cursor is None,
+    }
+
+
 def tick_dict(tick: TickRecord) -> dict[str, Any]:
     """A tick as plain data (for JSON output and the docs site)."""
     return {
@@ -684,6 +710,8 @@ def schedule_overview(
     """Jobs, schedules (with their next tick) and sensors with recent ticks, for the docs site.
 
     Returns ``{"jobs": [...], "schedules": [...], "sensors": [...]}``; every value is JSON-ready.
+    A schedule's next tick is described by :func:`next_tick_fields` (``due`` when it is not in
+    the future).
     """
     automation = load_automation(project)
     now = now or datetime.now(timezone.utc)
@@ -700,7 +728,6 @@ def schedule_overview(
     ]
     schedules = []
     for name, defn in sorted(automation.schedules.items()):
-        nxt = next_schedule_tick(defn, state, now)
         schedules.append(
             {
                 "name": name,
@@ -711,7 +738,7 @@ def schedule_overview(
                 "partition": defn.partition,
                 "enabled": defn.enabled,
                 "description": defn.description,
-                "next_tick": nxt.isoformat() if nxt else None,
+                **next_tick_fields(defn, state, now),
                 "python": defn.fn is not None,
                 "ticks": [tick_dict(t) for t in state.ticks(name, ticks)] if state else [],
             }
@@ -747,6 +774,7 @@ __all__ = [
     "evaluate_sensor",
     "file_sensor",
     "load_automation",
+    "next_tick_fields",
     "schedule",
     "schedule_overview",
     "sensor",

@@ -6,8 +6,20 @@ adds one family of commands to the group when imported.
 
 from __future__ import annotations
 
-from orch.cli import automation_commands, docs_commands, project_commands, run_commands
-from orch.cli.base import cli, main
+from orch.cli import automation_commands, base, docs_commands, project_commands, run_commands
+from orch.cli.base import cli
+from orch.run.reporting import guard_standard_streams
+
+
+def main() -> None:
+    """Console-script entry point (``orch``).
+
+    stdout and stderr drop what is written once their reader has gone, so ``orch build | head``
+    lets the build finish, be recorded, and exit as if all its output had been read.
+    """
+    guard_standard_streams()
+    base.main()
+
 
 __all__ = [
     "automation_commands",

@@ -188,7 +188,7 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
     """
     from orch.adapters import get_adapter
     from orch.events import FanOut
-    from orch.partitions import definition_of
+    from orch.partitions import StaticKeys, definition_of
     from orch.run.checks import run_tests
     from orch.run.reporting import JsonLinesReporter, RunResultsWriter
     from orch.run.workflow import open_state
@@ -211,7 +211,9 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
             definition = definition_of(node.config.partitioned_by, asset=node.name)
             if partition:
                 return [definition.validate(partition)]
-            first = start or definition.first_key()
+            first = start or (
+                definition.keys[0] if isinstance(definition, StaticKeys) else definition.first_key()
+            )
             last = end or first
             return list(definition.keys_between(first, last))
 

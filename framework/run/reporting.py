@@ -1,8 +1,16 @@
-"""Event sinks for people and machines: live console, plain lines, JSON lines, run_results.json."""
+"""Event sinks for people and machines: live console, plain lines, JSON lines, run_results.json.
+
+The sinks that write to stdout write through :class:`PipeSafeStream`: when the reader goes away
+(``orch build | head -1``) the rest of the output is dropped and the run goes on, so it finishes
+and is recorded with its real outcome instead of dying on the first write after the pipe closed.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import sys
 import threading
 import time
@@ -24,14 +32,90 @@ from orch.events import (
 )
 from orch.manifest import Manifest
 
+log = logging.getLogger(__name__)
+
 STATUS_STYLE = {"success": "green", "failed": "red", "skipped": "yellow", "interrupted": "red"}
+
+
+class PipeSafeStream:
+    """A text stream that drops what is written once its reader has closed the pipe.
+
+    The first write or flush that fails with a broken pipe (EPIPE) marks the stream closed; from
+    then on writes are dropped quietly. As Python's docs advise (``signal``: "Note on SIGPIPE"),
+    the file descriptor is pointed at ``os.devnull`` so that the interpreter's final flush of what
+    is still buffered does not fail either. Everything else is the wrapped stream's.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.reader_gone = False
+
+    @classmethod
+    def wrap(cls, stream: IO[str] | PipeSafeStream) -> PipeSafeStream:
+        """``stream`` guarded (itself when it already is)."""
+        return stream if isinstance(stream, PipeSafeStream) else cls(stream)
+
+    def write(self, text: str) -> int:
+        """Write ``text``, or drop it once the reader is gone."""
+        if not self.reader_gone:
+            try:
+                return self.stream.write(text)
+            except OSError as err:
+                self._closed_by_reader(err)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush, unless the reader is gone."""
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except OSError as err:
+                self._closed_by_reader(err)
+
+    def writelines(self, lines: Any) -> None:
+        """Write each line."""
+        for line in lines:
+            self.write(line)
+
+    def isatty(self) -> bool:
+        """False once the reader is gone, else the wrapped stream's answer."""
+        return not self.reader_gone and self.stream.isatty()
+
+    def _closed_by_reader(self, err: OSError) -> None:
+        if not isinstance(err, BrokenPipeError) and err.errno != errno.EPIPE:
+            raise err
+        self.reader_gone = True
+        log.debug("the reader of %s closed it: dropping further output", self.stream)
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError, AttributeError):  # not a file (StringIO, a test's buffer)
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def guard_standard_streams() -> None:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafeStream` (idempotent).
+
+    For the command line: ``orch ... | head`` then exits as if its output had been read.
+    """
+    if sys.stdout is not None:  # None without a console (pythonw)
+        sys.stdout = PipeSafeStream.wrap(sys.stdout)  # type: ignore[assignment]
+    if sys.stderr is not None:
+        sys.stderr = PipeSafeStream.wrap(sys.stderr)  # type: ignore[assignment]
 
 
 class JsonLinesReporter:
     """One JSON object per event, for machines (``--log-format json``)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream: IO[str] | PipeSafeStream = stream or PipeSafeStream.wrap(sys.stdout)
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
@@ -140,7 +224,8 @@ class ConsoleReporter:
     def __init__(self, *, live: bool | None = None, stream: IO[str] | None = None) -> None:
         from rich.console import Console
 
-        self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+        out = PipeSafeStream.wrap(stream or sys.stdout)
+        self.console = Console(file=out, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
         self.live = self.console.is_terminal if live is None else live
         self.total = 0
         self.done = 0

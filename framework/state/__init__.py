@@ -11,6 +11,11 @@ Ordering contract: a ``success`` materialization is recorded only after the ware
 its data (the executor emits ``StepMaterialized`` after the commit), so the state never claims
 data that is not there; a crash between the two at worst re-runs the step.
 
+A run whose process died cannot record its end: readers (``get_run``, ``recent_runs``) show a
+``running`` run as ``interrupted`` when :func:`orphaned_because` says it is over (its pid is dead
+on this host, or a run of a locking command no longer holds its target's live lock), and the
+next run that takes the target's lock writes ``interrupted`` into the store, once.
+
 Modules: ``records`` (records, constants, shared helpers), ``base`` (interfaces and the run lock),
 ``sqlite``, ``warehouse``, ``recorder`` (the event sink).
 """
@@ -24,6 +29,7 @@ from orch.state.records import (
     CHECK_STATUSES,
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
+    LOCKED_COMMANDS,
     MATERIALIZATION_STATUSES,
     RUN_STATUSES,
     SAMPLE_ROWS,
@@ -39,6 +45,7 @@ from orch.state.records import (
     UpstreamRef,
     lock_held_error,
     lock_is_stale,
+    orphaned_because,
     pid_alive,
     state_path,
 )
@@ -49,6 +56,7 @@ __all__ = [
     "CHECK_STATUSES",
     "LOCK_HEARTBEAT_S",
     "LOCK_STALE_AFTER_S",
+    "LOCKED_COMMANDS",
     "MATERIALIZATION_STATUSES",
     "RUN_STATUSES",
     "SAMPLE_ROWS",
@@ -69,6 +77,7 @@ __all__ = [
     "UpstreamRef",
     "lock_held_error",
     "lock_is_stale",
+    "orphaned_because",
     "pid_alive",
     "state_path",
 ]

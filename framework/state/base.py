@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from orch.events import utcnow
 from orch.state.records import (
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
@@ -20,6 +21,8 @@ from orch.state.records import (
     RunRecord,
     TickRecord,
     UpstreamRef,
+    as_interrupted,
+    orphaned_because,
 )
 
 log = logging.getLogger(__name__)
@@ -108,9 +111,38 @@ class StateReader(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _settle_orphans(
+        self, runs: list[RunRecord], reread: Callable[[str], RunRecord | None]
+    ) -> list[RunRecord]:
+        """``runs`` with each orphaned ``running`` run shown as ``interrupted``.
+
+        A run whose process died cannot record its end: readers tell it from a live one with
+        :func:`~orch.state.records.orphaned_because` (its pid, its target's lock). The lock is
+        read after the runs, and a run that looks orphaned is read again (``reread``, the raw
+        row): one that finished in between is shown as it finished. The next run that takes
+        the target's lock writes ``interrupted`` into the store.
+        """
+        if not any(r.status == "running" for r in runs):
+            return runs
+        now = utcnow()
+        locks: dict[str, LockInfo | None] = {}
+        settled = []
+        for run in runs:
+            if run.status == "running":
+                if run.target not in locks:
+                    locks[run.target] = self.lock_holder(run.target)
+                if orphaned_because(run, locks[run.target], now=now) is not None:
+                    again = reread(run.run_id) or run
+                    run = as_interrupted(again) if again.status == "running" else again
+            settled.append(run)
+        return settled
+
 
 class StateStore(StateReader):
     """Reads plus writes and the run lock; every write is one transaction."""
+
+    def __enter__(self) -> StateStore:
+        return self
 
     @abstractmethod
     def start_run(

@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ LOCK_HEARTBEAT_S = 30.0
 BUSY_TIMEOUT_MS = 10_000
 
 RUN_STATUSES = ("running", "success", "failed", "interrupted")
+# Commands whose runs hold their target's run lock from before they start to after they finish.
+LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill"})
 MATERIALIZATION_STATUSES = ("success", "failed")
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
 
@@ -216,6 +218,55 @@ def lock_is_stale(
     return None
 
 
+def orphaned_because(
+    run: RunRecord,
+    lock: LockInfo | None,
+    *,
+    now: datetime,
+    stale_after: float = LOCK_STALE_AFTER_S,
+    host: str | None = None,
+) -> str | None:
+    """Why a run recorded as ``running`` is not running any more (its process died), or None.
+
+    Its process is gone when the pid is dead on this host (a pid names nothing on another host).
+    A run of a :data:`LOCKED_COMMANDS` command holds its target's lock ``lock`` until it has
+    recorded its end: when the lock is free, held by another run, or stale (no heartbeat for
+    ``stale_after`` seconds), the run is over too, wherever it ran.
+    """
+    if run.status != "running":
+        return None
+    if run.pid and run.host == (host or socket.gethostname()) and not pid_alive(run.pid):
+        return f"its process {run.pid} is gone"
+    if run.command not in LOCKED_COMMANDS:
+        return None  # `orch test` takes no lock: only its pid can tell, on its own host
+    if lock is None or lock.run_id != run.run_id:
+        return f"it no longer holds the run lock of target '{run.target}'"
+    return lock_is_stale(lock, now=now, stale_after=stale_after, host=host)
+
+
+def orphaned_runs(
+    running: Sequence[RunRecord], lock: LockInfo, *, now: datetime
+) -> list[RunRecord]:
+    """The runs of ``running`` that are over, seen by the new holder ``lock`` of their target.
+
+    Called when the lock was just taken, so a run of a locking command other than the holder's
+    own is over; the others are when their process is gone. Written once as ``interrupted``.
+    """
+    return [
+        run
+        for run in running
+        if run.status == "running"
+        and run.target == lock.target
+        and run.run_id != lock.run_id
+        and orphaned_because(run, lock, now=now) is not None
+    ]
+
+
+def as_interrupted(run: RunRecord) -> RunRecord:
+    """The record of an orphaned run as readers show it: ``interrupted``, end unknown."""
+    return replace(run, status="interrupted")
+
+
 def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
     """The error for a lock held by a live process: who, where, since when, and what to do."""
     since = info.acquired_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -240,8 +291,8 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _float(value: Any) -> float:
+    return float(value)
 
 
 def run_from_row(r: Sequence[Any]) -> RunRecord:

@@ -85,6 +85,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    orphaned_runs,
     run_from_row,
     state_path,
     upstream_dict,
@@ -369,7 +370,11 @@ class SQLiteStateStore(StateStore):
             )
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        """One run, or None."""
+        """One run, or None; a ``running`` run whose process died is ``interrupted``."""
+        run = self._stored_run(run_id)
+        return None if run is None else self._settle_orphans([run], self._stored_run)[0]
+
+    def _stored_run(self, run_id: str) -> RunRecord | None:
         with self._read() as conn:
             row = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
@@ -377,7 +382,7 @@ class SQLiteStateStore(StateStore):
         return run_from_row(row) if row else None
 
     def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
-        """The newest runs first."""
+        """The newest runs first; a ``running`` run whose process died is ``interrupted``."""
         where, params = ("WHERE target = ?", [target]) if target is not None else ("", [])
         with self._read() as conn:
             rows = conn.execute(
@@ -385,7 +390,7 @@ class SQLiteStateStore(StateStore):
                 " LIMIT ?",
                 (*params, limit),
             ).fetchall()
-        return [run_from_row(r) for r in rows]
+        return self._settle_orphans([run_from_row(r) for r in rows], self._stored_run)
 
     # ------------------------------------------------------------------ materializations
 
@@ -705,7 +710,8 @@ class SQLiteStateStore(StateStore):
 
         A lock whose pid is dead on this host, or whose heartbeat is older than ``stale_after``
         seconds, is taken over, and its holder's ``running`` runs on that target are marked
-        ``interrupted``.
+        ``interrupted``; so is, in the same transaction, every other ``running`` run of the
+        target that is orphaned (:func:`~orch.state.records.orphaned_runs`).
         """
         now = utcnow()
         info = LockInfo(
@@ -753,6 +759,16 @@ class SQLiteStateStore(StateStore):
                     _ts(now),
                     _ts(now),
                 ),
+            )
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE target = ? AND status = 'running'",
+                (target,),
+            ).fetchall()
+            orphans = orphaned_runs([run_from_row(r) for r in rows], info, now=now)
+            conn.executemany(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE run_id = ?"
+                " AND status = 'running'",
+                [(_ts(now), run.run_id) for run in orphans],
             )
         lock = RunLock(self, info, heartbeat_interval=heartbeat_interval)
         with self._mutex:

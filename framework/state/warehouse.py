@@ -29,6 +29,12 @@ ours only if our row is the only one. Warehouses do not enforce primary keys, so
 may both insert; each then sees the other's row, removes its own and retries after a random pause
 (up to three times) or raises. Whoever re-reads first after committing cannot miss an earlier
 committed row, so at most one process ever owns the lock.
+
+Once the lock is ours, the target's other orphaned running runs
+(:func:`~orch.state.records.orphaned_runs`: a dead pid on this host, or a locking command's run
+that no longer holds the lock, whichever machine ran it) are marked ``interrupted``. A pid is
+compared only with runs recorded on this host (``runs.host``); across machines the lock and its
+heartbeat tell.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    orphaned_runs,
     run_from_row,
     upstream_dict,
 )
@@ -194,7 +201,7 @@ def open_state_store(
     return SQLiteStateStore.for_project(project_root, readonly=readonly)
 
 
-def _lit(value: Any) -> exp.Expression:
+def _lit(value: Any) -> exp.Expr:
     """A value as a sqlglot literal (NULL for None)."""
     return exp.null() if value is None else exp.convert(value)
 
@@ -253,21 +260,21 @@ class WarehouseStateStore(StateStore):
     def _col(self, name: str, table: str | None = None) -> exp.Column:
         return exp.Column(this=self._id(name), table=exp.to_identifier(table) if table else None)
 
-    def _eq(self, column: str, value: Any, table: str | None = None) -> exp.Expression:
+    def _eq(self, column: str, value: Any, table: str | None = None) -> exp.Expr:
         col = self._col(column, table)
         return exp.Is(this=col, expression=exp.null()) if value is None else col.eq(_lit(value))
 
-    def _where(self, values: Mapping[str, Any], table: str | None = None) -> exp.Expression:
+    def _where(self, values: Mapping[str, Any], table: str | None = None) -> exp.Expr:
         return exp.and_(*(self._eq(c, v, table) for c, v in values.items()))
 
-    def _sql(self, node: exp.Expression) -> str:
+    def _sql(self, node: exp.Expr) -> str:
         return node.sql(dialect=self.adapter.dialect)
 
     def _select(
         self,
         table: str,
         columns: Sequence[str],
-        where: exp.Expression | None = None,
+        where: exp.Expr | None = None,
         order: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
     ) -> list[tuple[Any, ...]]:
@@ -306,7 +313,7 @@ class WarehouseStateStore(StateStore):
         )
         return self.adapter.execute(self._sql(insert))
 
-    def _update(self, table: str, values: Mapping[str, Any], where: exp.Expression) -> int | None:
+    def _update(self, table: str, values: Mapping[str, Any], where: exp.Expr) -> int | None:
         update = exp.Update(
             this=self._table(table),
             expressions=[self._col(c).eq(_lit(v)) for c, v in values.items()],
@@ -314,7 +321,7 @@ class WarehouseStateStore(StateStore):
         )
         return self.adapter.execute(self._sql(update))
 
-    def _delete(self, table: str, where: exp.Expression) -> int | None:
+    def _delete(self, table: str, where: exp.Expr) -> int | None:
         return self.adapter.execute(
             self._sql(exp.Delete(this=self._table(table), where=exp.Where(this=where)))
         )
@@ -438,17 +445,21 @@ class WarehouseStateStore(StateStore):
             self._update("runs", values, self._eq("run_id", run_id))
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        """One run, or None."""
+        """One run, or None; a ``running`` run whose process died is ``interrupted``."""
+        run = self._stored_run(run_id)
+        return None if run is None else self._settle_orphans([run], self._stored_run)[0]
+
+    def _stored_run(self, run_id: str) -> RunRecord | None:
         rows = self._select("runs", _RUN_COLUMNS, self._eq("run_id", run_id))
         return run_from_row(rows[0]) if rows else None
 
     def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
-        """The newest runs first."""
+        """The newest runs first; a ``running`` run whose process died is ``interrupted``."""
         where = self._eq("target", target) if target is not None else None
         rows = self._select(
             "runs", _RUN_COLUMNS, where, [("started_at", True), ("run_id", True)], limit
         )
-        return [run_from_row(r) for r in rows]
+        return self._settle_orphans([run_from_row(r) for r in rows], self._stored_run)
 
     def _target_of(self, run_id: str) -> str:
         if run_id in self._run_targets:  # saves a query per recorded step
@@ -508,7 +519,7 @@ class WarehouseStateStore(StateStore):
         self,
         table: str,
         columns: Sequence[str],
-        filters: Iterable[exp.Expression],
+        filters: Iterable[exp.Expr],
         partition_by: Sequence[str],
     ) -> list[tuple[Any, ...]]:
         """The newest row (highest id) per ``partition_by`` group, oldest group first."""
@@ -534,7 +545,7 @@ class WarehouseStateStore(StateStore):
                 return []
             return self.adapter.fetch_rows(self._sql(outer))
 
-    def _in(self, column: str, values: Sequence[str]) -> exp.Expression:
+    def _in(self, column: str, values: Sequence[str]) -> exp.Expr:
         return exp.In(this=self._col(column), expressions=[_lit(v) for v in values])
 
     def _latest(
@@ -794,6 +805,7 @@ class WarehouseStateStore(StateStore):
                     self._insert_unless("run_locks", row, ["target"])
                 found = self._locks_of(target)
                 if [lk.lock_id for lk in found] == [info.lock_id]:
+                    self._interrupt_orphans(info, now)
                     lock = RunLock(self, info, heartbeat_interval=heartbeat_interval)
                     self._locks.append(lock)
                     return lock
@@ -829,6 +841,23 @@ class WarehouseStateStore(StateStore):
                     {"status": "interrupted", "finished_at": _ts(now)},
                     self._where({**interrupted, "host": held.host}),
                 )
+
+    def _interrupt_orphans(self, lock: LockInfo, now: datetime) -> None:
+        """Mark the target's orphaned ``running`` runs ``interrupted``, once the lock is ours.
+
+        Only after the lock is known to be ours: before, a concurrent acquirer's new run could
+        be taken for an orphan. Each UPDATE keeps ``status = 'running'`` in its condition, so a
+        retried statement, or a run that finished meanwhile, is left as it is.
+        """
+        where = self._where({"target": lock.target, "status": "running"})
+        running = [run_from_row(r) for r in self._select("runs", _RUN_COLUMNS, where)]
+        for run in orphaned_runs(running, lock, now=now):
+            log.info("run %s of target %r was interrupted", run.run_id, lock.target)
+            self._update(
+                "runs",
+                {"status": "interrupted", "finished_at": _ts(now)},
+                self._where({"run_id": run.run_id, "status": "running"}),
+            )
 
     def _how_to_clear(self, target: str) -> str:
         statement = self._sql(

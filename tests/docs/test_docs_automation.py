@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from docs_site_data import (
     HOSTILE_JOB,
     METADATA_ASSET,
+    NOW,
     SCHEDULE,
     SENSOR,
     XSS_IMG,
@@ -18,7 +19,12 @@ from docs_site_data import (
     build_automation_site,
     copy_example,
 )
+from orch.automation.schedules import schedule_cursor_name
 from orch.cli import cli
+from orch.config import RunOptions
+from orch.docs.automation import automation_data
+from orch.load.project import load_project
+from orch.state import SQLiteStateStore
 
 
 def _load(out: Path) -> tuple[str, dict, dict[str, dict]]:
@@ -52,6 +58,8 @@ def test_automation_jobs_schedules_sensors_ticks(site: tuple) -> None:
     assert sched["timezone"] == "Europe/Amsterdam" and sched["job"] == "daily_order_lines"
     # as of 2024-06-01 12:00 UTC, the next 02:00 in Amsterdam (CEST) is 2024-06-02 00:00 UTC
     assert sched["next_tick"] == "2024-06-02T00:00:00+00:00"
+    assert (sched["due"], sched["due_since"], sched["first_evaluation"]) == (False, None, False)
+    assert sched["upcoming_tick"] == sched["next_tick"]
     assert [t["status"] for t in sched["ticks"]] == ["success", "failed"]
     assert sched["ticks"][1]["error"] == "run failed"
     (sensor,) = auto["sensors"]
@@ -132,3 +140,33 @@ def test_cli_generates_the_example_automation(tmp_path: Path) -> None:
     assert auto["schedules"][0]["next_tick"]  # computed from the real clock
     assert [s["name"] for s in auto["sensors"]] == ["landing_files"]
     assert auto["sensors"][0]["cursor"] is None and auto["sensors"][0]["ticks"] == []
+
+
+def _schedule_data(root: Path) -> dict:
+    project = load_project(RunOptions(project_dir=root))
+    with SQLiteStateStore.for_project(root, readonly=True) as reader:
+        auto = automation_data(project, reader, now=NOW)
+    assert auto is not None
+    (sched,) = auto["schedules"]
+    return sched
+
+
+def test_a_never_ticked_schedule_is_due_since_its_newest_tick(tmp_path: Path) -> None:
+    """The daemon's first evaluation runs the newest tick at or before now: it is due, not next."""
+    root = copy_example(tmp_path / "ex")  # no state at all
+    sched = _schedule_data(root)
+    # as of 2024-06-01 12:00 UTC, 02:00 in Amsterdam (CEST) was 2024-06-01 00:00 UTC
+    assert sched["next_tick"] == "2024-06-01T00:00:00+00:00"
+    assert sched["due"] is True and sched["due_since"] == sched["next_tick"]
+    assert sched["first_evaluation"] is True
+    assert sched["upcoming_tick"] == "2024-06-02T00:00:00+00:00"
+
+
+def test_ticks_missed_while_no_daemon_ran_are_due_since_the_first(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "ex")
+    with SQLiteStateStore.for_project(root) as store:  # handled up to 2024-05-29, then nothing
+        store.set_cursor(schedule_cursor_name(SCHEDULE), "2024-05-29T00:00:00+00:00")
+    sched = _schedule_data(root)
+    assert (sched["due"], sched["due_since"]) == (True, "2024-05-30T00:00:00+00:00")
+    assert sched["first_evaluation"] is False
+    assert sched["upcoming_tick"] == "2024-06-02T00:00:00+00:00"

@@ -6,6 +6,8 @@ partition strip and the check results; no console error, no dialog, screenshots 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from docs_site_data import (
     HOSTILE_JOB,
     METADATA_ASSET,
+    NOW,
     PARTITIONED,
     SCHEDULE,
     SENSOR,
@@ -23,7 +26,10 @@ from docs_site_data import (
     enrich,
     record_state,
 )
+from orch.compiler.models import compile_project
+from orch.config import RunOptions
 from orch.docs import generate_site
+from orch.docs.automation import automation_data
 from orch.state import SQLiteStateStore
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -225,6 +231,60 @@ def test_automation_view(page: Any, automation_url: str, tmp_path: Path) -> None
         assert "no new" in view.inner_text()
         assert view.locator("img").count() == 0 and view.locator("script").count() == 0
         assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+@pytest.fixture(scope="module")
+def never_ticked_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example generated at NOW: its schedule never ticked; a build's process was killed."""
+    root = copy_example(tmp_path_factory.mktemp("browser_due") / "proj")
+    result = compile_project(RunOptions(project_dir=root))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with SQLiteStateStore.for_project(root) as store:  # recorded as running, never finished
+        store.start_run("build", target=result.project.target_name, pid=dead.pid)
+    with SQLiteStateStore.for_project(root, readonly=True) as reader:
+        automation = automation_data(result.project, reader, now=NOW)
+        stats = generate_site(result.manifest, reader, root / "target" / "docs",
+                              automation=automation)  # fmt: skip
+    return (stats.out_dir / "index.html").as_uri()
+
+
+def test_a_never_ticked_schedule_shows_its_tick_as_due(
+    page: Any, never_ticked_url: str, tmp_path: Path
+) -> None:
+    try:
+        page.goto(f"{never_ticked_url}#/automation")
+        page.wait_for_selector("body[data-ready=automation]")
+        row = page.locator("#view-automation table").nth(1).locator("tbody tr")
+        assert row.count() == 1
+        cell = row.locator("td").nth(4)
+        assert cell.inner_text().split("\n") == [
+            "due since 2024-06-01 00:00:00 UTC",
+            "never ticked · then 2024-06-02 00:00:00 UTC",
+        ]
+        badge = cell.locator(".badge")
+        assert badge.inner_text() == "due"
+        assert "the daemon runs this tick when it first evaluates" in badge.get_attribute("title")
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_a_run_whose_process_died_is_listed_as_interrupted(
+    page: Any, never_ticked_url: str, tmp_path: Path
+) -> None:
+    try:
+        page.goto(f"{never_ticked_url}#/overview")
+        page.wait_for_selector("#view-overview .stat")
+        view = page.locator("#view-overview")
+        assert "running" not in view.inner_text()
+        (row,) = view.locator("table").nth(0).locator("tbody tr").all()  # recent runs
+        assert row.locator(".badge").inner_text() == "interrupted"
+        assert "st-failed" in row.locator(".badge").get_attribute("class")
+        assert view.locator(".stat").nth(4).inner_text().startswith("interrupted")  # last run
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise

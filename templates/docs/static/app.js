@@ -494,6 +494,17 @@
     var t = (ticks || [])[0];
     return t ? el("span", null, tickBadge(t.status), " ", fmtTime(t.time)) : el("span", { cls: "muted", text: "no ticks yet" });
   }
+  // a tick at or before the generation time has not been handled yet: say so, and what follows
+  function nextTick(s) {
+    if (!s.next_tick) return "–";
+    if (!s.due) return fmtTime(s.next_tick);
+    var why = s.first_evaluation
+      ? "never ticked: the daemon runs this tick when it first evaluates the schedule"
+      : "not handled yet: ticks run while `orch daemon` (or `orch schedule tick`) runs"
+        + (s.catchup === "latest" ? "; catchup latest runs only the newest due tick" : "");
+    return el("span", { cls: "next-tick" }, badge("due", "st-stale", why), " since " + fmtTime(s.due_since),
+      el("div", { cls: "muted", text: (s.first_evaluation ? "never ticked" : "not handled yet") + " · then " + fmtTime(s.upcoming_tick) }));
+  }
   function renderAutomation() {
     var A = D.automation, v = document.getElementById("view-automation");
     clear(v);
@@ -508,7 +519,7 @@
     v.appendChild(el("h2", { text: "Schedules (" + A.schedules.length + ")" }));
     v.appendChild(A.schedules.length ? table(["Schedule", "Job", "Cron", "Timezone", "Next tick", "Last tick"], A.schedules.map(function (s) {
       return [el("span", null, el("code", { text: s.name }), s.enabled ? null : [" ", badge("disabled")], s.description ? el("div", { cls: "muted", text: s.description }) : null),
-        el("code", { text: s.job }), el("code", { text: s.cron }), s.timezone || "UTC", s.next_tick ? fmtTime(s.next_tick) : "–", lastTick(s.ticks)];
+        el("code", { text: s.job }), el("code", { text: s.cron }), s.timezone || "UTC", nextTick(s), lastTick(s.ticks)];
     })) : el("p", { cls: "empty-note", text: "No schedules." }));
     v.appendChild(el("h2", { text: "Sensors (" + A.sensors.length + ")" }));
     v.appendChild(A.sensors.length ? table(["Sensor", "Kind", "Job", "Cursor", "Last tick"], A.sensors.map(function (s) {
