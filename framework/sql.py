@@ -192,6 +192,9 @@ def transpile(
     the target warehouse may not have it or may mean something else by it.
     """
     if source is not None and source != dialect:
+        if dialect == "snowflake":
+            _series_tables_for_snowflake(query)
+        _refuse_unfaithful(query, source, dialect, path)
         unknown = next(iter(query.find_all(exp.Anonymous)), None)
         if unknown is not None:
             meta = unknown.meta
@@ -218,6 +221,111 @@ def transpile(
             location=Location(path),
             hint=f"Rewrite that construct, or set config(dialect=...) to write it in {dialect}",
         ) from None
+
+
+# A series used as a table (``FROM range(date '2024-01-01', date '2025-01-01', interval 1 day)
+# AS spine(day)``, the usual date spine; ``FROM generate_series(1, 10)``) has no table function on
+# Snowflake, and sqlglot writes one that does not exist. Rewritten as the subquery a Snowflake
+# user writes: offsets from TABLE(FLATTEN(ARRAY_GENERATE_RANGE(...))), added to the start with
+# DATEADD for a series of instants (TIMESTAMP, as DuckDB's range() of dates returns).
+_SERIES_UNITS = frozenset({"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"})
+# DATEDIFF counts unit boundaries, so it may give one offset too many: the WHERE drops it.
+_TIME_SERIES = (
+    "SELECT CAST(DATEADD({unit}, CAST(_series.value AS INT), __start) AS TIMESTAMP) AS __col "
+    "FROM TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(0, DATEDIFF({unit}, __start, __end) + 1, "
+    "{step}))) AS _series WHERE DATEADD({unit}, CAST(_series.value AS INT), __start) {op} __end"
+)
+_NUMBER_SERIES = (
+    "SELECT CAST(_series.value AS INT) AS __col FROM TABLE(FLATTEN(INPUT => "
+    "ARRAY_GENERATE_RANGE(__start, __end + {inclusive}, __step))) AS _series"
+)
+
+
+def _series_tables_for_snowflake(query: exp.Expr) -> None:
+    """Replace each series table of ``query`` (in place) by an equivalent Snowflake subquery."""
+    for table in list(query.find_all(exp.Table)):
+        series = table.this
+        if not isinstance(series, exp.GenerateSeries) or series.args.get("end") is None:
+            continue
+        step = series.args.get("step")
+        inclusive = 0 if series.args.get("is_end_exclusive") else 1
+        if isinstance(step, exp.Interval):
+            unit = str(step.args.get("unit") or "").upper()
+            count = step.this
+            if unit not in _SERIES_UNITS or not (count.is_int or count.name.isdigit()):
+                continue  # left to _refuse_unfaithful
+            op = "<=" if inclusive else "<"
+            text = _TIME_SERIES.format(unit=unit, op=op, step=int(count.name))
+        else:
+            text = _NUMBER_SERIES.format(inclusive=inclusive)
+        subquery = sqlglot.parse_one(text, read="snowflake")
+        parts = {"__start": series.args["start"], "__end": series.args["end"]}
+        parts["__step"] = step if step is not None else exp.Literal.number(1)
+        for column in list(subquery.find_all(exp.Column)):
+            if column.name in parts and not column.table:
+                column.replace(exp.paren(parts[column.name].copy()))
+        alias = table.args.get("alias")
+        default = "range" if series.args.get("is_end_exclusive") else "generate_series"
+        name = alias.columns[0] if alias is not None and alias.columns else default
+        subquery.selects[0].set("alias", exp.to_identifier(name) if isinstance(name, str) else name)
+        outer = alias.this if alias is not None and alias.this else exp.to_identifier(default)
+        table.replace(exp.Subquery(this=subquery, alias=exp.TableAlias(this=outer)))
+
+
+# Constructs sqlglot translates into SQL the target rejects or reads differently (its generator
+# raises nothing for them). Each is refused at compile time, at the construct's position.
+_DATE_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ)
+
+
+def _unfaithful(query: exp.Expr, target: str) -> tuple[exp.Expr, str, str] | None:
+    """The first construct of ``query`` that ``target`` would not run as meant, with why."""
+    if target != "snowflake":
+        return None
+    for node in query.walk():
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func):
+            name = node.this.sql_name().lower()
+            if isinstance(node.this, exp.GenerateSeries) and node.this.args.get("is_end_exclusive"):
+                name = "range"
+            return (
+                node.this,
+                f"the table function {name}() in FROM has no Snowflake equivalent that sqlglot "
+                "writes (Snowflake reads table functions through TABLE(...))",
+                "Build the rows another way (a date spine from a seed, or UNNEST of an array), or "
+                "write the model in snowflake with config(dialect='snowflake')",
+            )
+        if isinstance(node, exp.GenerateSeries):
+            start = node.args.get("start")
+            dated = isinstance(node.args.get("step"), exp.Interval) or (
+                isinstance(start, exp.Cast) and start.to.this in _DATE_TYPES
+            )
+            if dated:
+                return (
+                    node,
+                    "generate_series() over dates becomes ARRAY_GENERATE_RANGE(), which takes "
+                    "only integers on Snowflake",
+                    "Generate integers and add them as days (dateadd), or use a date spine seed",
+                )
+        if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
+            return (
+                node,
+                "ASOF JOIN ... ON becomes Snowflake SQL without its MATCH_CONDITION clause",
+                "Write the model in snowflake with config(dialect='snowflake'), or use a window",
+            )
+    return None
+
+
+def _refuse_unfaithful(query: exp.Expr, source: str, target: str, path: str) -> None:
+    found = _unfaithful(query, target)
+    if found is None:
+        return
+    node, why, hint = found
+    # functions carry no position: the line of the first token inside the construct
+    line = next((int(p.meta["line"]) for p in node.walk() if p.meta.get("line")), 0)
+    raise UnsupportedFeatureError(
+        f"cannot translate from {source} to {target}: {why}",
+        location=Location(path, line),
+        hint=hint,
+    )
 
 
 def expand_and_qualify(
