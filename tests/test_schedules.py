@@ -123,19 +123,25 @@ def test_invalid_schedule_is_a_compile_error_naming_it(
     assert result.output.strip() == f"Error: {message}"
 
 
-def test_unknown_job_names_the_schedule_and_line(root: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["schedule", "ls"], ["compile", "--vars", '{"landing_dir": "x"}']],
+    ids=["schedule-ls", "compile"],
+)
+def test_unknown_job_names_the_schedule_and_line(root: Path, command: list[str]) -> None:
     yml = (
         (root / "orch_project.yml")
         .read_text()
         .replace("job: downstream\n    cron", "job: downstrem\n    cron")
     )
     (root / "orch_project.yml").write_text(yml)
-    result = CliRunner().invoke(cli, ["schedule", "ls", "--project-dir", str(root)])
+    result = CliRunner().invoke(cli, [*command, "--project-dir", str(root)])
     assert result.exit_code == 2
     assert result.output.strip() == (
         "Error: orch_project.yml:11:5: schedule 'nightly' launches unknown job 'downstrem'. "
         "Did you mean 'downstream'?"
     )
+    assert not (root / "target" / "manifest.json").exists()
 
 
 def test_python_schedule_with_a_bad_cron_names_the_function(root: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from orch.cli.base import (
@@ -19,7 +19,19 @@ from orch.config import RunOptions
 from orch.errors import SelectionError, suggestion
 from orch.manifest import Manifest
 
+if TYPE_CHECKING:
+    from orch.load.project import Project
+
 # --------------------------------------------------------------------------- compile / ls
+
+
+def check_automation(project: Project) -> None:
+    """Jobs, schedules and sensors load (a schedule naming an unknown job is an error, exit 2)."""
+    from orch.automation.schedules import load_automation, sensor_files
+
+    config = project.config
+    if config.jobs or config.schedules or config.sensors or sensor_files(project):
+        load_automation(project)
 
 
 @cli.command("compile")
@@ -45,6 +57,7 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
     result = load_manifest(options)
     manifest = result.manifest
     if not result.scoped:
+        check_automation(result.project)
         write_artifacts(result)
     elapsed = time.perf_counter() - started
     if options.select:
