@@ -251,6 +251,7 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
 
 def _print_check_results(run: Any) -> None:
     """A table of check results, then each failure with its sample rows and query."""
+    from orch.run.reporting import plain
     from rich.console import Console
     from rich.table import Table
 
@@ -266,8 +267,9 @@ def _print_check_results(run: Any) -> None:
     ordered = sorted(run.results, key=lambda r: (r.asset or "", r.check, str(r.partition)))
     for r in ordered:
         table.add_row(
-            f"[{style.get(r.status, 'red')}]{r.status.upper()}[/]", r.check, r.asset or "-",
-            r.partition or "", f"{r.failing_rows:,}", f"{r.duration_s:.2f}",
+            f"[{style.get(r.status, 'red')}]{r.status.upper()}[/]", plain(r.check),
+            plain(r.asset or "-"), plain(r.partition or ""), f"{r.failing_rows:,}",
+            f"{r.duration_s:.2f}",
         )  # fmt: skip
     console.print(table)
     for r in ordered:
@@ -275,8 +277,8 @@ def _print_check_results(run: Any) -> None:
             continue
         where = f"[{r.partition}]" if r.partition else ""
         console.print(
-            f"\n[{style.get(r.status, 'red')} bold]{r.status.upper()}[/] {r.check} on "
-            f"{r.asset or '-'}{where}: {r.failing_rows:,} failing rows"
+            f"\n[{style.get(r.status, 'red')} bold]{r.status.upper()}[/] "
+            + plain(f"{r.check} on {r.asset or '-'}{where}: {r.failing_rows:,} failing rows")
             + (" (blocking)" if r.blocking else ""),
         )
         if r.message:

@@ -218,6 +218,19 @@ class RunResultsWriter:
         tmp.replace(self.path)
 
 
+def plain(text: str) -> str:
+    """Project text (asset names, partition keys, log messages) for a rich console, as it is.
+
+    ``[eu]`` in a step id is not a style tag and an escape sequence in a log message does not
+    drive the terminal: markup is escaped and control characters are shown as ``\\x1b``.
+    """
+    from rich.markup import escape  # rich is loaded by the console already; not at CLI start
+
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return escape(text)
+
+
 class ConsoleReporter:
     """Human output: a live progress display on a terminal, plain lines otherwise."""
 
@@ -253,8 +266,8 @@ class ConsoleReporter:
         self.total = e.step_count
         self._started = time.perf_counter()
         self.console.print(
-            f"[bold]orch {e.command}[/] on target [cyan]{e.target}[/]: {e.step_count} steps"
-            + (f" (selection: {e.selection})" if e.selection else "")
+            f"[bold]orch {e.command}[/] on target [cyan]{plain(e.target)}[/]: {e.step_count} steps"
+            + (f" (selection: {plain(e.selection)})" if e.selection else "")
         )
         if self.live and e.step_count:
             from rich.progress import (
@@ -280,12 +293,12 @@ class ConsoleReporter:
         self.done += 1
         if self._progress is not None:
             names = ", ".join(list(self.running)[:3])
-            self._progress.update(self._task, advance=1, description=names or label)
+            self._progress.update(self._task, advance=1, description=plain(names or label))
 
     def _on_StepStarted(self, e: StepStarted) -> None:  # noqa: N802
         self.running[e.step_id] = time.perf_counter()
         if self._progress is not None:
-            self._progress.update(self._task, description=", ".join(list(self.running)[:3]))
+            self._progress.update(self._task, description=plain(", ".join(list(self.running)[:3])))
 
     def _line(self, status: str, style: str, text: str) -> None:
         width = len(str(self.total))
@@ -296,18 +309,19 @@ class ConsoleReporter:
         self.finished.append((e.step_id, e.materialized, e.duration_s, e.rows))
         self._tick(e.step_id)
         rows = f", {e.rows:,} rows" if e.rows is not None else ""
-        self._line("OK", "green", f"{e.step_id} ({e.materialized}{rows}) in {e.duration_s:.2f}s")
+        text = f"{e.step_id} ({e.materialized}{rows}) in {e.duration_s:.2f}s"
+        self._line("OK", "green", plain(text))
 
     def _on_StepFailed(self, e: StepFailed) -> None:  # noqa: N802
         self.running.pop(e.step_id, None)
         self.failures.append(e)
         self._tick(e.step_id)
-        self._line("ERROR", "red", f"{e.step_id} in {e.duration_s:.2f}s")
+        self._line("ERROR", "red", plain(f"{e.step_id} in {e.duration_s:.2f}s"))
 
     def _on_StepSkipped(self, e: StepSkipped) -> None:  # noqa: N802
         self.skipped.append(e)
         self._tick(e.step_id)
-        self._line("SKIP", "yellow", f"{e.step_id}: {e.reason}")
+        self._line("SKIP", "yellow", plain(f"{e.step_id}: {e.reason}"))
 
     def _on_CheckEvaluated(self, e: CheckEvaluated) -> None:  # noqa: N802
         self.checks[e.status] = self.checks.get(e.status, 0) + 1
@@ -318,10 +332,11 @@ class ConsoleReporter:
         rows = f" ({e.failing_rows} failing rows)" if e.failing_rows else ""
         pad = " " * (len(str(self.total)) * 2 + 1)
         status = f"[{style}]{e.status.upper():<7}[/]"
-        self.console.print(f"{pad} {status} check {e.check}{where}{rows}")
+        self.console.print(f"{pad} {status} check {plain(f'{e.check}{where}{rows}')}")
 
     def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
-        self.console.print(f"  [dim]{e.asset or ''} {e.level}: {redaction.scrub(e.message)}[/]")
+        message = redaction.scrub(e.message)
+        self.console.print(f"  [dim]{plain(f'{e.asset or chr(32)} {e.level}: {message}')}[/]")
 
     def _on_RunFinished(self, e: RunFinished) -> None:  # noqa: N802
         if self._progress is not None:
@@ -342,11 +357,11 @@ class ConsoleReporter:
             table.add_column("seconds", justify="right")
             table.add_column("rows", justify="right")
             for sid, mat, dur, rows in slowest:
-                table.add_row(sid, mat, f"{dur:.2f}", "" if rows is None else f"{rows:,}")
+                table.add_row(plain(sid), mat, f"{dur:.2f}", "" if rows is None else f"{rows:,}")
             self.console.print(table)
         for failure in self.failures:
             where = f" ({failure.path})" if failure.path else ""
-            self.console.print(f"\n[red bold]Failed:[/] {failure.step_id}{where}")
+            self.console.print(f"\n[red bold]Failed:[/] {plain(f'{failure.step_id}{where}')}")
             self.console.print(redaction.scrub(failure.error), markup=False)
             if failure.sql_line:
                 self.console.print(
@@ -356,9 +371,11 @@ class ConsoleReporter:
         for check in self.check_failures:
             self.console.print(
                 f"\n[{'yellow' if check.status == 'warn' else 'red'} bold]Check {check.status}:[/] "
-                f"{check.check} on {check.asset or '-'}"
-                + (f"[{check.partition}]" if check.partition else "")
-                + f": {check.failing_rows} failing rows"
+                + plain(
+                    f"{check.check} on {check.asset or '-'}"
+                    + (f"[{check.partition}]" if check.partition else "")
+                    + f": {check.failing_rows} failing rows"
+                )
             )
             if check.message:
                 self.console.print(f"  {check.message}", markup=False)
