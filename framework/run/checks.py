@@ -194,7 +194,7 @@ class CheckEvaluator:
             query = self.query(check, scope)
             count_sql = (
                 exp.select(exp.Count(this=exp.Star()))
-                .from_(query.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                .from_(_check_subquery(query))
                 .sql(dialect=self.dialect)
             )
             count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
@@ -220,7 +220,7 @@ class CheckEvaluator:
                 q = query if query is not None else self.query(check, scope)
                 sample_sql = (
                     exp.select(exp.Star())
-                    .from_(q.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                    .from_(_check_subquery(q))
                     .limit(self.sample_limit)
                     .sql(dialect=self.dialect)
                 )
@@ -348,6 +348,12 @@ class CheckEvaluator:
             relation, self.query(check, scope).sql(dialect=self.dialect)
         )
         return relation
+
+
+def _check_subquery(query: exp.Expression) -> exp.Subquery:
+    """``(query) AS "__orch_check"``: a check's query to count or sample from."""
+    alias = exp.TableAlias(this=exp.to_identifier("__orch_check", quoted=True))
+    return exp.Subquery(this=query.copy(), alias=alias)
 
 
 def _interpret(value: Any) -> tuple[bool, int, list[dict[str, Any]] | None, str]:

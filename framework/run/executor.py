@@ -287,7 +287,7 @@ class Executor:
         return StepOutcome(SUCCESS)
 
     def _upstream_of(self, step: Step) -> list[dict[str, str | None]]:
-        out = []
+        out: list[dict[str, str | None]] = []
         with self._lock:
             for parent in sorted(self.manifest.parents.get(step.asset, [])):
                 node = self.manifest.nodes.get(parent)

@@ -603,6 +603,7 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     project = ctx.manifest.project
     nulls = dbt_csv_null_values(project.target_type) if project.flavor == "dbt" else None
     table = read_seed(path, types, nulls)
+    rows: int | None
     if not types:
         rows = adapter.write_arrow(table, relation, WriteMode.REPLACE)
         return MaterializeResult(rows=rows, metadata={"materialized": "seed"})

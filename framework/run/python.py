@@ -210,7 +210,7 @@ def _same_file(filename: str, abs_path: Path) -> bool:
 
 def upstream_filter(
     adapter: Adapter, node: Node, upstream: Node, key: str | None
-) -> exp.Expression | None:
+) -> exp.Expr | None:
     """Which rows of ``upstream`` partition ``key`` of ``node`` reads (None: all of them)."""
     down_cfg, up_cfg = node.config.partitioned_by, upstream.config.partitioned_by
     if key is None or down_cfg is None or up_cfg is None or not down_cfg.filter_upstream:
