@@ -471,8 +471,8 @@ class CheckHook(StepHook):
     # ------------------------------------------------------------------ audit (WAP)
 
     def blocking_checks(self, node: Node) -> list[CheckNode]:
-        """The blocking checks that audit ``node``'s staged data."""
-        return [c for c in self.own.get(node.name, []) if c.blocking and c.kind != "python"]
+        """The blocking checks (SQL or ``@check`` functions) that audit ``node``'s staged data."""
+        return [c for c in self.own.get(node.name, []) if c.blocking]
 
     def wants_staging(self, node: Node) -> bool:
         """Whether ``node`` is written to a staging relation and audited before publishing."""
