@@ -540,11 +540,15 @@ def _raise_out_of_window(node: Node, adapter: Adapter, select: str, where: str, 
         f" FROM ({select}) AS __orch_new"
     )[0]
     total, outside = int(counts[0]), int(counts[1])
+    narrow = (
+        "Filter the returned rows to context.partition's window"
+        if node.language == "python"
+        else "Filter the query on {{ partition.start }} / {{ partition.end }}"
+    )
     raise ModelFailedError(
         f"'{node.name}' partition {key}: {outside} of {total} row(s) have "
         f"'{spec.column}' outside the partition's window; nothing was written",
-        hint="Filter the query on {{ partition.start }} / {{ partition.end }}, or set "
-        "out_of_window: drop in partitioned_by to leave such rows out",
+        hint=f"{narrow}, or set out_of_window: drop in partitioned_by to leave such rows out",
     )
 
 

@@ -4,6 +4,7 @@ checks, published by the SQL materializations. Real projects, real DuckDB files,
 from __future__ import annotations
 
 import signal
+import textwrap
 
 PY_TABLE = """\
 import polars as pl
@@ -287,3 +288,43 @@ def test_sigkill_while_a_python_asset_is_audited(
     with state(project) as st:
         checks = {c: r for (c, _), r in st.latest_check_results().items()}
     assert checks["slow_audit"].status == "pass"
+
+
+def test_python_partition_rows_outside_the_window_fail_or_drop_like_sql(
+    make_project, orch, warehouse, tmp_path
+):
+    stray = """\
+        import datetime as dt
+
+        import polars as pl
+        from orch import AssetContext, asset
+
+        PARTS = {"grain": "daily", "start": "2024-01-01", "column": "ts"OPTION}
+
+        @asset(partitioned_by=PARTS)
+        def daily(context: AssetContext) -> pl.DataFrame:
+            w = context.partition
+            return pl.DataFrame({"ts": [w.start, w.end + dt.timedelta(hours=1)], "v": [1, 2]})
+    """
+    project = make_project(tmp_path, {"models/daily.py": stray.replace("OPTION", "")})
+    run = orch("build", "--project-dir", project, "--partition", "2024-01-01")
+    assert run.exit_code == 1
+    assert (
+        "'daily' partition 2024-01-01: 1 of 2 row(s) have 'ts' outside the partition's window; "
+        "nothing was written" in run.output
+    )
+    assert "Filter the returned rows to context.partition's window" in run.output
+    wh = warehouse(project)
+    assert wh.rows("select count(*) from analytics.daily") == [(0,)]
+    assert orch_relations(wh) == set()
+    (project / "models/daily.py").write_text(
+        textwrap.dedent(stray.replace("OPTION", ', "out_of_window": "drop"'))
+    )
+    run = orch("build", "--project-dir", project, "--partition", "2024-01-01")
+    assert run.exit_code == 0, run.output
+    assert (
+        "dropped 1 row(s) outside the partition's window"
+        in (project / "logs/orch.jsonl").read_text()
+    )
+    assert wh.rows("select v from analytics.daily") == [(1,)]
+    assert orch_relations(wh) == set()
