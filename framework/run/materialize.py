@@ -189,7 +189,8 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
         return load_seed(node, ctx, relation)
     if node.language == "python":
         return _python(node, ctx, relation)
-    if node.materialized == "view":
+    partition = node.config.partitioned_by is not None and ctx.window is not None
+    if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
             enforce_contract(node, adapter, relation, runnable_sql(node.compiled_code))
         adapter.create_view(relation, runnable_sql(node.compiled_code))
