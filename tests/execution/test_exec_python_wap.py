@@ -6,6 +6,13 @@ from __future__ import annotations
 import signal
 import textwrap
 
+from orch.config import RunOptions
+from orch.manifest import Node
+from orch.names import Relation
+from orch.run.executor import RunSummary, StepHook
+from orch.run.plan import Step
+from orch.run.workflow import run_command
+
 PY_TABLE = """\
 import polars as pl
 from orch import asset
@@ -328,3 +335,46 @@ def test_python_partition_rows_outside_the_window_fail_or_drop_like_sql(
     )
     assert wh.rows("select v from analytics.daily") == [(1,)]
     assert orch_relations(wh) == set()
+
+
+class RefusingHook(StepHook):
+    """A step hook that audits ``scores`` and refuses it; records what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.finished: str | None = None
+
+    def wants_staging(self, node: Node) -> bool:
+        return node.name == "scores"
+
+    def audit(self, node: Node, staged: Relation, partition: str | None) -> str | None:
+        self.calls.append(("audit", node.name, staged.name))
+        return "no_thanks"
+
+    def after_step(self, step: Step, node: Node) -> str | None:
+        self.calls.append(("after", step.asset))
+        return None
+
+    def finish(self, summary: RunSummary) -> None:
+        self.finished = summary.status
+
+
+def test_a_step_hook_audits_python_output_before_it_is_published(
+    make_project, orch, warehouse, tmp_path
+):
+    files = {k: v for k, v in TABLE_FILES.items() if k != "models/schema.yml"}
+    project = make_project(tmp_path, files)
+    assert orch("run", "--project-dir", project).exit_code == 0
+    (project / "models/src.sql").write_text("select * from (values (7)) as t(id)\n")
+    hook = RefusingHook()
+    options = RunOptions(project_dir=project, select=("src", "scores", "after"))
+    result = run_command(options, "run", hook_factory=lambda adapter, run_id, sink: hook)
+    assert result.exit_code == 1
+    assert hook.calls == [("after", "src"), ("audit", "scores", "__orch_stage_scores")]
+    assert hook.finished == "failed"
+    assert result.summary is not None
+    outcomes = {sid: o.status for sid, o in result.summary.outcomes.items()}
+    assert outcomes == {"src": "success", "scores": "blocked", "after": "skipped"}
+    wh = warehouse(project)
+    assert wh.rows("select id from analytics.scores order by 1") == [(1,), (2,)]
+    assert wh.rows("select id from analytics.__orch_quarantine_scores") == [(7,)]
