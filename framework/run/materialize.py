@@ -244,8 +244,11 @@ def _python(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResu
 def publish_arrow(
     node: Node, ctx: StepContext, relation: Relation, table: pa.Table
 ) -> MaterializeResult:
-    """Stage an Arrow table (``write_arrow``), then audit and publish it as :func:`materialize`
-    publishes a SQL model's rows. The staging relation is gone afterwards (or quarantined)."""
+    """Stage an Arrow table with ``write_arrow``, then audit and publish it like SQL rows.
+
+    The publication is :func:`write_new_rows`, the one SQL models use; the staging relation is
+    gone afterwards (published, quarantined or dropped).
+    """
     adapter = ctx.adapter
     staged = staging_relation(relation, ctx.partition)
     adapter.drop_relation(staged)  # left by a killed run outside the workflow's cleanup
@@ -341,7 +344,7 @@ def write_audit_publish(
         if staged is None:
             staged = staging_relation(relation, ctx.partition)
             adapter.drop_relation(staged)
-            adapter.create_table_as(staged, select_sql)
+            rows = adapter.create_table_as(staged, select_sql)
         if audit is not None:
             rows = adapter.row_count(staged) if rows is None else rows
             failed = audit.audit(node, staged, ctx.partition)
