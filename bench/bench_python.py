@@ -1,8 +1,9 @@
 """Python assets' IO against DuckDB's own Arrow paths: 10M rows x 5 columns.
 
-- write: what orch does with a returned polars DataFrame (to Arrow, declared-column check, atomic
-  replace through ``Adapter.write_arrow``) vs DuckDB's ``CREATE TABLE t AS SELECT * FROM arrow``
-  of the same Arrow table (the conversion from polars is not counted for DuckDB).
+- write: what orch does with a returned polars DataFrame (to Arrow, declared-column check, staged
+  through ``Adapter.write_arrow`` and published by the materialization shared with SQL models: a
+  rename for a table) vs DuckDB's ``CREATE TABLE t AS SELECT * FROM arrow`` of the same Arrow
+  table (the conversion from polars is not counted for DuckDB).
 - read: loading an upstream table as ``pl.DataFrame`` through ``Adapter.read_arrow`` +
   ``pl.from_arrow`` (what a ``pl.DataFrame`` parameter gets) vs DuckDB's ``.pl()``; and as a
   ``pa.Table`` parameter vs an Arrow table fetch of ``SELECT * FROM t``.
@@ -24,7 +25,8 @@ import polars as pl
 from orch.adapters.duckdb import DuckDBAdapter
 from orch.config import DuckDBTargetConfig, ModelConfig
 from orch.manifest import ColumnInfo, Manifest, Node, ProjectInfo, PythonInfo, RelationInfo
-from orch.run.python import check_columns, load_input, to_arrow, write_output
+from orch.run.materialize import StepContext, publish_arrow
+from orch.run.python import check_columns, load_input, to_arrow
 
 
 def make_frame(rows: int) -> pl.DataFrame:
@@ -86,18 +88,20 @@ def main() -> None:
         ),
     )  # fmt: skip
 
+    ctx = StepContext(adapter=adapter, manifest=manifest, project_root=str(tmp))
+    relation = out.relation.to_relation()  # type: ignore[union-attr]
     write_orch, write_duck = [], []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         table = to_arrow(df, out, _Spec)  # type: ignore[arg-type]
         check_columns(table, out, _Spec, None)  # type: ignore[arg-type]
-        write_output(adapter, out, table, None, False)
+        publish_arrow(out, ctx, relation, table)
         write_orch.append(time.perf_counter() - t0)
         raw.execute("DROP TABLE IF EXISTS big_out")
         t0 = time.perf_counter()
         raw.execute("CREATE TABLE big_out AS SELECT * FROM arrow_source")
         write_duck.append(time.perf_counter() - t0)
-    assert adapter.row_count(out.relation.to_relation()) == args.rows  # type: ignore[union-attr]
+    assert adapter.row_count(relation) == args.rows
 
     upstream = node("big_out")
     reader = node("reader")

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 log = logging.getLogger(__name__)
 
-#: Keys orch itself writes into a materialization's metadata (materialize.py, python_runner.py);
+#: Keys orch itself writes into a materialization's metadata (run/materialize.py, run/python.py);
 #: every other key came from ``context.add_output_metadata``.
 ORCH_METADATA_KEYS = frozenset(
     {"materialized", "mode", "audited", "partition", "dropped_rows", "language"}
@@ -81,7 +81,11 @@ class Config(BaseModel):
 
 @dataclass(frozen=True)
 class PartitionWindow:
-    """The partition a step builds: its key and, for time partitions, the window [start, end)."""
+    """The partition a step builds: its key and, for time partitions, the window [start, end).
+
+    A run builds it once per step (``orch.run.materialize.partition_window``, which validates the
+    key) and hands the same value to the materialization and to ``AssetContext.partition``.
+    """
 
     key: str
     start: datetime | None = None

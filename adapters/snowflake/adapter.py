@@ -665,6 +665,10 @@ class SnowflakeAdapter(Adapter):
             relation, lambda temp: self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
         )
 
+    def publish_staged(self, staged: Relation, relation: Relation) -> None:
+        """Put the table ``staged`` in place of ``relation`` (SWAP WITH or a rename), no copy."""
+        self._swap_in(staged, relation)
+
     def insert_into(
         self, relation: Relation, select_sql: str, columns: Sequence[str] | None = None
     ) -> int | None:

@@ -105,7 +105,7 @@ def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] |
     return source.this, where.this
 
 
-def partition_predicate(node: Node, key: str) -> exp.Expression | None:
+def partition_predicate(node: Node, key: str) -> exp.Expr | None:
     """The rows of one partition of ``node`` (its window, or ``column = key``); None if unknown."""
     config = node.config.partitioned_by
     if config is None or not config.column:

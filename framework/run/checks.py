@@ -10,9 +10,11 @@
   status ``error``, never ``pass``.
 - A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
   staged relation (write-audit-publish).
-- :class:`CheckHook` wires checks into ``orch build``: it is the executor's ``after_step`` hook,
-  the materializations' ``audit`` (blocking checks run on the staged data before it is published)
-  and, through :meth:`CheckHook.finish`, reports the checks that could not run as ``skipped``.
+- :class:`CheckHook` wires checks into ``orch build``: it is the executor's
+  :class:`~orch.run.executor.StepHook`: the materializations' ``audit`` (blocking checks run on
+  the staged data before it is published), :meth:`CheckHook.after_step` (the other checks, right
+  after each step) and :meth:`CheckHook.finish` (reports the checks that could not run as
+  ``skipped``).
 - :func:`run_tests` is ``orch test``: checks of a selection, per partition when asked, optionally
   storing every failing row in ``<schema>_audit``.
 """
@@ -45,6 +47,7 @@ from orch.run.check_sql import (
     relation_key,
     retarget,
 )
+from orch.run.executor import StepHook
 from orch.run.materialize import quarantine_relation
 from orch.selection import select_checks
 from orch.sql import parse_query
@@ -191,7 +194,7 @@ class CheckEvaluator:
             query = self.query(check, scope)
             count_sql = (
                 exp.select(exp.Count(this=exp.Star()))
-                .from_(query.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                .from_(_check_subquery(query))
                 .sql(dialect=self.dialect)
             )
             count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
@@ -217,7 +220,7 @@ class CheckEvaluator:
                 q = query if query is not None else self.query(check, scope)
                 sample_sql = (
                     exp.select(exp.Star())
-                    .from_(q.subquery(exp.to_identifier("__orch_check", quoted=True)))
+                    .from_(_check_subquery(q))
                     .limit(self.sample_limit)
                     .sql(dialect=self.dialect)
                 )
@@ -347,6 +350,12 @@ class CheckEvaluator:
         return relation
 
 
+def _check_subquery(query: exp.Expression) -> exp.Subquery:
+    """``(query) AS "__orch_check"``: a check's query to count or sample from."""
+    alias = exp.TableAlias(this=exp.to_identifier("__orch_check", quoted=True))
+    return exp.Subquery(this=query.copy(), alias=alias)
+
+
 def _interpret(value: Any) -> tuple[bool, int, list[dict[str, Any]] | None, str]:
     """(passed, failing rows, sample, message) from what a Python check returned."""
     if isinstance(value, bool):
@@ -396,14 +405,14 @@ def is_failure(result: CheckEvaluated) -> bool:
 # --------------------------------------------------------------------------- orch build
 
 
-class CheckHook:
+class CheckHook(StepHook):
     """Checks inside ``orch build``: after each step, before publishing, and at the end.
 
     A check runs when every asset it reads that is built in this run is done (a relationships
     check waits for both sides). A check of a partitioned asset runs on each partition just
-    written. Blocking checks of a table/incremental/partitioned SQL model run on the staged data
-    (write-audit-publish, see :func:`orch.run.materialize.materialize`); elsewhere (views, Python
-    assets) they run right after the step and stop what is downstream of it.
+    written. Blocking checks of a table, incremental or partitioned asset (SQL model or Python
+    asset) run on the staged data (write-audit-publish, see :mod:`orch.run.materialize`); for
+    views they run right after the step and stop what is downstream of it.
     """
 
     def __init__(
@@ -462,8 +471,8 @@ class CheckHook:
     # ------------------------------------------------------------------ audit (WAP)
 
     def blocking_checks(self, node: Node) -> list[CheckNode]:
-        """The blocking checks that audit ``node``'s staged data."""
-        return [c for c in self.own.get(node.name, []) if c.blocking and c.kind != "python"]
+        """The blocking checks (SQL or ``@check`` functions) that audit ``node``'s staged data."""
+        return [c for c in self.own.get(node.name, []) if c.blocking]
 
     def wants_staging(self, node: Node) -> bool:
         """Whether ``node`` is written to a staging relation and audited before publishing."""
@@ -492,7 +501,7 @@ class CheckHook:
 
     # ------------------------------------------------------------------ after each step
 
-    def __call__(self, step: Step, node: Node) -> str | None:
+    def after_step(self, step: Step, node: Node) -> str | None:
         """Run the step's checks; returns a failed blocking check's name (stops downstream)."""
         with self._lock:
             own = [

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,8 +32,10 @@ from orch.events import (
     utcnow,
 )
 from orch.manifest import Manifest, Node
-from orch.run.materialize import MaterializeResult, StepContext, materialize
+from orch.names import Relation
+from orch.run.materialize import StepContext, StepFunction, materialize, partition_window
 from orch.run.plan import Plan, Step
+from orch.run.python import PythonRuntime
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ SUCCESS, FAILED, SKIPPED, BLOCKED = "success", "failed", "skipped", "blocked"
 
 @dataclass
 class StepOutcome:
-    """How a step ended; ``blocked`` means it wrote its data but a blocking check failed."""
+    """How a step ended; ``blocked``: a blocking check failed (on staged data, which was then not
+    published; or, for a view, right after the step), so what is downstream does not run."""
 
     status: str
     error: str | None = None
@@ -78,9 +82,30 @@ class RunSummary:
         return out
 
 
-# A hook run after a step's data committed (checks): returns a failing blocking check's name.
-AfterStep = Callable[[Step, Node], "str | None"]
-StepFunction = Callable[[Node, StepContext], MaterializeResult]
+class StepHook(ABC):
+    """What a run does around its steps besides writing them (the checks of ``orch build``).
+
+    The executor hands it to the materializations as their ``audit`` (write-audit-publish: the
+    new data of a step it :meth:`wants_staging` for is staged and :meth:`audit`-ed before it is
+    published), calls :meth:`after_step` once a step's data committed, and the workflow calls
+    :meth:`finish` with the run's summary.
+    """
+
+    def wants_staging(self, node: Node) -> bool:
+        """Whether ``node``'s new data must be staged and audited before it is published."""
+        return False
+
+    def audit(self, node: Node, staged: Relation, partition: str | None) -> str | None:
+        """Audit the staged new data of ``node``; the name of a failing blocking check, or None."""
+        return None
+
+    @abstractmethod
+    def after_step(self, step: Step, node: Node) -> str | None:
+        """Run once ``step`` committed; the name of a failing blocking check (stops downstream)."""
+
+    def finish(self, summary: RunSummary) -> None:
+        """Run once every step has an outcome (e.g. report what could not run as skipped)."""
+        return None
 
 
 class Executor:
@@ -100,7 +125,8 @@ class Executor:
         full_refresh: bool = False,
         known_runs: dict[tuple[str, str | None], str] | None = None,
         step_function: StepFunction = materialize,
-        after_step: AfterStep | None = None,
+        hook: StepHook | None = None,
+        python: PythonRuntime | None = None,
         partition_mapper: Callable[[Node, str, Node], list[str] | None] | None = None,
     ) -> None:
         self.plan = plan
@@ -113,7 +139,8 @@ class Executor:
         self.fail_fast = fail_fast
         self.full_refresh = full_refresh
         self.step_function = step_function
-        self.after_step = after_step
+        self.hook = hook
+        self.python = python  # resources, vars and the event sink of Python assets
         # partition -> the upstream partitions it reads (recorded as its upstream), when known
         self.partition_mapper = partition_mapper
         self._known_runs: dict[str, dict[str | None, str]] = {}
@@ -216,15 +243,17 @@ class Executor:
         self.sink.emit(
             StepStarted(self.run_id, step.step_id, step.asset, step.partition, node.materialized)
         )
-        ctx = StepContext(
-            adapter=self.adapter,
-            manifest=self.manifest,
-            project_root=self.project_root,
-            full_refresh=self.full_refresh,
-            run_id=self.run_id,
-            partition=step.partition,
-        )
         try:
+            ctx = StepContext(
+                adapter=self.adapter,
+                manifest=self.manifest,
+                project_root=self.project_root,
+                full_refresh=self.full_refresh,
+                run_id=self.run_id,
+                window=partition_window(node, step.partition),  # the key validated once, here
+                python=self.python,
+                audit=self.hook,
+            )
             result = self.step_function(node, ctx)
         except Exception as err:  # the per-step boundary: any failure fails this step only
             outcome = self._failed(step, node, err, time.perf_counter() - t0)
@@ -251,14 +280,14 @@ class Executor:
             self.sink.emit(LogEmitted(self.run_id, step.asset, "warning", message))
         with self._lock:
             self._known_runs.setdefault(step.asset, {})[step.partition] = self.run_id
-        if self.after_step is not None:
-            failed_check = self.after_step(step, node)
+        if self.hook is not None:
+            failed_check = self.hook.after_step(step, node)
             if failed_check:
                 return StepOutcome(BLOCKED, cause=failed_check)
         return StepOutcome(SUCCESS)
 
     def _upstream_of(self, step: Step) -> list[dict[str, str | None]]:
-        out = []
+        out: list[dict[str, str | None]] = []
         with self._lock:
             for parent in sorted(self.manifest.parents.get(step.asset, [])):
                 node = self.manifest.nodes.get(parent)

@@ -1,5 +1,7 @@
 """Materializations: how one step's asset is written, through the Adapter only.
 
+This is the one write path of a step, for SQL models and Python assets alike:
+
 - ``view``: create or replace the view.
 - ``table``: build under a temporary name and swap in atomically (the adapter's job), so a failed
   build leaves the previous table intact.
@@ -10,15 +12,23 @@
   rows of the partition's window (or key), insert the query's rows (its placeholders bound to the
   partition's literals). Rows outside the window fail the step (rolled back) or, with
   ``out_of_window: drop``, are left out with a warning. See :func:`materialize_partition`.
+- Python assets: the function's Arrow output (checked against the declared columns first, see
+  :mod:`orch.run.python`) is written to a staging relation with ``Adapter.write_arrow``; from
+  there the same code as a SQL model's publishes it (a rename for a table, an append, a merge, or
+  a partition's delete+insert), audited first by the blocking checks.
 - seeds: CSV read into Arrow (pyarrow infers integers, floats, dates, timestamps, text; empty
   values are NULL), written in bulk; declared ``column_types`` are applied with casts.
 
-Write-audit-publish: when the run's ``audit`` (the check hook of ``orch build``) says a SQL table,
-incremental or partitioned model has blocking checks, its new data (the whole table, the
-increment, or the partition) is first written to a staging relation, the blocking checks run
-there, and only if they pass is it published (a rename/swap, or merge / delete+insert from the
-staged rows). If one fails, the published data stays as it was and the staged data is kept as
-``__orch_quarantine_<name>`` (see :func:`quarantine_relation`); the step ends ``blocked``.
+The partition a step builds arrives as one :class:`~orch.assets.PartitionWindow`, built once per
+step by :func:`partition_window` (the key validated there, never again).
+
+Write-audit-publish: when the run's ``audit`` (the check hook of ``orch build``) says a table,
+incremental or partitioned asset has blocking checks, its new data (the whole table, the
+increment, or the partition) is first written to a staging relation (a Python asset's always is),
+the blocking checks run there, and only if they pass is it published (a rename/swap, or merge /
+delete+insert from the staged rows). If one fails, the published data stays as it was and the
+staged data is kept as ``__orch_quarantine_<name>`` (see :func:`quarantine_relation`); the step
+ends ``blocked``.
 
 Contracts (``contract: true`` with column ``data_type``s in YAML): before anything is replaced,
 the query's output columns and types are compared with the declared ones; a difference fails the
@@ -32,18 +42,20 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orch import redaction
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
+from orch.assets import PartitionWindow
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.load.dbt import csv_null_values as dbt_csv_null_values
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.partitions import (
     PartitionDefinition,
+    StaticKeys,
     bind_partition,
     definition_of,
     window_condition,
@@ -53,6 +65,8 @@ from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,34 +97,85 @@ class StepContext:
     project_root: str
     full_refresh: bool = False
     run_id: str = ""
-    partition: str | None = None
+    window: PartitionWindow | None = None  # the partition being built (None: the whole asset)
     python: PythonRuntime | None = None  # resources, vars and the event sink of Python assets
     audit: Audit | None = None  # blocking checks on staged data (orch build)
 
-
-def with_python_runtime(runtime: PythonRuntime) -> Callable[[Node, StepContext], MaterializeResult]:
-    """A step function like :func:`materialize` whose Python assets use ``runtime``."""
-
-    def step(node: Node, ctx: StepContext) -> MaterializeResult:
-        return materialize(node, replace(ctx, python=runtime))
-
-    return step
+    @property
+    def partition(self) -> str | None:
+        """The key of the partition being built, or None."""
+        return self.window.key if self.window is not None else None
 
 
-def with_audit(
-    step: Callable[[Node, StepContext], MaterializeResult], audit: Audit
-) -> Callable[[Node, StepContext], MaterializeResult]:
-    """A step function like ``step`` whose writes are audited by ``audit`` before publishing."""
+StepFunction = Callable[[Node, StepContext], MaterializeResult]
 
-    def audited(node: Node, ctx: StepContext) -> MaterializeResult:
-        return step(node, replace(ctx, audit=audit))
 
-    return audited
+def partition_window(node: Node, key: str | None) -> PartitionWindow | None:
+    """The partition ``key`` of ``node`` as a window, validated (None when not partitioned).
+
+    Built once per step by the executor; everything downstream of it takes the window as it is.
+    Raises PartitionError for a key the asset's definition does not have.
+    """
+    config = node.config.partitioned_by
+    if key is None or config is None:
+        return None
+    definition = _definition(node)
+    if isinstance(definition, StaticKeys):
+        return PartitionWindow(definition.validate(key))
+    start, end = definition.window(key)
+    return PartitionWindow(key, start, end)
+
+
+_definitions: dict[tuple[str, str], PartitionDefinition] = {}
+
+
+def _definition(node: Node) -> PartitionDefinition:
+    """The node's partition definition (cached per node version)."""
+    cache_key = (node.unique_id, node.fingerprint)
+    found = _definitions.get(cache_key)
+    if found is None:
+        config = node.config.partitioned_by
+        assert config is not None
+        found = _definitions.setdefault(cache_key, definition_of(config, asset=node.name))
+    return found
 
 
 def runnable_sql(sql: str) -> str:
     """Compiled SQL with env var placeholders resolved, in memory only, right before it runs."""
     return redaction.resolve_placeholders(sql)
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """A step's new data: a SQL model's query, or the rows a Python asset staged.
+
+    ``full`` selects them for a full build, ``increment`` for an incremental one; ``staged`` is
+    the relation already holding them (then both read it, and the write consumes it).
+    """
+
+    full: str
+    increment: str
+    staged: Relation | None = None
+    rows: int | None = None
+
+    @classmethod
+    def of_model(cls, node: Node, ctx: StepContext) -> NewRows:
+        """A SQL model's query (bound to the step's partition when it builds one)."""
+        if ctx.window is not None and node.config.partitioned_by is not None:
+            definition = _definition(node)
+            bound = bind_partition(
+                node.compiled_code, definition, ctx.window.key, ctx.adapter.dialect
+            )
+            return cls(runnable_sql(bound), runnable_sql(bound))
+        full = runnable_sql(node.compiled_code)
+        increment = node.compiled_code_incremental
+        return cls(full, runnable_sql(increment) if increment else full)
+
+    @classmethod
+    def of_staged(cls, adapter: Adapter, staged: Relation, rows: int) -> NewRows:
+        """Rows already written to ``staged`` (a Python asset's output)."""
+        select = _select_all(adapter, staged)
+        return cls(select, select, staged, rows)
 
 
 def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
@@ -123,56 +188,89 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.resource_type == "seed":
         return load_seed(node, ctx, relation)
     if node.language == "python":
-        return _python(node, ctx)
-    if node.config.partitioned_by is not None and ctx.partition is not None:
-        if node.config.contract or _audited(node, ctx):
-            return _audited_partition(node, ctx, relation)
-        return materialize_partition(node, ctx, relation)
-    kind = node.materialized
-    if node.config.contract:
-        enforce_contract(node, adapter, relation, runnable_sql(node.compiled_code))
-    if kind == "view":
+        return _python(node, ctx, relation)
+    partition = node.config.partitioned_by is not None and ctx.window is not None
+    if node.materialized == "view" and not partition:  # a partition is always written
+        if node.config.contract:
+            enforce_contract(node, adapter, relation, runnable_sql(node.compiled_code))
         adapter.create_view(relation, runnable_sql(node.compiled_code))
         return MaterializeResult(rows=None, metadata={"materialized": "view"})
+    new = NewRows.of_model(node, ctx)
+    if node.config.contract:
+        enforce_contract(node, adapter, relation, new.full)
+    return write_new_rows(node, ctx, relation, new)
+
+
+def write_new_rows(
+    node: Node, ctx: StepContext, relation: Relation, new: NewRows
+) -> MaterializeResult:
+    """Publish a step's new rows with its materialization's semantics (audited when asked).
+
+    The one place a table, an increment or a partition is written, for SQL and Python alike.
+    """
+    if node.config.partitioned_by is not None and ctx.window is not None:
+        return _partition(node, ctx, relation, new)
+    kind = node.materialized
+    audited = {"audited": True} if _audited(node, ctx) else {}
     if kind == "table":
-        if _audited(node, ctx):
-            rows = write_audit_publish(node, ctx, relation, runnable_sql(node.compiled_code))
-            return MaterializeResult(rows=rows, metadata={"materialized": "table", "audited": True})
-        rows = adapter.replace_table_atomically(relation, runnable_sql(node.compiled_code))
-        return MaterializeResult(rows=rows, metadata={"materialized": "table"})
+        rows = write_audit_publish(node, ctx, relation, new.full, staged=new.staged, rows=new.rows)
+        return MaterializeResult(rows=rows, metadata={"materialized": "table", **audited})
     if kind == "incremental":
-        return _incremental(node, ctx, relation)
+        return _incremental(node, ctx, relation, new)
     raise ModelFailedError(f"'{node.name}': materialization '{kind}' cannot be built here")
 
 
-def _python(node: Node, ctx: StepContext) -> MaterializeResult:
+def _python(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
+    """Run a Python asset, stage its Arrow output, publish it like a SQL model's rows."""
+    adapter = ctx.adapter
     runtime = ctx.python or PythonRuntime(
         project_root=Path(ctx.project_root), target=ctx.manifest.project.target_name
     )
-    result = run_python_asset(
+    output = run_python_asset(
         node,
-        adapter=ctx.adapter,
+        adapter=adapter,
         manifest=ctx.manifest,
         runtime=runtime,
         run_id=ctx.run_id,
-        partition=ctx.partition,
-        full_refresh=ctx.full_refresh,
+        window=ctx.window,
     )
-    return MaterializeResult(rows=result.rows, metadata=result.metadata)
+    if output.table is None:  # materialized='none': nothing to write
+        return MaterializeResult(rows=output.rows, metadata=output.metadata)
+    result = publish_arrow(node, ctx, relation, output.table)
+    result.metadata = {**result.metadata, **output.metadata}
+    return result
 
 
-def _incremental(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
+def publish_arrow(
+    node: Node, ctx: StepContext, relation: Relation, table: pa.Table
+) -> MaterializeResult:
+    """Stage an Arrow table with ``write_arrow``, then audit and publish it like SQL rows.
+
+    The publication is :func:`write_new_rows`, the one SQL models use; the staging relation is
+    gone afterwards (published, quarantined or dropped).
+    """
     adapter = ctx.adapter
+    staged = staging_relation(relation, ctx.partition)
+    adapter.drop_relation(staged)  # left by a killed run outside the workflow's cleanup
+    rows = adapter.write_arrow(table, staged, WriteMode.CREATE)
+    try:
+        return write_new_rows(node, ctx, relation, NewRows.of_staged(adapter, staged, rows))
+    except BaseException:
+        _drop_staged(adapter, staged)  # usually gone already: consumed by the write
+        raise
+
+
+def _incremental(
+    node: Node, ctx: StepContext, relation: Relation, new: NewRows
+) -> MaterializeResult:
+    adapter = ctx.adapter
+    audited = {"audited": True} if _audited(node, ctx) else {}
     exists = adapter.relation_type(relation) == "table"
     if ctx.full_refresh or not exists:
-        if _audited(node, ctx):
-            rows = write_audit_publish(node, ctx, relation, runnable_sql(node.compiled_code))
-        else:
-            rows = adapter.replace_table_atomically(relation, runnable_sql(node.compiled_code))
+        rows = write_audit_publish(node, ctx, relation, new.full, staged=new.staged, rows=new.rows)
         return MaterializeResult(
-            rows=rows, metadata={"materialized": "incremental", "mode": "full build"}
+            rows=rows, metadata={"materialized": "incremental", "mode": "full build", **audited}
         )
-    sql = runnable_sql(node.compiled_code_incremental or node.compiled_code)
     strategy = node.config.strategy
     keys = node.config.unique_key_columns
 
@@ -182,13 +280,12 @@ def _incremental(node: Node, ctx: StepContext, relation: Relation) -> Materializ
         columns = [c.name for c in adapter.columns(relation)]
         return adapter.insert_into(relation, _select_columns(select_sql, columns, adapter), columns)
 
-    if _audited(node, ctx):
-        rows = write_audit_publish(
-            node, ctx, relation, sql, publish=lambda staged: write(_select_all(adapter, staged))
-        )
-    else:
-        rows = write(sql)
-    return MaterializeResult(rows=rows, metadata={"materialized": "incremental", "mode": strategy})
+    rows = write_audit_publish(
+        node, ctx, relation, new.increment, publish=write, staged=new.staged, rows=new.rows
+    )
+    return MaterializeResult(
+        rows=rows, metadata={"materialized": "incremental", "mode": strategy, **audited}
+    )
 
 
 def _audited(node: Node, ctx: StepContext) -> bool:
@@ -222,24 +319,38 @@ def write_audit_publish(
     ctx: StepContext,
     relation: Relation,
     select_sql: str,
-    publish: Callable[[Relation], int | None] | None = None,
+    publish: Callable[[str], int | None] | None = None,
+    *,
+    staged: Relation | None = None,
+    rows: int | None = None,
 ) -> int | None:
-    """Stage ``select_sql``, audit it with the blocking checks, publish only if they pass.
+    """Write ``select_sql``'s rows into ``relation``; audited first when the run asks.
 
-    ``publish(staged)`` writes the staged rows into the published relation (merge, partition
-    delete+insert); by default the staged table replaces it atomically. Returns the rows written.
+    ``publish(select)`` writes rows into the published relation (merge, partition delete+insert);
+    by default they replace it atomically. Unaudited rows go straight there from ``select_sql``;
+    audited ones are first staged (unless ``staged`` already holds them, ``rows`` of them), the
+    blocking checks run on the staged relation, and only then are they published from it. The
+    staged relation is consumed: published, quarantined or dropped. Returns the rows written.
     Raises BlockingCheckFailedError (the data quarantined, the published relation unchanged).
     """
     adapter = ctx.adapter
-    assert ctx.audit is not None
-    staged = staging_relation(relation, ctx.partition)
-    adapter.drop_relation(staged)
+    audit = ctx.audit if _audited(node, ctx) else None
+    if staged is None and audit is None:
+        if publish is None:
+            return adapter.replace_table_atomically(relation, select_sql)
+        return publish(select_sql)
+    failed = None
     try:
-        adapter.create_table_as(staged, select_sql)
-        rows = adapter.row_count(staged)
-        failed = ctx.audit.audit(node, staged, ctx.partition)
+        if staged is None:
+            staged = staging_relation(relation, ctx.partition)
+            adapter.drop_relation(staged)
+            rows = adapter.create_table_as(staged, select_sql)
+        if audit is not None:
+            rows = adapter.row_count(staged) if rows is None else rows
+            failed = audit.audit(node, staged, ctx.partition)
     except BaseException:
-        _drop_staged(adapter, staged)
+        if staged is not None:
+            _drop_staged(adapter, staged)
         raise
     if failed:
         quarantine = quarantine_relation(node, ctx.partition)
@@ -253,13 +364,15 @@ def write_audit_publish(
             quarantine=str(quarantine),
             hint="Inspect it, fix the model or its input, and build again",
         )
-    if publish is None:
-        adapter.publish_staged(staged, relation)
-        return rows
     try:
-        written = publish(staged)
-    finally:
+        if publish is None:
+            adapter.publish_staged(staged, relation)
+            return rows if rows is not None else adapter.row_count(relation)
+        written = publish(_select_all(adapter, staged))
+    except BaseException:
         _drop_staged(adapter, staged)
+        raise
+    _drop_staged(adapter, staged)
     return rows if written is None else written
 
 
@@ -270,27 +383,18 @@ def _drop_staged(adapter: Adapter, staged: Relation) -> None:
         log.warning("could not drop staging table %s: %s", staged, err)
 
 
-def _audited_partition(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
-    """A partition write with its contract and blocking checks applied to the staged rows."""
-    spec = node.config.partitioned_by
-    assert spec is not None and ctx.partition is not None
-    definition = definition_of(spec, asset=node.name)
-    key = definition.validate(ctx.partition)
-    select = runnable_sql(bind_partition(node.compiled_code, definition, key, ctx.adapter.dialect))
-    if node.config.contract:
-        enforce_contract(node, ctx.adapter, relation, select)
-    if not _audited(node, ctx):
-        return materialize_partition(node, ctx, relation)
+def _partition(node: Node, ctx: StepContext, relation: Relation, new: NewRows) -> MaterializeResult:
+    """A partition write: staged and audited when asked, then delete+insert of the window."""
     result: list[MaterializeResult] = []
 
-    def publish(staged: Relation) -> int | None:
-        result.append(
-            materialize_partition(node, ctx, relation, select_sql=_select_all(ctx.adapter, staged))
-        )
+    def publish(select_sql: str) -> int | None:
+        result.append(materialize_partition(node, ctx, relation, select_sql))
         return result[0].rows
 
-    write_audit_publish(node, ctx, relation, select, publish=publish)
-    return MaterializeResult(rows=result[0].rows, metadata={**result[0].metadata, "audited": True})
+    write_audit_publish(node, ctx, relation, new.full, publish, staged=new.staged, rows=new.rows)
+    if _audited(node, ctx):
+        result[0].metadata["audited"] = True
+    return result[0]
 
 
 def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sql: str) -> None:
@@ -357,29 +461,26 @@ def _select_columns(sql: str, columns: list[str], adapter: Adapter) -> str:
 
 # --------------------------------------------------------------------------- partitions
 
-log = logging.getLogger(__name__)
 _tables_known: weakref.WeakKeyDictionary[Adapter, set[Relation]] = weakref.WeakKeyDictionary()
 _create_lock = threading.Lock()
 
 
 def materialize_partition(
-    node: Node, ctx: StepContext, relation: Relation, select_sql: str | None = None
+    node: Node, ctx: StepContext, relation: Relation, select_sql: str
 ) -> MaterializeResult:
-    """Write one partition: delete its rows and insert the new ones, in one transaction.
+    """Write the step's partition: delete its rows and insert ``select_sql``'s, in one transaction.
 
     The table is created empty (with the query's schema) the first time. Rows the query
     produces outside the partition's window are an error (nothing is written) unless the model
     says ``out_of_window: drop``; then they are left out and counted in a warning.
     """
     spec = node.config.partitioned_by
-    assert spec is not None and spec.column and ctx.partition is not None
+    assert spec is not None and spec.column and ctx.window is not None
     adapter = ctx.adapter
     dialect = adapter.dialect
     definition, condition = _partition_setup(node, dialect)
-    key = definition.validate(ctx.partition)
-    select = select_sql or runnable_sql(
-        bind_partition(node.compiled_code, definition, key, dialect)
-    )
+    key = ctx.window.key
+    select = select_sql
     where = bind_partition(condition, definition, key, dialect)
     _ensure_partitioned_table(adapter, relation, select)
     metadata: dict[str, Any] = {"materialized": "partition", "partition": key}
@@ -428,7 +529,7 @@ def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str
     if found is None:
         spec = node.config.partitioned_by
         assert spec is not None and spec.column
-        definition = definition_of(spec, asset=node.name)
+        definition = _definition(node)
         condition = window_condition(definition, spec.column).sql(dialect=dialect)
         found = _setups.setdefault(cache_key, (definition, condition))
     return found
@@ -443,11 +544,15 @@ def _raise_out_of_window(node: Node, adapter: Adapter, select: str, where: str, 
         f" FROM ({select}) AS __orch_new"
     )[0]
     total, outside = int(counts[0]), int(counts[1])
+    narrow = (
+        "Filter the returned rows to context.partition's window"
+        if node.language == "python"
+        else "Filter the query on {{ partition.start }} / {{ partition.end }}"
+    )
     raise ModelFailedError(
         f"'{node.name}' partition {key}: {outside} of {total} row(s) have "
         f"'{spec.column}' outside the partition's window; nothing was written",
-        hint="Filter the query on {{ partition.start }} / {{ partition.end }}, or set "
-        "out_of_window: drop in partitioned_by to leave such rows out",
+        hint=f"{narrow}, or set out_of_window: drop in partitioned_by to leave such rows out",
     )
 
 
@@ -506,6 +611,7 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     project = ctx.manifest.project
     nulls = dbt_csv_null_values(project.target_type) if project.flavor == "dbt" else None
     table = read_seed(path, types, nulls)
+    rows: int | None
     if not types:
         rows = adapter.write_arrow(table, relation, WriteMode.REPLACE)
         return MaterializeResult(rows=rows, metadata={"materialized": "seed"})

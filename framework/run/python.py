@@ -1,10 +1,10 @@
-"""Run one Python asset: load its inputs as Arrow, call the function, write what it returns.
+"""Run one Python asset: load its inputs as Arrow, call the function, check what it returns.
 
 Inputs come through ``Adapter.read_arrow`` (for a partitioned asset, only the partition's window of
 a partitioned upstream) and become ``pl.DataFrame`` / ``pl.LazyFrame`` / ``pa.Table`` without
-copying. The return value is checked (type, declared columns) before anything is written, then
-written with the materialization's semantics: an atomic replace (``table``), a partition's
-delete+insert, an append or a merge (``incremental``), or nothing (``none``). An exception in the
+copying. The return value is checked (type, declared columns, the partition column) before
+anything is written and handed back as Arrow; :mod:`orch.run.materialize` stages and publishes it
+with the same code as a SQL model's rows (blocking checks audit it first). An exception in the
 user's function fails the step with a traceback trimmed to the user's model file.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import traceback
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch import partitions
-from orch.adapters.base import STAGING_PREFIX, Adapter, WriteMode
+from orch.adapters.base import Adapter
 from orch.assets import (
     AssetContext,
     AssetSpec,
@@ -33,7 +32,6 @@ from orch.errors import ConfigError, Location, ModelFailedError
 from orch.events import EventSink, LogEmitted
 from orch.load.python_files import find_asset, function_line
 from orch.manifest import Manifest, Node
-from orch.names import Relation
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -90,9 +88,10 @@ class PythonRuntime:
 
 
 @dataclass
-class PythonResult:
-    """What a Python step wrote."""
+class PythonOutput:
+    """What a Python asset returned, checked: its rows as Arrow (None: nothing to write)."""
 
+    table: pa.Table | None
     rows: int | None
     metadata: dict[str, Any]
 
@@ -104,19 +103,22 @@ def run_python_asset(
     manifest: Manifest,
     runtime: PythonRuntime,
     run_id: str,
-    partition: str | None,
-    full_refresh: bool = False,
-) -> PythonResult:
-    """Materialize one Python asset (one partition of it, when ``partition`` is given)."""
+    window: PartitionWindow | None,
+) -> PythonOutput:
+    """Call one Python asset (for one partition, when ``window`` is given); its checked output.
+
+    Raises ModelFailedError (or ConfigError) when the function fails or returns something that
+    breaks its declared columns or partition column: then nothing is written.
+    """
     info = node.python
     if info is None or node.relation is None:
         raise ModelFailedError(f"'{node.name}' is not a Python asset")
     spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
-    window = partition_window(node, partition)
+    key = window.key if window is not None else None
     kwargs: dict[str, Any] = {}
     for param, upstream in sig.inputs.items():
         kwargs[param] = load_input(
-            adapter, manifest, node, manifest.nodes[upstream], sig.input_types[param], partition
+            adapter, manifest, node, manifest.nodes[upstream], sig.input_types[param], key
         )
     context = None
     if sig.config_param is not None and sig.config_class is not None:
@@ -145,14 +147,14 @@ def run_python_asset(
         )
         kwargs[sig.context_param] = context
     value = call_asset(spec, info.module_path, runtime.project_root, kwargs)
-    metadata: dict[str, Any] = {"materialized": node.materialized, "language": "python"}
+    metadata: dict[str, Any] = {"language": "python"}
     if context is not None:
         metadata.update(context.output_metadata)
     if node.materialized == "none":
         rows = None
         if value is not None:
             rows = int(to_arrow(value, node, spec).num_rows)
-        return PythonResult(rows, metadata)
+        return PythonOutput(None, rows, {"materialized": "none", **metadata})
     if value is None:
         raise ModelFailedError(
             f"asset '{node.name}' returned None",
@@ -162,8 +164,9 @@ def run_python_asset(
         )
     table = to_arrow(value, node, spec)
     check_columns(table, node, spec, sig)
-    rows = write_output(adapter, node, table, partition, full_refresh)
-    return PythonResult(rows, metadata)
+    if window is not None:
+        check_partition_column(table, node)
+    return PythonOutput(table, int(table.num_rows), metadata)
 
 
 # --------------------------------------------------------------------------- calling
@@ -205,37 +208,9 @@ def _same_file(filename: str, abs_path: Path) -> bool:
 # --------------------------------------------------------------------------- partitions
 
 
-def partition_window(node: Node, key: str | None) -> PartitionWindow | None:
-    """The key and window of the partition being built (None when not partitioned)."""
-    config = node.config.partitioned_by
-    if key is None or config is None:
-        return None
-    definition = partitions.definition_of(config, asset=node.name)
-    if isinstance(definition, partitions.StaticKeys):
-        return PartitionWindow(definition.validate(key))
-    start, end = definition.window(key)
-    return PartitionWindow(key, start, end)
-
-
-def partition_filter(adapter: Adapter, node: Node, key: str) -> exp.Expression | None:
-    """The rows of partition ``key`` of ``node``: ``column >= start AND column < end``."""
-    config = node.config.partitioned_by
-    if config is None or config.column is None:
-        return None
-    window = partition_window(node, key)
-    if window is None:
-        return None
-    column = exp.column(config.column, quoted=True)
-    if window.start is None or window.end is None:
-        return exp.EQ(this=column, expression=exp.Literal.string(window.key))
-    start = exp.cast(exp.Literal.string(window.start.isoformat(sep=" ")), "timestamp")
-    end = exp.cast(exp.Literal.string(window.end.isoformat(sep=" ")), "timestamp")
-    return exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column, expression=end))
-
-
 def upstream_filter(
     adapter: Adapter, node: Node, upstream: Node, key: str | None
-) -> exp.Expression | None:
+) -> exp.Expr | None:
     """Which rows of ``upstream`` partition ``key`` of ``node`` reads (None: all of them)."""
     down_cfg, up_cfg = node.config.partitioned_by, upstream.config.partitioned_by
     if key is None or down_cfg is None or up_cfg is None or not down_cfg.filter_upstream:
@@ -397,82 +372,21 @@ def check_columns(table: pa.Table, node: Node, spec: AssetSpec, sig: Signature) 
         )
 
 
-def write_output(
-    adapter: Adapter, node: Node, table: pa.Table, partition: str | None, full_refresh: bool
-) -> int:
-    """Write the asset's table with its materialization's semantics; rows written."""
-    relation = node.relation.to_relation()  # type: ignore[union-attr]
-    adapter.ensure_schema(relation.database, relation.schema)
-    kind = node.materialized
-    exists = adapter.relation_type(relation) == "table"
-    if partition is not None and node.config.partitioned_by is not None:
-        return _write_partition(adapter, node, relation, table, partition)
-    if kind == "table" or not exists or full_refresh:
-        return adapter.write_arrow(table, relation, WriteMode.REPLACE)
-    if kind == "incremental":
-        keys = node.config.unique_key_columns
-        if node.config.strategy in ("merge", "delete+insert") and keys:
-            with _staged(adapter, relation, table) as staging:
-                select = f"SELECT * FROM {adapter.render(staging)}"
-                adapter.merge(relation, select, keys)
-            return int(table.num_rows)
-        return adapter.write_arrow(table, relation, WriteMode.APPEND)
-    raise ModelFailedError(f"'{node.name}': materialization '{kind}' cannot be built here")
-
-
-def _write_partition(
-    adapter: Adapter, node: Node, relation: Relation, table: pa.Table, key: str
-) -> int:
+def check_partition_column(table: pa.Table, node: Node) -> None:
+    """A partition's rows need the partition column (named in ``partitioned_by.column``)."""
     config = node.config.partitioned_by
-    assert config is not None
-    where = partition_filter(adapter, node, key)
-    if where is None:
+    if config is None:
+        return
+    if config.column is None:
         raise ConfigError(
             f"partitioned Python asset '{node.name}' needs partitioned_by.column",
             location=Location(node.path or ""),
             hint="Name the column holding the partition's time (or key), e.g. "
             "partitioned_by={'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}",
         )
-    where_sql = where.sql(dialect=adapter.dialect)
     if config.column not in table.column_names:
         raise ModelFailedError(
             f"asset '{node.name}' returned no partition column '{config.column}'",
             location=Location(node.path or ""),
             hint="Return the partition column; nothing was written",
         )
-    with _staged(adapter, relation, table) as staging:
-        source = adapter.render(staging)
-        outside = adapter.fetch_rows(f"SELECT COUNT(*) FROM {source} WHERE NOT ({where_sql})")
-        n_out = int(outside[0][0]) if outside else 0
-        if n_out and config.out_of_window == "error":
-            raise ModelFailedError(
-                f"asset '{node.name}' returned {n_out} rows outside partition '{key}'",
-                location=Location(node.path or ""),
-                hint="Filter to context.partition's window, or set out_of_window: drop",
-            )
-        select = f"SELECT * FROM {source} WHERE {where_sql}"
-        with _create_lock:  # partitions run in parallel: the first one creates the table
-            if adapter.relation_type(relation) != "table":
-                adapter.drop_relation(relation)
-                adapter.create_table_as(relation, f"SELECT * FROM {source} LIMIT 0")
-        adapter.delete_insert(relation, select, where_sql)
-    return int(table.num_rows) - n_out
-
-
-_create_lock = threading.Lock()
-
-
-class _staged:
-    """A staging table holding ``table`` for the duration of a ``with`` block."""
-
-    def __init__(self, adapter: Adapter, relation: Relation, table: pa.Table) -> None:
-        self.adapter = adapter
-        self.staging = relation.with_name(f"{STAGING_PREFIX}{relation.name}_{uuid.uuid4().hex[:8]}")
-        self.table = table
-
-    def __enter__(self) -> Relation:
-        self.adapter.write_arrow(self.table, self.staging, WriteMode.CREATE)
-        return self.staging
-
-    def __exit__(self, *exc: object) -> None:
-        self.adapter.drop_relation(self.staging)

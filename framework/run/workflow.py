@@ -24,8 +24,7 @@ from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook
-from orch.run.executor import AfterStep, Executor, RunSummary
-from orch.run.materialize import with_audit, with_python_runtime
+from orch.run.executor import Executor, RunSummary, StepHook
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime
@@ -35,6 +34,8 @@ from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
 
 Command = Literal["build", "run", "seed"]
+# Makes a run's step hook from the open adapter, the run id and the run's event sink.
+HookFactory = Callable[[Adapter, str, EventSink], StepHook | None]
 
 RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "build": ("model", "seed"),
@@ -100,7 +101,7 @@ def run_command(
     *,
     sinks: Iterable[EventSink] = (),
     compiled: CompileResult | None = None,
-    after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None = None,
+    hook_factory: HookFactory | None = None,
     partitions: Any = None,
     extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
     run_id: str | None = None,
@@ -110,7 +111,9 @@ def run_command(
 
     Partitioned assets expand into partitions with ``partitions`` (by default the partitions
     missing or stale within the options' ``--partition``/``--start``/``--end``); ``run_args``
-    are recorded with the run (a backfill's identity, for resuming it).
+    are recorded with the run (a backfill's identity, for resuming it). ``hook_factory`` makes
+    the run's step hook from the open adapter, the run id and the event sink (by default
+    ``build`` runs the checks of what it builds: :class:`~orch.run.checks.CheckHook`).
     """
     compiled = compiled or compile_for(options)
     manifest = compiled.manifest
@@ -142,7 +145,7 @@ def run_command(
             try:
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
-                    after_step_factory, run_args=run_args,
+                    hook_factory, run_args=run_args,
                     partition_mapper=getattr(partitions, "upstream_partitions", None),
                 )  # fmt: skip
             finally:
@@ -161,7 +164,7 @@ def _execute(
     state: StateStore,
     run_id: str,
     sinks: Iterable[EventSink],
-    after_step_factory: Callable[[Adapter, str, EventSink], AfterStep | None] | None,
+    hook_factory: HookFactory | None,
     *,
     run_args: dict[str, Any] | None = None,
     partition_mapper: Any = None,
@@ -191,12 +194,9 @@ def _execute(
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
-        after_step = after_step_factory(adapter, run_id, fan) if after_step_factory else None
-        if after_step is None and command == "build":  # checks run inside build
-            after_step = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
-        step_function = with_python_runtime(PythonRuntime.from_project(project, fan))
-        if hasattr(after_step, "audit") and hasattr(after_step, "wants_staging"):
-            step_function = with_audit(step_function, after_step)  # type: ignore[arg-type]
+        hook = hook_factory(adapter, run_id, fan) if hook_factory else None
+        if hook is None and command == "build":  # checks run inside build
+            hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
         executor = Executor(
             plan,
             manifest,
@@ -208,15 +208,14 @@ def _execute(
             fail_fast=options.fail_fast,
             full_refresh=options.full_refresh,
             known_runs=known,
-            after_step=after_step,
-            step_function=step_function,
+            hook=hook,
+            python=PythonRuntime.from_project(project, fan),
             partition_mapper=partition_mapper,
         )
         with _interrupt_on_sigterm():
             summary = executor.run()
-        finish = getattr(after_step, "finish", None)
-        if finish is not None:  # checks that could not run are reported as skipped
-            finish(summary)
+        if hook is not None:  # checks that could not run are reported as skipped
+            hook.finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
 

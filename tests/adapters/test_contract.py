@@ -163,6 +163,26 @@ def test_replace_table_atomically_replaces_a_view(adapter: Adapter, rel: Rel) ->
     assert rows(adapter, orders) == [(7, "x")]
 
 
+def test_publish_staged_replaces_a_table_a_view_or_nothing(
+    adapter: Adapter, rel: Rel, schema: str
+) -> None:
+    orders, staged = rel("orders"), rel(f"{STAGING_PREFIX}orders")
+    for before in ("nothing", "table", "view"):
+        if before == "table":
+            make_table(adapter, orders, "SELECT 0 AS id, 'old' AS name")
+        elif before == "view":
+            adapter.drop_relation(orders)
+            adapter.create_view(orders, "SELECT 0 AS id, 'old' AS name")
+        make_table(adapter, staged)
+        adapter.publish_staged(staged, orders)
+        assert adapter.relation_type(orders) == "table", before
+        assert rows(adapter, orders) == [(1, "a"), (2, "b"), (3, "c")], before
+        assert not adapter.relation_exists(staged), before
+        assert temporary_relations(adapter, schema) == [], before
+        if before == "nothing":
+            adapter.drop_relation(orders)
+
+
 @pytest.mark.parametrize(
     "bad_select",
     [
