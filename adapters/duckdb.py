@@ -71,10 +71,6 @@ class DuckDBAdapter(Adapter):
     # WHERE filters into its compressed storage and prunes with statistics (bench/bench_checks.py).
     PREFERS_FOLDED_CHECKS = False
 
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = True
-    SUPPORTS_MERGE: ClassVar[bool] = True
-    SUPPORTS_SWAP: ClassVar[bool] = False
-    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = True
     # MERGE INTO arrived in DuckDB 1.4; older versions get DELETE + INSERT in one transaction.
     NATIVE_MERGE: ClassVar[bool] = DUCKDB_VERSION >= (1, 4)
 

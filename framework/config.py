@@ -11,6 +11,7 @@ YAML errors are turned into :class:`ConfigError` naming file, key path and line 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -495,15 +496,50 @@ class SnowflakeTargetConfig(TargetConfig):
 
 
 class GenericTargetConfig(TargetConfig):
-    """A target of a third-party adapter: its own settings are validated by the adapter."""
+    """A target of a third-party adapter that declares no config class of its own: its settings
+    are kept as given and validated by the adapter when it opens."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
-BUILTIN_TARGET_CONFIGS: dict[str, type[TargetConfig]] = {
-    "duckdb": DuckDBTargetConfig,
-    "snowflake": SnowflakeTargetConfig,
-}
+# The entry-point group adapters register in (``duckdb = "orch.adapters.duckdb:DuckDBAdapter"``).
+ADAPTER_ENTRY_POINT_GROUP = "orch.adapters"
+
+# Which target config class validates each ``type:``. Adapters own their class
+# (``Adapter.target_config_class``); the loader passes the adapter registry's mapping in, so this
+# module never imports an adapter. A lazy mapping is fine: only the profile's own type is looked up.
+TargetConfigClasses = Mapping[str, type[TargetConfig]]
+
+
+def validate_target(
+    raw: Any, doc: YamlDoc, key_path: KeyPath, config_classes: TargetConfigClasses
+) -> TargetConfig:
+    """Validate one target of ``profiles.yml`` with the config class its adapter declares.
+
+    Raises:
+        ConfigError: naming the file and line of the target when its ``type`` is missing or no
+            installed adapter has that type (the hint lists the known types), or of the key at
+            fault when a setting is invalid.
+    """
+    target_type = raw.get("type") if isinstance(raw, dict) else None
+    known = sorted(config_classes)
+    if not isinstance(target_type, str) or not target_type:
+        raise ConfigError(
+            f"target '{key_path[-1]}' has no 'type'",
+            location=doc.location(key_path),
+            hint=f"Set type: to one of the known adapter types: {', '.join(known)}",
+        )
+    if target_type not in config_classes:
+        close = suggestion(target_type, known)
+        raise ConfigError(
+            f"unknown target type '{target_type}'",
+            location=doc.location((*key_path, "type")),
+            hint=f"{close + ' ' if close else ''}Known adapter types: {', '.join(known) or 'none'}"
+            " (a third-party adapter registers in the 'orch.adapters' entry-point group)",
+        )
+    cls = config_classes[target_type]
+    result: TargetConfig = validate_doc(cls, doc, raw, key_path)
+    return result
 
 
 class ProfileConfig(OrchModel):

@@ -6,7 +6,7 @@ Each worker thread opens its own connector connection on first use and keeps it 
 through ``fetch_arrow_all`` and goes in through the connector's bulk ``write_pandas`` (staged
 Parquet + ``COPY INTO``), never row by row.
 
-Snowflake commits DDL implicitly, so only DML is transactional (``SUPPORTS_TRANSACTIONS = False``):
+Snowflake commits DDL implicitly, so only DML is transactional:
 ``delete_insert`` and ``merge`` run inside an explicit ``BEGIN``/``COMMIT``.
 
 The same code runs against ``fakesnow`` (the connector emulated on DuckDB) in the test suite. Where
@@ -83,11 +83,6 @@ class SnowflakeAdapter(Adapter):
     type: ClassVar[str] = "snowflake"
     dialect: ClassVar[str] = "snowflake"
     target_config_class = SnowflakeTargetConfig
-
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = False  # DDL commits implicitly; DML is transactional
-    SUPPORTS_MERGE: ClassVar[bool] = True
-    SUPPORTS_SWAP: ClassVar[bool] = True
-    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = False
 
     config: SnowflakeTargetConfig
 

@@ -10,14 +10,16 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 from orch import redaction
 from orch.config import (
-    BUILTIN_TARGET_CONFIGS,
+    ADAPTER_ENTRY_POINT_GROUP,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
     ModelProperties,
@@ -28,10 +30,12 @@ from orch.config import (
     SourceProperties,
     SourceTableProperties,
     TargetConfig,
+    TargetConfigClasses,
     config_errors_from,
     merge_model_config,
     normalize_config_keys,
     validate_doc,
+    validate_target,
 )
 from orch.errors import (
     ConfigError,
@@ -146,8 +150,17 @@ class Project:
 # --------------------------------------------------------------------------- entry point
 
 
-def load_project(options: RunOptions) -> Project:
-    """Read configuration and discover files. Raises UserError (with every problem found)."""
+def load_project(
+    options: RunOptions, *, target_configs: TargetConfigClasses | None = None
+) -> Project:
+    """Read configuration and discover files. Raises UserError (with every problem found).
+
+    Args:
+        options: what the command line asked for.
+        target_configs: ``type`` -> the target config class of that adapter; by default the
+            adapter registry (the ``orch.adapters`` entry points), asked only for the
+            profile's own type.
+    """
     root = options.project_dir.resolve()
     if not root.is_dir():
         raise ProjectError(
@@ -166,7 +179,8 @@ def load_project(options: RunOptions) -> Project:
         )
     config = validate_doc(ProjectConfig, doc, data)
     variables = _merge_vars(config, options.vars)
-    target_name, target = load_target(root, config, options, flavor=flavor)
+    classes = target_configs if target_configs is not None else AdapterTargetConfigs()
+    target_name, target = load_target(root, config, options, classes, flavor=flavor)
     notes: list[str] = []
     if flavor == "dbt":
         target, notes = _dbt_duckdb_path(root, target)
@@ -320,9 +334,17 @@ def _profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") 
 
 
 def load_target(
-    root: Path, config: ProjectConfig, options: RunOptions, *, flavor: str = "orch"
+    root: Path,
+    config: ProjectConfig,
+    options: RunOptions,
+    target_configs: TargetConfigClasses,
+    *,
+    flavor: str = "orch",
 ) -> tuple[str, TargetConfig]:
-    """The target to run against: from profiles.yml, or an embedded DuckDB file by default."""
+    """The target to run against: from profiles.yml, or an embedded DuckDB file by default.
+
+    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`).
+    """
     candidates = _profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
     profile_name = config.profile or config.name
@@ -338,7 +360,7 @@ def load_target(
                 f"target '{name}' is not defined: there is no profiles.yml",
                 hint="Create profiles.yml next to orch_project.yml with that target",
             )
-        return "dev", BUILTIN_TARGET_CONFIGS["duckdb"].model_validate({"type": "duckdb"})
+        return "dev", target_configs["duckdb"].model_validate({"type": "duckdb"})
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     doc = load_yaml(path, shown)
     if not isinstance(doc.data, dict) or profile_name not in doc.data:
@@ -366,21 +388,49 @@ def load_target(
         )
     key_path = (profile_name, "outputs", name)
     raw = _render_yaml_strings(profile.outputs[name], doc, config.vars, key_path)
-    target_type = raw.get("type") if isinstance(raw, dict) else None
-    cls = _target_config_class(target_type, doc, key_path)
-    return name, validate_doc(cls, doc, raw, key_path)
+    return name, validate_target(raw, doc, key_path, target_configs)
 
 
-def _target_config_class(target_type: Any, doc: YamlDoc, key_path: tuple) -> type[TargetConfig]:
-    if target_type in BUILTIN_TARGET_CONFIGS:
-        return BUILTIN_TARGET_CONFIGS[target_type]
-    if not isinstance(target_type, str):
-        raise ConfigError(
-            f"target '{key_path[-1]}' has no 'type'",
-            location=doc.location(key_path),
-            hint="Set type: duckdb or type: snowflake",
-        )
-    return GenericTargetConfig  # a third-party adapter validates its own settings on open
+class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
+    """The adapter registry as the loader sees it: ``type`` -> that adapter's target config class.
+
+    The types are the names of the ``orch.adapters`` entry points (package metadata, no import);
+    looking one up loads that one adapter class and reads its ``target_config_class``, so a
+    DuckDB project never imports the Snowflake driver. The loader sits beside the adapters, not
+    above them: it knows the entry-point group, never an adapter module.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, EntryPoint] = {
+            ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
+        }
+        self._loaded: dict[str, type[TargetConfig]] = {}
+
+    def __getitem__(self, adapter_type: str) -> type[TargetConfig]:
+        if adapter_type not in self._loaded:
+            ep = self._found[adapter_type]  # KeyError: not a known type
+            try:
+                adapter = ep.load()
+            except ImportError as err:
+                raise ConfigError(
+                    f"the adapter for target type '{adapter_type}' ({ep.value}) cannot be "
+                    f"imported: {err}",
+                    hint="Install the adapter's package (and its driver) in this environment",
+                ) from None
+            cls = getattr(adapter, "target_config_class", GenericTargetConfig)
+            if not (isinstance(cls, type) and issubclass(cls, TargetConfig)):
+                cls = GenericTargetConfig
+            self._loaded[adapter_type] = cls
+        return self._loaded[adapter_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._found))
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __contains__(self, adapter_type: object) -> bool:
+        return adapter_type in self._found
 
 
 # --------------------------------------------------------------------------- discovery
