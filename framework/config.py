@@ -173,6 +173,53 @@ MODEL_CONFIG_KEYS = frozenset(
     (f.alias or name) for name, f in ModelConfig.model_fields.items() if name != "extra"
 )
 
+# Every setting dbt (core and its common adapters) accepts as a ``+key`` in a project file's
+# ``models:``/``seeds:``/``data_tests:``/``snapshots:``/``sources:`` folder config, with ``_`` for
+# ``-``. orch acts on MODEL_CONFIG_KEYS, keeps DBT_PASSTHROUGH_KEYS and accepts the rest unread, so
+# a dbt project builds unchanged; any other ``+key`` in ``orch_project.yml`` is an error.
+DBT_FOLDER_KEYS = frozenset(
+    {
+        # every resource
+        "enabled", "tags", "pre_hook", "post_hook", "database", "schema", "alias", "meta",
+        "docs", "persist_docs", "full_refresh", "grants", "group", "access", "contract",
+        "materialized", "sql_header", "quoting", "event_time", "static_analysis", "freshness",
+        # incremental models, microbatch, materialized views
+        "unique_key", "incremental_strategy", "on_schema_change", "on_configuration_change",
+        "incremental_predicates", "merge_update_columns", "merge_exclude_columns", "batch_size",
+        "begin", "lookback", "concurrent_batches",
+        # seeds
+        "column_types", "quote_columns", "delimiter",
+        # data tests
+        "severity", "error_if", "warn_if", "fail_calc", "limit", "store_failures",
+        "store_failures_as", "where",
+        # snapshots
+        "strategy", "check_cols", "updated_at", "invalidate_hard_deletes", "hard_deletes",
+        "target_schema", "target_database", "snapshot_meta_column_names", "dbt_valid_to_current",
+        # sources
+        "loaded_at_field", "loaded_at_query",
+        # Python models
+        "packages", "submission_method", "python_version",
+        # dbt-snowflake
+        "transient", "cluster_by", "automatic_clustering", "copy_grants", "snowflake_warehouse",
+        "query_tag", "secure", "target_lag", "refresh_mode", "initialize", "table_format",
+        "external_volume", "base_location_root", "base_location_subpath", "tmp_relation_type",
+        "row_access_policy", "table_tag",
+        # dbt-duckdb
+        "location", "format", "options", "glue_register", "glue_database", "plugin",
+        "overwrite_existing",
+        # dbt-bigquery, dbt-postgres, dbt-redshift, dbt-databricks / dbt-spark
+        "partition_by", "labels", "kms_key_name", "hours_to_expiration", "require_partition_filter",
+        "partition_expiration_days", "policy_tags", "indexes", "unlogged", "dist", "sort",
+        "sort_type", "bind", "backup", "auto_refresh", "file_format", "location_root",
+        "clustered_by", "buckets", "tblproperties", "liquid_clustered_by", "compression",
+    }
+)  # fmt: skip
+FOLDER_CONFIG_KEYS = (
+    MODEL_CONFIG_KEYS
+    | frozenset(k.replace("-", "_") for k in DBT_PASSTHROUGH_KEYS)
+    | DBT_FOLDER_KEYS
+)
+
 _ADDITIVE = ("tags",)
 _MERGED = ("meta", "column_types", "extra")
 

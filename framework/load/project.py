@@ -20,6 +20,7 @@ import jinja2
 from orch import redaction
 from orch.config import (
     ADAPTER_ENTRY_POINT_GROUP,
+    FOLDER_CONFIG_KEYS,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
     ModelProperties,
@@ -178,6 +179,8 @@ def load_project(
             "the project file must be a mapping of keys", location=doc.location(), hint="See README"
         )
     config = validate_doc(ProjectConfig, doc, data)
+    if flavor == "orch":
+        raise_collected(folder_key_errors(doc, data))
     variables = _merge_vars(config, options.vars)
     classes = target_configs if target_configs is not None else AdapterTargetConfigs()
     target_name, target = load_target(root, config, options, classes, flavor=flavor)
@@ -592,6 +595,47 @@ def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavo
 
 
 # --------------------------------------------------------------------------- folder configs
+
+
+FOLDER_CONFIG_SECTIONS = ("models", "seeds", "data_tests", "tests", "snapshots", "sources")
+
+
+def folder_key_errors(doc: YamlDoc, data: dict[str, Any]) -> list[UserError]:
+    """An error for each ``+key`` of a folder config in the project file that is no setting.
+
+    dbt's own settings (:data:`orch.config.FOLDER_CONFIG_KEYS`) are accepted, acted on or not, so
+    a dbt project keeps building; a typo such as ``+materialised`` would otherwise be ignored
+    without a word (and the models built as views). Keys without ``+`` are sub-folders, or
+    settings written the older dbt way, and are not checked.
+    """
+    errors: list[UserError] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if not isinstance(key, str):
+                continue
+            if key.startswith("+"):
+                name = key[1:]
+                if name.replace("-", "_") not in FOLDER_CONFIG_KEYS and name != "schema_":
+                    known = [f"+{k}" for k in FOLDER_CONFIG_KEYS]
+                    where = ".".join(path)
+                    errors.append(
+                        ConfigError(
+                            f"unknown config key '{key}' in '{where}'",
+                            location=doc.location((*path, key)),
+                            hint=suggestion(key, known, closest=True)
+                            or "Folder settings are model config keys with a '+' "
+                            "(e.g. +materialized, +schema, +tags)",
+                        )
+                    )
+            elif isinstance(value, dict):
+                walk(value, (*path, key))
+
+    for section in FOLDER_CONFIG_SECTIONS:
+        walk(data.get(section), (section,))
+    return errors
 
 
 def folder_config(tree: dict[str, Any], project_name: str, rel_path: str) -> dict[str, Any]:

@@ -92,6 +92,8 @@ class Recording:
     """What one render of a model called."""
 
     refs: dict[str, str] = field(default_factory=dict)  # marker -> asset name
+    # marker -> the project named by a two-argument ref('project', 'model')
+    ref_projects: dict[str, str] = field(default_factory=dict)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # marker -> (source, table)
     config: dict[str, Any] = field(default_factory=dict)
     vars_used: set[str] = field(default_factory=set)
@@ -342,6 +344,8 @@ class Renderer:
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name
+        if len(args) == 2:
+            rec.ref_projects[marker] = str(args[0])  # checked when the graph is resolved
         return marker
 
     def _source(self, source_name: str, table_name: str) -> str:
