@@ -18,6 +18,7 @@ import click
 from orch import redaction
 from orch.config import RunOptions
 from orch.errors import InternalError, OrchError
+from orch.selection import Selection
 
 
 class OrchGroup(click.Group):
@@ -118,8 +119,12 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
-    """RunOptions from the parsed command line."""
-    return RunOptions(
+    """RunOptions from the parsed command line.
+
+    The selection is parsed here, once, so a malformed selector fails before anything loads;
+    later stages get the same :class:`~orch.selection.Selection` from ``Selection.from_options``.
+    """
+    options = RunOptions(
         project_dir=kwargs["project_dir"],
         profiles_dir=kwargs.get("profiles_dir"),
         target=kwargs.get("target"),
@@ -128,6 +133,8 @@ def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
         exclude=_split(kwargs.get("exclude", ())),
         **extra,
     )
+    Selection.from_options(options)
+    return options
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -167,9 +174,8 @@ def main() -> None:
 def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
     """Compile the project (only what the selection needs, when it can tell)."""
     from orch.compiler import compile_or_reuse
-    from orch.selection import names_needed_for
 
-    names = names_needed_for(options.select, options.exclude) if scoped else None
+    names = Selection.from_options(options).names_needed() if scoped else None
     result = compile_or_reuse(options, names)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
