@@ -290,7 +290,7 @@ class Selection:
         ``--exclude`` picks (excluding an asset also drops the checks that read it)."""
         ev = self._evaluation(manifest)
         reading = {check for asset in assets for check in ev.readers.get(asset, ())}
-        return (ev.selected_checks | reading) - ev.excluded_checks
+        return set((ev.selected_checks | reading) - ev.excluded_checks)
 
     def _evaluation(self, manifest: Manifest) -> _Evaluation:
         for ref, done in self._memo:

@@ -10,9 +10,9 @@ import gc
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from orch import redaction
@@ -20,19 +20,22 @@ from orch.config import RunOptions
 from orch.errors import InternalError, OrchError
 from orch.selection import Selection
 
+if TYPE_CHECKING:
+    from orch.compiler.artifacts import CompileResult
+
 
 class OrchGroup(click.Group):
     """A click group whose ``main`` turns orch errors into messages and exit codes."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **kwargs: Any
+    ) -> Any:
         """Run the CLI; user errors print one line (no traceback) and exit 2."""
-        argv = kwargs.get("args")
-        if argv is None:
-            argv = args[0] if args else sys.argv[1:]
+        argv = sys.argv[1:] if args is None else args
         debug = "--debug" in argv  # from the arguments given (CliRunner passes them, not argv)
         kwargs.pop("standalone_mode", None)
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as err:
             sys.exit(err.exit_code)
         except click.Abort:
@@ -171,7 +174,7 @@ def main() -> None:
     cli.main(prog_name="orch")
 
 
-def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
+def load_manifest(options: RunOptions, *, scoped: bool = True) -> CompileResult:
     """Compile the project (only what the selection needs, when it can tell)."""
     from orch.compiler import compile_or_reuse
 

@@ -145,8 +145,8 @@ def _parse_one(
             recording.refs.setdefault(marker, target)
         for marker, other in inc_recording.ref_projects.items():
             recording.ref_projects.setdefault(marker, other)
-        for marker, target in inc_recording.sources.items():
-            recording.sources.setdefault(marker, target)
+        for marker, table in inc_recording.sources.items():
+            recording.sources.setdefault(marker, table)
         incremental = _variant(inc_text, dialect, model_file.path, raw)
     fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path)
     model = ParsedModel(

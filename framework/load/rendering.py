@@ -26,7 +26,13 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from orch import redaction
 from orch.config import MODEL_CONFIG_KEYS
-from orch.errors import Location, TemplateError, UnsupportedFeatureError, suggestion
+from orch.errors import (
+    Location,
+    ProjectError,
+    TemplateError,
+    UnsupportedFeatureError,
+    suggestion,
+)
 
 THIS_MARKER = "__orch_this__"
 REF_PREFIX = "__orch_ref_"
@@ -235,7 +241,7 @@ class Renderer:
             modules=_Modules(),
             execute=False,
         )
-        self.macro_errors: list[TemplateError] = []
+        self.macro_errors: list[ProjectError] = []
         self._load_macros(macro_files or {})
 
     # ------------------------------------------------------------------ macros
@@ -448,7 +454,7 @@ def _template_line(err: BaseException, path: str) -> int:
     return line
 
 
-def _template_error(err: BaseException, path: str, source: str) -> TemplateError:
+def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
     line = _template_line(err, path)
     if isinstance(err, _MissingVarError):
         line = line or _find_line(source, rf"var\(\s*['\"]{re.escape(err.name)}['\"]")
