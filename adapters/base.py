@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from orch.config import GenericTargetConfig, TargetConfig
 from orch.names import Relation
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,8 @@ class Adapter(ABC):
 
     def quote(self, identifier: str) -> str:
         """``identifier`` quoted for this dialect."""
+        from sqlglot import exp  # late: reading the class (profile validation) needs no sqlglot
+
         return exp.to_identifier(identifier, quoted=True).sql(dialect=self.dialect)
 
     def render(self, relation: Relation) -> str:
@@ -258,6 +260,8 @@ class Adapter(ABC):
 
     def table_expression(self, relation: Relation) -> exp.Table:
         """``relation`` as a sqlglot Table with quoted identifiers."""
+        from sqlglot import exp  # late: reading the class (profile validation) needs no sqlglot
+
         return exp.Table(
             this=exp.to_identifier(relation.name, quoted=True),
             db=exp.to_identifier(relation.schema, quoted=True) if relation.schema else None,
