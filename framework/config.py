@@ -584,7 +584,12 @@ def validate_target(
             hint=f"{close + ' ' if close else ''}Known adapter types: {', '.join(known) or 'none'}"
             " (a third-party adapter registers in the 'orch.adapters' entry-point group)",
         )
-    cls = config_classes[target_type]
+    try:
+        cls = config_classes[target_type]
+    except ConfigError as err:  # the adapter could not be loaded: say which target needs it
+        raise ConfigError(
+            err.message, location=doc.location((*key_path, "type")), hint=err.hint
+        ) from None
     result: TargetConfig = validate_doc(cls, doc, raw, key_path)
     return result
 

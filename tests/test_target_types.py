@@ -125,3 +125,23 @@ def test_the_registry_lists_a_third_party_type(make_project: MakeProject, tmp_pa
         "types: duckdb, memo, snowflake (a third-party adapter registers in the 'orch.adapters' "
         "entry-point group)"
     )
+
+
+def test_an_adapter_that_cannot_be_imported(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    dist = site / "orch_broken-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: orch-broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[orch.adapters]\nbroken = orch_broken:Adapter\n")
+    (site / "orch_broken.py").write_text("import orch_broken_driver_missing\n")
+    monkeypatch.syspath_prepend(str(site))
+    root = make_project(
+        tmp_path / "p", {"models/a.sql": "select 1 as x"}, profiles_yml=profiles("type: broken\n")
+    )
+    assert ls_error(root) == (
+        "Error: profiles.yml:5:7: the adapter for target type 'broken' (orch_broken:Adapter) "
+        "cannot be imported: No module named 'orch_broken_driver_missing'. Install the adapter's "
+        "package (and its driver) in this environment"
+    )

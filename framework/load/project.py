@@ -398,9 +398,10 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """The adapter registry as the loader sees it: ``type`` -> that adapter's target config class.
 
     The types are the names of the ``orch.adapters`` entry points (package metadata, no import);
-    looking one up loads that one adapter class and reads its ``target_config_class``, so a
-    DuckDB project never imports the Snowflake driver. The loader sits beside the adapters, not
-    above them: it knows the entry-point group, never an adapter module.
+    looking one up loads that one adapter class and reads its ``target_config_class`` (the
+    adapter modules import their driver only when an adapter is made, so this stays cheap). The
+    loader sits beside the adapters, not above them: it knows the entry-point group, never an
+    adapter module.
     """
 
     def __init__(self) -> None:
@@ -414,7 +415,7 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
             ep = self._found[adapter_type]  # KeyError: not a known type
             try:
                 adapter = ep.load()
-            except ImportError as err:
+            except (ImportError, AttributeError) as err:  # a missing module or class
                 raise ConfigError(
                     f"the adapter for target type '{adapter_type}' ({ep.value}) cannot be "
                     f"imported: {err}",
