@@ -233,8 +233,9 @@ class Selection:
 
     select: SelectionSpec
     exclude: SelectionSpec
+    # the last few manifests this selection was evaluated over (held weakly) and the results
     _memo: list[tuple[weakref.ref[Manifest], _Evaluation]] = field(
-        default_factory=list, compare=False, hash=False, repr=False
+        default_factory=list, init=False, compare=False, hash=False, repr=False
     )
 
     @classmethod
