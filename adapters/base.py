@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from orch.config import TargetConfig
+from orch.config import GenericTargetConfig, TargetConfig
 from orch.names import Relation
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,17 @@ class WriteMode(enum.Enum):
 class Adapter(ABC):
     """One warehouse connection pool and the operations orch needs from it.
 
-    Capability flags (``SUPPORTS_*``) let the core choose a strategy without knowing the warehouse.
+    Where warehouses differ (atomic replace by rename or SWAP, native MERGE or delete+insert,
+    which DDL is transactional) the adapter's own methods hide it; a class flag exists only where
+    the core chooses between strategies (``PREFERS_FOLDED_CHECKS``).
     """
 
     type: ClassVar[str]
     dialect: ClassVar[str]  # sqlglot dialect name
-    # builtins.type: the class attribute ``type`` above shadows the builtin here
-    target_config_class: ClassVar[builtins.type[TargetConfig]] = TargetConfig
+    # The class that validates this adapter's targets in profiles.yml (the loader asks the
+    # registry for it). builtins.type: the class attribute ``type`` above shadows the builtin.
+    target_config_class: ClassVar[builtins.type[TargetConfig]] = GenericTargetConfig
 
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = True  # DDL inside transactions, rolled back on error
-    SUPPORTS_MERGE: ClassVar[bool] = True
-    SUPPORTS_SWAP: ClassVar[bool] = False  # ALTER TABLE ... SWAP WITH
-    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = False
     # Fold row-level checks of one table into one scan (SELECT COUNT_IF(p1), COUNT_IF(p2) ...):
     # a win where every query scans the table remotely; see bench/RESULTS.md (checks).
     PREFERS_FOLDED_CHECKS: ClassVar[bool] = True
@@ -251,6 +250,8 @@ class Adapter(ABC):
 
     def quote(self, identifier: str) -> str:
         """``identifier`` quoted for this dialect."""
+        from sqlglot import exp  # late: reading the class (profile validation) needs no sqlglot
+
         return exp.to_identifier(identifier, quoted=True).sql(dialect=self.dialect)
 
     def render(self, relation: Relation) -> str:
@@ -259,6 +260,8 @@ class Adapter(ABC):
 
     def table_expression(self, relation: Relation) -> exp.Table:
         """``relation`` as a sqlglot Table with quoted identifiers."""
+        from sqlglot import exp  # late: reading the class (profile validation) needs no sqlglot
+
         return exp.Table(
             this=exp.to_identifier(relation.name, quoted=True),
             db=exp.to_identifier(relation.schema, quoted=True) if relation.schema else None,

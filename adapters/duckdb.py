@@ -14,18 +14,18 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import duckdb
 from orch.adapters.base import TEMP_PREFIX, Adapter, Column, WriteMode
 from orch.config import DuckDBTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
 from orch.redaction import scrub
-from sqlglot import exp
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,18 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-DUCKDB_VERSION = _version_tuple(duckdb.__version__)
+DUCKDB_VERSION = _version_tuple(version("duckdb"))  # package metadata: no import of the driver
+
+
+def _import_driver() -> None:
+    """Import the duckdb driver into this module's globals when an adapter is made.
+
+    Not on import: the loader reads :attr:`DuckDBAdapter.target_config_class` to validate a
+    profile, and a command that never connects (``orch ls``, a warm ``orch compile``) need not pay
+    for the driver.
+    """
+    global duckdb
+    import duckdb
 
 
 class _ThreadState(threading.local):
@@ -71,10 +82,6 @@ class DuckDBAdapter(Adapter):
     # WHERE filters into its compressed storage and prunes with statistics (bench/bench_checks.py).
     PREFERS_FOLDED_CHECKS = False
 
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = True
-    SUPPORTS_MERGE: ClassVar[bool] = True
-    SUPPORTS_SWAP: ClassVar[bool] = False
-    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = True
     # MERGE INTO arrived in DuckDB 1.4; older versions get DELETE + INSERT in one transaction.
     NATIVE_MERGE: ClassVar[bool] = DUCKDB_VERSION >= (1, 4)
 
@@ -84,6 +91,7 @@ class DuckDBAdapter(Adapter):
         if not isinstance(config, DuckDBTargetConfig):
             config = DuckDBTargetConfig.model_validate(config.model_dump(by_alias=True))
         super().__init__(config, project_dir)
+        _import_driver()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._local = _ThreadState()
         self._lock = threading.RLock()  # reentrant: interrupt() may run in a signal handler
@@ -582,6 +590,8 @@ class DuckDBAdapter(Adapter):
 
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """``CASE WHEN condition THEN TRUE ELSE error(message) END`` (DuckDB's ``error()``)."""
+        from sqlglot import exp  # late, like the driver: not needed to read the class
+
         literal = exp.Literal.string(message).sql(dialect=self.dialect)
         return f"CASE WHEN {condition_sql} THEN TRUE ELSE error({literal}) END"
 

@@ -11,6 +11,7 @@ YAML errors are turned into :class:`ConfigError` naming file, key path and line 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -170,6 +171,53 @@ class ModelConfig(OrchModel):
 
 MODEL_CONFIG_KEYS = frozenset(
     (f.alias or name) for name, f in ModelConfig.model_fields.items() if name != "extra"
+)
+
+# Every setting dbt (core and its common adapters) accepts as a ``+key`` in a project file's
+# ``models:``/``seeds:``/``data_tests:``/``snapshots:``/``sources:`` folder config, with ``_`` for
+# ``-``. orch acts on MODEL_CONFIG_KEYS, keeps DBT_PASSTHROUGH_KEYS and accepts the rest unread, so
+# a dbt project builds unchanged; any other ``+key`` in ``orch_project.yml`` is an error.
+DBT_FOLDER_KEYS = frozenset(
+    {
+        # every resource
+        "enabled", "tags", "pre_hook", "post_hook", "database", "schema", "alias", "meta",
+        "docs", "persist_docs", "full_refresh", "grants", "group", "access", "contract",
+        "materialized", "sql_header", "quoting", "event_time", "static_analysis", "freshness",
+        # incremental models, microbatch, materialized views
+        "unique_key", "incremental_strategy", "on_schema_change", "on_configuration_change",
+        "incremental_predicates", "merge_update_columns", "merge_exclude_columns", "batch_size",
+        "begin", "lookback", "concurrent_batches",
+        # seeds
+        "column_types", "quote_columns", "delimiter",
+        # data tests
+        "severity", "error_if", "warn_if", "fail_calc", "limit", "store_failures",
+        "store_failures_as", "where",
+        # snapshots
+        "strategy", "check_cols", "updated_at", "invalidate_hard_deletes", "hard_deletes",
+        "target_schema", "target_database", "snapshot_meta_column_names", "dbt_valid_to_current",
+        # sources
+        "loaded_at_field", "loaded_at_query",
+        # Python models
+        "packages", "submission_method", "python_version",
+        # dbt-snowflake
+        "transient", "cluster_by", "automatic_clustering", "copy_grants", "snowflake_warehouse",
+        "query_tag", "secure", "target_lag", "refresh_mode", "initialize", "table_format",
+        "external_volume", "base_location_root", "base_location_subpath", "tmp_relation_type",
+        "row_access_policy", "table_tag",
+        # dbt-duckdb
+        "location", "format", "options", "glue_register", "glue_database", "plugin",
+        "overwrite_existing",
+        # dbt-bigquery, dbt-postgres, dbt-redshift, dbt-databricks / dbt-spark
+        "partition_by", "labels", "kms_key_name", "hours_to_expiration", "require_partition_filter",
+        "partition_expiration_days", "policy_tags", "indexes", "unlogged", "dist", "sort",
+        "sort_type", "bind", "backup", "auto_refresh", "file_format", "location_root",
+        "clustered_by", "buckets", "tblproperties", "liquid_clustered_by", "compression",
+    }
+)  # fmt: skip
+FOLDER_CONFIG_KEYS = (
+    MODEL_CONFIG_KEYS
+    | frozenset(k.replace("-", "_") for k in DBT_PASSTHROUGH_KEYS)
+    | DBT_FOLDER_KEYS
 )
 
 _ADDITIVE = ("tags",)
@@ -495,15 +543,55 @@ class SnowflakeTargetConfig(TargetConfig):
 
 
 class GenericTargetConfig(TargetConfig):
-    """A target of a third-party adapter: its own settings are validated by the adapter."""
+    """A target of a third-party adapter that declares no config class of its own: its settings
+    are kept as given and validated by the adapter when it opens."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
-BUILTIN_TARGET_CONFIGS: dict[str, type[TargetConfig]] = {
-    "duckdb": DuckDBTargetConfig,
-    "snowflake": SnowflakeTargetConfig,
-}
+# The entry-point group adapters register in (``duckdb = "orch.adapters.duckdb:DuckDBAdapter"``).
+ADAPTER_ENTRY_POINT_GROUP = "orch.adapters"
+
+# Which target config class validates each ``type:``. Adapters own their class
+# (``Adapter.target_config_class``); the loader passes the adapter registry's mapping in, so this
+# module never imports an adapter. A lazy mapping is fine: only the profile's own type is looked up.
+TargetConfigClasses = Mapping[str, type[TargetConfig]]
+
+
+def validate_target(
+    raw: Any, doc: YamlDoc, key_path: KeyPath, config_classes: TargetConfigClasses
+) -> TargetConfig:
+    """Validate one target of ``profiles.yml`` with the config class its adapter declares.
+
+    Raises:
+        ConfigError: naming the file and line of the target when its ``type`` is missing or no
+            installed adapter has that type (the hint lists the known types), or of the key at
+            fault when a setting is invalid.
+    """
+    target_type = raw.get("type") if isinstance(raw, dict) else None
+    known = sorted(config_classes)
+    if not isinstance(target_type, str) or not target_type:
+        raise ConfigError(
+            f"target '{key_path[-1]}' has no 'type'",
+            location=doc.location(key_path),
+            hint=f"Set type: to one of the known adapter types: {', '.join(known)}",
+        )
+    if target_type not in config_classes:
+        close = suggestion(target_type, known)
+        raise ConfigError(
+            f"unknown target type '{target_type}'",
+            location=doc.location((*key_path, "type")),
+            hint=f"{close + ' ' if close else ''}Known adapter types: {', '.join(known) or 'none'}"
+            " (a third-party adapter registers in the 'orch.adapters' entry-point group)",
+        )
+    try:
+        cls = config_classes[target_type]
+    except ConfigError as err:  # the adapter could not be loaded: say which target needs it
+        raise ConfigError(
+            err.message, location=doc.location((*key_path, "type")), hint=err.hint
+        ) from None
+    result: TargetConfig = validate_doc(cls, doc, raw, key_path)
+    return result
 
 
 class ProfileConfig(OrchModel):

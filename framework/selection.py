@@ -24,13 +24,15 @@ every check that reads ``orders``.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
-from orch.config import MODEL_CONFIG_KEYS
+from orch.config import MODEL_CONFIG_KEYS, RunOptions
 from orch.errors import SelectionError, suggestion
 from orch.manifest import CheckNode, Manifest, Node
 from pydantic import BaseModel
@@ -220,6 +222,130 @@ def _depth(text: str | None) -> int | None:
 # --------------------------------------------------------------------------- evaluation
 
 
+@dataclass(frozen=True)
+class Selection:
+    """``-s``/``--select`` and ``--exclude``, parsed once: the one value a run selects with.
+
+    Build it with :meth:`from_options` (or :meth:`parse`): equal options give the same object,
+    so the CLI, the workflow and the check hook of one run share one parse, and
+    :meth:`evaluate` computes the assets and checks once per manifest.
+    """
+
+    select: SelectionSpec
+    exclude: SelectionSpec
+    # the last few manifests this selection was evaluated over (held weakly) and the results
+    _memo: list[tuple[weakref.ref[Manifest], _Evaluation]] = field(
+        default_factory=list, init=False, compare=False, hash=False, repr=False
+    )
+
+    @classmethod
+    def parse(cls, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> Selection:
+        """The selection of these ``-s`` and ``--exclude`` values.
+
+        Raises:
+            SelectionError: when a selector is malformed (see :func:`parse_selection`).
+        """
+        return _parsed(_texts(select), _texts(exclude))
+
+    @classmethod
+    def from_options(cls, options: RunOptions) -> Selection:
+        """The selection of a command line's ``-s`` and ``--exclude``."""
+        return _parsed(_texts(options.select), _texts(options.exclude))
+
+    def names_needed(self) -> set[str] | None:
+        """The bare asset names a scoped load must read (the loader adds their ancestors), or None.
+
+        A set when every criterion is an exact name with at most ancestors (``m``, ``+m``,
+        ``2+m``, also in intersections); None when the selection needs the whole project: empty
+        ``select``, any exclusion, descendants, ``@``, wildcards, methods or a source name. A name
+        that turns out not to be a model file (a check name, a typo) should make the loader fall
+        back to a full load, so that the error or the check is found.
+        """
+        if self.select.is_empty or not self.exclude.is_empty:
+            return None
+        names: set[str] = set()
+        for c in self.select.criteria:
+            if (
+                c.method != "name"
+                or c.is_wildcard
+                or c.children
+                or c.childrens_parents
+                or "." in c.value
+            ):
+                return None
+            names.add(c.value)
+        return names
+
+    def evaluate(self, manifest: Manifest) -> SelectionResult:
+        """The assets and checks selected in ``manifest`` (computed once per manifest).
+
+        Raises:
+            SelectionError: when a bare name (without wildcards) is neither an asset nor a check,
+                or a ``config.`` key is unknown.
+        """
+        return self._evaluation(manifest).result
+
+    def checks_for(self, manifest: Manifest, assets: Iterable[str]) -> set[str]:
+        """The checks to run with ``assets``: those reading any of them (dbt's eager mode), plus
+        those the selection picks directly (by name, ``test_type:``, ``tag:``...), minus those
+        ``--exclude`` picks (excluding an asset also drops the checks that read it)."""
+        ev = self._evaluation(manifest)
+        reading = {check for asset in assets for check in ev.readers.get(asset, ())}
+        return set((ev.selected_checks | reading) - ev.excluded_checks)
+
+    def _evaluation(self, manifest: Manifest) -> _Evaluation:
+        for ref, done in self._memo:
+            if ref() is manifest:
+                return done
+        done = _evaluate(manifest, self.select, self.exclude)
+        self._memo[:] = [(r, d) for r, d in self._memo if r() is not None][-3:]
+        self._memo.append((weakref.ref(manifest), done))
+        return done
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """One selection evaluated over one manifest, with what the check selection needs."""
+
+    result: SelectionResult
+    selected_checks: frozenset[str]  # before --exclude
+    excluded_checks: frozenset[str]
+    # asset -> the checks reading it (no reference to the manifest: the memo holds it weakly)
+    readers: Mapping[str, set[str]]
+
+
+def _texts(values: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(values, str):  # a lone string is one selector, not its characters
+        return (values,)
+    return tuple(values)
+
+
+@lru_cache(maxsize=256)
+def _parsed(select: tuple[str, ...], exclude: tuple[str, ...]) -> Selection:
+    return Selection(parse_selection(select), parse_selection(exclude))
+
+
+def _evaluate(manifest: Manifest, spec: SelectionSpec, excluded: SelectionSpec) -> _Evaluation:
+    ev = _Evaluator(manifest)
+    if spec.is_empty:
+        assets = {n for n, node in manifest.nodes.items() if node.resource_type != "source"}
+        checks = set(manifest.checks)
+    else:
+        assets, checks = ev.spec(spec)
+    unmatched = tuple(ev.unmatched)  # of ``select`` only
+    selected_checks = frozenset(checks)
+    ex_checks: set[str] = set()
+    if not excluded.is_empty:
+        ex_assets, ex_checks = ev.spec(excluded)
+        assets -= ex_assets
+        checks -= ex_checks
+    result = SelectionResult(frozenset(assets), frozenset(checks), unmatched)
+    return _Evaluation(result, selected_checks, frozenset(ex_checks), ev.readers)
+
+
+# The functions below take the selector texts; each goes through the one cached Selection.
+
+
 def evaluate_selection(
     manifest: Manifest, select: Sequence[str] = (), exclude: Sequence[str] = ()
 ) -> SelectionResult:
@@ -231,19 +357,7 @@ def evaluate_selection(
         SelectionError: when a selector is malformed, or a bare name (without wildcards) is
             neither an asset nor a check.
     """
-    spec, excluded = parse_selection(select), parse_selection(exclude)
-    ev = _Evaluator(manifest)
-    if spec.is_empty:
-        assets = {n for n, node in manifest.nodes.items() if node.resource_type != "source"}
-        checks = set(manifest.checks)
-    else:
-        assets, checks = ev.spec(spec)
-    unmatched = tuple(ev.unmatched)  # of ``select`` only
-    if not excluded.is_empty:
-        ex_assets, ex_checks = ev.spec(excluded)
-        assets -= ex_assets
-        checks -= ex_checks
-    return SelectionResult(frozenset(assets), frozenset(checks), unmatched)
+    return Selection.parse(select, exclude).evaluate(manifest)
 
 
 def select_nodes(
@@ -259,7 +373,7 @@ def select_nodes(
     Returns:
         Asset names (models, seeds, and sources when selected explicitly or reached by ``+``).
     """
-    return set(evaluate_selection(manifest, select, exclude).assets)
+    return set(Selection.parse(select, exclude).evaluate(manifest).assets)
 
 
 def select_checks(
@@ -280,39 +394,12 @@ def select_checks(
     Returns:
         Check names (keys of ``manifest.checks``).
     """
-    spec, excluded = parse_selection(select), parse_selection(exclude)
-    ev = _Evaluator(manifest)
-    checks = set(manifest.checks) if spec.is_empty else ev.spec(spec)[1]
-    checks |= ev.checks_reading(set(selected_assets))
-    if not excluded.is_empty:
-        checks -= ev.spec(excluded)[1]
-    return checks
+    return Selection.parse(select, exclude).checks_for(manifest, selected_assets)
 
 
 def names_needed_for(select: Sequence[str], exclude: Sequence[str] = ()) -> set[str] | None:
-    """The bare asset names a scoped load must read (the loader adds their ancestors), or None.
-
-    Returns a set when every criterion is an exact name with at most ancestors (``m``, ``+m``,
-    ``2+m``, also in intersections); None when the selection needs the whole project: empty
-    ``select``, any exclusion, descendants, ``@``, wildcards, methods or a source name. A name that
-    turns out not to be a model file (a check name, a typo) should make the loader fall back to a
-    full load, so that the error or the check is found.
-    """
-    spec = parse_selection(select)
-    if spec.is_empty or not parse_selection(exclude).is_empty:
-        return None
-    names: set[str] = set()
-    for c in spec.criteria:
-        if (
-            c.method != "name"
-            or c.is_wildcard
-            or c.children
-            or c.childrens_parents
-            or "." in c.value
-        ):
-            return None
-        names.add(c.value)
-    return names
+    """:meth:`Selection.names_needed` of these selector texts."""
+    return Selection.parse(select, exclude).names_needed()
 
 
 class _Evaluator:

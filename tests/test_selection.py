@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
-from orch.config import ModelConfig
+from orch import selection
+from orch.config import ModelConfig, RunOptions
 from orch.errors import SelectionError
 from orch.manifest import CheckNode, Manifest, Node, ProjectInfo
 from orch.selection import (
+    Selection,
     SelectionCriterion,
     SelectionIntersection,
     SelectionSpec,
@@ -18,6 +23,8 @@ from orch.selection import (
     select_checks,
     select_nodes,
 )
+
+from tests.conftest import MakeProject, run_cli
 
 #   raw.orders ──▶ stg_orders ──┬──────────────────────▶ orders ──┬─▶ customers ─▶ customer_segments
 #   stripe.payments ▶ stg_payments ─▶ int_order_payments ─┘        └─▶ finance_daily ─▶ rpt_revenue
@@ -621,3 +628,77 @@ def test_names_needed_for(select: list[str], exclude: list[str], expected: set[s
 def test_names_needed_for_rejects_malformed() -> None:
     with pytest.raises(SelectionError):
         names_needed_for(["+"])
+
+
+# --------------------------------------------------------------------------- one parse per run
+
+
+def test_equal_options_share_one_selection() -> None:
+    one = Selection.from_options(RunOptions(project_dir=Path("."), select=("+orders",)))
+    assert Selection.parse(["+orders"]) is one
+    assert one.select == parse_selection(["+orders"])
+    assert one.names_needed() == {"orders"}
+    assert one.evaluate(MANIFEST) is one.evaluate(MANIFEST)  # evaluated once per manifest
+
+
+SHOP = {
+    "models/a.sql": "select 1 as x",
+    "models/b.sql": "select x from a",
+    "models/c.sql": "select x from b",
+    "models/schema.yml": """\
+        models:
+          - name: a
+            columns: [{name: x, checks: [not_null]}]
+          - name: b
+            columns: [{name: x, checks: [not_null, unique]}]
+        """,
+}
+
+
+def test_a_build_parses_and_evaluates_its_selection_once(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path, SHOP)
+    parsed: list[tuple[str, ...]] = []
+    evaluated: list[SelectionSpec] = []
+    real_parse, real_evaluate = selection.parse_selection, selection._evaluate
+
+    def parse_spy(texts: Sequence[str]) -> SelectionSpec:
+        parsed.append(tuple(texts))
+        return real_parse(texts)
+
+    def evaluate_spy(manifest: Manifest, spec: SelectionSpec, excluded: SelectionSpec) -> Any:
+        evaluated.append(spec)
+        return real_evaluate(manifest, spec, excluded)
+
+    monkeypatch.setattr(selection, "parse_selection", parse_spy)
+    monkeypatch.setattr(selection, "_evaluate", evaluate_spy)
+    selection._parsed.cache_clear()
+    run = run_cli("build", "--project-dir", root, "-s", "+b", "--exclude", "unique_b_x")
+    assert run.exit_code == 0, run.output
+    assert parsed == [("+b",), ("unique_b_x",)]  # -s and --exclude, each once
+    assert len(evaluated) == 1  # the assets and the checks of the build: one evaluation
+    results = json.loads((root / "target" / "run_results.json").read_text())
+    ids = sorted(r["unique_id"].rsplit(".", 1)[-1] for r in results["results"])
+    assert ids == ["a", "b", "not_null_a_x", "not_null_b_x"]
+
+
+def test_a_selection_matching_nothing_builds_nothing(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path, SHOP)
+    run = run_cli("build", "--project-dir", root, "-s", "tag:nonexistent")
+    assert run.exit_code == 0, run.output
+    assert run.stdout.splitlines()[0] == (
+        "orch build on target dev: 0 steps (selection: tag:nonexistent)"
+    )
+    assert "nothing to do" in run.stdout
+
+
+def test_a_malformed_selector_fails_before_loading(tmp_path: Path) -> None:
+    run = run_cli("build", "--project-dir", tmp_path / "missing", "-s", "orders+,")
+    assert run.exit_code == 2, run.output
+    assert run.stderr.strip() == (
+        "Error: invalid selector 'orders+,': empty criterion around ','. Join criteria with "
+        "single commas and no spaces, e.g. 'tag:nightly,stg_*'"
+    )

@@ -6,7 +6,7 @@ Each worker thread opens its own connector connection on first use and keeps it 
 through ``fetch_arrow_all`` and goes in through the connector's bulk ``write_pandas`` (staged
 Parquet + ``COPY INTO``), never row by row.
 
-Snowflake commits DDL implicitly, so only DML is transactional (``SUPPORTS_TRANSACTIONS = False``):
+Snowflake commits DDL implicitly, so only DML is transactional:
 ``delete_insert`` and ``merge`` run inside an explicit ``BEGIN``/``COMMIT``.
 
 The same code runs against ``fakesnow`` (the connector emulated on DuckDB) in the test suite. Where
@@ -25,9 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import snowflake.connector
-import snowflake.connector.errors as sf_errors
-import snowflake.connector.pandas_tools
 from orch.adapters.base import TEMP_PREFIX, Adapter, Column, WriteMode
 from orch.config import SnowflakeTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
@@ -36,6 +33,9 @@ from orch.redaction import scrub
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import snowflake.connector
+    import snowflake.connector.errors as sf_errors
+    import snowflake.connector.pandas_tools
 
 from orch.adapters.snowflake.retry import (
     _LOGIN_ERRNO_SETTINGS,
@@ -70,6 +70,19 @@ AUTHENTICATORS = (PASSWORD, KEY_PAIR, EXTERNAL_BROWSER, OAUTH, "username_passwor
 # ---------------------------------------------------------------------------- adapter
 
 
+def _import_driver() -> None:
+    """Import snowflake-connector-python into this module's globals.
+
+    The connector (with pandas) takes over a second to import: it is imported when an adapter is
+    made, never when orch only reads the class (``target_config_class``, to validate a profile),
+    so ``orch ls`` or ``orch compile`` on a Snowflake target does not pay for it.
+    """
+    global snowflake, sf_errors
+    import snowflake.connector
+    import snowflake.connector.errors as sf_errors
+    import snowflake.connector.pandas_tools  # noqa: F401  (write_pandas, looked up at write time)
+
+
 class _ThreadState(threading.local):
     """Per-thread connection and transaction depth."""
 
@@ -84,11 +97,6 @@ class SnowflakeAdapter(Adapter):
     dialect: ClassVar[str] = "snowflake"
     target_config_class = SnowflakeTargetConfig
 
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = False  # DDL commits implicitly; DML is transactional
-    SUPPORTS_MERGE: ClassVar[bool] = True
-    SUPPORTS_SWAP: ClassVar[bool] = True
-    SUPPORTS_ZERO_COPY_ARROW: ClassVar[bool] = False
-
     config: SnowflakeTargetConfig
 
     def __init__(
@@ -102,6 +110,7 @@ class SnowflakeAdapter(Adapter):
         if not isinstance(config, SnowflakeTargetConfig):
             config = SnowflakeTargetConfig.model_validate(config.model_dump(by_alias=True))
         super().__init__(config, project_dir)
+        _import_driver()
         self.retry_base_delay = retry_base_delay
         self._sleep = sleep
         self._local = _ThreadState()

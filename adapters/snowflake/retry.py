@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
-
-import snowflake.connector.errors as sf_errors
-
-if TYPE_CHECKING:
-    pass
-
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -29,27 +23,40 @@ _LOGIN_ERRNO_SETTINGS = {
     390318: "token",  # OAuth access token expired
 }
 
-_TRANSIENT_CLASSES: tuple[type[BaseException], ...] = (
-    sf_errors.ServiceUnavailableError,
-    sf_errors.InternalServerError,
-    sf_errors.BadGatewayError,
-    sf_errors.GatewayTimeoutError,
-    sf_errors.OtherHTTPRetryableError,
-    sf_errors.TooManyRequests,
-    sf_errors.RequestTimeoutError,
-    ConnectionError,  # stdlib: reset, aborted, refused, broken pipe
-    TimeoutError,
-)
-_PERMANENT_CLASSES: tuple[type[BaseException], ...] = (
-    sf_errors.ProgrammingError,  # syntax, object does not exist, ...
-    sf_errors.IntegrityError,
-    sf_errors.DataError,
-    sf_errors.NotSupportedError,
-    sf_errors.NonRetryableTlsError,
-    sf_errors.RevocationCheckError,
-    sf_errors.ForbiddenError,
-    sf_errors.BadRequest,
-)
+
+@cache
+def _error_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(transient, permanent) exception classes of the connector.
+
+    The connector (with pandas) takes over a second to import, so it is imported when an error is
+    first judged, never when orch merely reads the adapter class (profile validation).
+    """
+    import snowflake.connector.errors as sf_errors
+
+    transient: tuple[type[BaseException], ...] = (
+        sf_errors.ServiceUnavailableError,
+        sf_errors.InternalServerError,
+        sf_errors.BadGatewayError,
+        sf_errors.GatewayTimeoutError,
+        sf_errors.OtherHTTPRetryableError,
+        sf_errors.TooManyRequests,
+        sf_errors.RequestTimeoutError,
+        ConnectionError,  # stdlib: reset, aborted, refused, broken pipe
+        TimeoutError,
+    )
+    permanent: tuple[type[BaseException], ...] = (
+        sf_errors.ProgrammingError,  # syntax, object does not exist, ...
+        sf_errors.IntegrityError,
+        sf_errors.DataError,
+        sf_errors.NotSupportedError,
+        sf_errors.NonRetryableTlsError,
+        sf_errors.RevocationCheckError,
+        sf_errors.ForbiddenError,
+        sf_errors.BadRequest,
+    )
+    return transient, permanent
+
+
 _TRANSIENT_TEXT = re.compile(
     r"is resuming|being resumed|connection (?:was )?reset|connection aborted|"
     r"remote end closed|broken pipe|timed out|temporarily unavailable|service unavailable|"
@@ -69,12 +76,15 @@ def is_transient(error: BaseException) -> bool:
     Transient: network failures (OperationalError, connection reset/closed), HTTP 5xx, a warehouse
     that is resuming. Permanent: SQL errors (syntax, unknown object), bad credentials or grants.
     """
+    import snowflake.connector.errors as sf_errors  # loaded by _error_classes: a lookup
+
+    transient_classes, permanent_classes = _error_classes()
     text = str(error)
     if _PERMANENT_TEXT.search(text):
         return False
-    if isinstance(error, _PERMANENT_CLASSES):
+    if isinstance(error, permanent_classes):
         return False
-    if isinstance(error, _TRANSIENT_CLASSES) or _TRANSIENT_TEXT.search(text):
+    if isinstance(error, transient_classes) or _TRANSIENT_TEXT.search(text):
         return True
     if isinstance(error, sf_errors.Error) and getattr(error, "errno", None) == (
         ER_CONNECTION_IS_CLOSED

@@ -7,9 +7,6 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import snowflake.connector.errors as sf_errors
-from sqlglot import exp
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -37,6 +34,8 @@ def _storage_type(text: str) -> tuple[str, int | None, int] | None:
     if cleaned in ("HUGEINT", "BYTEINT", "NUMBER"):
         cleaned = {"HUGEINT": "INT128", "BYTEINT": "TINYINT", "NUMBER": "DECIMAL(38, 0)"}[cleaned]
     try:
+        from sqlglot import exp  # late: importing the adapter class needs no sqlglot
+
         data_type = exp.DataType.build(cleaned, dialect="snowflake")
     except Exception:  # noqa: BLE001 - an unknown name: the generic comparison decides
         return None
@@ -69,6 +68,7 @@ def _fetch_arrow(cur: Any) -> pa.Table:
     queries) has no Arrow batches, so it is built from the rows.
     """
     import pyarrow as pa  # heavy optional dependency, imported late
+    import snowflake.connector.errors as sf_errors  # loaded with the adapter: a lookup
 
     names = [str(d[0]) for d in cur.description or []]
     fetch_all = getattr(cur, "fetch_arrow_all", None)

@@ -10,28 +10,32 @@ import gc
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from orch import redaction
 from orch.config import RunOptions
 from orch.errors import InternalError, OrchError
+from orch.selection import Selection
+
+if TYPE_CHECKING:
+    from orch.compiler.artifacts import CompileResult
 
 
 class OrchGroup(click.Group):
     """A click group whose ``main`` turns orch errors into messages and exit codes."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **kwargs: Any
+    ) -> Any:
         """Run the CLI; user errors print one line (no traceback) and exit 2."""
-        argv = kwargs.get("args")
-        if argv is None:
-            argv = args[0] if args else sys.argv[1:]
+        argv = sys.argv[1:] if args is None else args
         debug = "--debug" in argv  # from the arguments given (CliRunner passes them, not argv)
         kwargs.pop("standalone_mode", None)
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as err:
             sys.exit(err.exit_code)
         except click.Abort:
@@ -118,8 +122,12 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
-    """RunOptions from the parsed command line."""
-    return RunOptions(
+    """RunOptions from the parsed command line.
+
+    The selection is parsed here, once, so a malformed selector fails before anything loads;
+    later stages get the same :class:`~orch.selection.Selection` from ``Selection.from_options``.
+    """
+    options = RunOptions(
         project_dir=kwargs["project_dir"],
         profiles_dir=kwargs.get("profiles_dir"),
         target=kwargs.get("target"),
@@ -128,6 +136,8 @@ def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
         exclude=_split(kwargs.get("exclude", ())),
         **extra,
     )
+    Selection.from_options(options)
+    return options
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -164,12 +174,11 @@ def main() -> None:
     cli.main(prog_name="orch")
 
 
-def load_manifest(options: RunOptions, *, scoped: bool = True):  # type: ignore[no-untyped-def]
+def load_manifest(options: RunOptions, *, scoped: bool = True) -> CompileResult:
     """Compile the project (only what the selection needs, when it can tell)."""
     from orch.compiler import compile_or_reuse
-    from orch.selection import names_needed_for
 
-    names = names_needed_for(options.select, options.exclude) if scoped else None
+    names = Selection.from_options(options).names_needed() if scoped else None
     result = compile_or_reuse(options, names)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)

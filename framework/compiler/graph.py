@@ -73,6 +73,26 @@ class _Resolver:
             *self.extra_assets,
         ]
 
+    def foreign_refs(self, model: ParsedModel) -> dict[str, UserError]:
+        """marker -> the error for each ``ref('project', 'model')`` naming an unknown project.
+
+        The only project orch knows is the one it loads (dbt packages are not installed), so
+        ``ref('<this project>', 'model')`` is ``ref('model')`` and any other project is an error
+        rather than a silent read of the local model of that name.
+        """
+        errors: dict[str, UserError] = {}
+        for marker, other in sorted(model.recording.ref_projects.items()):
+            if other == self.project.name:
+                continue
+            target = model.recording.refs[marker]
+            errors[marker] = UnknownReferenceError(
+                f"ref('{other}', '{target}') names the project '{other}', which orch does not know",
+                location=_marker_location(model, "ref", target, project=other),
+                hint=f"The only known project is '{self.project.name}' (this one; orch does not "
+                f"install dbt packages): write ref('{target}')",
+            )
+        return errors
+
     def resolve(self, model: ParsedModel, ref: TableRef) -> str:
         rec = model.recording
         if ref.name in rec.refs:
@@ -155,11 +175,15 @@ def resolve_graph(
         model = parsed[name]
         upstream: set[str] = set()
         refs[name] = {}
+        foreign = resolver.foreign_refs(model)
+        errors.extend(foreign.values())
         for variant_name, variant in (("full", model.full), ("incremental", model.incremental)):
             if variant is None:
                 continue
             resolved = []
             for ref in variant.table_refs:
+                if ref.name in foreign:
+                    continue
                 try:
                     asset = resolver.resolve(model, ref)
                 except UserError as err:
@@ -203,8 +227,12 @@ def resolve_graph(
 # --------------------------------------------------------------------------- positions
 
 
-def _marker_location(model: ParsedModel, function: str, name: str) -> Location:
-    pattern = rf"{function}\(\s*(?:['\"][^'\"]*['\"]\s*,\s*)?['\"]{re.escape(name)}['\"]"
+def _marker_location(
+    model: ParsedModel, function: str, name: str, *, project: str | None = None
+) -> Location:
+    first = rf"['\"]{re.escape(project)}['\"]" if project is not None else r"['\"][^'\"]*['\"]"
+    optional = "" if project is not None else "?"
+    pattern = rf"{function}\(\s*(?:{first}\s*,\s*){optional}['\"]{re.escape(name)}['\"]"
     match = re.search(pattern, model.raw)
     if not match:
         return Location(model.path)

@@ -191,7 +191,7 @@ def schema_namer(project: Project, renderer: Renderer) -> Callable[[str | None, 
     stripped, is the schema.
     """
     macro = renderer.env.globals.get("generate_schema_name")
-    if macro is None:
+    if not callable(macro):
         return None
 
     def name_schema(custom: str | None, name: str) -> str:

@@ -143,8 +143,10 @@ def _parse_one(
         # refs called only in the incremental branch still count as dependencies
         for marker, target in inc_recording.refs.items():
             recording.refs.setdefault(marker, target)
-        for marker, target in inc_recording.sources.items():
-            recording.sources.setdefault(marker, target)
+        for marker, other in inc_recording.ref_projects.items():
+            recording.ref_projects.setdefault(marker, other)
+        for marker, table in inc_recording.sources.items():
+            recording.sources.setdefault(marker, table)
         incremental = _variant(inc_text, dialect, model_file.path, raw)
     fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path)
     model = ParsedModel(
@@ -190,6 +192,7 @@ def _to_cache(model: ParsedModel) -> dict[str, Any]:
         "dialect": model.dialect,
         "recording": {
             "refs": rec.refs,
+            "ref_projects": rec.ref_projects,
             "sources": {k: list(v) for k, v in rec.sources.items()},
             "config": rec.config,
             "vars_used": sorted(rec.vars_used),
@@ -228,6 +231,7 @@ def _from_cache(
                 redaction.register(name, value)
         recording = Recording(
             refs=dict(rec_data["refs"]),
+            ref_projects=dict(rec_data["ref_projects"]),
             sources={k: (v[0], v[1]) for k, v in rec_data["sources"].items()},
             config=dict(rec_data["config"]),
             vars_used=set(rec_data["vars_used"]),

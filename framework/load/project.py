@@ -10,14 +10,17 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 from orch import redaction
 from orch.config import (
-    BUILTIN_TARGET_CONFIGS,
+    ADAPTER_ENTRY_POINT_GROUP,
+    FOLDER_CONFIG_KEYS,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
     ModelProperties,
@@ -28,10 +31,12 @@ from orch.config import (
     SourceProperties,
     SourceTableProperties,
     TargetConfig,
+    TargetConfigClasses,
     config_errors_from,
     merge_model_config,
     normalize_config_keys,
     validate_doc,
+    validate_target,
 )
 from orch.errors import (
     ConfigError,
@@ -146,8 +151,17 @@ class Project:
 # --------------------------------------------------------------------------- entry point
 
 
-def load_project(options: RunOptions) -> Project:
-    """Read configuration and discover files. Raises UserError (with every problem found)."""
+def load_project(
+    options: RunOptions, *, target_configs: TargetConfigClasses | None = None
+) -> Project:
+    """Read configuration and discover files. Raises UserError (with every problem found).
+
+    Args:
+        options: what the command line asked for.
+        target_configs: ``type`` -> the target config class of that adapter; by default the
+            adapter registry (the ``orch.adapters`` entry points), asked only for the
+            profile's own type.
+    """
     root = options.project_dir.resolve()
     if not root.is_dir():
         raise ProjectError(
@@ -165,8 +179,11 @@ def load_project(options: RunOptions) -> Project:
             "the project file must be a mapping of keys", location=doc.location(), hint="See README"
         )
     config = validate_doc(ProjectConfig, doc, data)
+    if flavor == "orch":
+        raise_collected(folder_key_errors(doc, data))
     variables = _merge_vars(config, options.vars)
-    target_name, target = load_target(root, config, options, flavor=flavor)
+    classes = target_configs if target_configs is not None else AdapterTargetConfigs()
+    target_name, target = load_target(root, config, options, classes, flavor=flavor)
     notes: list[str] = []
     if flavor == "dbt":
         target, notes = _dbt_duckdb_path(root, target)
@@ -320,9 +337,17 @@ def _profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") 
 
 
 def load_target(
-    root: Path, config: ProjectConfig, options: RunOptions, *, flavor: str = "orch"
+    root: Path,
+    config: ProjectConfig,
+    options: RunOptions,
+    target_configs: TargetConfigClasses,
+    *,
+    flavor: str = "orch",
 ) -> tuple[str, TargetConfig]:
-    """The target to run against: from profiles.yml, or an embedded DuckDB file by default."""
+    """The target to run against: from profiles.yml, or an embedded DuckDB file by default.
+
+    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`).
+    """
     candidates = _profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
     profile_name = config.profile or config.name
@@ -338,7 +363,7 @@ def load_target(
                 f"target '{name}' is not defined: there is no profiles.yml",
                 hint="Create profiles.yml next to orch_project.yml with that target",
             )
-        return "dev", BUILTIN_TARGET_CONFIGS["duckdb"].model_validate({"type": "duckdb"})
+        return "dev", target_configs["duckdb"].model_validate({"type": "duckdb"})
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     doc = load_yaml(path, shown)
     if not isinstance(doc.data, dict) or profile_name not in doc.data:
@@ -366,21 +391,50 @@ def load_target(
         )
     key_path = (profile_name, "outputs", name)
     raw = _render_yaml_strings(profile.outputs[name], doc, config.vars, key_path)
-    target_type = raw.get("type") if isinstance(raw, dict) else None
-    cls = _target_config_class(target_type, doc, key_path)
-    return name, validate_doc(cls, doc, raw, key_path)
+    return name, validate_target(raw, doc, key_path, target_configs)
 
 
-def _target_config_class(target_type: Any, doc: YamlDoc, key_path: tuple) -> type[TargetConfig]:
-    if target_type in BUILTIN_TARGET_CONFIGS:
-        return BUILTIN_TARGET_CONFIGS[target_type]
-    if not isinstance(target_type, str):
-        raise ConfigError(
-            f"target '{key_path[-1]}' has no 'type'",
-            location=doc.location(key_path),
-            hint="Set type: duckdb or type: snowflake",
-        )
-    return GenericTargetConfig  # a third-party adapter validates its own settings on open
+class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
+    """The adapter registry as the loader sees it: ``type`` -> that adapter's target config class.
+
+    The types are the names of the ``orch.adapters`` entry points (package metadata, no import);
+    looking one up loads that one adapter class and reads its ``target_config_class`` (the
+    adapter modules import their driver only when an adapter is made, so this stays cheap). The
+    loader sits beside the adapters, not above them: it knows the entry-point group, never an
+    adapter module.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, EntryPoint] = {
+            ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
+        }
+        self._loaded: dict[str, type[TargetConfig]] = {}
+
+    def __getitem__(self, adapter_type: str) -> type[TargetConfig]:
+        if adapter_type not in self._loaded:
+            ep = self._found[adapter_type]  # KeyError: not a known type
+            try:
+                adapter = ep.load()
+            except (ImportError, AttributeError) as err:  # a missing module or class
+                raise ConfigError(
+                    f"the adapter for target type '{adapter_type}' ({ep.value}) cannot be "
+                    f"imported: {err}",
+                    hint="Install the adapter's package (and its driver) in this environment",
+                ) from None
+            cls = getattr(adapter, "target_config_class", GenericTargetConfig)
+            if not (isinstance(cls, type) and issubclass(cls, TargetConfig)):
+                cls = GenericTargetConfig
+            self._loaded[adapter_type] = cls
+        return self._loaded[adapter_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._found))
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __contains__(self, adapter_type: object) -> bool:
+        return adapter_type in self._found
 
 
 # --------------------------------------------------------------------------- discovery
@@ -542,6 +596,47 @@ def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavo
 
 
 # --------------------------------------------------------------------------- folder configs
+
+
+FOLDER_CONFIG_SECTIONS = ("models", "seeds", "data_tests", "tests", "snapshots", "sources")
+
+
+def folder_key_errors(doc: YamlDoc, data: dict[str, Any]) -> list[UserError]:
+    """An error for each ``+key`` of a folder config in the project file that is no setting.
+
+    dbt's own settings (:data:`orch.config.FOLDER_CONFIG_KEYS`) are accepted, acted on or not, so
+    a dbt project keeps building; a typo such as ``+materialised`` would otherwise be ignored
+    without a word (and the models built as views). Keys without ``+`` are sub-folders, or
+    settings written the older dbt way, and are not checked.
+    """
+    errors: list[UserError] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if not isinstance(key, str):
+                continue
+            if key.startswith("+"):
+                name = key[1:]
+                if name.replace("-", "_") not in FOLDER_CONFIG_KEYS and name != "schema_":
+                    known = [f"+{k}" for k in FOLDER_CONFIG_KEYS]
+                    where = ".".join(path)
+                    errors.append(
+                        ConfigError(
+                            f"unknown config key '{key}' in '{where}'",
+                            location=doc.location((*path, key)),
+                            hint=suggestion(key, known, closest=True)
+                            or "Folder settings are model config keys with a '+' "
+                            "(e.g. +materialized, +schema, +tags)",
+                        )
+                    )
+            elif isinstance(value, dict):
+                walk(value, (*path, key))
+
+    for section in FOLDER_CONFIG_SECTIONS:
+        walk(data.get(section), (section,))
+    return errors
 
 
 def folder_config(tree: dict[str, Any], project_name: str, rel_path: str) -> dict[str, Any]:

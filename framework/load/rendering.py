@@ -26,7 +26,13 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from orch import redaction
 from orch.config import MODEL_CONFIG_KEYS
-from orch.errors import Location, TemplateError, UnsupportedFeatureError, suggestion
+from orch.errors import (
+    Location,
+    ProjectError,
+    TemplateError,
+    UnsupportedFeatureError,
+    suggestion,
+)
 
 THIS_MARKER = "__orch_this__"
 REF_PREFIX = "__orch_ref_"
@@ -92,6 +98,8 @@ class Recording:
     """What one render of a model called."""
 
     refs: dict[str, str] = field(default_factory=dict)  # marker -> asset name
+    # marker -> the project named by a two-argument ref('project', 'model')
+    ref_projects: dict[str, str] = field(default_factory=dict)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # marker -> (source, table)
     config: dict[str, Any] = field(default_factory=dict)
     vars_used: set[str] = field(default_factory=set)
@@ -233,7 +241,7 @@ class Renderer:
             modules=_Modules(),
             execute=False,
         )
-        self.macro_errors: list[TemplateError] = []
+        self.macro_errors: list[ProjectError] = []
         self._load_macros(macro_files or {})
 
     # ------------------------------------------------------------------ macros
@@ -342,6 +350,8 @@ class Renderer:
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name
+        if len(args) == 2:
+            rec.ref_projects[marker] = str(args[0])  # checked when the graph is resolved
         return marker
 
     def _source(self, source_name: str, table_name: str) -> str:
@@ -444,7 +454,7 @@ def _template_line(err: BaseException, path: str) -> int:
     return line
 
 
-def _template_error(err: BaseException, path: str, source: str) -> TemplateError:
+def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
     line = _template_line(err, path)
     if isinstance(err, _MissingVarError):
         line = line or _find_line(source, rf"var\(\s*['\"]{re.escape(err.name)}['\"]")

@@ -29,7 +29,7 @@ from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
-from orch.selection import names_needed_for, select_nodes
+from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
 
@@ -81,7 +81,7 @@ def open_state(
 
 def compile_for(options: RunOptions) -> CompileResult:
     """Compile what the selection needs (scoped when it can) and write artifacts for a full load."""
-    names = names_needed_for(options.select, options.exclude)
+    names = Selection.from_options(options).names_needed()
     result = compile_or_reuse(options, names)
     if not result.scoped:
         write_artifacts(result)
@@ -91,7 +91,7 @@ def compile_for(options: RunOptions) -> CompileResult:
 def selected_assets(manifest: Manifest, options: RunOptions, command: str) -> set[str]:
     """The selection, limited to the kinds of asset ``command`` builds."""
     kinds = RESOURCE_TYPES.get(command, ("model", "seed"))
-    chosen = select_nodes(manifest, options.select, options.exclude)
+    chosen = Selection.from_options(options).evaluate(manifest).assets
     return {n for n in chosen if manifest.nodes[n].resource_type in kinds}
 
 

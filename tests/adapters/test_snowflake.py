@@ -122,8 +122,6 @@ def test_registered_under_its_type() -> None:
     assert adapter_class("snowflake") is SnowflakeAdapter
     assert SnowflakeAdapter.dialect == "snowflake"
     assert SnowflakeAdapter.target_config_class is SnowflakeTargetConfig
-    assert SnowflakeAdapter.SUPPORTS_SWAP
-    assert not SnowflakeAdapter.SUPPORTS_TRANSACTIONS  # Snowflake commits DDL implicitly
 
 
 # ---------------------------------------------------------------------------- profile and auth
