@@ -156,7 +156,8 @@ class _SiteBuilder:
 
     def asset_check_status(self, name: str) -> str:
         statuses = [self.check_status.get(c.name) for c in self.checks_by_asset.get(name, [])]
-        return worst_check([s for s in statuses if s]) or ""
+        worst = worst_check([s for s in statuses if s]) or ""
+        return worst if worst in CHECK_STATUSES else ""  # only skipped: no result to show
 
     # ----------------------------------------------------------- index
 

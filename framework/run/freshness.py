@@ -6,7 +6,8 @@ and the docs site all ask :class:`FreshnessMap`; nothing else decides freshness.
 
 For one asset (or one partition of a partitioned asset), the first that applies:
 
-1. **last run failed**: its last attempt failed after its last success.
+1. **last run failed**: its last attempt failed after its last success (**check failed** when
+   the attempt was blocked by one of its checks, see 4).
 2. **never built** (an unpartitioned asset) / **missing** (a partition): no success recorded.
 3. **code changed**: built with another fingerprint (reformatting never changes a fingerprint).
 4. **check failed**: the latest result of one of its error-severity or blocking checks (for a
@@ -289,20 +290,29 @@ class FreshnessMap:
         snap = self.snapshot
         ok = snap.latest.get((node.name, key))
         attempt = snap.attempts.get((node.name, key))
+        check = self._failed_check(node.name, key)
         if (
             attempt is not None
             and attempt.status == "failed"
             and (ok is None or attempt.id > ok.id)
         ):
+            if check is not None and check[1] >= attempt.started_at:
+                return own(CHECK_FAILED, f"check {check[0]} failed")  # blocked by the check
             return own(LAST_RUN_FAILED)
         if ok is None:
             return own(MISSING) if key is not None else own(NEVER_BUILT)
         if ok.fingerprint != node.fingerprint:
             return own(CODE_CHANGED)
-        for check in self._checks.get(node.name, []):
-            result = snap.checks.get((check.name, key))
+        if check is not None:
+            return own(CHECK_FAILED, f"check {check[0]} failed")
+        return None
+
+    def _failed_check(self, asset: str, key: str | None) -> tuple[str, datetime] | None:
+        """The first error-severity or blocking check whose latest result failed, and when."""
+        for check in self._checks.get(asset, []):
+            result = self.snapshot.checks.get((check.name, key))
             if result is not None and result.status in ("fail", "error"):
-                return own(CHECK_FAILED, f"check {check.name} failed")
+                return check.name, result.at
         return None
 
     def _assess(self, node: Node) -> AssetFreshness:

@@ -116,11 +116,10 @@ class PartitionExpander:
     target: str
     request: PartitionRequest = field(default_factory=PartitionRequest)
     _definitions: dict[str, PartitionDefinition | None] = field(default_factory=dict)
-    _now: datetime = field(default_factory=utcnow)
+    _now: datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.request.now is not None:
-            self._now = self.request.now
+        self._now = self.request.now if self.request.now is not None else utcnow()
 
     @property
     def now(self) -> datetime:
