@@ -416,9 +416,9 @@ def window_condition(
     col = exp.column(column, table=table, quoted=True)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
-    return exp.and_(
-        exp.GTE(this=col, expression=_timestamp(START_TOKEN)),
-        exp.LT(this=col.copy(), expression=_timestamp(END_TOKEN)),
+    return exp.And(
+        this=exp.GTE(this=col, expression=_timestamp(START_TOKEN)),
+        expression=exp.LT(this=col.copy(), expression=_timestamp(END_TOKEN)),
     )
 
 

@@ -40,21 +40,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from orch.manifest import CheckNode, Manifest, Node
 from orch.partitions import PartitionDefinition, definition_of, partition_keys, upstream_keys
 from orch.state.records import MaterializationRecord
 from orch.state.snapshot import StateSnapshot
-
-NEVER_BUILT = "never built"
-MISSING = "missing"
-CODE_CHANGED = "code changed"
-UPSTREAM_CHANGED = "upstream changed"
-UPSTREAM_NEWER = "upstream newer"
-LAST_RUN_FAILED = "last run failed"
-CHECK_FAILED = "check failed"
-UP_TO_DATE = "up to date"
 
 Status = Literal[
     "never built",
@@ -66,6 +57,14 @@ Status = Literal[
     "check failed",
     "up to date",
 ]
+NEVER_BUILT: Final = "never built"
+MISSING: Final = "missing"
+CODE_CHANGED: Final = "code changed"
+UPSTREAM_CHANGED: Final = "upstream changed"
+UPSTREAM_NEWER: Final = "upstream newer"
+LAST_RUN_FAILED: Final = "last run failed"
+CHECK_FAILED: Final = "check failed"
+UP_TO_DATE: Final = "up to date"
 STATUSES: tuple[Status, ...] = (
     LAST_RUN_FAILED,
     NEVER_BUILT,

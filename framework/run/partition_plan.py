@@ -158,8 +158,12 @@ class PartitionExpander:
             reason: str | None
             if request.backfill:
                 rec = latest.get((node.name, key))
-                done = rec is not None and rec.run_id in request.done_runs
-                reason = None if done and rec.fingerprint == node.fingerprint else BACKFILL
+                done = (
+                    rec is not None
+                    and rec.run_id in request.done_runs
+                    and rec.fingerprint == node.fingerprint
+                )
+                reason = None if done else BACKFILL
             elif request.partition:
                 reason = REQUESTED
             elif request.full_refresh:

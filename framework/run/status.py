@@ -21,6 +21,7 @@ from orch.load.project import Project
 from orch.manifest import Manifest
 from orch.partitions import compress
 from orch.run.freshness import (
+    FRESH,
     LAST_RUN_FAILED,
     MISSING,
     NEVER_BUILT,
@@ -31,6 +32,7 @@ from orch.run.freshness import (
 )
 from orch.run.plan import plan_freshness
 from orch.selection import select_nodes
+from orch.state.records import MaterializationRecord
 from orch.state.warehouse import open_state_store
 
 
@@ -45,7 +47,7 @@ class StatusRow:
     finished_at: str
     rows: str
     duration: str
-    freshness: Freshness = field(default_factory=lambda: Freshness(UP_TO_DATE, UP_TO_DATE))
+    freshness: Freshness = field(default_factory=lambda: FRESH)
 
 
 @dataclass(frozen=True)
@@ -233,17 +235,17 @@ def metadata_rows(manifest: Manifest, project: Project, options: RunOptions) -> 
     names = [n for n in manifest.topological_names() if n in selected]
     with open_state_store(project.root, project.target, readonly=True) as state:
         latest = state.latest_materializations(names, target=project.target_name)
-    newest: dict[str, Any] = {}
+    newest: dict[str, MaterializationRecord] = {}
     for (asset, _), rec in latest.items():
         cur = newest.get(asset)
         if cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id):
             newest[asset] = rec
     out = []
     for name in names:
-        rec = newest.get(name)
-        mine = user_metadata(rec.metadata) if rec is not None else {}
-        if mine:
-            out.append(MetadataRow(name, rec.partition_key, rec.run_id, mine))
+        last = newest.get(name)
+        mine = user_metadata(last.metadata) if last is not None else {}
+        if last is not None and mine:
+            out.append(MetadataRow(name, last.partition_key, last.run_id, mine))
     return out
 
 

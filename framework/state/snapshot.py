@@ -73,8 +73,8 @@ class StateSnapshot:
             snap.history[asset] = reader.materialization_history(
                 asset, RUNS_PER_ASSET, target=target
             )
-        for (check, _), rec in snap.checks.items():
-            if rec.status in ("fail", "error", "warn") and check not in snap.check_history:
+        for (check, _), result in snap.checks.items():
+            if result.status in ("fail", "error", "warn") and check not in snap.check_history:
                 snap.check_history[check] = reader.check_history(
                     check, CHECK_HISTORY, target=target
                 )
