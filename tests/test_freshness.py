@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, write_project
 from orch.config import RunOptions
 from orch.run.workflow import run_command
+
+from tests.conftest import Run, write_project
 
 CLOCK_MODULES = ("orch.run.partition_plan", "orch.run.plan", "orch.run.status", "orch.docs")
 SKIPPABLE = ("lookback", "upstream rebuilt")  # plan reasons that are no freshness status
