@@ -220,14 +220,18 @@ class FreshnessMap:
         *,
         now: datetime,
         names: Iterable[str] | None = None,
+        order: list[str] | None = None,
+        parents: dict[str, list[str]] | None = None,
     ) -> None:
+        """``order`` (the manifest's topological order) and ``parents`` (a cache of
+        :func:`effective_parents`) save recomputing what the caller already has."""
         self.manifest = manifest
         self.snapshot = snapshot
         self.now = now
         self._definitions: dict[str, PartitionDefinition | None] = {}
         self._keys: dict[str, list[str]] = {}
         self._assets: dict[str, AssetFreshness] = {}
-        self._parents: dict[str, list[str]] = {}
+        self._parents: dict[str, list[str]] = parents if parents is not None else {}
         self._last_finished: dict[str, datetime] = {}
         for (asset, _), rec in snapshot.latest.items():
             prev = self._last_finished.get(asset)
@@ -238,7 +242,7 @@ class FreshnessMap:
             if check.asset and (check.severity == "error" or check.blocking):
                 self._checks.setdefault(check.asset, []).append(check)
         wanted = self._closure(manifest.nodes if names is None else names)
-        for name in manifest.topological_names():
+        for name in order if order is not None else manifest.topological_names():
             if name in wanted:
                 self._assets[name] = self._assess(manifest.nodes[name])
 

@@ -98,13 +98,21 @@ def plan_freshness(
     *,
     target: str,
     now: datetime,
+    order: list[str] | None = None,
 ) -> FreshnessMap:
     """The freshness of ``names`` and their upstreams, from one bulk read of the state."""
-    closure = upstream_closure(manifest, names)
+    parents: dict[str, list[str]] = {}
+
+    def parents_of(name: str) -> list[str]:
+        if name not in parents:
+            parents[name] = effective_parents(manifest, name)
+        return parents[name]
+
+    closure = upstream_closure(manifest, names, parents_of)
     snapshot = StateSnapshot.read(
         state, target, assets=sorted(closure), checks=checks_of(manifest, closure)
     )
-    return FreshnessMap(manifest, snapshot, now=now, names=closure)
+    return FreshnessMap(manifest, snapshot, now=now, names=closure, order=order, parents=parents)
 
 
 def build_plan(
@@ -125,18 +133,21 @@ def build_plan(
     partitioned = partitions is not None and any(
         manifest.nodes[n].config.partitioned_by is not None for n in chosen
     )
+    order = manifest.topological_names()
     freshness: FreshnessMap | None = None
     if changed_only or partitioned:
         now = partitions.now if partitions is not None else utcnow()
-        freshness = plan_freshness(manifest, chosen, state, target=target, now=now)
+        freshness = plan_freshness(manifest, chosen, state, target=target, now=now, order=order)
     plan = Plan()
     steps_of: dict[str, list[str]] = {}
     scheduled: dict[str, set[str]] = {}
-    for name in manifest.topological_names():
+    for name in order:
         if name not in chosen:
             continue
         node = manifest.nodes[name]
-        upstream_assets = effective_parents(manifest, name)
+        upstream_assets = (
+            freshness.parents(name) if freshness is not None else effective_parents(manifest, name)
+        )
         waits = frozenset(s for up in upstream_assets for s in steps_of.get(up, []))
         if node.config.partitioned_by is not None and partitions is not None:
             assert freshness is not None

@@ -96,12 +96,11 @@ def status_report(
 ) -> StatusReport:
     """The freshness of the selected buildable assets, in dependency order, from one state read."""
     selected = select_nodes(manifest, options.select, options.exclude)
-    names = [
-        n for n in manifest.topological_names() if n in selected and buildable(manifest.nodes[n])
-    ]
+    order = manifest.topological_names()
+    names = [n for n in order if n in selected and buildable(manifest.nodes[n])]
     with open_state_store(project.root, project.target, readonly=True) as state:
         fmap = plan_freshness(
-            manifest, names, state, target=project.target_name, now=now or utcnow()
+            manifest, names, state, target=project.target_name, now=now or utcnow(), order=order
         )
     snap = fmap.snapshot
     rows: list[StatusRow] = []
