@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orch.config import RunOptions
+from orch.adapters.duckdb import DuckDBAdapter
+from orch.config import DuckDBTargetConfig, RunOptions
 from orch.run.workflow import run_command
+from orch.state import SQLiteStateStore, StateStore
+from orch.state.warehouse import WarehouseStateStore
 
 from tests.conftest import Run, write_project
 
@@ -337,3 +340,41 @@ def test_status_json_shape(tmp_path: Path, orch: Callable[..., Run]) -> None:
         {"key": "eu", "status": "missing", "reason": "missing", "causes": []},
         {"key": "us", "status": "missing", "reason": "missing", "causes": []},
     ]
+
+
+# --------------------------------------------------------------------------- the state read
+
+
+def _stores(tmp_path: Path) -> list[StateStore]:
+    adapter = DuckDBAdapter(DuckDBTargetConfig(path="w.duckdb", state="warehouse"), tmp_path)
+    adapter.open()
+    return [
+        SQLiteStateStore.for_project(tmp_path),
+        WarehouseStateStore(adapter, owns_adapter=True),
+    ]
+
+
+def test_latest_failures_are_the_latest_attempts_that_failed(tmp_path: Path) -> None:
+    t0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+    for store in _stores(tmp_path):
+        try:
+            run = store.start_run("build", target="dev", started_at=t0)
+            for asset, key, statuses in [
+                ("ok", None, ["failed", "success"]),
+                ("broken", None, ["success", "failed"]),
+                ("never", None, ["failed"]),
+                ("parts", "eu", ["success", "failed"]),
+                ("parts", "us", ["failed", "success"]),
+            ]:
+                for status in statuses:
+                    store.record_materialization(
+                        run_id=run, asset=asset, partition_key=key, status=status,
+                        started_at=t0, finished_at=t0, fingerprint="fp",
+                    )  # fmt: skip
+            failures = store.latest_failures(target="dev")
+            assert sorted(failures) == [("broken", None), ("never", None), ("parts", "eu")]
+            assert all(r.status == "failed" for r in failures.values())
+            assert sorted(store.latest_failures(["parts"], target="dev")) == [("parts", "eu")]
+            assert store.latest_failures(target="prod") == {}
+        finally:
+            store.close()

@@ -148,6 +148,13 @@ def _best(candidates: Iterable[Freshness]) -> Freshness | None:
 
 def effective_parents(manifest: Manifest, name: str) -> list[str]:
     """Upstream assets that are built, looking through ephemeral models; sources never count."""
+    direct = manifest.parents.get(name, [])
+    nodes = manifest.nodes
+    if all(  # the common case: no source, no ephemeral model among the parents
+        (n := nodes.get(p)) is not None and n.resource_type != "source" and buildable(n)
+        for p in direct
+    ):
+        return sorted(set(direct))
     out: set[str] = set()
     stack = list(manifest.parents.get(name, []))
     seen: set[str] = set()
@@ -222,9 +229,11 @@ class FreshnessMap:
         names: Iterable[str] | None = None,
         order: list[str] | None = None,
         parents: dict[str, list[str]] | None = None,
+        closed: bool = False,
     ) -> None:
-        """``order`` (the manifest's topological order) and ``parents`` (a cache of
-        :func:`effective_parents`) save recomputing what the caller already has."""
+        """``order`` (the manifest's topological order), ``parents`` (a cache of
+        :func:`effective_parents`) and ``closed`` (``names`` is already an
+        :func:`upstream_closure`) save recomputing what the caller already has."""
         self.manifest = manifest
         self.snapshot = snapshot
         self.now = now
@@ -241,7 +250,10 @@ class FreshnessMap:
         for check in sorted(manifest.checks.values(), key=lambda c: c.name):
             if check.asset and (check.severity == "error" or check.blocking):
                 self._checks.setdefault(check.asset, []).append(check)
-        wanted = self._closure(manifest.nodes if names is None else names)
+        if closed and names is not None:
+            wanted = set(names)
+        else:
+            wanted = self._closure(manifest.nodes if names is None else names)
         for name in order if order is not None else manifest.topological_names():
             if name in wanted:
                 self._assets[name] = self._assess(manifest.nodes[name])
@@ -292,13 +304,9 @@ class FreshnessMap:
     def _own(self, node: Node, key: str | None) -> Freshness | None:
         snap = self.snapshot
         ok = snap.latest.get((node.name, key))
-        attempt = snap.attempts.get((node.name, key))
+        attempt = snap.failures.get((node.name, key))
         check = self._failed_check(node.name, key)
-        if (
-            attempt is not None
-            and attempt.status == "failed"
-            and (ok is None or attempt.id > ok.id)
-        ):
+        if attempt is not None and (ok is None or attempt.id > ok.id):
             if check is not None and check[1] >= attempt.started_at:
                 return own(CHECK_FAILED, f"check {check[0]} failed")  # blocked by the check
             return own(LAST_RUN_FAILED)
@@ -337,7 +345,7 @@ class FreshnessMap:
             return FRESH
         key, first = min(stale, key=lambda kf: _RANK[kf[1].status])
         if first.status == MISSING and len(stale) == len(parts):
-            if not any(a == name for a, _ in self.snapshot.latest):
+            if name not in self._last_finished:  # no partition ever succeeded
                 return own(NEVER_BUILT)
         text = f"{len(stale)} of {len(parts)} partitions stale; {key}: {first.reason}"
         return Freshness(first.status, text, first.causes, first.root or first.reason)
@@ -348,14 +356,23 @@ class FreshnessMap:
         rec = self.snapshot.latest.get((node.name, key))
         if rec is None:  # pragma: no cover - _own answered first
             return None
-        candidates: list[Freshness] = []
+        best: Freshness | None = None
+        latest = self.snapshot.latest
         for parent in self.parents(node.name):
-            if parent not in self._assets:
+            up = self._assets.get(parent)
+            if up is None:
                 continue
-            found = self._one_upstream(parent, definition, key, rec)
-            if found is not None:
-                candidates.append(found)
-        return _best(candidates)
+            found: Freshness | None
+            if definition is None and up.partitions is None and not up.freshness.stale:
+                theirs = latest.get((parent, None))  # the common case, inline
+                if theirs is None or theirs.finished_at <= rec.finished_at:
+                    continue
+                found = newer(parent)
+            else:
+                found = self._one_upstream(parent, definition, key, rec)
+            if found is not None and (best is None or _RANK[found.status] < _RANK[best.status]):
+                best = found
+        return best
 
     def _one_upstream(
         self,

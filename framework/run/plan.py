@@ -112,7 +112,9 @@ def plan_freshness(
     snapshot = StateSnapshot.read(
         state, target, assets=sorted(closure), checks=checks_of(manifest, closure)
     )
-    return FreshnessMap(manifest, snapshot, now=now, names=closure, order=order, parents=parents)
+    return FreshnessMap(
+        manifest, snapshot, now=now, names=closure, order=order, parents=parents, closed=True
+    )
 
 
 def build_plan(

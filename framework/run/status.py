@@ -103,6 +103,14 @@ def status_report(
             manifest, names, state, target=project.target_name, now=now or utcnow(), order=order
         )
     snap = fmap.snapshot
+    newest_partition: dict[str, MaterializationRecord] = {}
+    for records in (snap.latest, snap.failures):  # the newest attempt is one of these
+        for (asset, key), rec in records.items():
+            cur = newest_partition.get(asset)
+            if key is not None and (
+                cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id)
+            ):
+                newest_partition[asset] = rec
     rows: list[StatusRow] = []
     summaries: list[PartitionSummary] = []
     for name in names:
@@ -130,8 +138,7 @@ def status_report(
         counts = {"ok": 0, "missing": 0, "stale": 0, "failed": 0}
         for _, label in labels:
             counts[label] += 1
-        attempts = [r for (a, k), r in snap.attempts.items() if a == name and k is not None]
-        newest = max(attempts, key=lambda r: r.finished_at, default=None)
+        newest = newest_partition.get(name)
         summary = PartitionSummary(
             asset=name,
             definition=definition.describe(),

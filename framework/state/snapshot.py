@@ -1,8 +1,9 @@
 """A read-once view of the state: what freshness, ``orch status``, the plan and the site need.
 
-:meth:`StateSnapshot.read` costs a handful of bulk queries (latest materializations, latest
-attempts, latest check results) whatever the number of assets; ``detail=True`` adds what only
-the site shows (recent runs, one history query per attempted asset, histories of failing checks).
+:meth:`StateSnapshot.read` costs three bulk queries (latest successes, latest attempts that
+failed, latest check results) whatever the number of assets; ``detail=True`` adds what only the
+site shows (every latest attempt, recent runs, one history query per attempted asset, histories
+of failing checks).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class StateSnapshot:
     """The state of one target, read once."""
 
     latest: dict[tuple[str, str | None], MaterializationRecord] = field(default_factory=dict)
+    failures: dict[tuple[str, str | None], MaterializationRecord] = field(default_factory=dict)
     attempts: dict[tuple[str, str | None], MaterializationRecord] = field(default_factory=dict)
     checks: dict[tuple[str, str | None], CheckResultRecord] = field(default_factory=dict)
     runs: list[RunRecord] = field(default_factory=list)
@@ -57,10 +59,15 @@ class StateSnapshot:
             return snap
         names = None if assets is None else sorted(set(assets))
         snap.latest = reader.latest_materializations(names, target=target)
-        snap.attempts = reader.latest_attempts(names, target=target)
-        snap.checks = reader.latest_check_results(
-            None if checks is None else sorted(set(checks)), target=target
-        )
+        if detail:
+            snap.attempts = reader.latest_attempts(names, target=target)
+            snap.failures = {k: r for k, r in snap.attempts.items() if r.status == "failed"}
+        else:
+            snap.failures = reader.latest_failures(names, target=target)
+        if checks is None or checks:
+            snap.checks = reader.latest_check_results(
+                None if checks is None else sorted(set(checks)), target=target
+            )
         for (asset, _), rec in snap.latest.items():
             prev = snap.last_finished.get(asset)
             if prev is None or rec.finished_at > prev:
@@ -83,7 +90,7 @@ class StateSnapshot:
     @property
     def empty(self) -> bool:
         """Whether nothing was ever recorded."""
-        return not (self.latest or self.attempts or self.runs or self.checks)
+        return not (self.latest or self.failures or self.attempts or self.runs or self.checks)
 
 
 __all__ = ["RUNS_PER_ASSET", "StateSnapshot"]
