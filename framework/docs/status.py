@@ -13,26 +13,14 @@ from orch.manifest import Node
 from orch.partitions import partition_keys
 from orch.run.freshness import (
     LAST_RUN_FAILED,
-    MISSING,
     NEVER_BUILT,
-    Freshness,
     FreshnessMap,
 )
 
 MAX_PARTITION_CELLS = 1500
 CHECK_RANK = {"pass": 1, "skipped": 0, "warn": 2, "fail": 3, "error": 3}
 PARTITION_CODES = {"materialized": "m", "missing": "-", "stale": "s", "failed": "f"}
-
-
-def cell_status(f: Freshness) -> str:
-    """``materialized``, ``missing``, ``stale`` or ``failed`` for one (asset, partition)."""
-    if not f.stale:
-        return "materialized"
-    if f.status == LAST_RUN_FAILED:
-        return "failed"
-    if f.status in (MISSING, NEVER_BUILT):
-        return "missing"
-    return "stale"
+_CODE_OF_LABEL = {"ok": "m", "missing": "-", "stale": "s", "failed": "f"}  # Freshness.label
 
 
 def partition_strip(node: Node, fmap: FreshnessMap) -> dict[str, Any] | None:
@@ -42,7 +30,7 @@ def partition_strip(node: Node, fmap: FreshnessMap) -> dict[str, Any] | None:
         return None
     keys = partition_keys(definition, fmap.now, MAX_PARTITION_CELLS)
     found = fmap.asset(node.name)
-    codes = "".join(PARTITION_CODES[cell_status(found.of_key(k))] for k in keys)
+    codes = "".join(_CODE_OF_LABEL[found.of_key(k).label] for k in keys)
     counts = {name: codes.count(code) for name, code in PARTITION_CODES.items()}
     return {
         "definition": definition.describe(),
@@ -71,7 +59,7 @@ def asset_status(node: Node, fmap: FreshnessMap, strip: dict[str, Any] | None) -
     f = fmap.of(node.name)
     if not f.stale:
         return "fresh"
-    return {"never built": "never", LAST_RUN_FAILED: "failed"}.get(f.status, "stale")
+    return {NEVER_BUILT: "never", LAST_RUN_FAILED: "failed"}.get(f.status, "stale")
 
 
 def worst_check(statuses: list[str]) -> str | None:

@@ -105,6 +105,17 @@ class Freshness:
         """A change not yet built (1-5 of the rule), as opposed to a mere refresh upstream."""
         return self.status in PENDING
 
+    @property
+    def label(self) -> str:
+        """The partition-cell word: ``ok``, ``missing``, ``failed`` or ``stale``."""
+        if not self.stale:
+            return "ok"
+        if self.status == LAST_RUN_FAILED:
+            return "failed"
+        if self.status in (MISSING, NEVER_BUILT):
+            return "missing"
+        return "stale"
+
     def to_json(self) -> dict[str, Any]:
         """``{"status", "reason", "causes"}``."""
         return {"status": self.status, "reason": self.reason, "causes": list(self.causes)}

@@ -22,9 +22,6 @@ from orch.manifest import Manifest
 from orch.partitions import compress
 from orch.run.freshness import (
     FRESH,
-    LAST_RUN_FAILED,
-    MISSING,
-    NEVER_BUILT,
     UP_TO_DATE,
     Freshness,
     FreshnessMap,
@@ -76,17 +73,6 @@ class StatusReport:
     freshness: FreshnessMap
 
 
-def partition_label(f: Freshness) -> str:
-    """``ok``, ``missing``, ``failed`` or ``stale`` for one partition."""
-    if not f.stale:
-        return "ok"
-    if f.status == LAST_RUN_FAILED:
-        return "failed"
-    if f.status in (MISSING, NEVER_BUILT):
-        return "missing"
-    return "stale"
-
-
 def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
@@ -134,7 +120,7 @@ def status_report(
                 )
             )
             continue
-        labels = [(k, partition_label(f)) for k, f in found.partitions.items()]
+        labels = [(k, f.label) for k, f in found.partitions.items()]
         counts = {"ok": 0, "missing": 0, "stale": 0, "failed": 0}
         for _, label in labels:
             counts[label] += 1
