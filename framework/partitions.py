@@ -218,6 +218,16 @@ class TimeWindows:
             t = advance(self.grain, t)
         return out
 
+    def keys_until(self, now: datetime, limit: int | None = None) -> list[str]:
+        """Every key up to the last complete one at ``now`` (the newest ``limit`` only)."""
+        last = self.last_complete_key(now)
+        if last is None:
+            return []
+        first = self.start
+        if limit is not None:
+            first = max(first, advance(self.grain, self.parse(last), -(max(limit, 1) - 1)))
+        return self.keys_between(format_key(self.grain, first), last)
+
     def keys_overlapping(self, lo: datetime, hi: datetime, last: str | None) -> list[str]:
         """Keys whose window overlaps ``[lo, hi)``, clipped to the range and to ``last``."""
         if last is None:
@@ -273,12 +283,24 @@ class StaticKeys:
         """Static keys are always complete: the last one."""
         return self.keys[-1] if self.keys else None
 
+    def keys_until(self, now: datetime, limit: int | None = None) -> list[str]:
+        """Every key (static keys are always complete; the last ``limit`` only)."""
+        return list(self.keys if limit is None else self.keys[-max(limit, 1) :])
+
     def describe(self) -> str:
         """``static (3 keys)``."""
         return f"static ({len(self.keys)} keys)"
 
 
 PartitionDefinition = TimeWindows | StaticKeys
+
+
+def partition_keys(
+    definition: PartitionDefinition, now: datetime, limit: int | None = None
+) -> list[str]:
+    """The keys of a definition up to the last complete one at ``now`` (an aware datetime), in
+    order; with ``limit``, only the newest ``limit``. The one key listing of orch."""
+    return definition.keys_until(now, limit)
 
 
 def definition_of(config: PartitionConfig, *, asset: str = "") -> PartitionDefinition:
@@ -394,9 +416,9 @@ def window_condition(
     col = exp.column(column, table=table, quoted=True)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
-    return exp.and_(
-        exp.GTE(this=col, expression=_timestamp(START_TOKEN)),
-        exp.LT(this=col.copy(), expression=_timestamp(END_TOKEN)),
+    return exp.And(
+        this=exp.GTE(this=col, expression=_timestamp(START_TOKEN)),
+        expression=exp.LT(this=col.copy(), expression=_timestamp(END_TOKEN)),
     )
 
 
@@ -453,6 +475,7 @@ __all__ = [
     "key_grain",
     "parse_instant",
     "parse_time_key",
+    "partition_keys",
     "upstream_keys",
     "window_condition",
 ]

@@ -467,10 +467,10 @@ def test_partitioned_python_asset_reads_only_its_window(make_project, tmp_path: 
             """,
         },
     )
-    options = RunOptions(project_dir=path, select=("+daily",))
     keys = ["2024-01-02", "2024-01-03", "2024-01-02"]
     for key in keys:
-        result = run_command(options, "run", partitions=lambda node, state, k=key: [(k, "test")])
+        options = RunOptions(project_dir=path, select=("+daily",), partition=key)
+        result = run_command(options, "run")
         assert result.exit_code == 0, result.summary
     assert rows(
         path, "select strftime(day, '%Y-%m-%d'), total, n from analytics.daily order by 1"

@@ -301,29 +301,40 @@ def _print_check_results(run: Any) -> None:
 @cli.command("status")
 @project_options
 @selection_options
-def status_command(**kwargs: Any) -> None:
-    """Each asset's last materialization and whether it is up to date.
+@click.option(
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object per asset (status, reason, causes, partitions).",
+)
+def status_command(output_format: str, **kwargs: Any) -> None:
+    """Each asset's last materialization and whether it is up to date (and why not).
 
     \b
     Examples:
       orch status
       orch status -s +customers
+      orch status --output json
     """
     from orch.run.status import (
-        asset_rows,
         metadata_rows,
-        partition_summaries,
         render_metadata,
         render_partition_summaries,
         render_status,
-        with_partition_status,
+        status_json,
+        status_report,
     )
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
-    rows = asset_rows(result.manifest, result.project, options)
-    summaries = partition_summaries(result.manifest, result.project, options)
-    click.echo(render_status(with_partition_status(rows, summaries)))
+    report = status_report(result.manifest, result.project, options)
+    if output_format == "json":
+        click.echo(json.dumps({"assets": status_json(report)}, indent=2))
+        return
+    click.echo(render_status(report.rows))
+    summaries = report.summaries
     if summaries:
         click.echo("\nPartitions (up to the last complete one):")
         click.echo(render_partition_summaries(summaries))

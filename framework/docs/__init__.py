@@ -34,14 +34,12 @@ from orch.assets import user_metadata
 from orch.docs.highlight import TOKEN_CLASSES, highlight
 from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
-from orch.docs.status import (
-    StateSnapshot,
-    asset_status,
-    partition_strip,
-    worst_check,
-)
+from orch.docs.status import asset_status, partition_strip, worst_check
+from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
+from orch.run.freshness import FreshnessMap
 from orch.state import StateReader
+from orch.state.snapshot import StateSnapshot
 
 __all__ = ["SiteStats", "generate_site", "dump_js"]
 
@@ -97,9 +95,12 @@ def _relation(node: Node) -> str | None:
 class _SiteBuilder:
     """Builds the index payload and the per-asset detail payloads."""
 
-    def __init__(self, manifest: Manifest, snap: StateSnapshot) -> None:
+    def __init__(
+        self, manifest: Manifest, snap: StateSnapshot, *, now: datetime | None = None
+    ) -> None:
         self.m = manifest
         self.snap = snap
+        self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
         self.checks_by_asset: dict[str, list[CheckNode]] = {}
@@ -120,9 +121,9 @@ class _SiteBuilder:
         self.status: dict[str, str] = {}
         for name in self.order:
             node = manifest.nodes[name]
-            strip = partition_strip(node, snap)
+            strip = partition_strip(node, self.freshness)
             self.strips[name] = strip
-            self.status[name] = asset_status(node, snap, strip)
+            self.status[name] = asset_status(node, self.freshness, strip)
 
     # ----------------------------------------------------------- checks
 
@@ -155,7 +156,8 @@ class _SiteBuilder:
 
     def asset_check_status(self, name: str) -> str:
         statuses = [self.check_status.get(c.name) for c in self.checks_by_asset.get(name, [])]
-        return worst_check([s for s in statuses if s]) or ""
+        worst = worst_check([s for s in statuses if s]) or ""
+        return worst if worst in CHECK_STATUSES else ""  # only skipped: no result to show
 
     # ----------------------------------------------------------- index
 
@@ -272,7 +274,7 @@ class _SiteBuilder:
             "stale": [[n, self.status[n]] for n in stale[:50]],
             "stale_total": len(stale),
             "slowest": [[n, round(d, 3), r] for n, (d, r) in slowest],
-            "has_state": bool(snap.latest or snap.attempts or snap.runs or snap.checks),
+            "has_state": not snap.empty,
         }
 
     # ----------------------------------------------------------- details
@@ -331,6 +333,7 @@ class _SiteBuilder:
             "language": language,
             "materialized": node.materialized,
             "status": self.status[name],
+            "freshness": self.freshness.of(name).to_json() if name in self.freshness else None,
             "owner": cfg.owner,
             "group": cfg.group,
             "tags": node.tags,
@@ -385,6 +388,7 @@ def generate_site(
     out_dir: str | Path,
     *,
     automation: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> SiteStats:
     """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
 
@@ -394,6 +398,7 @@ def generate_site(
         out_dir: the folder to write; its ``data/`` is replaced, other files are overwritten.
         automation: jobs, schedules and sensors from :func:`orch.docs.automation.automation_data`
             (None: no Automation view).
+        now: the moment that decides the last complete partition (default: now).
 
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
@@ -401,7 +406,7 @@ def generate_site(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived lists: full collections would make this quadratic
     try:
-        return _generate(manifest, state_reader, Path(out_dir), automation)
+        return _generate(manifest, state_reader, Path(out_dir), automation, now)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -412,10 +417,13 @@ def _generate(
     state_reader: StateReader | None,
     out: Path,
     automation: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> SiteStats:
     started = time.perf_counter()
-    snap = StateSnapshot.read(manifest, state_reader)
-    builder = _SiteBuilder(manifest, snap)
+    snap = StateSnapshot.read(
+        state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
+    )
+    builder = _SiteBuilder(manifest, snap, now=now)
     index = builder.build_index()
     index["automation"] = dict(automation) if automation is not None else None
 

@@ -3,28 +3,28 @@
 For each selected partitioned asset, in DAG order, :class:`PartitionExpander` returns the keys to
 run and why, up to the last complete window (see :mod:`orch.partitions` for keys and windows):
 
-- ``orch build`` / ``orch run``: partitions that are **missing** (never materialized), **stale**
-  (built with another fingerprint; or a partition of a partitioned upstream it maps to was
-  re-materialized after it, or is being re-materialized in this run), plus the definition's
-  ``lookback`` newest partitions. ``--start/--end`` restrict that to a range; ``--partition KEY``
-  runs exactly that partition (a key of another grain: the partitions overlapping its window,
-  so ``--partition 2024-02`` runs every day of February of a daily asset). An *unpartitioned*
-  upstream being rebuilt does not make historical partitions stale (rebuild them with
-  ``orch backfill``).
+- ``orch build`` / ``orch run``: partitions that :mod:`orch.run.freshness` calls stale (missing,
+  failed, code changed, check failed, an upstream partition they map to stale or newer, a pending
+  change in an unpartitioned upstream), partitions reading an upstream partition being
+  re-materialized in this run (``upstream rebuilt``), plus the definition's ``lookback`` newest
+  partitions. ``--start/--end`` restrict that to a range; ``--partition KEY`` runs exactly that
+  partition (a key of another grain: the partitions overlapping its window, so ``--partition
+  2024-02`` runs every day of February of a daily asset). An *unpartitioned* upstream merely
+  refreshed does not make historical partitions stale (rebuild them with ``orch backfill``).
 - ``orch backfill``: every partition of the range, except those an interrupted backfill of the
   same selection and range already completed (with the current code): resumable.
 
 It also tells the planner which upstream partitions each partition waits for
 (:meth:`PartitionExpander.upstream_partitions`), so a partition of a downstream asset starts as
-soon as the partitions it reads are written. Planning reads the state once per partitioned asset
-(the last success per key, an indexed query) and never touches the warehouse: its cost grows with
-the number of partitions, not with rows.
+soon as the partitions it reads are written. Planning reads the state once, in bulk (the
+snapshot freshness reads), and never touches the warehouse: its cost grows with the number of
+partitions, not with rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -41,12 +41,14 @@ from orch.partitions import (
     definition_of,
     key_grain,
     parse_time_key,
+    partition_keys,
     upstream_keys,
 )
-from orch.run.plan import CODE_CHANGED, NEVER_BUILT, REQUESTED, UPSTREAM_NEWER, UPSTREAM_REBUILT
+from orch.run.freshness import FreshnessMap
+from orch.run.plan import REQUESTED, UPSTREAM_REBUILT
 
 if TYPE_CHECKING:
-    from orch.state import MaterializationRecord, StateReader
+    from orch.state import StateReader
 
 LOOKBACK = "lookback"
 BACKFILL = "backfill"
@@ -113,14 +115,16 @@ class PartitionExpander:
     manifest: Manifest
     target: str
     request: PartitionRequest = field(default_factory=PartitionRequest)
-    scheduled: dict[str, set[str]] = field(default_factory=dict)
     _definitions: dict[str, PartitionDefinition | None] = field(default_factory=dict)
-    _latest: dict[str, dict[str, MaterializationRecord]] = field(default_factory=dict)
-    _now: datetime = field(default_factory=utcnow)
+    _now: datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.request.now is not None:
-            self._now = self.request.now
+        self._now = self.request.now if self.request.now is not None else utcnow()
+
+    @property
+    def now(self) -> datetime:
+        """The moment that decides the last complete partition."""
+        return self._now
 
     # ------------------------------------------------------------------ definitions
 
@@ -133,43 +137,46 @@ class PartitionExpander:
             )
         return self._definitions[node.name]
 
-    def latest(self, asset: str, state: StateReader | None) -> dict[str, MaterializationRecord]:
-        """The last successful materialization per partition key of ``asset``."""
-        if asset not in self._latest:
-            self._latest[asset] = (
-                {} if state is None else state.partitions_of(asset, target=self.target)
-            )
-        return self._latest[asset]
-
     # ------------------------------------------------------------------ the hook
 
-    def __call__(self, node: Node, state: StateReader | None) -> list[tuple[str | None, str]]:
-        """(key, reason) for each partition of ``node`` this run materializes, in key order."""
+    def expand(
+        self, node: Node, freshness: FreshnessMap, scheduled: Mapping[str, set[str]]
+    ) -> list[tuple[str, str]]:
+        """(key, reason) for each partition of ``node`` this run materializes, in key order.
+
+        ``scheduled`` holds the partitions of upstream assets already in the plan.
+        """
         definition = self.definition(node)
         assert definition is not None
         candidates = self.candidates(node, definition)
-        mine = self.latest(node.name, state)
+        latest = freshness.snapshot.latest
         request = self.request
         lookback = set(candidates[-definition.lookback :]) if definition.lookback else set()
         parents = self._partitioned_parents(node)
-        out: list[tuple[str | None, str]] = []
+        out: list[tuple[str, str]] = []
         for key in candidates:
-            rec = mine.get(key)
             reason: str | None
             if request.backfill:
-                done = rec is not None and rec.run_id in request.done_runs
-                reason = None if done and rec.fingerprint == node.fingerprint else BACKFILL
+                rec = latest.get((node.name, key))
+                done = (
+                    rec is not None
+                    and rec.run_id in request.done_runs
+                    and rec.fingerprint == node.fingerprint
+                )
+                reason = None if done else BACKFILL
             elif request.partition:
                 reason = REQUESTED
             elif request.full_refresh:
                 reason = FULL_REFRESH
             else:
-                reason = self.staleness(node, definition, key, rec, parents, state)
+                mine = freshness.of(node.name, key)
+                reason = mine.reason if mine.stale else None
+                if reason is None and self._upstream_scheduled(definition, key, parents, scheduled):
+                    reason = UPSTREAM_REBUILT
                 if reason is None and key in lookback and not request.restricted:
                     reason = LOOKBACK
             if reason is not None:
                 out.append((key, reason))
-        self.scheduled[node.name] = {k for k, _ in out if k is not None}
         return out
 
     def upstream_partitions(self, node: Node, key: str, upstream: Node) -> list[str] | None:
@@ -180,6 +187,23 @@ class PartitionExpander:
         return upstream_keys(definition, key, self.definition(upstream))
 
     # ------------------------------------------------------------------ internals
+
+    def _upstream_scheduled(
+        self,
+        definition: PartitionDefinition,
+        key: str,
+        parents: list[Node],
+        scheduled: Mapping[str, set[str]],
+    ) -> bool:
+        """Whether a partition of a partitioned upstream that ``key`` reads is in the plan."""
+        for parent in parents:
+            theirs = scheduled.get(parent.name)
+            if not theirs:
+                continue
+            keys = upstream_keys(definition, key, self.definition(parent))
+            if keys is None or not theirs.isdisjoint(keys):
+                return True
+        return False
 
     def candidates(self, node: Node, definition: PartitionDefinition) -> list[str]:
         """Every key the request allows, up to the last complete one."""
@@ -215,9 +239,7 @@ class PartitionExpander:
                     f"{last or 'none yet'}",
                 )
             return keys
-        if last is None:
-            return []
-        return definition.keys_between(definition.first_key(), last)
+        return partition_keys(definition, self._now)
 
     def _explicit_key(self, node: Node, definition: TimeWindows, key: str, last: str | None) -> str:
         definition.validate(key)
@@ -235,31 +257,6 @@ class PartitionExpander:
             if parent is not None and parent.config.partitioned_by is not None:
                 out.append(parent)
         return out
-
-    def staleness(
-        self,
-        node: Node,
-        definition: PartitionDefinition,
-        key: str,
-        rec: MaterializationRecord | None,
-        parents: list[Node],
-        state: StateReader | None,
-    ) -> str | None:
-        if rec is None:
-            return NEVER_BUILT
-        if rec.fingerprint != node.fingerprint:
-            return CODE_CHANGED
-        for parent in parents:
-            keys = upstream_keys(definition, key, self.definition(parent))
-            scheduled = self.scheduled.get(parent.name, set())
-            theirs = self.latest(parent.name, state)
-            for up_key in keys if keys is not None else sorted(theirs):
-                if up_key in scheduled:
-                    return UPSTREAM_REBUILT
-                up = theirs.get(up_key)
-                if up is not None and up.finished_at > rec.finished_at:
-                    return UPSTREAM_NEWER
-        return None
 
 
 # --------------------------------------------------------------------------- backfills

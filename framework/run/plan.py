@@ -1,29 +1,58 @@
 """Manifest + state -> a Plan of Steps: which assets (and partitions) to build, and why.
 
 A step is one asset, or one partition of one asset. Steps depend on the steps of their upstream
-assets that are in the same plan. ``changed_only`` keeps only what is missing or stale: never
-built, built with another fingerprint, or an upstream re-materialized after it (or being rebuilt in
-this plan); everything else is reported as up to date.
+assets that are in the same plan; a partition waits for the upstream partitions it maps to (and,
+when none of those is in the plan, for the upstream asset's first step, so the upstream table
+exists before it is read). Whether an asset or a partition is stale is decided by
+:mod:`orch.run.freshness` alone: ``changed_only`` keeps what it calls stale, plus what reads an
+asset rebuilt in this plan (``upstream rebuilt``); everything else is reported as up to date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
+from orch.events import utcnow
 from orch.manifest import Manifest, Node
+from orch.run.freshness import (
+    UP_TO_DATE,
+    FreshnessMap,
+    buildable,
+    checks_of,
+    effective_parents,
+    step_key,
+    upstream_closure,
+)
+from orch.state.snapshot import StateSnapshot
 
 if TYPE_CHECKING:
-    from orch.state import MaterializationRecord, StateReader
+    from orch.state import StateReader
 
-# Reasons a step runs or doesn't.
+# Reasons a step runs that are not a freshness status.
 REQUESTED = "requested"
-NEVER_BUILT = "never built"
-CODE_CHANGED = "code changed"
-UPSTREAM_NEWER = "upstream newer"
 UPSTREAM_REBUILT = "upstream rebuilt"
-UP_TO_DATE = "up to date"
+
+
+class PartitionSource(Protocol):
+    """What :func:`build_plan` asks about partitions (``partition_plan.PartitionExpander``)."""
+
+    @property
+    def now(self) -> datetime:
+        """The moment that decides the last complete partition."""
+        ...
+
+    def expand(
+        self, node: Node, freshness: FreshnessMap, scheduled: Mapping[str, set[str]]
+    ) -> list[tuple[str, str]]:
+        """(key, reason) for each partition of ``node`` to run, in key order."""
+        ...
+
+    def upstream_partitions(self, node: Node, key: str, upstream: Node) -> list[str] | None:
+        """The keys of ``upstream`` partition ``key`` of ``node`` reads (None: all of it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -59,15 +88,33 @@ class Plan:
 
 def step_id(asset: str, partition: str | None) -> str:
     """``asset`` or ``asset[partition]``."""
-    return asset if partition is None else f"{asset}[{partition}]"
+    return step_key(asset, partition)
 
 
-def buildable(node: Node) -> bool:
-    """Whether an asset becomes a step: sources and ephemeral models never do."""
-    return node.resource_type != "source" and node.materialized != "ephemeral"
+def plan_freshness(
+    manifest: Manifest,
+    names: Iterable[str],
+    state: StateReader | None,
+    *,
+    target: str,
+    now: datetime,
+    order: list[str] | None = None,
+) -> FreshnessMap:
+    """The freshness of ``names`` and their upstreams, from one bulk read of the state."""
+    parents: dict[str, list[str]] = {}
 
+    def parents_of(name: str) -> list[str]:
+        if name not in parents:
+            parents[name] = effective_parents(manifest, name)
+        return parents[name]
 
-PartitionExpander = Callable[[Node, "StateReader | None"], list[tuple[str | None, str]]]
+    closure = upstream_closure(manifest, names, parents_of)
+    snapshot = StateSnapshot.read(
+        state, target, assets=sorted(closure), checks=checks_of(manifest, closure)
+    )
+    return FreshnessMap(
+        manifest, snapshot, now=now, names=closure, order=order, parents=parents, closed=True
+    )
 
 
 def build_plan(
@@ -77,7 +124,7 @@ def build_plan(
     *,
     target: str,
     changed_only: bool = False,
-    partitions: PartitionExpander | None = None,
+    partitions: PartitionSource | None = None,
 ) -> Plan:
     """The steps to run for ``selected`` assets, in DAG order.
 
@@ -85,41 +132,50 @@ def build_plan(
     every asset is one step.
     """
     chosen = {n for n in selected if n in manifest.nodes and buildable(manifest.nodes[n])}
-    latest: dict[tuple[str, str | None], MaterializationRecord] = {}
-    if state is not None and changed_only:
-        latest = state.latest_materializations(
-            sorted(chosen | _parents_of(manifest, chosen)), target=target
-        )
+    partitioned = partitions is not None and any(
+        manifest.nodes[n].config.partitioned_by is not None for n in chosen
+    )
+    order = manifest.topological_names()
+    freshness: FreshnessMap | None = None
+    if changed_only or partitioned:
+        now = partitions.now if partitions is not None else utcnow()
+        freshness = plan_freshness(manifest, chosen, state, target=target, now=now, order=order)
     plan = Plan()
     steps_of: dict[str, list[str]] = {}
-    for name in manifest.topological_names():
+    scheduled: dict[str, set[str]] = {}
+    for name in order:
         if name not in chosen:
             continue
         node = manifest.nodes[name]
-        upstream_assets = _effective_parents(manifest, name)
+        upstream_assets = (
+            freshness.parents(name) if freshness is not None else effective_parents(manifest, name)
+        )
         waits = frozenset(s for up in upstream_assets for s in steps_of.get(up, []))
         if node.config.partitioned_by is not None and partitions is not None:
-            keys = partitions(node, state)
+            assert freshness is not None
             ids = []
-            mapper = getattr(partitions, "upstream_partitions", None)
-            for key, reason in keys:
+            for key, reason in partitions.expand(node, freshness, scheduled):
                 sid = step_id(name, key)
-                step_waits = waits
-                if mapper is not None and key is not None:
-                    step_waits = _partition_waits(
-                        manifest, plan, node, key, upstream_assets, steps_of, mapper
-                    )
+                step_waits = _partition_waits(
+                    manifest, plan, node, key, upstream_assets, steps_of, partitions
+                )
                 plan.add(Step(sid, name, key, reason, step_waits))
                 ids.append(sid)
             steps_of[name] = ids
+            scheduled[name] = {str(plan.steps[i].partition) for i in ids}
             if not ids:
                 plan.up_to_date[name] = UP_TO_DATE
             continue
         reason = REQUESTED
         if changed_only:
-            reason = _staleness(node, upstream_assets, latest, steps_of)
-            if reason == UP_TO_DATE:
-                plan.up_to_date[name] = reason
+            assert freshness is not None
+            mine = freshness.of(name)
+            if mine.stale:
+                reason = mine.reason
+            elif any(steps_of.get(up) for up in upstream_assets):
+                reason = UPSTREAM_REBUILT
+            else:
+                plan.up_to_date[name] = UP_TO_DATE
                 continue
         plan.add(Step(step_id(name, None), name, None, reason, waits))
         steps_of[name] = [step_id(name, None)]
@@ -131,78 +187,43 @@ def _partition_waits(
     plan: Plan,
     node: Node,
     key: str,
-    upstream_assets: set[str],
+    upstream_assets: list[str],
     steps_of: dict[str, list[str]],
-    mapper: Callable[[Node, str, Node], list[str] | None],
+    partitions: PartitionSource,
 ) -> frozenset[str]:
-    """The steps one partition waits for: only the upstream partitions it maps to."""
+    """The steps one partition waits for: only the upstream partitions it maps to.
+
+    When none of those is in the plan but the upstream asset has steps, the partition waits for
+    the upstream's first step: the upstream relation may not exist before it (a fresh build of a
+    weekly asset whose first week maps to no day of its daily upstream).
+    """
     out: list[str] = []
     for up in upstream_assets:
         ids = steps_of.get(up, [])
         if not ids:
             continue
         up_node = manifest.nodes[up]
-        mapped = mapper(node, key, up_node) if up_node.config.partitioned_by else None
+        mapped = (
+            partitions.upstream_partitions(node, key, up_node)
+            if up_node.config.partitioned_by is not None
+            else None
+        )
         if mapped is None:
             out.extend(ids)
-        else:
-            out.extend(s for s in (step_id(up, k) for k in mapped) if s in plan.steps)
+            continue
+        found = [s for s in (step_id(up, k) for k in mapped) if s in plan.steps]
+        out.extend(found or ids[:1])
     return frozenset(out)
 
 
-def _parents_of(manifest: Manifest, names: set[str]) -> set[str]:
-    out: set[str] = set()
-    for n in names:
-        out.update(_effective_parents(manifest, n))
-    return out
-
-
-def _effective_parents(manifest: Manifest, name: str) -> set[str]:
-    """Upstream assets, looking through ephemeral models (inlined, so never built themselves)."""
-    out: set[str] = set()
-    stack = list(manifest.parents.get(name, []))
-    while stack:
-        parent = stack.pop()
-        node = manifest.nodes.get(parent)
-        if node is None or node.resource_type == "source":
-            continue
-        if node.materialized == "ephemeral":
-            stack.extend(manifest.parents.get(parent, []))
-        else:
-            out.add(parent)
-    return out
-
-
-def _staleness(
-    node: Node,
-    upstream: set[str],
-    latest: dict[tuple[str, str | None], MaterializationRecord],
-    steps_of: dict[str, list[str]],
-) -> str:
-    mine = latest.get((node.name, None))
-    if mine is None:
-        return NEVER_BUILT
-    if mine.fingerprint != node.fingerprint:
-        return CODE_CHANGED
-    for up in sorted(upstream):
-        if steps_of.get(up):
-            return UPSTREAM_REBUILT
-        theirs = latest.get((up, None))
-        if theirs is not None and mine.finished_at and theirs.finished_at:
-            if theirs.finished_at > mine.finished_at:
-                return UPSTREAM_NEWER
-    return UP_TO_DATE
-
-
-def asset_status(
-    node: Node, latest: MaterializationRecord | None, upstream_latest: list[MaterializationRecord]
-) -> str:
-    """One word for ``orch status``: up to date, code changed, upstream newer or never built."""
-    if latest is None:
-        return NEVER_BUILT
-    if latest.fingerprint != node.fingerprint:
-        return CODE_CHANGED
-    for up in upstream_latest:
-        if up.finished_at and latest.finished_at and up.finished_at > latest.finished_at:
-            return UPSTREAM_NEWER
-    return UP_TO_DATE
+__all__ = [
+    "REQUESTED",
+    "UPSTREAM_REBUILT",
+    "PartitionSource",
+    "Plan",
+    "Step",
+    "build_plan",
+    "buildable",
+    "plan_freshness",
+    "step_id",
+]

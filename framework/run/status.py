@@ -1,25 +1,35 @@
-"""``orch status``: each asset's last materialization against the current code.
+"""``orch status``: each asset's freshness (:mod:`orch.run.freshness`) and last materialization.
 
 Partitioned assets get a row summarizing their partitions and a section of their own
-(:func:`partition_summaries`): counts of materialized / missing / stale / failed partitions up to
+(:func:`render_partition_summaries`): counts of ok / missing / stale / failed partitions up to
 the last complete one, the partitions as compressed ranges, and the asset's last run.
+``--output json`` gives the same as one object per asset (:func:`status_json`). The state is read
+in bulk, once (:class:`~orch.state.snapshot.StateSnapshot`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from orch.assets import user_metadata
 from orch.config import RunOptions
+from orch.events import utcnow
 from orch.load.project import Project
 from orch.manifest import Manifest
 from orch.partitions import compress
-from orch.run.partition_plan import PartitionExpander, PartitionRequest
-from orch.run.plan import asset_status, buildable
+from orch.run.freshness import (
+    FRESH,
+    UP_TO_DATE,
+    Freshness,
+    FreshnessMap,
+    buildable,
+)
+from orch.run.plan import plan_freshness
 from orch.selection import select_nodes
+from orch.state.records import MaterializationRecord
 from orch.state.warehouse import open_state_store
 
 
@@ -29,65 +39,12 @@ class StatusRow:
 
     asset: str
     materialized: str
-    status: str
+    status: str  # the freshness reason (for partitioned assets: N/M partitions ok)
     last_run: str
     finished_at: str
     rows: str
     duration: str
-
-
-def asset_rows(manifest: Manifest, project: Project, options: RunOptions) -> list[StatusRow]:
-    """Status rows for the selected buildable assets, in dependency order."""
-    selected = select_nodes(manifest, options.select, options.exclude)
-    names = [
-        n for n in manifest.topological_names() if n in selected and buildable(manifest.nodes[n])
-    ]
-    with open_state_store(project.root, project.target, readonly=True) as state:
-        latest = state.latest_materializations(None, target=project.target_name)
-    rows = []
-    for name in names:
-        node = manifest.nodes[name]
-        mine = latest.get((name, None))
-        ups = [latest[(p, None)] for p in manifest.parents.get(name, []) if (p, None) in latest]
-        status = asset_status(node, mine, ups)
-        rows.append(
-            StatusRow(
-                asset=name,
-                materialized=node.materialized,
-                status=status,
-                last_run=mine.run_id[:8] if mine else "-",
-                finished_at=mine.finished_at.strftime("%Y-%m-%d %H:%M:%S")
-                if mine and mine.finished_at
-                else "-",
-                rows="-" if not mine or mine.rows is None else f"{mine.rows:,}",
-                duration="-" if not mine or mine.duration_s is None else f"{mine.duration_s:.2f}s",
-            )
-        )
-    return rows
-
-
-def render_status(rows: list[StatusRow]) -> str:
-    """A plain-text table."""
-    headers = ("asset", "materialized", "status", "last run", "finished (UTC)", "rows", "duration")
-    table = [headers] + [
-        (r.asset, r.materialized, r.status, r.last_run, r.finished_at, r.rows, r.duration)
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        for row in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    lines.append("")
-    lines.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no assets selected")
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- partitions
+    freshness: Freshness = field(default_factory=lambda: FRESH)
 
 
 @dataclass(frozen=True)
@@ -107,87 +64,132 @@ class PartitionSummary:
         return sum(self.counts.values())
 
 
-def partition_summaries(
-    manifest: Manifest, project: Project, options: RunOptions, *, now: datetime | None = None
-) -> list[PartitionSummary]:
-    """One summary per selected partitioned asset, in dependency order.
+@dataclass
+class StatusReport:
+    """What ``orch status`` shows for a selection: rows, partition summaries, the freshness."""
 
-    A partition is ``failed`` when its last attempt failed, ``missing`` when it never
-    succeeded, ``stale`` when built with other code or before an upstream partition it reads,
-    else ``ok``. Costs two indexed state queries per asset, whatever the row counts.
-    """
+    rows: list[StatusRow]
+    summaries: list[PartitionSummary]
+    freshness: FreshnessMap
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def status_report(
+    manifest: Manifest, project: Project, options: RunOptions, *, now: datetime | None = None
+) -> StatusReport:
+    """The freshness of the selected buildable assets, in dependency order, from one state read."""
     selected = select_nodes(manifest, options.select, options.exclude)
-    names = [
-        n
-        for n in manifest.topological_names()
-        if n in selected
-        and manifest.nodes[n].config.partitioned_by is not None
-        and buildable(manifest.nodes[n])
-    ]
-    out: list[PartitionSummary] = []
-    if not names:
-        return out
-    target = project.target_name
-    expander = PartitionExpander(manifest, target, PartitionRequest(now=now))
+    order = manifest.topological_names()
+    names = [n for n in order if n in selected and buildable(manifest.nodes[n])]
     with open_state_store(project.root, project.target, readonly=True) as state:
-        for name in names:
-            node = manifest.nodes[name]
-            definition = expander.definition(node)
-            assert definition is not None
-            keys = expander.candidates(node, definition)
-            latest = expander.latest(name, state)
-            attempts = {k: r for (_, k), r in state.latest_attempts([name], target=target).items()}
-            parents = expander._partitioned_parents(node)
-            labels: list[tuple[str, str]] = []
-            counts = {"ok": 0, "missing": 0, "stale": 0, "failed": 0}
-            for key in keys:
-                attempt = attempts.get(key)
-                rec = latest.get(key)
-                if attempt is not None and attempt.status == "failed":
-                    label = "failed"
-                elif rec is None:
-                    label = "missing"
-                elif expander.staleness(node, definition, key, rec, parents, state):
-                    label = "stale"
-                else:
-                    label = "ok"
-                counts[label] += 1
-                labels.append((key, label))
-            newest = max(attempts.values(), key=lambda r: r.finished_at, default=None)
-            out.append(
-                PartitionSummary(
+        fmap = plan_freshness(
+            manifest, names, state, target=project.target_name, now=now or utcnow(), order=order
+        )
+    snap = fmap.snapshot
+    newest_partition: dict[str, MaterializationRecord] = {}
+    for records in (snap.latest, snap.failures):  # the newest attempt is one of these
+        for (asset, key), rec in records.items():
+            cur = newest_partition.get(asset)
+            if key is not None and (
+                cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id)
+            ):
+                newest_partition[asset] = rec
+    rows: list[StatusRow] = []
+    summaries: list[PartitionSummary] = []
+    for name in names:
+        node = manifest.nodes[name]
+        found = fmap.asset(name)
+        mine = snap.latest.get((name, None))
+        definition = fmap.definition(name)
+        if definition is None or found.partitions is None:
+            rows.append(
+                StatusRow(
                     asset=name,
-                    definition=definition.describe(),
-                    counts=counts,
-                    ranges=compress(labels, definition),
-                    last_run=newest.run_id[:8] if newest else "-",
-                    last_finished_at=newest.finished_at.strftime("%Y-%m-%d %H:%M:%S")
-                    if newest
-                    else "-",
+                    materialized=node.materialized,
+                    status=found.freshness.reason,
+                    last_run=mine.run_id[:8] if mine else "-",
+                    finished_at=_time(mine.finished_at if mine else None),
+                    rows="-" if not mine or mine.rows is None else f"{mine.rows:,}",
+                    duration="-"
+                    if not mine or mine.duration_s is None
+                    else f"{mine.duration_s:.2f}s",
+                    freshness=found.freshness,
                 )
             )
-    return out
-
-
-def with_partition_status(
-    rows: list[StatusRow], summaries: list[PartitionSummary]
-) -> list[StatusRow]:
-    """Status rows whose partitioned assets say ``N/M partitions ok`` instead of never built."""
-    by_asset = {s.asset: s for s in summaries}
-    out = []
-    for row in rows:
-        s = by_asset.get(row.asset)
-        if s is None:
-            out.append(row)
             continue
-        ok = s.counts.get("ok", 0)
-        status = "up to date" if ok == s.total and s.total else f"{ok}/{s.total} partitions ok"
-        out.append(
-            replace(
-                row, status=status, last_run=s.last_run, finished_at=s.last_finished_at, rows="-"
+        labels = [(k, f.label) for k, f in found.partitions.items()]
+        counts = {"ok": 0, "missing": 0, "stale": 0, "failed": 0}
+        for _, label in labels:
+            counts[label] += 1
+        newest = newest_partition.get(name)
+        summary = PartitionSummary(
+            asset=name,
+            definition=definition.describe(),
+            counts=counts,
+            ranges=compress(labels, definition),
+            last_run=newest.run_id[:8] if newest else "-",
+            last_finished_at=_time(newest.finished_at if newest else None),
+        )
+        summaries.append(summary)
+        ok, total = counts["ok"], summary.total
+        rows.append(
+            StatusRow(
+                asset=name,
+                materialized=node.materialized,
+                status=UP_TO_DATE if ok == total and total else f"{ok}/{total} partitions ok",
+                last_run=summary.last_run,
+                finished_at=summary.last_finished_at,
+                rows="-",
+                duration="-",
+                freshness=found.freshness,
             )
         )
+    return StatusReport(rows, summaries, fmap)
+
+
+def status_json(report: StatusReport) -> list[dict[str, Any]]:
+    """One object per asset: status, reason, causes, and per-partition statuses when partitioned."""
+    out = []
+    for row in report.rows:
+        found = report.freshness.asset(row.asset)
+        item: dict[str, Any] = {
+            "asset": row.asset,
+            "materialized": row.materialized,
+            **found.freshness.to_json(),
+            "last_run": None if row.last_run == "-" else row.last_run,
+            "finished_at": None if row.finished_at == "-" else row.finished_at,
+            "partitions": None,
+        }
+        if found.partitions is not None:
+            item["partitions"] = [
+                {"key": key, **f.to_json()} for key, f in found.partitions.items()
+            ]
+        out.append(item)
     return out
+
+
+def render_status(rows: list[StatusRow]) -> str:
+    """A plain-text table."""
+    headers = ("asset", "materialized", "status", "last run", "finished (UTC)", "rows", "duration")
+    table = [headers] + [
+        (r.asset, r.materialized, r.status, r.last_run, r.finished_at, r.rows, r.duration)
+        for r in rows
+    ]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.freshness.status] = counts.get(r.freshness.status, 0) + 1
+    lines.append("")
+    lines.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no assets selected")
+    return "\n".join(lines)
 
 
 def render_partition_summaries(summaries: list[PartitionSummary], *, max_ranges: int = 12) -> str:
@@ -225,17 +227,17 @@ def metadata_rows(manifest: Manifest, project: Project, options: RunOptions) -> 
     names = [n for n in manifest.topological_names() if n in selected]
     with open_state_store(project.root, project.target, readonly=True) as state:
         latest = state.latest_materializations(names, target=project.target_name)
-    newest: dict[str, Any] = {}
+    newest: dict[str, MaterializationRecord] = {}
     for (asset, _), rec in latest.items():
         cur = newest.get(asset)
         if cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id):
             newest[asset] = rec
     out = []
     for name in names:
-        rec = newest.get(name)
-        mine = user_metadata(rec.metadata) if rec is not None else {}
-        if mine:
-            out.append(MetadataRow(name, rec.partition_key, rec.run_id, mine))
+        last = newest.get(name)
+        mine = user_metadata(last.metadata) if last is not None else {}
+        if last is not None and mine:
+            out.append(MetadataRow(name, last.partition_key, last.run_id, mine))
     return out
 
 

@@ -102,7 +102,7 @@ def run_command(
     sinks: Iterable[EventSink] = (),
     compiled: CompileResult | None = None,
     hook_factory: HookFactory | None = None,
-    partitions: Any = None,
+    partitions: PartitionExpander | None = None,
     extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
     run_id: str | None = None,
     run_args: dict[str, Any] | None = None,
@@ -146,7 +146,7 @@ def run_command(
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
                     hook_factory, run_args=run_args,
-                    partition_mapper=getattr(partitions, "upstream_partitions", None),
+                    partition_mapper=partitions.upstream_partitions,
                 )  # fmt: skip
             finally:
                 adapter.close()

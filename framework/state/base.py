@@ -53,6 +53,14 @@ class StateReader(ABC):
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
         """The last attempt, failed or not, per (asset, partition_key)."""
 
+    def latest_failures(
+        self, assets: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """The last attempt per (asset, partition_key), only where it failed (so after the last
+        success): what freshness needs of attempts, without reading every attempt."""
+        latest = self.latest_attempts(assets, target=target)
+        return {key: rec for key, rec in latest.items() if rec.status == "failed"}
+
     @abstractmethod
     def partitions_of(
         self, asset: str, *, target: str | None = None

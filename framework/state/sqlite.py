@@ -463,9 +463,14 @@ class SQLiteStateStore(StateStore):
         return str(row[0]) if row else ""
 
     def _latest(
-        self, pointer: str, assets: Sequence[str] | None, target: str | None
+        self,
+        pointer: str,
+        assets: Sequence[str] | None,
+        target: str | None,
+        *,
+        failed_only: bool = False,
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
-        clauses, params = [], []
+        clauses, params = ["m.status = 'failed'"] if failed_only else [], []
         if assets is not None:
             clauses.append("l.asset IN (SELECT value FROM json_each(?))")
             params.append(_json(list(assets)))
@@ -495,6 +500,12 @@ class SQLiteStateStore(StateStore):
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
         """The last attempt, failed or not, per (asset, partition_key), in one query."""
         return self._latest("attempt_id", assets, target)
+
+    def latest_failures(
+        self, assets: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """The last attempt per (asset, partition_key) where it failed, in one query."""
+        return self._latest("attempt_id", assets, target, failed_only=True)
 
     def partitions_of(
         self, asset: str, *, target: str | None = None

@@ -521,8 +521,10 @@ class WarehouseStateStore(StateStore):
         columns: Sequence[str],
         filters: Iterable[exp.Expr],
         partition_by: Sequence[str],
+        keep: exp.Expression | None = None,
     ) -> list[tuple[Any, ...]]:
-        """The newest row (highest id) per ``partition_by`` group, oldest group first."""
+        """The newest row (highest id) per ``partition_by`` group, oldest group first (only
+        those matching ``keep``, when given)."""
         ranked = exp.Window(
             this=exp.RowNumber(),
             partition_by=[self._col(c) for c in partition_by],
@@ -537,7 +539,7 @@ class WarehouseStateStore(StateStore):
         outer = (
             exp.select(*(self._col(c) for c in columns))
             .from_(inner.subquery("l"))
-            .where(exp.column("rn").eq(1))
+            .where(exp.column("rn").eq(1) if keep is None else exp.column("rn").eq(1).and_(keep))
             .order_by(self._col("id"))
         )
         with self._mutex:
@@ -549,7 +551,12 @@ class WarehouseStateStore(StateStore):
         return exp.In(this=self._col(column), expressions=[_lit(v) for v in values])
 
     def _latest(
-        self, success_only: bool, assets: Sequence[str] | None, target: str | None
+        self,
+        success_only: bool,
+        assets: Sequence[str] | None,
+        target: str | None,
+        *,
+        failed_only: bool = False,
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
         if assets is not None and not assets:
             return {}
@@ -560,8 +567,9 @@ class WarehouseStateStore(StateStore):
             filters.append(self._in("asset", assets))
         if target is not None:
             filters.append(self._eq("target", target))
+        keep = self._eq("status", "failed") if failed_only else None
         rows = self._latest_rows(
-            "materializations", _MAT_COLUMNS, filters, ["target", "asset", "partition_key"]
+            "materializations", _MAT_COLUMNS, filters, ["target", "asset", "partition_key"], keep
         )
         return {
             (r[3], r[4]): materialization_from_row(r) for r in rows
@@ -578,6 +586,12 @@ class WarehouseStateStore(StateStore):
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
         """The last attempt, failed or not, per (asset, partition_key)."""
         return self._latest(False, assets, target)
+
+    def latest_failures(
+        self, assets: Sequence[str] | None = None, *, target: str | None = None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """The last attempt per (asset, partition_key) where it failed."""
+        return self._latest(False, assets, target, failed_only=True)
 
     def partitions_of(
         self, asset: str, *, target: str | None = None

@@ -23,7 +23,8 @@ from orch.docs import dump_js, generate_site
 from orch.docs.highlight import highlight_sql
 from orch.docs.layout import layout_graph
 from orch.docs.richtext import markdown_tree
-from orch.docs.status import expected_keys
+from orch.events import utcnow
+from orch.partitions import definition_of, partition_keys
 from orch.state import SQLiteStateStore
 
 
@@ -220,10 +221,11 @@ def test_layout_orders_layers() -> None:
         (dict(grain="monthly", start="2024-01-01", end="2025-01-01"), "2024-01", "2024-12", 12),
         (dict(grain="hourly", start="2024-01-01", end="2024-01-02"), "2024-01-01T00",
          "2024-01-01T23", 24),
+        (dict(grain="weekly", start="2024-01-01", end="2024-02-05"), "2024-W01", "2024-W05", 5),
         ({"keys": ["eu", "us"]}, "eu", "us", 2),
     ],
-    ids=["daily", "monthly", "hourly", "static"],
+    ids=["daily", "monthly", "hourly", "weekly", "static"],
 )  # fmt: skip
 def test_expected_partition_keys(cfg: dict, first: str, last: str, count: int) -> None:
-    keys = expected_keys(PartitionConfig(**cfg))
+    keys = partition_keys(definition_of(PartitionConfig(**cfg)), utcnow())
     assert (keys[0], keys[-1], len(keys)) == (first, last, count)

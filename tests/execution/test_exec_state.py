@@ -72,7 +72,7 @@ def test_status_text(make_project, orch, tmp_path):
         "raw": "up to date",
         "a": "up to date",
         "b": "code changed",  # its code changed (and a was rebuilt after it)
-        "c": "up to date",  # b, what c reads, has not been rebuilt yet
+        "c": "upstream b code changed",  # staleness propagates: c reads b
         "lone": "up to date",
     }
     run = orch("status", "--project-dir", project, "-s", "a+")
@@ -86,8 +86,8 @@ def test_status_upstream_newer(make_project, orch, tmp_path):
     assert status_of(orch("status", "--project-dir", project).stdout) == {
         "raw": "up to date",
         "a": "up to date",
-        "b": "upstream newer",
-        "c": "up to date",
+        "b": "upstream a newer",
+        "c": "upstream a newer",  # through b: --changed rebuilds b, then c
         "lone": "up to date",
     }
 
@@ -111,7 +111,7 @@ def test_changed_builds_only_what_is_stale(make_project, orch, warehouse, tmp_pa
     plan = run.stdout.splitlines()
     assert plan[0] == "Plan: 2 steps (dry run, nothing was built)"
     assert re.match(r"\s+b\s+table\s+code changed$", plan[1])
-    assert re.match(r"\s+c\s+view\s+upstream rebuilt$", plan[2])
+    assert re.match(r"\s+c\s+view\s+upstream b code changed$", plan[2])
     assert {line.split()[0] for line in plan[3:]} == {"raw", "a", "lone"}
     assert all(line.endswith("up to date (skipped)") for line in plan[3:])
     assert warehouse(project).rows("select id from analytics.b order by id") == [(2,), (4,)]

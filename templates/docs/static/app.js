@@ -565,6 +565,11 @@
     function fact(label, value) { if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return; facts.appendChild(el("dt", { text: label })); facts.appendChild(el("dd", null, value)); }
     fact("Kind", kindLabel(a.kind) + (a.language ? " (" + a.language + ")" : ""));
     fact("Materialized", a.materialized);
+    var fr = a.freshness;
+    if (fr && fr.status !== "up to date") {
+      var via = fr.causes.length > 1 ? " (via " + fr.causes.slice(0, -1).join(" → ") + ")" : "";
+      fact("Freshness", fr.reason + via);
+    }
     fact("Owner", a.owner);
     fact("Group", a.group);
     fact("Tags", a.tags.map(function (t) { return el("span", { cls: "tag", text: t }); }));
