@@ -186,64 +186,19 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
       orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
       orch test --store-failures
     """
-    from orch.adapters import get_adapter
-    from orch.events import FanOut
-    from orch.partitions import StaticKeys, definition_of
-    from orch.run.checks import run_tests
-    from orch.run.reporting import JsonLinesReporter, RunResultsWriter
-    from orch.run.workflow import open_state
-    from orch.selection import select_checks, select_nodes
-    from orch.state import StateRecorder
+    from orch.run.reporting import JsonLinesReporter
+    from orch.run.workflow import run_checks
 
-    options = make_options(kwargs)
-    result = load_manifest(options, scoped=False)
-    manifest, project = result.manifest, result.project
-    selected = select_nodes(manifest, options.select, options.exclude)
-    checks = sorted(select_checks(manifest, selected, options.select, options.exclude))
-    if not checks:
+    options = make_options(
+        kwargs, threads=threads, partition=kwargs.get("partition"), start=kwargs.get("start"),
+        end=kwargs.get("end"),
+    )  # fmt: skip
+    compiled = load_manifest(options, scoped=False)
+    sinks = [JsonLinesReporter()] if log_format == "json" else []
+    run = run_checks(options, sinks=sinks, store_failures=store_failures, compiled=compiled)
+    if run is None:
         click.echo("No checks selected.")
         return
-    partition, start, end = kwargs.get("partition"), kwargs.get("start"), kwargs.get("end")
-    partitions_of = None
-    if partition or start or end:
-
-        def partitions_of(node: Any) -> list[str | None]:
-            definition = definition_of(node.config.partitioned_by, asset=node.name)
-            if partition:
-                return [definition.validate(partition)]
-            first = start or (
-                definition.keys[0] if isinstance(definition, StaticKeys) else definition.first_key()
-            )
-            last = end or first
-            return list(definition.keys_between(first, last))
-
-    adapter = get_adapter(project.target, project.root)
-    log_dir = project.root / project.config.log_path
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        open_state(project.root, target=project.target) as state,
-        (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file,
-    ):
-        sinks: list[Any] = [StateRecorder(state), JsonLinesReporter(log_file)]
-        sinks.append(
-            RunResultsWriter(
-                project.target_dir / "run_results.json",
-                manifest,
-                {"command": "test", "select": list(options.select), "target": project.target_name},
-            )
-        )
-        if log_format == "json":
-            sinks.append(JsonLinesReporter())
-        adapter.open()
-        try:
-            run = run_tests(
-                manifest, adapter, checks, FanOut(sinks), project_root=project.root,
-                target=project.target_name, partitions_of=partitions_of,
-                threads=threads or project.target.threads, store_failures=store_failures,
-                selection=" ".join(options.select),
-            )  # fmt: skip
-        finally:
-            adapter.close()
     if log_format == "text":
         _print_check_results(run)
     sys.exit(run.exit_code)
@@ -318,14 +273,8 @@ def status_command(output_format: str, **kwargs: Any) -> None:
       orch status -s +customers
       orch status --output json
     """
-    from orch.run.status import (
-        metadata_rows,
-        render_metadata,
-        render_partition_summaries,
-        render_status,
-        status_json,
-        status_report,
-    )
+    from orch.cli.status_view import render_metadata, render_partition_summaries, render_status
+    from orch.run.status import metadata_rows, status_json, status_report
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)

@@ -623,13 +623,14 @@ def run_tests(
     threads: int = 4,
     store_failures: bool = False,
     selection: str = "",
+    run_id: str | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
     whole asset at once).
     """
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
     evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}

@@ -85,6 +85,16 @@ class PartitionRequest:
         """Whether the run is limited to a key or a range."""
         return bool(self.partition or self.start or self.end)
 
+    def keys_of(self, node: Node) -> list[str | None]:
+        """The partition keys of ``node`` the request names (``orch test`` checks those)."""
+        definition = definition_of(node.config.partitioned_by, asset=node.name)  # type: ignore[arg-type]
+        if self.partition:
+            return [definition.validate(self.partition)]
+        first = self.start or (
+            definition.keys[0] if isinstance(definition, StaticKeys) else definition.first_key()
+        )
+        return list(definition.keys_between(first, self.end or first))
+
     def validate(self) -> None:
         """Errors that need no definition: both a key and a range; start after end."""
         if self.partition and (self.start or self.end):

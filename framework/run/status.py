@@ -1,7 +1,7 @@
 """``orch status``: each asset's freshness (:mod:`orch.run.freshness`) and last materialization.
 
 Partitioned assets get a row summarizing their partitions and a section of their own
-(:func:`render_partition_summaries`): counts of ok / missing / stale / failed partitions up to
+(rendered by :mod:`orch.cli.status_view`): counts of ok / missing / stale / failed partitions up to
 the last complete one, the partitions as compressed ranges, and the asset's last run.
 ``--output json`` gives the same as one object per asset (:func:`status_json`). The state is read
 in bulk, once (:class:`~orch.state.snapshot.StateSnapshot`).
@@ -9,7 +9,6 @@ in bulk, once (:class:`~orch.state.snapshot.StateSnapshot`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -171,43 +170,6 @@ def status_json(report: StatusReport) -> list[dict[str, Any]]:
     return out
 
 
-def render_status(rows: list[StatusRow]) -> str:
-    """A plain-text table."""
-    headers = ("asset", "materialized", "status", "last run", "finished (UTC)", "rows", "duration")
-    table = [headers] + [
-        (r.asset, r.materialized, r.status, r.last_run, r.finished_at, r.rows, r.duration)
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        for row in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.freshness.status] = counts.get(r.freshness.status, 0) + 1
-    lines.append("")
-    lines.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no assets selected")
-    return "\n".join(lines)
-
-
-def render_partition_summaries(summaries: list[PartitionSummary], *, max_ranges: int = 12) -> str:
-    """``fct_orders (daily from 2024-01-01): 366 partitions: 360 ok, 4 missing ...`` + ranges."""
-    lines: list[str] = []
-    for s in summaries:
-        counts = ", ".join(f"{v} {k}" for k, v in s.counts.items() if v)
-        lines.append(f"{s.asset} ({s.definition}): {s.total} partitions: {counts or 'none yet'}")
-        shown = s.ranges[:max_ranges]
-        more = len(s.ranges) - len(shown)
-        if shown:
-            lines.append(
-                "  " + ", ".join(shown) + (f", ... and {more} more ranges" if more else "")
-            )
-        lines.append(f"  last run: {s.last_run} at {s.last_finished_at} UTC")
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- output metadata
 
 
@@ -239,18 +201,3 @@ def metadata_rows(manifest: Manifest, project: Project, options: RunOptions) -> 
         if last is not None and mine:
             out.append(MetadataRow(name, last.partition_key, last.run_id, mine))
     return out
-
-
-def _short(value: Any, limit: int) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def render_metadata(rows: list[MetadataRow], *, value_width: int = 60) -> str:
-    """``segments: vips=1, top="acme"`` per asset (values as JSON, long ones cut)."""
-    lines = []
-    for r in rows:
-        where = f" [{r.partition}]" if r.partition else ""
-        pairs = ", ".join(f"{k}={_short(v, value_width)}" for k, v in r.metadata.items())
-        lines.append(f"{r.asset}{where}: {pairs}")
-    return "\n".join(lines)

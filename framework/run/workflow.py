@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.manifest import Manifest
-from orch.run.checks import CheckHook
+from orch.run.checks import CheckHook, TestRun, run_tests
 from orch.run.executor import Executor, RunSummary, StepHook
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
@@ -170,18 +170,7 @@ def _execute(
     partition_mapper: Any = None,
 ) -> RunSummary:
     project, manifest = compiled.project, compiled.manifest
-    fan = FanOut([StateRecorder(state), *sinks])
-    fan.add(
-        RunResultsWriter(
-            project.target_dir / "run_results.json",
-            manifest,
-            {"command": command, "select": list(options.select), "target": project.target_name},
-        )
-    )
-    log_dir = project.root / project.config.log_path
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file:
-        fan.add(JsonLinesReporter(log_file))
+    with recorded_events(compiled, state, command, options, sinks) as fan:
         selection = " ".join(options.select)
         fan.emit(
             RunStarted(
@@ -218,6 +207,74 @@ def _execute(
             hook.finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
+
+
+@contextmanager
+def recorded_events(
+    compiled: CompileResult,
+    state: StateStore,
+    command: str,
+    options: RunOptions,
+    sinks: Iterable[EventSink],
+) -> Iterator[FanOut]:
+    """The events of a run, fanned out to ``sinks`` and to what every run records.
+
+    The state store, ``target/run_results.json`` and ``logs/orch.jsonl``: the same for builds,
+    backfills and ``orch test``.
+    """
+    project = compiled.project
+    fan = FanOut([StateRecorder(state), *sinks])
+    fan.add(
+        RunResultsWriter(
+            project.target_dir / "run_results.json",
+            compiled.manifest,
+            {"command": command, "select": list(options.select), "target": project.target_name},
+        )
+    )
+    log_dir = project.root / project.config.log_path
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file:
+        fan.add(JsonLinesReporter(log_file))
+        yield fan
+
+
+def run_checks(
+    options: RunOptions,
+    *,
+    sinks: Iterable[EventSink] = (),
+    store_failures: bool = False,
+    compiled: CompileResult | None = None,
+) -> TestRun | None:
+    """``orch test``: the selected checks against what is in the warehouse (None: none selected).
+
+    Checks of partitioned assets run per partition of ``--partition`` or ``--start``/``--end``
+    when given, else on the whole asset. The target's run lock is held while they read, so
+    during a build the holder is named (instead of a locked warehouse file).
+    """
+    compiled = compiled or compile_or_reuse(options)
+    manifest, project = compiled.manifest, compiled.project
+    selection = Selection.from_options(options)
+    checks = sorted(selection.checks_for(manifest, selection.evaluate(manifest).assets))
+    if not checks:
+        return None
+    request = PartitionRequest.from_options(options)
+    partitions_of = request.keys_of if request.restricted else None
+    run_id = uuid.uuid4().hex
+    with open_state(project.root, target=project.target) as state:
+        with state.acquire_lock(project.target_name, LockOwner("test", run_id)):
+            adapter = get_adapter(project.target, project.root)
+            adapter.open()
+            try:
+                with recorded_events(compiled, state, "test", options, sinks) as fan:
+                    return run_tests(
+                        manifest, adapter, checks, fan, project_root=project.root,
+                        target=project.target_name, partitions_of=partitions_of,
+                        threads=options.threads or project.target.threads,
+                        store_failures=store_failures, selection=" ".join(options.select),
+                        run_id=run_id,
+                    )  # fmt: skip
+            finally:
+                adapter.close()
 
 
 def cleanup_temporary_relations(adapter: Adapter, manifest: Manifest, plan: Plan) -> list[str]:

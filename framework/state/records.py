@@ -28,7 +28,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 RUN_STATUSES = ("running", "success", "failed", "interrupted")
 # Commands whose runs hold their target's run lock from before they start to after they finish.
-LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill"})
+LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill", "test"})
 MATERIALIZATION_STATUSES = ("success", "failed")
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
 
