@@ -16,7 +16,6 @@ from orch.cli.base import (
     project_options,
     selection_options,
 )
-from orch.config import RunOptions
 
 # --------------------------------------------------------------------------- build / run / seed
 
@@ -350,82 +349,45 @@ def backfill_command(
       orch backfill -s fct_order_events --start 2024-01-01 --end 2024-03-31 --dry-run
       orch backfill -s fct_order_events+ --start 2024-01 --end 2024-12 --threads 8 --yes
     """
-    from orch.errors import PartitionError
     from orch.partitions import compress, definition_of
-    from orch.run.partition_plan import (
-        PartitionExpander,
-        PartitionRequest,
-        backfill_identity,
-        estimate_seconds,
-        resume_point,
-    )
+    from orch.run.backfill import plan_backfill, run_backfill
     from orch.run.reporting import ConsoleReporter, JsonLinesReporter
-    from orch.run.workflow import compile_for, open_state, run_command
 
     options = make_options(kwargs, threads=threads, start=start, end=end, fail_fast=fail_fast)
-    compiled = compile_for(options)
-    for warning in compiled.warnings:
+    backfill = plan_backfill(options)
+    for warning in backfill.compiled.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    project, manifest = compiled.project, compiled.manifest
-    target = project.target_name
-    identity = backfill_identity(options)
-    with open_state(project.root, readonly=True, target=project.target) as state:
-        backfill_id, done_runs = resume_point(state, target, identity)
-        request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
-        planned = run_command(
-            RunOptions(**{**options.__dict__, "dry_run": True}), "backfill",  # type: ignore[arg-type]
-            compiled=compiled, partitions=PartitionExpander(manifest, target, request),
-        )  # fmt: skip
-        steps = [s for s in planned.plan.order if s.partition is not None]
-        workers = threads or project.target.threads
-        estimate, unknown = estimate_seconds(steps, state, target, workers)
-    partitioned = {s.asset for s in steps} | {
-        n for n in planned.plan.up_to_date if manifest.nodes[n].config.partitioned_by
-    }
-    if not partitioned:
-        raise PartitionError(
-            "the selection holds no partitioned asset",
-            hint="Select partitioned models with -s (see 'orch ls -s config.partitioned_by:*')",
-        )
-    if done_runs:
+    manifest = backfill.compiled.manifest
+    steps = backfill.partition_steps
+    if backfill.done_runs:
         click.echo(
-            f"Resuming backfill {backfill_id[:8]} ({len(done_runs)} earlier run(s)): the "
-            "partitions it completed are skipped"
+            f"Resuming backfill {backfill.backfill_id[:8]} ({len(backfill.done_runs)} earlier "
+            "run(s)): the partitions it completed are skipped"
         )
     if dry_run:
         click.echo(f"Backfill plan: {len(steps)} partitions (dry run, nothing was run)")
         for asset in sorted({s.asset for s in steps}, key=manifest.topological_names().index):
             keys = [(str(s.partition), "") for s in steps if s.asset == asset]
             spec = manifest.nodes[asset].config.partitioned_by
-            ranges = [r.strip() for r in compress(keys, definition_of(spec, asset=asset))]  # type: ignore[arg-type]
+            assert spec is not None
+            ranges = [r.strip() for r in compress(keys, definition_of(spec, asset=asset))]
             more = " ..." if len(ranges) > 6 else ""
             click.echo(f"  {asset:<32} {len(keys):>6} partitions  {', '.join(ranges[:6])}{more}")
-        others = [s for s in planned.plan.order if s.partition is None]
-        for s in others:
-            click.echo(f"  {s.asset:<32} {'':>6} (unpartitioned, runs once)")
-        if estimate is None:
+        for s in backfill.plan.order:
+            if s.partition is None:
+                click.echo(f"  {s.asset:<32} {'':>6} (unpartitioned, runs once)")
+        if backfill.estimate_s is None:
             click.echo("Estimated time: unknown (no partition of these assets ran before)")
         else:
+            unknown = backfill.unknown
             note = f"; {unknown} partitions without a record not counted" if unknown else ""
             click.echo(
-                f"Estimated time: {_duration(estimate)} with {workers} threads "
-                f"(from recorded durations{note})"
+                f"Estimated time: {_duration(backfill.estimate_s)} with {backfill.threads} "
+                f"threads (from recorded durations{note})"
             )
         return
-    limit = project.config.backfill_confirm_above
-    if len(steps) > limit and not yes:
-        raise PartitionError(
-            f"this backfill runs {len(steps)} partitions, above backfill_confirm_above ({limit})",
-            hint="Pass --yes to run it (or --dry-run to see it), or narrow --start/--end",
-        )
-    request = PartitionRequest.from_options(options, backfill=True, done_runs=done_runs)
     sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
-    result = run_command(
-        options, "backfill",  # type: ignore[arg-type]
-        sinks=[sink], compiled=compiled,
-        partitions=PartitionExpander(manifest, target, request),
-        run_args={"backfill": identity, "backfill_id": backfill_id},
-    )  # fmt: skip
+    result = run_backfill(backfill, sinks=[sink], confirmed=yes)
     sys.exit(result.exit_code)
 
 

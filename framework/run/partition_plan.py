@@ -23,8 +23,7 @@ partitions, not with rows.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,7 +47,7 @@ from orch.run.freshness import FreshnessMap
 from orch.run.plan import REQUESTED, UPSTREAM_REBUILT
 
 if TYPE_CHECKING:
-    from orch.state import StateReader
+    pass
 
 LOOKBACK = "lookback"
 BACKFILL = "backfill"
@@ -269,67 +268,10 @@ class PartitionExpander:
         return out
 
 
-# --------------------------------------------------------------------------- backfills
-
-
-def backfill_identity(options: RunOptions) -> dict[str, Any]:
-    """What makes two backfill commands "the same backfill" (and the second a resume)."""
-    return {
-        "select": sorted(options.select),
-        "exclude": sorted(options.exclude),
-        "start": options.start,
-        "end": options.end,
-        "partition": options.partition,
-    }
-
-
-def resume_point(
-    state: StateReader, target: str, identity: dict[str, Any]
-) -> tuple[str, frozenset[str]]:
-    """``(backfill id, runs of it)``: the unfinished backfill to resume, or a new id.
-
-    The newest backfill run with the same identity that did not succeed (failed, interrupted,
-    or killed and still marked running) is resumed: partitions its runs completed are skipped.
-    """
-    runs = state.recent_runs(500, target=target)
-    same = [r for r in runs if r.command == "backfill" and r.args.get("backfill") == identity]
-    if not same or same[0].status == "success":
-        return uuid.uuid4().hex, frozenset()
-    backfill_id = str(same[0].args.get("backfill_id", ""))
-    chain = frozenset(r.run_id for r in same if r.args.get("backfill_id") == backfill_id)
-    return backfill_id, chain
-
-
-def estimate_seconds(
-    steps: Iterable[Any], state: StateReader | None, target: str, threads: int
-) -> tuple[float | None, int]:
-    """Estimated wall time of partition steps from recorded durations; and how many had none.
-
-    Each step costs its asset's mean recorded partition duration (a step whose asset has no
-    record yet counts as unknown); the sum is divided by ``threads``.
-    """
-    means: dict[str, float | None] = {}
-    total, unknown = 0.0, 0
-    for step in steps:
-        if step.asset not in means:
-            records = state.partitions_of(step.asset, target=target) if state else {}
-            durations = [r.duration_s for r in records.values() if r.duration_s is not None]
-            means[step.asset] = sum(durations) / len(durations) if durations else None
-        mean = means[step.asset]
-        if mean is None:
-            unknown += 1
-        else:
-            total += mean
-    return (total / max(1, threads) if total or not unknown else None), unknown
-
-
 __all__ = [
     "BACKFILL",
     "LOOKBACK",
     "PartitionExpander",
     "PartitionRequest",
-    "backfill_identity",
-    "estimate_seconds",
-    "resume_point",
     "time_bounds",
 ]

@@ -33,7 +33,7 @@ from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
 
-Command = Literal["build", "run", "seed"]
+Command = Literal["build", "run", "seed", "backfill"]
 # Makes a run's step hook from the open adapter, the run id and the run's event sink.
 HookFactory = Callable[[Adapter, str, EventSink], StepHook | None]
 
