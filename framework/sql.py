@@ -46,7 +46,7 @@ def offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - line_start + 1
 
 
-def parse_query(sql: str, dialect: str, path: str) -> exp.Expression:
+def parse_query(sql: str, dialect: str, path: str) -> exp.Expr:
     """Parse one SELECT (or WITH ... SELECT) statement.
 
     Raises SqlSyntaxError at the offending line and column with the offending token.
@@ -90,7 +90,7 @@ def parse_query(sql: str, dialect: str, path: str) -> exp.Expression:
     return query
 
 
-def table_references(query: exp.Expression, text: str) -> list[TableRef]:
+def table_references(query: exp.Expr, text: str) -> list[TableRef]:
     """Every table the query reads that is not a CTE or a derived table, in text order.
 
     A CTE may share a model's name: ``with orders as (select * from stg_orders) select * from
@@ -105,8 +105,8 @@ def table_references(query: exp.Expression, text: str) -> list[TableRef]:
             if source is not None and not isinstance(source, exp.Table):
                 continue  # a CTE or a derived table
             parts = [p for p in table.parts if isinstance(p, exp.Identifier)]
-            starts = [p.meta.get("start") for p in parts if p.meta.get("start") is not None]
-            ends = [p.meta.get("end") for p in parts if p.meta.get("end") is not None]
+            starts = [int(p.meta["start"]) for p in parts if p.meta.get("start") is not None]
+            ends = [int(p.meta["end"]) for p in parts if p.meta.get("end") is not None]
             start = min(starts) if starts else 0
             end = max(ends) if ends else 0
             line, col = offset_to_line_col(text, start) if starts else (0, 0)
@@ -123,7 +123,7 @@ def table_references(query: exp.Expression, text: str) -> list[TableRef]:
     return sorted(refs.values(), key=lambda r: r.start)
 
 
-def fingerprint_sql(query: exp.Expression, dialect: str) -> str:
+def fingerprint_sql(query: exp.Expr, dialect: str) -> str:
     """A hash of the normalized query: formatting, comments and identifier case don't count."""
     # normalize=True lower-cases identifiers in the generator: no copy of the tree needed
     text = query.sql(dialect=dialect, comments=False, normalize=True, copy=False)
@@ -143,12 +143,12 @@ def replace_spans(text: str, replacements: list[tuple[int, int, str]]) -> str:
 
 
 def qualify_tables(
-    query: exp.Expression,
+    query: exp.Expr,
     mapping: dict[str, exp.Table],
     default_aliases: dict[str, str] | None = None,
     *,
     copy: bool = True,
-) -> exp.Expression:
+) -> exp.Expr:
     """``query`` (a copy unless ``copy=False``) with external tables replaced by ``mapping``.
 
     Aliases are kept (or ``default_aliases[name]``, else the original name, becomes the alias) so
@@ -178,7 +178,7 @@ def qualify_tables(
 
 
 def transpile(
-    query: exp.Expression,
+    query: exp.Expr,
     dialect: str,
     path: str,
     *,
@@ -267,6 +267,7 @@ def _series_tables_for_snowflake(query: exp.Expr) -> None:
         alias = table.args.get("alias")
         default = "range" if series.args.get("is_end_exclusive") else "generate_series"
         name = alias.columns[0] if alias is not None and alias.columns else default
+        assert isinstance(subquery, exp.Select)
         subquery.selects[0].set("alias", exp.to_identifier(name) if isinstance(name, str) else name)
         outer = alias.this if alias is not None and alias.this else exp.to_identifier(default)
         table.replace(exp.Subquery(this=subquery, alias=exp.TableAlias(this=outer)))
@@ -329,8 +330,8 @@ def _refuse_unfaithful(query: exp.Expr, source: str, target: str, path: str) -> 
 
 
 def expand_and_qualify(
-    query: exp.Expression, schema: dict, dialect: str, *, copy: bool = True
-) -> exp.Expression | None:
+    query: exp.Expr, schema: dict, dialect: str, *, copy: bool = True
+) -> exp.Expr | None:
     """Qualify columns and expand ``*`` against known upstream columns; None if it cannot."""
     try:
         return qualify(
@@ -347,7 +348,7 @@ def expand_and_qualify(
         return None
 
 
-def parse_condition(text: str, dialect: str, location: Location) -> exp.Expression:
+def parse_condition(text: str, dialect: str, location: Location) -> exp.Expr:
     """Parse a SQL expression a user wrote in YAML (a check's ``expression`` or ``where``).
 
     Raises SqlSyntaxError at ``location`` (the YAML key) when it is not one valid expression.
@@ -377,6 +378,6 @@ def parse_condition(text: str, dialect: str, location: Location) -> exp.Expressi
     return select.expressions[0]
 
 
-def normalize_names(query: exp.Expression, dialect: str) -> exp.Expression:
+def normalize_names(query: exp.Expr, dialect: str) -> exp.Expr:
     """Identifiers as the dialect resolves them (unquoted lower-cased for DuckDB), in place."""
     return normalize_identifiers(query, dialect=dialect)

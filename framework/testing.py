@@ -267,6 +267,6 @@ class TestProject:
 try:  # the fixture, re-exported for ``from orch.testing import orch_project`` in a conftest
     from orch.pytest_plugin import orch_project
 except ImportError:  # pragma: no cover  (pytest not installed)
-    orch_project = None
+    orch_project = None  # type: ignore[assignment]
 
 __all__ = ["TestProject", "TestRun", "build_context", "materialize", "orch_project"]

@@ -16,7 +16,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 ColumnKey = tuple[str, str]  # (asset, column)
 
 
-def output_columns(query: exp.Expression) -> list[str] | None:
+def output_columns(query: exp.Expr) -> list[str] | None:
     """The names of a query's output columns, or None when a ``*`` could not be expanded."""
     selects = query.selects if isinstance(query, exp.Query) else []
     names = []
@@ -29,7 +29,7 @@ def output_columns(query: exp.Expression) -> list[str] | None:
     return names
 
 
-def resolvable_as_written(query: exp.Expression) -> bool:
+def resolvable_as_written(query: exp.Expr) -> bool:
     """Whether every column already names its source, so lineage needs no ``qualify`` pass.
 
     True when no ``*`` is selected, every projection is a column or has an alias, and every
@@ -56,7 +56,7 @@ def resolvable_as_written(query: exp.Expression) -> bool:
 
 
 def column_lineage(
-    query: exp.Expression, asset_of_table: Callable[[exp.Table], str | None]
+    query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
 ) -> dict[str, list[ColumnKey]]:
     """For each output column, the sorted upstream ``(asset, column)`` pairs it is computed from."""
     scopes = traverse_scope(query)
@@ -89,7 +89,8 @@ def _projection_sources(
         return frozenset()
     if scope.set_operation_scopes:
         for branch in scope.set_operation_scopes:
-            selects = branch.expression.selects
+            branch_query = branch.expression
+            selects = branch_query.selects if isinstance(branch_query, exp.Query) else []
             pos = index if index is not None else _position(selects, name)
             if pos is not None and pos < len(selects):
                 found |= _projection_sources(
@@ -133,7 +134,7 @@ def _column_sources(
     return frozenset()
 
 
-def _position(selects: list[exp.Expression], name: str) -> int | None:
+def _position(selects: list[exp.Expr], name: str) -> int | None:
     for i, projection in enumerate(selects):
         if projection.alias_or_name == name:
             return i

@@ -49,9 +49,9 @@ def load_models(
     if not py_files:
         return parsed, {}
     if names is None:
-        assets = _collect(project, sorted(py_files))
-        _check_names(project, assets)
-        return parsed, assets
+        everything = _collect(project, sorted(py_files))
+        _check_names(project, everything)
+        return parsed, everything
     assets: dict[str, PythonAsset] = {}
     imported: set[str] = set()
     wanted = set(names)

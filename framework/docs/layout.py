@@ -54,8 +54,8 @@ def _sweep(
             keys[name] = sum(ns) / len(ns) if ns else position[name]
         row.sort(key=lambda n: (keys[n], position[n]))
         size = max(len(row), 1)
-        for rank, name in enumerate(row):
-            position[name] = (rank + 0.5) / size
+        for index, name in enumerate(row):
+            position[name] = (index + 0.5) / size
 
 
 def layout_graph(
@@ -87,8 +87,8 @@ def layout_graph(
     for row in layers:
         row.sort(key=lambda n: (initial_key or {}).get(n, n))
         size = max(len(row), 1)
-        for rank, name in enumerate(row):
-            position[name] = (rank + 0.5) / size
+        for index, name in enumerate(row):
+            position[name] = (index + 0.5) / size
     for _ in range(sweeps):
         _sweep(layers, parents, position, reverse=False)
         _sweep(layers, children, position, reverse=True)
