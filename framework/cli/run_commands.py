@@ -29,8 +29,8 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Rebuild incremental models (and partitions) from scratch."),
         click.option("--fail-fast", "-x", is_flag=True, help="Stop at the first failure."),
         click.option("--changed", is_flag=True,
-                     help="Only what is missing or stale: never built, code changed, or an "
-                          "upstream was re-materialized since."),
+                     help="Only what is missing or stale (see orch status): never built, "
+                          "code changed, a failed run or check, or a change upstream."),
         click.option("--dry-run", is_flag=True, help="Print the plan; build nothing."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True, help="json: one JSON object per event on stdout."),
