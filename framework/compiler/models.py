@@ -25,6 +25,7 @@ from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_
 from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
+    declared_columns,
     fingerprint_of,
     relations_may_collide,
     settings_fingerprint,
@@ -353,16 +354,7 @@ class _Compiler:
             self.settings.normalize(src.source.schema_ or src.source.name),  # type: ignore[arg-type]
             self.settings.normalize(src.table.identifier or src.table.name),  # type: ignore[arg-type]
         )
-        columns = {
-            c.name: ColumnInfo(
-                name=c.name,
-                data_type=c.data_type,
-                description=c.description,
-                tags=c.tags,
-                meta=c.meta,
-            )  # fmt: skip
-            for c in src.table.columns
-        }
+        columns = declared_columns(src.table.columns)
         tags = list(dict.fromkeys([*src.source.tags, *src.table.tags]))
         return Node(
             name=name,

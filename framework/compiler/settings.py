@@ -23,6 +23,7 @@ from typing import Any
 
 from orch.config import (
     MODEL_CONFIG_KEYS,
+    ColumnProperties,
     ModelConfig,
     merge_model_config,
     normalize_config_keys,
@@ -66,6 +67,20 @@ def settings_fingerprint(
     """The part of a fingerprint that comes from settings: only those that change the data."""
     data = config.model_dump(include=set(keys))
     return json.dumps(data, sort_keys=True, default=str)
+
+
+def declared_columns(columns: Iterable[ColumnProperties]) -> dict[str, ColumnInfo]:
+    """Columns as YAML properties declare them (a model's or a source table's)."""
+    return {
+        c.name: ColumnInfo(
+            name=c.name,
+            data_type=c.data_type,
+            description=c.description,
+            tags=c.tags,
+            meta=c.meta,
+        )  # fmt: skip
+        for c in columns
+    }
 
 
 class ModelSettings:
@@ -138,18 +153,7 @@ class ModelSettings:
     def columns_for(self, name: str) -> dict[str, ColumnInfo]:
         """The columns the YAML properties declare for ``name``."""
         props = self.project.properties.get(name)
-        if props is None:
-            return {}
-        return {
-            c.name: ColumnInfo(
-                name=c.name,
-                data_type=c.data_type,
-                description=c.description,
-                tags=c.tags,
-                meta=c.meta,
-            )  # fmt: skip
-            for c in props.entry.columns
-        }
+        return declared_columns(props.entry.columns) if props is not None else {}
 
     def relation_for(self, name: str, config: ModelConfig) -> Relation:
         """Where the asset lives: target database, dbt's schema rule, alias or name."""
