@@ -106,16 +106,21 @@ def scrub(text: str) -> str:
 
 
 def scrub_data(value: Any) -> Any:
-    """``value`` (JSON-like data: dicts, lists, strings) with every string scrubbed."""
+    """``value`` (JSON-like data: dicts, lists, strings) with every string scrubbed.
+
+    Other values (dates, objects) become their scrubbed ``str()``, as they would be stored.
+    """
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
         return {scrub(str(k)) if isinstance(k, str) else k: scrub_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub_data(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if isinstance(value, (bytes, bytearray)):
         return scrub(bytes(value).decode("utf-8", "replace"))
-    return value
+    return scrub(str(value))  # stored as its str() anyway
 
 
 def placeholder(name: str) -> str:
@@ -221,4 +226,3 @@ def bind_placeholders(
         )
     pieces.append(sql[cursor:])
     return "".join(pieces), out
-

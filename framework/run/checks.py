@@ -235,10 +235,13 @@ class CheckEvaluator:
             check.severity,
             count,
             duration + (time.perf_counter() - t0),
-            sample=[_jsonable(r) for r in (sample or [])][: self.sample_limit],
+            # a failing row may hold an env_var() value the model selected: scrubbed at the source
+            sample=redaction.scrub_data(
+                [_jsonable(r) for r in (sample or [])][: self.sample_limit]
+            ),
             sql=redaction.scrub(self.sql(check, scope, shown=True)) if check.sql else "",
             blocking=check.blocking,
-            message=message,
+            message=redaction.scrub(message),
         )
 
     def _error(

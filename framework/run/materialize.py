@@ -19,9 +19,9 @@ This is the one write path of a step, for SQL models and Python assets alike:
 - seeds: CSV read into Arrow (pyarrow infers integers, floats, dates, timestamps, text; empty
   values are NULL), written in bulk; declared ``column_types`` are applied with casts.
 
-The SQL given to the adapter keeps the ``'__orch_env_var__NAME__'`` literals of ``env_var()``: the
-adapter binds each as a parameter when the statement runs (:func:`orch.redaction.bind_placeholders`),
-so a secret never becomes SQL text.
+The SQL given to the adapter keeps the ``'__orch_env_var__NAME__'`` literals of ``env_var()``:
+the adapter binds each as a parameter when the statement runs (see
+:func:`orch.redaction.bind_placeholders`), so a secret never becomes SQL text.
 
 The partition a step builds arrives as one :class:`~orch.assets.PartitionWindow`, built once per
 step by :func:`partition_window` (the key validated there, never again).
