@@ -85,24 +85,33 @@ def scrub(text: str) -> str:
     if not _values or not text:
         return text
     with _lock:
-        values = sorted(_values.items(), key=lambda kv: -len(kv[0]))
+        values = list(_values.items())
+    spans: list[tuple[int, int, str]] = []  # found on the original text, then merged
     for value, name in values:
-        if len(value) <= FRAGMENT_LENGTH:
-            if value in text:
-                text = text.replace(value, f"<env_var('{name}')>")
+        if len(value) > FRAGMENT_LENGTH:
+            spans.extend((start, end, name) for start, end in _fragment_spans(text, value))
             continue
-        spans = sorted(_fragment_spans(text, value))
-        if not spans:
-            continue
-        merged: list[list[int]] = []
-        for start, end in spans:
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        for start, end in reversed(merged):
-            text = f"{text[:start]}<env_var('{name}')>{text[end:]}"
-    return text
+        p = text.find(value)
+        while p != -1:
+            spans.append((p, p + len(value), name))
+            p = text.find(value, p + len(value))
+    if not spans:
+        return text
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    merged: list[list[Any]] = []
+    for start, end, name in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, name])
+    out = []
+    last = 0
+    for start, end, name in merged:
+        out.append(text[last:start])
+        out.append(f"<env_var('{name}')>")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def scrub_data(value: Any) -> Any:
