@@ -102,9 +102,21 @@ def test_secret_never_leaks_anywhere(project: Path, orch: Callable[..., Run]) ->
         "build --log-format json": orch("build", "--project-dir", p, "--log-format", "json"),
         "test": orch("test", "--project-dir", p),
         "status": orch("status", "--project-dir", p),
-        "--debug run": orch("--debug", "run", "--project-dir", p, "-s", "broken"),
+        "run --debug": orch("run", "--debug", "--project-dir", p, "-s", "broken"),
         "docs generate": orch("docs", "generate", "--project-dir", p),
     }
+    # a failing command with --debug prints the traceback of an error holding the secret
+    (project / "models" / "bad.sql").write_text(
+        "select 1 as x\n"
+        "{{ exceptions.raise_compiler_error('bad ' ~ env_var('ORCH_TEST_SECRET').value) }}\n",
+        encoding="utf-8",
+    )
+    outputs["compile --debug"] = orch("compile", "--debug", "--project-dir", p)
+    (project / "models" / "bad.sql").unlink()
+    assert outputs["compile --debug"].exit_code == 2
+    assert "Traceback (most recent call last)" in outputs["compile --debug"].output
+    assert "bad <env_var('ORCH_TEST_SECRET')>" in outputs["compile --debug"].output
+    assert outputs["run --debug"].exit_code == 1, outputs["run --debug"].output
     build = outputs["build"]
     assert build.exit_code == 1, build.output
     # every path the secret takes was exercised: the model, the check, the metadata, the error
