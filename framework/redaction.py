@@ -137,6 +137,34 @@ def placeholder(name: str) -> str:
     return f"{PLACEHOLDER_PREFIX}{name}__"
 
 
+def inert(text: str) -> str:
+    """``text`` with each placeholder written as ``{{ env_var('NAME') }}``, which no adapter binds.
+
+    For text stored through SQL literals (the warehouse state store): a placeholder left in a
+    stored check query or error would otherwise be bound to the secret by the adapter.
+    """
+    if PLACEHOLDER_PREFIX not in text:
+        return text
+    out, last = [], 0
+    for start, end, name in _placeholder_names(text, os.environ):
+        out.append(text[last:start])
+        out.append(f"{{{{ env_var('{name}') }}}}")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def stored(value: Any) -> Any:
+    """Text or JSON-like data as orch stores it: scrubbed, placeholders made inert."""
+    if isinstance(value, str):
+        return scrub(inert(value))
+    if isinstance(value, dict):
+        return {stored(k) if isinstance(k, str) else k: stored(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stored(v) for v in value]
+    return scrub_data(value)
+
+
 class SecretBindingError(ExecutionError):
     """A statement holds an env_var() placeholder that cannot be bound as a parameter."""
 

@@ -152,6 +152,49 @@ def test_secret_never_leaks_anywhere(project: Path, orch: Callable[..., Run]) ->
     assert {k: v for k, v in found.items() if v} == {}
 
 
+WAREHOUSE_STATE_PROFILES = """\
+shop:
+  target: dev
+  outputs:
+    dev: {type: duckdb, path: warehouse.duckdb, schema: analytics, state: warehouse}
+"""
+
+
+def test_secret_never_reaches_the_warehouse_state_store(
+    make_project: MakeProject, tmp_path: Path, orch: Callable[..., Run], monkeypatch
+) -> None:
+    # the state store writes its rows as SQL literals: a placeholder in a stored error (the
+    # failing model's SQL excerpt) or check query must not be bound to the secret there
+    monkeypatch.setenv("ORCH_TEST_SECRET", SECRET)
+    files = {
+        **FILES,
+        # a singular check whose query (stored with its result) holds the placeholder
+        "checks/token_is_set.sql": (
+            "select * from {{ ref('leaky') }} where token = '{{ env_var(\"ORCH_TEST_SECRET\") }}'\n"
+        ),
+    }
+    project = make_project(tmp_path / "p", files, PROJECT_YML, WAREHOUSE_STATE_PROFILES)
+    run = orch("build", "--project-dir", str(project))
+    assert run.exit_code == 1, run.output
+    assert not (project / ".orch" / "state.db").exists()
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
+        tables = [
+            t
+            for (t,) in con.sql(
+                "select table_name from information_schema.tables where table_schema = '_orch'"
+            ).fetchall()
+        ]
+        dump = "\n".join(
+            str(cell)
+            for t in tables
+            for row in con.sql(f'select * from "_orch"."{t}"').fetchall()
+            for cell in row
+        )
+    assert "token_is_set" in dump
+    assert leaks(dump) == []
+    assert "where token = '{{ env_var('ORCH_TEST_SECRET') }}'" in dump
+
+
 def test_injection_payload_runs_as_data(
     make_project: MakeProject, tmp_path: Path, orch: Callable[..., Run], monkeypatch
 ) -> None:

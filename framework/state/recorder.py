@@ -27,8 +27,9 @@ class StateRecorder:
 
     ``StepMaterialized`` is emitted after the data committed, so recording it here keeps the
     ordering contract. Text and data from the run (metadata, errors, check samples and messages)
-    are scrubbed of env_var() secrets before they are stored. Errors from the store propagate
-    to the emitter.
+    are scrubbed of env_var() secrets before they are stored, and their placeholders made inert
+    (:func:`orch.redaction.inert`: a store writing them as SQL literals must not have them
+    bound). Errors from the store propagate to the emitter.
     """
 
     def __init__(self, store: StateStore) -> None:
@@ -61,7 +62,7 @@ class StateRecorder:
                 fingerprint=event.fingerprint,
                 materialized=event.materialized,
                 rows=event.rows,
-                metadata=redaction.scrub_data(event.metadata),
+                metadata=redaction.stored(event.metadata),
                 upstream=event.upstream,
             )
         elif isinstance(event, StepFailed):
@@ -73,7 +74,7 @@ class StateRecorder:
                 started_at=event.at - timedelta(seconds=event.duration_s),
                 finished_at=event.at,
                 fingerprint=event.fingerprint,
-                error=redaction.scrub(event.error),
+                error=redaction.stored(event.error),
             )
         elif isinstance(event, CheckEvaluated):
             self.store.record_check(
@@ -84,9 +85,9 @@ class StateRecorder:
                 status=event.status,
                 severity=event.severity,
                 failing_rows=event.failing_rows,
-                sample=redaction.scrub_data(event.sample),
+                sample=redaction.stored(event.sample),
                 duration_s=event.duration_s,
-                sql=redaction.scrub(event.sql),
-                message=redaction.scrub(event.message),
+                sql=redaction.stored(event.sql),
+                message=redaction.stored(event.message),
                 at=event.at,
             )
