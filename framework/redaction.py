@@ -28,6 +28,7 @@ from orch.errors import ExecutionError
 
 _lock = threading.Lock()
 _values: dict[str, str] = {}  # secret value (or an escaped form of it) -> env var name
+_whole_only: set[str] = set()  # values scrubbed only where they appear whole (file paths)
 
 MIN_SECRET_LENGTH = 4  # shorter values would scrub ordinary words out of messages
 # A run of this many characters of a registered secret is scrubbed wherever it appears, not only
@@ -39,6 +40,9 @@ FRAGMENT_LENGTH = 10
 _BLOCK = FRAGMENT_LENGTH // 2  # every fragment contains an aligned block of this many characters
 
 PLACEHOLDER_PREFIX = "__orch_env_var__"
+# A file path (absolute, or from ~ / . / ..) with a further separator: its fragments are the
+# folders every message names (the project's, the temp dir), so it is scrubbed whole only.
+_PATH = re.compile(r"(?:[A-Za-z]:[\\/]|~?/|\.{1,2}/)\S*[\\/]")
 
 
 def register(name: str, value: str) -> None:
@@ -47,9 +51,12 @@ def register(name: str, value: str) -> None:
         return
     # the forms a value takes inside JSON text and inside a SQL string literal
     forms = {value, json.dumps(value)[1:-1], value.replace("'", "''")}
+    path = _PATH.match(value) is not None
     with _lock:
         for form in forms:
             _values[form] = name
+            if path:
+                _whole_only.add(form)
 
 
 def _fragment_spans(text: str, value: str) -> list[tuple[int, int]]:
@@ -78,17 +85,18 @@ def _fragment_spans(text: str, value: str) -> list[tuple[int, int]]:
 def scrub(text: str) -> str:
     """``text`` with every registered secret value, or fragment of one, replaced by its name.
 
-    The replacement is ``<env_var('NAME')>``. Values no longer than :data:`FRAGMENT_LENGTH` are
-    replaced where they appear whole; longer ones also where any run of at least that many of
-    their consecutive characters appears.
+    The replacement is ``<env_var('NAME')>``. Values no longer than :data:`FRAGMENT_LENGTH`, and
+    file paths, are replaced where they appear whole; others also where any run of at least that
+    many of their consecutive characters appears.
     """
     if not _values or not text:
         return text
     with _lock:
         values = list(_values.items())
+        whole_only = set(_whole_only)
     spans: list[tuple[int, int, str]] = []  # found on the original text, then merged
     for value, name in values:
-        if len(value) > FRAGMENT_LENGTH:
+        if len(value) > FRAGMENT_LENGTH and value not in whole_only:
             spans.extend((start, end, name) for start, end in _fragment_spans(text, value))
             continue
         p = text.find(value)
@@ -122,7 +130,7 @@ def scrub_data(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
-        return {scrub(str(k)) if isinstance(k, str) else k: scrub_data(v) for k, v in value.items()}
+        return {scrub(k) if isinstance(k, str) else k: scrub_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub_data(v) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
@@ -209,6 +217,7 @@ def bind_placeholders(
     """
     if PLACEHOLDER_PREFIX not in sql:
         return sql, (list(params) if params is not None else None)
+    # late: every command imports the scrubber; only a statement with a placeholder needs sqlglot
     from sqlglot import exp
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType

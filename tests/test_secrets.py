@@ -266,6 +266,15 @@ def test_scrub_catches_fragments(text: str, expected: str) -> None:
     assert redaction.scrub(text) == expected
 
 
+def test_path_scrubbed_whole_only() -> None:
+    # an env var naming a file (a profile's path) shares its folders with every other path
+    redaction.register("ORCH_TEST_DB", "/srv/projects/shop/warehouse.duckdb")
+    assert redaction.scrub("open /srv/projects/shop/warehouse.duckdb") == (
+        "open <env_var('ORCH_TEST_DB')>"
+    )
+    assert redaction.scrub("/srv/projects/shop/models/a.sql") == "/srv/projects/shop/models/a.sql"
+
+
 def test_short_secret_scrubbed_whole_only() -> None:
     redaction.register("ORCH_TEST_SHORT", "hunter2x")
     assert redaction.scrub("pw=hunter2x;") == "pw=<env_var('ORCH_TEST_SHORT')>;"
