@@ -292,6 +292,7 @@ def test_cache_digest_is_keyed_per_project(
     assert orch("compile", "--project-dir", str(project)).exit_code == 0
     key_file = project / ".orch" / "cache.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert (project / ".orch" / ".gitignore").read_text() == "*\n"  # never committed
     key = key_file.read_text()
     cached = "".join(
         f.read_text(encoding="utf-8") for f in (project / "target").rglob("*") if f.is_file()

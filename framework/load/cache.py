@@ -66,7 +66,9 @@ def _project_key(root: Path) -> bytes:
             return found
         path = root / KEY_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():  # like the state store: nothing in .orch/ is committed
+                path.parent.mkdir(parents=True)
+                (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
@@ -90,6 +92,8 @@ def env_digest(names: set[str] | list[str], root: Path) -> str:
     The cache keeps it to notice a changed value. Keyed, because a plain hash of a secret is a
     way to test guesses of it offline; the key never leaves ``.orch/``.
     """
+    if not names:
+        return ""  # nothing to hash: no key needed (and no .orch/ created)
     values = [(name, os.environ.get(name)) for name in sorted(set(names))]
     payload = json.dumps(values).encode()
     return hmac.new(_project_key(root), payload, hashlib.sha256).hexdigest()
