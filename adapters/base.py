@@ -4,6 +4,10 @@ An adapter owns its connections (one per worker thread, never one per model), tu
 into :class:`orch.errors.WarehouseError` / :class:`WarehouseConnectionError`, and builds its SQL as
 sqlglot expressions in its own dialect. SQL given to it by the core is already compiled for that
 dialect. It imports only orch layers 0-1 (errors, names, config, redaction).
+
+SQL given to an adapter may hold ``env_var()`` placeholders (``'__orch_env_var__NAME__'`` string
+literals): where the adapter runs a statement it binds each as a parameter with
+:func:`orch.redaction.bind_placeholders`, so a secret never becomes SQL text.
 """
 
 from __future__ import annotations

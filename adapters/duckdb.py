@@ -22,7 +22,7 @@ from orch.adapters.base import TEMP_PREFIX, Adapter, Column, WriteMode
 from orch.config import DuckDBTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
-from orch.redaction import scrub
+from orch.redaction import bind_placeholders, scrub
 
 if TYPE_CHECKING:
     import duckdb
@@ -276,12 +276,16 @@ class DuckDBAdapter(Adapter):
         return cur
 
     def _run(self, sql: str, params: Sequence[object] | None = None) -> duckdb.DuckDBPyConnection:
-        """Execute one statement on this thread's cursor; DuckDB errors become WarehouseError."""
+        """Execute one statement on this thread's cursor; DuckDB errors become WarehouseError.
+
+        env_var() placeholders in ``sql`` are bound as parameters (never pasted as text).
+        """
         if log.isEnabledFor(logging.DEBUG):
             log.debug("duckdb: %s", _LITERAL_PATTERN.sub("'…'", sql))
+        bound, values = bind_placeholders(sql, self.dialect, params)
         cur = self.cursor()
         try:
-            return cur.execute(sql, params) if params is not None else cur.execute(sql)
+            return cur.execute(bound, values) if values is not None else cur.execute(bound)
         except duckdb.Error as err:
             raise self._statement_error(err, sql) from err
 
@@ -326,8 +330,9 @@ class DuckDBAdapter(Adapter):
 
         if log.isEnabledFor(logging.DEBUG):
             log.debug("duckdb: %s", _LITERAL_PATTERN.sub("'…'", sql))
+        bound, values = bind_placeholders(sql, self.dialect)
         try:
-            rel = self.cursor().sql(sql)
+            rel = self.cursor().sql(bound, params=values) if values else self.cursor().sql(bound)
             if rel is None:  # a statement, not a query: executed, returns nothing
                 return pa.table({})
             to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table

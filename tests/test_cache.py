@@ -213,7 +213,13 @@ def test_env_var_change_recompiles(
     make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("ORCH_TEST_REGION", "eu")
-    files = {**PROJECT, "models/d.sql": "select '{{ env_var(\"ORCH_TEST_REGION\") }}' as region"}
+    files = {
+        **PROJECT,
+        "models/d.sql": (  # a table: a view may not read env_var()
+            "{{ config(materialized='table') }}\n"
+            "select '{{ env_var(\"ORCH_TEST_REGION\") }}' as region"
+        ),
+    }
     root = make_project(tmp_path, files)
     _compile_and_write(root)
     assert _compile_and_write(root).unchanged

@@ -224,7 +224,7 @@ def test_env_var_values_never_written(make_project: MakeProject, tmp_path: Path,
         {
             **SEEDS,
             "models/a.sql": """
-                {{ config(meta={'key': env_var('ORCH_TEST_API_KEY')}) }}
+                {{ config(materialized='table', meta={'key': env_var('ORCH_TEST_API_KEY')}) }}
                 select id, '{{ env_var('ORCH_TEST_API_KEY') }}' as api_key from raw_orders
                 """,
         },

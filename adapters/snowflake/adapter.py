@@ -29,7 +29,7 @@ from orch.adapters.base import TEMP_PREFIX, Adapter, Column, WriteMode
 from orch.config import SnowflakeTargetConfig, TargetConfig
 from orch.errors import WarehouseConnectionError, WarehouseError, suggestion
 from orch.names import Relation
-from orch.redaction import scrub
+from orch.redaction import bind_placeholders, scrub
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -183,6 +183,9 @@ class SnowflakeAdapter(Adapter):
             "port": cfg.port,
             "protocol": cfg.protocol,
             "insecure_mode": cfg.insecure_mode,
+            # server-side binding: a bound value travels apart from the SQL text (pyformat, the
+            # default, pastes it into the text on the client), so it never enters query history
+            "paramstyle": "qmark",
         }
         if cfg.query_tag:
             args["session_parameters"] = {"QUERY_TAG": cfg.query_tag}
@@ -317,7 +320,7 @@ class SnowflakeAdapter(Adapter):
             return
         try:
             for session in sessions:
-                control.cursor().execute("SELECT SYSTEM$CANCEL_ALL_QUERIES(%s)", (session,))
+                control.cursor().execute("SELECT SYSTEM$CANCEL_ALL_QUERIES(?)", (session,))
         except sf_errors.Error as err:
             log.warning("cannot cancel running queries: %s", self._scrub(str(err)))
         finally:
@@ -417,8 +420,10 @@ class SnowflakeAdapter(Adapter):
         Transient errors are retried with exponential backoff (at most ``max_retries`` times),
         reconnecting when the session died, but only outside a transaction: inside one the
         transaction is gone with the error, so the caller (the executor) retries the step.
-        ``retry=False`` for a statement that must not run twice (SWAP, RENAME).
+        ``retry=False`` for a statement that must not run twice (SWAP, RENAME). env_var()
+        placeholders in ``sql`` are bound as ``?`` parameters (never pasted as text).
         """
+        bound, values = bind_placeholders(sql, self.dialect, params)
         attempt = 0
         while True:
             conn = self.connection()
@@ -426,7 +431,7 @@ class SnowflakeAdapter(Adapter):
                 log.debug("snowflake: %s", _LITERAL_PATTERN.sub("'…'", self._scrub(sql)))
             try:
                 cur = conn.cursor()
-                cur.execute(sql, params) if params is not None else cur.execute(sql)
+                cur.execute(bound, values) if values is not None else cur.execute(bound)
                 return consume(cur) if consume is not None else None
             except sf_errors.Error as err:
                 transient = is_transient(err)
@@ -539,7 +544,7 @@ class SnowflakeAdapter(Adapter):
         """'table', 'view' or None; names match exactly (Snowflake stores them as created)."""
         rows = self._run(
             f"SELECT table_type FROM ({self._tables_sql(relation.database)}) AS t"
-            " WHERE table_schema = %s AND table_name = %s",
+            " WHERE table_schema = ? AND table_name = ?",
             (relation.schema, relation.name),
             consume=lambda cur: cur.fetchall(),
         )
@@ -556,7 +561,7 @@ class SnowflakeAdapter(Adapter):
         rows = self._run(
             "SELECT column_name, data_type, numeric_precision, numeric_scale FROM "
             + self._information_schema(relation.database, "COLUMNS")
-            + " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            + " WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
             (relation.schema, relation.name),
             consume=lambda cur: cur.fetchall(),
         )
@@ -592,7 +597,7 @@ class SnowflakeAdapter(Adapter):
         """Every table and view in a schema, sorted by name."""
         rows = self._run(
             f"SELECT DISTINCT table_name FROM ({self._tables_sql(database)}) AS t"
-            " WHERE table_schema = %s ORDER BY table_name",
+            " WHERE table_schema = ? ORDER BY table_name",
             (schema,),
             consume=lambda cur: cur.fetchall(),
         )

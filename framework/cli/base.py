@@ -45,8 +45,8 @@ class OrchGroup(click.Group):
             err.show()
             sys.exit(2 if err.exit_code == 1 else err.exit_code)
         except OrchError as err:
-            if debug or isinstance(err, InternalError):
-                traceback.print_exc()
+            if debug or isinstance(err, InternalError):  # scrubbed: locals reach the message
+                click.echo(redaction.scrub(traceback.format_exc()).rstrip("\n"), err=True)
             click.echo(redaction.scrub(f"Error: {err.format_message()}"), err=True)
             sys.exit(err.exit_code)
         except KeyboardInterrupt:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orch import redaction
-from orch.load.cache import content_key
+from orch.load.cache import content_key, env_digest
 from orch.load.project import Project
 from orch.manifest import Manifest
 
@@ -82,17 +82,14 @@ def project_key(project: Project) -> str:
     return content_key(*parts)
 
 
-def _env_digest(names: list[str]) -> str:
-    values = [(n, os.environ.get(n)) for n in names]
-    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
-
-
 def reuse_manifest(project: Project, key: str) -> CompileResult | None:
     """The manifest on disk, when it was compiled from exactly these inputs; else None."""
     target_dir = project.target_dir
     try:
         meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
-        if meta.get("key") != key or meta.get("env") != _env_digest(meta.get("env_vars", [])):
+        if meta.get("key") != key or meta.get("env") != env_digest(
+            meta.get("env_vars", []), project.root
+        ):
             return None
         manifest = Manifest.read(target_dir / MANIFEST_FILE)
     except (OSError, ValueError, TypeError, AttributeError):
@@ -143,7 +140,7 @@ def _write_key(result: CompileResult, key_file: Path) -> None:
                 {
                     "key": result.project_key,
                     "env_vars": result.env_vars,
-                    "env": _env_digest(result.env_vars),
+                    "env": env_digest(result.env_vars, result.project.root),
                     "warnings": result.warnings[len(result.project.warnings) :],
                 }
             ),

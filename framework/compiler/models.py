@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orch
+from orch import redaction
 from orch.compiler import python as python_models
 from orch.compiler.artifacts import CompiledFilesWriter, CompileResult, project_key
 from orch.compiler.check_specs import SingularCheck, parse_singular_checks
@@ -391,6 +392,8 @@ class _Compiler:
         if cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
             cached = self._compile_sql(model, relation, refs, filters)
             self.cache.put(key, cached)
+        if config.materialized == "view" and redaction.PLACEHOLDER_PREFIX in cached["compiled"]:
+            raise _secret_in_view(model)
         declared = self.settings.columns_for(model.name)
         out_cols: list[str] | None = cached["columns"]
         columns: dict[str, ColumnInfo] = {}
@@ -618,6 +621,20 @@ class _Compiler:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _secret_in_view(model: ParsedModel) -> ConfigError:
+    """A view may not read env_var(): the warehouse stores a view's SQL, secret and all."""
+    raw_lines = model.raw.splitlines()
+    line = next((i for i, text in enumerate(raw_lines, 1) if "env_var(" in text), 1)
+    names = ", ".join(f"env_var('{n}')" for n in sorted(model.recording.env_vars_used))
+    uses = names or "env_var() (through an ephemeral model)"
+    return ConfigError(
+        f"'{model.name}' is a view and its SQL uses {uses}: the warehouse stores a view's SQL, "
+        "so the value would be kept in the view definition",
+        location=Location(model.path, line),
+        hint="Materialize it as a table (config(materialized='table')), or move the value to a var",
+    )
 
 
 def _visible_name(model: ParsedModel, ref: TableRef) -> str:

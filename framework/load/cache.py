@@ -8,9 +8,12 @@ or foreign file is ignored, never trusted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
+import threading
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,57 @@ def content_key(*parts: str) -> str:
         h.update(b"\x00")
         h.update(part.encode())
     return h.hexdigest()
+
+
+KEY_FILE = ".orch/cache.key"  # the per-project key of env_digest (0600, created on first use)
+_keys: dict[Path, bytes] = {}
+_keys_lock = threading.Lock()
+
+
+def _project_key(root: Path) -> bytes:
+    """The project's random HMAC key, created under ``.orch/`` (mode 0600) on first use.
+
+    When it cannot be created or read (a read-only folder), a key for this process only: the
+    cache then never matches an entry that depends on an env var, which costs speed, not safety.
+    """
+    root = root.resolve()
+    with _keys_lock:
+        found = _keys.get(root)
+        if found is not None:
+            return found
+        path = root / KEY_FILE
+        try:
+            if not path.parent.exists():  # like the state store: nothing in .orch/ is committed
+                path.parent.mkdir(parents=True)
+                (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+            else:
+                key = secrets.token_bytes(32)
+                with os.fdopen(fd, "w", encoding="ascii") as out:
+                    out.write(key.hex())
+            if len(key) < 16:
+                raise ValueError("key too short")
+        except (OSError, ValueError) as err:
+            log.debug("no cache key under %s (%s): using one for this process", path, err)
+            key = secrets.token_bytes(32)
+        _keys[root] = key
+        return key
+
+
+def env_digest(names: set[str] | list[str], root: Path) -> str:
+    """A keyed hash (HMAC-SHA256, the project's key) of the values of env vars ``names``.
+
+    The cache keeps it to notice a changed value. Keyed, because a plain hash of a secret is a
+    way to test guesses of it offline; the key never leaves ``.orch/``.
+    """
+    if not names:
+        return ""  # nothing to hash: no key needed (and no .orch/ created)
+    values = [(name, os.environ.get(name)) for name in sorted(set(names))]
+    payload = json.dumps(values).encode()
+    return hmac.new(_project_key(root), payload, hashlib.sha256).hexdigest()
 
 
 class ResultCache:

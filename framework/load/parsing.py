@@ -11,11 +11,12 @@ import json
 import os
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from orch import redaction
 from orch.errors import ErrorGroup, UserError, raise_collected
-from orch.load.cache import ResultCache, content_key
+from orch.load.cache import ResultCache, content_key, env_digest
 from orch.load.project import ModelFile, Project
 from orch.load.rendering import REF_PREFIX, THIS_MARKER, Recording, Renderer
 from orch.sql import TableRef, fingerprint_sql, parse_query, table_references
@@ -127,7 +128,7 @@ def _parse_one(
     key = content_key(context_key, model_file.path, raw)
     cached = cache.get(key)
     if cached is not None:
-        model = _from_cache(cached, model_file, raw, key)
+        model = _from_cache(cached, model_file, raw, key, project.root)
         if model is not None:
             return model
     dialect_hint = project.config.dialect
@@ -160,7 +161,7 @@ def _parse_one(
         sql_fingerprint=fingerprint,
         cache_key=key,
     )
-    cache.put(key, _to_cache(model))
+    cache.put(key, _to_cache(model, project.root))
     return model
 
 
@@ -186,7 +187,7 @@ def _sql_fingerprint(
 # ------------------------------------------------------------------------- cache (de)serialization
 
 
-def _to_cache(model: ParsedModel) -> dict[str, Any]:
+def _to_cache(model: ParsedModel, root: Path) -> dict[str, Any]:
     rec = model.recording
     return {
         "dialect": model.dialect,
@@ -200,7 +201,7 @@ def _to_cache(model: ParsedModel) -> dict[str, Any]:
             "uses_is_incremental": rec.uses_is_incremental,
             "uses_partition": rec.uses_partition,
         },
-        "env": _env_digest(rec.env_vars_used),
+        "env": env_digest(rec.env_vars_used, root),
         "full": _variant_to_cache(model.full),
         "incremental": _variant_to_cache(model.incremental) if model.incremental else None,
         "fingerprint": model.sql_fingerprint,
@@ -211,19 +212,12 @@ def _variant_to_cache(variant: Variant) -> dict[str, Any]:
     return {"rendered": variant.rendered, "refs": [asdict(r) for r in variant.table_refs]}
 
 
-def _env_digest(names: set[str] | list[str]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(names):
-        h.update(f"{name}={os.environ.get(name)}".encode())
-    return h.hexdigest()
-
-
 def _from_cache(
-    data: dict[str, Any], model_file: ModelFile, raw: str, key: str
+    data: dict[str, Any], model_file: ModelFile, raw: str, key: str, root: Path
 ) -> ParsedModel | None:
     try:
         rec_data = data["recording"]
-        if data["env"] != _env_digest(rec_data["env_vars_used"]):
+        if data["env"] != env_digest(rec_data["env_vars_used"], root):
             return None  # an env var it reads changed: render again
         for name in rec_data["env_vars_used"]:
             value = os.environ.get(name)

@@ -117,9 +117,8 @@ class CheckEvaluator:
 
     def query(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> exp.Expression:
         """The check's query (parsed) for ``scope``."""
-        parsed = parse_query(
-            redaction.resolve_placeholders(check.sql), self.dialect, check.path or check.name
-        )
+        # env_var() placeholders stay string literals: the adapter binds them as parameters
+        parsed = parse_query(check.sql, self.dialect, check.path or check.name)
         return retarget(parsed, self._replacements(check, scope, shown=shown))
 
     def sql(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> str:
@@ -236,10 +235,13 @@ class CheckEvaluator:
             check.severity,
             count,
             duration + (time.perf_counter() - t0),
-            sample=[_jsonable(r) for r in (sample or [])][: self.sample_limit],
+            # a failing row may hold an env_var() value the model selected: scrubbed at the source
+            sample=redaction.scrub_data(
+                [_jsonable(r) for r in (sample or [])][: self.sample_limit]
+            ),
             sql=redaction.scrub(self.sql(check, scope, shown=True)) if check.sql else "",
             blocking=check.blocking,
-            message=message,
+            message=redaction.scrub(message),
         )
 
     def _error(

@@ -19,6 +19,10 @@ This is the one write path of a step, for SQL models and Python assets alike:
 - seeds: CSV read into Arrow (pyarrow infers integers, floats, dates, timestamps, text; empty
   values are NULL), written in bulk; declared ``column_types`` are applied with casts.
 
+The SQL given to the adapter keeps the ``'__orch_env_var__NAME__'`` literals of ``env_var()``:
+the adapter binds each as a parameter when the statement runs (see
+:func:`orch.redaction.bind_placeholders`), so a secret never becomes SQL text.
+
 The partition a step builds arrives as one :class:`~orch.assets.PartitionWindow`, built once per
 step by :func:`partition_window` (the key validated there, never again).
 
@@ -46,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orch import redaction
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
 from orch.assets import PartitionWindow
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
@@ -140,11 +143,6 @@ def _definition(node: Node) -> PartitionDefinition:
     return found
 
 
-def runnable_sql(sql: str) -> str:
-    """Compiled SQL with env var placeholders resolved, in memory only, right before it runs."""
-    return redaction.resolve_placeholders(sql)
-
-
 @dataclass(frozen=True)
 class NewRows:
     """A step's new data: a SQL model's query, or the rows a Python asset staged.
@@ -166,10 +164,9 @@ class NewRows:
             bound = bind_partition(
                 node.compiled_code, definition, ctx.window.key, ctx.adapter.dialect
             )
-            return cls(runnable_sql(bound), runnable_sql(bound))
-        full = runnable_sql(node.compiled_code)
-        increment = node.compiled_code_incremental
-        return cls(full, runnable_sql(increment) if increment else full)
+            return cls(bound, bound)
+        full = node.compiled_code
+        return cls(full, node.compiled_code_incremental or full)
 
     @classmethod
     def of_staged(cls, adapter: Adapter, staged: Relation, rows: int) -> NewRows:
@@ -192,8 +189,8 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
-            enforce_contract(node, adapter, relation, runnable_sql(node.compiled_code))
-        adapter.create_view(relation, runnable_sql(node.compiled_code))
+            enforce_contract(node, adapter, relation, node.compiled_code)
+        adapter.create_view(relation, node.compiled_code)
         return MaterializeResult(rows=None, metadata={"materialized": "view"})
     new = NewRows.of_model(node, ctx)
     if node.config.contract:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch import partitions
+from orch import partitions, redaction
 from orch.adapters.base import Adapter
 from orch.assets import (
     AssetContext,
@@ -149,7 +149,7 @@ def run_python_asset(
     value = call_asset(spec, info.module_path, runtime.project_root, kwargs)
     metadata: dict[str, Any] = {"language": "python"}
     if context is not None:
-        metadata.update(context.output_metadata)
+        metadata.update(redaction.scrub_data(context.output_metadata))  # a resource's secret
     if node.materialized == "none":
         rows = None
         if value is not None:

@@ -6,6 +6,7 @@ import logging
 import os
 from datetime import timedelta
 
+from orch import redaction
 from orch.events import (
     CheckEvaluated,
     Event,
@@ -25,7 +26,10 @@ class StateRecorder:
     """An EventSink that writes runs, materializations and check results into a StateStore.
 
     ``StepMaterialized`` is emitted after the data committed, so recording it here keeps the
-    ordering contract. Errors from the store propagate to the emitter.
+    ordering contract. Text and data from the run (metadata, errors, check samples and messages)
+    are scrubbed of env_var() secrets before they are stored, and their placeholders made inert
+    (:func:`orch.redaction.inert`: a store writing them as SQL literals must not have them
+    bound). Errors from the store propagate to the emitter.
     """
 
     def __init__(self, store: StateStore) -> None:
@@ -58,7 +62,7 @@ class StateRecorder:
                 fingerprint=event.fingerprint,
                 materialized=event.materialized,
                 rows=event.rows,
-                metadata=event.metadata,
+                metadata=redaction.stored(event.metadata),
                 upstream=event.upstream,
             )
         elif isinstance(event, StepFailed):
@@ -70,7 +74,7 @@ class StateRecorder:
                 started_at=event.at - timedelta(seconds=event.duration_s),
                 finished_at=event.at,
                 fingerprint=event.fingerprint,
-                error=event.error,
+                error=redaction.stored(event.error),
             )
         elif isinstance(event, CheckEvaluated):
             self.store.record_check(
@@ -81,9 +85,9 @@ class StateRecorder:
                 status=event.status,
                 severity=event.severity,
                 failing_rows=event.failing_rows,
-                sample=event.sample,
+                sample=redaction.stored(event.sample),
                 duration_s=event.duration_s,
-                sql=event.sql,
-                message=event.message,
+                sql=redaction.stored(event.sql),
+                message=redaction.stored(event.message),
                 at=event.at,
             )

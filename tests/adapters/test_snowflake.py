@@ -244,6 +244,7 @@ def test_connect_args(tmp_path: Path) -> None:
         "login_timeout": 7,
         "autocommit": True,
         "application": "orch",
+        "paramstyle": "qmark",  # server-side binding of env_var() values
         "session_parameters": {"QUERY_TAG": "orch-nightly"},
     }
     oauth = make(tmp_path, authenticator="oauth", user=None, password=None, token=TOKEN)
