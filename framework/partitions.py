@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orch.config import PartitionConfig
 from orch.errors import PartitionError
+from orch.names import column as column_ref
 from sqlglot import exp
 
 KEY_TOKEN = "__orch_partition_key__"
@@ -406,14 +407,15 @@ def _timestamp(token: str) -> exp.Expression:
 
 
 def window_condition(
-    definition: PartitionDefinition, column: str, table: str | None = None
+    definition: PartitionDefinition, column: str, dialect: str, table: str | None = None
 ) -> exp.Expression:
     """``column`` inside the partition (placeholders for the bounds, bound at execution).
 
     Time: ``column >= CAST(start AS TIMESTAMP) AND column < CAST(end AS TIMESTAMP)``;
-    static: ``column = key``.
+    static: ``column = key``. The column is named as ``dialect`` stores it
+    (:func:`orch.names.normalize_identifier`: ``"ORDERED_AT"`` on Snowflake).
     """
-    col = exp.column(column, table=table, quoted=True)
+    col = column_ref(column, dialect, table)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
     return exp.And(
@@ -423,10 +425,14 @@ def window_condition(
 
 
 def filtered_relation(
-    table: exp.Table, definition: PartitionDefinition, column: str
+    table: exp.Table, definition: PartitionDefinition, column: str, dialect: str
 ) -> exp.Subquery:
-    """``(SELECT * FROM table WHERE <column in the partition>)``: an upstream read per window."""
-    select = exp.select("*").from_(table.copy()).where(window_condition(definition, column))
+    """``(SELECT * FROM table WHERE <column in the partition>)``: an upstream read per window.
+
+    ``dialect`` is the target's: the column is named as the upstream table stores it.
+    """
+    condition = window_condition(definition, column, dialect)
+    select = exp.select("*").from_(table.copy()).where(condition)
     return select.subquery()
 
 

@@ -708,24 +708,29 @@ class SnowflakeAdapter(Adapter):
         source_cols = self._query_columns(select_sql)
         target_cols = {c.name.upper(): c.name for c in self.columns(relation)}
         by_upper = {c.upper(): c for c in source_cols}
-        missing = [k for k in unique_key if k.upper() not in by_upper]
+        # a key is named as Snowflake stores it (order_id -> ORDER_ID, '"OrderId"' stays), then
+        # found among the query's columns (case-insensitively: fakesnow keeps some written case)
+        stored = {k: self.normalize_name(k) for k in unique_key}
+        found = {k: s if s in source_cols else by_upper.get(s.upper()) for k, s in stored.items()}
+        missing = [k for k, s in found.items() if s is None]
         if missing:
             raise WarehouseError(
                 f"merge into {relation}: unique_key column(s) {', '.join(missing)} "
                 f"not in the query's columns ({', '.join(source_cols)})",
                 sql=self._scrub(select_sql),
             )
-        keys = {k.upper() for k in unique_key}
+        keys = {s for s in found.values() if s is not None}
         src, tgt = self.quote("__orch_src"), self.quote("__orch_tgt")
 
         def target_col(name: str) -> str:
             return self.quote(target_cols.get(name.upper(), name))
 
         on = " AND ".join(
-            f"{tgt}.{target_col(k)} IS NOT DISTINCT FROM {src}.{self.quote(by_upper[k.upper()])}"
-            for k in unique_key
+            f"{tgt}.{target_col(s)} IS NOT DISTINCT FROM {src}.{self.quote(s)}"
+            for s in found.values()
+            if s is not None
         )
-        updates = [c for c in source_cols if c.upper() not in keys]
+        updates = [c for c in source_cols if c not in keys]
         sql = f"MERGE INTO {self.render(relation)} AS {tgt} USING ({select_sql}) AS {src} ON {on}"
         if updates:
             sets = ", ".join(f"{target_col(c)} = {src}.{self.quote(c)}" for c in updates)
@@ -837,9 +842,3 @@ class SnowflakeAdapter(Adapter):
                 f"bulk load into {self.render(relation)} failed",
                 sql=f"-- write_pandas {self.render(relation)}",
             )
-
-    # ---------------------------------------------------------------- names and SQL
-
-    def normalize_name(self, name: str) -> str:
-        """Snowflake stores unquoted identifiers upper-case."""
-        return name.upper()

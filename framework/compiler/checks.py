@@ -65,10 +65,11 @@ from orch.load.dbt import generic_test_name
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
+from orch.names import column as column_ref
+from orch.names import normalize_identifier
 from orch.sql import parse_condition, transpile
 from pydantic import ValidationError
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
 # --------------------------------------------------------------------------- compiling
 
@@ -87,7 +88,6 @@ class CheckCompiler:
 
     def __post_init__(self) -> None:
         self.source_dialect = self.project.config.dialect
-        self._dialect = Dialect.get_or_raise(self.dialect)
         self.names: dict[str, str] = {}  # check name -> where it was declared
 
     # ------------------------------------------------------------------ entry points
@@ -364,15 +364,12 @@ class CheckCompiler:
     # ------------------------------------------------------------------ SQL
 
     def ident(self, name: str) -> exp.Identifier:
-        """A quoted identifier in the case the target stores an unquoted name."""
-        ident = self._dialect.normalize_identifier(exp.to_identifier(name, quoted=False))
-        return exp.to_identifier(ident.name, quoted=True)
+        """A quoted identifier in the case the target stores it (orch.names' one rule)."""
+        return normalize_identifier(name, self.dialect)
 
     def col(self, name: str, table: str | None = None) -> exp.Column:
-        """A quoted column reference."""
-        return exp.Column(
-            this=self.ident(name), table=exp.to_identifier(table, quoted=True) if table else None
-        )
+        """A quoted column reference, qualified by one of this query's aliases when given."""
+        return column_ref(name, self.dialect, table)
 
     def table(self, node: Node, alias: str | None = None) -> exp.Table:
         """The asset's relation as a quoted table expression."""

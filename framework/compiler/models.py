@@ -487,7 +487,7 @@ class _Compiler:
             if up_spec is None or up_spec.grain is None or not up_spec.column:
                 continue
             table = self.table_expr(up.relation.to_relation())
-            out[r.asset] = filtered_relation(table, definition, up_spec.column)
+            out[r.asset] = filtered_relation(table, definition, up_spec.column, self.dialect)
         return out
 
     # ------------------------------------------------------------------ SQL

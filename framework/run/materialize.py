@@ -530,7 +530,7 @@ def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str
         spec = node.config.partitioned_by
         assert spec is not None and spec.column
         definition = _definition(node)
-        condition = window_condition(definition, spec.column).sql(dialect=dialect)
+        condition = window_condition(definition, spec.column, dialect).sql(dialect=dialect)
         found = _setups.setdefault(cache_key, (definition, condition))
     return found
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch import partitions
+from orch import names, partitions
 from orch.adapters.base import Adapter
 from orch.assets import (
     AssetContext,
@@ -222,16 +222,18 @@ def upstream_filter(
     keys = partitions.upstream_keys(down, key, up)
     if keys is None:
         return None
-    column = exp.column(up_cfg.column, quoted=True)
+    column = names.column(up_cfg.column, adapter.dialect)  # as the upstream table stores it
     if not keys:
         return exp.false()
     if isinstance(up, partitions.StaticKeys):
-        return exp.column(up_cfg.column, quoted=True).isin(*[exp.Literal.string(k) for k in keys])
+        return column.isin(*[exp.Literal.string(k) for k in keys])
     lo, _ = up.window(keys[0])
     _, hi = up.window(keys[-1])
     start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), "timestamp")
     end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), "timestamp")
-    return exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column, expression=end))
+    return exp.and_(
+        exp.GTE(this=column, expression=start), exp.LT(this=column.copy(), expression=end)
+    )
 
 
 # --------------------------------------------------------------------------- inputs
