@@ -402,8 +402,13 @@ def _adjacent(definition: PartitionDefinition, a: str, b: str) -> bool:
 # --------------------------------------------------------------------------- SQL
 
 
+# Windows are naive wall-clock times: TIMESTAMP on DuckDB, TIMESTAMP_NTZ spelled out on Snowflake
+# (whatever the account's TIMESTAMP_TYPE_MAPPING), as sqlglot writes a model's own TIMESTAMP.
+WINDOW_TYPE = exp.DataType.Type.TIMESTAMPNTZ
+
+
 def _timestamp(token: str) -> exp.Expression:
-    return exp.cast(exp.Literal.string(token), exp.DataType.build("TIMESTAMP"))
+    return exp.cast(exp.Literal.string(token), exp.DataType(this=WINDOW_TYPE))
 
 
 def window_condition(
@@ -473,6 +478,7 @@ __all__ = [
     "PartitionDefinition",
     "StaticKeys",
     "TimeWindows",
+    "WINDOW_TYPE",
     "compress",
     "bind_partition",
     "definition_of",

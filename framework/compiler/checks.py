@@ -65,7 +65,6 @@ from orch.load.dbt import generic_test_name
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
-from orch.names import column as column_ref
 from orch.names import normalize_identifier
 from orch.sql import parse_condition, transpile
 from pydantic import ValidationError
@@ -369,7 +368,7 @@ class CheckCompiler:
 
     def col(self, name: str, table: str | None = None) -> exp.Column:
         """A quoted column reference, qualified by one of this query's aliases when given."""
-        return column_ref(name, self.dialect, table)
+        return exp.Column(this=self.ident(name), table=self.ident(table) if table else None)
 
     def table(self, node: Node, alias: str | None = None) -> exp.Table:
         """The asset's relation as a quoted table expression."""
@@ -381,7 +380,7 @@ class CheckCompiler:
             catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
         )
         if alias:
-            table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            table.set("alias", exp.TableAlias(this=self.ident(alias)))
         return table
 
     def user_sql(self, text: str, spec: CheckSpec) -> exp.Expression:
@@ -436,7 +435,7 @@ class CheckCompiler:
                 cond = exp.and_(where.copy(), cond)
             query = (
                 exp.select(
-                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True)
+                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
                 )
                 .from_(self.table(node))
                 .where(cond)
@@ -449,7 +448,7 @@ class CheckCompiler:
             cols = [self.col(self._column(node, c, spec)) for c in args.columns]
             query = (
                 exp.select(*[c.copy() for c in cols],
-                           exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True))
+                           exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records")))
                 .from_(self.table(node))
                 .group_by(*[c.copy() for c in cols])
                 .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
@@ -477,11 +476,9 @@ class CheckCompiler:
                 exp.Is(this=parent_col.copy(), expression=exp.Null()),
             )
             if where is not None:
-                cond = exp.and_(_qualify_columns(where.copy(), "child"), cond)
+                cond = exp.and_(_qualify_columns(where.copy(), self.ident("child")), cond)
             query = (
-                exp.select(
-                    exp.Column(this=exp.Star(), table=exp.to_identifier("child", quoted=True))
-                )
+                exp.select(exp.Column(this=exp.Star(), table=self.ident("child")))
                 .from_(self.table(node, "child"))
                 .join(
                     self.table(parent, "parent"),
@@ -500,7 +497,7 @@ class CheckCompiler:
                 bounds.append(exp.LT(this=count.copy(), expression=exp.convert(args.min)))
             if args.max is not None:
                 bounds.append(exp.GT(this=count.copy(), expression=exp.convert(args.max)))
-            query = exp.select(exp.alias_(count.copy(), "row_count", quoted=True)).from_(
+            query = exp.select(exp.alias_(count.copy(), self.ident("row_count"))).from_(
                 self.table(node)
             )
             if where is not None:
@@ -529,7 +526,7 @@ class CheckCompiler:
                     expression=limit,
                 ),
             )
-            query = exp.select(exp.alias_(latest.copy(), "latest_at", quoted=True)).from_(
+            query = exp.select(exp.alias_(latest.copy(), self.ident("latest_at"))).from_(
                 self.table(node)
             )
             if where is not None:
@@ -589,10 +586,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _qualify_columns(expr: exp.Expression, table: str) -> exp.Expression:
+def _qualify_columns(expr: exp.Expression, table: exp.Identifier) -> exp.Expression:
     for column in expr.find_all(exp.Column):
         if not column.table:
-            column.set("table", exp.to_identifier(table, quoted=True))
+            column.set("table", table.copy())
     return expr
 
 

@@ -10,7 +10,7 @@ from orch.compiler.check_specs import (
     _THRESHOLD,
 )
 from orch.manifest import CheckNode, Node
-from orch.partitions import StaticKeys, definition_of, format_instant
+from orch.partitions import WINDOW_TYPE, StaticKeys, definition_of, format_instant
 from orch.sql import parse_query
 from sqlglot import exp
 
@@ -119,7 +119,7 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
     start, end = definition.window(key)
-    ts = exp.DataType.build("timestamp")
+    ts = exp.DataType(this=WINDOW_TYPE)
     return exp.and_(
         exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(format_instant(start)), ts)),
         exp.LT(this=column.copy(), expression=exp.cast(exp.convert(format_instant(end)), ts)),

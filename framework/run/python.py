@@ -229,8 +229,9 @@ def upstream_filter(
         return column.isin(*[exp.Literal.string(k) for k in keys])
     lo, _ = up.window(keys[0])
     _, hi = up.window(keys[-1])
-    start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), "timestamp")
-    end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), "timestamp")
+    ts = exp.DataType(this=partitions.WINDOW_TYPE)
+    start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), ts)
+    end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), ts)
     return exp.and_(
         exp.GTE(this=column, expression=start), exp.LT(this=column.copy(), expression=end)
     )
