@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import snowflake.connector.errors as sf_errors
     import snowflake.connector.pandas_tools
 
+from orch.adapters.snowflake import emulation
 from orch.adapters.snowflake.retry import (
     _LOGIN_ERRNO_SETTINGS,
     ER_CONNECTION_IS_CLOSED,
@@ -119,6 +120,7 @@ class SnowflakeAdapter(Adapter):
         self._schemas: set[tuple[str | None, str]] = set()
         self._connect_args: dict[str, Any] | None = None
         self.emulated: bool | None = None  # fakesnow behind the connector (set on connect)
+        self._fake_held = False  # this adapter holds the ORCH_FAKESNOW patch (see emulation)
 
     # ---------------------------------------------------------------- settings and secrets
 
@@ -299,6 +301,20 @@ class SnowflakeAdapter(Adapter):
             except Exception as err:  # noqa: BLE001 - closing a broken session: nothing to release
                 log.debug("close: %s", self._scrub(str(err)))
         self._local = _ThreadState()
+        with self._lock:
+            held, self._fake_held = self._fake_held, False
+        if held:
+            emulation.release()
+
+    def _emulate_if_asked(self) -> None:
+        """Run on fakesnow when ``ORCH_FAKESNOW`` says so (see :mod:`.emulation`)."""
+        if self._fake_held:
+            return
+        wanted, db_path = emulation.requested(self.project_dir)
+        if wanted:
+            with self._lock:
+                if not self._fake_held:
+                    self._fake_held = emulation.acquire(db_path)
 
     def interrupt(self) -> None:
         """Cancel the queries running in every session (``SYSTEM$CANCEL_ALL_QUERIES``).
@@ -329,6 +345,7 @@ class SnowflakeAdapter(Adapter):
         if conn is not None:
             return conn
         args = self.connect_args()
+        self._emulate_if_asked()
         attempt = 0
         while True:
             try:

@@ -345,6 +345,10 @@ class CheckCompiler:
         """The column as the asset spells it; an unknown column is a compile error."""
         if not node.columns:
             return column
+        if len(column) > 2 and column[0] == column[-1] == '"':  # quoted by the user: as written
+            return (
+                column if column[1:-1] in node.columns else self._column(node, column[1:-1], spec)
+            )
         by_lower = {c.lower(): c for c in node.columns}
         found = by_lower.get(column.lower())
         if found is None:
