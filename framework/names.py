@@ -8,6 +8,7 @@ lower case), always quoted, unless the name was quoted by the user, which keeps 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -36,7 +37,11 @@ class Relation:
         return ".".join(self.parts())
 
 
-def normalize_identifier(name: str | exp.Identifier, dialect: str) -> exp.Identifier:
+def normalize_identifier(
+    name: str | exp.Identifier,
+    dialect: str,
+    written: Mapping[str, exp.Identifier] | None = None,
+) -> exp.Identifier:
     """``name`` as ``dialect`` stores it, as a quoted identifier (a new node every call).
 
     A plain name (``ordered_at``, from YAML, a config() call or orch itself) is read as an
@@ -47,9 +52,14 @@ def normalize_identifier(name: str | exp.Identifier, dialect: str) -> exp.Identi
     written quoted (``Order Total``). On a case-insensitive dialect (DuckDB) quoting changes
     nothing, and sqlglot lower-cases every name there.
 
+    A plain name that is one of a model's output columns is spelled as the model's SQL writes it
+    when ``written`` is given (:func:`orch.sql.written_columns` of its compiled SQL): a column
+    the user quoted there (``select 1 as "lineCount"``) keeps its case.
+
     Args:
         name: the name as text, or an identifier node from a parsed query.
         dialect: the sqlglot dialect of the target (``adapter.dialect``).
+        written: the identifiers of a model's output columns, by lower-case name.
 
     Returns:
         A quoted ``exp.Identifier``, safe to put into any expression built for ``dialect``.
@@ -60,6 +70,9 @@ def normalize_identifier(name: str | exp.Identifier, dialect: str) -> exp.Identi
         text, quoted = name.name, bool(name.quoted)
     else:
         text, quoted = _unquote(name)
+        found = written.get(text.lower()) if written and not quoted else None
+        if found is not None and found.quoted:
+            text, quoted = found.name, True
     return exp.to_identifier(_normalized(text, quoted, dialect), quoted=True)
 
 
@@ -86,12 +99,18 @@ def _normalized(text: str, quoted: bool, dialect: str) -> str:
     return Dialect.get_or_raise(dialect).normalize_identifier(ident).name
 
 
-def column(name: str | exp.Identifier, dialect: str, table: str | None = None) -> exp.Column:
+def column(
+    name: str | exp.Identifier,
+    dialect: str,
+    table: str | None = None,
+    written: Mapping[str, exp.Identifier] | None = None,
+) -> exp.Column:
     """A column reference to ``name`` (normalized, quoted), qualified by ``table`` when given.
 
-    ``table`` is an alias orch chose in the same statement: quoted as written.
+    ``table`` is an alias orch chose in the same statement: quoted as written. ``written``: as
+    in :func:`normalize_identifier`.
     """
     from sqlglot import exp
 
     qualifier = exp.to_identifier(table, quoted=True) if table else None
-    return exp.Column(this=normalize_identifier(name, dialect), table=qualifier)
+    return exp.Column(this=normalize_identifier(name, dialect, written), table=qualifier)

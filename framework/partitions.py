@@ -28,7 +28,7 @@ Layer 1: no warehouse, no adapter, no SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -412,15 +412,20 @@ def _timestamp(token: str) -> exp.Expression:
 
 
 def window_condition(
-    definition: PartitionDefinition, column: str, dialect: str, table: str | None = None
+    definition: PartitionDefinition,
+    column: str,
+    dialect: str,
+    table: str | None = None,
+    written: Mapping[str, exp.Identifier] | None = None,
 ) -> exp.Expression:
     """``column`` inside the partition (placeholders for the bounds, bound at execution).
 
     Time: ``column >= CAST(start AS TIMESTAMP) AND column < CAST(end AS TIMESTAMP)``;
     static: ``column = key``. The column is named as ``dialect`` stores it
-    (:func:`orch.names.normalize_identifier`: ``"ORDERED_AT"`` on Snowflake).
+    (:func:`orch.names.normalize_identifier`: ``"ORDERED_AT"`` on Snowflake; ``written``, the
+    model's output columns as its SQL writes them, keeps the case of one the user quoted).
     """
-    col = column_ref(column, dialect, table)
+    col = column_ref(column, dialect, table, written)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
     return exp.And(
@@ -430,13 +435,18 @@ def window_condition(
 
 
 def filtered_relation(
-    table: exp.Table, definition: PartitionDefinition, column: str, dialect: str
+    table: exp.Table,
+    definition: PartitionDefinition,
+    column: str,
+    dialect: str,
+    written: Mapping[str, exp.Identifier] | None = None,
 ) -> exp.Subquery:
     """``(SELECT * FROM table WHERE <column in the partition>)``: an upstream read per window.
 
-    ``dialect`` is the target's: the column is named as the upstream table stores it.
+    ``dialect`` is the target's: the column is named as the upstream table stores it
+    (``written``: the upstream's output columns, see :func:`window_condition`).
     """
-    condition = window_condition(definition, column, dialect)
+    condition = window_condition(definition, column, dialect, written=written)
     select = exp.select("*").from_(table.copy()).where(condition)
     return select.subquery()
 

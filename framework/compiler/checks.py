@@ -66,7 +66,7 @@ from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
 from orch.names import normalize_identifier
-from orch.sql import parse_condition, transpile
+from orch.sql import parse_condition, transpile, written_columns
 from pydantic import ValidationError
 from sqlglot import exp
 
@@ -345,12 +345,11 @@ class CheckCompiler:
         """The column as the asset spells it; an unknown column is a compile error."""
         if not node.columns:
             return column
-        if len(column) > 2 and column[0] == column[-1] == '"':  # quoted by the user: as written
-            return (
-                column if column[1:-1] in node.columns else self._column(node, column[1:-1], spec)
-            )
+        quoted = len(column) > 2 and column[0] == column[-1] == '"'  # the user's: keeps its case
         by_lower = {c.lower(): c for c in node.columns}
-        found = by_lower.get(column.lower())
+        found = by_lower.get((column[1:-1] if quoted else column).lower())
+        if found is not None and quoted:
+            return column
         if found is None:
             location = spec.location
             if spec.column is not None and column == spec.column:  # point at the column's name
@@ -366,13 +365,15 @@ class CheckCompiler:
 
     # ------------------------------------------------------------------ SQL
 
-    def ident(self, name: str) -> exp.Identifier:
-        """A quoted identifier in the case the target stores it (orch.names' one rule)."""
-        return normalize_identifier(name, self.dialect)
+    def ident(self, name: str, node: Node | None = None) -> exp.Identifier:
+        """A quoted identifier in the case the target stores it (orch.names' one rule); a column
+        of ``node`` its SQL quoted keeps its case."""
+        written = written_columns(node.compiled_code, self.dialect) if node is not None else None
+        return normalize_identifier(name, self.dialect, written)
 
-    def col(self, name: str, table: str | None = None) -> exp.Column:
-        """A quoted column reference, qualified by one of this query's aliases when given."""
-        return exp.Column(this=self.ident(name), table=self.ident(table) if table else None)
+    def col(self, name: str, table: str | None = None, *, node: Node | None = None) -> exp.Column:
+        """A quoted column of ``node``, qualified by one of this query's aliases when given."""
+        return exp.Column(this=self.ident(name, node), table=self.ident(table) if table else None)
 
     def table(self, node: Node, alias: str | None = None) -> exp.Table:
         """The asset's relation as a quoted table expression."""
@@ -410,21 +411,25 @@ class CheckCompiler:
 
         if check_type == "not_null":
             assert column is not None
-            return scan(exp.Is(this=self.col(column), expression=exp.Null())), depends, stored
+            return (
+                scan(exp.Is(this=self.col(column, node=node), expression=exp.Null())),
+                depends,
+                stored,
+            )
         if check_type == "accepted_values":
             assert column is not None and isinstance(args, AcceptedValuesArgs)
             values = [
                 exp.convert(v) if args.quote or not isinstance(v, str) else self.user_sql(v, spec)
                 for v in args.values
             ]
-            predicate = exp.Not(this=exp.In(this=self.col(column), expressions=values))
+            predicate = exp.Not(this=exp.In(this=self.col(column, node=node), expressions=values))
             return scan(predicate), depends, stored
         if check_type == "expression":
             assert isinstance(args, ExpressionArgs)
             text = args.expression
             if column is not None and _OPERATOR_START.match(text):
                 parsed = parse_condition(
-                    f"{self.col(column).sql(dialect=self.source_dialect)} {text}",
+                    f"{self.col(column, node=node).sql(dialect=self.source_dialect)} {text}",
                     self.source_dialect,
                     spec.location,
                 )
@@ -433,7 +438,7 @@ class CheckCompiler:
             return scan(exp.Not(this=exp.Paren(this=parsed))), depends, stored
         if check_type == "unique":
             assert column is not None
-            c = self.col(column)
+            c = self.col(column, node=node)
             cond = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
             if where is not None:
                 cond = exp.and_(where.copy(), cond)
@@ -449,7 +454,7 @@ class CheckCompiler:
             return query, depends, stored
         if check_type == "unique_combination":
             assert isinstance(args, UniqueCombinationArgs)
-            cols = [self.col(self._column(node, c, spec)) for c in args.columns]
+            cols = [self.col(self._column(node, c, spec), node=node) for c in args.columns]
             query = (
                 exp.select(*[c.copy() for c in cols],
                            exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records")))
@@ -474,7 +479,10 @@ class CheckCompiler:
                     hint="Point it at a table or view",
                 )
             fld = self._column(parent, args.field, spec)
-            child_col, parent_col = self.col(column, "child"), self.col(fld, "parent")
+            child_col, parent_col = (
+                self.col(column, "child", node=node),
+                self.col(fld, "parent", node=parent),
+            )
             cond: exp.Expression = exp.and_(
                 exp.Not(this=exp.Is(this=child_col.copy(), expression=exp.Null())),
                 exp.Is(this=parent_col.copy(), expression=exp.Null()),
@@ -516,7 +524,7 @@ class CheckCompiler:
                     location=spec.location,
                     hint="Add column: <timestamp column>, or declare it under that column",
                 )
-            c = self.col(self._column(node, col_name, spec))
+            c = self.col(self._column(node, col_name, spec), node=node)
             amount, unit = _DURATION.match(args.max_age).groups()  # type: ignore[union-attr]
             latest = exp.Max(this=c)
             limit = exp.Sub(

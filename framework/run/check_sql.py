@@ -11,7 +11,7 @@ from orch.compiler.check_specs import (
 )
 from orch.manifest import CheckNode, Node
 from orch.partitions import WINDOW_TYPE, StaticKeys, definition_of, format_instant
-from orch.sql import parse_query
+from orch.sql import parse_query, written_columns
 from sqlglot import exp
 
 # --------------------------------------------------------------------------- run-time SQL
@@ -115,7 +115,9 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
     if config is None or not config.column:
         return None
     definition = definition_of(config, asset=node.name)
-    column = names.column(config.column, dialect)
+    column = names.column(
+        config.column, dialect, written=written_columns(node.compiled_code, dialect)
+    )
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
     start, end = definition.window(key)

@@ -61,6 +61,7 @@ from orch.partitions import (
     window_condition,
 )
 from orch.run.python import PythonRuntime, run_python_asset
+from orch.sql import written_columns
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -530,8 +531,10 @@ def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str
         spec = node.config.partitioned_by
         assert spec is not None and spec.column
         definition = _definition(node)
-        condition = window_condition(definition, spec.column, dialect).sql(dialect=dialect)
-        found = _setups.setdefault(cache_key, (definition, condition))
+        written = written_columns(node.compiled_code, dialect)  # a column the SQL quoted
+        condition = window_condition(definition, spec.column, dialect, written=written)
+        condition_sql = condition.sql(dialect=dialect)
+        found = _setups.setdefault(cache_key, (definition, condition_sql))
     return found
 
 

@@ -32,6 +32,7 @@ from orch.errors import ConfigError, Location, ModelFailedError
 from orch.events import EventSink, LogEmitted
 from orch.load.python_files import find_asset, function_line
 from orch.manifest import Manifest, Node
+from orch.sql import written_columns
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -222,7 +223,8 @@ def upstream_filter(
     keys = partitions.upstream_keys(down, key, up)
     if keys is None:
         return None
-    column = names.column(up_cfg.column, adapter.dialect)  # as the upstream table stores it
+    written = written_columns(upstream.compiled_code, adapter.dialect)  # its quoted columns
+    column = names.column(up_cfg.column, adapter.dialect, written=written)  # as stored
     if not keys:
         return exp.false()
     if isinstance(up, partitions.StaticKeys):

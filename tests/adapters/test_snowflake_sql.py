@@ -245,6 +245,11 @@ PROJECT = {
         select customer_id, min(ordered_at) as ordered_at, sum(amount) as amount
         from fct_orders group by customer_id
     """,
+    "models/order_times.sql": """\
+        {{ config(materialized='incremental', partitioned_by={'grain': 'daily',
+            'start': '2024-01-01', 'end': '2024-01-03', 'column': 'orderedAt'}) }}
+        select order_id, ordered_at as "orderedAt" from fct_orders
+    """,
     "models/_models.yml": """\
         models:
           - name: fct_orders
@@ -272,8 +277,8 @@ shop:
 
 
 def test_build_of_one_partition(tmp_path: Path) -> None:
-    """``orch build --partition 2024-01-02``: a seed, two daily partitioned models (the second
-    reads the first filtered to its window), checks on the partition, one of them blocking
+    """``orch build --partition 2024-01-02``: a seed, three daily partitioned models (the others
+    read the first filtered to its window), checks on the partition, one of them blocking
     (staged, audited, published)."""
     root = write_project(tmp_path / "shop", PROJECT, profiles_yml=PROFILES)
     with recording() as found:
@@ -283,8 +288,13 @@ def test_build_of_one_partition(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.summary
     statements = found.take()
     assert any('WHERE "ORDERED_AT" >= CAST(' in s for s in statements)  # the upstream filter
+    # a partition column the model's SQL quotes keeps its case in the partition's DELETE
+    assert any(s.startswith('DELETE FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES" WHERE "orderedAt"')
+               for s in statements)  # fmt: skip
     assert_golden(
         "build_partition",
-        "orch build --partition 2024-01-02 of a seed and two daily partitioned models with checks",
+        "orch build --partition 2024-01-02 of a seed and three daily partitioned models with "
+        'checks (one model\'s partition column is quoted in its SQL: "orderedAt")',
         statements,
+        allowed=frozenset({"orderedAt"}),
     )

@@ -1,4 +1,4 @@
--- title: orch build --partition 2024-01-02 of a seed and two daily partitioned models with checks
+-- title: orch build --partition 2024-01-02 of a seed and three daily partitioned models with checks (one model's partition column is quoted in its SQL: "orderedAt")
 
 SELECT DISTINCT table_name FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s ORDER BY table_name
 -- params: ['ANALYTICS'];
@@ -104,5 +104,45 @@ GROUP BY
   customer_id;
 
 SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+COMMIT;
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'ORDER_TIMES'];
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'ORDER_TIMES'];
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."ORDER_TIMES" AS SELECT * FROM (SELECT
+  order_id,
+  ordered_at AS "orderedAt"
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders) AS __orch_new LIMIT 0;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES";
+
+BEGIN;
+
+DELETE FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES" WHERE "orderedAt" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "orderedAt" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+INSERT INTO "JAFFLE"."ANALYTICS"."ORDER_TIMES" SELECT
+  order_id,
+  ordered_at AS "orderedAt"
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES" WHERE "orderedAt" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "orderedAt" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
 
 COMMIT;
