@@ -52,7 +52,7 @@ from orch.assets import PartitionWindow
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.load.dbt import csv_null_values as dbt_csv_null_values
 from orch.manifest import Manifest, Node
-from orch.names import Relation
+from orch.names import Relation, normalize_name
 from orch.partitions import (
     PartitionDefinition,
     StaticKeys,
@@ -418,10 +418,12 @@ def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sq
     finally:
         _drop_staged(adapter, probe)
     actual_lower = {n.lower(): (n, t) for n, t in actual.items()}
-    declared_lower = {n.lower() for n in declared}
+    # a declared name as the warehouse stores it ('"OrderId"' -> OrderId), then case-insensitively
+    stored = {n: normalize_name(n, adapter.dialect) for n in declared}
+    declared_lower = {s.lower() for s in stored.values()}
     problems = []
     for name, expected in declared.items():
-        found = actual_lower.get(name.lower())
+        found = actual_lower.get(stored[name].lower())
         if found is None:
             problems.append(f"  missing column {name} (expected {expected})")
         elif not _same_type(expected, found[1], adapter.dialect, adapter):
