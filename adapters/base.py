@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from orch.config import GenericTargetConfig, TargetConfig
-from orch.names import Relation
+from orch.names import Relation, normalize_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -275,8 +275,11 @@ class Adapter(ABC):
         )
 
     def normalize_name(self, name: str) -> str:
-        """How the warehouse stores an unquoted identifier (Snowflake: upper case)."""
-        return name
+        """How the warehouse stores a name orch generates (Snowflake: upper case).
+
+        The dialect's rule, from :func:`orch.names.normalize_name` (the one place it lives).
+        """
+        return normalize_name(name, self.dialect)
 
     def column_name(self, name: str) -> str:
         """How :meth:`write_arrow` names the column of an Arrow field (Snowflake: upper case)."""

@@ -526,10 +526,11 @@ class DuckDBAdapter(Adapter):
         source_cols = self._query_columns(select_sql)
         target = self.render(relation)
         src, tgt = self.quote("__orch_src"), self.quote("__orch_tgt")
+        keys_stored = [self.normalize_name(k) for k in unique_key]  # '"Id"' -> Id (orch.names)
         on = " AND ".join(
-            f"{tgt}.{self.quote(k)} IS NOT DISTINCT FROM {src}.{self.quote(k)}" for k in unique_key
+            f"{tgt}.{self.quote(k)} IS NOT DISTINCT FROM {src}.{self.quote(k)}" for k in keys_stored
         )
-        keys = {k.lower() for k in unique_key}
+        keys = {k.lower() for k in keys_stored}
         updates = [c for c in source_cols if c.lower() not in keys]
         insert_cols = ", ".join(self.quote(c) for c in source_cols)
         insert_vals = ", ".join(f"{src}.{self.quote(c)}" for c in source_cols)

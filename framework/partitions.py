@@ -28,7 +28,7 @@ Layer 1: no warehouse, no adapter, no SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orch.config import PartitionConfig
 from orch.errors import PartitionError
+from orch.names import column as column_ref
 from sqlglot import exp
 
 KEY_TOKEN = "__orch_partition_key__"
@@ -401,19 +402,30 @@ def _adjacent(definition: PartitionDefinition, a: str, b: str) -> bool:
 # --------------------------------------------------------------------------- SQL
 
 
+# Windows are naive wall-clock times: TIMESTAMP on DuckDB, TIMESTAMP_NTZ spelled out on Snowflake
+# (whatever the account's TIMESTAMP_TYPE_MAPPING), as sqlglot writes a model's own TIMESTAMP.
+WINDOW_TYPE = exp.DataType.Type.TIMESTAMPNTZ
+
+
 def _timestamp(token: str) -> exp.Expression:
-    return exp.cast(exp.Literal.string(token), exp.DataType.build("TIMESTAMP"))
+    return exp.cast(exp.Literal.string(token), exp.DataType(this=WINDOW_TYPE))
 
 
 def window_condition(
-    definition: PartitionDefinition, column: str, table: str | None = None
+    definition: PartitionDefinition,
+    column: str,
+    dialect: str,
+    table: str | None = None,
+    written: Mapping[str, exp.Identifier] | None = None,
 ) -> exp.Expression:
     """``column`` inside the partition (placeholders for the bounds, bound at execution).
 
     Time: ``column >= CAST(start AS TIMESTAMP) AND column < CAST(end AS TIMESTAMP)``;
-    static: ``column = key``.
+    static: ``column = key``. The column is named as ``dialect`` stores it
+    (:func:`orch.names.normalize_identifier`: ``"ORDERED_AT"`` on Snowflake; ``written``, the
+    model's output columns as its SQL writes them, keeps the case of one the user quoted).
     """
-    col = exp.column(column, table=table, quoted=True)
+    col = column_ref(column, dialect, table, written)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
     return exp.And(
@@ -423,10 +435,19 @@ def window_condition(
 
 
 def filtered_relation(
-    table: exp.Table, definition: PartitionDefinition, column: str
+    table: exp.Table,
+    definition: PartitionDefinition,
+    column: str,
+    dialect: str,
+    written: Mapping[str, exp.Identifier] | None = None,
 ) -> exp.Subquery:
-    """``(SELECT * FROM table WHERE <column in the partition>)``: an upstream read per window."""
-    select = exp.select("*").from_(table.copy()).where(window_condition(definition, column))
+    """``(SELECT * FROM table WHERE <column in the partition>)``: an upstream read per window.
+
+    ``dialect`` is the target's: the column is named as the upstream table stores it
+    (``written``: the upstream's output columns, see :func:`window_condition`).
+    """
+    condition = window_condition(definition, column, dialect, written=written)
+    select = exp.select("*").from_(table.copy()).where(condition)
     return select.subquery()
 
 
@@ -467,6 +488,7 @@ __all__ = [
     "PartitionDefinition",
     "StaticKeys",
     "TimeWindows",
+    "WINDOW_TYPE",
     "compress",
     "bind_partition",
     "definition_of",

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
-from orch.errors import Location, SqlSyntaxError, UnsupportedFeatureError
+from orch.errors import Location, OrchError, SqlSyntaxError, UnsupportedFeatureError
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
@@ -381,3 +383,31 @@ def parse_condition(text: str, dialect: str, location: Location) -> exp.Expr:
 def normalize_names(query: exp.Expr, dialect: str) -> exp.Expr:
     """Identifiers as the dialect resolves them (unquoted lower-cased for DuckDB), in place."""
     return normalize_identifiers(query, dialect=dialect)
+
+
+@lru_cache(maxsize=1024)
+def written_columns(sql: str, dialect: str) -> dict[str, exp.Identifier]:
+    """The identifier each output column of a compiled query is written with, by lower-case name.
+
+    What :func:`orch.names.normalize_identifier` needs to keep the case of a column the user
+    quoted (``select 1 as "lineCount"`` is stored ``lineCount`` on Snowflake, not
+    ``LINECOUNT``). Empty on a case-insensitive dialect (DuckDB: case never matters, nothing is
+    parsed), for SQL that is not one query, and for ``*`` projections. Cached: callers must not
+    change the nodes.
+    """
+    if not sql or Dialect.get_or_raise(dialect).NORMALIZATION_STRATEGY is (
+        NormalizationStrategy.CASE_INSENSITIVE
+    ):
+        return {}
+    try:
+        query = parse_query(sql, dialect, "<compiled>")
+    except OrchError:
+        return {}
+    out: dict[str, exp.Identifier] = {}
+    for projection in query.selects if isinstance(query, exp.Query) else []:
+        ident = projection.args.get("alias") if isinstance(projection, exp.Alias) else None
+        if ident is None and isinstance(projection, exp.Column):
+            ident = projection.this
+        if isinstance(ident, exp.Identifier):
+            out.setdefault(ident.name.lower(), ident)
+    return out

@@ -177,7 +177,7 @@ def test_compress_ranges() -> None:
 
 
 def test_bind_partition_quotes_literals_for_the_dialect() -> None:
-    condition = window_condition(DAILY, "ts").sql(dialect="duckdb")
+    condition = window_condition(DAILY, "ts", "duckdb").sql(dialect="duckdb")
     bound = bind_partition(condition, DAILY, "2024-01-31", "duckdb")
     assert bound == (
         "\"ts\" >= CAST('2024-01-31 00:00:00' AS TIMESTAMP) "
@@ -185,9 +185,28 @@ def test_bind_partition_quotes_literals_for_the_dialect() -> None:
     )
     tricky = StaticKeys(("o'brien",), "owner")
     sql = bind_partition(
-        window_condition(tricky, "owner").sql("duckdb"), tricky, "o'brien", "duckdb"
+        window_condition(tricky, "owner", "duckdb").sql("duckdb"), tricky, "o'brien", "duckdb"
     )
     assert sql == "\"owner\" = 'o''brien'"
+
+
+@pytest.mark.parametrize(
+    ("column", "dialect", "expected"),
+    [
+        ("ordered_at", "snowflake", '"ORDERED_AT"'),
+        ('"orderedAt"', "snowflake", '"orderedAt"'),
+        ("ordered_at", "duckdb", '"ordered_at"'),
+        ("Ordered_At", "duckdb", '"ordered_at"'),
+    ],
+    ids=["snowflake-upper", "snowflake-quoted-keeps-case", "duckdb", "duckdb-case-insensitive"],
+)
+def test_window_condition_names_the_column_as_the_target_stores_it(
+    column: str, dialect: str, expected: str
+) -> None:
+    sql = window_condition(DAILY, column, dialect).sql(dialect=dialect)
+    assert sql.startswith(f"{expected} >= CAST(")
+    static = window_condition(StaticKeys(("eu",), column), column, dialect, table="t")
+    assert static.sql(dialect=dialect) == f"\"t\".{expected} = '__orch_partition_key__'"
 
 
 def test_request_start_after_end() -> None:

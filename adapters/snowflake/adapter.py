@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import snowflake.connector.errors as sf_errors
     import snowflake.connector.pandas_tools
 
+from orch.adapters.snowflake import emulation
 from orch.adapters.snowflake.retry import (
     _LOGIN_ERRNO_SETTINGS,
     ER_CONNECTION_IS_CLOSED,
@@ -119,6 +120,7 @@ class SnowflakeAdapter(Adapter):
         self._schemas: set[tuple[str | None, str]] = set()
         self._connect_args: dict[str, Any] | None = None
         self.emulated: bool | None = None  # fakesnow behind the connector (set on connect)
+        self._fake_held = False  # this adapter holds the ORCH_FAKESNOW patch (see emulation)
 
     # ---------------------------------------------------------------- settings and secrets
 
@@ -302,6 +304,20 @@ class SnowflakeAdapter(Adapter):
             except Exception as err:  # noqa: BLE001 - closing a broken session: nothing to release
                 log.debug("close: %s", self._scrub(str(err)))
         self._local = _ThreadState()
+        with self._lock:
+            held, self._fake_held = self._fake_held, False
+        if held:
+            emulation.release()
+
+    def _emulate_if_asked(self) -> None:
+        """Run on fakesnow when ``ORCH_FAKESNOW`` says so (see :mod:`.emulation`)."""
+        if self._fake_held:
+            return
+        wanted, db_path = emulation.requested(self.project_dir)
+        if wanted:
+            with self._lock:
+                if not self._fake_held:
+                    self._fake_held = emulation.acquire(db_path)
 
     def interrupt(self) -> None:
         """Cancel the queries running in every session (``SYSTEM$CANCEL_ALL_QUERIES``).
@@ -332,6 +348,7 @@ class SnowflakeAdapter(Adapter):
         if conn is not None:
             return conn
         args = self.connect_args()
+        self._emulate_if_asked()
         attempt = 0
         while True:
             try:
@@ -713,24 +730,29 @@ class SnowflakeAdapter(Adapter):
         source_cols = self._query_columns(select_sql)
         target_cols = {c.name.upper(): c.name for c in self.columns(relation)}
         by_upper = {c.upper(): c for c in source_cols}
-        missing = [k for k in unique_key if k.upper() not in by_upper]
+        # a key is named as Snowflake stores it (order_id -> ORDER_ID, '"OrderId"' stays), then
+        # found among the query's columns (case-insensitively: fakesnow keeps some written case)
+        stored = {k: self.normalize_name(k) for k in unique_key}
+        found = {k: s if s in source_cols else by_upper.get(s.upper()) for k, s in stored.items()}
+        missing = [k for k, s in found.items() if s is None]
         if missing:
             raise WarehouseError(
                 f"merge into {relation}: unique_key column(s) {', '.join(missing)} "
                 f"not in the query's columns ({', '.join(source_cols)})",
                 sql=self._scrub(select_sql),
             )
-        keys = {k.upper() for k in unique_key}
+        keys = {s for s in found.values() if s is not None}
         src, tgt = self.quote("__orch_src"), self.quote("__orch_tgt")
 
         def target_col(name: str) -> str:
             return self.quote(target_cols.get(name.upper(), name))
 
         on = " AND ".join(
-            f"{tgt}.{target_col(k)} IS NOT DISTINCT FROM {src}.{self.quote(by_upper[k.upper()])}"
-            for k in unique_key
+            f"{tgt}.{target_col(s)} IS NOT DISTINCT FROM {src}.{self.quote(s)}"
+            for s in found.values()
+            if s is not None
         )
-        updates = [c for c in source_cols if c.upper() not in keys]
+        updates = [c for c in source_cols if c not in keys]
         sql = f"MERGE INTO {self.render(relation)} AS {tgt} USING ({select_sql}) AS {src} ON {on}"
         if updates:
             sets = ", ".join(f"{target_col(c)} = {src}.{self.quote(c)}" for c in updates)
@@ -842,9 +864,3 @@ class SnowflakeAdapter(Adapter):
                 f"bulk load into {self.render(relation)} failed",
                 sql=f"-- write_pandas {self.render(relation)}",
             )
-
-    # ---------------------------------------------------------------- names and SQL
-
-    def normalize_name(self, name: str) -> str:
-        """Snowflake stores unquoted identifiers upper-case."""
-        return name.upper()

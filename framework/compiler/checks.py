@@ -65,10 +65,10 @@ from orch.load.dbt import generic_test_name
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
-from orch.sql import parse_condition, transpile
+from orch.names import normalize_identifier
+from orch.sql import parse_condition, transpile, written_columns
 from pydantic import ValidationError
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
 # --------------------------------------------------------------------------- compiling
 
@@ -87,7 +87,6 @@ class CheckCompiler:
 
     def __post_init__(self) -> None:
         self.source_dialect = self.project.config.dialect
-        self._dialect = Dialect.get_or_raise(self.dialect)
         self.names: dict[str, str] = {}  # check name -> where it was declared
 
     # ------------------------------------------------------------------ entry points
@@ -346,8 +345,11 @@ class CheckCompiler:
         """The column as the asset spells it; an unknown column is a compile error."""
         if not node.columns:
             return column
+        quoted = len(column) > 2 and column[0] == column[-1] == '"'  # the user's: keeps its case
         by_lower = {c.lower(): c for c in node.columns}
-        found = by_lower.get(column.lower())
+        found = by_lower.get((column[1:-1] if quoted else column).lower())
+        if found is not None and quoted:
+            return column
         if found is None:
             location = spec.location
             if spec.column is not None and column == spec.column:  # point at the column's name
@@ -363,16 +365,15 @@ class CheckCompiler:
 
     # ------------------------------------------------------------------ SQL
 
-    def ident(self, name: str) -> exp.Identifier:
-        """A quoted identifier in the case the target stores an unquoted name."""
-        ident = self._dialect.normalize_identifier(exp.to_identifier(name, quoted=False))
-        return exp.to_identifier(ident.name, quoted=True)
+    def ident(self, name: str, node: Node | None = None) -> exp.Identifier:
+        """A quoted identifier in the case the target stores it (orch.names' one rule); a column
+        of ``node`` its SQL quoted keeps its case."""
+        written = written_columns(node.compiled_code, self.dialect) if node is not None else None
+        return normalize_identifier(name, self.dialect, written)
 
-    def col(self, name: str, table: str | None = None) -> exp.Column:
-        """A quoted column reference."""
-        return exp.Column(
-            this=self.ident(name), table=exp.to_identifier(table, quoted=True) if table else None
-        )
+    def col(self, name: str, table: str | None = None, *, node: Node | None = None) -> exp.Column:
+        """A quoted column of ``node``, qualified by one of this query's aliases when given."""
+        return exp.Column(this=self.ident(name, node), table=self.ident(table) if table else None)
 
     def table(self, node: Node, alias: str | None = None) -> exp.Table:
         """The asset's relation as a quoted table expression."""
@@ -384,7 +385,7 @@ class CheckCompiler:
             catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
         )
         if alias:
-            table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            table.set("alias", exp.TableAlias(this=self.ident(alias)))
         return table
 
     def user_sql(self, text: str, spec: CheckSpec) -> exp.Expression:
@@ -410,21 +411,25 @@ class CheckCompiler:
 
         if check_type == "not_null":
             assert column is not None
-            return scan(exp.Is(this=self.col(column), expression=exp.Null())), depends, stored
+            return (
+                scan(exp.Is(this=self.col(column, node=node), expression=exp.Null())),
+                depends,
+                stored,
+            )
         if check_type == "accepted_values":
             assert column is not None and isinstance(args, AcceptedValuesArgs)
             values = [
                 exp.convert(v) if args.quote or not isinstance(v, str) else self.user_sql(v, spec)
                 for v in args.values
             ]
-            predicate = exp.Not(this=exp.In(this=self.col(column), expressions=values))
+            predicate = exp.Not(this=exp.In(this=self.col(column, node=node), expressions=values))
             return scan(predicate), depends, stored
         if check_type == "expression":
             assert isinstance(args, ExpressionArgs)
             text = args.expression
             if column is not None and _OPERATOR_START.match(text):
                 parsed = parse_condition(
-                    f"{self.col(column).sql(dialect=self.source_dialect)} {text}",
+                    f"{self.col(column, node=node).sql(dialect=self.source_dialect)} {text}",
                     self.source_dialect,
                     spec.location,
                 )
@@ -433,13 +438,13 @@ class CheckCompiler:
             return scan(exp.Not(this=exp.Paren(this=parsed))), depends, stored
         if check_type == "unique":
             assert column is not None
-            c = self.col(column)
+            c = self.col(column, node=node)
             cond = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
             if where is not None:
                 cond = exp.and_(where.copy(), cond)
             query = (
                 exp.select(
-                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True)
+                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
                 )
                 .from_(self.table(node))
                 .where(cond)
@@ -449,10 +454,10 @@ class CheckCompiler:
             return query, depends, stored
         if check_type == "unique_combination":
             assert isinstance(args, UniqueCombinationArgs)
-            cols = [self.col(self._column(node, c, spec)) for c in args.columns]
+            cols = [self.col(self._column(node, c, spec), node=node) for c in args.columns]
             query = (
                 exp.select(*[c.copy() for c in cols],
-                           exp.alias_(exp.Count(this=exp.Star()), "n_records", quoted=True))
+                           exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records")))
                 .from_(self.table(node))
                 .group_by(*[c.copy() for c in cols])
                 .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
@@ -474,17 +479,18 @@ class CheckCompiler:
                     hint="Point it at a table or view",
                 )
             fld = self._column(parent, args.field, spec)
-            child_col, parent_col = self.col(column, "child"), self.col(fld, "parent")
+            child_col, parent_col = (
+                self.col(column, "child", node=node),
+                self.col(fld, "parent", node=parent),
+            )
             cond: exp.Expression = exp.and_(
                 exp.Not(this=exp.Is(this=child_col.copy(), expression=exp.Null())),
                 exp.Is(this=parent_col.copy(), expression=exp.Null()),
             )
             if where is not None:
-                cond = exp.and_(_qualify_columns(where.copy(), "child"), cond)
+                cond = exp.and_(_qualify_columns(where.copy(), self.ident("child")), cond)
             query = (
-                exp.select(
-                    exp.Column(this=exp.Star(), table=exp.to_identifier("child", quoted=True))
-                )
+                exp.select(exp.Column(this=exp.Star(), table=self.ident("child")))
                 .from_(self.table(node, "child"))
                 .join(
                     self.table(parent, "parent"),
@@ -503,7 +509,7 @@ class CheckCompiler:
                 bounds.append(exp.LT(this=count.copy(), expression=exp.convert(args.min)))
             if args.max is not None:
                 bounds.append(exp.GT(this=count.copy(), expression=exp.convert(args.max)))
-            query = exp.select(exp.alias_(count.copy(), "row_count", quoted=True)).from_(
+            query = exp.select(exp.alias_(count.copy(), self.ident("row_count"))).from_(
                 self.table(node)
             )
             if where is not None:
@@ -518,7 +524,7 @@ class CheckCompiler:
                     location=spec.location,
                     hint="Add column: <timestamp column>, or declare it under that column",
                 )
-            c = self.col(self._column(node, col_name, spec))
+            c = self.col(self._column(node, col_name, spec), node=node)
             amount, unit = _DURATION.match(args.max_age).groups()  # type: ignore[union-attr]
             latest = exp.Max(this=c)
             limit = exp.Sub(
@@ -532,7 +538,7 @@ class CheckCompiler:
                     expression=limit,
                 ),
             )
-            query = exp.select(exp.alias_(latest.copy(), "latest_at", quoted=True)).from_(
+            query = exp.select(exp.alias_(latest.copy(), self.ident("latest_at"))).from_(
                 self.table(node)
             )
             if where is not None:
@@ -592,10 +598,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _qualify_columns(expr: exp.Expression, table: str) -> exp.Expression:
+def _qualify_columns(expr: exp.Expression, table: exp.Identifier) -> exp.Expression:
     for column in expr.find_all(exp.Column):
         if not column.table:
-            column.set("table", exp.to_identifier(table, quoted=True))
+            column.set("table", table.copy())
     return expr
 
 

@@ -69,6 +69,7 @@ from orch.sql import (
     qualify_tables,
     replace_spans,
     transpile,
+    written_columns,
 )
 from sqlglot import exp
 
@@ -482,7 +483,10 @@ class _Compiler:
             if up_spec is None or up_spec.grain is None or not up_spec.column:
                 continue
             table = self.table_expr(up.relation.to_relation())
-            out[r.asset] = filtered_relation(table, definition, up_spec.column)
+            written = written_columns(up.compiled_code, self.dialect)  # its quoted columns
+            out[r.asset] = filtered_relation(
+                table, definition, up_spec.column, self.dialect, written
+            )
         return out
 
     # ------------------------------------------------------------------ SQL

@@ -38,10 +38,8 @@ from orch.errors import (
 )
 from orch.load.project import Project, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
-from orch.names import Relation
+from orch.names import Relation, normalize_name
 from pydantic import ValidationError
-from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 
 # Settings that change what a build writes; descriptive ones (tags, owner...) don't.
 FINGERPRINT_CONFIG_KEYS = (
@@ -94,8 +92,7 @@ class ModelSettings:
     ) -> None:
         self.project = project
         self.schema_namer = schema_namer  # a dbt project's own generate_schema_name macro
-        self._dialect = Dialect.get_or_raise(dialect)
-        self._normalized: dict[str, str] = {}
+        self._dialect_name = dialect
 
     def config_for(
         self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
@@ -168,14 +165,10 @@ class ModelSettings:
         )
 
     def normalize(self, part: str | None) -> str | None:
-        """How the target stores an unquoted name (Snowflake: upper case)."""
+        """How the target stores a name (Snowflake: upper case; see orch.names)."""
         if part is None:
             return None
-        known = self._normalized.get(part)
-        if known is None:
-            ident = self._dialect.normalize_identifier(exp.to_identifier(part, quoted=False))
-            known = self._normalized[part] = ident.name
-        return known
+        return normalize_name(part, self._dialect_name)
 
 
 def _find_location(abs_path: Path, path: str, pattern: str) -> Location:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from orch import names
 from orch.compiler.check_specs import (
     _THRESHOLD,
 )
 from orch.manifest import CheckNode, Node
-from orch.partitions import StaticKeys, definition_of, format_instant
-from orch.sql import parse_query
+from orch.partitions import WINDOW_TYPE, StaticKeys, definition_of, format_instant
+from orch.sql import parse_query, written_columns
 from sqlglot import exp
 
 # --------------------------------------------------------------------------- run-time SQL
@@ -105,17 +106,22 @@ def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] |
     return source.this, where.this
 
 
-def partition_predicate(node: Node, key: str) -> exp.Expr | None:
-    """The rows of one partition of ``node`` (its window, or ``column = key``); None if unknown."""
+def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
+    """The rows of one partition of ``node`` (its window, or ``column = key``); None if unknown.
+
+    The column is named as ``dialect`` stores it (:func:`orch.names.normalize_identifier`).
+    """
     config = node.config.partitioned_by
     if config is None or not config.column:
         return None
     definition = definition_of(config, asset=node.name)
-    column = exp.column(config.column, quoted=True)
+    column = names.column(
+        config.column, dialect, written=written_columns(node.compiled_code, dialect)
+    )
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
     start, end = definition.window(key)
-    ts = exp.DataType.build("timestamp")
+    ts = exp.DataType(this=WINDOW_TYPE)
     return exp.and_(
         exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(format_instant(start)), ts)),
         exp.LT(this=column.copy(), expression=exp.cast(exp.convert(format_instant(end)), ts)),
@@ -124,7 +130,7 @@ def partition_predicate(node: Node, key: str) -> exp.Expr | None:
 
 def partition_source(node: Node, key: str, dialect: str) -> exp.Expression | None:
     """``(SELECT * FROM relation WHERE <partition>)`` to read one partition, or None."""
-    predicate = partition_predicate(node, key)
+    predicate = partition_predicate(node, key, dialect)
     if predicate is None or node.relation is None:
         return None
     rel = node.relation

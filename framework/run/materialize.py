@@ -55,7 +55,7 @@ from orch.assets import PartitionWindow
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
 from orch.load.dbt import csv_null_values as dbt_csv_null_values
 from orch.manifest import Manifest, Node
-from orch.names import Relation
+from orch.names import Relation, normalize_name
 from orch.partitions import (
     PartitionDefinition,
     StaticKeys,
@@ -64,6 +64,7 @@ from orch.partitions import (
     window_condition,
 )
 from orch.run.python import PythonRuntime, run_python_asset
+from orch.sql import written_columns
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -414,10 +415,12 @@ def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sq
     finally:
         _drop_staged(adapter, probe)
     actual_lower = {n.lower(): (n, t) for n, t in actual.items()}
-    declared_lower = {n.lower() for n in declared}
+    # a declared name as the warehouse stores it ('"OrderId"' -> OrderId), then case-insensitively
+    stored = {n: normalize_name(n, adapter.dialect) for n in declared}
+    declared_lower = {s.lower() for s in stored.values()}
     problems = []
     for name, expected in declared.items():
-        found = actual_lower.get(name.lower())
+        found = actual_lower.get(stored[name].lower())
         if found is None:
             problems.append(f"  missing column {name} (expected {expected})")
         elif not _same_type(expected, found[1], adapter.dialect, adapter):
@@ -527,8 +530,10 @@ def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str
         spec = node.config.partitioned_by
         assert spec is not None and spec.column
         definition = _definition(node)
-        condition = window_condition(definition, spec.column).sql(dialect=dialect)
-        found = _setups.setdefault(cache_key, (definition, condition))
+        written = written_columns(node.compiled_code, dialect)  # a column the SQL quoted
+        condition = window_condition(definition, spec.column, dialect, written=written)
+        condition_sql = condition.sql(dialect=dialect)
+        found = _setups.setdefault(cache_key, (definition, condition_sql))
     return found
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch import partitions, redaction
+from orch import names, partitions, redaction
 from orch.adapters.base import Adapter
 from orch.assets import (
     AssetContext,
@@ -32,6 +32,7 @@ from orch.errors import ConfigError, Location, ModelFailedError
 from orch.events import EventSink, LogEmitted
 from orch.load.python_files import find_asset, function_line
 from orch.manifest import Manifest, Node
+from orch.sql import written_columns
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -222,16 +223,20 @@ def upstream_filter(
     keys = partitions.upstream_keys(down, key, up)
     if keys is None:
         return None
-    column = exp.column(up_cfg.column, quoted=True)
+    written = written_columns(upstream.compiled_code, adapter.dialect)  # its quoted columns
+    column = names.column(up_cfg.column, adapter.dialect, written=written)  # as stored
     if not keys:
         return exp.false()
     if isinstance(up, partitions.StaticKeys):
-        return exp.column(up_cfg.column, quoted=True).isin(*[exp.Literal.string(k) for k in keys])
+        return column.isin(*[exp.Literal.string(k) for k in keys])
     lo, _ = up.window(keys[0])
     _, hi = up.window(keys[-1])
-    start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), "timestamp")
-    end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), "timestamp")
-    return exp.and_(exp.GTE(this=column, expression=start), exp.LT(this=column, expression=end))
+    ts = exp.DataType(this=partitions.WINDOW_TYPE)
+    start = exp.cast(exp.Literal.string(lo.isoformat(sep=" ")), ts)
+    end = exp.cast(exp.Literal.string(hi.isoformat(sep=" ")), ts)
+    return exp.and_(
+        exp.GTE(this=column, expression=start), exp.LT(this=column.copy(), expression=end)
+    )
 
 
 # --------------------------------------------------------------------------- inputs

@@ -6,9 +6,10 @@ adapter for. It is the default for Snowflake targets (a team shares one state), 
 any target with ``state: warehouse`` in its profile (``state: sqlite`` keeps the embedded file).
 
 Tables live in the schema ``_orch`` of the target's database, named as the warehouse stores
-unquoted names (``adapter.normalize_name``: ``"_ORCH"."RUNS"`` on Snowflake), with the columns of
-the SQLite schema; timestamps are fixed-width ISO 8601 UTC text and JSON is text, as there, so the
-two stores answer identically. They are created on first write; a read-only store on a warehouse
+unquoted names (:func:`orch.names.normalize_identifier`, like every column and alias here:
+``"_ORCH"."RUNS"."RUN_ID"`` on Snowflake), with the columns of the SQLite schema; timestamps
+are fixed-width ISO 8601 UTC text and JSON is text, as there, so the two stores answer
+identically. They are created on first write; a read-only store on a warehouse
 without them answers empty and creates nothing.
 
 Every statement is a sqlglot expression rendered in the adapter's dialect; values are sqlglot
@@ -56,7 +57,7 @@ from orch.adapters.base import Adapter
 from orch.config import TargetConfig
 from orch.errors import InternalError, UserError
 from orch.events import utcnow
-from orch.names import Relation
+from orch.names import Relation, normalize_identifier, normalize_name
 from orch.state.base import RunLock, StateStore
 from orch.state.records import (
     CHECK_STATUSES,
@@ -218,8 +219,8 @@ class WarehouseStateStore(StateStore):
         owns_adapter: bool = False,
     ) -> None:
         self.adapter = adapter
-        self.database = database
-        self.schema = adapter.normalize_name(STATE_SCHEMA)
+        self.database = normalize_name(database, adapter.dialect) if database else None
+        self.schema = normalize_name(STATE_SCHEMA, adapter.dialect)
         self.readonly = readonly
         self._owns_adapter = owns_adapter
         self._mutex = threading.RLock()
@@ -246,19 +247,20 @@ class WarehouseStateStore(StateStore):
 
     def relation(self, table: str) -> Relation:
         """The relation of one state table, e.g. ``"_ORCH"."RUNS"`` on Snowflake."""
-        return Relation(self.database, self.schema, self.adapter.normalize_name(table))
+        return Relation(self.database, self.schema, normalize_name(table, self.adapter.dialect))
 
     def _table(self, table: str, alias: str | None = None) -> exp.Table:
         node = self.adapter.table_expression(self.relation(table))
         if alias:
-            node.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+            node.set("alias", exp.TableAlias(this=self._id(alias)))
         return node
 
     def _id(self, name: str) -> exp.Identifier:
-        return exp.to_identifier(self.adapter.normalize_name(name), quoted=True)
+        """Every identifier of the store's SQL: columns and aliases, as orch.names spells them."""
+        return normalize_identifier(name, self.adapter.dialect)
 
     def _col(self, name: str, table: str | None = None) -> exp.Column:
-        return exp.Column(this=self._id(name), table=exp.to_identifier(table) if table else None)
+        return exp.Column(this=self._id(name), table=self._id(table) if table else None)
 
     def _eq(self, column: str, value: Any, table: str | None = None) -> exp.Expr:
         col = self._col(column, table)
@@ -305,7 +307,9 @@ class WarehouseStateStore(StateStore):
             .from_(self._table(table, "e"))
             .where(self._where({k: row[k] for k in key}, "e"))
         )
-        dual = exp.select(exp.Literal.number(1).as_("one")).subquery("d")
+        dual = exp.select(exp.alias_(exp.Literal.number(1), self._id("one"))).subquery(
+            self._id("d")
+        )
         query = exp.select(*values).from_(dual).where(exp.Not(this=exp.Exists(this=exists)))
         insert = exp.Insert(
             this=exp.Schema(this=self._table(table), expressions=[self._id(c) for c in row]),
@@ -530,16 +534,16 @@ class WarehouseStateStore(StateStore):
             partition_by=[self._col(c) for c in partition_by],
             order=exp.Order(expressions=[exp.Ordered(this=self._col("id"), desc=True)]),
         )
-        inner = exp.select(*(self._col(c) for c in columns), exp.alias_(ranked, "rn")).from_(
-            self._table(table)
-        )
+        inner = exp.select(
+            *(self._col(c) for c in columns), exp.alias_(ranked, self._id("rn"))
+        ).from_(self._table(table))
         conditions = list(filters)
         if conditions:
             inner = inner.where(exp.and_(*conditions))
         outer = (
             exp.select(*(self._col(c) for c in columns))
-            .from_(inner.subquery("l"))
-            .where(exp.column("rn").eq(1) if keep is None else exp.column("rn").eq(1).and_(keep))
+            .from_(inner.subquery(self._id("l")))
+            .where(self._col("rn").eq(1) if keep is None else self._col("rn").eq(1).and_(keep))
             .order_by(self._col("id"))
         )
         with self._mutex:

@@ -1,0 +1,148 @@
+-- title: orch build --partition 2024-01-02 of a seed and three daily partitioned models with checks (one model's partition column is quoted in its SQL: "orderedAt")
+
+SELECT DISTINCT table_name FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s ORDER BY table_name
+-- params: ['ANALYTICS'];
+
+CREATE SCHEMA IF NOT EXISTS "JAFFLE"."ANALYTICS";
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>" ("ORDER_ID" BIGINT, "CUSTOMER_ID" BIGINT, "ORDERED_AT" TIMESTAMP_NTZ, "AMOUNT" FLOAT);
+
+-- write_pandas(table_name='__orch_tmp_RAW_ORDERS_<random>', auto_create_table=False, database='JAFFLE', quote_identifiers=True, schema='ANALYTICS', use_logical_type=True)
+-- columns: ['ORDER_ID', 'CUSTOMER_ID', 'ORDERED_AT', 'AMOUNT'];
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>";
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'RAW_ORDERS'];
+
+ALTER TABLE "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>" RENAME TO "JAFFLE"."ANALYTICS"."RAW_ORDERS";
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', '__orch_stage_FCT_ORDERS__2024_01_02'];
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02" AS SELECT
+  order_id,
+  customer_id,
+  ordered_at,
+  amount
+FROM "JAFFLE"."ANALYTICS"."RAW_ORDERS" AS raw_orders
+WHERE
+  ordered_at >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+  AND ordered_at < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02";
+
+SELECT COUNT(*) FROM (SELECT "ORDER_ID", COUNT(*) AS "N_RECORDS" FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02" WHERE NOT "ORDER_ID" IS NULL GROUP BY "ORDER_ID" HAVING COUNT(*) > 1) AS "__orch_check";
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'FCT_ORDERS'];
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'FCT_ORDERS'];
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."FCT_ORDERS" AS SELECT * FROM (SELECT * FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02") AS __orch_new LIMIT 0;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS";
+
+BEGIN;
+
+DELETE FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+INSERT INTO "JAFFLE"."ANALYTICS"."FCT_ORDERS" SELECT * FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02";
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+COMMIT;
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', '__orch_stage_FCT_ORDERS__2024_01_02'];
+
+DROP TABLE IF EXISTS "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02";
+
+SELECT COUNT_IF(NOT "CUSTOMER_ID" IN (10, 11)) AS "c0", COUNT_IF("ORDER_ID" IS NULL) AS "c1" FROM (SELECT * FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)) AS "FCT_ORDERS";
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'CUSTOMER_DAYS'];
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'CUSTOMER_DAYS'];
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" AS SELECT * FROM (SELECT
+  customer_id,
+  MIN(ordered_at) AS ordered_at,
+  SUM(amount) AS amount
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders
+GROUP BY
+  customer_id) AS __orch_new LIMIT 0;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS";
+
+BEGIN;
+
+DELETE FROM "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+INSERT INTO "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" SELECT
+  customer_id,
+  MIN(ordered_at) AS ordered_at,
+  SUM(amount) AS amount
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders
+GROUP BY
+  customer_id;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+COMMIT;
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'ORDER_TIMES'];
+
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+-- params: ['ANALYTICS', 'ORDER_TIMES'];
+
+CREATE TABLE "JAFFLE"."ANALYTICS"."ORDER_TIMES" AS SELECT * FROM (SELECT
+  order_id,
+  ordered_at AS "orderedAt"
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders) AS __orch_new LIMIT 0;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES";
+
+BEGIN;
+
+DELETE FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES" WHERE "orderedAt" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "orderedAt" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+INSERT INTO "JAFFLE"."ANALYTICS"."ORDER_TIMES" SELECT
+  order_id,
+  ordered_at AS "orderedAt"
+FROM (
+  SELECT
+    *
+  FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS"
+  WHERE
+    "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ)
+    AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)
+) AS fct_orders;
+
+SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."ORDER_TIMES" WHERE "orderedAt" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "orderedAt" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ);
+
+COMMIT;
