@@ -28,7 +28,8 @@ Reviewed against Snowflake's documented syntax (docs.snowflake.com, SQL command 
   ``BEGIN`` and ``COMMIT`` ("BEGIN", "COMMIT": explicit transactions; DDL commits implicitly,
   which is why no DDL is sent inside them).
 - ``INFORMATION_SCHEMA.TABLES`` / ``COLUMNS`` with ``table_schema`` / ``table_name`` bound as
-  parameters (``%s``, the connector's default ``pyformat`` paramstyle).
+  parameters (``?``: the adapter connects with ``paramstyle="qmark"``, so values are bound on
+  the server, never pasted into the text by the connector).
 - ``write_pandas(conn, df, table_name, database=, schema=, quote_identifiers=True,
   auto_create_table=False, use_logical_type=True)``: the connector generates the ``PUT`` and
   ``COPY INTO`` itself; orch sends only the ``CREATE TABLE`` before it (recorded as a comment).

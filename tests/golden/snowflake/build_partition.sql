@@ -1,6 +1,6 @@
 -- title: orch build --partition 2024-01-02 of a seed and three daily partitioned models with checks (one model's partition column is quoted in its SQL: "orderedAt")
 
-SELECT DISTINCT table_name FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s ORDER BY table_name
+SELECT DISTINCT table_name FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? ORDER BY table_name
 -- params: ['ANALYTICS'];
 
 CREATE SCHEMA IF NOT EXISTS "JAFFLE"."ANALYTICS";
@@ -12,12 +12,12 @@ CREATE TABLE "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>" ("ORDER_ID" B
 
 SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'RAW_ORDERS'];
 
 ALTER TABLE "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>" RENAME TO "JAFFLE"."ANALYTICS"."RAW_ORDERS";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', '__orch_stage_FCT_ORDERS__2024_01_02'];
 
 CREATE TABLE "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02" AS SELECT
@@ -34,10 +34,10 @@ SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02";
 
 SELECT COUNT(*) FROM (SELECT "ORDER_ID", COUNT(*) AS "N_RECORDS" FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02" WHERE NOT "ORDER_ID" IS NULL GROUP BY "ORDER_ID" HAVING COUNT(*) > 1) AS "__orch_check";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'FCT_ORDERS'];
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'FCT_ORDERS'];
 
 CREATE TABLE "JAFFLE"."ANALYTICS"."FCT_ORDERS" AS SELECT * FROM (SELECT * FROM "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02") AS __orch_new LIMIT 0;
@@ -54,17 +54,17 @@ SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS" WHERE "ORDERED_AT" >= CAS
 
 COMMIT;
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', '__orch_stage_FCT_ORDERS__2024_01_02'];
 
 DROP TABLE IF EXISTS "JAFFLE"."ANALYTICS"."__orch_stage_FCT_ORDERS__2024_01_02";
 
 SELECT COUNT_IF(NOT "CUSTOMER_ID" IN (10, 11)) AS "c0", COUNT_IF("ORDER_ID" IS NULL) AS "c1" FROM (SELECT * FROM "JAFFLE"."ANALYTICS"."FCT_ORDERS" WHERE "ORDERED_AT" >= CAST('2024-01-02 00:00:00' AS TIMESTAMPNTZ) AND "ORDERED_AT" < CAST('2024-01-03 00:00:00' AS TIMESTAMPNTZ)) AS "FCT_ORDERS";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'CUSTOMER_DAYS'];
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'CUSTOMER_DAYS'];
 
 CREATE TABLE "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" AS SELECT * FROM (SELECT
@@ -107,10 +107,10 @@ SELECT COUNT(*) FROM "JAFFLE"."ANALYTICS"."CUSTOMER_DAYS" WHERE "ORDERED_AT" >= 
 
 COMMIT;
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'ORDER_TIMES'];
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', 'ORDER_TIMES'];
 
 CREATE TABLE "JAFFLE"."ANALYTICS"."ORDER_TIMES" AS SELECT * FROM (SELECT

@@ -2,7 +2,7 @@
 
 SELECT * FROM (SELECT 1 AS order_id, 'shipped' AS status UNION ALL SELECT 2, 'placed') AS "__orch_q" LIMIT 0;
 
-SELECT column_name, data_type, numeric_precision, numeric_scale FROM "ORCH_DB".INFORMATION_SCHEMA.COLUMNS WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position
+SELECT column_name, data_type, numeric_precision, numeric_scale FROM "ORCH_DB".INFORMATION_SCHEMA.COLUMNS WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position
 -- params: ['ORCH_TEST', 'ORDERS'];
 
 BEGIN;

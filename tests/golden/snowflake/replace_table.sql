@@ -4,7 +4,7 @@ CREATE TABLE "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>" AS SELECT 1 AS o
 
 SELECT COUNT(*) FROM "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "ORCH_DB".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "ORCH_DB".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ORCH_TEST', 'ORDERS'];
 
 ALTER TABLE "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>" RENAME TO "ORCH_DB"."ORCH_TEST"."ORDERS";
@@ -13,7 +13,7 @@ CREATE TABLE "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>" AS SELECT 2 AS o
 
 SELECT COUNT(*) FROM "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>";
 
-SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "ORCH_DB".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = %s AND table_name = %s
+SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "ORCH_DB".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ORCH_TEST', 'ORDERS'];
 
 ALTER TABLE "ORCH_DB"."ORCH_TEST"."__orch_tmp_ORDERS_<random>" SWAP WITH "ORCH_DB"."ORCH_TEST"."ORDERS";
