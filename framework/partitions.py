@@ -407,7 +407,7 @@ def _adjacent(definition: PartitionDefinition, a: str, b: str) -> bool:
 WINDOW_TYPE = exp.DataType.Type.TIMESTAMPNTZ
 
 
-def _timestamp(token: str) -> exp.Expression:
+def _timestamp(token: str) -> exp.Expr:
     return exp.cast(exp.Literal.string(token), exp.DataType(this=WINDOW_TYPE))
 
 
@@ -417,7 +417,7 @@ def window_condition(
     dialect: str,
     table: str | None = None,
     written: Mapping[str, exp.Identifier] | None = None,
-) -> exp.Expression:
+) -> exp.Expr:
     """``column`` inside the partition (placeholders for the bounds, bound at execution).
 
     Time: ``column >= CAST(start AS TIMESTAMP) AND column < CAST(end AS TIMESTAMP)``;

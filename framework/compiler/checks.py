@@ -388,7 +388,7 @@ class CheckCompiler:
             table.set("alias", exp.TableAlias(this=self.ident(alias)))
         return table
 
-    def user_sql(self, text: str, spec: CheckSpec) -> exp.Expression:
+    def user_sql(self, text: str, spec: CheckSpec) -> exp.Expr:
         """The user's own SQL expression, parsed in the project's dialect."""
         return parse_condition(str(text), self.source_dialect, spec.location)
 
@@ -400,12 +400,12 @@ class CheckCompiler:
         args: OrchModel,
         settings: dict[str, Any],
         spec: CheckSpec,
-    ) -> tuple[exp.Expression, list[str], dict[str, Any]] | None:
+    ) -> tuple[exp.Expr, list[str], dict[str, Any]] | None:
         where = self.user_sql(settings["where"], spec) if settings["where"] else None
         stored = args.model_dump(exclude_none=True)
         depends = [node.name]
 
-        def scan(predicate: exp.Expression) -> exp.Select:
+        def scan(predicate: exp.Expr) -> exp.Select:
             cond = exp.and_(where.copy(), predicate) if where is not None else predicate
             return exp.select(exp.Star()).from_(self.table(node)).where(cond)
 
@@ -439,15 +439,15 @@ class CheckCompiler:
         if check_type == "unique":
             assert column is not None
             c = self.col(column, node=node)
-            cond = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
+            not_null: exp.Expr = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
             if where is not None:
-                cond = exp.and_(where.copy(), cond)
+                not_null = exp.and_(where.copy(), not_null)
             query = (
                 exp.select(
                     c.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
                 )
                 .from_(self.table(node))
-                .where(cond)
+                .where(not_null)
                 .group_by(c.copy())
                 .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
             )
@@ -483,7 +483,7 @@ class CheckCompiler:
                 self.col(column, "child", node=node),
                 self.col(fld, "parent", node=parent),
             )
-            cond: exp.Expression = exp.and_(
+            cond: exp.Expr = exp.and_(
                 exp.Not(this=exp.Is(this=child_col.copy(), expression=exp.Null())),
                 exp.Is(this=parent_col.copy(), expression=exp.Null()),
             )
@@ -504,7 +504,7 @@ class CheckCompiler:
         if check_type == "row_count":
             assert isinstance(args, RowCountArgs)
             count = exp.Count(this=exp.Star())
-            bounds: list[exp.Expression] = []
+            bounds: list[exp.Expr] = []
             if args.min is not None:
                 bounds.append(exp.LT(this=count.copy(), expression=exp.convert(args.min)))
             if args.max is not None:
@@ -598,7 +598,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _qualify_columns(expr: exp.Expression, table: exp.Identifier) -> exp.Expression:
+def _qualify_columns(expr: exp.Expr, table: exp.Identifier) -> exp.Expr:
     for column in expr.find_all(exp.Column):
         if not column.table:
             column.set("table", table.copy())

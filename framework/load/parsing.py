@@ -29,9 +29,9 @@ class Variant:
 
     rendered: str
     table_refs: list[TableRef]
-    query: exp.Expression | None = None  # not cached: re-parsed from ``rendered`` on demand
+    query: exp.Expr | None = None  # not cached: re-parsed from ``rendered`` on demand
 
-    def ast(self, dialect: str, path: str) -> exp.Expression:
+    def ast(self, dialect: str, path: str) -> exp.Expr:
         """The parsed query (parsing the cached text only when needed)."""
         if self.query is None:
             self.query = parse_query(self.rendered, dialect, path)

@@ -39,7 +39,7 @@ def threshold_met(condition: str, count: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _parsed(sql: str, dialect: str) -> exp.Expression:
+def _parsed(sql: str, dialect: str) -> exp.Expr:
     return parse_query(sql, dialect, "<check>")
 
 
@@ -57,7 +57,7 @@ def relation_key(node: Node) -> tuple[str, str, str]:
 def runnable_sql(
     sql: str,
     dialect: str,
-    replacements: dict[tuple[str, str, str], exp.Expression],
+    replacements: dict[tuple[str, str, str], exp.Expr],
 ) -> str:
     """A check query with some relations replaced (a staged table, one partition's rows)."""
     if not replacements:
@@ -65,9 +65,7 @@ def runnable_sql(
     return retarget(_parsed(sql, dialect).copy(), replacements).sql(dialect=dialect, pretty=True)
 
 
-def retarget(
-    query: exp.Expression, replacements: dict[tuple[str, str, str], exp.Expression]
-) -> exp.Expression:
+def retarget(query: exp.Expr, replacements: dict[tuple[str, str, str], exp.Expr]) -> exp.Expr:
     """Replace tables of ``query`` (in place) by ``replacements`` keyed by lower-case parts."""
     for table in list(query.find_all(exp.Table)):
         new = replacements.get(_key(table))
@@ -83,7 +81,7 @@ def retarget(
     return query
 
 
-def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expression] | None:
+def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expr] | None:
     """(table, failing-row predicate) when a check is ``SELECT * FROM t WHERE p``, else None.
 
     Such checks of one table are folded into one scan: ``SELECT COUNT_IF(p1), ... FROM t``.
@@ -128,7 +126,7 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
     )
 
 
-def partition_source(node: Node, key: str, dialect: str) -> exp.Expression | None:
+def partition_source(node: Node, key: str, dialect: str) -> exp.Expr | None:
     """``(SELECT * FROM relation WHERE <partition>)`` to read one partition, or None."""
     predicate = partition_predicate(node, key, dialect)
     if predicate is None or node.relation is None:

@@ -115,7 +115,7 @@ class CheckEvaluator:
                 return {relation_key(node): source}
         return {}
 
-    def query(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> exp.Expression:
+    def query(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> exp.Expr:
         """The check's query (parsed) for ``scope``."""
         # env_var() placeholders stay string literals: the adapter binds them as parameters
         parsed = parse_query(check.sql, self.dialect, check.path or check.name)
@@ -132,7 +132,7 @@ class CheckEvaluator:
     def evaluate(self, checks: Sequence[CheckNode], scope: CheckScope) -> list[CheckEvaluated]:
         """Evaluate ``checks`` for ``scope``, folding row-level checks of one relation."""
         results: dict[str, CheckEvaluated] = {}
-        groups: dict[tuple[str, ...], list[tuple[CheckNode, exp.Table, exp.Expression]]] = {}
+        groups: dict[tuple[str, ...], list[tuple[CheckNode, exp.Table, exp.Expr]]] = {}
         rest: list[CheckNode] = []
         for check in checks:
             folded = None
@@ -159,10 +159,10 @@ class CheckEvaluator:
         return [results[c.name] for c in checks]
 
     def _evaluate_folded(
-        self, members: list[tuple[CheckNode, exp.Table, exp.Expression]], scope: CheckScope
+        self, members: list[tuple[CheckNode, exp.Table, exp.Expr]], scope: CheckScope
     ) -> list[CheckEvaluated]:
         first_check, table, _ = members[0]
-        source: exp.Expression = table.copy()
+        source: exp.Expr = table.copy()
         replacements = self._replacements(first_check, scope, shown=False)
         if replacements:
             wrapper = retarget(exp.select("*").from_(table.copy()), replacements)
@@ -208,7 +208,7 @@ class CheckEvaluator:
         count: int,
         duration: float,
         *,
-        query: exp.Expression | None = None,
+        query: exp.Expr | None = None,
         sample: list[dict[str, Any]] | None = None,
         message: str = "",
     ) -> CheckEvaluated:
@@ -352,7 +352,7 @@ class CheckEvaluator:
         return relation
 
 
-def _check_subquery(query: exp.Expression) -> exp.Subquery:
+def _check_subquery(query: exp.Expr) -> exp.Subquery:
     """``(query) AS "__orch_check"``: a check's query to count or sample from."""
     alias = exp.TableAlias(this=exp.to_identifier("__orch_check", quoted=True))
     return exp.Subquery(this=query.copy(), alias=alias)

@@ -525,7 +525,7 @@ class WarehouseStateStore(StateStore):
         columns: Sequence[str],
         filters: Iterable[exp.Expr],
         partition_by: Sequence[str],
-        keep: exp.Expression | None = None,
+        keep: exp.Expr | None = None,
     ) -> list[tuple[Any, ...]]:
         """The newest row (highest id) per ``partition_by`` group, oldest group first (only
         those matching ``keep``, when given)."""
