@@ -5,6 +5,7 @@ The group's ``main`` is the only place an OrchError becomes output and an exit c
 
 from __future__ import annotations
 
+import errno
 import functools
 import gc
 import logging
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from orch import redaction
 from orch.config import RunOptions
-from orch.errors import InternalError, OrchError
+from orch.errors import InternalError, OrchError, os_error
 from orch.selection import Selection
 
 if TYPE_CHECKING:
@@ -52,12 +53,35 @@ class OrchGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
-        except Exception:  # a bug: show it
+        except Exception as exc:
+            if isinstance(exc, OSError) and _is_filesystem_error(exc):
+                # a read-only folder, a full disk, a file where a folder should be: the user's
+                user_err = os_error(exc)
+                if debug:
+                    traceback.print_exc()
+                click.echo(redaction.scrub(f"Error: {user_err.format_message()}"), err=True)
+                sys.exit(user_err.exit_code)
+            # a bug: show it
             click.echo(redaction.scrub(traceback.format_exc()), err=True)
             click.echo(
                 "This is a bug in orch: please report it with the traceback above.", err=True
             )
             sys.exit(3)
+
+
+_FILESYSTEM_ERRNOS = frozenset(
+    {
+        errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST,
+        errno.ENOTDIR, errno.EISDIR, errno.ENOENT,
+    }
+)  # fmt: skip
+
+
+def _is_filesystem_error(err: OSError) -> bool:
+    """An OSError about a path the user controls (not a broken pipe or a socket): exit 2."""
+    if err.errno == errno.ENOENT:
+        return bool(err.filename)
+    return err.errno in _FILESYSTEM_ERRNOS
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
