@@ -243,9 +243,9 @@ def decoding_error(err: UnicodeDecodeError, shown: str, raw: bytes | None = None
     if isinstance(data, bytes):
         line = data.count(b"\n", 0, offset) + 1
         col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    what = "a binary file" if isinstance(data, bytes) and b"\x00" in data[:8192] else "not UTF-8"
+    what = "binary, not UTF-8 text" if isinstance(data, bytes) and b"\x00" in data else "not UTF-8"
     return ProjectError(
-        f"cannot read the file: {what} (byte 0x{byte} at offset {offset} is not valid UTF-8)",
+        f"the file is {what}: byte 0x{byte} at offset {offset} cannot be decoded",
         location=Location(shown, line, col),
         hint="Save the file as UTF-8 text, or move it out of the project's folders",
     )
@@ -287,3 +287,16 @@ def _file_in_the_way(path: object) -> str | None:
         if candidate.exists() and not candidate.is_dir():
             return str(candidate)
     return None
+
+
+def read_user_text(path: Path, shown: str | None = None) -> str:
+    """A user's text file (a model, a YAML file, a macro) as UTF-8 text.
+
+    A file that is not UTF-8 (or is binary) raises a :class:`ProjectError` naming the file, the
+    line and the byte offset, instead of a UnicodeDecodeError.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise decoding_error(err, shown or str(path), raw) from None
