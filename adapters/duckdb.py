@@ -486,7 +486,7 @@ class DuckDBAdapter(Adapter):
                 f"the view {relation} fails when read: {err.message}",
                 sql=probe,
                 hint="Fix the model's SQL (DuckDB checks casts only when a view is read); the"
-                " previous view is kept",
+                " previous version of the view, if any, is kept",
             ) from err
 
     def _replace_from(self, relation: Relation, select_sql: str) -> int | None:

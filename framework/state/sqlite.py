@@ -217,7 +217,7 @@ class SQLiteStateStore(StateStore):
                     " it and work as it is)",
                 ) from err
             if isinstance(err, sqlite3.OperationalError) and (
-                "disk is full" in str(err) or "readonly" in str(err)
+                "disk is full" in str(err) or "readonly" in str(err) or self._disk_full()
             ):
                 raise self._write_error(err) from err
             raise UserError(
@@ -372,10 +372,19 @@ class SQLiteStateStore(StateStore):
             except sqlite3.Error as err:  # the write failed already; that is the error to show
                 log.debug("rollback failed: %s", err)
 
+    def _disk_full(self) -> bool:
+        """Whether the filesystem of the store has (almost) no space left: SQLite reports a
+        full disk as an I/O error when it cannot grow its shared-memory file."""
+        try:
+            stat = os.statvfs(self.path.parent)
+        except (OSError, AttributeError):  # no such folder; no statvfs on Windows
+            return False
+        return stat.f_bavail * stat.f_frsize < 64 * 1024
+
     def _write_error(self, err: sqlite3.Error) -> UserError:
         """A failed write (full disk, read-only file) as an error naming the file."""
         code = getattr(err, "sqlite_errorcode", None)
-        if code == sqlite3.SQLITE_FULL or "disk is full" in str(err):
+        if code == sqlite3.SQLITE_FULL or "disk is full" in str(err) or self._disk_full():
             return FilesystemError(
                 f"cannot write the state store {self.path}: the disk is full",
                 hint=f"Free some space on the disk holding {self.path.parent} and run the command"
