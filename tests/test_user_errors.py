@@ -113,7 +113,7 @@ def test_a_view_that_fails_only_when_read_fails_its_own_step(
     assert "Traceback" not in run.output
     assert (
         "Failed: typed (models/typed.sql)\n"
-        'the view analytics.typed fails when read: Conversion Error: Could not convert string '
+        "the view analytics.typed fails when read: Conversion Error: Could not convert string "
         "'abc' to INT32 when casting from source column amount. Fix the model's SQL (DuckDB "
         "checks casts only when a view is read); the previous version of the view, if any, is "
         "kept\n"
@@ -176,9 +176,7 @@ def test_the_state_folder_is_a_file(project: Path) -> None:
     assert "never built" in status.stdout
 
 
-def test_a_read_only_state_folder_is_read_by_status_and_docs(
-    project: Path, mounts: Mounts
-) -> None:
+def test_a_read_only_state_folder_is_read_by_status_and_docs(project: Path, mounts: Mounts) -> None:
     mounts.tmpfs(project / ".orch")
     assert run_cli("build", "--project-dir", project).exit_code == 0
     mounts.read_only(project / ".orch")
@@ -282,8 +280,7 @@ def test_a_lock_edited_by_hand(project: Path) -> None:
         (
             "models/bad.sql",
             b"select 1 as x,\n  'caf\xe9' as y",
-            "models/bad.sql:2:7: the file is not UTF-8: byte 0xe9 at offset 21 cannot be "
-            "decoded",
+            "models/bad.sql:2:7: the file is not UTF-8: byte 0xe9 at offset 21 cannot be decoded",
         ),
         (
             "models/blob.sql",
@@ -293,7 +290,7 @@ def test_a_lock_edited_by_hand(project: Path) -> None:
         ),
         (
             "models/schema.yml",
-            b"version: 2\nmodels:\n  - name: orders\n    description: \"caf\xe9\"\n",
+            b'version: 2\nmodels:\n  - name: orders\n    description: "caf\xe9"\n',
             "models/schema.yml:4:22: the file is not UTF-8: byte 0xe9 at offset 57 cannot be "
             "decoded",
         ),
@@ -349,9 +346,7 @@ def test_seed_csv_problems_are_found_at_compile(project: Path, csv: str, expecte
 
 
 def test_a_seed_with_blank_lines_and_quoted_line_breaks_still_loads(project: Path) -> None:
-    (project / "seeds/raw_orders.csv").write_text(
-        'id,amount\n1,"10\n"\n\n2,20\n', encoding="utf-8"
-    )
+    (project / "seeds/raw_orders.csv").write_text('id,amount\n1,"10\n"\n\n2,20\n', encoding="utf-8")
     assert run_cli("seed", "--project-dir", project).exit_code == 0
 
 
