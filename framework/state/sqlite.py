@@ -166,6 +166,10 @@ _RUN_COLUMNS = (
 _LOCK_COLUMNS = "target, lock_id, pid, host, command, run_id, acquired_at, heartbeat_at"
 
 
+_SQLITE_FULL = 13  # primary result codes (the sqlite3 module does not name them before 3.11)
+_SQLITE_READONLY = 8
+
+
 def _check_status(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise InternalError(f"invalid {what} status {value!r}; expected one of {allowed}")
@@ -383,14 +387,14 @@ class SQLiteStateStore(StateStore):
 
     def _write_error(self, err: sqlite3.Error) -> UserError:
         """A failed write (full disk, read-only file) as an error naming the file."""
-        code = getattr(err, "sqlite_errorcode", None)
-        if code == sqlite3.SQLITE_FULL or "disk is full" in str(err) or self._disk_full():
+        code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+        if code == _SQLITE_FULL or "disk is full" in str(err) or self._disk_full():
             return FilesystemError(
                 f"cannot write the state store {self.path}: the disk is full",
                 hint=f"Free some space on the disk holding {self.path.parent} and run the command"
                 " again",
             )
-        if code == sqlite3.SQLITE_READONLY or "readonly" in str(err):
+        if code == _SQLITE_READONLY or "readonly" in str(err):
             return FilesystemError(
                 f"cannot write the state store {self.path}: it is read-only",
                 hint=f"Make {self.path.parent} and the file writable, or run only commands that"
