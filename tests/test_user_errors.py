@@ -43,14 +43,22 @@ def user_error(run: Run) -> str:
 
 
 class Mounts:
-    """Small tmpfs mounts made by one test, unmounted at teardown."""
+    """Small tmpfs mounts made by one test, unmounted at teardown.
+
+    Without root, :meth:`read_only` folders are made read-only with chmod instead (root writes
+    through permissions, so it needs a read-only mount), and a full disk cannot be made.
+    """
 
     def __init__(self) -> None:
+        self.root = os.geteuid() == 0
         self.points: list[Path] = []
+        self.sealed: list[Path] = []
 
     def tmpfs(self, folder: Path, size: str = "4m") -> Path:
         """Mount a fresh tmpfs on ``folder`` (created); skip the test where that is refused."""
         folder.mkdir(parents=True, exist_ok=True)
+        if not self.root:
+            pytest.skip("mounting a tmpfs needs root")
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
             capture_output=True,
@@ -61,24 +69,39 @@ class Mounts:
         self.points.append(folder)
         return folder
 
-    def read_only(self, folder: Path) -> None:
-        """Make a mounted folder read-only."""
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    def writable(self, folder: Path) -> Path:
+        """A folder that :meth:`read_only` can seal later (a tmpfs as root, else a folder)."""
+        return self.tmpfs(folder) if self.root else _mkdir(folder)
 
-    def unmount_all(self) -> None:
+    def read_only(self, folder: Path) -> None:
+        """Make a folder from :meth:`writable` read-only."""
+        if self.root:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+            return
+        for path in [folder, *folder.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o555)
+                self.sealed.append(path)
+
+    def undo(self) -> None:
+        for path in self.sealed:
+            path.chmod(0o755)
         for folder in reversed(self.points):
             subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def mounts() -> Iterator[Mounts]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
     m = Mounts()
     try:
         yield m
     finally:
-        m.unmount_all()
+        m.undo()
 
 
 def fill(folder: Path) -> None:
@@ -177,7 +200,7 @@ def test_the_state_folder_is_a_file(project: Path) -> None:
 
 
 def test_a_read_only_state_folder_is_read_by_status_and_docs(project: Path, mounts: Mounts) -> None:
-    mounts.tmpfs(project / ".orch")
+    mounts.writable(project / ".orch")
     assert run_cli("build", "--project-dir", project).exit_code == 0
     mounts.read_only(project / ".orch")
 
@@ -197,16 +220,20 @@ def test_a_read_only_state_folder_is_read_by_status_and_docs(project: Path, moun
 
 
 def test_a_read_only_project(make_project: MakeProject, tmp_path: Path, mounts: Mounts) -> None:
-    root = make_project(mounts.tmpfs(tmp_path / "ro") / "shop", MODELS)
+    root = make_project(mounts.writable(tmp_path / "ro") / "shop", MODELS)
     assert run_cli("build", "--project-dir", root).exit_code == 0
     mounts.read_only(tmp_path / "ro")
 
     status = run_cli("status", "--project-dir", root)
     assert status.exit_code == 0, status.output
     message = user_error(run_cli("docs", "generate", "--project-dir", root))
+    docs = root / "target" / "docs"
     assert message == (
-        f"Error: Read-only file system: {root / 'target' / 'docs'}. The filesystem is "
-        "read-only: run orch from a writable copy of the project"
+        f"Error: Read-only file system: {docs}. The filesystem is read-only: run orch from a "
+        "writable copy of the project"
+        if mounts.root
+        else f"Error: Permission denied: {docs}. Make it writable (chmod/chown) or run orch "
+        "from a writable copy of the project"
     )
     message = user_error(run_cli("build", "--project-dir", root))
     assert message.startswith(f"Error: cannot write the state store {root / '.orch'}")

@@ -36,7 +36,11 @@ seconds (default :data:`LOCK_HEARTBEAT_S`), so a long warehouse query never look
 
 Concurrency: one connection per store, guarded by a lock (safe from worker threads); WAL mode and
 ``busy_timeout`` let readers (``readonly=True``) read while a build writes. A read-only store on a
-missing file answers empty and creates nothing.
+missing file answers empty and creates nothing; in a folder it cannot write (a read-only
+filesystem) it opens the file ``immutable``, so ``orch status`` and ``orch docs generate`` work.
+A write that fails on the file (a full disk, a read-only file) is a
+:class:`~orch.errors.FilesystemError` naming it; a lock row edited into something unreadable is a
+user error saying how to remove it.
 """
 
 from __future__ import annotations
@@ -166,8 +170,10 @@ _RUN_COLUMNS = (
 _LOCK_COLUMNS = "target, lock_id, pid, host, command, run_id, acquired_at, heartbeat_at"
 
 
-_SQLITE_FULL = 13  # primary result codes (the sqlite3 module does not name them before 3.11)
+# primary result codes (the sqlite3 module names them only from Python 3.11)
+_SQLITE_FULL = 13
 _SQLITE_READONLY = 8
+_STORAGE_CODES = frozenset({_SQLITE_FULL, _SQLITE_READONLY, 10, 14})  # + IOERR, CANTOPEN
 
 
 def _check_status(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -351,7 +357,7 @@ class SQLiteStateStore(StateStore):
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
-                if "locked" not in str(err) and "busy" not in str(err):
+                if self._storage_failed(err):
                     raise self._write_error(err) from err
                 raise UserError(
                     f"the state store {self.path} stayed busy for"
@@ -363,6 +369,8 @@ class SQLiteStateStore(StateStore):
                 conn.execute("COMMIT")
             except sqlite3.OperationalError as err:
                 self._rollback(conn)
+                if not self._storage_failed(err):
+                    raise
                 raise self._write_error(err) from err
             except BaseException:
                 self._rollback(conn)
@@ -375,6 +383,13 @@ class SQLiteStateStore(StateStore):
                 conn.execute("ROLLBACK")
             except sqlite3.Error as err:  # the write failed already; that is the error to show
                 log.debug("rollback failed: %s", err)
+
+    def _storage_failed(self, err: sqlite3.Error) -> bool:
+        """Whether a failed statement failed on the file (full, read-only, I/O), not on SQL."""
+        code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF
+        return code in _STORAGE_CODES or any(
+            text in str(err) for text in ("disk is full", "readonly", "disk I/O error")
+        )
 
     def _disk_full(self) -> bool:
         """Whether the filesystem of the store has (almost) no space left: SQLite reports a
