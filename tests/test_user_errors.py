@@ -477,3 +477,14 @@ def test_an_empty_project_is_unaffected(make_project: MakeProject, tmp_path: Pat
         "Error: orch_project.yml: no models found in models/. Add a .sql model file there "
         "(e.g. models/my_model.sql), or fix 'model-paths'"
     )
+
+
+def test_a_full_disk_under_target(project: Path, mounts: Mounts) -> None:
+    target = mounts.tmpfs(project / "target", size="1m")
+    fill(target)
+    message = user_error(run_cli("compile", "--project-dir", project))
+    # a failed write() names no file: the message cannot name it either
+    assert message == (
+        "Error: No space left on device. Free some disk space (or raise the quota) and run the "
+        "command again"
+    )

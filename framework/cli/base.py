@@ -69,19 +69,22 @@ class OrchGroup(click.Group):
             sys.exit(3)
 
 
+# A read-only folder or filesystem, no permission, a full disk, a file where a folder belongs:
+# the user's to fix (exit 2). Any other OSError (a missing file of orch's own, a broken socket)
+# stays a bug with its traceback.
 _FILESYSTEM_ERRNOS = frozenset(
     {
         errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST,
-        errno.ENOTDIR, errno.EISDIR, errno.ENOENT,
+        errno.ENOTDIR, errno.EISDIR,
     }
 )  # fmt: skip
 
 
 def _is_filesystem_error(err: OSError) -> bool:
-    """An OSError about a path the user controls (not a broken pipe or a socket): exit 2."""
-    if err.errno == errno.ENOENT:
-        return bool(err.filename)
-    return err.errno in _FILESYSTEM_ERRNOS
+    """An OSError about a path the user controls: shown as a user error, not a bug."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):  # a write() names no file
+        return True
+    return err.errno in _FILESYSTEM_ERRNOS and bool(err.filename)
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
