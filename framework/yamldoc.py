@@ -54,7 +54,7 @@ def parse_yaml(text: str, shown: str) -> YamlDoc:
         hint = "Fix the YAML syntax at that position"
         if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
             mark = err.context_mark  # the end of the file says nothing: point at the quote
-            quote = text.splitlines()[mark.line][mark.column : mark.column + 1] or "quote"
+            quote = _char_at(text, mark.index)
             problem = f"the quote {quote} opened here is never closed"
             hint = f"Close the quoted text with a matching {quote}"
         loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
@@ -65,6 +65,12 @@ def parse_yaml(text: str, shown: str) -> YamlDoc:
         return doc
     doc.data = _convert(node, (), doc.positions, shown)
     return doc
+
+
+def _char_at(text: str, index: int) -> str:
+    """The quote character YAML left open (``"`` when the mark cannot be read back)."""
+    char = text[index : index + 1]
+    return char if char in ("'", '"') else '"'
 
 
 def _convert(node: yaml.Node, key_path: KeyPath, positions: dict, shown: str) -> Any:
