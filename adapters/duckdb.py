@@ -460,15 +460,39 @@ class DuckDBAdapter(Adapter):
             self._run(f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}")
 
     def create_view(self, relation: Relation, select_sql: str) -> None:
-        """``CREATE OR REPLACE VIEW``; a table of that name is dropped first, atomically."""
+        """``CREATE OR REPLACE VIEW``; a table of that name is dropped first, atomically.
+
+        DuckDB binds a view's names when it is created, but a bad cast fails only when the view
+        is read: so the new view reads one row in the same transaction, and a view that cannot
+        be read fails its own step (the previous view stays) instead of every model below it.
+        One row stops a streaming query early; a view over a blocking operator (an aggregate,
+        a sort) computes it once here.
+        """
         if self._local.depth == 0:
             try:
-                self._run(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+                with self.transaction():
+                    self._run(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+                    self._read_view(relation)
                 return
             except WarehouseError as err:
                 if "is of type Table" not in err.message:
                     raise
-        super().create_view(relation, select_sql)
+        with self.transaction():
+            super().create_view(relation, select_sql)
+            self._read_view(relation)
+
+    def _read_view(self, relation: Relation) -> None:
+        """Read one row of a view just created; a failure names the view and what to fix."""
+        probe = f"SELECT * FROM {self.render(relation)} LIMIT 1"
+        try:
+            self.fetch_rows(probe)
+        except WarehouseError as err:
+            raise WarehouseError(
+                f"the view {relation} fails when read: {err.message}",
+                sql=probe,
+                hint="Fix the model's SQL (DuckDB checks casts only when a view is read); the"
+                " previous version of the view, if any, is kept",
+            ) from err
 
     def _replace_from(self, relation: Relation, select_sql: str) -> int | None:
         """Build ``select_sql`` under a temporary name and swap it in; clean up on failure."""

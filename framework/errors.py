@@ -8,8 +8,11 @@ an :class:`OrchError` into a message on stderr and the class's ``exit_code``; on
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -140,6 +143,10 @@ class WarehouseConnectionError(UserError):
     """The warehouse cannot be reached or opened (locked file, bad credentials, unwritable path)."""
 
 
+class FilesystemError(UserError):
+    """A file or folder orch needs cannot be read or written (read-only, full, in the way)."""
+
+
 class ExecutionError(OrchError):
     """Something failed while running. Exit code 1."""
 
@@ -222,3 +229,74 @@ def raise_collected(errors: list[UserError]) -> None:
 
 
 NAME_PATTERN_HINT = "Use letters, digits and underscores, not starting with a digit"
+
+
+def decoding_error(err: UnicodeDecodeError, shown: str, raw: bytes | None = None) -> ProjectError:
+    """The error for a file that is not UTF-8 text: the file, the line and the byte offset.
+
+    ``raw`` (the file's bytes, when the caller has them) turns the offset into a line and column.
+    """
+    data = raw if raw is not None else err.object
+    offset = err.start
+    byte = data[offset : offset + 1].hex() if isinstance(data, bytes) else ""
+    line = col = 0
+    if isinstance(data, bytes):
+        line = data.count(b"\n", 0, offset) + 1
+        col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    what = "binary, not UTF-8 text" if isinstance(data, bytes) and b"\x00" in data else "not UTF-8"
+    return ProjectError(
+        f"the file is {what}: byte 0x{byte} at offset {offset} cannot be decoded",
+        location=Location(shown, line, col),
+        hint="Save the file as UTF-8 text, or move it out of the project's folders",
+    )
+
+
+def os_error(err: OSError) -> FilesystemError:
+    """A filesystem error (a read-only folder, a file where a folder should be, a full disk, no
+    permission) as a user error naming the path and what to do."""
+    path = os.fsdecode(err.filename) if err.filename else ""
+    what = err.strerror or str(err)
+    code = err.errno
+    if code in (errno.EEXIST, errno.ENOTDIR):
+        blocker = _file_in_the_way(path)
+        if blocker:
+            return FilesystemError(
+                f"{blocker} is a file, but orch needs a folder there",
+                hint="Remove or rename the file",
+            )
+        hint = "A file stands where orch needs a folder: remove or rename it"
+    elif code in (errno.ENOSPC, errno.EDQUOT):
+        hint = "Free some disk space (or raise the quota) and run the command again"
+    elif code == errno.EROFS:
+        hint = "The filesystem is read-only: run orch from a writable copy of the project"
+    elif code in (errno.EACCES, errno.EPERM):
+        hint = "Make it writable (chmod/chown) or run orch from a writable copy of the project"
+    elif code == errno.EISDIR:
+        hint = "A folder stands where orch needs a file: remove or rename it"
+    else:
+        hint = "Check the path and its permissions"
+    return FilesystemError(f"{what}: {path}" if path else what, hint=hint)
+
+
+def _file_in_the_way(path: object) -> str | None:
+    """The first part of ``path`` that exists and is not a folder (where a folder is needed)."""
+    if not isinstance(path, str | bytes) or not path:
+        return None
+    parts = Path(os.fsdecode(path))
+    for candidate in (*reversed(parts.parents), parts):
+        if candidate.exists() and not candidate.is_dir():
+            return str(candidate)
+    return None
+
+
+def read_user_text(path: Path, shown: str | None = None) -> str:
+    """A user's text file (a model, a YAML file, a macro) as UTF-8 text.
+
+    A file that is not UTF-8 (or is binary) raises a :class:`ProjectError` naming the file, the
+    line and the byte offset, instead of a UnicodeDecodeError.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise decoding_error(err, shown or str(path), raw) from None

@@ -276,6 +276,14 @@ class Selection:
             names.add(c.value)
         return names
 
+    def unmatched(self) -> tuple[str, ...]:
+        """The ``-s`` criteria that matched nothing in the manifest this selection was last
+        evaluated on (empty before any evaluation): what a run with no step reports."""
+        for ref, done in reversed(self._memo):
+            if ref() is not None:
+                return done.result.unmatched
+        return ()
+
     def evaluate(self, manifest: Manifest) -> SelectionResult:
         """The assets and checks selected in ``manifest`` (computed once per manifest).
 
@@ -312,6 +320,16 @@ class _Evaluation:
     excluded_checks: frozenset[str]
     # asset -> the checks reading it (no reference to the manifest: the memo holds it weakly)
     readers: Mapping[str, set[str]]
+
+
+def unmatched_message(unmatched: Sequence[str], *, nothing_selected: bool) -> str | None:
+    """The line a run prints for criteria that matched nothing, or None when all matched."""
+    if not unmatched:
+        return None
+    names = ", ".join(f"'{c}'" for c in unmatched)
+    if nothing_selected:
+        return f"Nothing selected: {names} matched no asset"
+    return f"Note: {names} matched no asset"
 
 
 def _texts(values: Sequence[str]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,7 +62,7 @@ def parse_query(sql: str, dialect: str, path: str) -> exp.Expr:
         token = (first.get("highlight") or "").strip()
         if token and "\n" not in token and col >= len(token):
             col = col - len(token) + 1  # sqlglot gives the token's last column: point at its start
-        description = first.get("description") or str(err).splitlines()[0]
+        description = _human_description(first.get("description") or str(err).splitlines()[0])
         near = f" near '{token}'" if token else ""
         raise SqlSyntaxError(
             f"SQL syntax error{near}: {description}",
@@ -90,6 +91,41 @@ def parse_query(sql: str, dialect: str, path: str) -> exp.Expr:
             hint="orch creates the table or view itself: write only the SELECT",
         )
     return query
+
+
+# sqlglot names the expression it was building: "Required keyword: 'this' missing for
+# <class 'sqlglot.expressions.query.Where'>". Users wrote SQL, not sqlglot classes.
+_MISSING_KEYWORD = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>")
+_CLASS_NAME = re.compile(r"<class '[\w.]*?(\w+)'>")
+_WHAT_IS_INCOMPLETE = {
+    "Paren": "the parentheses", "Where": "the WHERE clause", "Having": "the HAVING clause",
+    "Order": "the ORDER BY clause", "Group": "the GROUP BY clause", "Join": "the JOIN",
+    "If": "the CASE expression", "Case": "the CASE expression", "Cast": "the CAST",
+    "Select": "the SELECT list", "From": "the FROM clause", "Limit": "the LIMIT clause",
+    "Qualify": "the QUALIFY clause", "Window": "the window", "Alias": "the alias",
+    "Between": "the BETWEEN", "In": "the IN list", "Not": "the NOT",
+}  # fmt: skip
+
+
+def _human_description(description: str) -> str:
+    """sqlglot's parse error text without its class names."""
+    missing = _MISSING_KEYWORD.search(description)
+    if missing:
+        name = missing.group(1)
+        if name in _OPERATORS:
+            return f"an expression is missing after '{_OPERATORS[name]}'"
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+        return f"an expression is missing in {_WHAT_IS_INCOMPLETE.get(name, f'the {words}')}"
+    expecting = re.fullmatch(r"Expecting (\S+)", description)
+    if expecting:
+        return f"expected '{expecting.group(1)}'"
+    return _CLASS_NAME.sub(lambda m: m.group(1).upper(), description)
+
+
+_OPERATORS = {
+    "Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Mod": "%", "EQ": "=", "NEQ": "<>",
+    "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<=", "And": "AND", "Or": "OR", "DPipe": "||",
+}  # fmt: skip
 
 
 def table_references(query: exp.Expr, text: str) -> list[TableRef]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from orch.errors import ConfigError, Location
+from orch.errors import ConfigError, Location, read_user_text
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -38,7 +38,7 @@ def load_yaml(path: Path, display_path: str | None = None) -> YamlDoc:
     """Read ``path``; a syntax error becomes a ConfigError at the offending line."""
     shown = display_path or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_text(path, shown)
     except OSError as err:
         raise ConfigError(f"cannot read {shown}: {err.strerror}", location=Location(shown)) from err
     return parse_yaml(text, shown)
@@ -50,17 +50,27 @@ def parse_yaml(text: str, shown: str) -> YamlDoc:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
         problem = err.problem or err.context or "invalid YAML"
-        raise ConfigError(
-            f"invalid YAML: {problem}", location=loc, hint="Fix the YAML syntax at that position"
-        ) from err
+        hint = "Fix the YAML syntax at that position"
+        if err.context == "while scanning a quoted scalar" and err.context_mark is not None:
+            mark = err.context_mark  # the end of the file says nothing: point at the quote
+            quote = _char_at(text, mark.index)
+            problem = f"the quote {quote} opened here is never closed"
+            hint = f"Close the quoted text with a matching {quote}"
+        loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
+        raise ConfigError(f"invalid YAML: {problem}", location=loc, hint=hint) from err
     doc = YamlDoc(shown, None)
     if node is None:
         doc.data = {}
         return doc
     doc.data = _convert(node, (), doc.positions, shown)
     return doc
+
+
+def _char_at(text: str, index: int) -> str:
+    """The quote character YAML left open (``"`` when the mark cannot be read back)."""
+    char = text[index : index + 1]
+    return char if char in ("'", '"') else '"'
 
 
 def _convert(node: yaml.Node, key_path: KeyPath, positions: dict, shown: str) -> Any:

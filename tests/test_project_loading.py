@@ -326,7 +326,7 @@ def test_wrong_materialization_value(make_project: MakeProject, tmp_path: Path):
         tmp_path, {"models/orders.sql": "{{ config(materialized='tabel') }}\nselect 1 as id"}
     )
     message = compile_error(root)
-    assert message.startswith("Error: models/orders.sql: invalid config for 'orders': ")
+    assert message.startswith("Error: models/orders.sql:1:11: invalid config for 'orders': ")
     assert "'materialized'" in message and "'view', 'table', 'incremental'" in message
 
 

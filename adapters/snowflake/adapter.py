@@ -684,6 +684,25 @@ class SnowflakeAdapter(Adapter):
         if self.relation_type(relation) == "table":
             self._run(f"DROP TABLE {self.render(relation)}")
         self._run(f"CREATE OR REPLACE VIEW {self.render(relation)} AS {select_sql}")
+        self._bind_view(relation)
+
+    def _bind_view(self, relation: Relation) -> None:
+        """Compile a select of the new view (``LIMIT 0``: no rows read, no warehouse time).
+
+        Snowflake checks a view's columns when it is read: a column its source lost fails this
+        step, naming the view, instead of every model below it.
+        """
+        probe = f"SELECT * FROM {self.render(relation)} LIMIT 0"
+        try:
+            self.fetch_rows(probe)
+        except WarehouseError as err:
+            raise WarehouseError(
+                f"the view {relation} fails when read: {err.message}",
+                sql=probe,
+                hint="Fix the model's SQL (Snowflake checks a view's columns only when it is"
+                " read)",
+                transient=err.transient,
+            ) from err
 
     def create_table_as(self, relation: Relation, select_sql: str) -> int | None:
         """``CREATE TABLE relation AS select`` (the relation must not exist). Returns row count."""

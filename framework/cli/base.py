@@ -5,6 +5,7 @@ The group's ``main`` is the only place an OrchError becomes output and an exit c
 
 from __future__ import annotations
 
+import errno
 import functools
 import gc
 import logging
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from orch import redaction
 from orch.config import RunOptions
-from orch.errors import InternalError, OrchError
+from orch.errors import InternalError, OrchError, os_error
 from orch.selection import Selection
 
 if TYPE_CHECKING:
@@ -52,12 +53,38 @@ class OrchGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
-        except Exception:  # a bug: show it
+        except Exception as exc:
+            if isinstance(exc, OSError) and _is_filesystem_error(exc):
+                # a read-only folder, a full disk, a file where a folder should be: the user's
+                user_err = os_error(exc)
+                if debug:
+                    traceback.print_exc()
+                click.echo(redaction.scrub(f"Error: {user_err.format_message()}"), err=True)
+                sys.exit(user_err.exit_code)
+            # a bug: show it
             click.echo(redaction.scrub(traceback.format_exc()), err=True)
             click.echo(
                 "This is a bug in orch: please report it with the traceback above.", err=True
             )
             sys.exit(3)
+
+
+# A read-only folder or filesystem, no permission, a full disk, a file where a folder belongs:
+# the user's to fix (exit 2). Any other OSError (a missing file of orch's own, a broken socket)
+# stays a bug with its traceback.
+_FILESYSTEM_ERRNOS = frozenset(
+    {
+        errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST,
+        errno.ENOTDIR, errno.EISDIR,
+    }
+)  # fmt: skip
+
+
+def _is_filesystem_error(err: OSError) -> bool:
+    """An OSError about a path the user controls: shown as a user error, not a bug."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):  # a write() names no file
+        return True
+    return err.errno in _FILESYSTEM_ERRNOS and bool(err.filename)
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:

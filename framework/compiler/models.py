@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -41,7 +42,9 @@ from orch.errors import (
     ErrorGroup,
     Location,
     PartitionError,
+    ProjectError,
     UserError,
+    decoding_error,
     raise_collected,
     suggestion,
 )
@@ -323,12 +326,12 @@ class _Compiler:
             name, seed.path, self.project.config.seeds, None
         )
         config = config.model_copy(update={"materialized": "table"})
+        raw = seed.abs_path.read_bytes()
+        header = seed_header(raw, seed.path)
         if self.project.flavor == "dbt":  # the types dbt seed would create, unless declared
             inferred = dbt.infer_seed_types(seed.abs_path, self.project.target.type)
             types = {**inferred, **config.column_types}
             config = config.model_copy(update={"column_types": types})
-        raw = seed.abs_path.read_bytes()
-        header = _csv_header(seed.abs_path)
         declared = self.settings.columns_for(name)
         columns = {
             c: declared.get(c) or ColumnInfo(name=c, data_type=config.column_types.get(c))
@@ -683,7 +686,66 @@ def _prepend_ctes(
     return query
 
 
-def _csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        row = next(csv.reader(handle), [])
-    return [c.strip() for c in row if c.strip()]
+def seed_header(raw: bytes, path: str) -> list[str]:
+    """A seed's column names, after checking the CSV the way the warehouse will load it.
+
+    An empty file, a header with an empty or a repeated name (which the load would rename
+    ``a_1``), a row with more or fewer values than the header, and bytes that are not UTF-8 are
+    errors at ``file:line`` here, at compile time, rather than load errors at run time.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise decoding_error(err, path, raw) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        row = next(reader, None)
+        while row == []:  # blank lines before the header
+            row = next(reader, None)
+        if row is None:
+            raise ProjectError(
+                "the seed is empty",
+                location=Location(path, 1),
+                hint="Write a header row with the column names (and rows of values), "
+                "or remove the file",
+            )
+        header_line = reader.line_num
+        header = [c.strip() for c in row]
+        _check_header(header, path, header_line)
+        for values in reader:
+            if not values:  # a blank line, skipped by the load too
+                continue
+            if len(values) != len(header):
+                count = f"{len(values)} value" + ("" if len(values) == 1 else "s")
+                raise ProjectError(
+                    f"this row has {count}, the header has {len(header)} columns",
+                    location=Location(path, reader.line_num),
+                    hint="Give every row one value per column (quote values holding a comma)",
+                )
+    except csv.Error as err:
+        raise ProjectError(
+            f"not a valid CSV file: {err}",
+            location=Location(path, reader.line_num),
+            hint="Fix the quoting at that line",
+        ) from None
+    return header
+
+
+def _check_header(header: list[str], path: str, line: int) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if not name:
+            raise ProjectError(
+                f"column {i} of the header has no name",
+                location=Location(path, line),
+                hint="Name every column in the first row (or remove a trailing comma)",
+            )
+        key = name.casefold()
+        if key in seen:
+            raise ProjectError(
+                f"the header repeats the column '{name}' (columns {seen[key]} and {i})",
+                location=Location(path, line),
+                hint="Give each column its own name: the load would rename the second one "
+                f"'{name}_1'",
+            )
+        seen[key] = i

@@ -119,6 +119,7 @@ class ModelSettings:
             }
             layers.append(shorthand)
             layers.append(normalize_config_keys(entry.config, strict=False)[0])
+        normalized: dict[str, Any] = {}
         if recorded:
             normalized, unknown = normalize_config_keys(recorded, strict=strict)
             if unknown and strict:
@@ -135,16 +136,18 @@ class ModelSettings:
             return ModelConfig.model_validate(merged), description, patch_path
         except ValidationError as err:
             item = err.errors()[0]
-            dotted = ".".join(str(p) for p in item["loc"])
-            loc = (
-                props.doc.location((*props.key_path, "config"))
-                if props is not None
-                else Location(path)
-            )
+            dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
+            key = str(item["loc"][0]) if item["loc"] else ""
+            hint = "Fix the setting in config(), the YAML properties or the project file"
+            if key in normalized:  # set in config(): point at it in the model
+                loc = _config_call_location(self.project.root / path, path, key)
+                hint = "Fix the setting in config()"
+            elif props is not None:
+                loc = props.doc.location((*props.key_path, "config"))
+            else:
+                loc = Location(path)
             raise ConfigError(
-                f"invalid config for '{name}': '{dotted}': {item['msg']}",
-                location=loc,
-                hint="Fix the setting in config(), the YAML properties or the project file",
+                f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
             ) from None
 
     def columns_for(self, name: str) -> dict[str, ColumnInfo]:
@@ -171,12 +174,43 @@ class ModelSettings:
         return normalize_name(part, self._dialect_name)
 
 
-def _find_location(abs_path: Path, path: str, pattern: str) -> Location:
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> list[int | str]:
+    """The part of a pydantic error location that exists in the data (not ``str``, ``list[str]``:
+    the union members pydantic tried)."""
+    out: list[int | str] = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            break
+        out.append(part)
+    return out or list(loc[:1])
+
+
+def _config_call_location(abs_path: Path, path: str, key: str) -> Location:
+    """Where ``key`` is set in the model's ``config(...)`` call, else the call itself."""
+    call = _find_location(abs_path, path, r"\bconfig\s*\(")
+    if not call.line:
+        return call
+    names = "|".join(re.escape(k) for k in dict.fromkeys((key, key.rstrip("_"))))
+    setting = _find_location(abs_path, path, rf"\b(?:{names})\s*=", after=r"\bconfig\s*\(")
+    return setting if setting.line else call
+
+
+def _find_location(abs_path: Path, path: str, pattern: str, after: str | None = None) -> Location:
     try:
         text = abs_path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, ValueError):
         return Location(path)
-    match = re.search(pattern, text)
+    start = 0
+    if after is not None:
+        first = re.search(after, text)
+        if first is None:
+            return Location(path)
+        start = first.end()
+    match = re.compile(pattern).search(text, start)
     if not match:
         return Location(path)
     line = text.count("\n", 0, match.start()) + 1

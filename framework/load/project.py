@@ -46,6 +46,7 @@ from orch.errors import (
     ProjectError,
     UserError,
     raise_collected,
+    read_user_text,
     suggestion,
 )
 from orch.load import dbt
@@ -68,8 +69,8 @@ class ModelFile:
     language: Literal["sql", "python"]
 
     def read(self) -> str:
-        """The file's text."""
-        return self.abs_path.read_text(encoding="utf-8")
+        """The file's text (a ProjectError naming the byte offset when it is not UTF-8)."""
+        return read_user_text(self.abs_path, self.path)
 
 
 @dataclass(frozen=True)
@@ -511,7 +512,7 @@ def _discover(project: Project) -> None:
             if path.suffix == ".md":
                 project.docs_files.append(path)
             else:
-                project.macro_files[_rel(root, path)] = path.read_text(encoding="utf-8")
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
     for folder in cfg.test_paths:
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
             if path.suffix == ".sql":

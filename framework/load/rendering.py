@@ -31,6 +31,7 @@ from orch.errors import (
     ProjectError,
     TemplateError,
     UnsupportedFeatureError,
+    read_user_text,
     suggestion,
 )
 
@@ -497,7 +498,7 @@ def read_docs_blocks(paths: list[Path]) -> dict[str, str]:
     blocks: dict[str, str] = {}
     pattern = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
     for path in paths:
-        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+        for match in pattern.finditer(read_user_text(path)):
             blocks[match.group(1)] = match.group(2).strip()
     return blocks
 

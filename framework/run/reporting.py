@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orch import redaction
+from orch.errors import OrchError
 from orch.events import (
     CheckEvaluated,
     Event,
@@ -31,6 +32,7 @@ from orch.events import (
     StepStarted,
 )
 from orch.manifest import Manifest
+from orch.selection import Selection, unmatched_message
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +271,7 @@ class ConsoleReporter:
             f"[bold]orch {e.command}[/] on target [cyan]{plain(e.target)}[/]: {e.step_count} steps"
             + (f" (selection: {plain(e.selection)})" if e.selection else "")
         )
+        self._report_unmatched(e)
         if self.live and e.step_count:
             from rich.progress import (
                 BarColumn,
@@ -288,6 +291,19 @@ class ConsoleReporter:
             )
             self._task = self._progress.add_task("building", total=e.step_count)
             self._progress.start()
+
+    def _report_unmatched(self, e: RunStarted) -> None:
+        """Say which ``-s`` criteria matched nothing (``-s tag:nonexistent``: nothing to do)."""
+        select, exclude = e.args.get("select") or (), e.args.get("exclude") or ()
+        if not select:
+            return
+        try:
+            unmatched = Selection.parse(select, exclude).unmatched()
+        except OrchError:  # the run parsed it already; a display never fails a run
+            return
+        line = unmatched_message(unmatched, nothing_selected=e.step_count == 0)
+        if line:
+            self.console.print(line, markup=False, highlight=False)
 
     def _tick(self, label: str) -> None:
         self.done += 1

@@ -329,4 +329,10 @@ class RunLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.release()
+        if exc is None:
+            self.release()
+            return
+        try:
+            self.release()
+        except Exception as err:  # the run's own error is the one to show
+            log.warning("could not release the run lock of target %r: %s", self.target, err)

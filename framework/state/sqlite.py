@@ -36,7 +36,11 @@ seconds (default :data:`LOCK_HEARTBEAT_S`), so a long warehouse query never look
 
 Concurrency: one connection per store, guarded by a lock (safe from worker threads); WAL mode and
 ``busy_timeout`` let readers (``readonly=True``) read while a build writes. A read-only store on a
-missing file answers empty and creates nothing.
+missing file answers empty and creates nothing; in a folder it cannot write (a read-only
+filesystem) it opens the file ``immutable``, so ``orch status`` and ``orch docs generate`` work.
+A write that fails on the file (a full disk, a read-only file) is a
+:class:`~orch.errors.FilesystemError` naming it; a lock row edited into something unreadable is a
+user error saying how to remove it.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orch.errors import InternalError, UserError
+from orch.errors import FilesystemError, InternalError, UserError
 from orch.events import (
     utcnow,
 )
@@ -166,6 +170,12 @@ _RUN_COLUMNS = (
 _LOCK_COLUMNS = "target, lock_id, pid, host, command, run_id, acquired_at, heartbeat_at"
 
 
+# primary result codes (the sqlite3 module names them only from Python 3.11)
+_SQLITE_FULL = 13
+_SQLITE_READONLY = 8
+_STORAGE_CODES = frozenset({_SQLITE_FULL, _SQLITE_READONLY, 10, 14})  # + IOERR, CANTOPEN
+
+
 def _check_status(value: str, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise InternalError(f"invalid {what} status {value!r}; expected one of {allowed}")
@@ -200,17 +210,7 @@ class SQLiteStateStore(StateStore):
             if self.readonly and not self.path.exists():
                 return self._empty()
             if self.readonly:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA query_only = 1")
-                if not conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-                ).fetchone():  # a writer is creating the file right now: nothing to read yet
-                    conn.close()
-                    return self._empty()
-                self._check_version(conn, writable=False)
-                return conn
+                return self._connect_readonly()
             self._make_dir()
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -219,10 +219,53 @@ class SQLiteStateStore(StateStore):
             self._init_schema(conn)
             return conn
         except sqlite3.Error as err:
+            folder = self.path.parent
+            if not self.readonly and folder.is_dir() and not os.access(folder, os.W_OK):
+                raise FilesystemError(
+                    f"cannot write the state store {self.path}: its folder is read-only",
+                    hint=f"Make {folder} writable (orch status and orch docs generate only read"
+                    " it and work as it is)",
+                ) from err
+            if isinstance(err, sqlite3.OperationalError) and (
+                "disk is full" in str(err) or "readonly" in str(err) or self._disk_full()
+            ):
+                raise self._write_error(err) from err
             raise UserError(
                 f"cannot open the state store {self.path}: {err}",
                 hint="Check that the file is a SQLite database and its folder is writable",
             ) from err
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection, also where the folder cannot be written.
+
+        SQLite in WAL mode writes a ``-shm`` file even to read; on a read-only folder or
+        filesystem that fails, and the file is opened ``immutable`` instead (it cannot change
+        under us there: nobody can write it).
+        """
+        try:
+            return self._open_readonly("mode=ro")
+        except sqlite3.OperationalError:
+            if os.access(self.path.parent, os.W_OK):
+                raise
+            log.debug("%s is not writable: reading %s as immutable", self.path.parent, self.path)
+            return self._open_readonly("mode=ro&immutable=1")
+
+    def _open_readonly(self, params: str) -> sqlite3.Connection:
+        uri = f"{self.path.resolve().as_uri()}?{params}"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only = 1")
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone():  # a writer is creating the file right now: nothing to read yet
+                conn.close()
+                return self._empty()
+            self._check_version(conn, writable=False)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @staticmethod
     def _empty() -> sqlite3.Connection:
@@ -233,10 +276,26 @@ class SQLiteStateStore(StateStore):
 
     def _make_dir(self) -> None:
         folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise FilesystemError(
+                f"cannot create the state store {self.path}: {folder} is a file, not a folder",
+                hint=f"Remove or rename the file {folder}; orch keeps its run state there",
+            )
+        if self.path.is_dir():
+            raise FilesystemError(
+                f"cannot open the state store {self.path}: it is a folder, not a file",
+                hint=f"Remove or rename the folder {self.path}",
+            )
         if not folder.exists():
-            folder.mkdir(parents=True)
-            if folder.name == STATE_DIR:
-                (folder / ".gitignore").write_text("*\n", encoding="utf-8")
+            try:
+                folder.mkdir(parents=True)
+                if folder.name == STATE_DIR:
+                    (folder / ".gitignore").write_text("*\n", encoding="utf-8")
+            except OSError as err:
+                raise FilesystemError(
+                    f"cannot create the state folder {folder}: {err.strerror}",
+                    hint="Make the project folder writable, or free some disk space",
+                ) from err
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -298,6 +357,8 @@ class SQLiteStateStore(StateStore):
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
+                if self._storage_failed(err):
+                    raise self._write_error(err) from err
                 raise UserError(
                     f"the state store {self.path} stayed busy for"
                     f" {BUSY_TIMEOUT_MS // 1000}s: {err}",
@@ -305,10 +366,59 @@ class SQLiteStateStore(StateStore):
                 ) from err
             try:
                 yield conn
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                self._rollback(conn)
+                if not self._storage_failed(err):
+                    raise
+                raise self._write_error(err) from err
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
-            conn.execute("COMMIT")
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as err:  # the write failed already; that is the error to show
+                log.debug("rollback failed: %s", err)
+
+    def _storage_failed(self, err: sqlite3.Error) -> bool:
+        """Whether a failed statement failed on the file (full, read-only, I/O), not on SQL."""
+        code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF
+        return code in _STORAGE_CODES or any(
+            text in str(err) for text in ("disk is full", "readonly", "disk I/O error")
+        )
+
+    def _disk_full(self) -> bool:
+        """Whether the filesystem of the store has (almost) no space left: SQLite reports a
+        full disk as an I/O error when it cannot grow its shared-memory file."""
+        try:
+            stat = os.statvfs(self.path.parent)
+        except (OSError, AttributeError):  # no such folder; no statvfs on Windows
+            return False
+        return stat.f_bavail * stat.f_frsize < 64 * 1024
+
+    def _write_error(self, err: sqlite3.Error) -> UserError:
+        """A failed write (full disk, read-only file) as an error naming the file."""
+        code = (getattr(err, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+        if code == _SQLITE_FULL or "disk is full" in str(err) or self._disk_full():
+            return FilesystemError(
+                f"cannot write the state store {self.path}: the disk is full",
+                hint=f"Free some space on the disk holding {self.path.parent} and run the command"
+                " again",
+            )
+        if code == _SQLITE_READONLY or "readonly" in str(err):
+            return FilesystemError(
+                f"cannot write the state store {self.path}: it is read-only",
+                hint=f"Make {self.path.parent} and the file writable, or run only commands that"
+                " read the state (orch status, orch docs generate)",
+            )
+        return FilesystemError(
+            f"cannot write the state store {self.path}: {err}",
+            hint="Check the disk and the file's permissions, then run the command again",
+        )
 
     def close(self) -> None:
         """Release this store's run locks and close the connection (idempotent)."""
@@ -740,7 +850,7 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
             if row is not None:
-                held = lock_from_row(row)
+                held = self._lock_info(row)
                 why = lock_is_stale(held, now=now, stale_after=stale_after)
                 if why is None:
                     raise lock_held_error(held, how_to_clear=self._how_to_clear(target))
@@ -786,6 +896,18 @@ class SQLiteStateStore(StateStore):
             self._locks.append(lock)
         return lock
 
+    def _lock_info(self, row: Sequence[Any]) -> LockInfo:
+        """A stored lock row, or a clear error when it was edited into something unreadable."""
+        try:
+            return lock_from_row(row)
+        except (ValueError, TypeError) as err:
+            target = str(row[0])
+            raise UserError(
+                f"the run lock of target '{target}' in the state store {self.path} is unreadable"
+                f" ({err})",
+                hint=f"It was edited by hand or damaged: {self._how_to_clear(target)}",
+            ) from err
+
     def _how_to_clear(self, target: str) -> str:
         statement = f"DELETE FROM run_locks WHERE target = '{target}'"
         return f'remove the lock: sqlite3 {shlex.quote(str(self.path))} "{statement}"'
@@ -815,7 +937,10 @@ class SQLiteStateStore(StateStore):
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
             conn.execute("DELETE FROM run_locks WHERE target = ?", (target,))
-        return lock_from_row(row) if row else None
+        try:
+            return lock_from_row(row) if row else None
+        except (ValueError, TypeError):  # an unreadable lock is removed all the same
+            return None
 
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""
@@ -823,4 +948,4 @@ class SQLiteStateStore(StateStore):
             row = conn.execute(
                 f"SELECT {_LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
-        return lock_from_row(row) if row else None
+        return self._lock_info(row) if row else None
