@@ -699,8 +699,7 @@ class SnowflakeAdapter(Adapter):
             raise WarehouseError(
                 f"the view {relation} fails when read: {err.message}",
                 sql=probe,
-                hint="Fix the model's SQL (Snowflake checks a view's columns only when it is"
-                " read)",
+                hint="Fix the model's SQL (Snowflake checks a view's columns when it is read)",
                 transient=err.transient,
             ) from err
 

@@ -607,6 +607,7 @@ class _Compiler:
             model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
         )
         model.full.query = None
+        qualified: exp.Expr | None
         if resolvable_as_written(query):
             qualified = normalize_names(query, model.dialect)
         else:
@@ -661,9 +662,7 @@ def _marker_aliases(model: ParsedModel) -> dict[str, str]:
     return aliases
 
 
-def _prepend_ctes(
-    query: exp.Expression, ctes: list[tuple[str, str]], dialect: str
-) -> exp.Expression:
+def _prepend_ctes(query: exp.Expr, ctes: list[tuple[str, str]], dialect: str) -> exp.Expr:
     """Put ephemeral models' CTEs before the query's own (which may read them)."""
     new: list[exp.CTE] = []
     seen: set[str] = set()
