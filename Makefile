@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test typecheck bench clean
+.PHONY: install demo test typecheck lint bench clean
 
 $(BIN)/orch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: install
 ## Type-check the package with mypy (settings in pyproject.toml).
 typecheck: install
 	bash .ci/typecheck
+
+## ruff: lint and formatting (settings in pyproject.toml).
+lint: install
+	$(BIN)/ruff check framework adapters tests bench
+	$(BIN)/ruff format --check framework adapters tests bench
 
 bench: install
 	$(BIN)/python bench/bench_compile.py
