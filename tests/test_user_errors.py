@@ -336,8 +336,14 @@ def test_a_lock_edited_by_hand(project: Path) -> None:
             "models/schema.yml:4:22: the file is not UTF-8: byte 0xe9 at offset 57 cannot be "
             "decoded",
         ),
+        (
+            "models/segments.py",
+            b"import polars as pl\nfrom orch import asset\n# caf\xe9\n",
+            "models/segments.py:3:6: the file is not UTF-8: byte 0xe9 at offset 48 cannot be "
+            "decoded",
+        ),
     ],
-    ids=["latin1-sql", "binary-sql", "latin1-yml"],
+    ids=["latin1-sql", "binary-sql", "latin1-yml", "latin1-py"],
 )
 def test_a_file_that_is_not_utf8(project: Path, rel: str, content: bytes, expected: str) -> None:
     (project / rel).write_bytes(content)
@@ -476,6 +482,18 @@ def test_a_selector_that_matches_nothing_says_so(project: Path) -> None:
     run = run_cli("build", "--project-dir", project, "-s", "orders tag:nonexistent")
     assert run.exit_code == 0, run.output
     assert run.stdout.splitlines()[1] == "Note: 'tag:nonexistent' matched no asset"
+
+
+@pytest.mark.parametrize("command", ["ls", "compile"])
+def test_ls_and_compile_say_what_matched_nothing_on_stderr(project: Path, command: str) -> None:
+    run = run_cli(command, "--project-dir", project, "-s", "tag:nonexistent")
+    assert run.exit_code == 0, run.output
+    assert run.stdout == ""  # a listing stays machine-readable
+    assert run.stderr == "Nothing selected: 'tag:nonexistent' matched no asset\n"
+    run = run_cli(command, "--project-dir", project, "-s", "orders tag:nonexistent")
+    assert run.exit_code == 0, run.output
+    assert run.stderr == "Note: 'tag:nonexistent' matched no asset\n"
+    assert "orders" in run.stdout
 
 
 def test_a_selection_that_is_up_to_date_is_not_called_empty(project: Path) -> None:

@@ -50,7 +50,7 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
       orch compile -s +orders --target prod
     """
     from orch.compiler.artifacts import write_artifacts
-    from orch.selection import select_nodes
+    from orch.selection import Selection, select_nodes, unmatched_message
 
     started = time.perf_counter()
     options = make_options(kwargs)
@@ -74,6 +74,10 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
                 if check.asset in selected and check.sql:
                     click.echo(f"-- check {check.name} ({check.path}): rows returned fail")
                     click.echo(check.sql.rstrip() + "\n")
+        unmatched = Selection.from_options(options).evaluate(manifest).unmatched
+        note = unmatched_message(unmatched, nothing_selected=not selected)
+        if note:
+            click.echo(note, err=True)
         return
     if not quiet:
         click.echo(
@@ -133,7 +137,7 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
       orch ls -s tag:finance --output json
       orch ls -s +orders --exclude resource_type:seed
     """
-    from orch.selection import evaluate_selection
+    from orch.selection import evaluate_selection, unmatched_message
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
@@ -171,6 +175,10 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
                 click.echo(json.dumps({"name": check, "resource_type": "check", "asset": c.asset}))
             else:
                 click.echo(check if output == "name" else (c.path or ""))
+    nothing = not selected.assets and not selected.checks
+    note = unmatched_message(selected.unmatched, nothing_selected=nothing)
+    if note:  # on stderr: the listing on stdout stays one name (or object) per line
+        click.echo(note, err=True)
 
 
 # --------------------------------------------------------------------------- lineage

@@ -31,7 +31,7 @@ from orch.assets import (
     Signature,
     analyze_signature,
 )
-from orch.errors import DuplicateNameError, Location, OrchError, ProjectError
+from orch.errors import DuplicateNameError, Location, OrchError, ProjectError, decoding_error
 
 MODULE_PREFIX = "orch_models"
 
@@ -151,6 +151,10 @@ def import_model_file(rel_path: str, abs_path: Path) -> LoadedFile:
 
 def _import(rel_path: str, abs_path: Path, kind: str) -> LoadedFile:
     raw = abs_path.read_bytes()
+    try:  # Python would read a latin-1 comment; orch's fingerprint would not: refuse it once
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise decoding_error(err, rel_path, raw) from None
     digest = hashlib.sha256(raw).hexdigest()
     with _import_lock:
         cached = _loaded.get(abs_path)
