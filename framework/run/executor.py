@@ -82,6 +82,10 @@ class RunSummary:
         return out
 
 
+# The upstream partition keys one partition of an asset reads (None: all of the upstream).
+PartitionMapper = Callable[[Node, str, Node], "list[str] | None"]
+
+
 class StepHook(ABC):
     """What a run does around its steps besides writing them (the checks of ``orch build``).
 
@@ -127,7 +131,7 @@ class Executor:
         step_function: StepFunction = materialize,
         hook: StepHook | None = None,
         python: PythonRuntime | None = None,
-        partition_mapper: Callable[[Node, str, Node], list[str] | None] | None = None,
+        partition_mapper: PartitionMapper | None = None,
     ) -> None:
         self.plan = plan
         self.manifest = manifest

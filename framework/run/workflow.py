@@ -24,7 +24,7 @@ from orch.config import RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, RunFinished, RunStarted
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
-from orch.run.executor import Executor, RunSummary, StepHook
+from orch.run.executor import Executor, PartitionMapper, RunSummary, StepHook
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime
@@ -167,7 +167,7 @@ def _execute(
     hook_factory: HookFactory | None,
     *,
     run_args: dict[str, Any] | None = None,
-    partition_mapper: Any = None,
+    partition_mapper: PartitionMapper | None = None,
 ) -> RunSummary:
     project, manifest = compiled.project, compiled.manifest
     with recorded_events(compiled, state, command, options, sinks) as fan:
