@@ -67,10 +67,7 @@ def test_dry_run_prints_the_plan_and_builds_nothing(
     assert run.stdout.splitlines()[0] == "Plan: 3 steps (dry run, nothing was built)"
     steps = sorted(line.split()[0] for line in run.stdout.splitlines()[1:])
     assert steps == ["a", "b", "d"]
-    assert (
-        not (root / "warehouse.duckdb").exists()
-        or not (root / "target" / "run_results.json").exists()
-    )
+    assert not (root / "target" / "run_results.json").exists()
 
 
 def test_full_refresh_rebuilds_incremental_models(
@@ -79,9 +76,17 @@ def test_full_refresh_rebuilds_incremental_models(
     root = make_project(tmp_path, FILES, project_yml=PROJECT_YML)
     run = run_cli("job", "run", "daily", "--project-dir", root, "--partition", "2024-01-02")
     assert run.exit_code == 0, run.output
+    run = run_cli("job", "run", "daily", "--project-dir", root, "--dry-run")
+    assert run.stdout.splitlines() == [
+        "Plan: 3 steps (dry run, nothing was built)",
+        *(f"  {f'daily_events[2024-01-0{d}]':<40} incremental  missing" for d in (1, 3, 4)),
+    ]
     run = run_cli("job", "run", "daily", "--project-dir", root, "--full-refresh", "--dry-run")
     assert run.exit_code == 0, run.output
-    assert "full refresh" in run.stdout.lower(), run.stdout
+    assert run.stdout.splitlines() == [
+        "Plan: 4 steps (dry run, nothing was built)",
+        *(f"  {f'daily_events[2024-01-0{d}]':<40} incremental  full refresh" for d in range(1, 5)),
+    ]
 
 
 def test_partition_on_an_unpartitioned_job_is_an_error(

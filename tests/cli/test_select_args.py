@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+
 from tests.conftest import MakeProject, run_cli
 
 SHOP = {
