@@ -49,7 +49,7 @@ from orch.run.check_sql import (
 )
 from orch.run.executor import StepHook
 from orch.run.materialize import quarantine_relation
-from orch.selection import select_checks
+from orch.selection import Selection
 from orch.sql import parse_query
 from sqlglot import exp
 
@@ -466,7 +466,7 @@ class CheckHook(StepHook):
     ) -> CheckHook:
         """The hook of one ``orch build``: the checks of the assets the plan builds."""
         assets = {step.asset for step in plan.order}
-        checks = select_checks(manifest, assets, options.select, options.exclude)
+        checks = Selection.from_options(options).checks_for(manifest, assets)
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
         return cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
 
