@@ -258,3 +258,22 @@ def test_two_defaults_are_an_error(make_project: MakeProject, tmp_path: Path) ->
         "Error: selectors.yml:3:30: selector 'y' is a second 'default: true' selector. "
         "Only one selector can be the default\n"
     ), stderr
+
+
+def test_an_exclude_inside_one_union_member_is_refused(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    stderr = _error(make_project, tmp_path, """\
+        selectors:
+          - name: x
+            definition:
+              union:
+                - a
+                - union:
+                    - b
+                    - exclude: [c]
+        """)  # fmt: skip
+    assert stderr == (
+        "Error: selectors.yml:6:11: an 'exclude' nested inside 'union' is not supported. "
+        "Put the 'exclude' at the outer level of the definition\n"
+    ), stderr
