@@ -30,11 +30,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from orch.config import MODEL_CONFIG_KEYS, RunOptions
 from orch.errors import SelectionError, suggestion
 from orch.manifest import CheckNode, Manifest, Node
+from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel
 
 METHODS = ("config", "group", "path", "resource_type", "source", "tag", "test_type")
@@ -704,7 +706,7 @@ class NamedSelector:
     default: bool = False
 
 
-def load_selectors(root: Any) -> dict[str, NamedSelector]:
+def load_selectors(root: Path) -> dict[str, NamedSelector]:
     """The selectors of ``<root>/selectors.yml`` (empty when there is no such file).
 
     A definition (dbt's format) is a selector string, a criterion mapping (``method``, ``value``,
@@ -716,9 +718,6 @@ def load_selectors(root: Any) -> dict[str, NamedSelector]:
         SelectionError: naming ``selectors.yml:line:col`` for an unknown key or method, a
             malformed value, a duplicate name or more than one ``default: true``.
     """
-    from pathlib import Path
-
-    from orch.yamldoc import load_yaml
 
     path = Path(root) / SELECTORS_FILE
     if not path.is_file():
@@ -810,7 +809,9 @@ def named_selector(selectors: Mapping[str, NamedSelector], name: str) -> NamedSe
 _Inter = tuple[str, ...]  # criteria texts joined by ','
 
 
-def _unknown_key(doc: Any, kp: tuple[str | int, ...], key: str, known: Iterable[str]):  # type: ignore[no-untyped-def]
+def _unknown_key(
+    doc: YamlDoc, kp: tuple[str | int, ...], key: str, known: Iterable[str]
+) -> SelectionError:
     close = suggestion(key, known)
     return SelectionError(
         f"unknown key '{key}' in {SELECTORS_FILE}",
@@ -820,7 +821,7 @@ def _unknown_key(doc: Any, kp: tuple[str | int, ...], key: str, known: Iterable[
 
 
 def _definition(
-    doc: Any, value: Any, kp: tuple[str | int, ...], modes: set[str]
+    doc: YamlDoc, value: Any, kp: tuple[str | int, ...], modes: set[str]
 ) -> tuple[list[_Inter], list[_Inter]]:
     """A definition as (union of intersections, excluded union of intersections)."""
     if isinstance(value, str):
@@ -849,7 +850,7 @@ def _definition(
 
 
 def _set_operation(
-    doc: Any, op: str, items: Any, kp: tuple[str | int, ...], modes: set[str]
+    doc: YamlDoc, op: str, items: Any, kp: tuple[str | int, ...], modes: set[str]
 ) -> tuple[list[_Inter], list[_Inter]]:
     if not isinstance(items, list) or not items:
         raise SelectionError(
@@ -888,7 +889,7 @@ def _set_operation(
     return union, excluded
 
 
-def _criterion_text(doc: Any, value: dict, kp: tuple[str | int, ...], modes: set[str]) -> str:
+def _criterion_text(doc: YamlDoc, value: dict, kp: tuple[str | int, ...], modes: set[str]) -> str:
     if "method" not in value or "value" not in value:
         raise SelectionError(
             "a selector criterion needs 'method' and 'value'", location=doc.location(kp),
