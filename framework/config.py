@@ -614,6 +614,7 @@ class RunOptions:
     vars: dict[str, Any] = field(default_factory=dict)
     select: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    indirect_selection: str = "eager"  # which checks a selection adds: eager or cautious
     full_refresh: bool = False
     threads: int | None = None
     fail_fast: bool = False

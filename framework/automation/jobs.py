@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from orch.config import JobConfig, RunOptions
+from orch.errors import PartitionError
 from orch.events import EventSink
 from orch.manifest import Manifest
 from orch.partitions import StaticKeys, TimeWindows, definition_of, floor, format_key
@@ -33,14 +34,23 @@ MODES = {"last_closed", "latest", "current", "none"}
 def job_options(
     base: RunOptions, job: JobConfig, *, extra_vars: Mapping[str, Any] | None = None
 ) -> RunOptions:
-    """RunOptions for a job: its selection and vars (the command line's vars win)."""
+    """RunOptions for a job: its selection and vars (the command line's vars win).
+
+    ``base.select`` narrows the job's selection (``orch job run NAME -s x``: what both select,
+    each job term intersected with each ``-s`` term) and ``base.exclude`` adds to its exclusions.
+    """
     merged = {**job.vars, **dict(extra_vars or {}), **base.vars}
-    return replace(
-        base,
-        select=tuple(job.select.split()),
-        exclude=tuple((job.exclude or "").split()),
-        vars=merged,
-    )
+    select = tuple(job.select.split())
+    narrow = tuple(t for text in base.select for t in text.split())
+    if narrow:
+        select = tuple(f"{j},{n}" for j in select for n in narrow)
+    exclude = (*(job.exclude or "").split(), *(t for text in base.exclude for t in text.split()))
+    return replace(base, select=select, exclude=exclude, vars=merged)
+
+
+def partitioned_assets(manifest: Manifest, selected: Iterable[str]) -> list[str]:
+    """The partitioned assets among ``selected``, sorted."""
+    return sorted(n for n in selected if manifest.nodes[n].config.partitioned_by is not None)
 
 
 def partition_for(
@@ -78,18 +88,30 @@ def run_job(
     run_id: str | None = None,
     sinks: Iterable[EventSink] = (),
 ) -> RunResult:
-    """Run job ``name``: build its selection (one partition when the job is partitioned)."""
+    """Run job ``name``: build its selection (one partition when the job is partitioned).
+
+    Raises:
+        PartitionError: when a partition key is given to a job that selects no partitioned asset.
+    """
     options = job_options(base, job, extra_vars=extra_vars)
     key = partition or base.partition
-    if key is None:
-        mode = partition_mode or job.partitions or "none"
-        if mode not in MODES:  # the job names an explicit key
-            key = mode
-        else:
-            compiled = compile_for(options)
-            selected = selected_assets(compiled.manifest, options, "build")
-            key = partition_for(compiled.manifest, selected, mode, at or datetime.now(timezone.utc))
-            options = replace(options, partition=key)
-            return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+    if key is not None:
+        compiled = compile_for(options)
+        selected = selected_assets(compiled.manifest, options, "build")
+        if not partitioned_assets(compiled.manifest, selected):
+            raise PartitionError(
+                f"job '{name}' has no partitioned asset, so it takes no partition "
+                f"(--partition {key})",
+                hint=f"Run 'orch job run {name}' without --partition, or select partitioned "
+                "assets in the job",
+            )
+        options = replace(options, partition=key)
+        return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+    mode = partition_mode or job.partitions or "none"
+    if mode not in MODES:  # the job names an explicit key
+        return run_command(replace(options, partition=mode), "build", sinks=sinks, run_id=run_id)
+    compiled = compile_for(options)
+    selected = selected_assets(compiled.manifest, options, "build")
+    key = partition_for(compiled.manifest, selected, mode, at or datetime.now(timezone.utc))
     options = replace(options, partition=key)
-    return run_command(options, "build", sinks=sinks, run_id=run_id)
+    return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
 from orch.cli.base import (
+    MultiValueOption,
     cli,
     make_options,
     project_options,
 )
 from orch.config import RunOptions
 from orch.errors import SelectionError, suggestion
+from orch.selection import Selection
 
 # --------------------------------------------------------------------------- jobs, schedules
 
@@ -82,6 +85,16 @@ def job_ls_command(**kwargs: Any) -> None:
 @job_group.command("run")
 @project_options
 @click.argument("name")
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    cls=MultiValueOption,
+    help="Only what the job selects and this selects (same syntax as orch build -s).",
+)
+@click.option("--exclude", cls=MultiValueOption, help="Also leave these out of the job's run.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--dry-run", is_flag=True, help="Print the plan without running anything.")
 @click.option("--partition", default=None, help="Build this partition key (a partitioned job).")
 @click.option("--partition-mode", default=None, hidden=True)
 @click.option("--at", "at_", default=None, hidden=True, help="The tick time (daemon children).")
@@ -97,21 +110,37 @@ def job_run_command(
     run_id: str | None,
     threads: int | None,
     log_format: str,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    full_refresh: bool,
+    dry_run: bool,
     **kwargs: Any,
 ) -> None:
     """Run job NAME: build its selection with its vars (build semantics, exit 1 on failure).
+
+    -s narrows the job's selection, --exclude adds to its exclusions. --partition on a job
+    without a partitioned asset is an error.
 
     \b
     Examples:
       orch job run daily_revenue
       orch job run daily_revenue --partition 2024-03-01
+      orch job run nightly -s orders customers --exclude tag:slow --dry-run
     """
     from orch.automation.jobs import run_job
     from orch.automation.schedules import parse_time
     from orch.run.reporting import ConsoleReporter, JsonLinesReporter
 
+    Selection.parse(_words(select), _words(exclude))  # a malformed selector fails before loading
     _, automation, options = _automation(kwargs)
-    options = RunOptions(**{**options.__dict__, "threads": threads})
+    options = replace(
+        options,
+        threads=threads,
+        select=_words(select),
+        exclude=_words(exclude),
+        full_refresh=full_refresh,
+        dry_run=dry_run,
+    )
     sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
     result = run_job(
         options,
@@ -123,7 +152,15 @@ def job_run_command(
         run_id=run_id,
         sinks=[sink],
     )
+    if result.summary is None:  # --dry-run
+        from orch.cli.run_commands import _print_plan
+
+        _print_plan(result)
     sys.exit(result.exit_code)
+
+
+def _words(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(word for value in values for word in value.split())
 
 
 @cli.group("schedule")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from orch import redaction
 from orch.config import RunOptions
-from orch.errors import InternalError, OrchError, os_error
-from orch.selection import Selection
+from orch.errors import InternalError, OrchError, SelectionError, os_error
+from orch.selection import NamedSelector, Selection, load_selectors, named_selector
 
 if TYPE_CHECKING:
     from orch.compiler.artifacts import CompileResult
@@ -133,17 +133,93 @@ def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class MultiValueOption(click.Option):
+    """A repeatable option that also takes the words after it, as dbt's ``-s a b c``.
+
+    ``-s a b --exclude c d`` gives ``select=("a", "b")`` and ``exclude=("c", "d")``: the option
+    takes every following word up to the next one starting with ``-``. ``-s a -s b`` and
+    ``-s 'a b'`` keep working. When a command's positional arguments would then be missing
+    (``orch job run -s a NAME``), the last words taken are given back to them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        """Register as usual, then make the parser option take the following words too."""
+        super().add_to_parser(parser, ctx)
+        target = next(
+            (
+                parser._long_opt.get(o) or parser._short_opt.get(o)
+                for o in self.opts
+                if o in parser._long_opt or o in parser._short_opt
+            ),
+            None,
+        )
+        if target is None:  # pragma: no cover - click registers every name of the option
+            return
+        previous = target.process
+        taken: list[tuple[str, str]] = parser.__dict__.setdefault("_orch_taken", [])
+        if "_orch_give_back" not in parser.__dict__:
+            parser._orch_give_back = True
+            _give_back_to_arguments(parser, taken)
+
+        def process(value: Any, state: Any) -> None:
+            previous(value, state)
+            while state.rargs and not state.rargs[0].startswith("-"):
+                word = state.rargs.pop(0)
+                previous(word, state)
+                taken.append((target.dest, word))
+
+        target.process = process
+
+
+def _give_back_to_arguments(parser: Any, taken: list[tuple[str, str]]) -> None:
+    """Before positional arguments are matched, return words a MultiValueOption took that the
+    command's required arguments need (the last ones taken first)."""
+    original = parser._process_args_for_args
+    required = sum(max(arg.nargs, 1) for arg in parser._args if getattr(arg.obj, "required", False))
+
+    def process_args(state: Any) -> None:
+        missing = required - len(state.largs) - len(state.rargs)
+        given: list[str] = []
+        while missing > 0 and taken:
+            dest, word = taken.pop()
+            values = state.opts.get(dest) or []
+            if values and values[-1] == word:
+                values.pop()
+                given.insert(0, word)
+                missing -= 1
+        state.largs[:0] = given
+        original(state)
+
+    parser._process_args_for_args = process_args
+
+
 def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """-s/--select and --exclude, repeatable, space-separated unions inside."""
+    """-s/--select and --exclude (and --selector): repeatable, several values after one option
+    (``-s a b``), space-separated unions inside one value."""
     func = click.option(
-        "--exclude", multiple=True, help="Assets to leave out (same syntax as --select)."
+        "--selector",
+        "selector",
+        default=None,
+        help="A selector from selectors.yml at the project root (instead of -s/--exclude).",
+    )(func)
+    func = click.option(
+        "--exclude",
+        cls=MultiValueOption,
+        help="Assets to leave out (same syntax as --select).",
     )(func)
     func = click.option(
         "--select",
         "-s",
-        multiple=True,
+        "--models",
+        "-m",
+        "select",
+        cls=MultiValueOption,
         help="Assets to include: name, +name, name+, tag:x, path:dir, group:x, source:x, "
-        "config.materialized:table, a,b (intersection), 'a b' (union).",
+        "config.materialized:table, a,b (intersection), 'a b' or -s a b (union).",
     )(func)
     return func
 
@@ -154,17 +230,48 @@ def make_options(kwargs: dict[str, Any], **extra: Any) -> RunOptions:
     The selection is parsed here, once, so a malformed selector fails before anything loads;
     later stages get the same :class:`~orch.selection.Selection` from ``Selection.from_options``.
     """
+    select, exclude = _split(kwargs.get("select", ())), _split(kwargs.get("exclude", ()))
+    indirect = "eager"
+    if "select" in kwargs:  # a command with selection options: --selector, a default selector
+        selector = resolve_selector(kwargs["project_dir"], kwargs.get("selector"), select, exclude)
+        if selector is not None:
+            select, exclude = selector.select, selector.exclude
+            indirect = selector.indirect_selection
     options = RunOptions(
         project_dir=kwargs["project_dir"],
         profiles_dir=kwargs.get("profiles_dir"),
         target=kwargs.get("target"),
         vars=kwargs.get("vars_") or {},
-        select=_split(kwargs.get("select", ())),
-        exclude=_split(kwargs.get("exclude", ())),
+        select=select,
+        exclude=exclude,
+        indirect_selection=indirect,
         **extra,
     )
     Selection.from_options(options)
     return options
+
+
+def resolve_selector(
+    project_dir: Path, name: str | None, select: Sequence[str], exclude: Sequence[str]
+) -> NamedSelector | None:
+    """The selectors.yml selector a command runs with: ``--selector NAME``, else the
+    ``default: true`` one when neither -s nor --exclude is given, else None.
+
+    Raises:
+        SelectionError: for an unknown name, a malformed selectors.yml, or --selector given
+            together with -s/--exclude.
+    """
+    if name is not None and (select or exclude):
+        raise SelectionError(
+            "--selector cannot be combined with -s/--select or --exclude",
+            hint="Put the whole selection in the selector's definition, or drop --selector",
+        )
+    if name is None and (select or exclude):
+        return None
+    selectors = load_selectors(project_dir)
+    if name is not None:
+        return named_selector(selectors, name)
+    return next((s for s in selectors.values() if s.default), None)
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -137,12 +137,12 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
       orch ls -s tag:finance --output json
       orch ls -s +orders --exclude resource_type:seed
     """
-    from orch.selection import evaluate_selection, unmatched_message
+    from orch.selection import Selection, unmatched_message
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
     manifest = result.manifest
-    selected = evaluate_selection(manifest, options.select, options.exclude)
+    selected = Selection.from_options(options).evaluate(manifest)
     kinds = set(resource_type)
     for name in manifest.topological_names():
         node = manifest.nodes[name]

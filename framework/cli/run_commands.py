@@ -162,13 +162,19 @@ def seed_command(**kwargs: Any) -> None:
     help="Checks evaluated in parallel (default: the target's 'threads').",
 )
 @click.option(
+    "--fail-fast",
+    "-x",
+    is_flag=True,
+    help="Stop at the first failing check (error severity) or erroring query.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
     help="json: one JSON object per check result on stdout.",
 )
-def test_command(store_failures: bool, threads: int | None, log_format: str,
+def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log_format: str,
                  **kwargs: Any) -> None:  # fmt: skip
     """Run the checks of the selected assets against what is in the warehouse.
 
@@ -184,13 +190,14 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
       orch test -s test_type:singular
       orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
       orch test --store-failures
+      orch test -x --threads 1
     """
     from orch.run.reporting import JsonLinesReporter
     from orch.run.workflow import run_checks
 
     options = make_options(
         kwargs, threads=threads, partition=kwargs.get("partition"), start=kwargs.get("start"),
-        end=kwargs.get("end"),
+        end=kwargs.get("end"), fail_fast=fail_fast,
     )  # fmt: skip
     compiled = load_manifest(options, scoped=False)
     sinks = [JsonLinesReporter()] if log_format == "json" else []
@@ -200,6 +207,10 @@ def test_command(store_failures: bool, threads: int | None, log_format: str,
         return
     if log_format == "text":
         _print_check_results(run)
+        if run.not_run:
+            click.echo(
+                f"--fail-fast: stopped after the first failure; {run.not_run} check(s) not run."
+            )
     sys.exit(run.exit_code)
 
 

@@ -49,7 +49,7 @@ from orch.run.check_sql import (
 )
 from orch.run.executor import StepHook
 from orch.run.materialize import quarantine_relation
-from orch.selection import select_checks
+from orch.selection import Selection
 from orch.sql import parse_query
 from sqlglot import exp
 
@@ -466,7 +466,7 @@ class CheckHook(StepHook):
     ) -> CheckHook:
         """The hook of one ``orch build``: the checks of the assets the plan builds."""
         assets = {step.asset for step in plan.order}
-        checks = select_checks(manifest, assets, options.select, options.exclude)
+        checks = Selection.from_options(options).checks_for(manifest, assets)
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
         return cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
 
@@ -606,6 +606,7 @@ class TestRun:
     results: list[CheckEvaluated] = field(default_factory=list)
     stored: dict[str, str] = field(default_factory=dict)  # check -> audit table
     duration_s: float = 0.0
+    not_run: int = 0  # checks --fail-fast left out after the first failure
 
     @property
     def exit_code(self) -> int:
@@ -626,11 +627,14 @@ def run_tests(
     store_failures: bool = False,
     selection: str = "",
     run_id: str | None = None,
+    fail_fast: bool = False,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
-    whole asset at once).
+    whole asset at once). ``fail_fast``: after the first failure (a failing error-severity check
+    or an erroring query) no further group of checks is started; ``TestRun.not_run`` counts the
+    checks left out.
     """
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
@@ -651,11 +655,18 @@ def run_tests(
     )  # fmt: skip
     run = TestRun(run_id)
     lock = threading.Lock()
+    stop = threading.Event()
 
     def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
         (_, key), members = item
+        if stop.is_set():
+            with lock:
+                run.not_run += len(members)
+            return
         scope = CheckScope(partition=key)
         for result in evaluator.evaluate(members, scope):
+            if fail_fast and is_failure(result):
+                stop.set()
             stored = None
             if store_failures and result.failing_rows and result.status != "error":
                 try:

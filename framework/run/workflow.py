@@ -248,7 +248,8 @@ def run_checks(
     """``orch test``: the selected checks against what is in the warehouse (None: none selected).
 
     Checks of partitioned assets run per partition of ``--partition`` or ``--start``/``--end``
-    when given, else on the whole asset. The target's run lock is held while they read, so
+    when given, else on the whole asset; ``options.fail_fast`` stops at the first failure. The
+    target's run lock is held while they read, so
     during a build the holder is named (instead of a locked warehouse file).
     """
     compiled = compiled or compile_or_reuse(options)
@@ -271,7 +272,7 @@ def run_checks(
                         target=project.target_name, partitions_of=partitions_of,
                         threads=options.threads or project.target.threads,
                         store_failures=store_failures, selection=" ".join(options.select),
-                        run_id=run_id,
+                        run_id=run_id, fail_fast=options.fail_fast,
                     )  # fmt: skip
             finally:
                 adapter.close()
