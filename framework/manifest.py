@@ -162,7 +162,7 @@ class Manifest(ArtifactModel):
     schedules: dict[str, Any] = Field(default_factory=dict)
     sensors: dict[str, Any] = Field(default_factory=dict)
     docs: dict[str, str] = Field(default_factory=dict)
-    selectors: dict[str, str] = Field(default_factory=dict)
+    selectors: dict[str, dict[str, Any]] = Field(default_factory=dict)  # selectors.yml, resolved
 
     def write(self, path: Path) -> None:
         """Write deterministic JSON (atomic: a temp file renamed over the old one)."""

@@ -69,6 +69,7 @@ def project_key(project: Project) -> str:
         *(project.root / p for p in project.check_files.values()),
         *project.docs_files,
         *project.yaml_files,
+        project.root / "selectors.yml",
     ]
     for path in sorted(set(paths)):
         try:

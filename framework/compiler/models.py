@@ -64,6 +64,7 @@ from orch.manifest import (
 )
 from orch.names import Relation
 from orch.partitions import TimeWindows, definition_of, filtered_relation
+from orch.selection import load_selectors
 from orch.sql import (
     TableRef,
     expand_and_qualify,
@@ -289,6 +290,16 @@ class _Compiler:
             jobs={k: v.model_dump() for k, v in sorted(cfg.jobs.items())},
             schedules={k: v.model_dump() for k, v in sorted(cfg.schedules.items())},
             docs=dict(sorted(read_docs_blocks(self.project.docs_files).items())),
+            selectors={
+                name: {
+                    "description": s.description,
+                    "select": list(s.select),
+                    "exclude": list(s.exclude),
+                    "indirect_selection": s.indirect_selection,
+                    "default": s.default,
+                }
+                for name, s in sorted(load_selectors(self.project.root).items())
+            },
         )
 
     def _resolve_doc_calls(self) -> None:

@@ -277,3 +277,23 @@ def test_an_exclude_inside_one_union_member_is_refused(
         "Error: selectors.yml:6:11: an 'exclude' nested inside 'union' is not supported. "
         "Put the 'exclude' at the outer level of the definition\n"
     ), stderr
+
+
+def test_selectors_are_recorded_in_the_manifest_and_invalidate_it(
+    tmp_path: Path, make_project: MakeProject
+) -> None:
+    root = make_project(tmp_path, {**SHOP, "selectors.yml": SELECTORS})
+    assert run_cli("compile", "--project-dir", root).exit_code == 0
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert manifest["selectors"]["downstream"] == {
+        "description": "a and everything it feeds",
+        "select": ["a+"],
+        "exclude": [],
+        "indirect_selection": "eager",
+        "default": False,
+    }
+    # selectors.yml is an input of the compile: changing only it recompiles the manifest
+    (root / "selectors.yml").write_text(SELECTORS.replace("definition: a+", "definition: b+"))
+    assert run_cli("compile", "--project-dir", root).exit_code == 0
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert manifest["selectors"]["downstream"]["select"] == ["b+"]
