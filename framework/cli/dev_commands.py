@@ -28,9 +28,16 @@ def _options(kwargs: dict[str, Any]) -> RunOptions:
 
 @cli.command("show")
 @project_options
-@click.option("--select", "-s", "model", default=None, metavar="MODEL", help="The model to preview.")
+@click.option(
+    "--select", "-s", "model", default=None, metavar="MODEL", help="The model to preview."
+)
 @click.option("--inline", default=None, metavar="SQL", help="A query to preview instead.")
-@click.option("--limit", type=int, default=5, show_default=True, help="Rows to show.")
+@click.option(
+    "--partition", default=None, metavar="KEY", help="The partition a partitioned model reads."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=5, show_default=True, help="Rows to show."
+)
 @click.option(
     "--output",
     "-o",
@@ -40,7 +47,12 @@ def _options(kwargs: dict[str, Any]) -> RunOptions:
     help="A table for people, or JSON / CSV for machines.",
 )
 def show_command(
-    model: str | None, inline: str | None, limit: int, output: str, **kwargs: Any
+    model: str | None,
+    inline: str | None,
+    partition: str | None,
+    limit: int,
+    output: str,
+    **kwargs: Any,
 ) -> None:
     """Preview the rows of a model's compiled SQL, without building it.
 
@@ -50,6 +62,7 @@ def show_command(
     Examples:
       orch show -s customers
       orch show -s customers --limit 20 --output json
+      orch show -s daily_orders --partition 2024-01-31
       orch show --inline "select * from stg_orders where amount > 100"
     """
     from orch.run.preview import preview_inline, preview_model
@@ -61,7 +74,7 @@ def show_command(
         )
     options = _options(kwargs)
     if model is not None:
-        preview = preview_model(options, model, limit)
+        preview = preview_model(options, model, limit, partition)
     else:
         preview = preview_inline(options, inline or "", limit)
     for warning in preview.warnings:
@@ -69,7 +82,9 @@ def show_command(
     if output == "json":
         rows = [dict(zip(preview.columns, row, strict=True)) for row in preview.rows]
         name = None if preview.name.startswith("__orch") else preview.name
-        click.echo(json.dumps({"name": name, "columns": preview.columns, "rows": rows}, default=str))
+        click.echo(
+            json.dumps({"name": name, "columns": preview.columns, "rows": rows}, default=str)
+        )
     elif output == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -43,7 +43,9 @@ def clean_project(
         if path == root or not path.is_relative_to(root):
             raise ConfigError(
                 f"clean-targets entry '{entry}' is "
-                + ("the project folder itself" if path == root else f"outside the project ({path})"),
+                + (
+                    "the project folder itself" if path == root else f"outside the project ({path})"
+                ),
                 location=Location(project.project_file),
                 hint="orch clean removes only paths inside the project folder: "
                 "remove the entry from clean-targets",
@@ -75,8 +77,10 @@ def _protected(project: Project) -> list[Path]:
     root = project.root
     out = [root / STATE_DIR]
     raw = getattr(project.target, "path", None)
-    if project.target.type == "duckdb" and isinstance(raw, str) and not raw.startswith(
-        (":memory:", "md:", "motherduck:")
+    if (
+        project.target.type == "duckdb"
+        and isinstance(raw, str)
+        and not raw.startswith((":memory:", "md:", "motherduck:"))
     ):
         path = Path(raw).expanduser()
         path = (path if path.is_absolute() else root / path).resolve()

@@ -12,7 +12,6 @@ import platform
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
-from typing import Any
 
 import orch
 from orch import redaction

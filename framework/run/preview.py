@@ -15,9 +15,11 @@ from orch.adapters.base import Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult
 from orch.config import RunOptions
-from orch.errors import SelectionError, UserError, suggestion
+from orch.errors import PartitionError, SelectionError, UserError, suggestion
+from orch.events import utcnow
 from orch.load.project import ModelFile, load_project
 from orch.manifest import Manifest, Node
+from orch.partitions import bind_partition, definition_of
 from orch.sql import parse_query
 from sqlglot import exp
 
@@ -48,8 +50,13 @@ class _InlineModelFile(ModelFile):
         return self.text
 
 
-def preview_model(options: RunOptions, name: str, limit: int = DEFAULT_LIMIT) -> Preview:
-    """The first ``limit`` rows of model ``name`` (compiled, not built)."""
+def preview_model(
+    options: RunOptions, name: str, limit: int = DEFAULT_LIMIT, partition: str | None = None
+) -> Preview:
+    """The first ``limit`` rows of model ``name`` (compiled, not built).
+
+    A partitioned model's SQL reads one partition: ``partition`` names its key.
+    """
     result = compile_or_reuse(options, {name})
     manifest = result.manifest
     node = manifest.nodes.get(name)
@@ -58,7 +65,7 @@ def preview_model(options: RunOptions, name: str, limit: int = DEFAULT_LIMIT) ->
             f"unknown model '{name}'",
             hint=suggestion(name, manifest.nodes) or "See 'orch ls' for the project's models",
         )
-    return _run_preview(result, node, limit)
+    return _run_preview(result, node, limit, partition=partition)
 
 
 def preview_inline(options: RunOptions, sql: str, limit: int = DEFAULT_LIMIT) -> Preview:
@@ -81,7 +88,11 @@ def preview_inline(options: RunOptions, sql: str, limit: int = DEFAULT_LIMIT) ->
 
 
 def _run_preview(
-    result: CompileResult, node: Node, limit: int, shown: str | None = None
+    result: CompileResult,
+    node: Node,
+    limit: int,
+    shown: str | None = None,
+    partition: str | None = None,
 ) -> Preview:
     if limit < 0:
         raise UserError(f"--limit must be 0 or more, not {limit}", hint="Pass e.g. --limit 10")
@@ -89,14 +100,14 @@ def _run_preview(
         what = "a Python model" if node.language == "python" else f"a {node.resource_type}"
         raise SelectionError(
             f"'{node.name}' is {what}: orch show previews the compiled SELECT of a SQL model",
-            hint=f"Build it, then query its relation: orch show --inline \"select * from "
+            hint=f'Build it, then query its relation: orch show --inline "select * from '
             f'{node.name}"',
         )
     dialect = result.manifest.project.target_dialect
-    query = parse_query(node.compiled_code, dialect, node.path or INLINE_PATH)
-    limited = exp.select("*").from_(exp.Subquery(this=query, alias=exp.TableAlias(
-        this=exp.to_identifier("__orch_show", quoted=True)
-    ))).limit(limit)  # fmt: skip
+    code = _bind_partition(node, partition, dialect)
+    query = parse_query(code, dialect, node.path or INLINE_PATH)
+    alias = exp.TableAlias(this=exp.to_identifier("__orch_show", quoted=True))
+    limited = exp.select("*").from_(exp.Subquery(this=query, alias=alias)).limit(limit)
     sql = limited.sql(dialect=dialect)
     adapter = get_adapter(result.project.target, result.project.root)
     with adapter:
@@ -106,6 +117,23 @@ def _run_preview(
     values = [column.to_pylist() for column in table.columns]
     rows = list(zip(*values, strict=True)) if values else []
     return Preview(node.name, columns, rows, sql, tuple(result.warnings))
+
+
+def _bind_partition(node: Node, key: str | None, dialect: str) -> str:
+    """The model's SQL, bound to partition ``key`` when it is partitioned."""
+    spec = node.config.partitioned_by
+    if spec is None:
+        if key is not None:
+            raise PartitionError(f"'{node.name}' is not partitioned", hint="Leave out --partition")
+        return node.compiled_code
+    definition = definition_of(spec, asset=node.name)
+    if key is None:
+        example = definition.last_complete_key(utcnow())
+        raise PartitionError(
+            f"'{node.name}' is partitioned ({definition.describe()}): its SQL reads one partition",
+            hint="Pass --partition KEY" + (f", e.g. --partition {example}" if example else ""),
+        )
+    return bind_partition(node.compiled_code, definition, definition.validate(key), dialect)
 
 
 def _require_upstream(adapter: Adapter, manifest: Manifest, node: Node, shown: str) -> None:
