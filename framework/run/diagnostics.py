@@ -91,7 +91,8 @@ def diagnose(options: RunOptions) -> Diagnosis:
     except OrchError as err:
         found.checks.append(CheckResult("project and profile", False, _message(err)))
         found.config_failed = isinstance(err, UserError)
-        found.profile_candidates = profiles_candidates(root, options)
+        dbt = found.project_file is not None and found.project_file.name == "dbt_project.yml"
+        found.profile_candidates = profiles_candidates(root, options, "dbt" if dbt else "orch")
         found.profile_file = next((p for p in found.profile_candidates if p.is_file()), None)
         return found
     found.profile_candidates = profiles_candidates(root, options, project.flavor)
