@@ -7,6 +7,7 @@ import io
 import json
 import os
 import platform
+import sqlite3
 import stat
 from importlib.metadata import version
 from pathlib import Path
@@ -43,6 +44,16 @@ def _build(project: Path, *select: str) -> None:
     assert run.exit_code == 0, run.output
 
 
+def _state_rows(project: Path) -> tuple[int, int]:
+    con = sqlite3.connect(project / ".orch" / "state.db")
+    try:
+        runs = con.execute("select count(*) from runs").fetchone()[0]
+        done = con.execute("select count(*) from materializations").fetchone()[0]
+    finally:
+        con.close()
+    return runs, done
+
+
 def _relations(project: Path) -> set[str]:
     con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
     try:
@@ -57,7 +68,7 @@ def _relations(project: Path) -> set[str]:
 
 def test_show_prints_a_table_of_the_first_five_rows_without_building(project: Path):
     _build(project, "+stg_orders")  # the upstream only: customers is not built
-    before = _relations(project)
+    before, state = _relations(project), _state_rows(project)
     run = run_cli("show", "-s", "customers", "--project-dir", project)
     assert run.exit_code == 0, run.output
     lines = run.stdout.splitlines()
@@ -66,7 +77,8 @@ def test_show_prints_a_table_of_the_first_five_rows_without_building(project: Pa
     assert [line.split("│")[1].strip() for line in body] == ["alice", "bob"]
     assert "17" in body[0] and "5" in body[1]
     assert lines[-1] == "2 rows"
-    assert _relations(project) == before  # nothing was written
+    assert _relations(project) == before  # nothing was written to the warehouse
+    assert _state_rows(project) == state  # nor to the state store
     assert "customers" not in before
 
 
@@ -127,7 +139,13 @@ def test_show_user_errors(project: Path):
     assert run.stderr == "Error: unknown model 'customer'. Did you mean 'customers'?\n"
     run = run_cli("show", "--inline", "select * from nope", "--project-dir", project)
     assert run.exit_code == 2
-    assert run.stderr.startswith("Error: <inline>:1:15: unknown table 'nope'")
+    assert run.stderr == (
+        "Error: <inline>:1:15: unknown table 'nope'. It is neither a model, a seed nor a declared "
+        "source: add a model file, or declare the source in YAML\n"
+    )
+    run = run_cli("show", "-s", "customers", "--limit", "-1", "--project-dir", project)
+    assert run.exit_code == 2
+    assert run.stderr.endswith("Error: Invalid value for '--limit': -1 is not in the range x>=0.\n")
     run = run_cli("show", "--project-dir", project)
     assert run.exit_code == 2
     assert run.stderr == (
