@@ -13,6 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
+import fakesnow
 import orch
 import pytest
 
@@ -232,6 +233,37 @@ def test_debug_masks_secrets(make_project: MakeProject, tmp_path: Path, monkeypa
     run = run_cli("debug", "--project-dir", root)
     assert "s3cr3t-value-never-shown" not in run.output
     assert "  settings: ********\n" in run.stdout
+
+
+@pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")  # fakesnow's
+def test_debug_snowflake_target_masks_the_password(
+    make_project: MakeProject, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setenv("SHOP_SF_PASSWORD", "hunter2-hunter2-secret")
+    root = make_project(
+        tmp_path / "shop",
+        PROJECT,
+        profiles_yml="""\
+        shop:
+          target: prod
+          outputs:
+            prod:
+              type: snowflake
+              account: fakesnow
+              user: orch
+              password: "{{ env_var('SHOP_SF_PASSWORD') }}"
+              database: debug_db
+              schema: analytics
+        """,
+    )
+    with fakesnow.patch():
+        run = run_cli("debug", "--project-dir", root)
+    assert "hunter2-hunter2-secret" not in run.output
+    assert "target: prod (type snowflake)\n" in run.stdout
+    assert "  password: ********\n" in run.stdout
+    assert "  account: fakesnow\n" in run.stdout
+    assert "connection: OK — opened the snowflake target, ran SELECT 1\n" in run.stdout, run.output
+    assert run.exit_code == 0
 
 
 def test_debug_bad_type_is_a_config_failure(make_project: MakeProject, tmp_path: Path):

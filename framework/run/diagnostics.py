@@ -127,6 +127,15 @@ def _connection_check(project: Project) -> CheckResult:
             adapter.fetch_rows("SELECT 1")
     except OrchError as err:
         return CheckResult("connection", False, _message(err))
+    except ImportError as err:  # the adapter's driver is not installed
+        return CheckResult(
+            "connection",
+            False,
+            redaction.scrub(
+                f"the {project.target.type} adapter cannot load its driver: {err}. Install it "
+                f"in this environment (e.g. pip install 'orch[{project.target.type}]')"
+            ),
+        )
     return CheckResult("connection", True, f"opened the {project.target.type} target, ran SELECT 1")
 
 
