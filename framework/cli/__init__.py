@@ -6,7 +6,14 @@ adds one family of commands to the group when imported.
 
 from __future__ import annotations
 
-from orch.cli import automation_commands, base, docs_commands, project_commands, run_commands
+from orch.cli import (
+    automation_commands,
+    base,
+    dev_commands,
+    docs_commands,
+    project_commands,
+    run_commands,
+)
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
 
@@ -24,6 +31,7 @@ def main() -> None:
 __all__ = [
     "automation_commands",
     "cli",
+    "dev_commands",
     "docs_commands",
     "main",
     "project_commands",

@@ -282,7 +282,14 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.group(cls=OrchGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="orch", prog_name="orch")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_versions(ctx) if value else None,
+    help="Show the versions of orch, sqlglot, duckdb and the installed adapters, and exit.",
+)
 def cli() -> None:
     """orch: SQL and Python models as a graph of data assets.
 
@@ -293,6 +300,15 @@ def cli() -> None:
       orch ls -s +orders          what a selection contains
       orch lineage orders.amount  where a column comes from
     """
+
+
+def _print_versions(ctx: click.Context) -> None:
+    """``orch --version``: one ``what: version`` per line (adapters from their entry points)."""
+    from orch.run.diagnostics import installed_versions
+
+    for what, version in installed_versions():
+        click.echo(f"{what}: {version}")
+    ctx.exit(0)
 
 
 def main() -> None:
