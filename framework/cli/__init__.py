@@ -6,7 +6,14 @@ adds one family of commands to the group when imported.
 
 from __future__ import annotations
 
-from orch.cli import automation_commands, base, docs_commands, project_commands, run_commands
+from orch.cli import (
+    automation_commands,
+    base,
+    docs_commands,
+    history_commands,
+    project_commands,
+    run_commands,
+)
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
 
@@ -25,6 +32,7 @@ __all__ = [
     "automation_commands",
     "cli",
     "docs_commands",
+    "history_commands",
     "main",
     "project_commands",
     "run_commands",
