@@ -322,7 +322,9 @@ def test_automation_listings_as_json(tmp_path: Path, orch: Callable[..., Run]) -
         "name": "nightly", "job": "nightly_job", "cron": "0 6 * * *", "timezone": "UTC",
         "catchup": "latest", "partition": "last_closed", "enabled": True, "last_tick": None,
     }  # fmt: skip
-    assert "06:00" in schedule["next_tick"] and schedule["due"] is True  # never ticked: due
+    assert (
+        schedule["next_tick"].endswith("T06:00:00Z") and schedule["due"] is True
+    )  # never ticked: due
     sensors = json.loads(orch("sensor", "ls", "--project-dir", root, "--output", "json").stdout)
     assert sensors == {"schema_version": 1, "sensors": [{
         "name": "landing", "kind": "file", "job": "nightly_job",
