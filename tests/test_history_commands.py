@@ -97,6 +97,26 @@ def test_runs_without_history(tmp_path: Path, orch: Callable[..., Run]) -> None:
     assert not (root / ".orch").exists()  # reading the history writes nothing
 
 
+TWO_TARGETS = """\
+shop:
+  target: dev
+  outputs:
+    dev: {type: duckdb, path: dev.duckdb, schema: analytics}
+    prod: {type: duckdb, path: prod.duckdb, schema: analytics}
+"""
+
+
+def test_runs_of_one_target(tmp_path: Path, orch: Callable[..., Run]) -> None:
+    root = write_project(tmp_path / "p", {"models/a.sql": "select 1 as x"}, None, TWO_TARGETS)
+    assert orch("build", "--project-dir", root).exit_code == 0
+    assert orch("build", "--project-dir", root, "--target", "prod").exit_code == 0
+    every = runs_json(orch, root)["runs"]
+    assert [r["target"] for r in every] == ["prod", "dev"]
+    assert [r["target"] for r in runs_json(orch, root, "--target", "dev")["runs"]] == ["dev"]
+    prod = runs_json(orch, root, "--target", "prod")["runs"]
+    assert [(r["target"], r["args"]["target"]) for r in prod] == [("prod", "prod")]
+
+
 def test_a_dead_run_lists_as_interrupted(tmp_path: Path, orch: Callable[..., Run]) -> None:
     root = write_project(tmp_path / "p", {"models/a.sql": "select 1 as x"})
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -36,7 +36,8 @@ def _started(run: Any) -> str:
 def runs_group(ctx: click.Context, limit: int, output_format: str, **kwargs: Any) -> None:
     """The recorded runs, newest first: status, duration, steps ok/failed/skipped, selection.
 
-    A run whose process died shows as `interrupted`. `orch runs show RUN_ID` shows one run.
+    A run whose process died shows as `interrupted`. With --target, only that target's runs.
+    `orch runs show RUN_ID` shows one run.
 
     \b
     Examples:

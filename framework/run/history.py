@@ -40,9 +40,17 @@ def _open(options: RunOptions) -> StateReader:
 
 
 def list_runs(options: RunOptions, limit: int = 20) -> list[RunRecord]:
-    """The newest ``limit`` runs of the project's state, newest first."""
-    with _open(options) as state:
-        return state.recent_runs(limit)
+    """The newest ``limit`` runs of the project's state, newest first.
+
+    With ``--target`` only that target's runs; else the runs of every target the state holds.
+    """
+    from orch.load.project import load_project
+    from orch.run.workflow import open_state
+
+    project = load_project(options)
+    target = project.target_name if options.target else None
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        return state.recent_runs(limit, target=target)
 
 
 def find_run(state: StateReader, run_id: str) -> RunRecord:
