@@ -230,6 +230,28 @@ def test_check_results(store: SQLiteStateStore) -> None:
     assert failed.target == "dev"
 
 
+def test_one_runs_materializations_and_check_results(store: SQLiteStateStore) -> None:
+    r1 = store.start_run("build", target="dev")
+    r2 = store.start_run("build", target="dev")
+    _mat(store, r1, "a", rows=3)
+    _mat(store, r2, "a")
+    _mat(store, r1, "b", "2024-01-01", status="failed", error="boom")
+    common = {"asset": "a", "partition_key": None, "severity": "error"}
+    store.record_check(run_id=r2, check="not_null_a_x", status="pass", **common)  # type: ignore[arg-type]
+    store.record_check(run_id=r1, check="not_null_a_x", status="fail", failing_rows=2, **common)  # type: ignore[arg-type]
+    mats = store.run_materializations(r1)
+    assert [(m.asset, m.partition_key, m.status, m.rows, m.error) for m in mats] == [
+        ("a", None, "success", 3, None),
+        ("b", "2024-01-01", "failed", None, "boom"),
+    ]
+    assert {m.run_id for m in mats} == {r1} and mats[0].target == "dev"
+    checks = store.run_check_results(r1)
+    assert [(c.check, c.status, c.failing_rows, c.run_id) for c in checks] == [
+        ("not_null_a_x", "fail", 2, r1)
+    ]
+    assert store.run_materializations("nope") == [] and store.run_check_results("nope") == []
+
+
 # --------------------------------------------------------------------------- schedules
 
 

@@ -82,6 +82,9 @@ test_failure_without_any_success_shows_only_in_attempts = (
 test_materializations_are_kept_per_target = base.test_materializations_are_kept_per_target
 test_upstream_and_metadata_round_trip = base.test_upstream_and_metadata_round_trip
 test_check_results = base.test_check_results
+test_one_runs_materializations_and_check_results = (
+    base.test_one_runs_materializations_and_check_results
+)
 test_ticks_cursors_and_run_keys = base.test_ticks_cursors_and_run_keys
 test_lock_is_released_when_the_holder_raises = base.test_lock_is_released_when_the_holder_raises
 test_targets_lock_independently = base.test_targets_lock_independently

@@ -11,6 +11,7 @@ from orch.cli import (
     base,
     dev_commands,
     docs_commands,
+    history_commands,
     project_commands,
     run_commands,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "cli",
     "dev_commands",
     "docs_commands",
+    "history_commands",
     "main",
     "project_commands",
     "run_commands",

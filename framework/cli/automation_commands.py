@@ -51,6 +51,33 @@ def _last(state: Any, name: str) -> str:
     return f"{_when(tick.tick_time)} {tick.status}{detail}"
 
 
+_OUTPUT = click.option(
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help='json: one object {"schema_version": 1, ...} (docs/commands.md).',
+)
+
+
+def _tick_json(state: Any, name: str) -> dict[str, Any] | None:
+    tick = state.last_tick(name)
+    if tick is None:
+        return None
+    return {
+        "tick_time": _when(tick.tick_time),
+        "status": tick.status,
+        "run_ids": list(tick.run_ids),
+        "skip_reason": tick.skip_reason,
+        "error": tick.error,
+    }
+
+
+def _echo_json(key: str, items: list[dict[str, Any]]) -> None:
+    click.echo(json.dumps({"schema_version": 1, key: items}, indent=2, default=str))
+
+
 @cli.group("job")
 def job_group() -> None:
     """Jobs: named selections from orch_project.yml (`jobs:`)."""
@@ -58,14 +85,28 @@ def job_group() -> None:
 
 @job_group.command("ls")
 @project_options
-def job_ls_command(**kwargs: Any) -> None:
+@_OUTPUT
+def job_ls_command(output_format: str, **kwargs: Any) -> None:
     """List the jobs, with their selection and the schedules and sensors that launch them.
 
     \b
     Examples:
       orch job ls
+      orch job ls --output json
     """
     _, automation, _ = _automation(kwargs)
+    if output_format == "json":
+        jobs = []
+        for name, job in sorted(automation.jobs.items()):
+            jobs.append({
+                "name": name, "select": job.select, "exclude": job.exclude,
+                "partitions": job.partitions, "vars": dict(job.vars),
+                "description": job.description,
+                "schedules": sorted(s.name for s in automation.schedules.values() if s.job == name),
+                "sensors": sorted(s.name for s in automation.sensors.values() if s.job == name),
+            })  # fmt: skip
+        _echo_json("jobs", jobs)
+        return
     if not automation.jobs:
         click.echo("No jobs: declare them under 'jobs:' in orch_project.yml.")
         return
@@ -170,17 +211,33 @@ def schedule_group() -> None:
 
 @schedule_group.command("ls")
 @project_options
-def schedule_ls_command(**kwargs: Any) -> None:
+@_OUTPUT
+def schedule_ls_command(output_format: str, **kwargs: Any) -> None:
     """List schedules with their next tick and last outcome.
 
     \b
     Examples:
       orch schedule ls
+      orch schedule ls --output json
     """
     from orch.automation.schedules import next_schedule_tick, system_now
     from orch.run.workflow import open_state
 
     project, automation, _ = _automation(kwargs)
+    if output_format == "json":
+        now = system_now()
+        schedules = []
+        with open_state(project.root, readonly=True, target=project.target) as state:
+            for name, defn in sorted(automation.schedules.items()):
+                nxt = next_schedule_tick(defn, state, now) if defn.enabled else None
+                schedules.append({
+                    "name": name, "job": defn.job, "cron": defn.cron, "timezone": defn.timezone,
+                    "catchup": defn.catchup, "partition": defn.partition,
+                    "enabled": defn.enabled, "next_tick": None if nxt is None else _when(nxt),
+                    "due": nxt is not None and nxt <= now, "last_tick": _tick_json(state, name),
+                })  # fmt: skip
+        _echo_json("schedules", schedules)
+        return
     if not automation.schedules:
         click.echo("No schedules.")
         return
@@ -230,16 +287,30 @@ def sensor_group() -> None:
 
 @sensor_group.command("ls")
 @project_options
-def sensor_ls_command(**kwargs: Any) -> None:
+@_OUTPUT
+def sensor_ls_command(output_format: str, **kwargs: Any) -> None:
     """List sensors with their interval, cursor and last outcome.
 
     \b
     Examples:
       orch sensor ls
+      orch sensor ls --output json
     """
     from orch.run.workflow import open_state
 
     project, automation, _ = _automation(kwargs)
+    if output_format == "json":
+        sensors = []
+        with open_state(project.root, readonly=True, target=project.target) as state:
+            for name, sn in sorted(automation.sensors.items()):
+                sensors.append({
+                    "name": name, "kind": sn.kind, "job": sn.job,
+                    "minimum_interval_seconds": sn.minimum_interval_seconds,
+                    "enabled": sn.enabled, "cursor": state.get_cursor(name),
+                    "last_tick": _tick_json(state, name),
+                })  # fmt: skip
+        _echo_json("sensors", sensors)
+        return
     if not automation.sensors:
         click.echo("No sensors.")
         return

@@ -175,8 +175,7 @@ def _execute(
         fan.emit(
             RunStarted(
                 run_id, command, project.target_name, selection, len(plan), pid=os.getpid(),
-                args={"select": list(options.select), "exclude": list(options.exclude),
-                      **(run_args or {})},
+                args={**recorded_args(options), **(run_args or {})},
             )
         )  # fmt: skip
         cleanup_temporary_relations(adapter, manifest, plan)
@@ -207,6 +206,17 @@ def _execute(
             hook.finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
+
+
+def recorded_args(options: RunOptions) -> dict[str, Any]:
+    """The options a run records with itself: enough for ``orch retry`` to repeat them."""
+    return {
+        "select": list(options.select), "exclude": list(options.exclude),
+        "full_refresh": options.full_refresh, "vars": dict(options.vars),
+        "target": options.target, "partition": options.partition, "start": options.start,
+        "end": options.end, "threads": options.threads, "fail_fast": options.fail_fast,
+        "changed": options.changed_only,
+    }  # fmt: skip
 
 
 @contextmanager

@@ -74,6 +74,14 @@ class StateReader(ABC):
         """Every attempt on one asset (all partitions), newest first."""
 
     @abstractmethod
+    def run_materializations(self, run_id: str) -> list[MaterializationRecord]:
+        """Every materialization attempt of one run, in the order they were recorded."""
+
+    @abstractmethod
+    def run_check_results(self, run_id: str) -> list[CheckResultRecord]:
+        """Every check result of one run, in the order they were recorded."""
+
+    @abstractmethod
     def latest_check_results(
         self, checks: Sequence[str] | None = None, *, target: str | None = None
     ) -> dict[tuple[str, str | None], CheckResultRecord]:

@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS check_results (
 );
 CREATE INDEX IF NOT EXISTS check_results_by_check
     ON check_results (check_name, target, partition_key, id);
+CREATE INDEX IF NOT EXISTS check_results_by_run ON check_results (run_id);
 CREATE TABLE IF NOT EXISTS ticks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, tick_time TEXT NOT NULL,
     status TEXT NOT NULL, run_ids TEXT NOT NULL DEFAULT '[]', skip_reason TEXT, error TEXT,
@@ -638,6 +639,15 @@ class SQLiteStateStore(StateStore):
             ).fetchall()
         return [materialization_from_row(r) for r in rows]
 
+    def run_materializations(self, run_id: str) -> list[MaterializationRecord]:
+        """Every materialization attempt of one run, in recording order, in one query."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_MAT_COLUMNS} FROM materializations m WHERE m.run_id = ? ORDER BY m.id",
+                (run_id,),
+            ).fetchall()
+        return [materialization_from_row(r) for r in rows]
+
     # ------------------------------------------------------------------ checks
 
     def record_check(
@@ -715,6 +725,15 @@ class SQLiteStateStore(StateStore):
             rows = conn.execute(
                 f"SELECT {_CHECK_COLUMNS} FROM check_results c {where} ORDER BY c.id DESC LIMIT ?",
                 (*params, limit),
+            ).fetchall()
+        return [check_from_row(r) for r in rows]
+
+    def run_check_results(self, run_id: str) -> list[CheckResultRecord]:
+        """Every check result of one run, in recording order, in one query."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_CHECK_COLUMNS} FROM check_results c WHERE c.run_id = ? ORDER BY c.id",
+                (run_id,),
             ).fetchall()
         return [check_from_row(r) for r in rows]
 

@@ -612,6 +612,13 @@ class WarehouseStateStore(StateStore):
         rows = self._select("materializations", _MAT_COLUMNS, where, [("id", True)], limit)
         return [materialization_from_row(r) for r in rows]
 
+    def run_materializations(self, run_id: str) -> list[MaterializationRecord]:
+        """Every materialization attempt of one run, in recording order, in one query."""
+        rows = self._select(
+            "materializations", _MAT_COLUMNS, self._eq("run_id", run_id), [("id", False)]
+        )
+        return [materialization_from_row(r) for r in rows]
+
     # ------------------------------------------------------------------ checks
 
     def record_check(
@@ -678,6 +685,13 @@ class WarehouseStateStore(StateStore):
         """Results of one check, newest first."""
         where = self._where({"check_name": check, **({"target": target} if target else {})})
         rows = self._select("check_results", _CHECK_COLUMNS, where, [("id", True)], limit)
+        return [check_from_row(r) for r in rows]
+
+    def run_check_results(self, run_id: str) -> list[CheckResultRecord]:
+        """Every check result of one run, in recording order, in one query."""
+        rows = self._select(
+            "check_results", _CHECK_COLUMNS, self._eq("run_id", run_id), [("id", False)]
+        )
         return [check_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ schedules and sensors
