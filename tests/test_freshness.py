@@ -323,6 +323,8 @@ def test_a_refreshed_unpartitioned_upstream_leaves_partitions_up_to_date(
 
 def test_status_json_shape(tmp_path: Path, orch: Callable[..., Run]) -> None:
     root = write_project(tmp_path / "p", STATIC)
+    raw = json.loads(orch("status", "--project-dir", root, "--output", "json").stdout)
+    assert list(raw) == ["schema_version", "assets"] and raw["schema_version"] == 1
     status = status_view(orch, root)
     assert status["up"] == {
         "asset": "up",

@@ -290,7 +290,7 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     result = load_manifest(options, scoped=False)
     report = status_report(result.manifest, result.project, options)
     if output_format == "json":
-        click.echo(json.dumps({"assets": status_json(report)}, indent=2))
+        click.echo(json.dumps({"schema_version": 1, "assets": status_json(report)}, indent=2))
         return
     click.echo(render_status(report.rows))
     summaries = report.summaries
