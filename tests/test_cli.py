@@ -84,6 +84,7 @@ def test_ls_json(project: Path):
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert rows == [
         {
+            "schema_version": 1,
             "name": "orders",
             "resource_type": "model",
             "materialized": "table",

@@ -156,6 +156,7 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
             click.echo(
                 json.dumps(
                     {
+                        "schema_version": 1,
                         "name": name,
                         "resource_type": node.resource_type,
                         "materialized": node.materialized,
@@ -172,7 +173,8 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
         for check in sorted(selected.checks):
             c = manifest.checks[check]
             if output == "json":
-                click.echo(json.dumps({"name": check, "resource_type": "check", "asset": c.asset}))
+                line = {"schema_version": 1, "name": check, "resource_type": "check"}
+                click.echo(json.dumps({**line, "asset": c.asset}))
             else:
                 click.echo(check if output == "name" else (c.path or ""))
     nothing = not selected.assets and not selected.checks
