@@ -42,7 +42,7 @@ class StateRecorder:
                 event.command,
                 target=event.target,
                 selection=event.selection,
-                args=event.args,
+                args=redaction.stored(event.args),
                 run_id=event.run_id,
                 pid=event.pid or os.getpid(),
                 started_at=event.at,
