@@ -320,7 +320,8 @@ def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path:
 # --------------------------------------------------------------------------- profiles
 
 
-def _profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") -> list[Path]:
+def profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") -> list[Path]:
+    """Where ``profiles.yml`` is looked for, in order (dbt's order for a dbt project)."""
     if options.profiles_dir is not None:
         return [options.profiles_dir / "profiles.yml"]
     if flavor == "dbt":  # dbt's order: DBT_PROFILES_DIR, the current directory, then ~/.dbt
@@ -349,7 +350,7 @@ def load_target(
 
     ``target_configs`` gives the config class of each adapter type (see :func:`load_project`).
     """
-    candidates = _profiles_candidates(root, options, flavor)
+    candidates = profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
     profile_name = config.profile or config.name
     if path is None:

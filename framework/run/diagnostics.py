@@ -17,8 +17,7 @@ import orch
 from orch import redaction
 from orch.config import ADAPTER_ENTRY_POINT_GROUP, RunOptions
 from orch.errors import OrchError, UserError
-from orch.load.project import PROJECT_FILES, Project, load_project
-from orch.load.project import _profiles_candidates as profiles_candidates
+from orch.load.project import PROJECT_FILES, Project, load_project, profiles_candidates
 from pydantic import SecretStr
 
 MASK = "********"
