@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         schedule,
         sensor,
     )
+    from orch.storage import InputContext, IOManager, OutputContext  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,9 @@ _LAZY = {
     "file_sensor": "orch.automation.schedules",
     "schedule": "orch.automation.schedules",
     "sensor": "orch.automation.schedules",
+    "IOManager": "orch.storage",
+    "InputContext": "orch.storage",
+    "OutputContext": "orch.storage",
 }
 
 __all__ = ["OrchError", "__version__", *sorted(_LAZY)]
