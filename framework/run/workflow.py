@@ -21,7 +21,7 @@ from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.config import RunOptions, TargetConfig
-from orch.events import EventSink, FanOut, RunFinished, RunStarted
+from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
 from orch.run.executor import Executor, PartitionMapper, RunSummary, StepHook
@@ -185,6 +185,8 @@ def _execute(
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
+            if hook.left_standing:
+                fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
         executor = Executor(
             plan,
             manifest,
@@ -302,6 +304,21 @@ def cleanup_temporary_relations(adapter: Adapter, manifest: Manifest, plan: Plan
                 adapter.drop_relation(relation)
                 dropped.append(str(relation))
     return dropped
+
+
+def _standing_note(run_id: str, checks: set[str], state: StateStore, target: str) -> LogEmitted:
+    """The line saying which checks a build did not re-run, with their last results."""
+    last = state.latest_check_results(sorted(checks), target=target)
+    counts: dict[str, int] = {}
+    for record in last.values():
+        counts[record.status] = counts.get(record.status, 0) + 1
+    results = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return LogEmitted(
+        run_id, None, "info",
+        f"{len(checks)} checks not re-run: what they read is up to date"
+        + (f" (last results: {results})" if results else "")
+        + "; --checks all re-runs them",
+    )  # fmt: skip
 
 
 @contextmanager
