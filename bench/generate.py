@@ -68,9 +68,7 @@ def _layer_bounds(n: int, layers: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def plan_models(
-    n: int, seed: int, layers: int = 10, flavour: str = "synthetic"
-) -> list[ModelSpec]:
+def plan_models(n: int, seed: int, layers: int = 10, flavour: str = "synthetic") -> list[ModelSpec]:
     """Choose names, layers, parents, SQL shapes and materializations for ``n`` models."""
     rng = random.Random(seed)
     realistic = flavour == "realistic"

@@ -18,6 +18,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "out"
 
 
+# Children write and reuse .pyc files as on a user's machine, even where the environment turns
+# that off (PYTHONDONTWRITEBYTECODE=1 here would add ~0.3 s of compiling to every command).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 class BenchError(Exception):
     """A benchmark cannot run (missing command, failed command); the message says why."""
 
@@ -73,7 +78,7 @@ def run_process(cmd: list[str], cwd: Path | None = None, label: str | None = Non
     """Run any command once, timed, with its own peak RSS; :class:`BenchError` if it fails."""
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -490,14 +490,15 @@ class CheckHook(StepHook):
         checks = selection.checks_for(manifest, assets)
         standing: set[str] = set()
         if options.checks != "all":
-            standing = checks_left_standing(manifest, plan, checks, selection.named_checks(manifest))
+            standing = checks_left_standing(
+                manifest, plan, checks, selection.named_checks(manifest)
+            )
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
         hook = cls(evaluator, plan, checks - standing, sink, stop_on_error=project.flavor == "dbt")
         hook.left_standing = standing
         return hook
 
     # ------------------------------------------------------------------ audit (WAP)
-
 
     def blocking_checks(self, node: Node) -> list[CheckNode]:
         """The blocking checks (SQL or ``@check`` functions) that audit ``node``'s staged data."""
