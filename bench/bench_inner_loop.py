@@ -10,7 +10,8 @@ command a fresh process:
   ``target/manifest.json`` run by N threads in DAG order, no orch code (wall and peak RSS);
 - **build**: ``orch build --threads N`` on an empty warehouse (``.orch/`` deleted too);
 - **no-op**: ``orch build --changed`` right after, nothing changed;
-- **one model**: ``orch run -s MODEL`` for a model in the middle of the DAG;
+- **one model**: ``orch run -s MODEL`` for a model in the middle of the DAG, and its floor:
+  ``bench/floor.py one`` (open the warehouse file, run that model's statement, close);
 - **checks floor**: ``bench/floor.py checks``: every check's failing-rows count in one
   connection, on the warehouse the build left; **orch test**: all checks through orch;
 - **cold compile**: ``orch compile`` after deleting ``target/`` (its parse cache included).
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         floor_cmd = [sys.executable, str(BENCH_DIR / "floor.py"), str(plan_file)]
         order = model_order(manifest)
         one_model = manifest["nodes"][order[len(order) // 2]]["name"]
+        one_index = next(
+            i for i, s in enumerate(plan["statements"]) if f'"{one_model}" AS' in s["sql"]
+        )
         n_checks = len(plan["checks"])
         print(
             f"{len(plan['statements'])} models, {n_checks} checks; one model: {one_model}",
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             add("build", run_measured(["build", *dirs, "--threads", str(args.threads)]))
             add("noop", run_measured(["build", "--changed", *dirs]))
             add("one_model", run_measured(["run", "-s", one_model, *dirs]))
+            add("one_floor", run_process([*floor_cmd, "one", "--statement", str(one_index),
+                                          "--database", str(warehouse)]))  # fmt: skip
             add("checks_floor", run_process([*floor_cmd, "checks", "--database", str(warehouse)]))
             add("test", run_measured(["test", *dirs, "--threads", "1"]))
             remove_paths(project / "target")
@@ -138,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "build_over_floor": seconds["build"] / seconds["floor"],
         "test_over_checks_floor": seconds["test"] / seconds["checks_floor"],
         "build_rss_over_floor": rss["build"] / rss["floor"],
+        "one_model_over_floor": seconds["one_model"] / seconds["one_floor"],
     }  # fmt: skip
     print()
     print(f"{'figure':<34}{'median s':>10}{'peak MiB':>10}")
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "build": f"orch build --threads {args.threads}",
         "noop": "orch build --changed (no-op)",
         "one_model": f"orch run -s {one_model}",
+        "one_floor": "one statement floor (open, run, close)",
         "checks_floor": f"checks floor ({n_checks} queries)",
         "test": "orch test",
         "cold_compile": "orch compile (cold)",
@@ -155,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"build / parallel floor            {result['build_over_floor']:.2f} x")
     print(f"orch test / checks floor          {result['test_over_checks_floor']:.2f} x")
     print(f"build peak RSS / floor's          {result['build_rss_over_floor']:.2f} x")
+    print(f"one model / one statement floor   {result['one_model_over_floor']:.2f} x")
     print("(medians)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -8,8 +8,10 @@ database name to attach as, the schemas, one ``CREATE OR REPLACE ...`` statement
 materialized model with the indexes of the statements it depends on, and the checks' failing-rows
 queries. ``build`` runs the statements with N threads (one DuckDB cursor each) in DAG order —
 a statement starts as soon as all it depends on finished — which is the honest limit of a
-parallel build; ``checks`` runs ``SELECT COUNT(*) FROM (<failing rows>)`` for every check in one
-connection, the way orch evaluates them on DuckDB. Run it as its own process so that its wall
+parallel build. ``one`` runs the statement ``--statement I`` alone: the floor of
+``orch run -s MODEL`` on a built warehouse (open the file, one statement, close). ``checks`` runs
+``SELECT COUNT(*) FROM (<failing rows>)`` for every check in one connection, the way orch
+evaluates them on DuckDB. Run it as its own process so that its wall
 time and peak memory include the interpreter and the DuckDB import, like an ``orch`` command's.
 """
 
@@ -84,7 +86,8 @@ def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("plan", type=Path)
-    parser.add_argument("mode", choices=("build", "checks"))
+    parser.add_argument("mode", choices=("build", "checks", "one"))
+    parser.add_argument("--statement", type=int, default=0, help="one: the statement's index")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--database", type=Path, required=True, help="the DuckDB file")
     args = parser.parse_args()
@@ -92,6 +95,8 @@ def main() -> None:
     con = connect(plan, args.database)
     if args.mode == "build":
         run_build(plan, con, args.threads)
+    elif args.mode == "one":
+        con.execute(plan["statements"][args.statement]["sql"])
     else:
         run_checks(plan, con)
     con.close()
