@@ -222,7 +222,7 @@ class _Compiler:
             try:
                 if name in self.python_assets:
                     self.nodes[name] = python_models.compile_python(
-                        self.settings, self.graph, self.python_assets[name]
+                        self.settings, self.graph, self.python_assets[name], self.nodes
                     )
                 elif name in self.parsed:
                     node = self.nodes[name] = self.compile_model(self.parsed[name])
