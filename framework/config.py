@@ -110,6 +110,10 @@ DBT_PASSTHROUGH_KEYS = frozenset(
         "omit_default_schema",
         "delimiter",
         "quote_columns",
+        # materialized='external' (dbt-duckdb's settings, acted on by orch.run.io.external)
+        "location",
+        "format",
+        "partition_by",
     }
 )
 

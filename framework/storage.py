@@ -47,6 +47,17 @@ _BUILTIN_CLASSES = {
 }
 #: Where built-ins keep files by default: ``<project>/.orch/storage/<target>/<name>``.
 STORAGE_DIR = (".orch", "storage")
+#: The Parquet IO manager's layout: ``<base>/<asset>/[key=<partition>/]data.parquet``.
+PARQUET_FILE = "data.parquet"
+PARTITION_PREFIX = "key="
+
+
+def parquet_glob(base_dir: str, asset: str, partitioned: bool) -> str:
+    """An asset's Parquet files as one path or glob (what SQL reads with ``read_parquet``)."""
+    base = base_dir.rstrip("/")
+    if partitioned:
+        return f"{base}/{asset}/{PARTITION_PREFIX}*/{PARQUET_FILE}"
+    return f"{base}/{asset}/{PARQUET_FILE}"
 
 
 def builtin_of(name: str, declarations: Mapping[str, Any]) -> str | None:

@@ -23,15 +23,14 @@ from urllib.parse import unquote
 from orch.assets import table_type_of
 from orch.errors import StorageError
 from orch.run.io.location import Location, key_part, missing_input
-from orch.storage import InputContext, IOManager, OutputContext
+from orch.storage import PARQUET_FILE, PARTITION_PREFIX, InputContext, IOManager, OutputContext
 
 if TYPE_CHECKING:
     import polars as pl
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "data.parquet"
-PARTITION_PREFIX = "key="
+FILE_NAME = PARQUET_FILE
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "brotli", "uncompressed"]
 
 
@@ -206,14 +205,6 @@ class ParquetIOManager(IOManager):
             for f in self.location.list_files(self.folder_for(key))
             if f.replace("\\", "/").endswith("/" + FILE_NAME)
         ]
-
-
-def glob_for(base_dir: str, asset: str, partitioned: bool) -> str:
-    """The files of an asset as a glob (SQL reads them with ``read_parquet``)."""
-    loc = Location(base_dir)
-    if partitioned:
-        return loc.join(asset) + f"/{PARTITION_PREFIX}*/{FILE_NAME}"
-    return loc.join(asset, FILE_NAME)
 
 
 def _unquote(text: str) -> str:
