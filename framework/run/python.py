@@ -32,7 +32,7 @@ from orch.assets import (
 )
 from orch.errors import ConfigError, Location, ModelFailedError, OrchError, StorageError
 from orch.events import EventSink, LogEmitted
-from orch.load.python_files import find_asset, function_line
+from orch.load.python_files import find_asset, function_line, import_python_file
 from orch.manifest import Manifest, Node
 from orch.run.io import IOManagers
 from orch.run.io.external import read_external
@@ -63,6 +63,7 @@ class PythonRuntime:
     sink: EventSink | None = None
     resource_overrides: Mapping[str, Any] = field(default_factory=dict)  # test helpers
     project_file: str = "orch_project.yml"
+    model_paths: tuple[str, ...] = ("models",)
     _instances: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _io: IOManagers | None = None
@@ -78,8 +79,16 @@ class PythonRuntime:
                     self.resources,
                     overrides=self.resource_overrides,
                     project_file=self.project_file,
+                    discover=self._import_model_files,
                 )
             return self._io
+
+    def _import_model_files(self) -> None:
+        """Import every Python file under the model folders (a project's IO manager class lives
+        in one)."""
+        for folder in self.model_paths:
+            for path in sorted((self.project_root / folder).rglob("*.py")):
+                import_python_file(path.relative_to(self.project_root).as_posix(), path)
 
     def io_manager(self, name: str, adapter: Adapter, schema: str) -> IOManager:
         """The IO manager ``name``; the warehouse one bound to the run's adapter."""
@@ -99,6 +108,7 @@ class PythonRuntime:
             sink=sink,
             project_file=project.project_file,
             resource_overrides=dict(RESOURCE_OVERRIDES.get() or {}),
+            model_paths=tuple(project.config.model_paths),
         )
 
     def resource(self, name: str, cls: type[Any]) -> Any:

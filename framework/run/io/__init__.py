@@ -114,8 +114,10 @@ class IOManagers:
         project_root: Path | str | None = None,
         overrides: Mapping[str, Any] | None = None,
         location: Callable[[tuple[str | int, ...]], Location | None] = lambda _p: None,
+        discover: Callable[[], None] | None = None,
     ) -> None:
         self.declarations = dict(declarations or {})
+        self._discover = discover  # imports the project's Python files (where classes live)
         self.target = target
         self.base_dir = Path(base_dir)
         self.project_root = Path(project_root) if project_root is not None else None
@@ -133,6 +135,7 @@ class IOManagers:
         *,
         overrides: Mapping[str, Any] | None = None,
         project_file: str = "orch_project.yml",
+        discover: Callable[[], None] | None = None,
     ) -> IOManagers:
         """The IO managers of a project's run on ``target`` (files under ``.orch/storage``)."""
         return cls(
@@ -142,6 +145,7 @@ class IOManagers:
             project_root=project_root,
             overrides=overrides,
             location=lambda _p: Location(project_file),
+            discover=discover,
         )
 
     def names(self) -> list[str]:
@@ -175,6 +179,10 @@ class IOManagers:
         decl = self.declarations.get(name)
         if isinstance(decl, Mapping):
             cls = self._declared_class(name)
+            if cls is None and decl.get("type") is not None and self._discover is not None:
+                self._discover()  # the class may be in a model file this run did not import
+                self._discover = None
+                cls = self._declared_class(name)
             if cls is None:
                 declared_type = decl.get("type")
                 raise ConfigError(
