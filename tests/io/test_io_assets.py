@@ -76,7 +76,12 @@ def test_objects_parquet_and_by_type_round_trip(project: Path, orch) -> None:
     assert not {"stats", "fitted", "big_orders"} & tables  # not in the warehouse
     status = orch("status", "--project-dir", project)
     assert status.exit_code == 0, status.output
-    assert 'type="builtins.dict"' in status.output and 'format="pickle"' in status.output
+    parquet = (store / "parquet" / "big_orders" / "data.parquet").resolve().as_uri()
+    stats_uri = (store / "objects" / "stats").resolve().as_uri()
+    stored = status.output.split("Stored (last materialization):\n", 1)[1]
+    size = (store / "parquet" / "big_orders" / "data.parquet").stat().st_size
+    assert f"big_orders: parquet: {parquet} (parquet, 2 rows, {size:,} bytes)" in stored
+    assert f"stats: objects: {stats_uri} (pickle, " in stored and "builtins.dict)" in stored
 
 
 def test_unknown_io_manager_is_an_error_at_load(make_project, tmp_path: Path, orch) -> None:

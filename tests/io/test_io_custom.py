@@ -113,7 +113,8 @@ def test_custom_io_manager_one_file_per_partition(project: Path, orch) -> None:
         got = con.execute("select country, n from analytics.signup_count order by 1").fetchall()
     assert got == [("be", 3), ("nl", 3)]
     status = orch("status", "--project-dir", project)
-    assert "rows=3" in status.output
+    uri = (project / "jsonl" / "signups" / "be.jsonl").resolve().as_uri()
+    assert f"signups [be]: events_io: {uri} (3 rows)" in status.output
 
 
 def test_handle_output_raising_fails_the_step_and_keeps_old_files(project: Path, orch) -> None:

@@ -209,3 +209,21 @@ def test_external_bad_format_is_a_config_error(make_project, tmp_path: Path, orc
         "models/x.sql: external model 'x': format 'xlsx' is not supported (use parquet or csv)"
         in run.stderr
     )
+
+
+def test_partition_deleted_by_hand_is_reported_missing_and_rebuilt(project: Path, orch) -> None:
+    for day in ("2024-01-01", "2024-01-02"):
+        run = orch("build", "--project-dir", project, "-s", "events", "--partition", day)
+        assert run.exit_code == 0, run.output
+    gone = project / STORAGE / "parquet" / "events" / "key=2024-01-02" / "data.parquet"
+    gone.unlink()
+    status = orch("status", "--project-dir", project, "-s", "events", "--output", "json")
+    (asset,) = json.loads(status.stdout)["assets"]
+    by_key = {p["key"]: p for p in asset["partitions"]}
+    assert by_key["2024-01-01"]["status"] == "up to date"
+    assert by_key["2024-01-02"]["status"] == "missing"
+    assert by_key["2024-01-02"]["reason"] == f"missing: its file {gone} was deleted"
+    text = orch("status", "--project-dir", project, "-s", "events").output
+    assert "DELETED" in text or "missing" in text
+    run = orch("build", "--project-dir", project, "-s", "events", "--partition", "2024-01-02")
+    assert run.exit_code == 0 and gone.is_file()
