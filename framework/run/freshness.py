@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 from typing import Any, Final, Literal
+from urllib.parse import unquote, urlparse
 
 from orch.manifest import CheckNode, Manifest, Node
 from orch.partitions import PartitionDefinition, definition_of, partition_keys, upstream_keys

@@ -238,13 +238,13 @@ def storage_rows(manifest: Manifest, project: Project, options: RunOptions) -> l
             newest[asset] = rec
     out = []
     for name in names:
-        rec = newest.get(name)
-        meta = rec.metadata if rec is not None else {}
+        last = newest.get(name)
+        meta = last.metadata if last is not None else {}
         uri = meta.get("uri")
-        if rec is None or not isinstance(uri, str):
+        if last is None or not isinstance(uri, str):
             continue
         details = {k: meta[k] for k in STORAGE_KEYS[1:] if k in meta}
         io = str(meta.get("io_manager") or meta.get("materialized") or "")
         gone = deleted_file(meta) is not None
-        out.append(StorageRow(name, rec.partition_key, io, uri, details, gone))
+        out.append(StorageRow(name, last.partition_key, io, uri, details, gone))
     return out
