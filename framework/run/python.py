@@ -390,6 +390,33 @@ def upstream_filter(
 # --------------------------------------------------------------------------- inputs
 
 
+def remove_owned_files(
+    manifest: Manifest, assets: list[str], runtime: PythonRuntime
+) -> dict[str, list[str]]:
+    """``--full-refresh``: remove the Parquet files the ``parquet`` IO manager wrote for each
+    asset (every partition's ``data.parquet``, nothing else in its folder). Returns them by asset.
+    """
+    removed: dict[str, list[str]] = {}
+    for name in assets:
+        node = manifest.nodes.get(name)
+        info = node.python if node is not None else None
+        if info is None or info.io_manager is None:
+            continue
+        if builtin_of(info.io_manager, runtime.resources) != "parquet":
+            continue
+        manager = runtime.io.get(info.io_manager)
+        owned = getattr(manager, "owned_files", None)
+        location = getattr(manager, "location", None)
+        if owned is None or location is None:
+            continue
+        files = owned((name,))
+        for f in files:
+            location.remove(f)
+        if files:
+            removed[name] = files
+    return removed
+
+
 def stored_by(upstream: Node, runtime: PythonRuntime | None) -> str:
     """The IO manager holding ``upstream``'s output: ``warehouse`` for SQL models, seeds and
     sources; a Python asset's own, or (decided by type at run time) ``objects`` when an object

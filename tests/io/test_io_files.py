@@ -227,3 +227,30 @@ def test_partition_deleted_by_hand_is_reported_missing_and_rebuilt(project: Path
     assert "DELETED" in text or "missing" in text
     run = orch("build", "--project-dir", project, "-s", "events", "--partition", "2024-01-02")
     assert run.exit_code == 0 and gone.is_file()
+
+
+KEYED = """\
+import polars as pl
+from orch import AssetContext, asset
+
+
+@asset(io_manager="parquet", partitioned_by={{"keys": {keys}, "column": "k"}})
+def keyed(context: AssetContext) -> pl.DataFrame:
+    return pl.DataFrame({{"k": [context.partition_key]}})
+"""
+
+
+def test_full_refresh_removes_the_old_files_it_owns_and_only_those(
+    make_project, tmp_path: Path, orch
+) -> None:
+    path = make_project(tmp_path / "p", {"models/keyed.py": KEYED.format(keys=["a", "b"])})
+    assert orch("build", "--project-dir", path).exit_code == 0
+    folder = path / STORAGE / "parquet" / "keyed"
+    assert sorted(p.name for p in folder.iterdir()) == ["key=a", "key=b"]
+    (folder / "README.txt").write_text("not orch's")
+    (path / "models" / "keyed.py").write_text(KEYED.format(keys=["a", "c"]))
+    run = orch("build", "--project-dir", path, "--full-refresh")
+    assert run.exit_code == 0, run.output
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == ["README.txt", "key=a/data.parquet", "key=c/data.parquet"]
+    assert "full refresh: removed 2 old file(s)" in run.output

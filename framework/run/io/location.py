@@ -122,6 +122,10 @@ class Location:
             os.remove(path)
         except FileNotFoundError:
             pass
+        try:
+            os.rmdir(os.path.dirname(path))  # a partition's folder, when nothing else is in it
+        except OSError:
+            pass
 
     @contextmanager
     def atomic_write(self, path: str, what: str) -> Iterator[IO[bytes]]:
