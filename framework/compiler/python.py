@@ -37,7 +37,12 @@ from orch.load.project import Project
 from orch.load.python_files import PythonAsset, collect_assets
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
-from orch.storage import BUILTIN_IO_MANAGERS, TABLE_IO_MANAGERS, builtin_of
+from orch.storage import (
+    BUILTIN_IO_MANAGERS,
+    TABLE_IO_MANAGERS,
+    builtin_of,
+    stored_outside_warehouse,
+)
 from orch.yamldoc import load_yaml
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
@@ -274,7 +279,7 @@ def resolve_io_manager(project: Project, a: PythonAsset, config: ModelConfig) ->
             + ", ".join(BUILTIN_IO_MANAGERS)
             + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
         )
-    builtin = builtin_of(name, declared)
+    builtin = builtin_of(name, declared, project.target_name)
     if builtin in TABLE_IO_MANAGERS and kind == "object":
         raise ConfigError(
             f"asset '{a.name}' returns {a.signature.output_annotation} (its annotation), which "
@@ -361,6 +366,25 @@ def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict
                         f"check '{name}' is attached to unknown asset '{spec.asset}'",
                         location=Location(loaded.path),
                         hint=suggestion(spec.asset, [*assets, *project.models]) or "Fix asset=",
+                    )
+                )
+                continue
+            target = assets.get(spec.asset)
+            if target is not None and (
+                target.signature.output_kind == "object"
+                or stored_outside_warehouse(
+                    "table",
+                    target.spec.config.get("io_manager"),
+                    project.config.resources,
+                    project.target_name,
+                )
+            ):
+                errors.append(
+                    ProjectError(
+                        f"check '{name}' is attached to '{spec.asset}', which is stored outside "
+                        "the warehouse (its IO manager), where checks cannot run",
+                        location=Location(loaded.path),
+                        hint="Attach it to a downstream asset that reads it",
                     )
                 )
                 continue

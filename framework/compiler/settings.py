@@ -184,7 +184,7 @@ class ModelSettings:
         what = ""
         if upstream.python is not None and upstream.python.io_manager is not None:
             io_name = upstream.python.io_manager
-            builtin = builtin_of(io_name, resources)
+            builtin = builtin_of(io_name, resources, project.target_name)
             if builtin in (None, "warehouse"):
                 if builtin is None or upstream.relation is None:
                     raise self._unreadable(reader, upstream, io_name, where)

@@ -216,7 +216,7 @@ def run_python_asset(
             "an asset that only has side effects",
         )
     io_name = info.io_manager or ("warehouse" if is_table(value) else "objects")
-    if builtin_of(io_name, runtime.resources) == "warehouse":
+    if builtin_of(io_name, runtime.resources, runtime.target) == "warehouse":
         table = to_arrow(value, node, spec)
         check_columns(table, node, spec, sig)
         if window is not None:
@@ -402,7 +402,7 @@ def remove_owned_files(
         info = node.python if node is not None else None
         if info is None or info.io_manager is None:
             continue
-        if builtin_of(info.io_manager, runtime.resources) != "parquet":
+        if builtin_of(info.io_manager, runtime.resources, runtime.target) != "parquet":
             continue
         manager = runtime.io.get(info.io_manager)
         owned = getattr(manager, "owned_files", None)
@@ -477,7 +477,10 @@ def load_input(
         table = read_external(upstream, root, manifest.project.target_name, node.name, param)
         return as_input(table, kind, node, param, upstream)
     io_name = stored_by(upstream, runtime)
-    if runtime is not None and builtin_of(io_name, runtime.resources) != "warehouse":
+    if (
+        runtime is not None
+        and builtin_of(io_name, runtime.resources, runtime.target) != "warehouse"
+    ):
         assert upstream.relation is not None
         if upstream.python is not None:  # its classes, for an object stored by reference
             find_asset(upstream.python.module_path, runtime.project_root, upstream.name)
