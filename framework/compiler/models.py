@@ -28,6 +28,7 @@ from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
     declared_columns,
+    external_fingerprint,
     fingerprint_of,
     relations_may_collide,
     settings_fingerprint,
@@ -449,6 +450,7 @@ class _Compiler:
                 model.sql_fingerprint,
                 settings_fingerprint(config),
                 *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())),
+                *external_fingerprint(config),
             ),
         )
 

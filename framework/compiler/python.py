@@ -229,6 +229,7 @@ def compile_python(
         config_fingerprint(run_config),
         json.dumps(sorted((c, i.data_type) for c, i in columns.items())),
         settings_fingerprint(config, PYTHON_FINGERPRINT_KEYS),
+        *([f"io_manager:{config.io_manager}"] if config.io_manager else []),  # where it is stored
     )
     return Node(
         name=a.name,

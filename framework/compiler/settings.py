@@ -69,6 +69,15 @@ def settings_fingerprint(
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def external_fingerprint(config: ModelConfig) -> list[str]:
+    """Where an external model writes (changing it rebuilds the model); nothing for others, so
+    their fingerprints stay as they were."""
+    if config.materialized != "external":
+        return []
+    keys = ("location", "format", "partition_by")
+    return [json.dumps({k: config.extra.get(k) for k in keys}, sort_keys=True, default=str)]
+
+
 def declared_columns(columns: Iterable[ColumnProperties]) -> dict[str, ColumnInfo]:
     """Columns as YAML properties declare them (a model's or a source table's)."""
     return {
