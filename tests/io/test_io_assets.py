@@ -3,6 +3,7 @@ Real project folders, a real DuckDB file, the real CLI."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -269,3 +270,18 @@ def test_folder_default_io_manager(make_project, tmp_path: Path, orch) -> None:
     run = orch("build", "--project-dir", path)
     assert run.exit_code == 0, run.output
     assert pl.read_parquet(path / "lake_files" / "copy" / "data.parquet").height == 3
+
+
+def test_run_events_carry_where_outputs_were_stored(project: Path, orch) -> None:
+    run = orch("build", "--project-dir", project, "--log-format", "json")
+    assert run.exit_code == 0, run.output
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    done = {e["asset"]: e for e in events if e.get("metadata") and e.get("asset")}
+    lake = done["big_orders"]["metadata"]
+    path = project / STORAGE / "parquet" / "big_orders" / "data.parquet"
+    assert lake["uri"] == path.resolve().as_uri()
+    assert lake["format"] == "parquet" and lake["rows"] == 2
+    assert lake["bytes"] == path.stat().st_size and lake["io_manager"] == "parquet"
+    assert done["stats"]["metadata"]["type"] == "builtins.dict"
+    results = json.loads((project / "target" / "run_results.json").read_text())
+    assert {r["unique_id"].rsplit(".", 1)[-1] for r in results["results"]} >= {"stats"}
