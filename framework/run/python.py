@@ -64,6 +64,8 @@ class PythonRuntime:
     resource_overrides: Mapping[str, Any] = field(default_factory=dict)  # test helpers
     project_file: str = "orch_project.yml"
     model_paths: tuple[str, ...] = ("models",)
+    # (asset, partition) -> the metadata its newest materialization recorded (the run's start)
+    stored_metadata: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _instances: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _io: IOManagers | None = None
@@ -157,6 +159,7 @@ def run_python_asset(
     spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
     key = window.key if window is not None else None
     kwargs: dict[str, Any] = {}
+    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
     params = _parameters(spec)
     for param, upstream in sig.inputs.items():
         kwargs[param] = load_input(
@@ -170,6 +173,7 @@ def run_python_asset(
             run_id=run_id,
             param=param,
             annotation=params.get(param),
+            resources=resources,
         )
     context = None
     if sig.config_param is not None and sig.config_class is not None:
@@ -177,7 +181,6 @@ def run_python_asset(
         kwargs[sig.config_param] = build_config(
             sig.config_class, node.name, runtime.variables, location
         )
-    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
     for param, name in sig.resource_params.items():
         kwargs[param] = resources[name]
     if sig.context_param is not None:
@@ -263,6 +266,8 @@ def run_python_asset(
             "unless the IO manager itself replaced it",
         ) from err
     stored = redaction.scrub_data(out.metadata)
+    with runtime._lock:
+        runtime.stored_metadata[(node.name, window.key if window else None)] = dict(stored)
     if rows is None and isinstance(stored.get("rows"), int):
         rows = stored["rows"]
     partition = {"partition": window.key} if window is not None else {}
@@ -464,6 +469,7 @@ def load_input(
     run_id: str = "",
     param: str | None = None,
     annotation: Any = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Any:
     """Load an upstream asset through its IO manager, as the annotated type.
 
@@ -487,13 +493,18 @@ def load_input(
         manager = runtime.io_manager(io_name, adapter, upstream.relation.schema_name)
         keys = upstream_partition_keys(node, upstream, partition)
         partitioned = upstream.config.partitioned_by is not None
+        single = keys[0] if keys is not None and len(keys) == 1 else None
+        recorded = runtime.stored_metadata.get((upstream.name, None if not partitioned else single))
         context = InputContext(
             name=param,
-            upstream_output=OutputContext(key=(upstream.name,), asset=upstream.name),
+            upstream_output=OutputContext(
+                key=(upstream.name,), asset=upstream.name, metadata=dict(recorded or {})
+            ),
             asset=node.name,
             run_id=run_id,
             partition_keys=keys if partitioned else None,
             annotation=annotation,
+            resources=dict(resources or {}),
             all_partitions=partitioned and keys is None,
         )
         try:

@@ -53,6 +53,8 @@ class JsonLines(IOManager):
         for key in context.partition_keys or [None]:
             text = self.path(up.asset, key).read_text()
             rows.extend(json.loads(line) for line in text.splitlines())
+        if up.metadata.get("rows") != len(rows):  # what handle_output recorded
+            raise ValueError(f"recorded {up.metadata.get('rows')} rows, read {len(rows)}")
         return rows
 '''
 
@@ -112,6 +114,9 @@ def test_custom_io_manager_one_file_per_partition(project: Path, orch) -> None:
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         got = con.execute("select country, n from analytics.signup_count order by 1").fetchall()
     assert got == [("be", 3), ("nl", 3)]
+    # a later run reads what the earlier one recorded (from the state)
+    again = orch("build", "--project-dir", project, "-s", "signup_count", "--partition", "nl")
+    assert again.exit_code == 0, again.output
     status = orch("status", "--project-dir", project)
     uri = (project / "jsonl" / "signups" / "be.jsonl").resolve().as_uri()
     assert f"signups [be]: events_io: {uri} (3 rows)" in status.output
