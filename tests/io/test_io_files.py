@@ -254,3 +254,26 @@ def test_full_refresh_removes_the_old_files_it_owns_and_only_those(
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == ["README.txt", "key=a/data.parquet", "key=c/data.parquet"]
     assert "full refresh: removed 2 old file(s)" in run.output
+
+
+def test_partitioned_sql_model_reads_its_window_of_a_parquet_asset(
+    make_project, tmp_path: Path, orch
+) -> None:
+    path = make_project(
+        tmp_path / "p",
+        {
+            "models/events.py": EVENTS,
+            "models/daily_sql.sql": """\
+                {{ config(materialized='incremental',
+                          partitioned_by={'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
+                select day, sum(n) as total from events group by day
+            """,
+        },
+    )
+    for day in ("2024-01-01", "2024-01-02"):
+        run = orch("build", "--project-dir", path, "-s", "events", "--partition", day)
+        assert run.exit_code == 0, run.output
+    run = orch("build", "--project-dir", path, "-s", "daily_sql", "--partition", "2024-01-02")
+    assert run.exit_code == 0, run.output
+    with duckdb.connect(str(path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select total from analytics.daily_sql").fetchall() == [(22,)]
