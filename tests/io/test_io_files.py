@@ -92,6 +92,9 @@ def test_sql_model_reads_parquet_asset_with_read_parquet(project: Path, orch) ->
         assert con.execute("select count(*) from analytics.all_events").fetchall() == [(4,)]
     lineage = orch("lineage", "--project-dir", project, "sql_total")
     assert "events" in lineage.output
+    shown = orch("show", "--project-dir", project, "-s", "sql_total")
+    assert shown.exit_code == 0, shown.output
+    assert "22" in shown.stdout and "11" in shown.stdout
 
 
 def test_reading_one_partition_of_1000_opens_only_its_file(tmp_path: Path) -> None:
