@@ -285,3 +285,16 @@ def test_run_events_carry_where_outputs_were_stored(project: Path, orch) -> None
     assert done["stats"]["metadata"]["type"] == "builtins.dict"
     results = json.loads((project / "target" / "run_results.json").read_text())
     assert {r["unique_id"].rsplit(".", 1)[-1] for r in results["results"]} >= {"stats"}
+
+
+def test_testing_helper_with_a_memory_io_manager(project: Path) -> None:
+    from orch.run.io import MemoryIOManager
+    from orch.testing import materialize
+
+    memory = MemoryIOManager()
+    run = materialize(["report"], project_dir=project, resources={"objects": memory})
+    assert run.success, run.failures
+    assert run.output_for("stats") == {"rows": 3, "total": 112.5}  # from memory, not a file
+    assert run.output_for("big_orders")["order_id"].sort().to_list() == [2, 3]  # Parquet
+    assert run.output_for("report").to_dicts() == [{"rows": 3, "mean": 37.5, "big": 2}]
+    assert not (run.project_dir / STORAGE / "objects").exists()
