@@ -267,8 +267,8 @@ def test_partitioned_sql_model_reads_its_window_of_a_parquet_asset(
         {
             "models/events.py": EVENTS,
             "models/daily_sql.sql": """\
-                {{ config(materialized='incremental',
-                          partitioned_by={'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
+                {{ config(materialized='incremental', partitioned_by={
+                    'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
                 select day, sum(n) as total from events group by day
             """,
         },
