@@ -144,7 +144,7 @@ def compile_project(
     try:
         manifest = compiler.compile()
         if python_assets:
-            py_checks = python_models.python_check_nodes(project, python_assets)
+            py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
     except BaseException:
         if files is not None:

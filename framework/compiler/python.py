@@ -354,7 +354,9 @@ def resource_location(project: Project) -> Any:
     return locate
 
 
-def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict[str, CheckNode]:
+def python_check_nodes(
+    project: Project, assets: dict[str, PythonAsset], nodes: Mapping[str, Node] | None = None
+) -> dict[str, CheckNode]:
     """CheckNodes for ``@check`` functions in the imported files (run by the check runner)."""
     out: dict[str, CheckNode] = {}
     files = {id(a.file): a.file for a in assets.values()}
@@ -370,15 +372,10 @@ def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict
                     )
                 )
                 continue
-            target = assets.get(spec.asset)
-            if target is not None and (
-                target.signature.output_kind == "object"
-                or stored_outside_warehouse(
-                    "table",
-                    target.spec.config.get("io_manager"),
-                    project.config.resources,
-                    project.target_name,
-                )
+            target = (nodes or {}).get(spec.asset)
+            target_io = target.python.io_manager if target and target.python else None
+            if target is not None and stored_outside_warehouse(
+                target.materialized, target_io, project.config.resources, project.target_name
             ):
                 errors.append(
                     ProjectError(

@@ -228,3 +228,50 @@ def test_sigkill_during_parquet_write_leaves_no_partial_file(make_project, tmp_p
     assert run.returncode == 0, run.stdout + run.stderr
     assert pl.read_parquet(final).height == 10
     assert not list(folder.glob(".orch-tmp-*"))  # swept by the next write
+
+
+def test_checks_on_assets_stored_outside_the_warehouse_are_refused(
+    make_project, tmp_path: Path, orch
+) -> None:
+    path = make_project(
+        tmp_path / "p",
+        {
+            "models/lake/a.py": """\
+                import polars as pl
+                from orch import asset, check
+
+                @asset
+                def a() -> pl.DataFrame:
+                    return pl.DataFrame({"x": [1]})
+
+                @check(asset="a")
+                def a_has_rows(data):
+                    return data.height > 0
+            """,
+        },
+        project_yml="""\
+            name: shop
+            profile: shop
+            models:
+              shop:
+                lake:
+                  +io_manager: parquet
+        """,
+    )
+    run = orch("build", "--project-dir", path)
+    assert run.exit_code == 2
+    assert (
+        "models/lake/a.py: check 'a_has_rows' is attached to 'a', which is stored outside the "
+        "warehouse (its IO manager), where checks cannot run" in run.stderr
+    )
+    (path / "models" / "lake" / "a.py").write_text(
+        "import polars as pl\nfrom orch import asset\n\n@asset\n"
+        "def a() -> pl.DataFrame:\n    return pl.DataFrame({'x': [1]})\n"
+    )
+    (path / "models" / "lake" / "a.yml").write_text(
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: x\n"
+        "        tests: [not_null]\n"
+    )
+    run = orch("build", "--project-dir", path)
+    assert run.exit_code == 2
+    assert "check 'not_null' on 'a': the asset is stored outside the warehouse" in run.stderr
