@@ -398,16 +398,16 @@ def upstream_filter(
 def remove_owned_files(
     manifest: Manifest, assets: list[str], runtime: PythonRuntime
 ) -> dict[str, list[str]]:
-    """``--full-refresh``: remove the Parquet files the ``parquet`` IO manager wrote for each
-    asset (every partition's ``data.parquet``, nothing else in its folder). Returns them by asset.
-    """
+    """``--full-refresh``: remove the files the ``parquet`` and ``objects`` IO managers wrote
+    for each asset (every partition's; nothing else in its folder). Returns them by asset."""
     removed: dict[str, list[str]] = {}
     for name in assets:
         node = manifest.nodes.get(name)
         info = node.python if node is not None else None
         if info is None or info.io_manager is None:
             continue
-        if builtin_of(info.io_manager, runtime.resources, runtime.target) != "parquet":
+        builtin = builtin_of(info.io_manager, runtime.resources, runtime.target)
+        if builtin not in ("parquet", "objects"):
             continue
         manager = runtime.io.get(info.io_manager)
         owned = getattr(manager, "owned_files", None)

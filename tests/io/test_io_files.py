@@ -280,3 +280,24 @@ def test_partitioned_sql_model_reads_its_window_of_a_parquet_asset(
     assert run.exit_code == 0, run.output
     with duckdb.connect(str(path / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select total from analytics.daily_sql").fetchall() == [(22,)]
+
+
+def test_full_refresh_removes_an_object_assets_old_partition_files(
+    make_project, tmp_path: Path, orch
+) -> None:
+    model = """\
+from orch import AssetContext, asset
+
+
+@asset(partitioned_by={{"keys": {keys}}})
+def stats(context: AssetContext) -> dict:
+    return {{"key": context.partition_key}}
+"""
+    path = make_project(tmp_path / "p", {"models/stats.py": model.format(keys=["a", "b"])})
+    assert orch("build", "--project-dir", path).exit_code == 0
+    folder = path / STORAGE / "objects" / "stats"
+    assert sorted(p.name for p in folder.iterdir()) == ["a", "b"]
+    (path / "models" / "stats.py").write_text(model.format(keys=["a"]))
+    run = orch("build", "--project-dir", path, "--full-refresh")
+    assert run.exit_code == 0, run.output
+    assert sorted(p.name for p in folder.iterdir()) == ["a"]

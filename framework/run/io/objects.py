@@ -92,6 +92,22 @@ class ObjectsIOManager(IOManager):
         """Whether the file of ``context.key`` exists."""
         return self.location.exists(self.path_for(context.key))
 
+    def owned_files(self, key: tuple[str, ...]) -> list[str]:
+        """The files stored for ``key``: its own file, or its partitions' files (one level
+        below; ``--full-refresh`` removes them)."""
+        path = self.path_for(key)
+        if self.location.remote:
+            return [path] if self.location.exists(path) else []
+        if os.path.isfile(path):
+            return [path]
+        if not os.path.isdir(path):
+            return []
+        return sorted(
+            os.path.join(path, name)
+            for name in os.listdir(path)
+            if os.path.isfile(os.path.join(path, name)) and not name.startswith(".orch-tmp-")
+        )
+
 
 def _dumps(obj: Any, fmt: ObjectFormat) -> bytes:
     if fmt == "pickle":
