@@ -28,11 +28,90 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from orch.assets import PartitionWindow, Resource
+from orch.assets import PartitionWindow, Resource, resource_values
 
 log = logging.getLogger(__name__)
+
+#: The built-in IO managers' names (their classes live in orch.run.io).
+BUILTIN_IO_MANAGERS = ("memory", "objects", "parquet", "warehouse")
+#: Built-ins that store only tables (polars, Arrow, pandas).
+TABLE_IO_MANAGERS = ("parquet", "warehouse")
+_BUILTIN_CLASSES = {
+    "MemoryIOManager": "memory",
+    "ObjectsIOManager": "objects",
+    "ParquetIOManager": "parquet",
+    "WarehouseIOManager": "warehouse",
+}
+#: Where built-ins keep files by default: ``<project>/.orch/storage/<target>/<name>``.
+STORAGE_DIR = (".orch", "storage")
+#: The Parquet IO manager's layout: ``<base>/<asset>/[key=<partition>/]data.parquet``.
+PARQUET_FILE = "data.parquet"
+PARTITION_PREFIX = "key="
+
+
+def parquet_glob(base_dir: str, asset: str, partitioned: bool) -> str:
+    """An asset's Parquet files as one path or glob (what SQL reads with ``read_parquet``)."""
+    base = base_dir.rstrip("/")
+    if partitioned:
+        return f"{base}/{asset}/{PARTITION_PREFIX}*/{PARQUET_FILE}"
+    return f"{base}/{asset}/{PARQUET_FILE}"
+
+
+def declared_type(decl: Any, target: str | None = None) -> str | None:
+    """A resource's ``type``: ``targets.<target>.type`` when given (an IO manager may differ per
+    target: Parquet files on DuckDB, the warehouse on Snowflake), else its own ``type``."""
+    if not isinstance(decl, Mapping):
+        return None
+    per_target = decl.get("targets")
+    if target is not None and isinstance(per_target, Mapping):
+        override = per_target.get(target)
+        if isinstance(override, Mapping) and override.get("type") is not None:
+            return str(override["type"])
+    value = decl.get("type")
+    return None if value is None else str(value)
+
+
+def builtin_of(name: str, declarations: Mapping[str, Any], target: str | None = None) -> str | None:
+    """The built-in IO manager ``name`` stands for on ``target``: itself (undeclared, or declared
+    without a type), or the built-in its declared ``type`` names; None for a project's own
+    class."""
+    text = declared_type(declarations.get(name), target)
+    if text is None:
+        return name if name in BUILTIN_IO_MANAGERS else None
+    text = text.rsplit(".", 1)[-1]
+    if text in BUILTIN_IO_MANAGERS:
+        return text
+    return _BUILTIN_CLASSES.get(text)
+
+
+def is_remote(base: str) -> bool:
+    """Whether a base folder is an fsspec URL (``s3://...``) rather than a local path."""
+    head, sep, _ = base.partition("://")
+    return bool(sep) and head not in ("file", "local")
+
+
+def builtin_base_dir(
+    name: str, declarations: Mapping[str, Any], target: str, project_root: Path | str
+) -> str:
+    """Where a file-based built-in (``objects``, ``parquet``) named ``name`` keeps its files.
+
+    Its declared ``base_dir`` (per target), relative to the project folder; by default
+    ``<project>/.orch/storage/<target>/<name>``. The compiler (SQL reading Parquet) and the run
+    ask this one function, so both agree.
+    """
+    values = resource_values(declarations, name, target) if name in declarations else {}
+    base = values.get("base_dir")
+    if base is None:
+        return str(Path(project_root, *STORAGE_DIR, target, name))
+    text = str(base)
+    if text.startswith(("file://", "local://")):
+        text = text.split("://", 1)[1]
+    if is_remote(text) or Path(text).is_absolute():
+        return text
+    return str(Path(project_root, text))
 
 
 @dataclass
@@ -94,7 +173,9 @@ class InputContext:
             metadata recorded when it was stored, e.g. its URI and rows).
         asset: the downstream asset's name, or None for an op.
         op: the downstream op's name, or None for an asset.
-        partition_keys: the upstream partition keys the step reads (None: all of them).
+        partition_keys: the upstream partition keys the step reads (None: an unpartitioned
+            upstream, or every stored partition when ``all_partitions``).
+        all_partitions: the upstream is partitioned and the step reads all of its partitions.
         annotation: the input's declared type (load as this: polars, Arrow, pandas...).
         resources: resources by name, as the step sees them.
     """
@@ -107,11 +188,30 @@ class InputContext:
     partition_keys: list[str] | None = None
     annotation: Any = None
     resources: Mapping[str, Any] = field(default_factory=dict)
+    all_partitions: bool = False
 
     @property
     def step_name(self) -> str:
         """The downstream asset's or op's name, for messages."""
         return self.asset or self.op or self.name
+
+    def upstream_keys(self) -> list[tuple[str, ...]]:
+        """The keys to load: the upstream's key, or one key per partition in ``partition_keys``.
+
+        For a partitioned upstream the run passes its asset key (without a partition) in
+        ``upstream_output.key`` and the partitions the step reads in ``partition_keys``.
+        """
+        base = self.upstream_output.key
+        if self.partition_keys is None:
+            return [base]
+        return [(*base, k) for k in self.partition_keys]
+
+    def combine(self, loaded: Mapping[str, Any]) -> Any:
+        """What a per-partition IO manager hands over: the one object of a single partition,
+        or ``{partition_key: object}`` for several (Dagster's convention)."""
+        if self.partition_keys is not None and len(self.partition_keys) == 1:
+            return loaded[self.partition_keys[0]]
+        return dict(loaded)
 
 
 class IOManager(Resource, ABC):
@@ -133,3 +233,81 @@ class IOManager(Resource, ABC):
     def has_output(self, context: OutputContext) -> bool:
         """Whether an output is stored for ``context`` (``--from-failure`` and status use it)."""
         return False
+
+
+# --------------------------------------------------------------------------- external SQL models
+
+
+@dataclass(frozen=True)
+class ExternalFiles:
+    """Where a ``materialized='external'`` SQL model's files are (dbt-duckdb's settings).
+
+    Attributes:
+        location: the file (or, with ``partition_by``, the folder), absolute or a URL.
+        format: ``parquet`` or ``csv``.
+        partition_by: columns the files are split by (hive-style folders), or empty.
+    """
+
+    location: str
+    format: str
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def scan_path(self) -> str:
+        """What a reader scans: the file, or every data file under the partition folders."""
+        if self.partition_by:
+            return f"{self.location.rstrip('/')}/**/*.{self.format}"
+        return self.location
+
+
+EXTERNAL_FORMATS = ("parquet", "csv")
+
+
+def external_files(
+    name: str, extra: Mapping[str, Any], project_root: Path | str, target: str
+) -> ExternalFiles:
+    """The files of external model ``name`` from its settings (``location``, ``format``,
+    ``partition_by``); default location ``<project>/.orch/storage/<target>/external/<name>.<fmt>``,
+    a relative one relative to the project folder. Raises ValueError for a bad setting (the
+    compiler turns it into a ConfigError naming the model)."""
+    location = extra.get("location")
+    fmt = extra.get("format")
+    if fmt is None and isinstance(location, str) and location.lower().endswith(".csv"):
+        fmt = "csv"
+    fmt = str(fmt or "parquet").lower()
+    if fmt not in EXTERNAL_FORMATS:
+        raise ValueError(f"format '{fmt}' is not supported (use parquet or csv)")
+    raw = extra.get("partition_by")
+    if raw is None:
+        columns: tuple[str, ...] = ()
+    elif isinstance(raw, str):
+        columns = tuple(c.strip() for c in raw.split(",") if c.strip())
+    elif isinstance(raw, list | tuple) and all(isinstance(c, str) for c in raw):
+        columns = tuple(raw)
+    else:
+        raise ValueError("partition_by must be a column name or a list of column names")
+    if location is None:
+        suffix = "" if columns else f".{fmt}"
+        text = str(Path(project_root, *STORAGE_DIR, target, "external", f"{name}{suffix}"))
+    else:
+        text = str(location)
+        if text.startswith(("file://", "local://")):
+            text = text.split("://", 1)[1]
+        if not is_remote(text) and not Path(text).is_absolute():
+            text = str(Path(project_root, text))
+    return ExternalFiles(text, fmt, columns)
+
+
+def stored_outside_warehouse(
+    materialized: str,
+    io_manager: str | None,
+    declarations: Mapping[str, Any],
+    target: str | None = None,
+) -> bool:
+    """Whether an asset's data lives in files or objects rather than a warehouse relation (an
+    external model, or a Python asset whose IO manager is not the warehouse)."""
+    if materialized == "external":
+        return True
+    if io_manager is None:
+        return False
+    return builtin_of(io_manager, declarations, target) != "warehouse"

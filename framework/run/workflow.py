@@ -27,7 +27,7 @@ from orch.run.checks import CheckHook, TestRun, run_tests
 from orch.run.executor import Executor, PartitionMapper, RunSummary, StepHook
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
-from orch.run.python import PythonRuntime
+from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
@@ -179,9 +179,19 @@ def _execute(
             )
         )  # fmt: skip
         cleanup_temporary_relations(adapter, manifest, plan)
+        python = PythonRuntime.from_project(project, fan)
+        if options.full_refresh and not (options.partition or options.start or options.end):
+            assets = sorted({s.asset for s in plan.order})
+            for asset, files in remove_owned_files(manifest, assets, python).items():
+                fan.emit(
+                    LogEmitted(
+                        run_id, asset, "info", f"full refresh: removed {len(files)} old file(s)"
+                    )
+                )
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
+        python.stored_metadata.update({key: dict(rec.metadata) for key, rec in latest.items()})
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
@@ -199,7 +209,7 @@ def _execute(
             full_refresh=options.full_refresh,
             known_runs=known,
             hook=hook,
-            python=PythonRuntime.from_project(project, fan),
+            python=python,
             partition_mapper=partition_mapper,
         )
         with _interrupt_on_sigterm():
