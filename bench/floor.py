@@ -57,6 +57,7 @@ def run_build(plan: dict, con: duckdb.DuckDBPyConnection, threads: int) -> None:
         cursor = getattr(local, "cursor", None)
         if cursor is None:
             cursor = local.cursor = con.cursor()
+            cursor.execute(f"USE {quote(plan['database'] or 'bench_floor')}")  # not inherited
         cursor.execute(statements[i]["sql"])
         return i
 
