@@ -658,5 +658,3 @@ def check_unique(definitions: Sequence[tuple[Any, Location]], kind: str) -> dict
             )
         out[definition.name] = (definition, where)
     return {k: v[0] for k, v in out.items()}
-
-
