@@ -172,6 +172,21 @@ class BlockingCheckFailedError(CheckFailedError):
         self.quarantine = quarantine
 
 
+class StorageError(ExecutionError):
+    """An IO manager could not store an output or load an input (a location, a file, a type)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        location: Location | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.path = path
+
+
 class WarehouseError(ExecutionError):
     """The warehouse rejected a statement."""
 

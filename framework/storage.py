@@ -113,6 +113,24 @@ class InputContext:
         """The downstream asset's or op's name, for messages."""
         return self.asset or self.op or self.name
 
+    def upstream_keys(self) -> list[tuple[str, ...]]:
+        """The keys to load: the upstream's key, or one key per partition in ``partition_keys``.
+
+        For a partitioned upstream the run passes its asset key (without a partition) in
+        ``upstream_output.key`` and the partitions the step reads in ``partition_keys``.
+        """
+        base = self.upstream_output.key
+        if self.partition_keys is None:
+            return [base]
+        return [(*base, k) for k in self.partition_keys]
+
+    def combine(self, loaded: Mapping[str, Any]) -> Any:
+        """What a per-partition IO manager hands over: the one object of a single partition,
+        or ``{partition_key: object}`` for several (Dagster's convention)."""
+        if self.partition_keys is not None and len(self.partition_keys) == 1:
+            return loaded[self.partition_keys[0]]
+        return dict(loaded)
+
 
 class IOManager(Resource, ABC):
     """Base of an IO manager: store an output (:meth:`handle_output`), load an input

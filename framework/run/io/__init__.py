@@ -1,0 +1,213 @@
+"""IO managers by name: the built-ins and the project's own, configured per target.
+
+An asset or op names the IO manager that stores its output (``io_manager="parquet"``); this
+module turns the name into an instance, once per run (:class:`IOManagers`):
+
+- a resource declared under ``resources:`` whose ``type`` is an IO manager: a built-in's name
+  (``type: parquet``), a built-in's class, or an :class:`orch.IOManager` subclass of the project
+  (its class name, or ``module.Class``). Fields come from the declaration, per target
+  (``targets.<target>``), like any resource;
+- a built-in by its own name: ``memory``, ``objects`` (and ``parquet``, ``warehouse``), with its
+  files under ``<project>/.orch/storage/<target>/<name>`` unless ``resources.<name>.base_dir``
+  says otherwise.
+
+A relative ``base_dir`` of a built-in is relative to the project folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from orch.assets import build_resource
+from orch.errors import ConfigError, Location, suggestion
+from orch.run.io.location import is_url, local_path
+from orch.run.io.memory import MemoryIOManager
+from orch.run.io.objects import ObjectsIOManager
+from orch.storage import IOManager
+
+__all__ = [
+    "BUILTIN_IO_MANAGERS",
+    "IOManagers",
+    "MemoryIOManager",
+    "ObjectsIOManager",
+    "io_manager_class",
+    "register_builtin",
+    "storage_dir",
+]
+
+# name -> class; parquet and warehouse register themselves when their modules load.
+BUILTIN_IO_MANAGERS: dict[str, type[IOManager]] = {
+    "memory": MemoryIOManager,
+    "objects": ObjectsIOManager,
+}
+STORAGE_DIR = (".orch", "storage")
+
+
+def register_builtin(name: str, cls: type[IOManager]) -> None:
+    """Make ``cls`` available under ``name`` (``io_manager="name"``, ``type: name``)."""
+    BUILTIN_IO_MANAGERS[name] = cls
+
+
+def storage_dir(project_root: Path | str, target: str) -> Path:
+    """Where built-in IO managers keep files by default: ``<project>/.orch/storage/<target>``."""
+    return Path(project_root, *STORAGE_DIR, target)
+
+
+def _subclasses(cls: type[Any]) -> list[type[IOManager]]:
+    out: list[type[IOManager]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_subclasses(sub))
+    return out
+
+
+def io_manager_class(type_name: str) -> type[IOManager] | None:
+    """The IO manager class a ``type:`` names: a built-in's name or class, a loaded
+    :class:`IOManager` subclass (``Class`` or ``module.Class``), or an importable ``module.Class``.
+    None when nothing matches (or the name is not an IO manager)."""
+    if type_name in BUILTIN_IO_MANAGERS:
+        return BUILTIN_IO_MANAGERS[type_name]
+    matches = [
+        c
+        for c in _subclasses(IOManager)
+        if type_name in (c.__name__, c.__qualname__, f"{c.__module__}.{c.__qualname__}")
+    ]
+    if matches:
+        return matches[-1]  # the most recently defined (a re-imported model file)
+    module, _, attr = type_name.rpartition(".")
+    if module:
+        try:
+            found = getattr(importlib.import_module(module), attr, None)
+        except ImportError:
+            return None
+        if isinstance(found, type) and issubclass(found, IOManager):
+            return found
+    return None
+
+
+class IOManagers:
+    """The IO managers of one run (or one ``execute_in_process``), each instantiated once.
+
+    Args:
+        declarations: the project's ``resources:`` block.
+        target: the target whose values (``resources.<name>.targets.<target>``) apply.
+        base_dir: the default folder of the built-ins' files (each under ``<base_dir>/<name>``).
+        project_root: what a built-in's relative ``base_dir`` is relative to.
+        overrides: instances to use instead (tests, ``execute_in_process(resources=...)``).
+        location: maps a key path (``("resources", "lake")``) to its place in the project file.
+    """
+
+    def __init__(
+        self,
+        declarations: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        target: str = "dev",
+        base_dir: Path | str = Path(*STORAGE_DIR, "dev"),
+        project_root: Path | str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        location: Callable[[tuple[str | int, ...]], Location | None] = lambda _p: None,
+    ) -> None:
+        self.declarations = dict(declarations or {})
+        self.target = target
+        self.base_dir = Path(base_dir)
+        self.project_root = Path(project_root) if project_root is not None else None
+        self._overrides = {k: v for k, v in (overrides or {}).items() if isinstance(v, IOManager)}
+        self._location = location
+        self._instances: dict[str, IOManager] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def for_project(
+        cls,
+        project_root: Path | str,
+        target: str,
+        declarations: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        project_file: str = "orch_project.yml",
+    ) -> IOManagers:
+        """The IO managers of a project's run on ``target`` (files under ``.orch/storage``)."""
+        return cls(
+            declarations,
+            target=target,
+            base_dir=storage_dir(project_root, target),
+            project_root=project_root,
+            overrides=overrides,
+            location=lambda _p: Location(project_file),
+        )
+
+    def names(self) -> list[str]:
+        """Every name an asset or op may use: the built-ins and the declared IO managers."""
+        declared = [n for n in self.declarations if self._declared_class(n) is not None]
+        return sorted({*BUILTIN_IO_MANAGERS, *declared, *self._overrides})
+
+    def is_known(self, name: str) -> bool:
+        """Whether ``name`` resolves to an IO manager."""
+        return name in self._overrides or name in self.names()
+
+    def get(self, name: str) -> IOManager:
+        """The IO manager ``name``; ConfigError (with a suggestion) when there is none."""
+        with self._lock:
+            if name in self._overrides:
+                return self._overrides[name]
+            if name not in self._instances:
+                self._instances[name] = self._build(name)
+            return self._instances[name]
+
+    def _declared_class(self, name: str) -> type[IOManager] | None:
+        decl = self.declarations.get(name)
+        if not isinstance(decl, Mapping):
+            return None
+        declared_type = decl.get("type")
+        if declared_type is None:
+            return BUILTIN_IO_MANAGERS.get(name)
+        return io_manager_class(str(declared_type))
+
+    def _build(self, name: str) -> IOManager:
+        decl = self.declarations.get(name)
+        if isinstance(decl, Mapping):
+            cls = self._declared_class(name)
+            if cls is None:
+                declared_type = decl.get("type")
+                raise ConfigError(
+                    f"resource '{name}' is not an IO manager (type: {declared_type})"
+                    if declared_type
+                    else f"resource '{name}' is not an IO manager (it has no type)",
+                    location=self._location(("resources", name, "type")),
+                    hint="Set its type to a built-in ("
+                    + ", ".join(sorted(BUILTIN_IO_MANAGERS))
+                    + ") or to an orch.IOManager subclass defined in the project's Python files",
+                )
+            spelled = {**decl, "type": cls.__name__}
+            if cls in BUILTIN_IO_MANAGERS.values() and "base_dir" in cls.model_fields:
+                spelled.setdefault("base_dir", str(self.base_dir / name))
+            instance = build_resource(cls, name, {name: spelled}, self.target, self._location)
+            assert isinstance(instance, IOManager)
+            return self._rooted(instance)
+        if name in BUILTIN_IO_MANAGERS:
+            cls = BUILTIN_IO_MANAGERS[name]
+            values: dict[str, Any] = {}
+            if "base_dir" in cls.model_fields:
+                values["base_dir"] = str(self.base_dir / name)
+            return cls.model_validate(values)
+        raise ConfigError(
+            f"unknown IO manager '{name}'",
+            location=self._location(("resources",)),
+            hint=suggestion(name, self.names())
+            or "Use a built-in ("
+            + ", ".join(sorted(BUILTIN_IO_MANAGERS))
+            + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
+        )
+
+    def _rooted(self, instance: IOManager) -> IOManager:
+        """A built-in's relative base_dir made relative to the project folder."""
+        if type(instance) not in BUILTIN_IO_MANAGERS.values() or self.project_root is None:
+            return instance
+        base = getattr(instance, "base_dir", None)
+        if isinstance(base, str) and not is_url(base) and not Path(local_path(base)).is_absolute():
+            return instance.model_copy(update={"base_dir": str(self.project_root / base)})
+        return instance
