@@ -14,10 +14,11 @@ from typing import Any
 from orch.errors import OrchError
 from orch.events import EventList
 from orch.ops import JobDefinition
+from orch.run.io import MemoryIOManager
 from orch.run.ops.engine import AssetLoader, OpFailedError, OpRun, ReusedStep, TypeCheckError
 from orch.run.ops.result import OpJobResult, StepResult
 from orch.run.ops.setup import node_configs, node_resources
-from orch.storage import IOManager, OutputContext
+from orch.storage import IOManager
 
 __all__ = [
     "OpFailedError", "OpJobResult", "OpRun", "ReusedStep", "StepResult", "TypeCheckError",
@@ -25,25 +26,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class _DictIO(IOManager):
-    """Outputs kept in a dict for one process."""
-
-    def model_post_init(self, context: Any) -> None:  # noqa: D102
-        object.__setattr__(self, "_values", {})
-
-    def handle_output(self, context: OutputContext, obj: Any) -> None:  # noqa: D102
-        self._values[context.key] = obj  # type: ignore[attr-defined]
-
-    def load_input(self, context: Any) -> Any:  # noqa: D102
-        return self._values[context.upstream_output.key]  # type: ignore[attr-defined]
-
-    def has_output(self, context: OutputContext) -> bool:  # noqa: D102
-        return context.key in self._values  # type: ignore[attr-defined]
-
-
 def memory_io() -> IOManager:
     """The IO manager of ``execute_in_process``: values in memory, for this process only."""
-    return _DictIO()
+    return MemoryIOManager()
 
 
 def _asset_values(assets: Mapping[str, Any] | None) -> AssetLoader:
