@@ -45,7 +45,8 @@ from orch.errors import (
     Location,
     suggestion,
 )
-from orch.load.python_files import import_python_file
+from orch.load.python_files import collect_op_jobs, import_python_file, job_location
+from orch.ops import JobDefinition
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -421,15 +422,23 @@ class Automation:
     jobs: dict[str, JobConfig] = field(default_factory=dict)
     schedules: dict[str, ScheduleDefinition] = field(default_factory=dict)
     sensors: dict[str, SensorDefinition] = field(default_factory=dict)
+    op_jobs: dict[str, JobDefinition] = field(default_factory=dict)  # from jobs/*.py
 
-    def job(self, name: str) -> JobConfig:
-        """A job by name; an error naming the closest one."""
+    def names(self) -> list[str]:
+        """Every job's name: asset jobs (``jobs:``) and op jobs (``jobs/*.py``)."""
+        return sorted({*self.jobs, *self.op_jobs})
+
+    def job(self, name: str) -> JobConfig | JobDefinition:
+        """A job by name (an asset job's config, or an op job); an error naming the closest."""
+        if name in self.op_jobs:
+            return self.op_jobs[name]
         if name not in self.jobs:
+            names = self.names()
             raise ConfigError(
                 f"unknown job '{name}'",
-                hint=suggestion(name, self.jobs)
-                or (f"Jobs: {', '.join(sorted(self.jobs))}" if self.jobs else
-                    "Declare it under 'jobs:' in orch_project.yml"),
+                hint=suggestion(name, names)
+                or (f"Jobs: {', '.join(names)}" if names else
+                    "Declare it under 'jobs:' in orch_project.yml, or define it in jobs/*.py"),
             )  # fmt: skip
         return self.jobs[name]
 
@@ -466,12 +475,21 @@ def load_automation(project: Project) -> Automation:
         add(_from_sensor_config(name, sn), doc.location(("sensors", name)))
     for defn in _python_definitions(project):
         add(defn, defn.location)
+    automation.op_jobs = collect_op_jobs(project.root, job_files(project))
+    for name, op_job in automation.op_jobs.items():
+        if name in automation.jobs:
+            raise DuplicateNameError(
+                f"op job '{name}' has the name of the asset job at "
+                f"{doc.location(('jobs', name)) or project.project_file}",
+                location=job_location(project.root, op_job),
+                hint="Jobs share one namespace: rename one of them",
+            )
     every: list[ScheduleDefinition | SensorDefinition] = [
         *automation.schedules.values(),
         *automation.sensors.values(),
     ]
     for defn in every:
-        if defn.job not in automation.jobs:
+        if defn.job not in automation.jobs and defn.job not in automation.op_jobs:
             kind = "schedule" if isinstance(defn, ScheduleDefinition) else "sensor"
             in_yaml = defn.name in config.schedules or defn.name in config.sensors
             section = "schedules" if kind == "schedule" else "sensors"
@@ -479,8 +497,8 @@ def load_automation(project: Project) -> Automation:
             raise ConfigError(
                 f"{kind} '{defn.name}' launches unknown job '{defn.job}'",
                 location=location,
-                hint=suggestion(defn.job, automation.jobs)
-                or "Declare the job under 'jobs:' in orch_project.yml",
+                hint=suggestion(defn.job, automation.names())
+                or "Declare the job under 'jobs:' in orch_project.yml, or define it in jobs/*.py",
             )
     return automation
 
@@ -530,6 +548,16 @@ def sensor_files(project: Project) -> list[Path]:
     """Every ``*.py`` under the project's sensor paths, sorted."""
     files: list[Path] = []
     for folder in project.config.sensor_paths:
+        base = project.root / folder
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(files)
+
+
+def job_files(project: Project) -> list[Path]:
+    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted."""
+    files: list[Path] = []
+    for folder in project.config.job_paths:
         base = project.root / folder
         if base.is_dir():
             files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)

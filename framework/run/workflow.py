@@ -200,7 +200,7 @@ def _execute(
             python=PythonRuntime.from_project(project, fan),
             partition_mapper=partition_mapper,
         )
-        with _interrupt_on_sigterm():
+        with interrupt_on_sigterm():
             summary = executor.run()
         if hook is not None:  # checks that could not run are reported as skipped
             hook.finish(summary)
@@ -305,7 +305,7 @@ def cleanup_temporary_relations(adapter: Adapter, manifest: Manifest, plan: Plan
 
 
 @contextmanager
-def _interrupt_on_sigterm():  # type: ignore[no-untyped-def]
+def interrupt_on_sigterm():  # type: ignore[no-untyped-def]
     """SIGTERM stops a run like Ctrl-C (only possible from the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         yield

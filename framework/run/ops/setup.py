@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from orch.assets import Config, Resource
-from orch.errors import ConfigError, suggestion
+from orch.errors import ConfigError, Location, suggestion
 from orch.ops import JobDefinition, Node
 from pydantic import ValidationError
 
@@ -34,8 +35,19 @@ def _example(job: str, node: str, field: str) -> str:
     return json.dumps({"ops": {node: {"config": {field: "..."}}}})
 
 
+def relative_to(root: Path | None, where: Location) -> Location:
+    """``where`` with its path relative to the project folder ``root`` when it is inside it."""
+    if root is None:
+        return where
+    try:
+        rel = Path(where.path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return where
+    return Location(rel, where.line, where.col)
+
+
 def node_configs(
-    job: JobDefinition, run_config: Mapping[str, Any] | None
+    job: JobDefinition, run_config: Mapping[str, Any] | None, *, root: Path | None = None
 ) -> dict[str, Config | None]:
     """Each node's config object, from the job's defaults and ``run_config``.
 
@@ -89,7 +101,7 @@ def node_configs(
             raise ConfigError(
                 f"job '{job.name}': config of op '{name}' ({cls.__name__}): field '{key}' is "
                 f"{what}",
-                location=node.op.location,
+                location=relative_to(root, node.op.location),
                 hint=f"Pass it with --config '{_example(job.name, name, key)}'",
             ) from None
     return configs
@@ -99,6 +111,8 @@ def node_resources(
     job: JobDefinition,
     given: Mapping[str, Any] | None,
     factory: ResourceFactory | None = None,
+    *,
+    root: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The resources each node's op takes, by parameter name (given > the job's > factory).
 
@@ -108,12 +122,16 @@ def node_resources(
     pool: dict[str, Any] = {**job.resources, **(given or {})}
     out: dict[str, dict[str, Any]] = {}
     for name, node in job.graph.nodes.items():
-        out[name] = _resources_of(job, node, pool, factory)
+        out[name] = _resources_of(job, node, pool, factory, root)
     return out
 
 
 def _resources_of(
-    job: JobDefinition, node: Node, pool: dict[str, Any], factory: ResourceFactory | None
+    job: JobDefinition,
+    node: Node,
+    pool: dict[str, Any],
+    factory: ResourceFactory | None,
+    root: Path | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pname, cls in node.op.resource_params.items():
@@ -122,7 +140,7 @@ def _resources_of(
                 raise ConfigError(
                     f"job '{job.name}': op '{node.name}' needs resource '{pname}' "
                     f"({cls.__name__}), which is not given",
-                    location=node.op.location,
+                    location=relative_to(root, node.op.location),
                     hint=f"Pass resources={{'{pname}': {cls.__name__}(...)}} or set it in the job",
                 )
             pool[pname] = factory(pname, cls, node.name)
@@ -131,7 +149,7 @@ def _resources_of(
             raise ConfigError(
                 f"job '{job.name}': resource '{pname}' of op '{node.name}' is a "
                 f"{type(value).__name__}, not {cls.__name__}",
-                location=node.op.location,
+                location=relative_to(root, node.op.location),
             )
         values[pname] = value
     return values
