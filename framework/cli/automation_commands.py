@@ -94,7 +94,7 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
       orch job ls
       orch job ls --output json
     """
-    _, automation, _ = _automation(kwargs)
+    project, automation, _ = _automation(kwargs)
 
     def launchers(name: str) -> tuple[list[str], list[str]]:
         return (
@@ -113,7 +113,7 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
             })  # fmt: skip
         for name, op_job in automation.op_jobs.items():
             schedules, sensors = launchers(name)
-            jobs.append({"name": name, "kind": "ops", **op_job_summary(op_job),
+            jobs.append({"name": name, "kind": "ops", **op_job_summary(op_job, project.root),
                          "schedules": schedules, "sensors": sensors})  # fmt: skip
         jobs.sort(key=lambda j: j["name"])
         _echo_json("jobs", jobs)
@@ -141,7 +141,13 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
         click.echo(line)
 
 
-def op_job_summary(job: Any) -> dict[str, Any]:
+def job_location(root: Any, job: Any) -> Any:
+    from orch.load.python_files import job_location as located
+
+    return located(root, job)
+
+
+def op_job_summary(job: Any, root: Any = None) -> dict[str, Any]:
     """An op job's graph as plain data: its ops in order, their edges, mapping, config."""
     nodes = job.graph.nodes
     order = []
@@ -167,7 +173,7 @@ def op_job_summary(job: Any) -> dict[str, Any]:
         ],
         "edges": [list(e) for e in job.graph.edges],
         "tags": dict(job.tags),
-        "location": f"{job.location.path}:{job.location.line}",
+        "location": str(job_location(root, job)) if root is not None else str(job.location),
     }  # fmt: skip
 
 

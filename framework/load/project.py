@@ -536,13 +536,15 @@ def _discover(project: Project) -> None:
         except UserError as err:
             errors.append(err)
 
-    if not project.models and not project.seeds and not errors:
+    has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
+    if not project.models and not project.seeds and not errors and not has_jobs:
         folders = ", ".join(f"{p}/" for p in cfg.model_paths)
         errors.append(
             ProjectError(
                 f"no models found in {folders}",
                 location=Location(project.project_file),
-                hint="Add a .sql model file there (e.g. models/my_model.sql), or fix 'model-paths'",
+                hint="Add a .sql model file there (e.g. models/my_model.sql), or fix 'model-paths' "
+                "(or define op jobs in jobs/*.py)",
             )
         )
     raise_collected(errors)
