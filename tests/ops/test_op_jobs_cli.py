@@ -304,9 +304,10 @@ def test_dry_run_prints_the_graph(project: Path, orch) -> None:
             def b(x: int) -> int:
                 return x
 
-            loop = GraphDefinition.from_dependencies("loop", [a, b], {"a": {"x": "b"}, "b": {"x": "a"}})
+            deps = {"a": {"x": "b"}, "b": {"x": "a"}}
+            loop = GraphDefinition.from_dependencies("loop", [a, b], deps)
             """,
-            "jobs/bad.py:11: graph 'loop' has a cycle: ",
+            "jobs/bad.py:12: graph 'loop' has a cycle: ",
         ),
         (
             """\
