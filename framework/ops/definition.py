@@ -146,7 +146,8 @@ class OpContext:
             is the same.
         resources: resources by name; retry_number: 0 for the first attempt;
         mapping_key: the dynamic branch this step runs for, or None; log: a logger whose lines
-        reach orch's events and the run log; tags: the run's tags.
+        reach orch's events and the run log; tags: the run's tags; project_dir: the project
+        folder under ``orch job run`` (None in process: relative paths are the cwd's).
     """
 
     def __init__(
@@ -162,8 +163,10 @@ class OpContext:
         mapping_key: str | None = None,
         tags: Mapping[str, str] | None = None,
         emit: Callable[[str, str], None] | None = None,
+        project_dir: Path | None = None,
     ) -> None:
         self.op = op
+        self.project_dir = project_dir
         self.job = job
         self.run_id = run_id
         self.step_key = step_key or op

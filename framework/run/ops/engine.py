@@ -251,6 +251,7 @@ class OpRun:
             node.name, job=self.job.name, run_id=run_id, step_key=step_key,
             op_config=self.configs.get(node.name), resources=self.resources.get(node.name),
             retry_number=retry, mapping_key=mapping_key, tags=self.tags, emit=emit,
+            project_dir=self.root,
         )  # fmt: skip
 
     def _call(
