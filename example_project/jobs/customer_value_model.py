@@ -97,7 +97,9 @@ def train_fold(
             grad[0] += error
             for i, value in enumerate(x):
                 grad[i + 1] += error * value
-        weights = [w - config.learning_rate * g / len(rows) for w, g in zip(weights, grad)]
+        weights = [
+            w - config.learning_rate * g / len(rows) for w, g in zip(weights, grad, strict=True)
+        ]
     hits = {"tp": 0.0, "fp": 0.0, "tn": 0.0, "fn": 0.0}
     for x, y in zip(test.select(FEATURES).rows(), test["label"].to_list(), strict=True):
         guess = _predict(weights, x) >= 0.5
@@ -108,7 +110,7 @@ def train_fold(
 
 
 def _predict(weights: list[float], x: tuple[float, ...]) -> float:
-    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x))
+    z = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
