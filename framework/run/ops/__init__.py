@@ -97,6 +97,11 @@ def failure_of(result: OpJobResult) -> OpFailedError:
 
 def run_graph_asset(job: JobDefinition, inputs: Mapping[str, Any]) -> Any:
     """Compute a ``@graph_asset``: its graph in process, fed the upstream assets; its output."""
-    result = execute_in_process(job, graph_inputs=inputs)
+    result = execute_in_process(job, graph_inputs=inputs, raise_on_error=False)
+    if result.status == "failed":  # the op's own exception: the asset reports it like its own
+        step = next(s for s in result.steps.values() if s.status == "failed")
+        if step.exception is not None:
+            raise step.exception
+        raise failure_of(result)
     (source,) = job.graph.outputs.values()
     return result.output_for(source.node, source.output)
