@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from orch.automation.jobs import op_job_overview
 from orch.config import (
     AssetSensorConfig,
     FileSensorConfig,
@@ -737,7 +738,9 @@ def schedule_overview(
 ) -> dict[str, list[dict[str, Any]]]:
     """Jobs, schedules (with their next tick) and sensors with recent ticks, for the docs site.
 
-    Returns ``{"jobs": [...], "schedules": [...], "sensors": [...]}``; every value is JSON-ready.
+    Returns ``{"jobs": [...], "schedules": [...], "sensors": [...], "op_jobs": [...]}`` (op jobs
+    with their graph and recent runs: :func:`orch.automation.jobs.op_job_overview`); every
+    value is JSON-ready.
     A schedule's next tick is described by :func:`next_tick_fields` (``due`` when it is not in
     the future).
     """
@@ -785,7 +788,8 @@ def schedule_overview(
                 "ticks": [tick_dict(t) for t in state.ticks(name, ticks)] if state else [],
             }
         )
-    return {"jobs": jobs, "schedules": schedules, "sensors": sensors}
+    op_jobs = op_job_overview(automation.op_jobs, state, project.root)
+    return {"jobs": jobs, "schedules": schedules, "sensors": sensors, "op_jobs": op_jobs}
 
 
 __all__ = [

@@ -94,6 +94,8 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
       orch job ls
       orch job ls --output json
     """
+    from orch.automation.jobs import op_job_summary
+
     project, automation, _ = _automation(kwargs)
 
     def launchers(name: str) -> tuple[list[str], list[str]]:
@@ -127,7 +129,7 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
     for name in automation.names():
         schedules, sensors = launchers(name)
         if name in automation.op_jobs:
-            summary = op_job_summary(automation.op_jobs[name])
+            summary = op_job_summary(automation.op_jobs[name], project.root)
             line = f"{name:<24} ops: {' → '.join(summary['order'])}"
         else:
             job = automation.jobs[name]
@@ -139,42 +141,6 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
         if schedules or sensors:
             line += f"  ← {', '.join(sorted(schedules + sensors))}"
         click.echo(line)
-
-
-def job_location(root: Any, job: Any) -> Any:
-    from orch.load.python_files import job_location as located
-
-    return located(root, job)
-
-
-def op_job_summary(job: Any, root: Any = None) -> dict[str, Any]:
-    """An op job's graph as plain data: its ops in order, their edges, mapping, config."""
-    nodes = job.graph.nodes
-    order = []
-    for name, node in nodes.items():
-        order.append(f"{name}[*]" if node.mapped_by is not None else name)
-    return {
-        "description": job.description,
-        "order": order,
-        "ops": [
-            {
-                "name": name,
-                "op": node.op.name,
-                "inputs": {i: f"{s.kind}:{s.node}.{s.output}" if s.kind != "asset"
-                           else f"asset:{s.node}" for i, s in node.inputs.items()},
-                "outputs": list(node.op.outs),
-                "mapped_by": f"{node.mapped_by.node}.{node.mapped_by.output}"
-                if node.mapped_by else None,
-                "config": node.op.config_class.__name__ if node.op.config_class else None,
-                "retries": (node.op.retry_policy or job.retry_policy).max_retries
-                if (node.op.retry_policy or job.retry_policy) else 0,
-            }
-            for name, node in nodes.items()
-        ],
-        "edges": [list(e) for e in job.graph.edges],
-        "tags": dict(job.tags),
-        "location": str(job_location(root, job)) if root is not None else str(job.location),
-    }  # fmt: skip
 
 
 @job_group.command("run")
@@ -300,6 +266,7 @@ def _run_op_job(
     tags: tuple[str, ...], from_failure: str | None, run_id: str | None, log_format: str,
     dry_run: bool,
 ) -> None:  # fmt: skip
+    from orch.automation.jobs import op_job_summary
     from orch.errors import ConfigError
     from orch.run.ops.workflow import run_op_job
     from orch.run.reporting import ConsoleReporter, JsonLinesReporter
@@ -317,7 +284,7 @@ def _run_op_job(
             raise ConfigError("--config must be a JSON object", hint='{"ops": {...}}')
     parsed_tags = _parse_tags(tags)
     if dry_run:
-        summary = op_job_summary(job)
+        summary = op_job_summary(job, project.root)
         click.echo(f"op job {job.name}: {len(summary['order'])} ops (nothing run)")
         for op_info in summary["ops"]:
             inputs = ", ".join(f"{k} ← {v}" for k, v in op_info["inputs"].items())
