@@ -213,7 +213,7 @@ def job_run_command(
     op_only = {"--config": run_config, "--tags": tags, "--from-failure": from_failure}
     if name in automation.op_jobs:
         asset_only = {"-s/--select": select, "--exclude": exclude, "--partition": partition,
-                      "--full-refresh": full_refresh}  # fmt: skip
+                      "--full-refresh": full_refresh, "--threads": threads}  # fmt: skip
         _refuse(name, "an op job", asset_only)
         _run_op_job(project, definition, options, run_config, tags, from_failure, run_id,
                     log_format, dry_run)  # fmt: skip

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from orch.config import RunOptions
+from orch.load.project import load_project
 from orch.state import SQLiteStateStore
 
 from tests.execution.conftest import spawn_orch, wait_for
@@ -488,3 +490,104 @@ def test_from_failure_of_an_unknown_or_other_run_is_an_error(project: Path, orch
     run = orch("job", "run", "train_model", "--project-dir", project, "--from-failure", build_id)
     assert run.exit_code == 2
     assert f"--from-failure: run '{build_id}' is a run of 'build', not of job" in run.stderr
+
+
+SECRET_JOB = """\
+from pydantic import SecretStr
+
+import orch
+from orch import job, op
+
+
+class Api(orch.Resource):
+    token: SecretStr
+
+
+@op
+def leak(context: orch.OpContext, api: Api) -> str:
+    context.log.info("using %s", api.token.get_secret_value())
+    return "token=" + api.token.get_secret_value()
+
+
+@op
+def fail_with_it(text: str) -> None:
+    raise ValueError(text)
+
+
+@job
+def leaky():
+    fail_with_it(leak())
+"""
+
+
+def test_env_var_secrets_never_reach_console_log_or_state(
+    make_project, tmp_path, orch, monkeypatch
+) -> None:
+    secret = "s3cr3t-ops-token-value"
+    monkeypatch.setenv("OPS_API_TOKEN", secret)
+    project = make_project(
+        tmp_path,
+        {"jobs/leaky.py": SECRET_JOB},
+        project_yml="""\
+        name: shop
+        profile: shop
+        resources:
+          api:
+            type: Api
+            token: "{{ env_var('OPS_API_TOKEN') }}"
+        """,
+    )
+    run = orch("job", "run", "leaky", "--project-dir", project, "--log-format", "json")
+    assert run.exit_code == 1, run.output
+    assert secret not in run.output
+    assert secret not in (project / "logs/orch.jsonl").read_text()
+    assert secret not in (project / ".orch/state.db").read_bytes().decode("latin-1")
+    with state(project) as st:
+        steps = st.run_op_steps(st.recent_runs()[0].run_id)
+    assert steps[0].outputs["result"]["preview"] != "'token=" + secret + "'"
+    assert steps[1].error is not None and steps[1].error.startswith("ValueError: token=")
+
+
+def test_a_held_lock_names_its_holder_and_runs_nothing(project: Path, orch) -> None:
+    from orch.state import LockOwner
+
+    with SQLiteStateStore.for_project(project) as store:
+        with store.acquire_lock("dev", LockOwner("build", "other-run")):
+            run = orch("job", "run", "train_model", "--project-dir", project)
+    assert run.exit_code == 2
+    assert "locked by" in run.stderr and "build" in run.stderr
+    with state(project) as st:
+        assert [r.command for r in st.recent_runs()] == []
+
+
+def test_threads_is_refused_for_op_jobs(project: Path, orch) -> None:
+    run = orch("job", "run", "train_model", "--project-dir", project, "--threads", "2")
+    assert run.exit_code == 2
+    assert "--threads does not apply to it" in run.stderr
+
+
+def test_the_daemon_launches_an_op_job(project: Path) -> None:
+    from datetime import datetime, timezone
+
+    from orch.automation.daemon import LaunchRequest, make_run_function
+    from orch.automation.schedules import load_automation
+
+    options = RunOptions(project_dir=project)
+    automation = load_automation(load_project(options))
+    run = make_run_function(options, automation)
+    outcome = run(
+        LaunchRequest(
+            "every_morning",
+            datetime(2024, 6, 1, 6, tzinfo=timezone.utc),
+            "k1",
+            "r" * 32,
+            "train_model",
+            vars={"ops": {"fit": {"config": {"factor": 3}}}},
+        )  # fmt: skip
+    )
+    assert outcome.status == "success", outcome
+    with state(project) as st:
+        (recorded,) = st.recent_runs()
+        steps = st.run_op_steps(recorded.run_id)
+    assert recorded.run_id == "r" * 32 and recorded.args["config"]["ops"]["fit"]
+    assert steps[-1].outputs["result"]["preview"] == "{'total': 18}"
