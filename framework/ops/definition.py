@@ -215,7 +215,7 @@ def _trace(builder: Any, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
 # --------------------------------------------------------------------------- op
 
 
-@dataclass
+@dataclass(eq=False)  # identity: definitions are hashable and compared by object
 class OpDefinition:
     """An ``@op``: the function and how each of its parameters and outputs is filled."""
 

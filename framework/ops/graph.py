@@ -267,7 +267,7 @@ def _outputs_tuple(outs: Mapping[str, OutputDef]) -> Any:
 # --------------------------------------------------------------------------- graph
 
 
-@dataclass
+@dataclass(eq=False)
 class GraphDefinition:
     """A traced graph: its nodes (in a valid execution order), inputs and outputs."""
 
@@ -482,7 +482,7 @@ def graph(
 # --------------------------------------------------------------------------- job
 
 
-@dataclass
+@dataclass(eq=False)
 class JobDefinition:
     """A graph with its default run config, resources and tags: what ``orch job run`` runs."""
 

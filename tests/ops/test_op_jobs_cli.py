@@ -591,3 +591,54 @@ def test_the_daemon_launches_an_op_job(project: Path) -> None:
         steps = st.run_op_steps(recorded.run_id)
     assert recorded.run_id == "r" * 32 and recorded.args["config"]["ops"]["fit"]
     assert steps[-1].outputs["result"]["preview"] == "{'total': 18}"
+
+
+ASSET_JOB = """\
+import polars as pl
+from orch import In, job, op
+
+
+@op(ins={"orders": In(asset="orders")})
+def count(orders: pl.DataFrame) -> int:
+    return orders.height
+
+
+@job
+def count_orders():
+    count()
+"""
+
+
+def test_an_op_reads_an_asset_from_the_warehouse(make_project, tmp_path, orch) -> None:
+    project = make_project(
+        tmp_path,
+        {
+            "models/orders.sql": "{{ config(materialized='table') }}\nselect * from range(7) t(id)",
+            "jobs/count.py": ASSET_JOB,
+        },
+    )
+    before = orch("job", "run", "count_orders", "--project-dir", project)
+    assert before.exit_code == 1  # not built yet: the step fails, the run is recorded
+    assert "loading the inputs failed" in before.stdout
+    with state(project) as st:
+        assert st.recent_runs()[0].status == "failed"
+    assert orch("build", "--project-dir", project).exit_code == 0
+    run = orch("job", "run", "count_orders", "--project-dir", project)
+    assert run.exit_code == 0, run.output
+    with state(project) as st:
+        (step,) = st.run_op_steps(st.recent_runs()[0].run_id)
+    assert step.outputs["result"]["preview"] == "7"
+
+
+def test_in_process_asset_inputs_must_be_given(make_project, tmp_path) -> None:
+    from orch.errors import ConfigError
+    from orch.load.python_files import import_python_file
+
+    project = make_project(tmp_path, {"jobs/count.py": ASSET_JOB})
+    module = import_python_file("jobs/count.py", project / "jobs/count.py", kind="job file")
+    with pytest.raises(ConfigError, match="reads asset\\(s\\) orders, which execute_in_process"):
+        module.count_orders.execute_in_process()
+    import polars as pl
+
+    result = module.count_orders.execute_in_process(assets={"orders": pl.DataFrame({"a": [1]})})
+    assert result.output_for("count") == 1

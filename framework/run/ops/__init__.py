@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from orch.errors import OrchError
+from orch.errors import ConfigError, OrchError
 from orch.events import EventList
 from orch.ops import JobDefinition
 from orch.run.io import MemoryIOManager
@@ -29,6 +29,12 @@ __all__ = [
 def memory_io() -> IOManager:
     """The IO manager of ``execute_in_process``: values in memory, for this process only."""
     return MemoryIOManager()
+
+
+def asset_inputs(job: JobDefinition) -> list[str]:
+    """The assets the job's ops read (``In(asset=...)``), sorted."""
+    nodes = job.graph.nodes.values()
+    return sorted({s.node for n in nodes for s in n.inputs.values() if s.kind == "asset"})
 
 
 def _asset_values(assets: Mapping[str, Any] | None) -> AssetLoader:
@@ -65,6 +71,14 @@ def execute_in_process(
     """
     configs = node_configs(job, run_config)
     per_node = node_resources(job, resources)
+    wanted = asset_inputs(job)
+    missing = sorted(set(wanted) - set(assets or {}))
+    if missing:
+        raise ConfigError(
+            f"job '{job.name}' reads asset(s) {', '.join(missing)}, which execute_in_process "
+            "was not given",
+            hint=f"Pass assets={{'{missing[0]}': value, ...}}",
+        )
     events = EventList()
     run = OpRun(
         job,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orch.errors import ExecutionError
+from orch.errors import ExecutionError, OrchError
 from orch.events import (
     EventSink,
     LogEmitted,
@@ -185,14 +185,19 @@ class OpRun:
         reused = self.reuse.get(step_key)
         if reused is not None and self._reuse(node, step_key, reused):
             return
-        inputs = self._inputs(node, step_key, mapping_key)
-        if inputs is None:
-            return
         op = node.op
-        policy = op.retry_policy or self.job.retry_policy
-        errors: list[str] = []
         started_at = utcnow()
         t0 = time.perf_counter()
+        try:  # loading an input (an asset, a stored output) fails the step, not the run
+            inputs = self._inputs(node, step_key, mapping_key)
+        except Exception as err:
+            text = err.format_message() if isinstance(err, OrchError) else str(err)
+            self._fail(node, step_key, 0, t0, [], f"loading the inputs failed: {text}", None, err)
+            return
+        if inputs is None:
+            return
+        policy = op.retry_policy or self.job.retry_policy
+        errors: list[str] = []
         attempt = 0
         while True:
             attempt += 1
