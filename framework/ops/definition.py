@@ -41,11 +41,14 @@ class In:
 
 @dataclass(frozen=True)
 class Out:
-    """An op output's spec: its type, whether the op must produce it, its description."""
+    """An op output's spec: its type, whether the op must produce it, its description, and
+    the IO manager that stores it (a name: ``objects``, ``parquet``, a project resource...;
+    default: the job's)."""
 
     type: Any = None
     is_required: bool = True
     description: str | None = None
+    io_manager: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class OutputDef:
     is_required: bool = True
     dynamic: bool = False
     description: str | None = None
+    io_manager: str | None = None
 
 
 # --------------------------------------------------------------------------- context
@@ -378,7 +382,10 @@ def _build_op(
         annotation = None if is_generator or ret is inspect.Parameter.empty else ret
         outs = {RESULT: OutputDef(RESULT, annotation)}
     if is_generator and outs.get(RESULT) and isinstance(out, Out) and not out.type:
-        outs[RESULT] = OutputDef(RESULT, None, out.is_required, isinstance(out, DynamicOut))
+        outs[RESULT] = OutputDef(
+            RESULT, None, out.is_required, isinstance(out, DynamicOut), out.description,
+            out.io_manager,
+        )  # fmt: skip
     return OpDefinition(
         name=op_name,
         fn=fn,
@@ -401,7 +408,7 @@ def _out_def(name: str, spec: Out, annotation: Any) -> OutputDef:
     dynamic = isinstance(spec, DynamicOut)
     if annotation is inspect.Parameter.empty or dynamic and spec.type is None:
         annotation = None  # a dynamic output's return annotation is the generator's, not a value's
-    return OutputDef(name, annotation, spec.is_required, dynamic, spec.description)
+    return OutputDef(name, annotation, spec.is_required, dynamic, spec.description, spec.io_manager)
 
 
 @overload

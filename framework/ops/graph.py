@@ -324,6 +324,7 @@ class GraphDefinition:
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        io_manager: str = "objects",
     ) -> JobDefinition:
         """A job running this graph, with default run config, resources and tags."""
         if self.inputs:
@@ -341,6 +342,7 @@ class GraphDefinition:
             description or self.description,
             retry_policy,
             _user_location() if name else self.location,
+            io_manager,
         )
 
     @classmethod
@@ -494,6 +496,7 @@ class JobDefinition:
     description: str | None = None
     retry_policy: RetryPolicy | None = None  # for ops without their own
     location: Location = field(default_factory=lambda: Location("<unknown>"))
+    io_manager: str = "objects"  # stores outputs under orch job run (in process: memory)
 
     def execute_in_process(
         self,
@@ -543,6 +546,7 @@ def job(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
+    io_manager: str = "objects",
 ) -> Callable[[Callable[..., Any]], JobDefinition]: ...
 
 
@@ -555,6 +559,7 @@ def job(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
+    io_manager: str = "objects",
 ) -> JobDefinition | Callable[[Callable[..., Any]], JobDefinition]:
     """A job from a graph function (``@job`` is ``@graph`` then ``to_job``).
 
@@ -563,6 +568,8 @@ def job(
         resources: resource objects by name (a project's ``resources:`` fill the others).
         tags: the run's tags (``--tags k=v`` adds to them).
         retry_policy: the retry policy of every op that has none of its own.
+        io_manager: the IO manager storing outputs under ``orch job run`` (``objects``: pickle
+            files in the run's folder); an output's ``Out(io_manager=...)`` overrides it.
     """
 
     def decorate(func: Callable[..., Any]) -> JobDefinition:
@@ -575,7 +582,7 @@ def job(
             )
         return JobDefinition(
             built.name, built, dict(config or {}), dict(resources or {}), dict(tags or {}),
-            built.description, retry_policy, built.location,
+            built.description, retry_policy, built.location, io_manager,
         )  # fmt: skip
 
     return decorate(fn) if fn is not None else decorate

@@ -642,3 +642,57 @@ def test_in_process_asset_inputs_must_be_given(make_project, tmp_path) -> None:
 
     result = module.count_orders.execute_in_process(assets={"orders": pl.DataFrame({"a": [1]})})
     assert result.output_for("count") == 1
+
+
+IO_JOB = """\
+from orch import Out, job, op
+
+
+@op(out=Out(dict, io_manager="lake"))
+def produce() -> dict:
+    return {"rows": 3}
+
+
+@op
+def consume(data: dict) -> int:
+    return data["rows"] * 2
+
+
+@job
+def lake_job():
+    consume(produce())
+"""
+
+
+def test_an_output_is_stored_by_the_io_manager_it_names(make_project, tmp_path, orch) -> None:
+    project = make_project(
+        tmp_path,
+        {"jobs/lake.py": IO_JOB},
+        project_yml="""\
+        name: shop
+        profile: shop
+        resources:
+          lake:
+            type: objects
+            base_dir: lake_files
+        """,
+    )
+    run = orch("job", "run", "lake_job", "--project-dir", project)
+    assert run.exit_code == 0, run.output
+    with state(project) as st:
+        recorded = st.recent_runs()[0]
+        steps = {s.step_key: s for s in st.run_op_steps(recorded.run_id)}
+    assert (project / "lake_files" / recorded.run_id / "produce" / "result").is_file()
+    assert steps["produce"].outputs["result"]["io_manager"] == "lake"
+    assert steps["produce"].outputs["result"]["bytes"] > 0
+    default = project / ".orch/storage/dev/objects" / recorded.run_id / "consume" / "result"
+    assert default.is_file()
+
+
+def test_an_unknown_io_manager_stops_the_run_before_it_starts(make_project, tmp_path, orch):
+    project = make_project(tmp_path, {"jobs/lake.py": IO_JOB})
+    run = orch("job", "run", "lake_job", "--project-dir", project)
+    assert run.exit_code == 2
+    assert "unknown IO manager 'lake'" in run.stderr
+    with state(project) as st:
+        assert st.recent_runs() == []

@@ -80,11 +80,14 @@ def execute_in_process(
             hint=f"Pass assets={{'{missing[0]}': value, ...}}",
         )
     events = EventList()
+    memory = memory_io()
+    given = {k: v for k, v in (resources or {}).items() if isinstance(v, IOManager)}
     run = OpRun(
         job,
         run_id=run_id or uuid.uuid4().hex,
         sink=events,
-        io=memory_io(),
+        io=memory,
+        io_managers=lambda name: given.get(name, memory),  # in process: memory unless given
         configs=configs,
         resources=per_node,
         tags={**job.tags, **dict(tags or {})},

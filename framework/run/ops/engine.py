@@ -57,6 +57,8 @@ _REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 5
 
 # Loads an asset an op reads: (asset name, the input's annotation) -> value.
 AssetLoader = Callable[[str, Any], Any]
+# The IO manager a name (``Out(io_manager=...)``) stands for.
+IOResolver = Callable[[str], IOManager]
 
 
 class OpFailedError(ExecutionError):
@@ -82,6 +84,7 @@ class ReusedStep:
 @dataclass
 class _Run:
     produced: dict[tuple[str, str], OutputContext] = field(default_factory=dict)
+    managers: dict[tuple[str, str], IOManager] = field(default_factory=dict)  # not the default
     mapping_keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     steps: dict[str, StepResult] = field(default_factory=dict)
     node_keys: dict[str, list[str]] = field(default_factory=dict)
@@ -105,6 +108,7 @@ class OpRun:
         reuse: Mapping[str, ReusedStep] | None = None,
         project_root: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        io_managers: IOResolver | None = None,
     ) -> None:
         self.job = job
         self.run_id = run_id
@@ -118,6 +122,7 @@ class OpRun:
         self.reuse = dict(reuse or {})
         self.root = project_root
         self.sleep = sleep
+        self.io_managers = io_managers
         self.state = _Run()
         self._asset_cache: dict[str, Any] = {}
 
@@ -142,6 +147,7 @@ class OpRun:
             node_keys=self.state.node_keys,
             duration_s=time.perf_counter() - started,
             io=self.io,
+            managers=self.state.managers,
             produced=self.state.produced,
             mapping_keys=self.state.mapping_keys,
             graph=self.job.graph,
@@ -386,8 +392,14 @@ class OpRun:
                 out.append(self._load(ctx, pair[1], node, step_key))
         return out
 
+    def _manager(self, name: str | None) -> IOManager:
+        if name is None or self.io_managers is None:
+            return self.io
+        return self.io_managers(name)
+
     def _load(self, upstream: OutputContext, name: str, node: Node, step_key: str) -> Any:
-        return self.io.load_input(
+        io = self.state.managers.get((upstream.key[1], upstream.key[2]), self.io)
+        return io.load_input(
             InputContext(name, upstream, op=step_key, run_id=self.run_id,
                          annotation=node.op.ins[name].type if name in node.op.ins else None)
         )  # fmt: skip
@@ -464,9 +476,16 @@ class OpRun:
                 (self.run_id, step_key, out_name), out_name, op=step_key, run_id=self.run_id,
                 annotation=op.outs[name].type,
             )  # fmt: skip
-            self.io.handle_output(ctx, value)
+            io = self._manager(op.outs[name].io_manager)
+            io.handle_output(ctx, value)
             self.state.produced[(step_key, out_name)] = ctx
+            if io is not self.io:
+                self.state.managers[(step_key, out_name)] = io
             info = stored.setdefault(name, _describe(value) if key is None else {"type": "dynamic"})
+            if op.outs[name].io_manager:
+                info["io_manager"] = op.outs[name].io_manager
+            if key is None and "bytes" in ctx.metadata:
+                info["bytes"] = ctx.metadata["bytes"]
             extra = {**context.output_metadata.get(name, {}), **(metadata or {})}
             if extra:
                 info.setdefault("metadata", {}).update(_jsonable(extra))
@@ -480,20 +499,25 @@ class OpRun:
 
     def _reuse(self, node: Node, step_key: str, reused: ReusedStep) -> bool:
         contexts: dict[tuple[str, str], OutputContext] = {}
+        managers: dict[tuple[str, str], IOManager] = {}
         for name, info in reused.outputs.items():
             keys = info.get("mapping_keys")
+            io = self._manager(info.get("io_manager"))
             names = [f"{name}[{k}]" for k in keys] if keys is not None else [name]
             for out_name in names:
                 ctx = OutputContext(
                     (reused.run_id, step_key, out_name), out_name, op=step_key,
                     run_id=reused.run_id,
                 )  # fmt: skip
-                if not self.io.has_output(ctx):
+                if not io.has_output(ctx):
                     return False  # not stored any more: run the step again
                 contexts[(step_key, out_name)] = ctx
+                if io is not self.io:
+                    managers[(step_key, out_name)] = io
             if keys is not None:
                 self.state.mapping_keys[(step_key, name)] = list(keys)
         self.state.produced.update(contexts)
+        self.state.managers.update(managers)
         self.state.steps[step_key] = StepResult(
             step_key, node.name, "success", 0, 0.0, outputs=reused.outputs,
             reused_from=reused.run_id,

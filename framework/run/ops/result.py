@@ -40,6 +40,7 @@ class OpJobResult:
     node_keys: dict[str, list[str]]
     duration_s: float
     io: IOManager
+    managers: dict[tuple[str, str], IOManager]
     produced: dict[tuple[str, str], OutputContext]
     mapping_keys: dict[tuple[str, str], list[str]]
     graph: GraphDefinition
@@ -113,7 +114,8 @@ class OpJobResult:
             raise OrchError(
                 f"op '{step_key}' did not produce output '{output}' (step {status})",
             )
-        return self.io.load_input(InputContext(output, ctx, run_id=self.run_id))
+        io = self.managers.get((step_key, output), self.io)
+        return io.load_input(InputContext(output, ctx, run_id=self.run_id))
 
     def outputs_summary(self) -> Mapping[str, dict[str, Any]]:
         """What each successful step stored, by step key."""

@@ -62,10 +62,17 @@ def run_op_job(
                 run_config = prior_args.get("config") or {}
         configs = node_configs(job, run_config, root=project.root)
         per_node = node_resources(job, resources, _resource_factory(project), root=project.root)
-        io = IOManagers.for_project(
+        registry = IOManagers.for_project(
             project.root, project.target_name, project.config.resources,
-            project_file=project.project_file,
-        ).get("objects")  # fmt: skip
+            project_file=project.project_file, overrides=resources,
+        )  # fmt: skip
+        io = registry.get(job.io_manager)
+        for (
+            node
+        ) in job.graph.nodes.values():  # an unknown IO manager stops the run before it starts
+            for out in node.op.outs.values():
+                if out.io_manager:
+                    registry.get(out.io_manager)
         all_tags = {**job.tags, **dict(tags or {})}
         with state.acquire_lock(project.target_name, LockOwner(COMMAND, run_id)):
             with _assets(project, options, job) as assets, _events(project, state, sinks) as fan:
@@ -80,6 +87,7 @@ def run_op_job(
                 run = OpRun(
                     job, run_id=run_id, sink=fan, io=io, configs=configs, resources=per_node,
                     tags=all_tags, assets=assets, reuse=reuse, project_root=project.root,
+                    io_managers=registry.get,
                 )  # fmt: skip
                 with interrupt_on_sigterm():
                     result = run.execute()
