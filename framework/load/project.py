@@ -543,8 +543,7 @@ def _discover(project: Project) -> None:
             ProjectError(
                 f"no models found in {folders}",
                 location=Location(project.project_file),
-                hint="Add a .sql model file there (e.g. models/my_model.sql), or fix 'model-paths' "
-                "(or define op jobs in jobs/*.py)",
+                hint="Add a .sql model file there (e.g. models/my_model.sql), or fix 'model-paths'",
             )
         )
     raise_collected(errors)
