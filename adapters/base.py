@@ -293,6 +293,17 @@ class Adapter(ABC):
         """
         return None
 
+    # Whether the warehouse reads and writes Parquet/CSV files itself (read_parquet, COPY TO):
+    # SQL models reading Parquet-stored assets and ``materialized='external'`` need it.
+    SUPPORTS_FILE_SCANS: ClassVar[bool] = False
+
+    def export_query(
+        self, select_sql: str, path: str, file_format: str, partition_by: Sequence[str] = ()
+    ) -> int | None:
+        """Write a query's rows as files at ``path`` (a file, or a folder of hive-style
+        partitions with ``partition_by``). Returns rows written when the warehouse says."""
+        raise NotImplementedError(f"the {self.type} adapter cannot write files")
+
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """A boolean SQL expression: TRUE where ``condition_sql`` holds, else the query fails with
         ``message``. None when the warehouse cannot raise inside a query (the caller checks with

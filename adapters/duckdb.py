@@ -587,6 +587,20 @@ class DuckDBAdapter(Adapter):
         cur.fetchall()
         return names
 
+    SUPPORTS_FILE_SCANS: ClassVar[bool] = True
+
+    def export_query(
+        self, select_sql: str, path: str, file_format: str, partition_by: Sequence[str] = ()
+    ) -> int | None:
+        """``COPY (query) TO 'path' (FORMAT ..., PARTITION_BY (...))``: DuckDB writes the files."""
+        options = [f"FORMAT {'CSV, HEADER true' if file_format == 'csv' else 'PARQUET'}"]
+        if partition_by:
+            options.append(f"PARTITION_BY ({', '.join(self.quote(c) for c in partition_by)})")
+        target = "'" + path.replace("'", "''") + "'"
+        rows = self._run(f"COPY ({select_sql}) TO {target} ({', '.join(options)})")
+        found = rows.fetchall()
+        return int(found[0][0]) if found and found[0] and found[0][0] is not None else None
+
     def write_arrow(self, table: pa.Table, relation: Relation, mode: WriteMode) -> int:
         """Write an Arrow table without copying it (DuckDB scans it in place).
 

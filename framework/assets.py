@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: Keys orch itself writes into a materialization's metadata (run/materialize.py, run/python.py);
 #: every other key came from ``context.add_output_metadata``.
 ORCH_METADATA_KEYS = frozenset(
-    {"materialized", "mode", "audited", "partition", "dropped_rows", "language"}
+    {"materialized", "mode", "audited", "partition", "dropped_rows", "language", "io_manager"}
 )
 
 
@@ -45,14 +45,17 @@ def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-InputType = Literal["polars", "lazy", "arrow"]
+InputType = Literal["polars", "lazy", "arrow", "pandas", "object"]
+#: What an asset's return annotation says it returns: a table (polars, Arrow, pandas), None, or
+#: another Python object (stored by ``objects``); None when not annotated.
+OutputKind = Literal["table", "none", "object"]
 ASSET_ATTR = "__orch_asset__"
 CHECK_ATTR = "__orch_check__"
 
 # Decorator options that are model settings (they go through the same config merge as config()).
 _CONFIG_OPTIONS = (
     "materialized", "partitioned_by", "schema", "database", "alias", "tags", "group", "owner",
-    "meta", "unique_key", "incremental_strategy", "contract", "code_version",
+    "meta", "unique_key", "incremental_strategy", "contract", "code_version", "io_manager",
 )  # fmt: skip
 
 
@@ -242,8 +245,9 @@ def asset(
     incremental_strategy: Literal["append", "merge", "delete+insert"] | None = None,
     contract: bool | None = None,
     code_version: str | None = None,
+    io_manager: str | None = None,
 ) -> Any:
-    """Declare a Python asset: the function's return value is written to the warehouse.
+    """Declare a Python asset: the function's return value is stored by its IO manager.
 
     Args:
         name: the asset's name (default: the function's name).
@@ -255,6 +259,10 @@ def asset(
             the returned table before anything is written.
         checks: built-in checks for the asset, in the YAML format.
         code_version: bump it to mark the asset changed without changing its code.
+        io_manager: what stores the return value: ``warehouse``, ``parquet``, ``objects``,
+            ``memory`` or a resource whose type is an :class:`orch.IOManager` subclass. Default:
+            the folder's or project's ``+io_manager``, else by type (a table goes to the
+            warehouse, any other object to ``objects``).
         description: default: the function's docstring.
 
     Returns:
@@ -266,7 +274,7 @@ def asset(
         "tags": [tags] if isinstance(tags, str) else (list(tags) if tags is not None else None),
         "group": group, "owner": owner, "meta": dict(meta) if meta is not None else None,
         "unique_key": unique_key, "incremental_strategy": incremental_strategy,
-        "contract": contract, "code_version": code_version,
+        "contract": contract, "code_version": code_version, "io_manager": io_manager,
     }  # fmt: skip
     declared: dict[str, str | None] = {}
     if isinstance(columns, Mapping):
@@ -333,6 +341,8 @@ class Signature:
     config_class: type[Config] | None
     resource_params: dict[str, str]  # parameter -> resource name
     resource_classes: dict[str, type[Resource]]  # resource name -> class
+    output_kind: OutputKind | None = None  # what the return annotation says (None: unannotated)
+    output_annotation: str | None = None  # the return annotation, for messages
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -346,23 +356,50 @@ def _is_subclass(annotation: Any, base: type) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, base)
 
 
-def input_type_of(annotation: Any) -> InputType | None:
-    """``polars``/``lazy``/``arrow`` for a DataFrame/LazyFrame/Table annotation, None if unknown."""
-    if annotation is inspect.Parameter.empty or annotation is None:
-        return "polars"
+def annotation_text(annotation: Any) -> str:
+    """An annotation as comparable text: ``polars.dataframe.frame.DataFrame``, ``dict[str,int]``."""
     if isinstance(annotation, str):
         text = annotation
+    elif isinstance(annotation, type):
+        text = f"{annotation.__module__}.{annotation.__qualname__}"
     else:
-        module = getattr(annotation, "__module__", "") or ""
-        text = f"{module}.{getattr(annotation, '__qualname__', repr(annotation))}"
-    text = text.replace(" ", "")
+        text = repr(annotation)
+    return text.replace(" ", "")
+
+
+def table_type_of(annotation: Any) -> InputType | None:
+    """``polars``/``lazy``/``arrow``/``pandas`` for a table annotation; None for anything else."""
+    text = annotation_text(annotation)
+    if text.startswith(("typing.", "collections.")) or "[" in text:
+        return None
     if re.search(r"(^|\.)LazyFrame$", text):
         return "lazy"
-    if re.search(r"(^|\.)DataFrame$", text) and not text.startswith("pandas"):
-        return "polars"
+    if re.search(r"(^|\.)DataFrame$", text):
+        return "pandas" if text.startswith(("pandas", "pd.")) else "polars"
     if re.search(r"(^|\.)Table$", text) and ("pyarrow" in text or text.startswith("pa.")):
         return "arrow"
     return None
+
+
+def input_type_of(annotation: Any) -> InputType:
+    """How an input is handed over: a table type, or ``object`` (as its IO manager loaded it).
+
+    An unannotated input is a polars DataFrame when its upstream is a table.
+    """
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return "polars"
+    return table_type_of(annotation) or "object"
+
+
+def output_kind_of(annotation: Any) -> OutputKind | None:
+    """What a return annotation promises: a table, None, another object (None: unannotated)."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    if annotation is None or annotation is type(None) or annotation == "None":
+        return "none"
+    if table_type_of(annotation) is not None:
+        return "table"
+    return "object"
 
 
 def analyze_signature(spec: AssetSpec, where: Location) -> Signature:
@@ -393,20 +430,19 @@ def analyze_signature(spec: AssetSpec, where: Location) -> Signature:
             resources[pname] = pname
             resource_classes[pname] = annotation
         else:
-            kind = input_type_of(annotation)
-            if kind is None:
-                raise ProjectError(
-                    f"asset '{spec.name}': parameter '{pname}' has an unsupported annotation "
-                    f"{annotation!r}",
-                    location=where,
-                    hint="Annotate an upstream asset as pl.DataFrame, pl.LazyFrame or "
-                    "pyarrow.Table; a config as an orch.Config subclass; a resource as an "
-                    "orch.Resource subclass",
-                )
             inputs[pname] = pname
-            types[pname] = kind
+            types[pname] = input_type_of(annotation)
+    returned = hints.get("return", inspect.signature(spec.fn).return_annotation)
     return Signature(
-        inputs, types, context_param, config_param, config_class, resources, resource_classes
+        inputs,
+        types,
+        context_param,
+        config_param,
+        config_class,
+        resources,
+        resource_classes,
+        output_kind_of(returned),
+        None if returned is inspect.Parameter.empty else annotation_text(returned),
     )
 
 

@@ -79,7 +79,7 @@ class PartitionConfig(OrchModel):
 
 # --------------------------------------------------------------------------- models
 
-Materialization = Literal["view", "table", "incremental", "ephemeral", "none"]
+Materialization = Literal["view", "table", "incremental", "ephemeral", "none", "external"]
 IncrementalStrategy = Literal["append", "merge", "delete+insert"]
 
 # dbt settings orch accepts and keeps (in ``ModelConfig.extra``) without acting on them.
@@ -110,6 +110,10 @@ DBT_PASSTHROUGH_KEYS = frozenset(
         "omit_default_schema",
         "delimiter",
         "quote_columns",
+        # materialized='external' (dbt-duckdb's settings, acted on by orch.run.io.external)
+        "location",
+        "format",
+        "partition_by",
     }
 )
 
@@ -133,6 +137,7 @@ class ModelConfig(OrchModel):
     dialect: str | None = None
     column_types: dict[str, str] = Field(default_factory=dict)
     code_version: str | None = None
+    io_manager: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tags", mode="before")

@@ -71,6 +71,8 @@ class PythonInfo(ArtifactModel):
     context_param: str | None = None
     config_param: str | None = None
     resource_params: dict[str, str] = Field(default_factory=dict)  # parameter -> resource name
+    io_manager: str | None = None  # what stores its output; None: by type, at run time
+    output_kind: str | None = None  # table | none | object, from the return annotation
 
 
 class Node(ArtifactModel):

@@ -28,11 +28,76 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from orch.assets import PartitionWindow, Resource
+from orch.assets import PartitionWindow, Resource, resource_values
 
 log = logging.getLogger(__name__)
+
+#: The built-in IO managers' names (their classes live in orch.run.io).
+BUILTIN_IO_MANAGERS = ("memory", "objects", "parquet", "warehouse")
+#: Built-ins that store only tables (polars, Arrow, pandas).
+TABLE_IO_MANAGERS = ("parquet", "warehouse")
+_BUILTIN_CLASSES = {
+    "MemoryIOManager": "memory",
+    "ObjectsIOManager": "objects",
+    "ParquetIOManager": "parquet",
+    "WarehouseIOManager": "warehouse",
+}
+#: Where built-ins keep files by default: ``<project>/.orch/storage/<target>/<name>``.
+STORAGE_DIR = (".orch", "storage")
+#: The Parquet IO manager's layout: ``<base>/<asset>/[key=<partition>/]data.parquet``.
+PARQUET_FILE = "data.parquet"
+PARTITION_PREFIX = "key="
+
+
+def parquet_glob(base_dir: str, asset: str, partitioned: bool) -> str:
+    """An asset's Parquet files as one path or glob (what SQL reads with ``read_parquet``)."""
+    base = base_dir.rstrip("/")
+    if partitioned:
+        return f"{base}/{asset}/{PARTITION_PREFIX}*/{PARQUET_FILE}"
+    return f"{base}/{asset}/{PARQUET_FILE}"
+
+
+def builtin_of(name: str, declarations: Mapping[str, Any]) -> str | None:
+    """The built-in IO manager ``name`` stands for: itself (undeclared, or declared without a
+    type), or the built-in its declared ``type`` names; None for a project's own class."""
+    decl = declarations.get(name)
+    declared_type = decl.get("type") if isinstance(decl, Mapping) else None
+    if declared_type is None:
+        return name if name in BUILTIN_IO_MANAGERS else None
+    text = str(declared_type).rsplit(".", 1)[-1] if "." in str(declared_type) else declared_type
+    if text in BUILTIN_IO_MANAGERS:
+        return str(text)
+    return _BUILTIN_CLASSES.get(str(text))
+
+
+def is_remote(base: str) -> bool:
+    """Whether a base folder is an fsspec URL (``s3://...``) rather than a local path."""
+    head, sep, _ = base.partition("://")
+    return bool(sep) and head not in ("file", "local")
+
+
+def builtin_base_dir(
+    name: str, declarations: Mapping[str, Any], target: str, project_root: Path | str
+) -> str:
+    """Where a file-based built-in (``objects``, ``parquet``) named ``name`` keeps its files.
+
+    Its declared ``base_dir`` (per target), relative to the project folder; by default
+    ``<project>/.orch/storage/<target>/<name>``. The compiler (SQL reading Parquet) and the run
+    ask this one function, so both agree.
+    """
+    values = resource_values(declarations, name, target) if name in declarations else {}
+    base = values.get("base_dir")
+    if base is None:
+        return str(Path(project_root, *STORAGE_DIR, target, name))
+    text = str(base)
+    if text.startswith(("file://", "local://")):
+        text = text.split("://", 1)[1]
+    if is_remote(text) or Path(text).is_absolute():
+        return text
+    return str(Path(project_root, text))
 
 
 @dataclass
@@ -94,7 +159,9 @@ class InputContext:
             metadata recorded when it was stored, e.g. its URI and rows).
         asset: the downstream asset's name, or None for an op.
         op: the downstream op's name, or None for an asset.
-        partition_keys: the upstream partition keys the step reads (None: all of them).
+        partition_keys: the upstream partition keys the step reads (None: an unpartitioned
+            upstream, or every stored partition when ``all_partitions``).
+        all_partitions: the upstream is partitioned and the step reads all of its partitions.
         annotation: the input's declared type (load as this: polars, Arrow, pandas...).
         resources: resources by name, as the step sees them.
     """
@@ -107,6 +174,7 @@ class InputContext:
     partition_keys: list[str] | None = None
     annotation: Any = None
     resources: Mapping[str, Any] = field(default_factory=dict)
+    all_partitions: bool = False
 
     @property
     def step_name(self) -> str:
@@ -151,3 +219,66 @@ class IOManager(Resource, ABC):
     def has_output(self, context: OutputContext) -> bool:
         """Whether an output is stored for ``context`` (``--from-failure`` and status use it)."""
         return False
+
+
+# --------------------------------------------------------------------------- external SQL models
+
+
+@dataclass(frozen=True)
+class ExternalFiles:
+    """Where a ``materialized='external'`` SQL model's files are (dbt-duckdb's settings).
+
+    Attributes:
+        location: the file (or, with ``partition_by``, the folder), absolute or a URL.
+        format: ``parquet`` or ``csv``.
+        partition_by: columns the files are split by (hive-style folders), or empty.
+    """
+
+    location: str
+    format: str
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def scan_path(self) -> str:
+        """What a reader scans: the file, or every data file under the partition folders."""
+        if self.partition_by:
+            return f"{self.location.rstrip('/')}/**/*.{self.format}"
+        return self.location
+
+
+EXTERNAL_FORMATS = ("parquet", "csv")
+
+
+def external_files(
+    name: str, extra: Mapping[str, Any], project_root: Path | str, target: str
+) -> ExternalFiles:
+    """The files of external model ``name`` from its settings (``location``, ``format``,
+    ``partition_by``); default location ``<project>/.orch/storage/<target>/external/<name>.<fmt>``,
+    a relative one relative to the project folder. Raises ValueError for a bad setting (the
+    compiler turns it into a ConfigError naming the model)."""
+    location = extra.get("location")
+    fmt = extra.get("format")
+    if fmt is None and isinstance(location, str) and location.lower().endswith(".csv"):
+        fmt = "csv"
+    fmt = str(fmt or "parquet").lower()
+    if fmt not in EXTERNAL_FORMATS:
+        raise ValueError(f"format '{fmt}' is not supported (use parquet or csv)")
+    raw = extra.get("partition_by")
+    if raw is None:
+        columns: tuple[str, ...] = ()
+    elif isinstance(raw, str):
+        columns = tuple(c.strip() for c in raw.split(",") if c.strip())
+    elif isinstance(raw, list | tuple) and all(isinstance(c, str) for c in raw):
+        columns = tuple(raw)
+    else:
+        raise ValueError("partition_by must be a column name or a list of column names")
+    if location is None:
+        suffix = "" if columns else f".{fmt}"
+        text = str(Path(project_root, *STORAGE_DIR, target, "external", f"{name}{suffix}"))
+    else:
+        text = str(location)
+        if text.startswith(("file://", "local://")):
+            text = text.split("://", 1)[1]
+        if not is_remote(text) and not Path(text).is_absolute():
+            text = str(Path(project_root, text))
+    return ExternalFiles(text, fmt, columns)

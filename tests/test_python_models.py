@@ -346,7 +346,7 @@ def test_wrong_return_type(make_project, tmp_path: Path, orch) -> None:
             "models/b.py": """\
                 from orch import asset
 
-                @asset
+                @asset(io_manager="warehouse")
                 def b(a):
                     return {"x": [1]}
             """,
@@ -362,8 +362,9 @@ def test_wrong_return_type(make_project, tmp_path: Path, orch) -> None:
     run = orch("build", "--project-dir", path)
     assert run.exit_code == 1
     assert (
-        "models/b.py:4: asset 'b' returned a builtins.dict, not a table. Return a polars "
-        "DataFrame or LazyFrame, or a pyarrow Table" in run.output
+        "models/b.py:4: asset 'b' returned a builtins.dict, which its IO manager 'warehouse' "
+        "does not store (it stores tables). Return a polars/pandas DataFrame or a pyarrow "
+        "Table, or store the object with io_manager='objects'" in run.output
     )
     assert "models/c.py:4: asset 'c' returned None" in run.output
 

@@ -410,7 +410,8 @@ def test_config_errors_name_the_line_of_the_setting(project: Path) -> None:
     message = user_error(run_cli("compile", "--project-dir", project))
     assert message == (
         "Error: models/orders.sql:4:5: invalid config for 'orders': 'materialized': Input should "
-        "be 'view', 'table', 'incremental', 'ephemeral' or 'none'. Fix the setting in config()"
+        "be 'view', 'table', 'incremental', 'ephemeral', 'none' or 'external'. Fix the setting "
+        "in config()"
     )
 
 

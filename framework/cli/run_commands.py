@@ -283,8 +283,13 @@ def status_command(output_format: str, **kwargs: Any) -> None:
       orch status -s +customers
       orch status --output json
     """
-    from orch.cli.status_view import render_metadata, render_partition_summaries, render_status
-    from orch.run.status import metadata_rows, status_json, status_report
+    from orch.cli.status_view import (
+        render_metadata,
+        render_partition_summaries,
+        render_status,
+        render_storage,
+    )
+    from orch.run.status import metadata_rows, status_json, status_report, storage_rows
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
@@ -297,6 +302,10 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     if summaries:
         click.echo("\nPartitions (up to the last complete one):")
         click.echo(render_partition_summaries(summaries))
+    stored = storage_rows(result.manifest, result.project, options)
+    if stored:
+        click.echo("\nStored (last materialization):")
+        click.echo(render_storage(stored))
     meta = metadata_rows(result.manifest, result.project, options)
     if meta:
         click.echo("\nOutput metadata (last materialization):")

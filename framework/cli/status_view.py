@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orch.run.status import MetadataRow, PartitionSummary, StatusRow
+from orch.run.status import MetadataRow, PartitionSummary, StatusRow, StorageRow
 
 
 def render_status(rows: list[StatusRow]) -> str:
@@ -61,4 +61,22 @@ def render_metadata(rows: list[MetadataRow], *, value_width: int = 60) -> str:
         where = f" [{r.partition}]" if r.partition else ""
         pairs = ", ".join(f"{k}={_short(v, value_width)}" for k, v in r.metadata.items())
         lines.append(f"{r.asset}{where}: {pairs}")
+    return "\n".join(lines)
+
+
+def render_storage(rows: list[StorageRow]) -> str:
+    """``lake [2024-01-02]: file:///.../data.parquet (parquet, 120 rows, 3,456 bytes)``."""
+    lines = []
+    for r in rows:
+        where = f" [{r.partition}]" if r.partition else ""
+        parts = [str(r.details["format"])] if "format" in r.details else []
+        if isinstance(r.details.get("rows"), int):
+            parts.append(f"{r.details['rows']:,} rows")
+        if isinstance(r.details.get("bytes"), int):
+            parts.append(f"{r.details['bytes']:,} bytes")
+        if "type" in r.details:
+            parts.append(str(r.details["type"]))
+        gone = " — DELETED" if r.deleted else ""
+        via = f"{r.io_manager}: " if r.io_manager else ""
+        lines.append(f"{r.asset}{where}: {via}{r.uri} ({', '.join(parts)}){gone}")
     return "\n".join(lines)

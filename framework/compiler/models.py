@@ -222,7 +222,7 @@ class _Compiler:
             try:
                 if name in self.python_assets:
                     self.nodes[name] = python_models.compile_python(
-                        self.settings, self.graph, self.python_assets[name]
+                        self.settings, self.graph, self.python_assets[name], self.nodes
                     )
                 elif name in self.parsed:
                     node = self.nodes[name] = self.compile_model(self.parsed[name])
@@ -398,6 +398,8 @@ class _Compiler:
             if config.materialized == "ephemeral"
             else self.settings.relation_for(model.name, config)
         )
+        if config.materialized == "external":
+            self.settings.check_external(model.name, model.path, config)
         refs = self.graph.refs.get(model.name, {})
         filters = self._partition_filters(model, config, refs)
         key = self._compile_key(model, relation, refs)
@@ -496,10 +498,14 @@ class _Compiler:
             up_spec = up.config.partitioned_by
             if up_spec is None or up_spec.grain is None or not up_spec.column:
                 continue
-            table = self.table_expr(up.relation.to_relation())
+            table = self._scan(model, r.asset) or self.table_expr(up.relation.to_relation())
             written = written_columns(up.compiled_code, self.dialect)  # its quoted columns
             out[r.asset] = filtered_relation(
-                table, definition, up_spec.column, self.dialect, written
+                table,  # type: ignore[arg-type]
+                definition,
+                up_spec.column,
+                self.dialect,
+                written,
             )
         return out
 
@@ -514,9 +520,10 @@ class _Compiler:
                 if r.asset == SELF:
                     continue
                 node = self.nodes[r.asset]
+                scan = self._scan(model, r.asset)
                 upstream.append(
                     [r.asset, node.relation.model_dump() if node.relation else node.compiled_code,
-                     list(node.columns)]
+                     list(node.columns), scan.sql() if scan is not None else None]
                 )  # fmt: skip
         return content_key(
             "compile",
@@ -563,7 +570,12 @@ class _Compiler:
                 rel = own if r.asset == SELF else self.nodes[r.asset].relation.to_relation()  # type: ignore[union-attr]
                 text = self.render_relation(rel)
                 visible = _visible_name(model, r.ref)
-                if r.asset in filters:
+                scan = self._scan(model, r.asset) if r.asset != SELF else None
+                if scan is not None and r.asset not in filters:
+                    text = scan.sql(dialect=self.dialect)
+                    if not r.ref.has_alias:
+                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                elif r.asset in filters:
                     text = filters[r.asset].sql(dialect=self.dialect)
                     if not r.ref.has_alias:
                         text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
@@ -582,6 +594,8 @@ class _Compiler:
                 ctes.extend(self._ephemeral_ctes(r.asset))
             elif r.asset in filters:
                 mapping[r.ref.dotted] = filters[r.asset]  # type: ignore[assignment]
+            elif (scan := self._scan(model, r.asset)) is not None:
+                mapping[r.ref.dotted] = scan  # type: ignore[assignment]
             else:
                 mapping[r.ref.dotted] = self.table_expr(self.nodes[r.asset].relation.to_relation())  # type: ignore[union-attr]
         query = qualify_tables(
@@ -589,6 +603,10 @@ class _Compiler:
         )
         query = _prepend_ctes(query, ctes, self.dialect)
         return transpile(query, self.dialect, model.path, source=model.dialect)
+
+    def _scan(self, model: ParsedModel, asset: str) -> exp.Expr | None:
+        """The file scan SQL reads ``asset`` through (Parquet-stored, external), or None."""
+        return self.settings.file_scan(self.nodes[asset], model.name, Location(model.path))
 
     def _ephemeral_ctes(self, asset: str) -> list[tuple[str, str]]:
         """The CTEs for an ephemeral model, after those of any ephemeral it reads itself."""

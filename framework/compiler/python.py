@@ -10,6 +10,7 @@ ancestry is closed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from orch.assets import build_config, build_resource, config_fingerprint
@@ -20,6 +21,7 @@ from orch.compiler.settings import (
     fingerprint_of,
     settings_fingerprint,
 )
+from orch.config import ModelConfig
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -35,6 +37,7 @@ from orch.load.project import Project
 from orch.load.python_files import PythonAsset, collect_assets
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
+from orch.storage import BUILTIN_IO_MANAGERS, TABLE_IO_MANAGERS, builtin_of
 from orch.yamldoc import load_yaml
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
@@ -153,13 +156,27 @@ def extra_assets(assets: dict[str, PythonAsset]) -> dict[str, list[str]]:
     return {name: a.upstream for name, a in assets.items()}
 
 
-def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -> Node:
-    """The manifest Node of a Python asset (config merged like a SQL model's)."""
+def compile_python(
+    settings: ModelSettings,
+    graph: AssetGraph,
+    a: PythonAsset,
+    nodes: Mapping[str, Node] | None = None,
+) -> Node:
+    """The manifest Node of a Python asset (config merged like a SQL model's).
+
+    ``nodes``: the assets compiled so far (its upstream), to check what its inputs can load.
+    """
     project = settings.project
     options = dict(a.spec.config)
     config, description, patch_path = settings.config_for(
         a.name, a.file.path, project.config.models, options
     )
+    if config.materialized == "external":
+        raise ConfigError(
+            f"Python asset '{a.name}' cannot be materialized as external (that is for SQL models)",
+            location=a.location,
+            hint="Store a Python asset's table as files with io_manager='parquet'",
+        )
     if config.materialized in ("view", "ephemeral"):
         if "materialized" in options:
             raise ConfigError(
@@ -173,6 +190,8 @@ def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -
             update={"extra": {**config.extra, "checks": list(a.spec.checks)}}
         )
     sig = a.signature
+    io_manager = resolve_io_manager(project, a, config)
+    check_inputs(a, nodes or {})
     run_config = None
     if sig.config_class is not None:
         run_config = build_config(sig.config_class, a.name, project.variables, a.location)
@@ -196,6 +215,8 @@ def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -
         context_param=sig.context_param,
         config_param=sig.config_param,
         resource_params=dict(sig.resource_params),
+        io_manager=io_manager,
+        output_kind=sig.output_kind,
     )
     fingerprint = fingerprint_of(
         a.code_fingerprint,
@@ -221,6 +242,81 @@ def compile_python(settings: ModelSettings, graph: AssetGraph, a: PythonAsset) -
         fingerprint=fingerprint,
         python=info,
     )
+
+
+def resolve_io_manager(project: Project, a: PythonAsset, config: ModelConfig) -> str | None:
+    """The IO manager storing the asset's output: its setting (``io_manager=``, YAML, folder
+    ``+io_manager``), else by its return annotation (a table: ``warehouse``; another object:
+    ``objects``); None when only the returned value can tell (decided at run time).
+
+    Raises ConfigError for an unknown name, or an annotation the IO manager cannot store.
+    """
+    name = config.io_manager
+    kind = a.signature.output_kind
+    declared = project.config.resources
+    if config.materialized == "none":
+        if name is not None and "io_manager" in a.spec.config:
+            raise ConfigError(
+                f"asset '{a.name}' is materialized='none' (it stores nothing) but names "
+                f"io_manager='{name}'",
+                location=a.location,
+                hint="Remove materialized='none' to store its output, or remove io_manager",
+            )
+        return None
+    if name is None:
+        return {"object": "objects", "table": "warehouse"}.get(kind or "")
+    if name not in BUILTIN_IO_MANAGERS and name not in declared:
+        raise ConfigError(
+            f"asset '{a.name}': unknown IO manager '{name}'",
+            location=a.location,
+            hint=suggestion(name, [*BUILTIN_IO_MANAGERS, *declared])
+            or "Use a built-in ("
+            + ", ".join(BUILTIN_IO_MANAGERS)
+            + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
+        )
+    builtin = builtin_of(name, declared)
+    if builtin in TABLE_IO_MANAGERS and kind == "object":
+        raise ConfigError(
+            f"asset '{a.name}' returns {a.signature.output_annotation} (its annotation), which "
+            f"the IO manager '{name}' cannot store: it stores tables",
+            location=a.location,
+            hint="Return a polars/pandas DataFrame or a pyarrow Table, or use "
+            "io_manager='objects' for other Python objects",
+        )
+    if config.materialized == "incremental" and builtin != "warehouse":
+        raise ConfigError(
+            f"asset '{a.name}' is incremental, which only the warehouse IO manager supports "
+            f"(io_manager is '{name}')",
+            location=a.location,
+            hint="Use materialized='table' (partitioned_by= writes one file per partition), or "
+            "io_manager='warehouse'",
+        )
+    return name
+
+
+def check_inputs(a: PythonAsset, nodes: Mapping[str, Node]) -> None:
+    """Each input must be loadable: not an asset that stores nothing, and an object input only
+    from an upstream that stores objects. Raises ProjectError naming the parameter."""
+    sig = a.signature
+    for param, upstream in sig.inputs.items():
+        up = nodes.get(upstream)
+        if up is None:
+            continue
+        if up.language == "python" and up.materialized == "none":
+            raise ProjectError(
+                f"asset '{a.name}': parameter '{param}' reads '{upstream}', which is "
+                "materialized='none' and stores nothing",
+                location=a.location,
+                hint=f"Use deps=['{upstream}'] to run after it without reading it, or store its "
+                "output (remove materialized='none'; io_manager='objects' for a Python object)",
+            )
+        if sig.input_types.get(param) == "object" and up.python is None:
+            raise ProjectError(
+                f"asset '{a.name}': parameter '{param}' is annotated as a Python object, but "
+                f"'{upstream}' is a table",
+                location=a.location,
+                hint="Annotate it as pl.DataFrame, pl.LazyFrame, pyarrow.Table or pandas.DataFrame",
+            )
 
 
 def validate_resources(project: Project, a: PythonAsset) -> list[Any]:

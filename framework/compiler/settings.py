@@ -39,7 +39,9 @@ from orch.errors import (
 from orch.load.project import Project, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
+from orch.storage import builtin_base_dir, builtin_of, external_files, parquet_glob
 from pydantic import ValidationError
+from sqlglot import exp
 
 # Settings that change what a build writes; descriptive ones (tags, owner...) don't.
 FINGERPRINT_CONFIG_KEYS = (
@@ -165,6 +167,96 @@ class ModelSettings:
             self.normalize(config.database or t.database),
             self.normalize(schema),  # type: ignore[arg-type]
             self.normalize(config.alias or name),  # type: ignore[arg-type]
+        )
+
+    def file_scan(self, upstream: Node, reader: str, where: Location | None) -> exp.Expr | None:
+        """How SQL reads ``upstream`` when it is stored as files rather than a relation: a
+        ``read_parquet``/``read_csv`` over its files (a Parquet-stored Python asset, every
+        partition's file; an external model's files), else None (read its relation).
+
+        Raises ConfigError when ``reader`` (a SQL model) cannot read it: an asset stored as
+        Python objects, or files on a target that does not scan files (Snowflake).
+        """
+        project = self.project
+        resources = project.config.resources
+        path: str | None = None
+        fmt, hive = "parquet", False
+        what = ""
+        if upstream.python is not None and upstream.python.io_manager is not None:
+            io_name = upstream.python.io_manager
+            builtin = builtin_of(io_name, resources)
+            if builtin in (None, "warehouse"):
+                if builtin is None or upstream.relation is None:
+                    raise self._unreadable(reader, upstream, io_name, where)
+                return None
+            if builtin != "parquet":
+                raise self._unreadable(reader, upstream, io_name, where)
+            base = builtin_base_dir(io_name, resources, project.target_name, project.root)
+            partitioned = upstream.config.partitioned_by is not None
+            path = parquet_glob(base, upstream.name, partitioned)
+            what = f"stored as Parquet files by the IO manager '{io_name}'"
+        elif upstream.materialized == "external" and upstream.resource_type == "model":
+            files = external_files(
+                upstream.name, upstream.config.extra, project.root, project.target_name
+            )
+            path, fmt, hive = files.scan_path, files.format, bool(files.partition_by)
+            what = f"materialized='external' ({fmt} files)"
+        if path is None:
+            return None
+        if self._dialect_name != "duckdb":
+            raise ConfigError(
+                f"model '{reader}' reads '{upstream.name}', which is {what}; the "
+                f"{self._dialect_name} target cannot read local files",
+                location=where,
+                hint=f"Store '{upstream.name}' in the warehouse on this target (io_manager: "
+                "warehouse / materialized: table, e.g. under models: in orch_project.yml), or "
+                "load the files into a table through an external stage first",
+            )
+        function = "read_csv_auto" if fmt == "csv" else "read_parquet"
+        args: list[exp.Expr] = [exp.Literal.string(path)]
+        if fmt == "parquet":
+            flag = exp.true() if hive else exp.false()
+            args.append(exp.EQ(this=exp.column("hive_partitioning"), expression=flag))
+        scan = exp.Table(this=exp.Anonymous(this=function, expressions=args))
+        return exp.select(exp.Star()).from_(scan).subquery()
+
+    def check_external(self, name: str, path: str, config: ModelConfig) -> None:
+        """An external model's settings must make sense (format, partition_by), on a target
+        that writes files. Raises ConfigError naming the model."""
+        where = Location(path)
+        try:
+            external_files(name, config.extra, self.project.root, self.project.target_name)
+        except ValueError as err:
+            raise ConfigError(
+                f"external model '{name}': {err}",
+                location=where,
+                hint="Set location, format (parquet or csv) and partition_by in config() or "
+                "the model's YAML",
+            ) from None
+        if self._dialect_name != "duckdb":
+            raise ConfigError(
+                f"model '{name}' is materialized='external', which the {self._dialect_name} "
+                "target cannot write",
+                location=where,
+                hint="Use materialized='table' on this target (e.g. a +materialized override "
+                "per target in a folder of its own)",
+            )
+        if config.partitioned_by is not None:
+            raise ConfigError(
+                f"external model '{name}' cannot be partitioned_by (orch partitions)",
+                location=where,
+                hint="Use partition_by: [column] to split its files by a column",
+            )
+
+    def _unreadable(
+        self, reader: str, upstream: Node, io_name: str, where: Location | None
+    ) -> ConfigError:
+        return ConfigError(
+            f"model '{reader}' reads '{upstream.name}', which the IO manager '{io_name}' stores "
+            "outside the warehouse in a form SQL cannot read",
+            location=where,
+            hint=f"Store '{upstream.name}' with io_manager='warehouse' or 'parquet', or read it "
+            "from a Python asset",
         )
 
     def normalize(self, part: str | None) -> str | None:

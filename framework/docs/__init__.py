@@ -83,6 +83,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else None
 
 
+def _stored_by(node: Node) -> str | None:
+    """The IO manager storing a Python asset outside the warehouse (its setting), or None."""
+    info = node.python
+    if info is None or info.io_manager in (None, "warehouse"):
+        return "external" if node.materialized == "external" and node.path else None
+    return info.io_manager
+
+
 def _relation(node: Node) -> str | None:
     if node.relation is None:
         return None
@@ -94,6 +102,21 @@ def _relation(node: Node) -> str | None:
 
 class _SiteBuilder:
     """Builds the index payload and the per-asset detail payloads."""
+
+    def _stored(self, name: str) -> dict[str, Any] | None:
+        """Where an asset outside the warehouse is stored: its IO manager, and the URI, format,
+        rows and bytes of its newest successful materialization."""
+        node = self.m.nodes[name]
+        io = _stored_by(node)
+        if io is None:
+            return None
+        newest = None
+        for (asset, _), rec in self.snap.latest.items():
+            if asset == name and (newest is None or rec.finished_at > newest.finished_at):
+                newest = rec
+        meta = newest.metadata if newest is not None else {}
+        keep = ("uri", "format", "rows", "bytes", "type")
+        return {"io_manager": io, **{k: meta[k] for k in keep if k in meta}}
 
     def __init__(
         self, manifest: Manifest, snap: StateSnapshot, *, now: datetime | None = None
@@ -326,6 +349,7 @@ class _SiteBuilder:
             for r in self.snap.history.get(name, [])
         ]
         description = markdown_tree(node.description)
+        stored = self._stored(name)
         return {
             "name": name,
             "kind": kind_of(node),
@@ -341,7 +365,8 @@ class _SiteBuilder:
             "config": {k: v for k, v in config.items() if v is not None},
             "path": node.path,
             "patch_path": node.patch_path,
-            "relation": _relation(node),
+            "relation": None if stored else _relation(node),
+            "stored": stored,
             "source": [node.source_name, node.source_table] if node.source_name else None,
             "description": description,
             "summary": plain_text(description),

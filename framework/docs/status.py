@@ -43,7 +43,7 @@ def partition_strip(node: Node, fmap: FreshnessMap) -> dict[str, Any] | None:
 
 def asset_status(node: Node, fmap: FreshnessMap, strip: dict[str, Any] | None) -> str:
     """One word for the graph: fresh, stale, failed, never, or none (not materialized)."""
-    if node.resource_type == "source" or node.materialized in ("ephemeral", "none", "external"):
+    if node.resource_type == "source" or node.materialized in ("ephemeral", "none"):
         return "none"
     if node.name not in fmap:
         return "none"

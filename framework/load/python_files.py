@@ -135,6 +135,15 @@ def module_name_for(rel_path: str, abs_path: Path) -> str:
     return f"{MODULE_PREFIX}.{stem}_{digest}"
 
 
+def _ensure_parent_package() -> None:
+    """Register ``orch_models`` as an (empty) package, so ``orch_models.<file>`` is importable by
+    name: pickle finds a class defined in a model file (an object stored by ``objects``)."""
+    if MODULE_PREFIX not in sys.modules:
+        package = ModuleType(MODULE_PREFIX, "Model files imported by orch, one module each.")
+        package.__path__ = []
+        sys.modules[MODULE_PREFIX] = package
+
+
 def import_python_file(rel_path: str, abs_path: Path, *, kind: str = "model file") -> ModuleType:
     """Import a user's Python file by path; the module is reused while the file's content is equal.
 
@@ -167,6 +176,7 @@ def _import(rel_path: str, abs_path: Path, kind: str) -> LoadedFile:
         if spec is None or spec.loader is None:
             raise ProjectError(f"cannot import '{rel_path}'", location=Location(rel_path))
         module = importlib.util.module_from_spec(spec)
+        _ensure_parent_package()
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)

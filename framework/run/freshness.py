@@ -8,7 +8,9 @@ For one asset (or one partition of a partitioned asset), the first that applies:
 
 1. **last run failed**: its last attempt failed after its last success (**check failed** when
    the attempt was blocked by one of its checks, see 4).
-2. **never built** (an unpartitioned asset) / **missing** (a partition): no success recorded.
+2. **never built** (an unpartitioned asset) / **missing** (a partition): no success recorded;
+   or **missing**: the local file its last success was stored in (its ``uri``: a Parquet
+   partition, an object, an external model's file) has been deleted since.
 3. **code changed**: built with another fingerprint (reformatting never changes a fingerprint).
 4. **check failed**: the latest result of one of its error-severity or blocking checks (for a
    partition: on that partition) is ``fail`` or ``error``.
@@ -40,7 +42,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import unquote, urlparse
 
 from orch.manifest import CheckNode, Manifest, Node
 from orch.partitions import PartitionDefinition, definition_of, partition_keys, upstream_keys
@@ -142,6 +146,16 @@ def propagated(upstream_id: str, upstream: Freshness) -> Freshness:
 def newer(upstream_id: str) -> Freshness:
     """An upstream materialized after this asset."""
     return Freshness(UPSTREAM_NEWER, f"upstream {upstream_id} newer", (upstream_id,), "newer")
+
+
+def deleted_file(metadata: Mapping[str, Any] | None) -> str | None:
+    """The local file a materialization was stored in (``uri``, by an IO manager or an
+    external model), when it no longer exists; None otherwise (a table, a URL, still there)."""
+    uri = (metadata or {}).get("uri")
+    if not isinstance(uri, str) or not uri.startswith("file://"):
+        return None
+    path = Path(unquote(urlparse(uri).path))
+    return None if path.exists() else str(path)
 
 
 def step_key(asset: str, key: str | None) -> str:
@@ -323,6 +337,9 @@ class FreshnessMap:
             return own(LAST_RUN_FAILED)
         if ok is None:
             return own(MISSING) if key is not None else own(NEVER_BUILT)
+        gone = deleted_file(ok.metadata)
+        if gone is not None:
+            return own(MISSING, f"missing: its file {gone} was deleted")
         if ok.fingerprint != node.fingerprint:
             return own(CODE_CHANGED)
         if check is not None:

@@ -63,6 +63,7 @@ from orch.partitions import (
     definition_of,
     window_condition,
 )
+from orch.run.io.external import write_external
 from orch.run.python import PythonRuntime, run_python_asset
 from orch.sql import written_columns
 from sqlglot import exp
@@ -187,6 +188,8 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
         return load_seed(node, ctx, relation)
     if node.language == "python":
         return _python(node, ctx, relation)
+    if node.materialized == "external":
+        return _external(node, ctx)
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
@@ -197,6 +200,24 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.config.contract:
         enforce_contract(node, adapter, relation, new.full)
     return write_new_rows(node, ctx, relation, new)
+
+
+def _external(node: Node, ctx: StepContext) -> MaterializeResult:
+    """A ``materialized='external'`` model: its rows written as files (orch.run.io.external)."""
+    if not ctx.adapter.SUPPORTS_FILE_SCANS:
+        raise ModelFailedError(
+            f"'{node.name}' is materialized='external', which the {ctx.adapter.type} adapter "
+            "cannot write",
+            hint="Use materialized='table' on this target",
+        )
+    new = NewRows.of_model(node, ctx)
+    if node.config.contract:
+        enforce_contract(node, ctx.adapter, node.relation.to_relation(), new.full)  # type: ignore[union-attr]
+    metadata = write_external(
+        node, ctx.adapter, new.full, ctx.project_root, ctx.manifest.project.target_name
+    )
+    rows = metadata.get("rows")
+    return MaterializeResult(rows=rows if isinstance(rows, int) else None, metadata=metadata)
 
 
 def write_new_rows(

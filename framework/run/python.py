@@ -10,8 +10,10 @@ user's function fails the step with a traceback trimmed to the user's model file
 
 from __future__ import annotations
 
+import inspect
 import threading
 import traceback
+import typing
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,11 +30,16 @@ from orch.assets import (
     build_config,
     build_resource,
 )
-from orch.errors import ConfigError, Location, ModelFailedError
+from orch.errors import ConfigError, Location, ModelFailedError, OrchError, StorageError
 from orch.events import EventSink, LogEmitted
-from orch.load.python_files import find_asset, function_line
+from orch.load.python_files import find_asset, function_line, import_python_file
 from orch.manifest import Manifest, Node
+from orch.run.io import IOManagers
+from orch.run.io.external import read_external
+from orch.run.io.parquet import as_table_type, is_table, to_polars
+from orch.run.io.warehouse import WarehouseIOManager
 from orch.sql import written_columns
+from orch.storage import InputContext, IOManager, OutputContext, builtin_of
 from sqlglot import exp
 
 if TYPE_CHECKING:
@@ -56,8 +63,39 @@ class PythonRuntime:
     sink: EventSink | None = None
     resource_overrides: Mapping[str, Any] = field(default_factory=dict)  # test helpers
     project_file: str = "orch_project.yml"
+    model_paths: tuple[str, ...] = ("models",)
     _instances: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _io: IOManagers | None = None
+
+    @property
+    def io(self) -> IOManagers:
+        """The run's IO managers (built-ins and the project's, each instantiated once)."""
+        with self._lock:
+            if self._io is None:
+                self._io = IOManagers.for_project(
+                    self.project_root,
+                    self.target,
+                    self.resources,
+                    overrides=self.resource_overrides,
+                    project_file=self.project_file,
+                    discover=self._import_model_files,
+                )
+            return self._io
+
+    def _import_model_files(self) -> None:
+        """Import every Python file under the model folders (a project's IO manager class lives
+        in one)."""
+        for folder in self.model_paths:
+            for path in sorted((self.project_root / folder).rglob("*.py")):
+                import_python_file(path.relative_to(self.project_root).as_posix(), path)
+
+    def io_manager(self, name: str, adapter: Adapter, schema: str) -> IOManager:
+        """The IO manager ``name``; the warehouse one bound to the run's adapter."""
+        manager = self.io.get(name)
+        if isinstance(manager, WarehouseIOManager):
+            manager.bind(adapter, schema)
+        return manager
 
     @classmethod
     def from_project(cls, project: Any, sink: EventSink | None = None) -> PythonRuntime:
@@ -70,6 +108,7 @@ class PythonRuntime:
             sink=sink,
             project_file=project.project_file,
             resource_overrides=dict(RESOURCE_OVERRIDES.get() or {}),
+            model_paths=tuple(project.config.model_paths),
         )
 
     def resource(self, name: str, cls: type[Any]) -> Any:
@@ -90,7 +129,8 @@ class PythonRuntime:
 
 @dataclass
 class PythonOutput:
-    """What a Python asset returned, checked: its rows as Arrow (None: nothing to write)."""
+    """What a Python asset returned, checked: its rows as Arrow for the warehouse (None: nothing
+    to write there: ``materialized='none'``, or stored by another IO manager already)."""
 
     table: pa.Table | None
     rows: int | None
@@ -117,9 +157,19 @@ def run_python_asset(
     spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
     key = window.key if window is not None else None
     kwargs: dict[str, Any] = {}
+    params = _parameters(spec)
     for param, upstream in sig.inputs.items():
         kwargs[param] = load_input(
-            adapter, manifest, node, manifest.nodes[upstream], sig.input_types[param], key
+            adapter,
+            manifest,
+            node,
+            manifest.nodes[upstream],
+            sig.input_types[param],
+            key,
+            runtime=runtime,
+            run_id=run_id,
+            param=param,
+            annotation=params.get(param),
         )
     context = None
     if sig.config_param is not None and sig.config_class is not None:
@@ -153,21 +203,119 @@ def run_python_asset(
         metadata.update(redaction.scrub_data(context.output_metadata))  # a resource's secret
     if node.materialized == "none":
         rows = None
-        if value is not None:
+        if value is not None and is_table(value):
             rows = int(to_arrow(value, node, spec).num_rows)
         return PythonOutput(None, rows, {"materialized": "none", **metadata})
+    where = Location(info.module_path, function_line(spec.fn))
     if value is None:
         raise ModelFailedError(
             f"asset '{node.name}' returned None",
-            location=Location(info.module_path, function_line(spec.fn)),
-            hint="Return a polars DataFrame/LazyFrame or a pyarrow Table, or declare "
-            "materialized='none' for an asset that only has side effects",
+            location=where,
+            hint="Return a polars DataFrame/LazyFrame, a pyarrow Table or (stored by "
+            "io_manager='objects') another Python object, or declare materialized='none' for "
+            "an asset that only has side effects",
         )
-    table = to_arrow(value, node, spec)
-    check_columns(table, node, spec, sig)
-    if window is not None:
-        check_partition_column(table, node)
-    return PythonOutput(table, int(table.num_rows), metadata)
+    io_name = info.io_manager or ("warehouse" if is_table(value) else "objects")
+    if builtin_of(io_name, runtime.resources) == "warehouse":
+        table = to_arrow(value, node, spec)
+        check_columns(table, node, spec, sig)
+        if window is not None:
+            check_partition_column(table, node)
+        if info.io_manager is None:  # by type: a table now, so no object of it stays behind
+            _forget_object(runtime, node, window)
+        metadata["io_manager"] = io_name
+        return PythonOutput(table, int(table.num_rows), metadata)
+    rows = None
+    if is_table(value):
+        table = to_arrow(value, node, spec)
+        check_columns(table, node, spec, sig)
+        if window is not None:
+            check_partition_column(table, node)
+        rows, value = int(table.num_rows), _same_kind(value, table)
+    manager = runtime.io_manager(io_name, adapter, node.relation.schema_name)
+    if not manager.accepts(value):
+        raise StorageError(
+            f"asset '{node.name}' returned a {_type(value)}, which its IO manager '{io_name}' "
+            "does not store",
+            location=where,
+            hint="Return a type it stores, or choose another IO manager with io_manager= "
+            "('objects' stores any picklable object, 'parquet' and 'warehouse' tables); nothing "
+            "was written",
+        )
+    out = OutputContext(
+        key=(node.name, window.key) if window is not None else (node.name,),
+        asset=node.name,
+        run_id=run_id,
+        partition=window,
+        annotation=sig.output_annotation,
+        resources=resources,
+    )
+    try:
+        manager.handle_output(out, value)
+    except OrchError:
+        raise
+    except Exception as err:  # a project's IO manager: any error fails only this step
+        raise StorageError(
+            f"asset '{node.name}': its IO manager '{io_name}' ({type(manager).__name__}) failed "
+            f"to store the output: {type(err).__name__}: {err}",
+            location=where,
+            hint="Fix the IO manager's handle_output; the previously stored output is unchanged "
+            "unless the IO manager itself replaced it",
+        ) from err
+    stored = redaction.scrub_data(out.metadata)
+    if rows is None and isinstance(stored.get("rows"), int):
+        rows = stored["rows"]
+    partition = {"partition": window.key} if window is not None else {}
+    return PythonOutput(
+        None,
+        rows,
+        {
+            "materialized": "partition" if window is not None else node.materialized,
+            **partition,
+            **metadata,
+            "io_manager": io_name,
+            **stored,
+        },
+    )
+
+
+def _parameters(spec: AssetSpec) -> dict[str, Any]:
+    """The function's parameter annotations (resolved where possible)."""
+    try:
+        hints = typing.get_type_hints(spec.fn)
+    except Exception:  # unresolvable string annotations: hand them over as written
+        hints = {}
+    out = {}
+    for name, param in inspect.signature(spec.fn).parameters.items():
+        annotation = hints.get(name, param.annotation)
+        out[name] = None if annotation is inspect.Parameter.empty else annotation
+    return out
+
+
+def _same_kind(value: Any, table: pa.Table) -> Any:
+    """A lazy frame collected once (its table is what is stored), other tables as they are."""
+    if type(value).__name__ == "LazyFrame":
+        return to_polars(table)
+    return value
+
+
+def _type(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def _forget_object(runtime: PythonRuntime, node: Node, window: PartitionWindow | None) -> None:
+    """Remove an object the ``objects`` IO manager stored for ``node`` when it returned one
+    (now it returns a table: the warehouse holds it, and a stale object must not shadow it)."""
+    objects = runtime.io.get("objects")
+    path_for = getattr(objects, "path_for", None)
+    if path_for is None:
+        return
+    key = (node.name, window.key) if window is not None else (node.name,)
+    if objects.has_output(OutputContext(key=key, asset=node.name)):
+        try:
+            Path(path_for(key)).unlink()
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------- calling
@@ -242,6 +390,68 @@ def upstream_filter(
 # --------------------------------------------------------------------------- inputs
 
 
+def remove_owned_files(
+    manifest: Manifest, assets: list[str], runtime: PythonRuntime
+) -> dict[str, list[str]]:
+    """``--full-refresh``: remove the Parquet files the ``parquet`` IO manager wrote for each
+    asset (every partition's ``data.parquet``, nothing else in its folder). Returns them by asset.
+    """
+    removed: dict[str, list[str]] = {}
+    for name in assets:
+        node = manifest.nodes.get(name)
+        info = node.python if node is not None else None
+        if info is None or info.io_manager is None:
+            continue
+        if builtin_of(info.io_manager, runtime.resources) != "parquet":
+            continue
+        manager = runtime.io.get(info.io_manager)
+        owned = getattr(manager, "owned_files", None)
+        location = getattr(manager, "location", None)
+        if owned is None or location is None:
+            continue
+        files = owned((name,))
+        for f in files:
+            location.remove(f)
+        if files:
+            removed[name] = files
+    return removed
+
+
+def stored_by(upstream: Node, runtime: PythonRuntime | None) -> str:
+    """The IO manager holding ``upstream``'s output: ``warehouse`` for SQL models, seeds and
+    sources; a Python asset's own, or (decided by type at run time) ``objects`` when an object
+    of it is stored, else the warehouse."""
+    info = upstream.python
+    if info is None:
+        return "warehouse"
+    if info.io_manager is not None:
+        return info.io_manager
+    if runtime is None:
+        return "warehouse"
+    objects = runtime.io.get("objects")
+    key = OutputContext(key=(upstream.name,), asset=upstream.name)
+    if upstream.config.partitioned_by is None and objects.has_output(key):
+        return "objects"
+    folder = getattr(objects, "path_for", None)
+    if upstream.config.partitioned_by is not None and folder is not None:
+        if Path(folder((upstream.name,))).is_dir():
+            return "objects"
+    return "warehouse"
+
+
+def upstream_partition_keys(node: Node, upstream: Node, partition: str | None) -> list[str] | None:
+    """The upstream partitions partition ``partition`` of ``node`` reads (None: all of them)."""
+    down_cfg, up_cfg = node.config.partitioned_by, upstream.config.partitioned_by
+    if partition is None or down_cfg is None or up_cfg is None:
+        return None
+    wanted = down_cfg.filter_upstream
+    if wanted is False or (isinstance(wanted, list) and upstream.name not in wanted):
+        return None
+    down = partitions.definition_of(down_cfg, asset=node.name)
+    up = partitions.definition_of(up_cfg, asset=upstream.name)
+    return partitions.upstream_keys(down, partition, up)
+
+
 def load_input(
     adapter: Adapter,
     manifest: Manifest,
@@ -249,8 +459,51 @@ def load_input(
     upstream: Node,
     kind: str,
     partition: str | None,
+    *,
+    runtime: PythonRuntime | None = None,
+    run_id: str = "",
+    param: str | None = None,
+    annotation: Any = None,
 ) -> Any:
-    """Read an upstream asset as Arrow and hand it over as the annotated type (no copy)."""
+    """Load an upstream asset through its IO manager, as the annotated type.
+
+    From the warehouse (and for a partition, only its window of a partitioned upstream) it comes
+    as Arrow and becomes polars/Arrow/pandas without copying where Arrow allows; from another
+    IO manager as that IO manager loads it (only the partitions the step needs).
+    """
+    param = param or upstream.name
+    if upstream.materialized == "external":
+        root = runtime.project_root if runtime is not None else Path(".")
+        table = read_external(upstream, root, manifest.project.target_name, node.name, param)
+        return as_input(table, kind, node, param, upstream)
+    io_name = stored_by(upstream, runtime)
+    if runtime is not None and builtin_of(io_name, runtime.resources) != "warehouse":
+        assert upstream.relation is not None
+        if upstream.python is not None:  # its classes, for an object stored by reference
+            find_asset(upstream.python.module_path, runtime.project_root, upstream.name)
+        manager = runtime.io_manager(io_name, adapter, upstream.relation.schema_name)
+        keys = upstream_partition_keys(node, upstream, partition)
+        partitioned = upstream.config.partitioned_by is not None
+        context = InputContext(
+            name=param,
+            upstream_output=OutputContext(key=(upstream.name,), asset=upstream.name),
+            asset=node.name,
+            run_id=run_id,
+            partition_keys=keys if partitioned else None,
+            annotation=annotation,
+            all_partitions=partitioned and keys is None,
+        )
+        try:
+            value = manager.load_input(context)
+        except OrchError:
+            raise
+        except Exception as err:  # a project's IO manager: any error fails only this step
+            raise StorageError(
+                f"asset '{node.name}': input '{param}' (from '{upstream.name}', IO manager "
+                f"'{io_name}') cannot be loaded: {type(err).__name__}: {err}",
+                hint="Fix the IO manager's load_input, or rebuild the upstream",
+            ) from err
+        return as_input(value, kind, node, param, upstream)
     where = upstream_filter(adapter, node, upstream, partition)
     where_sql = where.sql(dialect=adapter.dialect) if where is not None else None
     if upstream.relation is None:  # ephemeral: run its query
@@ -262,12 +515,30 @@ def load_input(
         table = adapter.read_arrow(upstream.relation.to_relation(), where_sql)
     if kind == "arrow":
         return table
-    import polars as pl  # heavy: imported when a Python asset runs
+    return as_input(table, kind, node, param, upstream)
 
-    frame = pl.from_arrow(table, rechunk=False)
-    if not isinstance(frame, pl.DataFrame):  # a single column comes back as a Series
-        frame = frame.to_frame()
-    return frame.lazy() if kind == "lazy" else frame
+
+def as_input(value: Any, kind: str, node: Node, param: str, upstream: Node) -> Any:
+    """A loaded value as the parameter's type: polars (default), lazy, Arrow, pandas, or, for an
+    object annotation (or an unannotated parameter reading an object), the object itself."""
+    if not is_table(value):
+        if kind in ("object", "polars"):
+            return value
+        raise StorageError(
+            f"asset '{node.name}': parameter '{param}' is annotated as a table ({kind}), but "
+            f"'{upstream.name}' stored a {_type(value)}",
+            hint="Annotate the parameter with the stored type (or leave it unannotated)",
+        )
+    if kind == "object":
+        return value
+    module = type(value).__module__.split(".", 1)[0]
+    if kind == "pandas" and module == "pandas":
+        return value
+    if kind == "arrow" and module == "pyarrow" and type(value).__name__ == "Table":
+        return value
+    if kind == "lazy" and type(value).__name__ == "LazyFrame":
+        return value
+    return as_table_type(to_polars(value), kind)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -287,18 +558,19 @@ def to_arrow(value: Any, node: Node, spec: AssetSpec) -> pa.Table:
             return value.to_arrow()
     if isinstance(value, pa.Table):
         return value
+    if module == "pandas" and type(value).__name__ == "DataFrame":  # through Arrow
+        return pa.Table.from_pandas(value, preserve_index=False)
     if isinstance(value, pa.RecordBatchReader):
         return value.read_all()
     if isinstance(value, pa.RecordBatch):
         return pa.Table.from_batches([value])
     got = f"{type(value).__module__}.{type(value).__qualname__}"
-    hint = "Return a polars DataFrame or LazyFrame, or a pyarrow Table"
-    if module == "pandas":
-        hint += " (convert with pl.from_pandas(df))"
-    raise ModelFailedError(
-        f"asset '{node.name}' returned a {got}, not a table",
+    raise StorageError(
+        f"asset '{node.name}' returned a {got}, which its IO manager 'warehouse' does not store "
+        "(it stores tables)",
         location=Location(node.path or "", function_line(spec.fn)),
-        hint=hint,
+        hint="Return a polars/pandas DataFrame or a pyarrow Table, or store the object with "
+        "io_manager='objects'",
     )
 
 

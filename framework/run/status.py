@@ -25,6 +25,7 @@ from orch.run.freshness import (
     Freshness,
     FreshnessMap,
     buildable,
+    deleted_file,
 )
 from orch.run.plan import plan_freshness
 from orch.selection import select_nodes
@@ -198,6 +199,52 @@ def metadata_rows(manifest: Manifest, project: Project, options: RunOptions) -> 
     for name in names:
         last = newest.get(name)
         mine = user_metadata(last.metadata) if last is not None else {}
+        if last is not None and "uri" in last.metadata:  # shown under "Stored"
+            mine = {k: v for k, v in mine.items() if k not in STORAGE_KEYS}
         if last is not None and mine:
             out.append(MetadataRow(name, last.partition_key, last.run_id, mine))
+    return out
+
+
+# --------------------------------------------------------------------------- where outputs are
+
+
+STORAGE_KEYS = ("uri", "format", "rows", "bytes", "type")
+
+
+@dataclass(frozen=True)
+class StorageRow:
+    """Where an asset's newest successful materialization was stored (an IO manager's record)."""
+
+    asset: str
+    partition: str | None
+    io_manager: str
+    uri: str
+    details: dict[str, Any]
+    deleted: bool = False
+
+
+def storage_rows(manifest: Manifest, project: Project, options: RunOptions) -> list[StorageRow]:
+    """Selected assets stored outside the warehouse: URI, format, rows, bytes (or type) of
+    their newest materialization, and whether its local file is gone."""
+    selected = select_nodes(manifest, options.select, options.exclude)
+    names = [n for n in manifest.topological_names() if n in selected]
+    with open_state_store(project.root, project.target, readonly=True) as state:
+        latest = state.latest_materializations(names, target=project.target_name)
+    newest: dict[str, MaterializationRecord] = {}
+    for (asset, _), rec in latest.items():
+        cur = newest.get(asset)
+        if cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id):
+            newest[asset] = rec
+    out = []
+    for name in names:
+        last = newest.get(name)
+        meta = last.metadata if last is not None else {}
+        uri = meta.get("uri")
+        if last is None or not isinstance(uri, str):
+            continue
+        details = {k: meta[k] for k in STORAGE_KEYS[1:] if k in meta}
+        io = str(meta.get("io_manager") or meta.get("materialized") or "")
+        gone = deleted_file(meta) is not None
+        out.append(StorageRow(name, last.partition_key, io, uri, details, gone))
     return out

@@ -21,13 +21,13 @@ from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.config import RunOptions, TargetConfig
-from orch.events import EventSink, FanOut, RunFinished, RunStarted
+from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
 from orch.run.executor import Executor, PartitionMapper, RunSummary, StepHook
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
-from orch.run.python import PythonRuntime
+from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
@@ -179,6 +179,15 @@ def _execute(
             )
         )  # fmt: skip
         cleanup_temporary_relations(adapter, manifest, plan)
+        python = PythonRuntime.from_project(project, fan)
+        if options.full_refresh and not (options.partition or options.start or options.end):
+            assets = sorted({s.asset for s in plan.order})
+            for asset, files in remove_owned_files(manifest, assets, python).items():
+                fan.emit(
+                    LogEmitted(
+                        run_id, asset, "info", f"full refresh: removed {len(files)} old file(s)"
+                    )
+                )
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
@@ -197,7 +206,7 @@ def _execute(
             full_refresh=options.full_refresh,
             known_runs=known,
             hook=hook,
-            python=PythonRuntime.from_project(project, fan),
+            python=python,
             partition_mapper=partition_mapper,
         )
         with interrupt_on_sigterm():

@@ -22,18 +22,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orch.assets import build_resource
+from orch.assets import build_resource, resource_values
 from orch.errors import ConfigError, Location, suggestion
-from orch.run.io.location import is_url, local_path
 from orch.run.io.memory import MemoryIOManager
 from orch.run.io.objects import ObjectsIOManager
-from orch.storage import IOManager
+from orch.run.io.parquet import ParquetIOManager
+from orch.run.io.warehouse import WarehouseIOManager
+from orch.storage import STORAGE_DIR, IOManager, builtin_base_dir, builtin_of
 
 __all__ = [
     "BUILTIN_IO_MANAGERS",
     "IOManagers",
     "MemoryIOManager",
     "ObjectsIOManager",
+    "ParquetIOManager",
+    "WarehouseIOManager",
     "io_manager_class",
     "register_builtin",
     "storage_dir",
@@ -43,8 +46,9 @@ __all__ = [
 BUILTIN_IO_MANAGERS: dict[str, type[IOManager]] = {
     "memory": MemoryIOManager,
     "objects": ObjectsIOManager,
+    "parquet": ParquetIOManager,
+    "warehouse": WarehouseIOManager,
 }
-STORAGE_DIR = (".orch", "storage")
 
 
 def register_builtin(name: str, cls: type[IOManager]) -> None:
@@ -110,8 +114,10 @@ class IOManagers:
         project_root: Path | str | None = None,
         overrides: Mapping[str, Any] | None = None,
         location: Callable[[tuple[str | int, ...]], Location | None] = lambda _p: None,
+        discover: Callable[[], None] | None = None,
     ) -> None:
         self.declarations = dict(declarations or {})
+        self._discover = discover  # imports the project's Python files (where classes live)
         self.target = target
         self.base_dir = Path(base_dir)
         self.project_root = Path(project_root) if project_root is not None else None
@@ -129,6 +135,7 @@ class IOManagers:
         *,
         overrides: Mapping[str, Any] | None = None,
         project_file: str = "orch_project.yml",
+        discover: Callable[[], None] | None = None,
     ) -> IOManagers:
         """The IO managers of a project's run on ``target`` (files under ``.orch/storage``)."""
         return cls(
@@ -138,6 +145,7 @@ class IOManagers:
             project_root=project_root,
             overrides=overrides,
             location=lambda _p: Location(project_file),
+            discover=discover,
         )
 
     def names(self) -> list[str]:
@@ -171,6 +179,10 @@ class IOManagers:
         decl = self.declarations.get(name)
         if isinstance(decl, Mapping):
             cls = self._declared_class(name)
+            if cls is None and decl.get("type") is not None and self._discover is not None:
+                self._discover()  # the class may be in a model file this run did not import
+                self._discover = None
+                cls = self._declared_class(name)
             if cls is None:
                 declared_type = decl.get("type")
                 raise ConfigError(
@@ -183,17 +195,11 @@ class IOManagers:
                     + ") or to an orch.IOManager subclass defined in the project's Python files",
                 )
             spelled = {**decl, "type": cls.__name__}
-            if cls in BUILTIN_IO_MANAGERS.values() and "base_dir" in cls.model_fields:
-                spelled.setdefault("base_dir", str(self.base_dir / name))
             instance = build_resource(cls, name, {name: spelled}, self.target, self._location)
             assert isinstance(instance, IOManager)
-            return self._rooted(instance)
+            return self._rooted(name, instance)
         if name in BUILTIN_IO_MANAGERS:
-            cls = BUILTIN_IO_MANAGERS[name]
-            values: dict[str, Any] = {}
-            if "base_dir" in cls.model_fields:
-                values["base_dir"] = str(self.base_dir / name)
-            return cls.model_validate(values)
+            return self._rooted(name, BUILTIN_IO_MANAGERS[name].model_validate({}))
         raise ConfigError(
             f"unknown IO manager '{name}'",
             location=self._location(("resources",)),
@@ -203,11 +209,21 @@ class IOManagers:
             + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
         )
 
-    def _rooted(self, instance: IOManager) -> IOManager:
-        """A built-in's relative base_dir made relative to the project folder."""
-        if type(instance) not in BUILTIN_IO_MANAGERS.values() or self.project_root is None:
+    def _rooted(self, name: str, instance: IOManager) -> IOManager:
+        """A file-based built-in's base_dir: declared (per target, relative to the project
+        folder) or the default ``<storage>/<name>``."""
+        if (
+            builtin_of(name, self.declarations) is None
+            or "base_dir" not in type(instance).model_fields
+        ):
             return instance
-        base = getattr(instance, "base_dir", None)
-        if isinstance(base, str) and not is_url(base) and not Path(local_path(base)).is_absolute():
-            return instance.model_copy(update={"base_dir": str(self.project_root / base)})
-        return instance
+        if self.project_root is not None:
+            base = builtin_base_dir(name, self.declarations, self.target, self.project_root)
+            if name not in self.declarations or "base_dir" not in resource_values(
+                self.declarations, name, self.target
+            ):
+                base = str(self.base_dir / name)
+        else:
+            declared = resource_values(self.declarations, name, self.target).get("base_dir")
+            base = str(declared) if declared is not None else str(self.base_dir / name)
+        return instance.model_copy(update={"base_dir": base})

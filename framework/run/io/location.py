@@ -122,6 +122,10 @@ class Location:
             os.remove(path)
         except FileNotFoundError:
             pass
+        try:
+            os.rmdir(os.path.dirname(path))  # a partition's folder, when nothing else is in it
+        except OSError:
+            pass
 
     @contextmanager
     def atomic_write(self, path: str, what: str) -> Iterator[IO[bytes]]:
@@ -137,7 +141,7 @@ class Location:
         folder = os.path.dirname(path) or "."
         try:
             os.makedirs(folder, exist_ok=True)
-            temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}")
+            temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}.tmp")
             handle = open(temp, "wb")
         except OSError as err:
             raise unwritable(what, path, err) from None
@@ -151,12 +155,17 @@ class Location:
             _discard(temp)
             raise
 
-    def write_with(self, path: str, what: str, writer: Callable[[str], None]) -> None:
+    def write_with(
+        self, path: str, what: str, writer: Callable[[str], None], *, fsync: bool = True
+    ) -> None:
         """Write ``path`` by calling ``writer(temp_path)`` (a library that wants a file name),
-        then rename into place; for a URL, upload the written file."""
+        then rename into place; for a URL, upload the written file.
+
+        The rename alone protects readers and killed runs; ``fsync`` also survives power loss.
+        """
         if self.remote:
             with self.atomic_write(path, what) as handle:
-                local = f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}"
+                local = f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}.tmp"
                 try:
                     writer(local)
                     with open(local, "rb") as src:
@@ -166,7 +175,7 @@ class Location:
                     _discard(local)
             return
         folder = os.path.dirname(path) or "."
-        temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}")
+        temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{_name(path)}.tmp")
         try:
             os.makedirs(folder, exist_ok=True)
             with open(temp, "wb"):
@@ -176,8 +185,9 @@ class Location:
             raise unwritable(what, path, err) from None
         try:
             writer(temp)
-            with open(temp, "rb") as written:
-                os.fsync(written.fileno())
+            if fsync:
+                with open(temp, "rb") as written:
+                    os.fsync(written.fileno())
             os.replace(temp, path)
         except BaseException:
             _discard(temp)
@@ -186,7 +196,7 @@ class Location:
     @contextmanager
     def _remote_write(self, path: str, what: str) -> Iterator[IO[bytes]]:
         folder, _, name = path.rpartition("/")
-        temp = f"{folder}/{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
+        temp = f"{folder}/{TEMP_PREFIX}{uuid.uuid4().hex}-{name}.tmp"
         try:
             handle = self.fs.open(temp, "wb")
         except OSError as err:

@@ -601,6 +601,7 @@
     fact("Group", a.group);
     fact("Tags", a.tags.map(function (t) { return el("span", { cls: "tag", text: t }); }));
     fact("Relation", a.relation ? el("code", { text: a.relation }) : null);
+    fact("Stored by", a.stored ? el("code", { text: a.stored.io_manager + (a.stored.uri ? ": " + a.stored.uri : "") + (a.stored.format ? " (" + a.stored.format + ")" : "") }) : null);
     fact("File", a.path ? el("code", { text: a.path }) : null);
     fact("Properties", a.patch_path ? el("code", { text: a.patch_path }) : null);
     fact("Source", a.source ? a.source.join(".") : null);
