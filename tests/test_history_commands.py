@@ -333,7 +333,8 @@ def test_automation_listings_as_json(tmp_path: Path, orch: Callable[..., Run]) -
     jobs = json.loads(orch("job", "ls", "--project-dir", root, "--output", "json").stdout)
     assert jobs == {"schema_version": 1, "jobs": [{
         "name": "nightly_job", "kind": "assets", "select": "+a", "exclude": None,
-        "partitions": None, "vars": {"n": 1}, "description": "", "schedules": ["nightly"], "sensors": ["landing"],
+        "partitions": None, "vars": {"n": 1}, "description": "", "schedules": ["nightly"],
+        "sensors": ["landing"],
     }]}  # fmt: skip
     schedules = json.loads(orch("schedule", "ls", "--project-dir", root, "--output", "json").stdout)
     assert schedules["schema_version"] == 1
