@@ -17,7 +17,7 @@ from typing import Any
 
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter
-from orch.assets import Resource, build_resource
+from orch.assets import Resource, build_resource, input_type_of
 from orch.compiler import compile_or_reuse
 from orch.config import RunOptions
 from orch.errors import ConfigError, Location, OrchError, UnsupportedFeatureError, suggestion
@@ -28,6 +28,7 @@ from orch.run.io import IOManagers
 from orch.run.ops.engine import AssetLoader, OpRun, ReusedStep
 from orch.run.ops.result import OpJobResult
 from orch.run.ops.setup import merge_config, node_configs, node_resources
+from orch.run.python import PythonRuntime, load_input
 from orch.run.reporting import JsonLinesReporter
 from orch.run.workflow import interrupt_on_sigterm, open_state
 from orch.state import LockOwner, StateRecorder, StateStore
@@ -164,7 +165,7 @@ def _assets(project: Project, options: RunOptions, job: JobDefinition) -> Iterat
     adapter = get_adapter(project.target, project.root)
     adapter.open()
     try:
-        yield _loader(adapter, manifest)
+        yield _loader(adapter, manifest, project)
     finally:
         adapter.close()
 
@@ -173,24 +174,23 @@ def _no_assets(asset: str, annotation: Any) -> Any:
     raise OrchError(f"asset '{asset}' is not read by this job")
 
 
-def _loader(adapter: Adapter, manifest: Any) -> AssetLoader:
+def _loader(adapter: Adapter, manifest: Any, project: Project) -> AssetLoader:
+    """Loads an asset through its own storage (its IO manager, or the warehouse)."""
+    runtime = PythonRuntime.from_project(project)
+
     def load(asset: str, annotation: Any) -> Any:
         node = manifest.nodes[asset]
-        if node.relation is None:
+        if node.relation is None and node.materialized != "external":
             raise UnsupportedFeatureError(
-                f"asset '{asset}' is not stored in the warehouse (it is {node.resource_type} "
+                f"asset '{asset}' is not stored anywhere (it is {node.resource_type} "
                 f"'{node.config.materialized}'), so an op cannot read it",
-                hint="Ops read assets that are tables or views; materialize it as a table",
+                hint="Ops read assets that are stored: tables, views, files, objects",
             )
-        table = adapter.read_arrow(node.relation.to_relation())
-        text = getattr(annotation, "__module__", "") or ""
-        if text.startswith("pyarrow"):
-            return table
-        if text.startswith("pandas"):
-            return table.to_pandas()
-        import polars as pl  # heavy: only when an op reads an asset
-
-        return pl.from_arrow(table)
+        kind = input_type_of(annotation)
+        return load_input(
+            adapter, manifest, node, node, kind, None, runtime=runtime, param=asset,
+            annotation=annotation,
+        )  # fmt: skip
 
     return load
 
