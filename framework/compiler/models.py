@@ -28,6 +28,7 @@ from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
     declared_columns,
+    external_fingerprint,
     fingerprint_of,
     relations_may_collide,
     settings_fingerprint,
@@ -143,7 +144,7 @@ def compile_project(
     try:
         manifest = compiler.compile()
         if python_assets:
-            py_checks = python_models.python_check_nodes(project, python_assets)
+            py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
     except BaseException:
         if files is not None:
@@ -449,6 +450,7 @@ class _Compiler:
                 model.sql_fingerprint,
                 settings_fingerprint(config),
                 *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())),
+                *external_fingerprint(config),
             ),
         )
 

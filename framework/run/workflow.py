@@ -191,6 +191,7 @@ def _execute(
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
+        python.stored_metadata.update({key: dict(rec.metadata) for key, rec in latest.items()})
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
