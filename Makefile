@@ -13,9 +13,11 @@ $(BIN)/orch: pyproject.toml
 
 install: $(BIN)/orch
 
-## Build every asset of the example project into example_project/warehouse.duckdb.
+## Build every asset of the example project into example_project/warehouse.duckdb, then run
+## its op job (jobs/customer_value_model.py: a model trained on the customers mart).
 demo: install
 	$(BIN)/orch build --project-dir example_project
+	$(BIN)/orch job run customer_value_model --project-dir example_project
 	$(BIN)/orch status --project-dir example_project
 
 ## Run the test suite (browser tests need Debian's chromium: apt-get install chromium).

@@ -24,7 +24,25 @@ if TYPE_CHECKING:
         schedule,
         sensor,
     )
+    from orch.ops import (  # noqa: F401
+        Backoff,
+        DynamicOut,
+        DynamicOutput,
+        GraphDefinition,
+        In,
+        JobDefinition,
+        OpContext,
+        OpDefinition,
+        Out,
+        Output,
+        RetryPolicy,
+        graph,
+        graph_asset,
+        job,
+        op,
+    )
     from orch.storage import InputContext, IOManager, OutputContext  # noqa: F401
+    from orch.typecheck import Type, frame_type  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -45,6 +63,23 @@ _LAZY = {
     "IOManager": "orch.storage",
     "InputContext": "orch.storage",
     "OutputContext": "orch.storage",
+    "Backoff": "orch.ops",
+    "DynamicOut": "orch.ops",
+    "DynamicOutput": "orch.ops",
+    "GraphDefinition": "orch.ops",
+    "In": "orch.ops",
+    "JobDefinition": "orch.ops",
+    "OpContext": "orch.ops",
+    "OpDefinition": "orch.ops",
+    "Out": "orch.ops",
+    "Output": "orch.ops",
+    "RetryPolicy": "orch.ops",
+    "graph": "orch.ops",
+    "graph_asset": "orch.ops",
+    "job": "orch.ops",
+    "op": "orch.ops",
+    "Type": "orch.typecheck",
+    "frame_type": "orch.typecheck",
 }
 
 __all__ = ["OrchError", "__version__", *sorted(_LAZY)]

@@ -469,6 +469,7 @@ class ProjectConfig(OrchModel):
     docs_paths: list[str] = Field(default_factory=list)
     snapshot_paths: list[str] = Field(default_factory=list)
     sensor_paths: list[str] = Field(default_factory=lambda: ["sensors"])
+    job_paths: list[str] = Field(default_factory=lambda: ["jobs"])
     target_path: str = "target"
     log_path: str = "logs"
     packages_install_path: str | None = None

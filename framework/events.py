@@ -146,6 +146,71 @@ class LogEmitted(Event):
     message: str
 
 
+@dataclass(frozen=True)
+class OpStepStarted(Event):
+    """An op step began an attempt (``attempt`` 1 for the first)."""
+
+    step_key: str
+    op: str
+    job: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class OpStepRetried(Event):
+    """An attempt of an op step failed and the retry policy runs it again after ``delay_s``."""
+
+    step_key: str
+    op: str
+    job: str
+    attempt: int
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class OpStepSucceeded(Event):
+    """An op step finished; ``outputs`` describe each stored output (type, size, preview,
+    metadata, mapping keys of a dynamic output). ``reused``: taken from an earlier run."""
+
+    step_key: str
+    op: str
+    job: str
+    duration_s: float
+    started_at: datetime
+    attempts: int = 1
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attempt_errors: list[str] = field(default_factory=list)
+    reused_from: str | None = None
+
+
+@dataclass(frozen=True)
+class OpStepFailed(Event):
+    """An op step failed (``status`` failed) or was stopped by Ctrl-C/SIGTERM (interrupted)."""
+
+    step_key: str
+    op: str
+    job: str
+    error: str
+    duration_s: float
+    attempts: int = 1
+    path: str | None = None  # file:line where the error was raised
+    attempt_errors: list[str] = field(default_factory=list)
+    status: str = "failed"
+
+
+@dataclass(frozen=True)
+class OpStepSkipped(Event):
+    """An op step did not run: an upstream failed or did not produce the output it reads."""
+
+    step_key: str
+    op: str
+    job: str
+    reason: str
+    cause: str | None = None
+
+
 class EventSink(Protocol):
     """Anything that receives events. Must be thread-safe: steps emit from worker threads."""
 

@@ -1,6 +1,7 @@
 """Helpers for users' tests of their assets, in plain pytest.
 
-- :func:`build_context` makes an :class:`~orch.AssetContext` to call an asset function directly.
+- :func:`build_context` makes an :class:`~orch.AssetContext` to call an asset function directly;
+  :func:`build_op_context` an :class:`~orch.OpContext` to call an op function directly.
 - :func:`materialize` builds some assets of a project (and what they read: SQL, seeds, Python) into
   a throw-away DuckDB copy, and returns their outputs as polars DataFrames.
 - the ``orch_project`` pytest fixture (registered through the ``pytest11`` entry point, or
@@ -36,6 +37,7 @@ from orch.assets import ASSET_ATTR, AssetContext, PartitionWindow
 from orch.config import RunOptions
 from orch.errors import OrchError
 from orch.events import CheckEvaluated, EventList, LogEmitted, StepFailed
+from orch.ops import OpContext
 from orch.run.io.external import read_external
 from orch.run.python import RESOURCE_OVERRIDES, PythonRuntime
 from orch.run.workflow import RunResult, run_command
@@ -79,6 +81,33 @@ def build_context(
         target=target,
         config=run_config,
     )
+
+
+def build_op_context(
+    op: str = "test_op",
+    *,
+    config: Any = None,
+    resources: Mapping[str, Any] | None = None,
+    run_id: str = "test",
+    job: str = "test_job",
+    mapping_key: str | None = None,
+    retry_number: int = 0,
+) -> OpContext:
+    """An OpContext for calling an op function directly in a unit test.
+
+    Args:
+        config: the op's Config object (``context.op_config``; pass it as the op's config
+            parameter too).
+        resources: resource objects by name (``context.resources``).
+
+    Returns:
+        The context; ``context.log.records`` and ``context.output_metadata`` hold what the op
+        logged and attached.
+    """
+    return OpContext(
+        op, job=job, run_id=run_id, op_config=config, resources=resources,
+        mapping_key=mapping_key, retry_number=retry_number,
+    )  # fmt: skip
 
 
 def _window(key: str | None) -> PartitionWindow | None:

@@ -332,8 +332,9 @@ def test_automation_listings_as_json(tmp_path: Path, orch: Callable[..., Run]) -
     (root / "landing").mkdir()
     jobs = json.loads(orch("job", "ls", "--project-dir", root, "--output", "json").stdout)
     assert jobs == {"schema_version": 1, "jobs": [{
-        "name": "nightly_job", "select": "+a", "exclude": None, "partitions": None,
-        "vars": {"n": 1}, "description": "", "schedules": ["nightly"], "sensors": ["landing"],
+        "name": "nightly_job", "kind": "assets", "select": "+a", "exclude": None,
+        "partitions": None, "vars": {"n": 1}, "description": "", "schedules": ["nightly"],
+        "sensors": ["landing"],
     }]}  # fmt: skip
     schedules = json.loads(orch("schedule", "ls", "--project-dir", root, "--output", "json").stdout)
     assert schedules["schema_version"] == 1

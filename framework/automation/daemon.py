@@ -63,6 +63,7 @@ from orch.automation.schedules import (
 from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
+from orch.run.ops.workflow import run_op_job
 from orch.run.workflow import open_state
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
@@ -227,12 +228,26 @@ class SubprocessLauncher(Launcher):
 def make_run_function(options: RunOptions, automation: Automation) -> RunFunction:
     """The in-process run: :func:`orch.automation.jobs.run_job`, its outcome as a LaunchResult."""
 
+    def run_ops(request: LaunchRequest) -> LaunchResult:
+        project = load_project(options)
+        result = run_op_job(
+            project, automation.op_jobs[request.job], options=options,
+            run_config=dict(request.vars or {}) or None, run_id=request.run_id,
+        )  # fmt: skip
+        if result.success:
+            return LaunchResult(request.run_id, "success")
+        failed = [f"{k}: {e.strip().splitlines()[0]}" for k, e in result.failures.items()]
+        detail = "; ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        return LaunchResult(request.run_id, "failed", f"run {result.status}: {detail}".rstrip())
+
     def run(request: LaunchRequest) -> LaunchResult:
         try:
+            if request.job in automation.op_jobs:
+                return run_ops(request)
             result = run_job(
                 options,
                 request.job,
-                automation.job(request.job),
+                automation.jobs[request.job],
                 extra_vars=request.vars,
                 partition=request.partition,
                 partition_mode=request.partition_mode,

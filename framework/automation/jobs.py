@@ -17,15 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from orch.config import JobConfig, RunOptions
 from orch.errors import PartitionError
 from orch.events import EventSink
+from orch.load.python_files import job_location
 from orch.manifest import Manifest
+from orch.ops import JobDefinition
 from orch.partitions import StaticKeys, TimeWindows, definition_of, floor, format_key
 from orch.run.workflow import RunResult, compile_for, run_command, selected_assets
+from orch.state import StateReader
 
 GRAIN_ORDER = {"hourly": 0, "daily": 1, "weekly": 2, "monthly": 3}
 MODES = {"last_closed", "latest", "current", "none"}
@@ -115,3 +119,73 @@ def run_job(
     key = partition_for(compiled.manifest, selected, mode, at or datetime.now(timezone.utc))
     options = replace(options, partition=key)
     return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+
+
+# --------------------------------------------------------------------------- op jobs
+
+
+def op_job_summary(job: JobDefinition, root: Path | None = None) -> dict[str, Any]:
+    """An op job's graph as plain data: its ops in order, inputs, edges, mapping, config."""
+    ops = []
+    for name, node in job.graph.nodes.items():
+        policy = node.op.retry_policy or job.retry_policy
+        mapped = node.mapped_by
+        ops.append({
+            "name": name,
+            "op": node.op.name,
+            "inputs": {
+                i: f"asset:{s.node}" if s.kind == "asset" else f"{s.kind}:{s.node}.{s.output}"
+                for i, s in node.inputs.items()
+            },
+            "outputs": list(node.op.outs),
+            "mapped_by": f"{mapped.node}.{mapped.output}" if mapped else None,
+            "config": node.op.config_class.__name__ if node.op.config_class else None,
+            "retries": policy.max_retries if policy else 0,
+            "description": node.op.description,
+        })  # fmt: skip
+    where = job_location(root, job) if root is not None else job.location
+    return {
+        "description": job.description,
+        "order": [f"{o['name']}[*]" if o["mapped_by"] else o["name"] for o in ops],
+        "ops": ops,
+        "edges": [list(e) for e in job.graph.edges],
+        "tags": dict(job.tags),
+        "location": str(where),
+    }
+
+
+def op_job_overview(
+    jobs: Mapping[str, JobDefinition],
+    state: StateReader | None,
+    root: Path | None = None,
+    *,
+    runs: int = 5,
+    scan: int = 200,
+) -> list[dict[str, Any]]:
+    """Each op job with its graph, its last ``runs`` runs and the steps of the newest one.
+
+    JSON-ready, for ``orch status`` and the docs site; runs are found among the ``scan`` newest.
+    """
+    recent = [r for r in state.recent_runs(scan) if r.command == "job"] if state else []
+    out = []
+    for name, job in sorted(jobs.items()):
+        mine = [r for r in recent if r.args.get("job") == name][:runs]
+        steps = state.run_op_steps(mine[0].run_id) if state and mine else []
+        out.append({
+            "name": name,
+            **op_job_summary(job, root),
+            "runs": [
+                {"run_id": r.run_id, "status": r.status, "started_at": r.started_at.isoformat(),
+                 "duration_s": r.duration_s, "counts": dict(r.counts)}
+                for r in mine
+            ],
+            "last_steps": [
+                {"step": s.step_key, "status": s.status, "attempts": s.attempts,
+                 "duration_s": s.duration_s,
+                 "outputs": {k: {"type": v.get("type"), "size": v.get("size")}
+                             for k, v in s.outputs.items()},
+                 "error": s.error, "path": s.path, "reused_from": s.reused_from}
+                for s in steps
+            ],
+        })  # fmt: skip
+    return out

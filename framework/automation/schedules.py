@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from orch.automation.jobs import op_job_overview
 from orch.config import (
     AssetSensorConfig,
     FileSensorConfig,
@@ -45,7 +46,8 @@ from orch.errors import (
     Location,
     suggestion,
 )
-from orch.load.python_files import import_python_file
+from orch.load.python_files import collect_op_jobs, import_python_file, job_location
+from orch.ops import JobDefinition
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -421,15 +423,23 @@ class Automation:
     jobs: dict[str, JobConfig] = field(default_factory=dict)
     schedules: dict[str, ScheduleDefinition] = field(default_factory=dict)
     sensors: dict[str, SensorDefinition] = field(default_factory=dict)
+    op_jobs: dict[str, JobDefinition] = field(default_factory=dict)  # from jobs/*.py
 
-    def job(self, name: str) -> JobConfig:
-        """A job by name; an error naming the closest one."""
+    def names(self) -> list[str]:
+        """Every job's name: asset jobs (``jobs:``) and op jobs (``jobs/*.py``)."""
+        return sorted({*self.jobs, *self.op_jobs})
+
+    def job(self, name: str) -> JobConfig | JobDefinition:
+        """A job by name (an asset job's config, or an op job); an error naming the closest."""
+        if name in self.op_jobs:
+            return self.op_jobs[name]
         if name not in self.jobs:
+            names = self.names()
             raise ConfigError(
                 f"unknown job '{name}'",
-                hint=suggestion(name, self.jobs)
-                or (f"Jobs: {', '.join(sorted(self.jobs))}" if self.jobs else
-                    "Declare it under 'jobs:' in orch_project.yml"),
+                hint=suggestion(name, names)
+                or (f"Jobs: {', '.join(names)}" if names else
+                    "Declare it under 'jobs:' in orch_project.yml, or define it in jobs/*.py"),
             )  # fmt: skip
         return self.jobs[name]
 
@@ -466,12 +476,21 @@ def load_automation(project: Project) -> Automation:
         add(_from_sensor_config(name, sn), doc.location(("sensors", name)))
     for defn in _python_definitions(project):
         add(defn, defn.location)
+    automation.op_jobs = collect_op_jobs(project.root, job_files(project))
+    for name, op_job in automation.op_jobs.items():
+        if name in automation.jobs:
+            raise DuplicateNameError(
+                f"op job '{name}' has the name of the asset job at "
+                f"{doc.location(('jobs', name)) or project.project_file}",
+                location=job_location(project.root, op_job),
+                hint="Jobs share one namespace: rename one of them",
+            )
     every: list[ScheduleDefinition | SensorDefinition] = [
         *automation.schedules.values(),
         *automation.sensors.values(),
     ]
     for defn in every:
-        if defn.job not in automation.jobs:
+        if defn.job not in automation.jobs and defn.job not in automation.op_jobs:
             kind = "schedule" if isinstance(defn, ScheduleDefinition) else "sensor"
             in_yaml = defn.name in config.schedules or defn.name in config.sensors
             section = "schedules" if kind == "schedule" else "sensors"
@@ -479,8 +498,8 @@ def load_automation(project: Project) -> Automation:
             raise ConfigError(
                 f"{kind} '{defn.name}' launches unknown job '{defn.job}'",
                 location=location,
-                hint=suggestion(defn.job, automation.jobs)
-                or "Declare the job under 'jobs:' in orch_project.yml",
+                hint=suggestion(defn.job, automation.names())
+                or "Declare the job under 'jobs:' in orch_project.yml, or define it in jobs/*.py",
             )
     return automation
 
@@ -530,6 +549,16 @@ def sensor_files(project: Project) -> list[Path]:
     """Every ``*.py`` under the project's sensor paths, sorted."""
     files: list[Path] = []
     for folder in project.config.sensor_paths:
+        base = project.root / folder
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(files)
+
+
+def job_files(project: Project) -> list[Path]:
+    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted."""
+    files: list[Path] = []
+    for folder in project.config.job_paths:
         base = project.root / folder
         if base.is_dir():
             files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
@@ -709,7 +738,9 @@ def schedule_overview(
 ) -> dict[str, list[dict[str, Any]]]:
     """Jobs, schedules (with their next tick) and sensors with recent ticks, for the docs site.
 
-    Returns ``{"jobs": [...], "schedules": [...], "sensors": [...]}``; every value is JSON-ready.
+    Returns ``{"jobs": [...], "schedules": [...], "sensors": [...], "op_jobs": [...]}`` (op jobs
+    with their graph and recent runs: :func:`orch.automation.jobs.op_job_overview`); every
+    value is JSON-ready.
     A schedule's next tick is described by :func:`next_tick_fields` (``due`` when it is not in
     the future).
     """
@@ -757,7 +788,8 @@ def schedule_overview(
                 "ticks": [tick_dict(t) for t in state.ticks(name, ticks)] if state else [],
             }
         )
-    return {"jobs": jobs, "schedules": schedules, "sensors": sensors}
+    op_jobs = op_job_overview(automation.op_jobs, state, project.root)
+    return {"jobs": jobs, "schedules": schedules, "sensors": sensors, "op_jobs": op_jobs}
 
 
 __all__ = [

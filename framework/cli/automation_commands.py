@@ -80,7 +80,7 @@ def _echo_json(key: str, items: list[dict[str, Any]]) -> None:
 
 @cli.group("job")
 def job_group() -> None:
-    """Jobs: named selections from orch_project.yml (`jobs:`)."""
+    """Jobs: asset jobs (`jobs:` in orch_project.yml) and op jobs (jobs/*.py)."""
 
 
 @job_group.command("ls")
@@ -94,32 +94,52 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
       orch job ls
       orch job ls --output json
     """
-    _, automation, _ = _automation(kwargs)
+    from orch.automation.jobs import op_job_summary
+
+    project, automation, _ = _automation(kwargs)
+
+    def launchers(name: str) -> tuple[list[str], list[str]]:
+        return (
+            sorted(s.name for s in automation.schedules.values() if s.job == name),
+            sorted(s.name for s in automation.sensors.values() if s.job == name),
+        )
+
     if output_format == "json":
         jobs = []
         for name, job in sorted(automation.jobs.items()):
+            schedules, sensors = launchers(name)
             jobs.append({
-                "name": name, "select": job.select, "exclude": job.exclude,
+                "name": name, "kind": "assets", "select": job.select, "exclude": job.exclude,
                 "partitions": job.partitions, "vars": dict(job.vars),
-                "description": job.description,
-                "schedules": sorted(s.name for s in automation.schedules.values() if s.job == name),
-                "sensors": sorted(s.name for s in automation.sensors.values() if s.job == name),
+                "description": job.description, "schedules": schedules, "sensors": sensors,
             })  # fmt: skip
+        for name, op_job in automation.op_jobs.items():
+            schedules, sensors = launchers(name)
+            jobs.append({"name": name, "kind": "ops", **op_job_summary(op_job, project.root),
+                         "schedules": schedules, "sensors": sensors})  # fmt: skip
+        jobs.sort(key=lambda j: j["name"])
         _echo_json("jobs", jobs)
         return
-    if not automation.jobs:
-        click.echo("No jobs: declare them under 'jobs:' in orch_project.yml.")
+    if not automation.jobs and not automation.op_jobs:
+        click.echo(
+            "No jobs: declare them under 'jobs:' in orch_project.yml, or define op jobs in "
+            "jobs/*.py."
+        )
         return
-    for name, job in sorted(automation.jobs.items()):
-        launchers = [s.name for s in automation.schedules.values() if s.job == name]
-        launchers += [s.name for s in automation.sensors.values() if s.job == name]
-        line = f"{name:<24} select: {job.select}"
-        if job.exclude:
-            line += f"  exclude: {job.exclude}"
-        if job.partitions:
-            line += f"  partitions: {job.partitions}"
-        if launchers:
-            line += f"  ← {', '.join(sorted(launchers))}"
+    for name in automation.names():
+        schedules, sensors = launchers(name)
+        if name in automation.op_jobs:
+            summary = op_job_summary(automation.op_jobs[name], project.root)
+            line = f"{name:<24} ops: {' → '.join(summary['order'])}"
+        else:
+            job = automation.jobs[name]
+            line = f"{name:<24} select: {job.select}"
+            if job.exclude:
+                line += f"  exclude: {job.exclude}"
+            if job.partitions:
+                line += f"  partitions: {job.partitions}"
+        if schedules or sensors:
+            line += f"  ← {', '.join(sorted(schedules + sensors))}"
         click.echo(line)
 
 
@@ -143,8 +163,20 @@ def job_ls_command(output_format: str, **kwargs: Any) -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Parallel steps.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one JSON object per event on stdout.")  # fmt: skip
+@click.option(
+    "--config",
+    "run_config",
+    default=None,
+    help='Op jobs: run config as JSON, {"ops": {"OP": {"config": {...}}}}.',
+)
+@click.option("--tags", "tags", multiple=True, help="Op jobs: run tags, k=v (repeatable).")
+@click.option("--from-failure", "from_failure", default=None, metavar="RUN_ID",
+              help="Op jobs: re-run only what failed or did not run in RUN_ID.")  # fmt: skip
 def job_run_command(
     name: str,
+    run_config: str | None,
+    tags: tuple[str, ...],
+    from_failure: str | None,
     partition: str | None,
     partition_mode: str | None,
     at_: str | None,
@@ -157,23 +189,36 @@ def job_run_command(
     dry_run: bool,
     **kwargs: Any,
 ) -> None:
-    """Run job NAME: build its selection with its vars (build semantics, exit 1 on failure).
+    """Run job NAME: an asset job builds its selection with its vars (build semantics); an op
+    job runs its ops (exit 1 when a step failed, 130 when interrupted).
 
-    -s narrows the job's selection, --exclude adds to its exclusions. --partition on a job
-    without a partitioned asset is an error.
+    -s narrows an asset job's selection, --exclude adds to its exclusions. --partition on a job
+    without a partitioned asset is an error. --config, --tags and --from-failure are for op jobs.
 
     \b
     Examples:
       orch job run daily_revenue
       orch job run daily_revenue --partition 2024-03-01
       orch job run nightly -s orders customers --exclude tag:slow --dry-run
+      orch job run train_model --config '{"ops": {"train": {"config": {"epochs": 5}}}}'
+      orch job run train_model --from-failure 3f2a...
     """
     from orch.automation.jobs import run_job
     from orch.automation.schedules import parse_time
     from orch.run.reporting import ConsoleReporter, JsonLinesReporter
 
     Selection.parse(_words(select), _words(exclude))  # a malformed selector fails before loading
-    _, automation, options = _automation(kwargs)
+    project, automation, options = _automation(kwargs)
+    definition = automation.job(name)
+    op_only = {"--config": run_config, "--tags": tags, "--from-failure": from_failure}
+    if name in automation.op_jobs:
+        asset_only = {"-s/--select": select, "--exclude": exclude, "--partition": partition,
+                      "--full-refresh": full_refresh, "--threads": threads}  # fmt: skip
+        _refuse(name, "an op job", asset_only)
+        _run_op_job(project, definition, options, run_config, tags, from_failure, run_id,
+                    log_format, dry_run)  # fmt: skip
+        return
+    _refuse(name, "an asset job", op_only)
     options = replace(
         options,
         threads=threads,
@@ -186,7 +231,7 @@ def job_run_command(
     result = run_job(
         options,
         name,
-        automation.job(name),
+        automation.jobs[name],
         partition=partition,
         partition_mode=partition_mode,
         at=parse_time(at_) if at_ else None,
@@ -198,6 +243,65 @@ def job_run_command(
 
         _print_plan(result)
     sys.exit(result.exit_code)
+
+
+def _refuse(name: str, kind: str, given: dict[str, Any]) -> None:
+    used = [flag for flag, value in given.items() if value]
+    if used:
+        raise click.UsageError(f"job '{name}' is {kind}: {', '.join(used)} does not apply to it")
+
+
+def _parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{tag}' is not k=v", param_hint="--tags")
+        out[key.strip()] = value
+    return out
+
+
+def _run_op_job(
+    project: Any, job: Any, options: RunOptions, run_config: str | None,
+    tags: tuple[str, ...], from_failure: str | None, run_id: str | None, log_format: str,
+    dry_run: bool,
+) -> None:  # fmt: skip
+    from orch.automation.jobs import op_job_summary
+    from orch.errors import ConfigError
+    from orch.run.ops.workflow import run_op_job
+    from orch.run.reporting import ConsoleReporter, JsonLinesReporter
+
+    config = None
+    if run_config is not None:
+        try:
+            config = json.loads(run_config)
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"--config is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})",
+                hint='Write --config \'{"ops": {"OP": {"config": {"field": 1}}}}\'',
+            ) from None
+        if not isinstance(config, dict):
+            raise ConfigError("--config must be a JSON object", hint='{"ops": {...}}')
+    parsed_tags = _parse_tags(tags)
+    if dry_run:
+        summary = op_job_summary(job, project.root)
+        click.echo(f"op job {job.name}: {len(summary['order'])} ops (nothing run)")
+        for op_info in summary["ops"]:
+            inputs = ", ".join(f"{k} ← {v}" for k, v in op_info["inputs"].items())
+            mapped = f"  (once per {op_info['mapped_by']})" if op_info["mapped_by"] else ""
+            click.echo(f"  {op_info['name']}({inputs}){mapped}")
+        return
+    sink = JsonLinesReporter() if log_format == "json" else ConsoleReporter()
+    result = run_op_job(
+        project, job, options=options, run_config=config, tags=parsed_tags,
+        from_failure=from_failure, sinks=[sink], run_id=run_id,
+    )  # fmt: skip
+    if result.status != "success" and log_format == "text":
+        click.echo(
+            f"Run {result.run_id}: re-run what did not succeed with "
+            f"'orch job run {job.name} --from-failure {result.run_id}'"
+        )
+    sys.exit({"success": 0, "failed": 1, "interrupted": 130}[result.status])
 
 
 def _words(values: tuple[str, ...]) -> tuple[str, ...]:

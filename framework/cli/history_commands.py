@@ -98,7 +98,12 @@ def runs_show_command(run_id: str, output_format: str, **kwargs: Any) -> None:
         f"{c.get('success', 0)} ok, {c.get('failed', 0)} failed, {c.get('skipped', 0)} skipped"
     )
     click.echo(f"  selection: {run.selection or '(all)'}")
-    click.echo("\nSteps:" if detail.steps else "\nSteps: none recorded")
+    if detail.op_steps:
+        _echo_op_steps(detail.op_steps)
+    elif detail.steps:
+        click.echo("\nSteps:")
+    else:
+        click.echo("\nSteps: none recorded")
     for m in detail.steps:
         name = m.asset + (f"[{m.partition_key}]" if m.partition_key else "")
         rows = "-" if m.rows is None else f"{m.rows:,}"
@@ -115,6 +120,29 @@ def runs_show_command(run_id: str, output_format: str, **kwargs: Any) -> None:
         )
         if r.message:
             click.echo(f"      {redaction.scrub(r.message)}")
+
+
+def _echo_op_steps(steps: Any) -> None:
+    from orch import redaction
+
+    click.echo("\nOp steps:")
+    for o in steps:
+        tries = f"  {o.attempts} attempts" if o.attempts > 1 else ""
+        reused = f"  (reused from run {o.reused_from[:8]})" if o.reused_from else ""
+        click.echo(f"  {o.status:<11} {o.step_key:<32} {_duration(o.duration_s):>9}{tries}{reused}")
+        for name, info in o.outputs.items():
+            size = f" ({info['size']})" if info.get("size") else ""
+            keys = info.get("mapping_keys")
+            preview = f" = {info['preview']}" if info.get("preview") else ""
+            preview = f" keys {', '.join(keys)}" if keys is not None else preview
+            click.echo(f"      {name}: {info.get('type', '?')}{size}{redaction.scrub(preview)}")
+            for key, value in (info.get("metadata") or {}).items():
+                click.echo(f"        {key}: {redaction.scrub(str(value))}")
+        for number, error in enumerate(o.attempt_errors, start=1):
+            click.echo(f"      attempt {number}: {redaction.scrub(error)}")
+        if o.error:
+            where = f" ({o.path})" if o.path else ""
+            click.echo(f"      {redaction.scrub(o.error.strip())}{where}")
 
 
 @cli.command("retry")

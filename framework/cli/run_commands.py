@@ -316,6 +316,48 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     if meta:
         click.echo("\nOutput metadata (last materialization):")
         click.echo(render_metadata(meta))
+    _echo_op_jobs(result.project)
+
+
+def _echo_op_jobs(project: Any) -> None:
+    """The op jobs, their ops and their last runs (a broken job file is one line, not a failure)."""
+    from orch.automation.jobs import op_job_overview
+    from orch.automation.schedules import job_files
+    from orch.errors import OrchError
+    from orch.load.python_files import collect_op_jobs
+    from orch.run.workflow import open_state
+
+    if not job_files(project):
+        return
+    try:
+        jobs = collect_op_jobs(project.root, job_files(project))
+    except OrchError as err:
+        click.echo(f"\nOp jobs: could not load them: {err.format_message()}")
+        return
+    if not jobs:
+        return
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        overview = op_job_overview(jobs, state, project.root, runs=3)
+    click.echo("\nOp jobs (orch job run NAME):")
+    for job in overview:
+        click.echo(f"  {job['name']:<28} ops: {' → '.join(job['order'])}")
+        if not job["runs"]:
+            click.echo("      never run")
+        for run in job["runs"]:
+            c = run["counts"]
+            click.echo(
+                f"      {run['status']:<11} {run['started_at'][:19].replace('T', ' ')} UTC  "
+                f"run {run['run_id'][:8]}  {c.get('success', 0)} ok, {c.get('failed', 0)} "
+                f"failed, {c.get('skipped', 0)} skipped"
+            )
+        for step in job["last_steps"]:
+            if step["status"] != "success":
+                where = f" ({step['path']})" if step.get("path") else ""
+                error = (step.get("error") or "").strip().splitlines()
+                click.echo(
+                    f"        {step['status']:<11} {step['step']}: "
+                    f"{error[-1] if error else ''}{where}"
+                )
 
 
 # --------------------------------------------------------------------------- backfill

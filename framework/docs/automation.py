@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orch.automation.schedules import schedule_overview, sensor_files
+from orch.automation.schedules import job_files, schedule_overview, sensor_files
 from orch.errors import OrchError
 from orch.load.project import Project
 from orch.state import StateReader
@@ -20,9 +20,11 @@ __all__ = ["automation_data", "has_automation"]
 
 
 def has_automation(project: Project) -> bool:
-    """Whether the project declares jobs, schedules or sensors (or has sensor files)."""
+    """Whether the project declares jobs, schedules or sensors (or has sensor or job files)."""
     cfg = project.config
-    return bool(cfg.jobs or cfg.schedules or cfg.sensors or sensor_files(project))
+    return bool(
+        cfg.jobs or cfg.schedules or cfg.sensors or sensor_files(project) or job_files(project)
+    )
 
 
 def _jobs_only(project: Project) -> list[dict[str, Any]]:
@@ -59,6 +61,9 @@ def automation_data(
             text = err.format_message()
         else:
             text = f"{type(err).__name__}: {err}"
-        return {"jobs": _jobs_only(project), "schedules": [], "sensors": [], "error": text}
+        return {
+            "jobs": _jobs_only(project), "schedules": [], "sensors": [], "op_jobs": [],
+            "error": text,
+        }  # fmt: skip
     data["error"] = None
     return data

@@ -539,7 +539,8 @@ def _discover(project: Project) -> None:
             errors.append(err)
     docs.save()
 
-    if not project.models and not project.seeds and not errors:
+    has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
+    if not project.models and not project.seeds and not errors and not has_jobs:
         folders = ", ".join(f"{p}/" for p in cfg.model_paths)
         errors.append(
             ProjectError(

@@ -1,6 +1,7 @@
 """The one importer of user Python files, and what it finds in model files.
 
-Model files (``models/**/*.py``) and sensor files (``sensors/*.py``) are imported by path through
+Model files (``models/**/*.py``), sensor files (``sensors/*.py``) and job files (``jobs/*.py``:
+ops, graphs and jobs, :func:`collect_op_jobs`) are imported by path through
 :func:`import_python_file`: each gets a unique module name, an unchanged file is not imported
 again, and any failure is a ProjectError naming the file and line. For model files it collects
 the ``@asset`` and ``@check`` functions (:func:`collect_assets`, :func:`find_asset`,
@@ -32,6 +33,7 @@ from orch.assets import (
     analyze_signature,
 )
 from orch.errors import DuplicateNameError, Location, OrchError, ProjectError, decoding_error
+from orch.ops import GraphDefinition, JobDefinition, OpDefinition, definitions_in
 
 MODULE_PREFIX = "orch_models"
 
@@ -185,7 +187,7 @@ def _import(rel_path: str, abs_path: Path, kind: str) -> LoadedFile:
             raise import_error(rel_path, abs_path, err, kind) from None
         loaded = LoadedFile(rel_path, abs_path, digest, module)
         for value in list(vars(module).values()):
-            code = getattr(value, "__code__", None)
+            code = getattr(inspect.unwrap(value), "__code__", None) if callable(value) else None
             if code is None or Path(code.co_filename).resolve() != abs_path.resolve():
                 continue  # imported from elsewhere
             a = getattr(value, ASSET_ATTR, None)
@@ -286,3 +288,51 @@ def find_check(module_path: str, project_root: Path, name: str) -> CheckSpec:
             f"model file no longer defines the check '{name}'", location=Location(module_path)
         )
     return spec
+
+
+# --------------------------------------------------------------------------- op jobs
+
+
+def _relative_location(root: Path, where: Location) -> Location:
+    try:
+        rel = Path(where.path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return where
+    return Location(rel, where.line, where.col)
+
+
+def collect_op_jobs(root: Path, files: Iterable[Path]) -> dict[str, JobDefinition]:
+    """Import job files and return the op jobs they define, by name.
+
+    The graph and op definitions are checked when the files are imported (an unknown input, a
+    cycle, a graph calling a non-op: a ProjectError at the line); here two jobs, two graphs or
+    two different ops with one name are a DuplicateNameError naming both places.
+    """
+    jobs: dict[str, tuple[JobDefinition, Location]] = {}
+    graphs: dict[str, tuple[Any, Location]] = {}
+    ops: dict[str, tuple[Any, Location]] = {}
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        module = import_python_file(rel, path, kind="job file")
+        for value in definitions_in(vars(module), path):
+            where = _relative_location(root, value.location)
+            kind, pool = (
+                ("job", jobs) if isinstance(value, JobDefinition)
+                else ("graph", graphs) if isinstance(value, GraphDefinition)
+                else ("op", ops)
+            )  # fmt: skip
+            assert isinstance(value, (JobDefinition, GraphDefinition, OpDefinition))
+            first = pool.get(value.name)
+            if first is not None and first[0] is not value:
+                raise DuplicateNameError(
+                    f"two {kind}s are named '{value.name}': at {first[1]} and {where}",
+                    location=where,
+                    hint=f"Rename one (name= in @{kind}, or the function)",
+                )
+            pool[value.name] = (value, where)  # type: ignore[assignment]
+    return {name: job for name, (job, _) in sorted(jobs.items())}
+
+
+def job_location(root: Path, job: JobDefinition) -> Location:
+    """Where a job is defined, relative to the project folder."""
+    return _relative_location(root, job.location)

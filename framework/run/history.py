@@ -8,14 +8,19 @@ Reads go through :class:`~orch.state.StateReader` (a run whose process died read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from orch.config import RunOptions
 from orch.errors import SelectionError, did_you_mean
 from orch.state import StateReader
-from orch.state.records import CheckResultRecord, MaterializationRecord, RunRecord
+from orch.state.records import (
+    CheckResultRecord,
+    MaterializationRecord,
+    OpStepRecord,
+    RunRecord,
+)
 
 JSON_SCHEMA_VERSION = 1
 # How far back a run id prefix is looked for (and closest ids are taken from).
@@ -29,6 +34,7 @@ class RunDetail:
     run: RunRecord
     steps: list[MaterializationRecord]
     checks: list[CheckResultRecord]
+    op_steps: list[OpStepRecord] = field(default_factory=list)  # an op job's steps
 
 
 def _open(options: RunOptions) -> StateReader:
@@ -93,7 +99,10 @@ def show_run(options: RunOptions, run_id: str) -> RunDetail:
     with _open(options) as state:
         run = find_run(state, run_id)
         return RunDetail(
-            run, state.run_materializations(run.run_id), state.run_check_results(run.run_id)
+            run,
+            state.run_materializations(run.run_id),
+            state.run_check_results(run.run_id),
+            state.run_op_steps(run.run_id) if run.command == "job" else [],
         )
 
 
@@ -143,6 +152,23 @@ def run_detail_json(detail: RunDetail) -> dict[str, Any]:
                 "error": m.error,
             }
             for m in detail.steps
+        ],
+        "op_steps": [
+            {
+                "step": o.step_key,
+                "op": o.op,
+                "status": o.status,
+                "attempts": o.attempts,
+                "started_at": _time(o.started_at),
+                "duration_s": o.duration_s,
+                "outputs": o.outputs,
+                "metadata": o.metadata,
+                "error": o.error,
+                "path": o.path,
+                "attempt_errors": list(o.attempt_errors),
+                "reused_from": o.reused_from,
+            }
+            for o in detail.op_steps
         ],
         "checks": [
             {

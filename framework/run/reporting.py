@@ -24,6 +24,11 @@ from orch.events import (
     CheckEvaluated,
     Event,
     LogEmitted,
+    OpStepFailed,
+    OpStepRetried,
+    OpStepSkipped,
+    OpStepStarted,
+    OpStepSucceeded,
     RunFinished,
     RunStarted,
     StepFailed,
@@ -307,6 +312,7 @@ class ConsoleReporter:
 
     def _tick(self, label: str) -> None:
         self.done += 1
+        self.total = max(self.total, self.done)  # a dynamic fan-out adds steps as it runs
         if self._progress is not None:
             names = ", ".join(list(self.running)[:3])
             self._progress.update(self._task, advance=1, description=plain(names or label))
@@ -349,6 +355,51 @@ class ConsoleReporter:
         pad = " " * (len(str(self.total)) * 2 + 1)
         status = f"[{style}]{e.status.upper():<7}[/]"
         self.console.print(f"{pad} {status} check {plain(f'{e.check}{where}{rows}')}")
+
+    # op steps (orch job run of an op job): the same lines, the same summary
+
+    def _on_OpStepStarted(self, e: OpStepStarted) -> None:  # noqa: N802
+        if e.attempt == 1:
+            self.running[e.step_key] = time.perf_counter()
+            if self._progress is not None:
+                names = ", ".join(list(self.running)[:3])
+                self._progress.update(self._task, description=plain(names))
+
+    def _on_OpStepRetried(self, e: OpStepRetried) -> None:  # noqa: N802
+        pad = " " * (len(str(self.total)) * 2 + 1)
+        text = f"{e.step_key} attempt {e.attempt} failed ({e.error}); retrying in {e.delay_s:g}s"
+        self.console.print(f"{pad} [yellow]RETRY  [/] {plain(redaction.scrub(text))}")
+
+    def _on_OpStepSucceeded(self, e: OpStepSucceeded) -> None:  # noqa: N802
+        self.running.pop(e.step_key, None)
+        self._tick(e.step_key)
+        if e.reused_from:
+            self._line(
+                "REUSED", "cyan", plain(f"{e.step_key} (outputs of run {e.reused_from[:8]})")
+            )
+            return
+        self.finished.append((e.step_key, "op", e.duration_s, None))
+        outputs = ", ".join(
+            f"{name}: {info.get('type', '?')}" + (f" {info['size']}" if info.get("size") else "")
+            for name, info in e.outputs.items()
+        )
+        tries = f", {e.attempts} attempts" if e.attempts > 1 else ""
+        text = f"{e.step_key} ({outputs or 'no output'}{tries}) in {e.duration_s:.2f}s"
+        self._line("OK", "green", plain(text))
+
+    def _on_OpStepFailed(self, e: OpStepFailed) -> None:  # noqa: N802
+        self.running.pop(e.step_key, None)
+        self.failures.append(
+            StepFailed(e.run_id, e.step_key, e.step_key, None, e.error, e.duration_s, path=e.path)
+        )
+        self._tick(e.step_key)
+        tries = f" after {e.attempts} attempts" if e.attempts > 1 else ""
+        status = "STOPPED" if e.status == "interrupted" else "ERROR"
+        self._line(status, "red", plain(f"{e.step_key}{tries} in {e.duration_s:.2f}s"))
+
+    def _on_OpStepSkipped(self, e: OpStepSkipped) -> None:  # noqa: N802
+        self._tick(e.step_key)
+        self._line("SKIP", "yellow", plain(f"{e.step_key}: {e.reason}"))
 
     def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
         message = redaction.scrub(e.message)

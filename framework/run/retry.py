@@ -97,7 +97,12 @@ def plan_retry(options: RunOptions) -> RetryPlan:
             raise SelectionError(
                 f"nothing to retry: no build, run or seed is recorded on target "
                 f"'{project.target_name}'",
-                hint="Run 'orch build' first; 'orch runs' lists the recorded runs",
+                hint="Run 'orch build' first; 'orch runs' lists the recorded runs"
+                + (
+                    ". An op job re-runs what failed with 'orch job run NAME --from-failure RUN_ID'"
+                    if any(r.command == "job" for r in runs)
+                    else ""
+                ),
             )
         done = {m.key for m in state.run_materializations(last.run_id) if m.status == "success"}
     retried = options_of(last, options)

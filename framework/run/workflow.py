@@ -212,7 +212,7 @@ def _execute(
             python=python,
             partition_mapper=partition_mapper,
         )
-        with _interrupt_on_sigterm():
+        with interrupt_on_sigterm():
             summary = executor.run()
         if hook is not None:  # checks that could not run are reported as skipped
             hook.finish(summary)
@@ -332,7 +332,7 @@ def _standing_note(run_id: str, checks: set[str], state: StateStore, target: str
 
 
 @contextmanager
-def _interrupt_on_sigterm():  # type: ignore[no-untyped-def]
+def interrupt_on_sigterm():  # type: ignore[no-untyped-def]
     """SIGTERM stops a run like Ctrl-C (only possible from the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -18,6 +18,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    OpStepRecord,
     RunRecord,
     TickRecord,
     UpstreamRef,
@@ -92,6 +93,10 @@ class StateReader(ABC):
         self, check: str, limit: int = 50, *, target: str | None = None
     ) -> list[CheckResultRecord]:
         """Results of one check, newest first."""
+
+    @abstractmethod
+    def run_op_steps(self, run_id: str) -> list[OpStepRecord]:
+        """Every op step of one run (an op job's), in the order they were recorded."""
 
     @abstractmethod
     def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
@@ -228,6 +233,27 @@ class StateStore(StateReader):
         target: str | None = None,
     ) -> int:
         """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
+
+    @abstractmethod
+    def record_op_step(
+        self,
+        *,
+        run_id: str,
+        job: str,
+        step_key: str,
+        op: str,
+        status: str,
+        attempts: int,
+        started_at: datetime,
+        finished_at: datetime,
+        outputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        path: str | None = None,
+        attempt_errors: Sequence[str] = (),
+        reused_from: str | None = None,
+    ) -> int:
+        """Record one op step (success, failed, skipped or interrupted). Returns the row id."""
 
     @abstractmethod
     def record_tick(

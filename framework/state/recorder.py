@@ -10,6 +10,9 @@ from orch import redaction
 from orch.events import (
     CheckEvaluated,
     Event,
+    OpStepFailed,
+    OpStepSkipped,
+    OpStepSucceeded,
     RunFinished,
     RunStarted,
     StepFailed,
@@ -76,6 +79,29 @@ class StateRecorder:
                 fingerprint=event.fingerprint,
                 error=redaction.stored(event.error),
             )
+        elif isinstance(event, OpStepSucceeded):
+            self.store.record_op_step(
+                run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
+                status="success", attempts=event.attempts, started_at=event.started_at,
+                finished_at=event.at, outputs=redaction.stored(event.outputs),
+                metadata=redaction.stored(event.metadata),
+                attempt_errors=redaction.stored(event.attempt_errors),
+                reused_from=event.reused_from,
+            )  # fmt: skip
+        elif isinstance(event, OpStepFailed):
+            self.store.record_op_step(
+                run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
+                status=event.status, attempts=event.attempts,
+                started_at=event.at - timedelta(seconds=event.duration_s), finished_at=event.at,
+                error=redaction.stored(event.error), path=event.path,
+                attempt_errors=redaction.stored(event.attempt_errors),
+            )  # fmt: skip
+        elif isinstance(event, OpStepSkipped):
+            self.store.record_op_step(
+                run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
+                status="skipped", attempts=0, started_at=event.at, finished_at=event.at,
+                error=redaction.stored(event.reason),
+            )  # fmt: skip
         elif isinstance(event, CheckEvaluated):
             self.store.record_check(
                 run_id=event.run_id,

@@ -30,9 +30,10 @@ RUN_STATUSES = ("running", "success", "failed", "interrupted")
 # Commands whose runs hold their target's run lock from before they start to after they finish,
 # so a lock that is free (or another run's) says they are over. ``orch test`` takes the lock too
 # (so that it names a build in progress) but is judged by its pid only, as before it did.
-LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill"})
+LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill", "job"})
 MATERIALIZATION_STATUSES = ("success", "failed")
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
+OP_STEP_STATUSES = ("success", "failed", "skipped", "interrupted")
 
 # --------------------------------------------------------------------------- records
 
@@ -94,6 +95,33 @@ class MaterializationRecord:
     def key(self) -> tuple[str, str | None]:
         """``(asset, partition_key)``: the key of the planner's dicts."""
         return (self.asset, self.partition_key)
+
+
+@dataclass(frozen=True)
+class OpStepRecord:
+    """One step of an op job's run: its status, attempts, time and what it stored.
+
+    ``outputs`` maps each output to ``{"type", "size", "preview", "metadata", "mapping_keys"}``
+    (a dynamic output's keys); ``reused_from`` names the run whose stored outputs a
+    ``--from-failure`` run took instead of running the step again.
+    """
+
+    id: int
+    run_id: str
+    job: str
+    step_key: str
+    op: str
+    status: str
+    attempts: int
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    path: str | None = None
+    attempt_errors: tuple[str, ...] = ()
+    reused_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +377,33 @@ def check_from_row(r: Sequence[Any]) -> CheckResultRecord:
         sql=r[11],
         message=r[12],
         at=_at(r[13]),
+    )
+
+
+OP_STEP_COLUMNS = (
+    "id", "run_id", "job", "step_key", "op", "status", "attempts", "started_at", "finished_at",
+    "duration_s", "outputs", "metadata", "error", "path", "attempt_errors", "reused_from",
+)  # fmt: skip
+
+
+def op_step_from_row(r: Sequence[Any]) -> OpStepRecord:
+    return OpStepRecord(
+        id=int(r[0]),
+        run_id=r[1],
+        job=r[2],
+        step_key=r[3],
+        op=r[4],
+        status=r[5],
+        attempts=int(r[6]),
+        started_at=_at(r[7]),
+        finished_at=_at(r[8]),
+        duration_s=_float(r[9]),
+        outputs=dict(_loads(r[10]) or {}),
+        metadata=dict(_loads(r[11]) or {}),
+        error=r[12],
+        path=r[13],
+        attempt_errors=tuple(_loads(r[14]) or ()),
+        reused_from=r[15],
     )
 
 

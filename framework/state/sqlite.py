@@ -69,6 +69,8 @@ from orch.state.records import (
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
     MATERIALIZATION_STATUSES,
+    OP_STEP_COLUMNS,
+    OP_STEP_STATUSES,
     RUN_STATUSES,
     SAMPLE_ROWS,
     SCHEMA_VERSION,
@@ -77,6 +79,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    OpStepRecord,
     RunRecord,
     TickRecord,
     UpstreamRef,
@@ -89,6 +92,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    op_step_from_row,
     orphaned_runs,
     run_from_row,
     state_path,
@@ -135,6 +139,14 @@ CREATE TABLE IF NOT EXISTS check_results (
 CREATE INDEX IF NOT EXISTS check_results_by_check
     ON check_results (check_name, target, partition_key, id);
 CREATE INDEX IF NOT EXISTS check_results_by_run ON check_results (run_id);
+CREATE TABLE IF NOT EXISTS op_steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, job TEXT NOT NULL,
+    step_key TEXT NOT NULL, op TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT NOT NULL, duration_s REAL NOT NULL,
+    outputs TEXT NOT NULL DEFAULT '{}', metadata TEXT NOT NULL DEFAULT '{}', error TEXT,
+    path TEXT, attempt_errors TEXT NOT NULL DEFAULT '[]', reused_from TEXT
+);
+CREATE INDEX IF NOT EXISTS op_steps_by_run ON op_steps (run_id, id);
 CREATE TABLE IF NOT EXISTS ticks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, tick_time TEXT NOT NULL,
     status TEXT NOT NULL, run_ids TEXT NOT NULL DEFAULT '[]', skip_reason TEXT, error TEXT,
@@ -736,6 +748,55 @@ class SQLiteStateStore(StateStore):
                 (run_id,),
             ).fetchall()
         return [check_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ op steps
+
+    def record_op_step(
+        self,
+        *,
+        run_id: str,
+        job: str,
+        step_key: str,
+        op: str,
+        status: str,
+        attempts: int,
+        started_at: datetime,
+        finished_at: datetime,
+        outputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        path: str | None = None,
+        attempt_errors: Sequence[str] = (),
+        reused_from: str | None = None,
+    ) -> int:
+        """Record one op step. Returns the row id."""
+        _check_status(status, OP_STEP_STATUSES, "op step")
+        duration = max(0.0, (finished_at - started_at).total_seconds())
+        with self._write() as conn:
+            cur = conn.execute(
+                f"INSERT INTO op_steps ({', '.join(OP_STEP_COLUMNS[1:])})"
+                f" VALUES ({', '.join('?' * (len(OP_STEP_COLUMNS) - 1))})",
+                (
+                    run_id, job, step_key, op, status, attempts, _ts(started_at),
+                    _ts(finished_at), duration, _json(dict(outputs or {})),
+                    _json(dict(metadata or {})), error, path, _json(list(attempt_errors)),
+                    reused_from,
+                ),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    def run_op_steps(self, run_id: str) -> list[OpStepRecord]:
+        """Every op step of one run, in recording order."""
+        with self._read() as conn:
+            try:
+                rows = conn.execute(
+                    f"SELECT {', '.join(OP_STEP_COLUMNS)} FROM op_steps WHERE run_id = ?"
+                    " ORDER BY id",
+                    (run_id,),
+                ).fetchall()
+            except sqlite3.OperationalError:  # a read-only file from before op jobs existed
+                return []
+        return [op_step_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ schedules and sensors
 

@@ -64,6 +64,8 @@ from orch.state.records import (
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
     MATERIALIZATION_STATUSES,
+    OP_STEP_COLUMNS,
+    OP_STEP_STATUSES,
     RUN_STATUSES,
     SAMPLE_ROWS,
     SCHEMA_VERSION,
@@ -71,6 +73,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    OpStepRecord,
     RunRecord,
     TickRecord,
     UpstreamRef,
@@ -83,6 +86,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    op_step_from_row,
     orphaned_runs,
     run_from_row,
     upstream_dict,
@@ -146,6 +150,24 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("sql", _TEXT, True),
         ("message", _TEXT, True),
         ("at", _TEXT, True),
+    ],
+    "op_steps": [
+        ("id", _INT, True),
+        ("run_id", _TEXT, True),
+        ("job", _TEXT, True),
+        ("step_key", _TEXT, True),
+        ("op", _TEXT, True),
+        ("status", _TEXT, True),
+        ("attempts", _INT, True),
+        ("started_at", _TEXT, True),
+        ("finished_at", _TEXT, True),
+        ("duration_s", _FLOAT, True),
+        ("outputs", _TEXT, True),
+        ("metadata", _TEXT, True),
+        ("error", _TEXT, False),
+        ("path", _TEXT, False),
+        ("attempt_errors", _TEXT, True),
+        ("reused_from", _TEXT, False),
     ],
     "ticks": [
         ("id", _INT, True),
@@ -693,6 +715,51 @@ class WarehouseStateStore(StateStore):
             "check_results", _CHECK_COLUMNS, self._eq("run_id", run_id), [("id", False)]
         )
         return [check_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ op steps
+
+    def record_op_step(
+        self,
+        *,
+        run_id: str,
+        job: str,
+        step_key: str,
+        op: str,
+        status: str,
+        attempts: int,
+        started_at: datetime,
+        finished_at: datetime,
+        outputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        path: str | None = None,
+        attempt_errors: Sequence[str] = (),
+        reused_from: str | None = None,
+    ) -> int:
+        """Record one op step. Returns the row id."""
+        self._writable()
+        if status not in OP_STEP_STATUSES:
+            raise InternalError(f"invalid op step status {status!r}")
+        row_id = self._new_id()
+        row = {
+            "id": row_id, "run_id": run_id, "job": job, "step_key": step_key, "op": op,
+            "status": status, "attempts": attempts, "started_at": _ts(started_at),
+            "finished_at": _ts(finished_at),
+            "duration_s": max(0.0, (finished_at - started_at).total_seconds()),
+            "outputs": _json(dict(outputs or {})), "metadata": _json(dict(metadata or {})),
+            "error": error, "path": path, "attempt_errors": _json(list(attempt_errors)),
+            "reused_from": reused_from,
+        }  # fmt: skip
+        with self._mutex:
+            self._insert_unless("op_steps", row, ["id"])
+        return row_id
+
+    def run_op_steps(self, run_id: str) -> list[OpStepRecord]:
+        """Every op step of one run, in recording order."""
+        rows = self._select(
+            "op_steps", list(OP_STEP_COLUMNS), self._eq("run_id", run_id), [("id", False)]
+        )
+        return [op_step_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ schedules and sensors
 

@@ -213,7 +213,7 @@ def test_automation_view(page: Any, automation_url: str, tmp_path: Path) -> None
         assert page.locator(".tabs a.active").inner_text() == "Automation"
         view = page.locator("#view-automation")
         tables = view.locator("table")
-        assert tables.count() == 4  # jobs, schedules, sensors, recent ticks
+        assert tables.count() == 5  # jobs, schedules, sensors, recent ticks, op jobs
         jobs = tables.nth(0).inner_text()
         assert "daily_order_lines" in jobs and "fct_order_lines+" in jobs and HOSTILE_JOB in jobs
         assert "<script>alert(1)</script>" in jobs
@@ -224,6 +224,9 @@ def test_automation_view(page: Any, automation_url: str, tmp_path: Path) -> None
         sensors = tables.nth(2).inner_text()
         assert SENSOR in sensors and "file" in sensors and "load_landing" in sensors
         assert 'orders_2024-06-01.csv "><img src=x onerror=alert(1)>' in sensors
+        op_jobs = tables.nth(4).inner_text()
+        assert "customer_value_model" in op_jobs and "train_fold[*]" in op_jobs
+        assert "never run" in op_jobs and "jobs/customer_value_model.py:" in op_jobs
         ticks = tables.nth(3).locator("tbody tr")
         assert ticks.count() == 4
         assert "failed" in ticks.nth(0).inner_text() and SENSOR in ticks.nth(0).inner_text()

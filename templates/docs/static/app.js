@@ -536,6 +536,33 @@
         t.run_ids.length ? el("span", null, t.run_ids.map(function (r, i) { return [i ? ", " : "", el("code", { text: r.slice(0, 8), title: r })]; })) : "–",
         t.error ? el("pre", { cls: "tick-error", text: t.error }) : (t.skip_reason || "–")];
     })) : el("p", { cls: "empty-note", text: "No ticks recorded yet: run `orch daemon` or `orch schedule tick`." }));
+    var opJobs = A.op_jobs || [];
+    if (opJobs.length) {
+      v.appendChild(el("h2", { text: "Op jobs (" + opJobs.length + ")" }));
+      v.appendChild(table(["Op job", "Ops (in order)", "Recent runs", "Defined in"], opJobs.map(function (j) {
+        return [el("span", { id: "op-job-" + j.name }, el("code", { text: j.name }), j.description ? el("div", { cls: "muted", text: j.description }) : null),
+          el("span", null, j.ops.map(function (o, i) {
+            var label = o.name + (o.mapped_by ? "[*]" : "");
+            var title = "inputs: " + (Object.keys(o.inputs).map(function (k) { return k + " ← " + o.inputs[k]; }).join(", ") || "none")
+              + (o.config ? "; config " + o.config : "") + (o.retries ? "; retries " + o.retries : "");
+            return [i ? " → " : "", el("code", { text: label, title: title })];
+          })),
+          j.runs.length ? el("span", null, j.runs.map(function (r, i) {
+            return [i ? " " : "", badge(r.status, { success: "st-fresh", failed: "st-failed", interrupted: "st-stale", running: "st-stale" }[r.status] || "st-never", fmtTime(r.started_at) + " · run " + r.run_id.slice(0, 8))];
+          })) : el("span", { cls: "muted", text: "never run" }),
+          el("code", { text: j.location })];
+      })));
+      opJobs.forEach(function (j) {
+        if (!j.last_steps.length) return;
+        v.appendChild(el("h3", { text: j.name + ": steps of the last run (" + j.runs[0].run_id.slice(0, 8) + ")" }));
+        v.appendChild(table(["Step", "Status", "Attempts", "Seconds", "Outputs", "Error"], j.last_steps.map(function (s) {
+          var outs = Object.keys(s.outputs).map(function (k) { var o = s.outputs[k]; return k + ": " + (o.type || "?") + (o.size ? " (" + o.size + ")" : ""); }).join(", ");
+          return [el("code", { text: s.step }), tickBadge(s.status), String(s.attempts), (s.duration_s || 0).toFixed(2),
+            s.reused_from ? "reused from run " + s.reused_from.slice(0, 8) : (outs || "–"),
+            s.error ? el("pre", { cls: "tick-error", text: s.error + (s.path ? " (" + s.path + ")" : "") }) : "–"];
+        })));
+      });
+    }
   }
 
   // asset page
