@@ -50,6 +50,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt
+from orch.load.unit_tests import UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -125,6 +126,7 @@ class Project:
     docs_files: list[Path] = field(default_factory=list)
     yaml_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unit_tests: list[UnitTestSpec] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -583,6 +585,9 @@ def _read_properties(project: Project, path: Path) -> None:
                     hint="Keep one declaration",
                 )
             project.sources[entry.name] = entry
+    specs, errors = read_unit_tests(doc, props, project.root, project.config.test_paths)
+    project.unit_tests.extend(specs)
+    raise_collected(errors)
 
 
 def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavor: str) -> None:

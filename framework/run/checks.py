@@ -49,6 +49,8 @@ from orch.run.check_sql import (
 )
 from orch.run.executor import StepHook
 from orch.run.materialize import quarantine_relation
+from orch.run.python import PythonRuntime
+from orch.run.unit_tests import UnitTestRunner, is_unit_test
 from orch.selection import Selection
 from orch.sql import parse_query
 from sqlglot import exp
@@ -628,20 +630,25 @@ def run_tests(
     selection: str = "",
     run_id: str | None = None,
     fail_fast: bool = False,
+    python: PythonRuntime | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
     whole asset at once). ``fail_fast``: after the first failure (a failing error-severity check
     or an erroring query) no further group of checks is started; ``TestRun.not_run`` counts the
-    checks left out.
+    checks left out. Unit tests among ``checks`` run first, in an in-memory DuckDB
+    (:mod:`orch.run.unit_tests`; ``python`` gives Python assets their resources and vars).
     """
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
     evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}
+    unit = [manifest.checks[n] for n in sorted(checks) if is_unit_test(manifest.checks[n])]
     for name in sorted(checks):
         check = manifest.checks[name]
+        if is_unit_test(check):
+            continue
         node = manifest.nodes.get(check.asset or "")
         keys: list[str | None] = [None]
         if node is not None and partitions_of is not None and node.config.partitioned_by:
@@ -656,6 +663,15 @@ def run_tests(
     run = TestRun(run_id)
     lock = threading.Lock()
     stop = threading.Event()
+    if unit:
+        with UnitTestRunner(manifest, project_root, python=python, run_id=run_id) as runner:
+            done = runner.run(
+                unit, fan, threads=threads, stop=lambda r: fail_fast and is_failure(r)
+            )
+        run.results.extend(done)
+        run.not_run += len(unit) - len(done)
+        if fail_fast and any(is_failure(r) for r in done):
+            stop.set()
 
     def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
         (_, key), members = item
