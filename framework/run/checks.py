@@ -445,9 +445,20 @@ class CheckHook(StepHook):
         self.done: set[str] = set()  # check names (whole-asset runs)
         # (check, partition) already evaluated: on staged data, or right after its step
         self.audited: set[tuple[str, str | None]] = set()
+        # unit tests: run before their model's first step, which they skip when one fails
+        self.unit: dict[str, list[CheckNode]] = {}
+        self.unit_verdicts: dict[str, str | None] = {}
+        self.unit_locks: dict[str, threading.Lock] = {}
+        self.python: PythonRuntime | None = None
+        self._unit_runner: UnitTestRunner | None = None
         for name in sorted(checks):
             check = self.manifest.checks.get(name)
             if check is None:
+                continue
+            if is_unit_test(check):
+                if check.asset in self.steps_left:
+                    self.unit.setdefault(check.asset or "", []).append(check)
+                    self.unit_locks.setdefault(check.asset or "", threading.Lock())
                 continue
             others = [a for a in check.depends_on if a != check.asset and a in self.steps_left]
             if check.asset in self.steps_left and not others:
@@ -470,7 +481,36 @@ class CheckHook(StepHook):
         assets = {step.asset for step in plan.order}
         checks = Selection.from_options(options).checks_for(manifest, assets)
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
-        return cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
+        hook = cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
+        hook.python = PythonRuntime.from_project(project, sink)
+        return hook
+
+    # ------------------------------------------------------------------ unit tests
+
+    def before_step(self, step: Step, node: Node) -> str | None:
+        """Run the unit tests of the step's asset (once); the first failing one, or None."""
+        tests = self.unit.get(step.asset)
+        if not tests:
+            return None
+        with self.unit_locks[step.asset]:  # the partitions of one asset wait for one verdict
+            if step.asset not in self.unit_verdicts:
+                results = self._unit_tests().run(tests, threads=1)
+                for result in results:
+                    self._emit(result)
+                failed = next((r.check for r in results if is_failure(r)), None)
+                self.unit_verdicts[step.asset] = failed
+        return self.unit_verdicts[step.asset]
+
+    def _unit_tests(self) -> UnitTestRunner:
+        with self._lock:
+            if self._unit_runner is None:
+                self._unit_runner = UnitTestRunner(
+                    self.manifest,
+                    self.evaluator.project_root or Path("."),
+                    python=self.python,
+                    run_id=self.evaluator.run_id,
+                )
+            return self._unit_runner
 
     # ------------------------------------------------------------------ audit (WAP)
 
@@ -544,6 +584,13 @@ class CheckHook(StepHook):
 
     def finish(self, summary: RunSummary) -> None:
         """Report checks that could not run as skipped; run those that never got their turn."""
+        if self._unit_runner is not None:
+            self._unit_runner.close()
+        for asset, tests in sorted(self.unit.items()):
+            if asset not in self.unit_verdicts:  # its steps never started
+                for check in tests:
+                    why = f"'{asset}' did not run (an upstream failed or was skipped)"
+                    self._emit(self.evaluator.skipped(check, None, why))
         not_ok: dict[str, tuple[str, str]] = {}  # asset -> (status, step id)
         for step in self.plan.order:
             outcome = summary.outcomes.get(step.step_id)
