@@ -326,7 +326,7 @@ class UnitTestCompiler:
             if name != "is_incremental":
                 renderer.env.globals[name] = _constant(value)
         if spec.env_vars:
-            original = renderer.env.globals["env_var"]
+            original: Callable[..., Any] = renderer.env.globals["env_var"]  # type: ignore[assignment]
 
             def env_var(name: str, default: Any = None) -> Any:
                 if name in spec.env_vars:

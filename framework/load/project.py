@@ -50,7 +50,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt
-from orch.load.unit_tests import UnitTestSpec, read_unit_tests
+from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -517,7 +517,10 @@ def _discover(project: Project) -> None:
             else:
                 project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
     for folder in cfg.test_paths:
+        fixtures = root / folder / FIXTURE_FOLDER  # unit test fixtures (dbt): not checks
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
+            if path.is_relative_to(fixtures):
+                continue
             if path.suffix == ".sql":
                 project.check_files[path.stem] = _rel(root, path)
             else:

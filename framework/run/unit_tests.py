@@ -299,7 +299,7 @@ class UnitTestRunner:
                     f"{what}, row {i + 1}: the value {value!r} of column '{col}' does not cast "
                     f"to {data_type}",
                     location=_row_location(given, i),
-                    hint=f"Write a {data_type} value there (or declare the column's data_type)",
+                    hint=f"Write a value of type {data_type} there",
                 )
 
     def _create_this(self, node: Node, args: dict[str, Any], this: Relation) -> None:
@@ -308,8 +308,9 @@ class UnitTestRunner:
         typed = False
         if node.language == "sql" and full:
             try:
+                query = parse_query(full, DIALECT, node.path or node.name)
                 empty = exp.select("*").from_(
-                    parse_query(full, DIALECT, node.path or node.name).subquery("q")
+                    exp.Subquery(this=query, alias=exp.to_identifier("q"))
                 )
                 self.adapter.create_table_as(this, empty.where(exp.false()).sql(DIALECT))
                 typed = True
@@ -495,7 +496,7 @@ class UnitTestRunner:
                     f"expect, row {i + 1}: the value {value!r} of column '{col}' does not cast "
                     f"to {data_type} (the model returns {col} as {data_type})",
                     location=_row_location(expect, i),
-                    hint=f"Write a {data_type} value there",
+                    hint=f"Write a value of type {data_type} there",
                 )
 
 
