@@ -25,9 +25,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters import get_adapter
@@ -49,6 +49,9 @@ from orch.run.python import PythonRuntime, run_python_asset
 from orch.sql import parse_query
 from sqlglot import exp
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 DIALECT = "duckdb"
 ACTUAL = "__orch_actual"
 MAX_DIFF_LINES = 20
@@ -67,6 +70,7 @@ class UnitTestOutcome:
     status: str  # pass, fail, error
     failing_rows: int = 0
     message: str = ""
+    output: pa.Table | None = None  # what the model returned (kept when asked)
 
 
 def is_unit_test(check: CheckNode) -> bool:
@@ -161,8 +165,8 @@ class UnitTestRunner:
             "error", outcome.failing_rows, time.perf_counter() - started, message=message,
         )  # fmt: skip
 
-    def outcome(self, check: CheckNode) -> UnitTestOutcome:
-        """The verdict of one unit test."""
+    def outcome(self, check: CheckNode, *, keep_output: bool = False) -> UnitTestOutcome:
+        """The verdict of one unit test (with what the model returned, when ``keep_output``)."""
         args = check.args
         what = f"unit test '{check.name}' of '{check.asset}'"
         if args.get("error"):
@@ -171,7 +175,7 @@ class UnitTestRunner:
         schema = str(args["schema"])
         try:
             self._create_schema(schema)
-            return self._run(check, schema)
+            return self._run(check, schema, keep_output)
         except UnitTestDataError as err:
             return UnitTestOutcome("error", message=f"{what}: {err.format_message()}")
         except WarehouseError as err:
@@ -189,7 +193,7 @@ class UnitTestRunner:
         finally:
             self._drop_schema(schema)
 
-    def _run(self, check: CheckNode, schema: str) -> UnitTestOutcome:
+    def _run(self, check: CheckNode, schema: str, keep_output: bool = False) -> UnitTestOutcome:
         args = check.args
         node = self.manifest.nodes[str(check.asset)]
         for given in args["inputs"]:
@@ -202,7 +206,11 @@ class UnitTestRunner:
             actual = self._run_python(check, node, schema, this)
         else:
             actual = self._run_sql(check, node, schema, this)
-        return self._compare(check, actual)
+        output = self.adapter.read_arrow(actual) if keep_output else None
+        if args.get("expect") is None:
+            return UnitTestOutcome("pass", output=output)
+        result = self._compare(check, actual)
+        return replace(result, output=output)
 
     # ------------------------------------------------------------------ fixtures
 
