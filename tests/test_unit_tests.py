@@ -406,6 +406,35 @@ def test_python_asset(make_project: MakeProject, tmp_path: Path) -> None:
     assert "  - | 3" in run.stdout  # order 3 was expected, the asset returned 1 and 2
 
 
+def test_python_asset_resources(make_project: MakeProject, tmp_path: Path) -> None:
+    tests = """\
+    unit_tests:
+      - name: labels_from_resource
+        model: labelled
+        resources:
+          shop: {label: from-test}
+        given:
+          - input: stg_orders
+            rows: [{order_id: 1}]
+        expect:
+          rows: [{order_id: 1, label: from-test, region: eu}]
+    """
+    root = project(make_project, tmp_path, tests)
+    (root / "orch_project.yml").write_text(
+        "name: shop\nprofile: shop\ndialect: duckdb\n"
+        "resources:\n  shop:\n    label: from-project\n    region: eu\n"
+    )
+    (root / "models/labelled.py").write_text(
+        "import polars as pl\nfrom orch import Resource, asset\n\n\n"
+        "class Shop(Resource):\n    label: str\n    region: str\n\n\n"
+        "@asset\ndef labelled(stg_orders: pl.DataFrame, shop: Shop) -> pl.DataFrame:\n"
+        "    return stg_orders.select('order_id').with_columns(\n"
+        "        label=pl.lit(shop.label), region=pl.lit(shop.region))\n"
+    )
+    run = run_cli("test", "--project-dir", root)
+    assert run.exit_code == 0, run.output
+
+
 def test_selection_and_data_checks(make_project: MakeProject, tmp_path: Path) -> None:
     """``orch test`` runs unit tests and data checks; test_type:unit / test_type:data split them."""
     root = project(make_project, tmp_path, PASSING)

@@ -402,7 +402,9 @@ class UnitTestRunner:
 
     def _runtime(self, args: dict[str, Any]) -> PythonRuntime:
         base = self.python or PythonRuntime(project_root=self.project_root, target="unit_test")
-        resources = {**base.resources, **(args.get("resources") or {})}
+        resources = dict(base.resources)
+        for name, values in (args.get("resources") or {}).items():  # over the project's values
+            resources[name] = {**dict(resources.get(name) or {}), **dict(values or {})}
         return PythonRuntime(
             project_root=base.project_root, target=base.target, resources=resources,
             variables={**base.variables, **(args.get("vars") or {})}, sink=None,
