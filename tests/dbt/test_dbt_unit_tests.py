@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from tests.conftest import run_cli
 from tests.dbt.conftest import FIXTURES
 
