@@ -39,13 +39,13 @@ from orch.load.project import Project
 from orch.load.rendering import THIS_MARKER, Renderer, TargetInfo
 from orch.load.unit_tests import GivenInput, Rows, UnitTestSpec
 from orch.manifest import CheckNode, Node
-from orch.partitions import TimeWindows, definition_of, filtered_relation
+from orch.partitions import TimeWindows, definition_of, filtered_relation, window_condition
 from orch.sql import parse_query, qualify_tables, table_references, transpile
 from sqlglot import exp
 
 RUN_DIALECT = "duckdb"
 SCHEMA_PREFIX = "__orch_ut_"
-ACTUAL_TABLE = "__orch_actual"
+FIXTURE_ALIAS = "__orch_fixture"
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
@@ -135,10 +135,28 @@ class UnitTestCompiler:
         if incremental is None:
             incremental = spec.this is not None and node.materialized == "incremental"
         args["incremental"] = incremental
+        args["inputs"] = [
+            self._table(spec, given, asset, asset_table(asset))
+            for asset, given in sorted(inputs.items())
+        ]
+        own_columns = self.output_columns.get(spec.model)
+        this_rows = spec.this or (this_given.data if this_given is not None else None)
+        args["this"] = None
+        if this_rows is not None:
+            args["this"] = self._rows_table(
+                spec, this_rows, "this", own_columns, node, spec.model, prior=True
+            )
+        # a query-mode SQL test reads its fixtures inline (VALUES): one query, no tables
+        inline: dict[str, exp.Query] | None = None
+        if args["mode"] == "query":
+            inline = {g["asset"]: fixture_select(g) for g in args["inputs"]}
+            if args["this"] is not None:
+                inline[SELF] = fixture_select(args["this"])
+        args["inline"] = inline is not None
         reads: list[ResolvedRef] = []
         if node.language == "sql":
             try:
-                sql, full_sql, reads = self._sql(spec, node, schema, incremental)
+                sql, full_sql, reads = self._sql(spec, node, schema, incremental, inline)
                 args["sql"], args["full_sql"] = sql, full_sql
             except UserError as err:  # e.g. a construct DuckDB cannot run: the test errors
                 args["error"] = err.format_message()
@@ -162,18 +180,6 @@ class UnitTestCompiler:
                 hint="Give its rows with this: (expect the table after the run) or "
                 "given: - input: this (expect the rows the model returns)",
             )
-        args["inputs"] = [
-            self._table(spec, given, asset, asset_table(asset))
-            for asset, given in sorted(inputs.items())
-        ]
-        own_columns = self.output_columns.get(spec.model)
-        this_rows = spec.this or (this_given.data if this_given is not None else None)
-        if this_rows is not None:
-            args["this"] = self._rows_table(
-                spec, this_rows, "this", own_columns, node, spec.model, prior=True
-            )
-        else:
-            args["this"] = None
         expect = spec.expect
         args["expect"] = None  # orch.testing.unit_test without expect: only the output is kept
         if expect is not None:
@@ -255,18 +261,29 @@ class UnitTestCompiler:
     # ------------------------------------------------------------------ SQL
 
     def _sql(
-        self, spec: UnitTestSpec, node: Node, schema: str, incremental: bool
+        self,
+        spec: UnitTestSpec,
+        node: Node,
+        schema: str,
+        incremental: bool,
+        inline: dict[str, exp.Query] | None,
     ) -> tuple[str, str, list[ResolvedRef]]:
         model = self.parsed[spec.model]
-        sql, refs = self._variant_sql(spec, model, node, schema, incremental)
-        if incremental:
-            full, _ = self._variant_sql(spec, model, node, schema, False)
+        sql, refs = self._variant_sql(spec, model, node, schema, incremental, inline)
+        if incremental and inline is None:  # the table's types come from the full query
+            full, _ = self._variant_sql(spec, model, node, schema, False, inline)
         else:
             full = sql
         return sql, full, refs
 
     def _variant_sql(
-        self, spec: UnitTestSpec, model: ParsedModel, node: Node, schema: str, incremental: bool
+        self,
+        spec: UnitTestSpec,
+        model: ParsedModel,
+        node: Node,
+        schema: str,
+        incremental: bool,
+        inline: dict[str, exp.Query] | None,
     ) -> tuple[str, list[ResolvedRef]]:
         overridden = bool(spec.vars or spec.env_vars or set(spec.macros) - {"is_incremental"})
         stock = self.graph.refs.get(model.name, {})
@@ -282,12 +299,14 @@ class UnitTestCompiler:
         partition = node.config.partitioned_by
         definition = definition_of(partition, asset=model.name) if partition else None
         for r in refs:
-            table = exp.Table(
+            table: exp.Expr = exp.Table(
                 this=exp.to_identifier(
                     spec.model if r.asset == SELF else asset_table(r.asset), quoted=True
                 ),
                 db=exp.to_identifier(schema, quoted=True),
             )
+            if inline is not None and r.asset in inline:
+                table = inline[r.asset].subquery(FIXTURE_ALIAS)
             up = self.nodes.get(r.asset)
             wanted = partition.filter_upstream if partition is not None else False
             up_spec = up.config.partitioned_by if up is not None else None
@@ -299,9 +318,13 @@ class UnitTestCompiler:
                 and up_spec.grain is not None
                 and up_spec.column
             ):
-                mapping[r.ref.dotted] = filtered_relation(
-                    table, definition, up_spec.column, RUN_DIALECT
-                )
+                if isinstance(table, exp.Table):
+                    mapping[r.ref.dotted] = filtered_relation(
+                        table, definition, up_spec.column, RUN_DIALECT
+                    )
+                else:
+                    condition = window_condition(definition, up_spec.column, RUN_DIALECT)
+                    mapping[r.ref.dotted] = exp.select("*").from_(table).where(condition).subquery()
             else:
                 mapping[r.ref.dotted] = table
         qualified = qualify_tables(query, mapping, aliases)  # type: ignore[arg-type]
@@ -522,3 +545,47 @@ def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, 
         return renderer
 
     return make
+
+
+def fixture_select(rows: dict[str, Any], types: dict[str, str] | None = None) -> exp.Query:
+    """``SELECT CAST(v.c0 AS t) AS col, ... FROM (VALUES ...) AS v`` for dict/csv rows (a
+    column not given is NULL); the fixture's own SQL (already DuckDB's) for the sql format.
+
+    ``rows`` is a fixture as compiled (``table_columns``: ``[column, type, given as]``);
+    ``types`` (lower-case column -> type) overrides the compiled types.
+    """
+    columns: list[list[Any]] = rows["table_columns"]
+    if rows["format"] == "sql":
+        inner = parse_query(rows["sql"], RUN_DIALECT, str(rows.get("location") or "unit test"))
+        assert isinstance(inner, exp.Query)
+        return inner
+    projections: list[exp.Expr] = []
+    given_cols = [c for c in columns if c[2] is not None]
+    index_of = {c[0]: i for i, c in enumerate(given_cols)}
+    for col, data_type, given_as in columns:
+        data_type = (types or {}).get(col.lower(), data_type)
+        value: exp.Expr = exp.Null() if given_as is None else exp.column(f"c{index_of[col]}", "v")
+        if data_type:
+            value = exp.cast(value, exp.DataType.build(data_type, dialect=RUN_DIALECT, udt=True))
+        projections.append(exp.alias_(value, exp.to_identifier(col, quoted=True)))
+    select = exp.select(*projections)
+    body = rows["rows"]
+    if given_cols and body:
+        values = exp.values(
+            [tuple(literal(r.get(c[2])) for c in given_cols) for r in body],
+            alias="v",
+            columns=[f"c{i}" for i in range(len(given_cols))],
+        )
+        return select.from_(values)
+    return select.where(exp.false())
+
+
+def literal(value: Any) -> exp.Expr:
+    """A fixture cell as a SQL literal."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(repr(value) if isinstance(value, float) else value)
+    return exp.Literal.string(str(value))

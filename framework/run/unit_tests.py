@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from orch import redaction
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter, WriteMode
+from orch.compiler.unit_tests import fixture_select
 from orch.config import DuckDBTargetConfig
 from orch.errors import ExecutionError, Location, OrchError, WarehouseError
 from orch.events import CheckEvaluated, EventSink
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 DIALECT = "duckdb"
 ACTUAL = "__orch_actual"
 MAX_DIFF_LINES = 20
+PROBES_PER_QUERY = 2000
 _TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
 
 
@@ -97,6 +99,8 @@ class UnitTestRunner:
         self.adapter: Adapter = get_adapter(config, self.project_root)
         self._opened = False
         self._lock = threading.Lock()
+        self._probed: set[str] = set()
+        self._bad_casts: dict[str, UnitTestDataError] = {}
 
     def __enter__(self) -> UnitTestRunner:
         return self
@@ -134,6 +138,7 @@ class UnitTestRunner:
         results: list[CheckEvaluated] = []
         lock = threading.Lock()
         stopping = threading.Event()
+        self.probe_casts([c for c in checks if c.name not in self._probed])
 
         def work(check: CheckNode) -> None:
             if stopping.is_set():
@@ -172,17 +177,19 @@ class UnitTestRunner:
         if args.get("error"):
             return UnitTestOutcome("error", message=f"{what} cannot run in DuckDB: {args['error']}")
         self._open()
-        schema = str(args["schema"])
+        inline = bool(args.get("inline")) and args.get("language") == "sql"
+        schema = None if inline else str(args["schema"])
         try:
+            bad = self._cast_error(check)
+            if bad is not None:
+                raise bad
+            if schema is None:
+                return self._run_inline(check, keep_output)
             self._create_schema(schema)
             return self._run(check, schema, keep_output)
         except UnitTestDataError as err:
             return UnitTestOutcome("error", message=f"{what}: {err.format_message()}")
         except WarehouseError as err:
-            try:
-                self._check_casts(check, schema)
-            except UnitTestDataError as bad:
-                return UnitTestOutcome("error", message=f"{what}: {bad.format_message()}")
             return UnitTestOutcome(
                 "error",
                 message=f"{what}: the model's SQL failed on the test's rows: {err.message}"
@@ -191,14 +198,26 @@ class UnitTestRunner:
         except OrchError as err:
             return UnitTestOutcome("error", message=f"{what}: {err.format_message()}")
         finally:
-            self._drop_schema(schema)
+            if schema is not None:
+                self._drop_schema(schema)
+
+    def _run_inline(self, check: CheckNode, keep_output: bool) -> UnitTestOutcome:
+        """A query-mode SQL test: one query (its fixtures are inline), then the comparison."""
+        node = self.manifest.nodes[str(check.asset)]
+        table = self.adapter.fetch_arrow(self._bind(node, check.args, str(check.args["sql"])))
+        return self._verdict(check, table, keep_output)
+
+    def _verdict(self, check: CheckNode, table: pa.Table, keep_output: bool) -> UnitTestOutcome:
+        output = table if keep_output else None
+        if check.args.get("expect") is None:
+            return UnitTestOutcome("pass", output=output)
+        return replace(self._compare(check, table), output=output)
 
     def _run(self, check: CheckNode, schema: str, keep_output: bool = False) -> UnitTestOutcome:
         args = check.args
         node = self.manifest.nodes[str(check.asset)]
         for given in args["inputs"]:
             self._create_input(schema, given)
-        self._check_casts(check, schema)
         this = Relation(None, schema, node.name)
         if args.get("this") is not None:
             self._create_this(node, args, this)
@@ -206,11 +225,7 @@ class UnitTestRunner:
             actual = self._run_python(check, node, schema, this)
         else:
             actual = self._run_sql(check, node, schema, this)
-        output = self.adapter.read_arrow(actual) if keep_output else None
-        if args.get("expect") is None:
-            return UnitTestOutcome("pass", output=output)
-        result = self._compare(check, actual)
-        return replace(result, output=output)
+        return self._verdict(check, self.adapter.read_arrow(actual), keep_output)
 
     # ------------------------------------------------------------------ fixtures
 
@@ -236,79 +251,53 @@ class UnitTestRunner:
     def _fixture_select(
         self, rows: dict[str, Any], types: dict[str, str] | None = None
     ) -> exp.Query:
-        """``SELECT CAST(v.c0 AS t) AS col, ... FROM (VALUES ...)`` for dict/csv rows; the
-        fixture's own SQL for the sql format. ``types`` overrides the compiled column types."""
-        columns: list[list[Any]] = rows["table_columns"]
-        if rows["format"] == "sql":
-            inner = parse_query(rows["sql"], DIALECT, str(rows.get("location") or "unit test"))
-            assert isinstance(inner, exp.Query)
-            return inner
-        projections: list[exp.Expr] = []
-        given_cols = [c for c in columns if c[2] is not None]
-        index_of = {c[0]: i for i, c in enumerate(given_cols)}
-        for col, data_type, given_as in columns:
-            data_type = (types or {}).get(col.lower(), data_type)
-            if given_as is None:
-                value: exp.Expr = exp.Null()
-            else:
-                value = exp.column(f"c{index_of[col]}", "v")
-            if data_type:
-                value = exp.cast(value, exp.DataType.build(data_type, dialect=DIALECT, udt=True))
-            projections.append(exp.alias_(value, exp.to_identifier(col, quoted=True)))
-        select = exp.select(*projections)
-        body = rows["rows"]
-        if given_cols and body:
-            values = exp.values(
-                [tuple(_literal(r.get(c[2])) for c in given_cols) for r in body],
-                alias="v",
-                columns=[f"c{i}" for i in range(len(given_cols))],
-            )
-            return select.from_(values)
-        return select.where(exp.false())
+        return fixture_select(rows, types)
 
-    def _check_casts(self, check: CheckNode, schema: str) -> None:
-        """Name the first given cell that does not cast to its column's type."""
-        cells: list[tuple[str, int, str, Any, str]] = []
-        for given in check.args["inputs"] + (
-            [check.args["this"]] if check.args.get("this") else []
-        ):
-            if given["format"] == "sql":
-                continue
-            for _col, data_type, given_as in given["table_columns"]:
-                if not data_type or given_as is None or data_type.upper().startswith(_TEXT_TYPES):
+    def probe_casts(self, checks: Sequence[CheckNode]) -> None:
+        """Find, in a few queries for all ``checks``, the given cells that do not cast."""
+        self._open()
+        cells: list[tuple[CheckNode, dict[str, Any], int, str, str, str]] = []
+        for check in checks:
+            self._probed.add(check.name)
+            for given in _fixtures(check):
+                if given["format"] == "sql":
                     continue
-                for i, row in enumerate(given["rows"]):
-                    value = row.get(given_as)
-                    if isinstance(value, str):
-                        cells.append((given["what"], i, given_as, value, data_type))
-        if not cells:
-            return
+                for _col, data_type, given_as in given["table_columns"]:
+                    if not data_type or given_as is None or _is_text(data_type):
+                        continue
+                    for i, row in enumerate(given["rows"]):
+                        value = row.get(given_as)
+                        if isinstance(value, str):
+                            cells.append((check, given, i, given_as, value, data_type))
+        for start in range(0, len(cells), PROBES_PER_QUERY):
+            batch = cells[start : start + PROBES_PER_QUERY]
+            failed = self._failed_casts([(c[4], c[5]) for c in batch])
+            for bad, (check, given, i, col, value, data_type) in zip(failed, batch, strict=True):
+                if bad and check.name not in self._bad_casts:
+                    self._bad_casts[check.name] = UnitTestDataError(
+                        f"{given['what']}, row {i + 1}: the value {value!r} of column '{col}' "
+                        f"does not cast to {data_type}",
+                        location=_row_location(given, i),
+                        hint=f"Write a value of type {data_type} there",
+                    )
+
+    def _cast_error(self, check: CheckNode) -> UnitTestDataError | None:
+        if check.name not in self._probed:
+            self.probe_casts([check])
+        return self._bad_casts.get(check.name)
+
+    def _failed_casts(self, cells: Sequence[tuple[str, str]]) -> list[bool]:
+        """For each (text, type): whether the text does not cast to the type."""
         probes = [
-            exp.alias_(
-                exp.Is(
-                    this=exp.TryCast(
-                        this=exp.Literal.string(v),
-                        to=exp.DataType.build(t, dialect=DIALECT, udt=True),
-                    ),
-                    expression=exp.Null(),
+            exp.Is(
+                this=exp.TryCast(
+                    this=exp.Literal.string(v), to=exp.DataType.build(t, dialect=DIALECT, udt=True)
                 ),
-                f"p{i}",
+                expression=exp.Null(),
             )
-            for i, (_, _, _, v, t) in enumerate(cells)
+            for v, t in cells
         ]
-        row = self.adapter.fetch_rows(exp.select(*probes).sql(DIALECT))[0]
-        for failed, (what, i, col, value, data_type) in zip(row, cells, strict=True):
-            if failed:
-                given = next(
-                    g for g in check.args["inputs"] + [check.args.get("this") or {}]
-                    if g.get("what") == what
-                )  # fmt: skip
-                raise UnitTestDataError(
-                    f"{what}, row {i + 1}: the value {value!r} of column '{col}' does not cast "
-                    f"to {data_type}",
-                    location=_row_location(given, i),
-                    hint=f"Write a value of type {data_type} there",
-                )
+        return [bool(x) for x in self.adapter.fetch_rows(exp.select(*probes).sql(DIALECT))[0]]
 
     def _create_this(self, node: Node, args: dict[str, Any], this: Relation) -> None:
         rows = args["this"]
@@ -431,9 +420,10 @@ class UnitTestRunner:
 
     # ------------------------------------------------------------------ comparing
 
-    def _compare(self, check: CheckNode, actual: Relation) -> UnitTestOutcome:
+    def _compare(self, check: CheckNode, actual: pa.Table) -> UnitTestOutcome:
         expect = check.args["expect"]
-        types = {c.name.lower(): (c.name, c.data_type) for c in self.adapter.columns(actual)}
+        types = {n.lower(): (n, duckdb_type(f.type)) for n, f in zip(
+            actual.column_names, actual.schema, strict=True)}  # fmt: skip
         wanted = list(expect["columns"])
         if expect["format"] == "sql":
             probe = parse_query(expect["sql"], DIALECT, str(expect.get("location") or "expect"))
@@ -443,7 +433,7 @@ class UnitTestRunner:
             if col.lower() not in types:
                 raise UnitTestDataError(
                     f"expect names the column '{col}', which the model does not produce "
-                    f"(its columns: {', '.join(n for n, _ in types.values())})",
+                    f"(its columns: {', '.join(actual.column_names)})",
                     location=_row_location(expect, 0) if expect["format"] != "sql" else
                     Location(str(expect.get("location") or "")),
                     hint="Compare only columns the model returns",
@@ -457,21 +447,24 @@ class UnitTestRunner:
                         exp.cast(
                             exp.column(c, "e", quoted=True),
                             exp.DataType.build(t, dialect=DIALECT, udt=True),
-                        ),
+                        )
+                        if t
+                        else exp.column(c, "e", quoted=True),
                         exp.to_identifier(c, quoted=True),
                     )
                     for c, t, _ in table_columns
                 )
             ).from_(expected_query.subquery("e"))
-        else:
-            self._check_expect_casts(check, table_columns)
-        expected = self.adapter.fetch_rows(expected_query.sql(DIALECT)) if wanted else []
         if wanted:
-            projection = ", ".join(self.adapter.quote(types[c.lower()][0]) for c in wanted)
-            got = self.adapter.fetch_rows(f"SELECT {projection} FROM {self.adapter.render(actual)}")
+            try:
+                expected = self.adapter.fetch_rows(expected_query.sql(DIALECT))
+            except WarehouseError:
+                self._check_expect_casts(check, table_columns)  # names the cell, when it is one
+                raise
+            columns = [actual.column(types[c.lower()][0]).to_pylist() for c in wanted]
+            got = list(zip(*columns, strict=True))
         else:
-            count = self.adapter.row_count(actual)
-            got = [()] * count
+            got = [()] * actual.num_rows
             expected = [()] * len(expect["rows"])
         count, text = diff_rows(wanted, expected, got, ordered=bool(expect.get("ordered")))
         if count == 0:
@@ -482,7 +475,7 @@ class UnitTestRunner:
         expect = check.args["expect"]
         cells = []
         for col, data_type, given_as in table_columns:
-            if given_as is None or data_type.upper().startswith(_TEXT_TYPES):
+            if given_as is None or not data_type or _is_text(data_type):
                 continue
             for i, row in enumerate(expect["rows"]):
                 value = row.get(given_as)
@@ -577,16 +570,6 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _literal(value: Any) -> exp.Expr:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, (int, float)):
-        return exp.Literal.number(repr(value) if isinstance(value, float) else value)
-    return exp.Literal.string(str(value))
-
-
 def _schema_expr(schema: str) -> exp.Table:
     return exp.Table(this=exp.to_identifier(schema, quoted=True))
 
@@ -622,3 +605,36 @@ def unit_tests_of(manifest: Manifest, names: Iterable[str]) -> list[CheckNode]:
         for n in sorted(names)
         if n in manifest.checks and is_unit_test(manifest.checks[n])
     ]
+
+
+def _fixtures(check: CheckNode) -> list[dict[str, Any]]:
+    """The given inputs of a test, and its ``this`` rows."""
+    this = check.args.get("this")
+    return [*check.args.get("inputs", []), *([this] if this else [])]
+
+
+def _is_text(data_type: str) -> bool:
+    return data_type.upper().startswith(_TEXT_TYPES)
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str | None:
+    """The DuckDB type an Arrow column of the model's output came from (None: not cast)."""
+    import pyarrow as pa  # heavy optional dependency: the comparison needs it anyway
+
+    t = pa.types
+    simple = [
+        (t.is_boolean, "BOOLEAN"), (t.is_int8, "TINYINT"), (t.is_int16, "SMALLINT"),
+        (t.is_int32, "INTEGER"), (t.is_int64, "BIGINT"), (t.is_uint8, "UTINYINT"),
+        (t.is_uint16, "USMALLINT"), (t.is_uint32, "UINTEGER"), (t.is_uint64, "UBIGINT"),
+        (t.is_float32, "FLOAT"), (t.is_float64, "DOUBLE"), (t.is_date, "DATE"),
+        (t.is_time, "TIME"), (t.is_string, "VARCHAR"), (t.is_large_string, "VARCHAR"),
+        (t.is_duration, "INTERVAL"),
+    ]  # fmt: skip
+    for test, name in simple:
+        if test(arrow_type):
+            return name
+    if t.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision}, {arrow_type.scale})"
+    if t.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    return None
