@@ -194,6 +194,7 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
       orch test --store-failures
       orch test -x --threads 1
     """
+    from orch.compiler.artifacts import write_artifacts
     from orch.run.reporting import JsonLinesReporter
     from orch.run.workflow import run_checks
 
@@ -202,6 +203,7 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
         end=kwargs.get("end"), fail_fast=fail_fast,
     )  # fmt: skip
     compiled = load_manifest(options, scoped=False)
+    write_artifacts(compiled)  # the next command reuses this manifest (a no-op when reused)
     sinks = [JsonLinesReporter()] if log_format == "json" else []
     run = run_checks(options, sinks=sinks, store_failures=store_failures, compiled=compiled)
     if run is None:

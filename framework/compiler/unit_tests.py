@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -306,7 +307,7 @@ class UnitTestCompiler:
                 db=exp.to_identifier(schema, quoted=True),
             )
             if inline is not None and r.asset in inline:
-                table = inline[r.asset].subquery(FIXTURE_ALIAS)
+                table = inline[r.asset].subquery(FIXTURE_ALIAS, copy=False)
             up = self.nodes.get(r.asset)
             wanted = partition.filter_upstream if partition is not None else False
             up_spec = up.config.partitioned_by if up is not None else None
@@ -566,18 +567,22 @@ def fixture_select(rows: dict[str, Any], types: dict[str, str] | None = None) ->
         data_type = (types or {}).get(col.lower(), data_type)
         value: exp.Expr = exp.Null() if given_as is None else exp.column(f"c{index_of[col]}", "v")
         if data_type:
-            value = exp.cast(value, exp.DataType.build(data_type, dialect=RUN_DIALECT, udt=True))
+            value = exp.cast(value, sql_type(data_type))
         projections.append(exp.alias_(value, exp.to_identifier(col, quoted=True)))
-    select = exp.select(*projections)
+    select = exp.Select(expressions=projections)
     body = rows["rows"]
     if given_cols and body:
-        values = exp.values(
-            [tuple(literal(r.get(c[2])) for c in given_cols) for r in body],
-            alias="v",
-            columns=[f"c{i}" for i in range(len(given_cols))],
+        values = exp.Values(
+            expressions=[
+                exp.Tuple(expressions=[literal(r.get(c[2])) for c in given_cols]) for r in body
+            ],
+            alias=exp.TableAlias(
+                this=exp.to_identifier("v"),
+                columns=[exp.to_identifier(f"c{i}") for i in range(len(given_cols))],
+            ),
         )
-        return select.from_(values)
-    return select.where(exp.false())
+        return select.from_(values, copy=False)
+    return select.where(exp.false(), copy=False)
 
 
 def literal(value: Any) -> exp.Expr:
@@ -589,3 +594,13 @@ def literal(value: Any) -> exp.Expr:
     if isinstance(value, (int, float)):
         return exp.Literal.number(repr(value) if isinstance(value, float) else value)
     return exp.Literal.string(str(value))
+
+
+@lru_cache(maxsize=512)
+def _type_tree(data_type: str) -> exp.DataType:
+    return exp.DataType.build(data_type, dialect=RUN_DIALECT, udt=True)
+
+
+def sql_type(data_type: str) -> exp.DataType:
+    """A type name as a sqlglot type for DuckDB (parsed once per name)."""
+    return _type_tree(data_type).copy()

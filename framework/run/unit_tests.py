@@ -26,13 +26,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter, WriteMode
-from orch.compiler.unit_tests import fixture_select
+from orch.compiler.unit_tests import fixture_select, sql_type
 from orch.config import DuckDBTargetConfig
 from orch.errors import ExecutionError, Location, OrchError, WarehouseError
 from orch.events import CheckEvaluated, EventSink
@@ -204,8 +206,46 @@ class UnitTestRunner:
     def _run_inline(self, check: CheckNode, keep_output: bool) -> UnitTestOutcome:
         """A query-mode SQL test: one query (its fixtures are inline), then the comparison."""
         node = self.manifest.nodes[str(check.asset)]
-        table = self.adapter.fetch_arrow(self._bind(node, check.args, str(check.args["sql"])))
-        return self._verdict(check, table, keep_output)
+        sql = self._bind(node, check.args, str(check.args["sql"]))
+        expect = check.args.get("expect")
+        if (
+            not keep_output
+            and expect is not None
+            and expect["format"] != "sql"
+            and expect["columns"]
+        ):
+            fast = self._compare_rows(sql, expect)
+            if fast is not None:
+                return fast
+        return self._verdict(check, self.adapter.fetch_arrow(sql), keep_output)
+
+    def _compare_rows(self, sql: str, expect: dict[str, Any]) -> UnitTestOutcome | None:
+        """The comparison in one query when Python can read the expected values as the model's
+        own values (ints, floats, decimals, dates, times, text); None: ask DuckDB (casts)."""
+        wanted = list(expect["columns"])
+        projection = exp.select(*(exp.column(c, quoted=True) for c in wanted)).from_(
+            exp.Subquery(this=parse_query(sql, DIALECT, "unit test"), alias=exp.to_identifier("q"))
+        )
+        try:
+            got = self.adapter.fetch_rows(projection.sql(DIALECT))
+        except WarehouseError:
+            return None  # e.g. a column the model does not produce: the full path explains it
+        samples = [next((r[i] for r in got if r[i] is not None), None) for i in range(len(wanted))]
+        expected: list[tuple[Any, ...]] = []
+        for row in expect["rows"]:
+            cells = []
+            for i, col in enumerate(wanted):
+                given_as = _given_as(expect, col)
+                value = row.get(given_as) if given_as is not None else None
+                ok, converted = as_python(value, samples[i])
+                if not ok:
+                    return None
+                cells.append(converted)
+            expected.append(tuple(cells))
+        count, text = diff_rows(wanted, expected, got, ordered=bool(expect.get("ordered")))
+        if count == 0:
+            return UnitTestOutcome("pass")
+        return UnitTestOutcome("fail", failing_rows=count, message=text)
 
     def _verdict(self, check: CheckNode, table: pa.Table, keep_output: bool) -> UnitTestOutcome:
         output = table if keep_output else None
@@ -267,7 +307,7 @@ class UnitTestRunner:
                         continue
                     for i, row in enumerate(given["rows"]):
                         value = row.get(given_as)
-                        if isinstance(value, str):
+                        if isinstance(value, str) and not surely_casts(value, data_type):
                             cells.append((check, given, i, given_as, value, data_type))
         for start in range(0, len(cells), PROBES_PER_QUERY):
             batch = cells[start : start + PROBES_PER_QUERY]
@@ -290,9 +330,7 @@ class UnitTestRunner:
         """For each (text, type): whether the text does not cast to the type."""
         probes = [
             exp.Is(
-                this=exp.TryCast(
-                    this=exp.Literal.string(v), to=exp.DataType.build(t, dialect=DIALECT, udt=True)
-                ),
+                this=exp.TryCast(this=exp.Literal.string(v), to=sql_type(t)),
                 expression=exp.Null(),
             )
             for v, t in cells
@@ -446,7 +484,7 @@ class UnitTestRunner:
                     exp.alias_(
                         exp.cast(
                             exp.column(c, "e", quoted=True),
-                            exp.DataType.build(t, dialect=DIALECT, udt=True),
+                            sql_type(t),
                         )
                         if t
                         else exp.column(c, "e", quoted=True),
@@ -485,9 +523,7 @@ class UnitTestRunner:
             return
         probes = [
             exp.Is(
-                this=exp.TryCast(
-                    this=exp.Literal.string(v), to=exp.DataType.build(t, dialect=DIALECT, udt=True)
-                ),
+                this=exp.TryCast(this=exp.Literal.string(v), to=sql_type(t)),
                 expression=exp.Null(),
             )
             for _, _, v, t in cells
@@ -638,3 +674,71 @@ def duckdb_type(arrow_type: pa.DataType) -> str | None:
     if t.is_timestamp(arrow_type):
         return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
     return None
+
+
+def as_python(value: Any, sample: Any) -> tuple[bool, Any]:
+    """``value`` (from YAML or CSV) as the Python value DuckDB gives for ``sample``'s type, when
+    that is certain: ``(True, value)``; ``(False, None)``: let DuckDB cast it."""
+    if value is None:
+        return True, None
+    if sample is None:  # the model returned no value in this column: nothing to match
+        return True, value
+    kind = type(sample)
+    try:
+        if kind is bool:
+            return (True, value) if isinstance(value, bool) else (False, None)
+        if kind is int:
+            if isinstance(value, bool):
+                return False, None
+            if isinstance(value, int):
+                return True, value
+            if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+                return True, int(value)
+            return False, None  # 2.5 -> an integer rounds in DuckDB
+        if kind is float:
+            if isinstance(value, bool):
+                return False, None
+            return (True, float(value)) if isinstance(value, (int, float, str)) else (False, None)
+        if kind is Decimal:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                return False, None
+            number = Decimal(str(value).strip())
+            exponent = sample.as_tuple().exponent
+            if isinstance(exponent, int) and number.as_tuple().exponent < exponent:  # type: ignore[operator]
+                return False, None  # more digits than the column keeps: DuckDB rounds
+            return True, number
+        if kind is str:
+            return (True, value) if isinstance(value, str) else (False, None)
+        if kind is datetime and sample.tzinfo is None and isinstance(value, str):
+            return True, datetime.fromisoformat(value.strip())
+        if kind is date and isinstance(value, str):
+            return True, date.fromisoformat(value.strip())
+    except (ValueError, ArithmeticError):
+        return False, None
+    return False, None
+
+
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT")
+
+
+def surely_casts(text: str, data_type: str) -> bool:
+    """Whether ``text`` certainly casts to ``data_type`` (False: ask DuckDB)."""
+    name = data_type.upper().split("(", 1)[0].strip()
+    value = text.strip()
+    try:
+        if name in _INTEGER_TYPES:
+            return value.lstrip("+-").isdigit() and abs(int(value)) < 2**31
+        if name in ("DOUBLE", "FLOAT", "REAL"):
+            float(value)
+            return True
+        if name == "DATE":
+            date.fromisoformat(value)
+            return True
+        if name == "TIMESTAMP":
+            datetime.fromisoformat(value)
+            return True
+        if name == "BOOLEAN":
+            return value.lower() in ("true", "false")
+    except ValueError:
+        return False
+    return False
