@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef
