@@ -347,6 +347,49 @@ class SourceProperties(OrchModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class UnitTestRowsProperties(OrchModel):
+    """The rows of a unit test's ``given`` input, ``expect`` or ``this`` (dbt's formats)."""
+
+    input: str | None = None  # given only: ref('x'), source('s', 't'), a bare name, or this
+    format: Literal["dict", "csv", "sql"] = "dict"
+    rows: Any = None  # dict: a list of mappings; csv and sql: text
+    fixture: str | None = None  # a file in <test-path>/fixtures/ (csv or sql formats)
+    ordered: bool = False  # expect only: compare in order (orch)
+
+
+class UnitTestOverridesProperties(OrchModel):
+    """What a unit test changes in the model's rendering: vars, macros, env vars."""
+
+    vars: dict[str, Any] = Field(default_factory=dict)
+    macros: dict[str, Any] = Field(default_factory=dict)
+    env_vars: dict[str, Any] = Field(default_factory=dict)
+
+
+class UnitTestConfigProperties(OrchModel):
+    """A unit test's ``config:`` (dbt): tags, meta, enabled."""
+
+    tags: list[str] | str = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class UnitTestProperties(OrchModel):
+    """One entry of ``unit_tests:`` in a YAML property file (dbt's spelling, orch's additions)."""
+
+    name: str
+    model: str
+    description: str = ""
+    given: list[UnitTestRowsProperties] = Field(default_factory=list)
+    expect: UnitTestRowsProperties
+    overrides: UnitTestOverridesProperties = Field(default_factory=UnitTestOverridesProperties)
+    config: UnitTestConfigProperties = Field(default_factory=UnitTestConfigProperties)
+    versions: Any = None
+    # orch: the rows in the model's table before the run (expect is the table after it)
+    this: UnitTestRowsProperties | None = None
+    partition: str | None = None  # orch: the partition key a partitioned model is built for
+    resources: dict[str, Any] = Field(default_factory=dict)  # orch: Python assets' resources
+
+
 class PropertiesFile(OrchModel):
     """A ``models/**/*.yml`` (or ``seeds/*.yml``) property file."""
 
@@ -356,6 +399,7 @@ class PropertiesFile(OrchModel):
     models: list[ModelProperties] = Field(default_factory=list)
     seeds: list[ModelProperties] = Field(default_factory=list)
     sources: list[SourceProperties] = Field(default_factory=list)
+    unit_tests: list[UnitTestProperties] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- project

@@ -119,7 +119,7 @@ class CheckNode(ArtifactModel):
 
     name: str
     unique_id: str
-    kind: Literal["builtin", "singular", "python"]
+    kind: Literal["builtin", "singular", "python", "unit"]
     check_type: str  # not_null, unique, ..., singular, python
     asset: str | None  # the asset it is attached to
     column: str | None = None

@@ -40,7 +40,7 @@ from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel
 
 METHODS = ("config", "group", "path", "resource_type", "source", "tag", "test_type")
-RESOURCE_TYPES = ("check", "model", "seed", "source", "test")
+RESOURCE_TYPES = ("check", "model", "seed", "source", "test", "unit_test")
 _ALLOWED_METHODS = "config.<key>, group, path, resource_type, source, tag, test_type"
 _WILDCARD = re.compile(r"[*?\[]")
 _CRITERION = re.compile(
@@ -51,7 +51,7 @@ _CRITERION = re.compile(
     r"(?P<children>\+(?P<children_depth>\d*))?$"
 )
 # test_type values that name a kind of check rather than a check_type.
-_CHECK_KINDS = {"singular": "singular", "data": "singular", "python": "python"}
+_CHECK_KINDS = {"singular": "singular", "python": "python", "unit": "unit"}
 _GENERIC_KINDS = ("generic", "schema")
 
 
@@ -560,8 +560,10 @@ class _Evaluator:
         if c.method == "source":
             return {n for n, node in nodes.items() if _source_match(node, value)}, set()
         if c.method == "resource_type":
-            if value in ("check", "test"):
-                return set(), set(checks)
+            if value in ("check", "test"):  # data checks (dbt: unit tests are unit_test)
+                return set(), {n for n, chk in checks.items() if chk.kind != "unit"}
+            if value == "unit_test":
+                return set(), {n for n, chk in checks.items() if chk.kind == "unit"}
             return {n for n, node in nodes.items() if node.resource_type == value}, set()
         if c.method == "test_type":
             return set(), {n for n, chk in checks.items() if _test_type_match(chk, value)}
@@ -646,6 +648,8 @@ def _source_match(node: Node, value: str) -> bool:
 
 
 def _test_type_match(check: CheckNode, value: str) -> bool:
+    if value == "data":  # dbt: every data test (generic and singular), not unit tests
+        return check.kind != "unit"
     if value in _CHECK_KINDS:
         return check.kind == _CHECK_KINDS[value]
     if value in _GENERIC_KINDS:

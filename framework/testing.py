@@ -4,6 +4,8 @@
   :func:`build_op_context` an :class:`~orch.OpContext` to call an op function directly.
 - :func:`materialize` builds some assets of a project (and what they read: SQL, seeds, Python) into
   a throw-away DuckDB copy, and returns their outputs as polars DataFrames.
+- :func:`unit_test` runs a SQL model or a Python asset on given rows or frames in an in-memory
+  DuckDB and compares what it returns (the YAML ``unit_tests:`` from pytest).
 - the ``orch_project`` pytest fixture (registered through the ``pytest11`` entry point, or
   ``from orch.testing import orch_project`` in a ``conftest.py``) copies a project to ``tmp_path``.
 
@@ -23,11 +25,13 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +39,14 @@ from orch import partitions
 from orch.adapters import get_adapter
 from orch.assets import ASSET_ATTR, AssetContext, PartitionWindow
 from orch.config import RunOptions
-from orch.errors import OrchError
+from orch.errors import Location, OrchError
 from orch.events import CheckEvaluated, EventList, LogEmitted, StepFailed
+from orch.load.project import load_project
+from orch.load.unit_tests import GivenInput, Rows, UnitTestSpec
 from orch.ops import OpContext
 from orch.run.io.external import read_external
 from orch.run.python import RESOURCE_OVERRIDES, PythonRuntime
+from orch.run.unit_tests import UnitTestRunner
 from orch.run.workflow import RunResult, run_command
 from orch.storage import InputContext, OutputContext, stored_outside_warehouse
 
@@ -302,6 +309,144 @@ def _default_schema(root: Path, profile: str) -> str:
         return "main"
 
 
+# --------------------------------------------------------------------------- unit tests
+
+
+@dataclass
+class UnitTestResult:
+    """What :func:`unit_test` found: the verdict, the row diff and what the model returned."""
+
+    __test__ = False
+
+    status: str  # pass, fail or error
+    message: str  # the row diff (fail) or the error (error); empty when it passed
+    failing_rows: int
+    output: pl.DataFrame | None
+
+    @property
+    def passed(self) -> bool:
+        """True when the output matched ``expect`` (or nothing was expected)."""
+        return self.status == "pass"
+
+
+def unit_test(
+    asset: str | Callable[..., Any],
+    *,
+    given: Mapping[str, Any],
+    expect: Any = None,
+    this: Any = None,
+    partition: str | None = None,
+    vars: Mapping[str, Any] | None = None,  # noqa: A002  (dbt's name)
+    resources: Mapping[str, Any] | None = None,
+    ordered: bool = False,
+    incremental: bool | None = None,
+    project_dir: str | Path = ".",
+) -> UnitTestResult:
+    """Run one unit test of a SQL model or a Python asset from pytest, like a YAML unit test.
+
+    The model runs in an in-memory DuckDB on the rows given for its inputs; nothing is built in
+    the project's warehouse. Frames may be polars or pandas DataFrames, pyarrow Tables, or
+    lists of ``{column: value}`` rows.
+
+    Args:
+        asset: the model's name or its ``@asset`` function.
+        given: upstream asset name (``stg_orders``, ``raw.orders`` for a source) -> its rows.
+        expect: the rows the model must return (only the columns they name are compared);
+            None: compare nothing, just return the output.
+        this: the rows already in the model's table: ``expect`` is then the table after the
+            run (its merge, append or partition write).
+        partition: the partition key a partitioned model is built for.
+        vars: project vars for this test (a Python asset's config: its fields by name, or
+            ``{asset_name: {...}}``).
+        resources: resource objects by name, instead of the project file's.
+        ordered: compare in order.
+        incremental: the ``is_incremental()`` branch (default: true when ``this`` is given).
+
+    Returns:
+        A :class:`UnitTestResult`: ``.passed``, ``.message`` (the row diff), ``.output``.
+
+    Raises:
+        UserError: a test that cannot run as written (an input that is not an upstream, a
+            column the input does not have...), with the message a YAML test would get.
+    """
+    name = _asset_name(asset)
+    options = RunOptions(project_dir=Path(project_dir), vars={})
+    project = load_project(options)
+    where = Location("<orch.testing.unit_test>")
+    macros = {} if incremental is None else {"is_incremental": incremental}
+    spec = UnitTestSpec(
+        name=f"unit_test_{name}",
+        model=name,
+        path=where.path,
+        location=where,
+        model_location=where,
+        given=[
+            GivenInput(key, "name", key, None, _rows_of(value, ordered=False), where)
+            for key, value in given.items()
+        ],
+        expect=None if expect is None else _rows_of(expect, ordered=ordered),
+        vars=dict(vars or {}),
+        macros=macros,
+        this=None if this is None else _rows_of(this, ordered=False),
+        partition=partition,
+    )
+    project.unit_tests = [spec]
+    models = importlib.import_module("orch.compiler.models")
+    compiled = models.compile_project(options, {name}, project=project)
+    check = compiled.manifest.checks[spec.name]
+    runtime = PythonRuntime.from_project(project)
+    runtime.resource_overrides = dict(resources or {})
+    with UnitTestRunner(compiled.manifest, project.root, python=runtime) as runner:
+        outcome = runner.outcome(check, keep_output=True)
+    frame = None
+    if outcome.output is not None:
+        import polars as pl
+
+        converted = pl.from_arrow(outcome.output)
+        frame = converted if isinstance(converted, pl.DataFrame) else converted.to_frame()
+    return UnitTestResult(outcome.status, outcome.message, outcome.failing_rows, frame)
+
+
+def _rows_of(value: Any, *, ordered: bool) -> Rows:
+    """Rows of a frame (polars, pandas, Arrow) or a list of dicts, as a YAML test holds them."""
+    if isinstance(value, list):
+        records = value
+    elif hasattr(value, "to_pylist"):  # pyarrow
+        records = value.to_pylist()
+    elif hasattr(value, "to_dicts"):  # polars
+        records = value.to_dicts()
+    elif hasattr(value, "to_dict"):  # pandas
+        records = value.to_dict(orient="records")
+    else:
+        raise TypeError(
+            f"rows must be a DataFrame (polars or pandas), a pyarrow Table or a list of dicts, "
+            f"not {type(value).__name__}"
+        )
+    rows = [{str(k): _cell(v) for k, v in dict(r).items()} for r in records]
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    where = Location("<orch.testing.unit_test>")
+    return Rows("dict", rows, columns, where, [where] * len(rows), ordered=ordered)
+
+
+def _cell(value: Any) -> Any:
+    """A frame's cell as a YAML test would hold it (dates as ISO text; NaN/NaT as NULL)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return None if value != value else value  # NaN (pandas' missing) -> NULL
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return _cell(value.item())
+    return str(value)
+
+
 # --------------------------------------------------------------------------- pytest
 
 
@@ -323,4 +468,12 @@ try:  # the fixture, re-exported for ``from orch.testing import orch_project`` i
 except ImportError:  # pragma: no cover  (pytest not installed)
     orch_project = None  # type: ignore[assignment]
 
-__all__ = ["TestProject", "TestRun", "build_context", "materialize", "orch_project"]
+__all__ = [
+    "TestProject",
+    "TestRun",
+    "UnitTestResult",
+    "build_context",
+    "materialize",
+    "orch_project",
+    "unit_test",
+]

@@ -548,7 +548,7 @@ ERROR_CASES: list[tuple[str, list[str], list[str], str]] = [
         ["resource_type:modle"],
         [],
         "unknown resource type 'modle' in 'resource_type:modle'. Did you mean 'model'? "
-        "Allowed: check, model, seed, source, test",
+        "Allowed: check, model, seed, source, test, unit_test",
     ),
     (
         "empty-intersection-part",

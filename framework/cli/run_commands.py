@@ -182,22 +182,25 @@ def seed_command(**kwargs: Any) -> None:
 )
 def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log_format: str,
                  **kwargs: Any) -> None:  # fmt: skip
-    """Run the checks of the selected assets against what is in the warehouse.
+    """Run the checks of the selected assets against what is in the warehouse, and their
+    unit tests (in an in-memory DuckDB, first).
 
     Prints a table of results, then each failure with sample rows and the query to reproduce
-    it. Exit code 1 when a check fails at error severity (or its query errors). Checks are
-    selected like assets (a check of a selected asset is selected), by name, or by
-    test_type: (not_null, unique, ..., singular, python).
+    it (a unit test: its row diff). Exit code 1 when a check fails at error severity (or its
+    query errors). Checks are selected like assets (a check of a selected asset is selected),
+    by name, or by test_type: (not_null, unique, ..., singular, python; unit or data).
 
     \b
     Examples:
       orch test
       orch test -s +orders --exclude test_type:relationships
       orch test -s test_type:singular
+      orch test -s test_type:unit
       orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
       orch test --store-failures
       orch test -x --threads 1
     """
+    from orch.compiler.artifacts import write_artifacts
     from orch.run.reporting import JsonLinesReporter
     from orch.run.workflow import run_checks
 
@@ -206,6 +209,7 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
         end=kwargs.get("end"), fail_fast=fail_fast,
     )  # fmt: skip
     compiled = load_manifest(options, scoped=False)
+    write_artifacts(compiled)  # the next command reuses this manifest (a no-op when reused)
     sinks = [JsonLinesReporter()] if log_format == "json" else []
     run = run_checks(options, sinks=sinks, store_failures=store_failures, compiled=compiled)
     if run is None:

@@ -34,6 +34,7 @@ from orch.compiler.settings import (
     settings_fingerprint,
     shadows_unloaded_asset,
 )
+from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
 from orch.config import (
     ModelConfig,
     RunOptions,
@@ -146,6 +147,12 @@ def compile_project(
         if python_assets:
             py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
+        if project.unit_tests:
+            unit = UnitTestCompiler(
+                project, parsed, graph, compiler.nodes, compiler.output_columns,
+                overrides_renderer(project, renderer),
+            ).compile(set(manifest.checks))  # fmt: skip
+            manifest = manifest.model_copy(update={"checks": {**manifest.checks, **unit}})
     except BaseException:
         if files is not None:
             files.abort()
@@ -198,6 +205,7 @@ class _Compiler:
         self.nodes: dict[str, Node] = {}
         self.warnings: list[str] = []
         self.python_assets: dict[str, python_models.PythonAsset] = {}
+        self.output_columns: dict[str, list[str] | None] = {}  # None: not known from the SQL
 
     # ------------------------------------------------------------------ relations
 
@@ -414,6 +422,7 @@ class _Compiler:
             raise _secret_in_view(model)
         declared = self.settings.columns_for(model.name)
         out_cols: list[str] | None = cached["columns"]
+        self.output_columns[model.name] = out_cols
         columns: dict[str, ColumnInfo] = {}
         for col in out_cols or list(declared):
             columns[col] = declared.get(col) or ColumnInfo(name=col)

@@ -379,11 +379,30 @@ class _SiteBuilder:
             else [],
             "compiled_incremental": highlight(node.compiled_code_incremental or "", "sql"),
             "columns": columns,
-            "checks": [self._check_detail(c) for c in checks],
+            "checks": [self._check_detail(c) for c in checks if c.kind != "unit"],
+            "unit_tests": [
+                self._unit_test_detail(c) for c in checks if c.kind == "unit" and c.asset == name
+            ],
             "partitions": self.strips[name],
             "runs": runs,
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
+        }
+
+    def _unit_test_detail(self, c: CheckNode) -> dict[str, Any]:
+        """A unit test on its model's page: inputs, mode and its last result (with the diff)."""
+        history = self.snap.check_history.get(c.name, [])
+        args = c.args
+        return {
+            "name": c.name,
+            "description": markdown_tree(c.description),
+            "given": [g.get("given", "") for g in args.get("inputs", [])],
+            "this": args.get("this") is not None,
+            "partition": args.get("partition"),
+            "location": args.get("location"),
+            "status": self.check_status.get(c.name),
+            "last": self.check_last.get(c.name),
+            "history": [[r.status, _iso(r.at), r.failing_rows] for r in history],
         }
 
     def _check_detail(self, c: CheckNode) -> dict[str, Any]:

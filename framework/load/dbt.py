@@ -8,7 +8,7 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
 - :func:`check_unsupported`: features orch does not implement (packages installed by ``dbt deps``,
-  snapshots, exposures, unit tests, semantic models, dbt-style Python models, adapter-specific
+  snapshots, exposures, semantic models, dbt-style Python models, adapter-specific
   macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
   the feature, instead of a confusing error later or a silently different warehouse.
 """
@@ -234,7 +234,6 @@ _PROPERTY_KEYS = {
     "metrics": "metrics",
     "semantic_models": "semantic models",
     "saved_queries": "saved queries",
-    "unit_tests": "unit tests",
     "snapshots": "snapshots",
 }
 _DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)

@@ -51,6 +51,7 @@ from orch.errors import (
 )
 from orch.load import dbt
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -126,6 +127,7 @@ class Project:
     docs_files: list[Path] = field(default_factory=list)
     yaml_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unit_tests: list[UnitTestSpec] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -516,7 +518,10 @@ def _discover(project: Project) -> None:
             else:
                 project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
     for folder in cfg.test_paths:
+        fixtures = root / folder / FIXTURE_FOLDER  # unit test fixtures (dbt): not checks
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
+            if path.is_relative_to(fixtures):
+                continue
             if path.suffix == ".sql":
                 project.check_files[path.stem] = _rel(root, path)
             else:
@@ -587,6 +592,9 @@ def _read_properties(project: Project, path: Path, docs: YamlDocCache) -> None:
                     hint="Keep one declaration",
                 )
             project.sources[entry.name] = entry
+    specs, errors = read_unit_tests(doc, props, project.root, project.config.test_paths)
+    project.unit_tests.extend(specs)
+    raise_collected(errors)
 
 
 def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavor: str) -> None:

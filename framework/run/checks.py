@@ -49,6 +49,8 @@ from orch.run.check_sql import (
 )
 from orch.run.executor import StepHook
 from orch.run.materialize import quarantine_relation
+from orch.run.python import PythonRuntime
+from orch.run.unit_tests import UnitTestRunner, is_unit_test
 from orch.selection import Selection
 from orch.sql import parse_query
 from sqlglot import exp
@@ -463,9 +465,20 @@ class CheckHook(StepHook):
         self.done: set[str] = set()  # check names (whole-asset runs)
         # (check, partition) already evaluated: on staged data, or right after its step
         self.audited: set[tuple[str, str | None]] = set()
+        # unit tests: run before their model's first step, which they skip when one fails
+        self.unit: dict[str, list[CheckNode]] = {}
+        self.unit_verdicts: dict[str, str | None] = {}
+        self.unit_locks: dict[str, threading.Lock] = {}
+        self.python: PythonRuntime | None = None
+        self._unit_runner: UnitTestRunner | None = None
         for name in sorted(checks):
             check = self.manifest.checks.get(name)
             if check is None:
+                continue
+            if is_unit_test(check):
+                if check.asset in self.steps_left:
+                    self.unit.setdefault(check.asset or "", []).append(check)
+                    self.unit_locks.setdefault(check.asset or "", threading.Lock())
                 continue
             others = [a for a in check.depends_on if a != check.asset and a in self.steps_left]
             if check.asset in self.steps_left and not others:
@@ -496,7 +509,35 @@ class CheckHook(StepHook):
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
         hook = cls(evaluator, plan, checks - standing, sink, stop_on_error=project.flavor == "dbt")
         hook.left_standing = standing
+        hook.python = PythonRuntime.from_project(project, sink)
         return hook
+
+    # ------------------------------------------------------------------ unit tests
+
+    def before_step(self, step: Step, node: Node) -> str | None:
+        """Run the unit tests of the step's asset (once); the first failing one, or None."""
+        tests = self.unit.get(step.asset)
+        if not tests:
+            return None
+        with self.unit_locks[step.asset]:  # the partitions of one asset wait for one verdict
+            if step.asset not in self.unit_verdicts:
+                results = self._unit_tests().run(tests, threads=1)
+                for result in results:
+                    self._emit(result)
+                failed = next((r.check for r in results if is_failure(r)), None)
+                self.unit_verdicts[step.asset] = failed
+        return self.unit_verdicts[step.asset]
+
+    def _unit_tests(self) -> UnitTestRunner:
+        with self._lock:
+            if self._unit_runner is None:
+                self._unit_runner = UnitTestRunner(
+                    self.manifest,
+                    self.evaluator.project_root or Path("."),
+                    python=self.python,
+                    run_id=self.evaluator.run_id,
+                )
+            return self._unit_runner
 
     # ------------------------------------------------------------------ audit (WAP)
 
@@ -570,6 +611,13 @@ class CheckHook(StepHook):
 
     def finish(self, summary: RunSummary) -> None:
         """Report checks that could not run as skipped; run those that never got their turn."""
+        if self._unit_runner is not None:
+            self._unit_runner.close()
+        for asset, tests in sorted(self.unit.items()):
+            if asset not in self.unit_verdicts:  # its steps never started
+                for check in tests:
+                    why = f"'{asset}' did not run (an upstream failed or was skipped)"
+                    self._emit(self.evaluator.skipped(check, None, why))
         not_ok: dict[str, tuple[str, str]] = {}  # asset -> (status, step id)
         for step in self.plan.order:
             outcome = summary.outcomes.get(step.step_id)
@@ -656,20 +704,25 @@ def run_tests(
     selection: str = "",
     run_id: str | None = None,
     fail_fast: bool = False,
+    python: PythonRuntime | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
     whole asset at once). ``fail_fast``: after the first failure (a failing error-severity check
     or an erroring query) no further group of checks is started; ``TestRun.not_run`` counts the
-    checks left out.
+    checks left out. Unit tests among ``checks`` run first, in an in-memory DuckDB
+    (:mod:`orch.run.unit_tests`; ``python`` gives Python assets their resources and vars).
     """
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
     evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}
+    unit = [manifest.checks[n] for n in sorted(checks) if is_unit_test(manifest.checks[n])]
     for name in sorted(checks):
         check = manifest.checks[name]
+        if is_unit_test(check):
+            continue
         node = manifest.nodes.get(check.asset or "")
         keys: list[str | None] = [None]
         if node is not None and partitions_of is not None and node.config.partitioned_by:
@@ -684,6 +737,15 @@ def run_tests(
     run = TestRun(run_id)
     lock = threading.Lock()
     stop = threading.Event()
+    if unit:
+        with UnitTestRunner(manifest, project_root, python=python, run_id=run_id) as runner:
+            done = runner.run(
+                unit, fan, threads=threads, stop=lambda r: fail_fast and is_failure(r)
+            )
+        run.results.extend(done)
+        run.not_run += len(unit) - len(done)
+        if fail_fast and any(is_failure(r) for r in done):
+            stop.set()
 
     def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
         (_, key), members = item

@@ -103,6 +103,10 @@ class StepHook(ABC):
         """Audit the staged new data of ``node``; the name of a failing blocking check, or None."""
         return None
 
+    def before_step(self, step: Step, node: Node) -> str | None:
+        """Run before ``step`` starts; the name of a failed unit test skips it (and downstream)."""
+        return None
+
     @abstractmethod
     def after_step(self, step: Step, node: Node) -> str | None:
         """Run once ``step`` committed; the name of a failing blocking check (stops downstream)."""
@@ -222,6 +226,8 @@ class Executor:
         what = (
             f"blocking check '{cause}' failed"
             if outcome.status == BLOCKED
+            else f"upstream '{sid}' was skipped: {outcome.cause}"
+            if outcome.status == SKIPPED and outcome.cause
             else f"upstream '{sid}' failed"
         )
         stack = list(self._children[sid])
@@ -242,6 +248,15 @@ class Executor:
         node = self.manifest.nodes[step.asset]
         if self._stopping.is_set():
             return StepOutcome(SKIPPED, cause="interrupted")
+        failed_test = self.hook.before_step(step, node) if self.hook is not None else None
+        if failed_test:  # dbt's build: a model whose unit test fails is not built
+            reason = f"unit test '{failed_test}' failed"
+            self.sink.emit(
+                StepSkipped(
+                    self.run_id, step.step_id, step.asset, step.partition, reason, cause=failed_test
+                )
+            )
+            return StepOutcome(SKIPPED, cause=reason)
         started_at = utcnow()
         t0 = time.perf_counter()
         self.sink.emit(

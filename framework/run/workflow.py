@@ -20,7 +20,7 @@ from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult, write_artifacts
-from orch.config import RunOptions, TargetConfig
+from orch.config import DuckDBTargetConfig, RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
@@ -37,6 +37,7 @@ Command = Literal["build", "run", "seed", "backfill"]
 # Makes a run's step hook from the open adapter, the run id and the run's event sink.
 HookFactory = Callable[[Adapter, str, EventSink], StepHook | None]
 
+UNIT_ONLY_TARGET = DuckDBTargetConfig(type="duckdb", path=":memory:")
 RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "build": ("model", "seed"),
     "run": ("model",),
@@ -285,7 +286,11 @@ def run_checks(
     run_id = uuid.uuid4().hex
     with open_state(project.root, target=project.target) as state:
         with state.acquire_lock(project.target_name, LockOwner("test", run_id)):
-            adapter = get_adapter(project.target, project.root)
+            # unit tests run in their own in-memory DuckDB: with nothing else selected, the
+            # warehouse is never reached (a Snowflake project's unit tests need no account)
+            only_unit = all(manifest.checks[c].kind == "unit" for c in checks)
+            target = UNIT_ONLY_TARGET if only_unit else project.target
+            adapter = get_adapter(target, project.root)
             adapter.open()
             try:
                 with recorded_events(compiled, state, "test", options, sinks) as fan:
@@ -295,6 +300,7 @@ def run_checks(
                         threads=options.threads or project.target.threads,
                         store_failures=store_failures, selection=" ".join(options.select),
                         run_id=run_id, fail_fast=options.fail_fast,
+                        python=PythonRuntime.from_project(project, fan),
                     )  # fmt: skip
             finally:
                 adapter.close()

@@ -58,14 +58,6 @@ CASES = [
     ),
     pytest.param(
         {
-            "transform/marts/unit.yml": "version: 2\nunit_tests:\n"
-            "  - name: t\n    model: fct_orders\n"
-        },
-        "transform/marts/unit.yml:2:1: dbt unit tests ('unit_tests:'): not supported by orch",
-        id="unit-tests",
-    ),
-    pytest.param(
-        {
             "transform/marts/py_orders.py": "import pandas\n\n\ndef model(dbt, session):\n"
             "    return dbt.ref('fct_orders').df()\n"
         },

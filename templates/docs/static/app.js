@@ -625,6 +625,7 @@
     if (a.partitions) v.appendChild(partitionSection(a.partitions));
     v.appendChild(columnsSection(a, column));
     v.appendChild(checksSection(a));
+    if (a.unit_tests && a.unit_tests.length) v.appendChild(unitTestsSection(a));
     v.appendChild(runsSection(a));
     v.appendChild(codeSection(a));
     if (column) {
@@ -678,6 +679,33 @@
         el("td", null, toggle)));
       tb.appendChild(detail);
       if (c.status === "fail" || c.status === "warn") detail.classList.add("open");
+    });
+    t.appendChild(tb);
+    box.appendChild(el("div", { cls: "table-box" }, t));
+    return box;
+  }
+  function unitTestsSection(a) {
+    var box = el("section", { id: "unit-tests" }, el("h2", { text: "Unit tests (" + a.unit_tests.length + ")" }));
+    var t = el("table");
+    t.appendChild(el("thead", null, el("tr", null, ["Status", "Unit test", "Given", "Last run", ""].map(function (h) { return el("th", { text: h }); }))));
+    var tb = el("tbody");
+    a.unit_tests.forEach(function (u) {
+      var last = u.last;
+      var inner = el("div");
+      if (u.description.length) inner.appendChild(richText(u.description));
+      if (u.location) inner.appendChild(el("p", { cls: "muted", text: "Defined at " + u.location + (u.this ? " · with prior rows (this:)" : "") + (u.partition ? " · partition " + u.partition : "") }));
+      if (last && last.message) inner.appendChild(el("pre", { cls: "unit-diff", text: last.message }));
+      if (u.history.length) inner.appendChild(el("p", { cls: "muted" }, "History: ", u.history.map(function (h) { return [checkBadge(h[0]), " "]; })));
+      var detail = el("tr", { cls: "check-detail" }, el("td", { colspan: "5" }, inner));
+      var toggle = el("button", { type: "button", text: "details", on: { click: function () { detail.classList.toggle("open"); } } });
+      tb.appendChild(el("tr", { "data-unit-test": u.name },
+        el("td", null, checkBadge(u.status)),
+        el("td", null, el("code", { text: u.name })),
+        el("td", null, u.given.map(function (g) { return el("span", { cls: "tag", text: g }); })),
+        el("td", { text: last ? fmtTime(last.at) : "never" }),
+        el("td", null, toggle)));
+      tb.appendChild(detail);
+      if (u.status === "fail") detail.classList.add("open");
     });
     t.appendChild(tb);
     box.appendChild(el("div", { cls: "table-box" }, t));
