@@ -51,7 +51,7 @@ from orch.run.workflow import RunResult, run_command
 from orch.storage import InputContext, OutputContext, stored_outside_warehouse
 
 if TYPE_CHECKING:
-    pass
+    import polars as pl
 
 IGNORED = ("target", "*.duckdb", "*.duckdb.wal", ".orch", "logs", "__pycache__")
 TEST_TARGET = "orch_test"
