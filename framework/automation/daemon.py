@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orch.automation.jobs import run_job
+from orch.automation.toggles import apply_switches
 from orch.automation.schedules import (
     Automation,
     Evaluation,
@@ -308,7 +309,8 @@ class Daemon:
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
-        self.automation = load_automation(self.project)
+        self.declared = load_automation(self.project)
+        self.automation = self.declared
         self.clock = clock
         self._wake = threading.Event()
         self.sleep = sleep or self._wake.wait
@@ -325,6 +327,7 @@ class Daemon:
         else:
             self.launcher = ThreadLauncher(run, self.max_concurrent_runs)
         self.state: StateStore = open_state(self.project.root, target=self.project.target)
+        self.automation = apply_switches(self.declared, self.state)
         self.stopping = False
         self.failed_ticks = 0
         self._queue: deque[LaunchRequest] = deque()
@@ -450,6 +453,8 @@ class Daemon:
         self._start_queued()
         if self.stopping:
             return
+        # switches from `orch ui` apply from the next iteration on
+        self.automation = apply_switches(self.declared, self.state)
         for sn in self.automation.sensors.values():
             if sn.enabled:
                 self._evaluate_sensor(sn, now)
