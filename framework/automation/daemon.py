@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orch.automation.jobs import run_job
-from orch.automation.toggles import apply_switches
 from orch.automation.schedules import (
     Automation,
     Evaluation,
@@ -61,6 +60,7 @@ from orch.automation.schedules import (
     load_automation,
     schedule_cursor_name,
 )
+from orch.automation.toggles import apply_switches
 from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project

@@ -10,12 +10,25 @@ from orch.cli.base import cli, load_manifest, make_options, project_options
 
 @cli.command("ui")
 @project_options
-@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True,
-              help="Port to listen on.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; anything but loopback needs the printed token.")
-@click.option("--token", default=None, envvar="ORCH_UI_TOKEN",
-              help="The server's token (default: a new random one). [env: ORCH_UI_TOKEN]")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=3000,
+    show_default=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback needs the printed token.",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="ORCH_UI_TOKEN",
+    help="The server's token (default: a new random one). [env: ORCH_UI_TOKEN]",
+)
 def ui_command(port: int, host: str, token: str | None, **kwargs: Any) -> None:  # fmt: skip
     """Serve the live UI: the asset graph and catalog with live state; launch, watch, cancel
     and re-execute runs; switch schedules and sensors on and off (Ctrl-C stops it).

@@ -490,7 +490,6 @@ def _generate(
         write(static / name, (templates / "static" / name).read_text(encoding="utf-8"))
     chunks = (len(builder.order) + CHUNK_SIZE - 1) // CHUNK_SIZE
     for chunk in range(chunks):
-        names = builder.order[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
         write(data_dir / f"a{chunk}.js", detail_chunk_js(builder, chunk))
     write(out / "data.js", f"window.{DATA_GLOBAL}={dump_js(index)};\n")
     page = render_page(manifest, index["generated_at"], automation=automation is not None)

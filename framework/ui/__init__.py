@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult
 from orch.config import RunOptions

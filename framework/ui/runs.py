@@ -181,4 +181,3 @@ class RunManager:
                 run.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 run.process.kill()
-

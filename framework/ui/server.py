@@ -27,6 +27,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from orch.automation.toggles import set_enabled
+from orch.config import RunOptions
+from orch.docs import render_page, static_dir
+from orch.errors import LockHeldError, UserError
+from orch.selection import Selection
+from orch.state import StateReader
+from orch.ui.history import run_detail, run_list
+from orch.ui.live import LiveSite
+from orch.ui.runs import LiveRun, RunManager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -40,16 +49,6 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from orch.automation.toggles import set_enabled
-from orch.config import RunOptions
-from orch.docs import render_page, static_dir
-from orch.errors import LockHeldError, UserError
-from orch.selection import Selection
-from orch.state import StateReader
-from orch.ui.history import run_detail, run_list
-from orch.ui.live import LiveSite
-from orch.ui.runs import LiveRun, RunManager
 
 TOKEN_HEADER = "x-orch-token"
 COOKIE = "orch_ui_token"

@@ -80,7 +80,11 @@ def main(argv: list[str]) -> int:
     try:
         result = launch(spec)
     except OrchError as err:
-        line = {"event": "LaunchFailed", "run_id": spec.get("run_id"), "error": err.format_message()}
+        line = {
+            "event": "LaunchFailed",
+            "run_id": spec.get("run_id"),
+            "error": err.format_message(),
+        }
         sys.stdout.write(redaction.scrub(json.dumps(line)) + "\n")
         sys.stdout.flush()
         return err.exit_code

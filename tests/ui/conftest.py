@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 import uvicorn
-from tests.conftest import run_cli, write_project
 from orch.config import RunOptions
 from orch.ui import UiApp, build_app
+
+from tests.conftest import run_cli, write_project
 
 SECRET = "s3cr3t-Value-9f2c1d-that-must-never-show"
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -43,10 +44,7 @@ schedules:
 
 FIXED_BROKEN = "select id, amount * 2 as doubled from {{ ref('orders') }}\n"
 BROKEN = "select id, cast('not a number' as integer) as doubled from {{ ref('orders') }}\n"
-SLOW = (
-    "-- a long query, to cancel\n"
-    "select sum(hash(i) % 7) as s from range(200000000000) t(i)\n"
-)
+SLOW = "-- a long query, to cancel\nselect sum(hash(i) % 7) as s from range(200000000000) t(i)\n"
 
 
 def project_files() -> dict[str, str]:
@@ -95,12 +93,19 @@ class LiveServer:
     project: Path
     ui: UiApp
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    def get(
+        self, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
         """GET ``path``: (status, decoded JSON or text, headers)."""
         return self.request("GET", path, None, headers)
 
     def post(
-        self, path: str, body: Any = None, *, token: str | None = "default", raw: bytes | None = None
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = "default",
+        raw: bytes | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         """POST JSON with the server's token (``token=None``: without one)."""
         headers = {"Content-Type": "application/json"}
@@ -114,7 +119,9 @@ class LiveServer:
     def request(
         self, method: str, path: str, data: bytes | None, headers: dict[str, str] | None
     ) -> tuple[int, Any, dict[str, str]]:
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 status, body, hdrs = resp.status, resp.read(), dict(resp.headers)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from orch.state import LockOwner, SQLiteStateStore
+
 from tests.conftest import run_cli
 from tests.ui.conftest import (
     BROKEN,
@@ -78,11 +79,15 @@ def test_changing_requests_need_the_token(live: LiveServer) -> None:
     status, body, _ = live.post("/api/launch", {"select": ["orders"]}, token=None)
     assert status == 403 and body["error"] == "missing or wrong X-Orch-Token header"
     assert live.post("/api/launch", {"select": ["orders"]}, token="wrong")[0] == 403
-    assert live.post("/api/automation/orders_nightly/toggle", {"enabled": False}, token=None)[0] == 403
+    assert (
+        live.post("/api/automation/orders_nightly/toggle", {"enabled": False}, token=None)[0] == 403
+    )
     assert live.post("/api/runs/x/cancel", token=None)[0] == 403
     # a GET never changes anything
     assert live.get("/api/launch")[0] in (404, 405)
-    assert SQLiteStateStore.for_project(live.project, readonly=True).recent_runs(10)[0].selection == ""
+    assert (
+        SQLiteStateStore.for_project(live.project, readonly=True).recent_runs(10)[0].selection == ""
+    )
 
 
 def test_a_rebinding_host_is_refused(live: LiveServer) -> None:
@@ -98,15 +103,20 @@ def test_a_rebinding_host_is_refused(live: LiveServer) -> None:
         ({"select": []}, None, "nothing selected"),
         ({"select": [""]}, None, "'select' must be a list of non-empty strings"),
         ({"select": ["nope"]}, None, "selector 'nope' matches no asset or check"),
-        ({"select": ["orders"], "partition": "2024-01-01", "start": "2024-01-01"}, None,
-         "give a partition or a range (start/end), not both"),
+        (
+            {"select": ["orders"], "partition": "2024-01-01", "start": "2024-01-01"},
+            None,
+            "give a partition or a range (start/end), not both",
+        ),
         ({"select": ["orders"], "vars": "{bad"}, None, "'vars' is not JSON"),
         ({"kind": "rm -rf"}, None, "unknown launch kind 'rm -rf'"),
         ({"kind": "job"}, None, "'job' names the job to run"),
     ],
     ids=["not-json", "not-object", "empty", "blank", "unknown", "both", "vars", "kind", "job"],
 )
-def test_bad_launches_are_400(live: LiveServer, body: object, raw: bytes | None, message: str) -> None:
+def test_bad_launches_are_400(
+    live: LiveServer, body: object, raw: bytes | None, message: str
+) -> None:
     status, answer, _ = live.post("/api/launch", body, raw=raw)
     assert status == 400, answer
     assert message in answer["error"]
@@ -126,7 +136,9 @@ def test_launch_builds_through_the_run_workflow(live: LiveServer) -> None:
     assert detail["run"]["status"] == "success" and detail["run"]["counts"] == {"success": 2}
     # recorded like a CLI build: the state store, the warehouse
     record = SQLiteStateStore.for_project(live.project, readonly=True).get_run(body["run"])
-    assert record is not None and record.command == "build" and record.selection == "orders customers"
+    assert (
+        record is not None and record.command == "build" and record.selection == "orders customers"
+    )
     assert rows(live.project, "select count(*) from analytics.customers") == [(2,)]
     # the run list and its filters
     listed = live.get("/api/runs?asset=customers")[1]["runs"]
@@ -192,18 +204,25 @@ def test_retry_reexecutes_only_what_failed(live: LiveServer) -> None:
     assert status == 202
     retried = live.wait_run(body["run"])
     assert retried["run"]["status"] == "success" and retried["run"]["retry_of"] == first
-    assert [e["step_id"] for e in retried["events"] if e["event"] == "StepMaterialized"] == ["broken"]
+    assert [e["step_id"] for e in retried["events"] if e["event"] == "StepMaterialized"] == [
+        "broken"
+    ]
     assert rows(live.project, "select sum(doubled) from analytics.broken") == [(120,)]
     # only the last build can be re-executed from failure
     status, body, _ = live.post(f"/api/runs/{first}/retry")
     retry_again = live.wait_run(body["run"])
     refused = [e for e in retry_again["events"] if e["event"] == "LaunchFailed"]
-    assert "nothing to re-execute" in refused[0]["error"] or "not the last build" in refused[0]["error"]
+    assert (
+        "nothing to re-execute" in refused[0]["error"]
+        or "not the last build" in refused[0]["error"]
+    )
     assert live.post("/api/runs/nope/retry")[0] == 404
 
 
 def test_job_launch_with_config(live: LiveServer) -> None:
-    status, body, _ = live.post("/api/launch", {"kind": "job", "job": "nightly", "vars": '{"x": 1}'})
+    status, body, _ = live.post(
+        "/api/launch", {"kind": "job", "job": "nightly", "vars": '{"x": 1}'}
+    )
     assert status == 202 and body["label"] == "job nightly"
     detail = live.wait_run(body["run"])
     assert detail["run"]["status"] == "success" and detail["run"]["job"] == "nightly"

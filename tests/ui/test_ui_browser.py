@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from orch.state import LockOwner, SQLiteStateStore
+
 from tests.conftest import run_cli
 from tests.ui.conftest import (
     BROKEN,
@@ -33,7 +34,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
 ]
 
 
@@ -55,7 +58,10 @@ def page(browser: Any, live: LiveServer, tmp_path: Path) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
     pg = context.new_page()
     problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
 
     def on_dialog(d: Any) -> None:
@@ -63,7 +69,10 @@ def page(browser: Any, live: LiveServer, tmp_path: Path) -> Iterator[Any]:
         d.dismiss()
 
     pg.on("dialog", on_dialog)
-    pg.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(live.url) else None)
+    pg.on(
+        "request",
+        lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(live.url) else None,
+    )
     pg.problems = problems
     pg.set_default_timeout(60_000)
     yield pg
@@ -165,7 +174,9 @@ def test_hostile_strings_stay_text(page: Any, live: LiveServer) -> None:
         assert text in view
     page.click("#code button:has-text('Raw SQL')")
     assert XSS_SCRIPT in page.locator("#code pre.code").inner_text()
-    assert page.evaluate("document.querySelectorAll('[onerror], img, #view-asset script').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('[onerror], img, #view-asset script').length") == 0
+    )
     assert SECRET not in page.content()
     open_page(page, live, "#/catalog")
     page.fill("#catalog-filter", "script")  # matches the hostile tag
