@@ -60,6 +60,7 @@ from orch.automation.schedules import (
     load_automation,
     schedule_cursor_name,
 )
+from orch.automation.toggles import apply_switches
 from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
@@ -323,7 +324,8 @@ class Daemon:
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
-        self.automation = load_automation(self.project)
+        self.declared = load_automation(self.project)
+        self.automation = self.declared
         self.clock = clock
         self._wake = threading.Event()
         self.sleep = sleep or self._wake.wait
@@ -340,6 +342,7 @@ class Daemon:
         else:
             self.launcher = ThreadLauncher(run, self.max_concurrent_runs)
         self.state: StateStore = open_state(self.project.root, target=self.project.target)
+        self.automation = apply_switches(self.declared, self.state)
         self.stopping = False
         self.failed_ticks = 0
         self._queue: deque[LaunchRequest] = deque()
@@ -465,6 +468,8 @@ class Daemon:
         self._start_queued()
         if self.stopping:
             return
+        # switches from `orch ui` apply from the next iteration on
+        self.automation = apply_switches(self.declared, self.state)
         for sn in self.automation.sensors.values():
             if sn.enabled:
                 self._evaluate_sensor(sn, now)

@@ -98,6 +98,7 @@ def run_job(
         PartitionError: when a partition key is given to a job that selects no partitioned asset.
     """
     options = job_options(base, job, extra_vars=extra_vars)
+    args = {"job": name}  # recorded with the run: `orch ui` filters runs by job
     key = partition or base.partition
     if key is not None:
         compiled = compile_for(options)
@@ -110,15 +111,21 @@ def run_job(
                 "assets in the job",
             )
         options = replace(options, partition=key)
-        return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+        return run_command(
+            options, "build", sinks=sinks, compiled=compiled, run_id=run_id, run_args=args
+        )
     mode = partition_mode or job.partitions or "none"
     if mode not in MODES:  # the job names an explicit key
-        return run_command(replace(options, partition=mode), "build", sinks=sinks, run_id=run_id)
+        return run_command(
+            replace(options, partition=mode), "build", sinks=sinks, run_id=run_id, run_args=args
+        )
     compiled = compile_for(options)
     selected = selected_assets(compiled.manifest, options, "build")
     key = partition_for(compiled.manifest, selected, mode, at or datetime.now(timezone.utc))
     options = replace(options, partition=key)
-    return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+    return run_command(
+        options, "build", sinks=sinks, compiled=compiled, run_id=run_id, run_args=args
+    )
 
 
 # --------------------------------------------------------------------------- op jobs

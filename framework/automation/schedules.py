@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from orch.automation.jobs import op_job_overview
+from orch.automation.toggles import apply_switches
 from orch.config import (
     AssetSensorConfig,
     FileSensorConfig,
@@ -744,7 +745,7 @@ def schedule_overview(
     A schedule's next tick is described by :func:`next_tick_fields` (``due`` when it is not in
     the future).
     """
-    automation = load_automation(project)
+    automation = apply_switches(load_automation(project), state)
     now = now or datetime.now(timezone.utc)
     jobs = [
         {

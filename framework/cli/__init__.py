@@ -14,6 +14,7 @@ from orch.cli import (
     history_commands,
     project_commands,
     run_commands,
+    ui_commands,
 )
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
@@ -38,4 +39,5 @@ __all__ = [
     "main",
     "project_commands",
     "run_commands",
+    "ui_commands",
 ]

@@ -22,13 +22,21 @@ from orch.selection import Selection
 
 
 def _automation(kwargs: dict[str, Any]) -> tuple[Any, Any, RunOptions]:
-    """(project, automation, options) for the job/schedule/sensor commands."""
+    """(project, automation, options) for the job/schedule/sensor commands.
+
+    Schedules and sensors switched on or off in ``orch ui`` show as switched.
+    """
     from orch.automation.schedules import load_automation
+    from orch.automation.toggles import apply_switches
     from orch.load.project import load_project
+    from orch.run.workflow import open_state
 
     options = make_options(kwargs)
     project = load_project(options)
-    return project, load_automation(project), options
+    automation = load_automation(project)
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        automation = apply_switches(automation, state)
+    return project, automation, options
 
 
 def _when(t: Any) -> str:

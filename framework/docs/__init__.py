@@ -41,7 +41,7 @@ from orch.run.freshness import FreshnessMap
 from orch.state import StateReader
 from orch.state.snapshot import StateSnapshot
 
-__all__ = ["SiteStats", "generate_site", "dump_js"]
+__all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_site", "render_page"]
 
 CHUNK_SIZE = 100
 DATA_GLOBAL = "ORCH_DOCS"
@@ -100,8 +100,8 @@ def _relation(node: Node) -> str | None:
 # --------------------------------------------------------------------------- the site
 
 
-class _SiteBuilder:
-    """Builds the index payload and the per-asset detail payloads."""
+class SiteBuilder:
+    """Builds the index payload and the per-asset detail payloads (the site, and ``orch ui``)."""
 
     def _stored(self, name: str) -> dict[str, Any] | None:
         """Where an asset outside the warehouse is stored: its IO manager, and the URI, format,
@@ -142,6 +142,11 @@ class _SiteBuilder:
         self.check_status: dict[str, str | None] = {}
         self.check_last: dict[str, dict[str, Any] | None] = {}
         self._read_checks()
+        self.last_materialized: dict[str, str | None] = {}
+        for (asset, _), rec in snap.latest.items():
+            at = _iso(rec.finished_at)
+            if at and (self.last_materialized.get(asset) or "") < at:
+                self.last_materialized[asset] = at
         self.strips: dict[str, dict[str, Any] | None] = {}
         self.status: dict[str, str] = {}
         for name in self.order:
@@ -224,6 +229,7 @@ class _SiteBuilder:
             nodes["s"].append(STATUSES.index(self.status[name]))
             nodes["c"].append(CHECK_STATUSES.index(self.asset_check_status(name)))
             nodes["p"].append([self.index[p] for p in parents[name]])
+        nodes["lm"] = [self.last_materialized.get(n) for n in self.order]
         return {
             "project": m.project.model_dump(),
             "orch_version": m.orch_version,
@@ -428,6 +434,41 @@ def _templates_dir() -> Path:
     return Path(str(files("orch.templates"))) / "docs"
 
 
+def static_dir() -> Path:
+    """The folder of the site's style.css and app.js."""
+    return _templates_dir() / "static"
+
+
+def detail_chunk_js(builder: SiteBuilder, chunk: int) -> str:
+    """``data/a<chunk>.js``: the details of the chunk's assets, as a script calling back."""
+    names = builder.order[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
+    details = [builder.build_detail(n) for n in names]
+    return f"{CHUNK_CALLBACK}({chunk},{dump_js(details)});\n"
+
+
+def render_page(
+    manifest: Manifest,
+    generated_at: str | None,
+    *,
+    automation: bool,
+    live_token: str | None = None,
+) -> str:
+    """``index.html`` (Jinja, autoescaped); ``live_token`` turns on ``orch ui``'s live views."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_templates_dir())),
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("index.html").render(
+        project=manifest.project,
+        orch_version=manifest.orch_version,
+        generated_at=generated_at,
+        assets=len(manifest.nodes),
+        automation=automation,
+        live_token=live_token,
+    )
+
+
 def generate_site(
     manifest: Manifest,
     state_reader: StateReader | None,
@@ -469,16 +510,11 @@ def _generate(
     snap = StateSnapshot.read(
         state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
     )
-    builder = _SiteBuilder(manifest, snap, now=now)
+    builder = SiteBuilder(manifest, snap, now=now)
     index = builder.build_index()
     index["automation"] = dict(automation) if automation is not None else None
 
     templates = _templates_dir()
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
-        autoescape=True,
-        keep_trailing_newline=True,
-    )
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data"
     if data_dir.exists():
@@ -500,17 +536,9 @@ def _generate(
         write(static / name, (templates / "static" / name).read_text(encoding="utf-8"))
     chunks = (len(builder.order) + CHUNK_SIZE - 1) // CHUNK_SIZE
     for chunk in range(chunks):
-        names = builder.order[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
-        details = [builder.build_detail(n) for n in names]
-        write(data_dir / f"a{chunk}.js", f"{CHUNK_CALLBACK}({chunk},{dump_js(details)});\n")
+        write(data_dir / f"a{chunk}.js", detail_chunk_js(builder, chunk))
     write(out / "data.js", f"window.{DATA_GLOBAL}={dump_js(index)};\n")
-    page = env.get_template("index.html").render(
-        project=manifest.project,
-        orch_version=manifest.orch_version,
-        generated_at=index["generated_at"],
-        assets=len(manifest.nodes),
-        automation=automation is not None,
-    )
+    page = render_page(manifest, index["generated_at"], automation=automation is not None)
     write(out / "index.html", page)
     return SiteStats(
         out_dir=out,

@@ -121,8 +121,13 @@ def plan_retry(options: RunOptions) -> RetryPlan:
     return RetryPlan(last, retried, compiled, steps)
 
 
-def run_retry(retry: RetryPlan, *, sinks: Iterable[EventSink] = ()) -> RunResult | None:
-    """Run the steps of a retry (None: nothing to retry) with the last run's options."""
+def run_retry(
+    retry: RetryPlan, *, sinks: Iterable[EventSink] = (), run_id: str | None = None
+) -> RunResult | None:
+    """Run the steps of a retry (None: nothing to retry) with the last run's options.
+
+    ``run_id`` names the new run (``orch ui`` watches it before it starts; default: a new id).
+    """
     if not retry.steps:
         return None
     manifest = retry.compiled.manifest
@@ -141,6 +146,6 @@ def run_retry(retry: RetryPlan, *, sinks: Iterable[EventSink] = ()) -> RunResult
     return run_command(
         RunOptions(**{**retry.options.__dict__, "changed_only": False}), retry.command,
         sinks=sinks, compiled=retry.compiled, extra_steps=only_retried,
-        partitions=partitions,
+        partitions=partitions, run_id=run_id,
         run_args={"retry_of": retry.last_run.run_id, "retry_steps": [list(s) for s in retry.steps]},
     )  # fmt: skip

@@ -13,6 +13,9 @@
   var SVGNS = "http://www.w3.org/2000/svg";
   var NODE_W = D.node_size[0], NODE_H = D.node_size[1];
   var LAYER_GAP = 280, ROW_GAP = 52;
+  // `orch ui` serves this same script with live data; its live.js adds views through `hooks`
+  var LIVE = document.querySelector('meta[name="orch-live"]') !== null;
+  var hooks = { panel: null, asset: null, views: {} }, dataVersion = "";
 
   var nameIndex = new Map();
   var lower = new Array(COUNT);
@@ -118,7 +121,7 @@
       if (requested[index]) return;
       requested[index] = true;
       var s = document.createElement("script");
-      s.src = "data/a" + index + ".js";
+      s.src = "data/a" + index + ".js" + (dataVersion ? "?v=" + encodeURIComponent(dataVersion) : "");
       s.onerror = function () { requested[index] = false; reject(new Error("cannot load data/a" + index + ".js")); };
       document.head.appendChild(s);
     });
@@ -361,9 +364,9 @@
   };
 
   // ------------------------------------------------------------------ views
-  var views = ["graph", "overview", "automation", "asset", "column"];
+  var views = ["graph", "overview", "catalog", "automation", "asset", "column", "runs", "run"];
   function show(view) {
-    views.forEach(function (v) { document.getElementById("view-" + v).hidden = v !== view; });
+    views.forEach(function (v) { var sec = document.getElementById("view-" + v); if (sec) sec.hidden = v !== view; });
     document.querySelectorAll(".tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === view); });
   }
 
@@ -432,6 +435,7 @@
       el("a", { href: assetHref(item.key), cls: "badge kind-sql", text: "Open asset →" }),
       el("a", { href: graphHref(item.key), cls: "badge", text: "Focus graph here" })));
     loadAsset(item.key).then(function (a) { body.textContent = a && a.summary ? a.summary : ""; }).catch(function () { body.textContent = ""; });
+    if (hooks.panel) hooks.panel(panel, item);
   }
   function kindLabel(k) { return { source: "source", seed: "seed", sql: "SQL model", python: "Python asset" }[k] || k; }
   upInput.addEventListener("change", function () { gstate.whole = false; drawGraphView(); });
@@ -483,6 +487,77 @@
     right.appendChild(el("h2", { text: "Materializations" }));
     right.appendChild(table(["Kind", "Assets"], Object.keys(o.materializations).sort().map(function (k) { return [k, fmtNum(o.materializations[k])]; })));
     v.appendChild(el("div", { cls: "two-col" }, left, right));
+  }
+
+  // catalog: every asset in a sortable, filterable table (live: pick assets to materialize)
+  var cstate = { sort: "name", dir: 1, q: "", kind: "", status: "", picked: new Set() };
+  var CATALOG_LIMIT = 500;
+  function catalogRows() {
+    var rows = [];
+    for (var i = 0; i < COUNT; i++) {
+      rows.push({ i: i, name: N.n[i], kind: D.kinds[N.k[i]], group: N.g[i] >= 0 ? D.groups[N.g[i]] : "",
+        materialized: D.materializations[N.m[i]], status: D.statuses[N.s[i]], check: D.check_statuses[N.c[i]],
+        last: N.lm ? N.lm[i] || "" : "" });
+    }
+    return rows;
+  }
+  function renderCatalog() {
+    var v = document.getElementById("view-catalog");
+    clear(v);
+    v.appendChild(el("h1", { text: "Assets" }));
+    var q = el("input", { id: "catalog-filter", type: "search", placeholder: "Filter by name, group or tag…", value: cstate.q, autocomplete: "off" });
+    var kindSel = el("select", { id: "catalog-kind" }, el("option", { value: "", text: "all kinds" }), D.kinds.map(function (k) { return el("option", { value: k, text: kindLabel(k), selected: cstate.kind === k }); }));
+    var statusSel = el("select", { id: "catalog-status" }, el("option", { value: "", text: "any status" }), D.statuses.map(function (st) { return el("option", { value: st, text: st, selected: cstate.status === st }); }));
+    var bar = el("div", { cls: "toolbar catalog-bar" }, q, kindSel, statusSel, el("span", { cls: "muted", id: "catalog-count" }));
+    v.appendChild(bar);
+    if (hooks.catalog) bar.appendChild(hooks.catalog(function () { return Array.from(cstate.picked); }));
+    var box = el("div", { cls: "table-box" });
+    v.appendChild(box);
+    var cols = [["name", "Asset"], ["kind", "Kind"], ["group", "Group"], ["materialized", "Materialized"], ["status", "Status"], ["check", "Checks"], ["last", "Last materialization"]];
+    function draw() {
+      var needle = cstate.q.trim().toLowerCase();
+      var rows = catalogRows().filter(function (r) {
+        if (cstate.kind && r.kind !== cstate.kind) return false;
+        if (cstate.status && r.status !== cstate.status) return false;
+        if (!needle) return true;
+        if (lower[r.i].indexOf(needle) >= 0 || r.group.toLowerCase().indexOf(needle) >= 0) return true;
+        return N.t[r.i].some(function (t) { return D.tags[t].toLowerCase().indexOf(needle) >= 0; });
+      });
+      rows.sort(function (x, y) { var a = x[cstate.sort], b = y[cstate.sort]; return (a < b ? -1 : a > b ? 1 : x.name < y.name ? -1 : 1) * cstate.dir; });
+      document.getElementById("catalog-count").textContent = fmtNum(rows.length) + " of " + fmtNum(COUNT) + " assets" + (rows.length > CATALOG_LIMIT ? " (first " + CATALOG_LIMIT + " shown)" : "");
+      var t = el("table", { id: "catalog-table" });
+      var head = el("tr");
+      if (hooks.catalog) head.appendChild(el("th", { text: "" }));
+      cols.forEach(function (c) {
+        var arrow = cstate.sort === c[0] ? (cstate.dir > 0 ? " ▲" : " ▼") : "";
+        head.appendChild(el("th", { "data-sort": c[0], cls: "sortable", "aria-sort": cstate.sort === c[0] ? (cstate.dir > 0 ? "ascending" : "descending") : null },
+          el("button", { type: "button", text: c[1] + arrow, on: { click: function () { if (cstate.sort === c[0]) cstate.dir = -cstate.dir; else { cstate.sort = c[0]; cstate.dir = 1; } draw(); } } })));
+      });
+      t.appendChild(el("thead", null, head));
+      var tb = el("tbody");
+      rows.slice(0, CATALOG_LIMIT).forEach(function (r) {
+        var tr = el("tr", { "data-asset": r.name });
+        if (hooks.catalog) {
+          var box = el("input", { type: "checkbox", "aria-label": "Select " + r.name, checked: cstate.picked.has(r.name) });
+          box.addEventListener("change", function () { if (box.checked) cstate.picked.add(r.name); else cstate.picked.delete(r.name); });
+          tr.appendChild(el("td", null, box));
+        }
+        tr.appendChild(el("td", null, link(assetHref(r.name), r.name)));
+        tr.appendChild(el("td", null, badge(kindLabel(r.kind), "kind-" + r.kind)));
+        tr.appendChild(el("td", { text: r.group || "–" }));
+        tr.appendChild(el("td", { text: r.materialized }));
+        tr.appendChild(el("td", null, statusBadge(r.status)));
+        tr.appendChild(el("td", null, r.check ? checkBadge(r.check) : "–"));
+        tr.appendChild(el("td", { text: r.last ? fmtTime(r.last) : "–" }));
+        tb.appendChild(tr);
+      });
+      t.appendChild(tb);
+      clear(box); box.appendChild(t);
+    }
+    q.addEventListener("input", function () { cstate.q = q.value; draw(); });
+    kindSel.addEventListener("change", function () { cstate.kind = kindSel.value; draw(); });
+    statusSel.addEventListener("change", function () { cstate.status = statusSel.value; draw(); });
+    draw();
   }
 
   // automation: jobs, schedules with their next tick, sensors, recent ticks
@@ -584,6 +659,7 @@
       badge(kindLabel(a.kind), "kind-" + a.kind), badge(a.materialized), statusBadge(a.status),
       el("span", { cls: "spacer" }), link(graphHref(a.name), "View in graph →")));
     v.appendChild(head);
+    if (hooks.asset) hooks.asset(head, a);
     var mini = el("div", { cls: "mini-graph" });
     var left = el("div", { cls: "card-box" });
     left.appendChild(el("h3", { text: "Description" }));
@@ -667,7 +743,7 @@
     var tb = el("tbody");
     a.checks.forEach(function (c) {
       var last = c.last;
-      var detail = el("tr", { cls: "check-detail" }, el("td", { colspan: "7" }, checkDetail(c)));
+      var detail = el("tr", { cls: "check-detail" }, el("td", { colspan: "7" }, checkDetail(c, a.columns.map(function (col) { return col.name; }))));
       var toggle = el("button", { type: "button", text: "details", on: { click: function () { detail.classList.toggle("open"); } } });
       tb.appendChild(el("tr", { "data-check": c.name },
         el("td", null, checkBadge(c.status)),
@@ -711,7 +787,7 @@
     box.appendChild(el("div", { cls: "table-box" }, t));
     return box;
   }
-  function checkDetail(c) {
+  function checkDetail(c, columnOrder) {
     var box = el("div");
     if (c.description.length) box.appendChild(richText(c.description));
     var last = c.last;
@@ -720,6 +796,9 @@
     if (last && last.sample.length) {
       var cols = [];
       last.sample.forEach(function (r) { Object.keys(r).forEach(function (k) { if (cols.indexOf(k) < 0) cols.push(k); }); });
+      // the table's column order (samples are stored as JSON objects, whose keys come back sorted)
+      var rank = function (k) { var i = (columnOrder || []).indexOf(k); return i < 0 ? 1e6 + cols.indexOf(k) : i; };
+      cols.sort(function (x, y) { return rank(x) - rank(y); });
       box.appendChild(el("div", { cls: "sample" }, el("h3", { text: "Failing rows (sample of " + last.sample.length + ")" }),
         table(cols, last.sample.map(function (r) { return cols.map(function (k) { return r[k] === null ? "NULL" : plainValue(r[k]); }); }))));
     }
@@ -905,11 +984,13 @@
 
   // ------------------------------------------------------------------ routes
   function route() {
-    var parts = location.hash.replace(/^#\/?/, "").split("/").map(function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } });
+    var parts = location.hash.split("?")[0].replace(/^#\/?/, "").split("/").map(function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } });
     var view = parts[0] || "graph";
     if (view === "asset" && parts[1]) { show("asset"); renderAsset(parts[1], parts[2]); }
     else if (view === "column" && parts[1] && parts[2]) { show("column"); renderColumn(parts[1], parts.slice(2).join("/")); }
     else if (view === "overview") { show("overview"); renderOverview(); }
+    else if (hooks.views[view]) { show(view); hooks.views[view](parts.slice(1)); }
+    else if (view === "catalog") { show("catalog"); renderCatalog(); }
     else if (view === "automation") { show("automation"); renderAutomation(); }
     else {
       show("graph");
@@ -923,5 +1004,25 @@
     document.body.setAttribute("data-ready", view);
   }
   window.addEventListener("hashchange", route);
-  route();
+  // what live.js (orch ui) builds on: the helpers, the data, and a way to refresh statuses
+  window.orchDocs = {
+    el: el, svg: svg, clear: clear, link: link, badge: badge, statusBadge: statusBadge, checkBadge: checkBadge,
+    table: table, codeBlock: codeBlock, fmtTime: fmtTime, fmtDuration: fmtDuration, fmtNum: fmtNum,
+    plainValue: plainValue, assetHref: assetHref, assetLink: assetLink, loadAsset: loadAsset, hooks: hooks,
+    data: function () { return D; }, route: route, start: route,
+    // new statuses from the server: the index's status codes change in place, details reload
+    refresh: function (version, rows) {
+      dataVersion = String(version);
+      for (var k in chunks) delete chunks[k];
+      for (k in requested) delete requested[k];
+      globalItems = null;
+      (rows || []).forEach(function (r) {
+        var i = nameIndex.get(r.name);
+        if (i === undefined) return;
+        N.s[i] = Math.max(0, D.statuses.indexOf(r.status));
+        N.c[i] = Math.max(0, D.check_statuses.indexOf(r.check || ""));
+      });
+    }
+  };
+  if (!LIVE) route();
 })();

@@ -1,0 +1,97 @@
+"""The process a launch from ``orch ui`` runs in: ``python -m orch.ui.worker SPEC``.
+
+SPEC is a JSON object (see :class:`orch.ui.runs.LaunchSpec`). The worker calls the same library
+workflow as the command line — :func:`orch.run.workflow.run_command` for a materialization,
+:func:`orch.automation.jobs.run_job` for a job, :func:`orch.run.retry.run_retry` for a
+re-execution — under the target's run lock, and writes one JSON object per event on stdout
+(what ``--log-format json`` writes). A run in its own process can be cancelled cleanly: SIGTERM
+interrupts the running statements and the run is recorded as ``interrupted``. A user error
+(a held lock, a bad selection) is one ``{"event": "LaunchFailed"}`` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from orch import redaction
+from orch.automation.jobs import run_job
+from orch.automation.schedules import load_automation
+from orch.config import RunOptions
+from orch.errors import OrchError, SelectionError
+from orch.load.project import load_project
+from orch.run.reporting import JsonLinesReporter
+from orch.run.retry import plan_retry, run_retry
+from orch.run.workflow import RunResult, run_command
+
+
+def options_from(spec: dict[str, Any]) -> RunOptions:
+    """RunOptions of a launch spec."""
+    profiles = spec.get("profiles_dir")
+    return RunOptions(
+        project_dir=Path(spec["project_dir"]),
+        profiles_dir=Path(profiles) if profiles else None,
+        target=spec.get("target"),
+        vars=dict(spec.get("vars") or {}),
+        select=tuple(spec.get("select") or ()),
+        exclude=tuple(spec.get("exclude") or ()),
+        full_refresh=bool(spec.get("full_refresh", False)),
+        partition=spec.get("partition"),
+        start=spec.get("start"),
+        end=spec.get("end"),
+    )
+
+
+def launch(spec: dict[str, Any]) -> RunResult | None:
+    """Run what ``spec`` asks for, streaming events as JSON lines on stdout."""
+    sink = JsonLinesReporter()
+    options = options_from(spec)
+    run_id = spec["run_id"]
+    kind = spec["kind"]
+    if kind == "build":
+        return run_command(options, "build", sinks=[sink], run_id=run_id)
+    if kind == "job":
+        project = load_project(options)
+        automation = load_automation(project)
+        job = automation.job(spec["job"])
+        return run_job(options, spec["job"], job, run_id=run_id, sinks=[sink])
+    if kind == "retry":
+        retry = plan_retry(options)
+        if retry.last_run.run_id != spec.get("retry_of"):
+            raise SelectionError(
+                f"run {spec.get('retry_of')} is not the last build on the target "
+                f"(that is {retry.last_run.run_id}): only the last run can be re-executed "
+                "from failure",
+                hint="Re-run its failed steps one by one, or build the selection again",
+            )
+        if not retry.steps:
+            raise SelectionError(
+                f"nothing to re-execute: run {retry.last_run.run_id} has no failed or skipped step"
+            )
+        return run_retry(retry, sinks=[sink], run_id=run_id)
+    raise SelectionError(f"unknown launch kind '{kind}'")
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: the exit code of the run (0, 1 failed, 130 interrupted, 2 user error)."""
+    spec = json.loads(argv[0])
+    try:
+        result = launch(spec)
+    except OrchError as err:
+        line = {
+            "event": "LaunchFailed",
+            "run_id": spec.get("run_id"),
+            "error": err.format_message(),
+        }
+        sys.stdout.write(redaction.scrub(json.dumps(line)) + "\n")
+        sys.stdout.flush()
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0 if result is None else result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
