@@ -22,9 +22,11 @@ from orch.automation.schedules import load_automation
 from orch.config import RunOptions
 from orch.errors import OrchError, SelectionError
 from orch.load.project import load_project
+from orch.ops import JobDefinition
+from orch.run.ops.workflow import run_op_job
 from orch.run.reporting import JsonLinesReporter
 from orch.run.retry import plan_retry, run_retry
-from orch.run.workflow import RunResult, run_command
+from orch.run.workflow import run_command
 
 
 def options_from(spec: dict[str, Any]) -> RunOptions:
@@ -44,19 +46,25 @@ def options_from(spec: dict[str, Any]) -> RunOptions:
     )
 
 
-def launch(spec: dict[str, Any]) -> RunResult | None:
-    """Run what ``spec`` asks for, streaming events as JSON lines on stdout."""
+def launch(spec: dict[str, Any]) -> int:
+    """Run what ``spec`` asks for, streaming events as JSON lines on stdout; its exit code."""
     sink = JsonLinesReporter()
     options = options_from(spec)
     run_id = spec["run_id"]
     kind = spec["kind"]
     if kind == "build":
-        return run_command(options, "build", sinks=[sink], run_id=run_id)
+        return run_command(options, "build", sinks=[sink], run_id=run_id).exit_code
     if kind == "job":
         project = load_project(options)
         automation = load_automation(project)
         job = automation.job(spec["job"])
-        return run_job(options, spec["job"], job, run_id=run_id, sinks=[sink])
+        if isinstance(job, JobDefinition):  # an op job: the page's vars are its run config
+            ops = run_op_job(
+                project, job, options=options, run_config=dict(options.vars) or None,
+                sinks=[sink], run_id=run_id,
+            )  # fmt: skip
+            return {"success": 0, "failed": 1, "interrupted": 130}.get(ops.status, 1)
+        return run_job(options, spec["job"], job, run_id=run_id, sinks=[sink]).exit_code
     if kind == "retry":
         retry = plan_retry(options)
         if retry.last_run.run_id != spec.get("retry_of"):
@@ -70,7 +78,8 @@ def launch(spec: dict[str, Any]) -> RunResult | None:
             raise SelectionError(
                 f"nothing to re-execute: run {retry.last_run.run_id} has no failed or skipped step"
             )
-        return run_retry(retry, sinks=[sink], run_id=run_id)
+        retried = run_retry(retry, sinks=[sink], run_id=run_id)
+        return 0 if retried is None else retried.exit_code
     raise SelectionError(f"unknown launch kind '{kind}'")
 
 
@@ -90,7 +99,7 @@ def main(argv: list[str]) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
-    return 0 if result is None else result.exit_code
+    return result
 
 
 if __name__ == "__main__":
