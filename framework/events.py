@@ -135,6 +135,7 @@ class CheckEvaluated(Event):
     sql: str = ""
     blocking: bool = False
     message: str = ""
+    stored: str = ""  # the relation holding its failing rows (store_failures), if any
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,8 @@ class CheckNode(ArtifactModel):
 
     name: str
     unique_id: str
-    kind: Literal["builtin", "singular", "python"]
-    check_type: str  # not_null, unique, ..., singular, python
+    kind: Literal["builtin", "generic", "singular", "python"]  # generic: a {% test %} of the user
+    check_type: str  # not_null, unique, ..., singular, python, or the custom generic test's name
     asset: str | None  # the asset it is attached to
     column: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
@@ -127,6 +127,7 @@ class CheckNode(ArtifactModel):
     warn_if: str = "!=0"
     error_if: str = "!=0"
     where: str | None = None
+    store_failures: bool = False  # config store_failures: failing rows kept in a table
     sql: str = ""  # compiled query returning failing rows
     path: str | None = None
     description: str = ""

@@ -20,7 +20,12 @@ import orch
 from orch import redaction
 from orch.compiler import python as python_models
 from orch.compiler.artifacts import CompiledFilesWriter, CompileResult, project_key
-from orch.compiler.check_specs import SingularCheck, parse_singular_checks
+from orch.compiler.check_specs import (
+    SingularCheck,
+    collect_specs,
+    generic_test_uses,
+    parse_singular_checks,
+)
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
@@ -133,10 +138,14 @@ def compile_project(
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
     python_models.check_upstream(project, python_assets)
     graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
-    singular = parse_singular_checks(project, renderer, cache)
+    generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
+    singular = parse_singular_checks(project, renderer, cache, generic=generic)
     schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
     settings = ModelSettings(project, target_dialect(project), schema_namer)
-    compiler = _Compiler(project, parsed, graph, cache, singular=singular, settings=settings)
+    compiler = _Compiler(
+        project, parsed, graph, cache, singular=singular, settings=settings,
+        generic_tests=renderer.generic_tests,
+    )  # fmt: skip
     compiler.python_assets = python_assets
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
     compiler.compiled_files = files
@@ -184,7 +193,9 @@ class _Compiler:
         cache: ResultCache,
         singular: list[SingularCheck] | None = None,
         settings: ModelSettings | None = None,
+        generic_tests: dict[str, str] | None = None,
     ) -> None:
+        self.generic_tests = generic_tests or {}
         self.project = project
         self.compiled_files: CompiledFilesWriter | None = None
         self.singular = singular or []
@@ -253,6 +264,7 @@ class _Compiler:
             self.dialect,
             self.singular,
             lambda parsed, refs: self._compile_variant(parsed, parsed.full, refs, None),
+            self.generic_tests,
         )
         self.warnings.extend(warnings)
         if self.project.flavor == "dbt":  # dbt spells them test.<project>.<name>

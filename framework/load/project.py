@@ -516,7 +516,10 @@ def _discover(project: Project) -> None:
                 project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
     for folder in cfg.test_paths:
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
-            if path.suffix == ".sql":
+            if path.suffix == ".sql" and (root / folder / "generic") in path.parents:
+                # dbt: <test-path>/generic/ holds generic test definitions ({% test %}): macros
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
+            elif path.suffix == ".sql":
                 project.check_files[path.stem] = _rel(root, path)
             else:
                 yaml_files.append(path)

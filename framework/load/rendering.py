@@ -44,6 +44,9 @@ PARTITION_TOKENS = {
 }
 
 
+_TEST_START = re.compile(r"({%-?\s*)test\s+(\w+)\s*\(")
+_TEST_END = re.compile(r"({%-?\s*)endtest\b")
+
 # ``{{ ref(...) }}``, ``{{ source(...) }}``, ``{{ config(...) }}`` with nothing else in the braces
 _SIMPLE_CALL = re.compile(r"\{\{\s*((?:ref|source|config)\([^{}]*\))\s*\}\}")
 
@@ -243,6 +246,7 @@ class Renderer:
             execute=False,
         )
         self.macro_errors: list[ProjectError] = []
+        self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
         self._load_macros(macro_files or {})
 
     # ------------------------------------------------------------------ macros
@@ -252,6 +256,7 @@ class Renderer:
         for _ in range(2):
             self.macro_errors = []
             for path, source in sorted(macro_files.items()):
+                source = self._generic_tests_as_macros(source, path)
                 try:
                     self._recording = Recording()
                     module = self._compile(source, path).make_module({})
@@ -271,6 +276,21 @@ class Renderer:
                     if not name.startswith("_"):
                         self.env.globals[name] = _returning(getattr(module, name))
         self._recording = None
+
+    def _generic_tests_as_macros(self, source: str, path: str) -> str:
+        """``{% test name(...) %}...{% endtest %}`` as dbt compiles it: the macro ``test_name``.
+
+        The rewrite keeps every line where it was, so errors point at the user's lines.
+        """
+        if "test" not in source:
+            return source
+
+        def start(match: re.Match[str]) -> str:
+            self.generic_tests[match.group(2)] = path
+            return f"{match.group(1)}macro test_{match.group(2)}("
+
+        source = _TEST_START.sub(start, source)
+        return _TEST_END.sub(lambda m: f"{m.group(1)}endmacro", source)
 
     # ------------------------------------------------------------------ rendering
 
