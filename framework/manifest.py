@@ -73,6 +73,18 @@ class PythonInfo(ArtifactModel):
     resource_params: dict[str, str] = Field(default_factory=dict)  # parameter -> resource name
 
 
+class HookSql(ArtifactModel):
+    """One hook, rendered: SQL run before or after a step, or at the start or end of a run.
+
+    ``transaction``: dbt's ``transaction: true`` (the default) runs a model's hook inside the
+    step's transaction; ``false`` (``before_begin()``/``after_commit()``) runs it outside.
+    """
+
+    sql: str
+    transaction: bool = True
+    origin: str = ""  # where it was declared, for messages: dbt_project.yml, a model's config()
+
+
 class Node(ArtifactModel):
     """An asset: a SQL model, a Python asset, a seed or a source table."""
 
@@ -96,6 +108,8 @@ class Node(ArtifactModel):
     python: PythonInfo | None = None
     source_name: str | None = None
     source_table: str | None = None
+    pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
+    post_hook: list[HookSql] = Field(default_factory=list)
 
     @property
     def materialized(self) -> str:
@@ -164,6 +178,8 @@ class Manifest(ArtifactModel):
     sensors: dict[str, Any] = Field(default_factory=dict)
     docs: dict[str, str] = Field(default_factory=dict)
     selectors: dict[str, dict[str, Any]] = Field(default_factory=dict)  # selectors.yml, resolved
+    on_run_start: list[HookSql] = Field(default_factory=list)  # dbt_project.yml's, rendered
+    on_run_end: list[HookSql] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
         """Write deterministic JSON (atomic: a temp file renamed over the old one)."""

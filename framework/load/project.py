@@ -265,6 +265,14 @@ def _merge_vars(config: ProjectConfig, cli_vars: dict[str, Any]) -> dict[str, An
 # --------------------------------------------------------------------------- YAML env_var()
 
 
+# Hooks are SQL templates rendered when they run (with ``this``, ``target``...), as in dbt: the
+# project file keeps them as written.
+HOOK_KEYS = frozenset(
+    {"on-run-start", "on-run-end", "on_run_start", "on_run_end", "pre-hook", "post-hook",
+     "+pre-hook", "+post-hook", "pre_hook", "post_hook", "+pre_hook", "+post_hook"}
+)  # fmt: skip
+
+
 class _YamlSecret(str):
     """A string that came from env_var(): registered for scrubbing."""
 
@@ -272,7 +280,10 @@ class _YamlSecret(str):
 def _render_yaml_strings(data: Any, doc: YamlDoc, variables: dict[str, Any], path=()) -> Any:
     """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` inside YAML string values."""
     if isinstance(data, dict):
-        return {k: _render_yaml_strings(v, doc, variables, (*path, k)) for k, v in data.items()}
+        return {
+            k: v if k in HOOK_KEYS else _render_yaml_strings(v, doc, variables, (*path, k))
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [_render_yaml_strings(v, doc, variables, (*path, i)) for i, v in enumerate(data)]
     if isinstance(data, str) and "{{" in data:

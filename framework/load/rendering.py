@@ -36,6 +36,8 @@ from orch.errors import (
 )
 
 THIS_MARKER = "__orch_this__"
+# ``invocation_id`` in a hook: the run's id, put in when the hook runs
+INVOCATION_MARKER = "__orch_invocation_id__"
 REF_PREFIX = "__orch_ref_"
 PARTITION_TOKENS = {
     "key": "__orch_partition_key__",
@@ -235,6 +237,9 @@ class Renderer:
             run_started_at=self.run_started_at,
             project_name=project_name,
             log=lambda *a, **k: "",
+            # dbt's hook helpers: a hook run outside the step's transaction
+            before_begin=lambda sql: {"sql": sql, "transaction": False},
+            after_commit=lambda sql: {"sql": sql, "transaction": False},
             return_=lambda v: v,
             run_query=_unsupported_call("run_query()"),
             load_result=_unsupported_call("load_result()"),
@@ -294,8 +299,16 @@ class Renderer:
 
     # ------------------------------------------------------------------ rendering
 
-    def render(self, source: str, path: str, *, incremental: bool = False) -> tuple[str, Recording]:
-        """Render a model's template; returns the SQL and what it called.
+    def render(
+        self,
+        source: str,
+        path: str,
+        *,
+        incremental: bool = False,
+        context: dict[str, Any] | None = None,
+    ) -> tuple[str, Recording]:
+        """Render a model's template (or a hook's, with its extra ``context``); returns the SQL
+        and what it called.
 
         Raises TemplateError naming the template file and line.
         """
@@ -304,9 +317,9 @@ class Renderer:
         self._incremental = incremental
         self._path = path
         try:
-            text = self._render_simple(source)
+            text = None if context else self._render_simple(source)
             if text is None:
-                text = self._compile(source, path).render()
+                text = self._compile(source, path).render(**(context or {}))
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(
                 f"Jinja syntax error: {err.message}",
