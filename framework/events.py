@@ -139,6 +139,18 @@ class CheckEvaluated(Event):
 
 
 @dataclass(frozen=True)
+class HookRan(Event):
+    """An on-run-start/on-run-end hook ran: status success or error."""
+
+    phase: str  # on-run-start, on-run-end
+    index: int  # 0-based, in the project file's order
+    origin: str
+    status: str
+    duration_s: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class LogEmitted(Event):
     """A line logged by a user's Python asset or check through ``context.log``."""
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orch.errors import ModelFailedError
-from orch.events import EventSink, LogEmitted
+from orch.events import EventSink, HookRan
 from orch.load.rendering import INVOCATION_MARKER
 from orch.manifest import HookSql, Manifest, Node
 
@@ -123,20 +123,21 @@ class HookRunner:
             try:
                 self.adapter.execute(self.sql(hook))
             except Exception as err:  # noqa: BLE001 - reported as the hook's outcome
-                outcome = HookOutcome(phase, i, hook.origin, "error", str(err),
-                                      time.perf_counter() - t0)  # fmt: skip
-                self.outcomes.append(outcome)
-                self._emit("error", f"{phase} hook {i + 1} ({hook.origin}) failed: {err}")
+                self._record(HookOutcome(phase, i, hook.origin, "error", str(err),
+                                         time.perf_counter() - t0))  # fmt: skip
                 return False
-            self.outcomes.append(
+            self._record(
                 HookOutcome(phase, i, hook.origin, "success", "", time.perf_counter() - t0)
             )
-            self._emit("info", f"{phase} hook {i + 1} ({hook.origin}): OK")
         return True
 
-    def _emit(self, level: str, message: str) -> None:
+    def _record(self, outcome: HookOutcome) -> None:
+        self.outcomes.append(outcome)
         if self.sink is not None:
-            self.sink.emit(LogEmitted(self.run_id, None, level, message))
+            self.sink.emit(
+                HookRan(self.run_id, outcome.phase, outcome.index, outcome.origin, outcome.status,
+                        outcome.duration_s, outcome.message)
+            )  # fmt: skip
 
     @property
     def failed(self) -> list[HookOutcome]:

@@ -9,6 +9,7 @@ with bench/compare_dbt.py): folder hooks before the model's own, after_commit af
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.dbt.conftest import RunOrch, Warehouse
@@ -27,9 +28,30 @@ def test_hooks_run_in_dbt_order(bakery: Path, orch: RunOrch, bakery_db: Warehous
         ("committed", "product_revenue"),  # after_commit(): outside the transaction, last
         ("end", None),  # on-run-end
     ]
-    # invocation_id: one id for the whole run
-    ids = {r[0] for r in bakery_db.rows("select invocation_id from main_audit.run_log")}
-    assert len(ids) == 1 and len(ids.pop()) == 32
+    assert bakery_db.rows("select bool_and(has_invocation) from main_audit.run_log") == [(True,)]
+
+
+def test_invocation_id_is_the_run_id(bakery: Path, orch: RunOrch, bakery_db: Warehouse):
+    project = bakery / "dbt_project.yml"
+    project.write_text(
+        project.read_text().replace(
+            "on-run-end:\n",
+            "on-run-end:\n  - \"create table main_audit.ids as select '{{ invocation_id }}' as id\"\n",
+            1,
+        )
+    )
+    assert orch("build", "--project-dir", str(bakery)).exit_code == 0
+    run_results = json.loads((bakery / "target" / "run_results.json").read_text())
+    run_id = run_results["metadata"]["invocation_id"]
+    assert bakery_db.rows("select id from main_audit.ids") == [(run_id,)]
+    # the hooks are dbt's operation results
+    ops = sorted(r["unique_id"] for r in run_results["results"] if r["unique_id"].startswith("op"))
+    assert ops == [
+        "operation.bakery_dbt.bakery_dbt-on-run-end-0",
+        "operation.bakery_dbt.bakery_dbt-on-run-end-1",
+        "operation.bakery_dbt.bakery_dbt-on-run-start-0",
+        "operation.bakery_dbt.bakery_dbt-on-run-start-1",
+    ]
 
 
 def test_post_hook_changes_the_data(bakery: Path, orch: RunOrch, bakery_db: Warehouse):
