@@ -36,7 +36,8 @@ def test_invocation_id_is_the_run_id(bakery: Path, orch: RunOrch, bakery_db: War
     project.write_text(
         project.read_text().replace(
             "on-run-end:\n",
-            "on-run-end:\n  - \"create table main_audit.ids as select '{{ invocation_id }}' as id\"\n",
+            "on-run-end:\n"
+            "  - \"create table main_audit.ids as select '{{ invocation_id }}' as id\"\n",
             1,
         )
     )
