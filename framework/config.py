@@ -324,8 +324,9 @@ class ModelProperties(OrchModel):
     docs: dict[str, Any] = Field(default_factory=dict)
     access: str | None = None
     constraints: list[Any] = Field(default_factory=list)
-    versions: list[Any] | None = None
+    versions: list[Any] | None = None  # refused by orch.load.dbt (model versions)
     latest_version: Any = None
+    time_spine: dict[str, Any] | None = None  # MetricFlow's; kept, builds nothing
 
 
 class SourceTableProperties(OrchModel):

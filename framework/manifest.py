@@ -178,6 +178,9 @@ class Manifest(ArtifactModel):
     sensors: dict[str, Any] = Field(default_factory=dict)
     docs: dict[str, str] = Field(default_factory=dict)
     selectors: dict[str, dict[str, Any]] = Field(default_factory=dict)  # selectors.yml, resolved
+    # dbt's exposures / metrics, semantic_models, saved_queries: {name: entry}, never built
+    exposures: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    semantic_layer: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     on_run_start: list[HookSql] = Field(default_factory=list)  # dbt_project.yml's, rendered
     on_run_end: list[HookSql] = Field(default_factory=list)
 

@@ -257,7 +257,13 @@ class _Compiler:
         raise_collected(errors)
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
-        return self.manifest().model_copy(update=self.run_hooks())
+        descriptive = self.project.descriptive
+        extra: dict[str, Any] = {
+            "exposures": dict(sorted(descriptive.get("exposures", {}).items())),
+            "semantic_layer": {k: dict(sorted(v.items())) for k, v in sorted(descriptive.items())
+                               if k != "exposures" and v},
+        }  # fmt: skip
+        return self.manifest().model_copy(update={**self.run_hooks(), **extra})
 
     def with_hooks(self, node: Node) -> Node:
         """``node`` with its pre-/post-hooks rendered (orch.compiler.hooks)."""

@@ -125,6 +125,8 @@ class Project:
     docs_files: list[Path] = field(default_factory=list)
     yaml_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # dbt's exposures, metrics, semantic_models, saved_queries: {key: {name: entry}}
+    descriptive: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -201,6 +203,7 @@ def load_project(
     project.warnings.extend(notes)
     if flavor == "dbt":
         dbt.check_unsupported(project)
+        project.descriptive = dbt.read_descriptive(project)
     return project
 
 

@@ -157,9 +157,10 @@ class _Adapter:
 class UnsupportedCallError(Exception):
     """A dbt context function orch does not offer (it would query the warehouse at render time)."""
 
-    def __init__(self, call: str) -> None:
+    def __init__(self, call: str, reason: str = "") -> None:
         super().__init__(call)
         self.call = call
+        self.reason = reason or "it needs the warehouse while rendering, or dbt's dispatch"
 
 
 class _MacroReturn(Exception):
@@ -378,6 +379,10 @@ class Renderer:
     # ------------------------------------------------------------------ context functions
 
     def _ref(self, *args: str, **kwargs: Any) -> str:
+        if "version" in kwargs or "v" in kwargs:
+            raise UnsupportedCallError(
+                "ref() with version=", "orch does not implement dbt's model versions"
+            )
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
         name = args[-1]
@@ -510,8 +515,7 @@ def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
     if isinstance(err, UnsupportedCallError):
         line = line or _find_line(source, re.escape(err.call.split("(")[0]))
         return UnsupportedFeatureError(
-            f"{err.call} is not supported by orch (it needs the warehouse while rendering, or "
-            "dbt's dispatch)",
+            f"{err.call} is not supported by orch ({err.reason})",
             location=Location(path, line),
             hint="Replace it with plain SQL or a macro orch can render (see docs/dbt.md)",
         )

@@ -88,3 +88,28 @@ def test_unsupported_test_settings_are_refused(bakery: Path, orch: RunOrch):
     result = orch("build", "--project-dir", str(bakery))
     assert result.exit_code == 2
     assert "test setting fail_calc: sum(part) is not supported by orch" in result.stderr
+
+
+# --------------------------------------------------------------------------- exposures etc.
+
+
+def test_exposures_and_semantic_layer_are_read_and_kept(bakery: Path, orch: RunOrch):
+    result = orch("build", "--project-dir", str(bakery))
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((bakery / "target" / "manifest.json").read_text())
+    exposure = manifest["exposures"]["weekly_sales_dashboard"]
+    assert exposure["depends_on"] == ["product_revenue", "stg_sales"]
+    assert exposure["type"] == "dashboard" and exposure["owner"]["email"] == "ops@example.com"
+    assert set(manifest["semantic_layer"]) == {"metrics", "semantic_models"}
+    assert manifest["semantic_layer"]["semantic_models"]["sales"]["depends_on"] == ["stg_sales"]
+
+
+def test_exposure_on_an_unknown_model_names_the_line(bakery: Path, orch: RunOrch):
+    path = bakery / "models" / "exposures.yml"
+    path.write_text(path.read_text().replace("ref('stg_sales')", "ref('stg_sale')"))
+    result = orch("build", "--project-dir", str(bakery))
+    assert result.exit_code == 2
+    assert (
+        "models/exposures.yml:12:9: \"ref('stg_sale')\" is not a model, seed or source of the "
+        "project. Did you mean 'stg_sales'?"
+    ) in result.stderr

@@ -21,7 +21,8 @@ def test_hooks_run_in_dbt_order(bakery: Path, orch: RunOrch, bakery_db: Warehous
     result = orch("build", "--project-dir", str(bakery))
     assert result.exit_code == 0, result.output + result.stderr
     assert bakery_db.rows(LOG) == [
-        ("built", "stg_products"),  # views: the folder's +post-hook (seeds have none)
+        ("built", "metricflow_time_spine"),  # reads nothing: first (seeds have no model hooks)
+        ("built", "stg_products"),  # views too: the folder's +post-hook
         ("built", "stg_sales"),
         ("starting", "product_revenue"),  # config(pre_hook=...)
         ("built", "product_revenue"),  # the folder's hook first, then the model's own
