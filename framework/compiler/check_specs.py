@@ -315,8 +315,10 @@ def generic_test_uses(
         if test is None:
             continue
         _, body = split_entry(spec)
+        args: dict[str, Any] = {}
+        config: dict[str, Any] = {}
         if body is None:
-            args, config = {}, {}
+            pass
         elif isinstance(body, dict):
             args, config = split_arguments(spec, body)
         else:

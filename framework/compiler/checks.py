@@ -323,11 +323,12 @@ class CheckCompiler:
                 hint="Use store_failures: true (the failing rows are stored as a table)",
             )
         out["store_failures"] = (store or store_as == "table") and store_as != "ephemeral"
-        for key, default in (("fail_calc", "count(*)"), ("limit", None)):
-            value = config.get(key, default)
-            if value != default and not (key == "fail_calc" and str(value).strip() == default):
+        defaults: tuple[tuple[str, str | None], ...] = (("fail_calc", "count(*)"), ("limit", None))
+        for key, default in defaults:
+            setting = config.get(key, default)
+            if setting != default and not (key == "fail_calc" and str(setting).strip() == default):
                 raise ConfigError(
-                    f"test setting {key}: {value} is not supported by orch",
+                    f"test setting {key}: {setting} is not supported by orch",
                     location=location,
                     hint="orch counts the failing rows (fail_calc: count(*)) and has no limit; "
                     "remove the setting, or write the rule as a singular test",
