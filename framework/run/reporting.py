@@ -216,6 +216,14 @@ class RunResultsWriter:
         }
 
     def _write(self, finished: RunFinished) -> None:
+        if self.args.get("command") == "build":  # dbt build lists exposures, as no-ops
+            project = self.manifest.project.name
+            for name in self.manifest.exposures:
+                self.results.append(
+                    {"unique_id": f"exposure.{project}.{name}", "status": "no-op",
+                     "partition": None, "execution_time": 0.0, "message": None,
+                     "adapter_response": {}, "relation_name": None}
+                )  # fmt: skip
         data = {
             "metadata": {
                 "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
