@@ -22,8 +22,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch.errors import Location, UnsupportedFeatureError
-from orch.yamldoc import load_yaml
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    UnknownReferenceError,
+    UnsupportedFeatureError,
+    UserError,
+    raise_collected,
+    suggestion,
+)
+from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -230,16 +239,17 @@ def _macro_file(project: Project, macro: str) -> str:
 # --------------------------------------------------------------------------- unsupported features
 
 _PROPERTY_KEYS = {
-    "exposures": "exposures",
-    "metrics": "metrics",
-    "semantic_models": "semantic models",
-    "saved_queries": "saved queries",
     "snapshots": "snapshots",
 }
+# dbt resources that build nothing (they describe uses of the models, or the semantic layer that
+# MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
+DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
+EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
+_REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
+_SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
 _DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
-_GENERIC_TEST = re.compile(r"{%-?\s*test\s+\w+\s*\(")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
 _ADAPTER_MACRO = re.compile(r"{%-?\s*macro\s+((?:default|duckdb|snowflake|postgres|bigquery|"
                             r"redshift|databricks|spark)__\w+)\s*\(")  # fmt: skip
@@ -268,6 +278,92 @@ def check_unsupported(project: Project) -> None:
                 )
 
 
+def read_descriptive(project: Project) -> dict[str, dict[str, dict[str, Any]]]:
+    """Exposures, metrics, semantic models and saved queries of the YAML files, checked.
+
+    Each entry needs a ``name``; an exposure needs a known ``type`` and an ``owner``, and its
+    ``depends_on`` (like a semantic model's ``model``) must name assets of the project. Returns
+    ``{key: {name: {..., "path": file, "depends_on": [asset names]}}}``.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in DESCRIPTIVE_KEYS}
+    errors: list[UserError] = []
+    for path in sorted(project.yaml_files):
+        rel = path.relative_to(project.root).as_posix()
+        doc = load_yaml(path, rel)
+        if not isinstance(doc.data, dict):
+            continue
+        for key in DESCRIPTIVE_KEYS:
+            entries = doc.data.get(key) or []
+            if not isinstance(entries, list):
+                errors.append(ConfigError(f"'{key}:' must be a list", location=doc.location((key,)),
+                                          hint=f"Write {key}:\n  - name: ..."))  # fmt: skip
+                continue
+            for i, entry in enumerate(entries):
+                try:
+                    item = _descriptive_entry(project, doc, key, i, entry)
+                except UserError as err:
+                    errors.append(err)
+                    continue
+                if item["name"] in out[key]:
+                    errors.append(DuplicateNameError(
+                        f"{key[:-1].replace('_', ' ')} '{item['name']}' is defined twice: in "
+                        f"{out[key][item['name']]['path']} and {rel}",
+                        location=doc.location((key, i, "name")), hint="Keep one"))  # fmt: skip
+                    continue
+                out[key][item["name"]] = item
+    raise_collected(errors)
+    return out
+
+
+def _descriptive_entry(
+    project: Project, doc: YamlDoc, key: str, i: int, entry: Any
+) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise ConfigError(f"each entry of '{key}:' needs a name", location=doc.location((key, i)),
+                          hint="Add name: <identifier>")  # fmt: skip
+    item: dict[str, Any] = {"name": entry["name"], "path": doc.path, "depends_on": []}
+    refs: list[tuple[str, tuple[Any, ...]]] = []
+    if key == "exposures":
+        kind = entry.get("type")
+        if kind not in EXPOSURE_TYPES:
+            raise ConfigError(
+                f"exposure '{entry['name']}' has type {kind!r}",
+                location=doc.location((key, i, "type") if "type" in entry else (key, i)),
+                hint=f"Use one of {', '.join(EXPOSURE_TYPES)}")  # fmt: skip
+        owner = entry.get("owner")
+        if not isinstance(owner, dict) or not (owner.get("name") or owner.get("email")):
+            raise ConfigError(
+                f"exposure '{entry['name']}' needs an owner with a name or an email",
+                location=doc.location((key, i)),
+                hint="Add owner: {name: ..., email: ...}",
+            )
+        item.update(type=kind, owner=owner, label=entry.get("label") or "",
+                    url=entry.get("url") or "", maturity=entry.get("maturity") or "",
+                    description=entry.get("description") or "")  # fmt: skip
+        refs = [(str(r), (key, i, "depends_on", j))
+                for j, r in enumerate(entry.get("depends_on") or [])]  # fmt: skip
+    elif key == "semantic_models" and entry.get("model") is not None:
+        refs = [(str(entry["model"]), (key, i, "model"))]
+    for text, key_path in refs:
+        item["depends_on"].append(_asset_of(project, doc, text, key_path))
+    return item
+
+
+def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ...]) -> str:
+    ref, src = _REF_CALL.match(text), _SOURCE_CALL.match(text)
+    name = (ref.group(2) or ref.group(1)) if ref else (f"{src.group(1)}.{src.group(2)}"
+                                                       if src else None)  # fmt: skip
+    known = [*project.models, *project.seeds, *project.sources]
+    if name is None or name not in known:
+        raise UnknownReferenceError(
+            f"{text!r} is not a model, seed or source of the project",
+            location=doc.location(key_path),
+            hint=(suggestion(name, known, closest=True) if name else None)
+            or "Write ref('model') or source('source', 'table')",
+        )
+    return name
+
+
 def _feature_files(project: Project) -> list[Path]:
     files = [m.abs_path for m in project.models.values()]
     files += [project.root / p for p in project.macro_files]
@@ -286,6 +382,14 @@ def _check_file(
     if suffix in (".yml", ".yaml"):
         doc = load_yaml(Path(project.root / rel), rel)
         if isinstance(doc.data, dict):
+            for i, entry in enumerate(doc.data.get("models") or []):
+                if isinstance(entry, dict) and entry.get("versions"):
+                    raise _unsupported(
+                        doc.location(("models", i, "versions")),
+                        f"model versions ('versions:' of '{entry.get('name')}')",
+                        "orch would not resolve the _v<N> relations as dbt does; remove "
+                        "'versions:' (one model per file) to build with orch",
+                    )
             for key, feature in _PROPERTY_KEYS.items():
                 if doc.data.get(key):
                     raise _unsupported(
@@ -308,9 +412,6 @@ def _check_file(
     for pattern, feature, hint in (
         (_SNAPSHOT_BLOCK, "dbt snapshots ({% snapshot %})",
          "Build the snapshot with dbt, or declare its table as a source"),
-        (_GENERIC_TEST, "custom generic tests ({% test %})",
-         "Express it with orch's built-in checks (expression, row_count, unique_combination) or "
-         "as a singular test: a .sql file returning the failing rows"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
         (_DISPATCH, "adapter.dispatch()",

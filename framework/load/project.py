@@ -128,6 +128,8 @@ class Project:
     yaml_files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unit_tests: list[UnitTestSpec] = field(default_factory=list)
+    # dbt's exposures, metrics, semantic_models, saved_queries: {key: {name: entry}}
+    descriptive: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -204,6 +206,7 @@ def load_project(
     project.warnings.extend(notes)
     if flavor == "dbt":
         dbt.check_unsupported(project)
+        project.descriptive = dbt.read_descriptive(project)
     return project
 
 
@@ -268,6 +271,14 @@ def _merge_vars(config: ProjectConfig, cli_vars: dict[str, Any]) -> dict[str, An
 # --------------------------------------------------------------------------- YAML env_var()
 
 
+# Hooks are SQL templates rendered when they run (with ``this``, ``target``...), as in dbt: the
+# project file keeps them as written.
+HOOK_KEYS = frozenset(
+    {"on-run-start", "on-run-end", "on_run_start", "on_run_end", "pre-hook", "post-hook",
+     "+pre-hook", "+post-hook", "pre_hook", "post_hook", "+pre_hook", "+post_hook"}
+)  # fmt: skip
+
+
 class _YamlSecret(str):
     """A string that came from env_var(): registered for scrubbing."""
 
@@ -275,7 +286,10 @@ class _YamlSecret(str):
 def _render_yaml_strings(data: Any, doc: YamlDoc, variables: dict[str, Any], path=()) -> Any:
     """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` inside YAML string values."""
     if isinstance(data, dict):
-        return {k: _render_yaml_strings(v, doc, variables, (*path, k)) for k, v in data.items()}
+        return {
+            k: v if k in HOOK_KEYS else _render_yaml_strings(v, doc, variables, (*path, k))
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [_render_yaml_strings(v, doc, variables, (*path, i)) for i, v in enumerate(data)]
     if isinstance(data, str) and "{{" in data:
@@ -522,7 +536,10 @@ def _discover(project: Project) -> None:
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
             if path.is_relative_to(fixtures):
                 continue
-            if path.suffix == ".sql":
+            if path.suffix == ".sql" and (root / folder / "generic") in path.parents:
+                # dbt: <test-path>/generic/ holds generic test definitions ({% test %}): macros
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
+            elif path.suffix == ".sql":
                 project.check_files[path.stem] = _rel(root, path)
             else:
                 yaml_files.append(path)

@@ -23,6 +23,7 @@ from orch.errors import OrchError
 from orch.events import (
     CheckEvaluated,
     Event,
+    HookRan,
     LogEmitted,
     OpStepFailed,
     OpStepRetried,
@@ -181,6 +182,19 @@ class RunResultsWriter:
                         "relation_name": None,
                     }
                 )
+            elif isinstance(event, HookRan):  # dbt's operation results
+                project = self.manifest.project.name
+                self.results.append(
+                    {
+                        "unique_id": f"operation.{project}.{project}-{event.phase}-{event.index}",
+                        "status": "success" if event.status == "success" else "error",
+                        "partition": None,
+                        "execution_time": round(event.duration_s, 4),
+                        "message": event.message or None,
+                        "adapter_response": {},
+                        "relation_name": None,
+                    }
+                )
             elif isinstance(event, RunFinished):
                 self._write(event)
 
@@ -207,6 +221,14 @@ class RunResultsWriter:
         }
 
     def _write(self, finished: RunFinished) -> None:
+        if self.args.get("command") == "build":  # dbt build lists exposures, as no-ops
+            project = self.manifest.project.name
+            for name in self.manifest.exposures:
+                self.results.append(
+                    {"unique_id": f"exposure.{project}.{name}", "status": "no-op",
+                     "partition": None, "execution_time": 0.0, "message": None,
+                     "adapter_response": {}, "relation_name": None}
+                )  # fmt: skip
         data = {
             "metadata": {
                 "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
@@ -400,6 +422,14 @@ class ConsoleReporter:
     def _on_OpStepSkipped(self, e: OpStepSkipped) -> None:  # noqa: N802
         self._tick(e.step_key)
         self._line("SKIP", "yellow", plain(f"{e.step_key}: {e.reason}"))
+
+    def _on_HookRan(self, e: HookRan) -> None:  # noqa: N802
+        ok = e.status == "success"
+        what = f"{e.phase} hook {e.index + 1} ({e.origin})"
+        text = f"{what}: OK" if ok else f"{what} failed: {redaction.scrub(e.message)}"
+        pad = " " * (len(str(self.total)) * 2 + 1)
+        status = f"[{'green' if ok else 'red'}]{'HOOK' if ok else 'ERROR':<7}[/]"
+        self.console.print(f"{pad} {status} {plain(text)}")
 
     def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
         message = redaction.scrub(e.message)

@@ -50,11 +50,18 @@ CASES = [
     ),
     pytest.param(
         {
-            "transform/exposures.yml": "version: 2\n\nexposures:\n  - name: weekly_report\n"
-            "    type: dashboard\n    owner: {email: a@b.c}\n"
+            "transform/marts/versions.yml": "version: 2\nmodels:\n  - name: dim_beans\n"
+            "    latest_version: 2\n    versions:\n      - v: 1\n      - v: 2\n"
         },
-        "transform/exposures.yml:3:1: dbt exposures ('exposures:'): not supported by orch",
-        id="exposures",
+        "transform/marts/versions.yml:5:5: model versions ('versions:' of 'dim_beans'): not "
+        "supported by orch",
+        id="model-versions",
+    ),
+    pytest.param(
+        {"transform/marts/core/v.sql": "select * from {{ ref('dim_beans', version=1) }}\n"},
+        "transform/marts/core/v.sql:1: ref() with version= is not supported by orch (orch does "
+        "not implement dbt's model versions)",
+        id="ref-version",
     ),
     pytest.param(
         {
@@ -89,14 +96,6 @@ CASES = [
         },
         "transform/marts/core/cols.sql:2: adapter.get_columns_in_relation() is not supported",
         id="adapter-introspection",
-    ),
-    pytest.param(
-        {
-            "data_tests/generic/is_positive.sql": "{% test is_positive(model, column_name) %}\n"
-            "select * from {{ model }} where {{ column_name }} <= 0\n{% endtest %}\n"
-        },
-        "data_tests/generic/is_positive.sql:1:1: custom generic tests ({% test %}): not supported",
-        id="generic-test",
     ),
     pytest.param(
         {"macros/mat.sql": "{% materialization my_mat, default %}\n{% endmaterialization %}\n"},
