@@ -1,17 +1,20 @@
-"""Build the dbt fixture project with the real dbt and with orch, and print what differs.
+"""Build the dbt fixture projects with the real dbt and with orch, and print what differs.
 
-    python bench/compare_dbt.py /tmp/dbtvenv/bin/dbt [--orch .venv/bin/orch] [--keep DIR]
+    python bench/compare_dbt.py /work/dbtvenv/bin/dbt [--orch .venv/bin/orch] [--keep DIR]
+        [--project coffee_dbt --project bakery_dbt]
 
 dbt is NOT one of orch's dependencies: install it in a venv of its own
 (``python3 -m venv /tmp/dbtvenv && /tmp/dbtvenv/bin/pip install dbt-core dbt-duckdb``).
 
-The fixture ``tests/dbt/fixtures/coffee_dbt`` is copied twice and each copy is prepared exactly as
+Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
+``bakery_dbt``: custom generic tests, hooks) is copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
 runs in one, ``orch build --project-dir`` in the other, and the two DuckDB files and the two
 ``run_results.json`` are compared: relations (schema, name, table or view), column names and types,
 row counts and full contents (sorted rows), and the status of every model, seed and test (tests
-matched by name: dbt's ``unique_id`` without its hash suffix).
+matched by name: dbt's ``unique_id`` without its hash suffix; hooks as dbt's ``operation.``
+results). Each build's wall time is measured for both tools, side by side.
 
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -32,30 +36,49 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dataclasses import dataclass  # noqa: E402
+
 from tests.dbt.conftest import FIXTURES, load_raw_batches  # noqa: E402
 
-PROJECT = "coffee_dbt"
-DATABASE = "coffee.duckdb"  # the dev output's path in the fixture's profiles.yml
-ARTIFACTS = "build_artifacts"  # the fixture's target-path
+
+@dataclass(frozen=True)
+class Fixture:
+    """A fixture project: its DuckDB file, its target-path and how a copy is prepared."""
+
+    name: str
+    database: str  # the dev output's path in the fixture's profiles.yml
+    artifacts: str  # the fixture's target-path
+    env_unset: tuple[str, ...] = ()
+    load_sources: bool = False
 
 
-def prepare(workdir: Path, name: str) -> tuple[Path, dict[str, str]]:
+FIXTURES_COMPARED = {
+    "coffee_dbt": Fixture("coffee_dbt", "coffee.duckdb", "build_artifacts",
+                          ("COFFEE_REGION", "COFFEE_CI_DB"), load_sources=True),
+    "bakery_dbt": Fixture("bakery_dbt", "bakery.duckdb", "target"),
+}  # fmt: skip
+
+
+def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str, str]]:
     """A copy of the fixture with its source loaded, and the environment the tests use."""
-    project = workdir / name / PROJECT
-    shutil.copytree(FIXTURES / PROJECT, project)
+    project = workdir / name / fixture.name
+    shutil.copytree(FIXTURES / fixture.name, project)
     home = workdir / name / "home"
     home.mkdir()
     env = dict(os.environ, HOME=str(home))
-    for var in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", "COFFEE_REGION", "COFFEE_CI_DB"):
+    for var in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", *fixture.env_unset):
         env.pop(var, None)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    load_raw_batches(project / DATABASE)
+    if fixture.load_sources:
+        load_raw_batches(project / fixture.database)
     return project, env
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    print(f"$ {' '.join(cmd)}  -> exit {proc.returncode}")
+    proc.wall_s = time.perf_counter() - t0  # type: ignore[attr-defined]
+    print(f"$ {' '.join(cmd)}  -> exit {proc.returncode} in {proc.wall_s:.2f}s")  # type: ignore[attr-defined]
     return proc
 
 
@@ -147,20 +170,45 @@ def warn_to_error(project: Path) -> None:
     )
 
 
-# (label, change made to both copies before the build); the builds run one after the other
-SCENARIOS = [
-    ("first build", None),
-    ("second build after a new orders.csv row (incremental merge)", add_order),
-    ("a failing error-severity test (exit 1, downstream skipped)", warn_to_error),
-]
+def change_sales(project: Path) -> None:
+    """An eclair sale drops to 0 units (the post-hook deletes it) and a new sale arrives."""
+    sales = project / "seeds" / "sales.csv"
+    text = sales.read_text().replace("104,4,3,", "104,4,0,") + "105,3,4,2024-02-04\n"
+    sales.write_text(text, encoding="utf-8")
 
 
-def compare_build(dbt_exe: str, orch_exe: str, dbt: tuple, orch: tuple) -> list[str]:
+def tighten_share(project: Path) -> None:
+    """The error-severity at_most_share test fails (its rows stored), the build exits 1."""
+    schema = project / "models" / "schema.yml"
+    schema.write_text(schema.read_text().replace("max_share: 0.9", "max_share: 0.4"))
+
+
+# project -> (label, change made to both copies before the build); the builds run in order
+SCENARIOS = {
+    "coffee_dbt": [
+        ("first build", None),
+        ("second build after a new orders.csv row (incremental merge)", add_order),
+        ("a failing error-severity test (exit 1, downstream skipped)", warn_to_error),
+    ],
+    "bakery_dbt": [
+        ("first build", None),
+        ("second build after sales.csv changes (hooks run again, post-hook deletes)",
+         change_sales),
+        ("a failing error-severity custom generic test (exit 1, failures stored)",
+         tighten_share),
+    ],
+}  # fmt: skip
+
+
+def compare_build(
+    dbt_exe: str, orch_exe: str, fixture: Fixture, dbt: tuple, orch: tuple, times: list
+) -> list[str]:
     """Build both copies and return the differences."""
     (dbt_project, dbt_env), (orch_project, orch_env) = dbt, orch
     cmd = [dbt_exe, "build", "--profiles-dir", str(dbt_project), "--project-dir", str(dbt_project)]
     dbt_run = run(cmd, dbt_project, dbt_env)
     orch_run = run([orch_exe, "build", "--project-dir", str(orch_project)], orch_project, orch_env)
+    times.append((dbt_run.wall_s, orch_run.wall_s))  # type: ignore[attr-defined]
     for label, proc in (("dbt", dbt_run), ("orch", orch_run)):
         if proc.returncode not in (0, 1):
             print(f"--- {label} output\n{proc.stdout}\n{proc.stderr}")
@@ -168,11 +216,11 @@ def compare_build(dbt_exe: str, orch_exe: str, dbt: tuple, orch: tuple) -> list[
     report: list[str] = []
     if dbt_run.returncode != orch_run.returncode:
         report.append(f"exit status: dbt {dbt_run.returncode}, orch {orch_run.returncode}")
-    dbt_state = snapshot(dbt_project / DATABASE)
-    orch_state = snapshot(orch_project / DATABASE)
+    dbt_state = snapshot(dbt_project / fixture.database)
+    orch_state = snapshot(orch_project / fixture.database)
     compare_warehouses(dbt_state, orch_state, report)
-    dbt_results = statuses(dbt_project / ARTIFACTS / "run_results.json")
-    orch_results = statuses(orch_project / ARTIFACTS / "run_results.json")
+    dbt_results = statuses(dbt_project / fixture.artifacts / "run_results.json")
+    orch_results = statuses(orch_project / fixture.artifacts / "run_results.json")
     compare_results(dbt_results, orch_results, report)
     counts: dict[str, int] = {}
     for status in dbt_results.values():
@@ -190,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dbt", help="the dbt executable (from a venv of its own)")
     parser.add_argument("--orch", default=str(Path(sys.executable).parent / "orch"))
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument("--project", action="append", choices=sorted(FIXTURES_COMPARED),
+                        help="compare only this fixture (repeatable; default: all)")  # fmt: skip
     args = parser.parse_args(argv)
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="compare_dbt_"))
@@ -197,22 +247,30 @@ def main(argv: list[str] | None = None) -> int:
     version = run([args.dbt, "--version"], workdir, dict(os.environ))
     print(version.stdout.strip())
 
-    dbt, orch = prepare(workdir, "dbt"), prepare(workdir, "orch")
-    total = 0
-    for label, change in SCENARIOS:
-        print(f"\n== {label}")
-        if change is not None:
-            change(dbt[0])
-            change(orch[0])
-        report = compare_build(args.dbt, args.orch, dbt, orch)
-        total += len(report)
-        if report:
-            print(f"{len(report)} difference(s):")
-            for line in report:
-                print(f"- {line}")
-        else:
-            print("no differences")
-    print(f"\n{total} difference(s) in {len(SCENARIOS)} builds")
+    total, builds = 0, 0
+    for name in args.project or sorted(FIXTURES_COMPARED):
+        fixture = FIXTURES_COMPARED[name]
+        dbt = prepare(workdir / name, "dbt", fixture)
+        orch = prepare(workdir / name, "orch", fixture)
+        times: list[tuple[float, float]] = []
+        for label, change in SCENARIOS[name]:
+            print(f"\n== {name}: {label}")
+            if change is not None:
+                change(dbt[0])
+                change(orch[0])
+            report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times)
+            total += len(report)
+            builds += 1
+            if report:
+                print(f"{len(report)} difference(s):")
+                for line in report:
+                    print(f"- {line}")
+            else:
+                print("no differences")
+        dbt_s, orch_s = sum(t[0] for t in times), sum(t[1] for t in times)
+        print(f"\n{name}: wall time over {len(times)} builds: dbt {dbt_s:.2f}s, orch {orch_s:.2f}s "
+              f"(orch/dbt = {orch_s / dbt_s:.2f})")  # fmt: skip
+    print(f"\n{total} difference(s) in {builds} builds")
     if args.keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if total else 0

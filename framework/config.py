@@ -227,6 +227,16 @@ FOLDER_CONFIG_KEYS = (
 
 _ADDITIVE = ("tags",)
 _MERGED = ("meta", "column_types", "extra")
+# dbt's hooks accumulate over the layers (project file folders, YAML, config()), in that order;
+# each spelling is kept under one name in ``extra``.
+HOOK_NAMES = {"pre-hook": "pre_hook", "pre_hook": "pre_hook", "post-hook": "post_hook",
+              "post_hook": "post_hook"}  # fmt: skip
+
+
+def _hook_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def normalize_config_keys(raw: dict[str, Any], *, strict: bool) -> tuple[dict[str, Any], list[str]]:
@@ -241,6 +251,9 @@ def normalize_config_keys(raw: dict[str, Any], *, strict: bool) -> tuple[dict[st
         name = key[1:] if isinstance(key, str) and key.startswith("+") else key
         if name in MODEL_CONFIG_KEYS or name == "schema_":
             out["schema" if name == "schema_" else name] = value
+        elif name in HOOK_NAMES:
+            hooks = out.setdefault("extra", {}).setdefault(HOOK_NAMES[name], [])
+            hooks.extend(_hook_list(value))
         elif name in DBT_PASSTHROUGH_KEYS or not strict:
             out.setdefault("extra", {})[name] = value
             if name not in DBT_PASSTHROUGH_KEYS:
@@ -262,6 +275,15 @@ def merge_model_config(layers: list[dict[str, Any]]) -> dict[str, Any]:
             if key in _ADDITIVE:
                 values = [value] if isinstance(value, str) else list(value or [])
                 merged[key] = list(dict.fromkeys([*merged.get(key, []), *values]))
+            elif key in HOOK_NAMES:  # folder layers, before normalize_config_keys
+                name = HOOK_NAMES[key]
+                merged[name] = [*merged.get(name, []), *_hook_list(value)]
+            elif key == "extra" and isinstance(value, dict):
+                extra = {**merged.get(key, {}), **value}
+                for name in ("pre_hook", "post_hook"):
+                    if name in value and name in merged.get(key, {}):
+                        extra[name] = [*merged[key][name], *_hook_list(value[name])]
+                merged[key] = extra
             elif key in _MERGED and isinstance(value, dict):
                 merged[key] = {**merged.get(key, {}), **value}
             else:

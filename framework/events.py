@@ -135,6 +135,19 @@ class CheckEvaluated(Event):
     sql: str = ""
     blocking: bool = False
     message: str = ""
+    stored: str = ""  # the relation holding its failing rows (store_failures), if any
+
+
+@dataclass(frozen=True)
+class HookRan(Event):
+    """An on-run-start/on-run-end hook ran: status success or error."""
+
+    phase: str  # on-run-start, on-run-end
+    index: int  # 0-based, in the project file's order
+    origin: str
+    status: str
+    duration_s: float
+    message: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,18 @@ class PythonInfo(ArtifactModel):
     output_kind: str | None = None  # table | none | object, from the return annotation
 
 
+class HookSql(ArtifactModel):
+    """One hook, rendered: SQL run before or after a step, or at the start or end of a run.
+
+    ``transaction``: dbt's ``transaction: true`` (the default) runs a model's hook inside the
+    step's transaction; ``false`` (``before_begin()``/``after_commit()``) runs it outside.
+    """
+
+    sql: str
+    transaction: bool = True
+    origin: str = ""  # where it was declared, for messages: dbt_project.yml, a model's config()
+
+
 class Node(ArtifactModel):
     """An asset: a SQL model, a Python asset, a seed or a source table."""
 
@@ -98,6 +110,8 @@ class Node(ArtifactModel):
     python: PythonInfo | None = None
     source_name: str | None = None
     source_table: str | None = None
+    pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
+    post_hook: list[HookSql] = Field(default_factory=list)
 
     @property
     def materialized(self) -> str:
@@ -119,8 +133,8 @@ class CheckNode(ArtifactModel):
 
     name: str
     unique_id: str
-    kind: Literal["builtin", "singular", "python"]
-    check_type: str  # not_null, unique, ..., singular, python
+    kind: Literal["builtin", "generic", "singular", "python"]  # generic: a {% test %} of the user
+    check_type: str  # not_null, unique, ..., singular, python, or the custom generic test's name
     asset: str | None  # the asset it is attached to
     column: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
@@ -129,6 +143,7 @@ class CheckNode(ArtifactModel):
     warn_if: str = "!=0"
     error_if: str = "!=0"
     where: str | None = None
+    store_failures: bool = False  # config store_failures: failing rows kept in a table
     sql: str = ""  # compiled query returning failing rows
     path: str | None = None
     description: str = ""
@@ -165,6 +180,8 @@ class Manifest(ArtifactModel):
     sensors: dict[str, Any] = Field(default_factory=dict)
     docs: dict[str, str] = Field(default_factory=dict)
     selectors: dict[str, dict[str, Any]] = Field(default_factory=dict)  # selectors.yml, resolved
+    on_run_start: list[HookSql] = Field(default_factory=list)  # dbt_project.yml's, rendered
+    on_run_end: list[HookSql] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
         """Write deterministic JSON (atomic: a temp file renamed over the old one)."""

@@ -644,7 +644,7 @@ def _test_type_match(check: CheckNode, value: str) -> bool:
     if value in _CHECK_KINDS:
         return check.kind == _CHECK_KINDS[value]
     if value in _GENERIC_KINDS:
-        return check.kind == "builtin"
+        return check.kind in ("builtin", "generic")
     return check.check_type == value
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from orch.compiler.graph import ResolvedRef, resolve_graph
 from orch.config import OrchModel
-from orch.errors import Location
+from orch.errors import ConfigError, ErrorGroup, Location, UserError, suggestion
 from orch.load.parsing import ParsedModel, parse_models
 from orch.load.project import ModelFile, Project
 from orch.yamldoc import KeyPath, YamlDoc, load_yaml
@@ -140,6 +140,67 @@ class CheckSpec:
         return self.doc.location(self.key_path)
 
 
+def split_entry(spec: CheckSpec) -> tuple[str, Any]:
+    """``- unique`` / ``- accepted_values: {...}`` -> (type as written, its body or None).
+
+    A top-level ``config:`` (dbt's long form) is folded into the body.
+    """
+    raw = spec.raw
+    if isinstance(raw, str):
+        return raw, None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            f"invalid check entry: {raw!r}",
+            location=spec.location,
+            hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
+        )
+    body_dict = dict(raw)
+    top_config = body_dict.pop("config", None)
+    body: Any
+    # dbt's long form: `- name: my_check` + `test_name: accepted_values`
+    if "test_name" in body_dict:
+        name = str(body_dict.pop("test_name"))
+        body = body_dict
+    elif len(body_dict) == 1:
+        name, body = next(iter(body_dict.items()))
+    else:
+        raise ConfigError(
+            f"a check entry must name one check type, found keys {', '.join(map(str, body_dict))}",
+            location=spec.location,
+            hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
+        )
+    if top_config:
+        body = {**(body if isinstance(body, dict) else {}), "config": top_config}
+    return str(name), body
+
+
+def split_arguments(spec: CheckSpec, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A check entry's mapping -> (arguments, config): ``arguments:``/``config:`` or top level."""
+    body = dict(body)
+    nested_config = body.pop("config", None) or {}
+    arguments = body.pop("arguments", None) or {}
+    args: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for key, value in {**body, **arguments}.items():
+        (config if key in CONFIG_KEYS else args)[key] = value
+    if not isinstance(nested_config, dict):
+        raise ConfigError(
+            "a check's 'config' must be a mapping",
+            location=spec.location,
+            hint="e.g. config: {severity: warn}",
+        )
+    for key, value in nested_config.items():
+        if key not in CONFIG_KEYS:
+            raise ConfigError(
+                f"unknown check setting '{key}' on '{spec.asset}'",
+                location=spec.location,
+                hint=suggestion(key, CONFIG_KEYS)
+                or f"Known settings: {', '.join(sorted(CONFIG_KEYS))}",
+            )
+        config[key] = value
+    return args, config
+
+
 def collect_specs(project: Project) -> list[CheckSpec]:
     """Every check spec of the project's YAML: models, seeds and source tables."""
     specs: list[CheckSpec] = []
@@ -187,33 +248,191 @@ def _source_key_path(doc: YamlDoc, source: str, table: str) -> KeyPath:
 # --------------------------------------------------------------------------- singular checks
 
 
+@dataclass(frozen=True)
+class GenericTestUse:
+    """A YAML use of a custom generic test (``{% test name(model, column_name, ...) %}``)."""
+
+    spec: CheckSpec
+    test: str  # the test's name without a namespace
+    args: dict[str, Any]
+    config: dict[str, Any]
+    column: str | None
+    defined_in: str = ""  # the file with its {% test %} block
+
+
 @dataclass
 class SingularCheck:
-    """A ``checks/*.sql`` file, rendered and parsed like a model."""
+    """A ``checks/*.sql`` file, rendered and parsed like a model (or a custom generic test's
+    rendered use, ``generic`` set)."""
 
     name: str
     parsed: ParsedModel
     refs: list[ResolvedRef] = field(default_factory=list)
+    generic: GenericTestUse | None = None
+
+
+@dataclass(frozen=True)
+class _TemplateFile(ModelFile):
+    """A model file whose text is generated (a generic test's call), not read from disk."""
+
+    text: str = ""
+
+    def read(self) -> str:
+        """The generated text."""
+        return self.text
+
+
+# dbt renders a test argument that looks like one of these calls as Jinja (`to: ref('x')`)
+_LOOKS_LIKE_CALL = re.compile(r"^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$", re.S)
+_GENERIC_PREFIX = "__generic__"
+
+
+def custom_test_of(spec: CheckSpec, project: Project, generic_tests: dict[str, str]) -> str | None:
+    """The custom generic test ``spec`` uses, or None (a built-in check, or an error later).
+
+    As in dbt, a test defined in the project wins over a built-in of the same name; a name with
+    another namespace (``dbt_utils.x``) is a package's.
+    """
+    if not generic_tests:
+        return None
+    try:
+        name, _ = split_entry(spec)
+    except ConfigError:
+        return None
+    namespace, _, short = name.rpartition(".")
+    if namespace and namespace != project.name:
+        return None
+    return short if short in generic_tests else None
+
+
+def generic_test_uses(
+    project: Project, specs: list[CheckSpec], generic_tests: dict[str, str]
+) -> list[GenericTestUse]:
+    """The specs that use a custom generic test, split into arguments and config."""
+    uses = []
+    for spec in specs:
+        test = custom_test_of(spec, project, generic_tests)
+        if test is None:
+            continue
+        _, body = split_entry(spec)
+        if body is None:
+            args, config = {}, {}
+        elif isinstance(body, dict):
+            args, config = split_arguments(spec, body)
+        else:
+            raise ConfigError(
+                f"test '{test}' on '{spec.asset}' takes a mapping of arguments, not {body!r}",
+                location=spec.location,
+                hint=f"Write '- {test}: {{argument: value}}'",
+            )
+        column = args.pop("column_name", None) or spec.column
+        for key in args:
+            if not str(key).isidentifier() or key == "model":
+                raise ConfigError(
+                    f"test '{test}' on '{spec.asset}': invalid argument name '{key}'",
+                    location=spec.location,
+                    hint="Arguments are the parameters of the {% test %} block "
+                    f"({generic_tests[test]}), other than model and column_name",
+                )
+        uses.append(GenericTestUse(spec, test, args, config, column, generic_tests[test]))
+    return uses
+
+
+def _jinja_value(value: Any, prelude: list[str]) -> str:
+    """A test argument as a Jinja expression, rendered the way dbt renders test arguments."""
+    if isinstance(value, str):
+        if _LOOKS_LIKE_CALL.match(value):
+            return value.strip()
+        if "{{" in value or "{%" in value:
+            name = f"__orch_arg_{len(prelude)}"
+            prelude.append(f"{{% set {name} %}}{value}{{% endset %}}")
+            return name
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_jinja_value(v, prelude) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k!r}: {_jinja_value(v, prelude)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    return repr(value)
+
+
+def generic_test_call(project: Project, use: GenericTestUse) -> str:
+    """The Jinja that renders one use: ``{{ test_<name>(model=ref('m'), column_name=..., ...) }}``.
+
+    ``model`` is the asset's relation, or ``(select * from <relation> where <where>)
+    dbt_subquery`` with a ``where`` config (dbt's ``get_where_subquery``).
+    """
+    asset = use.spec.asset
+    if asset in project.sources:
+        src = project.sources[asset]
+        model = f"source({src.source.name!r}, {src.table.name!r})"
+    else:
+        model = f"ref({asset!r})"
+    where = use.config.get("where")
+    if where is not None:
+        model = f"('(select * from ' ~ {model} ~ ' where ' ~ {str(where)!r} ~ ') dbt_subquery')"
+    prelude: list[str] = []
+    kwargs = [f"model={model}"]
+    if use.column is not None:
+        kwargs.append(f"column_name={str(use.column)!r}")
+    kwargs += [f"{k}={_jinja_value(v, prelude)}" for k, v in use.args.items()]
+    return "".join(prelude) + "{{ test_" + use.test + "(" + ", ".join(kwargs) + ") }}\n"
 
 
 def parse_singular_checks(
-    project: Project, renderer: Any, cache: Any, extra_assets: list[str] | None = None
+    project: Project,
+    renderer: Any,
+    cache: Any,
+    extra_assets: list[str] | None = None,
+    generic: list[GenericTestUse] | None = None,
 ) -> list[SingularCheck]:
-    """Render, parse and resolve every singular check file (errors collected and raised)."""
-    if not project.check_files:
+    """Render, parse and resolve every singular check file and custom generic test use
+    (errors collected and raised)."""
+    generic = generic or []
+    if not project.check_files and not generic:
         return []
-    files = {
+    files: dict[str, ModelFile] = {
         f"{SINGULAR_PREFIX}{name}": ModelFile(
             f"{SINGULAR_PREFIX}{name}", path, project.root / path, "sql"
         )
         for name, path in project.check_files.items()
     }
+    uses: dict[str, GenericTestUse] = {}
+    for i, use in enumerate(generic):
+        key = f"{_GENERIC_PREFIX}{i:05d}"
+        uses[key] = use
+        path = use.spec.doc.path
+        files[key] = _TemplateFile(  # the path names the use, so its errors point at it
+            key, f"{key}:{path}", project.root / path, "sql", text=generic_test_call(project, use)
+        )
     shadow = Project(**{**project.__dict__, "models": files})
-    parsed = parse_models(shadow, renderer, cache)
+    try:
+        parsed = parse_models(shadow, renderer, cache)
+    except UserError as err:
+        raise _at_use(err, uses) from None
     graph = resolve_graph(project, parsed, {n: [] for n in extra_assets or []})
     out = []
     for key in sorted(parsed):
-        out.append(
-            SingularCheck(key[len(SINGULAR_PREFIX) :], parsed[key], graph.refs[key].get("full", []))
-        )
+        refs = graph.refs[key].get("full", [])
+        if key in uses:
+            out.append(SingularCheck(key, parsed[key], refs, generic=uses[key]))
+        else:
+            out.append(SingularCheck(key[len(SINGULAR_PREFIX) :], parsed[key], refs))
     return out
+
+
+def _at_use(err: UserError, uses: dict[str, GenericTestUse]) -> UserError:
+    """Render errors of generic test uses, pointed at the YAML entry that uses the test."""
+    errors = err.errors if isinstance(err, ErrorGroup) else [err]
+    out: list[UserError] = []
+    for one in errors:
+        path = one.location.path if one.location is not None else ""
+        use = uses.get(path.split(":", 1)[0]) if path.startswith(_GENERIC_PREFIX) else None
+        if use is not None:
+            one = type(one)(
+                f"test '{use.test}' on '{use.spec.asset}': {one.message}",
+                location=use.spec.location,
+                hint=f"Its {{% test {use.test} %}} block is in {use.defined_in}",
+            )
+        out.append(one)
+    return out[0] if len(out) == 1 else ErrorGroup(out)

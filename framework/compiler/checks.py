@@ -46,7 +46,6 @@ from orch.compiler.check_specs import (
     _UNITS,
     ALIASES,
     BUILTIN_TYPES,
-    CONFIG_KEYS,
     MAX_NAME,
     AcceptedValuesArgs,
     CheckSpec,
@@ -57,6 +56,9 @@ from orch.compiler.check_specs import (
     SingularCheck,
     UniqueCombinationArgs,
     collect_specs,
+    custom_test_of,
+    split_arguments,
+    split_entry,
 )
 from orch.compiler.graph import SELF, ResolvedRef
 from orch.config import OrchModel
@@ -84,6 +86,7 @@ class CheckCompiler:
     nodes: dict[str, Node]
     dialect: str  # target dialect
     warnings: list[str] = field(default_factory=list)
+    generic_tests: dict[str, str] = field(default_factory=dict)  # custom test -> defining file
 
     def __post_init__(self) -> None:
         self.source_dialect = self.project.config.dialect
@@ -101,6 +104,8 @@ class CheckCompiler:
         errors: list[UserError] = []
         checks: dict[str, CheckNode] = {}
         for spec in specs:
+            if custom_test_of(spec, self.project, self.generic_tests) is not None:
+                continue  # a custom generic test: rendered and parsed with the singular checks
             try:
                 check = self.compile_spec(spec)
             except ErrorGroup as group:
@@ -194,6 +199,7 @@ class CheckCompiler:
             warn_if=settings["warn_if"],
             error_if=settings["error_if"],
             where=settings["where"],
+            store_failures=settings["store_failures"],
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
@@ -202,22 +208,38 @@ class CheckCompiler:
         )
 
     def compile_singular(self, item: SingularCheck, compile_sql: CompileSql) -> CheckNode | None:
-        """A ``checks/*.sql`` file; attached to the most downstream asset it reads."""
+        """A ``checks/*.sql`` file, attached to the most downstream asset it reads; or a custom
+        generic test's use, attached to the asset it is declared on."""
         assets = sorted({r.asset for r in item.refs if r.asset != SELF})
         if any(a not in self.nodes for a in assets):
             return None
-        path = item.parsed.path
-        config = dict(item.parsed.recording.config)
-        settings = self._settings(config, Location(path, 1, 1))
+        use = item.generic
+        path = item.parsed.path if use is None else use.spec.doc.path
+        # config() in the test's definition, then the YAML use's config (dbt's precedence)
+        config = {**item.parsed.recording.config, **(use.config if use else {})}
+        if config.get("enabled") is False:
+            return None
+        location = Location(path, 1, 1) if use is None else use.spec.location
+        settings = self._settings(config, location)
         order = list(self.nodes)
         attached = max(assets, key=order.index) if assets else None
-        name = self._unique_name(str(config.get("name") or item.name), path)
+        name = str(config.get("name") or item.name)
+        if use is not None:
+            attached = use.spec.asset
+            if not config.get("name"):
+                source = use.spec.asset in self.project.sources
+                name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
+        name = self._unique_name(name, str(location))
         return CheckNode(
             name=name,
             unique_id=f"check.{self.project.name}.{name}",
-            kind="singular",
-            check_type="singular",
+            kind="singular" if use is None else "generic",
+            check_type="singular" if use is None else use.test,
             asset=attached,
+            column=use.column if use is not None else None,
+            args=_jsonable_args(use.args) if use is not None else {},
+            where=settings["where"],
+            store_failures=settings["store_failures"],
             severity=settings["severity"],
             blocking=settings["blocking"],
             warn_if=settings["warn_if"],
@@ -233,34 +255,7 @@ class CheckCompiler:
 
     def _split(self, spec: CheckSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """``- unique`` / ``- accepted_values: {...}`` -> (type, arguments, config)."""
-        raw = spec.raw
-        if isinstance(raw, str):
-            name, body = raw, None
-        elif isinstance(raw, dict) and raw:
-            body_dict = dict(raw)
-            top_config = body_dict.pop("config", None)
-            # dbt's long form: `- name: my_check` + `test_name: accepted_values`
-            if "test_name" in body_dict:
-                name = str(body_dict.pop("test_name"))
-                body = body_dict
-            elif len(body_dict) == 1:
-                name, body = next(iter(body_dict.items()))
-            else:
-                raise ConfigError(
-                    f"a check entry must name one check type, found keys "
-                    f"{', '.join(map(str, body_dict))}",
-                    location=spec.location,
-                    hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
-                )
-            if top_config:
-                body = {**(body if isinstance(body, dict) else {}), "config": top_config}
-        else:
-            raise ConfigError(
-                f"invalid check entry: {raw!r}",
-                location=spec.location,
-                hint="Write '- not_null' or '- accepted_values: {values: [...]}'",
-            )
-        name = str(name)
+        name, body = split_entry(spec)
         if "." in name:  # dbt_utils.expression_is_true
             name = name.rsplit(".", 1)[1]
         check_type = ALIASES.get(name, name)
@@ -271,33 +266,15 @@ class CheckCompiler:
                 location=spec.location,
                 hint=suggestion(name, known)
                 or f"Known check types: {', '.join(sorted(known))}; write a custom check as a "
-                "SQL file in checks/",
+                "SQL file in checks/"
+                + (" or a {% test %} block in macros/" if self.project.flavor == "dbt" else ""),
             )
         ctype = BUILTIN_TYPES[check_type]
         args: dict[str, Any] = {}
         config: dict[str, Any] = {}
         if isinstance(body, dict):
-            body = dict(body)
-            nested_config = body.pop("config", None) or {}
-            arguments = body.pop("arguments", None) or {}
-            for key, value in {**body, **arguments}.items():
-                key = _ARG_ALIASES.get(key, key)
-                (config if key in CONFIG_KEYS else args)[key] = value
-            if not isinstance(nested_config, dict):
-                raise ConfigError(
-                    "a check's 'config' must be a mapping",
-                    location=spec.location,
-                    hint="e.g. config: {severity: warn}",
-                )
-            for key, value in nested_config.items():
-                if key not in CONFIG_KEYS:
-                    raise ConfigError(
-                        f"unknown check setting '{key}' on '{spec.asset}'",
-                        location=spec.location,
-                        hint=suggestion(key, CONFIG_KEYS)
-                        or f"Known settings: {', '.join(sorted(CONFIG_KEYS))}",
-                    )
-                config[key] = value
+            args, config = split_arguments(spec, body)
+            args = {_ARG_ALIASES.get(k, k): v for k, v in args.items()}
         elif body is not None:
             if ctype.shorthand is None:
                 raise ConfigError(
@@ -335,6 +312,26 @@ class CheckCompiler:
                 f"invalid blocking '{blocking}'", location=location, hint="Use blocking: true"
             )
         out["blocking"] = blocking
+        store = config.get("store_failures", False)
+        store_as = config.get("store_failures_as")
+        if not isinstance(store, bool) or store_as not in (None, "table", "ephemeral"):
+            raise ConfigError(
+                f"invalid store_failures {store!r}"
+                if not isinstance(store, bool)
+                else f"store_failures_as: {store_as} is not supported by orch",
+                location=location,
+                hint="Use store_failures: true (the failing rows are stored as a table)",
+            )
+        out["store_failures"] = (store or store_as == "table") and store_as != "ephemeral"
+        for key, default in (("fail_calc", "count(*)"), ("limit", None)):
+            value = config.get(key, default)
+            if value != default and not (key == "fail_calc" and str(value).strip() == default):
+                raise ConfigError(
+                    f"test setting {key}: {value} is not supported by orch",
+                    location=location,
+                    hint="orch counts the failing rows (fail_calc: count(*)) and has no limit; "
+                    "remove the setting, or write the rule as a singular test",
+                )
         where = config.get("where")
         out["where"] = None if where is None else str(where)
         tags = config.get("tags") or []
@@ -605,14 +602,24 @@ def _qualify_columns(expr: exp.Expr, table: exp.Identifier) -> exp.Expr:
     return expr
 
 
+def _jsonable_args(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, list, dict)) or v is None else str(v)
+            for k, v in args.items()}  # fmt: skip
+
+
 def compile_checks(
     project: Project,
     nodes: dict[str, Node],
     dialect: str,
     singular: list[SingularCheck],
     compile_sql: CompileSql,
+    generic_tests: dict[str, str] | None = None,
 ) -> tuple[dict[str, CheckNode], list[str]]:
-    """All checks of the project whose assets are in ``nodes``; returns checks and warnings."""
-    compiler = CheckCompiler(project, nodes, dialect)
+    """All checks of the project whose assets are in ``nodes``; returns checks and warnings.
+
+    ``generic_tests``: the custom generic tests the macros define (their uses arrive rendered,
+    in ``singular``).
+    """
+    compiler = CheckCompiler(project, nodes, dialect, generic_tests=dict(generic_tests or {}))
     checks = compiler.compile(collect_specs(project), singular, compile_sql)
     return checks, compiler.warnings

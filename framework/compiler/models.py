@@ -18,9 +18,15 @@ from typing import Any
 
 import orch
 from orch import redaction
+from orch.compiler import hooks
 from orch.compiler import python as python_models
 from orch.compiler.artifacts import CompiledFilesWriter, CompileResult, project_key
-from orch.compiler.check_specs import SingularCheck, parse_singular_checks
+from orch.compiler.check_specs import (
+    SingularCheck,
+    collect_specs,
+    generic_test_uses,
+    parse_singular_checks,
+)
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
@@ -133,10 +139,14 @@ def compile_project(
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
     python_models.check_upstream(project, python_assets)
     graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
-    singular = parse_singular_checks(project, renderer, cache)
+    generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
+    singular = parse_singular_checks(project, renderer, cache, generic=generic)
     schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
     settings = ModelSettings(project, target_dialect(project), schema_namer)
-    compiler = _Compiler(project, parsed, graph, cache, singular=singular, settings=settings)
+    compiler = _Compiler(
+        project, parsed, graph, cache, singular=singular, settings=settings,
+        generic_tests=renderer.generic_tests, renderer=renderer,
+    )  # fmt: skip
     compiler.python_assets = python_assets
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
     compiler.compiled_files = files
@@ -184,7 +194,11 @@ class _Compiler:
         cache: ResultCache,
         singular: list[SingularCheck] | None = None,
         settings: ModelSettings | None = None,
+        generic_tests: dict[str, str] | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
+        self.generic_tests = generic_tests or {}
+        self.renderer = renderer  # renders hooks
         self.project = project
         self.compiled_files: CompiledFilesWriter | None = None
         self.singular = singular or []
@@ -225,13 +239,13 @@ class _Compiler:
                         self.settings, self.graph, self.python_assets[name], self.nodes
                     )
                 elif name in self.parsed:
-                    node = self.nodes[name] = self.compile_model(self.parsed[name])
+                    node = self.nodes[name] = self.with_hooks(self.compile_model(self.parsed[name]))
                     if self.compiled_files is not None and node.path and node.compiled_code:
                         self.compiled_files.add(
                             str(Path(node.path).with_suffix(".sql")), node.compiled_code
                         )
                 elif name in self.project.seeds:
-                    self.nodes[name] = self.compile_seed(name)
+                    self.nodes[name] = self.with_hooks(self.compile_seed(name))
                 elif name in self.project.sources:
                     self.nodes[name] = self.compile_source(name)
             except ErrorGroup as group:
@@ -243,7 +257,58 @@ class _Compiler:
         raise_collected(errors)
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
-        return self.manifest()
+        return self.manifest().model_copy(update=self.run_hooks())
+
+    def with_hooks(self, node: Node) -> Node:
+        """``node`` with its pre-/post-hooks rendered (orch.compiler.hooks)."""
+        extra = node.config.extra
+        if self.renderer is None or not any(extra.get(p) for p in hooks.HOOK_PHASES):
+            return node
+        origin = node.path or node.name
+        if node.relation is None:  # an ephemeral model never runs, so neither do its hooks
+            self.warnings.append(f"{origin}: the hooks of ephemeral model '{node.name}' never "
+                                 "run (as in dbt: it is inlined, not built)")  # fmt: skip
+            return node
+        rel = node.relation.to_relation()
+        this = hooks.HookRelation(rel.database, rel.schema, rel.name, self.render_relation(rel))
+        rendered = {
+            phase: hooks.render_hooks(
+                self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref
+            )
+            for phase in hooks.HOOK_PHASES
+        }
+        return node.model_copy(update=rendered)
+
+    def _hook_ref(self, asset: str, origin: str) -> str:
+        node = self.nodes.get(asset)
+        if node is None and asset in self.project.sources:
+            node = self.compile_source(asset)
+        if node is None or node.relation is None:
+            raise ConfigError(
+                f"a hook in {origin} reads '{asset}', which is not compiled before it",
+                location=Location(origin),
+                hint="A hook may ref() the model's upstream assets (and sources); name other "
+                "relations as schema.table",
+            )
+        return self.render_relation(node.relation.to_relation())
+
+    def run_hooks(self) -> dict[str, list[Any]]:
+        """The project's on-run-start / on-run-end hooks, rendered."""
+        cfg = self.project.config
+        if self.renderer is None or not (cfg.on_run_start or cfg.on_run_end):
+            return {}
+        context = hooks.run_hook_context(self.nodes)
+        return {
+            key: hooks.render_hooks(
+                self.renderer,
+                getattr(cfg, key),
+                self.project.project_file,
+                this=None,
+                relation_of=self._hook_ref,
+                context=context,
+            )  # fmt: skip
+            for key in ("on_run_start", "on_run_end")
+        }
 
     def compile_checks(self) -> dict[str, CheckNode]:
         """The checks of the compiled assets (YAML specs and checks/*.sql): orch.compiler.checks."""
@@ -253,6 +318,7 @@ class _Compiler:
             self.dialect,
             self.singular,
             lambda parsed, refs: self._compile_variant(parsed, parsed.full, refs, None),
+            self.generic_tests,
         )
         self.warnings.extend(warnings)
         if self.project.flavor == "dbt":  # dbt spells them test.<project>.<name>

@@ -240,7 +240,6 @@ _PROPERTY_KEYS = {
 _DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
 _DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
-_GENERIC_TEST = re.compile(r"{%-?\s*test\s+\w+\s*\(")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
 _ADAPTER_MACRO = re.compile(r"{%-?\s*macro\s+((?:default|duckdb|snowflake|postgres|bigquery|"
                             r"redshift|databricks|spark)__\w+)\s*\(")  # fmt: skip
@@ -309,9 +308,6 @@ def _check_file(
     for pattern, feature, hint in (
         (_SNAPSHOT_BLOCK, "dbt snapshots ({% snapshot %})",
          "Build the snapshot with dbt, or declare its table as a source"),
-        (_GENERIC_TEST, "custom generic tests ({% test %})",
-         "Express it with orch's built-in checks (expression, row_count, unique_combination) or "
-         "as a singular test: a .sql file returning the failing rows"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
         (_DISPATCH, "adapter.dispatch()",

@@ -265,6 +265,14 @@ def _merge_vars(config: ProjectConfig, cli_vars: dict[str, Any]) -> dict[str, An
 # --------------------------------------------------------------------------- YAML env_var()
 
 
+# Hooks are SQL templates rendered when they run (with ``this``, ``target``...), as in dbt: the
+# project file keeps them as written.
+HOOK_KEYS = frozenset(
+    {"on-run-start", "on-run-end", "on_run_start", "on_run_end", "pre-hook", "post-hook",
+     "+pre-hook", "+post-hook", "pre_hook", "post_hook", "+pre_hook", "+post_hook"}
+)  # fmt: skip
+
+
 class _YamlSecret(str):
     """A string that came from env_var(): registered for scrubbing."""
 
@@ -272,7 +280,10 @@ class _YamlSecret(str):
 def _render_yaml_strings(data: Any, doc: YamlDoc, variables: dict[str, Any], path=()) -> Any:
     """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` inside YAML string values."""
     if isinstance(data, dict):
-        return {k: _render_yaml_strings(v, doc, variables, (*path, k)) for k, v in data.items()}
+        return {
+            k: v if k in HOOK_KEYS else _render_yaml_strings(v, doc, variables, (*path, k))
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [_render_yaml_strings(v, doc, variables, (*path, i)) for i, v in enumerate(data)]
     if isinstance(data, str) and "{{" in data:
@@ -516,7 +527,10 @@ def _discover(project: Project) -> None:
                 project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
     for folder in cfg.test_paths:
         for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
-            if path.suffix == ".sql":
+            if path.suffix == ".sql" and (root / folder / "generic") in path.parents:
+                # dbt: <test-path>/generic/ holds generic test definitions ({% test %}): macros
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
+            elif path.suffix == ".sql":
                 project.check_files[path.stem] = _rel(root, path)
             else:
                 yaml_files.append(path)

@@ -36,6 +36,8 @@ from orch.errors import (
 )
 
 THIS_MARKER = "__orch_this__"
+# ``invocation_id`` in a hook: the run's id, put in when the hook runs
+INVOCATION_MARKER = "__orch_invocation_id__"
 REF_PREFIX = "__orch_ref_"
 PARTITION_TOKENS = {
     "key": "__orch_partition_key__",
@@ -43,6 +45,9 @@ PARTITION_TOKENS = {
     "end": "__orch_partition_end__",
 }
 
+
+_TEST_START = re.compile(r"({%-?\s*)test\s+(\w+)\s*\(")
+_TEST_END = re.compile(r"({%-?\s*)endtest\b")
 
 # ``{{ ref(...) }}``, ``{{ source(...) }}``, ``{{ config(...) }}`` with nothing else in the braces
 _SIMPLE_CALL = re.compile(r"\{\{\s*((?:ref|source|config)\([^{}]*\))\s*\}\}")
@@ -232,6 +237,9 @@ class Renderer:
             run_started_at=self.run_started_at,
             project_name=project_name,
             log=lambda *a, **k: "",
+            # dbt's hook helpers: a hook run outside the step's transaction
+            before_begin=lambda sql: {"sql": sql, "transaction": False},
+            after_commit=lambda sql: {"sql": sql, "transaction": False},
             return_=lambda v: v,
             run_query=_unsupported_call("run_query()"),
             load_result=_unsupported_call("load_result()"),
@@ -243,6 +251,7 @@ class Renderer:
             execute=False,
         )
         self.macro_errors: list[ProjectError] = []
+        self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
         self._load_macros(macro_files or {})
 
     # ------------------------------------------------------------------ macros
@@ -252,6 +261,7 @@ class Renderer:
         for _ in range(2):
             self.macro_errors = []
             for path, source in sorted(macro_files.items()):
+                source = self._generic_tests_as_macros(source, path)
                 try:
                     self._recording = Recording()
                     module = self._compile(source, path).make_module({})
@@ -272,10 +282,33 @@ class Renderer:
                         self.env.globals[name] = _returning(getattr(module, name))
         self._recording = None
 
+    def _generic_tests_as_macros(self, source: str, path: str) -> str:
+        """``{% test name(...) %}...{% endtest %}`` as dbt compiles it: the macro ``test_name``.
+
+        The rewrite keeps every line where it was, so errors point at the user's lines.
+        """
+        if "test" not in source:
+            return source
+
+        def start(match: re.Match[str]) -> str:
+            self.generic_tests[match.group(2)] = path
+            return f"{match.group(1)}macro test_{match.group(2)}("
+
+        source = _TEST_START.sub(start, source)
+        return _TEST_END.sub(lambda m: f"{m.group(1)}endmacro", source)
+
     # ------------------------------------------------------------------ rendering
 
-    def render(self, source: str, path: str, *, incremental: bool = False) -> tuple[str, Recording]:
-        """Render a model's template; returns the SQL and what it called.
+    def render(
+        self,
+        source: str,
+        path: str,
+        *,
+        incremental: bool = False,
+        context: dict[str, Any] | None = None,
+    ) -> tuple[str, Recording]:
+        """Render a model's template (or a hook's, with its extra ``context``); returns the SQL
+        and what it called.
 
         Raises TemplateError naming the template file and line.
         """
@@ -284,9 +317,9 @@ class Renderer:
         self._incremental = incremental
         self._path = path
         try:
-            text = self._render_simple(source)
+            text = None if context else self._render_simple(source)
             if text is None:
-                text = self._compile(source, path).render()
+                text = self._compile(source, path).render(**(context or {}))
         except jinja2.TemplateSyntaxError as err:
             raise TemplateError(
                 f"Jinja syntax error: {err.message}",

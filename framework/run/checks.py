@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -332,17 +332,21 @@ class CheckEvaluator:
     # ------------------------------------------------------------------ storing failures
 
     def store_failures(self, check: CheckNode, scope: CheckScope) -> Relation | None:
-        """Write every failing row of ``check`` to ``<schema>_audit.<check name>``."""
+        """Write every failing row of ``check`` to ``<schema>_audit.<check name>`` (in a dbt
+        project, dbt's ``<target schema>_dbt_test__audit.<test name>``)."""
         node = self.manifest.nodes.get(check.asset or "")
         project = self.manifest.project
         if not check.sql:
             return None
         base_schema = node.relation.schema_name if node and node.relation else project.schema_name
         database = node.relation.database if node and node.relation else project.database
+        schema = f"{base_schema}_audit"
+        if project.flavor == "dbt":
+            schema, database = f"{project.schema_name}_dbt_test__audit", project.database
         name = check.name if scope.partition is None else f"{check.name}__{_safe(scope.partition)}"
         relation = Relation(
             database,
-            self.adapter.normalize_name(f"{base_schema}_audit"),
+            self.adapter.normalize_name(schema),
             self.adapter.normalize_name(name),
         )
         self.adapter.ensure_schema(relation.database, relation.schema)
@@ -570,6 +574,9 @@ class CheckHook(StepHook):
         summary.failed_checks = sorted({r.check for r in self.failures})
 
     def _emit(self, result: CheckEvaluated) -> None:
+        check = self.manifest.checks.get(result.check)
+        if check is not None and check.store_failures and result.status not in ("skipped",):
+            result = store_failing_rows(self.evaluator, check, result)
         with self._lock:
             self.results.append(result)
         self.sink.emit(result)
@@ -588,9 +595,27 @@ def _skip_reason(status: str, step_id: str, cause: str | None) -> str:
     return f"'{step_id}' was skipped" + (f" ({cause})" if cause else "")
 
 
-def _with_message(result: CheckEvaluated, message: str) -> CheckEvaluated:
-    from dataclasses import replace
+def store_failing_rows(
+    evaluator: CheckEvaluator, check: CheckNode, result: CheckEvaluated
+) -> CheckEvaluated:
+    """Keep a failing check's rows in its audit table (``store_failures``); the result says where.
 
+    As in dbt, a passing test replaces the table with an empty one, so it never shows stale
+    failures; an erroring test stores nothing.
+    """
+    if result.status in ("error", "skipped") or check.kind == "python":
+        return result
+    try:
+        stored = evaluator.store_failures(check, CheckScope(partition=result.partition))
+    except Exception as err:  # noqa: BLE001 - keep the result, say what failed
+        return _with_message(result, f"could not store failures: {err}")
+    if stored is None:
+        return result
+    out = replace(result, stored=str(stored))
+    return _with_message(out, f"all failing rows in {stored}") if result.failing_rows else out
+
+
+def _with_message(result: CheckEvaluated, message: str) -> CheckEvaluated:
     text = f"{result.message}; {message}" if result.message else message
     return replace(result, message=text)
 
@@ -667,18 +692,15 @@ def run_tests(
         for result in evaluator.evaluate(members, scope):
             if fail_fast and is_failure(result):
                 stop.set()
+            check = manifest.checks[result.check]
             stored = None
-            if store_failures and result.failing_rows and result.status != "error":
-                try:
-                    stored = evaluator.store_failures(manifest.checks[result.check], scope)
-                except Exception as err:  # noqa: BLE001 - keep the result, say what failed
-                    result = _with_message(result, f"could not store failures: {err}")
-            if stored is not None:
-                result = _with_message(result, f"all failing rows in {stored}")
+            if check.store_failures or (store_failures and result.failing_rows):
+                result = store_failing_rows(evaluator, check, result)
+                stored = result.stored
             with lock:
                 run.results.append(result)
-                if stored is not None:
-                    run.stored[result.check] = str(stored)
+                if stored:
+                    run.stored[result.check] = stored
             fan.emit(result)
 
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="orch-check") as pool:

@@ -59,6 +59,7 @@ class RunSummary:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     interrupted: bool = False
     failed_checks: list[str] = field(default_factory=list)  # error-severity check failures
+    failed_hooks: list[str] = field(default_factory=list)  # on-run-start/-end hooks that failed
     duration_s: float = 0.0
 
     def count(self, status: str) -> int:
@@ -70,7 +71,11 @@ class RunSummary:
         """success, failed or interrupted."""
         if self.interrupted:
             return "interrupted"
-        if self.failed_checks or any(o.status in (FAILED, BLOCKED) for o in self.outcomes.values()):
+        if (
+            self.failed_checks
+            or self.failed_hooks
+            or any(o.status in (FAILED, BLOCKED) for o in self.outcomes.values())
+        ):
             return "failed"  # an error-severity check failing fails the run, blocking or not
         return "success"
 

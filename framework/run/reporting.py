@@ -23,6 +23,7 @@ from orch.errors import OrchError
 from orch.events import (
     CheckEvaluated,
     Event,
+    HookRan,
     LogEmitted,
     OpStepFailed,
     OpStepRetried,
@@ -176,6 +177,19 @@ class RunResultsWriter:
                         "partition": event.partition,
                         "execution_time": round(event.duration_s, 4),
                         "failures": event.failing_rows,
+                        "message": event.message or None,
+                        "adapter_response": {},
+                        "relation_name": None,
+                    }
+                )
+            elif isinstance(event, HookRan):  # dbt's operation results
+                project = self.manifest.project.name
+                self.results.append(
+                    {
+                        "unique_id": f"operation.{project}.{project}-{event.phase}-{event.index}",
+                        "status": "success" if event.status == "success" else "error",
+                        "partition": None,
+                        "execution_time": round(event.duration_s, 4),
                         "message": event.message or None,
                         "adapter_response": {},
                         "relation_name": None,
@@ -400,6 +414,14 @@ class ConsoleReporter:
     def _on_OpStepSkipped(self, e: OpStepSkipped) -> None:  # noqa: N802
         self._tick(e.step_key)
         self._line("SKIP", "yellow", plain(f"{e.step_key}: {e.reason}"))
+
+    def _on_HookRan(self, e: HookRan) -> None:  # noqa: N802
+        ok = e.status == "success"
+        what = f"{e.phase} hook {e.index + 1} ({e.origin})"
+        text = f"{what}: OK" if ok else f"{what} failed: {redaction.scrub(e.message)}"
+        pad = " " * (len(str(self.total)) * 2 + 1)
+        status = f"[{'green' if ok else 'red'}]{'HOOK' if ok else 'ERROR':<7}[/]"
+        self.console.print(f"{pad} {status} {plain(text)}")
 
     def _on_LogEmitted(self, e: LogEmitted) -> None:  # noqa: N802
         message = redaction.scrub(e.message)

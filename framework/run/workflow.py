@@ -21,10 +21,19 @@ from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.config import RunOptions, TargetConfig
-from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted
+from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted, StepSkipped
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
-from orch.run.executor import Executor, PartitionMapper, RunSummary, StepHook
+from orch.run.executor import (
+    SKIPPED,
+    Executor,
+    PartitionMapper,
+    RunSummary,
+    StepHook,
+    StepOutcome,
+)
+from orch.run.hooks import HookRunner
+from orch.run.materialize import materialize
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime, remove_owned_files
@@ -194,11 +203,13 @@ def _execute(
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
+        hooks = HookRunner(adapter, run_id, fan)
         executor = Executor(
             plan,
             manifest,
             adapter,
             fan,
+            step_function=hooks.around(materialize),
             run_id=run_id,
             project_root=str(project.root),
             threads=options.threads or project.target.threads,
@@ -210,10 +221,24 @@ def _execute(
             partition_mapper=partition_mapper,
         )
         with interrupt_on_sigterm():
-            summary = executor.run()
+            if hooks.run_start(manifest):
+                summary = executor.run()
+            else:  # dbt: a failing on-run-start hook skips every node of the run
+                summary = skip_all(plan, run_id, fan, "an on-run-start hook failed")
+            hooks.run_end(manifest)
+        summary.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
         if hook is not None:  # checks that could not run are reported as skipped
             hook.finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
+    return summary
+
+
+def skip_all(plan: Plan, run_id: str, sink: EventSink, reason: str) -> RunSummary:
+    """Every step of ``plan`` skipped for ``reason`` (reported as such)."""
+    summary = RunSummary()
+    for step in plan.order:
+        summary.outcomes[step.step_id] = StepOutcome(SKIPPED, cause=reason)
+        sink.emit(StepSkipped(run_id, step.step_id, step.asset, step.partition, reason))
     return summary
 
 

@@ -94,3 +94,24 @@ class Warehouse:
 def warehouse(coffee: Path) -> Warehouse:
     """The coffee project's DuckDB file (``path: coffee.duckdb`` in its profile)."""
     return Warehouse(coffee / "coffee.duckdb")
+
+
+@pytest.fixture
+def bakery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/bakery_dbt`` (custom generic tests, hooks, snapshots); the current
+    directory, ``HOME`` isolated as for ``coffee``."""
+    project = tmp_path / "bakery_dbt"
+    shutil.copytree(FIXTURES / "bakery_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    return project
+
+
+@pytest.fixture
+def bakery_db(bakery: Path) -> Warehouse:
+    """The bakery project's DuckDB file."""
+    return Warehouse(bakery / "bakery.duckdb")

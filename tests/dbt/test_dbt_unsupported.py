@@ -99,14 +99,6 @@ CASES = [
         id="adapter-introspection",
     ),
     pytest.param(
-        {
-            "data_tests/generic/is_positive.sql": "{% test is_positive(model, column_name) %}\n"
-            "select * from {{ model }} where {{ column_name }} <= 0\n{% endtest %}\n"
-        },
-        "data_tests/generic/is_positive.sql:1:1: custom generic tests ({% test %}): not supported",
-        id="generic-test",
-    ),
-    pytest.param(
         {"macros/mat.sql": "{% materialization my_mat, default %}\n{% endmaterialization %}\n"},
         "macros/mat.sql:1:1: custom materializations ({% materialization %}): not supported",
         id="materialization",

@@ -1,0 +1,145 @@
+"""Running hooks: SQL around each step and at the start and end of a run (dbt's semantics).
+
+The one implementation of hooks. The compiler renders them (:mod:`orch.compiler.hooks`); here
+they run, through the adapter only:
+
+- A step with hooks runs as dbt's materializations run them::
+
+      pre-hooks with transaction: false       (before BEGIN)
+      BEGIN
+        pre-hooks (transaction: true, the default)
+        the materialization
+        post-hooks (transaction: true)
+      COMMIT
+      post-hooks with transaction: false      (after COMMIT)
+
+  A failing hook fails the step; inside the transaction everything the step wrote is rolled back
+  (the previous table stays), so a post-hook that fills the table never leaves it half done.
+  On warehouses whose DDL commits by itself (Snowflake) the rollback covers DML only, as in dbt.
+- ``on-run-start`` hooks run before the first step, each in its own statement; the first failure
+  stops the rest, and the run's steps are skipped (dbt ≥ 1.8). ``on-run-end`` hooks run after the
+  last step, whatever happened (also after a failing on-run-start); a failure fails the run.
+
+:class:`HookRunner` is the interface: :meth:`HookRunner.around` wraps a step function,
+:meth:`HookRunner.run_start` / :meth:`HookRunner.run_end` run the project's hooks. Its outcomes are
+plain :class:`HookOutcome` values, so other kinds of hooks (Python callbacks on success or failure)
+can be added beside the SQL ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from orch.errors import ModelFailedError
+from orch.events import EventSink, HookRan
+from orch.load.rendering import INVOCATION_MARKER
+from orch.manifest import HookSql, Manifest, Node
+
+if TYPE_CHECKING:
+    from orch.adapters.base import Adapter
+    from orch.run.materialize import MaterializeResult, StepContext, StepFunction
+
+ON_RUN_START, ON_RUN_END = "on-run-start", "on-run-end"
+
+
+class HookFailedError(ModelFailedError):
+    """A hook's SQL failed: the step (or the run, for on-run hooks) fails."""
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """How one hook ended: ``success`` or ``error`` (with the warehouse's message)."""
+
+    phase: str  # pre-hook, post-hook, on-run-start, on-run-end
+    index: int
+    origin: str
+    status: str
+    message: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class HookRunner:
+    """Runs the hooks of one run on its adapter; ``outcomes`` lists every on-run hook's result."""
+
+    adapter: Adapter
+    run_id: str
+    sink: EventSink | None = None
+    outcomes: list[HookOutcome] = field(default_factory=list)
+
+    def sql(self, hook: HookSql) -> str:
+        """The hook's SQL for this run (``invocation_id`` is the run's id)."""
+        return hook.sql.replace(INVOCATION_MARKER, self.run_id)
+
+    # ------------------------------------------------------------------ steps
+
+    def around(self, step: StepFunction) -> StepFunction:
+        """``step`` with each node's pre- and post-hooks around it (see the module docstring)."""
+
+        def run(node: Node, ctx: StepContext) -> MaterializeResult:
+            if not node.pre_hook and not node.post_hook:
+                return step(node, ctx)
+            self._model_hooks(node, "pre-hook", node.pre_hook, transaction=False)
+            with ctx.adapter.transaction():
+                self._model_hooks(node, "pre-hook", node.pre_hook, transaction=True)
+                result = step(node, ctx)
+                self._model_hooks(node, "post-hook", node.post_hook, transaction=True)
+            self._model_hooks(node, "post-hook", node.post_hook, transaction=False)
+            return result
+
+        return run
+
+    def _model_hooks(
+        self, node: Node, phase: str, hooks: list[HookSql], *, transaction: bool
+    ) -> None:
+        for i, hook in enumerate(hooks):
+            if hook.transaction != transaction or not hook.sql:
+                continue
+            try:
+                self.adapter.execute(self.sql(hook))
+            except Exception as err:  # the warehouse refused it: the step fails, saying which
+                raise HookFailedError(
+                    f"{phase} {i + 1} of '{node.name}' failed: {err}",
+                    hint=f"The hook is declared in {hook.origin}",
+                ) from err
+
+    # ------------------------------------------------------------------ the run
+
+    def run_start(self, manifest: Manifest) -> bool:
+        """Run ``on-run-start``; False when one failed (the run's steps must then be skipped)."""
+        return self._run_hooks(ON_RUN_START, manifest.on_run_start)
+
+    def run_end(self, manifest: Manifest) -> bool:
+        """Run ``on-run-end``; False when one failed (the run fails)."""
+        return self._run_hooks(ON_RUN_END, manifest.on_run_end)
+
+    def _run_hooks(self, phase: str, hooks: list[HookSql]) -> bool:
+        for i, hook in enumerate(hooks):
+            if not hook.sql:
+                continue
+            t0 = time.perf_counter()
+            try:
+                self.adapter.execute(self.sql(hook))
+            except Exception as err:  # noqa: BLE001 - reported as the hook's outcome
+                self._record(HookOutcome(phase, i, hook.origin, "error", str(err),
+                                         time.perf_counter() - t0))  # fmt: skip
+                return False
+            self._record(
+                HookOutcome(phase, i, hook.origin, "success", "", time.perf_counter() - t0)
+            )
+        return True
+
+    def _record(self, outcome: HookOutcome) -> None:
+        self.outcomes.append(outcome)
+        if self.sink is not None:
+            self.sink.emit(
+                HookRan(self.run_id, outcome.phase, outcome.index, outcome.origin, outcome.status,
+                        outcome.duration_s, outcome.message)
+            )  # fmt: skip
+
+    @property
+    def failed(self) -> list[HookOutcome]:
+        """The on-run hooks that failed."""
+        return [o for o in self.outcomes if o.status == "error"]
