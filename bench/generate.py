@@ -2,6 +2,12 @@
 
 Usage: ``python bench/generate.py N OUT_DIR [--seed S] [--layers L]``
 
+``--flavour realistic`` (issue 21) makes the warehouse do real work instead: layer-0 tables of
+10,000 rows, two more SQL shapes (``QUALIFY`` and ``EXISTS``), views never more than two deep (a
+view's view parent reads only tables), and about 0.4 checks per model in the YAML files
+(``unique``/``not_null`` on ``id``, ``not_null`` on ``grp``, ``accepted_values`` on ``flag``,
+``relationships`` to the parent a filter-like model reads its rows from) — all of which pass.
+
 The models sit in ``L`` layers (10 by default). Layer-0 models make 50 rows from nothing
 (``range(50)``); every other model reads one to three models of earlier layers (mostly the layer
 just before) with the kind of SQL analysts write: joins, CTEs, aggregates joined back, window
@@ -42,6 +48,13 @@ class ModelSpec:
     parents: list[str] = field(default_factory=list)
     materialized: str = "table"
     kind: str = "source"
+    rows: int = 50  # rows a layer-0 model makes
+
+
+FLAVOURS = ("synthetic", "realistic")
+REALISTIC_ROWS = 10_000
+# Shapes whose rows are a subset of their first parent's (a relationships check holds).
+SUBSET_SHAPES = {"filter_case", "select_star", "window", "agg_join_back", "qualify", "exists"}
 
 
 def _layer_bounds(n: int, layers: int) -> list[tuple[int, int]]:
@@ -55,16 +68,19 @@ def _layer_bounds(n: int, layers: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def plan_models(n: int, seed: int, layers: int = 10) -> list[ModelSpec]:
+def plan_models(n: int, seed: int, layers: int = 10, flavour: str = "synthetic") -> list[ModelSpec]:
     """Choose names, layers, parents, SQL shapes and materializations for ``n`` models."""
     rng = random.Random(seed)
+    realistic = flavour == "realistic"
+    shapes = REALISTIC_SHAPES_BY_ARITY if realistic else SHAPES_BY_ARITY
+    view_depth: dict[str, int] = {}  # views stacked on top of each other, ending here
     specs: list[ModelSpec] = []
     by_layer: list[list[str]] = []
     for layer, (start, end) in enumerate(_layer_bounds(n, layers)):
         prefix = PREFIXES[min(layer * len(PREFIXES) // max(layers, 1), len(PREFIXES) - 1)]
         names = [f"{prefix}_{i:05d}" for i in range(start, end)]
         for name in names:
-            spec = ModelSpec(name=name, layer=layer)
+            spec = ModelSpec(name=name, layer=layer, rows=REALISTIC_ROWS if realistic else 50)
             if layer > 0:
                 n_parents = rng.choices((1, 2, 3), weights=(35, 45, 20))[0]
                 parents: list[str] = []
@@ -77,8 +93,12 @@ def plan_models(n: int, seed: int, layers: int = 10) -> list[ModelSpec]:
                     if candidate not in parents:
                         parents.append(candidate)
                 spec.parents = parents
-                spec.kind = rng.choice(SHAPES_BY_ARITY[min(len(parents), 3)])
+                spec.kind = rng.choice(shapes[min(len(parents), 3)])
             spec.materialized = "view" if rng.random() < 0.17 else "table"
+            depth = 1 + max((view_depth[p] for p in spec.parents), default=0)
+            if realistic and spec.materialized == "view" and depth > 2:
+                spec.materialized = "table"
+            view_depth[name] = depth if spec.materialized == "view" else 0
             specs.append(spec)
         by_layer.append(names)
     return specs
@@ -103,7 +123,7 @@ def _source_sql(spec: ModelSpec, rng: random.Random) -> str:
     ((i * {rng.randint(3, 61)}) % 100) / 100.0 as score,
     i % {rng.randint(2, 5)} = 0 as flag,
     timestamp '2024-01-01 00:00:00' + i * interval {rng.randint(1, 24)} hour as created_at
-from range(50) as t(i)
+from range({spec.rows}) as t(i)
 """
 
 
@@ -217,7 +237,7 @@ from {a} as a
 
 def _union_sql(spec: ModelSpec, rng: random.Random) -> str:
     a, b = (_ref(p, rng) for p in spec.parents[:2])
-    cut = rng.randint(10, 40)
+    cut = rng.randint(spec.rows // 5, spec.rows * 4 // 5)
     return f"""select id, k, grp, amount, score, flag, created_at
 from {a}
 where id < {cut}
@@ -265,6 +285,38 @@ left join flags
 """
 
 
+def _qualify_sql(spec: ModelSpec, rng: random.Random) -> str:
+    p = _ref(spec.parents[0], rng)
+    return f"""-- the top rows of each group, by amount
+select
+    id,
+    k,
+    grp,
+    amount,
+    score,
+    flag,
+    created_at
+from {p}
+qualify row_number() over (partition by grp, k % {rng.randint(2, 9)} order by amount desc, id)
+    <= {rng.randint(20, 400)}
+"""
+
+
+def _exists_sql(spec: ModelSpec, rng: random.Random) -> str:
+    a, b = (_ref(p, rng) for p in spec.parents[:2])
+    negate = rng.choice(("", "not "))
+    return f"""-- rows of one model that {negate}have a flagged match in another
+select a.id, a.k, a.grp, a.amount, a.score, a.flag, a.created_at
+from {a} as a
+where {negate}exists (
+    select 1
+    from {b} as b
+    where b.id = a.id
+        and b.flag
+)
+"""
+
+
 ShapeFn = Callable[[ModelSpec, random.Random], str]
 
 SHAPES: dict[str, ShapeFn] = {
@@ -276,6 +328,8 @@ SHAPES: dict[str, ShapeFn] = {
     "join2": _join2_sql,
     "union": _union_sql,
     "join3": _join3_sql,
+    "qualify": _qualify_sql,
+    "exists": _exists_sql,
 }
 
 # Weighted by repetition: a few ``select *``, mostly explicit column lists.
@@ -283,6 +337,13 @@ SHAPES_BY_ARITY: dict[int, tuple[str, ...]] = {
     1: ("filter_case", "filter_case", "window", "window", "agg_join_back", "agg_join_back",
         "select_star"),
     2: ("join2", "join2", "join2", "union"),
+    3: ("join3",),
+}  # fmt: skip
+
+
+REALISTIC_SHAPES_BY_ARITY: dict[int, tuple[str, ...]] = {
+    1: ("filter_case", "window", "window", "agg_join_back", "qualify", "qualify", "select_star"),
+    2: ("join2", "join2", "union", "exists"),
     3: ("join3",),
 }  # fmt: skip
 
@@ -295,7 +356,26 @@ def render_model(spec: ModelSpec, rng: random.Random) -> str:
     return body
 
 
-def render_properties(block: list[ModelSpec], rng: random.Random) -> str:
+def _column_checks(spec: ModelSpec, rng: random.Random) -> dict[str, list[str]]:
+    """About 0.4 passing checks per model (realistic flavour), by column."""
+    checks: dict[str, list[str]] = {}
+    draw = rng.random()
+    if draw < 0.09:
+        checks["id"] = ["unique", "not_null"]
+    elif draw < 0.19:
+        checks["id"] = ["unique"]
+    elif draw < 0.27:
+        checks["grp"] = ["not_null"]
+    elif draw < 0.30:
+        checks["flag"] = ["{accepted_values: {values: [true, false], quote: false}}"]
+    elif draw < 0.34 and spec.kind in SUBSET_SHAPES:
+        checks["id"] = [f"{{relationships: {{to: ref('{spec.parents[0]}'), field: id}}}}"]
+    return checks
+
+
+def render_properties(
+    block: list[ModelSpec], rng: random.Random, flavour: str = "synthetic"
+) -> str:
     """A YAML property file describing a block of models (columns for some of them)."""
     lines = ["version: 2", "", "models:"]
     for spec in block:
@@ -305,12 +385,20 @@ def render_properties(block: list[ModelSpec], rng: random.Random) -> str:
                      f"{upstream}.")  # fmt: skip
         if rng.random() < 0.3:
             lines.append(f"    tags: [layer_{spec.layer}]")
-        if rng.random() < 0.25:
+        described = rng.random() < 0.25
+        checks = _column_checks(spec, rng) if flavour == "realistic" else {}
+        columns = {c: "" for c in checks}
+        if described:
+            columns = {"id": "Row identifier, unique within the model.",
+                       "amount": "A synthetic measure.", **columns}  # fmt: skip
+        if columns:
             lines.append("    columns:")
-            lines.append("      - name: id")
-            lines.append("        description: Row identifier, unique within the model.")
-            lines.append("      - name: amount")
-            lines.append("        description: A synthetic measure.")
+        for column, text in columns.items():
+            lines.append(f"      - name: {column}")
+            if text:
+                lines.append(f"        description: {text}")
+            if column in checks:
+                lines.append(f"        data_tests: [{', '.join(checks[column])}]")
     return "\n".join(lines) + "\n"
 
 
@@ -335,9 +423,11 @@ PROFILES_YML = """{name}:
 """
 
 
-def generate_project(n: int, out_dir: Path, seed: int = 0, layers: int = 10) -> list[ModelSpec]:
+def generate_project(
+    n: int, out_dir: Path, seed: int = 0, layers: int = 10, flavour: str = "synthetic"
+) -> list[ModelSpec]:
     """Write a project of ``n`` models to ``out_dir``; ``models/`` is replaced, the rest is kept."""
-    specs = plan_models(n, seed, layers)
+    specs = plan_models(n, seed, layers, flavour)
     rng = random.Random(seed * 1_000_003 + n)
     out_dir.mkdir(parents=True, exist_ok=True)
     models_dir = out_dir / "models"
@@ -358,19 +448,28 @@ def generate_project(n: int, out_dir: Path, seed: int = 0, layers: int = 10) -> 
         block = specs[start : start + PROPS_PER_FILE]
         folder = layer_dirs[block[0].layer]
         path = folder / f"_models_{start // PROPS_PER_FILE:04d}.yml"
-        path.write_text(render_properties(block, rng))
-    meta = {"models": n, "seed": seed, "layers": layers}
+        path.write_text(render_properties(block, rng, flavour))
+    meta = _meta(n, seed, layers, flavour)
     (out_dir / META_FILE).write_text(json.dumps(meta, sort_keys=True) + "\n")
     return specs
 
 
-def is_generated(out_dir: Path, n: int, seed: int = 0, layers: int = 10) -> bool:
+def _meta(n: int, seed: int, layers: int, flavour: str) -> dict[str, object]:
+    meta: dict[str, object] = {"models": n, "seed": seed, "layers": layers}
+    if flavour != "synthetic":  # projects generated before flavours existed stay valid
+        meta["flavour"] = flavour
+    return meta
+
+
+def is_generated(
+    out_dir: Path, n: int, seed: int = 0, layers: int = 10, flavour: str = "synthetic"
+) -> bool:
     """True when ``out_dir`` already holds the project ``generate_project`` would write."""
     meta_path = out_dir / META_FILE
     if not meta_path.is_file():
         return False
     meta = json.loads(meta_path.read_text())
-    return meta == {"models": n, "seed": seed, "layers": layers}
+    return bool(meta == _meta(n, seed, layers, flavour))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -380,11 +479,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out_dir", type=Path, help="project folder to write")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--layers", type=int, default=10, help="DAG depth (default 10)")
+    parser.add_argument("--flavour", choices=FLAVOURS, default="synthetic", help="SQL and sizes")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("N must be at least 1")
     started = time.perf_counter()
-    specs = generate_project(args.n, args.out_dir, args.seed, args.layers)
+    specs = generate_project(args.n, args.out_dir, args.seed, args.layers, args.flavour)
     views = sum(s.materialized == "view" for s in specs)
     edges = sum(len(s.parents) for s in specs)
     print(

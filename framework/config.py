@@ -651,6 +651,10 @@ class RunOptions:
     end: str | None = None
     dry_run: bool = False
     changed_only: bool = False
+    # Which checks ``build`` runs: "built" — those reading an asset this run builds (and those
+    # named by a criterion); checks of assets skipped as up to date keep their last result.
+    # "all" — every check of the selection, even on unchanged data.
+    checks: str = "built"
 
 
 # --------------------------------------------------------------------------- validation helpers

@@ -312,6 +312,11 @@ class Selection:
             }
         return set(chosen - ev.excluded_checks)
 
+    def named_checks(self, manifest: Manifest) -> frozenset[str]:
+        """The checks a criterion picked by itself (a check's name, ``test_type:``...), as
+        opposed to those that come along because they read a selected asset."""
+        return self._evaluation(manifest).direct_checks
+
     def _evaluation(self, manifest: Manifest) -> _Evaluation:
         for ref, done in self._memo:
             if ref() is manifest:

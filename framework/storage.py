@@ -60,17 +60,31 @@ def parquet_glob(base_dir: str, asset: str, partitioned: bool) -> str:
     return f"{base}/{asset}/{PARQUET_FILE}"
 
 
-def builtin_of(name: str, declarations: Mapping[str, Any]) -> str | None:
-    """The built-in IO manager ``name`` stands for: itself (undeclared, or declared without a
-    type), or the built-in its declared ``type`` names; None for a project's own class."""
-    decl = declarations.get(name)
-    declared_type = decl.get("type") if isinstance(decl, Mapping) else None
-    if declared_type is None:
+def declared_type(decl: Any, target: str | None = None) -> str | None:
+    """A resource's ``type``: ``targets.<target>.type`` when given (an IO manager may differ per
+    target: Parquet files on DuckDB, the warehouse on Snowflake), else its own ``type``."""
+    if not isinstance(decl, Mapping):
+        return None
+    per_target = decl.get("targets")
+    if target is not None and isinstance(per_target, Mapping):
+        override = per_target.get(target)
+        if isinstance(override, Mapping) and override.get("type") is not None:
+            return str(override["type"])
+    value = decl.get("type")
+    return None if value is None else str(value)
+
+
+def builtin_of(name: str, declarations: Mapping[str, Any], target: str | None = None) -> str | None:
+    """The built-in IO manager ``name`` stands for on ``target``: itself (undeclared, or declared
+    without a type), or the built-in its declared ``type`` names; None for a project's own
+    class."""
+    text = declared_type(declarations.get(name), target)
+    if text is None:
         return name if name in BUILTIN_IO_MANAGERS else None
-    text = str(declared_type).rsplit(".", 1)[-1] if "." in str(declared_type) else declared_type
+    text = text.rsplit(".", 1)[-1]
     if text in BUILTIN_IO_MANAGERS:
-        return str(text)
-    return _BUILTIN_CLASSES.get(str(text))
+        return text
+    return _BUILTIN_CLASSES.get(text)
 
 
 def is_remote(base: str) -> bool:
@@ -282,3 +296,18 @@ def external_files(
         if not is_remote(text) and not Path(text).is_absolute():
             text = str(Path(project_root, text))
     return ExternalFiles(text, fmt, columns)
+
+
+def stored_outside_warehouse(
+    materialized: str,
+    io_manager: str | None,
+    declarations: Mapping[str, Any],
+    target: str | None = None,
+) -> bool:
+    """Whether an asset's data lives in files or objects rather than a warehouse relation (an
+    external model, or a Python asset whose IO manager is not the warehouse)."""
+    if materialized == "external":
+        return True
+    if io_manager is None:
+        return False
+    return builtin_of(io_manager, declarations, target) != "warehouse"

@@ -38,11 +38,13 @@ from orch.config import RunOptions
 from orch.errors import OrchError
 from orch.events import CheckEvaluated, EventList, LogEmitted, StepFailed
 from orch.ops import OpContext
-from orch.run.python import RESOURCE_OVERRIDES
+from orch.run.io.external import read_external
+from orch.run.python import RESOURCE_OVERRIDES, PythonRuntime
 from orch.run.workflow import RunResult, run_command
+from orch.storage import InputContext, OutputContext, stored_outside_warehouse
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 IGNORED = ("target", "*.duckdb", "*.duckdb.wal", ".orch", "logs", "__pycache__")
 TEST_TARGET = "orch_test"
@@ -131,6 +133,7 @@ class TestRun:
     options: RunOptions
     error: OrchError | None = None
     _outputs: dict[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)  # the overrides it ran with
 
     @property
     def success(self) -> bool:
@@ -152,8 +155,11 @@ class TestRun:
         """``(asset, level, message)`` of every ``context.log`` line."""
         return [(e.asset, e.level, e.message) for e in self.events.of(LogEmitted)]
 
-    def output_for(self, name: str) -> pl.DataFrame:
-        """The asset's table as a polars DataFrame (read from the test warehouse)."""
+    def output_for(self, name: str) -> Any:
+        """The asset's output: its table as a polars DataFrame (read from the test warehouse),
+        or, for an asset stored by another IO manager, what that IO manager loads (a DataFrame
+        from Parquet files, the object stored by ``objects``; every partition of a partitioned
+        one)."""
         import polars as pl
 
         if name not in self._outputs:
@@ -163,6 +169,25 @@ class TestRun:
             if node is None or node.relation is None:
                 raise KeyError(f"'{name}' is not an asset with a table")
             project = self.result.compiled.project
+            io = node.python.io_manager if node.python else None
+            declared = project.config.resources
+            if node.materialized == "external":
+                self._outputs[name] = read_external(
+                    node, project.root, project.target_name, "output_for", name
+                )
+                return self._outputs[name]
+            if stored_outside_warehouse(node.materialized, io, declared, project.target_name):
+                assert io is not None
+                runtime = PythonRuntime.from_project(project)
+                runtime.resource_overrides = dict(self.resources)
+                partitioned = node.config.partitioned_by is not None
+                context = InputContext(
+                    name=name,
+                    upstream_output=OutputContext(key=(name,), asset=name),
+                    all_partitions=partitioned,
+                )
+                self._outputs[name] = runtime.io.get(io).load_input(context)
+                return self._outputs[name]
             adapter = get_adapter(project.target, project.root)
             with adapter:
                 table = adapter.read_arrow(node.relation.to_relation())
@@ -221,7 +246,7 @@ def materialize(
         return TestRun(root, None, events, options, error=err)
     finally:
         RESOURCE_OVERRIDES.reset(token)
-    return TestRun(root, result, events, options)
+    return TestRun(root, result, events, options, resources=dict(resources or {}))
 
 
 def _asset_name(item: str | Callable[..., Any]) -> str:

@@ -63,7 +63,7 @@ def parse_yaml(text: str, shown: str) -> YamlDoc:
     if node is None:
         doc.data = {}
         return doc
-    doc.data = _convert(node, (), doc.positions, shown)
+    doc.data = _Converter(doc.positions, shown).convert(node, ())
     return doc
 
 
@@ -73,33 +73,51 @@ def _char_at(text: str, index: int) -> str:
     return char if char in ("'", '"') else '"'
 
 
-def _convert(node: yaml.Node, key_path: KeyPath, positions: dict, shown: str) -> Any:
-    positions[key_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = _convert(value_node, key_path, positions, shown)
-                for m in merged if isinstance(merged, list) else [merged]:
-                    for k, v in m.items():
-                        out.setdefault(k, v)
-                continue
-            key = yaml.constructor.SafeConstructor().construct_object(key_node)
-            if key in out:
-                raise ConfigError(
-                    f"duplicate key '{key}'",
-                    location=Location(
-                        shown, key_node.start_mark.line + 1, key_node.start_mark.column + 1
-                    ),
-                    hint="Remove one of the two entries",
-                )
-            sub = (*key_path, key if isinstance(key, (str, int)) else str(key))
-            positions[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _convert(value_node, sub, positions, shown)
-            positions[sub] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*key_path, i), positions, shown) for i, item in enumerate(node.value)
-        ]
-    return yaml.constructor.SafeConstructor().construct_object(node)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Converter:
+    """Turns a composed YAML node tree into plain data, recording each key path's position.
+
+    One constructor per document (building one per scalar cost most of the parse); plain
+    strings, by far the most common scalars, are taken as they are.
+    """
+
+    def __init__(self, positions: dict[KeyPath, tuple[int, int]], shown: str) -> None:
+        self.positions = positions
+        self.shown = shown
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value
+        return self.constructor.construct_object(node)
+
+    def convert(self, node: yaml.Node, key_path: KeyPath) -> Any:
+        positions = self.positions
+        positions[key_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    merged = self.convert(value_node, key_path)
+                    for m in merged if isinstance(merged, list) else [merged]:
+                        for k, v in m.items():
+                            out.setdefault(k, v)
+                    continue
+                key = self.scalar(key_node)
+                where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if key in out:
+                    raise ConfigError(
+                        f"duplicate key '{key}'",
+                        location=Location(self.shown, *where),
+                        hint="Remove one of the two entries",
+                    )
+                sub = (*key_path, key if isinstance(key, (str, int)) else str(key))
+                out[key] = self.convert(value_node, sub)
+                positions[sub] = where
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*key_path, i)) for i, item in enumerate(node.value)]
+        return self.scalar(node)

@@ -239,3 +239,31 @@ def test_a_stale_key_file_is_not_trusted(make_project: MakeProject, tmp_path: Pa
     _compile_and_write(root)
     (root / "target" / "manifest.key.json").write_text("{not json")
     assert not _compile_and_write(root).unchanged
+
+
+def test_property_files_come_from_the_yaml_cache_with_their_positions(
+    make_project: MakeProject, tmp_path: Path
+):
+    """A second load reads unchanged property files from target/yaml_cache.json; an error found
+    in a cached document still names its file:line, and an edited file is parsed again."""
+    root = make_project(
+        tmp_path,
+        {
+            "models/a.sql": "select 1 as id",
+            "models/a.yml": "models:\n  - name: a\n    description: first\n",
+            "models/dated.yml": "models:\n  - name: b\n    meta: {since: 2024-01-01}\n",
+            "models/b.sql": "select 1 as id",
+        },
+    )
+    assert run_cli("compile", "--project-dir", root).exit_code == 0
+    cached = json.loads((root / "target" / "yaml_cache.json").read_text())["entries"]
+    stored = [entry["data"] for entry in cached.values()]
+    assert {"models": [{"name": "a", "description": "first"}]} in stored
+    assert len(stored) == 1  # a date does not survive JSON: that file is parsed every time
+
+    (root / "models" / "a.yml").write_text("models:\n  - name: a\n    colums: []\n")
+    first = run_cli("compile", "--project-dir", root)
+    again = run_cli("compile", "--project-dir", root)  # now from the cache
+    assert first.exit_code == again.exit_code == 2
+    assert "models/a.yml:3" in first.stderr
+    assert first.stderr == again.stderr

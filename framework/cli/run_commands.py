@@ -71,6 +71,7 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
         partition=kwargs.get("partition"),
         start=kwargs.get("start"),
         end=kwargs.get("end"),
+        checks=kwargs.get("checks") or "built",
     )
     sink = JsonLinesReporter() if kwargs["log_format"] == "json" else ConsoleReporter()
     result = run_command(options, command, sinks=[sink])  # type: ignore[arg-type]
@@ -96,11 +97,16 @@ def _print_plan(result: Any) -> None:
 @selection_options
 @run_options
 @partition_options
+@click.option("--checks", "checks", type=click.Choice(["built", "all"]), default="built",
+              show_default=True,
+              help="built: the checks of what this run builds (checks of assets skipped as up "
+                   "to date keep their last result); all: every selected check.")  # fmt: skip
 def build_command(**kwargs: Any) -> None:
     """Load seeds, build models (and run their checks) in dependency order.
 
     Plain `orch build` rebuilds the whole selection, since sources can change outside orch;
-    `--changed` builds only what is missing or stale. Exit code 1 when anything failed.
+    `--changed` builds only what is missing or stale; the checks of assets it skips as up to
+    date are not re-run (`--checks all` re-runs them). Exit code 1 when anything failed.
 
     \b
     Examples:

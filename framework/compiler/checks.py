@@ -69,6 +69,7 @@ from orch.load.project import Project
 from orch.manifest import CheckNode, Node
 from orch.names import normalize_identifier
 from orch.sql import parse_condition, transpile, written_columns
+from orch.storage import stored_outside_warehouse
 from pydantic import ValidationError
 from sqlglot import exp
 
@@ -165,6 +166,19 @@ class CheckCompiler:
                 location=spec.location,
                 hint=f"'{check_type}' takes: {allowed}",
             ) from None
+        if node.resource_type == "model" and stored_outside_warehouse(
+            node.materialized,
+            node.python.io_manager if node.python else None,
+            self.project.config.resources,
+            self.project.target_name,
+        ):
+            raise ConfigError(
+                f"check '{check_type}' on '{spec.asset}': the asset is stored outside the "
+                "warehouse (IO manager or materialized='external'), where checks cannot run",
+                location=spec.location,
+                hint="Attach the check to a downstream model that reads it (or store the asset "
+                "in the warehouse)",
+            )
         if node.relation is None:
             self.warnings.append(
                 f"{spec.location}: check '{check_type}' on ephemeral model '{spec.asset}' "

@@ -34,6 +34,7 @@ from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
     declared_columns,
+    external_fingerprint,
     fingerprint_of,
     relations_may_collide,
     settings_fingerprint,
@@ -153,7 +154,7 @@ def compile_project(
     try:
         manifest = compiler.compile()
         if python_assets:
-            py_checks = python_models.python_check_nodes(project, python_assets)
+            py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
     except BaseException:
         if files is not None:
@@ -515,6 +516,7 @@ class _Compiler:
                 model.sql_fingerprint,
                 settings_fingerprint(config),
                 *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())),
+                *external_fingerprint(config),
             ),
         )
 

@@ -37,7 +37,12 @@ from orch.load.project import Project
 from orch.load.python_files import PythonAsset, collect_assets
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
-from orch.storage import BUILTIN_IO_MANAGERS, TABLE_IO_MANAGERS, builtin_of
+from orch.storage import (
+    BUILTIN_IO_MANAGERS,
+    TABLE_IO_MANAGERS,
+    builtin_of,
+    stored_outside_warehouse,
+)
 from orch.yamldoc import load_yaml
 
 # Settings that change what a build writes (as for SQL models; descriptive ones don't count).
@@ -224,6 +229,7 @@ def compile_python(
         config_fingerprint(run_config),
         json.dumps(sorted((c, i.data_type) for c, i in columns.items())),
         settings_fingerprint(config, PYTHON_FINGERPRINT_KEYS),
+        *([f"io_manager:{config.io_manager}"] if config.io_manager else []),  # where it is stored
     )
     return Node(
         name=a.name,
@@ -274,7 +280,7 @@ def resolve_io_manager(project: Project, a: PythonAsset, config: ModelConfig) ->
             + ", ".join(BUILTIN_IO_MANAGERS)
             + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
         )
-    builtin = builtin_of(name, declared)
+    builtin = builtin_of(name, declared, project.target_name)
     if builtin in TABLE_IO_MANAGERS and kind == "object":
         raise ConfigError(
             f"asset '{a.name}' returns {a.signature.output_annotation} (its annotation), which "
@@ -348,7 +354,9 @@ def resource_location(project: Project) -> Any:
     return locate
 
 
-def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict[str, CheckNode]:
+def python_check_nodes(
+    project: Project, assets: dict[str, PythonAsset], nodes: Mapping[str, Node] | None = None
+) -> dict[str, CheckNode]:
     """CheckNodes for ``@check`` functions in the imported files (run by the check runner)."""
     out: dict[str, CheckNode] = {}
     files = {id(a.file): a.file for a in assets.values()}
@@ -361,6 +369,20 @@ def python_check_nodes(project: Project, assets: dict[str, PythonAsset]) -> dict
                         f"check '{name}' is attached to unknown asset '{spec.asset}'",
                         location=Location(loaded.path),
                         hint=suggestion(spec.asset, [*assets, *project.models]) or "Fix asset=",
+                    )
+                )
+                continue
+            target = (nodes or {}).get(spec.asset)
+            target_io = target.python.io_manager if target and target.python else None
+            if target is not None and stored_outside_warehouse(
+                target.materialized, target_io, project.config.resources, project.target_name
+            ):
+                errors.append(
+                    ProjectError(
+                        f"check '{name}' is attached to '{spec.asset}', which is stored outside "
+                        "the warehouse (its IO manager), where checks cannot run",
+                        location=Location(loaded.path),
+                        hint="Attach it to a downstream asset that reads it",
                     )
                 )
                 continue

@@ -69,6 +69,15 @@ def settings_fingerprint(
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def external_fingerprint(config: ModelConfig) -> list[str]:
+    """Where an external model writes (changing it rebuilds the model); nothing for others, so
+    their fingerprints stay as they were."""
+    if config.materialized != "external":
+        return []
+    keys = ("location", "format", "partition_by")
+    return [json.dumps({k: config.extra.get(k) for k in keys}, sort_keys=True, default=str)]
+
+
 def declared_columns(columns: Iterable[ColumnProperties]) -> dict[str, ColumnInfo]:
     """Columns as YAML properties declare them (a model's or a source table's)."""
     return {
@@ -184,7 +193,7 @@ class ModelSettings:
         what = ""
         if upstream.python is not None and upstream.python.io_manager is not None:
             io_name = upstream.python.io_manager
-            builtin = builtin_of(io_name, resources)
+            builtin = builtin_of(io_name, resources, project.target_name)
             if builtin in (None, "warehouse"):
                 if builtin is None or upstream.relation is None:
                     raise self._unreadable(reader, upstream, io_name, where)

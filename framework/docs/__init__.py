@@ -115,6 +115,8 @@ class _SiteBuilder:
             if asset == name and (newest is None or rec.finished_at > newest.finished_at):
                 newest = rec
         meta = newest.metadata if newest is not None else {}
+        if newest is not None and "uri" not in meta:
+            return None  # stored in the warehouse after all (an IO manager per target)
         keep = ("uri", "format", "rows", "bytes", "type")
         return {"io_manager": io, **{k: meta[k] for k in keep if k in meta}}
 

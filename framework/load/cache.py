@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import orch
+from orch.errors import read_user_text
+from orch.yamldoc import YamlDoc, parse_yaml
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +154,50 @@ class ResultCache:
             self._dirty = False
         except OSError as err:
             log.debug("could not write cache %s: %s", self.path, err)
+
+
+YAML_CACHE_FILE = "yaml_cache.json"
+
+
+class YamlDocCache:
+    """Parsed property files (data and positions) by content hash, under ``target/``.
+
+    Parsing YAML with positions is most of a warm command's loading; a file whose text did not
+    change is taken from here. Only documents that JSON keeps exactly (string keys, plain
+    scalars — no dates, no non-string keys) are stored; the others are parsed every time.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._cache = ResultCache(path)
+
+    def load(self, path: Path, shown: str) -> YamlDoc:
+        """The document of ``path`` (shown as ``shown`` in errors), parsed or from the cache."""
+        text = read_user_text(path, shown)
+        key = content_key("yaml", shown, text)
+        hit = self._cache.get(key)
+        if hit is not None:
+            positions = {tuple(k): (line, col) for k, line, col in hit["positions"]}
+            return YamlDoc(shown, hit["data"], positions)
+        doc = parse_yaml(text, shown)
+        if _json_exact(doc.data):
+            self._cache.put(
+                key,
+                {"data": doc.data,
+                 "positions": [[list(k), line, col] for k, (line, col) in doc.positions.items()]},
+            )  # fmt: skip
+        return doc
+
+    def save(self) -> None:
+        """Write new entries (once per command)."""
+        self._cache.save()
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether ``value`` comes back from JSON as it went in (dict keys str, plain scalars)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_exact(v) for v in value)
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    return value is None or isinstance(value, (str, bool, int))

@@ -50,6 +50,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt
+from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -542,13 +543,15 @@ def _discover(project: Project) -> None:
         project.docs_files.extend(_walk(root, folder, (".md",)))
 
     project.yaml_files = list(yaml_files)
+    docs = YamlDocCache(project.target_dir / YAML_CACHE_FILE)
     for path in yaml_files:
         try:
-            _read_properties(project, path)
+            _read_properties(project, path, docs)
         except ErrorGroup as group:
             errors.extend(group.errors)
         except UserError as err:
             errors.append(err)
+    docs.save()
 
     has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
     if not project.models and not project.seeds and not errors and not has_jobs:
@@ -570,9 +573,9 @@ def _discover(project: Project) -> None:
             )
 
 
-def _read_properties(project: Project, path: Path) -> None:
+def _read_properties(project: Project, path: Path, docs: YamlDocCache) -> None:
     rel = _rel(project.root, path)
-    doc = load_yaml(path, rel)
+    doc = docs.load(path, rel)
     if not isinstance(doc.data, dict):
         return
     props = validate_doc(PropertiesFile, doc)

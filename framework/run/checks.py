@@ -411,6 +411,25 @@ def is_failure(result: CheckEvaluated) -> bool:
 # --------------------------------------------------------------------------- orch build
 
 
+def checks_left_standing(
+    manifest: Manifest, plan: Plan, checks: Iterable[str], named: Iterable[str] = ()
+) -> set[str]:
+    """The checks whose last result still holds: every asset they read was skipped as up to
+    date (``build --changed``), so their data did not change; checks ``named`` by the selection
+    itself always run."""
+    unchanged = set(plan.up_to_date) - {step.asset for step in plan.order}
+    keep = set(named)
+    out = set()
+    for name in checks:
+        check = manifest.checks.get(name)
+        if check is None or name in keep:
+            continue
+        reads = set(check.depends_on) | ({check.asset} if check.asset else set())
+        if reads and reads <= unchanged:
+            out.add(name)
+    return out
+
+
 class CheckHook(StepHook):
     """Checks inside ``orch build``: after each step, before publishing, and at the end.
 
@@ -442,6 +461,7 @@ class CheckHook(StepHook):
         self.steps_left: dict[str, int] = {}
         for step in plan.order:
             self.steps_left[step.asset] = self.steps_left.get(step.asset, 0) + 1
+        self.left_standing: set[str] = set()  # not re-run: what they read is up to date
         self.own: dict[str, list[CheckNode]] = {}  # asset -> its checks that run per step
         self.waiting: dict[str, CheckNode] = {}  # checks that run once their assets are done
         self.done: set[str] = set()  # check names (whole-asset runs)
@@ -470,9 +490,17 @@ class CheckHook(StepHook):
     ) -> CheckHook:
         """The hook of one ``orch build``: the checks of the assets the plan builds."""
         assets = {step.asset for step in plan.order}
-        checks = Selection.from_options(options).checks_for(manifest, assets)
+        selection = Selection.from_options(options)
+        checks = selection.checks_for(manifest, assets)
+        standing: set[str] = set()
+        if options.checks != "all":
+            standing = checks_left_standing(
+                manifest, plan, checks, selection.named_checks(manifest)
+            )
         evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
-        return cls(evaluator, plan, checks, sink, stop_on_error=project.flavor == "dbt")
+        hook = cls(evaluator, plan, checks - standing, sink, stop_on_error=project.flavor == "dbt")
+        hook.left_standing = standing
+        return hook
 
     # ------------------------------------------------------------------ audit (WAP)
 

@@ -7,6 +7,7 @@ written to the warehouse or the state store; every relation the query reads must
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from orch.load.project import ModelFile, load_project
 from orch.manifest import Manifest, Node
 from orch.partitions import bind_partition, definition_of
 from orch.sql import parse_query
+from orch.storage import stored_outside_warehouse
 from sqlglot import exp
 
 INLINE_NAME = "__orch_inline"
@@ -111,7 +113,13 @@ def _run_preview(
     sql = limited.sql(dialect=dialect)
     adapter = get_adapter(result.project.target, result.project.root)
     with adapter:
-        _require_upstream(adapter, result.manifest, node, shown or f"'{node.name}'")
+        _require_upstream(
+            adapter,
+            result.manifest,
+            node,
+            shown or f"'{node.name}'",
+            result.project.config.resources,
+        )
         table = adapter.fetch_arrow(sql)
     columns = list(table.column_names)
     values = [column.to_pylist() for column in table.columns]
@@ -136,8 +144,15 @@ def _bind_partition(node: Node, key: str | None, dialect: str) -> str:
     return bind_partition(node.compiled_code, definition, definition.validate(key), dialect)
 
 
-def _require_upstream(adapter: Adapter, manifest: Manifest, node: Node, shown: str) -> None:
-    """Every relation the query reads exists (through ephemeral models, which are inlined)."""
+def _require_upstream(
+    adapter: Adapter,
+    manifest: Manifest,
+    node: Node,
+    shown: str,
+    declarations: Mapping[str, Any] | None = None,
+) -> None:
+    """Every relation the query reads exists (through ephemeral models, which are inlined;
+    an asset stored as files is read from its files, not a relation)."""
     missing: list[str] = []
     seen: set[str] = set()
     stack = list(node.depends_on)
@@ -151,6 +166,10 @@ def _require_upstream(adapter: Adapter, manifest: Manifest, node: Node, shown: s
             continue
         if upstream.relation is None:  # ephemeral: its SQL is inlined, its own inputs count
             stack.extend(upstream.depends_on)
+            continue
+        io = upstream.python.io_manager if upstream.python else None
+        target = manifest.project.target_name
+        if stored_outside_warehouse(upstream.materialized, io, declarations or {}, target):
             continue
         relation = upstream.relation.to_relation()
         if not adapter.relation_exists(relation):

@@ -64,6 +64,8 @@ class PythonRuntime:
     resource_overrides: Mapping[str, Any] = field(default_factory=dict)  # test helpers
     project_file: str = "orch_project.yml"
     model_paths: tuple[str, ...] = ("models",)
+    # (asset, partition) -> the metadata its newest materialization recorded (the run's start)
+    stored_metadata: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
     _instances: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _io: IOManagers | None = None
@@ -157,6 +159,7 @@ def run_python_asset(
     spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
     key = window.key if window is not None else None
     kwargs: dict[str, Any] = {}
+    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
     params = _parameters(spec)
     for param, upstream in sig.inputs.items():
         kwargs[param] = load_input(
@@ -170,6 +173,7 @@ def run_python_asset(
             run_id=run_id,
             param=param,
             annotation=params.get(param),
+            resources=resources,
         )
     context = None
     if sig.config_param is not None and sig.config_class is not None:
@@ -177,7 +181,6 @@ def run_python_asset(
         kwargs[sig.config_param] = build_config(
             sig.config_class, node.name, runtime.variables, location
         )
-    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
     for param, name in sig.resource_params.items():
         kwargs[param] = resources[name]
     if sig.context_param is not None:
@@ -216,7 +219,7 @@ def run_python_asset(
             "an asset that only has side effects",
         )
     io_name = info.io_manager or ("warehouse" if is_table(value) else "objects")
-    if builtin_of(io_name, runtime.resources) == "warehouse":
+    if builtin_of(io_name, runtime.resources, runtime.target) == "warehouse":
         table = to_arrow(value, node, spec)
         check_columns(table, node, spec, sig)
         if window is not None:
@@ -263,6 +266,8 @@ def run_python_asset(
             "unless the IO manager itself replaced it",
         ) from err
     stored = redaction.scrub_data(out.metadata)
+    with runtime._lock:
+        runtime.stored_metadata[(node.name, window.key if window else None)] = dict(stored)
     if rows is None and isinstance(stored.get("rows"), int):
         rows = stored["rows"]
     partition = {"partition": window.key} if window is not None else {}
@@ -393,16 +398,16 @@ def upstream_filter(
 def remove_owned_files(
     manifest: Manifest, assets: list[str], runtime: PythonRuntime
 ) -> dict[str, list[str]]:
-    """``--full-refresh``: remove the Parquet files the ``parquet`` IO manager wrote for each
-    asset (every partition's ``data.parquet``, nothing else in its folder). Returns them by asset.
-    """
+    """``--full-refresh``: remove the files the ``parquet`` and ``objects`` IO managers wrote
+    for each asset (every partition's; nothing else in its folder). Returns them by asset."""
     removed: dict[str, list[str]] = {}
     for name in assets:
         node = manifest.nodes.get(name)
         info = node.python if node is not None else None
         if info is None or info.io_manager is None:
             continue
-        if builtin_of(info.io_manager, runtime.resources) != "parquet":
+        builtin = builtin_of(info.io_manager, runtime.resources, runtime.target)
+        if builtin not in ("parquet", "objects"):
             continue
         manager = runtime.io.get(info.io_manager)
         owned = getattr(manager, "owned_files", None)
@@ -464,6 +469,7 @@ def load_input(
     run_id: str = "",
     param: str | None = None,
     annotation: Any = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Any:
     """Load an upstream asset through its IO manager, as the annotated type.
 
@@ -477,20 +483,28 @@ def load_input(
         table = read_external(upstream, root, manifest.project.target_name, node.name, param)
         return as_input(table, kind, node, param, upstream)
     io_name = stored_by(upstream, runtime)
-    if runtime is not None and builtin_of(io_name, runtime.resources) != "warehouse":
+    if (
+        runtime is not None
+        and builtin_of(io_name, runtime.resources, runtime.target) != "warehouse"
+    ):
         assert upstream.relation is not None
         if upstream.python is not None:  # its classes, for an object stored by reference
             find_asset(upstream.python.module_path, runtime.project_root, upstream.name)
         manager = runtime.io_manager(io_name, adapter, upstream.relation.schema_name)
         keys = upstream_partition_keys(node, upstream, partition)
         partitioned = upstream.config.partitioned_by is not None
+        single = keys[0] if keys is not None and len(keys) == 1 else None
+        recorded = runtime.stored_metadata.get((upstream.name, None if not partitioned else single))
         context = InputContext(
             name=param,
-            upstream_output=OutputContext(key=(upstream.name,), asset=upstream.name),
+            upstream_output=OutputContext(
+                key=(upstream.name,), asset=upstream.name, metadata=dict(recorded or {})
+            ),
             asset=node.name,
             run_id=run_id,
             partition_keys=keys if partitioned else None,
             annotation=annotation,
+            resources=dict(resources or {}),
             all_partitions=partitioned and keys is None,
         )
         try:

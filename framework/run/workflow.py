@@ -200,9 +200,12 @@ def _execute(
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
+        python.stored_metadata.update({key: dict(rec.metadata) for key, rec in latest.items()})
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
+            if hook.left_standing:
+                fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
         hooks = HookRunner(adapter, run_id, fan)
         executor = Executor(
             plan,
@@ -336,6 +339,21 @@ def cleanup_temporary_relations(adapter: Adapter, manifest: Manifest, plan: Plan
                 adapter.drop_relation(relation)
                 dropped.append(str(relation))
     return dropped
+
+
+def _standing_note(run_id: str, checks: set[str], state: StateStore, target: str) -> LogEmitted:
+    """The line saying which checks a build did not re-run, with their last results."""
+    last = state.latest_check_results(sorted(checks), target=target)
+    counts: dict[str, int] = {}
+    for record in last.values():
+        counts[record.status] = counts.get(record.status, 0) + 1
+    results = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return LogEmitted(
+        run_id, None, "info",
+        f"{len(checks)} checks not re-run: what they read is up to date"
+        + (f" (last results: {results})" if results else "")
+        + "; --checks all re-runs them",
+    )  # fmt: skip
 
 
 @contextmanager

@@ -3,6 +3,7 @@ Real project folders, a real DuckDB file, the real CLI."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -269,3 +270,31 @@ def test_folder_default_io_manager(make_project, tmp_path: Path, orch) -> None:
     run = orch("build", "--project-dir", path)
     assert run.exit_code == 0, run.output
     assert pl.read_parquet(path / "lake_files" / "copy" / "data.parquet").height == 3
+
+
+def test_run_events_carry_where_outputs_were_stored(project: Path, orch) -> None:
+    run = orch("build", "--project-dir", project, "--log-format", "json")
+    assert run.exit_code == 0, run.output
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    done = {e["asset"]: e for e in events if e.get("metadata") and e.get("asset")}
+    lake = done["big_orders"]["metadata"]
+    path = project / STORAGE / "parquet" / "big_orders" / "data.parquet"
+    assert lake["uri"] == path.resolve().as_uri()
+    assert lake["format"] == "parquet" and lake["rows"] == 2
+    assert lake["bytes"] == path.stat().st_size and lake["io_manager"] == "parquet"
+    assert done["stats"]["metadata"]["type"] == "builtins.dict"
+    results = json.loads((project / "target" / "run_results.json").read_text())
+    assert {r["unique_id"].rsplit(".", 1)[-1] for r in results["results"]} >= {"stats"}
+
+
+def test_testing_helper_with_a_memory_io_manager(project: Path) -> None:
+    from orch.run.io import MemoryIOManager
+    from orch.testing import materialize
+
+    memory = MemoryIOManager()
+    run = materialize(["report"], project_dir=project, resources={"objects": memory})
+    assert run.success, run.failures
+    assert run.output_for("stats") == {"rows": 3, "total": 112.5}  # from memory, not a file
+    assert run.output_for("big_orders")["order_id"].sort().to_list() == [2, 3]  # Parquet
+    assert run.output_for("report").to_dicts() == [{"rows": 3, "mean": 37.5, "big": 2}]
+    assert not (run.project_dir / STORAGE / "objects").exists()

@@ -194,3 +194,27 @@ def test_registry_errors_name_the_resource_and_suggest(tmp_path: Path) -> None:
         ios.get("api")
     with pytest.raises(ConfigError, match="resource 'lake' field 'formt' is invalid"):
         ios.get("lake")
+
+
+def test_objects_and_parquet_at_an_fsspec_url() -> None:
+    pytest.importorskip("fsspec")
+    import polars as pl
+    from orch.assets import PartitionWindow
+    from orch.run.io import ParquetIOManager
+
+    objects = ObjectsIOManager(base_dir="memory://orch-test/objects")
+    out = OutputContext(key=("stats",), asset="stats")
+    objects.handle_output(out, {"rows": 3})
+    assert out.metadata["uri"] == "memory://orch-test/objects/stats"
+    assert objects.has_output(out)
+    assert objects.load_input(InputContext(name="stats", upstream_output=out)) == {"rows": 3}
+    lake = ParquetIOManager(base_dir="memory://orch-test/lake")
+    for day in ("d1", "d2"):
+        part = OutputContext(key=("ev", day), asset="ev", partition=PartitionWindow(day))
+        lake.handle_output(part, pl.DataFrame({"day": [day]}))
+    assert lake.stored_partitions(("ev",)) == ["d1", "d2"]
+    base = OutputContext(key=("ev",), asset="ev")
+    one = InputContext(name="ev", upstream_output=base, partition_keys=["d2"])
+    assert lake.load_input(one)["day"].to_list() == ["d2"]
+    every = InputContext(name="ev", upstream_output=base, all_partitions=True)
+    assert sorted(lake.load_input(every)["day"].to_list()) == ["d1", "d2"]

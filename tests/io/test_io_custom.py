@@ -53,6 +53,8 @@ class JsonLines(IOManager):
         for key in context.partition_keys or [None]:
             text = self.path(up.asset, key).read_text()
             rows.extend(json.loads(line) for line in text.splitlines())
+        if up.metadata.get("rows") != len(rows):  # what handle_output recorded
+            raise ValueError(f"recorded {up.metadata.get('rows')} rows, read {len(rows)}")
         return rows
 '''
 
@@ -112,6 +114,9 @@ def test_custom_io_manager_one_file_per_partition(project: Path, orch) -> None:
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         got = con.execute("select country, n from analytics.signup_count order by 1").fetchall()
     assert got == [("be", 3), ("nl", 3)]
+    # a later run reads what the earlier one recorded (from the state)
+    again = orch("build", "--project-dir", project, "-s", "signup_count", "--partition", "nl")
+    assert again.exit_code == 0, again.output
     status = orch("status", "--project-dir", project)
     uri = (project / "jsonl" / "signups" / "be.jsonl").resolve().as_uri()
     assert f"signups [be]: events_io: {uri} (3 rows)" in status.output
@@ -223,3 +228,50 @@ def test_sigkill_during_parquet_write_leaves_no_partial_file(make_project, tmp_p
     assert run.returncode == 0, run.stdout + run.stderr
     assert pl.read_parquet(final).height == 10
     assert not list(folder.glob(".orch-tmp-*"))  # swept by the next write
+
+
+def test_checks_on_assets_stored_outside_the_warehouse_are_refused(
+    make_project, tmp_path: Path, orch
+) -> None:
+    path = make_project(
+        tmp_path / "p",
+        {
+            "models/lake/a.py": """\
+                import polars as pl
+                from orch import asset, check
+
+                @asset
+                def a() -> pl.DataFrame:
+                    return pl.DataFrame({"x": [1]})
+
+                @check(asset="a")
+                def a_has_rows(data):
+                    return data.height > 0
+            """,
+        },
+        project_yml="""\
+            name: shop
+            profile: shop
+            models:
+              shop:
+                lake:
+                  +io_manager: parquet
+        """,
+    )
+    run = orch("build", "--project-dir", path)
+    assert run.exit_code == 2
+    assert (
+        "models/lake/a.py: check 'a_has_rows' is attached to 'a', which is stored outside the "
+        "warehouse (its IO manager), where checks cannot run" in run.stderr
+    )
+    (path / "models" / "lake" / "a.py").write_text(
+        "import polars as pl\nfrom orch import asset\n\n@asset\n"
+        "def a() -> pl.DataFrame:\n    return pl.DataFrame({'x': [1]})\n"
+    )
+    (path / "models" / "lake" / "a.yml").write_text(
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: x\n"
+        "        tests: [not_null]\n"
+    )
+    run = orch("build", "--project-dir", path)
+    assert run.exit_code == 2
+    assert "check 'not_null' on 'a': the asset is stored outside the warehouse" in run.stderr

@@ -26,7 +26,7 @@ def test_example_lake_assets_build_and_read_each_other(example_project: Path, or
     run = orch("build", "--project-dir", example_project)
     assert run.exit_code == 0, run.output
     store = example_project / ".orch" / "storage" / "dev"
-    lake = pl.read_parquet(store / "parquet" / "order_lake" / "data.parquet")
+    lake = pl.read_parquet(example_project / ".orch" / "lake" / "order_lake" / "data.parquet")
     export = store / "external" / "orders_export"
     assert {p.name.split("=")[0] for p in export.iterdir()} == {"status"}
     exported = pl.read_parquet(export / "**" / "*.parquet", hive_partitioning=True)
@@ -44,8 +44,8 @@ def test_example_lake_assets_build_and_read_each_other(example_project: Path, or
     assert site.exit_code == 0, site.output
     details = _load_details(example_project / "target" / "docs")
     stored = details["order_lake"]["stored"]
-    assert stored["io_manager"] == "parquet" and stored["format"] == "parquet"
-    assert stored["uri"].endswith("/parquet/order_lake/data.parquet")
+    assert stored["io_manager"] == "lake" and stored["format"] == "parquet"
+    assert stored["uri"].endswith("/.orch/lake/order_lake/data.parquet")
     assert details["order_lake"]["relation"] is None
     assert details["spend_model"]["stored"]["format"] == "pickle"
     assert details["orders_export"]["stored"]["io_manager"] == "external"

@@ -92,6 +92,9 @@ def test_sql_model_reads_parquet_asset_with_read_parquet(project: Path, orch) ->
         assert con.execute("select count(*) from analytics.all_events").fetchall() == [(4,)]
     lineage = orch("lineage", "--project-dir", project, "sql_total")
     assert "events" in lineage.output
+    shown = orch("show", "--project-dir", project, "-s", "sql_total")
+    assert shown.exit_code == 0, shown.output
+    assert "22" in shown.stdout and "11" in shown.stdout
 
 
 def test_reading_one_partition_of_1000_opens_only_its_file(tmp_path: Path) -> None:
@@ -254,3 +257,47 @@ def test_full_refresh_removes_the_old_files_it_owns_and_only_those(
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == ["README.txt", "key=a/data.parquet", "key=c/data.parquet"]
     assert "full refresh: removed 2 old file(s)" in run.output
+
+
+def test_partitioned_sql_model_reads_its_window_of_a_parquet_asset(
+    make_project, tmp_path: Path, orch
+) -> None:
+    path = make_project(
+        tmp_path / "p",
+        {
+            "models/events.py": EVENTS,
+            "models/daily_sql.sql": """\
+                {{ config(materialized='incremental', partitioned_by={
+                    'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
+                select day, sum(n) as total from events group by day
+            """,
+        },
+    )
+    for day in ("2024-01-01", "2024-01-02"):
+        run = orch("build", "--project-dir", path, "-s", "events", "--partition", day)
+        assert run.exit_code == 0, run.output
+    run = orch("build", "--project-dir", path, "-s", "daily_sql", "--partition", "2024-01-02")
+    assert run.exit_code == 0, run.output
+    with duckdb.connect(str(path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select total from analytics.daily_sql").fetchall() == [(22,)]
+
+
+def test_full_refresh_removes_an_object_assets_old_partition_files(
+    make_project, tmp_path: Path, orch
+) -> None:
+    model = """\
+from orch import AssetContext, asset
+
+
+@asset(partitioned_by={{"keys": {keys}}})
+def stats(context: AssetContext) -> dict:
+    return {{"key": context.partition_key}}
+"""
+    path = make_project(tmp_path / "p", {"models/stats.py": model.format(keys=["a", "b"])})
+    assert orch("build", "--project-dir", path).exit_code == 0
+    folder = path / STORAGE / "objects" / "stats"
+    assert sorted(p.name for p in folder.iterdir()) == ["a", "b"]
+    (path / "models" / "stats.py").write_text(model.format(keys=["a"]))
+    run = orch("build", "--project-dir", path, "--full-refresh")
+    assert run.exit_code == 0, run.output
+    assert sorted(p.name for p in folder.iterdir()) == ["a"]

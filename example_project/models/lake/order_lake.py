@@ -6,9 +6,9 @@ import polars as pl
 from orch import asset
 
 
-@asset(group="lake", io_manager="parquet")
+@asset(group="lake", io_manager="lake")
 def order_lake(orders: pl.LazyFrame) -> pl.DataFrame:
-    """The order fact as Parquet (under .orch/storage/<target>/parquet/order_lake/)."""
+    """The order fact as Parquet files (.orch/lake/order_lake/data.parquet on DuckDB)."""
     return (
         orders.select("order_id", "customer_id", "ordered_at", "order_total", "status")
         .collect()

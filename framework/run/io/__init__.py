@@ -28,7 +28,7 @@ from orch.run.io.memory import MemoryIOManager
 from orch.run.io.objects import ObjectsIOManager
 from orch.run.io.parquet import ParquetIOManager
 from orch.run.io.warehouse import WarehouseIOManager
-from orch.storage import STORAGE_DIR, IOManager, builtin_base_dir, builtin_of
+from orch.storage import STORAGE_DIR, IOManager, builtin_base_dir, builtin_of, declared_type
 
 __all__ = [
     "BUILTIN_IO_MANAGERS",
@@ -170,10 +170,10 @@ class IOManagers:
         decl = self.declarations.get(name)
         if not isinstance(decl, Mapping):
             return None
-        declared_type = decl.get("type")
-        if declared_type is None:
+        found = declared_type(decl, self.target)
+        if found is None:
             return BUILTIN_IO_MANAGERS.get(name)
-        return io_manager_class(str(declared_type))
+        return io_manager_class(found)
 
     def _build(self, name: str) -> IOManager:
         decl = self.declarations.get(name)
@@ -184,17 +184,17 @@ class IOManagers:
                 self._discover = None
                 cls = self._declared_class(name)
             if cls is None:
-                declared_type = decl.get("type")
+                declared = declared_type(decl, self.target)
                 raise ConfigError(
-                    f"resource '{name}' is not an IO manager (type: {declared_type})"
-                    if declared_type
+                    f"resource '{name}' is not an IO manager (type: {declared})"
+                    if declared
                     else f"resource '{name}' is not an IO manager (it has no type)",
                     location=self._location(("resources", name, "type")),
                     hint="Set its type to a built-in ("
                     + ", ".join(sorted(BUILTIN_IO_MANAGERS))
                     + ") or to an orch.IOManager subclass defined in the project's Python files",
                 )
-            spelled = {**decl, "type": cls.__name__}
+            spelled = {**decl, "type": cls.__name__, "targets": _without_types(decl)}
             instance = build_resource(cls, name, {name: spelled}, self.target, self._location)
             assert isinstance(instance, IOManager)
             return self._rooted(name, instance)
@@ -213,7 +213,7 @@ class IOManagers:
         """A file-based built-in's base_dir: declared (per target, relative to the project
         folder) or the default ``<storage>/<name>``."""
         if (
-            builtin_of(name, self.declarations) is None
+            builtin_of(name, self.declarations, self.target) is None
             or "base_dir" not in type(instance).model_fields
         ):
             return instance
@@ -227,3 +227,15 @@ class IOManagers:
             declared = resource_values(self.declarations, name, self.target).get("base_dir")
             base = str(declared) if declared is not None else str(self.base_dir / name)
         return instance.model_copy(update={"base_dir": base})
+
+
+def _without_types(decl: Mapping[str, Any]) -> dict[str, Any]:
+    """A declaration's ``targets:`` without their ``type`` (it chose the class already)."""
+    per_target = decl.get("targets")
+    if not isinstance(per_target, Mapping):
+        return {}
+    return {
+        t: {k: v for k, v in (values or {}).items() if k != "type"}
+        for t, values in per_target.items()
+        if isinstance(values, Mapping) or values is None
+    }

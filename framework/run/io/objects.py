@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import pickle
+import sys
 from typing import Any, Literal
 
 from orch.errors import StorageError
+from orch.load.python_files import MODULE_PREFIX
 from orch.run.io.location import Location, joined, missing_input
 from orch.storage import InputContext, IOManager, OutputContext
 
@@ -89,6 +92,22 @@ class ObjectsIOManager(IOManager):
         """Whether the file of ``context.key`` exists."""
         return self.location.exists(self.path_for(context.key))
 
+    def owned_files(self, key: tuple[str, ...]) -> list[str]:
+        """The files stored for ``key``: its own file, or its partitions' files (one level
+        below; ``--full-refresh`` removes them)."""
+        path = self.path_for(key)
+        if self.location.remote:
+            return [path] if self.location.exists(path) else []
+        if os.path.isfile(path):
+            return [path]
+        if not os.path.isdir(path):
+            return []
+        return sorted(
+            os.path.join(path, name)
+            for name in os.listdir(path)
+            if os.path.isfile(os.path.join(path, name)) and not name.startswith(".orch-tmp-")
+        )
+
 
 def _dumps(obj: Any, fmt: ObjectFormat) -> bytes:
     if fmt == "pickle":
@@ -120,7 +139,13 @@ def _optional(module: str) -> Any:
 
 
 def _type(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    """``module.Class``; for a class of a model file, ``Class (file.py)`` (its module's name is
+    orch's own)."""
+    cls = type(obj)
+    if cls.__module__.startswith(MODULE_PREFIX + "."):
+        path = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+        return f"{cls.__qualname__} ({os.path.basename(path)})" if path else cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _what(context: OutputContext) -> str:

@@ -171,6 +171,13 @@ class ParquetIOManager(IOManager):
                 _what_input(context), context.name, self.folder_for(context.upstream_output.key)
             )
         try:
+            if self.location.remote:  # through fsspec: any filesystem it knows
+                frames = []
+                for f in files:
+                    with self.location.open_read(f) as handle:
+                        frames.append(pl.read_parquet(handle))
+                frame = pl.concat(frames, how="vertical_relaxed")
+                return frame.lazy() if kind == "lazy" else as_table_type(frame, kind)
             lazy = pl.scan_parquet(files)
             if kind == "lazy":
                 return lazy
