@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar, get_type_hints
+from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
 
 from orch.errors import ConfigError, Location, ProjectError, suggestion
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -71,9 +71,23 @@ class Resource(BaseModel):
         class WeatherApi(orch.Resource):
             base_url: str
             api_key: SecretStr
+
+    Lifecycle: override :meth:`setup` (open a client, a connection) and :meth:`teardown`
+    (close it), or make the class a context manager (``__enter__``/``__exit__``). A run sets a
+    resource up the first time a step needs it and tears it down when the run ends (also on a
+    failure, Ctrl-C or SIGTERM), in reverse order; ``scope = "step"`` sets it up and tears it
+    down around each step instead. A field typed as another Resource subclass is that other
+    resource (named in the project file, by default the field's name), set up first.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    scope: ClassVar[str] = "run"  # "run": once per run; "step": around each step needing it
+
+    def setup(self) -> None:
+        """Called once before the first step that needs the resource (default: nothing)."""
+
+    def teardown(self) -> None:
+        """Called when the run (or step, for ``scope = "step"``) ends (default: nothing)."""
 
 
 class Config(BaseModel):
@@ -466,11 +480,23 @@ def build_resource(
     declarations: Mapping[str, Mapping[str, Any]],
     target: str,
     location: Callable[[tuple[str | int, ...]], Location | None] = lambda p: None,
+    dependency: Callable[[str, type[Resource]], Resource] | None = None,
+    _chain: tuple[str, ...] = (),
 ) -> Resource:
     """Instantiate resource ``name`` as ``cls`` from the project's ``resources:`` block.
 
-    Raises ConfigError naming the field (and the file's line when ``location`` knows it).
+    A field typed as another Resource subclass takes the resource its value names (default: the
+    field's name), from ``dependency`` (a run's resources, set up) or built here (validation).
+
+    Raises ConfigError naming the field (and the file's line when ``location`` knows it), or a
+    dependency cycle.
     """
+    if name in _chain:
+        raise ConfigError(
+            "resources depend on each other in a cycle: " + " -> ".join((*_chain, name)),
+            location=location(("resources", name)),
+            hint="Break the cycle: a resource may use another only if that one does not use it",
+        )
     decl = declarations.get(name)
     if decl is None and any(f.is_required() for f in cls.model_fields.values()):
         raise ConfigError(
@@ -489,6 +515,23 @@ def build_resource(
             hint=f"Set type: {cls.__name__}, or annotate the parameter with {declared_type}",
         )
     values = resource_values(declarations, name, target)
+    for key, dep_cls in resource_dependencies(cls).items():
+        ref = values.get(key, key)
+        if isinstance(dep_cls, type) and isinstance(ref, dep_cls):
+            continue
+        if not isinstance(ref, str):
+            raise ConfigError(
+                f"resource '{name}' field '{key}' must name another resource ({dep_cls.__name__})",
+                location=location(("resources", name, key)) or location(("resources", name)),
+                hint=f"Set resources.{name}.{key} to the name of a resource of type "
+                f"{dep_cls.__name__}",
+            )
+        if dependency is not None:  # the run's pool (which also guards against cycles)
+            values[key] = dependency(ref, dep_cls)
+        else:
+            values[key] = build_resource(
+                dep_cls, ref, declarations, target, location, dependency, (*_chain, name)
+            )
     try:
         return cls.model_validate(values)
     except ValidationError as err:
@@ -507,6 +550,15 @@ def build_resource(
             hint=f"Set resources.{name}.{key} in orch_project.yml (per target under "
             f"resources.{name}.targets.{target})",
         ) from None
+
+
+def resource_dependencies(cls: type[Resource]) -> dict[str, type[Resource]]:
+    """The fields of ``cls`` that are other resources (field name -> its Resource class)."""
+    return {
+        key: f.annotation
+        for key, f in cls.model_fields.items()
+        if _is_subclass(f.annotation, Resource)
+    }
 
 
 def build_config(

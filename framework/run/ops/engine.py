@@ -44,6 +44,7 @@ from orch.ops import (
     Source,
 )
 from orch.run.ops.result import OpJobResult, StepResult
+from orch.run.resources import ResourcePool
 from orch.storage import InputContext, IOManager, OutputContext
 from orch.typecheck import check_value, describe_type
 
@@ -109,8 +110,10 @@ class OpRun:
         project_root: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         io_managers: IOResolver | None = None,
+        pool: ResourcePool | None = None,
     ) -> None:
         self.job = job
+        self.pool = pool  # sets each resource up on first use, once per run
         self.run_id = run_id
         self.sink = sink
         self.io = io
@@ -274,6 +277,10 @@ class OpRun:
         if op.config_param:
             kwargs[op.config_param] = context.op_config
         if op.resource_params:
+            if self.pool is not None:  # a resource that fails to set up fails this step
+                context.resources.update(
+                    {k: self.pool.open(k, v) for k, v in context.resources.items()}
+                )
             kwargs.update(context.resources)
         result = op.fn(**kwargs)
         if op.is_generator or inspect.isgenerator(result):
