@@ -554,11 +554,12 @@ def build_resource(
 
 def resource_dependencies(cls: type[Resource]) -> dict[str, type[Resource]]:
     """The fields of ``cls`` that are other resources (field name -> its Resource class)."""
-    return {
-        key: f.annotation
-        for key, f in cls.model_fields.items()
-        if _is_subclass(f.annotation, Resource)
-    }
+    out: dict[str, type[Resource]] = {}
+    for key, f in cls.model_fields.items():
+        annotation: Any = f.annotation
+        if _is_subclass(annotation, Resource):
+            out[key] = annotation
+    return out
 
 
 def build_config(

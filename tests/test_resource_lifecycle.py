@@ -31,7 +31,7 @@ resources:
     type: Noisy
 """
 
-RESOURCES_PY = '''\
+RESOURCES_PY = """\
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -92,17 +92,17 @@ class Broken(orch.Resource):
 class Noisy(orch.Resource):
     def teardown(self) -> None:
         raise ValueError("close failed")
-'''
+"""
 
 
 def asset_file(name: str, resource: str, cls: str, body: str = "") -> str:
-    return f'''
+    return f"""
 
 @asset
 def {name}({resource}: {cls}) -> pl.DataFrame:
     {body or "pass"}
     return pl.DataFrame({{"x": [1]}})
-'''
+"""
 
 
 HEADER = "import time\nimport polars as pl\nfrom orch import asset\n"
@@ -178,7 +178,9 @@ def test_failed_setup_fails_only_the_steps_needing_it_and_is_not_torn_down(
     assert "teardown client" in lines  # the step not needing it ran, and its resource closed
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     assert con.execute("select x from analytics.c").fetchall() == [(1,)]
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+    }
     assert "a" not in tables and "b" not in tables
 
 
@@ -191,7 +193,9 @@ def test_teardown_raising_is_logged_and_leaves_the_run_successful(
     events = [json.loads(x) for x in (root / "logs/orch.jsonl").read_text().splitlines()]
     messages = [e.get("message", "") for e in events]
     assert "resource 'noisy' failed to tear down: ValueError: close failed" in messages
-    finished = [e for e in events if e.get("event") == "RunFinished" or e.get("type") == "RunFinished"]
+    finished = [
+        e for e in events if e.get("event") == "RunFinished" or e.get("type") == "RunFinished"
+    ]
     assert not finished or finished[-1].get("status") == "success"
 
 
@@ -259,3 +263,46 @@ def test_op_job_sets_up_a_resource_once_and_tears_it_down(make_project, tmp_path
         "teardown client",
         "teardown creds",
     ]
+
+
+def test_resources_ls_shows_each_target_with_secrets_masked(
+    make_project, tmp_path, orch, monkeypatch
+) -> None:
+    monkeypatch.setenv("LIFECYCLE_PASSWORD", "hunter2-very-secret")
+    yml = (
+        PROJECT_YML
+        + """\
+  api:
+    base_url: http://dev.example
+    api_key: literal-key-123
+    targets:
+      prod:
+        base_url: http://prod.example
+"""
+    )
+    root = make_project(
+        tmp_path,
+        {"models/assets.py": HEADER + RESOURCES_PY + asset_file("a", "client", "Client")},
+        project_yml=yml,
+        profiles_yml="""\
+        shop:
+          target: dev
+          outputs:
+            dev: {type: duckdb, path: dev.duckdb, schema: analytics}
+            prod: {type: duckdb, path: prod.duckdb, schema: analytics}
+        """,
+    )
+    run = orch("resources", "ls", "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    assert "hunter2" not in run.output and "literal-key-123" not in run.output
+    assert "password=<env_var('LIFECYCLE_PASSWORD')>" in run.output
+    assert "api_key=********" in run.output
+    assert "base_url=http://dev.example" in run.output
+    client = next(line for line in run.stdout.splitlines() if line.strip().startswith("client"))
+    assert "Client" in client and "credentials=creds" in client and "← a" in client
+    run = orch("resources", "ls", "--project-dir", root, "--target", "prod", "-o", "json")
+    assert run.exit_code == 0, run.output
+    rows = {r["name"]: r for r in map(json.loads, run.stdout.splitlines())}
+    assert rows["api"]["settings"]["base_url"] == "http://prod.example"
+    assert rows["api"]["from_target"] == ["base_url"]
+    assert rows["api"]["target"] == "prod"

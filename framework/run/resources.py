@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from orch import redaction
-from orch.assets import Resource, build_resource, resource_dependencies
+from orch.assets import Resource, build_resource, resource_dependencies, resource_values
 from orch.errors import ConfigError, Location, OrchError, ResourceError
 from orch.events import EventSink, LogEmitted
+from orch.storage import declared_type
 
 # builds (validates, does not set up) resource ``name`` as ``cls``; dependencies come from the pool
 Builder = Callable[[str, type[Resource], Callable[[str, type[Resource]], Any]], Resource]
@@ -225,3 +226,52 @@ class StepResources:
     def get(self, name: str, cls: type[Any] = Resource) -> Any:
         """Resource ``name`` for this step."""
         return self.pool._step_get(self, name, cls)
+
+
+# --------------------------------------------------------------------------- orch resources ls
+
+_SECRET_WORDS = ("password", "secret", "token", "key", "credential", "passphrase")
+MASK = "********"
+
+
+def masked(key: str, value: Any) -> Any:
+    """A resource setting as it may be shown: env_var() values by name, secret-looking keys
+    masked, nested mappings alike."""
+    if isinstance(value, Mapping):
+        return {k: masked(str(k), v) for k, v in value.items()}
+    shown = redaction.scrub_data(value)
+    if shown != value:
+        return shown
+    if any(word in key.lower() for word in _SECRET_WORDS) and value not in (None, ""):
+        return MASK
+    return value
+
+
+def describe(
+    declarations: Mapping[str, Mapping[str, Any]],
+    target: str,
+    used_by: Mapping[str, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Each declared resource for ``target``: name, type, settings (masked), who uses it."""
+    out = []
+    for name in sorted(declarations):
+        decl = declarations.get(name) or {}
+        values = {k: v for k, v in resource_values(declarations, name, target).items()}
+        per_target = decl.get("targets") if isinstance(decl, Mapping) else None
+        overridden = (
+            sorted((per_target or {}).get(target) or {}) if isinstance(per_target, Mapping) else []
+        )
+        out.append(
+            {
+                "name": name,
+                "type": declared_type(decl, target),
+                "target": target,
+                "settings": {
+                    k: v if isinstance(v, str) and v in declarations and v != name else masked(k, v)
+                    for k, v in values.items()
+                },  # a value naming another resource is a dependency, shown as is
+                "from_target": overridden,
+                "used_by": sorted((used_by or {}).get(name, [])),
+            }
+        )
+    return out

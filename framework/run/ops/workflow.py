@@ -28,8 +28,8 @@ from orch.run.io import IOManagers
 from orch.run.ops.engine import AssetLoader, OpRun, ReusedStep
 from orch.run.ops.result import OpJobResult
 from orch.run.ops.setup import merge_config, node_configs, node_resources
-from orch.run.resources import ResourcePool
 from orch.run.reporting import JsonLinesReporter
+from orch.run.resources import ResourcePool
 from orch.run.workflow import interrupt_on_sigterm, open_state
 from orch.state import LockOwner, StateRecorder, StateStore
 
