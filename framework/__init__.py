@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import OrchError
 
 if TYPE_CHECKING:
-    from orch.assets import AssetContext, Config, Resource, asset, check  # noqa: F401
+    from orch.assets import (  # noqa: F401
+        AssetContext,
+        Config,
+        HookContext,
+        HookDefinition,
+        Resource,
+        asset,
+        check,
+        failure_hook,
+        success_hook,
+    )
     from orch.automation.schedules import (  # noqa: F401
         RunRequest,
         ScheduleContext,
@@ -52,6 +62,10 @@ _LAZY = {
     "Resource": "orch.assets",
     "asset": "orch.assets",
     "check": "orch.assets",
+    "HookContext": "orch.assets",
+    "HookDefinition": "orch.assets",
+    "success_hook": "orch.assets",
+    "failure_hook": "orch.assets",
     "RunRequest": "orch.automation.schedules",
     "ScheduleContext": "orch.automation.schedules",
     "SensorContext": "orch.automation.schedules",

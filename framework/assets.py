@@ -214,11 +214,104 @@ class AssetSpec:
     description: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     checks: list[Any] = field(default_factory=list)
+    hooks: list[HookDefinition] = field(default_factory=list)
 
     @property
     def function(self) -> str:
         """The function's name in its module."""
         return str(self.fn.__name__)
+
+
+# --------------------------------------------------------------------------- step hooks
+
+
+class HookContext:
+    """What a success or failure hook receives about the step that just ended.
+
+    Attributes:
+        step: the asset's name, or the op step's key.
+        kind: ``asset`` or ``op``.
+        run_id: the run's id.
+        job: the op job's name (None for an asset).
+        status: ``success`` or ``failure``.
+        error: the exception that failed the step (None on success).
+        error_message: that error as the run reports it ("" on success).
+        partition: the partition key the step built (None when unpartitioned).
+        log: lines go to the run's events, like ``context.log`` in an asset.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        *,
+        kind: str,
+        run_id: str,
+        status: str,
+        job: str | None = None,
+        error: BaseException | None = None,
+        error_message: str = "",
+        partition: str | None = None,
+        emit: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.step = step
+        self.kind = kind
+        self.run_id = run_id
+        self.status = status
+        self.job = job
+        self.error = error
+        self.error_message = error_message
+        self.partition = partition
+        self.log = AssetLogger(step, emit)
+
+
+@dataclass(frozen=True)
+class HookDefinition:
+    """A function called after a step succeeds (``on='success'``) or fails (``'failure'``)."""
+
+    name: str
+    fn: Callable[[HookContext], Any]
+    on: Literal["success", "failure"]
+
+    def __call__(self, context: HookContext) -> Any:
+        return self.fn(context)
+
+
+def _hook_decorator(on: Literal["success", "failure"], fn: Any, name: str | None) -> Any:
+    def decorate(func: Callable[[HookContext], Any]) -> HookDefinition:
+        return HookDefinition(name or func.__name__, func, on)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def success_hook(fn: Callable[[HookContext], Any] | None = None, *, name: str | None = None) -> Any:
+    """Declare a hook called with a :class:`HookContext` after a step succeeds.
+
+    Attach it with ``hooks=[...]`` on ``@asset``, ``@op`` or ``@job``. A hook that raises is
+    recorded as a hook failure; the step's own status stays what it was.
+    """
+    return _hook_decorator("success", fn, name)
+
+
+def failure_hook(fn: Callable[[HookContext], Any] | None = None, *, name: str | None = None) -> Any:
+    """Declare a hook called with a :class:`HookContext` (``error`` set) after a step fails."""
+    return _hook_decorator("failure", fn, name)
+
+
+def hook_list(hooks: Iterable[Any] | None, owner: str) -> list[HookDefinition]:
+    """``hooks=`` checked: each one made by ``@success_hook`` or ``@failure_hook``.
+
+    Raises ProjectError naming the owner and the offending value.
+    """
+    out = []
+    for h in hooks or ():
+        if not isinstance(h, HookDefinition):
+            raise ProjectError(
+                f"{owner}: hooks= takes functions decorated with @orch.success_hook or "
+                f"@orch.failure_hook, not {getattr(h, '__name__', type(h).__name__)!r}",
+                hint="Decorate the function with @orch.failure_hook (or @orch.success_hook)",
+            )
+        out.append(h)
+    return out
 
 
 @dataclass
@@ -260,6 +353,7 @@ def asset(
     contract: bool | None = None,
     code_version: str | None = None,
     io_manager: str | None = None,
+    hooks: Iterable[Any] | None = None,
 ) -> Any:
     """Declare a Python asset: the function's return value is stored by its IO manager.
 
@@ -278,6 +372,7 @@ def asset(
             the folder's or project's ``+io_manager``, else by type (a table goes to the
             warehouse, any other object to ``objects``).
         description: default: the function's docstring.
+        hooks: ``@success_hook`` / ``@failure_hook`` functions called after the asset's step.
 
     Returns:
         The function itself, unchanged (call it directly in unit tests).
@@ -305,6 +400,7 @@ def asset(
             description=description if description is not None else inspect.getdoc(func),
             columns=declared,
             checks=list(checks or []),
+            hooks=hook_list(hooks, f"asset '{name or func.__name__}'"),
         )
         setattr(func, ASSET_ATTR, spec)
         return func
