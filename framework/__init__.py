@@ -24,6 +24,11 @@ if TYPE_CHECKING:
         failure_hook,
         success_hook,
     )
+    from orch.automation.run_status import (  # noqa: F401
+        RunStatusContext,
+        run_failure_sensor,
+        run_status_sensor,
+    )
     from orch.automation.schedules import (  # noqa: F401
         RunRequest,
         ScheduleContext,
@@ -71,6 +76,9 @@ _LAZY = {
     "SensorContext": "orch.automation.schedules",
     "SkipReason": "orch.automation.schedules",
     "asset_sensor": "orch.automation.schedules",
+    "RunStatusContext": "orch.automation.run_status",
+    "run_failure_sensor": "orch.automation.run_status",
+    "run_status_sensor": "orch.automation.run_status",
     "file_sensor": "orch.automation.schedules",
     "schedule": "orch.automation.schedules",
     "sensor": "orch.automation.schedules",

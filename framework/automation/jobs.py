@@ -110,15 +110,22 @@ def run_job(
                 "assets in the job",
             )
         options = replace(options, partition=key)
-        return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+        return run_command(
+            options, "build", sinks=sinks, compiled=compiled, run_id=run_id, run_args={"job": name}
+        )
     mode = partition_mode or job.partitions or "none"
     if mode not in MODES:  # the job names an explicit key
-        return run_command(replace(options, partition=mode), "build", sinks=sinks, run_id=run_id)
+        return run_command(
+            replace(options, partition=mode), "build", sinks=sinks, run_id=run_id,
+            run_args={"job": name},
+        )  # fmt: skip
     compiled = compile_for(options)
     selected = selected_assets(compiled.manifest, options, "build")
     key = partition_for(compiled.manifest, selected, mode, at or datetime.now(timezone.utc))
     options = replace(options, partition=key)
-    return run_command(options, "build", sinks=sinks, compiled=compiled, run_id=run_id)
+    return run_command(
+        options, "build", sinks=sinks, compiled=compiled, run_id=run_id, run_args={"job": name}
+    )
 
 
 # --------------------------------------------------------------------------- op jobs
