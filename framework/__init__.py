@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from orch.automation.run_status import (  # noqa: F401
         RunStatusContext,
+        multi_asset_sensor,
         run_failure_sensor,
         run_status_sensor,
     )
@@ -78,6 +79,7 @@ _LAZY = {
     "asset_sensor": "orch.automation.schedules",
     "RunStatusContext": "orch.automation.run_status",
     "run_failure_sensor": "orch.automation.run_status",
+    "multi_asset_sensor": "orch.automation.run_status",
     "run_status_sensor": "orch.automation.run_status",
     "file_sensor": "orch.automation.schedules",
     "schedule": "orch.automation.schedules",

@@ -130,3 +130,67 @@ def test_unknown_status_is_refused(make_project, tmp_path, orch) -> None:
     run = orch("sensor", "ls", "--project-dir", root)
     assert run.exit_code == 2
     assert "unknown status 'FAILED_HARD'" in run.output and "Traceback" not in run.output
+
+
+MULTI_YML = """\
+name: shop
+profile: shop
+jobs:
+  after_both:
+    select: fine
+  after_any:
+    select: fine
+"""
+
+MULTI = """\
+import orch
+
+both = orch.multi_asset_sensor(
+    "both", job="after_both", assets=["a", "b"], require="all", minimum_interval_seconds=0
+)
+either = orch.multi_asset_sensor(
+    "either", job="after_any", assets=["a", "b"], require="any", minimum_interval_seconds=0
+)
+"""
+
+
+def job_runs(root: Path) -> list[str]:
+    from orch.state import SQLiteStateStore
+
+    with SQLiteStateStore.for_project(root, readonly=True) as s:
+        return sorted(str(r.args.get("job")) for r in s.recent_runs(100) if r.args.get("job"))
+
+
+def test_multi_asset_sensor_all_and_any(make_project, tmp_path, orch) -> None:
+    root = make_project(
+        tmp_path,
+        {
+            "models/a.sql": "select 1 as x",
+            "models/b.sql": "select 2 as x",
+            "models/fine.sql": "select 3 as x",
+            "sensors/multi.py": MULTI,
+        },
+        project_yml=MULTI_YML,
+    )
+    clock = Clock()
+    d = daemon(root, clock)
+    d.tick_once()
+    assert job_runs(root) == []
+    assert orch("build", "-s", "a", "--project-dir", root).exit_code == 0
+    d.tick_once()
+    assert job_runs(root) == ["after_any"]  # all: still waiting for b
+    assert orch("build", "-s", "b", "--project-dir", root).exit_code == 0
+    d.tick_once()
+    assert job_runs(root) == ["after_any", "after_any", "after_both"]
+    d.tick_once()
+    d.close()
+    assert job_runs(root) == ["after_any", "after_any", "after_both"]
+
+
+def test_multi_asset_sensor_refuses_a_bad_require() -> None:
+    import orch
+    import pytest
+    from orch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="require='most' is not 'all' or 'any'"):
+        orch.multi_asset_sensor("s", job="j", assets=["a"], require="most")

@@ -162,3 +162,58 @@ def _cursor(finished: list[RunRecord], old: str | None) -> str | None:
     assert newest is not None
     same = sorted(r.run_id for r in finished if r.finished_at == newest)
     return json.dumps({"after": newest.isoformat(), "seen": same})
+
+
+# --------------------------------------------------------------------------- multi-asset sensors
+
+
+def multi_asset_sensor(
+    name: str,
+    *,
+    job: str,
+    assets: Iterable[str],
+    require: str = "all",
+    minimum_interval_seconds: float = 30.0,
+    vars: dict[str, Any] | None = None,
+    description: str = "",
+) -> SensorDefinition:
+    """A sensor launching ``job`` when ``all`` (or ``any``) of ``assets`` were materialized
+    since its last launch. Raises ConfigError for another ``require`` or no assets."""
+    watched = sorted(set(assets))
+    if require not in ("all", "any") or not watched:
+        raise ConfigError(
+            f"multi_asset_sensor '{name}': "
+            + (f"require='{require}' is not 'all' or 'any'" if watched else "no assets given"),
+            hint="Pass assets=[...] and require='all' (every one updated) or 'any'",
+        )
+    options = {"assets": watched, "require": require, "vars": dict(vars or {})}
+    return SensorDefinition(
+        name=name,
+        job=job,
+        fn=lambda context: evaluate_multi_asset(context, watched, require, dict(vars or {})),
+        minimum_interval_seconds=minimum_interval_seconds,
+        kind="asset",
+        description=description or f"when {require} of {', '.join(watched)} updated",
+        options=options,
+    )
+
+
+def evaluate_multi_asset(
+    context: SensorContext, assets: list[str], require: str, vars: dict[str, Any]
+) -> RunRequest | SkipReason:
+    """A run request when all/any ``assets`` have a materialization newer than the cursor."""
+    if context.state is None:
+        return SkipReason("no state store")
+    latest = context.state.latest_materializations(assets, target=context.target)
+    newest = {a: max((r.id for (x, _), r in latest.items() if x == a), default=0) for a in assets}
+    seen = json.loads(context.cursor) if context.cursor else {}
+    updated = [a for a in assets if newest[a] > int(seen.get(a, 0))]
+    ready = bool(updated) and (require == "any" or len(updated) == len(assets))
+    if not ready:
+        waiting = [a for a in assets if a not in updated]
+        return SkipReason(
+            "no asset updated" if not updated else f"waiting for {', '.join(waiting)}"
+        )
+    context.cursor = json.dumps(newest, sort_keys=True)
+    key = ",".join(f"{a}:{newest[a]}" for a in assets)
+    return RunRequest(run_key=key, vars={**vars, "updated_assets": updated})
