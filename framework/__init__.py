@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         failure_hook,
         success_hook,
     )
+    from orch.automation.alerts import post_webhook, webhook_on_failure  # noqa: F401
     from orch.automation.run_status import (  # noqa: F401
         RunStatusContext,
         multi_asset_sensor,
@@ -80,6 +81,8 @@ _LAZY = {
     "RunStatusContext": "orch.automation.run_status",
     "run_failure_sensor": "orch.automation.run_status",
     "multi_asset_sensor": "orch.automation.run_status",
+    "post_webhook": "orch.automation.alerts",
+    "webhook_on_failure": "orch.automation.alerts",
     "run_status_sensor": "orch.automation.run_status",
     "file_sensor": "orch.automation.schedules",
     "schedule": "orch.automation.schedules",

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from orch.automation.schedules import (
@@ -42,6 +43,7 @@ class RunStatusContext:
 
     sensor: str
     run: RunRecord
+    project_root: Path | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("orch.sensor"))
 
     @property
@@ -140,7 +142,7 @@ def evaluate_run_status(
     requests: list[RunRequest] = []
     handled = 0
     for run in new:
-        ctx = RunStatusContext(context.sensor, run)
+        ctx = RunStatusContext(context.sensor, run, context.project_root)
         if run.status != status or (jobs is not None and ctx.job not in jobs):
             continue
         out = fn(ctx)
