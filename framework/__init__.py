@@ -13,7 +13,24 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import OrchError
 
 if TYPE_CHECKING:
-    from orch.assets import AssetContext, Config, Resource, asset, check  # noqa: F401
+    from orch.assets import (  # noqa: F401
+        AssetContext,
+        Config,
+        HookContext,
+        HookDefinition,
+        Resource,
+        asset,
+        check,
+        failure_hook,
+        success_hook,
+    )
+    from orch.automation.alerts import post_webhook, webhook_on_failure  # noqa: F401
+    from orch.automation.run_status import (  # noqa: F401
+        RunStatusContext,
+        multi_asset_sensor,
+        run_failure_sensor,
+        run_status_sensor,
+    )
     from orch.automation.schedules import (  # noqa: F401
         RunRequest,
         ScheduleContext,
@@ -52,11 +69,21 @@ _LAZY = {
     "Resource": "orch.assets",
     "asset": "orch.assets",
     "check": "orch.assets",
+    "HookContext": "orch.assets",
+    "HookDefinition": "orch.assets",
+    "success_hook": "orch.assets",
+    "failure_hook": "orch.assets",
     "RunRequest": "orch.automation.schedules",
     "ScheduleContext": "orch.automation.schedules",
     "SensorContext": "orch.automation.schedules",
     "SkipReason": "orch.automation.schedules",
     "asset_sensor": "orch.automation.schedules",
+    "RunStatusContext": "orch.automation.run_status",
+    "run_failure_sensor": "orch.automation.run_status",
+    "multi_asset_sensor": "orch.automation.run_status",
+    "post_webhook": "orch.automation.alerts",
+    "webhook_on_failure": "orch.automation.alerts",
+    "run_status_sensor": "orch.automation.run_status",
     "file_sensor": "orch.automation.schedules",
     "schedule": "orch.automation.schedules",
     "sensor": "orch.automation.schedules",

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar, get_type_hints
+from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
 
 from orch.errors import ConfigError, Location, ProjectError, suggestion
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -71,9 +71,23 @@ class Resource(BaseModel):
         class WeatherApi(orch.Resource):
             base_url: str
             api_key: SecretStr
+
+    Lifecycle: override :meth:`setup` (open a client, a connection) and :meth:`teardown`
+    (close it), or make the class a context manager (``__enter__``/``__exit__``). A run sets a
+    resource up the first time a step needs it and tears it down when the run ends (also on a
+    failure, Ctrl-C or SIGTERM), in reverse order; ``scope = "step"`` sets it up and tears it
+    down around each step instead. A field typed as another Resource subclass is that other
+    resource (named in the project file, by default the field's name), set up first.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    scope: ClassVar[str] = "run"  # "run": once per run; "step": around each step needing it
+
+    def setup(self) -> None:
+        """Called once before the first step that needs the resource (default: nothing)."""
+
+    def teardown(self) -> None:
+        """Called when the run (or step, for ``scope = "step"``) ends (default: nothing)."""
 
 
 class Config(BaseModel):
@@ -200,11 +214,104 @@ class AssetSpec:
     description: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     checks: list[Any] = field(default_factory=list)
+    hooks: list[HookDefinition] = field(default_factory=list)
 
     @property
     def function(self) -> str:
         """The function's name in its module."""
         return str(self.fn.__name__)
+
+
+# --------------------------------------------------------------------------- step hooks
+
+
+class HookContext:
+    """What a success or failure hook receives about the step that just ended.
+
+    Attributes:
+        step: the asset's name, or the op step's key.
+        kind: ``asset`` or ``op``.
+        run_id: the run's id.
+        job: the op job's name (None for an asset).
+        status: ``success`` or ``failure``.
+        error: the exception that failed the step (None on success).
+        error_message: that error as the run reports it ("" on success).
+        partition: the partition key the step built (None when unpartitioned).
+        log: lines go to the run's events, like ``context.log`` in an asset.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        *,
+        kind: str,
+        run_id: str,
+        status: str,
+        job: str | None = None,
+        error: BaseException | None = None,
+        error_message: str = "",
+        partition: str | None = None,
+        emit: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.step = step
+        self.kind = kind
+        self.run_id = run_id
+        self.status = status
+        self.job = job
+        self.error = error
+        self.error_message = error_message
+        self.partition = partition
+        self.log = AssetLogger(step, emit)
+
+
+@dataclass(frozen=True)
+class HookDefinition:
+    """A function called after a step succeeds (``on='success'``) or fails (``'failure'``)."""
+
+    name: str
+    fn: Callable[[HookContext], Any]
+    on: Literal["success", "failure"]
+
+    def __call__(self, context: HookContext) -> Any:
+        return self.fn(context)
+
+
+def _hook_decorator(on: Literal["success", "failure"], fn: Any, name: str | None) -> Any:
+    def decorate(func: Callable[[HookContext], Any]) -> HookDefinition:
+        return HookDefinition(name or func.__name__, func, on)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def success_hook(fn: Callable[[HookContext], Any] | None = None, *, name: str | None = None) -> Any:
+    """Declare a hook called with a :class:`HookContext` after a step succeeds.
+
+    Attach it with ``hooks=[...]`` on ``@asset``, ``@op`` or ``@job``. A hook that raises is
+    recorded as a hook failure; the step's own status stays what it was.
+    """
+    return _hook_decorator("success", fn, name)
+
+
+def failure_hook(fn: Callable[[HookContext], Any] | None = None, *, name: str | None = None) -> Any:
+    """Declare a hook called with a :class:`HookContext` (``error`` set) after a step fails."""
+    return _hook_decorator("failure", fn, name)
+
+
+def hook_list(hooks: Iterable[Any] | None, owner: str) -> list[HookDefinition]:
+    """``hooks=`` checked: each one made by ``@success_hook`` or ``@failure_hook``.
+
+    Raises ProjectError naming the owner and the offending value.
+    """
+    out = []
+    for h in hooks or ():
+        if not isinstance(h, HookDefinition):
+            raise ProjectError(
+                f"{owner}: hooks= takes functions decorated with @orch.success_hook or "
+                f"@orch.failure_hook, not {getattr(h, '__name__', type(h).__name__)!r}",
+                hint="Decorate the function with @orch.failure_hook (or @orch.success_hook)",
+            )
+        out.append(h)
+    return out
 
 
 @dataclass
@@ -246,6 +353,7 @@ def asset(
     contract: bool | None = None,
     code_version: str | None = None,
     io_manager: str | None = None,
+    hooks: Iterable[Any] | None = None,
 ) -> Any:
     """Declare a Python asset: the function's return value is stored by its IO manager.
 
@@ -264,6 +372,7 @@ def asset(
             the folder's or project's ``+io_manager``, else by type (a table goes to the
             warehouse, any other object to ``objects``).
         description: default: the function's docstring.
+        hooks: ``@success_hook`` / ``@failure_hook`` functions called after the asset's step.
 
     Returns:
         The function itself, unchanged (call it directly in unit tests).
@@ -291,6 +400,7 @@ def asset(
             description=description if description is not None else inspect.getdoc(func),
             columns=declared,
             checks=list(checks or []),
+            hooks=hook_list(hooks, f"asset '{name or func.__name__}'"),
         )
         setattr(func, ASSET_ATTR, spec)
         return func
@@ -466,11 +576,23 @@ def build_resource(
     declarations: Mapping[str, Mapping[str, Any]],
     target: str,
     location: Callable[[tuple[str | int, ...]], Location | None] = lambda p: None,
+    dependency: Callable[[str, type[Resource]], Resource] | None = None,
+    _chain: tuple[str, ...] = (),
 ) -> Resource:
     """Instantiate resource ``name`` as ``cls`` from the project's ``resources:`` block.
 
-    Raises ConfigError naming the field (and the file's line when ``location`` knows it).
+    A field typed as another Resource subclass takes the resource its value names (default: the
+    field's name), from ``dependency`` (a run's resources, set up) or built here (validation).
+
+    Raises ConfigError naming the field (and the file's line when ``location`` knows it), or a
+    dependency cycle.
     """
+    if name in _chain:
+        raise ConfigError(
+            "resources depend on each other in a cycle: " + " -> ".join((*_chain, name)),
+            location=location(("resources", name)),
+            hint="Break the cycle: a resource may use another only if that one does not use it",
+        )
     decl = declarations.get(name)
     if decl is None and any(f.is_required() for f in cls.model_fields.values()):
         raise ConfigError(
@@ -489,6 +611,23 @@ def build_resource(
             hint=f"Set type: {cls.__name__}, or annotate the parameter with {declared_type}",
         )
     values = resource_values(declarations, name, target)
+    for key, dep_cls in resource_dependencies(cls).items():
+        ref = values.get(key, key)
+        if isinstance(dep_cls, type) and isinstance(ref, dep_cls):
+            continue
+        if not isinstance(ref, str):
+            raise ConfigError(
+                f"resource '{name}' field '{key}' must name another resource ({dep_cls.__name__})",
+                location=location(("resources", name, key)) or location(("resources", name)),
+                hint=f"Set resources.{name}.{key} to the name of a resource of type "
+                f"{dep_cls.__name__}",
+            )
+        if dependency is not None:  # the run's pool (which also guards against cycles)
+            values[key] = dependency(ref, dep_cls)
+        else:
+            values[key] = build_resource(
+                dep_cls, ref, declarations, target, location, dependency, (*_chain, name)
+            )
     try:
         return cls.model_validate(values)
     except ValidationError as err:
@@ -507,6 +646,16 @@ def build_resource(
             hint=f"Set resources.{name}.{key} in orch_project.yml (per target under "
             f"resources.{name}.targets.{target})",
         ) from None
+
+
+def resource_dependencies(cls: type[Resource]) -> dict[str, type[Resource]]:
+    """The fields of ``cls`` that are other resources (field name -> its Resource class)."""
+    out: dict[str, type[Resource]] = {}
+    for key, f in cls.model_fields.items():
+        annotation: Any = f.annotation
+        if _is_subclass(annotation, Resource):
+            out[key] = annotation
+    return out
 
 
 def build_config(

@@ -157,6 +157,10 @@ class ModelFailedError(ExecutionError):
     """A model failed to materialize."""
 
 
+class ResourceError(ExecutionError):
+    """A resource failed to set up: the steps that need it fail, naming it."""
+
+
 class CheckFailedError(ExecutionError):
     """A check found failing rows at error severity."""
 

@@ -171,7 +171,7 @@ class SensorDefinition:
     job: str
     fn: Callable[[SensorContext], Any]
     minimum_interval_seconds: float = 30.0
-    kind: Literal["python", "file", "asset"] = "python"
+    kind: Literal["python", "file", "asset", "run_status"] = "python"
     description: str = ""
     enabled: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)  # a built-in sensor's settings
@@ -491,6 +491,8 @@ def load_automation(project: Project) -> Automation:
         *automation.sensors.values(),
     ]
     for defn in every:
+        if isinstance(defn, SensorDefinition) and defn.kind == "run_status" and not defn.job:
+            continue  # a run-status sensor may launch nothing (an alert)
         if defn.job not in automation.jobs and defn.job not in automation.op_jobs:
             kind = "schedule" if isinstance(defn, ScheduleDefinition) else "sensor"
             in_yaml = defn.name in config.schedules or defn.name in config.sensors

@@ -183,6 +183,58 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
         click.echo(note, err=True)
 
 
+# --------------------------------------------------------------------------- resources
+
+
+@cli.group("resources")
+def resources_group() -> None:
+    """Resources: the external systems Python assets, ops and IO managers use."""
+
+
+@resources_group.command("ls")
+@project_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+def resources_ls_command(output: str, **kwargs: Any) -> None:
+    """List the resources of the target: type, settings (secrets masked), the assets using them.
+
+    \b
+    Examples:
+      orch resources ls
+      orch resources ls --target prod --output json
+    """
+    from orch.run.resources import describe
+
+    options = make_options(kwargs)
+    result = load_manifest(options, scoped=False)
+    project = result.project
+    used_by: dict[str, list[str]] = {}
+    for name, node in result.manifest.nodes.items():
+        for resource in node.python.resource_params.values() if node.python else ():
+            used_by.setdefault(resource, []).append(name)
+    rows = describe(project.config.resources, project.target_name, used_by)
+    if output == "json":
+        for row in rows:
+            click.echo(json.dumps({"schema_version": 1, **row}, default=str))
+        return
+    if not rows:
+        click.echo("No resources: declare them under 'resources:' in orch_project.yml.")
+        return
+    click.echo(f"Resources of target {project.target_name}:")
+    for row in rows:
+        settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items()) or "(no settings)"
+        line = f"  {row['name']:<16} {row['type'] or '-':<16} {settings}"
+        if row["used_by"]:
+            line += f"  ← {', '.join(row['used_by'])}"
+        click.echo(line)
+
+
 # --------------------------------------------------------------------------- lineage
 
 

@@ -7,12 +7,12 @@ import functools
 import inspect
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints, overload
 
-from orch.assets import AssetLogger, Config, Resource
+from orch.assets import AssetLogger, Config, HookDefinition, Resource, hook_list
 from orch.errors import (
     Location,
     ProjectError,
@@ -237,6 +237,7 @@ class OpDefinition:
     description: str | None = None
     is_generator: bool = False
     single_result: bool = True  # one output named 'result', filled by the return value
+    hooks: list[HookDefinition] = field(default_factory=list)  # @success_hook / @failure_hook
 
     @property
     def dynamic_outputs(self) -> list[str]:
@@ -425,6 +426,7 @@ def op(
     retry_policy: RetryPolicy | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    hooks: Iterable[HookDefinition] | None = None,
 ) -> Callable[[F], OpDefinition]: ...
 
 
@@ -437,6 +439,7 @@ def op(
     retry_policy: RetryPolicy | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    hooks: Iterable[HookDefinition] | None = None,
 ) -> OpDefinition | Callable[[F], OpDefinition]:
     """Make a function an op.
 
@@ -447,6 +450,7 @@ def op(
             (return a tuple in that order, or yield :class:`Output` values).
         retry_policy: how failures are retried.
         tags, description: shown in ``orch job ls`` and the site.
+        hooks: ``@success_hook`` / ``@failure_hook`` functions called after each of its steps.
     """
 
     def decorate(func: Callable[..., Any]) -> OpDefinition:
@@ -454,6 +458,7 @@ def op(
             func, name=name, ins=ins, out=out, retry_policy=retry_policy, tags=tags,
             description=description,
         )  # fmt: skip
+        definition.hooks = hook_list(hooks, f"op '{definition.name}'")
         functools.update_wrapper(definition, func)  # type: ignore[arg-type]
         return definition
 

@@ -6,12 +6,12 @@ import functools
 import importlib
 import inspect
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
-from orch.assets import ASSET_ATTR, AssetSpec
+from orch.assets import ASSET_ATTR, AssetSpec, HookDefinition, hook_list
 from orch.dag import DAG
 from orch.errors import (
     CycleError,
@@ -497,6 +497,7 @@ class JobDefinition:
     retry_policy: RetryPolicy | None = None  # for ops without their own
     location: Location = field(default_factory=lambda: Location("<unknown>"))
     io_manager: str = "objects"  # stores outputs under orch job run (in process: memory)
+    hooks: list[HookDefinition] = field(default_factory=list)  # after every op step
 
     def execute_in_process(
         self,
@@ -547,6 +548,7 @@ def job(
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
     io_manager: str = "objects",
+    hooks: Iterable[HookDefinition] | None = None,
 ) -> Callable[[Callable[..., Any]], JobDefinition]: ...
 
 
@@ -560,6 +562,7 @@ def job(
     description: str | None = None,
     retry_policy: RetryPolicy | None = None,
     io_manager: str = "objects",
+    hooks: Iterable[HookDefinition] | None = None,
 ) -> JobDefinition | Callable[[Callable[..., Any]], JobDefinition]:
     """A job from a graph function (``@job`` is ``@graph`` then ``to_job``).
 
@@ -570,6 +573,8 @@ def job(
         retry_policy: the retry policy of every op that has none of its own.
         io_manager: the IO manager storing outputs under ``orch job run`` (``objects``: pickle
             files in the run's folder); an output's ``Out(io_manager=...)`` overrides it.
+        hooks: ``@success_hook`` / ``@failure_hook`` functions called after every op step
+            (after the op's own hooks).
     """
 
     def decorate(func: Callable[..., Any]) -> JobDefinition:
@@ -583,6 +588,7 @@ def job(
         return JobDefinition(
             built.name, built, dict(config or {}), dict(resources or {}), dict(tags or {}),
             built.description, retry_policy, built.location, io_manager,
+            hook_list(hooks, f"job '{built.name}'"),
         )  # fmt: skip
 
     return decorate(fn) if fn is not None else decorate

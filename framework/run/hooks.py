@@ -30,12 +30,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from orch.errors import ModelFailedError
-from orch.events import EventSink, HookRan
+from orch import redaction
+from orch.assets import HookContext, HookDefinition
+from orch.errors import ModelFailedError, OrchError
+from orch.events import EventSink, HookRan, LogEmitted
 from orch.load.rendering import INVOCATION_MARKER
 from orch.manifest import HookSql, Manifest, Node
+from orch.run.python import find_asset
 
 if TYPE_CHECKING:
     from orch.adapters.base import Adapter
@@ -68,6 +72,8 @@ class HookRunner:
     run_id: str
     sink: EventSink | None = None
     outcomes: list[HookOutcome] = field(default_factory=list)
+    # success/failure hooks of steps: a failure here never changes a step's or the run's status
+    step_outcomes: list[HookOutcome] = field(default_factory=list)
 
     def sql(self, hook: HookSql) -> str:
         """The hook's SQL for this run (``invocation_id`` is the run's id)."""
@@ -76,8 +82,45 @@ class HookRunner:
     # ------------------------------------------------------------------ steps
 
     def around(self, step: StepFunction) -> StepFunction:
-        """``step`` with each node's pre- and post-hooks around it (see the module docstring)."""
+        """``step`` with each node's pre- and post-hooks around it (see the module docstring),
+        then a Python asset's success or failure hooks (``@asset(hooks=[...])``)."""
+        with_sql = self._sql_around(step)
 
+        def run(node: Node, ctx: StepContext) -> MaterializeResult:
+            callbacks = _asset_hooks(node, ctx)
+            if not callbacks:
+                return with_sql(node, ctx)
+            partition = ctx.window.key if ctx.window is not None else None
+            try:
+                result = with_sql(node, ctx)
+            except Exception as err:
+                text = err.format_message() if isinstance(err, OrchError) else str(err)
+                failed = HookContext(
+                    node.name, kind="asset", run_id=self.run_id, status="failure", error=err,
+                    error_message=redaction.scrub(text), partition=partition,
+                    emit=self._emitter(node.name),
+                )  # fmt: skip
+                self.step_outcomes += run_step_hooks(callbacks, failed, self.sink)
+                raise
+            succeeded = HookContext(
+                node.name, kind="asset", run_id=self.run_id, status="success",
+                partition=partition, emit=self._emitter(node.name),
+            )  # fmt: skip
+            self.step_outcomes += run_step_hooks(callbacks, succeeded, self.sink)
+            return result
+
+        return run
+
+    def _emitter(self, step: str) -> Any:
+        sink, run_id = self.sink, self.run_id
+
+        def emit(level: str, text: str) -> None:
+            if sink is not None:
+                sink.emit(LogEmitted(run_id, step, level, text))
+
+        return emit
+
+    def _sql_around(self, step: StepFunction) -> StepFunction:
         def run(node: Node, ctx: StepContext) -> MaterializeResult:
             if not node.pre_hook and not node.post_hook:
                 return step(node, ctx)
@@ -143,3 +186,45 @@ class HookRunner:
     def failed(self) -> list[HookOutcome]:
         """The on-run hooks that failed."""
         return [o for o in self.outcomes if o.status == "error"]
+
+
+# --------------------------------------------------------------------------- success/failure hooks
+
+
+def _asset_hooks(node: Node, ctx: StepContext) -> list[HookDefinition]:
+    """The ``hooks=`` of a Python asset (none for SQL models, or when the file fails to load:
+    the step itself then fails saying why)."""
+    if node.python is None:
+        return []
+    try:
+        spec, _ = find_asset(node.python.module_path, Path(ctx.project_root), node.name)
+    except Exception:  # noqa: BLE001 - the step reports the import error itself
+        return []
+    return list(spec.hooks)
+
+
+def run_step_hooks(
+    hooks: list[HookDefinition], context: HookContext, sink: EventSink | None
+) -> list[HookOutcome]:
+    """Call the hooks of ``context.status`` in order; each one's outcome, also as a HookRan
+    event (phase ``success-hook``/``failure-hook``). A hook that raises is recorded as an error
+    and the next hook still runs."""
+    on = "success" if context.status == "success" else "failure"
+    outcomes = []
+    for i, hook in enumerate(h for h in hooks if h.on == on):
+        t0 = time.perf_counter()
+        origin = f"{hook.name} of {context.step}"
+        try:
+            hook(context)
+        except Exception as err:  # noqa: BLE001 - recorded as the hook's failure
+            text = redaction.scrub(f"{type(err).__name__}: {err}")
+            outcome = HookOutcome(f"{on}-hook", i, origin, "error", text, time.perf_counter() - t0)
+        else:
+            outcome = HookOutcome(f"{on}-hook", i, origin, "success", "", time.perf_counter() - t0)
+        outcomes.append(outcome)
+        if sink is not None:
+            sink.emit(
+                HookRan(context.run_id, outcome.phase, outcome.index, outcome.origin,
+                        outcome.status, outcome.duration_s, outcome.message)
+            )  # fmt: skip
+    return outcomes

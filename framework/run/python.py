@@ -28,7 +28,6 @@ from orch.assets import (
     PartitionWindow,
     Signature,
     build_config,
-    build_resource,
 )
 from orch.errors import ConfigError, Location, ModelFailedError, OrchError, StorageError
 from orch.events import EventSink, LogEmitted
@@ -38,6 +37,7 @@ from orch.run.io import IOManagers
 from orch.run.io.external import read_external
 from orch.run.io.parquet import as_table_type, is_table, to_polars
 from orch.run.io.warehouse import WarehouseIOManager
+from orch.run.resources import ResourcePool, StepResources, project_builder
 from orch.sql import written_columns
 from orch.storage import InputContext, IOManager, OutputContext, builtin_of
 from sqlglot import exp
@@ -66,9 +66,28 @@ class PythonRuntime:
     model_paths: tuple[str, ...] = ("models",)
     # (asset, partition) -> the metadata its newest materialization recorded (the run's start)
     stored_metadata: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict)
-    _instances: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _io: IOManagers | None = None
+    _pool: ResourcePool | None = None
+
+    @property
+    def pool(self) -> ResourcePool:
+        """The run's resources (set up on first use; :meth:`close` tears them down)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ResourcePool(
+                    project_builder(self.resources, self.target, self.project_file),
+                    overrides=self.resource_overrides,
+                    sink=self.sink,
+                    run_id=self.run_id,
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Tear down the run's resources (the run's end, also after a failure or Ctrl-C)."""
+        if self._pool is not None:
+            self._pool.close()
 
     @property
     def io(self) -> IOManagers:
@@ -94,13 +113,15 @@ class PythonRuntime:
 
     def io_manager(self, name: str, adapter: Adapter, schema: str) -> IOManager:
         """The IO manager ``name``; the warehouse one bound to the run's adapter."""
-        manager = self.io.get(name)
+        manager = self.pool.open(name, self.io.get(name))
         if isinstance(manager, WarehouseIOManager):
             manager.bind(adapter, schema)
         return manager
 
     @classmethod
-    def from_project(cls, project: Any, sink: EventSink | None = None) -> PythonRuntime:
+    def from_project(
+        cls, project: Any, sink: EventSink | None = None, run_id: str = ""
+    ) -> PythonRuntime:
         """The runtime of a loaded :class:`orch.load.project.Project`."""
         return cls(
             project_root=Path(project.root),
@@ -111,22 +132,12 @@ class PythonRuntime:
             project_file=project.project_file,
             resource_overrides=dict(RESOURCE_OVERRIDES.get() or {}),
             model_paths=tuple(project.config.model_paths),
+            run_id=run_id,
         )
 
     def resource(self, name: str, cls: type[Any]) -> Any:
-        """The resource ``name`` as ``cls``, instantiated once per run."""
-        with self._lock:
-            if name in self.resource_overrides:
-                return self.resource_overrides[name]
-            if name not in self._instances:
-                self._instances[name] = build_resource(
-                    cls,
-                    name,
-                    self.resources,
-                    self.target,
-                    lambda _path: Location(self.project_file),
-                )
-            return self._instances[name]
+        """The resource ``name`` as ``cls``, set up once per run."""
+        return self.pool.get(name, cls)
 
 
 @dataclass
@@ -151,15 +162,33 @@ def run_python_asset(
     """Call one Python asset (for one partition, when ``window`` is given); its checked output.
 
     Raises ModelFailedError (or ConfigError) when the function fails or returns something that
-    breaks its declared columns or partition column: then nothing is written.
+    breaks its declared columns or partition column: then nothing is written; ResourceError
+    when a resource it needs failed to set up.
     """
+    with runtime.pool.step(node.name) as scope:
+        return _run_python_asset(
+            node, adapter=adapter, manifest=manifest, runtime=runtime, run_id=run_id,
+            window=window, scope=scope,
+        )  # fmt: skip
+
+
+def _run_python_asset(
+    node: Node,
+    *,
+    adapter: Adapter,
+    manifest: Manifest,
+    runtime: PythonRuntime,
+    run_id: str,
+    window: PartitionWindow | None,
+    scope: StepResources,
+) -> PythonOutput:
     info = node.python
     if info is None or node.relation is None:
         raise ModelFailedError(f"'{node.name}' is not a Python asset")
     spec, sig = find_asset(info.module_path, runtime.project_root, node.name)
     key = window.key if window is not None else None
     kwargs: dict[str, Any] = {}
-    resources = {name: runtime.resource(name, cls) for name, cls in sig.resource_classes.items()}
+    resources = {name: scope.get(name, cls) for name, cls in sig.resource_classes.items()}
     params = _parameters(spec)
     for param, upstream in sig.inputs.items():
         kwargs[param] = load_input(

@@ -189,7 +189,7 @@ def _execute(
             )
         )  # fmt: skip
         cleanup_temporary_relations(adapter, manifest, plan)
-        python = PythonRuntime.from_project(project, fan)
+        python = PythonRuntime.from_project(project, fan, run_id)
         if options.full_refresh and not (options.partition or options.start or options.end):
             assets = sorted({s.asset for s in plan.order})
             for asset, files in remove_owned_files(manifest, assets, python).items():
@@ -225,11 +225,14 @@ def _execute(
             partition_mapper=partition_mapper,
         )
         with interrupt_on_sigterm():
-            if hooks.run_start(manifest):
-                summary = executor.run()
-            else:  # dbt: a failing on-run-start hook skips every node of the run
-                summary = skip_all(plan, run_id, fan, "an on-run-start hook failed")
-            hooks.run_end(manifest)
+            try:
+                if hooks.run_start(manifest):
+                    summary = executor.run()
+                else:  # dbt: a failing on-run-start hook skips every node of the run
+                    summary = skip_all(plan, run_id, fan, "an on-run-start hook failed")
+                hooks.run_end(manifest)
+            finally:  # resources are torn down on success, failure, Ctrl-C and SIGTERM
+                python.close()
         summary.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
         if hook is not None:  # checks that could not run are reported as skipped
             hook.finish(summary)

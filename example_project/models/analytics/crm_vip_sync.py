@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 import polars as pl
-from orch import AssetContext, Config, Resource, asset
+from orch import AssetContext, Config, HookContext, Resource, asset, failure_hook
 from pydantic import SecretStr
 
 
@@ -15,6 +16,14 @@ class CrmApi(Resource):
     base_url: str
     api_key: SecretStr
     dry_run: bool = True  # dev never calls the API
+
+    def setup(self) -> None:
+        """Once per run, before the first step that uses the CRM (a real client opens here)."""
+        logging.getLogger("orch.example.crm").info("CRM session opened (dry run: %s)", self.dry_run)
+
+    def teardown(self) -> None:
+        """When the run ends, also after a failure, Ctrl-C or SIGTERM."""
+        logging.getLogger("orch.example.crm").info("CRM session closed")
 
     def upsert_contacts(self, rows: list[dict]) -> int:
         """Send contacts (in dry-run mode: only count them)."""
@@ -30,7 +39,13 @@ class VipSyncConfig(Config):
     min_monetary: float = 0.0
 
 
-@asset(group="analytics", tags=["crm"])
+@failure_hook
+def crm_sync_failed(context: HookContext) -> None:
+    """Tell the CRM team (here: a log line in the run's events) why the sync failed."""
+    context.log.error("CRM sync failed in run %s: %s", context.run_id, context.error_message)
+
+
+@asset(group="analytics", tags=["crm"], hooks=[crm_sync_failed])
 def crm_vip_sync(
     context: AssetContext, customer_segments: pl.DataFrame, crm: CrmApi, config: VipSyncConfig
 ) -> pl.DataFrame:

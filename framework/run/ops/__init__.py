@@ -18,6 +18,7 @@ from orch.run.io import MemoryIOManager
 from orch.run.ops.engine import AssetLoader, OpFailedError, OpRun, ReusedStep, TypeCheckError
 from orch.run.ops.result import OpJobResult, StepResult
 from orch.run.ops.setup import node_configs, node_resources
+from orch.run.resources import ResourcePool
 from orch.storage import IOManager
 
 __all__ = [
@@ -82,9 +83,11 @@ def execute_in_process(
     events = EventList()
     memory = memory_io()
     given = {k: v for k, v in (resources or {}).items() if isinstance(v, IOManager)}
+    run_id = run_id or uuid.uuid4().hex
+    pool = ResourcePool(sink=events, run_id=run_id)
     run = OpRun(
         job,
-        run_id=run_id or uuid.uuid4().hex,
+        run_id=run_id,
         sink=events,
         io=memory,
         io_managers=lambda name: given.get(name, memory),  # in process: memory unless given
@@ -93,8 +96,12 @@ def execute_in_process(
         tags={**job.tags, **dict(tags or {})},
         assets=_asset_values(assets),
         graph_inputs=graph_inputs,
+        pool=pool,
     )
-    result = run.execute()
+    try:
+        result = run.execute()
+    finally:  # the resources that set up are torn down, also after Ctrl-C
+        pool.close()
     result.events = events.events
     if result.status == "interrupted":
         raise KeyboardInterrupt

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orch.assets import HookContext
 from orch.errors import ExecutionError, OrchError
 from orch.events import (
     EventSink,
@@ -43,7 +44,9 @@ from orch.ops import (
     RetryPolicy,
     Source,
 )
+from orch.run.hooks import HookOutcome, run_step_hooks
 from orch.run.ops.result import OpJobResult, StepResult
+from orch.run.resources import ResourcePool
 from orch.storage import InputContext, IOManager, OutputContext
 from orch.typecheck import check_value, describe_type
 
@@ -109,8 +112,11 @@ class OpRun:
         project_root: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         io_managers: IOResolver | None = None,
+        pool: ResourcePool | None = None,
     ) -> None:
         self.job = job
+        self.pool = pool  # sets each resource up on first use, once per run
+        self.hook_outcomes: list[HookOutcome] = []  # success/failure hooks' outcomes
         self.run_id = run_id
         self.sink = sink
         self.io = io
@@ -250,7 +256,32 @@ class OpRun:
                     attempt, stored, metadata, errors,
                 )
             )  # fmt: skip
+            self._step_hooks(node, step_key, mapping_key, "success")
             return
+
+    def _step_hooks(
+        self,
+        node: Node,
+        step_key: str,
+        mapping_key: str | None,
+        status: str,
+        error: BaseException | None = None,
+        text: str = "",
+    ) -> None:
+        """The op's then the job's success or failure hooks (their failures change nothing)."""
+        hooks = [*node.op.hooks, *self.job.hooks]
+        if not hooks:
+            return
+        sink, run_id = self.sink, self.run_id
+
+        def emit(level: str, message: str) -> None:
+            sink.emit(LogEmitted(run_id, step_key, level, message))
+
+        context = HookContext(
+            step_key, kind="op", run_id=run_id, status=status, job=self.job.name, error=error,
+            error_message=text, partition=mapping_key, emit=emit,
+        )  # fmt: skip
+        self.hook_outcomes.extend(run_step_hooks(hooks, context, sink))
 
     def _context(self, node: Node, step_key: str, mapping_key: str | None, retry: int) -> OpContext:
         sink, run_id = self.sink, self.run_id
@@ -274,6 +305,10 @@ class OpRun:
         if op.config_param:
             kwargs[op.config_param] = context.op_config
         if op.resource_params:
+            if self.pool is not None:  # a resource that fails to set up fails this step
+                context.resources.update(
+                    {k: self.pool.open(k, v) for k, v in context.resources.items()}
+                )
             kwargs.update(context.resources)
         result = op.fn(**kwargs)
         if op.is_generator or inspect.isgenerator(result):
@@ -559,6 +594,8 @@ class OpRun:
                 path, errors, status,
             )
         )  # fmt: skip
+        if status == "failed":
+            self._step_hooks(node, step_key, None, "failure", exc, text)
 
     def _interrupted(
         self, node: Node, step_key: str, attempt: int, t0: float, errors: list[str]

@@ -30,6 +30,7 @@ from orch.run.ops.result import OpJobResult
 from orch.run.ops.setup import merge_config, node_configs, node_resources
 from orch.run.python import PythonRuntime, load_input
 from orch.run.reporting import JsonLinesReporter
+from orch.run.resources import ResourcePool
 from orch.run.workflow import interrupt_on_sigterm, open_state
 from orch.state import LockOwner, StateRecorder, StateStore
 
@@ -85,13 +86,17 @@ def run_op_job(
                               "tags": all_tags, "from_failure": from_failure},
                     )
                 )  # fmt: skip
+                pool = ResourcePool(sink=fan, run_id=run_id)
                 run = OpRun(
                     job, run_id=run_id, sink=fan, io=io, configs=configs, resources=per_node,
                     tags=all_tags, assets=assets, reuse=reuse, project_root=project.root,
-                    io_managers=registry.get,
+                    io_managers=registry.get, pool=pool,
                 )  # fmt: skip
                 with interrupt_on_sigterm():
-                    result = run.execute()
+                    try:
+                        result = run.execute()
+                    finally:  # torn down on success, failure, Ctrl-C and SIGTERM
+                        pool.close()
                 fan.emit(RunFinished(run_id, result.status, result.duration_s, result.counts()))
     return result
 
