@@ -299,3 +299,39 @@ def test_orch_ui_on_another_host_warns_and_prints_the_token_url(ui_project: Path
         child.wait(timeout=30)
     assert line.strip() == f"orch ui for shop: open http://0.0.0.0:{port}/?token=tok-123"
     assert warning.startswith("Warning: --host 0.0.0.0 is reachable from other machines")
+
+
+OP_JOB = """\
+from orch.ops import job, op
+
+
+@op
+def count_to() -> int:
+    return 3
+
+
+@op
+def double(value: int) -> int:
+    return value * 2
+
+
+@job
+def doubling():
+    double(count_to())
+"""
+
+
+def test_an_op_job_launches_from_the_page(ui_project: Path) -> None:
+    """An op job (jobs/*.py) is launched like an asset job: same lock, state and run page."""
+    (ui_project / "jobs").mkdir()
+    (ui_project / "jobs" / "doubling.py").write_text(OP_JOB)
+    for live in start_server(ui_project):
+        status, body, _ = live.post("/api/launch", {"kind": "job", "job": "doubling"})
+        assert status == 202, body
+        detail = live.wait_run(body["run"])
+        assert detail["run"]["status"] == "success", detail
+        steps = SQLiteStateStore.for_project(ui_project, readonly=True).run_op_steps(body["run"])
+        assert sorted((s.step_key, s.status) for s in steps) == [
+            ("count_to", "success"),
+            ("double", "success"),
+        ]
