@@ -52,6 +52,17 @@ PARQUET_FILE = "data.parquet"
 PARTITION_PREFIX = "key="
 
 
+#: The string a partitioned SQL model's compiled SQL reads a partitioned Parquet asset through:
+#: ``read_parquet('__orch_parquet_files__<asset>__')``; the run binds it to the exact files of
+#: the partitions the step needs (orch.run.io.scan), so no other partition's file is opened.
+PARQUET_FILES_TOKEN = "__orch_parquet_files__"
+
+
+def parquet_files_placeholder(asset: str) -> str:
+    """The placeholder string a step's file list replaces (see :data:`PARQUET_FILES_TOKEN`)."""
+    return f"{PARQUET_FILES_TOKEN}{asset}__"
+
+
 def parquet_glob(base_dir: str, asset: str, partitioned: bool) -> str:
     """An asset's Parquet files as one path or glob (what SQL reads with ``read_parquet``)."""
     base = base_dir.rstrip("/")

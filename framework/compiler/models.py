@@ -220,6 +220,7 @@ class _Compiler:
         self.warnings: list[str] = []
         self.python_assets: dict[str, python_models.PythonAsset] = {}
         self.output_columns: dict[str, list[str] | None] = {}  # None: not known from the SQL
+        self._partitioned: set[str] = set()  # partitioned models: per-step file scans
 
     # ------------------------------------------------------------------ relations
 
@@ -481,6 +482,8 @@ class _Compiler:
         )
         if config.materialized == "external":
             self.settings.check_external(model.name, model.path, config)
+        if config.partitioned_by is not None:  # reads its upstreams' files per partition
+            self._partitioned.add(model.name)
         refs = self.graph.refs.get(model.name, {})
         filters = self._partition_filters(model, config, refs)
         key = self._compile_key(model, relation, refs)
@@ -689,7 +692,12 @@ class _Compiler:
 
     def _scan(self, model: ParsedModel, asset: str) -> exp.Expr | None:
         """The file scan SQL reads ``asset`` through (Parquet-stored, external), or None."""
-        return self.settings.file_scan(self.nodes[asset], model.name, Location(model.path))
+        return self.settings.file_scan(
+            self.nodes[asset],
+            model.name,
+            Location(model.path),
+            per_partition=model.name in self._partitioned,
+        )
 
     def _ephemeral_ctes(self, asset: str) -> list[tuple[str, str]]:
         """The CTEs for an ephemeral model, after those of any ephemeral it reads itself."""

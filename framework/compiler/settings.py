@@ -39,7 +39,13 @@ from orch.errors import (
 from orch.load.project import Project, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
-from orch.storage import builtin_base_dir, builtin_of, external_files, parquet_glob
+from orch.storage import (
+    builtin_base_dir,
+    builtin_of,
+    external_files,
+    parquet_files_placeholder,
+    parquet_glob,
+)
 from pydantic import ValidationError
 from sqlglot import exp
 
@@ -178,10 +184,16 @@ class ModelSettings:
             self.normalize(config.alias or name),  # type: ignore[arg-type]
         )
 
-    def file_scan(self, upstream: Node, reader: str, where: Location | None) -> exp.Expr | None:
+    def file_scan(
+        self, upstream: Node, reader: str, where: Location | None, per_partition: bool = False
+    ) -> exp.Expr | None:
         """How SQL reads ``upstream`` when it is stored as files rather than a relation: a
         ``read_parquet``/``read_csv`` over its files (a Parquet-stored Python asset, every
         partition's file; an external model's files), else None (read its relation).
+
+        A partitioned reader (``per_partition``) of a partitioned Parquet asset reads a
+        placeholder instead of the glob: each step binds it to the files of the partitions it
+        needs (orch.run.io.scan), so DuckDB never opens another partition's file.
 
         Raises ConfigError when ``reader`` (a SQL model) cannot read it: an asset stored as
         Python objects, or files on a target that does not scan files (Snowflake).
@@ -203,6 +215,8 @@ class ModelSettings:
             base = builtin_base_dir(io_name, resources, project.target_name, project.root)
             partitioned = upstream.config.partitioned_by is not None
             path = parquet_glob(base, upstream.name, partitioned)
+            if partitioned and per_partition:
+                path = parquet_files_placeholder(upstream.name)
             what = f"stored as Parquet files by the IO manager '{io_name}'"
         elif upstream.materialized == "external" and upstream.resource_type == "model":
             files = external_files(

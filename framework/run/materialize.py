@@ -63,7 +63,9 @@ from orch.partitions import (
     definition_of,
     window_condition,
 )
+from orch.run.io import IOManagers
 from orch.run.io.external import write_external
+from orch.run.io.scan import bind_file_scans
 from orch.run.python import PythonRuntime, run_python_asset
 from orch.sql import written_columns
 from sqlglot import exp
@@ -160,21 +162,35 @@ class NewRows:
 
     @classmethod
     def of_model(cls, node: Node, ctx: StepContext) -> NewRows:
-        """A SQL model's query (bound to the step's partition when it builds one)."""
+        """A SQL model's query (bound to the step's partition when it builds one, and to the
+        exact Parquet files of the upstream partitions it reads)."""
         if ctx.window is not None and node.config.partitioned_by is not None:
             definition = _definition(node)
             bound = bind_partition(
                 node.compiled_code, definition, ctx.window.key, ctx.adapter.dialect
             )
+            bound = _bind_files(bound, node, ctx)
             return cls(bound, bound)
-        full = node.compiled_code
-        return cls(full, node.compiled_code_incremental or full)
+        full = _bind_files(node.compiled_code, node, ctx)
+        increment = node.compiled_code_incremental
+        return cls(full, _bind_files(increment, node, ctx) if increment else full)
 
     @classmethod
     def of_staged(cls, adapter: Adapter, staged: Relation, rows: int) -> NewRows:
         """Rows already written to ``staged`` (a Python asset's output)."""
         select = _select_all(adapter, staged)
         return cls(select, select, staged, rows)
+
+
+def _bind_files(sql: str, node: Node, ctx: StepContext) -> str:
+    """``sql`` reading the exact Parquet files of the step's upstream partitions."""
+    target = ctx.manifest.project.target_name
+    io = (
+        ctx.python.io
+        if ctx.python is not None
+        else IOManagers.for_project(ctx.project_root, target)
+    )
+    return bind_file_scans(sql, node, ctx.manifest, ctx.partition, io, ctx.adapter.dialect)
 
 
 def materialize(node: Node, ctx: StepContext) -> MaterializeResult:

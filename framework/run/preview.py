@@ -21,6 +21,8 @@ from orch.events import utcnow
 from orch.load.project import ModelFile, load_project
 from orch.manifest import Manifest, Node
 from orch.partitions import bind_partition, definition_of
+from orch.run.io import IOManagers
+from orch.run.io.scan import bind_file_scans
 from orch.sql import parse_query
 from orch.storage import stored_outside_warehouse
 from sqlglot import exp
@@ -107,6 +109,14 @@ def _run_preview(
         )
     dialect = result.manifest.project.target_dialect
     code = _bind_partition(node, partition, dialect)
+    project = result.project
+    io = IOManagers.for_project(
+        project.root,
+        project.target_name,
+        project.config.resources,
+        project_file=project.project_file,
+    )
+    code = bind_file_scans(code, node, result.manifest, partition, io, dialect)
     query = parse_query(code, dialect, node.path or INLINE_PATH)
     alias = exp.TableAlias(this=exp.to_identifier("__orch_show", quoted=True))
     limited = exp.select("*").from_(exp.Subquery(this=query, alias=alias)).limit(limit)
