@@ -56,6 +56,7 @@ CHECK_ATTR = "__orch_check__"
 _CONFIG_OPTIONS = (
     "materialized", "partitioned_by", "schema", "database", "alias", "tags", "group", "owner",
     "meta", "unique_key", "incremental_strategy", "contract", "code_version", "io_manager",
+    "io_manager_config",
 )  # fmt: skip
 
 
@@ -353,6 +354,7 @@ def asset(
     contract: bool | None = None,
     code_version: str | None = None,
     io_manager: str | None = None,
+    io_manager_config: Mapping[str, Any] | None = None,
     hooks: Iterable[Any] | None = None,
 ) -> Any:
     """Declare a Python asset: the function's return value is stored by its IO manager.
@@ -371,6 +373,9 @@ def asset(
             ``memory`` or a resource whose type is an :class:`orch.IOManager` subclass. Default:
             the folder's or project's ``+io_manager``, else by type (a table goes to the
             warehouse, any other object to ``objects``).
+        io_manager_config: settings for the IO manager storing this asset's output, handed to
+            it as ``OutputContext.config`` (and ``InputContext.upstream_output.config``); the
+            built-ins take ``compression`` (``parquet``) and ``format`` (``objects``).
         description: default: the function's docstring.
         hooks: ``@success_hook`` / ``@failure_hook`` functions called after the asset's step.
 
@@ -384,6 +389,7 @@ def asset(
         "group": group, "owner": owner, "meta": dict(meta) if meta is not None else None,
         "unique_key": unique_key, "incremental_strategy": incremental_strategy,
         "contract": contract, "code_version": code_version, "io_manager": io_manager,
+        "io_manager_config": dict(io_manager_config) if io_manager_config is not None else None,
     }  # fmt: skip
     declared: dict[str, str | None] = {}
     if isinstance(columns, Mapping):

@@ -24,8 +24,11 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -138,6 +141,8 @@ class ModelConfig(OrchModel):
     column_types: dict[str, str] = Field(default_factory=dict)
     code_version: str | None = None
     io_manager: str | None = None
+    # settings for the IO manager of this asset's output (OutputContext.config)
+    io_manager_config: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tags", mode="before")
@@ -158,6 +163,17 @@ class ModelConfig(OrchModel):
         if v == "enforced":
             return True
         return v
+
+    @model_serializer(mode="wrap")
+    def _without_empty_io_config(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        """Leave an empty ``io_manager_config`` out: manifests of projects that set none stay
+        as they were."""
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("io_manager_config"):
+            data.pop("io_manager_config", None)
+        return data
 
     @property
     def strategy(self) -> IncrementalStrategy:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from orch.assets import PartitionWindow, Resource, resource_values
+from orch.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ log = logging.getLogger(__name__)
 BUILTIN_IO_MANAGERS = ("memory", "objects", "parquet", "warehouse")
 #: Built-ins that store only tables (polars, Arrow, pandas).
 TABLE_IO_MANAGERS = ("parquet", "warehouse")
+#: The ``io_manager_config`` keys each built-in takes: its own fields, for one output.
+BUILTIN_OUTPUT_CONFIG: dict[str, tuple[str, ...]] = {
+    "memory": (),
+    "objects": ("format",),
+    "parquet": ("compression",),
+    "warehouse": (),
+}
 _BUILTIN_CLASSES = {
     "MemoryIOManager": "memory",
     "ObjectsIOManager": "objects",
@@ -244,6 +252,21 @@ class IOManager(Resource, ABC):
     def has_output(self, context: OutputContext) -> bool:
         """Whether an output is stored for ``context`` (``--from-failure`` and status use it)."""
         return False
+
+    def configured(self, config: Mapping[str, Any], what: str) -> Any:
+        """This IO manager with an output's ``io_manager_config`` over its fields (how the
+        built-ins take per-asset settings), validated; StorageError naming ``what`` if bad."""
+        if not config:
+            return self
+        try:
+            return type(self).model_validate({**self.model_dump(), **config})
+        except ValueError as err:  # pydantic's ValidationError
+            raise StorageError(
+                f"{what}: io_manager_config {dict(config)} is not valid for "
+                f"{type(self).__name__}: {err}".splitlines()[0],
+                hint="Fix io_manager_config (e.g. compression: snappy for parquet, format: "
+                "joblib for objects)",
+            ) from None
 
 
 # --------------------------------------------------------------------------- external SQL models

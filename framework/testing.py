@@ -190,7 +190,9 @@ class TestRun:
                 partitioned = node.config.partitioned_by is not None
                 context = InputContext(
                     name=name,
-                    upstream_output=OutputContext(key=(name,), asset=name),
+                    upstream_output=OutputContext(
+                        key=(name,), asset=name, config=dict(node.config.io_manager_config)
+                    ),
                     all_partitions=partitioned,
                 )
                 self._outputs[name] = runtime.io.get(io).load_input(context)

@@ -39,6 +39,7 @@ from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
 from orch.storage import (
     BUILTIN_IO_MANAGERS,
+    BUILTIN_OUTPUT_CONFIG,
     TABLE_IO_MANAGERS,
     builtin_of,
     stored_outside_warehouse,
@@ -196,6 +197,7 @@ def compile_python(
         )
     sig = a.signature
     io_manager = resolve_io_manager(project, a, config)
+    check_io_manager_config(project, a, config, io_manager)
     check_inputs(a, nodes or {})
     run_config = None
     if sig.config_class is not None:
@@ -223,6 +225,11 @@ def compile_python(
         io_manager=io_manager,
         output_kind=sig.output_kind,
     )
+    stored_with = (
+        json.dumps(config.io_manager_config, sort_keys=True, default=str)
+        if config.io_manager_config
+        else ""
+    )
     fingerprint = fingerprint_of(
         a.code_fingerprint,
         a.spec.config.get("code_version") or "",
@@ -230,6 +237,7 @@ def compile_python(
         json.dumps(sorted((c, i.data_type) for c, i in columns.items())),
         settings_fingerprint(config, PYTHON_FINGERPRINT_KEYS),
         *([f"io_manager:{config.io_manager}"] if config.io_manager else []),  # where it is stored
+        *([f"io_manager_config:{stored_with}"] if stored_with else []),  # how it is stored
     )
     return Node(
         name=a.name,
@@ -323,6 +331,38 @@ def check_inputs(a: PythonAsset, nodes: Mapping[str, Node]) -> None:
                 location=a.location,
                 hint="Annotate it as pl.DataFrame, pl.LazyFrame, pyarrow.Table or pandas.DataFrame",
             )
+
+
+def check_io_manager_config(
+    project: Project, a: PythonAsset, config: ModelConfig, io_manager: str | None
+) -> None:
+    """A built-in takes only its own ``io_manager_config`` keys (a project's IO manager reads
+    whatever it is given). Raises ConfigError naming the asset and the keys it takes."""
+    given = config.io_manager_config
+    if not given:
+        return
+    if config.materialized == "none":
+        raise ConfigError(
+            f"asset '{a.name}' is materialized='none' (it stores nothing) but sets "
+            "io_manager_config",
+            location=a.location,
+            hint="Remove io_manager_config",
+        )
+    name = io_manager or "warehouse"
+    builtin = builtin_of(name, project.config.resources, project.target_name)
+    if builtin is None or builtin not in BUILTIN_OUTPUT_CONFIG:
+        return
+    allowed = BUILTIN_OUTPUT_CONFIG[builtin]
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"asset '{a.name}': io_manager_config key(s) {', '.join(unknown)} are not settings of "
+            f"the {builtin} IO manager"
+            + (f" (it takes: {', '.join(allowed)})" if allowed else " (it takes none)"),
+            location=a.location,
+            hint=suggestion(unknown[0], list(allowed))
+            or "Remove them, or use an IO manager of your own that reads OutputContext.config",
+        )
 
 
 def validate_resources(project: Project, a: PythonAsset) -> list[Any]:

@@ -43,12 +43,13 @@ class In:
 class Out:
     """An op output's spec: its type, whether the op must produce it, its description, and
     the IO manager that stores it (a name: ``objects``, ``parquet``, a project resource...;
-    default: the job's)."""
+    default: the job's) with its settings for this output (``OutputContext.config``)."""
 
     type: Any = None
     is_required: bool = True
     description: str | None = None
     io_manager: str | None = None
+    io_manager_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class OutputDef:
     dynamic: bool = False
     description: str | None = None
     io_manager: str | None = None
+    io_manager_config: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- context
@@ -385,7 +387,7 @@ def _build_op(
     if is_generator and outs.get(RESULT) and isinstance(out, Out) and not out.type:
         outs[RESULT] = OutputDef(
             RESULT, None, out.is_required, isinstance(out, DynamicOut), out.description,
-            out.io_manager,
+            out.io_manager, dict(out.io_manager_config or {}),
         )  # fmt: skip
     return OpDefinition(
         name=op_name,
@@ -409,7 +411,10 @@ def _out_def(name: str, spec: Out, annotation: Any) -> OutputDef:
     dynamic = isinstance(spec, DynamicOut)
     if annotation is inspect.Parameter.empty or dynamic and spec.type is None:
         annotation = None  # a dynamic output's return annotation is the generator's, not a value's
-    return OutputDef(name, annotation, spec.is_required, dynamic, spec.description, spec.io_manager)
+    return OutputDef(
+        name, annotation, spec.is_required, dynamic, spec.description, spec.io_manager,
+        dict(spec.io_manager_config or {}),
+    )  # fmt: skip
 
 
 @overload

@@ -281,6 +281,7 @@ def _run_python_asset(
         partition=window,
         annotation=sig.output_annotation,
         resources=resources,
+        config=dict(node.config.io_manager_config),
     )
     try:
         manager.handle_output(out, value)
@@ -527,7 +528,10 @@ def load_input(
         context = InputContext(
             name=param,
             upstream_output=OutputContext(
-                key=(upstream.name,), asset=upstream.name, metadata=dict(recorded or {})
+                key=(upstream.name,),
+                asset=upstream.name,
+                metadata=dict(recorded or {}),
+                config=dict(upstream.config.io_manager_config),
             ),
             asset=node.name,
             run_id=run_id,

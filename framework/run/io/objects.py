@@ -43,11 +43,12 @@ class ObjectsIOManager(IOManager):
         """Serialize ``obj`` and write it atomically; records type, bytes, format and URI."""
         path = self.path_for(context.key)
         what = _what(context)
+        fmt = self.configured(context.config, what).format
         try:
-            data = _dumps(obj, self.format)
+            data = _dumps(obj, fmt)
         except Exception as err:  # pickling runs user code (__reduce__): any error is possible
             raise StorageError(
-                f"{what}: the output ({_type(obj)}) cannot be stored with {self.format}: "
+                f"{what}: the output ({_type(obj)}) cannot be stored with {fmt}: "
                 f"{type(err).__name__}: {err}",
                 path=path,
                 hint="Return a picklable object, set the IO manager's format to cloudpickle, "
@@ -58,7 +59,7 @@ class ObjectsIOManager(IOManager):
         context.add_output_metadata(
             {
                 "uri": self.location.uri(path),
-                "format": self.format,
+                "format": fmt,
                 "type": _type(obj),
                 "bytes": len(data),
             }
@@ -67,6 +68,7 @@ class ObjectsIOManager(IOManager):
     def load_input(self, context: InputContext) -> Any:
         """Read back what :meth:`handle_output` stored (``{partition: object}`` for several)."""
         loaded: dict[str, Any] = {}
+        fmt = self.configured(context.upstream_output.config, _what_input(context)).format
         for key in context.upstream_keys():
             path = self.path_for(key)
             if not self.location.exists(path):
@@ -74,7 +76,7 @@ class ObjectsIOManager(IOManager):
             with self.location.open_read(path) as handle:
                 data = handle.read()
             try:
-                loaded[key[-1]] = _loads(data, self.format)
+                loaded[key[-1]] = _loads(data, fmt)
             except Exception as err:  # unpickling runs user code too
                 raise StorageError(
                     f"{_what_input(context)}: input '{context.name}' cannot be loaded from "
@@ -82,7 +84,7 @@ class ObjectsIOManager(IOManager):
                     path=path,
                     hint="Rebuild the upstream (orch build -s <asset> --full-refresh); the file "
                     f"may come from another version of its class or another format than "
-                    f"{self.format}",
+                    f"{fmt}",
                 ) from err
         if context.partition_keys is None:
             return next(iter(loaded.values()))

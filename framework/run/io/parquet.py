@@ -122,19 +122,21 @@ class ParquetIOManager(IOManager):
             )
         key, pk = self._split(context)
         path = self.path_for(key, pk)
+        compression = self.configured(context.config, _what(context)).compression
         frame = to_polars(obj)
         folder = path.rsplit("/", 1)[0] if self.location.remote else _parent(path)
         self.location.sweep_temporaries(folder)
         self.location.write_with(
             path,
             _what(context),
-            lambda temp: frame.write_parquet(temp, compression=self.compression),
+            lambda temp: frame.write_parquet(temp, compression=compression),
             fsync=self.fsync,
         )
         context.add_output_metadata(
             {
                 "uri": self.location.uri(path),
                 "format": "parquet",
+                "compression": compression,
                 "rows": frame.height,
                 "bytes": self.location.size(path),
             }

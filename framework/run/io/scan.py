@@ -1,7 +1,8 @@
 """SQL reading a partitioned Parquet asset: the exact files of one step, bound at run time.
 
 A partitioned SQL model compiles its read of a partitioned Parquet-stored asset to
-``read_parquet('__orch_parquet_files__<asset>__', ...)`` (:func:`orch.storage.parquet_files_placeholder`).
+``read_parquet('__orch_parquet_files__<asset>__', ...)``
+(:func:`orch.storage.parquet_files_placeholder`).
 Each step replaces that string with the list of the files of the upstream partitions it reads —
 the keys the partition mapping gives (:func:`orch.run.python.upstream_partition_keys`, the same
 ones a Python asset's input loads) — so DuckDB opens only those files: not even the first file of

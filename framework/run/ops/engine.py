@@ -509,7 +509,7 @@ class OpRun:
             out_name = name if key is None else f"{name}[{key}]"
             ctx = OutputContext(
                 (self.run_id, step_key, out_name), out_name, op=step_key, run_id=self.run_id,
-                annotation=op.outs[name].type,
+                annotation=op.outs[name].type, config=dict(op.outs[name].io_manager_config),
             )  # fmt: skip
             io = self._manager(op.outs[name].io_manager)
             io.handle_output(ctx, value)
@@ -540,9 +540,11 @@ class OpRun:
             io = self._manager(info.get("io_manager"))
             names = [f"{name}[{k}]" for k in keys] if keys is not None else [name]
             for out_name in names:
+                spec = node.op.outs.get(name)
                 ctx = OutputContext(
                     (reused.run_id, step_key, out_name), out_name, op=step_key,
                     run_id=reused.run_id,
+                    config=dict(spec.io_manager_config) if spec is not None else {},
                 )  # fmt: skip
                 if not io.has_output(ctx):
                     return False  # not stored any more: run the step again
