@@ -34,14 +34,16 @@ from orch.errors import (
 from orch.load.cache import ResultCache
 from orch.load.parsing import ParsedModel, parse_models
 from orch.load.project import Project
-from orch.load.python_files import PythonAsset, collect_assets
+from orch.load.python_files import PythonAsset, collect_assets, find_project_class, is_module_path
 from orch.load.rendering import Renderer
 from orch.manifest import CheckNode, ColumnInfo, Node, PythonInfo, RelationInfo
 from orch.storage import (
     BUILTIN_IO_MANAGERS,
     BUILTIN_OUTPUT_CONFIG,
     TABLE_IO_MANAGERS,
+    IOManager,
     builtin_of,
+    declared_type,
     stored_outside_warehouse,
 )
 from orch.yamldoc import load_yaml
@@ -289,6 +291,8 @@ def resolve_io_manager(project: Project, a: PythonAsset, config: ModelConfig) ->
             + ") or declare it under 'resources:' with the type of an orch.IOManager subclass",
         )
     builtin = builtin_of(name, declared, project.target_name)
+    if builtin is None:
+        check_io_manager_type(project, name)
     if builtin in TABLE_IO_MANAGERS and kind == "object":
         raise ConfigError(
             f"asset '{a.name}' returns {a.signature.output_annotation} (its annotation), which "
@@ -331,6 +335,32 @@ def check_inputs(a: PythonAsset, nodes: Mapping[str, Node]) -> None:
                 location=a.location,
                 hint="Annotate it as pl.DataFrame, pl.LazyFrame, pyarrow.Table or pandas.DataFrame",
             )
+
+
+def check_io_manager_type(project: Project, name: str) -> None:
+    """A declared IO manager whose type is a module path (``my_pkg.io:JsonLines``) must name an
+    importable orch.IOManager subclass. Raises ConfigError at its ``type:`` in the project file
+    (a bare class name is looked up among the model files' classes when the run needs it)."""
+    decl = project.config.resources.get(name)
+    text = declared_type(decl, project.target_name)
+    if text is None or not isinstance(decl, Mapping):
+        return
+    if not is_module_path(text, project.root):
+        return
+    per_target = decl.get("targets")
+    path: tuple[str | int, ...] = ("resources", name, "type")
+    if isinstance(per_target, Mapping) and isinstance(per_target.get(project.target_name), Mapping):
+        if "type" in per_target[project.target_name]:
+            path = ("resources", name, "targets", project.target_name, "type")
+    try:
+        find_project_class(text, project.root, IOManager)
+    except ConfigError as err:
+        raise ConfigError(
+            f"resource '{name}' (type: {text}): {err.message}",
+            location=resource_location(project)(path),
+            hint="Write the type as my_pkg.module:ClassName, a module of the project folder (or "
+            "an installed package) defining an orch.IOManager subclass",
+        ) from None
 
 
 def check_io_manager_config(

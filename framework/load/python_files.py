@@ -32,7 +32,14 @@ from orch.assets import (
     Signature,
     analyze_signature,
 )
-from orch.errors import DuplicateNameError, Location, OrchError, ProjectError, decoding_error
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    OrchError,
+    ProjectError,
+    decoding_error,
+)
 from orch.ops import GraphDefinition, JobDefinition, OpDefinition, definitions_in
 
 MODULE_PREFIX = "orch_models"
@@ -336,3 +343,133 @@ def collect_op_jobs(root: Path, files: Iterable[Path]) -> dict[str, JobDefinitio
 def job_location(root: Path, job: JobDefinition) -> Location:
     """Where a job is defined, relative to the project folder."""
     return _relative_location(root, job.location)
+
+
+# --------------------------------------------------------------------------- project modules
+
+
+def split_class_path(text: str) -> tuple[str, str] | None:
+    """``my_pkg.io:JsonLines`` or ``my_pkg.io.JsonLines`` → ``("my_pkg.io", "JsonLines")``;
+    None for a bare class name."""
+    if ":" in text:
+        module, _, attr = text.partition(":")
+        return (module.strip(), attr.strip()) if module.strip() and attr.strip() else None
+    module, _, attr = text.rpartition(".")
+    return (module, attr) if module else None
+
+
+def is_module_path(spec: str, root: Path) -> bool:
+    """Whether a ``type:`` names a class by module path: ``module:Class``, or a dotted name
+    whose top-level module is a package or file of the project folder."""
+    parts = split_class_path(spec)
+    if parts is None:
+        return False
+    top = parts[0].split(".", 1)[0]
+    return ":" in spec or (root / top).is_dir() or (root / f"{top}.py").is_file()
+
+
+def import_project_module(module: str, root: Path) -> ModuleType:
+    """Import ``module`` (``my_pkg.io``) with the project folder first on ``sys.path``.
+
+    A module of the same name imported from another project folder (or an older copy of this
+    one's file) is imported again, so each project gets its own. Raises ConfigError when no such
+    module exists, ProjectError at the user's file and line when importing it fails.
+    """
+    root = root.resolve()
+    with _import_lock:
+        if str(root) in sys.path:  # first: a module of this project wins over another's
+            sys.path.remove(str(root))
+        sys.path.insert(0, str(root))
+        _forget_stale(module, root)
+        importlib.invalidate_caches()
+        try:
+            imported = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name and (module == err.name or module.startswith(err.name + ".")):
+                raise ConfigError(
+                    f"no module '{module}' in the project folder or the installed packages",
+                ) from None
+            raise _module_error(module, root, err) from None
+        except Exception as err:
+            raise _module_error(module, root, err) from None
+        _stamp(module.split(".", 1)[0])
+        return imported
+
+
+def _family(top: str) -> list[str]:
+    return [n for n in sys.modules if n == top or n.startswith(top + ".")]
+
+
+def _stamp(top: str) -> None:
+    """Remember when each imported file of package ``top`` was written."""
+    for name in _family(top):
+        file = getattr(sys.modules[name], "__file__", None)
+        if file is not None and Path(file).exists():
+            _stamps[name] = Path(file).stat().st_mtime_ns
+
+
+def _forget_stale(module: str, root: Path) -> None:
+    """Drop ``module``, its packages and their submodules from ``sys.modules`` when they were
+    imported from outside ``root`` although ``root`` has them, or their file changed since."""
+    top = module.split(".", 1)[0]
+    if not ((root / top).is_dir() or (root / f"{top}.py").is_file()):
+        return  # an installed package: leave it alone
+    stale = False
+    for name in _family(top):
+        file = getattr(sys.modules[name], "__file__", None)
+        if file is None:
+            continue
+        path = Path(file).resolve()
+        if root not in path.parents:
+            stale = True
+        elif not path.exists() or path.stat().st_mtime_ns != _stamps.get(name):
+            stale = True
+    if stale:
+        for name in _family(top):
+            del sys.modules[name]
+            _stamps.pop(name, None)
+
+
+_stamps: dict[str, int] = {}
+
+
+def _module_error(module: str, root: Path, err: BaseException) -> OrchError:
+    """A failed import of a project module as an error at the deepest line of the project's
+    files in its traceback."""
+    frames = [
+        f for f in traceback.extract_tb(err.__traceback__) if root in Path(f.filename).parents
+    ]
+    if isinstance(err, SyntaxError) and err.filename and root in Path(err.filename).parents:
+        path = Path(err.filename)
+    elif frames:
+        path = Path(frames[-1].filename)
+    else:
+        return ProjectError(
+            f"importing module '{module}' failed: {type(err).__name__}: {err}",
+            hint="Fix the module (run python -c 'import " + module + "' to see the traceback)",
+        )
+    return import_error(path.relative_to(root).as_posix(), path, err, f"module '{module}'")
+
+
+def find_project_class(spec: str, root: Path, base: type | None = None) -> type:
+    """The class ``spec`` names (``my_pkg.io:JsonLines``), importable from the project folder
+    (or an installed package), and a subclass of ``base`` when given.
+
+    Raises ConfigError for an unknown module or class or one of another kind, ProjectError for
+    a module that fails to import.
+    """
+    parts = split_class_path(spec)
+    if parts is None:
+        raise ConfigError(f"'{spec}' is not a module path (write it as my_pkg.module:ClassName)")
+    module, attr = parts
+    found = getattr(import_project_module(module, root), attr, None)
+    if not isinstance(found, type):
+        raise ConfigError(
+            f"module '{module}' has no class '{attr}'"
+            if found is None
+            else f"'{module}:{attr}' is not a class"
+        )
+    if base is not None and not issubclass(found, base):
+        home = "orch" if base.__module__.startswith("orch") else base.__module__
+        raise ConfigError(f"class '{module}:{attr}' is not a subclass of {home}.{base.__name__}")
+    return found

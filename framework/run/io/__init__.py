@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from orch.assets import build_resource, resource_values
-from orch.errors import ConfigError, Location, suggestion
+from orch.errors import ConfigError, Location, UserError, suggestion
+from orch.load.python_files import find_project_class, is_module_path, split_class_path
 from orch.run.io.memory import MemoryIOManager
 from orch.run.io.objects import ObjectsIOManager
 from orch.run.io.parquet import ParquetIOManager
 from orch.run.io.warehouse import WarehouseIOManager
 from orch.storage import STORAGE_DIR, IOManager, builtin_base_dir, builtin_of, declared_type
+from orch.yamldoc import load_yaml
 
 __all__ = [
     "BUILTIN_IO_MANAGERS",
@@ -51,6 +53,12 @@ BUILTIN_IO_MANAGERS: dict[str, type[IOManager]] = {
 }
 
 
+IMPORT_HINT = (
+    "Write the type as my_pkg.module:ClassName, a module of the project folder (or an installed "
+    "package) defining an orch.IOManager subclass"
+)
+
+
 def register_builtin(name: str, cls: type[IOManager]) -> None:
     """Make ``cls`` available under ``name`` (``io_manager="name"``, ``type: name``)."""
     BUILTIN_IO_MANAGERS[name] = cls
@@ -69,10 +77,19 @@ def _subclasses(cls: type[Any]) -> list[type[IOManager]]:
     return out
 
 
-def io_manager_class(type_name: str) -> type[IOManager] | None:
+def io_manager_class(
+    type_name: str, project_root: Path | str | None = None
+) -> type[IOManager] | None:
     """The IO manager class a ``type:`` names: a built-in's name or class, a loaded
-    :class:`IOManager` subclass (``Class`` or ``module.Class``), or an importable ``module.Class``.
-    None when nothing matches (or the name is not an IO manager)."""
+    :class:`IOManager` subclass (``Class`` or ``module.Class``), or an importable
+    ``module:Class`` / ``module.Class`` (with ``project_root`` first on ``sys.path``: a module of
+    the project, anywhere in its folder). None when nothing matches a bare name.
+
+    Raises ConfigError for a module path whose module or class is unknown, or whose class is
+    not an :class:`IOManager`; ProjectError when the module fails to import.
+    """
+    if project_root is not None and is_module_path(type_name, Path(project_root)):
+        return find_project_class(type_name, Path(project_root), IOManager)  # type: ignore[return-value]
     if type_name in BUILTIN_IO_MANAGERS:
         return BUILTIN_IO_MANAGERS[type_name]
     matches = [
@@ -82,10 +99,10 @@ def io_manager_class(type_name: str) -> type[IOManager] | None:
     ]
     if matches:
         return matches[-1]  # the most recently defined (a re-imported model file)
-    module, _, attr = type_name.rpartition(".")
-    if module:
+    parts = split_class_path(type_name)
+    if parts is not None:
         try:
-            found = getattr(importlib.import_module(module), attr, None)
+            found = getattr(importlib.import_module(parts[0]), parts[1], None)
         except ImportError:
             return None
         if isinstance(found, type) and issubclass(found, IOManager):
@@ -144,13 +161,13 @@ class IOManagers:
             base_dir=storage_dir(project_root, target),
             project_root=project_root,
             overrides=overrides,
-            location=lambda _p: Location(project_file),
+            location=_locator(Path(project_root), project_file),
             discover=discover,
         )
 
     def names(self) -> list[str]:
         """Every name an asset or op may use: the built-ins and the declared IO managers."""
-        declared = [n for n in self.declarations if self._declared_class(n) is not None]
+        declared = [n for n in self.declarations if self._is_io_manager(n)]
         return sorted({*BUILTIN_IO_MANAGERS, *declared, *self._overrides})
 
     def is_known(self, name: str) -> bool:
@@ -166,6 +183,14 @@ class IOManagers:
                 self._instances[name] = self._build(name)
             return self._instances[name]
 
+    def _is_io_manager(self, name: str) -> bool:
+        """Whether declaration ``name`` is an IO manager (a resource of another kind, or one
+        whose module path does not resolve, is not)."""
+        try:
+            return self._declared_class(name) is not None
+        except UserError:
+            return False
+
     def _declared_class(self, name: str) -> type[IOManager] | None:
         decl = self.declarations.get(name)
         if not isinstance(decl, Mapping):
@@ -173,7 +198,14 @@ class IOManagers:
         found = declared_type(decl, self.target)
         if found is None:
             return BUILTIN_IO_MANAGERS.get(name)
-        return io_manager_class(found)
+        try:
+            return io_manager_class(found, self.project_root)
+        except UserError as err:
+            if isinstance(err, ConfigError) and err.location is None:
+                err.location = self._location(("resources", name, "type"))
+                err.message = f"resource '{name}' (type: {found}): {err.message}"
+                err.hint = err.hint or IMPORT_HINT
+            raise
 
     def _build(self, name: str) -> IOManager:
         decl = self.declarations.get(name)
@@ -227,6 +259,18 @@ class IOManagers:
             declared = resource_values(self.declarations, name, self.target).get("base_dir")
             base = str(declared) if declared is not None else str(self.base_dir / name)
         return instance.model_copy(update={"base_dir": base})
+
+
+def _locator(root: Path, project_file: str) -> Callable[[tuple[str | int, ...]], Location | None]:
+    """Where a key path is in the project file (``orch_project.yml:7:11``), read when asked."""
+
+    def locate(path: tuple[str | int, ...]) -> Location | None:
+        try:
+            return load_yaml(root / project_file, project_file).location(path)
+        except (UserError, OSError):
+            return Location(project_file)
+
+    return locate
 
 
 def _without_types(decl: Mapping[str, Any]) -> dict[str, Any]:
