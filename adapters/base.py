@@ -304,6 +304,11 @@ class Adapter(ABC):
         partitions with ``partition_by``). Returns rows written when the warehouse says."""
         raise NotImplementedError(f"the {self.type} adapter cannot write files")
 
+    def register_filesystem(self, filesystem: Any) -> None:
+        """Let the warehouse's own file reads and writes (``read_parquet``, ``COPY TO``) reach
+        an fsspec filesystem (``s3://``, ``memory://``...), for this connection."""
+        raise NotImplementedError(f"the {self.type} adapter cannot use fsspec filesystems")
+
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """A boolean SQL expression: TRUE where ``condition_sql`` holds, else the query fails with
         ``message``. None when the warehouse cannot raise inside a query (the caller checks with

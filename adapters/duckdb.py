@@ -97,6 +97,7 @@ class DuckDBAdapter(Adapter):
         self._lock = threading.RLock()  # reentrant: interrupt() may run in a signal handler
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._schemas: set[tuple[str | None, str]] = set()
+        self._filesystems: set[str] = set()  # fsspec protocols registered on the connection
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -138,6 +139,7 @@ class DuckDBAdapter(Adapter):
             cursors, self._cursors = self._cursors, []
             con, self._con = self._con, None
             self._schemas.clear()
+            self._filesystems.clear()
         for cursor in cursors:
             try:
                 cursor.close()
@@ -600,6 +602,22 @@ class DuckDBAdapter(Adapter):
         rows = self._run(f"COPY ({select_sql}) TO {target} ({', '.join(options)})")
         found = rows.fetchall()
         return int(found[0][0]) if found and found[0] and found[0][0] is not None else None
+
+    def register_filesystem(self, filesystem: Any) -> None:
+        """DuckDB reads and writes the filesystem's URLs through fsspec (once per protocol)."""
+        protocol = filesystem.protocol
+        protocols = tuple(protocol) if isinstance(protocol, (tuple, list)) else (protocol,)
+        con = self.connection
+        with self._lock:
+            if self._filesystems.intersection(protocols):
+                return
+            try:
+                con.register_filesystem(filesystem)
+            except duckdb.Error as err:
+                raise WarehouseError(
+                    f"DuckDB cannot use the {protocols[0]}:// filesystem: {err}"
+                ) from err
+            self._filesystems.update(protocols)
 
     def write_arrow(self, table: pa.Table, relation: Relation, mode: WriteMode) -> int:
         """Write an Arrow table without copying it (DuckDB scans it in place).

@@ -33,6 +33,7 @@ from typing import Any
 
 from orch.assets import PartitionWindow, Resource, resource_values
 from orch.errors import StorageError
+from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,20 @@ def is_remote(base: str) -> bool:
     """Whether a base folder is an fsspec URL (``s3://...``) rather than a local path."""
     head, sep, _ = base.partition("://")
     return bool(sep) and head not in ("file", "local")
+
+
+def filesystem_problem(url: str) -> str | None:
+    """Why fsspec cannot reach ``url``'s filesystem in this environment (what to install), or
+    None. fsspec is imported only here, for a URL."""
+    try:
+        import fsspec  # optional and heavy: only for URLs
+    except ImportError:
+        return "fsspec is not installed (pip install fsspec)"
+    try:
+        fsspec.get_filesystem_class(url.split("://", 1)[0])
+    except (ImportError, ValueError) as err:
+        return str(err)
+    return None
 
 
 def builtin_base_dir(
@@ -295,6 +310,19 @@ class ExternalFiles:
 
 
 EXTERNAL_FORMATS = ("parquet", "csv")
+
+
+def scan_select(path: str, fmt: str, hive: bool) -> exp.Select:
+    """``SELECT * FROM read_parquet(path, hive_partitioning = ...)`` (``read_csv_auto`` for
+    CSV): how SQL reads files stored outside the warehouse (the compiler inlines it, the run
+    reads external files at a URL with it)."""
+    function = "read_csv_auto" if fmt == "csv" else "read_parquet"
+    args: list[exp.Expr] = [exp.Literal.string(path)]
+    if fmt == "parquet":
+        flag = exp.true() if hive else exp.false()
+        args.append(exp.EQ(this=exp.column("hive_partitioning"), expression=flag))
+    scan = exp.Table(this=exp.Anonymous(this=function, expressions=args))
+    return exp.select(exp.Star()).from_(scan)
 
 
 def external_files(

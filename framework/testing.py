@@ -179,9 +179,10 @@ class TestRun:
             io = node.python.io_manager if node.python else None
             declared = project.config.resources
             if node.materialized == "external":
-                self._outputs[name] = read_external(
-                    node, project.root, project.target_name, "output_for", name
-                )
+                with get_adapter(project.target, project.root) as adapter:
+                    self._outputs[name] = read_external(
+                        node, project.root, project.target_name, "output_for", name, adapter
+                    )
                 return self._outputs[name]
             if stored_outside_warehouse(node.materialized, io, declared, project.target_name):
                 assert io is not None

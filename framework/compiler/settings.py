@@ -43,8 +43,11 @@ from orch.storage import (
     builtin_base_dir,
     builtin_of,
     external_files,
+    filesystem_problem,
+    is_remote,
     parquet_files_placeholder,
     parquet_glob,
+    scan_select,
 )
 from pydantic import ValidationError
 from sqlglot import exp
@@ -235,20 +238,14 @@ class ModelSettings:
                 "warehouse / materialized: table, e.g. under models: in orch_project.yml), or "
                 "load the files into a table through an external stage first",
             )
-        function = "read_csv_auto" if fmt == "csv" else "read_parquet"
-        args: list[exp.Expr] = [exp.Literal.string(path)]
-        if fmt == "parquet":
-            flag = exp.true() if hive else exp.false()
-            args.append(exp.EQ(this=exp.column("hive_partitioning"), expression=flag))
-        scan = exp.Table(this=exp.Anonymous(this=function, expressions=args))
-        return exp.select(exp.Star()).from_(scan).subquery()
+        return scan_select(path, fmt, hive).subquery()
 
     def check_external(self, name: str, path: str, config: ModelConfig) -> None:
         """An external model's settings must make sense (format, partition_by), on a target
         that writes files. Raises ConfigError naming the model."""
         where = Location(path)
         try:
-            external_files(name, config.extra, self.project.root, self.project.target_name)
+            files = external_files(name, config.extra, self.project.root, self.project.target_name)
         except ValueError as err:
             raise ConfigError(
                 f"external model '{name}': {err}",
@@ -263,6 +260,15 @@ class ModelSettings:
                 location=where,
                 hint="Use materialized='table' on this target (e.g. a +materialized override "
                 "per target in a folder of its own)",
+            )
+        problem = filesystem_problem(files.location) if is_remote(files.location) else None
+        if problem is not None:
+            raise ConfigError(
+                f"external model '{name}': its location {files.location} cannot be reached: "
+                f"{problem}",
+                location=where,
+                hint="Install the fsspec filesystem package for this URL (s3fs for s3://, gcsfs "
+                "for gs://, adlfs for az://) in the environment orch runs in, or use a local path",
             )
         if config.partitioned_by is not None:
             raise ConfigError(

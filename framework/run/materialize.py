@@ -64,7 +64,7 @@ from orch.partitions import (
     window_condition,
 )
 from orch.run.io import IOManagers
-from orch.run.io.external import write_external
+from orch.run.io.external import register_remote_scans, write_external
 from orch.run.io.scan import bind_file_scans
 from orch.run.python import PythonRuntime, run_python_asset
 from orch.sql import written_columns
@@ -183,7 +183,9 @@ class NewRows:
 
 
 def _bind_files(sql: str, node: Node, ctx: StepContext) -> str:
-    """``sql`` reading the exact Parquet files of the step's upstream partitions."""
+    """``sql`` reading the exact Parquet files of the step's upstream partitions (and the
+    warehouse able to reach external models' URLs)."""
+    register_remote_scans(node, ctx.manifest, ctx.adapter, ctx.project_root)
     target = ctx.manifest.project.target_name
     io = (
         ctx.python.io

@@ -510,7 +510,9 @@ def load_input(
     param = param or upstream.name
     if upstream.materialized == "external":
         root = runtime.project_root if runtime is not None else Path(".")
-        table = read_external(upstream, root, manifest.project.target_name, node.name, param)
+        table = read_external(
+            upstream, root, manifest.project.target_name, node.name, param, adapter
+        )
         return as_input(table, kind, node, param, upstream)
     io_name = stored_by(upstream, runtime)
     if (

@@ -6,6 +6,11 @@ temporary name next to the location, which then replaces the old file or folder 
 so a reader never sees half of it and a failed build leaves the old files in place. Downstream
 SQL models read them with ``read_parquet``/``read_csv`` (the compiler), Python assets through
 polars (:func:`read_external`).
+
+A location may be an fsspec URL (``s3://bucket/orders.parquet``; ``memory://`` in tests): the
+adapter then writes and reads it through fsspec (``Adapter.register_filesystem``), into a
+temporary name beside it first and moved into place, and Python assets read it through the
+warehouse too, so both kinds of reader see the same columns.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from orch.adapters.base import Adapter
 from orch.errors import ModelFailedError, StorageError
-from orch.manifest import Node
-from orch.run.io.location import TEMP_PREFIX, unwritable
-from orch.storage import ExternalFiles, external_files, is_remote
+from orch.manifest import Manifest, Node
+from orch.run.io.location import TEMP_PREFIX, Location, unwritable
+from orch.storage import ExternalFiles, external_files, is_remote, scan_select
 
 if TYPE_CHECKING:
     import polars as pl
@@ -41,12 +46,7 @@ def write_external(
     files = files_of(node, project_root, target)
     what = f"model '{node.name}'"
     if is_remote(files.location):
-        raise StorageError(
-            f"{what}: external location {files.location} is a URL; orch writes external "
-            "models to local paths only",
-            path=files.location,
-            hint="Use a local location, or a Python asset with io_manager='parquet' for a URL",
-        )
+        return _write_remote(files, adapter, select_sql, what)
     final = Path(files.location)
     temp = final.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{final.name}.tmp")
     try:
@@ -74,14 +74,87 @@ def write_external(
     }
 
 
+def _write_remote(
+    files: ExternalFiles, adapter: Adapter, select_sql: str, what: str
+) -> dict[str, Any]:
+    """Write the files at a URL: the warehouse writes a temporary name beside the location
+    through fsspec, which then replaces the old file or folder."""
+    location = Location(files.location)
+    fs = location.fs  # StorageError naming the URL and what to install
+    adapter.register_filesystem(fs)
+    folder, _, name = files.location.rstrip("/").rpartition("/")
+    temp = f"{folder}/{TEMP_PREFIX}{uuid.uuid4().hex}-{name}.tmp"
+    try:
+        rows = adapter.export_query(select_sql, temp, files.format, files.partition_by)
+    except BaseException:
+        _remove_remote(fs, temp)
+        raise
+    try:
+        if fs.exists(files.location):
+            fs.rm(files.location, recursive=True)
+        fs.mv(temp, files.location, recursive=bool(files.partition_by))
+    except OSError as err:
+        _remove_remote(fs, temp)
+        raise unwritable(what, files.location, err) from None
+    found = fs.find(files.location) if files.partition_by else [files.location]
+    return {
+        "materialized": "external",
+        "uri": files.location,
+        "format": files.format,
+        "bytes": sum(int(fs.size(f)) for f in found),
+        **({"rows": rows} if rows is not None else {}),
+        **({"partition_by": list(files.partition_by)} if files.partition_by else {}),
+    }
+
+
+def _remove_remote(fs: Any, path: str) -> None:
+    try:
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    except OSError:
+        pass
+
+
+def register_remote_scans(
+    node: Node, manifest: Manifest, adapter: Adapter, root: Path | str
+) -> None:
+    """Let the warehouse reach the URLs of the external models ``node`` reads (fsspec)."""
+    for parent in manifest.parents.get(node.name, []):
+        upstream = manifest.nodes.get(parent)
+        if upstream is None or upstream.materialized != "external":
+            continue
+        files = files_of(upstream, root, manifest.project.target_name)
+        if is_remote(files.location):
+            adapter.register_filesystem(Location(files.location).fs)
+
+
 def read_external(
-    upstream: Node, project_root: Path | str, target: str, downstream: str, param: str
+    upstream: Node,
+    project_root: Path | str,
+    target: str,
+    downstream: str,
+    param: str,
+    adapter: Adapter | None = None,
 ) -> pl.DataFrame:
-    """An external model's files as a polars DataFrame (a Python asset's input)."""
+    """An external model's files as a polars DataFrame (a Python asset's input); files at a
+    URL are read through the warehouse (``adapter``), as SQL models read them."""
     import polars as pl  # heavy: only when a Python asset reads an external model
 
     files = files_of(upstream, project_root, target)
     scan = files.scan_path
+    if is_remote(files.location):
+        if adapter is None:
+            raise StorageError(
+                f"asset '{downstream}': input '{param}' (external model '{upstream.name}') is "
+                f"at a URL ({files.location}), which is read through the warehouse",
+                path=files.location,
+                hint="Read it from a run (orch build), not from a test helper without a target",
+            )
+        adapter.register_filesystem(Location(files.location).fs)
+        select = scan_select(files.scan_path, files.format, bool(files.partition_by))
+        frame = pl.from_arrow(adapter.fetch_arrow(select.sql(dialect=adapter.dialect)))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
     if not files.partition_by and not is_remote(files.location):
         if not Path(files.location).exists():
             raise StorageError(
@@ -106,8 +179,14 @@ def read_external(
 def remove_external(node: Node, project_root: Path | str, target: str) -> list[str]:
     """Remove the model's files (``--full-refresh``); what was removed."""
     files = files_of(node, project_root, target)
+    if is_remote(files.location):
+        fs = Location(files.location).fs
+        if not fs.exists(files.location):
+            return []
+        fs.rm(files.location, recursive=True)
+        return [files.location]
     final = Path(files.location)
-    if is_remote(files.location) or not final.exists():
+    if not final.exists():
         return []
     _remove(final)
     return [str(final)]
