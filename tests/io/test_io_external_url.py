@@ -43,7 +43,8 @@ def _models(location: str, extra: str = "") -> dict[str, str]:
 
             @asset
             def py_count(orders_file: pl.DataFrame) -> pl.DataFrame:
-                return pl.DataFrame({"n": [orders_file.height], "cols": [",".join(orders_file.columns)]})
+                cols = ",".join(orders_file.columns)
+                return pl.DataFrame({"n": [orders_file.height], "cols": [cols]})
         """,
     }
 
