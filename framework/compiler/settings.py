@@ -230,13 +230,25 @@ class ModelSettings:
         if path is None:
             return None
         if self._dialect_name != "duckdb":
+            if upstream.python is not None and upstream.python.io_manager is not None:
+                io_name = upstream.python.io_manager
+                how = (
+                    f"give its IO manager a type per target (resources: {io_name}: targets: "
+                    f"{project.target_name}: type: warehouse)"
+                )
+            else:
+                how = "materialize it as a table on this target (e.g. +materialized: table "
+                how += "under models: for the folder)"
             raise ConfigError(
                 f"model '{reader}' reads '{upstream.name}', which is {what}; the "
-                f"{self._dialect_name} target cannot read local files",
+                f"{self._dialect_name} target cannot read local files"
+                if not is_remote(path)
+                else f"model '{reader}' reads '{upstream.name}', which is {what} at {path}; "
+                f"orch reads files in SQL on DuckDB only",
                 location=where,
-                hint=f"Store '{upstream.name}' in the warehouse on this target (io_manager: "
-                "warehouse / materialized: table, e.g. under models: in orch_project.yml), or "
-                "load the files into a table through an external stage first",
+                hint=f"Store '{upstream.name}' in the warehouse on this target: {how}; or load "
+                "the files into a table yourself (a Snowflake external stage and COPY INTO) and "
+                "declare that table as a source",
             )
         return scan_select(path, fmt, hive).subquery()
 
