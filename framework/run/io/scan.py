@@ -45,6 +45,7 @@ def bind_file_scans(
         if upstream is None or placeholder not in sql:
             continue
         files = files_read(node, upstream, partition, io)
+        literal: exp.Expr
         if isinstance(files, str):
             literal = exp.Literal.string(files)
         else:
