@@ -64,8 +64,8 @@ from orch.partitions import (
     window_condition,
 )
 from orch.run.io import IOManagers
-from orch.run.io.external import register_remote_scans, write_external
-from orch.run.io.scan import bind_file_scans
+from orch.run.io.external import write_external
+from orch.run.io.scan import bind_file_scans, register_remote_files
 from orch.run.python import PythonRuntime, run_python_asset
 from orch.sql import written_columns
 from sqlglot import exp
@@ -185,13 +185,13 @@ class NewRows:
 def _bind_files(sql: str, node: Node, ctx: StepContext) -> str:
     """``sql`` reading the exact Parquet files of the step's upstream partitions (and the
     warehouse able to reach external models' URLs)."""
-    register_remote_scans(node, ctx.manifest, ctx.adapter, ctx.project_root)
     target = ctx.manifest.project.target_name
     io = (
         ctx.python.io
         if ctx.python is not None
         else IOManagers.for_project(ctx.project_root, target)
     )
+    register_remote_files(node, ctx.manifest, ctx.adapter, ctx.project_root, io)
     return bind_file_scans(sql, node, ctx.manifest, ctx.partition, io, ctx.adapter.dialect)
 
 

@@ -22,8 +22,7 @@ from orch.load.project import ModelFile, load_project
 from orch.manifest import Manifest, Node
 from orch.partitions import bind_partition, definition_of
 from orch.run.io import IOManagers
-from orch.run.io.external import register_remote_scans
-from orch.run.io.scan import bind_file_scans
+from orch.run.io.scan import bind_file_scans, register_remote_files
 from orch.sql import parse_query
 from orch.storage import stored_outside_warehouse
 from sqlglot import exp
@@ -131,7 +130,7 @@ def _run_preview(
             shown or f"'{node.name}'",
             result.project.config.resources,
         )
-        register_remote_scans(node, result.manifest, adapter, project.root)
+        register_remote_files(node, result.manifest, adapter, project.root, io)
         table = adapter.fetch_arrow(sql)
     columns = list(table.column_names)
     values = [column.to_pylist() for column in table.columns]

@@ -114,3 +114,52 @@ def test_a_url_whose_filesystem_is_not_installed_fails_at_compile(
         "fsspec filesystem package for this URL (s3fs for s3://" in run.stderr
     )
     assert "Traceback" not in run.stderr
+
+
+def test_sql_reads_a_parquet_asset_stored_at_a_url(make_project, tmp_path, orch, lake) -> None:
+    root = make_project(
+        tmp_path / "p",
+        {
+            "models/events.py": """\
+                import polars as pl
+                from orch import AssetContext, asset
+
+                @asset(
+                    io_manager="parquet",
+                    partitioned_by={"grain": "daily", "start": "2024-01-01", "column": "day"},
+                )
+                def events(context: AssetContext) -> pl.DataFrame:
+                    day = context.partition.start
+                    return pl.DataFrame({"day": [day], "n": [day.day]})
+            """,
+            "models/total.sql": """\
+                {{ config(materialized='table') }}
+                select sum(n) as total from events
+            """,
+            "models/daily.sql": """\
+                {{ config(materialized='incremental', partitioned_by={
+                    'grain': 'daily', 'start': '2024-01-01', 'column': 'day'}) }}
+                select min(day) as day, sum(n) as total from events
+            """,
+        },
+        project_yml=f"""\
+            name: shop
+            profile: shop
+            resources:
+              parquet:
+                base_dir: {lake}/parquet
+        """,
+    )
+    run = orch("build", "--project-dir", root, "-s", "events", "--start", "2024-01-01",
+               "--end", "2024-01-03")  # fmt: skip
+    assert run.exit_code == 0, run.output
+    fs = fsspec.filesystem("memory")
+    fs.pipe(f"{lake}/parquet/events/key=2024-01-03/data.parquet", b"garbage")  # never opened
+    run = orch("build", "--project-dir", root, "-s", "daily", "--partition", "2024-01-02")
+    assert run.exit_code == 0, run.output
+    assert _rows(root, "select total from analytics.daily") == [(2,)]
+    fs.pipe(f"{lake}/parquet/events/key=2024-01-03/data.parquet", b"")
+    fs.rm(f"{lake}/parquet/events/key=2024-01-03", recursive=True)
+    run = orch("build", "--project-dir", root, "-s", "total")
+    assert run.exit_code == 0, run.output
+    assert _rows(root, "select total from analytics.total") == [(3,)]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from orch.adapters.base import Adapter
 from orch.errors import ModelFailedError, StorageError
-from orch.manifest import Manifest, Node
+from orch.manifest import Node
 from orch.run.io.location import TEMP_PREFIX, Location, unwritable
 from orch.storage import ExternalFiles, external_files, is_remote, scan_select
 
@@ -113,19 +113,6 @@ def _remove_remote(fs: Any, path: str) -> None:
             fs.rm(path, recursive=True)
     except OSError:
         pass
-
-
-def register_remote_scans(
-    node: Node, manifest: Manifest, adapter: Adapter, root: Path | str
-) -> None:
-    """Let the warehouse reach the URLs of the external models ``node`` reads (fsspec)."""
-    for parent in manifest.parents.get(node.name, []):
-        upstream = manifest.nodes.get(parent)
-        if upstream is None or upstream.materialized != "external":
-            continue
-        files = files_of(upstream, root, manifest.project.target_name)
-        if is_remote(files.location):
-            adapter.register_filesystem(Location(files.location).fs)
 
 
 def read_external(

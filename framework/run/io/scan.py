@@ -14,13 +14,24 @@ the step, naming the asset and the keys.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from orch.adapters.base import Adapter
 from orch.errors import StorageError
 from orch.manifest import Manifest, Node
 from orch.partitions import compress, definition_of
 from orch.run.io import IOManagers
+from orch.run.io.external import files_of
+from orch.run.io.location import Location
 from orch.run.io.parquet import ParquetIOManager
 from orch.run.python import upstream_partition_keys
-from orch.storage import PARQUET_FILES_TOKEN, parquet_files_placeholder, parquet_glob
+from orch.storage import (
+    PARQUET_FILES_TOKEN,
+    builtin_of,
+    is_remote,
+    parquet_files_placeholder,
+    parquet_glob,
+)
 from sqlglot import exp
 
 
@@ -52,6 +63,27 @@ def bind_file_scans(
             literal = exp.Array(expressions=[exp.Literal.string(f) for f in files])
         sql = sql.replace(placeholder, literal.sql(dialect=dialect))
     return sql
+
+
+def register_remote_files(
+    node: Node, manifest: Manifest, adapter: Adapter, root: Path | str, io: IOManagers
+) -> None:
+    """Let the warehouse reach the URLs ``node``'s SQL reads (fsspec): of the external models
+    and the Parquet-stored assets it selects from."""
+    for parent in manifest.parents.get(node.name, []):
+        upstream = manifest.nodes.get(parent)
+        if upstream is None:
+            continue
+        url: str | None = None
+        if upstream.materialized == "external":
+            url = files_of(upstream, root, manifest.project.target_name).location
+        elif upstream.python is not None and upstream.python.io_manager is not None:
+            name = upstream.python.io_manager
+            if builtin_of(name, io.declarations, io.target) == "parquet":
+                manager = io.get(name)
+                url = manager.base_dir if isinstance(manager, ParquetIOManager) else None
+        if url is not None and is_remote(url):
+            adapter.register_filesystem(Location(url).fs)
 
 
 def files_read(
