@@ -186,7 +186,10 @@ def _import(rel_path: str, abs_path: Path, kind: str) -> LoadedFile:
         _ensure_parent_package()
         sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
+            # compiled from the bytes hashed above, not through a cached .pyc: a .pyc is
+            # checked by whole-second mtime and size, so a same-size edit within one second
+            # would run the old code
+            exec(compile(raw, str(abs_path), "exec", dont_inherit=True), module.__dict__)
         except BaseException as err:
             sys.modules.pop(name, None)
             if isinstance(err, KeyboardInterrupt):
@@ -400,17 +403,22 @@ def _family(top: str) -> list[str]:
     return [n for n in sys.modules if n == top or n.startswith(top + ".")]
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _stamp(top: str) -> None:
-    """Remember when each imported file of package ``top`` was written."""
+    """Remember the content of each imported file of package ``top``."""
     for name in _family(top):
         file = getattr(sys.modules[name], "__file__", None)
-        if file is not None and Path(file).exists():
-            _stamps[name] = Path(file).stat().st_mtime_ns
+        if file is not None and Path(file).is_file():
+            _stamps[name] = _digest(Path(file))
 
 
 def _forget_stale(module: str, root: Path) -> None:
     """Drop ``module``, its packages and their submodules from ``sys.modules`` when they were
-    imported from outside ``root`` although ``root`` has them, or their file changed since."""
+    imported from outside ``root`` although ``root`` has them, or their file's content changed
+    since."""
     top = module.split(".", 1)[0]
     if not ((root / top).is_dir() or (root / f"{top}.py").is_file()):
         return  # an installed package: leave it alone
@@ -422,15 +430,25 @@ def _forget_stale(module: str, root: Path) -> None:
         path = Path(file).resolve()
         if root not in path.parents:
             stale = True
-        elif not path.exists() or path.stat().st_mtime_ns != _stamps.get(name):
+        elif not path.is_file() or _digest(path) != _stamps.get(name):
             stale = True
     if stale:
         for name in _family(top):
+            file = getattr(sys.modules[name], "__file__", None)
+            if file is not None and root in Path(file).resolve().parents:
+                _discard_bytecode(Path(file))  # checked by whole seconds: may be of old code
             del sys.modules[name]
             _stamps.pop(name, None)
 
 
-_stamps: dict[str, int] = {}
+_stamps: dict[str, str] = {}  # module name -> sha256 of its file when imported
+
+
+def _discard_bytecode(source: Path) -> None:
+    try:
+        Path(importlib.util.cache_from_source(str(source))).unlink(missing_ok=True)
+    except (OSError, ValueError, NotImplementedError):
+        pass
 
 
 def _module_error(module: str, root: Path, err: BaseException) -> OrchError:

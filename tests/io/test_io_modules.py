@@ -171,3 +171,25 @@ def test_an_op_job_stores_outputs_with_a_module_path_io_manager(
         "orch_project.yml:5:5: resource 'jsonl' (type: my_pkg.io:Missing): module 'my_pkg.io' "
         "has no class 'Missing'" in run.stderr
     )
+
+
+def test_a_same_size_edit_with_the_same_mtime_runs_the_new_code(
+    make_project, tmp_path, orch, monkeypatch
+) -> None:
+    """A .pyc is checked by whole-second mtime and size: an edit that keeps both must still
+    run the new code, for a model file and for a project module."""
+    import os
+    import sys
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    root = _project(make_project, tmp_path / "p", "my_pkg.io:JsonLinesIOManager", "AAA")
+    assert orch("build", "--project-dir", root).exit_code == 0
+    module, model = root / "my_pkg" / "io.py", root / "models" / "rows.py"
+    stamps = {p: p.stat().st_mtime_ns for p in (module, model)}
+    module.write_text(JSONL_MODULE.format(marker="BBB"))
+    model.write_text(ASSETS.replace('{"n": 1}', '{"n": 7}'))
+    for path, stamp in stamps.items():
+        os.utime(path, ns=(stamp, stamp))
+    run = orch("build", "--project-dir", root, "--full-refresh")
+    assert run.exit_code == 0, run.output
+    assert _lines(root / "out" / "rows.jsonl") == [{"n": 7, "by": "BBB"}, {"n": 2, "by": "BBB"}]
