@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
 
+from orch.conditions import Condition
 from orch.errors import ConfigError, Location, ProjectError, suggestion
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -56,6 +57,7 @@ CHECK_ATTR = "__orch_check__"
 _CONFIG_OPTIONS = (
     "materialized", "partitioned_by", "schema", "database", "alias", "tags", "group", "owner",
     "meta", "unique_key", "incremental_strategy", "contract", "code_version", "io_manager",
+    "automation",
 )  # fmt: skip
 
 
@@ -354,6 +356,7 @@ def asset(
     code_version: str | None = None,
     io_manager: str | None = None,
     hooks: Iterable[Any] | None = None,
+    automation: Condition | str | None = None,
 ) -> Any:
     """Declare a Python asset: the function's return value is stored by its IO manager.
 
@@ -373,6 +376,8 @@ def asset(
             warehouse, any other object to ``objects``).
         description: default: the function's docstring.
         hooks: ``@success_hook`` / ``@failure_hook`` functions called after the asset's step.
+        automation: when ``orch daemon`` refreshes it (:mod:`orch.conditions`), e.g.
+            ``eager & ~on_cron("0 0 * * 0")`` or ``max_lag("2h")``; text is parsed like YAML's.
 
     Returns:
         The function itself, unchanged (call it directly in unit tests).
@@ -384,6 +389,7 @@ def asset(
         "group": group, "owner": owner, "meta": dict(meta) if meta is not None else None,
         "unique_key": unique_key, "incremental_strategy": incremental_strategy,
         "contract": contract, "code_version": code_version, "io_manager": io_manager,
+        "automation": automation.expression if isinstance(automation, Condition) else automation,
     }  # fmt: skip
     declared: dict[str, str | None] = {}
     if isinstance(columns, Mapping):

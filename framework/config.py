@@ -138,6 +138,8 @@ class ModelConfig(OrchModel):
     column_types: dict[str, str] = Field(default_factory=dict)
     code_version: str | None = None
     io_manager: str | None = None
+    # an automation condition's canonical text (orch.conditions), checked by the compiler
+    automation: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tags", mode="before")
@@ -326,6 +328,7 @@ class ModelProperties(OrchModel):
     group: str | None = None
     owner: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    automation: str | None = None  # orch: an automation condition (orch.conditions)
     docs: dict[str, Any] = Field(default_factory=dict)
     access: str | None = None
     constraints: list[Any] = Field(default_factory=list)

@@ -41,11 +41,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from orch.automation.condition_ticks import ORIGIN as CONDITIONS
+from orch.automation.condition_ticks import ConditionTicker
+from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
     Automation,
@@ -65,7 +68,7 @@ from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
 from orch.run.ops.workflow import run_op_job
-from orch.run.workflow import open_state
+from orch.run.workflow import open_state, run_command
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,7 @@ class LaunchRequest:
     vars: Mapping[str, Any] = field(default_factory=dict)
     partition: str | None = None
     partition_mode: str | None = None  # None: the job's own ``partitions``
+    select: tuple[str, ...] = ()  # automation conditions: a build of these assets (no job)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ class SubprocessLauncher(Launcher):
         cmd = [sys.executable, "-c", "from orch.cli import main; main()", "job", "run",
                request.job, "--project-dir", str(o.project_dir), "--run-id", request.run_id,
                "--at", request.tick_time.isoformat()]  # fmt: skip
+        if request.select:  # automation conditions: `orch automation run` builds the assets
+            cmd[3:6] = ["automation", "run", *(a for s in request.select for a in ("-s", s))]
         if o.profiles_dir:
             cmd += ["--profiles-dir", str(o.profiles_dir)]
         if o.target:
@@ -243,18 +249,24 @@ def make_run_function(options: RunOptions, automation: Automation) -> RunFunctio
 
     def run(request: LaunchRequest) -> LaunchResult:
         try:
-            if request.job in automation.op_jobs:
+            if request.select:
+                result = run_command(
+                    replace(options, select=request.select), "build", run_id=request.run_id,
+                    run_args={"automation": iso(request.tick_time)},
+                )  # fmt: skip
+            elif request.job in automation.op_jobs:
                 return run_ops(request)
-            result = run_job(
-                options,
-                request.job,
-                automation.jobs[request.job],
-                extra_vars=request.vars,
-                partition=request.partition,
-                partition_mode=request.partition_mode,
-                at=request.tick_time,
-                run_id=request.run_id,
-            )
+            else:
+                result = run_job(
+                    options,
+                    request.job,
+                    automation.jobs[request.job],
+                    extra_vars=request.vars,
+                    partition=request.partition,
+                    partition_mode=request.partition_mode,
+                    at=request.tick_time,
+                    run_id=request.run_id,
+                )
         except LockHeldError as err:
             return LaunchResult(request.run_id, "retry", err.format_message())
         except OrchError as err:
@@ -283,7 +295,7 @@ class OpenTick:
     """A tick whose runs are queued or running; recorded when they all ended."""
 
     name: str
-    kind: Literal["schedule", "sensor"]
+    kind: Literal["schedule", "sensor", "conditions"]
     tick_time: datetime
     run_ids: list[str]
     pending: set[str]
@@ -308,6 +320,7 @@ class Daemon:
         max_concurrent_runs: runs launched at once (runs on one target serialize on its lock).
         poll_interval: the longest sleep between two evaluations, in seconds.
         report: receives one line per tick and run (the CLI prints them).
+        max_assets_per_run: the most assets one run of automation conditions builds.
     """
 
     def __init__(
@@ -321,6 +334,7 @@ class Daemon:
         poll_interval: float = 30.0,
         report: Callable[[str], None] | None = None,
         project: Project | None = None,
+        max_assets_per_run: int = MAX_ASSETS_PER_RUN,
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
@@ -349,6 +363,9 @@ class Daemon:
         self._open: dict[str, OpenTick] = {}
         self._last_eval: dict[str, datetime] = {}
         self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
+        self.conditions = ConditionTicker(
+            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -473,6 +490,8 @@ class Daemon:
         for sn in self.automation.sensors.values():
             if sn.enabled:
                 self._evaluate_sensor(sn, now)
+        if self.conditions.enabled:
+            self._evaluate_conditions(now)
         schedules = [defn for defn in self.automation.schedules.values() if defn.enabled]
         while schedules and not self.stopping:
             opened = [defn for defn in schedules if self._evaluate_schedule(defn, now)]
@@ -489,8 +508,11 @@ class Daemon:
     def _start_queued(self) -> None:
         while self._queue and self.launcher.active() < self.max_concurrent_runs:
             request = self._queue.popleft()
+            what = (
+                f"build of {len(request.select)} assets" if request.select else f"job {request.job}"
+            )
             self.report(f"{iso(request.tick_time)} {request.origin}: run {request.run_id} "
-                        f"of job {request.job} started")  # fmt: skip
+                        f"of {what} started")  # fmt: skip
             result = self.launcher.start(request)
             if result is not None:
                 if result.status == "retry":
@@ -540,7 +562,9 @@ class Daemon:
     def _advance(
         self, name: str, kind: str, tick_time: datetime, cursor: str | None, old: Any = None
     ) -> None:
-        if kind == "schedule":
+        if kind == "conditions":
+            self.conditions.clear()
+        elif kind == "schedule":
             self.state.set_cursor(schedule_cursor_name(name), tick_time.isoformat())
         elif cursor != old:
             self.state.set_cursor(name, cursor)
@@ -629,6 +653,31 @@ class Daemon:
     def _run_lock_live(self, target: str) -> bool:
         held = self.state.lock_holder(target)
         return held is not None and lock_is_stale(held, now=self.clock(), stale_after=600) is None
+
+    # ------------------------------------------------------------------ automation conditions
+
+    def _evaluate_conditions(self, now: datetime) -> None:
+        """One evaluation of the assets' automation conditions (orch.automation.condition_ticks)."""
+        if CONDITIONS in self._open:
+            return
+        outcome = self.conditions.tick(now)
+        if outcome.status != "launch" or outcome.tick is None:
+            return
+        ids = [launch.run_id for launch in outcome.launches]
+        self._open[CONDITIONS] = OpenTick(CONDITIONS, "conditions", outcome.tick, ids, set(ids))
+        for launch in outcome.launches:
+            self._queue.append(
+                LaunchRequest(
+                    origin=CONDITIONS,
+                    tick_time=outcome.tick,
+                    run_key=launch.run_key,
+                    run_id=launch.run_id,
+                    job="",
+                    select=launch.assets,
+                )  # fmt: skip
+            )
+        self.report(f"{iso(outcome.tick)} automation: {len(ids)} run(s) requested for "
+                    f"{sum(len(x.assets) for x in outcome.launches)} assets")  # fmt: skip
 
     # ------------------------------------------------------------------ sensors
 

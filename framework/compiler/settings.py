@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from orch.conditions import ConditionSyntaxError, parse_condition
 from orch.config import (
     MODEL_CONFIG_KEYS,
     ColumnProperties,
@@ -36,7 +37,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.load.project import Project, folder_config
+from orch.load.project import Project, Properties, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
 from orch.storage import builtin_base_dir, builtin_of, external_files, parquet_glob
@@ -125,6 +126,7 @@ class ModelSettings:
                     "group": entry.group,
                     "owner": entry.owner,
                     "meta": entry.meta,
+                    "automation": entry.automation,
                 }.items()  # fmt: skip
                 if v
             }
@@ -144,7 +146,7 @@ class ModelSettings:
             layers.append(normalized)
         merged = merge_model_config(layers)
         try:
-            return ModelConfig.model_validate(merged), description, patch_path
+            config = ModelConfig.model_validate(merged)
         except ValidationError as err:
             item = err.errors()[0]
             dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
@@ -160,6 +162,40 @@ class ModelSettings:
             raise ConfigError(
                 f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
             ) from None
+        if config.automation is not None:
+            config = self._checked_automation(name, path, config, normalized, props)
+        return config, description, patch_path
+
+    def _checked_automation(
+        self,
+        name: str,
+        path: str,
+        config: ModelConfig,
+        recorded: dict[str, Any],
+        props: Properties | None,
+    ) -> ModelConfig:
+        """The config with its automation condition in canonical text; a condition that does
+        not parse is a ConfigError at the layer that set it (config(), YAML or the folder)."""
+        text = config.automation or ""
+        try:
+            canonical = parse_condition(text).expression
+        except ConditionSyntaxError as err:
+            if "automation" in recorded:
+                loc = _config_call_location(self.project.root / path, path, "automation")
+            elif props is not None and props.entry.automation is not None:
+                loc = props.doc.location((*props.key_path, "automation"))
+            elif props is not None and "automation" in props.entry.config:
+                loc = props.doc.location((*props.key_path, "config", "automation"))
+            else:
+                pf = self.project.project_file
+                loc = _find_location(self.project.root / pf, pf, r"\+automation\s*:")
+            raise ConfigError(
+                f"invalid automation condition for '{name}': {err}",
+                location=loc,
+                hint='Write kinds eager, on_missing, on_cron("0 6 * * *"), max_lag(2h), '
+                "combined with & | ~ and parentheses",
+            ) from None
+        return config.model_copy(update={"automation": canonical})
 
     def columns_for(self, name: str) -> dict[str, ColumnInfo]:
         """The columns the YAML properties declare for ``name``."""
