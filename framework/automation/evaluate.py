@@ -55,6 +55,7 @@ from orch.run.freshness import (
     NEVER_BUILT,
     Freshness,
     FreshnessMap,
+    buildable,
 )
 from orch.state.snapshot import StateSnapshot
 
@@ -151,11 +152,11 @@ def _parse(text: str) -> Condition:
     return parse_condition(text)
 
 
-@functools.lru_cache(maxsize=256)
-def _cron_tick(cron: str, minute: datetime) -> datetime:
+def _cron_tick(cron: str, now: datetime) -> datetime:
+    """The newest tick of ``cron`` (UTC) at or before ``now``."""
     from croniter import croniter  # ~35 ms to import: only when a condition uses on_cron
 
-    start = minute + timedelta(microseconds=1)
+    start = now.astimezone(timezone.utc) + timedelta(microseconds=1)
     tick: datetime = croniter(cron, start).get_prev(datetime)
     return tick.astimezone(timezone.utc)
 
@@ -210,7 +211,11 @@ class Evaluator:
         self.conditions = dict(conditions if conditions is not None else conditions_of(manifest))
         order = manifest.topological_names()
         self.order = order
-        self.fresh = FreshnessMap(manifest, snapshot, now=now, names=self.conditions, order=order)
+        # every built asset: the closure of the conditions' assets, without computing it
+        built = [n for n, node in manifest.nodes.items() if buildable(node)]
+        self.fresh = FreshnessMap(
+            manifest, snapshot, now=now, names=built, order=order, closed=True
+        )
         self.finished: dict[str, datetime] = {}
         self.started: dict[str, datetime] = {}
         for (asset, _), rec in snapshot.latest.items():
@@ -225,6 +230,8 @@ class Evaluator:
                 prev = self.failed_at.get(asset)
                 self.failed_at[asset] = max(prev, rec.started_at) if prev else rec.started_at
         self._data_time: dict[str, datetime | None] = {}
+        self._lag_walked: set[str] = set()
+        self._ticks: dict[str, datetime] = {}
         self.chosen: set[str] = set()
 
     # ------------------------------------------------------------------ the tick
@@ -350,17 +357,18 @@ class Evaluator:
 
     def _on_cron(self, name: str, cond: OnCron) -> _Verdict:
         kind = cond.expression
-        tick = _cron_tick(cond.cron, self.now.replace(second=0, microsecond=0))
+        tick = self._ticks.get(cond.cron)
+        if tick is None:
+            tick = self._ticks[cond.cron] = _cron_tick(cond.cron, self.now)
         asked = self.requested_at.get(name)
         if asked is not None and asked >= tick:
             return self._mark(kind, False, f"already requested for the tick {iso(tick)}")
         blocked = self._blocking(name, kind)
         if blocked is not None:
             return blocked
+        finished, chosen = self.finished, self.chosen
         behind = [
-            p
-            for p in self.fresh.parents(name)
-            if p not in self.chosen and (self.finished.get(p) or tick) < tick
+            p for p in self.fresh.parents(name) if p not in chosen and finished.get(p, tick) < tick
         ]
         if behind:
             return self._mark(kind, False, f"tick {iso(tick)} passed; waiting for upstreams "
@@ -448,7 +456,10 @@ class Evaluator:
             when = self.data_time(parent)
             if when is not None and when < limit:
                 out.append(parent)
-                stack.extend(self.fresh.parents(parent))
+                if parent not in self._lag_walked:  # its own lagging upstream is pulled already
+                    stack.extend(self.fresh.parents(parent))
+        self._lag_walked.update(out)
+        self._lag_walked.add(name)
         return sorted(out)
 
 
