@@ -84,7 +84,6 @@ class ConditionTicker:
         self.report = report
         self._manifest = manifest
         self.enabled = declares_automation(project)
-        self._reported: set[str] = set()  # unsatisfiable conditions already reported
 
     def cursor(self) -> AutomationCursor:
         """The stored cursor."""
@@ -106,8 +105,8 @@ class ConditionTicker:
             manifest, snapshot, cursor.requested, now, max_assets=self.max_assets
         ).evaluate()
         for found in evaluation.unsatisfiable:
-            if found.asset not in self._reported:
-                self._reported.add(found.asset)
+            before = cursor.last.get(found.asset)  # reported when it becomes unsatisfiable
+            if before is None or before.unsatisfiable != found.unsatisfiable or dry_run:
                 self.report(f"{iso(now)} automation: {found.asset} cannot be satisfied: "
                             f"{found.unsatisfiable}")  # fmt: skip
         if dry_run:
@@ -116,8 +115,7 @@ class ConditionTicker:
         for run in evaluation.runs:
             run_id = uuid.uuid4().hex
             if not self.state.record_run_key(ORIGIN, run.run_key, run_id):
-                claimed = self.state.run_for_key(ORIGIN, run.run_key)
-                run_id = claimed or run_id
+                continue  # an evaluation at this very instant claimed it already
             launches.append(ConditionLaunch(run.run_key, run_id, run.assets))
         for asset in evaluation.requested:
             cursor.requested[asset] = now

@@ -258,7 +258,7 @@ class Evaluator:
                 name, cond.expression, verdict.holds, lines, verdict.unsatisfiable
             )
         ordered = [n for n in self.order if n in self.chosen]
-        stamp = iso(self.now)
+        stamp = self.now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
         runs = tuple(
             PlannedRun(f"{run_key_prefix}:{stamp}#{i}", tuple(ordered[j : j + self.max_assets]))
             for i, j in enumerate(range(0, len(ordered), self.max_assets))
