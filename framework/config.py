@@ -355,6 +355,43 @@ class SourceTableProperties(OrchModel):
     freshness: Any = None
 
 
+FreshnessPeriod = Literal["minute", "hour", "day"]
+_PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class FreshnessThreshold(OrchModel):
+    """dbt's ``warn_after``/``error_after``: ``{count: 12, period: hour}``."""
+
+    count: int = Field(gt=0)
+    period: FreshnessPeriod
+
+    @property
+    def seconds(self) -> int:
+        """The threshold in seconds."""
+        return self.count * _PERIOD_SECONDS[self.period]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.period}{'s' if self.count != 1 else ''}"
+
+
+class SourceFreshnessConfig(OrchModel):
+    """dbt's ``freshness:`` block of a source or source table (merged by the compiler)."""
+
+    warn_after: FreshnessThreshold | None = None
+    error_after: FreshnessThreshold | None = None
+    filter: str | None = None
+
+
+class SourceFreshness(OrchModel):
+    """A source table's resolved freshness rule (what ``orch source freshness`` checks);
+    without a ``loaded_at_field`` the table is reported as skipped."""
+
+    loaded_at_field: str | None = None
+    warn_after: FreshnessThreshold | None = None
+    error_after: FreshnessThreshold | None = None
+    filter: str | None = None
+
+
 class SourceProperties(OrchModel):
     """A source (tables loaded by something other than orch) declared in YAML."""
 

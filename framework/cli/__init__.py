@@ -15,6 +15,7 @@ from orch.cli import (
     history_commands,
     project_commands,
     run_commands,
+    source_commands,
     ui_commands,
 )
 from orch.cli.base import cli
@@ -41,5 +42,6 @@ __all__ = [
     "main",
     "project_commands",
     "run_commands",
+    "source_commands",
     "ui_commands",
 ]

@@ -320,7 +320,22 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     if meta:
         click.echo("\nOutput metadata (last materialization):")
         click.echo(render_metadata(meta))
+    _echo_source_freshness(result.project)
     _echo_op_jobs(result.project)
+
+
+def _echo_source_freshness(project: Any) -> None:
+    """The last `orch source freshness` results, when there are any."""
+    from orch.run.source_freshness import latest_results
+    from orch.run.workflow import open_state
+
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        found = latest_results(state, project.target_name)
+    if not found:
+        return
+    click.echo("\nSource freshness (last `orch source freshness`):")
+    for r in found.values():
+        click.echo(f"  {r.status.upper():<14} {r.message}  (checked {r.checked_at[:19]})")
 
 
 def _echo_op_jobs(project: Any) -> None:

@@ -26,6 +26,8 @@ from orch.config import (
     MODEL_CONFIG_KEYS,
     ColumnProperties,
     ModelConfig,
+    SourceFreshness,
+    SourceFreshnessConfig,
     merge_model_config,
     normalize_config_keys,
 )
@@ -37,7 +39,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.load.project import Project, Properties, folder_config
+from orch.load.project import Project, Properties, SourceTable, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
 from orch.storage import builtin_base_dir, builtin_of, external_files, parquet_glob
@@ -353,6 +355,64 @@ def _find_location(abs_path: Path, path: str, pattern: str, after: str | None = 
     line = text.count("\n", 0, match.start()) + 1
     col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
     return Location(path, line, col)
+
+
+# --------------------------------------------------------------------------- source freshness
+
+
+def source_freshness(src: SourceTable, root: Path) -> SourceFreshness | None:
+    """A source table's freshness rule, with dbt's inheritance.
+
+    ``loaded_at_field`` and ``freshness`` (``warn_after``, ``error_after``, ``filter``) set on the
+    source (or in its ``config:``) apply to each of its tables; a table's own ``freshness`` keys
+    replace the source's key by key, and ``freshness: null`` on a table turns the check off.
+    None when no threshold applies. Raises ConfigError naming the source table and the key.
+    """
+    source, table = src.source, src.table
+    entry = rf"(?m)^\s*-\s*name:\s*['\"]?{re.escape(table.name)}['\"]?\s*$"
+    where = (src.name, _find_location(root / src.path, src.path, entry))
+    base = source.config.get("freshness", source.freshness)
+    loaded_at = table.loaded_at_field or source.config.get("loaded_at_field")
+    loaded_at = loaded_at or source.loaded_at_field
+    if "freshness" in table.model_fields_set:
+        if table.freshness is None:
+            return None  # dbt: freshness: null on a table turns the source's rule off
+        merged = {**(base if isinstance(base, dict) else {}), **_mapping(table.freshness, where)}
+    else:
+        merged = _mapping(base, where) if base is not None else {}
+    if not merged:
+        return None
+    try:
+        rule = SourceFreshnessConfig.model_validate(merged)
+    except ValidationError as err:
+        item = err.errors()[0]
+        dotted = ".".join(str(p) for p in item["loc"])
+        raise ConfigError(
+            f"invalid freshness for source '{src.name}': 'freshness.{dotted}': {item['msg']}",
+            location=where[1],
+            hint="Write warn_after/error_after as {count: 12, period: minute|hour|day}, and "
+            "filter as a SQL condition",
+        ) from None
+    if rule.warn_after is None and rule.error_after is None:
+        return None
+    return SourceFreshness(
+        loaded_at_field=str(loaded_at) if loaded_at else None,
+        warn_after=rule.warn_after,
+        error_after=rule.error_after,
+        filter=rule.filter,
+    )
+
+
+def _mapping(value: Any, where: tuple[str, Location]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None or k == "filter"}
+    raise ConfigError(
+        f"invalid freshness for source '{where[0]}': expected a mapping with warn_after, "
+        f"error_after and filter, not {value!r}",
+        location=where[1],
+        hint="freshness: {warn_after: {count: 12, period: hour}, error_after: {count: 1, "
+        "period: day}}",
+    )
 
 
 # --------------------------------------------------------------------------- relation owners
