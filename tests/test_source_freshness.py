@@ -158,3 +158,15 @@ def test_no_rule_says_so(make_project, tmp_path, orch) -> None:  # type: ignore[
     run = orch("source", "freshness", "--project-dir", root)
     assert run.exit_code == 0
     assert "no source table has a freshness rule" in run.stdout
+
+
+def test_the_site_shows_rules_and_results_on_source_pages(project, orch) -> None:  # type: ignore[no-untyped-def]
+    assert orch("docs", "generate", "--project-dir", project).exit_code == 0
+    chunks = "".join(p.read_text() for p in (project / "target" / "docs" / "data").glob("a*.js"))
+    assert "warn after 1 hour, error after 1 day on loaded_at (not checked yet" in chunks
+    orch("source", "freshness", "--project-dir", project)
+    assert orch("docs", "generate", "--project-dir", project).exit_code == 0
+    chunks = "".join(p.read_text() for p in (project / "target" / "docs" / "data").glob("a*.js"))
+    assert "WARN: raw.late_orders: newest row 3h 0m old (warn after 1 hour, error after 1 day)" in (
+        chunks
+    )
