@@ -106,7 +106,7 @@ class ConditionTicker:
         ).evaluate()
         for found in evaluation.unsatisfiable:
             before = cursor.last.get(found.asset)  # reported when it becomes unsatisfiable
-            if before is None or before.unsatisfiable != found.unsatisfiable or dry_run:
+            if not dry_run and (before is None or before.unsatisfiable != found.unsatisfiable):
                 self.report(f"{iso(now)} automation: {found.asset} cannot be satisfied: "
                             f"{found.unsatisfiable}")  # fmt: skip
         if dry_run:
