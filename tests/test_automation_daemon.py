@@ -220,14 +220,14 @@ def test_max_lag_refreshes_the_lagging_upstream_too(make_project, tmp_path, orch
     _build(orch, root)
     _tick(root, _now() + timedelta(hours=1))
     explain = orch("automation", "explain", "report", "--project-dir", root)
-    assert "✗ max_lag(2h): data is 1h old" in explain.stdout and "due by" in explain.stdout
+    assert "✗ max_lag(2h): data is 1h 0m old" in explain.stdout and "due by" in explain.stdout
     assert _automation_runs(root) == []
     _tick(root, _now() + timedelta(hours=3))
     runs = _automation_runs(root)
     assert len(runs) == 1
     assert sorted(runs[0].selection.split()) == ["raw", "report"]
     explain = orch("automation", "explain", "report", "--project-dir", root)
-    assert "✓ max_lag(2h): data is 3h old" in explain.stdout
+    assert "✓ max_lag(2h): data is 3h 0m old" in explain.stdout
     assert "refreshing upstream raw with it" in explain.stdout
     explain = orch("automation", "explain", "raw", "--project-dir", root)
     assert "requested with report: max_lag(2h)" in explain.stdout

@@ -321,6 +321,8 @@ class Daemon:
         poll_interval: the longest sleep between two evaluations, in seconds.
         report: receives one line per tick and run (the CLI prints them).
         max_assets_per_run: the most assets one run of automation conditions builds.
+        conditions_only: evaluate the assets' automation conditions, not schedules or sensors
+            (``orch automation tick``).
     """
 
     def __init__(
@@ -335,6 +337,7 @@ class Daemon:
         report: Callable[[str], None] | None = None,
         project: Project | None = None,
         max_assets_per_run: int = MAX_ASSETS_PER_RUN,
+        conditions_only: bool = False,
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
@@ -363,6 +366,7 @@ class Daemon:
         self._open: dict[str, OpenTick] = {}
         self._last_eval: dict[str, datetime] = {}
         self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
+        self.conditions_only = conditions_only
         self.conditions = ConditionTicker(
             options, self.project, self.state, max_assets=max_assets_per_run, report=self.report
         )
@@ -485,13 +489,16 @@ class Daemon:
         self._start_queued()
         if self.stopping:
             return
+        if self.conditions.enabled:
+            self._evaluate_conditions(now)
+        if self.conditions_only:
+            self._start_queued()
+            return
         # switches from `orch ui` apply from the next iteration on
         self.automation = apply_switches(self.declared, self.state)
         for sn in self.automation.sensors.values():
             if sn.enabled:
                 self._evaluate_sensor(sn, now)
-        if self.conditions.enabled:
-            self._evaluate_conditions(now)
         schedules = [defn for defn in self.automation.schedules.values() if defn.enabled]
         while schedules and not self.stopping:
             opened = [defn for defn in schedules if self._evaluate_schedule(defn, now)]

@@ -57,6 +57,7 @@ from orch.run.freshness import (
     FreshnessMap,
     buildable,
 )
+from orch.run.source_freshness import describe_age
 from orch.state.snapshot import StateSnapshot
 
 MAX_ASSETS_PER_RUN = 500
@@ -142,7 +143,7 @@ def conditions_of(manifest: Manifest) -> dict[str, Condition]:
     out: dict[str, Condition] = {}
     for name, node in manifest.nodes.items():
         text = node.config.automation
-        if text and node.resource_type != "source":
+        if text and buildable(node):  # an ephemeral model is never built
             out[name] = _parse(text)
     return out
 
@@ -429,7 +430,7 @@ class Evaluator:
             return self._mark(kind, True, "never built")
         rec_duration = self._duration(name)
         deadline = when + lag - rec_duration
-        age = format_duration(max(0, int((self.now - when).total_seconds())))
+        age = describe_age(max(0.0, (self.now - when).total_seconds()))
         if self.now < deadline:
             return self._mark(kind, False, f"data is {age} old (from {iso(when)}); due by "
                               f"{iso(deadline)}")  # fmt: skip

@@ -57,12 +57,14 @@ def automation_ls_command(output_format: str, **kwargs: Any) -> None:
             continue
         found = cursor.last.get(name)
         asked = cursor.requested.get(name)
+        ephemeral = manifest.nodes[name].materialized == "ephemeral"
         rows.append({
             "asset": name,
             "condition": text,
             "requested": None if found is None else found.requested,
             "last_requested": asked.isoformat() if asked else None,
             "unsatisfiable": found.unsatisfiable if found else None,
+            "ephemeral": ephemeral,
         })  # fmt: skip
     if output_format == "json":
         click.echo(json.dumps({"conditions": rows}, indent=1))
@@ -78,6 +80,8 @@ def automation_ls_command(output_format: str, **kwargs: Any) -> None:
         verdict = {None: "not evaluated", True: "requested", False: "not requested"}[r["requested"]]
         if r["unsatisfiable"]:
             verdict = "cannot be satisfied"
+        elif r["ephemeral"]:
+            verdict = "ephemeral: never built (its condition does nothing)"
         click.echo(f"{r['asset']:<{width}}  {r['condition']:<34} {verdict}")
 
 
@@ -123,7 +127,8 @@ def automation_explain_command(asset: str, **kwargs: Any) -> None:
 def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> None:
     """Evaluate every automation condition once; run what it requests (unless --dry-run).
 
-    Without --dry-run this is one `orch daemon` iteration (it takes the daemon lock).
+    Without --dry-run it launches the runs the evaluation requests (schedules and sensors are
+    left to `orch schedule tick`) and takes the daemon lock.
 
     \b
     Examples:
@@ -144,7 +149,7 @@ def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> N
             raise click.ClickException(outcome.error or "no evaluation")
         for name, found in evaluation.assets.items():
             verdict = "requested" if found.requested else "not requested"
-            click.echo(f"{name}: {verdict}  ({found.condition})")
+            click.echo(f"{name}: {verdict}  ({found.condition or 'no condition of its own'})")
             for line in found.reasons:
                 click.echo(f"  {line}")
         runs = evaluation.runs
@@ -152,7 +157,9 @@ def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> N
             f"\n  build -s {' '.join(r.assets)}" for r in runs
         ))  # fmt: skip
         return
-    daemon = Daemon(make_options(kwargs), launcher="inline", report=click.echo)
+    daemon = Daemon(
+        make_options(kwargs), launcher="inline", report=click.echo, conditions_only=True
+    )
     try:
         failed = daemon.tick_once(now)
     finally:
