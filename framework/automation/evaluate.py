@@ -153,6 +153,12 @@ def _parse(text: str) -> Condition:
     return parse_condition(text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _text(cond: Condition) -> str:
+    """A condition's canonical text, computed once per condition value."""
+    return cond.expression
+
+
 def _cron_tick(cron: str, now: datetime) -> datetime:
     """The newest tick of ``cron`` (UTC) at or before ``now``."""
     from croniter import croniter  # ~35 ms to import: only when a condition uses on_cron
@@ -252,11 +258,11 @@ class Evaluator:
                     if up not in self.chosen:
                         self.chosen.add(up)
                         results.setdefault(up, AssetEvaluation(
-                            up, self.conditions[up].expression if up in self.conditions else "",
-                            True, (f"requested with {name}: {cond.expression}",),
+                            up, _text(self.conditions[up]) if up in self.conditions else "",
+                            True, (f"requested with {name}: {_text(cond)}",),
                         ))  # fmt: skip
             results[name] = AssetEvaluation(
-                name, cond.expression, verdict.holds, lines, verdict.unsatisfiable
+                name, _text(cond), verdict.holds, lines, verdict.unsatisfiable
             )
         ordered = [n for n in self.order if n in self.chosen]
         stamp = self.now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
@@ -357,7 +363,7 @@ class Evaluator:
         return self._mark("eager", False, "no upstream updated since its last build")
 
     def _on_cron(self, name: str, cond: OnCron) -> _Verdict:
-        kind = cond.expression
+        kind = _text(cond)
         tick = self._ticks.get(cond.cron)
         if tick is None:
             tick = self._ticks[cond.cron] = _cron_tick(cond.cron, self.now)
@@ -413,7 +419,7 @@ class Evaluator:
         return found
 
     def _max_lag(self, name: str, cond: MaxLag) -> _Verdict:
-        kind = cond.expression
+        kind = _text(cond)
         lag = timedelta(seconds=cond.seconds)
         mine = self.fresh.of(name)
         asked = self.requested_at.get(name)
