@@ -50,7 +50,7 @@ def automation_ls_command(output_format: str, **kwargs: Any) -> None:
         last_tick = ticker.state.last_tick("automation")
     finally:
         ticker.state.close()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in manifest.topological_names():
         text = manifest.nodes[name].config.automation
         if not text:

@@ -132,7 +132,7 @@ def check_source(
     """One source table's result; a failing query is a ``runtime error`` naming the source."""
     rule = node.source_freshness
     assert rule is not None
-    base = {
+    base: dict[str, Any] = {
         "source": node.name,
         "checked_at": now.isoformat(),
         "warn_after": str(rule.warn_after) if rule.warn_after else None,
