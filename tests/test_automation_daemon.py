@@ -314,3 +314,31 @@ def test_a_thousand_assets_updated_at_once_launch_bounded_runs(make_project, tmp
     assert all(
         e.reasons[0].startswith("✓ eager: upstream raw updated") for e in one.assets.values()
     )
+
+
+def test_the_subprocess_launcher_builds_the_requested_assets(chain, orch) -> None:  # type: ignore[no-untyped-def]
+    _build(orch, chain, "raw")
+    daemon = Daemon(RunOptions(project_dir=chain), launcher="subprocess")
+    try:
+        assert daemon.tick_once(_now()) == 0
+    finally:
+        daemon.close()
+    runs = _automation_runs(chain)
+    assert len(runs) == 1 and runs[0].status == "success"
+    assert runs[0].selection == "stg mart"
+    assert _built(chain) == ["mart", "raw", "stg"]
+
+
+def test_automation_tick_leaves_schedules_alone(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    root = make_project(
+        tmp_path,
+        {"models/a.sql": "{{ config(automation='eager') }}\nselect 1 as id\n",
+         "models/b.sql": "select 2 as id\n"},
+        project_yml=PROJECT_YML + "jobs:\n  j: {select: b}\nschedules:\n"
+        "  hourly: {job: j, cron: '@hourly'}\n",
+    )  # fmt: skip
+    run = orch("automation", "tick", "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    assert _built(root) == ["a"]  # the schedule's job (b) did not run
+    with _state(root) as s:
+        assert s.last_tick("hourly") is None

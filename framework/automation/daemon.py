@@ -21,6 +21,10 @@ whether the run already happened. Ticks that fell due while the daemon was down 
 schedule: ``catchup: latest`` runs the newest and records the others as skipped, ``all`` runs each
 in order. A schedule never evaluated before starts with the newest tick at or before now.
 
+Assets' automation conditions (``eager``, ``on_cron``...) are evaluated on every iteration by
+:mod:`orch.automation.condition_ticks`, with the same exactly-once protocol; their runs are builds
+of the requested assets rather than jobs.
+
 The clock and the sleeper are injectable (tests simulate days in milliseconds); SIGTERM stops
 evaluating, lets running runs finish, records them and releases the daemon lock.
 """

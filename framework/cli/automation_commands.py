@@ -505,7 +505,9 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
 def daemon_command(
     max_concurrent_runs: int, launcher: str, poll_interval: float, **kwargs: Any
 ) -> None:
-    """Evaluate schedules and sensors in a loop and launch their runs, until SIGTERM or Ctrl-C.
+    """Evaluate schedules, sensors and assets' automation conditions in a loop, launch their runs.
+
+    Runs until SIGTERM or Ctrl-C (see docs/automation.md for the conditions).
 
     Every tick is recorded (`orch schedule ls`, `orch sensor ls`); a restart neither re-runs a
     completed tick nor misses the ticks that fell due while it was down (catchup per schedule).
@@ -529,7 +531,9 @@ def daemon_command(
     a = daemon.automation
     click.echo(
         f"orch daemon: project '{daemon.project.name}', {len(a.schedules)} schedules, "
-        f"{len(a.sensors)} sensors, {len(a.jobs)} jobs (SIGTERM or Ctrl-C to stop)"
+        f"{len(a.sensors)} sensors, {len(a.jobs)} jobs"
+        + (", automation conditions" if daemon.conditions.enabled else "")
+        + " (SIGTERM or Ctrl-C to stop)"
     )
     try:
         daemon.run()
