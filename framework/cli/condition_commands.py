@@ -175,7 +175,12 @@ def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> N
 def automation_run_command(
     select: tuple[str, ...], run_id: str, at: str | None, **kwargs: Any
 ) -> None:
-    """Build the assets an evaluation requested (the daemon's subprocess launcher)."""
+    """Build the assets an evaluation requested (the daemon's subprocess launcher).
+
+    \b
+    Examples:
+      orch automation run -s stg_orders -s orders --run-id 3f2a... --at 2024-01-01T06:00Z
+    """
     from orch.run.workflow import run_command
 
     if not select:  # pragma: no cover - click requires it
