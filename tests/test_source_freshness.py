@@ -110,6 +110,8 @@ def test_results_are_stored_and_shown_by_status(project, orch) -> None:  # type:
     assert status.exit_code == 0, status.output
     assert "Source freshness (last `orch source freshness`):" in status.stdout
     assert "WARN           raw.late_orders: newest row 3h 0m old" in status.stdout
+    as_json = json.loads(orch("status", "--output", "json", "--project-dir", project).stdout)
+    assert [r["source"] for r in as_json["source_freshness"]] == ["raw.late_orders"]
     # a later full check merges into the stored results
     orch("source", "freshness", "--project-dir", project)
     status = orch("status", "--project-dir", project)

@@ -502,8 +502,14 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
 )
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
+@click.option("--max-assets-per-run", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Automation conditions: the most assets one run builds.")  # fmt: skip
 def daemon_command(
-    max_concurrent_runs: int, launcher: str, poll_interval: float, **kwargs: Any
+    max_concurrent_runs: int,
+    launcher: str,
+    poll_interval: float,
+    max_assets_per_run: int,
+    **kwargs: Any,
 ) -> None:
     """Evaluate schedules, sensors and assets' automation conditions in a loop, launch their runs.
 
@@ -527,6 +533,7 @@ def daemon_command(
         max_concurrent_runs=max_concurrent_runs,
         poll_interval=poll_interval,
         report=click.echo,
+        max_assets_per_run=max_assets_per_run,
     )
     a = daemon.automation
     click.echo(
