@@ -342,3 +342,30 @@ def test_automation_tick_leaves_schedules_alone(make_project, tmp_path, orch) ->
     assert _built(root) == ["a"]  # the schedule's job (b) did not run
     with _state(root) as s:
         assert s.last_tick("hourly") is None
+
+
+def test_on_missing_waits_for_the_upstream_partitions(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    start = (_now() - timedelta(days=3)).date()
+    part = f"{{'grain': 'daily', 'start': '{start.isoformat()}', 'column': 'day'}}"
+    root = make_project(
+        tmp_path,
+        {
+            "models/up.sql": f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
+            "\nselect cast({{ partition.start }} as date) as day, 1 as n\n",
+            "models/down.sql": f"{{{{ config(materialized='incremental', automation='on_missing',"
+            f" partitioned_by={part}) }}}}\nselect day, n from up\n"
+            "where day >= {{ partition.start }} and day < {{ partition.end }}\n",
+        },  # fmt: skip
+        project_yml=PROJECT_YML,
+    )
+    first = start.isoformat()
+    run = orch("build", "-s", "up", "--partition", first, "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    out = orch("automation", "tick", "--dry-run", "--project-dir", root)
+    assert f"✓ on_missing: 1 missing partitions: {first}" in out.stdout  # 1 of 3 is ready
+    run = orch("build", "-s", "down", "--partition", first, "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    out = orch("automation", "tick", "--dry-run", "--project-dir", root)
+    assert "✗ on_missing: 2 missing partitions: " in out.stdout
+    assert "; waiting for their upstream partitions" in out.stdout
+    assert "0 run(s) would be launched" in out.stdout

@@ -48,6 +48,7 @@ from orch.conditions import (
 )
 from orch.load.project import Project
 from orch.manifest import Manifest
+from orch.partitions import upstream_keys
 from orch.run.freshness import (
     CHECK_FAILED,
     LAST_RUN_FAILED,
@@ -401,8 +402,29 @@ class Evaluator:
                 )
                 text = unsat
             return self._mark("on_missing", False, text, unsatisfiable=unsat)
-        what = "never built" if not missing else _keys(missing)
-        return self._mark("on_missing", True, what)
+        if not missing:
+            return self._mark("on_missing", True, "never built")
+        ready = self._ready_keys(name, missing)
+        if not ready:
+            return self._mark("on_missing", False, f"{_keys(missing)}; waiting for their "
+                              "upstream partitions")  # fmt: skip
+        return self._mark("on_missing", True, _keys(ready))
+
+    def _ready_keys(self, name: str, missing: list[str]) -> list[str]:
+        """The missing partitions whose upstream partitions (as mapped) all have data."""
+        definition = self.fresh.definition(name)
+        latest = self.snapshot.latest
+        ready = list(missing)
+        for parent in self.fresh.parents(name):
+            theirs = self.fresh.definition(parent)
+            if parent in self.chosen or theirs is None or definition is None:
+                continue
+            ready = [
+                k
+                for k in ready
+                if all((parent, up) in latest for up in upstream_keys(definition, k, theirs) or [])
+            ]
+        return ready
 
     def data_time(self, name: str) -> datetime | None:
         """The oldest upstream data ``name`` was built from (None: never built)."""
