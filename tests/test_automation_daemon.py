@@ -6,6 +6,7 @@ wall-clock build times), moved forward explicitly where a condition depends on t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -109,6 +110,11 @@ def test_eager_builds_downstream_of_an_update_in_one_run(chain, orch) -> None:  
     assert "✓ eager: upstream raw updated at" in explain.stdout
     ls = orch("automation", "ls", "--project-dir", chain)
     assert "stg   eager" in ls.stdout and "requested" in ls.stdout
+    rows = json.loads(orch("automation", "ls", "--format", "json", "--project-dir", chain).stdout)
+    assert [(r["asset"], r["condition"], r["requested"]) for r in rows["conditions"]] == [
+        ("stg", "eager", True),
+        ("mart", "eager", True),
+    ]
 
 
 def test_an_unsatisfiable_condition_is_reported_not_spun_on(chain, orch) -> None:  # type: ignore[no-untyped-def]
