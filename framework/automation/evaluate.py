@@ -28,6 +28,7 @@ Requested assets are grouped in dependency order into as few runs as possible, a
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -514,8 +515,6 @@ class AutomationCursor:
 
     def to_text(self) -> str:
         """The cursor's JSON."""
-        import json
-
         return json.dumps(
             {
                 "requested": {a: t.isoformat() for a, t in sorted(self.requested.items())},
@@ -530,8 +529,6 @@ class AutomationCursor:
     @classmethod
     def from_text(cls, text: str | None) -> AutomationCursor:
         """Parse a stored cursor (an empty one when none)."""
-        import json
-
         if not text:
             return cls()
         data = json.loads(text)
