@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         schedule,
         sensor,
     )
+    from orch.conditions import eager, max_lag, on_cron, on_missing  # noqa: F401
     from orch.ops import (  # noqa: F401
         Backoff,
         DynamicOut,
@@ -105,6 +106,10 @@ _LAZY = {
     "graph_asset": "orch.ops",
     "job": "orch.ops",
     "op": "orch.ops",
+    "eager": "orch.conditions",
+    "on_missing": "orch.conditions",
+    "on_cron": "orch.conditions",
+    "max_lag": "orch.conditions",
     "Type": "orch.typecheck",
     "frame_type": "orch.typecheck",
 }

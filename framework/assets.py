@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
 
+from orch.conditions import Condition
 from orch.errors import ConfigError, Location, ProjectError, suggestion
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -57,6 +58,7 @@ _CONFIG_OPTIONS = (
     "materialized", "partitioned_by", "schema", "database", "alias", "tags", "group", "owner",
     "meta", "unique_key", "incremental_strategy", "contract", "code_version", "io_manager",
     "io_manager_config",
+    "automation",
 )  # fmt: skip
 
 
@@ -356,6 +358,7 @@ def asset(
     io_manager: str | None = None,
     io_manager_config: Mapping[str, Any] | None = None,
     hooks: Iterable[Any] | None = None,
+    automation: Condition | str | None = None,
 ) -> Any:
     """Declare a Python asset: the function's return value is stored by its IO manager.
 
@@ -378,6 +381,8 @@ def asset(
             built-ins take ``compression`` (``parquet``) and ``format`` (``objects``).
         description: default: the function's docstring.
         hooks: ``@success_hook`` / ``@failure_hook`` functions called after the asset's step.
+        automation: when ``orch daemon`` refreshes it (:mod:`orch.conditions`), e.g.
+            ``eager & ~on_cron("0 0 * * 0")`` or ``max_lag("2h")``; text is parsed like YAML's.
 
     Returns:
         The function itself, unchanged (call it directly in unit tests).
@@ -390,6 +395,7 @@ def asset(
         "unique_key": unique_key, "incremental_strategy": incremental_strategy,
         "contract": contract, "code_version": code_version, "io_manager": io_manager,
         "io_manager_config": dict(io_manager_config) if io_manager_config is not None else None,
+        "automation": automation.expression if isinstance(automation, Condition) else automation,
     }  # fmt: skip
     declared: dict[str, str | None] = {}
     if isinstance(columns, Mapping):

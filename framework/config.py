@@ -143,6 +143,8 @@ class ModelConfig(OrchModel):
     io_manager: str | None = None
     # settings for the IO manager of this asset's output (OutputContext.config)
     io_manager_config: dict[str, Any] = Field(default_factory=dict)
+    # an automation condition's canonical text (orch.conditions), checked by the compiler
+    automation: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tags", mode="before")
@@ -342,6 +344,7 @@ class ModelProperties(OrchModel):
     group: str | None = None
     owner: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    automation: str | None = None  # orch: an automation condition (orch.conditions)
     docs: dict[str, Any] = Field(default_factory=dict)
     access: str | None = None
     constraints: list[Any] = Field(default_factory=list)
@@ -366,6 +369,43 @@ class SourceTableProperties(OrchModel):
     meta: dict[str, Any] = Field(default_factory=dict)
     loaded_at_field: str | None = None
     freshness: Any = None
+
+
+FreshnessPeriod = Literal["minute", "hour", "day"]
+_PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class FreshnessThreshold(OrchModel):
+    """dbt's ``warn_after``/``error_after``: ``{count: 12, period: hour}``."""
+
+    count: int = Field(gt=0)
+    period: FreshnessPeriod
+
+    @property
+    def seconds(self) -> int:
+        """The threshold in seconds."""
+        return self.count * _PERIOD_SECONDS[self.period]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.period}{'s' if self.count != 1 else ''}"
+
+
+class SourceFreshnessConfig(OrchModel):
+    """dbt's ``freshness:`` block of a source or source table (merged by the compiler)."""
+
+    warn_after: FreshnessThreshold | None = None
+    error_after: FreshnessThreshold | None = None
+    filter: str | None = None
+
+
+class SourceFreshness(OrchModel):
+    """A source table's resolved freshness rule (what ``orch source freshness`` checks);
+    without a ``loaded_at_field`` the table is reported as skipped."""
+
+    loaded_at_field: str | None = None
+    warn_after: FreshnessThreshold | None = None
+    error_after: FreshnessThreshold | None = None
+    filter: str | None = None
 
 
 class SourceProperties(OrchModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from orch.config import ModelConfig
+from orch.config import ModelConfig, SourceFreshness
 from orch.dag import DAG
 from orch.names import Relation
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,6 +110,7 @@ class Node(ArtifactModel):
     python: PythonInfo | None = None
     source_name: str | None = None
     source_table: str | None = None
+    source_freshness: SourceFreshness | None = None  # a source table's freshness rule (dbt's)
     pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
     post_hook: list[HookSql] = Field(default_factory=list)
 

@@ -21,6 +21,10 @@ whether the run already happened. Ticks that fell due while the daemon was down 
 schedule: ``catchup: latest`` runs the newest and records the others as skipped, ``all`` runs each
 in order. A schedule never evaluated before starts with the newest tick at or before now.
 
+Assets' automation conditions (``eager``, ``on_cron``...) are evaluated on every iteration by
+:mod:`orch.automation.condition_ticks`, with the same exactly-once protocol; their runs are builds
+of the requested assets rather than jobs.
+
 The clock and the sleeper are injectable (tests simulate days in milliseconds); SIGTERM stops
 evaluating, lets running runs finish, records them and releases the daemon lock.
 """
@@ -41,11 +45,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from orch.automation.condition_ticks import ORIGIN as CONDITIONS
+from orch.automation.condition_ticks import ConditionTicker
+from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
     Automation,
@@ -65,7 +72,7 @@ from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
 from orch.run.ops.workflow import run_op_job
-from orch.run.workflow import open_state
+from orch.run.workflow import open_state, run_command
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,7 @@ class LaunchRequest:
     vars: Mapping[str, Any] = field(default_factory=dict)
     partition: str | None = None
     partition_mode: str | None = None  # None: the job's own ``partitions``
+    select: tuple[str, ...] = ()  # automation conditions: a build of these assets (no job)
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,8 @@ class SubprocessLauncher(Launcher):
         cmd = [sys.executable, "-c", "from orch.cli import main; main()", "job", "run",
                request.job, "--project-dir", str(o.project_dir), "--run-id", request.run_id,
                "--at", request.tick_time.isoformat()]  # fmt: skip
+        if request.select:  # automation conditions: `orch automation run` builds the assets
+            cmd[3:6] = ["automation", "run", *(a for s in request.select for a in ("-s", s))]
         if o.profiles_dir:
             cmd += ["--profiles-dir", str(o.profiles_dir)]
         if o.target:
@@ -243,18 +253,24 @@ def make_run_function(options: RunOptions, automation: Automation) -> RunFunctio
 
     def run(request: LaunchRequest) -> LaunchResult:
         try:
-            if request.job in automation.op_jobs:
+            if request.select:
+                result = run_command(
+                    replace(options, select=request.select), "build", run_id=request.run_id,
+                    run_args={"automation": iso(request.tick_time)},
+                )  # fmt: skip
+            elif request.job in automation.op_jobs:
                 return run_ops(request)
-            result = run_job(
-                options,
-                request.job,
-                automation.jobs[request.job],
-                extra_vars=request.vars,
-                partition=request.partition,
-                partition_mode=request.partition_mode,
-                at=request.tick_time,
-                run_id=request.run_id,
-            )
+            else:
+                result = run_job(
+                    options,
+                    request.job,
+                    automation.jobs[request.job],
+                    extra_vars=request.vars,
+                    partition=request.partition,
+                    partition_mode=request.partition_mode,
+                    at=request.tick_time,
+                    run_id=request.run_id,
+                )
         except LockHeldError as err:
             return LaunchResult(request.run_id, "retry", err.format_message())
         except OrchError as err:
@@ -283,7 +299,7 @@ class OpenTick:
     """A tick whose runs are queued or running; recorded when they all ended."""
 
     name: str
-    kind: Literal["schedule", "sensor"]
+    kind: Literal["schedule", "sensor", "conditions"]
     tick_time: datetime
     run_ids: list[str]
     pending: set[str]
@@ -308,6 +324,9 @@ class Daemon:
         max_concurrent_runs: runs launched at once (runs on one target serialize on its lock).
         poll_interval: the longest sleep between two evaluations, in seconds.
         report: receives one line per tick and run (the CLI prints them).
+        max_assets_per_run: the most assets one run of automation conditions builds.
+        conditions_only: evaluate the assets' automation conditions, not schedules or sensors
+            (``orch automation tick``).
     """
 
     def __init__(
@@ -321,6 +340,8 @@ class Daemon:
         poll_interval: float = 30.0,
         report: Callable[[str], None] | None = None,
         project: Project | None = None,
+        max_assets_per_run: int = MAX_ASSETS_PER_RUN,
+        conditions_only: bool = False,
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
@@ -349,6 +370,10 @@ class Daemon:
         self._open: dict[str, OpenTick] = {}
         self._last_eval: dict[str, datetime] = {}
         self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
+        self.conditions_only = conditions_only
+        self.conditions = ConditionTicker(
+            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -468,6 +493,11 @@ class Daemon:
         self._start_queued()
         if self.stopping:
             return
+        if self.conditions.enabled:
+            self._evaluate_conditions(now)
+        if self.conditions_only:
+            self._start_queued()
+            return
         # switches from `orch ui` apply from the next iteration on
         self.automation = apply_switches(self.declared, self.state)
         for sn in self.automation.sensors.values():
@@ -489,8 +519,11 @@ class Daemon:
     def _start_queued(self) -> None:
         while self._queue and self.launcher.active() < self.max_concurrent_runs:
             request = self._queue.popleft()
+            what = (
+                f"build of {len(request.select)} assets" if request.select else f"job {request.job}"
+            )
             self.report(f"{iso(request.tick_time)} {request.origin}: run {request.run_id} "
-                        f"of job {request.job} started")  # fmt: skip
+                        f"of {what} started")  # fmt: skip
             result = self.launcher.start(request)
             if result is not None:
                 if result.status == "retry":
@@ -540,7 +573,9 @@ class Daemon:
     def _advance(
         self, name: str, kind: str, tick_time: datetime, cursor: str | None, old: Any = None
     ) -> None:
-        if kind == "schedule":
+        if kind == "conditions":
+            self.conditions.clear()
+        elif kind == "schedule":
             self.state.set_cursor(schedule_cursor_name(name), tick_time.isoformat())
         elif cursor != old:
             self.state.set_cursor(name, cursor)
@@ -629,6 +664,31 @@ class Daemon:
     def _run_lock_live(self, target: str) -> bool:
         held = self.state.lock_holder(target)
         return held is not None and lock_is_stale(held, now=self.clock(), stale_after=600) is None
+
+    # ------------------------------------------------------------------ automation conditions
+
+    def _evaluate_conditions(self, now: datetime) -> None:
+        """One evaluation of the assets' automation conditions (orch.automation.condition_ticks)."""
+        if CONDITIONS in self._open:
+            return
+        outcome = self.conditions.tick(now)
+        if outcome.status != "launch" or outcome.tick is None:
+            return
+        ids = [launch.run_id for launch in outcome.launches]
+        self._open[CONDITIONS] = OpenTick(CONDITIONS, "conditions", outcome.tick, ids, set(ids))
+        for launch in outcome.launches:
+            self._queue.append(
+                LaunchRequest(
+                    origin=CONDITIONS,
+                    tick_time=outcome.tick,
+                    run_key=launch.run_key,
+                    run_id=launch.run_id,
+                    job="",
+                    select=launch.assets,
+                )  # fmt: skip
+            )
+        self.report(f"{iso(outcome.tick)} automation: {len(ids)} run(s) requested for "
+                    f"{sum(len(x.assets) for x in outcome.launches)} assets")  # fmt: skip
 
     # ------------------------------------------------------------------ sensors
 

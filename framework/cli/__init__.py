@@ -9,11 +9,13 @@ from __future__ import annotations
 from orch.cli import (
     automation_commands,
     base,
+    condition_commands,
     dev_commands,
     docs_commands,
     history_commands,
     project_commands,
     run_commands,
+    source_commands,
     ui_commands,
 )
 from orch.cli.base import cli
@@ -33,11 +35,13 @@ def main() -> None:
 __all__ = [
     "automation_commands",
     "cli",
+    "condition_commands",
     "dev_commands",
     "docs_commands",
     "history_commands",
     "main",
     "project_commands",
     "run_commands",
+    "source_commands",
     "ui_commands",
 ]

@@ -502,10 +502,18 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
 )
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
+@click.option("--max-assets-per-run", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Automation conditions: the most assets one run builds.")  # fmt: skip
 def daemon_command(
-    max_concurrent_runs: int, launcher: str, poll_interval: float, **kwargs: Any
+    max_concurrent_runs: int,
+    launcher: str,
+    poll_interval: float,
+    max_assets_per_run: int,
+    **kwargs: Any,
 ) -> None:
-    """Evaluate schedules and sensors in a loop and launch their runs, until SIGTERM or Ctrl-C.
+    """Evaluate schedules, sensors and assets' automation conditions in a loop, launch their runs.
+
+    Runs until SIGTERM or Ctrl-C (see docs/automation.md for the conditions).
 
     Every tick is recorded (`orch schedule ls`, `orch sensor ls`); a restart neither re-runs a
     completed tick nor misses the ticks that fell due while it was down (catchup per schedule).
@@ -525,11 +533,14 @@ def daemon_command(
         max_concurrent_runs=max_concurrent_runs,
         poll_interval=poll_interval,
         report=click.echo,
+        max_assets_per_run=max_assets_per_run,
     )
     a = daemon.automation
     click.echo(
         f"orch daemon: project '{daemon.project.name}', {len(a.schedules)} schedules, "
-        f"{len(a.sensors)} sensors, {len(a.jobs)} jobs (SIGTERM or Ctrl-C to stop)"
+        f"{len(a.sensors)} sensors, {len(a.jobs)} jobs"
+        + (", automation conditions" if daemon.conditions.enabled else "")
+        + " (SIGTERM or Ctrl-C to stop)"
     )
     try:
         daemon.run()

@@ -305,7 +305,11 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     result = load_manifest(options, scoped=False)
     report = status_report(result.manifest, result.project, options)
     if output_format == "json":
-        click.echo(json.dumps({"schema_version": 1, "assets": status_json(report)}, indent=2))
+        payload: dict[str, Any] = {"schema_version": 1, "assets": status_json(report)}
+        sources = _source_results(result.project)
+        if sources:  # the last `orch source freshness`, when there is one
+            payload["source_freshness"] = [r.to_json() for r in sources.values()]
+        click.echo(json.dumps(payload, indent=2))
         return
     click.echo(render_status(report.rows))
     summaries = report.summaries
@@ -320,7 +324,27 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     if meta:
         click.echo("\nOutput metadata (last materialization):")
         click.echo(render_metadata(meta))
+    _echo_source_freshness(result.project)
     _echo_op_jobs(result.project)
+
+
+def _source_results(project: Any) -> dict[str, Any]:
+    """The last `orch source freshness` results of the target, by source."""
+    from orch.run.source_freshness import latest_results
+    from orch.run.workflow import open_state
+
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        return latest_results(state, project.target_name)
+
+
+def _echo_source_freshness(project: Any) -> None:
+    """The last `orch source freshness` results, when there are any."""
+    found = _source_results(project)
+    if not found:
+        return
+    click.echo("\nSource freshness (last `orch source freshness`):")
+    for r in found.values():
+        click.echo(f"  {r.status.upper():<14} {r.message}  (checked {r.checked_at[:19]})")
 
 
 def _echo_op_jobs(project: Any) -> None:

@@ -22,7 +22,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.parsing import ParsedModel
-from orch.load.project import Project
+from orch.load.project import Project, SourceTable
 from orch.load.rendering import THIS_MARKER
 from orch.sql import TableRef
 
@@ -208,6 +208,9 @@ def resolve_graph(
     for name in sorted(project.seeds):  # a seed no model reads is still an asset (orch seed)
         if name not in dag:
             dag.add(name)
+    for name, src in sorted(project.sources.items()):  # so is a source with a freshness rule
+        if name not in dag and _declares_freshness(src):
+            dag.add(name)
     for name in list(dag.nodes):
         if name not in dag:
             dag.add(name)
@@ -222,6 +225,14 @@ def resolve_graph(
             hint="Break the cycle: one of these models must not read the next",
         ) from None
     return AssetGraph(dag=dag, refs=refs, order=order)
+
+
+def _declares_freshness(src: SourceTable) -> bool:
+    """Whether ``orch source freshness`` may check the table (its rule is resolved later)."""
+    table, source = src.table, src.source
+    if "freshness" in table.model_fields_set:
+        return table.freshness is not None
+    return source.freshness is not None or "freshness" in source.config
 
 
 # --------------------------------------------------------------------------- positions

@@ -39,6 +39,7 @@ from orch.compiler.settings import (
     relations_may_collide,
     settings_fingerprint,
     shadows_unloaded_asset,
+    source_freshness,
 )
 from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
 from orch.config import (
@@ -468,6 +469,7 @@ class _Compiler:
             description=src.table.description or src.source.description,
             source_name=src.source.name,
             source_table=src.table.name,
+            source_freshness=source_freshness(src, self.project.root),
             fingerprint=fingerprint_of(name),
         )
 

@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from orch.conditions import ConditionSyntaxError, parse_condition
 from orch.config import (
     MODEL_CONFIG_KEYS,
     ColumnProperties,
     ModelConfig,
+    SourceFreshness,
+    SourceFreshnessConfig,
     merge_model_config,
     normalize_config_keys,
 )
@@ -36,7 +39,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.load.project import Project, folder_config
+from orch.load.project import Project, Properties, SourceTable, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
 from orch.storage import (
@@ -134,6 +137,7 @@ class ModelSettings:
                     "group": entry.group,
                     "owner": entry.owner,
                     "meta": entry.meta,
+                    "automation": entry.automation,
                 }.items()  # fmt: skip
                 if v
             }
@@ -153,7 +157,7 @@ class ModelSettings:
             layers.append(normalized)
         merged = merge_model_config(layers)
         try:
-            return ModelConfig.model_validate(merged), description, patch_path
+            config = ModelConfig.model_validate(merged)
         except ValidationError as err:
             item = err.errors()[0]
             dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
@@ -169,6 +173,40 @@ class ModelSettings:
             raise ConfigError(
                 f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
             ) from None
+        if config.automation is not None:
+            config = self._checked_automation(name, path, config, normalized, props)
+        return config, description, patch_path
+
+    def _checked_automation(
+        self,
+        name: str,
+        path: str,
+        config: ModelConfig,
+        recorded: dict[str, Any],
+        props: Properties | None,
+    ) -> ModelConfig:
+        """The config with its automation condition in canonical text; a condition that does
+        not parse is a ConfigError at the layer that set it (config(), YAML or the folder)."""
+        text = config.automation or ""
+        try:
+            canonical = parse_condition(text).expression
+        except ConditionSyntaxError as err:
+            if "automation" in recorded:
+                loc = _config_call_location(self.project.root / path, path, "automation")
+            elif props is not None and props.entry.automation is not None:
+                loc = props.doc.location((*props.key_path, "automation"))
+            elif props is not None and "automation" in props.entry.config:
+                loc = props.doc.location((*props.key_path, "config", "automation"))
+            else:
+                pf = self.project.project_file
+                loc = _find_location(self.project.root / pf, pf, r"\+automation\s*:")
+            raise ConfigError(
+                f"invalid automation condition for '{name}': {err}",
+                location=loc,
+                hint='Write kinds eager, on_missing, on_cron("0 6 * * *"), max_lag(2h), '
+                "combined with & | ~ and parentheses",
+            ) from None
+        return config.model_copy(update={"automation": canonical})
 
     def columns_for(self, name: str) -> dict[str, ColumnInfo]:
         """The columns the YAML properties declare for ``name``."""
@@ -349,6 +387,64 @@ def _find_location(abs_path: Path, path: str, pattern: str, after: str | None = 
     line = text.count("\n", 0, match.start()) + 1
     col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
     return Location(path, line, col)
+
+
+# --------------------------------------------------------------------------- source freshness
+
+
+def source_freshness(src: SourceTable, root: Path) -> SourceFreshness | None:
+    """A source table's freshness rule, with dbt's inheritance.
+
+    ``loaded_at_field`` and ``freshness`` (``warn_after``, ``error_after``, ``filter``) set on the
+    source (or in its ``config:``) apply to each of its tables; a table's own ``freshness`` keys
+    replace the source's key by key, and ``freshness: null`` on a table turns the check off.
+    None when no threshold applies. Raises ConfigError naming the source table and the key.
+    """
+    source, table = src.source, src.table
+    entry = rf"(?m)^\s*-\s*name:\s*['\"]?{re.escape(table.name)}['\"]?\s*$"
+    where = (src.name, _find_location(root / src.path, src.path, entry))
+    base = source.config.get("freshness", source.freshness)
+    loaded_at = table.loaded_at_field or source.config.get("loaded_at_field")
+    loaded_at = loaded_at or source.loaded_at_field
+    if "freshness" in table.model_fields_set:
+        if table.freshness is None:
+            return None  # dbt: freshness: null on a table turns the source's rule off
+        merged = {**(base if isinstance(base, dict) else {}), **_mapping(table.freshness, where)}
+    else:
+        merged = _mapping(base, where) if base is not None else {}
+    if not merged:
+        return None
+    try:
+        rule = SourceFreshnessConfig.model_validate(merged)
+    except ValidationError as err:
+        item = err.errors()[0]
+        dotted = ".".join(str(p) for p in item["loc"])
+        raise ConfigError(
+            f"invalid freshness for source '{src.name}': 'freshness.{dotted}': {item['msg']}",
+            location=where[1],
+            hint="Write warn_after/error_after as {count: 12, period: minute|hour|day}, and "
+            "filter as a SQL condition",
+        ) from None
+    if rule.warn_after is None and rule.error_after is None:
+        return None
+    return SourceFreshness(
+        loaded_at_field=str(loaded_at) if loaded_at else None,
+        warn_after=rule.warn_after,
+        error_after=rule.error_after,
+        filter=rule.filter,
+    )
+
+
+def _mapping(value: Any, where: tuple[str, Location]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None or k == "filter"}
+    raise ConfigError(
+        f"invalid freshness for source '{where[0]}': expected a mapping with warn_after, "
+        f"error_after and filter, not {value!r}",
+        location=where[1],
+        hint="freshness: {warn_after: {count: 12, period: hour}, error_after: {count: 1, "
+        "period: day}}",
+    )
 
 
 # --------------------------------------------------------------------------- relation owners

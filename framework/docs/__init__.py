@@ -38,6 +38,7 @@ from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
+from orch.run.source_freshness import SourceFreshnessResult, latest_results
 from orch.state import StateReader
 from orch.state.snapshot import StateSnapshot
 
@@ -125,6 +126,7 @@ class SiteBuilder:
     ) -> None:
         self.m = manifest
         self.snap = snap
+        self.source_results: dict[str, SourceFreshnessResult] = {}  # orch source freshness
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -341,6 +343,7 @@ class SiteBuilder:
             "contract": cfg.contract or None,
             "alias": cfg.alias,
             "code_version": cfg.code_version,
+            "automation": cfg.automation,
         }
         runs = [
             {
@@ -376,6 +379,7 @@ class SiteBuilder:
             "relation": None if stored else _relation(node),
             "stored": stored,
             "source": [node.source_name, node.source_table] if node.source_name else None,
+            "source_freshness": self._source_freshness(node),
             "description": description,
             "summary": plain_text(description),
             "fingerprint": node.fingerprint,
@@ -394,6 +398,21 @@ class SiteBuilder:
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
         }
+
+    def _source_freshness(self, node: Node) -> str | None:
+        """A source table's rule and its last ``orch source freshness`` result, as one line."""
+        rule = node.source_freshness
+        if rule is None:
+            return None
+        found = self.source_results.get(node.name)
+        if found is None:
+            limits = ", ".join(
+                f"{k} {v}" for k, v in (("warn after", rule.warn_after),
+                                        ("error after", rule.error_after)) if v
+            )  # fmt: skip
+            field = rule.loaded_at_field or "no loaded_at_field"
+            return f"{limits} on {field} (not checked yet: orch source freshness)"
+        return f"{found.status.upper()}: {found.message}, checked {found.checked_at[:19]}"
 
     def _unit_test_detail(self, c: CheckNode) -> dict[str, Any]:
         """A unit test on its model's page: inputs, mode and its last result (with the diff)."""
@@ -511,6 +530,7 @@ def _generate(
         state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
     )
     builder = SiteBuilder(manifest, snap, now=now)
+    builder.source_results = latest_results(state_reader, manifest.project.target_name)
     index = builder.build_index()
     index["automation"] = dict(automation) if automation is not None else None
 

@@ -18,6 +18,7 @@ from orch.compiler.artifacts import CompileResult
 from orch.docs import CHUNK_SIZE, DATA_GLOBAL, SiteBuilder, detail_chunk_js, dump_js, kind_of
 from orch.docs.automation import automation_data
 from orch.manifest import Manifest
+from orch.run.source_freshness import latest_results
 from orch.state import StateReader
 from orch.state.snapshot import StateSnapshot
 
@@ -82,7 +83,9 @@ class LiveSite:
                 snap = StateSnapshot.read(
                     reader, self.target, detail=True, known=set(self.manifest.nodes)
                 )
+                sources = latest_results(reader, self.target)
             self._builder = SiteBuilder(self.manifest, snap)
+            self._builder.source_results = sources
             self._signature = signature
             self._index_js = None
             self._chunks = {}

@@ -681,6 +681,7 @@
     fact("File", a.path ? el("code", { text: a.path }) : null);
     fact("Properties", a.patch_path ? el("code", { text: a.patch_path }) : null);
     fact("Source", a.source ? a.source.join(".") : null);
+    fact("Source freshness", a.source_freshness);
     Object.keys(a.config).forEach(function (k) { fact(k.replace(/_/g, " "), plainValue(a.config[k])); });
     if (a.partitions) fact("Partitions", a.partitions.definition);
     Object.keys(a.meta || {}).forEach(function (k) { fact("meta." + k, plainValue(a.meta[k])); });

@@ -1,0 +1,171 @@
+"""Automation conditions in the daemon: one evaluation per tick, its runs, exactly once.
+
+The protocol (the same as schedules', :mod:`orch.automation.daemon`), per evaluation at ``now``:
+
+1. If the stored cursor still lists the runs of an earlier evaluation (the daemon stopped before
+   they were recorded), settle those first: a run that exists is not launched again (its end is
+   recorded), one that never started is launched with its claimed id. Nothing new is evaluated
+   until that tick is closed: no double launch, no lost tick.
+2. Otherwise evaluate every condition (:mod:`orch.automation.evaluate`), claim one run key per
+   planned run (``automation:<tick>#<i>``), then store in ONE cursor write the new request
+   times, the open runs and every asset's reasons — only then launch.
+3. When the tick's runs have ended, record the tick (``orch automation ls``) and clear the open
+   runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from orch.automation.evaluate import (
+    AutomationCursor,
+    Evaluator,
+    TickEvaluation,
+    declares_automation,
+    iso,
+)
+from orch.config import RunOptions
+from orch.errors import OrchError
+from orch.load.project import Project
+from orch.manifest import Manifest
+from orch.run.workflow import compile_for
+from orch.state import StateStore, pid_alive
+from orch.state.snapshot import StateSnapshot
+
+ORIGIN = "automation"
+
+
+@dataclass(frozen=True)
+class ConditionLaunch:
+    """One run to launch for an evaluation: a build of ``assets`` under a claimed run id."""
+
+    run_key: str
+    run_id: str
+    assets: tuple[str, ...]
+
+
+@dataclass
+class Outcome:
+    """What one call of :meth:`ConditionTicker.tick` decided."""
+
+    tick: datetime | None = None
+    launches: list[ConditionLaunch] = field(default_factory=list)
+    status: Literal["launch", "wait", "recorded", "none"] = "none"
+    evaluation: TickEvaluation | None = None
+    error: str | None = None
+
+
+def manifest_for(options: RunOptions) -> Manifest:
+    """The current manifest (reused when no file changed)."""
+    return compile_for(options).manifest
+
+
+class ConditionTicker:
+    """Evaluates a project's automation conditions for the daemon, with its cursor."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        project: Project,
+        state: StateStore,
+        *,
+        max_assets: int,
+        report: Callable[[str], None],
+        manifest: Callable[[RunOptions], Manifest] = manifest_for,
+    ) -> None:
+        self.options = options
+        self.project = project
+        self.state = state
+        self.max_assets = max_assets
+        self.report = report
+        self._manifest = manifest
+        self.enabled = declares_automation(project)
+
+    def cursor(self) -> AutomationCursor:
+        """The stored cursor."""
+        return AutomationCursor.from_text(self.state.get_cursor(AutomationCursor.NAME))
+
+    def tick(self, now: datetime, *, dry_run: bool = False) -> Outcome:
+        """Settle an open tick, or evaluate at ``now`` and claim its runs (see the module)."""
+        cursor = self.cursor()
+        if cursor.open_runs and not dry_run:
+            return self._settle(cursor)
+        try:
+            manifest = self._manifest(self.options)
+        except OrchError as err:
+            if not dry_run:
+                self.state.record_tick(ORIGIN, now, "failed", (), None, err.format_message())
+            return Outcome(now, status="recorded", error=err.format_message())
+        snapshot = StateSnapshot.read(self.state, self.project.target_name)
+        evaluation = Evaluator(
+            manifest, snapshot, cursor.requested, now, max_assets=self.max_assets
+        ).evaluate()
+        for found in evaluation.unsatisfiable:
+            before = cursor.last.get(found.asset)  # reported when it becomes unsatisfiable
+            if not dry_run and (before is None or before.unsatisfiable != found.unsatisfiable):
+                self.report(f"{iso(now)} automation: {found.asset} cannot be satisfied: "
+                            f"{found.unsatisfiable}")  # fmt: skip
+        if dry_run:
+            return Outcome(now, status="none", evaluation=evaluation)
+        launches: list[ConditionLaunch] = []
+        for run in evaluation.runs:
+            run_id = uuid.uuid4().hex
+            if not self.state.record_run_key(ORIGIN, run.run_key, run_id):
+                continue  # an evaluation at this very instant claimed it already
+            launches.append(ConditionLaunch(run.run_key, run_id, run.assets))
+        for asset in evaluation.requested:
+            cursor.requested[asset] = now
+        cursor.tick = now
+        cursor.last = dict(evaluation.assets)
+        cursor.open_runs = [
+            {"key": launch.run_key, "run_id": launch.run_id, "assets": list(launch.assets)}
+            for launch in launches
+        ]
+        self.state.set_cursor(AutomationCursor.NAME, cursor.to_text())
+        if not launches:
+            unsat = len(evaluation.unsatisfiable)
+            note = f"no asset requested ({len(evaluation.assets)} evaluated" + (
+                f", {unsat} cannot be satisfied)" if unsat else ")"
+            )
+            self.state.record_tick(ORIGIN, now, "skipped", (), note, None)
+            return Outcome(now, status="recorded", evaluation=evaluation)
+        return Outcome(now, launches, "launch", evaluation)
+
+    def _settle(self, cursor: AutomationCursor) -> Outcome:
+        """The open runs of an earlier evaluation: relaunch the unstarted, record the ended."""
+        tick = cursor.tick
+        relaunch: list[ConditionLaunch] = []
+        ended: list[str] = []
+        errors: list[str] = []
+        for item in cursor.open_runs:
+            run_id = str(item["run_id"])
+            run = self.state.get_run(run_id)
+            if run is None:
+                relaunch.append(ConditionLaunch(str(item["key"]), run_id, tuple(item["assets"])))
+                continue
+            if run.status == "running" and run.pid and pid_alive(run.pid):
+                return Outcome(tick, status="wait")
+            ended.append(run_id)
+            if run.status != "success":
+                errors.append(f"run {run_id} {run.status}")
+        if relaunch:
+            return Outcome(tick, relaunch, "launch")
+        assert tick is not None
+        note = "recorded after a restart: its runs had ended"
+        status = "failed" if errors else "success"
+        self.state.record_tick(ORIGIN, tick, status, ended, note, "\n".join(errors) or None)
+        self.clear()
+        return Outcome(tick, status="recorded")
+
+    def clear(self) -> None:
+        """The open tick's runs ended and its tick was recorded: clear them from the cursor."""
+        cursor = self.cursor()
+        cursor.open_runs = []
+        self.state.set_cursor(AutomationCursor.NAME, cursor.to_text())
+
+
+__all__ = ["ConditionLaunch", "ConditionTicker", "Outcome", "manifest_for"]
