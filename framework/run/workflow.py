@@ -36,6 +36,7 @@ from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
+from orch.run.provenance import code_lookup, git_state, provenance_excludes
 from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import Selection
@@ -274,7 +275,12 @@ def recorded_events(
     backfills and ``orch test``.
     """
     project = compiled.project
-    fan = FanOut([StateRecorder(state), *sinks])
+    recorder = StateRecorder(
+        state,
+        code_of=code_lookup(compiled.manifest, project.root),
+        git=git_state(project.root, exclude=provenance_excludes(project)),
+    )
+    fan = FanOut([recorder, *sinks])
     fan.add(
         RunResultsWriter(
             project.target_dir / "run_results.json",
