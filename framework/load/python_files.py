@@ -60,11 +60,11 @@ def source_fingerprint(path: Path, function: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def python_source(path: Path, function: str) -> str:
-    """The code :func:`source_fingerprint` covers, as text: the file without the other assets
-    and checks it declares (what built an asset, for code provenance and its diffs)."""
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text, filename=str(path))
+def python_source(text: str, function: str) -> str:
+    """The code :func:`source_fingerprint` covers, as text: the file's ``text`` without the
+    other assets and checks it declares (what built an asset, for code provenance and its
+    diffs)."""
+    tree = ast.parse(text)
     lines = text.splitlines(keepends=True)
     drop: set[int] = set()
     for stmt in tree.body:

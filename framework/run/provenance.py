@@ -19,7 +19,7 @@ import difflib
 import logging
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,13 +85,13 @@ def provenance_excludes(project: Project) -> list[str]:
     return out
 
 
-def code_of_node(node: Node, project_root: Path) -> CodeVersion | None:
-    """The code that builds ``node`` now (as it is stored), or None (a seed, a source, a Python
-    file that cannot be read)."""
+def code_of_node(node: Node) -> CodeVersion | None:
+    """The code that builds ``node`` in this manifest (as it is stored), or None (a seed, a
+    source). A Python asset's code comes from the file text the manifest was compiled from."""
     if node.python is not None:
         try:
-            text = python_source(project_root / node.python.module_path, node.python.function)
-        except (OSError, SyntaxError, UnicodeDecodeError) as err:
+            text = python_source(node.raw_code, node.python.function)
+        except SyntaxError as err:  # the compiler imported it: only a hand-edited manifest
             log.debug("no source for %s: %s", node.name, err)
             return None
         return CodeVersion(node.fingerprint, "python", node.python.module_path, text)
@@ -100,12 +100,12 @@ def code_of_node(node: Node, project_root: Path) -> CodeVersion | None:
     return None
 
 
-def code_lookup(manifest: Manifest, project_root: Path) -> Callable[[str], CodeVersion | None]:
+def code_lookup(manifest: Manifest) -> Callable[[str], CodeVersion | None]:
     """asset name -> the code that builds it now (what the StateRecorder stores)."""
 
     def code_of(asset: str) -> CodeVersion | None:
         node = manifest.nodes.get(asset)
-        return None if node is None else code_of_node(node, project_root)
+        return None if node is None else code_of_node(node)
 
     return code_of
 
@@ -160,7 +160,7 @@ class BuiltBy:
 
 
 def newest_success(
-    latest: dict[tuple[str, str | None], MaterializationRecord], asset: str
+    latest: Mapping[tuple[str, str | None], MaterializationRecord], asset: str
 ) -> MaterializationRecord | None:
     """The newest successful materialization of ``asset`` among ``latest`` (any partition)."""
     found = [r for (a, _), r in latest.items() if a == asset]
@@ -169,33 +169,36 @@ def newest_success(
 
 def built_by(
     manifest: Manifest,
-    project_root: Path,
     state: StateReader,
     assets: Sequence[str],
     *,
     target: str,
-    latest: dict[tuple[str, str | None], MaterializationRecord] | None = None,
 ) -> list[BuiltBy]:
-    """What built each of ``assets``, with today's code (one read for the git states)."""
-    if latest is None:
-        latest = state.latest_materializations(sorted(set(assets)), target=target)
-    records = {a: newest_success(latest, a) for a in assets}
-    gits = state.git_states([r.run_id for r in records.values() if r is not None])
-    out = []
-    for asset in assets:
-        rec = records[asset]
-        node = manifest.nodes.get(asset)
-        built = state.code_version(rec.fingerprint) if rec and rec.fingerprint else None
-        out.append(
-            BuiltBy(
-                asset=asset,
-                record=rec,
-                git=gits.get(rec.run_id) if rec is not None else None,
-                built=built,
-                current=code_of_node(node, project_root) if node is not None else None,
-            )
-        )
-    return out
+    """What built each of ``assets``, with today's code (three reads, whatever the count)."""
+    latest = state.latest_materializations(sorted(set(assets)), target=target)
+    records = [r for r in (newest_success(latest, a) for a in assets) if r is not None]
+    code = state.code_versions([r.fingerprint for r in records if r.fingerprint])
+    gits = state.git_states([r.run_id for r in records])
+    return [built_by_from(manifest, latest, code, gits, a) for a in assets]
+
+
+def built_by_from(
+    manifest: Manifest,
+    latest: Mapping[tuple[str, str | None], MaterializationRecord],
+    code: Mapping[str, CodeVersion],
+    gits: Mapping[str, GitState],
+    asset: str,
+) -> BuiltBy:
+    """What built ``asset``, from what was read already (the site's state snapshot)."""
+    rec = newest_success(latest, asset)
+    node = manifest.nodes.get(asset)
+    return BuiltBy(
+        asset=asset,
+        record=rec,
+        git=gits.get(rec.run_id) if rec is not None else None,
+        built=code.get(rec.fingerprint) if rec is not None and rec.fingerprint else None,
+        current=code_of_node(node) if node is not None else None,
+    )
 
 
 def provenance_report(
@@ -214,4 +217,4 @@ def provenance_report(
                 hint=suggestion(name, known) or "List the assets with `orch ls`",
             )
     with open_state_store(project.root, project.target, readonly=True) as state:
-        return built_by(manifest, project.root, state, names, target=project.target_name)
+        return built_by(manifest, state, names, target=project.target_name)

@@ -277,7 +277,7 @@ def recorded_events(
     project = compiled.project
     recorder = StateRecorder(
         state,
-        code_of=code_lookup(compiled.manifest, project.root),
+        code_of=code_lookup(compiled.manifest),
         git=git_state(project.root, exclude=provenance_excludes(project)),
     )
     fan = FanOut([recorder, *sinks])

@@ -126,8 +126,12 @@ class StateReader(ABC):
         """The current run lock of a target, stale or not, or None."""
 
     @abstractmethod
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints (what built their materializations)."""
+
     def code_version(self, fingerprint: str) -> CodeVersion | None:
-        """The code stored for a fingerprint (what built a materialization), or None."""
+        """The code stored for one fingerprint, or None."""
+        return self.code_versions([fingerprint]).get(fingerprint)
 
     @abstractmethod
     def git_states(self, run_ids: Sequence[str]) -> dict[str, GitState]:

@@ -48,6 +48,9 @@ CREATE INDEX IF NOT EXISTS hook_runs_by_run ON hook_runs (run_id, id);
 """
 
 
+_BATCH = 500  # values per IN (...): below SQLite's variable limit
+
+
 def _missing_table(err: sqlite3.OperationalError) -> bool:
     return "no such table" in str(err)
 
@@ -70,20 +73,26 @@ class SQLiteProvenance:
             )
             return cur.rowcount > 0
 
-    def code_version(self, fingerprint: str) -> CodeVersion | None:
-        """The code stored for a fingerprint, or None."""
-        try:
-            with self._read() as conn:
-                row = conn.execute(
-                    "SELECT fingerprint, kind, module, code FROM code_versions"
-                    " WHERE fingerprint = ?",
-                    (fingerprint,),
-                ).fetchone()
-        except sqlite3.OperationalError as err:
-            if _missing_table(err):
-                return None
-            raise
-        return CodeVersion(row[0], row[1], row[2], row[3]) if row else None
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints."""
+        wanted = sorted(set(fingerprints))
+        out: dict[str, CodeVersion] = {}
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            marks = ", ".join("?" for _ in batch)
+            try:
+                with self._read() as conn:
+                    rows = conn.execute(
+                        "SELECT fingerprint, kind, module, code FROM code_versions"
+                        f" WHERE fingerprint IN ({marks})",
+                        batch,
+                    ).fetchall()
+            except sqlite3.OperationalError as err:
+                if _missing_table(err):
+                    return {}
+                raise
+            out.update({r[0]: CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
+        return out
 
     def record_git(self, run_id: str, git: GitState) -> None:
         """Record the project's git state for a run."""

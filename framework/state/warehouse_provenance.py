@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 _TEXT, _INT, _FLOAT = "VARCHAR", "BIGINT", "DOUBLE"
+_BATCH = 500  # values per IN (...)
 
 PROVENANCE_TABLES: dict[str, list[tuple[str, str, bool]]] = {
     "code_versions": [
@@ -103,7 +104,7 @@ class WarehouseProvenance:
         """Store the code of a fingerprint unless stored already; True when it was new."""
         self._writable()
         with self._mutex:
-            if self.code_version(version.fingerprint) is not None:
+            if self.code_versions([version.fingerprint]):
                 return False
             row = {
                 "fingerprint": version.fingerprint,
@@ -115,16 +116,20 @@ class WarehouseProvenance:
             self._insert_unless("code_versions", row, ["fingerprint"])
         return True
 
-    def code_version(self, fingerprint: str) -> CodeVersion | None:
-        """The code stored for a fingerprint, or None."""
-        if not self._readable("code_versions"):
-            return None
-        rows = self._select(
-            "code_versions",
-            ["fingerprint", "kind", "module", "code"],
-            self._eq("fingerprint", fingerprint),
-        )
-        return CodeVersion(rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints."""
+        wanted = sorted(set(fingerprints))
+        if not wanted or not self._readable("code_versions"):
+            return {}
+        out: dict[str, CodeVersion] = {}
+        for start in range(0, len(wanted), _BATCH):
+            rows = self._select(
+                "code_versions",
+                ["fingerprint", "kind", "module", "code"],
+                self._in("fingerprint", wanted[start : start + _BATCH]),
+            )
+            out.update({str(r[0]): CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
+        return out
 
     def record_git(self, run_id: str, git: GitState) -> None:
         """Record the project's git state for a run."""
