@@ -39,6 +39,7 @@ from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
 from orch.state import StateReader
+from orch.run.provenance import built_by_from
 from orch.state.snapshot import StateSnapshot
 
 __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_site", "render_page"]
@@ -46,6 +47,7 @@ __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_s
 CHUNK_SIZE = 100
 DATA_GLOBAL = "ORCH_DOCS"
 CHUNK_CALLBACK = "orchDocsChunk"
+MAX_DIFF_LINES = 400  # of a "built by this code" diff on an asset page
 KINDS = ("source", "seed", "sql", "python")
 STATUSES = ("none", "never", "fresh", "stale", "failed")
 CHECK_STATUSES = ("", "pass", "warn", "fail")
@@ -391,8 +393,29 @@ class SiteBuilder:
             ],
             "partitions": self.strips[name],
             "runs": runs,
+            "built_by": self._built_by(name),
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
+        }
+
+    def _built_by(self, name: str) -> dict[str, Any] | None:
+        """"Built by this code": the run and git commit of the newest success, and a diff to
+        today's code when it changed (:mod:`orch.run.provenance`)."""
+        found = built_by_from(self.m, self.snap.latest, self.snap.code, self.snap.git, name)
+        if found.record is None:
+            return None
+        git = found.git
+        return {
+            "run": found.record.run_id,
+            "at": _iso(found.record.finished_at),
+            "commit": git.commit if git is not None else None,
+            "dirty": bool(git is not None and git.dirty),
+            "git_known": git is not None,
+            "recorded": found.built is not None,
+            "kind": found.built.kind if found.built is not None else None,
+            "module": found.built.module if found.built is not None else None,
+            "changed": found.changed,
+            "diff": found.diff().splitlines()[:MAX_DIFF_LINES],
         }
 
     def _unit_test_detail(self, c: CheckNode) -> dict[str, Any]:
