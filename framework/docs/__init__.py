@@ -38,8 +38,8 @@ from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
-from orch.state import StateReader
 from orch.run.provenance import built_by_from
+from orch.state import StateReader
 from orch.state.snapshot import StateSnapshot
 
 __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_site", "render_page"]
@@ -399,7 +399,7 @@ class SiteBuilder:
         }
 
     def _built_by(self, name: str) -> dict[str, Any] | None:
-        """"Built by this code": the run and git commit of the newest success, and a diff to
+        """ "Built by this code": the run and git commit of the newest success, and a diff to
         today's code when it changed (:mod:`orch.run.provenance`)."""
         found = built_by_from(self.m, self.snap.latest, self.snap.code, self.snap.git, name)
         if found.record is None:

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters.base import Adapter
-from orch.errors import OrchError
+from orch.assets import resource_parameters
+from orch.errors import OrchError, ResourceError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
@@ -101,6 +102,8 @@ class CheckEvaluator:
         self.sample_limit = sample_limit
         self.python_loader = python_loader or self._import_python_check
         self.fold = adapter.PREFERS_FOLDED_CHECKS if fold is None else fold
+        # resource name, class -> the run's resource, set up once (a Python check's parameters)
+        self.resources: Callable[[str, type[Any]], Any] | None = None
 
     # ------------------------------------------------------------------ SQL
 
@@ -316,8 +319,18 @@ class CheckEvaluator:
             import polars as pl
 
             data = pl.from_arrow(self.adapter.read_arrow(table, where))
-            params = list(inspect.signature(func).parameters)
-            args = [None if p == "context" else data for p in params] or []
+            wanted = resource_parameters(func)
+            if wanted and self.resources is None:
+                raise ResourceError(
+                    f"Python check '{check.name}' takes resources "
+                    f"({', '.join(sorted(wanted))}) but none are available here",
+                    hint="Run it with `orch build` or `orch test`",
+                )
+            args = [
+                self.resources(p, wanted[p]) if p in wanted and self.resources is not None
+                else None if p == "context" else data
+                for p in inspect.signature(func).parameters
+            ]  # fmt: skip
             value = func(*args)
             passed, count, sample, message = _interpret(value)
         except Exception as err:  # noqa: BLE001 - the user's function failed: an error result
@@ -742,6 +755,8 @@ def run_tests(
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
     evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
+    if python is not None:  # Python checks get the run's resources
+        evaluator.resources = python.resource
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}
     unit = [manifest.checks[n] for n in sorted(checks) if is_unit_test(manifest.checks[n])]
     for name in sorted(checks):
