@@ -74,3 +74,23 @@ def test_the_page_shows_the_commit_and_the_diff_as_text(
     page.wait_for_selector("#built-by")
     assert page.locator("#built-by .built-state").inner_text() == "unchanged since it was built"
     assert page.locator("#built-by pre.diff").count() == 0
+
+
+def test_the_example_site_shows_what_built_each_asset(example_project: Path, orch) -> None:
+    root = example_project
+    (root / ".gitignore").write_text("target/\nlogs/\n*.duckdb*\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "jaffle"]):
+        subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.com",
+                        "-c", "user.name=t", *args], check=True)  # fmt: skip
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    assert orch("build", "--project-dir", root, "-s", "+customers").exit_code == 0
+    customers = root / "models/marts/customers.sql"
+    customers.write_text(customers.read_text().replace("then 'vip'", "then 'very important'"))
+    assert orch("docs", "generate", "--project-dir", root).exit_code == 0
+    _, details = _load(root / "target" / "docs")
+    built = details["customers"]["built_by"]
+    assert built["commit"] == head and built["dirty"] is False and built["changed"] is True
+    assert any(line.startswith("+") and "'very important'" in line for line in built["diff"])
+    assert details["stg_customers"]["built_by"]["changed"] is False
+    assert details["product_performance"]["built_by"] is None  # not built by this run
