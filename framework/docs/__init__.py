@@ -38,8 +38,9 @@ from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
-from orch.run.provenance import built_by_from
+from orch.run.provenance import built_by_from, newest_successes
 from orch.state import StateReader
+from orch.state.records import MaterializationRecord
 from orch.state.snapshot import StateSnapshot
 
 __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_site", "render_page"]
@@ -127,6 +128,7 @@ class SiteBuilder:
     ) -> None:
         self.m = manifest
         self.snap = snap
+        self._newest: dict[str, MaterializationRecord] | None = None  # for "built by"
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -401,7 +403,9 @@ class SiteBuilder:
     def _built_by(self, name: str) -> dict[str, Any] | None:
         """ "Built by this code": the run and git commit of the newest success, and a diff to
         today's code when it changed (:mod:`orch.run.provenance`)."""
-        found = built_by_from(self.m, self.snap.latest, self.snap.code, self.snap.git, name)
+        if self._newest is None:
+            self._newest = newest_successes(self.snap.latest)
+        found = built_by_from(self.m, self._newest, self.snap.code, self.snap.git, name)
         if found.record is None:
             return None
         git = found.git

@@ -94,7 +94,9 @@ def code_of_node(node: Node) -> CodeVersion | None:
         except SyntaxError as err:  # the compiler imported it: only a hand-edited manifest
             log.debug("no source for %s: %s", node.name, err)
             return None
-        return CodeVersion(node.fingerprint, "python", node.python.module_path, text)
+        return CodeVersion(
+            node.fingerprint, "python", node.python.module_path, redaction.stored(text)
+        )
     if node.compiled_code and node.fingerprint:
         return CodeVersion(node.fingerprint, "sql", node.path, redaction.stored(node.compiled_code))
     return None
@@ -138,7 +140,7 @@ class BuiltBy:
         return self.record.finished_at if self.record is not None else None
 
     def describe(self) -> str:
-        """``run 3f2a9c1b at commit 1a2b3c4 (dirty)`` or why nothing is known."""
+        """``run 3f2a9c1b, commit 1a2b3c4 (dirty)``, ``run 3f2a9c1b, no git`` or ``never built``."""
         if self.record is None:
             return "never built"
         commit = "git unknown" if self.git is None else self.git.describe()
@@ -159,12 +161,16 @@ class BuiltBy:
         return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def newest_success(
-    latest: Mapping[tuple[str, str | None], MaterializationRecord], asset: str
-) -> MaterializationRecord | None:
-    """The newest successful materialization of ``asset`` among ``latest`` (any partition)."""
-    found = [r for (a, _), r in latest.items() if a == asset]
-    return max(found, key=lambda r: (r.finished_at, r.id)) if found else None
+def newest_successes(
+    latest: Mapping[tuple[str, str | None], MaterializationRecord],
+) -> dict[str, MaterializationRecord]:
+    """Each asset's newest successful materialization among ``latest`` (any partition)."""
+    out: dict[str, MaterializationRecord] = {}
+    for (asset, _), rec in latest.items():
+        cur = out.get(asset)
+        if cur is None or (rec.finished_at, rec.id) > (cur.finished_at, cur.id):
+            out[asset] = rec
+    return out
 
 
 def built_by(
@@ -175,22 +181,22 @@ def built_by(
     target: str,
 ) -> list[BuiltBy]:
     """What built each of ``assets``, with today's code (three reads, whatever the count)."""
-    latest = state.latest_materializations(sorted(set(assets)), target=target)
-    records = [r for r in (newest_success(latest, a) for a in assets) if r is not None]
+    newest = newest_successes(state.latest_materializations(sorted(set(assets)), target=target))
+    records = list(newest.values())
     code = state.code_versions([r.fingerprint for r in records if r.fingerprint])
     gits = state.git_states([r.run_id for r in records])
-    return [built_by_from(manifest, latest, code, gits, a) for a in assets]
+    return [built_by_from(manifest, newest, code, gits, a) for a in assets]
 
 
 def built_by_from(
     manifest: Manifest,
-    latest: Mapping[tuple[str, str | None], MaterializationRecord],
+    newest: Mapping[str, MaterializationRecord],
     code: Mapping[str, CodeVersion],
     gits: Mapping[str, GitState],
     asset: str,
 ) -> BuiltBy:
-    """What built ``asset``, from what was read already (the site's state snapshot)."""
-    rec = newest_success(latest, asset)
+    """What built ``asset``, from what was read already (``newest``: :func:`newest_successes`)."""
+    rec = newest.get(asset)
     node = manifest.nodes.get(asset)
     return BuiltBy(
         asset=asset,
