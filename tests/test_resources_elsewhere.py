@@ -167,6 +167,7 @@ def test_a_sensor_whose_resource_fails_to_set_up_fails_naming_it(make_project, t
     assert "resource 'broken' (Broken) failed to set up: RuntimeError: cannot reach the server" in (
         result.output
     )
+    assert "sensor 'unreachable' is evaluated again at its next tick" in result.output
     assert "Traceback" not in result.output
     assert "teardown broken" not in log_lines(root)  # never set up: never torn down
 

@@ -676,7 +676,14 @@ def evaluation_resources(
     pool = ResourcePool(project_builder(config.resources, project.target_name,
                                         project.project_file))  # fmt: skip
     try:
-        yield {pname: pool.get(pname, cls) for pname, cls in wanted.items()}
+        try:
+            resources = {pname: pool.get(pname, cls) for pname, cls in wanted.items()}
+        except ResourceError as err:  # the pool's hint speaks of steps: say what failed here
+            raise ResourceError(
+                err.message, hint=f"Fix its setup (or its settings under resources: in "
+                f"{project.project_file}); {what} is evaluated again at its next tick",
+            ) from err  # fmt: skip
+        yield resources
     finally:
         pool.close()
         for message in pool.teardown_failures:
