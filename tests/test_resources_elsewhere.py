@@ -191,3 +191,26 @@ def test_a_schedule_gets_a_resource_per_tick(make_project, tmp_path) -> None:
         run = state.get_run(tick.run_ids[0])
     assert tick.status == "success"
     assert run is not None and run.args["vars"] == {"limit": 5}
+
+
+def test_resources_ls_names_the_checks_sensors_and_schedules_using_them(
+    make_project, tmp_path, orch
+) -> None:
+    root = make_project(
+        tmp_path,
+        {
+            "models/orders.py": MODELS,
+            "sensors/automation.py": SENSORS,
+            "sensors/daily.py": SCHEDULE,
+        },
+        project_yml=PROJECT_YML,
+    )
+    listed = orch("resources", "ls", "--project-dir", root)
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[1:] == [
+        "  broken           Broken           (no settings)  ← check needs_broken,"
+        " sensor unreachable",
+        "  client           Client           limit=5  ← check amounts_within_limit, schedule daily,"
+        " sensor big_orders",
+    ]
+    assert log_lines(root) == []  # listing sets nothing up

@@ -53,11 +53,13 @@ from orch.errors import (
 )
 from orch.load.python_files import collect_op_jobs, import_python_file, job_location
 from orch.ops import JobDefinition
+from orch.run.checks import python_check_function
 from orch.run.resources import ResourcePool, project_builder
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
     from orch.load.project import Project
+    from orch.manifest import Manifest
     from orch.state import StateReader, TickRecord
 
 log = logging.getLogger(__name__)
@@ -688,6 +690,37 @@ def evaluation_resources(
         pool.close()
         for message in pool.teardown_failures:
             log.warning("%s: %s", what, message)
+
+
+def resource_users(project: Project, manifest: Manifest) -> dict[str, list[str]]:
+    """resource name -> what takes it: Python assets by name, and ``check NAME``,
+    ``sensor NAME``, ``schedule NAME`` (``orch resources ls``). A check or sensor file that fails
+    to import is left out (the commands that run it report why)."""
+    users: dict[str, list[str]] = {}
+    for name, node in manifest.nodes.items():
+        for resource in node.python.resource_params.values() if node.python else ():
+            users.setdefault(resource, []).append(name)
+    for name, check in sorted(manifest.checks.items()):
+        if check.kind != "python":
+            continue
+        try:
+            fn = python_check_function(check, project.root)
+        except OrchError:
+            continue
+        for resource in resource_parameters(fn):
+            users.setdefault(resource, []).append(f"check {name}")
+    try:
+        automation = load_automation(project)
+    except OrchError:
+        return users
+    functions: list[tuple[str, Callable[..., Any] | None]] = [
+        *((f"schedule {n}", d.fn) for n, d in sorted(automation.schedules.items())),
+        *((f"sensor {n}", d.fn) for n, d in sorted(automation.sensors.items())),
+    ]
+    for who, fn in functions:
+        for resource in resource_parameters(fn) if fn is not None else {}:
+            users.setdefault(resource, []).append(who)
+    return users
 
 
 def evaluate_schedule(

@@ -284,17 +284,7 @@ class CheckEvaluator:
     # ------------------------------------------------------------------ Python checks
 
     def _import_python_check(self, check: CheckNode) -> Callable[..., Any]:
-        info = check.python
-        if info is None or self.project_root is None:
-            raise OrchError(f"Python check '{check.name}' has no function to call")
-        loaded = import_model_file(info.module_path, self.project_root / info.module_path)
-        spec = loaded.checks.get(check.name)
-        if spec is not None:
-            return spec.fn
-        fn = getattr(loaded.module, info.function, None)
-        if fn is None:
-            raise OrchError(f"'{info.function}' is not defined in {info.module_path}")
-        return fn  # type: ignore[no-any-return]
+        return python_check_function(check, self.project_root)
 
     def evaluate_python(
         self, check: CheckNode, scope: CheckScope, fn: Callable[..., Any] | None = None
@@ -369,6 +359,21 @@ class CheckEvaluator:
             relation, self.query(check, scope).sql(dialect=self.dialect)
         )
         return relation
+
+
+def python_check_function(check: CheckNode, project_root: Path | None) -> Callable[..., Any]:
+    """The function of a Python check, imported from its model file."""
+    info = check.python
+    if info is None or project_root is None:
+        raise OrchError(f"Python check '{check.name}' has no function to call")
+    loaded = import_model_file(info.module_path, project_root / info.module_path)
+    spec = loaded.checks.get(check.name)
+    if spec is not None:
+        return spec.fn
+    fn = getattr(loaded.module, info.function, None)
+    if fn is None:
+        raise OrchError(f"'{info.function}' is not defined in {info.module_path}")
+    return fn  # type: ignore[no-any-return]
 
 
 def _check_subquery(query: exp.Expr) -> exp.Subquery:
