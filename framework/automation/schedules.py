@@ -717,8 +717,8 @@ def resource_users(project: Project, manifest: Manifest) -> dict[str, list[str]]
         *((f"schedule {n}", d.fn) for n, d in sorted(automation.schedules.items())),
         *((f"sensor {n}", d.fn) for n, d in sorted(automation.sensors.items())),
     ]
-    for who, fn in functions:
-        for resource in resource_parameters(fn) if fn is not None else {}:
+    for who, call in functions:
+        for resource in resource_parameters(call) if call is not None else {}:
             users.setdefault(resource, []).append(who)
     return users
 
