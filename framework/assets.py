@@ -568,6 +568,21 @@ def analyze_signature(spec: AssetSpec, where: Location) -> Signature:
     )
 
 
+def resource_parameters(fn: Callable[..., Any]) -> dict[str, type[Resource]]:
+    """The parameters of ``fn`` typed as a :class:`Resource` subclass: name -> class.
+
+    The rule of assets for checks, sensors and schedules: a parameter so typed receives the
+    resource of the same name (set up once per run or evaluation, then torn down).
+    """
+    hints = _hints(fn)
+    out: dict[str, type[Resource]] = {}
+    for pname, param in inspect.signature(fn).parameters.items():
+        annotation = hints.get(pname, param.annotation)
+        if _is_subclass(annotation, Resource):
+            out[pname] = annotation
+    return out
+
+
 # --------------------------------------------------------------------------- resources and config
 
 

@@ -140,14 +140,16 @@ class CheckEvaluated(Event):
 
 @dataclass(frozen=True)
 class HookRan(Event):
-    """An on-run-start/on-run-end hook ran: status success or error."""
+    """A hook ran: status success or error. On-run hooks have no ``step``; a model's pre-/post-
+    hook and a success/failure hook name the step (asset or op step) they ran around."""
 
-    phase: str  # on-run-start, on-run-end
+    phase: str  # on-run-start, on-run-end, pre-hook, post-hook, success-hook, failure-hook
     index: int  # 0-based, in the project file's order
     origin: str
     status: str
     duration_s: float
     message: str = ""
+    step: str | None = None
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,15 @@ def webhook_on_failure(
     retries: int = 2,
     timeout: float = 5.0,
     minimum_interval_seconds: float = 30.0,
+    enabled: bool | None = None,
 ) -> SensorDefinition:
     """A run-failure sensor posting ``{"text": ..., "run_id", "job", "status"}`` to the URL in
     environment variable ``url_env``. An undelivered alert is logged and recorded in
-    ``logs/alerts.jsonl`` (beside the project's run log); the daemon goes on."""
+    ``logs/alerts.jsonl`` (beside the project's run log); the daemon goes on.
+
+    ``enabled`` (default: whether ``url_env`` is set when the file loads) keeps the sensor off
+    where no webhook is configured, so a project runs without a server."""
+    on = bool(os.environ.get(url_env)) if enabled is None else enabled
 
     def alert(context: RunStatusContext) -> None:
         url = os.environ.get(url_env, "")
@@ -111,5 +116,5 @@ def webhook_on_failure(
 
     alert.__name__ = name
     return run_failure_sensor(  # type: ignore[no-any-return]
-        alert, jobs=jobs, name=name, minimum_interval_seconds=minimum_interval_seconds
+        alert, jobs=jobs, name=name, minimum_interval_seconds=minimum_interval_seconds, enabled=on
     )

@@ -620,7 +620,7 @@ class Daemon:
                 return True  # its run is still running elsewhere: look again later
             if found == "recorded":
                 return False
-        evaluation = evaluate_schedule(defn, tick, self.project.root)
+        evaluation = evaluate_schedule(defn, tick, self.project.root, project=self.project)
         if evaluation.error is not None or not evaluation.requests:
             self._record(defn.name, tick, evaluation.status,
                          skip_reason=evaluation.skip_reason, error=evaluation.error)  # fmt: skip
@@ -759,4 +759,4 @@ class Daemon:
             target=self.project.target_name,
             last_tick=self.state.last_tick(defn.name),
         )
-        return evaluate_sensor(defn, context), cursor
+        return evaluate_sensor(defn, context, project=self.project), cursor

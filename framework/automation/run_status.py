@@ -65,9 +65,11 @@ def run_status_sensor(
     name: str | None = None,
     minimum_interval_seconds: float = 30.0,
     description: str = "",
+    enabled: bool = True,
 ) -> Callable[[Callable[[RunStatusContext], Any]], SensorDefinition]:
     """Decorate ``fn(context)``, called once per finished run with ``status`` (``success``,
-    ``failure``/``failed``, ``interrupted``) of ``jobs`` (default: every run).
+    ``failure``/``failed``, ``interrupted``) of ``jobs`` (default: every run). ``enabled=False``
+    keeps it off until switched on (``orch ui``).
 
     Raises ConfigError for an unknown status.
     """
@@ -92,6 +94,7 @@ def run_status_sensor(
             or f"after each {wanted} run" + (f" of {', '.join(only)}" if only else ""),
             options={"status": wanted, "jobs": only},
             location=_location_of(fn),
+            enabled=enabled,
         )
 
     return decorate
@@ -103,11 +106,13 @@ def run_failure_sensor(
     jobs: Iterable[str] | None = None,
     name: str | None = None,
     minimum_interval_seconds: float = 30.0,
+    enabled: bool = True,
 ) -> Any:
     """``@run_status_sensor(status="failure")``: called once per failed run (of ``jobs``)."""
     decorate = run_status_sensor(
-        status="failure", jobs=jobs, name=name, minimum_interval_seconds=minimum_interval_seconds
-    )
+        status="failure", jobs=jobs, name=name, minimum_interval_seconds=minimum_interval_seconds,
+        enabled=enabled,
+    )  # fmt: skip
     return decorate(fn) if fn is not None else decorate
 
 

@@ -24,13 +24,15 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from orch.assets import resource_parameters
 from orch.automation.jobs import op_job_overview
 from orch.automation.toggles import apply_switches
 from orch.config import (
@@ -45,14 +47,19 @@ from orch.errors import (
     ConfigError,
     DuplicateNameError,
     Location,
+    OrchError,
+    ResourceError,
     suggestion,
 )
 from orch.load.python_files import collect_op_jobs, import_python_file, job_location
 from orch.ops import JobDefinition
+from orch.run.checks import python_check_function
+from orch.run.resources import ResourcePool, project_builder
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
     from orch.load.project import Project
+    from orch.manifest import Manifest
     from orch.state import StateReader, TickRecord
 
 log = logging.getLogger(__name__)
@@ -648,16 +655,92 @@ def _drain(gen: Any) -> Iterable[Any]:
             return
 
 
-def evaluate_schedule(defn: ScheduleDefinition, tick: datetime, project_root: Path) -> Evaluation:
-    """One tick of a schedule: its run request (the default one without a function)."""
+@contextmanager
+def evaluation_resources(
+    fn: Callable[..., Any], project: Project | None, what: str
+) -> Iterator[dict[str, Any]]:
+    """The resources a schedule or sensor function takes (parameters typed as an
+    :class:`orch.Resource` subclass), set up for one evaluation and torn down after it.
+
+    A setup that fails raises ResourceError naming the resource; a teardown that fails is
+    logged (the evaluation's outcome stands).
+    """
+    wanted = resource_parameters(fn)
+    if not wanted:
+        yield {}
+        return
+    if project is None:
+        raise ResourceError(
+            f"{what} takes resources ({', '.join(sorted(wanted))}) but none are available here",
+            hint="Evaluate it through `orch daemon` or `orch sensor test`",
+        )
+    config = project.config
+    pool = ResourcePool(project_builder(config.resources, project.target_name,
+                                        project.project_file))  # fmt: skip
+    try:
+        try:
+            resources = {pname: pool.get(pname, cls) for pname, cls in wanted.items()}
+        except ResourceError as err:  # the pool's hint speaks of steps: say what failed here
+            raise ResourceError(
+                err.message, hint=f"Fix its setup (or its settings under resources: in "
+                f"{project.project_file}); {what} is evaluated again at its next tick",
+            ) from err  # fmt: skip
+        yield resources
+    finally:
+        pool.close()
+        for message in pool.teardown_failures:
+            log.warning("%s: %s", what, message)
+
+
+def resource_users(project: Project, manifest: Manifest) -> dict[str, list[str]]:
+    """resource name -> what takes it: Python assets by name, and ``check NAME``,
+    ``sensor NAME``, ``schedule NAME`` (``orch resources ls``). A check or sensor file that fails
+    to import is left out (the commands that run it report why)."""
+    users: dict[str, list[str]] = {}
+    for name, node in manifest.nodes.items():
+        for resource in node.python.resource_params.values() if node.python else ():
+            users.setdefault(resource, []).append(name)
+    for name, check in sorted(manifest.checks.items()):
+        if check.kind != "python":
+            continue
+        try:
+            fn = python_check_function(check, project.root)
+        except OrchError:
+            continue
+        for resource in resource_parameters(fn):
+            users.setdefault(resource, []).append(f"check {name}")
+    try:
+        automation = load_automation(project)
+    except OrchError:
+        return users
+    functions: list[tuple[str, Callable[..., Any] | None]] = [
+        *((f"schedule {n}", d.fn) for n, d in sorted(automation.schedules.items())),
+        *((f"sensor {n}", d.fn) for n, d in sorted(automation.sensors.items())),
+    ]
+    for who, call in functions:
+        for resource in resource_parameters(call) if call is not None else {}:
+            users.setdefault(resource, []).append(who)
+    return users
+
+
+def evaluate_schedule(
+    defn: ScheduleDefinition, tick: datetime, project_root: Path, *, project: Project | None = None
+) -> Evaluation:
+    """One tick of a schedule: its run request (the default one without a function).
+
+    ``project`` gives the function its resources (parameters typed as a Resource subclass).
+    """
     if defn.fn is None:
         return Evaluation(requests=(RunRequest(),))
     context = ScheduleContext(defn.name, tick.astimezone(_zone(defn.timezone)), project_root)
     try:
-        value = defn.fn(context)
+        with evaluation_resources(defn.fn, project, f"schedule '{defn.name}'") as resources:
+            value = defn.fn(context, **resources)
         if value is None:
             return Evaluation(requests=(RunRequest(),))
         requests, skips = normalize_outcomes(value, f"schedule '{defn.name}'")
+    except OrchError as err:  # a resource that failed to set up: the message says which
+        return Evaluation(error=err.format_message())
     except Exception:
         return Evaluation(error=traceback.format_exc())
     if not requests:
@@ -666,11 +749,20 @@ def evaluate_schedule(defn: ScheduleDefinition, tick: datetime, project_root: Pa
     return Evaluation(requests=tuple(requests[:1]))
 
 
-def evaluate_sensor(defn: SensorDefinition, context: SensorContext) -> Evaluation:
-    """Call a sensor once; an exception becomes a failed evaluation carrying the traceback."""
+def evaluate_sensor(
+    defn: SensorDefinition, context: SensorContext, *, project: Project | None = None
+) -> Evaluation:
+    """Call a sensor once; an exception becomes a failed evaluation carrying the traceback.
+
+    ``project`` gives the function its resources (parameters typed as a Resource subclass).
+    """
     before = context.cursor
     try:
-        requests, skips = normalize_outcomes(defn.fn(context), f"sensor '{defn.name}'")
+        with evaluation_resources(defn.fn, project, f"sensor '{defn.name}'") as resources:
+            value = defn.fn(context, **resources)
+            requests, skips = normalize_outcomes(value, f"sensor '{defn.name}'")
+    except OrchError as err:  # a resource that failed to set up: the message says which
+        return Evaluation(error=err.format_message(), cursor=before)
     except Exception:
         return Evaluation(error=traceback.format_exc(), cursor=before)
     reason = None

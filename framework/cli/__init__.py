@@ -9,6 +9,7 @@ from __future__ import annotations
 from orch.cli import (
     automation_commands,
     base,
+    code_commands,
     condition_commands,
     dev_commands,
     docs_commands,
@@ -36,6 +37,7 @@ __all__ = [
     "automation_commands",
     "cli",
     "condition_commands",
+    "code_commands",
     "dev_commands",
     "docs_commands",
     "history_commands",

@@ -465,7 +465,7 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
             target=project.target_name, last_tick=state.last_tick(name),
         )  # fmt: skip
         before = context.cursor
-        evaluation = evaluate_sensor(defn, context)
+        evaluation = evaluate_sensor(defn, context, project=project)
         if evaluation.error is not None:
             click.echo(evaluation.error.rstrip(), err=True)
             click.echo(f"sensor '{name}' raised (this would be a failed tick)", err=True)

@@ -98,6 +98,8 @@ def runs_show_command(run_id: str, output_format: str, **kwargs: Any) -> None:
         f"{c.get('success', 0)} ok, {c.get('failed', 0)} failed, {c.get('skipped', 0)} skipped"
     )
     click.echo(f"  selection: {run.selection or '(all)'}")
+    if detail.git is not None:
+        click.echo(f"  git: {detail.git.describe()}")
     if detail.op_steps:
         _echo_op_steps(detail.op_steps)
     elif detail.steps:
@@ -120,6 +122,27 @@ def runs_show_command(run_id: str, output_format: str, **kwargs: Any) -> None:
         )
         if r.message:
             click.echo(f"      {redaction.scrub(r.message)}")
+    _echo_hooks(detail.hooks)
+
+
+def _echo_hooks(hooks: Any) -> None:
+    """``Hooks:`` one line per hook that ran (a failed one with its error); a failing success or
+    failure hook never changed its step's status, which the line says."""
+    from orch import redaction
+
+    if not hooks:
+        return
+    click.echo("\nHooks:")
+    for h in hooks:
+        where = f" of {h.step}" if h.step and not h.name.endswith(f" of {h.step}") else ""
+        status = "ok" if h.status == "success" else "FAILED"
+        click.echo(
+            f"  {status:<8} {h.phase} {h.index + 1}: {h.name}{where}  {_duration(h.duration_s)}"
+        )
+        if h.error:
+            click.echo(f"      {redaction.scrub(h.error.strip())}".replace("\n", "\n      "))
+        if h.error and h.phase in ("success-hook", "failure-hook"):
+            click.echo("      (a hook failure; the step's own status is unchanged)")
 
 
 def _echo_op_steps(steps: Any) -> None:

@@ -202,22 +202,21 @@ def resources_group() -> None:
     help="Output format.",
 )
 def resources_ls_command(output: str, **kwargs: Any) -> None:
-    """List the resources of the target: type, settings (secrets masked), the assets using them.
+    """List the resources of the target: type, settings (secrets masked), and what uses them
+    (Python assets, checks, sensors and schedules).
 
     \b
     Examples:
       orch resources ls
       orch resources ls --target prod --output json
     """
+    from orch.automation.schedules import resource_users
     from orch.run.resources import describe
 
     options = make_options(kwargs)
     result = load_manifest(options, scoped=False)
     project = result.project
-    used_by: dict[str, list[str]] = {}
-    for name, node in result.manifest.nodes.items():
-        for resource in node.python.resource_params.values() if node.python else ():
-            used_by.setdefault(resource, []).append(name)
+    used_by = resource_users(project, result.manifest)
     rows = describe(project.config.resources, project.target_name, used_by)
     if output == "json":
         for row in rows:

@@ -284,7 +284,13 @@ def _print_check_results(run: Any) -> None:
     show_default=True,
     help="json: one object per asset (status, reason, causes, partitions).",
 )
-def status_command(output_format: str, **kwargs: Any) -> None:
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Also print a diff for each asset whose code changed since it was built.",
+)
+def status_command(output_format: str, show_diff: bool, **kwargs: Any) -> None:
     """Each asset's last materialization and whether it is up to date (and why not).
 
     \b
@@ -292,7 +298,9 @@ def status_command(output_format: str, **kwargs: Any) -> None:
       orch status
       orch status -s +customers
       orch status --output json
+      orch status --diff
     """
+    from orch.cli.code_commands import echo_built_by
     from orch.cli.status_view import (
         render_metadata,
         render_partition_summaries,
@@ -325,6 +333,7 @@ def status_command(output_format: str, **kwargs: Any) -> None:
         click.echo("\nOutput metadata (last materialization):")
         click.echo(render_metadata(meta))
     _echo_source_freshness(result.project)
+    echo_built_by(result, [r.asset for r in report.rows], diff=show_diff)
     _echo_op_jobs(result.project)
 
 

@@ -38,8 +38,10 @@ from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
+from orch.run.provenance import built_by_from, newest_successes
 from orch.run.source_freshness import SourceFreshnessResult, latest_results
 from orch.state import StateReader
+from orch.state.records import MaterializationRecord
 from orch.state.snapshot import StateSnapshot
 
 __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_site", "render_page"]
@@ -47,6 +49,7 @@ __all__ = ["SiteBuilder", "SiteStats", "detail_chunk_js", "dump_js", "generate_s
 CHUNK_SIZE = 100
 DATA_GLOBAL = "ORCH_DOCS"
 CHUNK_CALLBACK = "orchDocsChunk"
+MAX_DIFF_LINES = 400  # of a "built by this code" diff on an asset page
 KINDS = ("source", "seed", "sql", "python")
 STATUSES = ("none", "never", "fresh", "stale", "failed")
 CHECK_STATUSES = ("", "pass", "warn", "fail")
@@ -127,6 +130,7 @@ class SiteBuilder:
         self.m = manifest
         self.snap = snap
         self.source_results: dict[str, SourceFreshnessResult] = {}  # orch source freshness
+        self._newest: dict[str, MaterializationRecord] | None = None  # for "built by"
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -395,6 +399,7 @@ class SiteBuilder:
             ],
             "partitions": self.strips[name],
             "runs": runs,
+            "built_by": self._built_by(name),
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
         }
@@ -413,6 +418,28 @@ class SiteBuilder:
             field = rule.loaded_at_field or "no loaded_at_field"
             return f"{limits} on {field} (not checked yet: orch source freshness)"
         return f"{found.status.upper()}: {found.message}, checked {found.checked_at[:19]}"
+
+    def _built_by(self, name: str) -> dict[str, Any] | None:
+        """ "Built by this code": the run and git commit of the newest success, and a diff to
+        today's code when it changed (:mod:`orch.run.provenance`)."""
+        if self._newest is None:
+            self._newest = newest_successes(self.snap.latest)
+        found = built_by_from(self.m, self._newest, self.snap.code, self.snap.git, name)
+        if found.record is None:
+            return None
+        git = found.git
+        return {
+            "run": found.record.run_id,
+            "at": _iso(found.record.finished_at),
+            "commit": git.commit if git is not None else None,
+            "dirty": bool(git is not None and git.dirty),
+            "git_known": git is not None,
+            "recorded": found.built is not None,
+            "kind": found.built.kind if found.built is not None else None,
+            "module": found.built.module if found.built is not None else None,
+            "changed": found.changed,
+            "diff": found.diff().splitlines()[:MAX_DIFF_LINES],
+        }
 
     def _unit_test_detail(self, c: CheckNode) -> dict[str, Any]:
         """A unit test on its model's page: inputs, mode and its last result (with the diff)."""

@@ -67,6 +67,22 @@ def source_fingerprint(path: Path, function: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def python_source(text: str, function: str) -> str:
+    """The code :func:`source_fingerprint` covers, as text: the file's ``text`` without the
+    other assets and checks it declares (what built an asset, for code provenance and its
+    diffs)."""
+    tree = ast.parse(text)
+    lines = text.splitlines(keepends=True)
+    drop: set[int] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name != function:
+            if any(_decorator_name(d) in ("asset", "check") for d in stmt.decorator_list):
+                first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+                drop.update(range(first - 1, (stmt.end_lineno or stmt.lineno)))
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    return re.sub(r"\n{4,}", "\n\n\n", "".join(kept)).strip() + "\n"
+
+
 def _decorator_name(node: ast.expr) -> str:
     if isinstance(node, ast.Call):
         node = node.func

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.adapters.base import Adapter
-from orch.errors import OrchError
+from orch.assets import resource_parameters
+from orch.errors import OrchError, ResourceError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
@@ -101,6 +102,8 @@ class CheckEvaluator:
         self.sample_limit = sample_limit
         self.python_loader = python_loader or self._import_python_check
         self.fold = adapter.PREFERS_FOLDED_CHECKS if fold is None else fold
+        # resource name, class -> the run's resource, set up once (a Python check's parameters)
+        self.resources: Callable[[str, type[Any]], Any] | None = None
 
     # ------------------------------------------------------------------ SQL
 
@@ -281,17 +284,7 @@ class CheckEvaluator:
     # ------------------------------------------------------------------ Python checks
 
     def _import_python_check(self, check: CheckNode) -> Callable[..., Any]:
-        info = check.python
-        if info is None or self.project_root is None:
-            raise OrchError(f"Python check '{check.name}' has no function to call")
-        loaded = import_model_file(info.module_path, self.project_root / info.module_path)
-        spec = loaded.checks.get(check.name)
-        if spec is not None:
-            return spec.fn
-        fn = getattr(loaded.module, info.function, None)
-        if fn is None:
-            raise OrchError(f"'{info.function}' is not defined in {info.module_path}")
-        return fn  # type: ignore[no-any-return]
+        return python_check_function(check, self.project_root)
 
     def evaluate_python(
         self, check: CheckNode, scope: CheckScope, fn: Callable[..., Any] | None = None
@@ -316,8 +309,18 @@ class CheckEvaluator:
             import polars as pl
 
             data = pl.from_arrow(self.adapter.read_arrow(table, where))
-            params = list(inspect.signature(func).parameters)
-            args = [None if p == "context" else data for p in params] or []
+            wanted = resource_parameters(func)
+            if wanted and self.resources is None:
+                raise ResourceError(
+                    f"Python check '{check.name}' takes resources "
+                    f"({', '.join(sorted(wanted))}) but none are available here",
+                    hint="Run it with `orch build` or `orch test`",
+                )
+            args = [
+                self.resources(p, wanted[p]) if p in wanted and self.resources is not None
+                else None if p == "context" else data
+                for p in inspect.signature(func).parameters
+            ]  # fmt: skip
             value = func(*args)
             passed, count, sample, message = _interpret(value)
         except Exception as err:  # noqa: BLE001 - the user's function failed: an error result
@@ -356,6 +359,21 @@ class CheckEvaluator:
             relation, self.query(check, scope).sql(dialect=self.dialect)
         )
         return relation
+
+
+def python_check_function(check: CheckNode, project_root: Path | None) -> Callable[..., Any]:
+    """The function of a Python check, imported from its model file."""
+    info = check.python
+    if info is None or project_root is None:
+        raise OrchError(f"Python check '{check.name}' has no function to call")
+    loaded = import_model_file(info.module_path, project_root / info.module_path)
+    spec = loaded.checks.get(check.name)
+    if spec is not None:
+        return spec.fn
+    fn = getattr(loaded.module, info.function, None)
+    if fn is None:
+        raise OrchError(f"'{info.function}' is not defined in {info.module_path}")
+    return fn  # type: ignore[no-any-return]
 
 
 def _check_subquery(query: exp.Expr) -> exp.Subquery:
@@ -742,6 +760,8 @@ def run_tests(
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
     evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
+    if python is not None:  # Python checks get the run's resources
+        evaluator.resources = python.resource
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}
     unit = [manifest.checks[n] for n in sorted(checks) if is_unit_test(manifest.checks[n])]
     for name in sorted(checks):

@@ -17,6 +17,8 @@ from orch.errors import SelectionError, did_you_mean
 from orch.state import StateReader
 from orch.state.records import (
     CheckResultRecord,
+    GitState,
+    HookRunRecord,
     MaterializationRecord,
     OpStepRecord,
     RunRecord,
@@ -35,6 +37,8 @@ class RunDetail:
     steps: list[MaterializationRecord]
     checks: list[CheckResultRecord]
     op_steps: list[OpStepRecord] = field(default_factory=list)  # an op job's steps
+    hooks: list[HookRunRecord] = field(default_factory=list)  # every hook that ran, in order
+    git: GitState | None = None  # the project's git state when the run started
 
 
 def _open(options: RunOptions) -> StateReader:
@@ -103,6 +107,8 @@ def show_run(options: RunOptions, run_id: str) -> RunDetail:
             state.run_materializations(run.run_id),
             state.run_check_results(run.run_id),
             state.run_op_steps(run.run_id) if run.command == "job" else [],
+            state.run_hook_runs(run.run_id),
+            state.git_states([run.run_id]).get(run.run_id),
         )
 
 
@@ -183,4 +189,19 @@ def run_detail_json(detail: RunDetail) -> dict[str, Any]:
             }
             for c in detail.checks
         ],
+        "hooks": [
+            {
+                "phase": h.phase,
+                "index": h.index,
+                "name": h.name,
+                "step": h.step,
+                "status": h.status,
+                "error": h.error,
+                "duration_s": h.duration_s,
+            }
+            for h in detail.hooks
+        ],
+        "git": None
+        if detail.git is None
+        else {"commit": detail.git.commit, "dirty": detail.git.dirty},
     }

@@ -140,13 +140,26 @@ class HookRunner:
         for i, hook in enumerate(hooks):
             if hook.transaction != transaction or not hook.sql:
                 continue
+            t0 = time.perf_counter()
             try:
                 self.adapter.execute(self.sql(hook))
             except Exception as err:  # the warehouse refused it: the step fails, saying which
+                self._step_hook_ran(phase, i, hook, node.name, "error", str(err), t0)
                 raise HookFailedError(
                     f"{phase} {i + 1} of '{node.name}' failed: {err}",
                     hint=f"The hook is declared in {hook.origin}",
                 ) from err
+            self._step_hook_ran(phase, i, hook, node.name, "success", "", t0)
+
+    def _step_hook_ran(
+        self, phase: str, index: int, hook: HookSql, step: str, status: str, text: str, t0: float
+    ) -> None:
+        """A model hook's outcome as a HookRan event (recorded in the state store)."""
+        if self.sink is not None:
+            self.sink.emit(
+                HookRan(self.run_id, phase, index, hook.origin, status,
+                        time.perf_counter() - t0, redaction.scrub(text), step=step)
+            )  # fmt: skip
 
     # ------------------------------------------------------------------ the run
 
@@ -225,6 +238,6 @@ def run_step_hooks(
         if sink is not None:
             sink.emit(
                 HookRan(context.run_id, outcome.phase, outcome.index, outcome.origin,
-                        outcome.status, outcome.duration_s, outcome.message)
+                        outcome.status, outcome.duration_s, outcome.message, step=context.step)
             )  # fmt: skip
     return outcomes

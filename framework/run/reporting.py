@@ -42,6 +42,8 @@ from orch.selection import Selection, unmatched_message
 
 log = logging.getLogger(__name__)
 
+MODEL_HOOK_PHASES = ("pre-hook", "post-hook")  # HookRan of a model's own SQL hooks
+
 STATUS_STYLE = {"success": "green", "failed": "red", "skipped": "yellow", "interrupted": "red"}
 
 
@@ -182,7 +184,8 @@ class RunResultsWriter:
                         "relation_name": None,
                     }
                 )
-            elif isinstance(event, HookRan):  # dbt's operation results
+            elif isinstance(event, HookRan) and event.phase not in MODEL_HOOK_PHASES:
+                # dbt's operation results (a model's own hooks are part of its node's result)
                 project = self.manifest.project.name
                 self.results.append(
                     {
@@ -425,6 +428,8 @@ class ConsoleReporter:
 
     def _on_HookRan(self, e: HookRan) -> None:  # noqa: N802
         ok = e.status == "success"
+        if e.phase in MODEL_HOOK_PHASES:  # a failing one fails its step, which says so
+            return
         what = f"{e.phase} hook {e.index + 1} ({e.origin})"
         text = f"{what}: OK" if ok else f"{what} failed: {redaction.scrub(e.message)}"
         pad = " " * (len(str(self.total)) * 2 + 1)

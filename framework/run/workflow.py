@@ -36,6 +36,7 @@ from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
+from orch.run.provenance import code_lookup, git_state, provenance_excludes
 from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.selection import Selection
@@ -224,18 +225,20 @@ def _execute(
             python=python,
             partition_mapper=partition_mapper,
         )
+        if isinstance(hook, CheckHook):  # Python checks get the run's resources
+            hook.evaluator.resources = python.resource
         with interrupt_on_sigterm():
             try:
                 if hooks.run_start(manifest):
                     summary = executor.run()
                 else:  # dbt: a failing on-run-start hook skips every node of the run
                     summary = skip_all(plan, run_id, fan, "an on-run-start hook failed")
+                if hook is not None:  # checks that could not run are reported as skipped
+                    hook.finish(summary)
                 hooks.run_end(manifest)
             finally:  # resources are torn down on success, failure, Ctrl-C and SIGTERM
                 python.close()
         summary.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
-        if hook is not None:  # checks that could not run are reported as skipped
-            hook.finish(summary)
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
 
@@ -274,7 +277,12 @@ def recorded_events(
     backfills and ``orch test``.
     """
     project = compiled.project
-    fan = FanOut([StateRecorder(state), *sinks])
+    recorder = StateRecorder(
+        state,
+        code_of=code_lookup(compiled.manifest),
+        git=git_state(project.root, exclude=provenance_excludes(project)),
+    )
+    fan = FanOut([recorder, *sinks])
     fan.add(
         RunResultsWriter(
             project.target_dir / "run_results.json",
@@ -322,14 +330,17 @@ def run_checks(
             adapter.open()
             try:
                 with recorded_events(compiled, state, "test", options, sinks) as fan:
-                    return run_tests(
-                        manifest, adapter, checks, fan, project_root=project.root,
-                        target=project.target_name, partitions_of=partitions_of,
-                        threads=options.threads or project.target.threads,
-                        store_failures=store_failures, selection=" ".join(options.select),
-                        run_id=run_id, fail_fast=options.fail_fast,
-                        python=PythonRuntime.from_project(project, fan),
-                    )  # fmt: skip
+                    python = PythonRuntime.from_project(project, fan, run_id)
+                    try:
+                        return run_tests(
+                            manifest, adapter, checks, fan, project_root=project.root,
+                            target=project.target_name, partitions_of=partitions_of,
+                            threads=options.threads or project.target.threads,
+                            store_failures=store_failures, selection=" ".join(options.select),
+                            run_id=run_id, fail_fast=options.fail_fast, python=python,
+                        )  # fmt: skip
+                    finally:  # the checks' resources, torn down also after Ctrl-C
+                        python.close()
             finally:
                 adapter.close()
 

@@ -15,6 +15,9 @@ from orch.state.records import (
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
     CheckResultRecord,
+    CodeVersion,
+    GitState,
+    HookRunRecord,
     LockInfo,
     LockOwner,
     MaterializationRecord,
@@ -121,6 +124,22 @@ class StateReader(ABC):
     @abstractmethod
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""
+
+    @abstractmethod
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints (what built their materializations)."""
+
+    def code_version(self, fingerprint: str) -> CodeVersion | None:
+        """The code stored for one fingerprint, or None."""
+        return self.code_versions([fingerprint]).get(fingerprint)
+
+    @abstractmethod
+    def git_states(self, run_ids: Sequence[str]) -> dict[str, GitState]:
+        """The git state recorded when each of these runs started (runs without one left out)."""
+
+    @abstractmethod
+    def run_hook_runs(self, run_id: str) -> list[HookRunRecord]:
+        """Every hook that ran in one run, in the order they ran."""
 
     @abstractmethod
     def close(self) -> None:
@@ -254,6 +273,30 @@ class StateStore(StateReader):
         reused_from: str | None = None,
     ) -> int:
         """Record one op step (success, failed, skipped or interrupted). Returns the row id."""
+
+    @abstractmethod
+    def record_code(self, version: CodeVersion) -> bool:
+        """Store the code of a fingerprint unless stored already; True when it was new."""
+
+    @abstractmethod
+    def record_git(self, run_id: str, git: GitState) -> None:
+        """Record the project's git state for a run (once, when it starts)."""
+
+    @abstractmethod
+    def record_hook_run(
+        self,
+        *,
+        run_id: str,
+        phase: str,
+        index: int,
+        name: str,
+        step: str | None,
+        status: str,
+        error: str | None = None,
+        duration_s: float = 0.0,
+        at: datetime | None = None,
+    ) -> int:
+        """Record one hook's outcome (``success`` or ``error``). Returns the row id."""
 
     @abstractmethod
     def record_tick(

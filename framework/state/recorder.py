@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
 
 from orch import redaction
 from orch.events import (
     CheckEvaluated,
     Event,
+    HookRan,
     OpStepFailed,
     OpStepSkipped,
     OpStepSucceeded,
@@ -19,6 +21,7 @@ from orch.events import (
     StepMaterialized,
 )
 from orch.state.base import StateStore
+from orch.state.records import CodeVersion, GitState
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,34 @@ class StateRecorder:
     are scrubbed of env_var() secrets before they are stored, and their placeholders made inert
     (:func:`orch.redaction.inert`: a store writing them as SQL literals must not have them
     bound). Errors from the store propagate to the emitter.
+
+    Code provenance: with ``code_of`` (asset name -> the code that builds it now) each success
+    stores its code once per fingerprint, and with ``git`` the run's git state is recorded when it
+    starts. Hook outcomes (``HookRan``) are recorded with their step.
     """
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        code_of: Callable[[str], CodeVersion | None] | None = None,
+        git: GitState | None = None,
+    ) -> None:
         self.store = store
+        self.code_of = code_of
+        self.git = git
+        self._stored_code: set[str] = set()
+
+    def _record_code(self, asset: str, fingerprint: str) -> None:
+        if self.code_of is None or not fingerprint or fingerprint in self._stored_code:
+            return
+        version = self.code_of(asset)
+        if version is not None and version.fingerprint == fingerprint:
+            self.store.record_code(
+                CodeVersion(fingerprint, version.kind, version.module,
+                            redaction.stored(version.code))
+            )  # fmt: skip
+        self._stored_code.add(fingerprint)
 
     def emit(self, event: Event) -> None:
         """Record one event; kinds the state does not keep are ignored."""
@@ -50,11 +77,14 @@ class StateRecorder:
                 pid=event.pid or os.getpid(),
                 started_at=event.at,
             )
+            if self.git is not None:
+                self.store.record_git(event.run_id, self.git)
         elif isinstance(event, RunFinished):
             self.store.finish_run(
                 event.run_id, event.status, finished_at=event.at, counts=event.counts
             )
         elif isinstance(event, StepMaterialized):
+            self._record_code(event.asset, event.fingerprint)
             self.store.record_materialization(
                 run_id=event.run_id,
                 asset=event.asset,
@@ -101,6 +131,13 @@ class StateRecorder:
                 run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
                 status="skipped", attempts=0, started_at=event.at, finished_at=event.at,
                 error=redaction.stored(event.reason),
+            )  # fmt: skip
+        elif isinstance(event, HookRan):
+            self.store.record_hook_run(
+                run_id=event.run_id, phase=event.phase, index=event.index,
+                name=redaction.stored(event.origin), step=event.step, status=event.status,
+                error=redaction.stored(event.message) or None, duration_s=event.duration_s,
+                at=event.at,
             )  # fmt: skip
         elif isinstance(event, CheckEvaluated):
             self.store.record_check(

@@ -418,3 +418,76 @@ def lock_from_row(r: Sequence[Any]) -> LockInfo:
         acquired_at=_at(r[6]),
         heartbeat_at=_at(r[7]),
     )
+
+
+# --------------------------------------------------------------------------- code provenance
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The code that built an asset: stored once per fingerprint (``code_versions``).
+
+    ``kind`` is ``sql`` (the compiled SQL, env_var() values never in it) or ``python`` (the
+    asset's function with the module-level code it may use); ``module`` is the file it came from.
+    """
+
+    fingerprint: str
+    kind: str
+    module: str | None
+    code: str
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The project's git work tree when a run started: its HEAD and whether it had changes.
+
+    ``commit`` is None when the project is not in a git work tree (or git is not installed).
+    """
+
+    commit: str | None
+    dirty: bool = False
+
+    def describe(self) -> str:
+        """``3f2a9c1 (dirty)``, ``3f2a9c1`` or ``no git``."""
+        if self.commit is None:
+            return "no git"
+        return self.commit[:7] + (" (dirty)" if self.dirty else "")
+
+
+HOOK_STATUSES = ("success", "error")
+
+
+@dataclass(frozen=True)
+class HookRunRecord:
+    """One hook that ran: an on-run hook, a model's pre-/post-hook or a success/failure hook."""
+
+    id: int
+    run_id: str
+    phase: str  # on-run-start, on-run-end, pre-hook, post-hook, success-hook, failure-hook
+    index: int
+    name: str
+    step: str | None
+    status: str
+    error: str | None
+    duration_s: float
+    at: datetime
+
+
+HOOK_RUN_COLUMNS = (
+    "id", "run_id", "phase", "hook_index", "name", "step", "status", "error", "duration_s", "at",
+)  # fmt: skip
+
+
+def hook_run_from_row(r: Sequence[Any]) -> HookRunRecord:
+    return HookRunRecord(
+        id=int(r[0]),
+        run_id=r[1],
+        phase=r[2],
+        index=int(r[3]),
+        name=r[4],
+        step=r[5],
+        status=r[6],
+        error=r[7],
+        duration_s=_float(r[8]),
+        at=_at(r[9]),
+    )

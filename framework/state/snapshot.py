@@ -3,7 +3,7 @@
 :meth:`StateSnapshot.read` costs three bulk queries (latest successes, latest attempts that
 failed, latest check results) whatever the number of assets; ``detail=True`` adds what only the
 site shows (every latest attempt, recent runs, one history query per attempted asset, histories
-of failing checks).
+of failing checks, and the code and git state that built each latest success).
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orch.state.base import StateReader
-from orch.state.records import CheckResultRecord, MaterializationRecord, RunRecord
+from orch.state.records import (
+    CheckResultRecord,
+    CodeVersion,
+    GitState,
+    MaterializationRecord,
+    RunRecord,
+)
 
 RUNS_PER_ASSET = 10
 CHECK_HISTORY = 10
@@ -32,6 +38,9 @@ class StateSnapshot:
     history: dict[str, list[MaterializationRecord]] = field(default_factory=dict)
     check_history: dict[str, list[CheckResultRecord]] = field(default_factory=dict)
     last_finished: dict[str, datetime] = field(default_factory=dict)
+    # with detail: the code behind each latest success's fingerprint, the git state of its run
+    code: dict[str, CodeVersion] = field(default_factory=dict)
+    git: dict[str, GitState] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -80,6 +89,10 @@ class StateSnapshot:
             snap.history[asset] = reader.materialization_history(
                 asset, RUNS_PER_ASSET, target=target
             )
+        snap.code = reader.code_versions(
+            [r.fingerprint for r in snap.latest.values() if r.fingerprint]
+        )
+        snap.git = reader.git_states([r.run_id for r in snap.latest.values()])
         for (check, _), result in snap.checks.items():
             if result.status in ("fail", "error", "warn") and check not in snap.check_history:
                 snap.check_history[check] = reader.check_history(

@@ -18,6 +18,7 @@ SQLite schema (``schema_version`` 1, in table ``meta``; tables are created on fi
   recorded_at. ``sensor_cursors``: name PK, cursor, updated_at. ``run_keys``: (name, run_key) PK,
   run_id, at: the primary key is what guarantees a run key never runs twice.
 - ``run_locks``: target PK, lock_id, pid, host, command, run_id, acquired_at, heartbeat_at.
+- ``code_versions``, ``run_git``, ``hook_runs``: see :mod:`orch.state.sqlite_provenance`.
 
 Timestamps are stored as fixed-width ISO 8601 UTC text (sortable) and returned timezone-aware.
 Materializations and check results carry the run's target, because dev and prod builds of one
@@ -98,12 +99,14 @@ from orch.state.records import (
     state_path,
     upstream_dict,
 )
+from orch.state.sqlite_provenance import PROVENANCE_SCHEMA, SQLiteProvenance
 
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- SQLite
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, command TEXT NOT NULL, selection TEXT NOT NULL DEFAULT '',
@@ -165,6 +168,8 @@ CREATE TABLE IF NOT EXISTS run_locks (
     command TEXT NOT NULL, run_id TEXT, acquired_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL
 );
 """
+    + PROVENANCE_SCHEMA
+)
 
 # from_version -> statements that bring a file to from_version + 1 (run in one transaction).
 _MIGRATIONS: dict[int, list[str]] = {}
@@ -194,7 +199,7 @@ def _check_status(value: str, allowed: tuple[str, ...], what: str) -> None:
         raise InternalError(f"invalid {what} status {value!r}; expected one of {allowed}")
 
 
-class SQLiteStateStore(StateStore):
+class SQLiteStateStore(SQLiteProvenance, StateStore):
     """The embedded state store: one SQLite file in WAL mode, one connection guarded by a lock."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:

@@ -92,6 +92,7 @@ from orch.state.records import (
     upstream_dict,
 )
 from orch.state.sqlite import SQLiteStateStore
+from orch.state.warehouse_provenance import PROVENANCE_TABLES, WarehouseProvenance
 from sqlglot import exp
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("acquired_at", _TEXT, True),
         ("heartbeat_at", _TEXT, True),
     ],
+    **PROVENANCE_TABLES,  # code_versions, run_git, hook_runs
 }
 _RUN_COLUMNS = [c for c, _, _ in _TABLES["runs"]]
 _MAT_COLUMNS = [c for c, _, _ in _TABLES["materializations"]]
@@ -229,7 +231,7 @@ def _lit(value: Any) -> exp.Expr:
     return exp.null() if value is None else exp.convert(value)
 
 
-class WarehouseStateStore(StateStore):
+class WarehouseStateStore(WarehouseProvenance, StateStore):
     """A :class:`StateStore` in the ``_orch`` schema of a warehouse, through an Adapter."""
 
     def __init__(

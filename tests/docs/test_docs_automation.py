@@ -62,7 +62,10 @@ def test_automation_jobs_schedules_sensors_ticks(site: tuple) -> None:
     assert sched["upcoming_tick"] == sched["next_tick"]
     assert [t["status"] for t in sched["ticks"]] == ["success", "failed"]
     assert sched["ticks"][1]["error"] == "run failed"
-    (sensor,) = auto["sensors"]
+    sensors = {s["name"]: s for s in auto["sensors"]}
+    assert sorted(sensors) == ["alert_on_failure", SENSOR]  # the webhook alert: off by default
+    assert sensors["alert_on_failure"]["enabled"] is False
+    sensor = sensors[SENSOR]
     assert sensor["name"] == SENSOR and sensor["kind"] == "file" and sensor["job"] == "load_landing"
     assert sensor["cursor"] == f"orders_2024-06-01.csv {XSS_IMG}"
     assert [t["status"] for t in sensor["ticks"]] == ["failed", "skipped"]
@@ -138,8 +141,8 @@ def test_cli_generates_the_example_automation(tmp_path: Path) -> None:
     auto = index["automation"]
     assert [s["name"] for s in auto["schedules"]] == ["order_lines_nightly"]
     assert auto["schedules"][0]["next_tick"]  # computed from the real clock
-    assert [s["name"] for s in auto["sensors"]] == ["landing_files"]
-    assert auto["sensors"][0]["cursor"] is None and auto["sensors"][0]["ticks"] == []
+    assert [s["name"] for s in auto["sensors"]] == ["alert_on_failure", "landing_files"]
+    assert auto["sensors"][1]["cursor"] is None and auto["sensors"][1]["ticks"] == []
 
 
 def _schedule_data(root: Path) -> dict:

@@ -28,6 +28,7 @@ from orch.run.io import IOManagers
 from orch.run.ops.engine import AssetLoader, OpRun, ReusedStep
 from orch.run.ops.result import OpJobResult
 from orch.run.ops.setup import merge_config, node_configs, node_resources
+from orch.run.provenance import git_state, provenance_excludes
 from orch.run.python import PythonRuntime, load_input
 from orch.run.reporting import JsonLinesReporter
 from orch.run.resources import ResourcePool
@@ -142,7 +143,8 @@ def _resource_factory(project: Project) -> Any:
 
 @contextmanager
 def _events(project: Project, state: StateStore, sinks: Iterable[EventSink]) -> Iterator[FanOut]:
-    fan = FanOut([StateRecorder(state), *sinks])
+    git = git_state(project.root, exclude=provenance_excludes(project))
+    fan = FanOut([StateRecorder(state, git=git), *sinks])
     log_dir = project.root / project.config.log_path
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file:

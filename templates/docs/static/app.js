@@ -704,6 +704,7 @@
     v.appendChild(checksSection(a));
     if (a.unit_tests && a.unit_tests.length) v.appendChild(unitTestsSection(a));
     v.appendChild(runsSection(a));
+    if (a.built_by) v.appendChild(builtBySection(a));
     v.appendChild(codeSection(a));
     if (column) {
       var row = v.querySelector("tr[data-column]");
@@ -833,6 +834,28 @@
     box.appendChild(table(["Status", "Partition", "Started", "Duration", "Rows", "Run", "Code", "Metadata"], a.runs.map(function (r) {
       return [badge(r.status, r.status === "success" ? "st-fresh" : "st-failed", r.error || ""), r.partition || "–", fmtTime(r.started), fmtDuration(r.duration), fmtNum(r.rows), el("code", { text: r.run.slice(0, 8) }), r.current ? "current" : "older", metadataList(r.metadata)];
     })));
+    return box;
+  }
+  // code provenance: the run and git commit that built the newest materialization, and a
+  // diff to today's code when it changed (every value set as text: nothing is parsed as HTML)
+  function builtBySection(a) {
+    var b = a.built_by;
+    var box = el("section", { id: "built-by" }, el("h2", { text: "Built by this code" }));
+    var git = !b.git_known ? "not recorded" : b.commit ? b.commit.slice(0, 12) + (b.dirty ? " (uncommitted changes)" : "") : "not a git work tree";
+    box.appendChild(el("dl", { cls: "facts" },
+      el("dt", { text: "Run" }), el("dd", null, el("code", { text: b.run.slice(0, 8) }), " at " + fmtTime(b.at)),
+      el("dt", { text: "Git commit" }), el("dd", null, el("code", { cls: "built-commit", text: git })),
+      el("dt", { text: "Code" }), el("dd", { cls: "built-state", text: !b.recorded ? "not recorded (built before code provenance)" : b.changed ? "changed since it was built (diff below)" : "unchanged since it was built" })));
+    if (b.changed && b.diff.length) {
+      var pre = el("pre", { cls: "code diff" }), code = el("code");
+      b.diff.forEach(function (line) {
+        var c = line.charAt(0);
+        var cls = line.slice(0, 3) === "---" || line.slice(0, 3) === "+++" ? "diff-file" : c === "+" ? "diff-add" : c === "-" ? "diff-del" : c === "@" ? "diff-hunk" : null;
+        code.appendChild(el("span", { cls: cls, text: line + "\n" }));
+      });
+      pre.appendChild(code);
+      box.appendChild(pre);
+    }
     return box;
   }
   // output metadata from context.add_output_metadata: key = JSON value, as text

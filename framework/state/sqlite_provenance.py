@@ -1,0 +1,161 @@
+"""The SQLite store's tables for code provenance and hook runs (mixed into SQLiteStateStore).
+
+- ``code_versions``: fingerprint PK, kind (sql/python), module, code, recorded_at: the code that
+  built a materialization, once per fingerprint (materializations name it by their fingerprint).
+- ``run_git``: run_id PK, git_commit (NULL: not a git work tree), git_dirty: the project's git
+  state when the run started.
+- ``hook_runs``: id PK, run_id, phase, hook_index, name, step, status (success/error), error,
+  duration_s, at.
+
+The tables are created with the others on every writable open (``CREATE TABLE IF NOT EXISTS``),
+so an older file gains them on its next write; until then a read-only store answers empty.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from orch.errors import InternalError
+from orch.events import utcnow
+from orch.state.records import (
+    HOOK_RUN_COLUMNS,
+    HOOK_STATUSES,
+    CodeVersion,
+    GitState,
+    HookRunRecord,
+    _ts,
+    hook_run_from_row,
+)
+
+PROVENANCE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS code_versions (
+    fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, module TEXT, code TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_git (
+    run_id TEXT PRIMARY KEY, git_commit TEXT, git_dirty INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS hook_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL,
+    hook_index INTEGER NOT NULL, name TEXT NOT NULL, step TEXT, status TEXT NOT NULL, error TEXT,
+    duration_s REAL NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hook_runs_by_run ON hook_runs (run_id, id);
+"""
+
+
+_BATCH = 500  # values per IN (...): below SQLite's variable limit
+
+
+def _missing_table(err: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(err)
+
+
+class SQLiteProvenance:
+    """Code versions, git states and hook runs in the SQLite file."""
+
+    if TYPE_CHECKING:
+
+        def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def record_code(self, version: CodeVersion) -> bool:
+        """Store the code of a fingerprint unless stored already; True when it was new."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO code_versions (fingerprint, kind, module, code, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                (version.fingerprint, version.kind, version.module, version.code, _ts(utcnow())),
+            )
+            return cur.rowcount > 0
+
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints."""
+        wanted = sorted(set(fingerprints))
+        out: dict[str, CodeVersion] = {}
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            marks = ", ".join("?" for _ in batch)
+            try:
+                with self._read() as conn:
+                    rows = conn.execute(
+                        "SELECT fingerprint, kind, module, code FROM code_versions"
+                        f" WHERE fingerprint IN ({marks})",
+                        batch,
+                    ).fetchall()
+            except sqlite3.OperationalError as err:
+                if _missing_table(err):
+                    return {}
+                raise
+            out.update({r[0]: CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
+        return out
+
+    def record_git(self, run_id: str, git: GitState) -> None:
+        """Record the project's git state for a run."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO run_git (run_id, git_commit, git_dirty) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id) DO NOTHING",
+                (run_id, git.commit, int(git.dirty)),
+            )
+
+    def git_states(self, run_ids: Sequence[str]) -> dict[str, GitState]:
+        """The git state recorded for each of these runs."""
+        ids = sorted(set(run_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        try:
+            with self._read() as conn:
+                rows = conn.execute(
+                    f"SELECT run_id, git_commit, git_dirty FROM run_git WHERE run_id IN ({marks})",
+                    ids,
+                ).fetchall()
+        except sqlite3.OperationalError as err:
+            if _missing_table(err):
+                return {}
+            raise
+        return {r[0]: GitState(r[1], bool(r[2])) for r in rows}
+
+    def record_hook_run(
+        self,
+        *,
+        run_id: str,
+        phase: str,
+        index: int,
+        name: str,
+        step: str | None,
+        status: str,
+        error: str | None = None,
+        duration_s: float = 0.0,
+        at: datetime | None = None,
+    ) -> int:
+        """Record one hook's outcome. Returns the row id."""
+        if status not in HOOK_STATUSES:
+            raise InternalError(f"invalid hook status {status!r}; expected one of {HOOK_STATUSES}")
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO hook_runs (run_id, phase, hook_index, name, step, status, error,"
+                " duration_s, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, phase, index, name, step, status, error, duration_s, _ts(at or utcnow())),
+            )
+            return int(cur.lastrowid or 0)
+
+    def run_hook_runs(self, run_id: str) -> list[HookRunRecord]:
+        """Every hook that ran in one run, in the order they ran."""
+        try:
+            with self._read() as conn:
+                rows = conn.execute(
+                    f"SELECT {', '.join(HOOK_RUN_COLUMNS)} FROM hook_runs WHERE run_id = ?"
+                    " ORDER BY id",
+                    (run_id,),
+                ).fetchall()
+        except sqlite3.OperationalError as err:
+            if _missing_table(err):
+                return []
+            raise
+        return [hook_run_from_row(r) for r in rows]

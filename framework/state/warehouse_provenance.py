@@ -1,0 +1,192 @@
+"""The warehouse store's tables for code provenance and hook runs (mixed into
+WarehouseStateStore): the columns of :mod:`orch.state.sqlite_provenance`, written as every other
+table of the ``_orch`` schema is (idempotent ``INSERT ... WHERE NOT EXISTS``, sqlglot literals).
+
+The tables are created with the others on a writable open; a read-only store on a schema made by
+an older orch, without them, answers empty.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orch.errors import InternalError
+from orch.events import utcnow
+from orch.state.records import (
+    HOOK_RUN_COLUMNS,
+    HOOK_STATUSES,
+    CodeVersion,
+    GitState,
+    HookRunRecord,
+    _ts,
+    hook_run_from_row,
+)
+
+if TYPE_CHECKING:
+    from orch.adapters.base import Adapter
+    from orch.names import Relation
+    from sqlglot import exp
+
+_TEXT, _INT, _FLOAT = "VARCHAR", "BIGINT", "DOUBLE"
+_BATCH = 500  # values per IN (...)
+
+PROVENANCE_TABLES: dict[str, list[tuple[str, str, bool]]] = {
+    "code_versions": [
+        ("fingerprint", _TEXT, True),
+        ("kind", _TEXT, True),
+        ("module", _TEXT, False),
+        ("code", _TEXT, True),
+        ("recorded_at", _TEXT, True),
+    ],
+    "run_git": [
+        ("run_id", _TEXT, True),
+        ("git_commit", _TEXT, False),
+        ("git_dirty", _INT, True),
+    ],
+    "hook_runs": [
+        ("id", _INT, True),
+        ("run_id", _TEXT, True),
+        ("phase", _TEXT, True),
+        ("hook_index", _INT, True),
+        ("name", _TEXT, True),
+        ("step", _TEXT, False),
+        ("status", _TEXT, True),
+        ("error", _TEXT, False),
+        ("duration_s", _FLOAT, True),
+        ("at", _TEXT, True),
+    ],
+}
+
+
+class WarehouseProvenance:
+    """Code versions, git states and hook runs in the ``_orch`` schema."""
+
+    _provenance_tables: dict[str, bool] | None = None  # read-only: which tables exist
+
+    if TYPE_CHECKING:
+        adapter: Adapter
+        readonly: bool
+        _mutex: threading.RLock
+
+        def relation(self, table: str) -> Relation: ...
+        def _writable(self) -> None: ...
+        def _new_id(self) -> int: ...
+        def _eq(self, column: str, value: Any, table: str | None = None) -> exp.Expr: ...
+        def _in(self, column: str, values: Sequence[str]) -> exp.Expr: ...
+        def _insert_unless(
+            self, table: str, row: Mapping[str, Any], key: Sequence[str]
+        ) -> int | None: ...
+        def _select(
+            self,
+            table: str,
+            columns: Sequence[str],
+            where: exp.Expr | None = None,
+            order: Sequence[tuple[str, bool]] = (),
+            limit: int | None = None,
+        ) -> list[tuple[Any, ...]]: ...
+
+    def _readable(self, table: str) -> bool:
+        """Whether ``table`` can be read: always when writable (created on open), else if it
+        exists (a schema made by an older orch lacks it)."""
+        if not self.readonly:
+            return True
+        if self._provenance_tables is None:
+            self._provenance_tables = {}
+        known = self._provenance_tables
+        if table not in known:
+            known[table] = self.adapter.relation_exists(self.relation(table))
+        return known[table]
+
+    def record_code(self, version: CodeVersion) -> bool:
+        """Store the code of a fingerprint unless stored already; True when it was new."""
+        self._writable()
+        with self._mutex:
+            if self.code_versions([version.fingerprint]):
+                return False
+            row = {
+                "fingerprint": version.fingerprint,
+                "kind": version.kind,
+                "module": version.module,
+                "code": version.code,
+                "recorded_at": _ts(utcnow()),
+            }
+            self._insert_unless("code_versions", row, ["fingerprint"])
+        return True
+
+    def code_versions(self, fingerprints: Sequence[str]) -> dict[str, CodeVersion]:
+        """The code stored for each of these fingerprints."""
+        wanted = sorted(set(fingerprints))
+        if not wanted or not self._readable("code_versions"):
+            return {}
+        out: dict[str, CodeVersion] = {}
+        for start in range(0, len(wanted), _BATCH):
+            rows = self._select(
+                "code_versions",
+                ["fingerprint", "kind", "module", "code"],
+                self._in("fingerprint", wanted[start : start + _BATCH]),
+            )
+            out.update({str(r[0]): CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
+        return out
+
+    def record_git(self, run_id: str, git: GitState) -> None:
+        """Record the project's git state for a run."""
+        self._writable()
+        row = {"run_id": run_id, "git_commit": git.commit, "git_dirty": int(git.dirty)}
+        with self._mutex:
+            self._insert_unless("run_git", row, ["run_id"])
+
+    def git_states(self, run_ids: Sequence[str]) -> dict[str, GitState]:
+        """The git state recorded for each of these runs."""
+        ids = sorted(set(run_ids))
+        if not ids or not self._readable("run_git"):
+            return {}
+        rows = self._select(
+            "run_git", ["run_id", "git_commit", "git_dirty"], self._in("run_id", ids)
+        )
+        return {str(r[0]): GitState(r[1], bool(r[2])) for r in rows}
+
+    def record_hook_run(
+        self,
+        *,
+        run_id: str,
+        phase: str,
+        index: int,
+        name: str,
+        step: str | None,
+        status: str,
+        error: str | None = None,
+        duration_s: float = 0.0,
+        at: datetime | None = None,
+    ) -> int:
+        """Record one hook's outcome. Returns the row id."""
+        self._writable()
+        if status not in HOOK_STATUSES:
+            raise InternalError(f"invalid hook status {status!r}; expected one of {HOOK_STATUSES}")
+        row_id = self._new_id()
+        row = {
+            "id": row_id,
+            "run_id": run_id,
+            "phase": phase,
+            "hook_index": index,
+            "name": name,
+            "step": step,
+            "status": status,
+            "error": error,
+            "duration_s": float(duration_s),
+            "at": _ts(at or utcnow()),
+        }
+        with self._mutex:
+            self._insert_unless("hook_runs", row, ["id"])
+        return row_id
+
+    def run_hook_runs(self, run_id: str) -> list[HookRunRecord]:
+        """Every hook that ran in one run, in the order they ran."""
+        if not self._readable("hook_runs"):
+            return []
+        rows = self._select(
+            "hook_runs", list(HOOK_RUN_COLUMNS), self._eq("run_id", run_id), [("id", False)]
+        )
+        return [hook_run_from_row(r) for r in rows]
