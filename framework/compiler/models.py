@@ -57,6 +57,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt
+from orch.load.dbt_packages import render_scopes
 from orch.load.cache import ResultCache, content_key
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
@@ -113,6 +114,8 @@ def make_renderer(project: Project) -> Renderer:
         variables=project.variables,
         macro_files=project.macro_files,
         docs=read_docs_blocks(project.docs_files),
+        packages=render_scopes(project.packages, project.package_variables),
+        dispatch=project.dispatch,
     )
     raise_collected(list(renderer.macro_errors))
     return renderer

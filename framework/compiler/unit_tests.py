@@ -36,6 +36,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.parsing import ParsedModel
+from orch.load.dbt_packages import render_scopes
 from orch.load.project import Project
 from orch.load.rendering import THIS_MARKER, Renderer, TargetInfo
 from orch.load.unit_tests import GivenInput, Rows, UnitTestSpec
@@ -539,6 +540,8 @@ def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, 
                 variables={**project.variables, **variables},
                 macro_files=project.macro_files,
                 docs=base.docs,
+                packages=render_scopes(project.packages, project.package_variables),
+                dispatch=project.dispatch,
             )
             made[key] = (renderer, dict(renderer.env.globals))
         renderer, pristine = made[key]

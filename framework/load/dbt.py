@@ -32,6 +32,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load import dbt_packages
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -207,14 +208,19 @@ def schema_namer(project: Project, renderer: Renderer) -> Callable[[str | None, 
         is_seed = name in project.seeds
         path = (project.seeds[name].path if is_seed else project.models[name].path
                 if name in project.models else "")  # fmt: skip
+        owner = project.seeds[name] if is_seed else project.models.get(name)
+        package = project.packages.get(owner.package) if owner and owner.package else None
+        fqn = (dbt_packages.fqn_of(package, path) if package is not None
+               else [project.name, *path.split("/")[1:-1], name])  # fmt: skip
+        package_name = package.name if package is not None else project.name
         node = _NodeInfo(
             name=name,
             resource_type="seed" if is_seed else "model",
-            unique_id=f"{'seed' if is_seed else 'model'}.{project.name}.{name}",
-            package_name=project.name,
+            unique_id=f"{'seed' if is_seed else 'model'}.{package_name}.{name}",
+            package_name=package_name,
             path=path,
             original_file_path=path,
-            fqn=[project.name, *path.split("/")[1:-1], name],
+            fqn=fqn,
         )
         try:
             return str(macro(custom, node)).strip()
@@ -249,10 +255,7 @@ _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
-_DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
-_ADAPTER_MACRO = re.compile(r"{%-?\s*macro\s+((?:default|duckdb|snowflake|postgres|bigquery|"
-                            r"redshift|databricks|spark)__\w+)\s*\(")  # fmt: skip
 _NAME_OVERRIDES = ("generate_alias_name", "generate_database_name")
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
 
@@ -260,11 +263,12 @@ _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
 def check_unsupported(project: Project) -> None:
     """Raise one UnsupportedFeatureError for the first dbt feature orch cannot honour."""
     root = project.root
-    packages = _declared_packages(root)
     for path in _feature_files(project):
         rel = path.relative_to(root).as_posix()
+        if dbt_packages.package_of(project.packages, rel) is not None and path.suffix == ".sql":
+            continue  # a package's macros: what orch cannot run fails where a model uses it
         text = path.read_text(encoding="utf-8", errors="replace")
-        _check_file(rel, path.suffix, text, packages, project)
+        _check_file(rel, path.suffix, text, project)
     for folder in project.config.snapshot_paths or ["snapshots"]:
         base = root / folder
         if base.is_dir():
@@ -376,9 +380,7 @@ def _feature_files(project: Project) -> list[Path]:
     return sorted(set(files))
 
 
-def _check_file(
-    rel: str, suffix: str, text: str, packages: dict[str, str], project: Project
-) -> None:
+def _check_file(rel: str, suffix: str, text: str, project: Project) -> None:
     if suffix in (".yml", ".yaml"):
         doc = load_yaml(Path(project.root / rel), rel)
         if isinstance(doc.data, dict):
@@ -397,7 +399,6 @@ def _check_file(
                         "Remove the block from this file (keep it in a file orch does not read) "
                         "to build with orch",
                     )  # fmt: skip
-        _check_packages(rel, text, packages)
         return
     if suffix == ".py":
         match = _DBT_PYTHON_MODEL.search(text)
@@ -414,10 +415,6 @@ def _check_file(
          "Build the snapshot with dbt, or declare its table as a source"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
-        (_DISPATCH, "adapter.dispatch()",
-         "Call the implementation macro directly; orch has one implementation per macro name"),
-        (_ADAPTER_MACRO, "adapter-specific macros (<adapter>__name), used through dispatch",
-         "Rename the macro without the adapter prefix and call it directly"),
     ):  # fmt: skip
         match = pattern.search(text)
         if match:
@@ -430,40 +427,6 @@ def _check_file(
                 "Set alias/database in config() or the project file instead "
                 "(generate_schema_name overrides are supported)",
             )
-    _check_packages(rel, text, packages)
-
-
-def _check_packages(rel: str, text: str, packages: dict[str, str]) -> None:
-    for name, declared_in in packages.items():
-        match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\.\s*\w+", text)
-        if match:
-            raise _unsupported(
-                _at(rel, text, match.start()),
-                f"macros or tests of the package '{name}' (installed by 'dbt deps' from "
-                f"{declared_in})",
-                "orch does not install dbt packages: copy the macros you use into macros/, or "
-                "replace the tests with orch's built-in checks (expression, row_count, "
-                "unique_combination)",
-            )
-
-
-def _declared_packages(root: Path) -> dict[str, str]:
-    """Short names of the packages packages.yml / dependencies.yml declare."""
-    names: dict[str, str] = {}
-    for filename in ("packages.yml", "dependencies.yml"):
-        path = root / filename
-        if not path.is_file():
-            continue
-        data: Any = load_yaml(path, filename).data
-        for entry in (data or {}).get("packages") or [] if isinstance(data, dict) else []:
-            if not isinstance(entry, dict):
-                continue
-            spec = entry.get("package") or entry.get("git") or entry.get("local") or ""
-            short = str(spec).rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-            short = short.replace("-", "_")
-            if short:
-                names[short] = filename
-    return names
 
 
 def _at(rel: str, text: str, offset: int) -> Location:
