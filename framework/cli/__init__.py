@@ -9,6 +9,7 @@ from __future__ import annotations
 from orch.cli import (
     automation_commands,
     base,
+    deps_commands,
     dev_commands,
     docs_commands,
     history_commands,
@@ -33,6 +34,7 @@ def main() -> None:
 __all__ = [
     "automation_commands",
     "cli",
+    "deps_commands",
     "dev_commands",
     "docs_commands",
     "history_commands",

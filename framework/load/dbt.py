@@ -242,6 +242,68 @@ def _macro_file(project: Project, macro: str) -> str:
     return "macros/"
 
 
+# --------------------------------------------------------------------------- flags
+
+# dbt's ``flags:`` (dbt-core 1.11's ProjectFlags) that change nothing orch does: logging,
+# printing, parsing and usage-stats settings, and behaviour flags whose subject orch does one
+# fixed way (docs/dbt.md lists how). They are accepted and have no effect.
+NO_EFFECT_FLAGS = frozenset({
+    "cache_selected_only", "debug", "indirect_selection", "log_format", "log_format_file",
+    "log_level", "log_level_file", "partial_parse", "populate_cache", "printer_width",
+    "send_anonymous_usage_stats", "static_parser", "use_colors", "use_colors_file",
+    "use_experimental_parser", "version_check", "write_json",
+    "require_batched_execution_for_custom_microbatch_strategy",
+    "require_event_names_in_deprecations",
+    "require_explicit_package_overrides_for_builtin_materializations",
+    "require_resource_names_without_spaces", "source_freshness_run_project_hooks",
+    "skip_nodes_if_on_run_start_fails", "state_modified_compare_more_unrendered_values",
+    "state_modified_compare_vars", "require_yaml_configuration_for_mf_time_spines",
+    "require_nested_cumulative_type_params", "validate_macro_args",
+    "require_all_warnings_handled_by_warn_error", "require_generic_test_arguments_property",
+    "require_unique_project_resource_names", "require_ref_searches_node_package_before_root",
+})  # fmt: skip
+# flags that change what a dbt run does, and how to get the same from orch
+_COMMAND_LINE_FLAGS = {
+    "fail_fast": "pass --fail-fast to orch build / orch test",
+    "warn_error": "orch has no warn-as-error mode: make the tests severity: error",
+    "warn_error_options": "orch has no warn-as-error mode: make the tests severity: error",
+}
+_STRING_FLAGS = frozenset({"indirect_selection", "log_format", "log_format_file", "log_level",
+                           "log_level_file"})  # fmt: skip
+
+
+def check_flags(flags: Any, doc: YamlDoc) -> list[str]:
+    """Check ``flags:`` of dbt_project.yml; returns a warning for each flag dbt does not know.
+
+    A flag orch cannot honour (``fail_fast: true``...) is an error naming what to do instead;
+    an unknown one is accepted as dbt accepts it, with a warning (it is most likely a typo).
+    """
+    if not flags:
+        return []
+    if not isinstance(flags, dict):
+        raise ConfigError("'flags:' must be a mapping of flag names to values",
+                          location=doc.location(("flags",)),
+                          hint="e.g. flags:\n  send_anonymous_usage_stats: false")  # fmt: skip
+    warnings = []
+    for name, value in flags.items():
+        where = doc.location(("flags", name))
+        if name in _COMMAND_LINE_FLAGS:
+            if value in (None, False, {}, []):
+                continue
+            raise _unsupported(where, f"the dbt flag '{name}: {value}'", _COMMAND_LINE_FLAGS[name])
+        if name not in NO_EFFECT_FLAGS:
+            close = suggestion(str(name), [*NO_EFFECT_FLAGS, *_COMMAND_LINE_FLAGS], closest=True)
+            warnings.append(f"{where}: '{name}' is not a flag dbt knows; it has no effect"
+                            + (f" ({close})" if close else ""))  # fmt: skip
+            continue
+        wanted: type = str if name in _STRING_FLAGS else int if name == "printer_width" else bool
+        if value is not None and not isinstance(value, wanted):
+            raise ConfigError(f"the flag '{name}' must be a {wanted.__name__}, not {value!r}",
+                              location=where, hint=f"Write {name}: "
+                              + ("true" if wanted is bool else "<value>"))  # fmt: skip
+    return warnings
+
+
 # --------------------------------------------------------------------------- unsupported features
 
 _PROPERTY_KEYS = {

@@ -27,6 +27,7 @@ from orch.load.rendering import PackageScope
 from orch.yamldoc import YamlDoc, load_yaml
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
+_KIND_NAMES = {"package": "dbt Hub", "private": "private git"}
 DEFAULT_INSTALL_PATH = "dbt_packages"
 
 
@@ -259,6 +260,7 @@ class DepsResult:
 
     installed: list[tuple[str, str]]  # (package name, from)
     install_path: Path
+    kept: list[tuple[str, str]] = field(default_factory=list)  # hub/git, already installed
 
 
 def install_local(root: Path, configured_path: str | None) -> DepsResult:
@@ -277,10 +279,17 @@ def install_local(root: Path, configured_path: str | None) -> DepsResult:
         )
     base = install_path(root, configured_path)
     remote = [d for d in declared if d.kind != "local"]
+    installed_names = {
+        _project_name(p / "dbt_project.yml") for p in base.iterdir() if p.is_dir()
+    } if base.is_dir() else set()  # fmt: skip
+    kept = []
     for entry in remote:
-        if not (base / entry.guess / "dbt_project.yml").is_file():
+        if entry.guess in installed_names:
+            kept.append((entry.guess, entry.spec))
+        else:
             raise ProjectError(
-                f"'{entry.spec}' is a {entry.kind} package: installing it needs a download, "
+                f"'{entry.spec}' is a {_KIND_NAMES.get(entry.kind, entry.kind)} package: "
+                "installing it needs a download, "
                 "and orch does not download packages",
                 location=entry.location,
                 hint="Run 'dbt deps' where the network is reachable (orch then uses what it "
@@ -306,7 +315,22 @@ def install_local(root: Path, configured_path: str | None) -> DepsResult:
         shutil.copytree(source, target, ignore=shutil.ignore_patterns(
             "target", "dbt_packages", "logs", ".git", "*.duckdb"))  # fmt: skip
         done.append((entry.guess, entry.spec))
-    return DepsResult(done, base)
+    return DepsResult(done, base, kept)
+
+
+def read_install_path(root: Path) -> str | None:
+    """``packages-install-path`` of the project file, without loading the project (whose load
+    fails while packages are missing)."""
+    path = root / "dbt_project.yml"
+    if not path.is_file():
+        raise ProjectError(
+            f"no dbt_project.yml in '{root}': 'orch deps' installs a dbt project's packages",
+            location=Location(str(root)),
+            hint="Pass --project-dir pointing at the dbt project",
+        )
+    data = load_yaml(path, "dbt_project.yml").data
+    value = data.get("packages-install-path") if isinstance(data, dict) else None
+    return str(value) if value else None
 
 
 # --------------------------------------------------------------------------- rendering

@@ -230,6 +230,7 @@ def load_project(
             p.name: dbt_packages.package_vars(p, config.vars, options.vars) for p in packages
         }
         project.dispatch = dbt_packages.dispatch_orders(config.dispatch, doc)
+        notes.extend(dbt.check_flags(config.flags, doc))
     _discover(project)
     project.warnings.extend(notes)
     if flavor == "dbt":
