@@ -435,7 +435,7 @@ class _Compiler:
         fingerprint = fingerprint_of(hashlib.sha256(raw).hexdigest(), settings_fingerprint(config))
         return Node(
             name=name,
-            unique_id=f"seed.{self.project.name}.{name}",
+            unique_id=f"seed.{seed.package or self.project.name}.{name}",
             resource_type="seed",
             path=seed.path,
             patch_path=patch_path,
@@ -515,7 +515,8 @@ class _Compiler:
         }
         return Node(
             name=model.name,
-            unique_id=f"model.{self.project.name}.{model.name}",
+            unique_id=f"model.{self.project.models[model.name].package or self.project.name}."
+            f"{model.name}",
             resource_type="model",
             language="sql",
             path=model.path,

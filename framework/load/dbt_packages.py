@@ -93,7 +93,7 @@ def _declared(root: Path, doc: YamlDoc, i: int, entry: Any) -> DeclaredPackage:
             f"{doc.path}: each package needs exactly one of package:, git:, local:, tarball:, "
             "private:",
             location=where,
-            hint="e.g. - package: dbt-labs/dbt_utils\n    version: [\">=1.0.0\", \"<2.0.0\"]",
+            hint='e.g. - package: dbt-labs/dbt_utils\n    version: [">=1.0.0", "<2.0.0"]',
         )
     kind = kinds[0]
     spec = str(entry[kind])
@@ -140,8 +140,7 @@ def load_installed(
             continue
         shown = base.relative_to(root).as_posix() if base.is_relative_to(root) else str(base)
         raise ProjectError(
-            f"the package '{entry.spec}' ({entry.kind}) is declared but not installed in "
-            f"{shown}/",
+            f"the package '{entry.spec}' ({entry.kind}) is declared but not installed in {shown}/",
             location=entry.location,
             hint="Run 'orch deps' (local packages) or 'dbt deps' (hub and git packages need "
             "the network) to install it",
@@ -272,8 +271,7 @@ def install_local(root: Path, configured_path: str | None) -> DepsResult:
     declared = read_declared(root)
     if not declared:
         raise ProjectError(
-            "no packages to install: there is no packages.yml or dependencies.yml with "
-            "'packages:'",
+            "no packages to install: there is no packages.yml or dependencies.yml with 'packages:'",
             location=Location(str(root)),
             hint="Declare packages in packages.yml, e.g. - local: ../my_package",
         )
@@ -340,7 +338,9 @@ def dispatch_orders(raw: Any, doc: YamlDoc) -> dict[str, list[str]]:
     """``dispatch:`` of dbt_project.yml: macro_namespace -> search_order, checked."""
     if raw is None:
         return {}
-    hint = "Write dispatch:\n  - macro_namespace: dbt_utils\n    search_order: [my_project, dbt_utils]"
+    hint = (
+        "Write dispatch:\n  - macro_namespace: dbt_utils\n    search_order: [my_project, dbt_utils]"
+    )
     if not isinstance(raw, list):
         raise ConfigError("'dispatch:' must be a list", location=doc.location(("dispatch",)),
                           hint=hint)  # fmt: skip
@@ -348,8 +348,10 @@ def dispatch_orders(raw: Any, doc: YamlDoc) -> dict[str, list[str]]:
     for i, entry in enumerate(raw):
         space = entry.get("macro_namespace") if isinstance(entry, dict) else None
         order = entry.get("search_order") if isinstance(entry, dict) else None
-        if not isinstance(space, str) or not isinstance(order, list) or not all(
-            isinstance(o, str) for o in order
+        if (
+            not isinstance(space, str)
+            or not isinstance(order, list)
+            or not all(isinstance(o, str) for o in order)
         ):
             raise ConfigError(
                 "each 'dispatch:' entry needs macro_namespace (a name) and search_order (a list "

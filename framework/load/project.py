@@ -52,6 +52,7 @@ from orch.errors import (
 from orch.load import dbt, dbt_packages
 from orch.load.dbt_packages import InstalledPackage
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
@@ -366,6 +367,7 @@ def _render_yaml_value(
     text: str, doc: YamlDoc, variables: dict[str, Any], path: tuple, target: Any = None
 ) -> Any:
     missing: list[str] = []
+    used: dict[str, str] = {}
 
     def env_var(name: str, default: Any = None) -> str:
         value = os.environ.get(name)
@@ -375,6 +377,7 @@ def _render_yaml_value(
                 return ""
             return str(default)
         redaction.register(name, value)
+        used[name] = value
         return value
 
     def var(name: str, default: Any = None) -> Any:
@@ -396,6 +399,10 @@ def _render_yaml_value(
             location=doc.location(path),
             hint=f"Set {missing[0]}, or give a default: env_var('{missing[0]}', 'value')",
         )
+    if path[:1] == ("vars",) and len(used) == 1:
+        ((name, value),) = used.items()
+        if rendered == value:  # a var holding a secret renders as its placeholder in SQL
+            return SecretString(value, name)
     return rendered
 
 

@@ -389,12 +389,12 @@ class Renderer:
         """
         if "." in name:
             space, short = name.split(".", 1)
-            raise TemplateError(
+            raise RenderFault(
                 f"adapter.dispatch('{name}'): '.' is not valid in a macro name; did you mean "
                 f"adapter.dispatch('{short}', macro_namespace='{space}')?"
             )
         if packages is not None:
-            raise TemplateError(
+            raise RenderFault(
                 f"adapter.dispatch('{name}', packages=...) was removed in dbt 1.0: use "
                 "macro_namespace= and the 'dispatch:' config in dbt_project.yml"
             )
@@ -416,14 +416,14 @@ class Renderer:
                     macro = self._macros[package].get(candidate)
                     tried.append(f"{package}.{candidate}")
                 else:
-                    raise TemplateError(
+                    raise RenderFault(
                         f"adapter.dispatch('{name}'): the search order of '{namespace}' names "
                         f"'{package}', which is no installed package or the project",
                         hint="Fix 'dispatch:' in dbt_project.yml, or install the package",
                     )
                 if callable(macro):
                     return macro
-        raise TemplateError(
+        raise RenderFault(
             f"adapter.dispatch: no macro named '{name}' found within namespace "
             f"'{namespace}' (searched for {', '.join(repr(t) for t in tried)})",
             hint=f"Define {prefixes[0]}__{name} or default__{name}",
@@ -623,6 +623,16 @@ class _Modules:
         self.re = re
 
 
+class RenderFault(Exception):
+    """A user error found while rendering (``adapter.dispatch`` finding nothing...): becomes a
+    TemplateError at the template's file and line."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 class _MissingVarError(Exception):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(name)
@@ -664,6 +674,9 @@ def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
         )
     if isinstance(err, TemplateError):
         return err
+    if isinstance(err, RenderFault):
+        return TemplateError(err.message, location=Location(path, line),
+                             hint=err.hint or "Fix the template")  # fmt: skip
     if isinstance(err, UnsupportedCallError):
         line = line or _find_line(source, re.escape(err.call.split("(")[0]))
         return UnsupportedFeatureError(
