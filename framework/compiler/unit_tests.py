@@ -35,8 +35,8 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.load.parsing import ParsedModel
 from orch.load.dbt_packages import render_scopes
+from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.load.rendering import THIS_MARKER, Renderer, TargetInfo
 from orch.load.unit_tests import GivenInput, Rows, UnitTestSpec

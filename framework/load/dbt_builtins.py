@@ -5,7 +5,7 @@ Packages such as dbt_utils build their SQL from dbt's cross-database macros (``d
 the SQL dbt-duckdb renders on DuckDB (the same column types: ``dbt.type_float()`` is ``float``,
 DuckDB's 4-byte REAL, as in dbt). Each is dispatched exactly like dbt's (``adapter.dispatch(name,
 'dbt')``), so a project's own ``default__x`` / ``duckdb__x`` overrides it. A ``dbt.x`` not
-listed in :data:`BUILTIN_NAMES` is refused by name (see :class:`orch.load.rendering.MacroNamespace`).
+listed in :data:`BUILTIN_NAMES` is refused by name (:class:`orch.load.rendering.MacroNamespace`).
 """
 
 from __future__ import annotations

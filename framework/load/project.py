@@ -50,8 +50,8 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt, dbt_packages
-from orch.load.dbt_packages import InstalledPackage
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.dbt_packages import InstalledPackage
 from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml

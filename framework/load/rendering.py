@@ -26,7 +26,6 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from orch import redaction
 from orch.config import MODEL_CONFIG_KEYS
-from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
 from orch.errors import (
     Location,
     ProjectError,
@@ -35,6 +34,7 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
+from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
 
 THIS_MARKER = "__orch_this__"
 # ``invocation_id`` in a hook: the run's id, put in when the hook runs

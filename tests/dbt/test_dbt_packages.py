@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from tests.dbt.conftest import FIXTURES, RunOrch, Warehouse
 
 
@@ -142,8 +144,8 @@ def test_a_package_model_sees_its_own_macros_and_scoped_vars(shop: Path, orch: R
         ("USD", "us dollar", "<none>"),
     ]
     # kit_dates' calendar: its own scoped vars (21 days from 2024-02-26), dbt.date_trunc
-    assert db.rows("select count(*), min(calendar_day), max(week_start) from main.kit_calendar") \
-        == [(21, __import__("datetime").date(2024, 2, 26), __import__("datetime").date(2024, 3, 11))]  # fmt: skip
+    calendar = "select count(*), min(calendar_day), max(week_start) from main.kit_calendar"
+    assert db.rows(calendar) == [(21, date(2024, 2, 26), date(2024, 3, 11))]
 
 
 def test_two_argument_refs_and_package_generic_tests(shop: Path, orch: RunOrch):
