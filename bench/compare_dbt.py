@@ -7,7 +7,9 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 (``python3 -m venv /tmp/dbtvenv && /tmp/dbtvenv/bin/pip install dbt-core dbt-duckdb``).
 
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
-``bakery_dbt``: custom generic tests, hooks) is copied twice and each copy is prepared exactly as
+``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
+models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml) is
+copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
 runs in one, ``orch build --project-dir`` in the other, and the two DuckDB files and the two
@@ -50,12 +52,15 @@ class Fixture:
     artifacts: str  # the fixture's target-path
     env_unset: tuple[str, ...] = ()
     load_sources: bool = False
+    install_packages: bool = False  # run 'orch deps' in both copies (dbt deps needs the hub)
 
 
 FIXTURES_COMPARED = {
     "coffee_dbt": Fixture("coffee_dbt", "coffee.duckdb", "build_artifacts",
                           ("COFFEE_REGION", "COFFEE_CI_DB"), load_sources=True),
     "bakery_dbt": Fixture("bakery_dbt", "bakery.duckdb", "target"),
+    "shop_dbt": Fixture("shop_dbt", "shop.duckdb", "target", ("SHOP_TARGET_PATH",),
+                        install_packages=True),
 }  # fmt: skip
 
 
@@ -71,6 +76,12 @@ def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str,
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     if fixture.load_sources:
         load_raw_batches(project / fixture.database)
+    if fixture.install_packages:
+        # the local package copied into dbt_packages/ (dbt deps would symlink it; it cannot
+        # reach the hub for the other, which the fixture ships installed as dbt deps leaves it)
+        orch_exe = str(Path(sys.executable).parent / "orch")
+        subprocess.run([orch_exe, "deps", "--project-dir", str(project)], check=True, env=env,
+                       capture_output=True)  # fmt: skip
     return project, env
 
 
@@ -183,6 +194,18 @@ def tighten_share(project: Path) -> None:
     schema.write_text(schema.read_text().replace("max_share: 0.9", "max_share: 0.4"))
 
 
+def new_shop_orders(project: Path) -> None:
+    """Two new orders (one in a currency the package seed lacks, one without a customer)."""
+    with (project / "seeds" / "orders.csv").open("a", encoding="utf-8") as f:
+        f.write("5,dee,CHF,2000,2024-03-12\n6,,USD,100,2024-03-15\n")
+
+
+def tighten_at_least(project: Path) -> None:
+    """The package's generic test on stg_orders fails (exit 1, order_summary skipped)."""
+    schema = project / "models" / "schema.yml"
+    schema.write_text(schema.read_text().replace("min_value: 0\n", "min_value: 5\n", 1))
+
+
 # project -> (label, change made to both copies before the build); the builds run in order
 SCENARIOS = {
     "coffee_dbt": [
@@ -196,6 +219,11 @@ SCENARIOS = {
          change_sales),
         ("a failing error-severity custom generic test (exit 1, failures stored)",
          tighten_share),
+    ],
+    "shop_dbt": [
+        ("first build (two packages, dispatch, package models and seeds)", None),
+        ("second build after new orders.csv rows", new_shop_orders),
+        ("a failing package generic test (exit 1, downstream skipped)", tighten_at_least),
     ],
 }  # fmt: skip
 
