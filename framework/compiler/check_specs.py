@@ -378,6 +378,11 @@ def generic_test_call(project: Project, use: GenericTestUse) -> str:
     if use.column is not None:
         kwargs.append(f"column_name={str(use.column)!r}")
     kwargs += [f"{k}={_jinja_value(v, prelude)}" for k, v in use.args.items()]
+    store = use.config.get("store_failures") is True or use.config.get("store_failures_as") in (
+        "table",
+        "view",
+    )
+    prelude.insert(0, f"{{% do _orch_store_failures({store}) %}}")
     space, _, short = use.test.rpartition(".")
     macro = f"{space}.test_{short}" if space else f"test_{short}"
     return "".join(prelude) + "{{ " + macro + "(" + ", ".join(kwargs) + ") }}\n"

@@ -116,6 +116,7 @@ def make_renderer(project: Project) -> Renderer:
         docs=read_docs_blocks(project.docs_files),
         packages=render_scopes(project.packages, project.package_variables),
         dispatch=project.dispatch,
+        lenient_undefined=project.flavor == "dbt",
     )
     raise_collected(list(renderer.macro_errors))
     return renderer

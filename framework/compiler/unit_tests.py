@@ -542,6 +542,7 @@ def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, 
                 docs=base.docs,
                 packages=render_scopes(project.packages, project.package_variables),
                 dispatch=project.dispatch,
+                lenient_undefined=project.flavor == "dbt",
             )
             made[key] = (renderer, dict(renderer.env.globals))
         renderer, pristine = made[key]

@@ -252,8 +252,10 @@ class Renderer:
         quote: Callable[[str], str] | None = None,
         packages: list[PackageScope] | None = None,
         dispatch: dict[str, list[str]] | None = None,
+        lenient_undefined: bool = False,
     ) -> None:
         self.project_name = project_name
+        self._store_failures = False  # should_store_failures() while a generic test renders
         self.packages = {p.name: p for p in packages or []}
         self.dispatch_orders = dispatch or {}  # macro_namespace -> search_order (dispatch:)
         self._root_variables = variables
@@ -265,7 +267,8 @@ class Renderer:
         self._incremental = False
         self._path = ""
         self.env = SandboxedEnvironment(
-            undefined=jinja2.StrictUndefined,
+            # dbt renders an undefined name as '' (jinja2's default); orch projects fail on it
+            undefined=jinja2.Undefined if lenient_undefined else jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             keep_trailing_newline=True,
         )
@@ -293,6 +296,8 @@ class Renderer:
             statement=_unsupported_call("statement()"),
             graph=_unsupported_call("graph"),
             **{"return": _return},
+            should_store_failures=lambda: self._store_failures,
+            _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
             execute=False,
@@ -324,9 +329,12 @@ class Renderer:
             module = self._module(source, path)
             if module is None:
                 continue
+            qualify = "" if owner == self.project_name else f"{owner}."
             for name in dir(module):
                 if not name.startswith("_"):
                     self._macros[owner][name] = _returning(getattr(module, name))
+                    if name.startswith("test_"):  # dbt: a macro test_x is the generic test x
+                        tests.setdefault(qualify + name[5:], path)
         for name, path in package_tests.items():  # dbt finds an unqualified test in packages
             short = name.rsplit(".", 1)[-1]
             self.generic_tests.setdefault(name, path)
@@ -379,6 +387,11 @@ class Renderer:
         scope = self.packages.get(package)
         self.variables = scope.variables if scope is not None else self._root_variables
         self._scope = package
+
+    def _set_store_failures(self, value: bool) -> str:
+        """Set by a generic test's rendered use: what dbt's should_store_failures() returns."""
+        self._store_failures = bool(value)
+        return ""
 
     def dispatch(self, name: str, namespace: str | None, packages: Any = None) -> Any:
         """dbt's ``adapter.dispatch(name, macro_namespace)``.
@@ -468,6 +481,7 @@ class Renderer:
         self._incremental = incremental
         self._path = path
         self._enter(self.package_of(path) or self.project_name)
+        self._store_failures = False
         try:
             text = None if context else self._render_simple(source)
             if text is None:
