@@ -140,7 +140,8 @@ def load_installed(
             continue
         shown = base.relative_to(root).as_posix() if base.is_relative_to(root) else str(base)
         raise ProjectError(
-            f"the package '{entry.spec}' ({_KIND_NAMES.get(entry.kind, entry.kind)}) is declared but not installed in {shown}/",
+            f"the package '{entry.spec}' ({_KIND_NAMES.get(entry.kind, entry.kind)}) is "
+            f"declared but not installed in {shown}/",
             location=entry.location,
             hint="Run 'orch deps' (local packages) or 'dbt deps' (hub and git packages need "
             "the network) to install it",
