@@ -230,8 +230,8 @@ def test_target_and_env_var_in_the_project_file(
 ):
     monkeypatch.setenv("SHOP_TARGET_PATH", "artifacts")
     deps_and_build(orch, shop)
-    manifest = json.loads((shop / "artifacts" / "manifest.json").read_text())
-    assert not (shop / "target" / "manifest.json").exists()
+    manifest = json.loads((shop / "artifacts" / "orch_manifest.json").read_text())
+    assert not (shop / "target").exists()
     # +tags: ["{{ target.name }}_staging"] rendered with the dev target
     assert "dev_staging" in manifest["nodes"]["stg_orders"]["config"]["tags"]
 
@@ -283,3 +283,66 @@ def test_flags_known_unknown_and_unsupported(shop: Path, orch: RunOrch):
     result = orch("build")
     assert result.exit_code == 2
     assert "the flag 'partial_parse' must be a bool, not 'maybe'" in result.output + result.stderr
+
+
+# --------------------------------------------------------------------------- dbt's artifacts
+
+
+def test_dbt_manifest_and_run_results_in_dbt_schemas(shop: Path, orch: RunOrch):
+    """The shape dbt-core's WritableManifest (v12) and RunResultsArtifact (v6) read
+    (bench/compare_dbt.py loads them with dbt-core's own classes)."""
+    deps_and_build(orch, shop)
+    manifest = json.loads((shop / "target" / "manifest.json").read_text())
+    assert manifest["metadata"]["dbt_schema_version"] == (
+        "https://schemas.getdbt.com/dbt/manifest/v12.json"
+    )
+    assert manifest["metadata"]["project_name"] == "shop_dbt"
+    assert manifest["metadata"]["adapter_type"] == "duckdb"
+    for key in ("nodes", "sources", "macros", "docs", "exposures", "metrics", "groups",
+                "selectors", "disabled", "parent_map", "child_map", "group_map",
+                "saved_queries", "semantic_models", "unit_tests"):  # fmt: skip
+        assert key in manifest, key
+    nodes = manifest["nodes"]
+    assert set(nodes) == {
+        "model.shop_dbt.stg_orders", "model.shop_dbt.order_summary", "seed.shop_dbt.orders",
+        "model.kit_utils.kit_currency_labels", "seed.kit_utils.kit_currencies",
+        "model.kit_dates.kit_calendar",
+        "test.shop_dbt.unique_stg_orders_order_key", "test.shop_dbt.not_null_stg_orders_order_key",
+        "test.shop_dbt.kit_utils_at_least_stg_orders_amount__0",
+        "test.shop_dbt.kit_utils_at_least_order_summary_amount__1",
+    }  # fmt: skip
+    summary = nodes["model.shop_dbt.order_summary"]
+    assert sorted(summary["depends_on"]["nodes"]) == [
+        "model.kit_dates.kit_calendar", "model.shop_dbt.stg_orders",
+        "seed.kit_utils.kit_currencies",
+    ]  # fmt: skip
+    assert summary["fqn"] == ["shop_dbt", "marts", "order_summary"]
+    assert summary["relation_name"] == '"shop"."main"."order_summary"'
+    assert summary["config"]["materialized"] == "table"
+    assert 'from "main"."stg_orders"' in summary["compiled_code"]
+    labels = nodes["model.kit_utils.kit_currency_labels"]
+    assert labels["package_name"] == "kit_utils"
+    assert labels["original_file_path"] == "models/kit_currency_labels.sql"  # in its package
+    assert labels["schema"] == "main_kit" and labels["config"]["materialized"] == "view"
+    test = nodes["test.shop_dbt.kit_utils_at_least_order_summary_amount__1"]
+    assert test["test_metadata"] == {
+        "name": "at_least", "namespace": "kit_utils",
+        "kwargs": {"column_name": "amount", "min_value": 1},
+    }  # fmt: skip
+    assert test["attached_node"] == "model.shop_dbt.order_summary"
+    assert test["config"]["severity"] == "WARN"
+    assert manifest["child_map"]["model.shop_dbt.stg_orders"] == sorted([
+        "model.shop_dbt.order_summary", "test.shop_dbt.unique_stg_orders_order_key",
+        "test.shop_dbt.not_null_stg_orders_order_key",
+        "test.shop_dbt.kit_utils_at_least_stg_orders_amount__0",
+    ])  # fmt: skip
+    # run_results.json names the same unique_ids, with the fields dbt's reader requires
+    results = json.loads((shop / "target" / "run_results.json").read_text())
+    assert results["metadata"]["dbt_schema_version"] == (
+        "https://schemas.getdbt.com/dbt/run-results/v6.json"
+    )
+    for result in results["results"]:
+        assert result["unique_id"] in nodes
+        for key in ("status", "timing", "thread_id", "execution_time", "adapter_response",
+                    "message", "failures", "compiled", "compiled_code", "relation_name"):  # fmt: skip
+            assert key in result, (key, result)
