@@ -287,6 +287,9 @@ def test_flags_known_unknown_and_unsupported(shop: Path, orch: RunOrch):
 
 # --------------------------------------------------------------------------- dbt's artifacts
 
+RESULT_KEYS = ("status", "timing", "thread_id", "execution_time", "adapter_response", "message",
+               "failures", "compiled", "compiled_code", "relation_name")  # fmt: skip
+
 
 def test_dbt_manifest_and_run_results_in_dbt_schemas(shop: Path, orch: RunOrch):
     """The shape dbt-core's WritableManifest (v12) and RunResultsArtifact (v6) read
@@ -343,6 +346,5 @@ def test_dbt_manifest_and_run_results_in_dbt_schemas(shop: Path, orch: RunOrch):
     )
     for result in results["results"]:
         assert result["unique_id"] in nodes
-        for key in ("status", "timing", "thread_id", "execution_time", "adapter_response",
-                    "message", "failures", "compiled", "compiled_code", "relation_name"):  # fmt: skip
+        for key in RESULT_KEYS:
             assert key in result, (key, result)
