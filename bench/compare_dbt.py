@@ -18,6 +18,10 @@ row counts and full contents (sorted rows), and the status of every model, seed 
 matched by name: dbt's ``unique_id`` without its hash suffix; hooks as dbt's ``operation.``
 results). Each build's wall time is measured for both tools, side by side.
 
+orch's ``manifest.json`` and ``run_results.json`` are then loaded with dbt-core's own artifact
+classes (``WritableManifest`` v12, ``RunResultsArtifact`` v6) in dbt's venv; a failure to load
+counts as a difference.
+
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
 
@@ -250,6 +254,7 @@ def compare_build(
     dbt_results = statuses(dbt_project / fixture.artifacts / "run_results.json")
     orch_results = statuses(orch_project / fixture.artifacts / "run_results.json")
     compare_results(dbt_results, orch_results, report)
+    validate_artifacts(dbt_exe, orch_project / fixture.artifacts, report)
     counts: dict[str, int] = {}
     for status in dbt_results.values():
         counts[status] = counts.get(status, 0) + 1
@@ -259,6 +264,32 @@ def compare_build(
         f"(dbt: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
     )
     return report
+
+
+_VALIDATE = """
+import sys
+from dbt.artifacts.schemas.manifest import WritableManifest
+from dbt.artifacts.schemas.run import RunResultsArtifact
+m = WritableManifest.read_and_check_versions(sys.argv[1] + '/manifest.json')
+r = RunResultsArtifact.read_and_check_versions(sys.argv[1] + '/run_results.json')
+missing = [x.unique_id for x in r.results if x.unique_id not in m.nodes
+           and not x.unique_id.startswith(('operation.', 'exposure.'))]
+print(f'{len(m.nodes)} nodes, {len(m.sources)} sources, {len(r.results)} results', missing)
+sys.exit(1 if missing else 0)
+"""
+
+
+def validate_artifacts(dbt_exe: str, artifacts: Path, report: list[str]) -> None:
+    """orch's target/manifest.json and run_results.json, read by dbt-core's own artifact classes
+    (WritableManifest v12, RunResultsArtifact v6) in dbt's venv."""
+    python = str(Path(dbt_exe).parent / "python")
+    proc = subprocess.run([python, "-c", _VALIDATE, str(artifacts)], capture_output=True,
+                          text=True)  # fmt: skip
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or [proc.stdout.strip()])[-1]
+        report.append(f"orch's dbt artifacts do not load with dbt-core's classes: {tail}")
+    else:
+        print(f"orch's manifest.json + run_results.json load with dbt-core: {proc.stdout.strip()}")
 
 
 def main(argv: list[str] | None = None) -> int:
