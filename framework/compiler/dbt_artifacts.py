@@ -45,8 +45,8 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
             nodes[test["unique_id"]] = test
     parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
     child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
-    for uid, node in nodes.items():
-        for parent in node["depends_on"].get("nodes", []):
+    for uid, entry in nodes.items():
+        for parent in entry["depends_on"].get("nodes", []):
             parent_map[uid].append(parent)
             child_map.setdefault(parent, []).append(uid)
     return {
