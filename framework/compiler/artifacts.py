@@ -79,6 +79,7 @@ def project_key(project: Project) -> str:
         *project.docs_files,
         *project.yaml_files,
         project.root / "selectors.yml",
+        *(p.folder / "dbt_project.yml" for p in project.packages.values()),
         *(f for spec in project.unit_tests for f in spec.fixture_files),
     ]
     for path in sorted(set(paths)):

@@ -222,9 +222,10 @@ def load_project(
         variables=variables,
     )
     if flavor == "dbt":
+        info = yaml_target(target_name, target, config.profile or config.name)
         packages = dbt_packages.load_installed(
             root, config.packages_install_path,
-            lambda data, pdoc: _render_yaml_strings(data, pdoc, variables={}),
+            lambda data, pdoc: _render_yaml_strings(data, pdoc, variables={}, target=info),
         )  # fmt: skip
         project.packages = {p.name: p for p in packages}
         project.package_variables = {

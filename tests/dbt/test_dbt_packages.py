@@ -348,3 +348,29 @@ def test_dbt_manifest_and_run_results_in_dbt_schemas(shop: Path, orch: RunOrch):
         assert result["unique_id"] in nodes
         for key in RESULT_KEYS:
             assert key in result, (key, result)
+
+
+def test_a_package_model_named_like_a_root_model_is_an_error(shop: Path, orch: RunOrch):
+    (shop / "dbt_packages" / "kit_utils" / "models" / "stg_orders.sql").write_text("select 1\n")
+    assert orch("deps").exit_code == 0
+    result = orch("build")
+    assert result.exit_code == 2
+    assert "two files define the asset 'stg_orders': models/staging/stg_orders.sql and " \
+        "dbt_packages/kit_utils/models/stg_orders.sql" in result.stderr  # fmt: skip
+
+
+def test_deps_without_packages_says_so(shop: Path, orch: RunOrch):
+    (shop / "packages.yml").unlink()
+    result = orch("deps", "--project-dir", str(shop))
+    assert result.exit_code == 2
+    assert "no packages to install: there is no packages.yml or dependencies.yml" in result.stderr
+
+
+def test_a_package_project_file_change_recompiles(shop: Path, orch: RunOrch):
+    deps_and_build(orch, shop)
+    own = shop / "dbt_packages" / "kit_dates" / "dbt_project.yml"
+    own.write_text(own.read_text().replace("calendar_days: 21", "calendar_days: 7"))
+    deps = orch("build")  # not 'orch deps': the installed copy is what dbt reads
+    assert deps.exit_code == 0, deps.stderr
+    rows = Warehouse(shop / "shop.duckdb").rows("select count(*) from main.kit_calendar")
+    assert rows == [(7,)]
