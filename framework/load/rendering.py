@@ -238,6 +238,12 @@ def _unsupported_call(call: str) -> Callable[..., Any]:
     return fail
 
 
+# Compiled template code by (path, source): every Renderer's environment compiles alike, and a
+# process makes several (unit tests with their own vars, the daemon's compiles, dbt's built-ins).
+_CODE_CACHE: dict[tuple[str, str], Any] = {}
+_CODE_CACHE_SIZE = 20_000
+
+
 class Renderer:
     """A Jinja environment for one project and target, with user macros loaded."""
 
@@ -534,7 +540,12 @@ class Renderer:
         return "".join(out)
 
     def _compile(self, source: str, path: str) -> jinja2.Template:
-        code = self.env.compile(source, name=path, filename=path)
+        key = (path, source)
+        code = _CODE_CACHE.get(key)
+        if code is None:
+            code = self.env.compile(source, name=path, filename=path)
+            if len(_CODE_CACHE) < _CODE_CACHE_SIZE:
+                _CODE_CACHE[key] = code
         return self.env.template_class.from_code(self.env, code, self.env.globals, None)
 
     def _current(self) -> Recording:
