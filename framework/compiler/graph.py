@@ -99,8 +99,13 @@ class _Resolver:
                 f"ref('{other}', '{target}') names the project '{other}', which orch does not know",
                 location=_marker_location(model, "ref", target, project=other),
                 hint=suggestion(other, [self.project.name, *self.project.packages])
-                or f"Known: '{self.project.name}' (this project) and the packages installed in "
-                "dbt_packages/",
+                or (
+                    f"Known: '{self.project.name}' (this project) and the packages installed in "
+                    f"dbt_packages/ ({', '.join(sorted(self.project.packages)) or 'none'})"
+                    if self.project.flavor == "dbt"
+                    else f"The only known project is '{self.project.name}' (this one; orch does "
+                    f"not install dbt packages): write ref('{target}')"
+                ),
             )
         return errors
 
