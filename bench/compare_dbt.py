@@ -7,7 +7,9 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 (``python3 -m venv /tmp/dbtvenv && /tmp/dbtvenv/bin/pip install dbt-core dbt-duckdb``).
 
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
-``bakery_dbt``: custom generic tests, hooks) is copied twice and each copy is prepared exactly as
+``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
+models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml) is
+copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
 runs in one, ``orch build --project-dir`` in the other, and the two DuckDB files and the two
@@ -15,6 +17,10 @@ runs in one, ``orch build --project-dir`` in the other, and the two DuckDB files
 row counts and full contents (sorted rows), and the status of every model, seed and test (tests
 matched by name: dbt's ``unique_id`` without its hash suffix; hooks as dbt's ``operation.``
 results). Each build's wall time is measured for both tools, side by side.
+
+orch's ``manifest.json`` and ``run_results.json`` are then loaded with dbt-core's own artifact
+classes (``WritableManifest`` v12, ``RunResultsArtifact`` v6) in dbt's venv; a failure to load
+counts as a difference.
 
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
@@ -50,12 +56,15 @@ class Fixture:
     artifacts: str  # the fixture's target-path
     env_unset: tuple[str, ...] = ()
     load_sources: bool = False
+    install_packages: bool = False  # run 'orch deps' in both copies (dbt deps needs the hub)
 
 
 FIXTURES_COMPARED = {
     "coffee_dbt": Fixture("coffee_dbt", "coffee.duckdb", "build_artifacts",
                           ("COFFEE_REGION", "COFFEE_CI_DB"), load_sources=True),
     "bakery_dbt": Fixture("bakery_dbt", "bakery.duckdb", "target"),
+    "shop_dbt": Fixture("shop_dbt", "shop.duckdb", "target", ("SHOP_TARGET_PATH",),
+                        install_packages=True),
 }  # fmt: skip
 
 
@@ -71,6 +80,12 @@ def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str,
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     if fixture.load_sources:
         load_raw_batches(project / fixture.database)
+    if fixture.install_packages:
+        # the local package copied into dbt_packages/ (dbt deps would symlink it; it cannot
+        # reach the hub for the other, which the fixture ships installed as dbt deps leaves it)
+        orch_exe = str(Path(sys.executable).parent / "orch")
+        subprocess.run([orch_exe, "deps", "--project-dir", str(project)], check=True, env=env,
+                       capture_output=True)  # fmt: skip
     return project, env
 
 
@@ -183,6 +198,18 @@ def tighten_share(project: Path) -> None:
     schema.write_text(schema.read_text().replace("max_share: 0.9", "max_share: 0.4"))
 
 
+def new_shop_orders(project: Path) -> None:
+    """Two new orders (one in a currency the package seed lacks, one without a customer)."""
+    with (project / "seeds" / "orders.csv").open("a", encoding="utf-8") as f:
+        f.write("5,dee,CHF,2000,2024-03-12\n6,,USD,100,2024-03-15\n")
+
+
+def tighten_at_least(project: Path) -> None:
+    """The package's generic test on stg_orders fails (exit 1, order_summary skipped)."""
+    schema = project / "models" / "schema.yml"
+    schema.write_text(schema.read_text().replace("min_value: 0\n", "min_value: 5\n", 1))
+
+
 # project -> (label, change made to both copies before the build); the builds run in order
 SCENARIOS = {
     "coffee_dbt": [
@@ -196,6 +223,11 @@ SCENARIOS = {
          change_sales),
         ("a failing error-severity custom generic test (exit 1, failures stored)",
          tighten_share),
+    ],
+    "shop_dbt": [
+        ("first build (two packages, dispatch, package models and seeds)", None),
+        ("second build after new orders.csv rows", new_shop_orders),
+        ("a failing package generic test (exit 1, downstream skipped)", tighten_at_least),
     ],
 }  # fmt: skip
 
@@ -222,6 +254,7 @@ def compare_build(
     dbt_results = statuses(dbt_project / fixture.artifacts / "run_results.json")
     orch_results = statuses(orch_project / fixture.artifacts / "run_results.json")
     compare_results(dbt_results, orch_results, report)
+    validate_artifacts(dbt_exe, orch_project / fixture.artifacts, report)
     counts: dict[str, int] = {}
     for status in dbt_results.values():
         counts[status] = counts.get(status, 0) + 1
@@ -231,6 +264,32 @@ def compare_build(
         f"(dbt: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
     )
     return report
+
+
+_VALIDATE = """
+import sys
+from dbt.artifacts.schemas.manifest import WritableManifest
+from dbt.artifacts.schemas.run import RunResultsArtifact
+m = WritableManifest.read_and_check_versions(sys.argv[1] + '/manifest.json')
+r = RunResultsArtifact.read_and_check_versions(sys.argv[1] + '/run_results.json')
+missing = [x.unique_id for x in r.results if x.unique_id not in m.nodes
+           and not x.unique_id.startswith(('operation.', 'exposure.'))]
+print(f'{len(m.nodes)} nodes, {len(m.sources)} sources, {len(r.results)} results', missing)
+sys.exit(1 if missing else 0)
+"""
+
+
+def validate_artifacts(dbt_exe: str, artifacts: Path, report: list[str]) -> None:
+    """orch's target/manifest.json and run_results.json, read by dbt-core's own artifact classes
+    (WritableManifest v12, RunResultsArtifact v6) in dbt's venv."""
+    python = str(Path(dbt_exe).parent / "python")
+    proc = subprocess.run([python, "-c", _VALIDATE, str(artifacts)], capture_output=True,
+                          text=True)  # fmt: skip
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or [proc.stdout.strip()])[-1]
+        report.append(f"orch's dbt artifacts do not load with dbt-core's classes: {tail}")
+    else:
+        print(f"orch's manifest.json + run_results.json load with dbt-core: {proc.stdout.strip()}")
 
 
 def main(argv: list[str] | None = None) -> int:

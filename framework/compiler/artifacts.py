@@ -24,7 +24,16 @@ from orch.load.project import Project
 from orch.manifest import Manifest
 
 MANIFEST_FILE = "manifest.json"
+# a dbt project's target/manifest.json is dbt's (compiler/dbt_artifacts.py); orch's sits beside it
+DBT_FLAVOR_MANIFEST_FILE = "orch_manifest.json"
 MANIFEST_KEY_FILE = "manifest.key.json"
+
+
+def manifest_file(project: Project) -> str:
+    """The file name of orch's manifest in the target folder."""
+    return DBT_FLAVOR_MANIFEST_FILE if project.flavor == "dbt" else MANIFEST_FILE
+
+
 # Jinja that renders differently on every run: a project using these is recompiled each time.
 VOLATILE_MARKERS = (b"run_started_at", b"modules.datetime", b"invocation_id")
 
@@ -70,6 +79,7 @@ def project_key(project: Project) -> str:
         *project.docs_files,
         *project.yaml_files,
         project.root / "selectors.yml",
+        *(p.folder / "dbt_project.yml" for p in project.packages.values()),
         *(f for spec in project.unit_tests for f in spec.fixture_files),
     ]
     for path in sorted(set(paths)):
@@ -93,7 +103,7 @@ def reuse_manifest(project: Project, key: str) -> CompileResult | None:
             meta.get("env_vars", []), project.root
         ):
             return None
-        manifest = Manifest.read(target_dir / MANIFEST_FILE)
+        manifest = Manifest.read(target_dir / manifest_file(project))
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     for name in meta.get("env_vars", []):
@@ -118,7 +128,11 @@ def write_artifacts(result: CompileResult) -> None:
     target_dir = result.project.target_dir
     key_file = target_dir / MANIFEST_KEY_FILE
     key_file.unlink(missing_ok=True)  # never leave a key that vouches for another manifest
-    result.manifest.write(target_dir / MANIFEST_FILE)
+    result.manifest.write(target_dir / manifest_file(result.project))
+    if result.project.flavor == "dbt":  # dbt's own manifest.json, for dbt tooling
+        from orch.compiler.dbt_artifacts import write_dbt_manifest
+
+        write_dbt_manifest(result.manifest, result.project, target_dir / MANIFEST_FILE)
     if result.compiled_files is not None:
         result.compiled_files.commit()
         _write_key(result, key_file)

@@ -301,7 +301,7 @@ def custom_test_of(spec: CheckSpec, project: Project, generic_tests: dict[str, s
         return None
     namespace, _, short = name.rpartition(".")
     if namespace and namespace != project.name:
-        return None
+        return name if namespace in project.packages and name in generic_tests else None
     return short if short in generic_tests else None
 
 
@@ -378,7 +378,14 @@ def generic_test_call(project: Project, use: GenericTestUse) -> str:
     if use.column is not None:
         kwargs.append(f"column_name={str(use.column)!r}")
     kwargs += [f"{k}={_jinja_value(v, prelude)}" for k, v in use.args.items()]
-    return "".join(prelude) + "{{ test_" + use.test + "(" + ", ".join(kwargs) + ") }}\n"
+    store = use.config.get("store_failures") is True or use.config.get("store_failures_as") in (
+        "table",
+        "view",
+    )
+    prelude.insert(0, f"{{% do _orch_store_failures({store}) %}}")
+    space, _, short = use.test.rpartition(".")
+    macro = f"{space}.test_{short}" if space else f"test_{short}"
+    return "".join(prelude) + "{{ " + macro + "(" + ", ".join(kwargs) + ") }}\n"
 
 
 def parse_singular_checks(

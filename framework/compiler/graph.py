@@ -82,14 +82,30 @@ class _Resolver:
         """
         errors: dict[str, UserError] = {}
         for marker, other in sorted(model.recording.ref_projects.items()):
-            if other == self.project.name:
-                continue
             target = model.recording.refs[marker]
+            if other == self.project.name or other in self.project.packages:
+                owner = self.project.models.get(target) or self.project.seeds.get(target)
+                if owner is None or (owner.package or self.project.name) == other:
+                    continue  # an unknown name is reported by resolve()
+                errors[marker] = UnknownReferenceError(
+                    f"ref('{other}', '{target}'): '{target}' is not in '{other}' but in "
+                    f"'{owner.package or self.project.name}'",
+                    location=_marker_location(model, "ref", target, project=other),
+                    hint=f"Write ref('{owner.package or self.project.name}', '{target}') or "
+                    f"ref('{target}')",
+                )
+                continue
             errors[marker] = UnknownReferenceError(
                 f"ref('{other}', '{target}') names the project '{other}', which orch does not know",
                 location=_marker_location(model, "ref", target, project=other),
-                hint=f"The only known project is '{self.project.name}' (this one; orch does not "
-                f"install dbt packages): write ref('{target}')",
+                hint=suggestion(other, [self.project.name, *self.project.packages])
+                or (
+                    f"Known: '{self.project.name}' (this project) and the packages installed in "
+                    f"dbt_packages/ ({', '.join(sorted(self.project.packages)) or 'none'})"
+                    if self.project.flavor == "dbt"
+                    else f"The only known project is '{self.project.name}' (this one; orch does "
+                    f"not install dbt packages): write ref('{target}')"
+                ),
             )
         return errors
 

@@ -59,6 +59,7 @@ from orch.errors import (
 )
 from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
+from orch.load.dbt_packages import render_scopes
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
@@ -114,6 +115,9 @@ def make_renderer(project: Project) -> Renderer:
         variables=project.variables,
         macro_files=project.macro_files,
         docs=read_docs_blocks(project.docs_files),
+        packages=render_scopes(project.packages, project.package_variables),
+        dispatch=project.dispatch,
+        lenient_undefined=project.flavor == "dbt",
     )
     raise_collected(list(renderer.macro_errors))
     return renderer
@@ -434,7 +438,7 @@ class _Compiler:
         fingerprint = fingerprint_of(hashlib.sha256(raw).hexdigest(), settings_fingerprint(config))
         return Node(
             name=name,
-            unique_id=f"seed.{self.project.name}.{name}",
+            unique_id=f"seed.{seed.package or self.project.name}.{name}",
             resource_type="seed",
             path=seed.path,
             patch_path=patch_path,
@@ -517,7 +521,8 @@ class _Compiler:
         }
         return Node(
             name=model.name,
-            unique_id=f"model.{self.project.name}.{model.name}",
+            unique_id=f"model.{self.project.models[model.name].package or self.project.name}."
+            f"{model.name}",
             resource_type="model",
             language="sql",
             path=model.path,

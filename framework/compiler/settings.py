@@ -39,6 +39,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load import dbt_packages
 from orch.load.project import Project, Properties, SourceTable, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
@@ -122,9 +123,16 @@ class ModelSettings:
     ) -> tuple[ModelConfig, str, str | None]:
         """The model's config merged from its layers, its description and its YAML file's path."""
         strict = self.project.flavor == "orch"
-        layers = [
-            normalize_config_keys(folder_config(tree, self.project.name, path), strict=False)[0]
-        ]
+        package = dbt_packages.package_of(self.project.packages, path)
+        if package is not None:  # dbt: the package's own dbt_project.yml, then the root's
+            seed = name in self.project.seeds and self.project.seeds[name].path == path
+            own = package.seeds if seed else package.models
+            folder = merge_model_config(
+                dbt_packages.package_folder_layers(package, tree, own, path)
+            )
+        else:
+            folder = folder_config(tree, self.project.name, path)
+        layers = [normalize_config_keys(folder, strict=False)[0]]
         description, patch_path = "", None
         props = self.project.properties.get(name)
         if props is not None:

@@ -35,6 +35,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load.dbt_packages import render_scopes
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.load.rendering import THIS_MARKER, Renderer, TargetInfo
@@ -539,6 +540,9 @@ def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, 
                 variables={**project.variables, **variables},
                 macro_files=project.macro_files,
                 docs=base.docs,
+                packages=render_scopes(project.packages, project.package_variables),
+                dispatch=project.dispatch,
+                lenient_undefined=project.flavor == "dbt",
             )
             made[key] = (renderer, dict(renderer.env.globals))
         renderer, pristine = made[key]

@@ -7,10 +7,11 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
-- :func:`check_unsupported`: features orch does not implement (packages installed by ``dbt deps``,
-  snapshots, exposures, semantic models, dbt-style Python models, adapter-specific
-  macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
-  the feature, instead of a confusing error later or a silently different warehouse.
+- :func:`check_unsupported`: features orch does not implement (snapshots, model versions,
+  dbt-style Python models, custom materializations...) stop the load with ONE
+  :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
+  confusing error later or a silently different warehouse.
+- :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load import dbt_packages
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -207,14 +209,19 @@ def schema_namer(project: Project, renderer: Renderer) -> Callable[[str | None, 
         is_seed = name in project.seeds
         path = (project.seeds[name].path if is_seed else project.models[name].path
                 if name in project.models else "")  # fmt: skip
+        owner = project.seeds[name] if is_seed else project.models.get(name)
+        package = project.packages.get(owner.package) if owner and owner.package else None
+        fqn = (dbt_packages.fqn_of(package, path) if package is not None
+               else [project.name, *path.split("/")[1:-1], name])  # fmt: skip
+        package_name = package.name if package is not None else project.name
         node = _NodeInfo(
             name=name,
             resource_type="seed" if is_seed else "model",
-            unique_id=f"{'seed' if is_seed else 'model'}.{project.name}.{name}",
-            package_name=project.name,
+            unique_id=f"{'seed' if is_seed else 'model'}.{package_name}.{name}",
+            package_name=package_name,
             path=path,
             original_file_path=path,
-            fqn=[project.name, *path.split("/")[1:-1], name],
+            fqn=fqn,
         )
         try:
             return str(macro(custom, node)).strip()
@@ -236,6 +243,68 @@ def _macro_file(project: Project, macro: str) -> str:
     return "macros/"
 
 
+# --------------------------------------------------------------------------- flags
+
+# dbt's ``flags:`` (dbt-core 1.11's ProjectFlags) that change nothing orch does: logging,
+# printing, parsing and usage-stats settings, and behaviour flags whose subject orch does one
+# fixed way (docs/dbt.md lists how). They are accepted and have no effect.
+NO_EFFECT_FLAGS = frozenset({
+    "cache_selected_only", "debug", "indirect_selection", "log_format", "log_format_file",
+    "log_level", "log_level_file", "partial_parse", "populate_cache", "printer_width",
+    "send_anonymous_usage_stats", "static_parser", "use_colors", "use_colors_file",
+    "use_experimental_parser", "version_check", "write_json",
+    "require_batched_execution_for_custom_microbatch_strategy",
+    "require_event_names_in_deprecations",
+    "require_explicit_package_overrides_for_builtin_materializations",
+    "require_resource_names_without_spaces", "source_freshness_run_project_hooks",
+    "skip_nodes_if_on_run_start_fails", "state_modified_compare_more_unrendered_values",
+    "state_modified_compare_vars", "require_yaml_configuration_for_mf_time_spines",
+    "require_nested_cumulative_type_params", "validate_macro_args",
+    "require_all_warnings_handled_by_warn_error", "require_generic_test_arguments_property",
+    "require_unique_project_resource_names", "require_ref_searches_node_package_before_root",
+})  # fmt: skip
+# flags that change what a dbt run does, and how to get the same from orch
+_COMMAND_LINE_FLAGS = {
+    "fail_fast": "pass --fail-fast to orch build / orch test",
+    "warn_error": "orch has no warn-as-error mode: make the tests severity: error",
+    "warn_error_options": "orch has no warn-as-error mode: make the tests severity: error",
+}
+_STRING_FLAGS = frozenset({"indirect_selection", "log_format", "log_format_file", "log_level",
+                           "log_level_file"})  # fmt: skip
+
+
+def check_flags(flags: Any, doc: YamlDoc) -> list[str]:
+    """Check ``flags:`` of dbt_project.yml; returns a warning for each flag dbt does not know.
+
+    A flag orch cannot honour (``fail_fast: true``...) is an error naming what to do instead;
+    an unknown one is accepted as dbt accepts it, with a warning (it is most likely a typo).
+    """
+    if not flags:
+        return []
+    if not isinstance(flags, dict):
+        raise ConfigError("'flags:' must be a mapping of flag names to values",
+                          location=doc.location(("flags",)),
+                          hint="e.g. flags:\n  send_anonymous_usage_stats: false")  # fmt: skip
+    warnings = []
+    for name, value in flags.items():
+        where = doc.location(("flags", name))
+        if name in _COMMAND_LINE_FLAGS:
+            if value in (None, False, {}, []):
+                continue
+            raise _unsupported(where, f"the dbt flag '{name}: {value}'", _COMMAND_LINE_FLAGS[name])
+        if name not in NO_EFFECT_FLAGS:
+            close = suggestion(str(name), [*NO_EFFECT_FLAGS, *_COMMAND_LINE_FLAGS], closest=True)
+            warnings.append(f"{where}: '{name}' is not a flag dbt knows; it has no effect"
+                            + (f" ({close})" if close else ""))  # fmt: skip
+            continue
+        wanted: type = str if name in _STRING_FLAGS else int if name == "printer_width" else bool
+        if value is not None and not isinstance(value, wanted):
+            raise ConfigError(f"the flag '{name}' must be a {wanted.__name__}, not {value!r}",
+                              location=where, hint=f"Write {name}: "
+                              + ("true" if wanted is bool else "<value>"))  # fmt: skip
+    return warnings
+
+
 # --------------------------------------------------------------------------- unsupported features
 
 _PROPERTY_KEYS = {
@@ -249,10 +318,7 @@ _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
-_DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
-_ADAPTER_MACRO = re.compile(r"{%-?\s*macro\s+((?:default|duckdb|snowflake|postgres|bigquery|"
-                            r"redshift|databricks|spark)__\w+)\s*\(")  # fmt: skip
 _NAME_OVERRIDES = ("generate_alias_name", "generate_database_name")
 _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
 
@@ -260,11 +326,12 @@ _MACRO_DEF = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
 def check_unsupported(project: Project) -> None:
     """Raise one UnsupportedFeatureError for the first dbt feature orch cannot honour."""
     root = project.root
-    packages = _declared_packages(root)
     for path in _feature_files(project):
         rel = path.relative_to(root).as_posix()
+        if dbt_packages.package_of(project.packages, rel) is not None and path.suffix == ".sql":
+            continue  # a package's macros: what orch cannot run fails where a model uses it
         text = path.read_text(encoding="utf-8", errors="replace")
-        _check_file(rel, path.suffix, text, packages, project)
+        _check_file(rel, path.suffix, text, project)
     for folder in project.config.snapshot_paths or ["snapshots"]:
         base = root / folder
         if base.is_dir():
@@ -376,9 +443,7 @@ def _feature_files(project: Project) -> list[Path]:
     return sorted(set(files))
 
 
-def _check_file(
-    rel: str, suffix: str, text: str, packages: dict[str, str], project: Project
-) -> None:
+def _check_file(rel: str, suffix: str, text: str, project: Project) -> None:
     if suffix in (".yml", ".yaml"):
         doc = load_yaml(Path(project.root / rel), rel)
         if isinstance(doc.data, dict):
@@ -397,7 +462,6 @@ def _check_file(
                         "Remove the block from this file (keep it in a file orch does not read) "
                         "to build with orch",
                     )  # fmt: skip
-        _check_packages(rel, text, packages)
         return
     if suffix == ".py":
         match = _DBT_PYTHON_MODEL.search(text)
@@ -414,10 +478,6 @@ def _check_file(
          "Build the snapshot with dbt, or declare its table as a source"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
-        (_DISPATCH, "adapter.dispatch()",
-         "Call the implementation macro directly; orch has one implementation per macro name"),
-        (_ADAPTER_MACRO, "adapter-specific macros (<adapter>__name), used through dispatch",
-         "Rename the macro without the adapter prefix and call it directly"),
     ):  # fmt: skip
         match = pattern.search(text)
         if match:
@@ -430,40 +490,6 @@ def _check_file(
                 "Set alias/database in config() or the project file instead "
                 "(generate_schema_name overrides are supported)",
             )
-    _check_packages(rel, text, packages)
-
-
-def _check_packages(rel: str, text: str, packages: dict[str, str]) -> None:
-    for name, declared_in in packages.items():
-        match = re.search(rf"(?<![\w.]){re.escape(name)}\s*\.\s*\w+", text)
-        if match:
-            raise _unsupported(
-                _at(rel, text, match.start()),
-                f"macros or tests of the package '{name}' (installed by 'dbt deps' from "
-                f"{declared_in})",
-                "orch does not install dbt packages: copy the macros you use into macros/, or "
-                "replace the tests with orch's built-in checks (expression, row_count, "
-                "unique_combination)",
-            )
-
-
-def _declared_packages(root: Path) -> dict[str, str]:
-    """Short names of the packages packages.yml / dependencies.yml declare."""
-    names: dict[str, str] = {}
-    for filename in ("packages.yml", "dependencies.yml"):
-        path = root / filename
-        if not path.is_file():
-            continue
-        data: Any = load_yaml(path, filename).data
-        for entry in (data or {}).get("packages") or [] if isinstance(data, dict) else []:
-            if not isinstance(entry, dict):
-                continue
-            spec = entry.get("package") or entry.get("git") or entry.get("local") or ""
-            short = str(spec).rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-            short = short.replace("-", "_")
-            if short:
-                names[short] = filename
-    return names
 
 
 def _at(rel: str, text: str, offset: int) -> Location:

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -49,8 +49,10 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load import dbt
+from orch.load import dbt, dbt_packages
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.dbt_packages import InstalledPackage
+from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
@@ -69,6 +71,7 @@ class ModelFile:
     path: str  # relative to the project folder, forward slashes
     abs_path: Path
     language: Literal["sql", "python"]
+    package: str = ""  # the dbt package it comes from ("" for the project's own)
 
     def read(self) -> str:
         """The file's text (a ProjectError naming the byte offset when it is not UTF-8)."""
@@ -82,6 +85,7 @@ class SeedFile:
     name: str
     path: str
     abs_path: Path
+    package: str = ""  # the dbt package it comes from ("" for the project's own)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,10 @@ class Project:
     unit_tests: list[UnitTestSpec] = field(default_factory=list)
     # dbt's exposures, metrics, semantic_models, saved_queries: {key: {name: entry}}
     descriptive: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # installed dbt packages (dbt_packages/), by project name; with the vars their nodes see
+    packages: dict[str, InstalledPackage] = field(default_factory=dict)
+    package_variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dispatch: dict[str, list[str]] = field(default_factory=dict)  # dbt's dispatch: search orders
 
     @property
     def name(self) -> str:
@@ -151,6 +159,10 @@ class Project:
         for path, text in sorted(self.macro_files.items()):
             h.update(path.encode())
             h.update(text.encode())
+        for name, variables in sorted(self.package_variables.items()):
+            h.update(name.encode())
+            h.update(repr(sorted(variables.items(), key=str)).encode())
+        h.update(repr(self.config.dispatch).encode())
         return h.hexdigest()
 
 
@@ -190,6 +202,13 @@ def load_project(
     variables = _merge_vars(config, options.vars)
     classes = target_configs if target_configs is not None else AdapterTargetConfigs()
     target_name, target = load_target(root, config, options, classes, flavor=flavor)
+    if _uses_target(doc.data):  # {{ target.name }} in the project file: render it again
+        info = yaml_target(target_name, target, config.profile or config.name)
+        data = _render_yaml_strings(doc.data, doc, variables={}, target=info)
+        if flavor == "dbt":
+            data = _keep_known_keys(data, ProjectConfig)
+        config = validate_doc(ProjectConfig, doc, data)
+        variables = _merge_vars(config, options.vars)
     notes: list[str] = []
     if flavor == "dbt":
         target, notes = _dbt_duckdb_path(root, target)
@@ -202,12 +221,32 @@ def load_project(
         target=target,
         variables=variables,
     )
+    if flavor == "dbt":
+        info = yaml_target(target_name, target, config.profile or config.name)
+        packages = dbt_packages.load_installed(
+            root, config.packages_install_path,
+            lambda data, pdoc: _render_yaml_strings(data, pdoc, variables={}, target=info),
+        )  # fmt: skip
+        project.packages = {p.name: p for p in packages}
+        project.package_variables = {
+            p.name: dbt_packages.package_vars(p, config.vars, options.vars) for p in packages
+        }
+        project.dispatch = dbt_packages.dispatch_orders(config.dispatch, doc)
+        notes.extend(dbt.check_flags(config.flags, doc))
     _discover(project)
     project.warnings.extend(notes)
     if flavor == "dbt":
         dbt.check_unsupported(project)
         project.descriptive = dbt.read_descriptive(project)
     return project
+
+
+def _uses_target(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(k not in HOOK_KEYS and _uses_target(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_uses_target(v) for v in data)
+    return isinstance(data, str) and "{{" in data and "target" in data
 
 
 def _dbt_duckdb_path(root: Path, target: TargetConfig) -> tuple[TargetConfig, list[str]]:
@@ -283,25 +322,53 @@ class _YamlSecret(str):
     """A string that came from env_var(): registered for scrubbing."""
 
 
-def _render_yaml_strings(data: Any, doc: YamlDoc, variables: dict[str, Any], path=()) -> Any:
-    """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` inside YAML string values."""
+def _render_yaml_strings(
+    data: Any, doc: YamlDoc, variables: dict[str, Any], path=(), target: Any = None
+) -> Any:
+    """Render ``{{ env_var(...) }}`` / ``{{ var(...) }}`` (and ``{{ target.name }}``, once the
+    target is known) inside YAML string values; without ``target``, a string that uses it is
+    kept as written (the project file is rendered again when the target is loaded)."""
     if isinstance(data, dict):
         return {
-            k: v if k in HOOK_KEYS else _render_yaml_strings(v, doc, variables, (*path, k))
+            k: v if k in HOOK_KEYS else _render_yaml_strings(v, doc, variables, (*path, k), target)
             for k, v in data.items()
         }
     if isinstance(data, list):
-        return [_render_yaml_strings(v, doc, variables, (*path, i)) for i, v in enumerate(data)]
+        return [
+            _render_yaml_strings(v, doc, variables, (*path, i), target) for i, v in enumerate(data)
+        ]
     if isinstance(data, str) and "{{" in data:
-        return _render_yaml_value(data, doc, variables, path)
+        if target is None and "target" in data:
+            return data
+        return _render_yaml_value(data, doc, variables, path, target)
     return data
+
+
+class YamlTarget(dict[str, Any]):
+    """``target`` in dbt_project.yml: the target's name, type, schema, database, threads."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+def yaml_target(name: str, target: TargetConfig, profile: str) -> YamlTarget:
+    """What ``{{ target }}`` offers in a project file (never a credential)."""
+    return YamlTarget(name=name, target_name=name, type=target.type, schema=target.schema_,
+                      database=target.database, threads=target.threads,
+                      profile_name=profile)  # fmt: skip
 
 
 _yaml_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
 
 
-def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path: tuple) -> Any:
+def _render_yaml_value(
+    text: str, doc: YamlDoc, variables: dict[str, Any], path: tuple, target: Any = None
+) -> Any:
     missing: list[str] = []
+    used: dict[str, str] = {}
 
     def env_var(name: str, default: Any = None) -> str:
         value = os.environ.get(name)
@@ -311,13 +378,15 @@ def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path:
                 return ""
             return str(default)
         redaction.register(name, value)
+        used[name] = value
         return value
 
     def var(name: str, default: Any = None) -> Any:
         return variables.get(name, default)
 
     try:
-        rendered = _yaml_env.from_string(text).render(env_var=env_var, var=var)
+        extra = {"target": target} if target is not None else {}
+        rendered = _yaml_env.from_string(text).render(env_var=env_var, var=var, **extra)
     except jinja2.TemplateError as err:
         raise ConfigError(
             f"cannot render '{'.'.join(map(str, path))}': {err}",
@@ -331,6 +400,10 @@ def _render_yaml_value(text: str, doc: YamlDoc, variables: dict[str, Any], path:
             location=doc.location(path),
             hint=f"Set {missing[0]}, or give a default: env_var('{missing[0]}', 'value')",
         )
+    if path[:1] == ("vars",) and len(used) == 1:
+        ((name, value),) = used.items()
+        if rendered == value:  # a var holding a secret renders as its placeholder in SQL
+            return SecretString(value, name)
     return rendered
 
 
@@ -505,44 +578,15 @@ def _discover(project: Project) -> None:
         return True
 
     yaml_files: list[Path] = []
-    for folder in cfg.model_paths:
-        for path in _walk(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
-            rel = _rel(root, path)
-            if path.suffix in (".yml", ".yaml"):
-                yaml_files.append(path)
-            elif path.suffix == ".md":
-                project.docs_files.append(path)
-            elif path.suffix == ".py" and path.name.startswith("_"):
-                continue
-            elif claim(path.stem, rel):
-                language: Literal["sql", "python"] = "python" if path.suffix == ".py" else "sql"
-                project.models[path.stem] = ModelFile(path.stem, rel, path, language)
-    for folder in cfg.seed_paths:
-        for path in _walk(root, folder, (".csv", ".yml", ".yaml")):
-            if path.suffix == ".csv":
-                rel = _rel(root, path)
-                if claim(path.stem, rel):
-                    project.seeds[path.stem] = SeedFile(path.stem, rel, path)
-            else:
-                yaml_files.append(path)
-    for folder in cfg.macro_paths:
-        for path in _walk(root, folder, (".sql", ".md")):
-            if path.suffix == ".md":
-                project.docs_files.append(path)
-            else:
-                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
-    for folder in cfg.test_paths:
-        fixtures = root / folder / FIXTURE_FOLDER  # unit test fixtures (dbt): not checks
-        for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
-            if path.is_relative_to(fixtures):
-                continue
-            if path.suffix == ".sql" and (root / folder / "generic") in path.parents:
-                # dbt: <test-path>/generic/ holds generic test definitions ({% test %}): macros
-                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
-            elif path.suffix == ".sql":
-                project.check_files[path.stem] = _rel(root, path)
-            else:
-                yaml_files.append(path)
+    units = [("", cfg.model_paths, cfg.seed_paths, cfg.macro_paths, cfg.test_paths, "")]
+    units += [(p.prefix, p.model_paths, p.seed_paths, p.macro_paths, p.test_paths, p.name)
+              for p in project.packages.values()]  # fmt: skip
+    for prefix, model_paths, seed_paths, macro_paths, test_paths, package in units:
+        _discover_unit(
+            project, claim, yaml_files, package,
+            [prefix + f for f in model_paths], [prefix + f for f in seed_paths],
+            [prefix + f for f in macro_paths], [prefix + f for f in test_paths],
+        )  # fmt: skip
     if project.flavor == "dbt" and cfg.docs_paths:
         # dbt: with `docs-paths` set, docs blocks are read from those folders only (without it,
         # from the model, seed, macro... paths), so a block elsewhere is "not found", as in dbt
@@ -579,6 +623,58 @@ def _discover(project: Project) -> None:
                 f"{props.doc.location(props.key_path)}: properties given for '{name}', "
                 "but no model or seed has that name"
             )
+
+
+def _discover_unit(
+    project: Project,
+    claim: Callable[[str, str], bool],
+    yaml_files: list[Path],
+    package: str,
+    model_paths: list[str],
+    seed_paths: list[str],
+    macro_paths: list[str],
+    test_paths: list[str],
+) -> None:
+    """The files of the project itself (``package`` "") or of one installed dbt package."""
+    root = project.root
+    for folder in model_paths:
+        for path in _walk(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
+            rel = _rel(root, path)
+            if path.suffix in (".yml", ".yaml"):
+                yaml_files.append(path)
+            elif path.suffix == ".md":
+                project.docs_files.append(path)
+            elif path.suffix == ".py" and path.name.startswith("_"):
+                continue
+            elif claim(path.stem, rel):
+                language: Literal["sql", "python"] = "python" if path.suffix == ".py" else "sql"
+                project.models[path.stem] = ModelFile(path.stem, rel, path, language, package)
+    for folder in seed_paths:
+        for path in _walk(root, folder, (".csv", ".yml", ".yaml")):
+            if path.suffix == ".csv":
+                rel = _rel(root, path)
+                if claim(path.stem, rel):
+                    project.seeds[path.stem] = SeedFile(path.stem, rel, path, package)
+            else:
+                yaml_files.append(path)
+    for folder in macro_paths:
+        for path in _walk(root, folder, (".sql", ".md")):
+            if path.suffix == ".md":
+                project.docs_files.append(path)
+            else:
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
+    for folder in test_paths:
+        fixtures = root / folder / FIXTURE_FOLDER  # unit test fixtures (dbt): not checks
+        for path in _walk(root, folder, (".sql", ".yml", ".yaml")):
+            if path.is_relative_to(fixtures):
+                continue
+            if path.suffix == ".sql" and (root / folder / "generic") in path.parents:
+                # dbt: <test-path>/generic/ holds generic test definitions ({% test %}): macros
+                project.macro_files[_rel(root, path)] = read_user_text(path, _rel(root, path))
+            elif path.suffix == ".sql":
+                project.check_files[path.stem] = _rel(root, path)
+            else:
+                yaml_files.append(path)
 
 
 def _read_properties(project: Project, path: Path, docs: YamlDocCache) -> None:

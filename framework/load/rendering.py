@@ -34,6 +34,7 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
+from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
 
 THIS_MARKER = "__orch_this__"
 # ``invocation_id`` in a hook: the run's id, put in when the hook runs
@@ -140,12 +141,20 @@ class _Partition:
 class _Adapter:
     """``adapter`` in a template: the few helpers typical dbt projects call."""
 
-    def __init__(self, quote: Callable[[str], str]) -> None:
+    def __init__(self, quote: Callable[[str], str], renderer: Renderer) -> None:
         self.quote = quote
+        self._renderer = renderer
 
-    def dispatch(self, name: str, macro_namespace: str | None = None) -> Any:
-        """dbt's dispatch: orch has one implementation per macro name."""
-        raise UnsupportedCallError(f"adapter.dispatch('{name}')")
+    def dispatch(
+        self, macro_name: str, macro_namespace: str | None = None, packages: Any = None
+    ) -> Any:
+        """dbt's ``adapter.dispatch``: the first ``<adapter>__name`` / ``default__name`` macro in
+        the namespace's search order (see :meth:`Renderer.dispatch`)."""
+        return self._renderer.dispatch(macro_name, macro_namespace, packages)
+
+    def type(self) -> str:
+        """The adapter's type (``target.type``)."""
+        return self._renderer.target.type
 
     def __getattr__(self, name: str) -> Any:
         # get_relation, get_columns_in_relation...: they need a warehouse while rendering
@@ -190,11 +199,49 @@ def _returning(macro: Any) -> Any:
     return call
 
 
+class MacroNamespace:
+    """A package's macros as ``pkg.macro`` (dbt's package namespace)."""
+
+    def __init__(self, package: str, macros: dict[str, Any]) -> None:
+        self._package = package
+        self._macros = macros
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._macros:
+            return self._macros[name]
+        raise UnsupportedCallError(
+            f"{self._package}.{name}()",
+            f"the package '{self._package}' has no macro named '{name}'"
+            + (" (orch provides only some of dbt's built-in macros, see docs/dbt.md)"
+               if self._package == "dbt" else ""),
+        )  # fmt: skip
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._macros
+
+
+@dataclass(frozen=True)
+class PackageScope:
+    """A dbt package as the renderer sees it: its files' path prefix and its vars."""
+
+    name: str
+    prefix: str  # e.g. 'dbt_packages/dbt_utils/': files under it belong to the package
+    variables: dict[str, Any]
+
+
 def _unsupported_call(call: str) -> Callable[..., Any]:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise UnsupportedCallError(call)
 
     return fail
+
+
+# Compiled template code by (path, source): every Renderer's environment compiles alike, and a
+# process makes several (unit tests with their own vars, the daemon's compiles, dbt's built-ins).
+_CODE_CACHE: dict[tuple[str, str], Any] = {}
+_CODE_CACHE_SIZE = 20_000
 
 
 class Renderer:
@@ -209,8 +256,15 @@ class Renderer:
         macro_files: dict[str, str] | None = None,  # display path -> source
         docs: dict[str, str] | None = None,
         quote: Callable[[str], str] | None = None,
+        packages: list[PackageScope] | None = None,
+        dispatch: dict[str, list[str]] | None = None,
+        lenient_undefined: bool = False,
     ) -> None:
         self.project_name = project_name
+        self._store_failures = False  # should_store_failures() while a generic test renders
+        self.packages = {p.name: p for p in packages or []}
+        self.dispatch_orders = dispatch or {}  # macro_namespace -> search_order (dispatch:)
+        self._root_variables = variables
         self.target = target
         self.variables = variables
         self.docs = docs or {}
@@ -219,7 +273,8 @@ class Renderer:
         self._incremental = False
         self._path = ""
         self.env = SandboxedEnvironment(
-            undefined=jinja2.StrictUndefined,
+            # dbt renders an undefined name as '' (jinja2's default); orch projects fail on it
+            undefined=jinja2.Undefined if lenient_undefined else jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             keep_trailing_newline=True,
         )
@@ -234,7 +289,7 @@ class Renderer:
             target=target,
             this=THIS_MARKER,
             partition=_Partition(self._current),
-            adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"')),
+            adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"'), self),
             run_started_at=self.run_started_at,
             project_name=project_name,
             log=lambda *a, **k: "",
@@ -247,6 +302,8 @@ class Renderer:
             statement=_unsupported_call("statement()"),
             graph=_unsupported_call("graph"),
             **{"return": _return},
+            should_store_failures=lambda: self._store_failures,
+            _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
             execute=False,
@@ -258,41 +315,153 @@ class Renderer:
     # ------------------------------------------------------------------ macros
 
     def _load_macros(self, macro_files: dict[str, str]) -> None:
-        # Two passes so macros can call macros defined in other files.
-        for _ in range(2):
-            self.macro_errors = []
-            for path, source in sorted(macro_files.items()):
-                source = self._generic_tests_as_macros(source, path)
-                try:
-                    self._recording = Recording()
-                    module = self._compile(source, path).make_module({})
-                except jinja2.TemplateSyntaxError as err:
-                    self.macro_errors.append(
-                        TemplateError(
-                            f"Jinja syntax error in macro file: {err.message}",
-                            location=Location(path, err.lineno or 0),
-                            hint="Fix the template syntax",
-                        )
-                    )
-                    continue
-                except Exception as err:  # a macro file should only define macros
-                    self.macro_errors.append(_template_error(err, path, source))
-                    continue
-                for name in dir(module):
-                    if not name.startswith("_"):
-                        self.env.globals[name] = _returning(getattr(module, name))
+        """Load every macro file once; each macro's free names are looked up when it is called,
+        in the namespace of the model being rendered (as in dbt, where a macro runs in the
+        calling node's context)."""
+        self._ns = self.env.globals
+        self._base = dict(self.env.globals)
+        self._macros: dict[str, dict[str, Any]] = {self.project_name: {}}
+        builtins = self._module(builtin_macros_source(), BUILTINS_PATH)
+        self._macros["dbt"] = {
+            n: _returning(getattr(builtins, n)) for n in dir(builtins) if not n.startswith("_")
+        }
+        for name in self.packages:
+            self._macros.setdefault(name, {})
+        package_tests: dict[str, str] = {}
+        for path, source in sorted(macro_files.items()):
+            owner = self.package_of(path) or self.project_name
+            tests = self.generic_tests if owner == self.project_name else package_tests
+            source = self._generic_tests_as_macros(source, path, tests, owner)
+            module = self._module(source, path)
+            if module is None:
+                continue
+            qualify = "" if owner == self.project_name else f"{owner}."
+            for name in dir(module):
+                if not name.startswith("_"):
+                    self._macros[owner][name] = _returning(getattr(module, name))
+                    if name.startswith("test_"):  # dbt: a macro test_x is the generic test x
+                        tests.setdefault(qualify + name[5:], path)
+        for name, path in package_tests.items():  # dbt finds an unqualified test in packages
+            short = name.rsplit(".", 1)[-1]
+            self.generic_tests.setdefault(name, path)
+            self.generic_tests.setdefault(short, path)
+        self._scopes: dict[str, dict[str, Any]] = {}
+        self._scope = ""
+        self._enter(self.project_name)
         self._recording = None
 
-    def _generic_tests_as_macros(self, source: str, path: str) -> str:
-        """``{% test name(...) %}...{% endtest %}`` as dbt compiles it: the macro ``test_name``.
+    def _module(self, source: str, path: str) -> Any:
+        try:
+            self._recording = Recording()
+            return self._compile(source, path).make_module(self._ns, shared=True)
+        except jinja2.TemplateSyntaxError as err:
+            self.macro_errors.append(
+                TemplateError(
+                    f"Jinja syntax error in macro file: {err.message}",
+                    location=Location(path, err.lineno or 0),
+                    hint="Fix the template syntax",
+                )
+            )
+        except Exception as err:  # a macro file should only define macros
+            self.macro_errors.append(_template_error(err, path, source))
+        return None
+
+    def package_of(self, path: str) -> str | None:
+        """The package a file (path relative to the root project) belongs to, or None."""
+        for scope in self.packages.values():
+            if path.startswith(scope.prefix):
+                return scope.name
+        return None
+
+    def _scope_of(self, package: str) -> dict[str, Any]:
+        """dbt's macro namespace for a node of ``package``: its own macros, then the root
+        project's, then each package by name (``dbt_utils.x``), then dbt's built-ins."""
+        if package not in self._scopes:
+            flat = dict(self._base)
+            flat.update(self._macros["dbt"])
+            flat.update({n: MacroNamespace(n, m) for n, m in self._macros.items()})
+            flat.update(self._macros[self.project_name])
+            flat.update(self._macros.get(package, {}))
+            self._scopes[package] = flat
+        return self._scopes[package]
+
+    def _enter(self, package: str) -> None:
+        if package == self._scope:
+            return
+        self._ns.clear()
+        self._ns.update(self._scope_of(package))
+        scope = self.packages.get(package)
+        self.variables = scope.variables if scope is not None else self._root_variables
+        self._scope = package
+
+    def _set_store_failures(self, value: bool) -> str:
+        """Set by a generic test's rendered use: what dbt's should_store_failures() returns."""
+        self._store_failures = bool(value)
+        return ""
+
+    def dispatch(self, name: str, namespace: str | None, packages: Any = None) -> Any:
+        """dbt's ``adapter.dispatch(name, macro_namespace)``.
+
+        Packages searched: the ``dispatch:`` search order of the namespace in the root
+        dbt_project.yml, else [root project, namespace] for an installed package, else the
+        calling node's own namespace; in each, ``<adapter>__name`` then ``default__name``.
+        """
+        if "." in name:
+            space, short = name.split(".", 1)
+            raise RenderFault(
+                f"adapter.dispatch('{name}'): '.' is not valid in a macro name; did you mean "
+                f"adapter.dispatch('{short}', macro_namespace='{space}')?"
+            )
+        if packages is not None:
+            raise RenderFault(
+                f"adapter.dispatch('{name}', packages=...) was removed in dbt 1.0: use "
+                "macro_namespace= and the 'dispatch:' config in dbt_project.yml"
+            )
+        order: list[str | None] = [None]
+        if namespace is not None:
+            if namespace in self.dispatch_orders:
+                order = list(self.dispatch_orders[namespace])
+            elif namespace in self.packages:
+                order = [self.project_name, namespace]
+        prefixes = [self.target.type, "default"]
+        tried = []
+        for package in order:
+            for prefix in prefixes:
+                candidate = f"{prefix}__{name}"
+                if package is None:
+                    macro = self._ns.get(candidate)
+                    tried.append(candidate)
+                elif package in self._macros:
+                    macro = self._macros[package].get(candidate)
+                    tried.append(f"{package}.{candidate}")
+                else:
+                    raise RenderFault(
+                        f"adapter.dispatch('{name}'): the search order of '{namespace}' names "
+                        f"'{package}', which is no installed package or the project",
+                        hint="Fix 'dispatch:' in dbt_project.yml, or install the package",
+                    )
+                if callable(macro):
+                    return macro
+        raise RenderFault(
+            f"adapter.dispatch: no macro named '{name}' found within namespace "
+            f"'{namespace}' (searched for {', '.join(repr(t) for t in tried)})",
+            hint=f"Define {prefixes[0]}__{name} or default__{name}",
+        )
+
+    def _generic_tests_as_macros(
+        self, source: str, path: str, tests: dict[str, str], owner: str
+    ) -> str:
+        """``{% test name(...) %}...{% endtest %}`` as dbt compiles it: the macro ``test_name``
+        (a package's test is registered as ``<package>.name``).
 
         The rewrite keeps every line where it was, so errors point at the user's lines.
         """
         if "test" not in source:
             return source
+        qualify = "" if owner == self.project_name else f"{owner}."
 
         def start(match: re.Match[str]) -> str:
-            self.generic_tests[match.group(2)] = path
+            tests[qualify + match.group(2)] = path
             return f"{match.group(1)}macro test_{match.group(2)}("
 
         source = _TEST_START.sub(start, source)
@@ -317,6 +486,8 @@ class Renderer:
         self._recording = recording
         self._incremental = incremental
         self._path = path
+        self._enter(self.package_of(path) or self.project_name)
+        self._store_failures = False
         try:
             text = None if context else self._render_simple(source)
             if text is None:
@@ -333,6 +504,7 @@ class Renderer:
             raise _template_error(err, path, source) from None
         finally:
             self._recording = None
+            self._enter(self.project_name)
         return text, recording
 
     def _render_simple(self, source: str) -> str | None:
@@ -368,7 +540,12 @@ class Renderer:
         return "".join(out)
 
     def _compile(self, source: str, path: str) -> jinja2.Template:
-        code = self.env.compile(source, name=path, filename=path)
+        key = (path, source)
+        code = _CODE_CACHE.get(key)
+        if code is None:
+            code = self.env.compile(source, name=path, filename=path)
+            if len(_CODE_CACHE) < _CODE_CACHE_SIZE:
+                _CODE_CACHE[key] = code
         return self.env.template_class.from_code(self.env, code, self.env.globals, None)
 
     def _current(self) -> Recording:
@@ -471,6 +648,16 @@ class _Modules:
         self.re = re
 
 
+class RenderFault(Exception):
+    """A user error found while rendering (``adapter.dispatch`` finding nothing...): becomes a
+    TemplateError at the template's file and line."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 class _MissingVarError(Exception):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(name)
@@ -512,6 +699,9 @@ def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
         )
     if isinstance(err, TemplateError):
         return err
+    if isinstance(err, RenderFault):
+        return TemplateError(err.message, location=Location(path, line),
+                             hint=err.hint or "Fix the template")  # fmt: skip
     if isinstance(err, UnsupportedCallError):
         line = line or _find_line(source, re.escape(err.call.split("(")[0]))
         return UnsupportedFeatureError(

@@ -232,12 +232,20 @@ class RunResultsWriter:
                      "partition": None, "execution_time": 0.0, "message": None,
                      "adapter_response": {}, "relation_name": None}
                 )  # fmt: skip
+        for result in self.results:  # the fields dbt's RunResultOutput requires
+            result.setdefault("timing", [])
+            result.setdefault("thread_id", "Thread-1")
+            result.setdefault("failures", None)
+            result.setdefault("compiled", None)
+            result.setdefault("compiled_code", None)
         data = {
             "metadata": {
                 "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
                 "orch_schema_version": "orch/run-results/v1",
+                "dbt_version": "1.11.0",  # the dbt-core whose schema this follows
                 "generated_at": finished.at.isoformat(),
                 "invocation_id": finished.run_id,
+                "env": {},
             },
             "results": self.results,
             "elapsed_time": round(finished.duration_s, 4),

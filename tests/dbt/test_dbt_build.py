@@ -216,7 +216,8 @@ def test_incremental_second_build_appends_new_rows(coffee: Path, orch: RunOrch, 
 
 def test_manifest_keeps_dbt_settings_and_docs(coffee: Path, orch: RunOrch):
     build(orch, coffee)
-    manifest = json.loads((coffee / "build_artifacts" / "manifest.json").read_text())
+    # orch's own manifest sits beside dbt's manifest.json in a dbt project
+    manifest = json.loads((coffee / "build_artifacts" / "orch_manifest.json").read_text())
     nodes = manifest["nodes"]
     assert nodes["stg_orders"]["unique_id"] == "model.coffee_dbt.stg_orders"
     # +docs: {node_color} is not an orch setting: kept, not an error
@@ -301,7 +302,8 @@ def test_snowflake_output_compiles(coffee: Path, orch: RunOrch, monkeypatch):
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "s3cret-pw")
     result = orch("compile", "--project-dir", str(coffee), "--target", "prod")
     assert result.exit_code == 0, result.output + result.stderr
-    text = (coffee / "build_artifacts" / "manifest.json").read_text()
+    assert "s3cret-pw" not in (coffee / "build_artifacts" / "manifest.json").read_text()
+    text = (coffee / "build_artifacts" / "orch_manifest.json").read_text()
     assert "s3cret-pw" not in text
     nodes = json.loads(text)["nodes"]
     # Snowflake stores unquoted names in upper case: schema coffee + custom staging

@@ -96,7 +96,7 @@ def test_unsupported_test_settings_are_refused(bakery: Path, orch: RunOrch):
 def test_exposures_and_semantic_layer_are_read_and_kept(bakery: Path, orch: RunOrch):
     result = orch("build", "--project-dir", str(bakery))
     assert result.exit_code == 0, result.stderr
-    manifest = json.loads((bakery / "target" / "manifest.json").read_text())
+    manifest = json.loads((bakery / "target" / "orch_manifest.json").read_text())
     exposure = manifest["exposures"]["weekly_sales_dashboard"]
     assert exposure["depends_on"] == ["product_revenue", "stg_sales"]
     assert exposure["type"] == "dashboard" and exposure["owner"]["email"] == "ops@example.com"

@@ -25,9 +25,9 @@ CASES = [
             "transform/marts/core/wide.sql": "select\n  {{ dbt_utils.star(ref('dim_customers')) }}"
             "\nfrom {{ ref('dim_customers') }}\n",
         },
-        "transform/marts/core/wide.sql:2:6: macros or tests of the package 'dbt_utils' "
-        "(installed by 'dbt deps' from packages.yml): not supported by orch",
-        id="package-macro",
+        "packages.yml:2:5: the package 'dbt-labs/dbt_utils' (dbt Hub) is declared but not "
+        "installed in dbt_packages/",
+        id="package-not-installed-macro",
     ),
     pytest.param(
         {
@@ -36,8 +36,9 @@ CASES = [
             "    data_tests:\n      - dbt_utils.expression_is_true:\n"
             "          expression: 'order_total >= 0'\n",
         },
-        "transform/marts/tests.yml:5:9: macros or tests of the package 'dbt_utils'",
-        id="package-test",
+        "packages.yml:2:5: the package 'dbt-labs/dbt_utils' (dbt Hub) is declared but not "
+        "installed",
+        id="package-not-installed-test",
     ),
     pytest.param(
         {
@@ -71,22 +72,6 @@ CASES = [
         "transform/marts/py_orders.py:4:1: dbt-style Python models (def model(dbt, session)): "
         "not supported by orch",
         id="python-model",
-    ),
-    pytest.param(
-        {
-            "macros/dates.sql": "{% macro day_of(col) %}\n"
-            "  {{ return(adapter.dispatch('day_of', 'coffee_dbt')(col)) }}\n{% endmacro %}\n"
-        },
-        "macros/dates.sql:2:13: adapter.dispatch(): not supported by orch",
-        id="dispatch",
-    ),
-    pytest.param(
-        {
-            "macros/dates.sql": "{% macro duckdb__day_of(col) %}"
-            "date_trunc('day', {{ col }}){% endmacro %}\n"
-        },
-        "macros/dates.sql:1:1: adapter-specific macros (<adapter>__name), used through dispatch",
-        id="adapter-macro",
     ),
     pytest.param(
         {
@@ -131,8 +116,15 @@ def test_unsupported_feature_is_one_clear_error(
     assert {s for s, _, _ in warehouse.relations()} == {"roastery_raw"}
 
 
-def test_packages_yml_whose_packages_are_unused_builds(coffee: Path, orch: RunOrch):
+def test_packages_yml_whose_packages_are_not_installed_stops_like_dbt(coffee: Path, orch: RunOrch):
+    # dbt too refuses to run (UninstalledPackagesFoundError) until 'dbt deps' has run, even
+    # when nothing uses the package
     (coffee / "packages.yml").write_text(PACKAGES_YML, encoding="utf-8")
+    result = orch("build", "--project-dir", str(coffee))
+    assert result.exit_code == 2, result.stderr
+    assert "packages.yml:2:5: the package 'dbt-labs/dbt_utils'" in result.stderr
+    (coffee / "dbt_packages" / "dbt_utils").mkdir(parents=True)
+    (coffee / "dbt_packages" / "dbt_utils" / "dbt_project.yml").write_text("name: dbt_utils\n")
     result = orch("build", "--project-dir", str(coffee))
     assert result.exit_code == 0, result.stderr
 

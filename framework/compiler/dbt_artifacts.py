@@ -1,0 +1,314 @@
+"""dbt's own ``manifest.json`` (schema v12, as dbt-core 1.11 writes it) for a dbt project.
+
+dbt tooling (dbt-docs, Elementary, Lightdash, ``--state`` comparisons) reads
+``target/manifest.json`` in dbt's schema; orch's own manifest therefore moves beside it
+(``target/orch_manifest.json``, see :mod:`orch.compiler.artifacts`) for a dbt project. The nodes
+are written from orch's manifest: models, seeds, tests (orch's checks), sources, with their
+``depends_on``, ``refs``, config, columns and compiled SQL; ``unique_id``\\ s are the ones orch's
+``run_results.json`` names (a test's has no hash suffix). Macros, docs, metrics... are written
+empty: orch renders macros away and does not list them. Light on purpose (no sqlglot/Jinja).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch.manifest import CheckNode, Manifest, Node
+
+if TYPE_CHECKING:
+    from orch.load.project import Project
+
+DBT_MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json"
+DBT_VERSION = "1.11.0"  # the dbt-core whose artifact schemas these follow
+_TEST_SEVERITY = {"warn": "WARN", "error": "ERROR"}
+
+
+def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
+    """The manifest as dbt writes it."""
+    database = _database(manifest, project)
+    nodes: dict[str, dict[str, Any]] = {}
+    sources: dict[str, dict[str, Any]] = {}
+    ids = {name: node.unique_id for name, node in manifest.nodes.items()}
+    for node in manifest.nodes.values():
+        if node.resource_type == "source":
+            sources[node.unique_id] = _source(node, project, database)
+        elif node.resource_type in ("model", "seed"):
+            nodes[node.unique_id] = _model(node, project, database, ids)
+    for check in manifest.checks.values():
+        if check.kind in ("builtin", "generic", "singular"):
+            test = _test(check, project, database, ids)
+            nodes[test["unique_id"]] = test
+    parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
+    child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
+    for uid, entry in nodes.items():
+        for parent in entry["depends_on"].get("nodes", []):
+            parent_map[uid].append(parent)
+            child_map.setdefault(parent, []).append(uid)
+    return {
+        "metadata": {
+            "dbt_schema_version": DBT_MANIFEST_SCHEMA,
+            "dbt_version": DBT_VERSION,
+            "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "invocation_id": str(uuid.uuid4()),
+            "env": {},
+            "project_name": project.name,
+            "project_id": hashlib.md5(project.name.encode()).hexdigest(),
+            "user_id": None,
+            "send_anonymous_usage_stats": False,
+            "adapter_type": project.target.type,
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "macros": {},
+        "docs": {},
+        "exposures": {},
+        "metrics": {},
+        "groups": {},
+        "selectors": {},
+        "disabled": {},
+        "parent_map": {k: sorted(v) for k, v in parent_map.items()},
+        "child_map": {k: sorted(v) for k, v in child_map.items()},
+        "group_map": {},
+        "saved_queries": {},
+        "semantic_models": {},
+        "unit_tests": {},
+    }
+
+
+def write_dbt_manifest(manifest: Manifest, project: Project, path: Path) -> None:
+    """Write :func:`dbt_manifest` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dbt_manifest(manifest, project), indent=1), encoding="utf-8")
+
+
+def _database(manifest: Manifest, project: Project) -> str:
+    """dbt-duckdb names the database after the file (``shop.duckdb`` -> ``shop``)."""
+    if manifest.project.database:
+        return manifest.project.database
+    raw = getattr(project.target, "path", None)
+    if isinstance(raw, str) and raw and not raw.startswith(":memory:"):
+        return Path(raw).stem
+    return "memory"
+
+
+def _package(node_path: str | None, project: Project) -> tuple[str, str]:
+    """(package name, path relative to its package) of a file."""
+    path = node_path or ""
+    for package in project.packages.values():
+        if path.startswith(package.prefix):
+            return package.name, path[len(package.prefix) :]
+    return project.name, path
+
+
+def _fqn(package: str, original: str, name: str) -> list[str]:
+    parts = original.split("/")
+    return [package, *parts[1:-1], name]
+
+
+def _columns(node: Node) -> dict[str, Any]:
+    return {
+        name: {
+            "name": name,
+            "description": column.description,
+            "meta": dict(column.meta),
+            "data_type": column.data_type,
+            "constraints": [],
+            "quote": None,
+            "tags": list(column.tags),
+        }
+        for name, column in node.columns.items()
+    }
+
+
+def _common(
+    uid: str, name: str, resource_type: str, package: str, original: str, database: str
+) -> dict[str, Any]:
+    return {
+        "database": database,
+        "name": name,
+        "resource_type": resource_type,
+        "package_name": package,
+        "path": original.split("/", 1)[-1] if "/" in original else original,
+        "original_file_path": original,
+        "unique_id": uid,
+        "fqn": _fqn(package, original, name),
+    }
+
+
+def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> dict[str, Any]:
+    package, original = _package(node.path, project)
+    config = node.config
+    relation = node.relation
+    schema = relation.schema_name if relation else project.target.schema_
+    alias = relation.identifier if relation else node.name
+    db = (relation.database if relation else None) or database
+    out = _common(node.unique_id, node.name, node.resource_type, package, original, database)
+    materialized = "seed" if node.resource_type == "seed" else config.materialized
+    out.update(
+        database=db,
+        schema=schema,
+        alias=alias,
+        # dbt hashes the file's text stripped (a seed: its bytes)
+        checksum={"name": "sha256", "checksum": _checksum(node, project)},
+        config={
+            "enabled": True,
+            "alias": config.alias,
+            "schema": config.schema_,
+            "database": config.database,
+            "tags": list(config.tags),
+            "meta": dict(config.meta),
+            "materialized": materialized,
+            "unique_key": config.unique_key,
+            "on_schema_change": str(config.extra.get("on_schema_change") or "ignore"),
+            "persist_docs": {},
+            "post-hook": [],
+            "pre-hook": [],
+            "quoting": {},
+            "column_types": dict(config.column_types),
+            "docs": {"show": True, "node_color": None},
+            "contract": {"enforced": config.contract, "alias_types": True},
+            "access": "protected",
+            "grants": {},
+            "lookback": 1,
+            "on_configuration_change": "apply",
+            "packages": [],
+        },
+        tags=list(config.tags),
+        description=node.description,
+        columns=_columns(node),
+        meta=dict(config.meta),
+        patch_path=f"{package}://{node.patch_path}" if node.patch_path else None,
+        relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
+        raw_code=node.raw_code,
+        language=node.language or "sql",
+        refs=[
+            {"name": p, "package": None, "version": None}
+            for p in node.depends_on
+            if p in ids and not ids[p].startswith("source.")
+        ],  # fmt: skip
+        sources=[
+            [p.split(".", 1)[0], p.split(".", 1)[1]]
+            for p in node.depends_on
+            if p in ids and ids[p].startswith("source.")
+        ],  # fmt: skip
+        metrics=[],
+        depends_on={"macros": [], "nodes": [ids[p] for p in node.depends_on if p in ids]},
+        compiled_path=None,
+        compiled=bool(node.compiled_code),
+        compiled_code=node.compiled_code or None,
+        extra_ctes_injected=True,
+        extra_ctes=[],
+        contract={"enforced": False, "alias_types": True, "checksum": None},
+        access="protected",
+        constraints=[],
+        version=None,
+        latest_version=None,
+        deprecation_date=None,
+    )
+    if node.resource_type == "seed":
+        for key in ("refs", "sources", "metrics", "compiled", "compiled_code", "extra_ctes",
+                    "extra_ctes_injected", "contract", "access", "constraints", "version",
+                    "latest_version", "deprecation_date", "compiled_path", "language"):  # fmt: skip
+            out.pop(key, None)
+        out["depends_on"] = {"macros": []}
+        out["root_path"] = str(project.root)
+    return out
+
+
+def _checksum(node: Node, project: Project) -> str:
+    if node.resource_type == "seed" and node.path:
+        try:
+            return hashlib.sha256((project.root / node.path).read_bytes()).hexdigest()
+        except OSError:
+            pass
+    return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
+
+
+def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]) -> dict[str, Any]:
+    uid = "test." + check.unique_id.split(".", 1)[-1]
+    package, original = _package(check.path, project)
+    original = original or "models"
+    out = _common(uid, check.name, "test", package, original, database)
+    out.update(
+        schema=f"{project.target.schema_}_dbt_test__audit",
+        alias=check.name,
+        checksum={"name": "none", "checksum": ""},
+        config={
+            "enabled": True,
+            "schema": "dbt_test__audit",
+            "tags": list(check.tags),
+            "meta": {},
+            "materialized": "test",
+            "severity": _TEST_SEVERITY[check.severity],
+            "store_failures": check.store_failures or None,
+            "where": check.where,
+            "fail_calc": "count(*)",
+            "warn_if": check.warn_if,
+            "error_if": check.error_if,
+        },
+        tags=list(check.tags),
+        description=check.description,
+        columns={},
+        meta={},
+        raw_code="",
+        language="sql",
+        refs=[
+            {"name": p, "package": None, "version": None}
+            for p in check.depends_on
+            if p in ids and not ids[p].startswith("source.")
+        ],  # fmt: skip
+        sources=[],
+        metrics=[],
+        depends_on={"macros": [], "nodes": [ids[p] for p in check.depends_on if p in ids]},
+        compiled=bool(check.sql),
+        compiled_code=check.sql or None,
+        extra_ctes_injected=True,
+        extra_ctes=[],
+        contract={"enforced": False, "alias_types": True, "checksum": None},
+        column_name=check.column,
+        attached_node=ids.get(check.asset) if check.asset else None,
+    )
+    if check.kind != "singular":
+        out["test_metadata"] = {
+            "name": check.check_type.rsplit(".", 1)[-1],
+            "kwargs": {
+                k: v
+                for k, v in {**check.args, "column_name": check.column}.items()
+                if v is not None
+            },  # fmt: skip
+            "namespace": check.check_type.rsplit(".", 1)[0] if "." in check.check_type else None,
+        }
+    return out
+
+
+def _source(node: Node, project: Project, database: str) -> dict[str, Any]:
+    relation = node.relation
+    source_name, table = node.source_name or "", node.source_table or node.name
+    package, original = _package(node.patch_path, project)
+    out = _common(node.unique_id, table, "source", package, original or "models", database)
+    out.update(
+        database=(relation.database if relation else None) or database,
+        schema=relation.schema_name if relation else project.target.schema_,
+        fqn=[package, source_name, table],
+        source_name=source_name,
+        source_description="",
+        loader="",
+        identifier=relation.identifier if relation else table,
+        quoting={},
+        columns=_columns(node),
+        meta={},
+        source_meta={},
+        tags=list(node.config.tags),
+        config={"enabled": True},
+        patch_path=None,
+        unrendered_config={},
+        relation_name=None if relation is None else
+        f'"{relation.database or database}"."{relation.schema_name}"."{relation.identifier}"',
+        description=node.description,
+    )  # fmt: skip
+    return out

@@ -1,0 +1,83 @@
+"""The part of dbt's built-in macro library (the ``dbt`` namespace) that packages call.
+
+Packages such as dbt_utils build their SQL from dbt's cross-database macros (``dbt.hash``,
+``dbt.concat``, ``dbt.type_string``...). orch writes its own small Jinja versions here, with
+the SQL dbt-duckdb renders on DuckDB (the same column types: ``dbt.type_float()`` is ``float``,
+DuckDB's 4-byte REAL, as in dbt). Each is dispatched exactly like dbt's (``adapter.dispatch(name,
+'dbt')``), so a project's own ``default__x`` / ``duckdb__x`` overrides it. A ``dbt.x`` not
+listed in :data:`BUILTIN_NAMES` is refused by name (:class:`orch.load.rendering.MacroNamespace`).
+"""
+
+from __future__ import annotations
+
+BUILTINS_PATH = "<orch: dbt built-in macros>"
+
+_DISPATCHED = {
+    # name: (arguments, default body, duckdb body or None)
+    "type_string": ("", "TEXT", None),
+    "type_int": ("", "integer", None),
+    "type_bigint": ("", "bigint", None),
+    "type_float": ("", "float", None),
+    "type_numeric": ("", "numeric(28,6)", None),
+    "type_boolean": ("", "boolean", None),
+    "type_timestamp": ("", "timestamp", None),
+    "hash": ("field", "md5(cast({{ field }} as {{ dbt.type_string() }}))", None),
+    "concat": ("fields", "{{ fields | join(' || ') }}", None),
+    "cast": ("field, type", "cast({{ field }} as {{ type }})", None),
+    "safe_cast": ("field, type", "cast({{ field }} as {{ type }})",
+                  "try_cast({{ field }} as {{ type }})"),
+    "current_timestamp": ("", "now()", None),
+    "date_trunc": ("datepart, date", "date_trunc('{{ datepart }}', {{ date }})", None),
+    "dateadd": (
+        "datepart, interval, from_date_or_timestamp",
+        "dateadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})",
+        "{%- set unit = datepart | lower -%}"
+        "{%- if unit == 'quarter' -%}({{ from_date_or_timestamp }} + (cast({{ interval }} as "
+        "bigint) * 3) * interval 1 month)"
+        "{%- elif unit == 'week' -%}({{ from_date_or_timestamp }} + (cast({{ interval }} as "
+        "bigint) * 7) * interval 1 day)"
+        "{%- else -%}({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 "
+        "{{ unit }}){%- endif -%}",
+    ),
+    "datediff": (
+        "first_date, second_date, datepart",
+        "datediff({{ datepart }}, {{ first_date }}, {{ second_date }})",
+        "(date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))",
+    ),
+    "split_part": ("string_text, delimiter_text, part_number",
+                   "split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }})",
+                   "string_split({{ string_text }}, {{ delimiter_text }})[ {{ part_number }} ]"),
+    "any_value": ("expression", "any_value({{ expression }})", "arbitrary({{ expression }})"),
+    "bool_or": ("expression", "bool_or({{ expression }})", None),
+    "length": ("expression", "length({{ expression }})", None),
+    "replace": ("field, old_chars, new_chars",
+                "replace({{ field }}, {{ old_chars }}, {{ new_chars }})", None),
+    "position": ("substring_text, string_text",
+                 "position({{ substring_text }} in {{ string_text }})", None),
+    "right": ("string_text, length_expression",
+              "right({{ string_text }}, {{ length_expression }})", None),
+    "escape_single_quotes": ("expression", "{{ expression | replace(\"'\", \"''\") }}", None),
+    "string_literal": ("value", "'{{ value }}'", None),
+    "cast_bool_to_text": ("field", "cast({{ field }} as {{ dbt.type_string() }})", None),
+    "last_day": ("date, datepart",
+                 "cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', "
+                 "dbt.date_trunc(datepart, date))) }} as date)", None),
+}  # fmt: skip
+
+BUILTIN_NAMES = tuple(sorted(_DISPATCHED))
+
+
+def builtin_macros_source() -> str:
+    """The Jinja source of the built-ins: ``name`` dispatching to ``default__name`` /
+    ``duckdb__name``, as dbt's global project defines them."""
+    parts = []
+    for name, (args, default, duckdb) in sorted(_DISPATCHED.items()):
+        call = ", ".join(a.strip() for a in args.split(",")) if args else ""
+        parts.append(
+            f"{{% macro {name}({args}) -%}}"
+            f"{{{{ return(adapter.dispatch('{name}', 'dbt')({call})) }}}}{{%- endmacro %}}"
+        )
+        parts.append(f"{{% macro default__{name}({args}) -%}}{default}{{%- endmacro %}}")
+        if duckdb is not None:
+            parts.append(f"{{% macro duckdb__{name}({args}) -%}}{duckdb}{{%- endmacro %}}")
+    return "\n".join(parts) + "\n"
