@@ -59,6 +59,7 @@ def project_key(project: Project) -> str:
         project.target.model_dump_json(),
         json.dumps(project.variables, sort_keys=True, default=str),
         json.dumps(sorted(project.macro_files.items())),
+        project.foreign.identity() if project.foreign is not None else "",
     ]
     macros = "".join(project.macro_files.values()).encode()
     if any(marker in macros for marker in VOLATILE_MARKERS):

@@ -52,6 +52,7 @@ from orch.errors import (
 from orch.load import dbt
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
+from orch.load.workspace import ForeignModels
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -130,6 +131,8 @@ class Project:
     unit_tests: list[UnitTestSpec] = field(default_factory=list)
     # dbt's exposures, metrics, semantic_models, saved_queries: {key: {name: entry}}
     descriptive: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # the other members of its workspace (orch.compiler.workspace), None outside one
+    foreign: ForeignModels | None = None
 
     @property
     def name(self) -> str:
