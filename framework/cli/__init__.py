@@ -15,6 +15,7 @@ from orch.cli import (
     project_commands,
     run_commands,
     ui_commands,
+    workspace_commands,
 )
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
@@ -40,4 +41,5 @@ __all__ = [
     "project_commands",
     "run_commands",
     "ui_commands",
+    "workspace_commands",
 ]
