@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from orch import redaction
 from orch.cli.base import cli, make_options, project_options, takes_workspace
 
 
@@ -28,6 +29,10 @@ def run_across(command: str, workspace_file: Path, options: Any, log_format: str
         return [ConsoleReporter()]
 
     run = run_workspace(workspace, options, command, sinks_for=sinks_for)
+    for member, err in run.graph.errors.items():  # the others were built all the same
+        click.echo(
+            redaction.scrub(f"Error: {member} did not load: {err.format_message()}"), err=True
+        )
     if not run.results and not run.skipped:
         note = unmatched_message(options.select, nothing_selected=True)
         click.echo(note or "Nothing selected in the workspace.", err=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from orch.config import ColumnProperties, SourceProperties, SourceTableProperties
 from orch.dag import DAG
 from orch.errors import (
     AmbiguousReferenceError,
@@ -25,7 +26,6 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.parsing import ParsedModel
-from orch.config import ColumnProperties, SourceProperties, SourceTableProperties
 from orch.load.project import Project, SourceTable
 from orch.load.rendering import THIS_MARKER
 from orch.load.workspace import ForeignModel
@@ -228,7 +228,6 @@ class _Resolver:
             or "It is neither a model, a seed nor a declared source: add a model file, or declare "
             "the source in YAML",
         )
-
 
     def member_named(self, ref: TableRef) -> str | None:
         """The workspace member a bare ``member.table`` name reads, if ``member`` is one."""

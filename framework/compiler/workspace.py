@@ -64,7 +64,8 @@ class MemberView:
 
     def note_read(self, asset: str, path: str) -> None:
         """Record that this member's ``path`` reads ``asset`` (for the contract check)."""
-        self.compiler.readers.setdefault(asset, set()).add(f"{self.member} ({path})")
+        shown = self.compiler.prefix(self.member) + path
+        self.compiler.readers.setdefault(asset, set()).add(f"{self.member}|{shown}")
 
     def warehouse(self) -> str:
         """The warehouse the asking member writes to."""
@@ -89,6 +90,7 @@ class WorkspaceCompiler:
         self.catalogs: dict[str, dict[str, ForeignModel]] = {}
         self.order: list[str] = []  # members in the order they finished compiling
         self.readers: dict[str, set[str]] = {}  # 'member.model' -> 'reader (path)'
+        self.errors: dict[str, UserError] = {}  # member -> why it did not load
         self._compiling: list[str] = []
 
     def options_for(self, member: Member) -> RunOptions:
@@ -99,6 +101,14 @@ class WorkspaceCompiler:
         """Compile member ``name`` (reusing its manifest when nothing it reads changed)."""
         if name in self.results:
             return self.results[name]
+        if name in self.errors:
+            err = ProjectError(
+                f"project '{name}' did not load (see its error)",
+                location=self.workspace.members[name].location,
+            )
+            err.shown_in_workspace = True  # type: ignore[attr-defined]
+            err.because_of = name  # type: ignore[attr-defined]
+            raise err
         member = self.workspace.members[name]
         self._compiling.append(name)
         try:
@@ -118,18 +128,26 @@ class WorkspaceCompiler:
         self.order.append(name)
         return result
 
-    def compile_all(self) -> dict[str, CompileResult]:
-        """Every member, producers before their consumers; errors of all members together."""
-        errors: list[UserError] = []
+    def compile_all(self, *, keep_going: bool = False) -> dict[str, CompileResult]:
+        """Every member, producers before their consumers.
+
+        A member that fails to load raises (every member's errors together), unless
+        ``keep_going``: then its error is kept in ``errors`` and the others (those that do not
+        read it) are compiled all the same.
+        """
         for name in self.workspace.members:
+            if name in self.results or name in self.errors:
+                continue
             try:
                 self.compile(name)
-            except ErrorGroup as group:
-                errors.extend(group.errors)
             except UserError as err:
-                errors.append(err)
-        if errors:
-            raise ErrorGroup(errors) if len(errors) > 1 else errors[0]
+                self.errors[name] = err
+        if self.errors and not keep_going:
+            found = [e for err in self.errors.values() for e in _flat(err)]
+            # "X did not load" adds nothing when X's own error is shown
+            found = [e for e in found if not hasattr(e, "because_of")] or found
+            unique = list({id(e): e for e in found}.values())
+            raise ErrorGroup(unique) if len(unique) > 1 else unique[0]
         return {n: self.results[n] for n in self.order}
 
     def catalog(self, name: str, *, reader: str, where: Location | None) -> dict[str, ForeignModel]:
@@ -166,12 +184,26 @@ class WorkspaceCompiler:
                     continue
                 broken = breaking_changes(old, model.columns)
                 if broken:
-                    node = result.manifest.nodes[model.name]
+                    by_member: dict[str, list[str]] = {}
+                    for reader in readers:
+                        member, _, path = reader.partition("|")
+                        by_member.setdefault(member, []).append(path)
+                    read_by = "; ".join(f"{m} ({', '.join(p)})" for m, p in by_member.items())
+                    props = result.project.properties.get(model.name)
+                    where = (
+                        props.doc.location(props.key_path)
+                        if props is not None
+                        else Location(model.path)
+                    )
                     errors.append(
                         ProjectError(
                             f"public model '{model.asset}' breaks its contract "
-                            f"({'; '.join(broken)}) and is read by {', '.join(readers)}",
-                            location=Location(self.prefix(name) + (node.patch_path or model.path)),
+                            f"({'; '.join(broken)}), and project"
+                            f"{'s' if len(by_member) > 1 else ''} {', '.join(by_member)} "
+                            f"read{'' if len(by_member) > 1 else 's'} it: {read_by}",
+                            location=in_member(
+                                ProjectError("", location=where), self.prefix(name)
+                            ).location,
                             hint="Keep the column and its type (add new columns instead), or "
                             "update those projects first, then accept the change by deleting "
                             f"{self.prefix(name)}{result.project.config.target_path}/"
@@ -182,6 +214,10 @@ class WorkspaceCompiler:
             raise ErrorGroup(errors) if len(errors) > 1 else errors[0]
 
 
+def _flat(err: UserError) -> list[UserError]:
+    return list(err.errors) if isinstance(err, ErrorGroup) else [err]
+
+
 def _compile_with(project: Project, options: RunOptions, view: MemberView) -> CompileResult:
     """compile_or_reuse for a project inside a workspace (its reads checked, then recorded)."""
     key = project_key(project)
@@ -190,11 +226,11 @@ def _compile_with(project: Project, options: RunOptions, view: MemberView) -> Co
         return reused
     models = importlib.import_module("orch.compiler.models")
     view.reads.clear()
-    result: CompileResult = models.compile_project(
-        options, None, project=project, write_files=True
-    )
+    result: CompileResult = models.compile_project(options, None, project=project, write_files=True)
     for node in result.manifest.nodes.values():
-        member = node.config.meta.get("workspace_member") if node.resource_type == "source" else None
+        member = (
+            node.config.meta.get("workspace_member") if node.resource_type == "source" else None
+        )
         if member is not None:
             for child in result.manifest.children.get(node.name, []):
                 view.note_read(node.name, result.manifest.nodes[child].path or child)
@@ -331,7 +367,7 @@ def attach_workspace(project: Project, options: RunOptions) -> WorkspaceCompiler
     found = find_workspace_file(project.root)
     if found is None:
         return None
-    workspace = load_workspace(found)
+    workspace = load_workspace(found, os.path.relpath(found, project.root))
     member = workspace.member_at(project.root)
     if member is None:
         return None
@@ -348,4 +384,3 @@ def in_member(err: UserError, prefix: str) -> UserError:
     if loc is not None and not loc.path.startswith(prefix) and not Path(loc.path).is_absolute():
         err.location = Location(prefix + loc.path, loc.line, loc.col)
     return err
-

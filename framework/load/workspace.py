@@ -17,8 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from orch.errors import ConfigError, DuplicateNameError, Location, ProjectError, UserError
-from orch.errors import raise_collected
+from orch.errors import (
+    ConfigError,
+    DuplicateNameError,
+    Location,
+    ProjectError,
+    UserError,
+    raise_collected,
+)
 from orch.yamldoc import YamlDoc, load_yaml
 
 WORKSPACE_FILE = "orch_workspace.yml"
@@ -118,15 +124,16 @@ def workspace_path(given: Path) -> Path:
 # --------------------------------------------------------------------------- reading
 
 
-def load_workspace(path: Path) -> Workspace:
+def load_workspace(path: Path, shown: str | None = None) -> Workspace:
     """Read a workspace file and check its members. Raises UserError with every problem found.
 
     A member is ``- path: finance`` or just ``- finance``; its folder must hold
     ``orch_project.yml`` or ``dbt_project.yml``, and no two members may have one name.
+    ``shown``: the file's path in messages (default ``orch_workspace.yml``).
     """
     path = path.resolve()
     root = path.parent
-    doc = load_yaml(path, WORKSPACE_FILE)
+    doc = load_yaml(path, shown or WORKSPACE_FILE)
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{WORKSPACE_FILE} must be a mapping", location=doc.location())

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from orch.compiler.artifacts import CompileResult, write_artifacts
 from orch.compiler.workspace import WorkspaceCompiler, write_contracts
 from orch.config import RunOptions
+from orch.errors import UserError
 from orch.events import EventSink
 from orch.load.workspace import Workspace
 from orch.manifest import CheckNode, Manifest, Node, ProjectInfo
+from orch.run.workflow import RunResult, open_state, run_command
 from orch.selection import Selection
 from orch.state.base import LockOwner
-from orch.run.workflow import RunResult, open_state, run_command
 
 BUILT_KINDS = {"build": ("model", "seed"), "run": ("model",), "seed": ("seed",)}
 
@@ -36,6 +37,11 @@ class WorkspaceGraph:
     manifest: Manifest
     compiler: WorkspaceCompiler
 
+    @property
+    def errors(self) -> dict[str, UserError]:
+        """member -> the error it failed to load with (only with ``keep_going``)."""
+        return self.compiler.errors
+
     def local(self, names: Iterable[str]) -> dict[str, set[str]]:
         """member -> its own names of the given workspace names."""
         out: dict[str, set[str]] = {m: set() for m in self.compiled}
@@ -45,10 +51,18 @@ class WorkspaceGraph:
         return out
 
 
-def compile_workspace(workspace: Workspace, options: RunOptions) -> WorkspaceGraph:
-    """Compile every member (reusing manifests) and join them into one graph."""
+def compile_workspace(
+    workspace: Workspace, options: RunOptions, *, keep_going: bool = False
+) -> WorkspaceGraph:
+    """Compile every member (reusing manifests) and join them into one graph.
+
+    With ``keep_going`` a member that fails to load is left out (its error in
+    ``graph.errors``) and the graph is the other members'.
+    """
     compiler = WorkspaceCompiler(workspace, options)
-    compiled = compiler.compile_all()
+    compiled = compiler.compile_all(keep_going=keep_going)
+    if not compiled:
+        compiler.compile_all()  # nothing loaded: raise every error
     compiler.check_contracts()
     for result in compiled.values():
         write_artifacts(result)
@@ -128,7 +142,7 @@ def run_workspace(
     ``sinks_for(member)`` gives the event sinks of one member's run. A member after a failed
     one still runs, without the assets downstream of what failed (those are ``skipped``).
     """
-    graph = compile_workspace(workspace, options)
+    graph = compile_workspace(workspace, options, keep_going=True)
     kinds = BUILT_KINDS.get(command, ("model", "seed"))
     chosen = Selection.from_options(options).evaluate(graph.manifest).assets
     chosen = {n for n in chosen if graph.manifest.nodes[n].resource_type in kinds}
@@ -165,9 +179,13 @@ def run_workspace(
             run.results.append((member, result))
             if result.summary is not None:
                 asset_of = {step.step_id: step.asset for step in result.plan.order}
-                outcomes = [(asset_of.get(s, s), o.status) for s, o in result.summary.outcomes.items()]
+                outcomes = [
+                    (asset_of.get(s, s), o.status) for s, o in result.summary.outcomes.items()
+                ]
                 built = {a for a, status in outcomes if status == "success"}
-                failed |= {f"{member}.{a}" for a, status in outcomes if status in ("failed", "blocked")}
+                failed |= {
+                    f"{member}.{a}" for a, status in outcomes if status in ("failed", "blocked")
+                }
                 write_contracts(compiled.project, compiled.manifest, built)
     return run
 
@@ -185,6 +203,7 @@ class WorkspaceRun:
     def exit_code(self) -> int:
         """The worst of the members' exit codes (1 when anything was skipped for a failure)."""
         codes = [r.exit_code for _, r in self.results]
+        codes += [err.exit_code for err in self.graph.errors.values()]
         return max([*codes, 1 if self.skipped else 0])
 
 
@@ -198,4 +217,3 @@ def downstream(manifest: Manifest, names: set[str]) -> set[str]:
             out.add(name)
             todo.extend(manifest.children.get(name, []))
     return out
-
