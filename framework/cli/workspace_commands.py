@@ -99,7 +99,13 @@ def workspace_group() -> None:
 @project_options
 @takes_workspace
 def members_command(workspace: Path | None, **kwargs: Any) -> None:
-    """List the members of the workspace, in the order their references build them."""
+    """List the members of the workspace, in the order their references build them.
+
+    \b
+    Examples:
+      orch workspace members
+      orch workspace members --workspace example_project
+    """
     from orch.load.workspace import load_workspace
     from orch.run.workspace import compile_workspace
 
