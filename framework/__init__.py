@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         failure_hook,
         success_hook,
     )
+    from orch.definitions import Definitions  # noqa: F401
     from orch.automation.alerts import post_webhook, webhook_on_failure  # noqa: F401
     from orch.automation.run_status import (  # noqa: F401
         RunStatusContext,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Definitions": "orch.definitions",
     "AssetContext": "orch.assets",
     "Config": "orch.assets",
     "Resource": "orch.assets",

@@ -72,6 +72,7 @@ def project_key(project: Project) -> str:
         *project.yaml_files,
         project.root / "selectors.yml",
         *(f for spec in project.unit_tests for f in spec.fixture_files),
+        *([project.root / project.config.definitions] if project.config.definitions else []),
     ]
     for path in sorted(set(paths)):
         try:
