@@ -36,7 +36,8 @@ def build_workspace(base: Path, root: Path, members: int) -> Path:
         member = root / f"m{i}"
         shutil.copytree(base / "models", member / "models")
         (member / "orch_project.yml").write_text(
-            f"name: m{i}\nprofile: m{i}\ndialect: duckdb\nmodels:\n  m{i}:\n    +materialized: table\n"
+            f"name: m{i}\nprofile: m{i}\ndialect: duckdb\n"
+            f"models:\n  m{i}:\n    +materialized: table\n"
         )
         (member / "profiles.yml").write_text(
             f"m{i}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"

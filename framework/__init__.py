@@ -24,7 +24,6 @@ if TYPE_CHECKING:
         failure_hook,
         success_hook,
     )
-    from orch.definitions import Definitions  # noqa: F401
     from orch.automation.alerts import post_webhook, webhook_on_failure  # noqa: F401
     from orch.automation.run_status import (  # noqa: F401
         RunStatusContext,
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
         schedule,
         sensor,
     )
+    from orch.definitions import Definitions  # noqa: F401
     from orch.ops import (  # noqa: F401
         Backoff,
         DynamicOut,

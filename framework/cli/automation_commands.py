@@ -13,6 +13,7 @@ from orch.cli.base import (
     cli,
     make_options,
     project_options,
+    takes_workspace,
 )
 from orch.config import RunOptions
 from orch.errors import SelectionError, suggestion
@@ -502,6 +503,7 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
 )
 @click.option("--poll-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
+@takes_workspace
 def daemon_command(
     max_concurrent_runs: int, launcher: str, poll_interval: float, **kwargs: Any
 ) -> None:
@@ -515,10 +517,18 @@ def daemon_command(
     Examples:
       orch daemon
       orch daemon --launcher subprocess --poll-interval 10
+      orch daemon --workspace .     (every member; a changed member is reloaded)
     """
     from orch.automation.daemon import Daemon
 
     options = make_options(kwargs)
+    if kwargs.get("workspace") is not None:  # every member, reloaded when its files change
+        from orch.cli.workspace_commands import daemon_across
+
+        return daemon_across(
+            kwargs["workspace"], options, launcher=launcher,
+            max_concurrent_runs=max_concurrent_runs, poll_interval=poll_interval,
+        )  # fmt: skip
     daemon = Daemon(
         options,
         launcher=launcher,

@@ -90,6 +90,27 @@ def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) 
         click.echo(note, err=True)
 
 
+def daemon_across(workspace_file: Path, options: Any, **daemon_args: Any) -> None:
+    """``orch daemon`` over every member: one loop, a changed member reloaded in place."""
+    import signal
+
+    from orch.automation.workspace_daemon import WorkspaceDaemon
+    from orch.load.workspace import load_workspace
+
+    workspace = load_workspace(workspace_file)
+    daemon = WorkspaceDaemon(workspace, options, report=click.echo, **daemon_args)
+    click.echo(
+        f"orch daemon: workspace of {len(workspace.members)} members "
+        f"({', '.join(workspace.members)}) (SIGTERM or Ctrl-C to stop)"
+    )
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: daemon.stop())
+    try:
+        daemon.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("orch daemon: stopped")
+
+
 @cli.group("workspace")
 def workspace_group() -> None:
     """Workspaces: several projects in one graph (orch_workspace.yml)."""

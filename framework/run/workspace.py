@@ -21,7 +21,7 @@ from orch.errors import UserError
 from orch.events import EventSink
 from orch.load.workspace import Workspace
 from orch.manifest import CheckNode, Manifest, Node, ProjectInfo
-from orch.run.workflow import RunResult, open_state, run_command
+from orch.run.workflow import Command, RunResult, open_state, run_command
 from orch.selection import Selection
 from orch.state.base import LockOwner
 
@@ -133,7 +133,7 @@ def merged_manifest(workspace: Workspace, compiler: WorkspaceCompiler) -> Manife
 def run_workspace(
     workspace: Workspace,
     options: RunOptions,
-    command: str,
+    command: Command,
     *,
     sinks_for: Callable[[str], Iterable[EventSink]] = lambda member: (),
 ) -> WorkspaceRun:
@@ -144,8 +144,8 @@ def run_workspace(
     """
     graph = compile_workspace(workspace, options, keep_going=True)
     kinds = BUILT_KINDS.get(command, ("model", "seed"))
-    chosen = Selection.from_options(options).evaluate(graph.manifest).assets
-    chosen = {n for n in chosen if graph.manifest.nodes[n].resource_type in kinds}
+    evaluated = Selection.from_options(options).evaluate(graph.manifest).assets
+    chosen = {n for n in evaluated if graph.manifest.nodes[n].resource_type in kinds}
     by_member = {m: names for m, names in graph.local(chosen).items() if names}
     run = WorkspaceRun(graph)
     run_id = uuid.uuid4().hex
