@@ -292,6 +292,7 @@ def _print_check_results(run: Any) -> None:
     show_default=True,
     help="json: one object per asset (status, reason, causes, partitions).",
 )
+@takes_workspace
 def status_command(output_format: str, **kwargs: Any) -> None:
     """Each asset's last materialization and whether it is up to date (and why not).
 
@@ -310,6 +311,10 @@ def status_command(output_format: str, **kwargs: Any) -> None:
     from orch.run.status import metadata_rows, status_json, status_report, storage_rows
 
     options = make_options(kwargs)
+    if kwargs.get("workspace") is not None:  # every member of orch_workspace.yml
+        from orch.cli.workspace_commands import status_across
+
+        return status_across(kwargs["workspace"], options, output_format)
     result = load_manifest(options, scoped=False)
     report = status_report(result.manifest, result.project, options)
     if output_format == "json":

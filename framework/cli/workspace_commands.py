@@ -28,7 +28,7 @@ def run_across(command: str, workspace_file: Path, options: Any, log_format: str
         click.echo(f"== {member} ({workspace.members[member].root.name}/)")
         return [ConsoleReporter()]
 
-    run = run_workspace(workspace, options, command, sinks_for=sinks_for)
+    run = run_workspace(workspace, options, command, sinks_for=sinks_for)  # type: ignore[arg-type]
     for member, err in run.graph.errors.items():  # the others were built all the same
         click.echo(
             redaction.scrub(f"Error: {member} did not load: {err.format_message()}"), err=True
@@ -88,6 +88,50 @@ def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) 
     note = unmatched_message(selected.unmatched, nothing_selected=nothing)
     if note:
         click.echo(note, err=True)
+
+
+def status_across(workspace_file: Path, options: Any, output_format: str) -> None:
+    """``orch status`` over the workspace: each member's assets of the selection, in order."""
+    from dataclasses import replace
+
+    from orch.cli.status_view import render_status
+    from orch.load.workspace import load_workspace
+    from orch.run.status import status_json, status_report
+    from orch.selection import Selection
+
+    workspace = load_workspace(workspace_file)
+    graph = compile_workspace_for(workspace, options)
+    chosen = Selection.from_options(options).evaluate(graph.manifest).assets
+    assets: list[dict[str, Any]] = []
+    for member, names in graph.local(chosen).items():
+        if not names:
+            continue
+        result = graph.compiled[member]
+        member_options = replace(
+            graph.compiler.options_for(workspace.members[member]), select=tuple(sorted(names))
+        )
+        report = status_report(result.manifest, result.project, member_options)
+        if output_format == "json":
+            for row in status_json(report):
+                assets.append({**row, "asset": f"{member}.{row['asset']}", "project": member})
+        else:
+            click.echo(f"== {member} ({graph.compiler.prefix(member) or './'})")
+            click.echo(render_status(report.rows))
+    if output_format == "json":
+        click.echo(json.dumps({"schema_version": 1, "assets": assets}, indent=2))
+    for member, err in graph.errors.items():
+        click.echo(
+            redaction.scrub(f"Error: {member} did not load: {err.format_message()}"), err=True
+        )
+    if graph.errors:
+        sys.exit(2)
+
+
+def compile_workspace_for(workspace: Any, options: Any) -> Any:
+    """The workspace graph, members that fail to load left out (their errors kept)."""
+    from orch.run.workspace import compile_workspace
+
+    return compile_workspace(workspace, options, keep_going=True)
 
 
 def daemon_across(workspace_file: Path, options: Any, **daemon_args: Any) -> None:

@@ -231,3 +231,23 @@ def test_members_in_different_warehouses_cannot_read_each_other(tmp_path: Path) 
     run = run_cli("build", "--workspace", ws)
     assert run.exit_code == 2
     assert "model 'finance.revenue' lives in another warehouse (duckdb:" in run.stderr
+
+
+def test_status_spans_members_and_other_commands_refuse_a_workspace(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path)
+    assert run_cli("build", "--workspace", ws, "-s", "finance.revenue").exit_code == 0
+    run = run_cli("status", "--workspace", ws, "-s", "finance.revenue+", "--output", "json")
+    assert run.exit_code == 0, run.output
+    import json
+
+    status = {a["asset"]: a["status"] for a in json.loads(run.stdout)["assets"]}
+    assert status == {
+        "finance.revenue": "up to date",
+        "marketing.bare": "never built",
+        "marketing.roi": "never built",
+    }
+    refused = run_cli("lineage", "--workspace", ws, "marketing.roi")
+    assert refused.exit_code == 2
+    assert "this command does not work across a workspace: run it for one member with " in (
+        refused.stderr
+    )
