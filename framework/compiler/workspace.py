@@ -222,7 +222,7 @@ def _compile_with(project: Project, options: RunOptions, view: MemberView) -> Co
     """compile_or_reuse for a project inside a workspace (its reads checked, then recorded)."""
     key = project_key(project)
     reused = reuse_manifest(project, key) if key else None
-    if reused is not None and _reads_unchanged(project, view):
+    if reused is not None and _reads_unchanged(project, view, reused.manifest):
         return reused
     models = importlib.import_module("orch.compiler.models")
     view.reads.clear()
@@ -240,7 +240,8 @@ def _compile_with(project: Project, options: RunOptions, view: MemberView) -> Co
     return result
 
 
-def _reads_unchanged(project: Project, view: MemberView) -> bool:
+def _reads_unchanged(project: Project, view: MemberView, manifest: Manifest) -> bool:
+    """Whether the models this member read from the others are as when it was compiled."""
     try:
         recorded = json.loads((project.target_dir / READS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -253,7 +254,6 @@ def _reads_unchanged(project: Project, view: MemberView) -> bool:
         view.models_of(other, None)
         if view.reads.get(other) != digest:
             return False
-    manifest = Manifest.read(project.target_dir / "manifest.json")
     for node in manifest.nodes.values():
         if node.resource_type == "source" and node.config.meta.get("workspace_member"):
             for child in manifest.children.get(node.name, []):
