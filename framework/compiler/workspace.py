@@ -18,7 +18,7 @@ import hashlib
 import importlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orch.compiler.artifacts import CompileResult, project_key, reuse_manifest
@@ -57,7 +57,7 @@ class MemberView:
     def models_of(self, project: str, where: Location | None) -> dict[str, ForeignModel]:
         """The models of member ``project``; compiles it first if needed."""
         models = self.compiler.catalog(project, reader=self.member, where=where)
-        self.reads[project] = catalog_digest(models)
+        self.reads[project] = self.compiler.digest(project)
         for name in models:
             self.compiler.readers.setdefault(f"{project}.{name}", set())
         return models
@@ -88,6 +88,7 @@ class WorkspaceCompiler:
         self.options = options
         self.results: dict[str, CompileResult] = {}
         self.catalogs: dict[str, dict[str, ForeignModel]] = {}
+        self.digests: dict[str, str] = {}
         self.order: list[str] = []  # members in the order they finished compiling
         self.readers: dict[str, set[str]] = {}  # 'member.model' -> 'reader (path)'
         self.errors: dict[str, UserError] = {}  # member -> why it did not load
@@ -164,6 +165,12 @@ class WorkspaceCompiler:
             result = self.compile(name)
             self.catalogs[name] = catalog_of(result.project, result.manifest)
         return self.catalogs[name]
+
+    def digest(self, name: str) -> str:
+        """The digest of member ``name``'s catalog (computed once)."""
+        if name not in self.digests:
+            self.digests[name] = catalog_digest(self.catalogs[name])
+        return self.digests[name]
 
     def prefix(self, name: str) -> str:
         """The member's folder as error paths show it ('' for the folder they are relative to)."""
@@ -307,8 +314,14 @@ def catalog_of(project: Project, manifest: Manifest) -> dict[str, ForeignModel]:
 
 def catalog_digest(models: dict[str, ForeignModel]) -> str:
     """A hash of what a consumer compiles against."""
-    data = json.dumps([asdict(m) for _, m in sorted(models.items())], sort_keys=True)
-    return hashlib.sha256(data.encode()).hexdigest()
+    h = hashlib.sha256()
+    for name, m in sorted(models.items()):
+        columns = json.dumps(m.columns, sort_keys=True)
+        h.update(
+            f"{name}|{m.database}|{m.schema_name}|{m.identifier}|{m.access}|{m.contract}|"
+            f"{columns}|{m.description}|{m.path}|{m.warehouse}\n".encode()
+        )
+    return h.hexdigest()
 
 
 def warehouse_key(project: Project) -> str:

@@ -120,7 +120,8 @@ def merged_manifest(workspace: Workspace, compiler: WorkspaceCompiler) -> Manife
         database=first.project.database,
         schema_name=first.project.schema_name,
     )
-    return Manifest(
+    return Manifest.model_construct(  # its parts are validated already: don't do it again
+        schema_version=first.schema_version,
         orch_version=first.orch_version,
         project=info,
         nodes=nodes,
