@@ -251,3 +251,27 @@ def test_status_spans_members_and_other_commands_refuse_a_workspace(tmp_path: Pa
     assert "this command does not work across a workspace: run it for one member with " in (
         refused.stderr
     )
+
+
+def test_access_from_config_and_an_ambiguous_bare_name(tmp_path: Path) -> None:
+    ws = make_workspace(
+        tmp_path,
+        {
+            "models/from_ledger.sql": "select * from {{ ref('finance', 'ledger') }}",
+            "models/bare.sql": "select id from finance.revenue",
+            "models/sources.yml": "sources:\n  - name: finance\n    tables:\n      - name: revenue\n",
+        },
+    )
+    ledger = ws / "finance/models/ledger.sql"
+    ledger.write_text("{{ config(access='public') }}\n" + ledger.read_text(), encoding="utf-8")
+    run = run_cli("ls", "--workspace", ws)
+    assert run.exit_code == 2
+    assert run.stderr.strip() == (
+        "Error: marketing/models/bare.sql:1:24: table 'finance.revenue' is ambiguous: it is the "
+        "source 'finance.revenue' and a model of workspace member 'finance'. Use "
+        "ref('finance', 'revenue') or source()"
+    )
+    (ws / "marketing/models/bare.sql").unlink()
+    listed = run_cli("ls", "--workspace", ws, "-s", "+marketing.from_ledger")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.split() == ["finance.ledger", "marketing.from_ledger"]
