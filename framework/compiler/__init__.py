@@ -20,7 +20,7 @@ def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> Comp
     project = load_project(options)
     workspace = attach_workspace(project, options)
     if workspace is not None:  # a workspace member: the other members are readable
-        return workspace.compile(project.name, project)
+        return workspace.compile(project.name, project, names)
     key = project_key(project)
     reused = reuse_manifest(project, key) if key else None
     if reused is not None:

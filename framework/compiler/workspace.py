@@ -98,8 +98,14 @@ class WorkspaceCompiler:
         """The command's options, pointed at one member (its own profile and target)."""
         return replace(self.options, project_dir=member.root, select=(), exclude=())
 
-    def compile(self, name: str, project: Project | None = None) -> CompileResult:
-        """Compile member ``name`` (reusing its manifest when nothing it reads changed)."""
+    def compile(
+        self, name: str, project: Project | None = None, names: set[str] | None = None
+    ) -> CompileResult:
+        """Compile member ``name`` (reusing its manifest when nothing it reads changed).
+
+        ``names`` scopes the compile to those models' ancestry, as in ``compile_or_reuse``
+        (for the member a command runs in; members read by others compile whole).
+        """
         if name in self.results:
             return self.results[name]
         if name in self.errors:
@@ -117,7 +123,7 @@ class WorkspaceCompiler:
                 project = project or load_project(self.options_for(member))
                 view = MemberView(self, name, warehouse_key(project))
                 project.foreign = view
-                result = _compile_with(project, self.options_for(member), view)
+                result = _compile_with(project, self.options_for(member), view, names)
             except UserError as err:
                 if not getattr(err, "shown_in_workspace", False):
                     err = in_member(err, self.prefix(name))
@@ -225,7 +231,9 @@ def _flat(err: UserError) -> list[UserError]:
     return list(err.errors) if isinstance(err, ErrorGroup) else [err]
 
 
-def _compile_with(project: Project, options: RunOptions, view: MemberView) -> CompileResult:
+def _compile_with(
+    project: Project, options: RunOptions, view: MemberView, names: set[str] | None = None
+) -> CompileResult:
     """compile_or_reuse for a project inside a workspace (its reads checked, then recorded)."""
     key = project_key(project)
     reused = reuse_manifest(project, key) if key else None
@@ -233,7 +241,9 @@ def _compile_with(project: Project, options: RunOptions, view: MemberView) -> Co
         return reused
     models = importlib.import_module("orch.compiler.models")
     view.reads.clear()
-    result: CompileResult = models.compile_project(options, None, project=project, write_files=True)
+    result: CompileResult = models.compile_project(
+        options, names, project=project, write_files=True
+    )
     for node in result.manifest.nodes.values():
         member = (
             node.config.meta.get("workspace_member") if node.resource_type == "source" else None
@@ -241,9 +251,10 @@ def _compile_with(project: Project, options: RunOptions, view: MemberView) -> Co
         if member is not None:
             for child in result.manifest.children.get(node.name, []):
                 view.note_read(node.name, result.manifest.nodes[child].path or child)
-    reads_path = project.target_dir / READS_FILE
-    reads_path.parent.mkdir(parents=True, exist_ok=True)
-    reads_path.write_text(json.dumps(view.reads, sort_keys=True), encoding="utf-8")
+    if not result.scoped:  # what a full manifest was compiled against (its reuse checks it)
+        reads_path = project.target_dir / READS_FILE
+        reads_path.parent.mkdir(parents=True, exist_ok=True)
+        reads_path.write_text(json.dumps(view.reads, sort_keys=True), encoding="utf-8")
     return result
 
 
