@@ -259,7 +259,9 @@ def test_access_from_config_and_an_ambiguous_bare_name(tmp_path: Path) -> None:
         {
             "models/from_ledger.sql": "select * from {{ ref('finance', 'ledger') }}",
             "models/bare.sql": "select id from finance.revenue",
-            "models/sources.yml": "sources:\n  - name: finance\n    tables:\n      - name: revenue\n",
+            "models/sources.yml": (
+                "sources:\n  - name: finance\n    tables:\n      - name: revenue\n"
+            ),
         },
     )
     ledger = ws / "finance/models/ledger.sql"
@@ -275,3 +277,17 @@ def test_access_from_config_and_an_ambiguous_bare_name(tmp_path: Path) -> None:
     listed = run_cli("ls", "--workspace", ws, "-s", "+marketing.from_ledger")
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.split() == ["finance.ledger", "marketing.from_ledger"]
+
+
+def test_workspace_members_lists_reference_order(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path)
+    run = run_cli("workspace", "members", "--workspace", ws)
+    assert run.exit_code == 0, run.output
+    lines = [line.split() for line in run.stdout.splitlines()]
+    assert lines == [
+        ["finance", "finance/", "2", "assets"],
+        ["marketing", "marketing/", "3", "assets", "reads", "finance"],
+    ]
+    both = run_cli("ls", "--workspace", ws, "--project-dir", ws / "finance")
+    assert both.exit_code == 2
+    assert "--workspace and --project-dir cannot be combined" in both.stderr
