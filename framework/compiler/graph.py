@@ -110,8 +110,7 @@ class _Resolver:
                 )
                 if known
                 else f"The only known project is '{self.project.name}' (this one; orch does not "
-                f"install dbt packages): write ref('{target}'), or list both projects in an "
-                "orch_workspace.yml",
+                f"install dbt packages): write ref('{target}')",
             )
         return errors
 
