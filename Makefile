@@ -14,10 +14,12 @@ $(BIN)/orch: pyproject.toml
 install: $(BIN)/orch
 
 ## Build every asset of the example project into example_project/warehouse.duckdb, then run
-## its op job (jobs/customer_value_model.py: a model trained on the customers mart).
+## its op job (jobs/customer_value_model.py: a model trained on the customers mart), then the
+## workspace (example_project/orch_workspace.yml): marketing/ reads the public customers model.
 demo: install
 	$(BIN)/orch build --project-dir example_project
 	$(BIN)/orch job run customer_value_model --project-dir example_project
+	$(BIN)/orch build --workspace example_project --changed
 	$(BIN)/orch status --project-dir example_project
 
 ## Run the test suite (browser tests need Debian's chromium: apt-get install chromium).
@@ -38,4 +40,5 @@ bench: install
 	$(BIN)/python bench/bench_build.py
 
 clean:
-	rm -rf $(VENV) example_project/target example_project/.orch example_project/warehouse.duckdb
+	rm -rf $(VENV) example_project/target example_project/.orch example_project/warehouse.duckdb \
+		example_project/marketing/target example_project/marketing/.orch

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         sensor,
     )
     from orch.conditions import eager, max_lag, on_cron, on_missing  # noqa: F401
+    from orch.definitions import Definitions  # noqa: F401
     from orch.ops import (  # noqa: F401
         Backoff,
         DynamicOut,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Definitions": "orch.definitions",
     "AssetContext": "orch.assets",
     "Config": "orch.assets",
     "Resource": "orch.assets",

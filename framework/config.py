@@ -593,6 +593,8 @@ class ProjectConfig(OrchModel):
     snapshot_paths: list[str] = Field(default_factory=list)
     sensor_paths: list[str] = Field(default_factory=lambda: ["sensors"])
     job_paths: list[str] = Field(default_factory=lambda: ["jobs"])
+    # a module holding one orch.Definitions(...) (orch.load.definitions)
+    definitions: str | None = None
     target_path: str = "target"
     log_path: str = "logs"
     packages_install_path: str | None = None

@@ -562,7 +562,9 @@ def sensor_files(project: Project) -> list[Path]:
         base = project.root / folder
         if base.is_dir():
             files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    return sorted(files)
+    if project.definitions is not None:  # the files of a Definitions' schedules and sensors
+        files.extend(project.definitions.sensor_files)
+    return sorted(set(files))
 
 
 def job_files(project: Project) -> list[Path]:
@@ -572,7 +574,9 @@ def job_files(project: Project) -> list[Path]:
         base = project.root / folder
         if base.is_dir():
             files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    return sorted(files)
+    if project.definitions is not None:  # the files of a Definitions' op jobs
+        files.extend(project.definitions.job_files)
+    return sorted(set(files))
 
 
 def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDefinition]:

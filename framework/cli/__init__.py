@@ -19,6 +19,7 @@ from orch.cli import (
     run_commands,
     source_commands,
     ui_commands,
+    workspace_commands,
 )
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
@@ -48,4 +49,5 @@ __all__ = [
     "run_commands",
     "source_commands",
     "ui_commands",
+    "workspace_commands",
 ]

@@ -13,6 +13,7 @@ from orch.cli.base import (
     cli,
     make_options,
     project_options,
+    takes_workspace,
 )
 from orch.config import RunOptions
 from orch.errors import SelectionError, suggestion
@@ -504,6 +505,7 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
               help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
 @click.option("--max-assets-per-run", type=click.IntRange(min=1), default=500, show_default=True,
               help="Automation conditions: the most assets one run builds.")  # fmt: skip
+@takes_workspace
 def daemon_command(
     max_concurrent_runs: int,
     launcher: str,
@@ -523,10 +525,18 @@ def daemon_command(
     Examples:
       orch daemon
       orch daemon --launcher subprocess --poll-interval 10
+      orch daemon --workspace .     (every member; a changed member is reloaded)
     """
     from orch.automation.daemon import Daemon
 
     options = make_options(kwargs)
+    if kwargs.get("workspace") is not None:  # every member, reloaded when its files change
+        from orch.cli.workspace_commands import daemon_across
+
+        return daemon_across(
+            kwargs["workspace"], options, launcher=launcher,
+            max_concurrent_runs=max_concurrent_runs, poll_interval=poll_interval,
+        )  # fmt: skip
     daemon = Daemon(
         options,
         launcher=launcher,

@@ -107,9 +107,15 @@ def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--project-dir",
         type=click.Path(path_type=Path),
-        default=".",
-        show_default=True,
-        help="Folder holding orch_project.yml (or dbt_project.yml).",
+        multiple=True,
+        help="Folder holding orch_project.yml (or dbt_project.yml)  [default: .]",
+    )
+    @click.option(
+        "--workspace",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="orch_workspace.yml (or its folder): act on all its member projects "
+        "(default: the one found from the current folder upward, outside a project).",
     )
     @click.option(
         "--profiles-dir",
@@ -124,6 +130,7 @@ def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _workspace_kwargs(kwargs, takes_workspace=getattr(func, "takes_workspace", False))
         logging.basicConfig(
             level=logging.DEBUG if kwargs["debug"] else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
@@ -131,6 +138,50 @@ def project_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def takes_workspace(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a command that works across a workspace (it receives ``workspace``: a file or None).
+
+    Put it below ``@project_options``.
+    """
+    func.takes_workspace = True  # type: ignore[attr-defined]
+    return func
+
+
+def _workspace_kwargs(kwargs: dict[str, Any], *, takes_workspace: bool) -> None:
+    """``--project-dir`` once at most; ``--workspace``, or the workspace found from the current
+    folder upward when no project is given or here, for the commands that take one."""
+    from orch.load.workspace import PROJECT_FILES, find_workspace_file, workspace_path
+
+    dirs: tuple[Path, ...] = kwargs["project_dir"]
+    if len(dirs) > 1:
+        shown = " and ".join(f"'{d}'" for d in dirs)
+        raise click.UsageError(
+            f"--project-dir is given {len(dirs)} times ({shown}): give it once. To act on "
+            "several projects, list them in an orch_workspace.yml and pass --workspace"
+        )
+    given: Path | None = kwargs.pop("workspace")
+    if given is not None and dirs:
+        raise click.UsageError(
+            "--workspace and --project-dir cannot be combined: --project-dir acts on one "
+            "project, --workspace on all members of the workspace"
+        )
+    kwargs["project_dir"] = dirs[0] if dirs else Path(".")
+    if given is not None and not takes_workspace:
+        raise click.UsageError(
+            "this command does not work across a workspace: run it for one member with "
+            "--project-dir MEMBER"
+        )
+    found: Path | None = None
+    if given is not None:
+        found = workspace_path(given)
+    elif takes_workspace and not dirs and not any(Path(n).is_file() for n in PROJECT_FILES):
+        found = find_workspace_file(Path.cwd())
+    if takes_workspace:
+        kwargs["workspace"] = found
+        if found is not None:
+            kwargs["project_dir"] = found.parent
 
 
 class MultiValueOption(click.Option):

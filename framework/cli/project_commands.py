@@ -14,6 +14,7 @@ from orch.cli.base import (
     make_options,
     project_options,
     selection_options,
+    takes_workspace,
 )
 from orch.config import RunOptions
 from orch.errors import SelectionError, suggestion
@@ -128,6 +129,7 @@ def _counts(manifest: Manifest) -> str:
     type=click.Choice(["model", "seed", "source", "check"]),
     help="Only these kinds.",
 )
+@takes_workspace
 def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> None:
     """List the assets (and checks) a selection contains, in dependency order.
 
@@ -140,10 +142,14 @@ def ls_command(output: str, resource_type: tuple[str, ...], **kwargs: Any) -> No
     from orch.selection import Selection, unmatched_message
 
     options = make_options(kwargs)
+    kinds = set(resource_type)
+    if kwargs.get("workspace") is not None:  # every member of orch_workspace.yml
+        from orch.cli.workspace_commands import ls_across
+
+        return ls_across(kwargs["workspace"], options, output, kinds)
     result = load_manifest(options, scoped=False)
     manifest = result.manifest
     selected = Selection.from_options(options).evaluate(manifest)
-    kinds = set(resource_type)
     for name in manifest.topological_names():
         node = manifest.nodes[name]
         if name not in selected.assets or (kinds and node.resource_type not in kinds):

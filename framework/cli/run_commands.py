@@ -15,6 +15,7 @@ from orch.cli.base import (
     make_options,
     project_options,
     selection_options,
+    takes_workspace,
 )
 
 # --------------------------------------------------------------------------- build / run / seed
@@ -73,6 +74,10 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
         end=kwargs.get("end"),
         checks=kwargs.get("checks") or "built",
     )
+    if kwargs.get("workspace") is not None:  # every member of orch_workspace.yml
+        from orch.cli.workspace_commands import run_across
+
+        return run_across(command, kwargs["workspace"], options, kwargs["log_format"])
     sink = JsonLinesReporter() if kwargs["log_format"] == "json" else ConsoleReporter()
     result = run_command(options, command, sinks=[sink])  # type: ignore[arg-type]
     for warning in result.compiled.warnings:
@@ -101,6 +106,7 @@ def _print_plan(result: Any) -> None:
               show_default=True,
               help="built: the checks of what this run builds (checks of assets skipped as up "
                    "to date keep their last result); all: every selected check.")  # fmt: skip
+@takes_workspace
 def build_command(**kwargs: Any) -> None:
     """Load seeds, build models (and run their checks) in dependency order.
 
@@ -123,6 +129,7 @@ def build_command(**kwargs: Any) -> None:
 @selection_options
 @run_options
 @partition_options
+@takes_workspace
 def run_command_cli(**kwargs: Any) -> None:
     """Build models only (no seeds, no checks).
 
@@ -138,6 +145,7 @@ def run_command_cli(**kwargs: Any) -> None:
 @project_options
 @selection_options
 @run_options
+@takes_workspace
 def seed_command(**kwargs: Any) -> None:
     """Load seeds (CSV files in seeds/) as tables.
 
@@ -290,6 +298,7 @@ def _print_check_results(run: Any) -> None:
     is_flag=True,
     help="Also print a diff for each asset whose code changed since it was built.",
 )
+@takes_workspace
 def status_command(output_format: str, show_diff: bool, **kwargs: Any) -> None:
     """Each asset's last materialization and whether it is up to date (and why not).
 
@@ -310,6 +319,10 @@ def status_command(output_format: str, show_diff: bool, **kwargs: Any) -> None:
     from orch.run.status import metadata_rows, status_json, status_report, storage_rows
 
     options = make_options(kwargs)
+    if kwargs.get("workspace") is not None:  # every member of orch_workspace.yml
+        from orch.cli.workspace_commands import status_across
+
+        return status_across(kwargs["workspace"], options, output_format)
     result = load_manifest(options, scoped=False)
     report = status_report(result.manifest, result.project, options)
     if output_format == "json":

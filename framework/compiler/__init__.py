@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from orch.compiler.artifacts import CompileResult, project_key, reuse_manifest
+from orch.compiler.workspace import attach_workspace
 from orch.config import RunOptions
 from orch.load.project import load_project
 
@@ -17,6 +18,9 @@ from orch.load.project import load_project
 def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> CompileResult:
     """The manifest on disk when no input changed since it was written; else a compile."""
     project = load_project(options)
+    workspace = attach_workspace(project, options)
+    if workspace is not None:  # a workspace member: the other members are readable
+        return workspace.compile(project.name, project, names)
     key = project_key(project)
     reused = reuse_manifest(project, key) if key else None
     if reused is not None:

@@ -68,6 +68,7 @@ def project_key(project: Project) -> str:
         project.target.model_dump_json(),
         json.dumps(project.variables, sort_keys=True, default=str),
         json.dumps(sorted(project.macro_files.items())),
+        project.foreign.identity() if project.foreign is not None else "",
     ]
     macros = "".join(project.macro_files.values()).encode()
     if any(marker in macros for marker in VOLATILE_MARKERS):
@@ -81,6 +82,7 @@ def project_key(project: Project) -> str:
         project.root / "selectors.yml",
         *(p.folder / "dbt_project.yml" for p in project.packages.values()),
         *(f for spec in project.unit_tests for f in spec.fixture_files),
+        *([project.root / project.config.definitions] if project.config.definitions else []),
     ]
     for path in sorted(set(paths)):
         try:

@@ -3,6 +3,8 @@
 A reference resolves, in order: a ``ref()``/``source()`` marker to what it names; ``{{ this }}`` to
 the model itself (no edge); a bare name to a model or seed, else to a uniquely named source table;
 ``schema.name`` to a declared source (by source name or schema) or a model in that schema.
+In a workspace, ``ref('finance', 'revenue')`` and a bare ``finance.revenue`` name a public model of
+the member ``finance``: it joins the graph as a source table ``finance.revenue`` of this project.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from orch.config import ColumnProperties, SourceProperties, SourceTableProperties
 from orch.dag import DAG
 from orch.errors import (
     AmbiguousReferenceError,
     CycleError,
+    DuplicateNameError,
     Location,
     ProjectError,
     UnknownReferenceError,
@@ -24,6 +28,7 @@ from orch.errors import (
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project, SourceTable
 from orch.load.rendering import THIS_MARKER
+from orch.load.workspace import ForeignModel
 from orch.sql import TableRef
 
 SELF = "<this>"
@@ -64,6 +69,7 @@ class _Resolver:
                 for table in {src.table.name, ident}:
                     self.by_schema[(qualifier.lower(), table.lower())] = name
         self.models_lower = {n.lower(): n for n in [*project.models, *project.seeds, *extra_assets]}
+        self.foreign_ok: dict[str, str] = {}  # marker -> the foreign asset it names
 
     def known(self) -> list[str]:
         return [
@@ -74,15 +80,18 @@ class _Resolver:
         ]
 
     def foreign_refs(self, model: ParsedModel) -> dict[str, UserError]:
-        """marker -> the error for each ``ref('project', 'model')`` naming an unknown project.
+        """marker -> the error for each ``ref('project', 'model')`` that cannot be read.
 
-        The only project orch knows is the one it loads (dbt packages are not installed), so
-        ``ref('<this project>', 'model')`` is ``ref('model')`` and any other project is an error
-        rather than a silent read of the local model of that name.
+        ``ref('<this project>', 'model')`` is ``ref('model')``. Another project must be a member
+        of this project's workspace and the model public there; orch installs no dbt packages,
+        so outside a workspace any other project is an error rather than a silent read of the
+        local model of that name.
         """
         errors: dict[str, UserError] = {}
+        foreign = self.project.foreign
         for marker, other in sorted(model.recording.ref_projects.items()):
             target = model.recording.refs[marker]
+            where = _marker_location(model, "ref", target, project=other)
             if other == self.project.name or other in self.project.packages:
                 owner = self.project.models.get(target) or self.project.seeds.get(target)
                 if owner is None or (owner.package or self.project.name) == other:
@@ -90,15 +99,27 @@ class _Resolver:
                 errors[marker] = UnknownReferenceError(
                     f"ref('{other}', '{target}'): '{target}' is not in '{other}' but in "
                     f"'{owner.package or self.project.name}'",
-                    location=_marker_location(model, "ref", target, project=other),
+                    location=where,
                     hint=f"Write ref('{owner.package or self.project.name}', '{target}') or "
                     f"ref('{target}')",
                 )
                 continue
+            if foreign is not None and other in foreign.members:
+                try:
+                    self.foreign_ok[marker] = self.foreign_model(other, target, where)
+                except UserError as err:
+                    errors[marker] = err
+                continue
+            known = sorted(foreign.members) if foreign is not None else []
             errors[marker] = UnknownReferenceError(
                 f"ref('{other}', '{target}') names the project '{other}', which orch does not know",
-                location=_marker_location(model, "ref", target, project=other),
-                hint=suggestion(other, [self.project.name, *self.project.packages])
+                location=where,
+                hint=(
+                    suggestion(other, known, closest=True)
+                    or f"Workspace members: {', '.join(known)}; or write ref('{target}')"
+                )
+                if known
+                else suggestion(other, [self.project.name, *self.project.packages])
                 or (
                     f"Known: '{self.project.name}' (this project) and the packages installed in "
                     f"dbt_packages/ ({', '.join(sorted(self.project.packages)) or 'none'})"
@@ -109,8 +130,49 @@ class _Resolver:
             )
         return errors
 
+    def foreign_model(self, project: str, name: str, where: Location) -> str:
+        """The asset a public model of member ``project`` is in this graph (a source table)."""
+        assert self.project.foreign is not None
+        models = self.project.foreign.models_of(project, where)
+        found = models.get(name)
+        if found is None:
+            raise UnknownReferenceError(
+                f"project '{project}' has no model '{name}'",
+                location=where,
+                hint=suggestion(name, models, closest=True) or "Check the model's name",
+            )
+        if found.access != "public":
+            raise ProjectError(
+                f"model '{found.asset}' is {found.access}: only public models can be read from "
+                "another project",
+                location=where,
+                hint=f"Set 'access: public' on '{name}' in project '{project}' "
+                f"({found.path}), or read one of its public models",
+            )
+        here = self.project.foreign.warehouse()
+        if found.warehouse != here:
+            raise ProjectError(
+                f"model '{found.asset}' lives in another warehouse ({found.warehouse}) than "
+                f"project '{self.project.name}' ({here})",
+                location=where,
+                hint="Members that read each other must share a warehouse (they may use "
+                "different schemas): point both profiles at the same database",
+            )
+        existing = self.project.sources.get(found.asset)
+        if existing is not None and existing.source.meta.get("workspace_member") != project:
+            raise DuplicateNameError(
+                f"source '{found.asset}' has the name of model '{name}' of member '{project}'",
+                location=Location(existing.path),
+                hint="Rename the source: a workspace member's name is taken by its models",
+            )
+        if existing is None:
+            self.project.sources[found.asset] = foreign_source(found, where.path)
+        return found.asset
+
     def resolve(self, model: ParsedModel, ref: TableRef) -> str:
         rec = model.recording
+        if ref.name in self.foreign_ok:
+            return self.foreign_ok[ref.name]
         if ref.name in rec.refs:
             target = rec.refs[ref.name]
             if target in self.project.models or target in self.project.seeds:
@@ -158,8 +220,18 @@ class _Resolver:
                 )
         else:
             found_src = self.by_schema.get((ref.db.lower(), ref.name.lower()))
+            member = self.member_named(ref)
+            if found_src is not None and member is not None:
+                raise AmbiguousReferenceError(
+                    f"table '{ref.dotted}' is ambiguous: it is the source '{found_src}' and a "
+                    f"model of workspace member '{member}'",
+                    location=_bare_location(model, ref),
+                    hint=f"Use ref('{member}', '{ref.name}') or source()",
+                )
             if found_src is not None:
                 return found_src
+            if member is not None:
+                return self.foreign_model(member, ref.name, _bare_location(model, ref))
             schemas = {self.project.target.schema_.lower(), "main"}
             if ref.db.lower() in schemas and ref.name.lower() in self.models_lower:
                 return self.models_lower[ref.name.lower()]
@@ -171,6 +243,33 @@ class _Resolver:
             or "It is neither a model, a seed nor a declared source: add a model file, or declare "
             "the source in YAML",
         )
+
+    def member_named(self, ref: TableRef) -> str | None:
+        """The workspace member a bare ``member.table`` name reads, if ``member`` is one."""
+        foreign = self.project.foreign
+        if foreign is None or ref.db is None or ref.catalog is not None:
+            return None
+        return next((m for m in sorted(foreign.members) if m.lower() == ref.db.lower()), None)
+
+
+def foreign_source(model: ForeignModel, path: str) -> SourceTable:
+    """Another member's model as a source table of the consumer (it is built over there)."""
+    table = SourceTableProperties(
+        name=model.name,
+        identifier=model.identifier,
+        description=model.description,
+        columns=[ColumnProperties(name=c, data_type=t) for c, t in model.columns.items()],
+    )
+    source = SourceProperties.model_validate(
+        {
+            "name": model.project,
+            "database": model.database,
+            "schema": model.schema_name,
+            "tables": [table],
+            "meta": {"workspace_member": model.project},
+        }
+    )
+    return SourceTable(source=source, table=table, path=path)
 
 
 def resolve_graph(

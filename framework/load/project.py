@@ -52,8 +52,10 @@ from orch.errors import (
 from orch.load import dbt, dbt_packages
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.dbt_packages import InstalledPackage
+from orch.load.definitions import LoadedDefinitions, merge_resources, read_definitions
 from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
+from orch.load.workspace import ForeignModels
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
 
@@ -138,6 +140,9 @@ class Project:
     packages: dict[str, InstalledPackage] = field(default_factory=dict)
     package_variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     dispatch: dict[str, list[str]] = field(default_factory=dict)  # dbt's dispatch: search orders
+    # the other members of its workspace (orch.compiler.workspace), None outside one
+    foreign: ForeignModels | None = None
+    definitions: LoadedDefinitions | None = None  # what the `definitions:` module declares
 
     @property
     def name(self) -> str:
@@ -234,6 +239,8 @@ def load_project(
         project.dispatch = dbt_packages.dispatch_orders(config.dispatch, doc)
         notes.extend(dbt.check_flags(config.flags, doc))
     _discover(project)
+    if config.definitions:
+        _add_definitions(project, config.definitions, doc.location(("definitions",)))
     project.warnings.extend(notes)
     if flavor == "dbt":
         dbt.check_unsupported(project)
@@ -247,6 +254,27 @@ def _uses_target(data: Any) -> bool:
     if isinstance(data, list):
         return any(_uses_target(v) for v in data)
     return isinstance(data, str) and "{{" in data and "target" in data
+
+
+def _add_definitions(project: Project, rel_path: str, where: Location) -> None:
+    """Join what the ``definitions:`` module lists to the discovered files and settings."""
+    loaded = read_definitions(project.root, rel_path, where)
+    known = {m.path for m in project.models.values()}
+    for rel, file in loaded.model_files.items():
+        if rel in known:
+            continue  # a file in models/ listed as well
+        other = project.models.get(file.stem) or project.seeds.get(file.stem)
+        if other is not None:
+            raise DuplicateNameError(
+                f"two files define the asset '{file.stem}': {other.path} and {rel}",
+                location=Location(rel),
+                hint="Rename one of them (model files are named after their stem)",
+            )
+        project.models[file.stem] = ModelFile(file.stem, rel, file, "python")
+    if loaded.resources:
+        resources = merge_resources(project.config.resources, loaded, where)
+        project.config = project.config.model_copy(update={"resources": resources})
+    project.definitions = loaded
 
 
 def _dbt_duckdb_path(root: Path, target: TargetConfig) -> tuple[TargetConfig, list[str]]:
@@ -606,6 +634,7 @@ def _discover(project: Project) -> None:
     docs.save()
 
     has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
+    has_jobs = has_jobs or cfg.definitions is not None
     if not project.models and not project.seeds and not errors and not has_jobs:
         folders = ", ".join(f"{p}/" for p in cfg.model_paths)
         errors.append(

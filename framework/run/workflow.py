@@ -6,6 +6,7 @@ what a killed run left → execute → record. Library code: it returns results,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -117,6 +118,7 @@ def run_command(
     extra_steps: Callable[[Manifest, set[str]], set[str]] | None = None,
     run_id: str | None = None,
     run_args: dict[str, Any] | None = None,
+    take_lock: bool = True,
 ) -> RunResult:
     """Run ``build``/``run``/``seed`` for the options' selection and return what happened.
 
@@ -125,6 +127,8 @@ def run_command(
     are recorded with the run (a backfill's identity, for resuming it). ``hook_factory`` makes
     the run's step hook from the open adapter, the run id and the event sink (by default
     ``build`` runs the checks of what it builds: :class:`~orch.run.checks.CheckHook`).
+    ``take_lock=False``: the caller holds the target's run lock (a run across workspace members
+    takes every member's lock first, :mod:`orch.run.workspace`).
     """
     compiled = compiled or compile_for(options)
     manifest = compiled.manifest
@@ -150,7 +154,12 @@ def run_command(
         run_id = run_id or uuid.uuid4().hex  # the daemon passes the id it claimed
         # The run lock first: a second build on the target then names the holder (pid, start
         # time) instead of failing on the warehouse file the first one has open.
-        with state.acquire_lock(project.target_name, LockOwner(command, run_id)):
+        lock = (
+            state.acquire_lock(project.target_name, LockOwner(command, run_id))
+            if take_lock
+            else contextlib.nullcontext()
+        )
+        with lock:
             adapter = get_adapter(project.target, project.root)
             adapter.open()
             try:
