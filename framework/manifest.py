@@ -105,6 +105,10 @@ class Node(ArtifactModel):
     depends_on: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnInfo] = Field(default_factory=dict)
     column_lineage: dict[str, list[ColumnRef]] = Field(default_factory=dict)
+    # change classification (orch.run.change): a hash per output column of its resolved
+    # expression and row clauses, and every upstream column the SQL references (None: unknown)
+    column_versions: dict[str, str] = Field(default_factory=dict)
+    reads: dict[str, list[str]] | None = None
     description: str = ""
     fingerprint: str = ""
     python: PythonInfo | None = None

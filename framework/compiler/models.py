@@ -29,7 +29,12 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
-from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
+from orch.compiler.lineage import (
+    column_lineage,
+    column_versions,
+    output_columns,
+    resolvable_as_written,
+)
 from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
@@ -88,7 +93,9 @@ from sqlglot import exp
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "orch_cache.json"
-COMPILED_KEYS = frozenset({"compiled", "compiled_incremental", "columns", "lineage"})
+COMPILED_KEYS = frozenset(
+    {"compiled", "compiled_incremental", "columns", "lineage", "versions", "reads"}
+)
 
 
 def target_dialect(project: Project) -> str:
@@ -526,6 +533,8 @@ class _Compiler:
             depends_on=sorted(self.graph.dag.parents(model.name)),
             columns=columns,
             column_lineage=lineage,
+            column_versions=cached["versions"],
+            reads=cached["reads"],
             description=description,
             fingerprint=fingerprint_of(
                 model.sql_fingerprint,
@@ -628,12 +637,14 @@ class _Compiler:
             compiled_inc = self._compile_variant(
                 model, model.incremental, refs.get("incremental", []), relation, filters
             )
-        columns, lineage = self._lineage(model, refs.get("full", []))
+        columns, lineage, versions, reads = self._lineage(model, refs.get("full", []))
         return {
             "compiled": compiled,
             "compiled_incremental": compiled_inc,
             "columns": columns,
             "lineage": lineage,
+            "versions": versions,
+            "reads": reads,
         }
 
     def _compile_variant(
@@ -701,7 +712,11 @@ class _Compiler:
 
     def _lineage(
         self, model: ParsedModel, refs: list[ResolvedRef]
-    ) -> tuple[list[str] | None, dict[str, list[list[str]]]]:
+    ) -> tuple[
+        list[str] | None, dict[str, list[list[str]]], dict[str, str], dict[str, list[str]] | None
+    ]:
+        """Output columns, column lineage, column versions and the upstream columns read
+        (None: unknown, a ``*`` over a relation whose columns are not known)."""
         assets: list[str] = []
         mapping: dict[str, exp.Table] = {}
         schema: dict[str, dict[str, str]] = {}
@@ -725,7 +740,7 @@ class _Compiler:
         else:
             qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
         if qualified is None:
-            return output_columns(query), {}
+            return output_columns(query), {}, {}, None
 
         def asset_of(table: exp.Table) -> str | None:
             name = table.name
@@ -735,9 +750,15 @@ class _Compiler:
             return None
 
         lineage = column_lineage(qualified, asset_of)
-        return output_columns(qualified), {
-            col: [list(pair) for pair in pairs] for col, pairs in lineage.items()
-        }
+        versions, reads = column_versions(qualified, asset_of)
+        if output_columns(qualified) is None:  # a * left unexpanded: what it reads is unknown
+            return None, {}, {}, None
+        return (
+            output_columns(qualified),
+            {col: [list(pair) for pair in pairs] for col, pairs in lineage.items()},
+            versions,
+            reads,
+        )
 
 
 # --------------------------------------------------------------------------- helpers

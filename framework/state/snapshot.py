@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orch.state.base import StateReader
-from orch.state.records import CheckResultRecord, MaterializationRecord, RunRecord
+from orch.state.records import (
+    CheckResultRecord,
+    MaterializationRecord,
+    ObservationRecord,
+    RunRecord,
+)
 
 RUNS_PER_ASSET = 10
 CHECK_HISTORY = 10
@@ -32,6 +37,7 @@ class StateSnapshot:
     history: dict[str, list[MaterializationRecord]] = field(default_factory=dict)
     check_history: dict[str, list[CheckResultRecord]] = field(default_factory=dict)
     last_finished: dict[str, datetime] = field(default_factory=dict)
+    observations: dict[str, ObservationRecord] = field(default_factory=dict)  # by source
 
     @classmethod
     def read(
@@ -59,6 +65,7 @@ class StateSnapshot:
             return snap
         names = None if assets is None else sorted(set(assets))
         snap.latest = reader.latest_materializations(names, target=target)
+        snap.observations = reader.latest_observations(target=target)
         if detail:
             snap.attempts = reader.latest_attempts(names, target=target)
             snap.failures = {k: r for k, r in snap.attempts.items() if r.status == "failed"}
