@@ -250,6 +250,33 @@ class Adapter(ABC):
         """``count(*)`` of a relation."""
         return int(self.fetch_rows(f"SELECT COUNT(*) FROM {self.render(relation)}")[0][0])
 
+    def content_fingerprint_sql(
+        self, relation: Relation, columns: Sequence[str], where_sql: str | None = None
+    ) -> str:
+        """One query returning ``count(*)``, an order-independent hash aggregate per column and
+        one of whole rows: what :meth:`content_fingerprint` reads (one scan of the relation)."""
+        quoted = [self.quote(c) for c in columns]
+        parts = ["COUNT(*)", *(self.hash_aggregate([q]) for q in quoted)]
+        parts.append(self.hash_aggregate(quoted) if quoted else "0")
+        where = f" WHERE {where_sql}" if where_sql else ""
+        return f"SELECT {', '.join(parts)} FROM {self.render(relation)}{where}"
+
+    def hash_aggregate(self, expressions: Sequence[str]) -> str:
+        """An order-independent hash of the values of ``expressions`` over all rows, as text.
+
+        DuckDB's flavour: the sum (a HUGEINT, so duplicates never cancel out) of ``hash()``.
+        """
+        return f"CAST(SUM(HASH({', '.join(expressions)})) AS VARCHAR)"
+
+    def content_fingerprint(
+        self, relation: Relation, where_sql: str | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        """``(rows, {column: hash}, hash of whole rows)`` of a table, computed in the warehouse."""
+        names = [c.name for c in self.columns(relation)]
+        row = self.fetch_rows(self.content_fingerprint_sql(relation, names, where_sql))[0]
+        hashes = [str(v) for v in row[1:]]
+        return int(row[0]), dict(zip(names, hashes[:-1], strict=True)), hashes[-1]
+
     # ---------------------------------------------------------------- names and SQL
 
     def quote(self, identifier: str) -> str:

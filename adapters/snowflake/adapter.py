@@ -841,6 +841,14 @@ class SnowflakeAdapter(Adapter):
         names = [_python_name(n) for n in table.column_names]
         return table.rename_columns(names) if names != table.column_names else table
 
+    def hash_aggregate(self, expressions: Sequence[str]) -> str:
+        """Snowflake's ``HASH_AGG`` (order-independent, NULL-safe); fakesnow lacks it, so an
+        emulated target sums ``HASH`` as DuckDB does."""
+        args = ", ".join(expressions)
+        if self.emulated:
+            return f"TO_VARCHAR(SUM(HASH({args})))"
+        return f"TO_VARCHAR(HASH_AGG({args}))"
+
     def column_name(self, name: str) -> str:
         """How an Arrow column name is stored: plain identifiers upper-case, others as they are."""
         return self.normalize_name(name) if _UNQUOTED_NAME.match(name) else name

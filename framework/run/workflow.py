@@ -32,12 +32,14 @@ from orch.run.executor import (
     StepHook,
     StepOutcome,
 )
+from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
+from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
@@ -199,8 +201,10 @@ def _execute(
                     )
                 )
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
+        parents |= {p for s in plan.order for p in effective_parents(manifest, s.asset)}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
+        versions = known_versions(latest, state.latest_observations(target=project.target_name))
         python.stored_metadata.update({key: dict(rec.metadata) for key, rec in latest.items()})
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
@@ -220,6 +224,7 @@ def _execute(
             fail_fast=options.fail_fast,
             full_refresh=options.full_refresh,
             known_runs=known,
+            known_versions=versions,
             hook=hook,
             python=python,
             partition_mapper=partition_mapper,

@@ -351,7 +351,11 @@ def upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
         out = {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
         version, columns = ref.data_version, ref.columns
     else:
-        out = {"asset": ref["asset"], "partition": ref.get("partition"), "run_id": ref.get("run_id")}
+        out = {
+            "asset": ref["asset"],
+            "partition": ref.get("partition"),
+            "run_id": ref.get("run_id"),
+        }
         version, columns = ref.get("data_version"), ref.get("columns")
     if version is not None:
         out["data_version"] = version

@@ -1071,7 +1071,9 @@ class SQLiteStateStore(StateStore):
                 " changed_at = excluded.changed_at",
                 (target, source, fingerprint, _json(dict(detail or {})), at, changed),
             )
-        return observation_from_row((target, source, fingerprint, _json(dict(detail or {})), at, changed))
+        return observation_from_row(
+            (target, source, fingerprint, _json(dict(detail or {})), at, changed)
+        )
 
     def latest_observations(self, *, target: str | None = None) -> dict[str, ObservationRecord]:
         """The latest observation of each declared source (by source name)."""
