@@ -696,6 +696,9 @@ class RunOptions:
     end: str | None = None
     dry_run: bool = False
     changed_only: bool = False
+    # ``--rebuild-downstream``: with ``--changed``, a code change rebuilds everything downstream
+    # even when it is non-breaking for it (orch.run.change); ``full_refresh`` implies it.
+    rebuild_downstream: bool = False
     # Which checks ``build`` runs: "built" — those reading an asset this run builds (and those
     # named by a criterion); checks of assets skipped as up to date keep their last result.
     # "all" — every check of the selection, even on unchanged data.

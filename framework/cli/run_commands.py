@@ -31,6 +31,9 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--changed", is_flag=True,
                      help="Only what is missing or stale (see orch status): never built, "
                           "code changed, a failed run or check, or a change upstream."),
+        click.option("--rebuild-downstream", is_flag=True,
+                     help="With --changed: a code change rebuilds everything downstream, even "
+                          "when it is non-breaking for it (see docs/automation.md)."),
         click.option("--dry-run", is_flag=True, help="Print the plan; build nothing."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True, help="json: one JSON object per event on stdout."),
@@ -67,6 +70,7 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
         full_refresh=kwargs["full_refresh"],
         fail_fast=kwargs["fail_fast"],
         changed_only=kwargs["changed"],
+        rebuild_downstream=kwargs["rebuild_downstream"],
         dry_run=kwargs["dry_run"],
         partition=kwargs.get("partition"),
         start=kwargs.get("start"),
@@ -85,11 +89,16 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
 def _print_plan(result: Any) -> None:
     plan = result.plan
     click.echo(f"Plan: {len(plan)} steps (dry run, nothing was built)")
+    decisions = getattr(plan, "decisions", {})
     for step in plan.order:
         node = result.manifest.nodes[step.asset]
         click.echo(f"  {step.step_id:<40} {node.materialized:<12} {step.reason}")
+        if step.partition is None and step.asset in decisions:
+            click.echo(f"  {'':<40} {'':<12} -> {decisions[step.asset]}")
     for asset, why in sorted(plan.up_to_date.items()):
         click.echo(f"  {asset:<40} {'':<12} {why} (skipped)")
+        if asset in decisions:
+            click.echo(f"  {'':<40} {'':<12} -> {decisions[asset]}")
 
 
 @cli.command("build")

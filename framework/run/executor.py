@@ -35,7 +35,7 @@ from orch.events import (
 from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.run import version
-from orch.run.freshness import effective_parents
+from orch.run.freshness import effective_parents, sources_read
 from orch.run.materialize import StepContext, StepFunction, materialize, partition_window
 from orch.run.plan import Plan, Step
 from orch.run.python import PythonRuntime
@@ -374,19 +374,7 @@ class Executor:
 
     def _sources_of(self, asset: str) -> list[str]:
         """The declared sources a step reads, looking through ephemeral models."""
-        out: set[str] = set()
-        stack, seen = list(self.manifest.parents.get(asset, [])), set()
-        while stack:
-            name = stack.pop()
-            node = self.manifest.nodes.get(name)
-            if name in seen or node is None:
-                continue
-            seen.add(name)
-            if node.resource_type == "source":
-                out.add(name)
-            elif node.materialized == "ephemeral":
-                stack.extend(self.manifest.parents.get(name, []))
-        return sorted(out)
+        return sources_read(self.manifest, asset)
 
     def _missing_upstream(self, step: Step) -> list[str]:
         """Hints for upstream relations absent from the warehouse (``orch run`` before seeds)."""

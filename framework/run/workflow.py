@@ -145,6 +145,7 @@ def run_command(
             target=project.target_name,
             changed_only=options.changed_only,
             partitions=partitions,
+            prune=not (options.rebuild_downstream or options.full_refresh),
         )
         if options.dry_run:
             return RunResult(compiled, plan, None)
