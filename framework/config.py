@@ -350,6 +350,7 @@ class SourceTableProperties(OrchModel):
     meta: dict[str, Any] = Field(default_factory=dict)
     loaded_at_field: str | None = None
     freshness: Any = None
+    observe: str | None = None  # a SQL query whose result fingerprints the table (run/observe)
 
 
 class SourceProperties(OrchModel):
@@ -367,6 +368,7 @@ class SourceProperties(OrchModel):
     loader: str | None = None
     loaded_at_field: str | None = None
     freshness: Any = None
+    observe: str | None = None  # the default of its tables' ``observe``
     config: dict[str, Any] = Field(default_factory=dict)
 
 

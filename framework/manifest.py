@@ -114,6 +114,7 @@ class Node(ArtifactModel):
     python: PythonInfo | None = None
     source_name: str | None = None
     source_table: str | None = None
+    observe: str | None = None  # a source's observation query (orch.run.observe)
     pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
     post_hook: list[HookSql] = Field(default_factory=list)
 

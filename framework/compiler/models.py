@@ -475,7 +475,20 @@ class _Compiler:
             source_name=src.source.name,
             source_table=src.table.name,
             fingerprint=fingerprint_of(name),
+            observe=self._observe_sql(src.table.observe or src.source.observe, relation, src),
         )
+
+    def _observe_sql(self, written: str | None, relation: Relation, src: Any) -> str:
+        """A source's observation query: the user's ``observe:``, else its row count and, with
+        a ``loaded_at_field``, the newest load time."""
+        if written:
+            return written.strip()
+        loaded = src.table.loaded_at_field or src.source.loaded_at_field
+        parts: list[exp.Expr] = [exp.Count(this=exp.Star())]
+        if loaded:
+            parts.append(exp.Max(this=exp.column(loaded)))
+        query = exp.select(*parts).from_(self.table_expr(relation))
+        return query.sql(dialect=self.dialect)
 
     def compile_model(self, model: ParsedModel) -> Node:
         config, description, patch_path = self.settings.config_for(

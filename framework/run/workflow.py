@@ -35,6 +35,7 @@ from orch.run.executor import (
 from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
+from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.python import PythonRuntime, remove_owned_files
@@ -156,6 +157,17 @@ def run_command(
             adapter = get_adapter(project.target, project.root)
             adapter.open()
             try:
+                sources = sources_upstream(manifest, selected) if command == "build" else []
+                if sources:  # observed before planning: a changed source makes readers stale
+                    seen = observe_sources(
+                        manifest, adapter, state, target=project.target_name, sources=sources
+                    )
+                    if options.changed_only and any(o.changed for o in seen):
+                        plan = build_plan(
+                            manifest, selected, state, target=project.target_name,
+                            changed_only=True, partitions=partitions,
+                            prune=not (options.rebuild_downstream or options.full_refresh),
+                        )  # fmt: skip
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
                     hook_factory, run_args=run_args,
