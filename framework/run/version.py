@@ -164,8 +164,10 @@ def same_as_read(
     wanted = node.reads.get(parent) if node.reads is not None else None
     if wanted is None:  # reads all of it: every column it saw must be unchanged, none removed
         return all(now.get(c) == v for c, v in ref.columns.items())
+    # a column it reads now that it did not see then was added upstream (a non-breaking change,
+    # orch.run.change): it holds no data the asset read
     return all(
-        c.lower() in ref.columns and now.get(c.lower()) == ref.columns[c.lower()] for c in wanted
+        now.get(c.lower()) == ref.columns[c.lower()] for c in wanted if c.lower() in ref.columns
     )
 
 
