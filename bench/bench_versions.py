@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import generate_project  # noqa: E402
-
 from orch.adapters.duckdb import DuckDBAdapter  # noqa: E402
 from orch.compiler import compile_or_reuse  # noqa: E402
 from orch.config import RunOptions  # noqa: E402

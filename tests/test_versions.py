@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
-
+from orch.events import utcnow
 from orch.state import SQLiteStateStore
 
 from tests.conftest import run_cli, write_project
@@ -238,3 +238,61 @@ def test_unknown_source_is_refused(tmp_path: Path):
     run = run_cli("source", "observe", "--project-dir", project, "-s", "shop.nope")
     assert run.exit_code == 2
     assert "unknown source 'shop.nope'" in run.stderr
+
+
+# --------------------------------------------------------------------------- state migrations
+
+
+def test_sqlite_store_of_schema_1_is_migrated(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / ".orch" / "state.db"
+    SQLiteStateStore(path).close()
+    with sqlite3.connect(path) as conn:  # make it a schema-1 file, as an older orch wrote it
+        conn.execute("ALTER TABLE materializations DROP COLUMN data_version")
+        conn.execute("ALTER TABLE materializations DROP COLUMN versions")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with SQLiteStateStore(path) as store:
+        run = store.start_run("build", target="dev")
+        store.record_materialization(
+            run_id=run, asset="a", partition_key=None, status="success",
+            started_at=utcnow(), data_version="v1", versions={"columns": {"id": "c1"}},
+        )  # fmt: skip
+        rec = store.latest_materializations(["a"])[("a", None)]
+        assert (rec.data_version, rec.column_data) == ("v1", {"id": "c1"})
+        seen = store.record_observation(target="dev", source="s.t", fingerprint="f1")
+        assert seen.changed_at is None  # the first observation is the baseline
+        again = store.record_observation(target="dev", source="s.t", fingerprint="f2")
+        assert again.changed_at is not None
+        assert store.latest_observations(target="dev")["s.t"].fingerprint == "f2"
+
+
+def test_warehouse_store_of_schema_1_is_migrated(tmp_path: Path):
+    from orch.adapters.duckdb import DuckDBAdapter
+    from orch.config import DuckDBTargetConfig
+    from orch.state.warehouse import WarehouseStateStore
+
+    def adapter() -> DuckDBAdapter:
+        config = DuckDBTargetConfig(path=str(tmp_path / "w.duckdb"), schema="main")
+        made = DuckDBAdapter(config, tmp_path)
+        made.open()
+        return made
+
+    first = adapter()
+    WarehouseStateStore(first).latest_materializations()
+    first.execute("ALTER TABLE _orch.materializations DROP COLUMN data_version")
+    first.execute("ALTER TABLE _orch.materializations DROP COLUMN versions")
+    first.execute("UPDATE _orch.meta SET value = '1' WHERE key = 'schema_version'")
+    first.close()
+    second = adapter()
+    store = WarehouseStateStore(second)
+    run = store.start_run("build", target="dev")
+    store.record_materialization(
+        run_id=run, asset="a", partition_key=None, status="success",
+        started_at=utcnow(), data_version="v1",
+    )  # fmt: skip
+    assert store.latest_materializations(["a"])[("a", None)].data_version == "v1"
+    assert second.fetch_rows("SELECT value FROM _orch.meta WHERE key = 'schema_version'") == [
+        ("2",)
+    ]
+    second.close()

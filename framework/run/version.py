@@ -84,11 +84,11 @@ def of_view(node: Node, upstream: Sequence[Mapping[str, Any]]) -> DataVersion | 
         return DataVersion(_digest(node.fingerprint, *reads))
     inputs: list[str] = []  # what every column depends on: the rows' inputs, conservatively
     for asset, cols in sorted(node.reads.items()):
-        ref = read.get(asset)
-        if ref is None:
+        found = read.get(asset)
+        if found is None:
             continue
-        known = ref.get("columns") or {}
-        inputs.extend(f"{asset}.{c}={known.get(c.lower(), ref['data_version'])}" for c in cols)
+        known = found.get("columns") or {}
+        inputs.extend(f"{asset}.{c}={known.get(c.lower(), found['data_version'])}" for c in cols)
     columns = {c: _digest(v, *inputs) for c, v in node.column_versions.items()}
     return DataVersion(_digest(*sorted(columns.items())), columns)
 

@@ -348,7 +348,7 @@ def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
 
 def upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(ref, UpstreamRef):
-        out = {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
+        out: dict[str, Any] = {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
         version, columns = ref.data_version, ref.columns
     else:
         out = {

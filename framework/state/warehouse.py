@@ -215,8 +215,8 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
 }
 _RUN_COLUMNS = [c for c, _, _ in _TABLES["runs"]]
 _MAT_COLUMNS = [c for c, _, _ in _TABLES["materializations"]]
-# (table, column) added to an existing schema by ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``
-_ADDED = (("materializations", "data_version"), ("materializations", "versions"))
+# (table, column, schema version that added it): added to an older schema by ``ALTER TABLE``
+_ADDED = (("materializations", "data_version", 2), ("materializations", "versions", 2))
 _OBSERVATION_COLUMNS = [c for c, _, _ in _TABLES["source_observations"]]
 _CHECK_COLUMNS = [c for c, _, _ in _TABLES["check_results"]]
 _TICK_COLUMNS = [c for c, _, _ in _TABLES["ticks"]]
@@ -401,12 +401,6 @@ class WarehouseStateStore(StateStore):
                 ),
             )
             self.adapter.execute(self._sql(create))
-        for table, column in _ADDED:  # additive migration: columns a later schema added
-            kind = next(t for c, t, _ in _TABLES[table] if c == column)
-            self.adapter.execute(
-                f"ALTER TABLE {self._sql(self._table(table))} ADD COLUMN IF NOT EXISTS"
-                f" {self._sql(self._id(column))} {kind}"
-            )
         self._ready = True
         self._insert_unless(
             "meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"]
@@ -419,6 +413,15 @@ class WarehouseStateStore(StateStore):
                 f"{version}, newer than this orch understands ({SCHEMA_VERSION})",
                 hint="Upgrade orch",
             )
+        if version < SCHEMA_VERSION:  # additive migration: the columns later schemas added
+            for table, column, since in _ADDED:
+                if version < since:
+                    kind = next(t for c, t, _ in _TABLES[table] if c == column)
+                    self.adapter.execute(
+                        f"ALTER TABLE {self._sql(self._table(table))} ADD COLUMN IF NOT EXISTS"
+                        f" {self._sql(self._id(column))} {kind}"
+                    )
+            self._update("meta", {"value": str(SCHEMA_VERSION)}, self._eq("key", "schema_version"))
         return True
 
     def _writable(self) -> None:

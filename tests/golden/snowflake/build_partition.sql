@@ -17,6 +17,11 @@ SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE
 
 ALTER TABLE "JAFFLE"."ANALYTICS"."__orch_tmp_RAW_ORDERS_<random>" RENAME TO "JAFFLE"."ANALYTICS"."RAW_ORDERS";
 
+SELECT column_name, data_type, numeric_precision, numeric_scale FROM "JAFFLE".INFORMATION_SCHEMA.COLUMNS WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position
+-- params: ['ANALYTICS', 'RAW_ORDERS'];
+
+SELECT COUNT(*), TO_VARCHAR(HASH_AGG("ORDER_ID")), TO_VARCHAR(HASH_AGG("CUSTOMER_ID")), TO_VARCHAR(HASH_AGG("ORDERED_AT")), TO_VARCHAR(HASH_AGG("AMOUNT")), TO_VARCHAR(HASH_AGG("ORDER_ID", "CUSTOMER_ID", "ORDERED_AT", "AMOUNT")) FROM "JAFFLE"."ANALYTICS"."RAW_ORDERS";
+
 SELECT table_type FROM (SELECT table_schema, table_name, table_type FROM "JAFFLE".INFORMATION_SCHEMA.TABLES) AS t WHERE table_schema = ? AND table_name = ?
 -- params: ['ANALYTICS', '__orch_stage_FCT_ORDERS__2024_01_02'];
 
