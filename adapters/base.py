@@ -254,19 +254,24 @@ class Adapter(ABC):
         self, relation: Relation, columns: Sequence[str], where_sql: str | None = None
     ) -> str:
         """One query returning ``count(*)``, an order-independent hash aggregate per column and
-        one of whole rows: what :meth:`content_fingerprint` reads (one scan of the relation)."""
-        quoted = [self.quote(c) for c in columns]
-        parts = ["COUNT(*)", *(self.hash_aggregate([q]) for q in quoted)]
-        parts.append(self.hash_aggregate(quoted) if quoted else "0")
-        where = f" WHERE {where_sql}" if where_sql else ""
-        return f"SELECT {', '.join(parts)} FROM {self.render(relation)}{where}"
+        one of whole rows: what :meth:`content_fingerprint` reads (one scan of the relation).
 
-    def hash_aggregate(self, expressions: Sequence[str]) -> str:
-        """An order-independent hash of the values of ``expressions`` over all rows, as text.
-
-        DuckDB's flavour: the sum (a HUGEINT, so duplicates never cancel out) of ``hash()``.
+        DuckDB's flavour: each value hashed once (``hash()``), summed per column as a HUGEINT
+        (so duplicate values never cancel out), and the row hash made from the column hashes.
         """
-        return f"CAST(SUM(HASH({', '.join(expressions)})) AS VARCHAR)"
+        where = f" WHERE {where_sql}" if where_sql else ""
+        if not columns:
+            return f"SELECT COUNT(*), '0' FROM {self.render(relation)}{where}"
+        names = [f"h{i}" for i in range(len(columns))]
+        hashed = ", ".join(
+            f"HASH({self.quote(c)}) AS {n}" for c, n in zip(columns, names, strict=True)
+        )
+        parts = ["COUNT(*)", *(f"CAST(SUM({n}) AS VARCHAR)" for n in names)]
+        parts.append(f"CAST(SUM(HASH({', '.join(names)})) AS VARCHAR)")
+        return (
+            f"SELECT {', '.join(parts)} FROM (SELECT {hashed} FROM {self.render(relation)}{where})"
+            " AS __orch_fingerprint"
+        )
 
     def content_fingerprint(
         self, relation: Relation, where_sql: str | None = None
