@@ -65,6 +65,18 @@ def test_non_breaking_change_in_example_rebuilds_one_model(example_project: Path
     assert status["int_orders_enriched"]["status"] == "up to date"
     assert status["stg_orders"]["data_version"]
 
+    # Python outputs: a Parquet file (hashed) and a warehouse table (fingerprinted) rebuilt with
+    # the same data leave their readers up to date
+    run = run_cli("build", "--project-dir", example_project, "-s", "order_lake customer_segments")
+    assert run.exit_code == 0, run.output
+    after = _status(example_project)
+    for python_asset, reader in (("order_lake", "lake_monthly_orders"),
+                                 ("customer_segments", "segment_summary")):  # fmt: skip
+        assert after[python_asset]["data_version"] == status[python_asset]["data_version"]
+        assert after[python_asset]["last_run"] != status[python_asset]["last_run"]
+        assert after[reader]["status"] == "up to date"
+        assert after[reader]["read"][python_asset] == after[python_asset]["data_version"]
+
 
 # --------------------------------------------------------------------------- small projects
 
