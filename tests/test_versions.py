@@ -308,3 +308,22 @@ def test_warehouse_store_of_schema_1_is_migrated(tmp_path: Path):
         ("2",)
     ]
     second.close()
+
+
+def test_non_breaking_change_and_its_overrides(tmp_path: Path):
+    project = _project(tmp_path, A_SQL)
+    assert run_cli("build", "--project-dir", project).exit_code == 0
+    (project / "models" / "a.sql").write_text(
+        "select id, amount, status, amount + 1 as extra from {{ ref('raw') }}"
+    )
+    plan = _plan(project)
+    assert _steps(plan) == {"a"}
+    assert "non-breaking: column extra added (rebuilt alone)" in plan
+    everything = {"a", "reads_amount", "reads_status", "after_status"}
+    assert _steps(_plan(project, "--rebuild-downstream")) == everything
+    assert _steps(_plan(project, "--full-refresh")) == everything
+    assert run_cli("build", "--project-dir", project, "--changed").exit_code == 0
+    status = _status(project)
+    assert {status[n]["status"] for n in everything} == {"up to date"}
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select sum(extra) from analytics.a").fetchone() == (63,)
