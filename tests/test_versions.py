@@ -307,6 +307,12 @@ def test_warehouse_store_of_schema_1_is_migrated(tmp_path: Path):
     assert second.fetch_rows("SELECT value FROM _orch.meta WHERE key = 'schema_version'") == [
         ("2",)
     ]
+    assert store.record_observation(target="dev", source="s.t", fingerprint="f1").changed_at is None
+    again = store.record_observation(target="dev", source="s.t", fingerprint="f2")
+    assert again.changed_at is not None
+    assert store.latest_observations(target="dev")["s.t"].fingerprint == "f2"
+    same = store.record_observation(target="dev", source="s.t", fingerprint="f2")
+    assert same.changed_at == again.changed_at  # unchanged: when it last changed stays
     second.close()
 
 
