@@ -76,6 +76,10 @@ def test_non_breaking_change_in_example_rebuilds_one_model(example_project: Path
         assert after[python_asset]["last_run"] != status[python_asset]["last_run"]
         assert after[reader]["status"] == "up to date"
         assert after[reader]["read"][python_asset] == after[python_asset]["data_version"]
+    with SQLiteStateStore.for_project(example_project) as store:  # a partition's own rows
+        parts = store.partitions_of("fct_order_lines")
+    assert parts and all(rec.data_version for rec in parts.values())
+    assert len({rec.data_version for rec in parts.values()}) == len(parts)
 
 
 # --------------------------------------------------------------------------- small projects

@@ -9,8 +9,10 @@ After a step writes, :func:`measure` fingerprints the result, cheaply and where 
 - a view stores no data: its version is *derived* from its column versions and the data
   versions it read, per column (a view over unchanged data with unchanged code has the same
   version however often it is recreated);
-- a partition of a partitioned asset, a Python asset kept in memory or writing nothing: no data
-  version (freshness falls back to "materialized after").
+- a partition of a partitioned SQL model: the fingerprint of that partition's rows;
+- a Python asset kept in memory or writing nothing: no data version (freshness falls back to
+  "materialized after"). Freshness compares versions for unpartitioned readers; a partition's
+  readers still compare times.
 
 :func:`orch.run.freshness.FreshnessMap` asks :func:`same_as_read` whether an upstream rebuilt
 after an asset still holds what the asset read: then the asset is not stale.
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from orch.manifest import Manifest, Node
+from orch.run.materialize import partition_condition
 from orch.state.records import MaterializationRecord, ObservationRecord, UpstreamRef
 
 if TYPE_CHECKING:
@@ -102,11 +105,16 @@ def measure(
     partition: str | None,
 ) -> DataVersion | None:
     """The data version of what one step wrote (see the module docstring), or None."""
-    if partition is not None or node.config.partitioned_by is not None:
-        return None
     uri = metadata.get("uri")
     if isinstance(uri, str) and uri.startswith("file://"):
         return of_file(Path(unquote(urlparse(uri).path)))
+    spec = node.config.partitioned_by
+    if partition is not None or spec is not None:  # one partition's rows of the table
+        if partition is None or spec is None or not spec.column or node.language == "python":
+            return None
+        if metadata.get("materialized") != "partition":
+            return None
+        return of_table(adapter, node, partition_condition(node, partition, adapter.dialect))
     if isinstance(uri, str) and uri.startswith("memory://"):
         return None
     if node.language == "python" and node.python is not None and node.python.output_kind == "none":
