@@ -22,8 +22,10 @@ def _steps(plan_text: str) -> set[str]:
     """The unpartitioned steps of a dry-run plan (the lines not marked skipped)."""
     out = set()
     for line in plan_text.splitlines()[1:]:
+        if line == "Change classification:":
+            break
         words = line.split()
-        if words and "[" not in words[0] and not line.endswith("(skipped)") and words[0] != "->":
+        if words and "[" not in words[0] and not line.endswith("(skipped)"):
             out.add(words[0])
     return out
 

@@ -89,16 +89,15 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
 def _print_plan(result: Any) -> None:
     plan = result.plan
     click.echo(f"Plan: {len(plan)} steps (dry run, nothing was built)")
-    decisions = getattr(plan, "decisions", {})
     for step in plan.order:
         node = result.manifest.nodes[step.asset]
         click.echo(f"  {step.step_id:<40} {node.materialized:<12} {step.reason}")
-        if step.partition is None and step.asset in decisions:
-            click.echo(f"  {'':<40} {'':<12} -> {decisions[step.asset]}")
     for asset, why in sorted(plan.up_to_date.items()):
         click.echo(f"  {asset:<40} {'':<12} {why} (skipped)")
-        if asset in decisions:
-            click.echo(f"  {'':<40} {'':<12} -> {decisions[asset]}")
+    if plan.decisions:  # orch.run.change: what each code change rebuilds, and what it spares
+        click.echo("Change classification:")
+        for asset, decision in plan.decisions.items():
+            click.echo(f"  {asset:<40} {decision}")
 
 
 @cli.command("build")
