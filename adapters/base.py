@@ -250,6 +250,38 @@ class Adapter(ABC):
         """``count(*)`` of a relation."""
         return int(self.fetch_rows(f"SELECT COUNT(*) FROM {self.render(relation)}")[0][0])
 
+    def content_fingerprint_sql(
+        self, relation: Relation, columns: Sequence[str], where_sql: str | None = None
+    ) -> str:
+        """One query returning ``count(*)``, an order-independent hash aggregate per column and
+        one of whole rows: what :meth:`content_fingerprint` reads (one scan of the relation).
+
+        DuckDB's flavour: each value hashed once (``hash()``), summed per column as a HUGEINT
+        (so duplicate values never cancel out), and the row hash made from the column hashes.
+        """
+        where = f" WHERE {where_sql}" if where_sql else ""
+        if not columns:
+            return f"SELECT COUNT(*), '0' FROM {self.render(relation)}{where}"
+        names = [f"h{i}" for i in range(len(columns))]
+        hashed = ", ".join(
+            f"HASH({self.quote(c)}) AS {n}" for c, n in zip(columns, names, strict=True)
+        )
+        parts = ["COUNT(*)", *(f"CAST(SUM({n}) AS VARCHAR)" for n in names)]
+        parts.append(f"CAST(SUM(HASH({', '.join(names)})) AS VARCHAR)")
+        return (
+            f"SELECT {', '.join(parts)} FROM (SELECT {hashed} FROM {self.render(relation)}{where})"
+            " AS __orch_fingerprint"
+        )
+
+    def content_fingerprint(
+        self, relation: Relation, where_sql: str | None = None
+    ) -> tuple[int, dict[str, str], str]:
+        """``(rows, {column: hash}, hash of whole rows)`` of a table, computed in the warehouse."""
+        names = [c.name for c in self.columns(relation)]
+        row = self.fetch_rows(self.content_fingerprint_sql(relation, names, where_sql))[0]
+        hashes = [str(v) for v in row[1:]]
+        return int(row[0]), dict(zip(names, hashes[:-1], strict=True)), hashes[-1]
+
     # ---------------------------------------------------------------- names and SQL
 
     def quote(self, identifier: str) -> str:

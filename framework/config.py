@@ -369,6 +369,7 @@ class SourceTableProperties(OrchModel):
     meta: dict[str, Any] = Field(default_factory=dict)
     loaded_at_field: str | None = None
     freshness: Any = None
+    observe: str | None = None  # a SQL query whose result fingerprints the table (run/observe)
 
 
 FreshnessPeriod = Literal["minute", "hour", "day"]
@@ -423,6 +424,7 @@ class SourceProperties(OrchModel):
     loader: str | None = None
     loaded_at_field: str | None = None
     freshness: Any = None
+    observe: str | None = None  # the default of its tables' ``observe``
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -754,6 +756,9 @@ class RunOptions:
     end: str | None = None
     dry_run: bool = False
     changed_only: bool = False
+    # ``--rebuild-downstream``: with ``--changed``, a code change rebuilds everything downstream
+    # even when it is non-breaking for it (orch.run.change); ``full_refresh`` implies it.
+    rebuild_downstream: bool = False
     # Which checks ``build`` runs: "built" — those reading an asset this run builds (and those
     # named by a criterion); checks of assets skipped as up to date keep their last result.
     # "all" — every check of the selection, even on unchanged data.

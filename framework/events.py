@@ -92,6 +92,8 @@ class StepMaterialized(Event):
     started_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
     upstream: list[dict[str, Any]] = field(default_factory=list)  # {asset, partition, run_id}
+    data_version: str | None = None  # orch.run.version: what it wrote
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,17 @@ class Node(ArtifactModel):
     depends_on: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnInfo] = Field(default_factory=dict)
     column_lineage: dict[str, list[ColumnRef]] = Field(default_factory=dict)
+    # change classification (orch.run.change): a hash per output column of its resolved
+    # expression and row clauses, and every upstream column the SQL references (None: unknown)
+    column_versions: dict[str, str] = Field(default_factory=dict)
+    reads: dict[str, list[str]] | None = None
     description: str = ""
     fingerprint: str = ""
     python: PythonInfo | None = None
     source_name: str | None = None
     source_table: str | None = None
     source_freshness: SourceFreshness | None = None  # a source table's freshness rule (dbt's)
+    observe: str | None = None  # a source's observation query (orch.run.observe)
     pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
     post_hook: list[HookSql] = Field(default_factory=list)
 

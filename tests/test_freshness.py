@@ -81,6 +81,8 @@ def plan_view(orch: Callable[..., Run], project: Path) -> dict[str, str]:
     assert run.exit_code == 0, run.output
     steps = {}
     for line in run.stdout.splitlines()[1:]:
+        if line == "Change classification:":  # what each code change rebuilds (run/change.py)
+            break
         if line.endswith("(skipped)"):
             continue
         match = re.match(r"^  (\S+)\s+(\S+)\s+(.*)$", line)
@@ -334,6 +336,8 @@ def test_status_json_shape(tmp_path: Path, orch: Callable[..., Run]) -> None:
         "causes": [],
         "last_run": None,
         "finished_at": None,
+        "data_version": None,
+        "read": {},
         "partitions": None,
     }
     regional = status["regional"]

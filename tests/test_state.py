@@ -63,7 +63,7 @@ def test_file_layout_wal_and_schema_version(tmp_path: Path) -> None:
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == ("1",)
+        assert version == ("2",)
     finally:
         conn.close()
 

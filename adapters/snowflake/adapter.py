@@ -841,6 +841,19 @@ class SnowflakeAdapter(Adapter):
         names = [_python_name(n) for n in table.column_names]
         return table.rename_columns(names) if names != table.column_names else table
 
+    def content_fingerprint_sql(
+        self, relation: Relation, columns: Sequence[str], where_sql: str | None = None
+    ) -> str:
+        """Snowflake's ``HASH_AGG`` per column and over whole rows (order-independent,
+        NULL-safe); fakesnow lacks it, so an emulated target uses DuckDB's flavour."""
+        if self.emulated or not columns:
+            return super().content_fingerprint_sql(relation, columns, where_sql)
+        quoted = [self.quote(c) for c in columns]
+        parts = ["COUNT(*)", *(f"TO_VARCHAR(HASH_AGG({q}))" for q in quoted)]
+        parts.append(f"TO_VARCHAR(HASH_AGG({', '.join(quoted)}))")
+        where = f" WHERE {where_sql}" if where_sql else ""
+        return f"SELECT {', '.join(parts)} FROM {self.render(relation)}{where}"
+
     def column_name(self, name: str) -> str:
         """How an Arrow column name is stored: plain identifiers upper-case, others as they are."""
         return self.normalize_name(name) if _UNQUOTED_NAME.match(name) else name

@@ -32,6 +32,9 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--changed", is_flag=True,
                      help="Only what is missing or stale (see orch status): never built, "
                           "code changed, a failed run or check, or a change upstream."),
+        click.option("--rebuild-downstream", is_flag=True,
+                     help="With --changed: a code change rebuilds everything downstream, even "
+                          "when it is non-breaking for it (see docs/automation.md)."),
         click.option("--dry-run", is_flag=True, help="Print the plan; build nothing."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True, help="json: one JSON object per event on stdout."),
@@ -68,6 +71,7 @@ def _run(command: str, kwargs: dict[str, Any]) -> None:
         full_refresh=kwargs["full_refresh"],
         fail_fast=kwargs["fail_fast"],
         changed_only=kwargs["changed"],
+        rebuild_downstream=kwargs["rebuild_downstream"],
         dry_run=kwargs["dry_run"],
         partition=kwargs.get("partition"),
         start=kwargs.get("start"),
@@ -95,6 +99,10 @@ def _print_plan(result: Any) -> None:
         click.echo(f"  {step.step_id:<40} {node.materialized:<12} {step.reason}")
     for asset, why in sorted(plan.up_to_date.items()):
         click.echo(f"  {asset:<40} {'':<12} {why} (skipped)")
+    if plan.decisions:  # orch.run.change: what each code change rebuilds, and what it spares
+        click.echo("Change classification:")
+        for asset, decision in plan.decisions.items():
+            click.echo(f"  {asset:<40} {decision}")
 
 
 @cli.command("build")

@@ -12,7 +12,8 @@ from orch.cli.base import cli, load_manifest, make_options, project_options, sel
 
 @cli.group("source")
 def source_group() -> None:
-    """Declared sources: how fresh their data is."""
+    """Declared sources: how fresh their data is, and observing them (a change makes what
+    reads them stale)."""
 
 
 @source_group.command("freshness")

@@ -14,11 +14,15 @@ from orch.run.status import MetadataRow, PartitionSummary, StatusRow, StorageRow
 
 def render_status(rows: list[StatusRow]) -> str:
     """A plain-text table."""
-    headers = ("asset", "materialized", "status", "last run", "finished (UTC)", "rows", "duration")
+    headers = (
+        "asset", "materialized", "status", "last run", "finished (UTC)", "rows", "duration",
+        "data version", "read",
+    )  # fmt: skip
     table = [headers] + [
-        (r.asset, r.materialized, r.status, r.last_run, r.finished_at, r.rows, r.duration)
+        (r.asset, r.materialized, r.status, r.last_run, r.finished_at, r.rows, r.duration,
+         r.data_version[:8], ", ".join(f"{a}@{v[:8]}" for a, v in r.read))
         for r in rows
-    ]
+    ]  # fmt: skip
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     lines = [
         "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()

@@ -8,6 +8,7 @@ far too slow for 10,000 models).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -139,3 +140,120 @@ def _position(selects: list[exp.Expr], name: str) -> int | None:
         if projection.alias_or_name == name:
             return i
     return None
+
+
+# --------------------------------------------------------------------------- column versions
+
+
+def column_versions(
+    query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What change classification compares between two builds of a model.
+
+    Returns ``(versions, reads)``: ``versions`` maps each output column to a hash of its
+    expression, resolved through CTEs and subqueries down to upstream ``asset.column`` names,
+    plus the query's row clauses (joins, filters, grouping of every ``select``): a column keeps
+    its version when another column is added or changed, and every column changes when which
+    rows come out may change. ``reads`` maps each upstream asset to every column of it the
+    query references anywhere (projections, filters, joins), sorted.
+    """
+    scopes = traverse_scope(query)
+    if not scopes:
+        return {}, {}
+    root = scopes[-1]
+    rows = _row_text(query, asset_of_table)
+    cache: dict[tuple[int, str], str] = {}
+    versions: dict[str, str] = {}
+    for index, name in enumerate(output_columns(query) or []):
+        text = _projection_text(root, name, index, asset_of_table, cache, depth=0)
+        versions[name] = hashlib.sha256(f"{text}\x00{rows}".encode()).hexdigest()[:16]
+    reads: dict[str, set[str]] = {}
+    for scope in scopes:
+        for column in scope.columns:
+            if isinstance(column.this, exp.Star):
+                continue
+            for asset, col in _column_sources(scope, column, asset_of_table, {}, 0):
+                reads.setdefault(asset, set()).add(col)
+    return versions, {asset: sorted(cols) for asset, cols in sorted(reads.items())}
+
+
+def _row_text(query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]) -> str:
+    """The query without its projections, upstream tables named by asset: what decides rows."""
+
+    def strip(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Select):
+            node.set("expressions", [exp.Star()])
+        elif isinstance(node, exp.Table):
+            asset = asset_of_table(node)
+            if asset is not None:
+                return exp.Table(this=exp.to_identifier(asset), alias=node.args.get("alias"))
+        return node
+
+    return query.copy().transform(strip, copy=False).sql()
+
+
+def _projection_text(
+    scope: Scope,
+    name: str,
+    index: int | None,
+    asset_of_table: Callable[[exp.Table], str | None],
+    cache: dict[tuple[int, str], str],
+    depth: int,
+) -> str:
+    key = (id(scope), name if index is None else f"{index}:{name}")
+    if key in cache:
+        return cache[key]
+    cache[key] = f"<recursive {name}>"  # guards recursive CTEs
+    if depth > 64:
+        return cache[key]
+    text = f"<unknown {name}>"
+    if scope.set_operation_scopes:
+        parts = []
+        for branch in scope.set_operation_scopes:
+            selects = branch.expression.selects if isinstance(branch.expression, exp.Query) else []
+            pos = index if index is not None else _position(selects, name)
+            if pos is not None and pos < len(selects):
+                parts.append(
+                    _projection_text(
+                        branch, selects[pos].alias_or_name, pos, asset_of_table, cache, depth + 1
+                    )
+                )
+        text = "SET(" + ", ".join(parts) + ")"
+    else:
+        expression = scope.expression
+        selects = expression.selects if isinstance(expression, exp.Query) else []
+        if index is not None and index < len(selects) and selects[index].alias_or_name == name:
+            projection: exp.Expr | None = selects[index]
+        else:
+            pos = _position(selects, name)
+            projection = selects[pos] if pos is not None else None
+        if projection is not None:
+
+            def resolve(node: exp.Expr) -> exp.Expr:
+                if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+                    return exp.var(_column_text(scope, node, asset_of_table, cache, depth))
+                return node
+
+            text = projection.unalias().copy().transform(resolve, copy=False).sql()
+    cache[key] = text
+    return text
+
+
+def _column_text(
+    scope: Scope,
+    column: exp.Column,
+    asset_of_table: Callable[[exp.Table], str | None],
+    cache: dict[tuple[int, str], str],
+    depth: int,
+) -> str:
+    table_name = column.table
+    source = scope.sources.get(table_name) if table_name else None
+    if source is None and not table_name and len(scope.sources) == 1:
+        source = next(iter(scope.sources.values()))
+    if isinstance(source, exp.Table):
+        asset = asset_of_table(source) or source.sql()
+        return f"{asset}.{column.name}"
+    if isinstance(source, Scope):
+        inner = _projection_text(source, column.name, None, asset_of_table, cache, depth + 1)
+        return f"({inner})"
+    return column.sql()  # a select alias, a lambda argument

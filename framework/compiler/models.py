@@ -29,7 +29,12 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
-from orch.compiler.lineage import column_lineage, output_columns, resolvable_as_written
+from orch.compiler.lineage import (
+    column_lineage,
+    column_versions,
+    output_columns,
+    resolvable_as_written,
+)
 from orch.compiler.settings import (
     ModelSettings,
     check_relation_owners,
@@ -90,7 +95,9 @@ from sqlglot import exp
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "orch_cache.json"
-COMPILED_KEYS = frozenset({"compiled", "compiled_incremental", "columns", "lineage"})
+COMPILED_KEYS = frozenset(
+    {"compiled", "compiled_incremental", "columns", "lineage", "versions", "reads"}
+)
 
 
 def target_dialect(project: Project) -> str:
@@ -475,7 +482,20 @@ class _Compiler:
             source_table=src.table.name,
             source_freshness=source_freshness(src, self.project.root),
             fingerprint=fingerprint_of(name),
+            observe=self._observe_sql(src.table.observe or src.source.observe, relation, src),
         )
+
+    def _observe_sql(self, written: str | None, relation: Relation, src: Any) -> str:
+        """A source's observation query: the user's ``observe:``, else its row count and, with
+        a ``loaded_at_field``, the newest load time."""
+        if written:
+            return written.strip()
+        loaded = src.table.loaded_at_field or src.source.loaded_at_field
+        parts: list[exp.Expr] = [exp.Count(this=exp.Star())]
+        if loaded:
+            parts.append(exp.Max(this=exp.column(loaded)))
+        query = exp.select(*parts).from_(self.table_expr(relation))
+        return query.sql(dialect=self.dialect)
 
     def compile_model(self, model: ParsedModel) -> Node:
         config, description, patch_path = self.settings.config_for(
@@ -536,6 +556,8 @@ class _Compiler:
             depends_on=sorted(self.graph.dag.parents(model.name)),
             columns=columns,
             column_lineage=lineage,
+            column_versions=cached["versions"],
+            reads=cached["reads"],
             description=description,
             fingerprint=fingerprint_of(
                 model.sql_fingerprint,
@@ -638,12 +660,14 @@ class _Compiler:
             compiled_inc = self._compile_variant(
                 model, model.incremental, refs.get("incremental", []), relation, filters
             )
-        columns, lineage = self._lineage(model, refs.get("full", []))
+        columns, lineage, versions, reads = self._lineage(model, refs.get("full", []))
         return {
             "compiled": compiled,
             "compiled_incremental": compiled_inc,
             "columns": columns,
             "lineage": lineage,
+            "versions": versions,
+            "reads": reads,
         }
 
     def _compile_variant(
@@ -716,7 +740,11 @@ class _Compiler:
 
     def _lineage(
         self, model: ParsedModel, refs: list[ResolvedRef]
-    ) -> tuple[list[str] | None, dict[str, list[list[str]]]]:
+    ) -> tuple[
+        list[str] | None, dict[str, list[list[str]]], dict[str, str], dict[str, list[str]] | None
+    ]:
+        """Output columns, column lineage, column versions and the upstream columns read
+        (None: unknown, a ``*`` over a relation whose columns are not known)."""
         assets: list[str] = []
         mapping: dict[str, exp.Table] = {}
         schema: dict[str, dict[str, str]] = {}
@@ -740,7 +768,7 @@ class _Compiler:
         else:
             qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
         if qualified is None:
-            return output_columns(query), {}
+            return output_columns(query), {}, {}, None
 
         def asset_of(table: exp.Table) -> str | None:
             name = table.name
@@ -750,9 +778,15 @@ class _Compiler:
             return None
 
         lineage = column_lineage(qualified, asset_of)
-        return output_columns(qualified), {
-            col: [list(pair) for pair in pairs] for col, pairs in lineage.items()
-        }
+        versions, reads = column_versions(qualified, asset_of)
+        if output_columns(qualified) is None:  # a * left unexpanded: what it reads is unknown
+            return None, {}, {}, None
+        return (
+            output_columns(qualified),
+            {col: [list(pair) for pair in pairs] for col, pairs in lineage.items()},
+            versions,
+            reads,
+        )
 
 
 # --------------------------------------------------------------------------- helpers

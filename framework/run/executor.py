@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from orch import redaction
 from orch.adapters.base import Adapter
@@ -33,6 +34,8 @@ from orch.events import (
 )
 from orch.manifest import Manifest, Node
 from orch.names import Relation
+from orch.run import version
+from orch.run.freshness import effective_parents, sources_read
 from orch.run.materialize import StepContext, StepFunction, materialize, partition_window
 from orch.run.plan import Plan, Step
 from orch.run.python import PythonRuntime
@@ -137,6 +140,7 @@ class Executor:
         fail_fast: bool = False,
         full_refresh: bool = False,
         known_runs: dict[tuple[str, str | None], str] | None = None,
+        known_versions: dict[tuple[str, str | None], version.DataVersion | None] | None = None,
         step_function: StepFunction = materialize,
         hook: StepHook | None = None,
         python: PythonRuntime | None = None,
@@ -159,6 +163,8 @@ class Executor:
         self._known_runs: dict[str, dict[str | None, str]] = {}
         for (asset, partition), run in (known_runs or {}).items():
             self._known_runs.setdefault(asset, {})[partition] = run
+        # (asset, partition) -> its latest data version; sources: their latest observation
+        self._known_versions = dict(known_versions or {})
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._children: dict[str, list[str]] = {sid: [] for sid in plan.steps}
@@ -284,6 +290,8 @@ class Executor:
             if isinstance(err, BlockingCheckFailedError):  # write-audit-publish kept it out
                 return StepOutcome(BLOCKED, error=outcome.error, cause=err.check)
             return outcome
+        upstream = self._upstream_of(step)
+        data = self._measure(step, node, result.metadata, upstream)
         duration = time.perf_counter() - t0
         self.sink.emit(
             StepMaterialized(
@@ -297,23 +305,42 @@ class Executor:
                 duration,
                 started_at,
                 metadata=result.metadata,
-                upstream=self._upstream_of(step),
+                upstream=upstream,
+                data_version=data.version if data is not None else None,
+                versions=version.versions_of(node, data),
             )
         )
         for message in result.warnings:
             self.sink.emit(LogEmitted(self.run_id, step.asset, "warning", message))
         with self._lock:
             self._known_runs.setdefault(step.asset, {})[step.partition] = self.run_id
+            self._known_versions[(step.asset, step.partition)] = data
         if self.hook is not None:
             failed_check = self.hook.after_step(step, node)
             if failed_check:
                 return StepOutcome(BLOCKED, cause=failed_check)
         return StepOutcome(SUCCESS)
 
-    def _upstream_of(self, step: Step) -> list[dict[str, str | None]]:
-        out: list[dict[str, str | None]] = []
+    def _measure(
+        self, step: Step, node: Node, metadata: dict[str, Any], upstream: list[dict[str, Any]]
+    ) -> version.DataVersion | None:
+        """The data version of what a step wrote; None (and a debug line) when the warehouse
+        cannot compute it: a missing version only makes freshness fall back to timestamps."""
+        try:
+            return version.measure(self.adapter, node, metadata, upstream, partition=step.partition)
+        except OrchError as err:
+            log.debug("no data version for %s: %s", step.step_id, err)
+            return None
+
+    def _upstream_of(self, step: Step) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        me = self.manifest.nodes[step.asset]
         with self._lock:
-            for parent in sorted(self.manifest.parents.get(step.asset, [])):
+            for source in self._sources_of(step.asset):
+                seen = self._known_versions.get((source, None))
+                if seen is not None:
+                    out.append(version.read_refs(self.manifest, me, source, None, None, seen))
+            for parent in self._parents_of(step.asset):
                 node = self.manifest.nodes.get(parent)
                 if node is None or node.resource_type == "source":
                     continue
@@ -329,13 +356,25 @@ class Executor:
                     if mapped is not None:
                         for key in mapped:
                             if key in runs:
-                                out.append({"asset": parent, "partition": key, "run_id": runs[key]})
+                                out.append(self._ref(me, parent, key, runs[key]))
                         continue
                 for partition, run_id in sorted(
                     self._known_runs.get(parent, {}).items(), key=lambda kv: str(kv[0])
                 ):
-                    out.append({"asset": parent, "partition": partition, "run_id": run_id})
+                    out.append(self._ref(me, parent, partition, run_id))
         return out
+
+    def _ref(self, node: Node, parent: str, partition: str | None, run_id: str) -> dict[str, Any]:
+        seen = self._known_versions.get((parent, partition))
+        return version.read_refs(self.manifest, node, parent, partition, run_id, seen)
+
+    def _parents_of(self, asset: str) -> list[str]:
+        """The built assets a step reads, looking through ephemeral models."""
+        return effective_parents(self.manifest, asset)
+
+    def _sources_of(self, asset: str) -> list[str]:
+        """The declared sources a step reads, looking through ephemeral models."""
+        return sources_read(self.manifest, asset)
 
     def _missing_upstream(self, step: Step) -> list[str]:
         """Hints for upstream relations absent from the warehouse (``orch run`` before seeds)."""

@@ -48,6 +48,8 @@ from urllib.parse import unquote, urlparse
 
 from orch.manifest import CheckNode, Manifest, Node
 from orch.partitions import PartitionDefinition, definition_of, partition_keys, upstream_keys
+from orch.run.change import Affected, Change, classify, hits
+from orch.run.version import same_as_read
 from orch.state.records import MaterializationRecord
 from orch.state.snapshot import StateSnapshot
 
@@ -255,11 +257,19 @@ class FreshnessMap:
         order: list[str] | None = None,
         parents: dict[str, list[str]] | None = None,
         closed: bool = False,
+        prune: bool = True,
     ) -> None:
         """``order`` (the manifest's topological order), ``parents`` (a cache of
         :func:`effective_parents`) and ``closed`` (``names`` is already an
-        :func:`upstream_closure`) save recomputing what the caller already has."""
+        :func:`upstream_closure`) save recomputing what the caller already has. ``prune``
+        False (``--rebuild-downstream``): every pending change propagates, breaking or not."""
         self.manifest = manifest
+        self.prune = prune
+        # orch.run.change: the classification of each code change, and which columns of each
+        # pending-stale asset may change (None: all)
+        self.changes: dict[str, Change] = {}
+        self.affected: dict[str, Affected] = {}
+        self.pruned: dict[str, str] = {}  # asset -> why an upstream change does not reach it
         self.snapshot = snapshot
         self.now = now
         self._definitions: dict[str, PartitionDefinition | None] = {}
@@ -341,6 +351,10 @@ class FreshnessMap:
         if gone is not None:
             return own(MISSING, f"missing: its file {gone} was deleted")
         if ok.fingerprint != node.fingerprint:
+            if key is None:
+                change = classify(self.manifest, node, ok)
+                self.changes[node.name] = change
+                self.affected[node.name] = change.affected if self.prune else None
             return own(CODE_CHANGED)
         if check is not None:
             return own(CHECK_FAILED, f"check {check[0]} failed")
@@ -358,6 +372,8 @@ class FreshnessMap:
         definition = self.definition(node.name)
         if definition is None:
             mine = self._own(node, None) or self._from_upstream(node, None, None)
+            if mine is not None and mine.pending and node.name not in self.affected:
+                self.affected[node.name] = None
             return AssetFreshness(node.name, mine or FRESH)
         parts: dict[str, Freshness] = {}
         for key in self.keys(node.name):
@@ -384,7 +400,7 @@ class FreshnessMap:
         rec = self.snapshot.latest.get((node.name, key))
         if rec is None:  # pragma: no cover - _own answered first
             return None
-        best: Freshness | None = None
+        best: Freshness | None = self._observed(node, rec) if definition is None else None
         latest = self.snapshot.latest
         for parent in self.parents(node.name):
             up = self._assets.get(parent)
@@ -395,6 +411,8 @@ class FreshnessMap:
                 theirs = latest.get((parent, None))  # the common case, inline
                 if theirs is None or theirs.finished_at <= rec.finished_at:
                     continue
+                if same_as_read(node, parent, rec.read_of(parent), theirs):
+                    continue  # rebuilt, but holds the data it read
                 found = newer(parent)
             else:
                 found = self._one_upstream(parent, definition, key, rec)
@@ -413,11 +431,17 @@ class FreshnessMap:
         up_definition = self.definition(parent)
         if up_definition is None:
             if up.freshness.stale and (definition is None or up.freshness.pending):
-                return propagated(parent, up.freshness)
-            if definition is not None:
+                if not up.freshness.pending or self.reaches(rec.asset, parent):
+                    return propagated(parent, up.freshness)
+            elif definition is not None:
                 return None  # a refreshed unpartitioned upstream: history stays up to date
+            if definition is not None:
+                return None
             theirs = self.snapshot.latest.get((parent, None))
             if theirs is not None and theirs.finished_at > rec.finished_at:
+                node = self.manifest.nodes[rec.asset]
+                if same_as_read(node, parent, rec.read_of(parent), theirs):
+                    return None  # rebuilt, but holds the data it read
                 return newer(parent)
             return None
         mapped = None
@@ -443,6 +467,56 @@ class FreshnessMap:
             if theirs is not None and theirs.finished_at > rec.finished_at:
                 found.append(newer(step_key(parent, up_key)))
         return _best(found)
+
+    # ----------------------------------------------------------------- pruning, sources
+
+    def reaches(self, name: str, parent: str) -> bool:
+        """Whether a pending change of ``parent`` reaches ``name`` (see :mod:`orch.run.change`):
+        always without pruning; else when ``name`` reads a column the change affects."""
+        if not self.prune:
+            return True
+        node = self.manifest.nodes[name]
+        direct = parent in self.manifest.parents.get(name, ())
+        affected = self.affected.get(parent)
+        reached, why = hits(node, parent, affected, direct=direct)
+        if not reached:
+            self.pruned.setdefault(name, why)
+        return reached
+
+    def _observed(self, node: Node, rec: MaterializationRecord) -> Freshness | None:
+        """A declared source ``node`` reads whose observation changed since it read it."""
+        observations = self.snapshot.observations
+        if not observations:
+            return None
+        for source in sources_read(self.manifest, node.name):
+            seen = observations.get(source)
+            if seen is None:
+                continue
+            ref = rec.read_of(source)
+            if ref is not None and ref.data_version is not None:
+                changed = ref.data_version != seen.fingerprint
+            else:
+                changed = seen.changed_at is not None and seen.changed_at > rec.started_at
+            if changed:
+                return Freshness(UPSTREAM_NEWER, f"source {source} changed", (source,), "changed")
+        return None
+
+
+def sources_read(manifest: Manifest, name: str) -> list[str]:
+    """The declared sources an asset reads, looking through ephemeral models."""
+    out: set[str] = set()
+    stack, seen = list(manifest.parents.get(name, [])), set()
+    while stack:
+        parent = stack.pop()
+        node = manifest.nodes.get(parent)
+        if parent in seen or node is None:
+            continue
+        seen.add(parent)
+        if node.resource_type == "source":
+            out.add(parent)
+        elif node.materialized == "ephemeral":
+            stack.extend(manifest.parents.get(parent, []))
+    return sorted(out)
 
 
 def read_freshness(
@@ -484,6 +558,7 @@ __all__ = [
     "checks_of",
     "effective_parents",
     "read_freshness",
+    "sources_read",
     "step_key",
     "upstream_closure",
 ]

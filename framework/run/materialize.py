@@ -561,6 +561,12 @@ OUT_OF_WINDOW = "__orch_row_outside_partition__"
 _setups: dict[tuple[str, str, str], tuple[PartitionDefinition, str]] = {}
 
 
+def partition_condition(node: Node, key: str, dialect: str) -> str:
+    """The SQL condition selecting one partition's rows of a partitioned model's table."""
+    definition, condition = _partition_setup(node, dialect)
+    return bind_partition(condition, definition, key, dialect)
+
+
 def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str]:
     """The node's partition definition and window condition SQL (with placeholders), cached."""
     cache_key = (node.unique_id, node.fingerprint, dialect)

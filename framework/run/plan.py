@@ -72,6 +72,8 @@ class Plan:
 
     steps: dict[str, Step] = field(default_factory=dict)
     up_to_date: dict[str, str] = field(default_factory=dict)  # asset -> why it is skipped
+    # asset -> the change-classification decision behind its step or its skip (orch.run.change)
+    decisions: dict[str, str] = field(default_factory=dict)
 
     @property
     def order(self) -> list[Step]:
@@ -99,6 +101,7 @@ def plan_freshness(
     target: str,
     now: datetime,
     order: list[str] | None = None,
+    prune: bool = True,
 ) -> FreshnessMap:
     """The freshness of ``names`` and their upstreams, from one bulk read of the state."""
     parents: dict[str, list[str]] = {}
@@ -113,7 +116,14 @@ def plan_freshness(
         state, target, assets=sorted(closure), checks=checks_of(manifest, closure)
     )
     return FreshnessMap(
-        manifest, snapshot, now=now, names=closure, order=order, parents=parents, closed=True
+        manifest,
+        snapshot,
+        now=now,
+        names=closure,
+        order=order,
+        parents=parents,
+        closed=True,
+        prune=prune,
     )
 
 
@@ -125,11 +135,14 @@ def build_plan(
     target: str,
     changed_only: bool = False,
     partitions: PartitionSource | None = None,
+    prune: bool = True,
 ) -> Plan:
     """The steps to run for ``selected`` assets, in DAG order.
 
     ``partitions`` expands a partitioned asset into (partition key, reason) pairs; without it
-    every asset is one step.
+    every asset is one step. With ``changed_only``, an asset downstream of a rebuilt one is
+    rebuilt only when the rebuild reaches it (:meth:`FreshnessMap.reaches`: a non-breaking
+    change does not); ``prune`` False rebuilds everything downstream.
     """
     chosen = {n for n in selected if n in manifest.nodes and buildable(manifest.nodes[n])}
     partitioned = partitions is not None and any(
@@ -139,7 +152,9 @@ def build_plan(
     freshness: FreshnessMap | None = None
     if changed_only or partitioned:
         now = partitions.now if partitions is not None else utcnow()
-        freshness = plan_freshness(manifest, chosen, state, target=target, now=now, order=order)
+        freshness = plan_freshness(
+            manifest, chosen, state, target=target, now=now, order=order, prune=prune
+        )
     plan = Plan()
     steps_of: dict[str, list[str]] = {}
     scheduled: dict[str, set[str]] = {}
@@ -170,12 +185,19 @@ def build_plan(
         if changed_only:
             assert freshness is not None
             mine = freshness.of(name)
+            change = freshness.changes.get(name)
+            if change is not None:
+                rebuilt_alone = "rebuilt alone" if not change.breaking else "downstream readers too"
+                plan.decisions[name] = f"{change.reason} ({rebuilt_alone})"
+            rebuilt = [up for up in upstream_assets if steps_of.get(up)]
             if mine.stale:
                 reason = mine.reason
-            elif any(steps_of.get(up) for up in upstream_assets):
+            elif any(freshness.reaches(name, up) for up in rebuilt):
                 reason = UPSTREAM_REBUILT
             else:
                 plan.up_to_date[name] = UP_TO_DATE
+                if rebuilt and name in freshness.pruned:
+                    plan.decisions[name] = f"not rebuilt: {freshness.pruned[name]}"
                 continue
         plan.add(Step(step_id(name, None), name, None, reason, waits))
         steps_of[name] = [step_id(name, None)]

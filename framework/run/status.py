@@ -45,6 +45,8 @@ class StatusRow:
     rows: str
     duration: str
     freshness: Freshness = field(default_factory=lambda: FRESH)
+    data_version: str = "-"  # orch.run.version: what its last success wrote
+    read: tuple[tuple[str, str], ...] = ()  # (upstream, the data version it read of it)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,12 @@ def status_report(
                     if not mine or mine.duration_s is None
                     else f"{mine.duration_s:.2f}s",
                     freshness=found.freshness,
+                    data_version=(mine.data_version or "-") if mine else "-",
+                    read=tuple(
+                        (u.asset, u.data_version)
+                        for u in (mine.upstream if mine else ())
+                        if u.data_version is not None
+                    ),
                 )
             )
             continue
@@ -161,6 +169,8 @@ def status_json(report: StatusReport) -> list[dict[str, Any]]:
             **found.freshness.to_json(),
             "last_run": None if row.last_run == "-" else row.last_run,
             "finished_at": None if row.finished_at == "-" else row.finished_at,
+            "data_version": None if row.data_version == "-" else row.data_version,
+            "read": {asset: version for asset, version in row.read},
             "partitions": None,
         }
         if found.partitions is not None:

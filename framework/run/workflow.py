@@ -33,13 +33,16 @@ from orch.run.executor import (
     StepHook,
     StepOutcome,
 )
+from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
+from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.provenance import code_lookup, git_state, provenance_excludes
 from orch.run.python import PythonRuntime, remove_owned_files
 from orch.run.reporting import JsonLinesReporter, RunResultsWriter
+from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
@@ -148,6 +151,7 @@ def run_command(
             target=project.target_name,
             changed_only=options.changed_only,
             partitions=partitions,
+            prune=not (options.rebuild_downstream or options.full_refresh),
         )
         if options.dry_run:
             return RunResult(compiled, plan, None)
@@ -163,6 +167,17 @@ def run_command(
             adapter = get_adapter(project.target, project.root)
             adapter.open()
             try:
+                sources = sources_upstream(manifest, selected) if command == "build" else []
+                if sources:  # observed before planning: a changed source makes readers stale
+                    seen = observe_sources(
+                        manifest, adapter, state, target=project.target_name, sources=sources
+                    )
+                    if options.changed_only and any(o.changed for o in seen):
+                        plan = build_plan(
+                            manifest, selected, state, target=project.target_name,
+                            changed_only=True, partitions=partitions,
+                            prune=not (options.rebuild_downstream or options.full_refresh),
+                        )  # fmt: skip
                 summary = _execute(
                     options, command, compiled, plan, adapter, state, run_id, sinks,
                     hook_factory, run_args=run_args,
@@ -209,8 +224,10 @@ def _execute(
                     )
                 )
         parents = {p for s in plan.order for p in manifest.parents.get(s.asset, [])}
+        parents |= {p for s in plan.order for p in effective_parents(manifest, s.asset)}
         latest = state.latest_materializations(sorted(parents), target=project.target_name)
         known = {key: rec.run_id for key, rec in latest.items()}
+        versions = known_versions(latest, state.latest_observations(target=project.target_name))
         python.stored_metadata.update({key: dict(rec.metadata) for key, rec in latest.items()})
         hook = hook_factory(adapter, run_id, fan) if hook_factory else None
         if hook is None and command == "build":  # checks run inside build
@@ -230,6 +247,7 @@ def _execute(
             fail_fast=options.fail_fast,
             full_refresh=options.full_refresh,
             known_runs=known,
+            known_versions=versions,
             hook=hook,
             python=python,
             partition_mapper=partition_mapper,

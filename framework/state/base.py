@@ -21,6 +21,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    ObservationRecord,
     OpStepRecord,
     RunRecord,
     TickRecord,
@@ -120,6 +121,10 @@ class StateReader(ABC):
     def run_for_key(self, name: str, run_key: str) -> str | None:
         """The run id that claimed a run key of a schedule or sensor, or None."""
         raise NotImplementedError
+
+    @abstractmethod
+    def latest_observations(self, *, target: str | None = None) -> dict[str, ObservationRecord]:
+        """The latest observation of each declared source (by source name)."""
 
     @abstractmethod
     def lock_holder(self, target: str) -> LockInfo | None:
@@ -227,11 +232,25 @@ class StateStore(StateReader):
         upstream: Sequence[UpstreamRef | Mapping[str, Any]] = (),
         error: str | None = None,
         target: str | None = None,
+        data_version: str | None = None,
+        versions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> int:
         """Record one attempt; a ``success`` only after its data committed. Returns the row id.
 
         ``target`` defaults to the run's target.
         """
+
+    @abstractmethod
+    def record_observation(
+        self,
+        *,
+        target: str,
+        source: str,
+        fingerprint: str,
+        detail: Mapping[str, Any] | None = None,
+        observed_at: datetime | None = None,
+    ) -> ObservationRecord:
+        """Store a source's observation; ``changed_at`` moves when the fingerprint differs."""
 
     @abstractmethod
     def record_check(

@@ -97,6 +97,8 @@ class StateRecorder:
                 rows=event.rows,
                 metadata=redaction.stored(event.metadata),
                 upstream=event.upstream,
+                data_version=event.data_version,
+                versions=event.versions,
             )
         elif isinstance(event, StepFailed):
             self.store.record_materialization(

@@ -18,7 +18,7 @@ from orch.errors import LockHeldError
 log = logging.getLogger(__name__)
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: materializations.data_version/versions, source_observations
 STATE_DIR = ".orch"
 STATE_FILE = "state.db"
 SAMPLE_ROWS = 20
@@ -69,6 +69,8 @@ class UpstreamRef:
     asset: str
     partition: str | None = None
     run_id: str | None = None
+    data_version: str | None = None  # the upstream's data version when it was read
+    columns: dict[str, str] | None = None  # the data versions of the columns read from it
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,44 @@ class MaterializationRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     upstream: tuple[UpstreamRef, ...] = ()
     error: str | None = None
+    data_version: str | None = None
+    # {"columns": {column: data version}, "code": {column: column version}} (orch.run.version)
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def column_data(self) -> dict[str, str]:
+        """The data version of each column it wrote (empty: not measured)."""
+        return self.versions.get("columns", {})
+
+    @property
+    def column_code(self) -> dict[str, str]:
+        """The column versions of the code it was built with (change classification)."""
+        return self.versions.get("code", {})
+
+    def read_of(self, asset: str) -> UpstreamRef | None:
+        """What it read of one upstream asset (the unpartitioned or first reference)."""
+        return next((u for u in self.upstream if u.asset == asset), None)
 
     @property
     def key(self) -> tuple[str, str | None]:
         """``(asset, partition_key)``: the key of the planner's dicts."""
         return (self.asset, self.partition_key)
+
+
+@dataclass(frozen=True)
+class ObservationRecord:
+    """The latest observation of a declared source: its fingerprint and when it last changed.
+
+    ``changed_at`` is None until an observation differs from the one before it (the first one
+    is the baseline).
+    """
+
+    target: str
+    source: str
+    fingerprint: str
+    detail: dict[str, Any]
+    observed_at: datetime
+    changed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -313,8 +348,20 @@ def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
 
 def upstream_dict(ref: UpstreamRef | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(ref, UpstreamRef):
-        return {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
-    return {"asset": ref["asset"], "partition": ref.get("partition"), "run_id": ref.get("run_id")}
+        out: dict[str, Any] = {"asset": ref.asset, "partition": ref.partition, "run_id": ref.run_id}
+        version, columns = ref.data_version, ref.columns
+    else:
+        out = {
+            "asset": ref["asset"],
+            "partition": ref.get("partition"),
+            "run_id": ref.get("run_id"),
+        }
+        version, columns = ref.get("data_version"), ref.get("columns")
+    if version is not None:
+        out["data_version"] = version
+    if columns:
+        out["columns"] = dict(columns)
+    return out
 
 
 def _int(value: Any) -> int | None:
@@ -358,6 +405,19 @@ def materialization_from_row(r: Sequence[Any]) -> MaterializationRecord:
         metadata=_loads(r[12]),
         upstream=tuple(UpstreamRef(**u) for u in _loads(r[13])),
         error=r[14],
+        data_version=r[15] if len(r) > 15 else None,
+        versions=_loads(r[16]) if len(r) > 16 and r[16] else {},
+    )
+
+
+def observation_from_row(r: Sequence[Any]) -> ObservationRecord:
+    return ObservationRecord(
+        target=r[0],
+        source=r[1],
+        fingerprint=r[2],
+        detail=_loads(r[3]),
+        observed_at=_at(r[4]),
+        changed_at=_at(r[5]) if r[5] else None,
     )
 
 

@@ -18,6 +18,7 @@ from orch.state.records import (
     CodeVersion,
     GitState,
     MaterializationRecord,
+    ObservationRecord,
     RunRecord,
 )
 
@@ -41,6 +42,7 @@ class StateSnapshot:
     # with detail: the code behind each latest success's fingerprint, the git state of its run
     code: dict[str, CodeVersion] = field(default_factory=dict)
     git: dict[str, GitState] = field(default_factory=dict)
+    observations: dict[str, ObservationRecord] = field(default_factory=dict)  # by source
 
     @classmethod
     def read(
@@ -68,6 +70,7 @@ class StateSnapshot:
             return snap
         names = None if assets is None else sorted(set(assets))
         snap.latest = reader.latest_materializations(names, target=target)
+        snap.observations = reader.latest_observations(target=target)
         if detail:
             snap.attempts = reader.latest_attempts(names, target=target)
             snap.failures = {k: r for k, r in snap.attempts.items() if r.status == "failed"}

@@ -80,6 +80,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    ObservationRecord,
     OpStepRecord,
     RunRecord,
     TickRecord,
@@ -93,6 +94,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    observation_from_row,
     op_step_from_row,
     orphaned_runs,
     run_from_row,
@@ -120,7 +122,7 @@ CREATE TABLE IF NOT EXISTS materializations (
     asset TEXT NOT NULL, partition_key TEXT, status TEXT NOT NULL, fingerprint TEXT,
     materialized TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
     duration_s REAL NOT NULL, rows INTEGER, metadata TEXT NOT NULL DEFAULT '{}',
-    upstream TEXT NOT NULL DEFAULT '[]', error TEXT
+    upstream TEXT NOT NULL DEFAULT '[]', error TEXT, data_version TEXT, versions TEXT
 );
 CREATE INDEX IF NOT EXISTS materializations_by_asset
     ON materializations (asset, partition_key, id);
@@ -163,6 +165,11 @@ CREATE TABLE IF NOT EXISTS run_keys (
     name TEXT NOT NULL, run_key TEXT NOT NULL, run_id TEXT NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (name, run_key)
 );
+CREATE TABLE IF NOT EXISTS source_observations (
+    target TEXT NOT NULL, source TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}', observed_at TEXT NOT NULL, changed_at TEXT,
+    PRIMARY KEY (target, source)
+);
 CREATE TABLE IF NOT EXISTS run_locks (
     target TEXT PRIMARY KEY, lock_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
     command TEXT NOT NULL, run_id TEXT, acquired_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL
@@ -172,11 +179,18 @@ CREATE TABLE IF NOT EXISTS run_locks (
 )
 
 # from_version -> statements that bring a file to from_version + 1 (run in one transaction).
-_MIGRATIONS: dict[int, list[str]] = {}
+_MIGRATIONS: dict[int, list[str]] = {
+    # data versions (orch.run.version); source_observations is created by the schema script
+    1: [
+        "ALTER TABLE materializations ADD COLUMN data_version TEXT",
+        "ALTER TABLE materializations ADD COLUMN versions TEXT",
+    ],
+}
 
 _MAT_COLUMNS = (
     "m.id, m.run_id, m.target, m.asset, m.partition_key, m.status, m.fingerprint, m.materialized,"
-    " m.started_at, m.finished_at, m.duration_s, m.rows, m.metadata, m.upstream, m.error"
+    " m.started_at, m.finished_at, m.duration_s, m.rows, m.metadata, m.upstream, m.error,"
+    " m.data_version, m.versions"
 )
 _CHECK_COLUMNS = (
     "c.id, c.run_id, c.target, c.check_name, c.asset, c.partition_key, c.status, c.severity,"
@@ -538,6 +552,8 @@ class SQLiteStateStore(SQLiteProvenance, StateStore):
         upstream: Sequence[UpstreamRef | Mapping[str, Any]] = (),
         error: str | None = None,
         target: str | None = None,
+        data_version: str | None = None,
+        versions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> int:
         """Record one attempt; a ``success`` only after its data committed. Returns the row id."""
         _check_status(status, MATERIALIZATION_STATUSES, "materialization")
@@ -551,7 +567,8 @@ class SQLiteStateStore(SQLiteProvenance, StateStore):
             cur = conn.execute(
                 "INSERT INTO materializations (run_id, target, asset, partition_key, status,"
                 " fingerprint, materialized, started_at, finished_at, duration_s, rows, metadata,"
-                " upstream, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " upstream, error, data_version, versions)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     target,
@@ -567,6 +584,8 @@ class SQLiteStateStore(SQLiteProvenance, StateStore):
                     _json(dict(metadata or {})),
                     _json(refs),
                     error,
+                    data_version,
+                    _json({k: dict(v) for k, v in versions.items()}) if versions else None,
                 ),
             )
             row_id = int(cur.lastrowid or 0)
@@ -1026,6 +1045,54 @@ class SQLiteStateStore(SQLiteProvenance, StateStore):
             return lock_from_row(row) if row else None
         except (ValueError, TypeError):  # an unreadable lock is removed all the same
             return None
+
+    # ------------------------------------------------------------------ source observations
+
+    def record_observation(
+        self,
+        *,
+        target: str,
+        source: str,
+        fingerprint: str,
+        detail: Mapping[str, Any] | None = None,
+        observed_at: datetime | None = None,
+    ) -> ObservationRecord:
+        """Store a source's observation; ``changed_at`` moves when the fingerprint differs."""
+        at = _ts(observed_at or utcnow())
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT fingerprint, changed_at FROM source_observations"
+                " WHERE target = ? AND source = ?",
+                (target, source),
+            ).fetchone()
+            changed = row[1] if row is not None and row[0] == fingerprint else None
+            if row is not None and row[0] != fingerprint:
+                changed = at
+            conn.execute(
+                "INSERT INTO source_observations (target, source, fingerprint, detail,"
+                " observed_at, changed_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (target, source) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " detail = excluded.detail, observed_at = excluded.observed_at,"
+                " changed_at = excluded.changed_at",
+                (target, source, fingerprint, _json(dict(detail or {})), at, changed),
+            )
+        return observation_from_row(
+            (target, source, fingerprint, _json(dict(detail or {})), at, changed)
+        )
+
+    def latest_observations(self, *, target: str | None = None) -> dict[str, ObservationRecord]:
+        """The latest observation of each declared source (by source name)."""
+        sql = (
+            "SELECT target, source, fingerprint, detail, observed_at, changed_at"
+            " FROM source_observations"
+        )
+        params: tuple[Any, ...] = ()
+        if target is not None:
+            sql += " WHERE target = ?"
+            params = (target,)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY observed_at", params).fetchall()
+        return {r[1]: observation_from_row(r) for r in rows}
 
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""

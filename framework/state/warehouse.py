@@ -73,6 +73,7 @@ from orch.state.records import (
     LockInfo,
     LockOwner,
     MaterializationRecord,
+    ObservationRecord,
     OpStepRecord,
     RunRecord,
     TickRecord,
@@ -86,6 +87,7 @@ from orch.state.records import (
     lock_held_error,
     lock_is_stale,
     materialization_from_row,
+    observation_from_row,
     op_step_from_row,
     orphaned_runs,
     run_from_row,
@@ -135,6 +137,16 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("metadata", _TEXT, True),
         ("upstream", _TEXT, True),
         ("error", _TEXT, False),
+        ("data_version", _TEXT, False),  # added in schema 2
+        ("versions", _TEXT, False),  # added in schema 2
+    ],
+    "source_observations": [
+        ("target", _TEXT, True),
+        ("source", _TEXT, True),
+        ("fingerprint", _TEXT, True),
+        ("detail", _TEXT, True),
+        ("observed_at", _TEXT, True),
+        ("changed_at", _TEXT, False),
     ],
     "check_results": [
         ("id", _INT, True),
@@ -205,6 +217,9 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
 }
 _RUN_COLUMNS = [c for c, _, _ in _TABLES["runs"]]
 _MAT_COLUMNS = [c for c, _, _ in _TABLES["materializations"]]
+# (table, column, schema version that added it): added to an older schema by ``ALTER TABLE``
+_ADDED = (("materializations", "data_version", 2), ("materializations", "versions", 2))
+_OBSERVATION_COLUMNS = [c for c, _, _ in _TABLES["source_observations"]]
 _CHECK_COLUMNS = [c for c, _, _ in _TABLES["check_results"]]
 _TICK_COLUMNS = [c for c, _, _ in _TABLES["ticks"]]
 _LOCK_COLUMNS = [c for c, _, _ in _TABLES["run_locks"]]
@@ -400,6 +415,15 @@ class WarehouseStateStore(WarehouseProvenance, StateStore):
                 f"{version}, newer than this orch understands ({SCHEMA_VERSION})",
                 hint="Upgrade orch",
             )
+        if version < SCHEMA_VERSION:  # additive migration: the columns later schemas added
+            for table, column, since in _ADDED:
+                if version < since:
+                    kind = next(t for c, t, _ in _TABLES[table] if c == column)
+                    self.adapter.execute(
+                        f"ALTER TABLE {self._sql(self._table(table))} ADD COLUMN IF NOT EXISTS"
+                        f" {self._sql(self._id(column))} {kind}"
+                    )
+            self._update("meta", {"value": str(SCHEMA_VERSION)}, self._eq("key", "schema_version"))
         return True
 
     def _writable(self) -> None:
@@ -513,6 +537,8 @@ class WarehouseStateStore(WarehouseProvenance, StateStore):
         upstream: Sequence[UpstreamRef | Mapping[str, Any]] = (),
         error: str | None = None,
         target: str | None = None,
+        data_version: str | None = None,
+        versions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> int:
         """Record one attempt; a ``success`` only after its data committed. Returns the row id."""
         self._writable()
@@ -538,6 +564,8 @@ class WarehouseStateStore(WarehouseProvenance, StateStore):
             "metadata": _json(dict(metadata or {})),
             "upstream": _json([upstream_dict(u) for u in upstream]),
             "error": error,
+            "data_version": data_version,
+            "versions": _json({k: dict(v) for k, v in versions.items()}) if versions else None,
         }
         with self._mutex:
             self._insert_unless("materializations", row, ["id"])
@@ -989,6 +1017,40 @@ class WarehouseStateStore(WarehouseProvenance, StateStore):
             found = self._locks_of(target)
             self._delete("run_locks", self._eq("target", target))
         return found[0] if found else None
+
+    # ------------------------------------------------------------------ source observations
+
+    def record_observation(
+        self,
+        *,
+        target: str,
+        source: str,
+        fingerprint: str,
+        detail: Mapping[str, Any] | None = None,
+        observed_at: datetime | None = None,
+    ) -> ObservationRecord:
+        """Store a source's observation; ``changed_at`` moves when the fingerprint differs."""
+        self._writable()
+        at = _ts(observed_at or utcnow())
+        key = {"target": target, "source": source}
+        with self._mutex, self.adapter.transaction():
+            rows = self._select("source_observations", ["fingerprint", "changed_at"],
+                                self._where(key))  # fmt: skip
+            changed = rows[0][1] if rows and rows[0][0] == fingerprint else None
+            if rows and rows[0][0] != fingerprint:
+                changed = at
+            row = {**key, "fingerprint": fingerprint, "detail": _json(dict(detail or {})),
+                   "observed_at": at, "changed_at": changed}  # fmt: skip
+            self._delete("source_observations", self._where(key))
+            self._insert_unless("source_observations", row, ["target", "source"])
+        return observation_from_row(tuple(row.values()))
+
+    def latest_observations(self, *, target: str | None = None) -> dict[str, ObservationRecord]:
+        """The latest observation of each declared source (by source name)."""
+        where = self._eq("target", target) if target is not None else None
+        rows = self._select("source_observations", _OBSERVATION_COLUMNS, where,
+                            [("observed_at", False)])  # fmt: skip
+        return {r[1]: observation_from_row(r) for r in rows}
 
     def lock_holder(self, target: str) -> LockInfo | None:
         """The current run lock of a target, stale or not, or None."""

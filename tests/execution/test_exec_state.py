@@ -38,6 +38,7 @@ def test_status_text(make_project, orch, tmp_path):
     lines = run.stdout.splitlines()
     assert lines[0].split() == [
         "asset", "materialized", "status", "last", "run", "finished", "(UTC)", "rows", "duration",
+        "data", "version", "read",
     ]  # fmt: skip
     assert status_of(run.stdout) == {
         "raw": "never built",
@@ -53,11 +54,12 @@ def test_status_text(make_project, orch, tmp_path):
     assert set(status_of(run.stdout).values()) == {"up to date"}
     a_line = next(line for line in run.stdout.splitlines() if line.startswith("a "))
     assert re.match(
-        r"a\s+table\s+up to date\s+[0-9a-f]{8}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+2\s+\d+\.\d\ds$",
+        r"a\s+table\s+up to date\s+[0-9a-f]{8}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+2\s+\d+\.\d\ds"
+        r"\s+[0-9a-f]{8}\s+raw@[0-9a-f]{8}$",  # its data version, and raw's that it read
         a_line,
     ), a_line
     c_line = next(line for line in run.stdout.splitlines() if line.startswith("c "))
-    assert re.search(r"view\s+up to date .* -\s+\d+\.\d\ds$", c_line), c_line  # views: no rows
+    assert re.search(r"view\s+up to date .* -\s+\d+\.\d\ds\s", c_line), c_line  # views: no rows
 
     # a reformatted model (comment, spacing) is still up to date; a changed one is not
     (project / "models" / "lone.sql").write_text(
@@ -83,6 +85,12 @@ def test_status_upstream_newer(make_project, orch, tmp_path):
     project = make_project(tmp_path, FILES)
     assert orch("build", "--project-dir", project).exit_code == 0
     assert orch("run", "--project-dir", project, "-s", "a").exit_code == 0
+    # a rebuilt with the same data (the same data version): what reads it stays up to date
+    assert set(status_of(orch("status", "--project-dir", project).stdout).values()) == {
+        "up to date"
+    }
+    (project / "seeds" / "raw.csv").write_text("id\n1\n2\n5\n")
+    assert orch("build", "--project-dir", project, "-s", "raw", "a").exit_code == 0
     assert status_of(orch("status", "--project-dir", project).stdout) == {
         "raw": "up to date",
         "a": "up to date",
@@ -112,8 +120,12 @@ def test_changed_builds_only_what_is_stale(make_project, orch, warehouse, tmp_pa
     assert plan[0] == "Plan: 2 steps (dry run, nothing was built)"
     assert re.match(r"\s+b\s+table\s+code changed$", plan[1])
     assert re.match(r"\s+c\s+view\s+upstream b code changed$", plan[2])
-    assert {line.split()[0] for line in plan[3:]} == {"raw", "a", "lone"}
-    assert all(line.endswith("up to date (skipped)") for line in plan[3:])
+    assert {line.split()[0] for line in plan[3:6]} == {"raw", "a", "lone"}
+    assert all(line.endswith("up to date (skipped)") for line in plan[3:6])
+    assert plan[6:] == [
+        "Change classification:",
+        f"  {'b':<40} breaking: column id changed (downstream readers too)",
+    ]
     assert warehouse(project).rows("select id from analytics.b order by id") == [(2,), (4,)]
 
     run = orch("build", "--project-dir", project, "--changed")
@@ -121,8 +133,13 @@ def test_changed_builds_only_what_is_stale(make_project, orch, warehouse, tmp_pa
     assert built_assets(run.stdout) == {"b", "c"}
     assert warehouse(project).rows("select id from analytics.c order by id") == [(3,), (6,)]
 
-    # an upstream rebuilt outside the selection makes its children stale
+    # an upstream rebuilt outside the selection with the same data: its children stay up to
+    # date; with new data they are stale
     assert orch("run", "--project-dir", project, "-s", "a").exit_code == 0
+    run = orch("build", "--project-dir", project, "--changed")
+    assert built_assets(run.stdout) == set()
+    (project / "seeds" / "raw.csv").write_text("id\n1\n2\n5\n")
+    assert orch("build", "--project-dir", project, "-s", "raw", "a").exit_code == 0
     run = orch("build", "--project-dir", project, "--changed")
     assert built_assets(run.stdout) == {"b", "c"}
 
