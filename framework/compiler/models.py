@@ -40,6 +40,7 @@ from orch.compiler.settings import (
     settings_fingerprint,
     shadows_unloaded_asset,
 )
+from orch.compiler.snapshots import snapshot_config, snapshot_relation
 from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
 from orch.config import (
     ModelConfig,
@@ -471,12 +472,18 @@ class _Compiler:
         )
 
     def compile_model(self, model: ParsedModel) -> Node:
+        snapshot = self.project.models[model.name].kind == "snapshot"
+        tree = self.project.config.snapshots if snapshot else self.project.config.models
         config, description, patch_path = self.settings.config_for(
-            model.name, model.path, self.project.config.models, model.recording.config
+            model.name, model.path, tree, model.recording.config
         )
+        if snapshot:
+            config = snapshot_config(model.name, model.path, config)
         relation = (
             None
             if config.materialized == "ephemeral"
+            else snapshot_relation(self.settings, model.name, config)
+            if snapshot
             else self.settings.relation_for(model.name, config)
         )
         if config.materialized == "external":
@@ -512,7 +519,7 @@ class _Compiler:
         }
         return Node(
             name=model.name,
-            unique_id=f"model.{self.project.name}.{model.name}",
+            unique_id=f"{'snapshot' if snapshot else 'model'}.{self.project.name}.{model.name}",
             resource_type="model",
             language="sql",
             path=model.path,

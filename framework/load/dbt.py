@@ -238,9 +238,7 @@ def _macro_file(project: Project, macro: str) -> str:
 
 # --------------------------------------------------------------------------- unsupported features
 
-_PROPERTY_KEYS = {
-    "snapshots": "snapshots",
-}
+_PROPERTY_KEYS: dict[str, str] = {}  # YAML keys refused outright (none today)
 # dbt resources that build nothing (they describe uses of the models, or the semantic layer that
 # MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
 DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
@@ -265,17 +263,6 @@ def check_unsupported(project: Project) -> None:
         rel = path.relative_to(root).as_posix()
         text = path.read_text(encoding="utf-8", errors="replace")
         _check_file(rel, path.suffix, text, packages, project)
-    for folder in project.config.snapshot_paths or ["snapshots"]:
-        base = root / folder
-        if base.is_dir():
-            found = sorted(p for p in base.rglob("*") if p.suffix in (".sql", ".yml", ".yaml"))
-            if found:
-                raise _unsupported(
-                    Location(found[0].relative_to(root).as_posix()),
-                    "dbt snapshots",
-                    "orch keeps history with partitions and its state store instead; build the "
-                    "snapshot with dbt, or declare its table as a source",
-                )
 
 
 def read_descriptive(project: Project) -> dict[str, dict[str, dict[str, Any]]]:
@@ -365,7 +352,7 @@ def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ..
 
 
 def _feature_files(project: Project) -> list[Path]:
-    files = [m.abs_path for m in project.models.values()]
+    files = [m.abs_path for m in project.models.values() if m.kind == "model"]
     files += [project.root / p for p in project.macro_files]
     files += [project.root / p for p in project.check_files.values()]
     for folder in (*project.config.model_paths, *project.config.seed_paths,

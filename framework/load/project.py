@@ -49,7 +49,7 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load import dbt
+from orch.load import dbt, dbt_snapshots
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
@@ -69,9 +69,13 @@ class ModelFile:
     path: str  # relative to the project folder, forward slashes
     abs_path: Path
     language: Literal["sql", "python"]
+    kind: Literal["model", "snapshot"] = "model"  # a dbt snapshot (orch.load.dbt_snapshots)
+    text: str | None = None  # a snapshot's query, cut out of its file
 
     def read(self) -> str:
         """The file's text (a ProjectError naming the byte offset when it is not UTF-8)."""
+        if self.text is not None:
+            return self.text
         return read_user_text(self.abs_path, self.path)
 
 
@@ -205,9 +209,20 @@ def load_project(
     _discover(project)
     project.warnings.extend(notes)
     if flavor == "dbt":
+        _add_snapshots(project)
         dbt.check_unsupported(project)
         project.descriptive = dbt.read_descriptive(project)
     return project
+
+
+def _add_snapshots(project: Project) -> None:
+    found, entries = dbt_snapshots.discover_snapshots(project)
+    for snap in found:
+        project.models[snap.name] = ModelFile(
+            snap.name, snap.path, snap.abs_path, "sql", kind="snapshot", text=snap.text
+        )
+    for entry in entries:
+        project.properties[entry.name] = Properties(entry.entry, entry.doc, entry.key_path)
 
 
 def _dbt_duckdb_path(root: Path, target: TargetConfig) -> tuple[TargetConfig, list[str]]:

@@ -65,6 +65,7 @@ from orch.partitions import (
 )
 from orch.run.io.external import write_external
 from orch.run.python import PythonRuntime, run_python_asset
+from orch.run.snapshots import build_snapshot
 from orch.sql import written_columns
 from sqlglot import exp
 
@@ -190,6 +191,9 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
         return _python(node, ctx, relation)
     if node.materialized == "external":
         return _external(node, ctx)
+    if node.materialized == "snapshot":
+        rows, mode = build_snapshot(node, adapter, relation, staging_relation(relation))
+        return MaterializeResult(rows=rows, metadata={"materialized": "snapshot", "mode": mode})
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
