@@ -14,6 +14,7 @@ from orch.cli import (
     history_commands,
     project_commands,
     run_commands,
+    snapshot_commands,
     ui_commands,
 )
 from orch.cli.base import cli
@@ -39,5 +40,6 @@ __all__ = [
     "main",
     "project_commands",
     "run_commands",
+    "snapshot_commands",
     "ui_commands",
 ]
