@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from tests.dbt.conftest import FIXTURES, load_raw_batches  # noqa: E402
@@ -56,7 +58,9 @@ FIXTURES_COMPARED = {
     "coffee_dbt": Fixture("coffee_dbt", "coffee.duckdb", "build_artifacts",
                           ("COFFEE_REGION", "COFFEE_CI_DB"), load_sources=True),
     "bakery_dbt": Fixture("bakery_dbt", "bakery.duckdb", "target"),
+    "snap_dbt": Fixture("snap_dbt", "snap.duckdb", "target"),
 }  # fmt: skip
+STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
 
 def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str, str]]:
@@ -101,11 +105,30 @@ def snapshot(database: Path) -> dict[tuple[str, str], dict]:
             out[(schema, name)] = {
                 "kind": "VIEW" if kind == "VIEW" else "TABLE",
                 "columns": columns,
-                "rows": sorted(rows, key=repr),
+                "rows": sorted(wall_clock_free(rows, [c[0] for c in columns]), key=repr),
             }
         return out
     finally:
         con.close()
+
+
+def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
+    """Rows with the snapshot wall clock made comparable: dbt and orch snapshot at different
+    instants, so each timestamp from this run becomes ``T<k>`` (its rank among the relation's
+    wall-clock values: the k-th snapshot build) and a scd id hashed from one (a column named
+    ``*scd_id``/``version_id`` on such a row, or whose row is a deletion record) ``<scd>``. Every
+    other value (the timestamp strategy's dbt_scd_id included) is compared as it is."""
+    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and v > STARTED})
+    if not clock:
+        return rows
+    rank = {v: f"T{i}" for i, v in enumerate(clock, 1)}
+    scd = [i for i, n in enumerate(names) if n.endswith("scd_id") or n == "version_id"]
+    out = []
+    for r in rows:
+        timed = any(v in rank for v in r if isinstance(v, datetime))
+        out.append(tuple("<scd>" if i in scd and timed else rank.get(v, v) if
+                         isinstance(v, datetime) else v for i, v in enumerate(r)))  # fmt: skip
+    return out
 
 
 def compare_warehouses(dbt: dict, orch: dict, report: list[str]) -> None:
@@ -183,6 +206,36 @@ def tighten_share(project: Path) -> None:
     schema.write_text(schema.read_text().replace("max_share: 0.9", "max_share: 0.4"))
 
 
+SNAP_BUILDS = {
+    2: {
+        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
+                         "2,Brian,gold,2024-02-01 10:00:00\n4,Dana,bronze,2024-02-01 11:00:00\n",
+        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nD,Dish,6.00\n",
+        "order_lines.csv": "order_id,line,qty,status\n100,1,2,placed\n100,2,3,placed\n"
+                           "102,1,1,placed\n",
+    },
+    3: {
+        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
+                         "2,Brian,gold,2024-02-01 10:00:00\n3,Chen,silver,2024-03-01 09:00:00\n"
+                         "4,Dana,silver,2024-03-02 12:00:00\n",
+        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nC,Cup,4.50\n",
+        "order_lines.csv": "order_id,line,qty,status\n100,1,2,shipped\n100,2,3,placed\n"
+                           "101,1,5,placed\n102,1,1,placed\n",
+    },
+}  # fmt: skip
+
+
+def snap_build(number: int) -> Callable[[Path], None]:
+    """The seeds of the ``number``-th build: rows updated, deleted, added back."""
+
+    def change(project: Path) -> None:
+        for name, text in SNAP_BUILDS[number].items():
+            (project / "seeds" / name).write_text(text, encoding="utf-8")
+
+    change.__doc__ = f"build {number}'s seeds"
+    return change
+
+
 # project -> (label, change made to both copies before the build); the builds run in order
 SCENARIOS = {
     "coffee_dbt": [
@@ -197,17 +250,25 @@ SCENARIOS = {
         ("a failing error-severity custom generic test (exit 1, failures stored)",
          tighten_share),
     ],
+    "snap_dbt": [
+        ("first build (snapshots created, Python model, relationships to an ephemeral model)",
+         None),
+        ("second build: rows updated, deleted and added (snapshots record them)", snap_build(2)),
+        ("third build: deleted rows come back, more updates", snap_build(3)),
+        ("test (on-run-start/-end hooks run, as in dbt test)", "test"),
+    ],
 }  # fmt: skip
 
 
 def compare_build(
-    dbt_exe: str, orch_exe: str, fixture: Fixture, dbt: tuple, orch: tuple, times: list
+    dbt_exe: str, orch_exe: str, fixture: Fixture, dbt: tuple, orch: tuple, times: list,
+    command: str = "build",
 ) -> list[str]:
-    """Build both copies and return the differences."""
+    """Build (or test) both copies and return the differences."""
     (dbt_project, dbt_env), (orch_project, orch_env) = dbt, orch
-    cmd = [dbt_exe, "build", "--profiles-dir", str(dbt_project), "--project-dir", str(dbt_project)]
+    cmd = [dbt_exe, command, "--profiles-dir", str(dbt_project), "--project-dir", str(dbt_project)]
     dbt_run = run(cmd, dbt_project, dbt_env)
-    orch_run = run([orch_exe, "build", "--project-dir", str(orch_project)], orch_project, orch_env)
+    orch_run = run([orch_exe, command, "--project-dir", str(orch_project)], orch_project, orch_env)
     times.append((dbt_run.wall_s, orch_run.wall_s))  # type: ignore[attr-defined]
     for label, proc in (("dbt", dbt_run), ("orch", orch_run)):
         if proc.returncode not in (0, 1):
@@ -255,10 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         times: list[tuple[float, float]] = []
         for label, change in SCENARIOS[name]:
             print(f"\n== {name}: {label}")
-            if change is not None:
+            command = change if isinstance(change, str) else "build"
+            if callable(change):
                 change(dbt[0])
                 change(orch[0])
-            report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times)
+            report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times, command)
             total += len(report)
             builds += 1
             if report:

@@ -8,8 +8,7 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
 - :func:`check_unsupported`: features orch does not implement (packages installed by ``dbt deps``,
-  snapshots, exposures, semantic models, dbt-style Python models, adapter-specific
-  macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
+  model versions, custom materializations, adapter-specific macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
   the feature, instead of a confusing error later or a silently different warehouse.
 """
 
@@ -245,7 +244,6 @@ DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
 EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
 _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
-_DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
 _DISPATCH = re.compile(r"adapter\s*\.\s*dispatch\s*\(")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
@@ -386,19 +384,11 @@ def _check_file(
                     )  # fmt: skip
         _check_packages(rel, text, packages)
         return
-    if suffix == ".py":
-        match = _DBT_PYTHON_MODEL.search(text)
-        if match:
-            raise _unsupported(
-                _at(rel, text, match.start()),
-                "dbt-style Python models (def model(dbt, session))",
-                "Rewrite it as an orch @asset function: its parameters name the upstream assets "
-                "and it returns a DataFrame (see docs/dbt.md)",
-            )
+    if suffix == ".py":  # dbt Python models: orch.load.dbt_python
         return
     for pattern, feature, hint in (
-        (_SNAPSHOT_BLOCK, "dbt snapshots ({% snapshot %})",
-         "Build the snapshot with dbt, or declare its table as a source"),
+        (_SNAPSHOT_BLOCK, "a {% snapshot %} block in a model file",
+         "Move it to a file under snapshot-paths (snapshots/ by default)"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
         (_DISPATCH, "adapter.dispatch()",

@@ -49,7 +49,7 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load import dbt, dbt_snapshots
+from orch.load import dbt, dbt_python, dbt_snapshots
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.yamldoc import YamlDoc, load_yaml
@@ -69,7 +69,8 @@ class ModelFile:
     path: str  # relative to the project folder, forward slashes
     abs_path: Path
     language: Literal["sql", "python"]
-    kind: Literal["model", "snapshot"] = "model"  # a dbt snapshot (orch.load.dbt_snapshots)
+    # a dbt snapshot (orch.load.dbt_snapshots), a dbt Python model (orch.load.dbt_python)
+    kind: Literal["model", "snapshot", "dbt_python"] = "model"
     text: str | None = None  # a snapshot's query, cut out of its file
 
     def read(self) -> str:
@@ -209,13 +210,18 @@ def load_project(
     _discover(project)
     project.warnings.extend(notes)
     if flavor == "dbt":
-        _add_snapshots(project)
+        _add_dbt_resources(project)
         dbt.check_unsupported(project)
         project.descriptive = dbt.read_descriptive(project)
     return project
 
 
-def _add_snapshots(project: Project) -> None:
+def _add_dbt_resources(project: Project) -> None:
+    """A dbt project's snapshots, and its Python models told apart from orch's ``@asset`` files."""
+    for name, file in list(project.models.items()):
+        if file.language == "python" and dbt_python.is_dbt_python(file.read()):
+            project.models[name] = ModelFile(name, file.path, file.abs_path, "python",
+                                             kind="dbt_python")  # fmt: skip
     found, entries = dbt_snapshots.discover_snapshots(project)
     for snap in found:
         project.models[snap.name] = ModelFile(
