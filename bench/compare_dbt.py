@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from tests.dbt.conftest import FIXTURES, load_raw_batches  # noqa: E402
+from tests.dbt.conftest import FIXTURES, load_raw_batches, write_snap_build  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -206,31 +206,11 @@ def tighten_share(project: Path) -> None:
     schema.write_text(schema.read_text().replace("max_share: 0.9", "max_share: 0.4"))
 
 
-SNAP_BUILDS = {
-    2: {
-        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
-                         "2,Brian,gold,2024-02-01 10:00:00\n4,Dana,bronze,2024-02-01 11:00:00\n",
-        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nD,Dish,6.00\n",
-        "order_lines.csv": "order_id,line,qty,status\n100,1,2,placed\n100,2,3,placed\n"
-                           "102,1,1,placed\n",
-    },
-    3: {
-        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
-                         "2,Brian,gold,2024-02-01 10:00:00\n3,Chen,silver,2024-03-01 09:00:00\n"
-                         "4,Dana,silver,2024-03-02 12:00:00\n",
-        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nC,Cup,4.50\n",
-        "order_lines.csv": "order_id,line,qty,status\n100,1,2,shipped\n100,2,3,placed\n"
-                           "101,1,5,placed\n102,1,1,placed\n",
-    },
-}  # fmt: skip
-
-
 def snap_build(number: int) -> Callable[[Path], None]:
     """The seeds of the ``number``-th build: rows updated, deleted, added back."""
 
     def change(project: Path) -> None:
-        for name, text in SNAP_BUILDS[number].items():
-            (project / "seeds" / name).write_text(text, encoding="utf-8")
+        write_snap_build(project, number)
 
     change.__doc__ = f"build {number}'s seeds"
     return change

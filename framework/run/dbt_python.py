@@ -102,7 +102,8 @@ def run_dbt_python(
 def _to_arrow(node: Node, value: Any) -> pa.Table:
     if isinstance(value, pa.Table):
         return value
-    for method in ("fetch_arrow_table", "to_arrow"):  # a DuckDB relation; a polars DataFrame
+    # a DuckDB relation (to_arrow_table since duckdb 1.4), a polars DataFrame
+    for method in ("to_arrow_table", "to_arrow", "fetch_arrow_table"):
         convert = getattr(value, method, None)
         if callable(convert):
             table = convert()
