@@ -241,7 +241,12 @@ SCENARIOS = {
 
 
 def compare_build(
-    dbt_exe: str, orch_exe: str, fixture: Fixture, dbt: tuple, orch: tuple, times: list,
+    dbt_exe: str,
+    orch_exe: str,
+    fixture: Fixture,
+    dbt: tuple,
+    orch: tuple,
+    times: list,
     command: str = "build",
 ) -> list[str]:
     """Build (or test) both copies and return the differences."""

@@ -1,4 +1,4 @@
-"""dbt snapshots in the compiler: their settings checked, ``materialized='snapshot'``, their relation.
+"""dbt snapshots in the compiler: settings checked, ``materialized='snapshot'``, their relation.
 
 A snapshot compiles like a SQL model (its query's refs and sources resolved the same way); what
 differs is decided here: the settings dbt requires (strategy, unique_key, updated_at or

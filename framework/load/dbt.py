@@ -8,8 +8,9 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
 - :func:`check_unsupported`: features orch does not implement (packages installed by ``dbt deps``,
-  model versions, custom materializations, adapter-specific macros...) stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and
-  the feature, instead of a confusing error later or a silently different warehouse.
+  model versions, custom materializations, adapter-specific macros...) stop the load with ONE
+  :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
+  confusing error later or a silently different warehouse.
 """
 
 from __future__ import annotations

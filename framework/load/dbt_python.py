@@ -45,8 +45,8 @@ def parse_dbt_python(name: str, path: str, text: str) -> DbtPythonModel:
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as err:
-        raise ProjectError(f"invalid Python: {err.msg}",
-                           location=Location(path, err.lineno, err.offset)) from None  # fmt: skip
+        where = Location(path, err.lineno or 0, err.offset or 0)
+        raise ProjectError(f"invalid Python: {err.msg}", location=where) from None
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "model"), None)
     if fn is None or [a.arg for a in fn.args.args[:2]] != ["dbt", "session"]:
         raise ProjectError("a dbt Python model needs a top-level def model(dbt, session)",

@@ -119,7 +119,9 @@ def _read_blocks(
     return errors
 
 
-def _claim(project: Project, found: dict[str, FoundSnapshot], snap: FoundSnapshot) -> UserError | None:
+def _claim(
+    project: Project, found: dict[str, FoundSnapshot], snap: FoundSnapshot
+) -> UserError | None:
     other = project.models.get(snap.name) or project.seeds.get(snap.name)
     other_path = other.path if other is not None else (found[snap.name].path
                                                        if snap.name in found else None)  # fmt: skip
@@ -170,10 +172,13 @@ def _read_yaml(
                 errors.append(err)
                 continue
         elif name not in found:
-            errors.append(ConfigError(
-                f"snapshot '{name}' has no relation and no {{% snapshot {name} %}} block",
-                location=doc.location(where),
-                hint="Add relation: ref('model') (dbt >= 1.9), or a snapshots/*.sql block"))
+            errors.append(
+                ConfigError(
+                    f"snapshot '{name}' has no relation and no {{% snapshot {name} %}} block",
+                    location=doc.location(where),
+                    hint="Add relation: ref('model') (dbt >= 1.9), or a snapshots/*.sql block",
+                )
+            )
             continue  # fmt: skip
         if any(e.name == name for e in out):
             errors.append(DuplicateNameError(
@@ -200,16 +205,25 @@ def check_snapshot_config(name: str, path: str, config: dict[str, Any]) -> None:
             location=where, hint="Use strategy='timestamp' (with updated_at) or 'check' "
             "(with check_cols)")  # fmt: skip
     if not config.get("unique_key"):
-        raise ConfigError(f"snapshot '{name}' needs a unique_key", location=where,
-                          hint="Set unique_key='id' (or a list of columns) in its config")
+        raise ConfigError(
+            f"snapshot '{name}' needs a unique_key",
+            location=where,
+            hint="Set unique_key='id' (or a list of columns) in its config",
+        )
     if strategy == "timestamp" and not config.get("updated_at"):
-        raise ConfigError(f"snapshot '{name}': the timestamp strategy needs updated_at",
-                          location=where, hint="Set updated_at='<timestamp column>'")
+        raise ConfigError(
+            f"snapshot '{name}': the timestamp strategy needs updated_at",
+            location=where,
+            hint="Set updated_at='<timestamp column>'",
+        )
     if strategy == "check":
         cols = config.get("check_cols")
         if cols != "all" and not (isinstance(cols, list) and cols):
-            raise ConfigError(f"snapshot '{name}': the check strategy needs check_cols",
-                              location=where, hint="Set check_cols='all' or a list of columns")
+            raise ConfigError(
+                f"snapshot '{name}': the check strategy needs check_cols",
+                location=where,
+                hint="Set check_cols='all' or a list of columns",
+            )
     if config.get("invalidate_hard_deletes") is not None and config.get("hard_deletes"):
         raise ConfigError(
             f"snapshot '{name}': both invalidate_hard_deletes and hard_deletes are set",

@@ -76,7 +76,9 @@ class DbtContext:
         upstream = self._manifest.nodes.get(name)
         if upstream is None or upstream.relation is None:
             raise ModelFailedError(f"'{self._node.name}': dbt.ref/source('{name}') has no table")
-        return self._session.sql(f"select * from {self._adapter.render(upstream.relation.to_relation())}")
+        return self._session.sql(
+            f"select * from {self._adapter.render(upstream.relation.to_relation())}"
+        )
 
 
 def run_dbt_python(

@@ -189,8 +189,10 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.resource_type == "seed":
         return load_seed(node, ctx, relation)
     if node.language == "python" and node.python is None:  # a dbt Python model
-        incremental = node.materialized == "incremental" and not ctx.full_refresh and (
-            adapter.relation_type(relation) == "table"
+        incremental = (
+            node.materialized == "incremental"
+            and not ctx.full_refresh
+            and (adapter.relation_type(relation) == "table")
         )
         table = run_dbt_python(node, ctx.manifest, adapter, Path(ctx.project_root), incremental)
         return publish_arrow(node, ctx, relation, table)

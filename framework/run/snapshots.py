@@ -103,7 +103,9 @@ class SnapshotSql:
     def build_table(self, sql: str, strategy: Strategy) -> str:
         """``default__build_snapshot_table``: the query with the snapshot columns."""
         c = self.col
-        deleted = f", 'False' as {c['dbt_is_deleted']}" if strategy.hard_deletes == "new_record" else ""
+        deleted = (
+            f", 'False' as {c['dbt_is_deleted']}" if strategy.hard_deletes == "new_record" else ""
+        )
         return (
             f"select *,\n    {strategy.scd_id} as {c['dbt_scd_id']},\n"
             f"    {strategy.updated_at} as {c['dbt_updated_at']},\n"
@@ -127,7 +129,9 @@ class SnapshotSql:
         deletes = s.hard_deletes in ("invalidate", "new_record")
         keys = self.key_fields(s)
         if self.current:
-            current_filter = f"( ({c['dbt_valid_to']} = {self.current}) or {c['dbt_valid_to']} is null )"
+            current_filter = (
+                f"( ({c['dbt_valid_to']} = {self.current}) or {c['dbt_valid_to']} is null )"
+            )
         else:
             current_filter = f"{c['dbt_valid_to']} is null"
         join = self.key_join(s, "snapshotted_data", "source_data")
@@ -148,10 +152,13 @@ class SnapshotSql:
             f"        {s.updated_at} as {c['dbt_valid_to']}\n    from snapshot_query\n),",
         ]
         if deletes:
-            parts.append(f"deletes_source_data as (\n    select *, {keys}\n    from snapshot_query\n),")
+            parts.append(
+                f"deletes_source_data as (\n    select *, {keys}\n    from snapshot_query\n),"
+            )
         is_deleted_col = f",'False' as {c['dbt_is_deleted']}" if new_record else ""
         parts.append(
-            f"insertions as (\n    select 'insert' as dbt_change_type, source_data.*{is_deleted_col}\n"
+            "insertions as (\n    select 'insert' as dbt_change_type, "
+            f"source_data.*{is_deleted_col}\n"
             f"    from insertions_source_data as source_data\n"
             f"    left outer join snapshotted_data on {join}\n"
             f"    where {self.key_null(s, 'snapshotted_data')}\n"
@@ -198,7 +205,7 @@ class SnapshotSql:
                 cols.append("snapshotted_data.dbt_unique_key as dbt_unique_key")
             new_scd = hash_arguments([c["dbt_scd_id"], now])
             parts[-1] += (
-                f",\ndeletion_records as (\n    select 'insert' as dbt_change_type,\n        "
+                ",\ndeletion_records as (\n    select 'insert' as dbt_change_type,\n        "
                 + ",\n        ".join(cols)
                 + f",\n        {now} as {c['dbt_valid_from']},\n"
                 f"        {now} as {c['dbt_updated_at']},\n"
@@ -346,7 +353,7 @@ def _check_cols(
     if config == "all":
         query_cols = _query_columns(adapter, sql)
     else:
-        select = f"select {', '.join(config)} from (\n{sql}\n) subq"
+        select = f"select {', '.join(config or [])} from (\n{sql}\n) subq"
         query_cols = _query_columns(adapter, select)
     existing = {c.name for c in adapter.columns(relation)}
     present = [adapter.quote(c) for c in query_cols if c in existing]

@@ -102,8 +102,8 @@ def compile_for(options: RunOptions) -> CompileResult:
 def selected_assets(manifest: Manifest, options: RunOptions, command: str) -> set[str]:
     """The selection, limited to the kinds of asset ``command`` builds."""
     kinds = RESOURCE_TYPES.get(command, ("model", "seed"))
-    chosen = Selection.from_options(options).evaluate(manifest).assets
-    chosen = {n for n in chosen if manifest.nodes[n].resource_type in kinds}
+    assets = Selection.from_options(options).evaluate(manifest).assets
+    chosen = {n for n in assets if manifest.nodes[n].resource_type in kinds}
     if command in ("run", "snapshot"):  # as in dbt: `run` builds no snapshot, `snapshot` only them
         wanted = command == "snapshot"
         chosen = {n for n in chosen if (manifest.nodes[n].materialized == "snapshot") == wanted}

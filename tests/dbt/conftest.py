@@ -138,8 +138,6 @@ SNAP_BUILDS = {
 }  # fmt: skip
 
 
-
-
 def write_snap_build(project: Path, number: int) -> None:
     """Write the seeds of snap_dbt's ``number``-th build (2 or 3)."""
     for name, text in SNAP_BUILDS[number].items():

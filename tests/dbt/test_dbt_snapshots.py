@@ -101,8 +101,7 @@ def test_check_snapshot_with_new_record_hard_deletes(snap: Path, orch: RunOrch, 
     assert snap_db.rows(f"select count(distinct dbt_valid_from) from {PRODUCTS}") == [(3,)]
     # dbt_scd_id: md5(sku | snapshot time) for a version of the query's rows
     sku, stamp, scd_id = snap_db.rows(
-        f"select sku, cast(dbt_updated_at as varchar), dbt_scd_id from {PRODUCTS} "
-        "where sku = 'A'"
+        f"select sku, cast(dbt_updated_at as varchar), dbt_scd_id from {PRODUCTS} where sku = 'A'"
     )[0]
     assert scd_id == scd(sku, stamp)
 

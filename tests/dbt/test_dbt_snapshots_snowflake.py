@@ -54,8 +54,10 @@ def test_snapshot_statements_on_snowflake(snow: Path):
     compiled = compile_project(RunOptions(project_dir=snow))
     node = compiled.manifest.nodes["products_snapshot"]
     assert node.relation is not None
-    assert (node.relation.schema_name, node.relation.identifier) == ("ANALYTICS_HISTORY",
-                                                                     "PRODUCTS_SNAPSHOT")
+    assert (node.relation.schema_name, node.relation.identifier) == (
+        "ANALYTICS_HISTORY",
+        "PRODUCTS_SNAPSHOT",
+    )
     adapter = get_adapter(compiled.project.target, snow)  # never opened: text only
     gen = SnapshotSql(node, adapter)
     strategy = gen.strategy(['"PRICE"'], column_added=False)
@@ -87,8 +89,12 @@ def test_first_snapshot_build_on_fakesnow(snow: Path, orch: RunOrch):
         assert result.exit_code == 0, result.output + result.stderr
         con = snowflake.connector.connect(account="fakesnow", user="orch", password="secret",
                                           database="shop_db")  # fmt: skip
-        rows = con.cursor().execute(
-            "select id, tier, dbt_valid_from = updated_at, dbt_valid_to is null "
-            "from snapshots.customers_snapshot order by id"
-        ).fetchall()
+        rows = (
+            con.cursor()
+            .execute(
+                "select id, tier, dbt_valid_from = updated_at, dbt_valid_to is null "
+                "from snapshots.customers_snapshot order by id"
+            )
+            .fetchall()
+        )
     assert rows == [(1, "gold", True, True), (2, "silver", True, True), (3, "bronze", True, True)]

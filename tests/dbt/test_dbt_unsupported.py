@@ -41,8 +41,9 @@ CASES = [
     ),
     pytest.param(
         {
-            "transform/marts/customers_snapshot.sql": "-- history\n{% snapshot customers_snapshot %}"
-            "\nselect * from {{ ref('customers') }}\n{% endsnapshot %}\n"
+            "transform/marts/customers_snapshot.sql": "-- history\n"
+            "{% snapshot customers_snapshot %}\nselect * from {{ ref('customers') }}\n"
+            "{% endsnapshot %}\n"
         },
         "transform/marts/customers_snapshot.sql:2:1: a {% snapshot %} block in a model file: not "
         "supported by orch",
