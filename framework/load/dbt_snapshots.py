@@ -67,6 +67,16 @@ def snapshot_folders(project: Project) -> list[str]:
     return project.config.snapshot_paths or ["snapshots"]
 
 
+def snapshot_yaml_files(project: Project) -> list[Path]:
+    """The YAML files under the snapshot folders (inputs of the compile, like model YAML)."""
+    out: list[Path] = []
+    for folder in snapshot_folders(project):
+        base = project.root / folder
+        if base.is_dir():
+            out += sorted(p for p in base.rglob("*") if p.suffix in (".yml", ".yaml"))
+    return out
+
+
 def discover_snapshots(project: Project) -> tuple[list[FoundSnapshot], list[SnapshotEntry]]:
     """The project's snapshots and their YAML entries (the loader adds them to the project).
 

@@ -223,6 +223,8 @@ def _add_dbt_resources(project: Project) -> None:
             project.models[name] = ModelFile(name, file.path, file.abs_path, "python",
                                              kind="dbt_python")  # fmt: skip
     found, entries = dbt_snapshots.discover_snapshots(project)
+    project.yaml_files += [p for p in dbt_snapshots.snapshot_yaml_files(project)
+                           if p not in project.yaml_files]  # fmt: skip
     for snap in found:
         project.models[snap.name] = ModelFile(
             snap.name, snap.path, snap.abs_path, "sql", kind="snapshot", text=snap.text

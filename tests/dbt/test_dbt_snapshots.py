@@ -179,3 +179,16 @@ def test_unclosed_snapshot_block_is_refused(snap: Path, orch: RunOrch):
     result = orch("build", "--project-dir", str(snap))
     assert result.exit_code == 2
     assert "snapshots/broken.sql:2: a {% snapshot %} block is not closed" in result.stderr
+
+
+def test_a_change_to_snapshot_properties_is_seen_by_the_next_command(snap: Path, orch: RunOrch):
+    main = snap / "snapshots" / "snapshots.yml"
+    main.write_text(main.read_text().split("  - name: customers_snapshot")[0])
+    props = snap / "snapshots" / "customers.yml"
+    props.write_text("version: 2\nsnapshots:\n  - name: customers_snapshot\n")
+    build(orch, snap)
+    props.write_text(props.read_text() + "    columns:\n      - name: id\n"
+                     "        data_tests:\n          - not_null\n")  # fmt: skip
+    result = orch("test", "--project-dir", str(snap), "-s", "customers_snapshot")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "not_null_customers_snapshot_id" in result.output
