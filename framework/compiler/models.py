@@ -492,6 +492,13 @@ class _Compiler:
         )
         if snapshot:
             config = snapshot_config(model.name, model.path, config)
+        elif config.materialized == "snapshot":
+            raise ConfigError(
+                f"'{model.name}' is materialized='snapshot', which only dbt snapshots are",
+                location=Location(model.path),
+                hint="Put its query in a {% snapshot %} block under snapshots/ (dbt projects), "
+                "or use table or incremental",
+            )
         relation = (
             None
             if config.materialized == "ephemeral"

@@ -192,3 +192,14 @@ def test_a_change_to_snapshot_properties_is_seen_by_the_next_command(snap: Path,
     result = orch("test", "--project-dir", str(snap), "-s", "customers_snapshot")
     assert result.exit_code == 0, result.output + result.stderr
     assert "not_null_customers_snapshot_id" in result.output
+
+
+def test_a_model_cannot_be_materialized_as_snapshot(snap: Path, orch: RunOrch):
+    (snap / "models" / "fake.sql").write_text(
+        "{{ config(materialized='snapshot') }}\nselect 1 as id\n"
+    )
+    result = orch("build", "--project-dir", str(snap))
+    assert result.exit_code == 2
+    assert "models/fake.sql: 'fake' is materialized='snapshot', which only dbt snapshots are" in (
+        result.stderr
+    )
