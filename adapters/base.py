@@ -341,6 +341,11 @@ class Adapter(ABC):
         an fsspec filesystem (``s3://``, ``memory://``...), for this connection."""
         raise NotImplementedError(f"the {self.type} adapter cannot use fsspec filesystems")
 
+    def python_session(self) -> Any:
+        """The ``session`` a dbt Python model receives (dbt-duckdb: this thread's DuckDB
+        connection). Adapters whose dbt plugin runs Python models elsewhere do not offer one."""
+        raise NotImplementedError(f"the {self.type} adapter cannot run dbt Python models")
+
     def raise_unless(self, condition_sql: str, message: str) -> str | None:
         """A boolean SQL expression: TRUE where ``condition_sql`` holds, else the query fails with
         ``message``. None when the warehouse cannot raise inside a query (the caller checks with

@@ -589,6 +589,10 @@ class DuckDBAdapter(Adapter):
         cur.fetchall()
         return names
 
+    def python_session(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor: what dbt-duckdb passes a Python model as ``session``."""
+        return self.cursor()
+
     SUPPORTS_FILE_SCANS: ClassVar[bool] = True
 
     def export_query(

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -42,9 +43,10 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from tests.dbt.conftest import FIXTURES, load_raw_batches  # noqa: E402
+from tests.dbt.conftest import FIXTURES, load_raw_batches, write_snap_build  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ FIXTURES_COMPARED = {
     "bakery_dbt": Fixture("bakery_dbt", "bakery.duckdb", "target"),
     "shop_dbt": Fixture("shop_dbt", "shop.duckdb", "target", ("SHOP_TARGET_PATH",),
                         install_packages=True),
+    "snap_dbt": Fixture("snap_dbt", "snap.duckdb", "target"),
 }  # fmt: skip
+STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
 
 def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str, str]]:
@@ -116,11 +120,30 @@ def snapshot(database: Path) -> dict[tuple[str, str], dict]:
             out[(schema, name)] = {
                 "kind": "VIEW" if kind == "VIEW" else "TABLE",
                 "columns": columns,
-                "rows": sorted(rows, key=repr),
+                "rows": sorted(wall_clock_free(rows, [c[0] for c in columns]), key=repr),
             }
         return out
     finally:
         con.close()
+
+
+def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
+    """Rows with the snapshot wall clock made comparable: dbt and orch snapshot at different
+    instants, so each timestamp from this run becomes ``T<k>`` (its rank among the relation's
+    wall-clock values: the k-th snapshot build) and a scd id hashed from one (a column named
+    ``*scd_id``/``version_id`` on such a row, or whose row is a deletion record) ``<scd>``. Every
+    other value (the timestamp strategy's dbt_scd_id included) is compared as it is."""
+    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and v > STARTED})
+    if not clock:
+        return rows
+    rank = {v: f"T{i}" for i, v in enumerate(clock, 1)}
+    scd = [i for i, n in enumerate(names) if n.endswith("scd_id") or n == "version_id"]
+    out = []
+    for r in rows:
+        timed = any(v in rank for v in r if isinstance(v, datetime))
+        out.append(tuple("<scd>" if i in scd and timed else rank.get(v, v) if
+                         isinstance(v, datetime) else v for i, v in enumerate(r)))  # fmt: skip
+    return out
 
 
 def compare_warehouses(dbt: dict, orch: dict, report: list[str]) -> None:
@@ -210,6 +233,16 @@ def tighten_at_least(project: Path) -> None:
     schema.write_text(schema.read_text().replace("min_value: 0\n", "min_value: 5\n", 1))
 
 
+def snap_build(number: int) -> Callable[[Path], None]:
+    """The seeds of the ``number``-th build: rows updated, deleted, added back."""
+
+    def change(project: Path) -> None:
+        write_snap_build(project, number)
+
+    change.__doc__ = f"build {number}'s seeds"
+    return change
+
+
 # project -> (label, change made to both copies before the build); the builds run in order
 SCENARIOS = {
     "coffee_dbt": [
@@ -229,17 +262,30 @@ SCENARIOS = {
         ("second build after new orders.csv rows", new_shop_orders),
         ("a failing package generic test (exit 1, downstream skipped)", tighten_at_least),
     ],
+    "snap_dbt": [
+        ("first build (snapshots created, Python model, relationships to an ephemeral model)",
+         None),
+        ("second build: rows updated, deleted and added (snapshots record them)", snap_build(2)),
+        ("third build: deleted rows come back, more updates", snap_build(3)),
+        ("test (on-run-start/-end hooks run, as in dbt test)", "test"),
+    ],
 }  # fmt: skip
 
 
 def compare_build(
-    dbt_exe: str, orch_exe: str, fixture: Fixture, dbt: tuple, orch: tuple, times: list
+    dbt_exe: str,
+    orch_exe: str,
+    fixture: Fixture,
+    dbt: tuple,
+    orch: tuple,
+    times: list,
+    command: str = "build",
 ) -> list[str]:
-    """Build both copies and return the differences."""
+    """Build (or test) both copies and return the differences."""
     (dbt_project, dbt_env), (orch_project, orch_env) = dbt, orch
-    cmd = [dbt_exe, "build", "--profiles-dir", str(dbt_project), "--project-dir", str(dbt_project)]
+    cmd = [dbt_exe, command, "--profiles-dir", str(dbt_project), "--project-dir", str(dbt_project)]
     dbt_run = run(cmd, dbt_project, dbt_env)
-    orch_run = run([orch_exe, "build", "--project-dir", str(orch_project)], orch_project, orch_env)
+    orch_run = run([orch_exe, command, "--project-dir", str(orch_project)], orch_project, orch_env)
     times.append((dbt_run.wall_s, orch_run.wall_s))  # type: ignore[attr-defined]
     for label, proc in (("dbt", dbt_run), ("orch", orch_run)):
         if proc.returncode not in (0, 1):
@@ -314,10 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         times: list[tuple[float, float]] = []
         for label, change in SCENARIOS[name]:
             print(f"\n== {name}: {label}")
-            if change is not None:
+            command = change if isinstance(change, str) else "build"
+            if callable(change):
                 change(dbt[0])
                 change(orch[0])
-            report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times)
+            report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times, command)
             total += len(report)
             builds += 1
             if report:

@@ -82,7 +82,9 @@ class PartitionConfig(OrchModel):
 
 # --------------------------------------------------------------------------- models
 
-Materialization = Literal["view", "table", "incremental", "ephemeral", "none", "external"]
+Materialization = Literal[
+    "view", "table", "incremental", "ephemeral", "none", "external", "snapshot"
+]
 IncrementalStrategy = Literal["append", "merge", "delete+insert"]
 
 # dbt settings orch accepts and keeps (in ``ModelConfig.extra``) without acting on them.

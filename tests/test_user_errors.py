@@ -410,7 +410,8 @@ def test_config_errors_name_the_line_of_the_setting(project: Path) -> None:
     message = user_error(run_cli("compile", "--project-dir", project))
     assert message == (
         "Error: models/orders.sql:4:5: invalid config for 'orders': 'materialized': Input should "
-        "be 'view', 'table', 'incremental', 'ephemeral', 'none' or 'external'. Fix the setting "
+        "be 'view', 'table', 'incremental', 'ephemeral', 'none', 'external' or 'snapshot'. Fix the "
+        "setting "
         "in config()"
     )
 

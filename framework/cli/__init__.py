@@ -18,6 +18,7 @@ from orch.cli import (
     observe_commands,
     project_commands,
     run_commands,
+    snapshot_commands,
     source_commands,
     ui_commands,
     workspace_commands,
@@ -50,6 +51,7 @@ __all__ = [
     "project_commands",
     "run_commands",
     "source_commands",
+    "snapshot_commands",
     "ui_commands",
     "workspace_commands",
 ]

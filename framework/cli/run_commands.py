@@ -233,10 +233,12 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
         return
     if log_format == "text":
         _print_check_results(run)
-        if run.not_run:
+        if run.not_run and not run.failed_hooks:
             click.echo(
                 f"--fail-fast: stopped after the first failure; {run.not_run} check(s) not run."
             )
+    if run.failed_hooks:
+        click.echo(f"Error: failed run hook(s): {', '.join(run.failed_hooks)}", err=True)
     sys.exit(run.exit_code)
 
 

@@ -68,7 +68,7 @@ from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
 from orch.names import normalize_identifier
-from orch.sql import parse_condition, transpile, written_columns
+from orch.sql import parse_condition, parse_query, transpile, written_columns
 from orch.storage import stored_outside_warehouse
 from pydantic import ValidationError
 from sqlglot import exp
@@ -400,6 +400,14 @@ class CheckCompiler:
             table.set("alias", exp.TableAlias(this=self.ident(alias)))
         return table
 
+    def _parent_table(self, parent: Node) -> exp.Expr:
+        """A relationships test's ``to:``: its relation, or an ephemeral model's query inlined
+        (dbt inlines it as a CTE; the rows are the same)."""
+        if parent.relation is not None:
+            return self.table(parent, "parent")
+        query = parse_query(parent.compiled_code, self.dialect, parent.path or parent.name)
+        return exp.Subquery(this=query, alias=exp.TableAlias(this=self.ident("parent")))
+
     def user_sql(self, text: str, spec: CheckSpec) -> exp.Expr:
         """The user's own SQL expression, parsed in the project's dialect."""
         return parse_condition(str(text), self.source_dialect, spec.location)
@@ -483,13 +491,6 @@ class CheckCompiler:
             if parent_name is None:
                 return None
             parent = self.nodes[parent_name]
-            if parent.relation is None:
-                raise ConfigError(
-                    f"relationships check on '{node.name}.{column}' points at ephemeral model "
-                    f"'{parent_name}'",
-                    location=spec.location,
-                    hint="Point it at a table or view",
-                )
             fld = self._column(parent, args.field, spec)
             child_col, parent_col = (
                 self.col(column, "child", node=node),
@@ -505,7 +506,7 @@ class CheckCompiler:
                 exp.select(exp.Column(this=exp.Star(), table=self.ident("child")))
                 .from_(self.table(node, "child"))
                 .join(
-                    self.table(parent, "parent"),
+                    self._parent_table(parent),
                     on=exp.EQ(this=child_col.copy(), expression=parent_col.copy()),
                     join_type="left",
                 )

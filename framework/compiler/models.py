@@ -28,6 +28,7 @@ from orch.compiler.check_specs import (
     parse_singular_checks,
 )
 from orch.compiler.checks import compile_checks
+from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
@@ -46,6 +47,7 @@ from orch.compiler.settings import (
     shadows_unloaded_asset,
     source_freshness,
 )
+from orch.compiler.snapshots import snapshot_config, snapshot_relation
 from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
 from orch.config import (
     ModelConfig,
@@ -65,6 +67,7 @@ from orch.errors import (
 from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
+from orch.load.dbt_python import DbtPythonModel
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
@@ -150,9 +153,14 @@ def compile_project(
         names = None  # another file may write the same relation: compile all to find out
     renderer = make_renderer(project)
     cache = ResultCache(project.target_dir / CACHE_FILE)
+    dbt_python = load_dbt_python(project) if project.flavor == "dbt" else {}
+    if dbt_python:
+        names = None  # their refs are not in the SQL parse's reach: compile everything
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
     python_models.check_upstream(project, python_assets)
-    graph = resolve_graph(project, parsed, python_models.extra_assets(python_assets))
+    extra = {**python_models.extra_assets(python_assets),
+             **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
+    graph = resolve_graph(project, parsed, extra)
     generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
     schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
@@ -162,6 +170,7 @@ def compile_project(
         generic_tests=renderer.generic_tests, renderer=renderer,
     )  # fmt: skip
     compiler.python_assets = python_assets
+    compiler.dbt_python = dbt_python
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
     compiler.compiled_files = files
     try:
@@ -231,6 +240,7 @@ class _Compiler:
         self.nodes: dict[str, Node] = {}
         self.warnings: list[str] = []
         self.python_assets: dict[str, python_models.PythonAsset] = {}
+        self.dbt_python: dict[str, DbtPythonModel] = {}
         self.output_columns: dict[str, list[str] | None] = {}  # None: not known from the SQL
         self._partitioned: set[str] = set()  # partitioned models: per-step file scans
 
@@ -259,6 +269,10 @@ class _Compiler:
                 if name in self.python_assets:
                     self.nodes[name] = python_models.compile_python(
                         self.settings, self.graph, self.python_assets[name], self.nodes
+                    )
+                elif name in self.dbt_python:
+                    self.nodes[name] = compile_dbt_python(
+                        self.settings, self.graph, self.dbt_python[name], self.nodes
                     )
                 elif name in self.parsed:
                     node = self.nodes[name] = self.with_hooks(self.compile_model(self.parsed[name]))
@@ -498,12 +512,25 @@ class _Compiler:
         return query.sql(dialect=self.dialect)
 
     def compile_model(self, model: ParsedModel) -> Node:
+        snapshot = self.project.models[model.name].kind == "snapshot"
+        tree = self.project.config.snapshots if snapshot else self.project.config.models
         config, description, patch_path = self.settings.config_for(
-            model.name, model.path, self.project.config.models, model.recording.config
+            model.name, model.path, tree, model.recording.config
         )
+        if snapshot:
+            config = snapshot_config(model.name, model.path, config)
+        elif config.materialized == "snapshot":
+            raise ConfigError(
+                f"'{model.name}' is materialized='snapshot', which only dbt snapshots are",
+                location=Location(model.path),
+                hint="Put its query in a {% snapshot %} block under snapshots/ (dbt projects), "
+                "or use table or incremental",
+            )
         relation = (
             None
             if config.materialized == "ephemeral"
+            else snapshot_relation(self.settings, model.name, config)
+            if snapshot
             else self.settings.relation_for(model.name, config)
         )
         if config.materialized == "external":
@@ -541,8 +568,8 @@ class _Compiler:
         }
         return Node(
             name=model.name,
-            unique_id=f"model.{self.project.models[model.name].package or self.project.name}."
-            f"{model.name}",
+            unique_id=f"{'snapshot' if snapshot else 'model'}."
+            f"{self.project.models[model.name].package or self.project.name}.{model.name}",
             resource_type="model",
             language="sql",
             path=model.path,

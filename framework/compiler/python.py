@@ -55,7 +55,8 @@ def load_models(
     project: Project, renderer: Renderer, cache: ResultCache, names: set[str] | None
 ) -> tuple[dict[str, ParsedModel], dict[str, PythonAsset]]:
     """Parse SQL models and import Python ones: all, or ``names`` and their ancestry."""
-    py_files = {n: f for n, f in project.models.items() if f.language == "python"}
+    py_files = {n: f for n, f in project.models.items()
+                if f.language == "python" and f.kind == "model"}  # fmt: skip
     parsed = parse_models(project, renderer, cache, names)
     if not py_files:
         return parsed, {}

@@ -19,12 +19,13 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from orch.conditions import ConditionSyntaxError, parse_condition
 from orch.config import (
     MODEL_CONFIG_KEYS,
     ColumnProperties,
+    IncrementalStrategy,
     ModelConfig,
     SourceFreshness,
     SourceFreshnessConfig,
@@ -35,6 +36,7 @@ from orch.errors import (
     ConfigError,
     DuplicateNameError,
     Location,
+    UnsupportedFeatureError,
     UserError,
     raise_collected,
     suggestion,
@@ -164,6 +166,8 @@ class ModelSettings:
                 )
             layers.append(normalized)
         merged = merge_model_config(layers)
+        if not strict:
+            merged = dbt_strategy(name, path, merged, self.project.root)
         try:
             config = ModelConfig.model_validate(merged)
         except ValidationError as err:
@@ -351,6 +355,26 @@ class ModelSettings:
         if part is None:
             return None
         return normalize_name(part, self._dialect_name)
+
+
+def dbt_strategy(name: str, path: str, merged: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A dbt project's ``incremental_strategy`` that orch does not know is kept in ``extra``:
+    dbt hands it to the adapter only on an incremental run, so the first (table) build works and
+    an incremental run fails naming it (orch.run.materialize). ``microbatch`` is refused here:
+    even its first build is batched by ``begin``/``batch_size``, which orch does not do."""
+    strategy = merged.get("incremental_strategy")
+    if strategy is None or strategy in get_args(IncrementalStrategy):
+        return merged
+    if strategy == "microbatch" and merged.get("materialized") == "incremental":
+        raise UnsupportedFeatureError(
+            f"'{name}': incremental_strategy 'microbatch' is not supported by orch",
+            location=_find_location(root / path, path, r"microbatch"),
+            hint="Use incremental_strategy 'delete+insert' with an is_incremental() filter, or "
+            "orch's partitioned_by (time partitions built one by one)",
+        )  # fmt: skip
+    out = {k: v for k, v in merged.items() if k != "incremental_strategy"}
+    out["extra"] = {**merged.get("extra", {}), "incremental_strategy": strategy}
+    return out
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> list[int | str]:

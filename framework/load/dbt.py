@@ -7,8 +7,8 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
-- :func:`check_unsupported`: features orch does not implement (snapshots, model versions,
-  dbt-style Python models, custom materializations...) stop the load with ONE
+- :func:`check_unsupported`: features orch does not implement (model versions, custom
+  materializations...) stop the load with ONE
   :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
   confusing error later or a silently different warehouse.
 - :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
@@ -307,16 +307,13 @@ def check_flags(flags: Any, doc: YamlDoc) -> list[str]:
 
 # --------------------------------------------------------------------------- unsupported features
 
-_PROPERTY_KEYS = {
-    "snapshots": "snapshots",
-}
+_PROPERTY_KEYS: dict[str, str] = {}  # YAML keys refused outright (none today)
 # dbt resources that build nothing (they describe uses of the models, or the semantic layer that
 # MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
 DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
 EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
 _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
-_DBT_PYTHON_MODEL = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+\w+")
 _NAME_OVERRIDES = ("generate_alias_name", "generate_database_name")
@@ -332,17 +329,6 @@ def check_unsupported(project: Project) -> None:
             continue  # a package's macros: what orch cannot run fails where a model uses it
         text = path.read_text(encoding="utf-8", errors="replace")
         _check_file(rel, path.suffix, text, project)
-    for folder in project.config.snapshot_paths or ["snapshots"]:
-        base = root / folder
-        if base.is_dir():
-            found = sorted(p for p in base.rglob("*") if p.suffix in (".sql", ".yml", ".yaml"))
-            if found:
-                raise _unsupported(
-                    Location(found[0].relative_to(root).as_posix()),
-                    "dbt snapshots",
-                    "orch keeps history with partitions and its state store instead; build the "
-                    "snapshot with dbt, or declare its table as a source",
-                )
 
 
 def read_descriptive(project: Project) -> dict[str, dict[str, dict[str, Any]]]:
@@ -432,7 +418,7 @@ def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ..
 
 
 def _feature_files(project: Project) -> list[Path]:
-    files = [m.abs_path for m in project.models.values()]
+    files = [m.abs_path for m in project.models.values() if m.kind == "model"]
     files += [project.root / p for p in project.macro_files]
     files += [project.root / p for p in project.check_files.values()]
     for folder in (*project.config.model_paths, *project.config.seed_paths,
@@ -463,19 +449,11 @@ def _check_file(rel: str, suffix: str, text: str, project: Project) -> None:
                         "to build with orch",
                     )  # fmt: skip
         return
-    if suffix == ".py":
-        match = _DBT_PYTHON_MODEL.search(text)
-        if match:
-            raise _unsupported(
-                _at(rel, text, match.start()),
-                "dbt-style Python models (def model(dbt, session))",
-                "Rewrite it as an orch @asset function: its parameters name the upstream assets "
-                "and it returns a DataFrame (see docs/dbt.md)",
-            )
+    if suffix == ".py":  # dbt Python models: orch.load.dbt_python
         return
     for pattern, feature, hint in (
-        (_SNAPSHOT_BLOCK, "dbt snapshots ({% snapshot %})",
-         "Build the snapshot with dbt, or declare its table as a source"),
+        (_SNAPSHOT_BLOCK, "a {% snapshot %} block in a model file",
+         "Move it to a file under snapshot-paths (snapshots/ by default)"),
         (_MATERIALIZATION, "custom materializations ({% materialization %})",
          "Use view, table, incremental or ephemeral"),
     ):  # fmt: skip

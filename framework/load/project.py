@@ -6,6 +6,7 @@ Nothing here renders or parses SQL: that is :mod:`orch.load.parsing`. ``orch_pro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -49,7 +50,7 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load import dbt, dbt_packages
+from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.dbt_packages import InstalledPackage
 from orch.load.definitions import LoadedDefinitions, merge_resources, read_definitions
@@ -74,9 +75,14 @@ class ModelFile:
     abs_path: Path
     language: Literal["sql", "python"]
     package: str = ""  # the dbt package it comes from ("" for the project's own)
+    # a dbt snapshot (orch.load.dbt_snapshots), a dbt Python model (orch.load.dbt_python)
+    kind: Literal["model", "snapshot", "dbt_python"] = "model"
+    text: str | None = None  # a snapshot's query, cut out of its file
 
     def read(self) -> str:
         """The file's text (a ProjectError naming the byte offset when it is not UTF-8)."""
+        if self.text is not None:
+            return self.text
         return read_user_text(self.abs_path, self.path)
 
 
@@ -243,6 +249,7 @@ def load_project(
         _add_definitions(project, config.definitions, doc.location(("definitions",)))
     project.warnings.extend(notes)
     if flavor == "dbt":
+        _add_dbt_resources(project)
         dbt.check_unsupported(project)
         project.descriptive = dbt.read_descriptive(project)
     return project
@@ -275,6 +282,22 @@ def _add_definitions(project: Project, rel_path: str, where: Location) -> None:
         resources = merge_resources(project.config.resources, loaded, where)
         project.config = project.config.model_copy(update={"resources": resources})
     project.definitions = loaded
+
+
+def _add_dbt_resources(project: Project) -> None:
+    """A dbt project's snapshots, and its Python models told apart from orch's ``@asset`` files."""
+    for name, file in list(project.models.items()):
+        if file.language == "python" and dbt_python.is_dbt_python(file.read()):
+            project.models[name] = dataclasses.replace(file, kind="dbt_python")
+    found, entries = dbt_snapshots.discover_snapshots(project)
+    project.yaml_files += [p for p in dbt_snapshots.snapshot_yaml_files(project)
+                           if p not in project.yaml_files]  # fmt: skip
+    for snap in found:
+        project.models[snap.name] = ModelFile(
+            snap.name, snap.path, snap.abs_path, "sql", kind="snapshot", text=snap.text
+        )
+    for entry in entries:
+        project.properties[entry.name] = Properties(entry.entry, entry.doc, entry.key_path)
 
 
 def _dbt_duckdb_path(root: Path, target: TargetConfig) -> tuple[TargetConfig, list[str]]:

@@ -49,6 +49,7 @@ from orch.run.check_sql import (
     retarget,
 )
 from orch.run.executor import StepHook
+from orch.run.hooks import HookRunner
 from orch.run.materialize import quarantine_relation
 from orch.run.python import PythonRuntime
 from orch.run.unit_tests import UnitTestRunner, is_unit_test
@@ -726,11 +727,12 @@ class TestRun:
     stored: dict[str, str] = field(default_factory=dict)  # check -> audit table
     duration_s: float = 0.0
     not_run: int = 0  # checks --fail-fast left out after the first failure
+    failed_hooks: list[str] = field(default_factory=list)  # on-run-start/-end hooks that failed
 
     @property
     def exit_code(self) -> int:
-        """1 when a check failed at error severity or errored, else 0."""
-        return 1 if any(is_failure(r) for r in self.results) else 0
+        """1 when a check failed at error severity or errored, or a run hook failed, else 0."""
+        return 1 if self.failed_hooks or any(is_failure(r) for r in self.results) else 0
 
 
 def run_tests(
@@ -748,8 +750,13 @@ def run_tests(
     run_id: str | None = None,
     fail_fast: bool = False,
     python: PythonRuntime | None = None,
+    run_hooks: bool = False,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
+
+    ``run_hooks``: the project's on-run-start hooks run first and its on-run-end hooks last, as
+    ``dbt test`` runs them (a failing on-run-start skips every check; a failing hook fails the
+    run).
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
     whole asset at once). ``fail_fast``: after the first failure (a failing error-severity check
@@ -780,6 +787,11 @@ def run_tests(
                    args={"select": selection})
     )  # fmt: skip
     run = TestRun(run_id)
+    hooks = HookRunner(adapter, run_id, fan) if run_hooks else None
+    if hooks is not None and not hooks.run_start(manifest):
+        run.not_run = len(checks)
+        hooks.run_end(manifest)
+        return _finish(run, hooks, started, fan)
     lock = threading.Lock()
     stop = threading.Event()
     if unit:
@@ -815,10 +827,18 @@ def run_tests(
 
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="orch-check") as pool:
         list(pool.map(work, sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))))
+    if hooks is not None:
+        hooks.run_end(manifest)
+    return _finish(run, hooks, started, fan)
+
+
+def _finish(run: TestRun, hooks: HookRunner | None, started: float, fan: FanOut) -> TestRun:
+    if hooks is not None:
+        run.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
     run.duration_s = time.perf_counter() - started
     status = "failed" if run.exit_code else "success"
     counts: dict[str, int] = {}
     for r in run.results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    fan.emit(RunFinished(run_id, status, run.duration_s, counts))
+    fan.emit(RunFinished(run.run_id, status, run.duration_s, counts))
     return run

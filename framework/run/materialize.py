@@ -63,10 +63,12 @@ from orch.partitions import (
     definition_of,
     window_condition,
 )
+from orch.run.dbt_python import run_dbt_python
 from orch.run.io import IOManagers
 from orch.run.io.external import write_external
 from orch.run.io.scan import bind_file_scans, register_remote_files
 from orch.run.python import PythonRuntime, run_python_asset
+from orch.run.snapshots import build_snapshot
 from orch.sql import written_columns
 from sqlglot import exp
 
@@ -204,10 +206,21 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     adapter.ensure_schema(relation.database, relation.schema)
     if node.resource_type == "seed":
         return load_seed(node, ctx, relation)
+    if node.language == "python" and node.python is None:  # a dbt Python model
+        incremental = (
+            node.materialized == "incremental"
+            and not ctx.full_refresh
+            and (adapter.relation_type(relation) == "table")
+        )
+        table = run_dbt_python(node, ctx.manifest, adapter, Path(ctx.project_root), incremental)
+        return publish_arrow(node, ctx, relation, table)
     if node.language == "python":
         return _python(node, ctx, relation)
     if node.materialized == "external":
         return _external(node, ctx)
+    if node.materialized == "snapshot":
+        rows, mode = build_snapshot(node, adapter, relation, staging_relation(relation))
+        return MaterializeResult(rows=rows, metadata={"materialized": "snapshot", "mode": mode})
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
@@ -307,6 +320,14 @@ def _incremental(
         rows = write_audit_publish(node, ctx, relation, new.full, staged=new.staged, rows=new.rows)
         return MaterializeResult(
             rows=rows, metadata={"materialized": "incremental", "mode": "full build", **audited}
+        )
+    unknown = node.config.extra.get("incremental_strategy")
+    if unknown is not None:  # a dbt strategy orch cannot run (orch.compiler.settings)
+        raise ModelFailedError(
+            f"'{node.name}': incremental_strategy {unknown!r} is not supported by orch, so its "
+            "incremental run cannot be done (the first build was a table build)",
+            hint="Use incremental_strategy 'append', 'merge' or 'delete+insert', or rebuild it "
+            "with --full-refresh",
         )
     strategy = node.config.strategy
     keys = node.config.unique_key_columns

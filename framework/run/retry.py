@@ -25,7 +25,7 @@ from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.workflow import Command, RunResult, compile_for, open_state, run_command
 from orch.state.records import RunRecord
 
-RETRIED_COMMANDS = ("build", "run", "seed")
+RETRIED_COMMANDS = ("build", "run", "seed", "snapshot")
 RETRY = "retry"
 
 

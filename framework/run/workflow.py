@@ -47,7 +47,7 @@ from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
 
-Command = Literal["build", "run", "seed", "backfill"]
+Command = Literal["build", "run", "seed", "backfill", "snapshot"]
 # Makes a run's step hook from the open adapter, the run id and the run's event sink.
 HookFactory = Callable[[Adapter, str, EventSink], StepHook | None]
 
@@ -56,6 +56,7 @@ RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "build": ("model", "seed"),
     "run": ("model",),
     "seed": ("seed",),
+    "snapshot": ("model",),  # only the dbt snapshots among them (orch snapshot)
 }
 
 
@@ -106,8 +107,12 @@ def compile_for(options: RunOptions) -> CompileResult:
 def selected_assets(manifest: Manifest, options: RunOptions, command: str) -> set[str]:
     """The selection, limited to the kinds of asset ``command`` builds."""
     kinds = RESOURCE_TYPES.get(command, ("model", "seed"))
-    chosen = Selection.from_options(options).evaluate(manifest).assets
-    return {n for n in chosen if manifest.nodes[n].resource_type in kinds}
+    assets = Selection.from_options(options).evaluate(manifest).assets
+    chosen = {n for n in assets if manifest.nodes[n].resource_type in kinds}
+    if command in ("run", "snapshot"):  # as in dbt: `run` builds no snapshot, `snapshot` only them
+        wanted = command == "snapshot"
+        chosen = {n for n in chosen if (manifest.nodes[n].materialized == "snapshot") == wanted}
+    return chosen
 
 
 def run_command(
@@ -365,6 +370,7 @@ def run_checks(
                             threads=options.threads or project.target.threads,
                             store_failures=store_failures, selection=" ".join(options.select),
                             run_id=run_id, fail_fast=options.fail_fast, python=python,
+                            run_hooks=not only_unit,
                         )  # fmt: skip
                     finally:  # the checks' resources, torn down also after Ctrl-C
                         python.close()

@@ -30,7 +30,7 @@ RUN_STATUSES = ("running", "success", "failed", "interrupted")
 # Commands whose runs hold their target's run lock from before they start to after they finish,
 # so a lock that is free (or another run's) says they are over. ``orch test`` takes the lock too
 # (so that it names a build in progress) but is judged by its pid only, as before it did.
-LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill", "job"})
+LOCKED_COMMANDS = frozenset({"build", "run", "seed", "backfill", "job", "snapshot"})
 MATERIALIZATION_STATUSES = ("success", "failed")
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "skipped")
 OP_STEP_STATUSES = ("success", "failed", "skipped", "interrupted")

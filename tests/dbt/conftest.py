@@ -115,3 +115,51 @@ def bakery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def bakery_db(bakery: Path) -> Warehouse:
     """The bakery project's DuckDB file."""
     return Warehouse(bakery / "bakery.duckdb")
+
+
+# The seeds of snap_dbt's second and third builds (the first is the fixture's own): rows
+# updated, deleted and added, then deleted rows back. bench/compare_dbt.py uses the same.
+SNAP_BUILDS = {
+    2: {
+        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
+                         "2,Brian,gold,2024-02-01 10:00:00\n4,Dana,bronze,2024-02-01 11:00:00\n",
+        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nD,Dish,6.00\n",
+        "order_lines.csv": "order_id,line,qty,status\n100,1,2,placed\n100,2,3,placed\n"
+                           "102,1,1,placed\n",
+    },
+    3: {
+        "customers.csv": "id,name,tier,updated_at\n1,Ada Lovelace,gold,2024-01-01 08:00:00\n"
+                         "2,Brian,gold,2024-02-01 10:00:00\n3,Chen,silver,2024-03-01 09:00:00\n"
+                         "4,Dana,silver,2024-03-02 12:00:00\n",
+        "products.csv": "sku,name,price\nA,Apron XL,12.50\nB,Bowl,9.00\nC,Cup,4.50\n",
+        "order_lines.csv": "order_id,line,qty,status\n100,1,2,shipped\n100,2,3,placed\n"
+                           "101,1,5,placed\n102,1,1,placed\n",
+    },
+}  # fmt: skip
+
+
+def write_snap_build(project: Path, number: int) -> None:
+    """Write the seeds of snap_dbt's ``number``-th build (2 or 3)."""
+    for name, text in SNAP_BUILDS[number].items():
+        (project / "seeds" / name).write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def snap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/snap_dbt`` (snapshots, a dbt Python model, run hooks); the current
+    directory, ``HOME`` isolated as for ``coffee``."""
+    project = tmp_path / "snap_dbt"
+    shutil.copytree(FIXTURES / "snap_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    return project
+
+
+@pytest.fixture
+def snap_db(snap: Path) -> Warehouse:
+    """The snap project's DuckDB file."""
+    return Warehouse(snap / "snap.duckdb")

@@ -42,12 +42,33 @@ CASES = [
     ),
     pytest.param(
         {
+            "transform/marts/customers_snapshot.sql": "-- history\n"
+            "{% snapshot customers_snapshot %}\nselect * from {{ ref('customers') }}\n"
+            "{% endsnapshot %}\n"
+        },
+        "transform/marts/customers_snapshot.sql:2:1: a {% snapshot %} block in a model file: not "
+        "supported by orch",
+        id="snapshot-in-models",
+    ),
+    pytest.param(
+        {
             "snapshots/customers_snapshot.sql": "{% snapshot customers_snapshot %}\n"
-            "{{ config(unique_key='customer_id', strategy='check', check_cols='all') }}\n"
+            "{{ config(unique_key='customer_id', strategy='custom_strategy') }}\n"
             "select * from {{ ref('customers') }}\n{% endsnapshot %}\n"
         },
-        "snapshots/customers_snapshot.sql: dbt snapshots: not supported by orch",
-        id="snapshot",
+        "snapshots/customers_snapshot.sql: snapshot 'customers_snapshot': strategy "
+        "'custom_strategy' is not supported by orch",
+        id="snapshot-strategy",
+    ),
+    pytest.param(
+        {
+            "transform/marts/core/events.sql": "{{ config(materialized='incremental', "
+            "incremental_strategy='microbatch', event_time='ordered_on', begin='2024-01-01', "
+            "batch_size='day') }}\nselect * from {{ ref('stg_orders') }}\n"
+        },
+        "transform/marts/core/events.sql:1:61: 'events': incremental_strategy 'microbatch' is not "
+        "supported by orch",
+        id="microbatch",
     ),
     pytest.param(
         {
@@ -67,11 +88,11 @@ CASES = [
     pytest.param(
         {
             "transform/marts/py_orders.py": "import pandas\n\n\ndef model(dbt, session):\n"
-            "    return dbt.ref('fct_orders').df()\n"
+            "    name = 'fct_orders'\n    return dbt.ref(name).df()\n"
         },
-        "transform/marts/py_orders.py:4:1: dbt-style Python models (def model(dbt, session)): "
-        "not supported by orch",
-        id="python-model",
+        "transform/marts/py_orders.py:6:12: dbt.ref() with a computed argument: not supported in "
+        "a dbt Python model",
+        id="python-model-computed-ref",
     ),
     pytest.param(
         {
