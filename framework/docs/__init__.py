@@ -13,7 +13,8 @@ Layout of the output folder::
 Data files are JSON inside a JS assignment (no fetch/XHR, which ``file://`` forbids), with ``<``,
 ``>``, ``&`` and U+2028/2029 escaped so no string can end the script. Every user string reaches the
 page through ``textContent`` or Jinja autoescaping, never as markup. The DAG is laid out here
-(:mod:`orch.docs.layout`); the script only draws the part in view.
+(:mod:`orch.docs.layout`, igraph), long edges routed through slots of their own; the script only
+draws the part in view.
 """
 
 from __future__ import annotations
@@ -208,14 +209,12 @@ class SiteBuilder:
         ti = {t: i for i, t in enumerate(tag_list)}
         mi = {t: i for i, t in enumerate(mat_list)}
         parents = {n: [p for p in m.parents.get(n, []) if p in self.index] for n in self.order}
-        children = {n: [c for c in m.children.get(n, []) if c in self.index] for n in self.order}
         layout = layout_graph(
             self.order,
             parents,
-            children,
             initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
         )
-        nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscp"}
+        nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscpr"}
         for name in self.order:
             node = m.nodes[name]
             nodes["n"].append(name)
@@ -229,6 +228,9 @@ class SiteBuilder:
             nodes["s"].append(STATUSES.index(self.status[name]))
             nodes["c"].append(CHECK_STATUSES.index(self.asset_check_status(name)))
             nodes["p"].append([self.index[p] for p in parents[name]])
+            # per parent, the y of each slot a long edge passes (its x follows from the layers)
+            slots = [[pt[1] for pt in layout.routes.get((p, name), ())] for p in parents[name]]
+            nodes["r"].append(slots if any(slots) else 0)
         nodes["lm"] = [self.last_materialized.get(n) for n in self.order]
         return {
             "project": m.project.model_dump(),
