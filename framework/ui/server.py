@@ -277,13 +277,13 @@ class UiServer:
         data = await _body(request)
         kind = data.get("kind", "build")
         fields: dict[str, Any] = {}
-        if kind == "build":
+        if kind in ("build", "backfill"):
             select = _strings(data, "select")
             if not select:
                 raise ApiError(400, "nothing selected: 'select' names the assets to materialize")
             fields["select"] = select
             fields["exclude"] = _strings(data, "exclude")
-            label = "materialize " + " ".join(select)
+            label = ("materialize " if kind == "build" else "backfill ") + " ".join(select)
         elif kind == "job":
             job = _optional_string(data, "job")
             if not job:
@@ -291,11 +291,18 @@ class UiServer:
             fields["job"] = job
             label = f"job {job}"
         else:
-            raise ApiError(400, f"unknown launch kind '{kind}'", hint="One of: build, job")
+            raise ApiError(
+                400, f"unknown launch kind '{kind}'", hint="One of: build, backfill, job"
+            )
         for key in ("partition", "start", "end"):
             fields[key] = _optional_string(data, key)
         if fields["partition"] and (fields["start"] or fields["end"]):
             raise ApiError(400, "give a partition or a range (start/end), not both")
+        if kind == "backfill":
+            if fields["partition"] or not (fields["start"] and fields["end"]):
+                raise ApiError(400, "a backfill needs a range: 'start' and 'end' partition keys")
+            fields["confirm"] = bool(data.get("confirm", False))
+            label += f" {fields['start']}..{fields['end']}"
         vars_ = data.get("vars") or {}
         if isinstance(vars_, str):
             try:
@@ -306,7 +313,7 @@ class UiServer:
             raise ApiError(400, "'vars' must be a JSON object")
         fields["vars"] = vars_
         fields["full_refresh"] = bool(data.get("full_refresh", False))
-        if kind == "build":
+        if kind in ("build", "backfill"):
             self._check_selection(fields["select"], fields["exclude"])
         run = await asyncio.to_thread(self.runs.launch, kind, label, fields)
         return JSONResponse({"run": run.run_id, "label": run.label}, status_code=202)

@@ -25,6 +25,7 @@ from orch.load.project import load_project
 from orch.ops import JobDefinition
 from orch.run.ops.workflow import run_op_job
 from orch.run.reporting import JsonLinesReporter
+from orch.run.backfill import plan_backfill, run_backfill
 from orch.run.retry import plan_retry, run_retry
 from orch.run.workflow import run_command
 
@@ -54,6 +55,10 @@ def launch(spec: dict[str, Any]) -> int:
     kind = spec["kind"]
     if kind == "build":
         return run_command(options, "build", sinks=[sink], run_id=run_id).exit_code
+    if kind == "backfill":  # the same plan (resume point, confirm limit) as `orch backfill`
+        plan = plan_backfill(options)
+        confirmed = bool(spec.get("confirm", False))
+        return run_backfill(plan, sinks=[sink], confirmed=confirmed, run_id=run_id).exit_code
     if kind == "job":
         project = load_project(options)
         automation = load_automation(project)

@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from docs_site_data import compile_example, copy_example
-
 from orch.compiler.models import compile_project
 from orch.config import RunOptions
 from orch.docs import generate_site

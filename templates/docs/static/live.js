@@ -96,7 +96,15 @@
       box.appendChild(button("Materialize", function () { go([a.name]); }, { id: "launch-asset" }));
       box.appendChild(button("With upstream", function () { go(["+" + a.name]); }));
       box.appendChild(button("With downstream", function () { go([a.name + "+"]); }));
-      if (a.partitions) box.appendChild(el("span", { cls: "muted" }, " partition ", fields.partition, " or range ", fields.start, " – ", fields.end));
+      if (a.partitions) {
+        box.appendChild(el("span", { cls: "muted" }, " partition ", fields.partition, " or range ", fields.start, " – ", fields.end));
+        // a backfill: every partition of the range, resumable, like `orch backfill`
+        box.appendChild(button("Backfill range", function () {
+          var start = fields.start.value.trim(), end = fields.end.value.trim();
+          if (!start || !end) { say("A backfill needs a range: fill in from and to.", true); return; }
+          launch({ kind: "backfill", select: [a.name], start: start, end: end });
+        }, { id: "launch-backfill" }));
+      }
     }
     box.appendChild(O.link("#/runs?asset=" + encodeURIComponent(a.name), "Runs of this asset →"));
     head.appendChild(box);
