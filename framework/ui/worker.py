@@ -23,9 +23,9 @@ from orch.config import RunOptions
 from orch.errors import OrchError, SelectionError
 from orch.load.project import load_project
 from orch.ops import JobDefinition
+from orch.run.backfill import plan_backfill, run_backfill
 from orch.run.ops.workflow import run_op_job
 from orch.run.reporting import JsonLinesReporter
-from orch.run.backfill import plan_backfill, run_backfill
 from orch.run.retry import plan_retry, run_retry
 from orch.run.workflow import run_command
 

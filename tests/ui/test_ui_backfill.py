@@ -52,8 +52,9 @@ def _days(project: Path) -> list[str]:
 
 def test_backfill_through_the_api_runs_the_range(daily_live: LiveServer) -> None:
     live = daily_live
-    status, body, _ = live.post("/api/launch", {"kind": "backfill", "select": ["daily_orders"],
-                                                "start": "2024-01-03", "end": "2024-01-06"})  # fmt: skip
+    launch = {"kind": "backfill", "select": ["daily_orders"], "start": "2024-01-03",
+              "end": "2024-01-06"}  # fmt: skip
+    status, body, _ = live.post("/api/launch", launch)
     assert status == 202, body
     assert body["label"] == "backfill daily_orders 2024-01-03..2024-01-06"
     detail = live.wait_run(body["run"])
@@ -85,8 +86,9 @@ def test_bad_backfills_are_400(daily_live: LiveServer, body: dict, message: str)
 
 
 def test_an_unpartitioned_selection_fails_with_the_cli_message(daily_live: LiveServer) -> None:
-    run = daily_live.post("/api/launch", {"kind": "backfill", "select": ["raw_orders"],
-                                          "start": "2024-01-01", "end": "2024-01-02"})[1]  # fmt: skip
+    launch = {"kind": "backfill", "select": ["raw_orders"], "start": "2024-01-01",
+              "end": "2024-01-02"}  # fmt: skip
+    run = daily_live.post("/api/launch", launch)[1]
     detail = daily_live.wait_run(run["run"])
     failed = [e for e in detail["events"] if e["event"] == "LaunchFailed"]
     assert failed and "no partitioned asset" in failed[0]["error"], detail["events"]
