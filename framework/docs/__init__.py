@@ -122,10 +122,16 @@ class SiteBuilder:
         return {"io_manager": io, **{k: meta[k] for k in keep if k in meta}}
 
     def __init__(
-        self, manifest: Manifest, snap: StateSnapshot, *, now: datetime | None = None
+        self,
+        manifest: Manifest,
+        snap: StateSnapshot,
+        *,
+        now: datetime | None = None,
+        catalog: Mapping[str, list[list[str]]] | None = None,
     ) -> None:
         self.m = manifest
         self.snap = snap
+        self.catalog = catalog or {}  # asset -> [[column, type]] from the warehouse
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -312,6 +318,20 @@ class SiteBuilder:
 
     # ----------------------------------------------------------- details
 
+    def _actual_columns(self, name: str) -> list[list[str]]:
+        """The columns the asset really has: a Python asset's produced schema (recorded with its
+        newest successful materialization), else the warehouse catalog's."""
+        node = self.m.nodes[name]
+        if node.language == "python":
+            newest = None
+            for rec in self.snap.history.get(name, []):
+                if rec.status == "success" and "output_schema" in rec.metadata:
+                    if newest is None or rec.finished_at > newest.finished_at:
+                        newest = rec
+            if newest is not None:
+                return [list(c) for c in newest.metadata["output_schema"]]
+        return self.catalog.get(name, [])
+
     def build_detail(self, name: str) -> dict[str, Any]:
         node = self.m.nodes[name]
         language = node.language or ("sql" if node.resource_type == "model" else None)
@@ -321,13 +341,18 @@ class SiteBuilder:
             if c.column and c.asset == name:
                 column_checks.setdefault(c.column, []).append(c.name)
         columns = []
-        names = list(node.columns) + [c for c in node.column_lineage if c not in node.columns]
+        # the warehouse's (or, for Python, the produced table's) order first, then what is only
+        # declared or traced
+        actual = dict((c, t) for c, t in self._actual_columns(name))
+        names = list(actual)
+        names += [c for c in node.columns if c not in actual]
+        names += [c for c in node.column_lineage if c not in actual and c not in node.columns]
         for col in names:
             info = node.columns.get(col)
             columns.append(
                 {
                     "name": col,
-                    "type": info.data_type if info else None,
+                    "type": (info.data_type if info else None) or actual.get(col),
                     "description": markdown_tree(info.description) if info else [],
                     "tags": info.tags if info else [],
                     "meta": info.meta if info else {},
@@ -478,6 +503,7 @@ def generate_site(
     *,
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    catalog: Mapping[str, list[list[str]]] | None = None,
 ) -> SiteStats:
     """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
 
@@ -488,6 +514,8 @@ def generate_site(
         automation: jobs, schedules and sensors from :func:`orch.docs.automation.automation_data`
             (None: no Automation view).
         now: the moment that decides the last complete partition (default: now).
+        catalog: asset -> ``[[column, type], ...]`` from the warehouse
+            (:func:`orch.docs.catalog.read_catalog`; None: only declared types).
 
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
@@ -495,7 +523,7 @@ def generate_site(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived lists: full collections would make this quadratic
     try:
-        return _generate(manifest, state_reader, Path(out_dir), automation, now)
+        return _generate(manifest, state_reader, Path(out_dir), automation, now, catalog)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -507,12 +535,13 @@ def _generate(
     out: Path,
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    catalog: Mapping[str, list[list[str]]] | None = None,
 ) -> SiteStats:
     started = time.perf_counter()
     snap = StateSnapshot.read(
         state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
     )
-    builder = SiteBuilder(manifest, snap, now=now)
+    builder = SiteBuilder(manifest, snap, now=now, catalog=catalog)
     index = builder.build_index()
     index["automation"] = dict(automation) if automation is not None else None
 

@@ -17,6 +17,7 @@ from typing import Any
 from orch.compiler.artifacts import CompileResult
 from orch.docs import CHUNK_SIZE, DATA_GLOBAL, SiteBuilder, detail_chunk_js, dump_js, kind_of
 from orch.docs.automation import automation_data
+from orch.docs.catalog import read_catalog
 from orch.manifest import Manifest
 from orch.state import StateReader
 from orch.state.snapshot import StateSnapshot
@@ -49,6 +50,7 @@ class LiveSite:
         self._chunks: dict[int, str] = {}
         self._assets: list[dict[str, Any]] | None = None
         self.version = 0
+        self.catalog = self._read_catalog(compiled)
 
     @property
     def manifest(self) -> Manifest:
@@ -63,10 +65,20 @@ class LiveSite:
     def recompile(self) -> None:
         """Compile the project again (after a run: files may have changed) and drop caches."""
         compiled = self.compile_project()
+        catalog = self._read_catalog(compiled)  # column types after a run
         with self._lock:
             self.compiled = compiled
+            self.catalog = catalog
             self._signature = None
             self._checked_at = 0.0
+
+    def _read_catalog(self, compiled: CompileResult) -> dict[str, list[list[str]]]:
+        """The warehouse's column types of the built assets (the last saved ones when the
+        warehouse is busy)."""
+        target = compiled.project.target_name
+        with self.open_reader() as reader:
+            built = {a for a, _ in reader.latest_materializations(target=target)}
+        return read_catalog(compiled.project, compiled.manifest, built).columns
 
     def builder(self) -> SiteBuilder:
         """The builder over the state as it is now (rebuilt when the state changed)."""
@@ -82,7 +94,7 @@ class LiveSite:
                 snap = StateSnapshot.read(
                     reader, self.target, detail=True, known=set(self.manifest.nodes)
                 )
-            self._builder = SiteBuilder(self.manifest, snap)
+            self._builder = SiteBuilder(self.manifest, snap, catalog=self.catalog)
             self._signature = signature
             self._index_js = None
             self._chunks = {}
