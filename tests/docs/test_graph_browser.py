@@ -91,3 +91,32 @@ def test_fit_of_a_short_chain_keeps_labels_readable(
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise
+
+
+def test_checks_table_fits_its_card_at_1440(
+    page: Any,  # noqa: F811
+    site_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    try:
+        page.set_viewport_size({"width": 1440, "height": 900})
+        for asset in ("orders", "customers"):
+            page.goto(f"{site_url}#/asset/{asset}")
+            page.wait_for_selector("#checks tr[data-check]")
+            page.locator("#checks button", has_text="details").first.click()  # open one more
+            fit = page.evaluate("""() => {
+              const box = document.querySelector('#checks > .table-box');
+              const r = box.getBoundingClientRect();
+              const out = [...box.querySelectorAll('.checks-table > tbody > tr > td, .checks-table > thead th')]
+                .filter(c => c.getBoundingClientRect().right > r.right + 1).length;
+              return { scroll: box.scrollWidth, client: box.clientWidth, right: r.right,
+                       page: document.documentElement.clientWidth, out: out,
+                       buttons: [...box.querySelectorAll('.checks-table button')].map(
+                         b => b.getBoundingClientRect().height) };
+            }""")
+            assert fit["scroll"] <= fit["client"], fit  # no horizontal overflow of the card
+            assert fit["out"] == 0 and fit["right"] <= fit["page"], fit
+            assert max(fit["buttons"]) < 40, fit  # "details" on one line
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise

@@ -776,7 +776,7 @@
   function checksSection(a) {
     var box = el("section", { id: "checks" }, el("h2", { text: "Checks (" + a.checks.length + ")" }));
     if (!a.checks.length) { box.appendChild(el("p", { cls: "empty-note", text: "No checks on this asset." })); return box; }
-    var t = el("table");
+    var t = el("table", { cls: "checks-table" });
     t.appendChild(el("thead", null, el("tr", null, ["Status", "Check", "Column", "Severity", "Failing rows", "Last run", ""].map(function (h) { return el("th", { text: h }); }))));
     var tb = el("tbody");
     a.checks.forEach(function (c) {
@@ -825,6 +825,26 @@
     box.appendChild(el("div", { cls: "table-box" }, t));
     return box;
   }
+  // A check's results over time, oldest left: one cell per result (its status; its height the
+  // failing rows, on a log scale), with the time and count in its title, and the tally.
+  function checkHistory(history) {
+    var box = el("div", { cls: "check-history" }), tally = {};
+    var rows = history.slice().reverse(), most = Math.max.apply(null, rows.map(function (h) { return h[2] || 0; }).concat([1]));
+    var strip = el("div", { cls: "hist-strip", "aria-label": "Check history" });
+    rows.forEach(function (h) {
+      tally[h[0]] = (tally[h[0]] || 0) + 1;
+      var frac = h[2] ? 0.35 + 0.65 * Math.log(1 + h[2]) / Math.log(1 + most) : 0.35;
+      var cell = el("span", { cls: "h-" + h[0], "data-status": h[0], "data-failing": String(h[2] || 0),
+        title: fmtTime(h[1]) + ": " + h[0] + (h[2] ? " · " + fmtNum(h[2]) + " failing rows" : "") });
+      cell.style.height = Math.round(6 + 18 * frac) + "px";  // CSSOM, allowed by the page's CSP
+      strip.appendChild(cell);
+    });
+    var summary = Object.keys(tally).map(function (k) { return tally[k] + " " + k; }).join(", ");
+    box.appendChild(el("h3", { text: "History (" + rows.length + " results: " + summary + ")" }));
+    box.appendChild(strip);
+    box.appendChild(el("div", { cls: "muted hist-range", text: fmtTime(rows[0][1]) + (rows.length > 1 ? " → " + fmtTime(rows[rows.length - 1][1]) : "") }));
+    return box;
+  }
   function checkDetail(c, columnOrder) {
     var box = el("div");
     if (c.description.length) box.appendChild(richText(c.description));
@@ -840,7 +860,7 @@
       box.appendChild(el("div", { cls: "sample" }, el("h3", { text: "Failing rows (sample of " + last.sample.length + ")" }),
         table(cols, last.sample.map(function (r) { return cols.map(function (k) { return r[k] === null ? "NULL" : plainValue(r[k]); }); }))));
     }
-    if (c.history.length) box.appendChild(el("p", { cls: "muted" }, "History: ", c.history.map(function (h) { return [checkBadge(h[0]), " "]; })));
+    if (c.history.length) box.appendChild(checkHistory(c.history));
     if (Object.keys(c.args || {}).length) box.appendChild(el("p", { cls: "muted", text: "Arguments: " + JSON.stringify(c.args) }));
     if (c.sql.length) { box.appendChild(el("h3", { text: "Query (rows returned are failures)" })); box.appendChild(codeBlock(c.sql)); }
     return box;
