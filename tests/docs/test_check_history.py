@@ -78,9 +78,9 @@ def test_static_site_shows_check_history(browser: Any, project: Path, tmp_path: 
 
 
 def test_live_ui_shows_check_history(browser: Any, project: Path, tmp_path: Path) -> None:
+    errors: list[str] = []
     for live in start_server(project):
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         assert _history(page, live.url + "/", tmp_path) == [("pass", "0"), ("warn", "2")]
         page.close()

@@ -107,7 +107,8 @@ def test_checks_table_fits_its_card_at_1440(
             fit = page.evaluate("""() => {
               const box = document.querySelector('#checks > .table-box');
               const r = box.getBoundingClientRect();
-              const out = [...box.querySelectorAll('.checks-table > tbody > tr > td, .checks-table > thead th')]
+              const cells = '.checks-table > tbody > tr > td, .checks-table > thead th';
+              const out = [...box.querySelectorAll(cells)]
                 .filter(c => c.getBoundingClientRect().right > r.right + 1).length;
               return { scroll: box.scrollWidth, client: box.clientWidth, right: r.right,
                        page: document.documentElement.clientWidth, out: out,
