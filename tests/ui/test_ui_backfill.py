@@ -102,7 +102,8 @@ def test_backfill_range_from_the_asset_page(daily_live: LiveServer, tmp_path: Pa
     live = daily_live
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page: Any = browser.new_page(viewport={"width": 1440, "height": 900})
+        # CSP bypassed as in test_ui_browser.py: Playwright's wait_for_function needs eval
+        page: Any = browser.new_page(viewport={"width": 1440, "height": 900}, bypass_csp=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.set_default_timeout(60_000)
