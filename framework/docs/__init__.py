@@ -33,7 +33,7 @@ from typing import Any
 import jinja2
 from orch.assets import user_metadata
 from orch.docs.highlight import TOKEN_CLASSES, highlight
-from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, layout_graph
+from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, Layout, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
 from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
@@ -128,9 +128,13 @@ class SiteBuilder:
         *,
         now: datetime | None = None,
         catalog: Mapping[str, list[list[str]]] | None = None,
+        layout: Layout | None = None,
     ) -> None:
         self.m = manifest
         self.snap = snap
+        self.layout = (
+            layout  # computed by build_index unless given (orch ui keeps one per manifest)
+        )
         self.catalog = catalog or {}  # asset -> [[column, type]] from the warehouse
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
@@ -215,11 +219,13 @@ class SiteBuilder:
         ti = {t: i for i, t in enumerate(tag_list)}
         mi = {t: i for i, t in enumerate(mat_list)}
         parents = {n: [p for p in m.parents.get(n, []) if p in self.index] for n in self.order}
-        layout = layout_graph(
-            self.order,
-            parents,
-            initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
-        )
+        if self.layout is None:
+            self.layout = layout_graph(
+                self.order,
+                parents,
+                initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
+            )
+        layout = self.layout
         nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscpr"}
         for name in self.order:
             node = m.nodes[name]

@@ -30,6 +30,7 @@ from typing import Any
 from orch.automation.toggles import set_enabled
 from orch.config import RunOptions
 from orch.docs import render_page, static_dir
+from orch.docs.catalog import catalog_schemas
 from orch.errors import LockHeldError, UserError
 from orch.selection import Selection
 from orch.state import StateReader
@@ -204,7 +205,17 @@ class UiServer:
         self.open_reader = open_reader
         self.open_writer = open_writer
         self.token = token
-        runs.on_finish.append(lambda _: site.recompile())
+        runs.on_finish.append(lambda _: self._after_run())
+        self._catalog_schemas()
+
+    def _catalog_schemas(self) -> None:
+        """Each worker reads these schemas' column types at the end of its run (docs.catalog)."""
+        schemas = catalog_schemas(self.site.manifest)
+        self.runs.base_spec["catalog_schemas"] = [list(s) for s in schemas]
+
+    def _after_run(self) -> None:
+        self.site.recompile()
+        self._catalog_schemas()
 
     # ----------------------------------------------------------------- pages
 
@@ -231,8 +242,14 @@ class UiServer:
 
     @api
     async def assets(self, request: Request) -> Response:
-        rows = await asyncio.to_thread(self.site.assets)
-        return JSONResponse({"assets": rows, "version": self.site.version})
+        _, body = await asyncio.to_thread(self.site.assets_json)
+        return Response(body, media_type="application/json")
+
+    @api
+    async def version(self, request: Request) -> Response:
+        """The state's version alone: what the page polls (the asset list only when it moved)."""
+        await asyncio.to_thread(self.site.builder)
+        return JSONResponse({"version": self.site.version})
 
     @api
     async def asset(self, request: Request) -> Response:
@@ -413,6 +430,7 @@ def create_app(server: UiServer, *, loopback: bool = True) -> Starlette:
         Route("/data/{name}", s.chunk_js),
         Mount("/static", app=StaticFiles(directory=str(static_dir())), name="static"),
         Route("/api/assets", s.assets),
+        Route("/api/version", s.version),
         Route("/api/assets/{name:path}", s.asset),
         Route("/api/runs", s.run_list),
         Route("/api/runs/{run_id}", s.run),

@@ -20,6 +20,7 @@ from orch import redaction
 from orch.automation.jobs import run_job
 from orch.automation.schedules import load_automation
 from orch.config import RunOptions
+from orch.docs.catalog import refresh
 from orch.errors import OrchError, SelectionError
 from orch.load.project import load_project
 from orch.ops import JobDefinition
@@ -88,11 +89,20 @@ def launch(spec: dict[str, Any]) -> int:
     raise SelectionError(f"unknown launch kind '{kind}'")
 
 
+def refresh_catalog(spec: dict[str, Any]) -> None:
+    """Save the column types of the project's schemas (target/catalog.json) while this run still
+    owns the warehouse, for the page (orch.docs.catalog); best-effort."""
+    schemas = [(s[0], s[1]) for s in spec.get("catalog_schemas") or ()]
+    if schemas:
+        refresh(load_project(options_from(spec)), schemas)
+
+
 def main(argv: list[str]) -> int:
     """Entry point: the exit code of the run (0, 1 failed, 130 interrupted, 2 user error)."""
     spec = json.loads(argv[0])
     try:
         result = launch(spec)
+        refresh_catalog(spec)
     except OrchError as err:
         line = {
             "event": "LaunchFailed",

@@ -76,7 +76,7 @@ def test_sql_model_types_come_from_the_warehouse_in_table_order(built: Path) -> 
     seed = _details(built / "target" / "docs")["raw_orders"]["columns"]
     assert [c["name"] for c in seed] == ["id", "amount", "status"]
     saved = json.loads((built / "target" / "catalog.json").read_text(encoding="utf-8"))
-    assert saved["columns"]["orders"][0] == ["status", "VARCHAR"]
+    assert saved["relations"][".analytics"]["orders"][0] == ["status", "VARCHAR"]
 
 
 def test_python_asset_lists_the_columns_it_produced(built: Path) -> None:

@@ -125,3 +125,14 @@ def test_backfill_range_from_the_asset_page(daily_live: LiveServer, tmp_path: Pa
             browser.close()
     assert errors == []
     assert _days(live.project) == ["2024-01-10", "2024-01-11", "2024-01-12"]
+
+
+def test_column_types_after_a_run_come_from_its_worker(daily_live: LiveServer) -> None:
+    """The worker saves the catalog before it exits; the server never opens the warehouse
+    after a run, so the user's own connection right after it is not refused."""
+    live = daily_live
+    run = live.post("/api/launch", {"select": ["daily_orders"], "partition": "2024-01-02"})[1]
+    live.wait_run(run["run"])
+    assert _days(live.project) == ["2024-01-02"]  # the warehouse is free at once
+    cols = live.get("/api/assets/daily_orders")[1]["columns"]
+    assert [(c["name"], c["type"]) for c in cols] == [("day", "DATE"), ("orders", "BIGINT")]
