@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +90,21 @@ def launch(spec: dict[str, Any]) -> int:
     raise SelectionError(f"unknown launch kind '{kind}'")
 
 
+CATALOG_TIMEOUT_S = 15.0
+
+
 def refresh_catalog(spec: dict[str, Any]) -> None:
     """Save the column types of the project's schemas (target/catalog.json) while this run still
     owns the warehouse, for the page (orch.docs.catalog); best-effort."""
     schemas = [(s[0], s[1]) for s in spec.get("catalog_schemas") or ()]
-    if schemas:
-        refresh(load_project(options_from(spec)), schemas)
+    if not schemas:
+        return
+    # in a daemon thread with a time limit: a warehouse still unwinding an interrupted statement
+    # must not keep the worker (and so the run) from ending
+    project = load_project(options_from(spec))
+    thread = threading.Thread(target=refresh, args=(project, schemas), daemon=True)
+    thread.start()
+    thread.join(timeout=CATALOG_TIMEOUT_S)
 
 
 def main(argv: list[str]) -> int:
@@ -102,7 +112,8 @@ def main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
     try:
         result = launch(spec)
-        refresh_catalog(spec)
+        if result in (0, 1):  # not after an interrupt: its statements may still be unwinding
+            refresh_catalog(spec)
     except OrchError as err:
         line = {
             "event": "LaunchFailed",
