@@ -51,7 +51,8 @@ try {
 (function () {
   var last = null;
   function tick(t) {
-    if (last !== null && window.__watching) window.__maxFrameGap = Math.max(window.__maxFrameGap, t - last);
+    if (last !== null && window.__watching)
+      window.__maxFrameGap = Math.max(window.__maxFrameGap, t - last);
     last = t; requestAnimationFrame(tick);
   }
   requestAnimationFrame(tick);
@@ -138,8 +139,10 @@ def first_paint(browser: Any, url: str, repeat: int) -> dict[str, Any]:
         nodes = page.locator("#graph g.node").count()
         parts = page.evaluate("""() => {
           const nav = performance.getEntriesByType('navigation')[0];
-          const data = performance.getEntriesByType('resource').find(r => r.name.endsWith('/data.js'));
-          return { data_js_ms: data ? data.responseEnd : null, data_js_kb: data ? data.encodedBodySize / 1024 : null,
+          const data = performance.getEntriesByType('resource')
+            .find(r => r.name.endsWith('/data.js'));
+          return { data_js_ms: data ? data.responseEnd : null,
+                   data_js_kb: data ? data.encodedBodySize / 1024 : null,
                    dom_ready_ms: nav.domContentLoadedEventEnd,
                    drawn_ms: performance.getEntriesByName('orch:graph-drawn')[0].startTime };
         }""")
@@ -180,7 +183,8 @@ def run_page(browser: Any, port: int, token: str) -> dict[str, Any]:
     durations = [d for _, d in got["tasks"]]
     return {"status": got["status"], "steps_shown": got["steps"], "run_s": seconds,
             "long_tasks": len(durations), "over_100ms": sum(d > 100 for d in durations),
-            "longest_task_ms": max(durations, default=0.0), "max_frame_gap_ms": got["gap"]}  # fmt: skip
+            "longest_task_ms": max(durations, default=0.0),
+            "max_frame_gap_ms": got["gap"]}  # fmt: skip
 
 
 def main() -> None:

@@ -47,8 +47,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="orch_shots_"))
     project = tmp / "example_project"
-    shutil.copytree(ROOT / "example_project", project,
-                    ignore=shutil.ignore_patterns("target", "*.duckdb", "*.wal", ".orch", "logs"))  # fmt: skip
+    skip = shutil.ignore_patterns("target", "*.duckdb", "*.wal", ".orch", "logs")
+    shutil.copytree(ROOT / "example_project", project, ignore=skip)
     orch("build", "--project-dir", project)
     orch("build", "--project-dir", project)
     port = free_port()
