@@ -244,10 +244,23 @@
     }
     return s;
   };
+  // Console lines are buffered and appended once per render, as one text node; past
+  // CONSOLE_KEEP lines the oldest are dropped (relaying out a huge <pre> per event was slow).
+  var CONSOLE_KEEP = 2000;
   RunPage.prototype.log = function (text) {
-    if (this.consoleLines > 5000) return;
     this.consoleLines++;
-    this.console.appendChild(document.createTextNode(text + "\n"));
+    (this.pendingLog = this.pendingLog || []).push(text);
+  };
+  RunPage.prototype.flushLog = function () {
+    if (!this.pendingLog || !this.pendingLog.length) return;
+    var lines = this.pendingLog.slice(-CONSOLE_KEEP);
+    this.pendingLog = [];
+    this.console.appendChild(document.createTextNode(lines.join("\n") + "\n"));
+    this.consoleShown = (this.consoleShown || 0) + lines.length;
+    while (this.consoleShown > CONSOLE_KEEP && this.console.firstChild && this.console.childNodes.length > 1) {
+      this.consoleShown -= this.console.firstChild.nodeValue.split("\n").length - 1;
+      this.console.removeChild(this.console.firstChild);
+    }
   };
   function ms(iso) { var t = Date.parse(iso); return isNaN(t) ? null : t; }
   RunPage.prototype.apply = function (e) {
@@ -274,7 +287,7 @@
   };
   // At most one render every RENDER_EVERY_MS while events stream: a 1,000-step run sends
   // thousands of events, and each render touches only the rows and bars that changed.
-  var RENDER_EVERY_MS = 200;
+  var RENDER_EVERY_MS = 200, STEP_ROWS_PER_RENDER = 150;
   RunPage.prototype.schedule = function () {
     if (this.pending) return;
     this.pending = true;
@@ -297,7 +310,15 @@
     if ((this.finished || !this.live) && failed && this.status !== "running") this.actions.appendChild(button("Re-execute from failure", function () {
       api("POST", "/api/runs/" + self.id + "/retry").then(function (r) { location.hash = "#/run/" + r.run; }).catch(function (err) { say(err.message, true); });
     }, { id: "run-retry" }));
-    this.order.forEach(function (s) { self.renderStep(s); });
+    this.flushLog();
+    // new rows at most STEP_ROWS_PER_RENDER at a time (1,000 queued steps arrive at once)
+    var created = 0, more = false;
+    this.order.forEach(function (s) {
+      if (!s.row && created >= STEP_ROWS_PER_RENDER) { more = true; return; }
+      if (!s.row) created++;
+      self.renderStep(s);
+    });
+    if (more) this.schedule();
     if (this.checks.length !== this.checksShown) {
       this.checksShown = this.checks.length;
       clear(this.checksBox);
@@ -399,7 +420,7 @@
       if (res.run && res.run.status === "running") self.poll = setTimeout(function () { if (current === self) { self.reset(); self.open(); } }, 2000);
     }).catch(function (err) { clear(self.v); self.v.appendChild(el("div", { cls: "error-box", text: err.message })); });
   };
-  RunPage.prototype.reset = function () { this.steps = new Map(); this.order = []; this.checks = []; clear(this.stepsBody); this.checksShown = -1; clear(this.console); this.consoleLines = 0; this.ganttEmpty = undefined; };
+  RunPage.prototype.reset = function () { this.steps = new Map(); this.order = []; this.checks = []; clear(this.stepsBody); this.checksShown = -1; clear(this.console); this.consoleLines = 0; this.consoleShown = 0; this.pendingLog = []; this.ganttEmpty = undefined; };
   RunPage.prototype.stream = function () {
     var self = this;
     this.finished = false;
