@@ -56,13 +56,13 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     with open_state(project.root, readonly=True, target=project.target) as reader:
         built = {a for a, _ in reader.latest_materializations(target=project.target_name)}
     catalog = read_catalog(project, result.manifest, built)  # the state store closed first
-    if catalog.warning:
-        click.echo(f"Warning: {catalog.warning}", err=True)
     with open_state(project.root, readonly=True, target=project.target) as reader:
         automation = automation_data(project, reader)
         stats = generate_site(
             result.manifest, reader, out, automation=automation, catalog=catalog.columns
         )
+    if catalog.warning:  # after the site is written: an error writing it is the one message
+        click.echo(f"Warning: {catalog.warning}", err=True)
     index = (out / "index.html").resolve()
     click.echo(
         f"Wrote the docs site for {stats.assets} assets and {stats.checks} checks "
