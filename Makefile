@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test typecheck lint bench clean
+.PHONY: install demo test typecheck lint bench screenshots clean
 
 $(BIN)/orch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: install
 bench: install
 	$(BIN)/python bench/bench_compile.py
 	$(BIN)/python bench/bench_build.py
+
+# docs/img/*.png from the real pages (orch ui on a copy of example_project, Debian's chromium)
+screenshots: install
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) example_project/target example_project/.orch example_project/warehouse.duckdb \

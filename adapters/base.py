@@ -177,6 +177,14 @@ class Adapter(ABC):
     def list_relations(self, database: str | None, schema: str) -> list[Relation]:
         """Every table and view in a schema (used to clean up temporary relations)."""
 
+    def schema_columns(self, database: str | None, schema: str) -> dict[str, list[Column]]:
+        """Every relation of a schema -> its columns in order (the docs' catalog, like dbt's).
+
+        One call per schema, so the docs ask once for hundreds of models; adapters override it
+        with one query. Names are as the warehouse stores them.
+        """
+        return {r.name: self.columns(r) for r in self.list_relations(database, schema)}
+
     def drop_relation(self, relation: Relation) -> None:
         """Drop a table or view if it exists."""
         kind = self.relation_type(relation)

@@ -414,6 +414,19 @@ class DuckDBAdapter(Adapter):
         ).fetchall()
         return [Column(str(name), str(data_type)) for name, data_type in rows]
 
+    def schema_columns(self, database: str | None, schema: str) -> dict[str, list[Column]]:
+        """Every relation of a schema -> its columns in order: one information_schema query."""
+        rows = self._run(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_catalog = COALESCE(?, current_database())"
+            " AND lower(table_schema) = lower(?) ORDER BY table_name, ordinal_position",
+            [database, schema],
+        ).fetchall()
+        out: dict[str, list[Column]] = {}
+        for table, name, data_type in rows:
+            out.setdefault(str(table), []).append(Column(str(name), str(data_type)))
+        return out
+
     def list_relations(self, database: str | None, schema: str) -> list[Relation]:
         """Every table and view in a schema, sorted by name."""
         rows = self._run(

@@ -35,7 +35,16 @@ log = logging.getLogger(__name__)
 #: Keys orch itself writes into a materialization's metadata (run/materialize.py, run/python.py);
 #: every other key came from ``context.add_output_metadata``.
 ORCH_METADATA_KEYS = frozenset(
-    {"materialized", "mode", "audited", "partition", "dropped_rows", "language", "io_manager"}
+    {
+        "materialized",
+        "mode",
+        "audited",
+        "partition",
+        "dropped_rows",
+        "language",
+        "io_manager",
+        "output_schema",
+    }
 )
 
 

@@ -592,6 +592,22 @@ class SnowflakeAdapter(Adapter):
             for name, data_type, precision, scale in rows or []
         ]
 
+    def schema_columns(self, database: str | None, schema: str) -> dict[str, list[Column]]:
+        """Every relation of a schema -> its columns in order: one INFORMATION_SCHEMA query."""
+        rows = self._run(
+            "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale FROM "
+            + self._information_schema(database, "COLUMNS")
+            + " WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+            (schema,),
+            consume=lambda cur: cur.fetchall(),
+        )
+        out: dict[str, list[Column]] = {}
+        for table, name, data_type, precision, scale in rows or []:
+            number = str(data_type).upper() == "NUMBER" and precision is not None
+            kind = f"NUMBER({precision},{scale})" if number else str(data_type)
+            out.setdefault(str(table), []).append(Column(str(name), kind))
+        return out
+
     def type_matches(self, declared: str, actual: str) -> bool | None:
         """Snowflake's storage rules: every integer type is ``NUMBER(38,0)``, text ignores length.
 

@@ -35,7 +35,9 @@ def docs_group() -> None:
 def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     """Write the lineage site (HTML, CSS, JS and data; opens from file://, no network).
 
-    Reads the state store read-only, so it is safe while a build runs.
+    Reads the state store read-only, so it is safe while a build runs; column types come from
+    the warehouse catalog (while another build holds the warehouse: the last one read, with a
+    warning).
 
     \b
     Examples:
@@ -44,6 +46,7 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     """
     from orch.docs import generate_site
     from orch.docs.automation import automation_data
+    from orch.docs.catalog import read_catalog
     from orch.run.workflow import open_state
 
     options = make_options(kwargs)
@@ -51,8 +54,15 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     out = output or result.project.target_dir / "docs"
     project = result.project
     with open_state(project.root, readonly=True, target=project.target) as reader:
+        built = {a for a, _ in reader.latest_materializations(target=project.target_name)}
+    catalog = read_catalog(project, result.manifest, built)  # the state store closed first
+    with open_state(project.root, readonly=True, target=project.target) as reader:
         automation = automation_data(project, reader)
-        stats = generate_site(result.manifest, reader, out, automation=automation)
+        stats = generate_site(
+            result.manifest, reader, out, automation=automation, catalog=catalog.columns
+        )
+    if catalog.warning:  # after the site is written: an error writing it is the one message
+        click.echo(f"Warning: {catalog.warning}", err=True)
     index = (out / "index.html").resolve()
     click.echo(
         f"Wrote the docs site for {stats.assets} assets and {stats.checks} checks "

@@ -13,7 +13,8 @@ Layout of the output folder::
 Data files are JSON inside a JS assignment (no fetch/XHR, which ``file://`` forbids), with ``<``,
 ``>``, ``&`` and U+2028/2029 escaped so no string can end the script. Every user string reaches the
 page through ``textContent`` or Jinja autoescaping, never as markup. The DAG is laid out here
-(:mod:`orch.docs.layout`); the script only draws the part in view.
+(:mod:`orch.docs.layout`, igraph), long edges routed through slots of their own; the script only
+draws the part in view.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import jinja2
 from orch.assets import user_metadata
 from orch.docs.highlight import TOKEN_CLASSES, highlight
-from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, layout_graph
+from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, Layout, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
 from orch.docs.status import asset_status, partition_strip, worst_check
 from orch.events import utcnow
@@ -125,12 +126,22 @@ class SiteBuilder:
         return {"io_manager": io, **{k: meta[k] for k in keep if k in meta}}
 
     def __init__(
-        self, manifest: Manifest, snap: StateSnapshot, *, now: datetime | None = None
+        self,
+        manifest: Manifest,
+        snap: StateSnapshot,
+        *,
+        now: datetime | None = None,
+        catalog: Mapping[str, list[list[str]]] | None = None,
+        layout: Layout | None = None,
     ) -> None:
         self.m = manifest
         self.snap = snap
         self.source_results: dict[str, SourceFreshnessResult] = {}  # orch source freshness
         self._newest: dict[str, MaterializationRecord] | None = None  # for "built by"
+        self.layout = (
+            layout  # computed by build_index unless given (orch ui keeps one per manifest)
+        )
+        self.catalog = catalog or {}  # asset -> [[column, type]] from the warehouse
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
@@ -214,14 +225,14 @@ class SiteBuilder:
         ti = {t: i for i, t in enumerate(tag_list)}
         mi = {t: i for i, t in enumerate(mat_list)}
         parents = {n: [p for p in m.parents.get(n, []) if p in self.index] for n in self.order}
-        children = {n: [c for c in m.children.get(n, []) if c in self.index] for n in self.order}
-        layout = layout_graph(
-            self.order,
-            parents,
-            children,
-            initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
-        )
-        nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscp"}
+        if self.layout is None:
+            self.layout = layout_graph(
+                self.order,
+                parents,
+                initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
+            )
+        layout = self.layout
+        nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscpr"}
         for name in self.order:
             node = m.nodes[name]
             nodes["n"].append(name)
@@ -235,6 +246,9 @@ class SiteBuilder:
             nodes["s"].append(STATUSES.index(self.status[name]))
             nodes["c"].append(CHECK_STATUSES.index(self.asset_check_status(name)))
             nodes["p"].append([self.index[p] for p in parents[name]])
+            # per parent, the y of each slot a long edge passes (its x follows from the layers)
+            slots = [[pt[1] for pt in layout.routes.get((p, name), ())] for p in parents[name]]
+            nodes["r"].append(slots if any(slots) else 0)
         nodes["lm"] = [self.last_materialized.get(n) for n in self.order]
         return {
             "project": m.project.model_dump(),
@@ -316,6 +330,20 @@ class SiteBuilder:
 
     # ----------------------------------------------------------- details
 
+    def _actual_columns(self, name: str) -> list[list[str]]:
+        """The columns the asset really has: a Python asset's produced schema (recorded with its
+        newest successful materialization), else the warehouse catalog's."""
+        node = self.m.nodes[name]
+        if node.language == "python":
+            newest = None
+            for rec in self.snap.history.get(name, []):
+                if rec.status == "success" and "output_schema" in rec.metadata:
+                    if newest is None or rec.finished_at > newest.finished_at:
+                        newest = rec
+            if newest is not None:
+                return [list(c) for c in newest.metadata["output_schema"]]
+        return self.catalog.get(name, [])
+
     def build_detail(self, name: str) -> dict[str, Any]:
         node = self.m.nodes[name]
         language = node.language or ("sql" if node.resource_type == "model" else None)
@@ -325,13 +353,18 @@ class SiteBuilder:
             if c.column and c.asset == name:
                 column_checks.setdefault(c.column, []).append(c.name)
         columns = []
-        names = list(node.columns) + [c for c in node.column_lineage if c not in node.columns]
+        # the warehouse's (or, for Python, the produced table's) order first, then what is only
+        # declared or traced
+        actual = dict((c, t) for c, t in self._actual_columns(name))
+        names = list(actual)
+        names += [c for c in node.columns if c not in actual]
+        names += [c for c in node.column_lineage if c not in actual and c not in node.columns]
         for col in names:
             info = node.columns.get(col)
             columns.append(
                 {
                     "name": col,
-                    "type": info.data_type if info else None,
+                    "type": (info.data_type if info else None) or actual.get(col),
                     "description": markdown_tree(info.description) if info else [],
                     "tags": info.tags if info else [],
                     "meta": info.meta if info else {},
@@ -522,6 +555,7 @@ def generate_site(
     *,
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    catalog: Mapping[str, list[list[str]]] | None = None,
 ) -> SiteStats:
     """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
 
@@ -532,6 +566,8 @@ def generate_site(
         automation: jobs, schedules and sensors from :func:`orch.docs.automation.automation_data`
             (None: no Automation view).
         now: the moment that decides the last complete partition (default: now).
+        catalog: asset -> ``[[column, type], ...]`` from the warehouse
+            (:func:`orch.docs.catalog.read_catalog`; None: only declared types).
 
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
@@ -539,7 +575,7 @@ def generate_site(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived lists: full collections would make this quadratic
     try:
-        return _generate(manifest, state_reader, Path(out_dir), automation, now)
+        return _generate(manifest, state_reader, Path(out_dir), automation, now, catalog)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -551,12 +587,13 @@ def _generate(
     out: Path,
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    catalog: Mapping[str, list[list[str]]] | None = None,
 ) -> SiteStats:
     started = time.perf_counter()
     snap = StateSnapshot.read(
         state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
     )
-    builder = SiteBuilder(manifest, snap, now=now)
+    builder = SiteBuilder(manifest, snap, now=now, catalog=catalog)
     builder.source_results = latest_results(state_reader, manifest.project.target_name)
     index = builder.build_index()
     index["automation"] = dict(automation) if automation is not None else None

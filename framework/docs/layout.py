@@ -1,9 +1,11 @@
-"""Layered left-to-right layout of the asset graph, computed once at generate time.
+"""Layered left-to-right layout of the asset graph, computed once at generate time by igraph.
 
-Longest-path layering (every asset one layer right of its furthest parent), then barycenter
-ordering sweeps (down using parents, up using children) to cut edge crossings, then coordinates:
-``x`` by layer, ``y`` by rank, each layer centred on the tallest one. Linear in nodes + edges per
-sweep, so 10,000 assets lay out in a fraction of a second.
+igraph's Sugiyama layout (layering, barycentric crossing reduction, coordinate assignment) does
+the work; this module only turns its top-to-bottom answer into left-to-right pixels. An edge that
+spans several layers gets one *dummy slot* in every layer it crosses (a dummy vertex), so
+it is drawn as a polyline through slots of its own and never through another asset's box: inside
+a layer it passes through its slot, between layers it is in the gap, where no box is. igraph ships
+wheels for every platform, so this needs nothing but pip; 10,000 assets lay out in under a second.
 """
 
 from __future__ import annotations
@@ -11,22 +13,39 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import igraph
+
 LAYER_GAP = 280.0
 ROW_GAP = 52.0
 NODE_WIDTH = 200.0
 NODE_HEIGHT = 36.0
 
+Point = tuple[float, float]
+
 
 @dataclass(frozen=True)
 class Layout:
-    """Positions of the assets: ``layer``/``rank`` per name and pixel coordinates."""
+    """Pixel positions (top-left corners) of the assets and of the slots their long edges use.
+
+    ``routes[(parent, child)]`` lists the top-left corners of the dummy slots of an edge spanning
+    more than one layer, one per layer in between, left to right; it is absent for short edges.
+    """
 
     layer: dict[str, int]
-    rank: dict[str, int]
     x: dict[str, float]
     y: dict[str, float]
+    routes: dict[tuple[str, str], list[Point]]
     width: float
     height: float
+
+    def polyline(self, parent: str, child: str) -> list[Point]:
+        """The edge's points: the parent's right side, through each slot, the child's left side."""
+        mid = NODE_HEIGHT / 2
+        points = [(self.x[parent] + NODE_WIDTH, self.y[parent] + mid)]
+        for sx, sy in self.routes.get((parent, child), ()):
+            points += [(sx, sy + mid), (sx + NODE_WIDTH, sy + mid)]
+        points.append((self.x[child], self.y[child] + mid))
+        return points
 
 
 def layer_nodes(order: Sequence[str], parents: Mapping[str, Sequence[str]]) -> dict[str, int]:
@@ -38,75 +57,66 @@ def layer_nodes(order: Sequence[str], parents: Mapping[str, Sequence[str]]) -> d
     return layer
 
 
-def _sweep(
-    layers: list[list[str]],
-    neighbours: Mapping[str, Sequence[str]],
-    position: dict[str, float],
-    reverse: bool,
-) -> None:
-    """Reorder every layer by the mean position of each node's neighbours (one pass)."""
-    indexes = range(len(layers) - 1, -1, -1) if reverse else range(len(layers))
-    for i in indexes:
-        row = layers[i]
-        keys: dict[str, float] = {}
-        for name in row:
-            ns = [position[n] for n in neighbours.get(name, ()) if n in position]
-            keys[name] = sum(ns) / len(ns) if ns else position[name]
-        row.sort(key=lambda n: (keys[n], position[n]))
-        size = max(len(row), 1)
-        for index, name in enumerate(row):
-            position[name] = (index + 0.5) / size
-
-
 def layout_graph(
     order: Sequence[str],
     parents: Mapping[str, Sequence[str]],
-    children: Mapping[str, Sequence[str]],
     *,
     initial_key: Mapping[str, str] | None = None,
-    sweeps: int = 2,
+    maxiter: int = 100,
 ) -> Layout:
-    """Lay the DAG out left to right.
+    """Lay the DAG out left to right with igraph's Sugiyama layout.
 
     Args:
         order: every node, each after its parents (a topological order).
-        parents: node -> its parents. children: node -> its children.
+        parents: node -> its parents (names outside ``order`` are ignored).
         initial_key: a sort key for the first ordering of each layer (e.g. group then name),
             so related assets start together; defaults to the name.
-        sweeps: barycenter down+up sweep pairs.
-
-    Returns:
-        A :class:`Layout` with layers, ranks and pixel coordinates.
+        maxiter: igraph's crossing-reduction iterations.
     """
     layer = layer_nodes(order, parents)
-    depth = max(layer.values(), default=-1) + 1
-    layers: list[list[str]] = [[] for _ in range(depth)]
-    for name in order:
-        layers[layer[name]].append(name)
-    position: dict[str, float] = {}
-    for row in layers:
-        row.sort(key=lambda n: (initial_key or {}).get(n, n))
-        size = max(len(row), 1)
-        for index, name in enumerate(row):
-            position[name] = (index + 0.5) / size
-    for _ in range(sweeps):
-        _sweep(layers, parents, position, reverse=False)
-        _sweep(layers, children, position, reverse=True)
-    tallest = max((len(r) for r in layers), default=0)
+    key = initial_key or {}
+    # igraph starts each layer in vertex-id order: number the vertices by (layer, key)
+    names = sorted(order, key=lambda n: (layer[n], key.get(n, n)))
+    vid = {n: i for i, n in enumerate(names)}
+    layers = [layer[n] for n in names]
+    # Long edges become chains through dummy vertices of our own, one per layer crossed, so igraph
+    # sees a proper layered graph (its own edge_routing mis-assigns dummies to edges in 1.0).
+    links: list[tuple[int, int]] = []
+    chains: dict[tuple[str, str], list[int]] = {}
+    for child in names:
+        for parent in parents.get(child, ()):
+            if parent not in vid:
+                continue
+            chain = []
+            for lay in range(layer[parent] + 1, layer[child]):
+                chain.append(len(layers))
+                layers.append(lay)
+            if chain:
+                chains[(parent, child)] = chain
+            hops = [vid[parent], *chain, vid[child]]
+            links += list(zip(hops, hops[1:], strict=False))
+    coords: list[list[float]] = []
+    if names:
+        graph = igraph.Graph(n=len(layers), edges=links, directed=True)
+        coords = graph.layout_sugiyama(layers=layers, maxiter=maxiter).coords
+    top = min((c[0] for c in coords), default=0.0)
+
+    def pixel(v: int) -> Point:
+        pos, lay = coords[v]
+        return round(lay * LAYER_GAP, 1), round((pos - top) * ROW_GAP, 1)
+
     x: dict[str, float] = {}
     y: dict[str, float] = {}
-    rank: dict[str, int] = {}
-    for i, row in enumerate(layers):
-        offset = (tallest - len(row)) / 2.0
-        for r, name in enumerate(row):
-            rank[name] = r
-            x[name] = i * LAYER_GAP
-            y[name] = round((r + offset) * ROW_GAP, 1)
+    for name in names:
+        x[name], y[name] = pixel(vid[name])
+    routes = {edge: [pixel(v) for v in chain] for edge, chain in chains.items()}
+    depth = max(layer.values(), default=-1) + 1
+    lowest = max((pixel(v)[1] for v in range(len(coords))), default=0.0)
     return Layout(
         layer=layer,
-        rank=rank,
         x=x,
         y=y,
+        routes=routes,
         width=max(depth - 1, 0) * LAYER_GAP + NODE_WIDTH,
-        height=max(tallest - 1, 0) * ROW_GAP + NODE_HEIGHT,
+        height=lowest + NODE_HEIGHT,
     )

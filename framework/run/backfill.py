@@ -77,7 +77,11 @@ def plan_backfill(options: RunOptions, compiled: CompileResult | None = None) ->
 
 
 def run_backfill(
-    backfill: BackfillPlan, *, sinks: Iterable[EventSink] = (), confirmed: bool = False
+    backfill: BackfillPlan,
+    *,
+    sinks: Iterable[EventSink] = (),
+    confirmed: bool = False,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run a planned backfill (above ``backfill_confirm_above`` partitions: if ``confirmed``)."""
     project = backfill.compiled.project
@@ -95,6 +99,7 @@ def run_backfill(
         backfill.options, "backfill", sinks=sinks, compiled=backfill.compiled,
         partitions=PartitionExpander(backfill.compiled.manifest, project.target_name, request),
         run_args={"backfill": backfill.identity, "backfill_id": backfill.backfill_id},
+        run_id=run_id,
     )  # fmt: skip
 
 

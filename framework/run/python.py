@@ -150,6 +150,12 @@ class PythonOutput:
     metadata: dict[str, Any]
 
 
+def output_schema(table: pa.Table) -> list[list[str]]:
+    """The columns an asset actually produced, ``[[name, Arrow type], ...]`` in order (recorded
+    with its materialization, so the site lists them)."""
+    return [[f.name, str(f.type)] for f in table.schema]
+
+
 def run_python_asset(
     node: Node,
     *,
@@ -236,7 +242,9 @@ def _run_python_asset(
     if node.materialized == "none":
         rows = None
         if value is not None and is_table(value):
-            rows = int(to_arrow(value, node, spec).num_rows)
+            produced = to_arrow(value, node, spec)
+            rows = int(produced.num_rows)
+            metadata["output_schema"] = output_schema(produced)
         return PythonOutput(None, rows, {"materialized": "none", **metadata})
     where = Location(info.module_path, function_line(spec.fn))
     if value is None:
@@ -256,6 +264,7 @@ def _run_python_asset(
         if info.io_manager is None:  # by type: a table now, so no object of it stays behind
             _forget_object(runtime, node, window)
         metadata["io_manager"] = io_name
+        metadata["output_schema"] = output_schema(table)
         return PythonOutput(table, int(table.num_rows), metadata)
     rows = None
     if is_table(value):
@@ -264,6 +273,7 @@ def _run_python_asset(
         if window is not None:
             check_partition_column(table, node)
         rows, value = int(table.num_rows), _same_kind(value, table)
+        metadata["output_schema"] = output_schema(table)
     manager = runtime.io_manager(io_name, adapter, node.relation.schema_name)
     if not manager.accepts(value):
         raise StorageError(

@@ -258,6 +258,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"))
 
 
+def sample_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A failing-row sample as JSON, at most ``SAMPLE_ROWS`` rows, each row's keys in the
+    table's column order (not sorted: the site shows them as the table has them)."""
+    cut = [dict(r) for r in list(rows)[:SAMPLE_ROWS]]
+    return json.dumps(cut, default=str, separators=(",", ":"))
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host (assumed so where it cannot be told)."""
     if pid <= 0 or sys.platform == "win32":  # os.kill(pid, 0) would terminate it on Windows

@@ -67,7 +67,6 @@ from orch.state.records import (
     OP_STEP_COLUMNS,
     OP_STEP_STATUSES,
     RUN_STATUSES,
-    SAMPLE_ROWS,
     SCHEMA_VERSION,
     CheckResultRecord,
     LockInfo,
@@ -91,6 +90,7 @@ from orch.state.records import (
     op_step_from_row,
     orphaned_runs,
     run_from_row,
+    sample_json,
     upstream_dict,
 )
 from orch.state.sqlite import SQLiteStateStore
@@ -705,7 +705,7 @@ class WarehouseStateStore(WarehouseProvenance, StateStore):
             "status": status,
             "severity": severity,
             "failing_rows": failing_rows,
-            "sample": _json([dict(r) for r in list(sample)[:SAMPLE_ROWS]]),
+            "sample": sample_json(sample),
             "duration_s": float(duration_s),
             "sql": sql,
             "message": message,

@@ -8,6 +8,7 @@ and tick) decides when to rebuild; the graph layout is kept while the manifest i
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 from orch.compiler.artifacts import CompileResult
 from orch.docs import CHUNK_SIZE, DATA_GLOBAL, SiteBuilder, detail_chunk_js, dump_js, kind_of
 from orch.docs.automation import automation_data
+from orch.docs.catalog import read_catalog, saved_columns
 from orch.manifest import Manifest
 from orch.run.source_freshness import latest_results
 from orch.state import StateReader
@@ -49,7 +51,9 @@ class LiveSite:
         self._index_js: str | None = None
         self._chunks: dict[int, str] = {}
         self._assets: list[dict[str, Any]] | None = None
+        self._assets_body: tuple[int, bytes] | None = None
         self.version = 0
+        self.catalog = self._read_catalog(compiled)
 
     @property
     def manifest(self) -> Manifest:
@@ -64,10 +68,22 @@ class LiveSite:
     def recompile(self) -> None:
         """Compile the project again (after a run: files may have changed) and drop caches."""
         compiled = self.compile_project()
+        # column types after a run: as its worker saved them (the server never opens the warehouse
+        # after a run, which would refuse the user's next build or query of a DuckDB file)
+        catalog = saved_columns(compiled.project, compiled.manifest)
         with self._lock:
             self.compiled = compiled
+            self.catalog = catalog
             self._signature = None
             self._checked_at = 0.0
+
+    def _read_catalog(self, compiled: CompileResult) -> dict[str, list[list[str]]]:
+        """The warehouse's column types of the built assets (the last saved ones when the
+        warehouse is busy)."""
+        target = compiled.project.target_name
+        with self.open_reader() as reader:
+            built = {a for a, _ in reader.latest_materializations(target=target)}
+        return read_catalog(compiled.project, compiled.manifest, built).columns
 
     def builder(self) -> SiteBuilder:
         """The builder over the state as it is now (rebuilt when the state changed)."""
@@ -84,7 +100,9 @@ class LiveSite:
                     reader, self.target, detail=True, known=set(self.manifest.nodes)
                 )
                 sources = latest_results(reader, self.target)
-            self._builder = SiteBuilder(self.manifest, snap)
+            old = self._builder
+            keep = old.layout if old is not None and old.m is self.manifest else None
+            self._builder = SiteBuilder(self.manifest, snap, catalog=self.catalog, layout=keep)
             self._builder.source_results = sources
             self._signature = signature
             self._index_js = None
@@ -133,6 +151,16 @@ class LiveSite:
             if self._assets is None:
                 self._assets = [self._asset_row(builder, n) for n in builder.order]
             return self._assets
+
+    def assets_json(self) -> tuple[int, bytes]:
+        """``(version, the /api/assets body)``: encoded once per state version (10,000 rows are
+        ~2 MB of JSON, too slow to encode per request)."""
+        rows = self.assets()
+        with self._lock:
+            if self._assets_body is None or self._assets_body[0] != self.version:
+                body = json.dumps({"assets": rows, "version": self.version}, separators=(",", ":"))
+                self._assets_body = (self.version, body.encode("utf-8"))
+            return self._assets_body
 
     def _asset_row(self, builder: SiteBuilder, name: str) -> dict[str, Any]:
         node = self.manifest.nodes[name]

@@ -29,7 +29,7 @@ from orch.errors import LockHeldError, SelectionError
 from orch.state import StateReader
 from orch.state.records import LOCK_STALE_AFTER_S, lock_held_error, lock_is_stale
 
-KINDS = ("build", "job", "retry")
+KINDS = ("build", "backfill", "job", "retry")
 MAX_EVENTS = 200_000  # per run: a 1,000-step run with logs stays far below
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from orch.automation.toggles import set_enabled
 from orch.config import RunOptions
 from orch.docs import render_page, static_dir
+from orch.docs.catalog import catalog_schemas
 from orch.errors import LockHeldError, UserError
 from orch.selection import Selection
 from orch.state import StateReader
@@ -204,7 +205,17 @@ class UiServer:
         self.open_reader = open_reader
         self.open_writer = open_writer
         self.token = token
-        runs.on_finish.append(lambda _: site.recompile())
+        runs.on_finish.append(lambda _: self._after_run())
+        self._catalog_schemas()
+
+    def _catalog_schemas(self) -> None:
+        """Each worker reads these schemas' column types at the end of its run (docs.catalog)."""
+        schemas = catalog_schemas(self.site.manifest)
+        self.runs.base_spec["catalog_schemas"] = [list(s) for s in schemas]
+
+    def _after_run(self) -> None:
+        self.site.recompile()
+        self._catalog_schemas()
 
     # ----------------------------------------------------------------- pages
 
@@ -231,8 +242,14 @@ class UiServer:
 
     @api
     async def assets(self, request: Request) -> Response:
-        rows = await asyncio.to_thread(self.site.assets)
-        return JSONResponse({"assets": rows, "version": self.site.version})
+        _, body = await asyncio.to_thread(self.site.assets_json)
+        return Response(body, media_type="application/json")
+
+    @api
+    async def version(self, request: Request) -> Response:
+        """The state's version alone: what the page polls (the asset list only when it moved)."""
+        await asyncio.to_thread(self.site.builder)
+        return JSONResponse({"version": self.site.version})
 
     @api
     async def asset(self, request: Request) -> Response:
@@ -277,13 +294,13 @@ class UiServer:
         data = await _body(request)
         kind = data.get("kind", "build")
         fields: dict[str, Any] = {}
-        if kind == "build":
+        if kind in ("build", "backfill"):
             select = _strings(data, "select")
             if not select:
                 raise ApiError(400, "nothing selected: 'select' names the assets to materialize")
             fields["select"] = select
             fields["exclude"] = _strings(data, "exclude")
-            label = "materialize " + " ".join(select)
+            label = ("materialize " if kind == "build" else "backfill ") + " ".join(select)
         elif kind == "job":
             job = _optional_string(data, "job")
             if not job:
@@ -291,11 +308,18 @@ class UiServer:
             fields["job"] = job
             label = f"job {job}"
         else:
-            raise ApiError(400, f"unknown launch kind '{kind}'", hint="One of: build, job")
+            raise ApiError(
+                400, f"unknown launch kind '{kind}'", hint="One of: build, backfill, job"
+            )
         for key in ("partition", "start", "end"):
             fields[key] = _optional_string(data, key)
         if fields["partition"] and (fields["start"] or fields["end"]):
             raise ApiError(400, "give a partition or a range (start/end), not both")
+        if kind == "backfill":
+            if fields["partition"] or not (fields["start"] and fields["end"]):
+                raise ApiError(400, "a backfill needs a range: 'start' and 'end' partition keys")
+            fields["confirm"] = bool(data.get("confirm", False))
+            label += f" {fields['start']}..{fields['end']}"
         vars_ = data.get("vars") or {}
         if isinstance(vars_, str):
             try:
@@ -306,7 +330,7 @@ class UiServer:
             raise ApiError(400, "'vars' must be a JSON object")
         fields["vars"] = vars_
         fields["full_refresh"] = bool(data.get("full_refresh", False))
-        if kind == "build":
+        if kind in ("build", "backfill"):
             self._check_selection(fields["select"], fields["exclude"])
         run = await asyncio.to_thread(self.runs.launch, kind, label, fields)
         return JSONResponse({"run": run.run_id, "label": run.label}, status_code=202)
@@ -406,6 +430,7 @@ def create_app(server: UiServer, *, loopback: bool = True) -> Starlette:
         Route("/data/{name}", s.chunk_js),
         Mount("/static", app=StaticFiles(directory=str(static_dir())), name="static"),
         Route("/api/assets", s.assets),
+        Route("/api/version", s.version),
         Route("/api/assets/{name:path}", s.asset),
         Route("/api/runs", s.run_list),
         Route("/api/runs/{run_id}", s.run),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from orch import redaction
 from orch.automation.jobs import run_job
 from orch.automation.schedules import load_automation
 from orch.config import RunOptions
+from orch.docs.catalog import refresh
 from orch.errors import OrchError, SelectionError
 from orch.load.project import load_project
 from orch.ops import JobDefinition
+from orch.run.backfill import plan_backfill, run_backfill
 from orch.run.ops.workflow import run_op_job
 from orch.run.reporting import JsonLinesReporter
 from orch.run.retry import plan_retry, run_retry
@@ -54,6 +57,10 @@ def launch(spec: dict[str, Any]) -> int:
     kind = spec["kind"]
     if kind == "build":
         return run_command(options, "build", sinks=[sink], run_id=run_id).exit_code
+    if kind == "backfill":  # the same plan (resume point, confirm limit) as `orch backfill`
+        plan = plan_backfill(options)
+        confirmed = bool(spec.get("confirm", False))
+        return run_backfill(plan, sinks=[sink], confirmed=confirmed, run_id=run_id).exit_code
     if kind == "job":
         project = load_project(options)
         automation = load_automation(project)
@@ -83,11 +90,30 @@ def launch(spec: dict[str, Any]) -> int:
     raise SelectionError(f"unknown launch kind '{kind}'")
 
 
+CATALOG_TIMEOUT_S = 15.0
+
+
+def refresh_catalog(spec: dict[str, Any]) -> None:
+    """Save the column types of the project's schemas (target/catalog.json) while this run still
+    owns the warehouse, for the page (orch.docs.catalog); best-effort."""
+    schemas = [(s[0], s[1]) for s in spec.get("catalog_schemas") or ()]
+    if not schemas:
+        return
+    # in a daemon thread with a time limit: a warehouse still unwinding an interrupted statement
+    # must not keep the worker (and so the run) from ending
+    project = load_project(options_from(spec))
+    thread = threading.Thread(target=refresh, args=(project, schemas), daemon=True)
+    thread.start()
+    thread.join(timeout=CATALOG_TIMEOUT_S)
+
+
 def main(argv: list[str]) -> int:
     """Entry point: the exit code of the run (0, 1 failed, 130 interrupted, 2 user error)."""
     spec = json.loads(argv[0])
     try:
         result = launch(spec)
+        if result in (0, 1):  # not after an interrupt: its statements may still be unwinding
+            refresh_catalog(spec)
     except OrchError as err:
         line = {
             "event": "LaunchFailed",

@@ -439,3 +439,17 @@ def test_two_threads_write_different_tables(adapter: Adapter, rel: Rel, schema: 
         ]
         assert adapter.row_count(rel(name + "_arrow")) == rounds * 1000
     assert temporary_relations(adapter, schema) == []
+
+
+def test_schema_columns_lists_every_relation_in_column_order(
+    adapter: Adapter, rel: Callable[[str], Relation], schema: str
+) -> None:
+    """The docs' catalog: one call gives each table's and view's columns, types, in order."""
+    adapter.create_table_as(rel("wide"), "SELECT 1 AS zeta, 'x' AS alpha, 2.5 AS mid")
+    adapter.create_view(rel("narrow"), f"SELECT alpha FROM {adapter.render(rel('wide'))}")
+    found = {name.lower(): cols for name, cols in adapter.schema_columns(None, schema).items()}
+    assert set(found) >= {"wide", "narrow"}
+    assert [c.name.lower() for c in found["wide"]] == ["zeta", "alpha", "mid"]
+    assert [c.name.lower() for c in found["narrow"]] == ["alpha"]
+    assert found["wide"] == adapter.columns(rel("wide"))  # the same types as one relation's
+    assert adapter.schema_columns(None, "no_such_schema") == {}

@@ -208,8 +208,7 @@ def test_markdown_tree() -> None:
 def test_layout_orders_layers() -> None:
     order = ["a", "b", "c", "d"]
     parents = {"c": ["a"], "d": ["b", "c"]}
-    children = {"a": ["c"], "b": ["d"], "c": ["d"]}
-    layout = layout_graph(order, parents, children)
+    layout = layout_graph(order, parents)
     assert layout.layer == {"a": 0, "b": 0, "c": 1, "d": 2}
     assert layout.x["a"] < layout.x["c"] < layout.x["d"]
 

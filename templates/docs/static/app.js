@@ -13,6 +13,7 @@
   var SVGNS = "http://www.w3.org/2000/svg";
   var NODE_W = D.node_size[0], NODE_H = D.node_size[1];
   var LAYER_GAP = 280, ROW_GAP = 52;
+  var READABLE_UP_TO = 12, READABLE_K = 0.8;  // zoom-to-fit never shrinks a small graph below this
   // `orch ui` serves this same script with live data; its live.js adds views through `hooks`
   var LIVE = document.querySelector('meta[name="orch-live"]') !== null;
   var hooks = { panel: null, asset: null, views: {} }, dataVersion = "";
@@ -133,32 +134,61 @@
   }
 
   // ------------------------------------------------------------------ layout of subgraphs
-  // Columns are the assets' global layers, compressed: every edge still points right.
+  // A subgraph is the library layout (orch.docs.layout: igraph's Sugiyama) restricted to it: its
+  // assets and the slots of its long edges keep their layers and their order within each layer,
+  // closed up (empty layers and rows dropped). An edge spanning layers gets a slot in each layer
+  // it crosses, so every drawn segment runs through its own slot or through a gap between
+  // columns, never through a box. Edges are [from, to, slotOrders?] (slot orders: the global
+  // layout's y of each slot; without them, interpolated between the ends).
   function localLayout(items, edges) {
-    var layers = Array.from(new Set(items.map(function (n) { return n.layer; }))).sort(function (a, b) { return a - b; });
-    var col = new Map(layers.map(function (l, i) { return [l, i]; }));
-    var byKey = new Map(items.map(function (n) { return [n.key, n]; }));
-    var rows = layers.map(function () { return []; });
-    items.forEach(function (n) { n.col = col.get(n.layer); n.ins = []; n.outs = []; rows[n.col].push(n); });
-    edges.forEach(function (e) { var a = byKey.get(e[0]), b = byKey.get(e[1]); if (a && b) { a.outs.push(b); b.ins.push(a); } });
-    rows.forEach(function (r) { r.sort(function (a, b) { return a.order0 - b.order0; }); r.forEach(function (n, i) { n.pos = (i + 0.5) / r.length; }); });
-    function sweep(list, dir) {
-      list.forEach(function (r) {
-        r.forEach(function (n) {
-          var ns = dir ? n.ins : n.outs;
-          n.key2 = ns.length ? ns.reduce(function (s, m) { return s + m.pos; }, 0) / ns.length : n.pos;
-        });
-        r.sort(function (a, b) { return a.key2 - b.key2 || a.pos - b.pos; });
-        r.forEach(function (n, i) { n.pos = (i + 0.5) / r.length; });
-      });
+    var byKey = new Map(), cols = new Map(), seq = 0;
+    function put(layer, order, target) {
+      if (!cols.has(layer)) cols.set(layer, []);
+      cols.get(layer).push({ order: order, seq: seq++, target: target });
     }
-    for (var s = 0; s < 2; s++) { sweep(rows, true); sweep(rows.slice().reverse(), false); }
-    var tallest = Math.max.apply(null, rows.map(function (r) { return r.length; }).concat([1]));
-    rows.forEach(function (r, c) {
-      var offset = (tallest - r.length) / 2;
-      r.forEach(function (n, i) { n.x = c * LAYER_GAP; n.y = (i + offset) * ROW_GAP; });
+    items.forEach(function (n) { byKey.set(n.key, n); n.ins = []; n.outs = []; n.routes = null; put(n.layer, n.order0, n); });
+    edges.forEach(function (e) {
+      var a = byKey.get(e[0]), b = byKey.get(e[1]);
+      if (!a || !b) return;
+      a.outs.push(b); b.ins.push(a);
+      var span = b.layer - a.layer, given = e[2] && e[2].length === span - 1 ? e[2] : null;
+      if (span < 2) return;
+      var route = [];
+      for (var j = 1; j < span; j++) {
+        var s = { x: 0, y: 0 };
+        route.push(s);
+        put(a.layer + j, given ? given[j - 1] : a.order0 + (b.order0 - a.order0) * j / span, s);
+      }
+      (b.routes = b.routes || {})[a.key] = route;
+    });
+    var layers = Array.from(cols.keys()).sort(function (x, y) { return x - y; });
+    var tallest = Math.max.apply(null, layers.map(function (l) { return cols.get(l).length; }).concat([1]));
+    layers.forEach(function (l, c) {
+      var col = cols.get(l), offset = (tallest - col.length) / 2;
+      col.sort(function (x, y) { return x.order - y.order || x.seq - y.seq; });
+      col.forEach(function (s, i) { s.target.x = c * LAYER_GAP; s.target.y = (i + offset) * ROW_GAP; });
     });
     return items;
+  }
+  // The points of an edge: the parent's right side, in and out of each slot, the child's left side.
+  function edgePoints(a, b) {
+    var mid = NODE_H / 2, pts = [[a.x + NODE_W, a.y + mid]], r = b.routes && b.routes[a.key];
+    if (r) r.forEach(function (s) { pts.push([s.x, s.y + mid], [s.x + NODE_W, s.y + mid]); });
+    pts.push([b.x, b.y + mid]);
+    return pts;
+  }
+  // Between columns a curve with level ends (its control points stay inside the gap, and so does
+  // the curve); through a slot a straight line. `straight`: lines only (the far-out view).
+  function edgePath(a, b, straight) {
+    var pts = edgePoints(a, b), d = "M" + pts[0][0] + " " + pts[0][1];
+    for (var i = 1; i < pts.length; i++) {
+      var p = pts[i - 1], q = pts[i];
+      if (i % 2 === 1 && !straight) {
+        var dx = (q[0] - p[0]) / 2;
+        d += "C" + (p[0] + dx) + " " + p[1] + " " + (q[0] - dx) + " " + q[1] + " " + q[0] + " " + q[1];
+      } else d += "L" + q[0] + " " + q[1];
+    }
+    return d;
   }
 
   function assetItem(i) {
@@ -186,7 +216,7 @@
     var items = [], edges = [];
     seen.forEach(function (_, i) {
       items.push(assetItem(i));
-      N.p[i].forEach(function (p) { if (seen.has(p)) edges.push([N.n[p], N.n[i]]); });
+      N.p[i].forEach(function (p, pi) { if (seen.has(p)) edges.push([N.n[p], N.n[i], N.r[i] ? N.r[i][pi] : null]); });
     });
     return { items: localLayout(items, edges), edges: edges };
   }
@@ -195,7 +225,11 @@
     if (!globalItems) {
       globalItems = [];
       for (var i = 0; i < COUNT; i++) { var it = assetItem(i); it.x = N.x[i]; it.y = N.y[i]; it.ins = []; it.outs = []; globalItems.push(it); }
-      for (i = 0; i < COUNT; i++) N.p[i].forEach(function (p) { globalItems[i].ins.push(globalItems[p]); globalItems[p].outs.push(globalItems[i]); });
+      for (i = 0; i < COUNT; i++) N.p[i].forEach(function (p, pi) {
+        var it = globalItems[i], slots = N.r[i] ? N.r[i][pi] : null;
+        it.ins.push(globalItems[p]); globalItems[p].outs.push(it);
+        if (slots && slots.length) (it.routes = it.routes || {})[N.n[p]] = slots.map(function (y, j) { return { x: (N.l[p] + 1 + j) * LAYER_GAP, y: y }; });
+      });
     }
     return globalItems;
   }
@@ -254,11 +288,16 @@
   GraphView.prototype.size = function () { return [this.svg.clientWidth || 800, this.svg.clientHeight || 500]; };
   GraphView.prototype.fit = function () {
     var sz = this.size(), minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    this.items.forEach(function (n) { minX = Math.min(minX, n.x); minY = Math.min(minY, n.y); maxX = Math.max(maxX, n.x + NODE_W); maxY = Math.max(maxY, n.y + NODE_H); });
+    function grow(n) { minX = Math.min(minX, n.x); minY = Math.min(minY, n.y); maxX = Math.max(maxX, n.x + NODE_W); maxY = Math.max(maxY, n.y + NODE_H); }
+    this.items.forEach(function (n) {
+      grow(n);
+      if (n.routes) for (var p in n.routes) n.routes[p].forEach(grow);
+    });
     if (!this.items.length) { minX = minY = 0; maxX = maxY = 1; }
     var pad = 40;
     this.k = Math.min(1.15, (sz[0] - 2 * pad) / (maxX - minX || 1), (sz[1] - 2 * pad) / (maxY - minY || 1));
-    this.k = Math.max(this.k, 0.01);
+    // a short chain stays readable (labels >= 10px) even where it then needs panning
+    this.k = Math.max(this.k, this.items.length <= READABLE_UP_TO ? READABLE_K : 0.01);
     this.tx = (sz[0] - (maxX - minX) * this.k) / 2 - minX * this.k;
     this.ty = (sz[1] - (maxY - minY) * this.k) / 2 - minY * this.k;
     this.schedule();
@@ -318,9 +357,8 @@
     function edge(a, b) {
       if (drawn > 8000) return;
       drawn++;
-      var sx = a.x + NODE_W, sy = a.y + NODE_H / 2, ex = b.x, ey = b.y + NODE_H / 2, dx = Math.max(40, (ex - sx) / 2);
       var hl = related && related.has(a.key) && related.has(b.key);
-      var p = svg("path", { d: "M" + sx + " " + sy + "C" + (sx + dx) + " " + sy + " " + (ex - dx) + " " + ey + " " + ex + " " + ey, "class": "edge" + (hl ? " hl" : related ? " dim" : "") });
+      var p = svg("path", { d: edgePath(a, b), "class": "edge" + (hl ? " hl" : related ? " dim" : ""), "data-from": a.key, "data-to": b.key });
       (hl ? hlLayer : edgeLayer).appendChild(p);
     }
     visible.forEach(function (n) {
@@ -353,7 +391,7 @@
     visible.forEach(function (n) {
       var cls = (dimmed && !dimmed(n)) || (related && !related.has(n.key)) ? "dim" : n.kind;
       (paths[cls] = paths[cls] || []).push("M" + n.x + " " + n.y + "h" + NODE_W + "v" + NODE_H + "h-" + NODE_W + "z");
-      if (edges.length < 40000) (n.ins || []).forEach(function (p) { if (inView.has(p.key)) edges.push("M" + (p.x + NODE_W) + " " + (p.y + NODE_H / 2) + "L" + n.x + " " + (n.y + NODE_H / 2)); });
+      if (edges.length < 40000) (n.ins || []).forEach(function (p) { if (inView.has(p.key)) edges.push(edgePath(p, n, true)); });
     });
     this.root.appendChild(svg("path", { d: edges.join(""), "class": "lod-edge", "vector-effect": "non-scaling-stroke" }));
     for (var cls in paths) {
@@ -740,7 +778,7 @@
   function checksSection(a) {
     var box = el("section", { id: "checks" }, el("h2", { text: "Checks (" + a.checks.length + ")" }));
     if (!a.checks.length) { box.appendChild(el("p", { cls: "empty-note", text: "No checks on this asset." })); return box; }
-    var t = el("table");
+    var t = el("table", { cls: "checks-table" });
     t.appendChild(el("thead", null, el("tr", null, ["Status", "Check", "Column", "Severity", "Failing rows", "Last run", ""].map(function (h) { return el("th", { text: h }); }))));
     var tb = el("tbody");
     a.checks.forEach(function (c) {
@@ -789,6 +827,26 @@
     box.appendChild(el("div", { cls: "table-box" }, t));
     return box;
   }
+  // A check's results over time, oldest left: one cell per result (its status; its height the
+  // failing rows, on a log scale), with the time and count in its title, and the tally.
+  function checkHistory(history) {
+    var box = el("div", { cls: "check-history" }), tally = {};
+    var rows = history.slice().reverse(), most = Math.max.apply(null, rows.map(function (h) { return h[2] || 0; }).concat([1]));
+    var strip = el("div", { cls: "hist-strip", "aria-label": "Check history" });
+    rows.forEach(function (h) {
+      tally[h[0]] = (tally[h[0]] || 0) + 1;
+      var frac = h[2] ? 0.35 + 0.65 * Math.log(1 + h[2]) / Math.log(1 + most) : 0.35;
+      var cell = el("span", { cls: "h-" + h[0], "data-status": h[0], "data-failing": String(h[2] || 0),
+        title: fmtTime(h[1]) + ": " + h[0] + (h[2] ? " · " + fmtNum(h[2]) + " failing rows" : "") });
+      cell.style.height = Math.round(6 + 18 * frac) + "px";  // CSSOM, allowed by the page's CSP
+      strip.appendChild(cell);
+    });
+    var summary = Object.keys(tally).map(function (k) { return tally[k] + " " + k; }).join(", ");
+    box.appendChild(el("h3", { text: "History (" + rows.length + " results: " + summary + ")" }));
+    box.appendChild(strip);
+    box.appendChild(el("div", { cls: "muted hist-range", text: fmtTime(rows[0][1]) + (rows.length > 1 ? " → " + fmtTime(rows[rows.length - 1][1]) : "") }));
+    return box;
+  }
   function checkDetail(c, columnOrder) {
     var box = el("div");
     if (c.description.length) box.appendChild(richText(c.description));
@@ -804,7 +862,7 @@
       box.appendChild(el("div", { cls: "sample" }, el("h3", { text: "Failing rows (sample of " + last.sample.length + ")" }),
         table(cols, last.sample.map(function (r) { return cols.map(function (k) { return r[k] === null ? "NULL" : plainValue(r[k]); }); }))));
     }
-    if (c.history.length) box.appendChild(el("p", { cls: "muted" }, "History: ", c.history.map(function (h) { return [checkBadge(h[0]), " "]; })));
+    if (c.history.length) box.appendChild(checkHistory(c.history));
     if (Object.keys(c.args || {}).length) box.appendChild(el("p", { cls: "muted", text: "Arguments: " + JSON.stringify(c.args) }));
     if (c.sql.length) { box.appendChild(el("h3", { text: "Query (rows returned are failures)" })); box.appendChild(codeBlock(c.sql)); }
     return box;
@@ -1026,7 +1084,14 @@
     }
     if (view !== "graph") document.getElementById("app").scrollTop = 0;
     document.body.setAttribute("data-ready", view);
+    // the first graph drawn, and painted (the frame after it): what bench/bench_ui.py times
+    if (view === "graph" && !firstGraphMarked && window.performance && performance.mark) {
+      firstGraphMarked = true;
+      performance.mark("orch:graph-drawn");
+      requestAnimationFrame(function () { setTimeout(function () { performance.mark("orch:graph-painted"); }, 0); });
+    }
   }
+  var firstGraphMarked = false;
   window.addEventListener("hashchange", route);
   // what live.js (orch ui) builds on: the helpers, the data, and a way to refresh statuses
   window.orchDocs = {

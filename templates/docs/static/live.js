@@ -49,20 +49,28 @@
   function nameOf(i) { return D.nodes.n[i]; }
 
   // ------------------------------------------------------------------ live statuses
-  var version = null;
+  // Polls the state's version (a few bytes); the asset list (~2 MB at 10,000 assets) is fetched
+  // only when it moved and a view showing statuses is open — not on a run page, whose events
+  // stream on their own: there it waits until the page is left.
+  var version = null, seen = null;
+  function currentView() { return (location.hash.replace(/^#\/?/, "").split("/")[0]) || "graph"; }
   function pollVersion() {
     if (document.hidden) return;
-    api("GET", "/api/assets").then(function (res) {
-      if (version !== null && res.version === version) return;
-      var first = version === null;
+    api("GET", "/api/version").then(function (res) {
       version = res.version;
-      O.refresh(version, res.assets);
-      if (first) return;
-      var view = (location.hash.replace(/^#\/?/, "").split("/")[0]) || "graph";
-      if (view === "asset" || view === "catalog" || view === "overview") O.route();
+      if (version === seen || currentView() === "run") return;
+      return api("GET", "/api/assets").then(function (res) {
+        var first = seen === null;
+        seen = res.version;
+        O.refresh(seen, res.assets);
+        if (first) return;
+        var view = currentView();
+        if (view === "asset" || view === "catalog" || view === "overview") O.route();
+      });
     }).catch(function () { /* the server stopped: keep the page as it is */ });
   }
   setInterval(pollVersion, 2500);
+  window.addEventListener("hashchange", function () { if (version !== seen) pollVersion(); });
 
   // ------------------------------------------------------------------ launch from the graph and pages
   O.hooks.panel = function (panel, item) {
@@ -96,7 +104,15 @@
       box.appendChild(button("Materialize", function () { go([a.name]); }, { id: "launch-asset" }));
       box.appendChild(button("With upstream", function () { go(["+" + a.name]); }));
       box.appendChild(button("With downstream", function () { go([a.name + "+"]); }));
-      if (a.partitions) box.appendChild(el("span", { cls: "muted" }, " partition ", fields.partition, " or range ", fields.start, " – ", fields.end));
+      if (a.partitions) {
+        box.appendChild(el("span", { cls: "muted" }, " partition ", fields.partition, " or range ", fields.start, " – ", fields.end));
+        // a backfill: every partition of the range, resumable, like `orch backfill`
+        box.appendChild(button("Backfill range", function () {
+          var start = fields.start.value.trim(), end = fields.end.value.trim();
+          if (!start || !end) { say("A backfill needs a range: fill in from and to.", true); return; }
+          launch({ kind: "backfill", select: [a.name], start: start, end: end });
+        }, { id: "launch-backfill" }));
+      }
     }
     box.appendChild(O.link("#/runs?asset=" + encodeURIComponent(a.name), "Runs of this asset →"));
     head.appendChild(box);
@@ -228,10 +244,23 @@
     }
     return s;
   };
+  // Console lines are buffered and appended once per render, as one text node; past
+  // CONSOLE_KEEP lines the oldest are dropped (relaying out a huge <pre> per event was slow).
+  var CONSOLE_KEEP = 2000;
   RunPage.prototype.log = function (text) {
-    if (this.consoleLines > 5000) return;
     this.consoleLines++;
-    this.console.appendChild(document.createTextNode(text + "\n"));
+    (this.pendingLog = this.pendingLog || []).push(text);
+  };
+  RunPage.prototype.flushLog = function () {
+    if (!this.pendingLog || !this.pendingLog.length) return;
+    var lines = this.pendingLog.slice(-CONSOLE_KEEP);
+    this.pendingLog = [];
+    this.console.appendChild(document.createTextNode(lines.join("\n") + "\n"));
+    this.consoleShown = (this.consoleShown || 0) + lines.length;
+    while (this.consoleShown > CONSOLE_KEEP && this.console.firstChild && this.console.childNodes.length > 1) {
+      this.consoleShown -= this.console.firstChild.nodeValue.split("\n").length - 1;
+      this.console.removeChild(this.console.firstChild);
+    }
   };
   function ms(iso) { var t = Date.parse(iso); return isNaN(t) ? null : t; }
   RunPage.prototype.apply = function (e) {
@@ -256,11 +285,16 @@
     }
     if (at && (this.t0 === null || at < this.t0) && e.event !== "RunFinished") this.t0 = this.t0 === null ? at : Math.min(this.t0, at);
   };
+  // At most one render every RENDER_EVERY_MS while events stream: a 1,000-step run sends
+  // thousands of events, and each render touches only the rows and bars that changed.
+  var RENDER_EVERY_MS = 200, STEP_ROWS_PER_RENDER = 150;
   RunPage.prototype.schedule = function () {
     if (this.pending) return;
     this.pending = true;
-    var self = this;
-    requestAnimationFrame(function () { self.pending = false; self.render(); });
+    var self = this, wait = Math.max(0, (this.lastRender || 0) + RENDER_EVERY_MS - Date.now());
+    setTimeout(function () {
+      requestAnimationFrame(function () { self.pending = false; self.lastRender = Date.now(); self.render(); });
+    }, wait);
   };
   RunPage.prototype.render = function () {
     var self = this;
@@ -276,7 +310,15 @@
     if ((this.finished || !this.live) && failed && this.status !== "running") this.actions.appendChild(button("Re-execute from failure", function () {
       api("POST", "/api/runs/" + self.id + "/retry").then(function (r) { location.hash = "#/run/" + r.run; }).catch(function (err) { say(err.message, true); });
     }, { id: "run-retry" }));
-    this.order.forEach(function (s) { self.renderStep(s); });
+    this.flushLog();
+    // new rows at most STEP_ROWS_PER_RENDER at a time (1,000 queued steps arrive at once)
+    var created = 0, more = false;
+    this.order.forEach(function (s) {
+      if (!s.row && created >= STEP_ROWS_PER_RENDER) { more = true; return; }
+      if (!s.row) created++;
+      self.renderStep(s);
+    });
+    if (more) this.schedule();
     if (this.checks.length !== this.checksShown) {
       this.checksShown = this.checks.length;
       clear(this.checksBox);
@@ -319,26 +361,49 @@
       sqlBox.appendChild(O.codeBlock(code));
     }).catch(function () {});
   };
+  // Bars are kept per step and only moved: redrawing 400 bars every frame was a long task.
   RunPage.prototype.renderGantt = function () {
-    var now = Date.now(), steps = this.order.filter(function (s) { return s.start; });
-    var g = this.gantt;
-    clear(g);
-    if (!steps.length) { g.setAttribute("height", 24); g.appendChild(svg("text", { x: 8, y: 16, "class": "sub", text: "No step has started yet." })); return; }
-    var t0 = Math.min.apply(null, steps.map(function (s) { return s.start; }));
-    var t1 = Math.max.apply(null, steps.map(function (s) { return s.end || now; }));
-    var W = Math.max(300, (g.clientWidth || 900) - 10), LABEL = 180, ROW = 14, span = Math.max(t1 - t0, 1);
+    var now = Date.now(), steps = [], t0 = Infinity, t1 = -Infinity;
+    this.order.forEach(function (s) { if (s.start) { steps.push(s); t0 = Math.min(t0, s.start); t1 = Math.max(t1, s.end || now); } });
+    var g = this.gantt, self = this;
+    if (!steps.length) {
+      if (!this.ganttEmpty) { clear(g); this.bars = new Map(); g.setAttribute("height", 24); g.appendChild(svg("text", { x: 8, y: 16, "class": "sub", text: "No step has started yet." })); this.ganttEmpty = true; }
+      return;
+    }
+    if (this.ganttEmpty !== false) {
+      clear(g); this.bars = new Map(); this.ganttEmpty = false;
+      this.axis0 = svg("text", { x: 180, y: 11, "class": "sub", text: "0 s" }); g.appendChild(this.axis0);
+      this.axis1 = svg("text", { y: 11, "class": "sub", "text-anchor": "end" }); g.appendChild(this.axis1);
+      this.more = svg("text", { x: 0, "class": "sub" }); g.appendChild(this.more);
+    }
+    if (!this.ganttWidth) this.ganttWidth = g.clientWidth || 900;  // measured once, not per frame
+    var W = Math.max(300, this.ganttWidth - 10), LABEL = 180, ROW = 14, span = Math.max(t1 - t0, 1);
     var shown = steps.slice(0, 400);
     g.setAttribute("height", shown.length * ROW + 22);
-    g.appendChild(svg("text", { x: LABEL, y: 11, "class": "sub", text: "0 s" }));
-    g.appendChild(svg("text", { x: W - 4, y: 11, "class": "sub", "text-anchor": "end", text: O.fmtDuration(span / 1000) }));
+    this.axis1.setAttribute("x", W - 4); this.axis1.textContent = O.fmtDuration(span / 1000);
     shown.forEach(function (s, i) {
       var y = 16 + i * ROW, x = LABEL + (s.start - t0) / span * (W - LABEL), w = Math.max(2, ((s.end || now) - s.start) / span * (W - LABEL));
-      g.appendChild(svg("text", { x: 0, y: y + 10, "class": "gantt-label", text: s.id.length > 28 ? s.id.slice(0, 27) + "…" : s.id }));
-      var r = svg("rect", { x: x.toFixed(1), y: y, width: w.toFixed(1), height: ROW - 3, rx: 2, "class": "bar b-" + s.status, "data-step": s.id });
-      r.appendChild(svg("title", { text: s.id + ": " + s.status + (s.duration !== undefined ? " · " + O.fmtDuration(s.duration) : "") }));
-      g.appendChild(r);
+      var bar = self.bars.get(s.id);
+      if (!bar) {
+        bar = { label: svg("text", { x: 0, "class": "gantt-label", text: s.id.length > 28 ? s.id.slice(0, 27) + "…" : s.id }),
+                rect: svg("rect", { height: ROW - 3, rx: 2, "data-step": s.id }), title: svg("title"), key: null };
+        bar.rect.appendChild(bar.title); g.appendChild(bar.label); g.appendChild(bar.rect);
+        self.bars.set(s.id, bar);
+      }
+      var key = [y, x.toFixed(1), w.toFixed(1), s.status, s.duration].join("|");
+      if (key === bar.key) return;
+      bar.key = key;
+      bar.label.setAttribute("y", y + 10);
+      bar.rect.setAttribute("x", x.toFixed(1)); bar.rect.setAttribute("y", y); bar.rect.setAttribute("width", w.toFixed(1));
+      bar.rect.setAttribute("class", "bar b-" + s.status);
+      bar.title.textContent = s.id + ": " + s.status + (s.duration !== undefined ? " · " + O.fmtDuration(s.duration) : "");
     });
-    if (steps.length > shown.length) g.appendChild(svg("text", { x: 0, y: shown.length * ROW + 20, "class": "sub", text: "… and " + (steps.length - shown.length) + " more steps" }));
+    if (this.bars.size > shown.length) {  // a step that started earlier pushed one past the 400th
+      var ids = new Set(shown.map(function (s) { return s.id; }));
+      this.bars.forEach(function (bar, id) { if (!ids.has(id)) { g.removeChild(bar.label); g.removeChild(bar.rect); self.bars.delete(id); } });
+    }
+    this.more.setAttribute("y", shown.length * ROW + 20);
+    this.more.textContent = steps.length > shown.length ? "… and " + (steps.length - shown.length) + " more steps" : "";
   };
   RunPage.prototype.open = function () {
     var self = this;
@@ -355,7 +420,7 @@
       if (res.run && res.run.status === "running") self.poll = setTimeout(function () { if (current === self) { self.reset(); self.open(); } }, 2000);
     }).catch(function (err) { clear(self.v); self.v.appendChild(el("div", { cls: "error-box", text: err.message })); });
   };
-  RunPage.prototype.reset = function () { this.steps = new Map(); this.order = []; this.checks = []; clear(this.stepsBody); this.checksShown = -1; clear(this.console); this.consoleLines = 0; };
+  RunPage.prototype.reset = function () { this.steps = new Map(); this.order = []; this.checks = []; clear(this.stepsBody); this.checksShown = -1; clear(this.console); this.consoleLines = 0; this.consoleShown = 0; this.pendingLog = []; this.ganttEmpty = undefined; };
   RunPage.prototype.stream = function () {
     var self = this;
     this.finished = false;
