@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,16 @@ class Executor:
         self._stopping.set()
         self.adapter.interrupt()
 
+    def _wait_interrupted(self, future: Future[StepOutcome]) -> StepOutcome:
+        """A running step's outcome after :meth:`stop`. A statement that began just after the
+        interrupt (the step was between two statements) would run on: interrupt again until the
+        step returns."""
+        while True:
+            try:
+                return future.result(timeout=0.5)
+            except FuturesTimeout:
+                self.adapter.interrupt()
+
     # ------------------------------------------------------------------ scheduling
 
     def run(self) -> RunSummary:
@@ -220,7 +231,7 @@ class Executor:
                 summary.interrupted = True
                 self.stop()
                 for future, sid in list(running.items()):
-                    summary.outcomes[sid] = future.result()
+                    summary.outcomes[sid] = self._wait_interrupted(future)
                 running.clear()
         reason = "interrupted" if summary.interrupted else "fail-fast: an earlier step failed"
         for step in self.plan.order:
