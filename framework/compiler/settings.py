@@ -187,7 +187,31 @@ class ModelSettings:
             ) from None
         if config.automation is not None:
             config = self._checked_automation(name, path, config, normalized, props)
+        if path.endswith(".sql"):
+            self._refuse_io_manager(name, path, normalized, props)
         return config, description, patch_path
+
+    def _refuse_io_manager(
+        self, name: str, path: str, recorded: dict[str, Any], props: Properties | None
+    ) -> None:
+        """A SQL model's result is a relation in the warehouse (or files, with
+        materialized='external'): an IO manager set on the model itself would be ignored, so it
+        is an error at the place that set it (a folder's ``+io_manager`` default is meant for
+        its Python assets and stays quiet)."""
+        for key in ("io_manager", "io_manager_config"):
+            if key in recorded:
+                loc = _config_call_location(self.project.root / path, path, key)
+            elif props is not None and key in props.entry.config:
+                loc = props.doc.location((*props.key_path, "config", key))
+            else:
+                continue
+            raise ConfigError(
+                f"'{key}' is set on the SQL model '{name}', whose result is always a warehouse "
+                "relation",
+                location=loc,
+                hint="Remove it; to write the result as files use materialized='external' "
+                "(with location and format), or make the model a Python @asset",
+            )
 
     def _checked_automation(
         self,

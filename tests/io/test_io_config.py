@@ -203,3 +203,40 @@ def test_op_out_io_manager_config_reaches_the_io_manager(make_project, tmp_path,
     assert run.exit_code == 0, run.output
     (written,) = (root / "out").rglob("result.json")
     assert written.read_text() == '{\n    "rows": 3\n}'
+
+
+def test_an_io_manager_set_on_a_sql_model_is_refused_where_it_is_set(
+    make_project, tmp_path, orch
+) -> None:
+    root = make_project(
+        tmp_path / "p",
+        {
+            "models/totals.sql": (
+                "{{ config(io_manager_config={'compression': 'zstd'}) }}\nselect 1 as n\n"
+            )
+        },
+    )
+    run = orch("build", "--project-dir", root)
+    assert run.exit_code == 2
+    assert (
+        "models/totals.sql:1:11: 'io_manager_config' is set on the SQL model 'totals', whose "
+        "result is always a warehouse relation"
+    ) in run.stderr
+    assert "materialized='external'" in run.stderr and "Traceback" not in run.stderr
+
+    root = make_project(
+        tmp_path / "q",
+        {
+            "models/totals.sql": "select 1 as n\n",
+            "models/props.yml": """\
+                models:
+                  - name: totals
+                    config:
+                      io_manager: parquet
+            """,
+        },
+    )
+    run = orch("build", "--project-dir", root)
+    assert run.exit_code == 2
+    assert "models/props.yml:4" in run.stderr
+    assert "'io_manager' is set on the SQL model 'totals'" in run.stderr
