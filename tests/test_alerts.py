@@ -130,3 +130,30 @@ def test_daemon_posts_a_failed_run_and_survives_an_undelivered_alert(
     for path in (root / "logs").rglob("*"):
         if path.is_file():
             assert "s3cr3t-path" not in path.read_text(errors="replace")
+
+
+def test_undelivered_alert_is_recorded_in_the_state_and_shown_by_runs_show(
+    server, make_project, tmp_path, orch, monkeypatch
+) -> None:
+    s = server("500")
+    monkeypatch.setenv("ORCH_TEST_WEBHOOK", s.url)
+    root: Path = make_project(
+        tmp_path,
+        {"models/broken.sql": "select cast('x' as integer) as n", "sensors/alert.py": SENSOR},
+        project_yml=YML,
+    )
+    d = daemon(root, Clock())
+    d.tick_once()
+    assert orch("job", "run", "boom", "--project-dir", root).exit_code == 1
+    d.tick_once()
+    d.tick_once()
+    run_id = next(r for r in d.state.recent_runs(10) if r.status == "failed").run_id
+    hooks = d.state.run_hook_runs(run_id)
+    d.close()
+    assert [(h.phase, h.name, h.status) for h in hooks] == [("alert", "alert", "error")]
+    assert hooks[0].error == "webhook undelivered after 2 attempt(s): HTTP 500"
+    shown = orch("runs", "show", run_id[:8], "--project-dir", root)
+    assert shown.exit_code == 0, shown.output
+    assert "FAILED   alert 1: alert" in shown.output
+    assert "webhook undelivered after 2 attempt(s): HTTP 500" in shown.output
+    assert "s3cr3t-path" not in shown.output

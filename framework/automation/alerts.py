@@ -22,6 +22,7 @@ from typing import Any
 from orch import redaction
 from orch.automation.run_status import RunStatusContext, run_failure_sensor
 from orch.automation.schedules import SensorDefinition
+from orch.state import StateStore
 
 log = logging.getLogger("orch.alerts")
 
@@ -88,8 +89,10 @@ def webhook_on_failure(
     enabled: bool | None = None,
 ) -> SensorDefinition:
     """A run-failure sensor posting ``{"text": ..., "run_id", "job", "status"}`` to the URL in
-    environment variable ``url_env``. An undelivered alert is logged and recorded in
-    ``logs/alerts.jsonl`` (beside the project's run log); the daemon goes on.
+    environment variable ``url_env``. Each delivery is recorded in ``logs/alerts.jsonl`` (beside
+    the project's run log) and, under the daemon, in the state store's ``hook_runs`` against the
+    failed run (phase ``alert``: ``orch runs show RUN`` lists it, an undelivered one as FAILED
+    with its attempts and error); the daemon goes on.
 
     ``enabled`` (default: whether ``url_env`` is set when the file loads) keeps the sensor off
     where no webhook is configured, so a project runs without a server."""
@@ -113,8 +116,30 @@ def webhook_on_failure(
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
+        record_delivery(context, name, delivery)
 
     alert.__name__ = name
     return run_failure_sensor(  # type: ignore[no-any-return]
         alert, jobs=jobs, name=name, minimum_interval_seconds=minimum_interval_seconds, enabled=on
     )
+
+
+def record_delivery(context: RunStatusContext, sensor: str, delivery: Delivery) -> None:
+    """Record how an alert about ``context.run`` went, as a hook run of that run (phase
+    ``alert``), when the sensor runs with a writable store (the daemon; not ``orch sensor test``).
+    A store that cannot write is logged, never raised: an alert never crashes the daemon."""
+    state = context.state
+    if not isinstance(state, StateStore) or getattr(state, "readonly", False):
+        return
+    error = None
+    if not delivery.delivered:
+        error = redaction.scrub(
+            f"webhook undelivered after {delivery.attempts} attempt(s): {delivery.error}"
+        )
+    try:
+        state.record_hook_run(
+            run_id=context.run.run_id, phase="alert", index=0, name=sensor, step=None,
+            status="success" if delivery.delivered else "error", error=error,
+        )  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - the state store is down: logged, the daemon goes on
+        log.warning("could not record the alert of sensor %s: %s", sensor, err)

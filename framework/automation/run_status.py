@@ -29,7 +29,7 @@ from orch.automation.schedules import (
     parse_time,
 )
 from orch.errors import ConfigError
-from orch.state import RunRecord
+from orch.state import RunRecord, StateReader
 
 STATUSES = ("success", "failed", "interrupted")
 _ALIASES = {"failure": "failed", "failed": "failed", "success": "success"}
@@ -45,6 +45,7 @@ class RunStatusContext:
     run: RunRecord
     project_root: Path | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("orch.sensor"))
+    state: StateReader | None = None  # the daemon's writable store (an alert records in it)
 
     @property
     def job(self) -> str:
@@ -147,7 +148,7 @@ def evaluate_run_status(
     requests: list[RunRequest] = []
     handled = 0
     for run in new:
-        ctx = RunStatusContext(context.sensor, run, context.project_root)
+        ctx = RunStatusContext(context.sensor, run, context.project_root, state=context.state)
         if run.status != status or (jobs is not None and ctx.job not in jobs):
             continue
         out = fn(ctx)
