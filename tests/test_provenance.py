@@ -169,3 +169,23 @@ def test_an_unknown_asset_is_named_with_the_closest(repo: Path, orch) -> None:
         run.stderr.strip().splitlines()[0] == "Error: unknown asset 'ordrs'. Did you mean 'orders'?"
     )
     assert "Traceback" not in run.output
+
+
+def test_status_json_has_built_by(repo: Path, orch) -> None:
+    import json
+
+    never = json.loads(orch("status", "--output", "json", "--project-dir", repo).stdout)
+    assert {a["asset"]: a["built_by"] for a in never["assets"]}["orders"] is None
+    assert orch("build", "--project-dir", repo).exit_code == 0
+    (repo / "models/orders.sql").write_text("select 1 as id, 25 as amount\n")
+    out = orch("status", "--output", "json", "--project-dir", repo)
+    assert out.exit_code == 0, out.output
+    built = {a["asset"]: a["built_by"] for a in json.loads(out.stdout)["assets"]}
+    head = git(repo, "rev-parse", "HEAD")
+    run_id = sqlite3.connect(repo / ".orch/state.db").execute("select run_id from runs").fetchone()
+    assert built["orders"] == {
+        "run_id": run_id[0], "commit": head, "dirty": False, "code_recorded": True,
+        "code_changed": True, "code_kind": "sql",
+    }  # fmt: skip
+    assert built["totals"]["code_changed"] is False
+    assert built["scores"]["code_kind"] == "python"

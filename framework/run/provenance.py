@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from orch import redaction
 from orch.errors import SelectionError, suggestion
@@ -146,6 +147,20 @@ class BuiltBy:
         commit = "git unknown" if self.git is None else self.git.describe()
         where = f"commit {commit}" if self.git is not None and self.git.commit else commit
         return f"run {self.record.run_id[:8]}, {where}"
+
+    def to_json(self) -> dict[str, Any] | None:
+        """``orch status --output json``'s ``built_by``: run, commit, dirty, whether the code
+        changed since (None: never built). ``commit`` None: no git work tree (or not recorded)."""
+        if self.record is None:
+            return None
+        return {
+            "run_id": self.record.run_id,
+            "commit": self.git.commit if self.git is not None else None,
+            "dirty": self.git.dirty if self.git is not None and self.git.commit else None,
+            "code_recorded": self.built is not None,
+            "code_changed": self.changed,
+            "code_kind": self.built.kind if self.built is not None else None,
+        }
 
     def diff(self) -> str:
         """A unified diff from the code that built the asset to today's ('' when equal)."""
