@@ -43,13 +43,24 @@ def _header(found: BuiltBy) -> str:
 @code_group.command("show")
 @project_options
 @click.argument("asset")
-def code_show_command(asset: str, **kwargs: Any) -> None:
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="An op job's run (id or prefix): ASSET names one of its op steps (orch runs show RUN).",
+)
+def code_show_command(asset: str, run_id: str | None, **kwargs: Any) -> None:
     """The code that built ASSET's newest materialization, and its git commit.
+
+    With --run, the Python source an op step of that op job's run ran.
 
     \b
     Examples:
       orch code show customers
+      orch code show fetch_orders --run 3f2a9c1b
     """
+    if run_id is not None:
+        return _show_op_step(kwargs, run_id, asset)
     found = _one(kwargs, asset)
     click.echo(_header(found))
     if found.record is None:
@@ -60,6 +71,35 @@ def code_show_command(asset: str, **kwargs: Any) -> None:
     where = f" ({found.built.module})" if found.built.module else ""
     click.echo(f"  {found.built.kind} code{where}:\n")
     click.echo(found.built.code.rstrip("\n"))
+
+
+def _show_op_step(kwargs: dict[str, Any], run_id: str, step: str) -> None:
+    """``orch code show STEP --run RUN``: the op code an op step ran, and the run's git commit."""
+    from orch.errors import SelectionError, suggestion
+    from orch.run.history import find_run, op_code_of_run
+    from orch.run.workflow import open_state
+
+    options = make_options(kwargs)
+    project = load_manifest(options, scoped=False).project
+    with open_state(project.root, readonly=True, target=project.target) as state:
+        run = find_run(state, run_id)
+        steps = [o.step_key for o in state.run_op_steps(run.run_id)]
+        code = op_code_of_run(state, run.run_id)
+        git = state.git_states([run.run_id]).get(run.run_id)
+    if step not in steps:
+        what = "has no op steps (it is not an op job's run)" if not steps else "has no such op step"
+        raise SelectionError(
+            f"run '{run.run_id[:8]}' {what}: '{step}'",
+            hint=suggestion(step, steps) or f"See its steps with 'orch runs show {run.run_id[:8]}'",
+        )
+    commit = "git unknown" if git is None else git.describe()
+    click.echo(f"{step}: op step of run {run.run_id[:8]} ({run.args.get('job')}), {commit}")
+    version = code.get(step)
+    if version is None:
+        click.echo("  its code was not recorded (reused from an earlier run, or no source)")
+        return
+    click.echo(f"  {version.kind} code ({version.module}):\n")
+    click.echo(version.code.rstrip("\n"))
 
 
 @code_group.command("diff")

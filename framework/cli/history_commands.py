@@ -101,7 +101,7 @@ def runs_show_command(run_id: str, output_format: str, **kwargs: Any) -> None:
     if detail.git is not None:
         click.echo(f"  git: {detail.git.describe()}")
     if detail.op_steps:
-        _echo_op_steps(detail.op_steps)
+        _echo_op_steps(detail.op_steps, detail.op_code)
     elif detail.steps:
         click.echo("\nSteps:")
     else:
@@ -145,7 +145,7 @@ def _echo_hooks(hooks: Any) -> None:
             click.echo("      (a hook failure; the step's own status is unchanged)")
 
 
-def _echo_op_steps(steps: Any) -> None:
+def _echo_op_steps(steps: Any, code: Any) -> None:
     from orch import redaction
 
     click.echo("\nOp steps:")
@@ -153,6 +153,9 @@ def _echo_op_steps(steps: Any) -> None:
         tries = f"  {o.attempts} attempts" if o.attempts > 1 else ""
         reused = f"  (reused from run {o.reused_from[:8]})" if o.reused_from else ""
         click.echo(f"  {o.status:<11} {o.step_key:<32} {_duration(o.duration_s):>9}{tries}{reused}")
+        ran = code.get(o.step_key)
+        if ran is not None:  # orch code show STEP --run RUN prints it
+            click.echo(f"      code: {ran.module or ran.kind} ({ran.fingerprint[:15]})")
         for name, info in o.outputs.items():
             size = f" ({info['size']})" if info.get("size") else ""
             keys = info.get("mapping_keys")

@@ -17,6 +17,7 @@ from orch.errors import SelectionError, did_you_mean
 from orch.state import StateReader
 from orch.state.records import (
     CheckResultRecord,
+    CodeVersion,
     GitState,
     HookRunRecord,
     MaterializationRecord,
@@ -39,6 +40,7 @@ class RunDetail:
     op_steps: list[OpStepRecord] = field(default_factory=list)  # an op job's steps
     hooks: list[HookRunRecord] = field(default_factory=list)  # every hook that ran, in order
     git: GitState | None = None  # the project's git state when the run started
+    op_code: dict[str, CodeVersion] = field(default_factory=dict)  # op step key -> code it ran
 
 
 def _open(options: RunOptions) -> StateReader:
@@ -109,7 +111,15 @@ def show_run(options: RunOptions, run_id: str) -> RunDetail:
             state.run_op_steps(run.run_id) if run.command == "job" else [],
             state.run_hook_runs(run.run_id),
             state.git_states([run.run_id]).get(run.run_id),
+            op_code_of_run(state, run.run_id) if run.command == "job" else {},
         )
+
+
+def op_code_of_run(state: StateReader, run_id: str) -> dict[str, CodeVersion]:
+    """op step key -> the code each op step of a run ran (steps whose code was recorded)."""
+    fingerprints = state.op_step_code(run_id)
+    code = state.code_versions(list(fingerprints.values()))
+    return {step: code[fp] for step, fp in fingerprints.items() if fp in code}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -173,6 +183,9 @@ def run_detail_json(detail: RunDetail) -> dict[str, Any]:
                 "path": o.path,
                 "attempt_errors": list(o.attempt_errors),
                 "reused_from": o.reused_from,
+                "code_fingerprint": (
+                    detail.op_code[o.step_key].fingerprint if o.step_key in detail.op_code else None
+                ),
             }
             for o in detail.op_steps
         ],

@@ -16,6 +16,8 @@ code that would build it now when the two differ.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import inspect
 import logging
 import shutil
 import subprocess
@@ -23,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch import redaction
 from orch.errors import SelectionError, suggestion
@@ -33,6 +35,10 @@ from orch.manifest import Manifest, Node
 from orch.state.base import StateReader
 from orch.state.records import STATE_DIR, CodeVersion, GitState, MaterializationRecord
 from orch.state.warehouse import open_state_store
+
+if TYPE_CHECKING:
+    from orch.ops import JobDefinition
+    from orch.ops.definition import OpDefinition
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,40 @@ def code_lookup(manifest: Manifest) -> Callable[[str], CodeVersion | None]:
     def code_of(asset: str) -> CodeVersion | None:
         node = manifest.nodes.get(asset)
         return None if node is None else code_of_node(node)
+
+    return code_of
+
+
+def code_of_op(op: OpDefinition, root: Path | None = None) -> CodeVersion | None:
+    """The Python source of an op's function, fingerprinted by its text (``op:`` + sha256: an
+    op step has no fingerprint of its own). None when Python cannot give the source."""
+    try:
+        text = inspect.getsource(inspect.unwrap(op.fn))
+    except (OSError, TypeError) as err:  # defined in a REPL or a C function
+        log.debug("no source for op %s: %s", op.name, err)
+        return None
+    text = redaction.stored(inspect.cleandoc(text) + "\n")
+    module = op.location.path
+    if root is not None:
+        try:
+            module = Path(module).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # an op imported from outside the project
+            pass
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return CodeVersion(f"op:{digest}", "python", module, text)
+
+
+def op_code_lookup(
+    job: JobDefinition, root: Path | None = None
+) -> Callable[[str], CodeVersion | None]:
+    """op name -> its code (what the StateRecorder stores for each op step), read once."""
+    ops = {n.op.name: n.op for n in job.graph.nodes.values()}
+    cache: dict[str, CodeVersion | None] = {}
+
+    def code_of(op: str) -> CodeVersion | None:
+        if op not in cache:
+            cache[op] = code_of_op(ops[op], root) if op in ops else None
+        return cache[op]
 
     return code_of
 

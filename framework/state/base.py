@@ -147,6 +147,10 @@ class StateReader(ABC):
         """Every hook that ran in one run, in the order they ran."""
 
     @abstractmethod
+    def op_step_code(self, run_id: str) -> dict[str, str]:
+        """step key -> the fingerprint of the op code each op step of a run ran."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections (and any locks this store holds)."""
 
@@ -296,6 +300,10 @@ class StateStore(StateReader):
     @abstractmethod
     def record_code(self, version: CodeVersion) -> bool:
         """Store the code of a fingerprint unless stored already; True when it was new."""
+
+    @abstractmethod
+    def record_op_code(self, run_id: str, step_key: str, fingerprint: str) -> None:
+        """Record which op code (a ``code_versions`` fingerprint) an op step ran."""
 
     @abstractmethod
     def record_git(self, run_id: str, git: GitState) -> None:

@@ -39,7 +39,8 @@ class StateRecorder:
 
     Code provenance: with ``code_of`` (asset name -> the code that builds it now) each success
     stores its code once per fingerprint, and with ``git`` the run's git state is recorded when it
-    starts. Hook outcomes (``HookRan``) are recorded with their step.
+    starts; with ``op_code_of`` (op name -> its code) each op step that ran records its op's code
+(once per fingerprint) and which one it ran. Hook outcomes (``HookRan``) are recorded with their step.
     """
 
     def __init__(
@@ -48,9 +49,11 @@ class StateRecorder:
         *,
         code_of: Callable[[str], CodeVersion | None] | None = None,
         git: GitState | None = None,
+        op_code_of: Callable[[str], CodeVersion | None] | None = None,
     ) -> None:
         self.store = store
         self.code_of = code_of
+        self.op_code_of = op_code_of
         self.git = git
         self._stored_code: set[str] = set()
 
@@ -64,6 +67,16 @@ class StateRecorder:
                             redaction.stored(version.code))
             )  # fmt: skip
         self._stored_code.add(fingerprint)
+
+    def _record_op_code(self, run_id: str, step_key: str, op: str) -> None:
+        """Store the op's code once per fingerprint, and which one this op step ran."""
+        version = self.op_code_of(op) if self.op_code_of is not None else None
+        if version is None:
+            return
+        if version.fingerprint not in self._stored_code:
+            self.store.record_code(version)
+            self._stored_code.add(version.fingerprint)
+        self.store.record_op_code(run_id, step_key, version.fingerprint)
 
     def emit(self, event: Event) -> None:
         """Record one event; kinds the state does not keep are ignored."""
@@ -112,6 +125,8 @@ class StateRecorder:
                 error=redaction.stored(event.error),
             )
         elif isinstance(event, OpStepSucceeded):
+            if event.reused_from is None:  # a reused step ran no code in this run
+                self._record_op_code(event.run_id, event.step_key, event.op)
             self.store.record_op_step(
                 run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
                 status="success", attempts=event.attempts, started_at=event.started_at,
@@ -121,6 +136,7 @@ class StateRecorder:
                 reused_from=event.reused_from,
             )  # fmt: skip
         elif isinstance(event, OpStepFailed):
+            self._record_op_code(event.run_id, event.step_key, event.op)
             self.store.record_op_step(
                 run_id=event.run_id, job=event.job, step_key=event.step_key, op=event.op,
                 status=event.status, attempts=event.attempts,

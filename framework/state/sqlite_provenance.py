@@ -4,6 +4,8 @@
   built a materialization, once per fingerprint (materializations name it by their fingerprint).
 - ``run_git``: run_id PK, git_commit (NULL: not a git work tree), git_dirty: the project's git
   state when the run started.
+- ``op_step_code``: (run_id, step_key) PK, fingerprint: the op code (in ``code_versions``) an
+  op step ran (op steps have no fingerprint of their own: it is a sha256 of the op's source).
 - ``hook_runs``: id PK, run_id, phase, hook_index, name, step, status (success/error), error,
   duration_s, at.
 
@@ -45,6 +47,10 @@ CREATE TABLE IF NOT EXISTS hook_runs (
     duration_s REAL NOT NULL, at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS hook_runs_by_run ON hook_runs (run_id, id);
+CREATE TABLE IF NOT EXISTS op_step_code (
+    run_id TEXT NOT NULL, step_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_key)
+);
 """
 
 
@@ -93,6 +99,28 @@ class SQLiteProvenance:
                 raise
             out.update({r[0]: CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
         return out
+
+    def record_op_code(self, run_id: str, step_key: str, fingerprint: str) -> None:
+        """Record which op code (a ``code_versions`` fingerprint) an op step ran."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO op_step_code (run_id, step_key, fingerprint) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id, step_key) DO NOTHING",
+                (run_id, step_key, fingerprint),
+            )
+
+    def op_step_code(self, run_id: str) -> dict[str, str]:
+        """step key -> the fingerprint of the op code each op step of a run ran."""
+        try:
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT step_key, fingerprint FROM op_step_code WHERE run_id = ?", (run_id,)
+                ).fetchall()
+        except sqlite3.OperationalError as err:
+            if _missing_table(err):
+                return {}
+            raise
+        return {r[0]: r[1] for r in rows}
 
     def record_git(self, run_id: str, git: GitState) -> None:
         """Record the project's git state for a run."""

@@ -213,7 +213,7 @@ _TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("acquired_at", _TEXT, True),
         ("heartbeat_at", _TEXT, True),
     ],
-    **PROVENANCE_TABLES,  # code_versions, run_git, hook_runs
+    **PROVENANCE_TABLES,  # code_versions, run_git, op_step_code, hook_runs
 }
 _RUN_COLUMNS = [c for c, _, _ in _TABLES["runs"]]
 _MAT_COLUMNS = [c for c, _, _ in _TABLES["materializations"]]

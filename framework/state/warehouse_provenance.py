@@ -46,6 +46,11 @@ PROVENANCE_TABLES: dict[str, list[tuple[str, str, bool]]] = {
         ("git_commit", _TEXT, False),
         ("git_dirty", _INT, True),
     ],
+    "op_step_code": [
+        ("run_id", _TEXT, True),
+        ("step_key", _TEXT, True),
+        ("fingerprint", _TEXT, True),
+    ],
     "hook_runs": [
         ("id", _INT, True),
         ("run_id", _TEXT, True),
@@ -130,6 +135,22 @@ class WarehouseProvenance:
             )
             out.update({str(r[0]): CodeVersion(r[0], r[1], r[2], r[3]) for r in rows})
         return out
+
+    def record_op_code(self, run_id: str, step_key: str, fingerprint: str) -> None:
+        """Record which op code (a ``code_versions`` fingerprint) an op step ran."""
+        self._writable()
+        row = {"run_id": run_id, "step_key": step_key, "fingerprint": fingerprint}
+        with self._mutex:
+            self._insert_unless("op_step_code", row, ["run_id", "step_key"])
+
+    def op_step_code(self, run_id: str) -> dict[str, str]:
+        """step key -> the fingerprint of the op code each op step of a run ran."""
+        if not self._readable("op_step_code"):
+            return {}
+        rows = self._select(
+            "op_step_code", ["step_key", "fingerprint"], self._eq("run_id", run_id)
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def record_git(self, run_id: str, git: GitState) -> None:
         """Record the project's git state for a run."""

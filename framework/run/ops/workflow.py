@@ -28,7 +28,7 @@ from orch.run.io import IOManagers
 from orch.run.ops.engine import AssetLoader, OpRun, ReusedStep
 from orch.run.ops.result import OpJobResult
 from orch.run.ops.setup import merge_config, node_configs, node_resources
-from orch.run.provenance import git_state, provenance_excludes
+from orch.run.provenance import git_state, op_code_lookup, provenance_excludes
 from orch.run.python import PythonRuntime, load_input
 from orch.run.reporting import JsonLinesReporter
 from orch.run.resources import ResourcePool
@@ -78,7 +78,7 @@ def run_op_job(
                     registry.get(out.io_manager)
         all_tags = {**job.tags, **dict(tags or {})}
         with state.acquire_lock(project.target_name, LockOwner(COMMAND, run_id)):
-            with _assets(project, options, job) as assets, _events(project, state, sinks) as fan:
+            with _assets(project, options, job) as assets, _events(project, state, sinks, job) as fan:
                 fan.emit(
                     RunStarted(
                         run_id, COMMAND, project.target_name, job.name, len(job.graph.nodes),
@@ -142,9 +142,12 @@ def _resource_factory(project: Project) -> Any:
 
 
 @contextmanager
-def _events(project: Project, state: StateStore, sinks: Iterable[EventSink]) -> Iterator[FanOut]:
+def _events(
+    project: Project, state: StateStore, sinks: Iterable[EventSink], job: JobDefinition
+) -> Iterator[FanOut]:
     git = git_state(project.root, exclude=provenance_excludes(project))
-    fan = FanOut([StateRecorder(state, git=git), *sinks])
+    ops = op_code_lookup(job, project.root)
+    fan = FanOut([StateRecorder(state, git=git, op_code_of=ops), *sinks])
     log_dir = project.root / project.config.log_path
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "orch.jsonl").open("a", encoding="utf-8") as log_file:
