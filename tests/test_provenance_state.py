@@ -48,6 +48,17 @@ def test_git_state_per_run(store: StateStore) -> None:
     assert store.git_states([]) == {}
 
 
+def test_op_step_code_per_run(store: StateStore) -> None:
+    a = store.start_run("job", target="dev")
+    b = store.start_run("job", target="dev")
+    store.record_code(CodeVersion("op:ab", "python", "jobs/j.py", "@op\ndef x(): ...\n"))
+    store.record_op_code(a, "x", "op:ab")
+    store.record_op_code(a, "x", "op:other")  # a step's code is recorded once: the first stays
+    store.record_op_code(a, "y[1]", "op:cd")
+    assert store.op_step_code(a) == {"x": "op:ab", "y[1]": "op:cd"}
+    assert store.op_step_code(b) == {}
+
+
 def test_hook_runs_in_order(store: StateStore) -> None:
     run = store.start_run("build", target="dev")
     store.record_hook_run(run_id=run, phase="on-run-start", index=0, name="orch_project.yml",
