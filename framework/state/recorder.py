@@ -40,7 +40,8 @@ class StateRecorder:
     Code provenance: with ``code_of`` (asset name -> the code that builds it now) each success
     stores its code once per fingerprint, and with ``git`` the run's git state is recorded when it
     starts; with ``op_code_of`` (op name -> its code) each op step that ran records its op's code
-(once per fingerprint) and which one it ran. Hook outcomes (``HookRan``) are recorded with their step.
+    (once per fingerprint) and which one it ran. Hook outcomes (``HookRan``) are recorded with
+    their step.
     """
 
     def __init__(

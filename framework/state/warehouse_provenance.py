@@ -147,9 +147,7 @@ class WarehouseProvenance:
         """step key -> the fingerprint of the op code each op step of a run ran."""
         if not self._readable("op_step_code"):
             return {}
-        rows = self._select(
-            "op_step_code", ["step_key", "fingerprint"], self._eq("run_id", run_id)
-        )
+        rows = self._select("op_step_code", ["step_key", "fingerprint"], self._eq("run_id", run_id))
         return {str(r[0]): str(r[1]) for r in rows}
 
     def record_git(self, run_id: str, git: GitState) -> None:

@@ -78,7 +78,10 @@ def run_op_job(
                     registry.get(out.io_manager)
         all_tags = {**job.tags, **dict(tags or {})}
         with state.acquire_lock(project.target_name, LockOwner(COMMAND, run_id)):
-            with _assets(project, options, job) as assets, _events(project, state, sinks, job) as fan:
+            with (
+                _assets(project, options, job) as assets,
+                _events(project, state, sinks, job) as fan,
+            ):
                 fan.emit(
                     RunStarted(
                         run_id, COMMAND, project.target_name, job.name, len(job.graph.nodes),
