@@ -339,6 +339,7 @@ def test_status_json_shape(tmp_path: Path, orch: Callable[..., Run]) -> None:
         "data_version": None,
         "read": {},
         "partitions": None,
+        "built_by": None,
     }
     regional = status["regional"]
     assert regional["status"] == "never built"

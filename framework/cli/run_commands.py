@@ -326,7 +326,7 @@ def status_command(output_format: str, show_diff: bool, **kwargs: Any) -> None:
         render_status,
         render_storage,
     )
-    from orch.run.provenance import provenance_report
+    from orch.run.provenance import add_built_by
     from orch.run.status import metadata_rows, status_json, status_report, storage_rows
 
     options = make_options(kwargs)
@@ -337,12 +337,7 @@ def status_command(output_format: str, show_diff: bool, **kwargs: Any) -> None:
     result = load_manifest(options, scoped=False)
     report = status_report(result.manifest, result.project, options)
     if output_format == "json":
-        assets = status_json(report)
-        names = [i["asset"] for i in assets if i["asset"] in result.manifest.nodes]
-        found = provenance_report(result.manifest, result.project, names)
-        built = {b.asset: b.to_json() for b in found}
-        for item in assets:
-            item["built_by"] = built.get(item["asset"])
+        assets = add_built_by(result.manifest, result.project, status_json(report))
         payload: dict[str, Any] = {"schema_version": 1, "assets": assets}
         sources = _source_results(result.project)
         if sources:  # the last `orch source freshness`, when there is one

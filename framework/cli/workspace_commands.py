@@ -96,6 +96,7 @@ def status_across(workspace_file: Path, options: Any, output_format: str) -> Non
 
     from orch.cli.status_view import render_status
     from orch.load.workspace import load_workspace
+    from orch.run.provenance import add_built_by
     from orch.run.status import status_json, status_report
     from orch.selection import Selection
 
@@ -112,7 +113,8 @@ def status_across(workspace_file: Path, options: Any, output_format: str) -> Non
         )
         report = status_report(result.manifest, result.project, member_options)
         if output_format == "json":
-            for row in status_json(report):
+            rows = add_built_by(result.manifest, result.project, status_json(report))
+            for row in rows:
                 assets.append({**row, "asset": f"{member}.{row['asset']}", "project": member})
         else:
             click.echo(f"== {member} ({graph.compiler.prefix(member) or './'})")

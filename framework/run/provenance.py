@@ -279,3 +279,15 @@ def provenance_report(
             )
     with open_state_store(project.root, project.target, readonly=True) as state:
         return built_by(manifest, state, names, target=project.target_name)
+
+
+def add_built_by(
+    manifest: Manifest, project: Project, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``orch status --output json``: each asset object of ``items`` gains ``built_by``
+    (:meth:`BuiltBy.to_json`); three state reads whatever the count."""
+    names = [i["asset"] for i in items if i["asset"] in manifest.nodes]
+    built = {b.asset: b.to_json() for b in provenance_report(manifest, project, names)}
+    for item in items:
+        item["built_by"] = built.get(item["asset"])
+    return items
