@@ -112,3 +112,17 @@ def test_graph_asset_object_stored_and_read_by_an_op(make_project, tmp_path, orc
     with SQLiteStateStore.for_project(project, readonly=True) as state:
         (step,) = state.run_op_steps(state.recent_runs()[0].run_id)
     assert step.outputs["result"]["preview"] == "'2 rows'"
+
+
+def test_graph_asset_records_the_code_of_its_ops(make_project, tmp_path, orch) -> None:
+    """Code provenance: a graph asset's stored code holds its graph and the ops of its file."""
+    project = make_project(
+        tmp_path,
+        {"models/raw_orders.sql": "select 1 as id, 'a' as name", "models/clean.py": CLEAN},
+    )
+    assert orch("build", "--project-dir", project).exit_code == 0
+    shown = orch("code", "show", "clean_orders", "--project-dir", project)
+    assert shown.exit_code == 0, shown.output
+    assert "python code (models/clean.py)" in shown.stdout
+    assert "def dedupe(frame: pl.DataFrame)" in shown.stdout
+    assert "return shout(dedupe(raw_orders))" in shown.stdout
