@@ -343,7 +343,7 @@
     }
     this.renderGantt(this.dirty);
     this.dirty = new Set();
-    if (this.selected && this.selected.key !== this.detailKey) this.renderDetail(this.selected);
+    if (this.selected && this.selected.key + "|" + this.selected.logs.length !== this.detailKey) this.renderDetail(this.selected);
     document.body.setAttribute("data-run-status", this.status);  // last: the page shows the status
   };
   // The step list is virtualised: only the rows in view (plus OVERSCAN either side) are in the
@@ -402,7 +402,7 @@
   };
   RunPage.prototype.renderDetail = function (s) {
     var d = this.detail;
-    this.detailKey = s.key;
+    this.detailKey = s.key + "|" + s.logs.length;  // rebuilt when the step or its log moved
     clear(d);
     d.appendChild(el("h3", null, O.link(O.assetHref(s.asset), s.id), " ", runBadge(s.status)));
     if (s.error) d.appendChild(el("pre", { cls: "tick-error", text: s.error }));
