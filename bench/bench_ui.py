@@ -13,7 +13,7 @@ Starts the real server (``orch ui`` in a subprocess, loopback only) on a project
 - **a live run page of 1,000 steps**: a build of ``path:models/layer_00`` (the 1,000 layer-0
   models) launched through ``POST /api/launch`` and watched on its run page while its events
   stream: every long task (PerformanceObserver ``longtask``) and the longest gap between two
-  animation frames.
+  animation frames (the step list is virtualised: the steps shown are its `data-step-count`).
 
 Every request goes to 127.0.0.1; the server stops at the end.
 """
@@ -177,7 +177,8 @@ def run_page(browser: Any, port: int, token: str) -> dict[str, Any]:
     page.wait_for_selector(done, timeout=900_000)
     seconds = time.perf_counter() - t0
     got = page.evaluate("""() => ({ tasks: window.__longTasks, gap: window.__maxFrameGap,
-        steps: document.querySelectorAll('#run-steps tr[data-step]').length,
+        steps: Number(document.getElementById('run-steps').getAttribute('data-step-count'))
+          || document.querySelectorAll('#run-steps tr[data-step]').length,
         status: document.body.getAttribute('data-run-status') })""")
     context.close()
     durations = [d for _, d in got["tasks"]]

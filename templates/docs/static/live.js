@@ -204,6 +204,7 @@
     this.v = v; this.id = runId; this.steps = new Map(); this.order = []; this.checks = [];
     this.status = "queued"; this.pending = false; this.selected = null; this.source = null; this.record = null;
     this.t0 = null; this.t1 = null; this.consoleLines = 0; this.error = null;
+    this.byAsset = new Map(); this.dirty = new Set(); this.ganttRows = [];
     clear(v);
     this.crumbs = el("div", { cls: "crumbs" }, O.link("#/runs", "Runs"), " / ", el("span", { text: runId.slice(0, 8) }));
     this.title = el("h1", { text: "Run " + runId.slice(0, 8) });
@@ -222,8 +223,17 @@
     var left = el("div"), right = el("div");
     left.appendChild(el("h2", { text: "Steps" }));
     this.stepsBody = el("tbody");
-    left.appendChild(el("div", { cls: "table-box steps-box" }, el("table", { id: "run-steps" },
-      el("thead", null, el("tr", null, ["Step", "Status", "Duration", "Rows", ""].map(function (h) { return el("th", { text: h }); }))), this.stepsBody)));
+    this.stepsTable = el("table", { id: "run-steps", cls: "steps-table", "data-step-count": 0 },
+      el("thead", null, el("tr", null, ["Step", "Status", "Duration", "Rows", ""].map(function (h) { return el("th", { text: h }); }))), this.stepsBody);
+    this.stepsBox = el("div", { cls: "table-box steps-box" }, this.stepsTable);
+    left.appendChild(this.stepsBox);
+    var self = this;
+    // only the rows in view exist (see renderSteps): a scroll re-renders the window, once a frame
+    this.stepsBox.addEventListener("scroll", function () {
+      if (self.scrollPending) return;
+      self.scrollPending = true;
+      requestAnimationFrame(function () { self.scrollPending = false; self.onScroll(); });
+    }, { passive: true });
     right.appendChild(el("h2", { text: "Checks" }));
     this.checksBox = el("div", { id: "run-checks" }, el("p", { cls: "empty-note", text: "No check results yet." }));
     right.appendChild(this.checksBox);
@@ -239,13 +249,16 @@
   RunPage.prototype.step = function (e) {
     var s = this.steps.get(e.step_id);
     if (!s) {
-      s = { id: e.step_id, asset: e.asset, partition: e.partition, status: "queued", start: null, end: null, rows: null, error: null, logs: [], row: null };
+      s = { id: e.step_id, asset: e.asset, partition: e.partition, status: "queued", start: null, end: null, rows: null, error: null, logs: [], row: null, index: this.order.length };
       this.steps.set(e.step_id, s); this.order.push(s);
+      if (e.asset) { if (!this.byAsset.has(e.asset)) this.byAsset.set(e.asset, []); this.byAsset.get(e.asset).push(s); }
     }
+    this.dirty.add(s);
     return s;
   };
-  // Console lines are buffered and appended once per render, as one text node; past
-  // CONSOLE_KEEP lines the oldest are dropped (relaying out a huge <pre> per event was slow).
+  // Console lines are buffered and appended once per render, as one block (its own layout: a
+  // text node added to one big <pre> relaid out every line); past CONSOLE_KEEP lines the oldest
+  // blocks are dropped.
   var CONSOLE_KEEP = 2000;
   RunPage.prototype.log = function (text) {
     this.consoleLines++;
@@ -255,10 +268,12 @@
     if (!this.pendingLog || !this.pendingLog.length) return;
     var lines = this.pendingLog.slice(-CONSOLE_KEEP);
     this.pendingLog = [];
-    this.console.appendChild(document.createTextNode(lines.join("\n") + "\n"));
+    var block = el("div", { cls: "console-block", text: lines.join("\n") });
+    block.lines = lines.length;
+    this.console.appendChild(block);
     this.consoleShown = (this.consoleShown || 0) + lines.length;
-    while (this.consoleShown > CONSOLE_KEEP && this.console.firstChild && this.console.childNodes.length > 1) {
-      this.consoleShown -= this.console.firstChild.nodeValue.split("\n").length - 1;
+    while (this.consoleShown > CONSOLE_KEEP && this.console.childNodes.length > 1) {
+      this.consoleShown -= this.console.firstChild.lines || 0;
       this.console.removeChild(this.console.firstChild);
     }
   };
@@ -276,7 +291,7 @@
       case "CheckEvaluated": this.checks.push(e); this.log("check " + e.check + ": " + e.status + (e.failing_rows ? " (" + e.failing_rows + " failing rows)" : "")); break;
       case "LogEmitted":
         this.log("[" + e.level + "] " + (e.asset ? e.asset + ": " : "") + e.message);
-        if (e.asset) this.order.forEach(function (x) { if (x.asset === e.asset) x.logs.push("[" + e.level + "] " + e.message); });
+        if (e.asset) (this.byAsset.get(e.asset) || []).forEach(function (x) { x.logs.push("[" + e.level + "] " + e.message); });
         break;
       case "Console": this.log(e.message); break;
       case "LaunchFailed": this.status = "refused"; this.error = e.error; this.log("launch refused: " + e.error); break;
@@ -286,8 +301,9 @@
     if (at && (this.t0 === null || at < this.t0) && e.event !== "RunFinished") this.t0 = this.t0 === null ? at : Math.min(this.t0, at);
   };
   // At most one render every RENDER_EVERY_MS while events stream: a 1,000-step run sends
-  // thousands of events, and each render touches only the rows and bars that changed.
-  var RENDER_EVERY_MS = 200, STEP_ROWS_PER_RENDER = 150;
+  // thousands of events, and each render touches only what the events since the last one
+  // changed (this.dirty): the rows in view, the bars of those steps, the new console lines.
+  var RENDER_EVERY_MS = 200;
   RunPage.prototype.schedule = function () {
     if (this.pending) return;
     this.pending = true;
@@ -298,27 +314,26 @@
   };
   RunPage.prototype.render = function () {
     var self = this;
-    clear(this.statusEl); this.statusEl.appendChild(runBadge(this.status));
-    document.body.setAttribute("data-run-status", this.status);
+    if (this.statusShown !== this.status) {
+      this.statusShown = this.status;
+      clear(this.statusEl); this.statusEl.appendChild(runBadge(this.status));
+    }
     if (this.error) { this.errorBox.hidden = false; this.errorBox.textContent = this.error; }
-    clear(this.actions);
-    if (this.live && !this.finished && (this.status === "running" || this.status === "queued")) this.actions.appendChild(button("Cancel run", function (b) {
-      b.disabled = true;
-      api("POST", "/api/runs/" + self.id + "/cancel").then(function () { say("Cancelling: running statements are interrupted."); }).catch(function (err) { say(err.message, true); b.disabled = false; });
-    }, { id: "run-cancel" }));
     var failed = this.order.some(function (s) { return s.status === "failed" || s.status === "skipped"; });
-    if ((this.finished || !this.live) && failed && this.status !== "running") this.actions.appendChild(button("Re-execute from failure", function () {
-      api("POST", "/api/runs/" + self.id + "/retry").then(function (r) { location.hash = "#/run/" + r.run; }).catch(function (err) { say(err.message, true); });
-    }, { id: "run-retry" }));
+    var actionsKey = [this.live, this.finished, this.status, failed].join("|");
+    if (actionsKey !== this.actionsKey) {  // rebuilt only when they change (not per render)
+      this.actionsKey = actionsKey;
+      clear(this.actions);
+      if (this.live && !this.finished && (this.status === "running" || this.status === "queued")) this.actions.appendChild(button("Cancel run", function (b) {
+        b.disabled = true;
+        api("POST", "/api/runs/" + self.id + "/cancel").then(function () { say("Cancelling: running statements are interrupted."); }).catch(function (err) { say(err.message, true); b.disabled = false; });
+      }, { id: "run-cancel" }));
+      if ((this.finished || !this.live) && failed && this.status !== "running") this.actions.appendChild(button("Re-execute from failure", function () {
+        api("POST", "/api/runs/" + self.id + "/retry").then(function (r) { location.hash = "#/run/" + r.run; }).catch(function (err) { say(err.message, true); });
+      }, { id: "run-retry" }));
+    }
     this.flushLog();
-    // new rows at most STEP_ROWS_PER_RENDER at a time (1,000 queued steps arrive at once)
-    var created = 0, more = false;
-    this.order.forEach(function (s) {
-      if (!s.row && created >= STEP_ROWS_PER_RENDER) { more = true; return; }
-      if (!s.row) created++;
-      self.renderStep(s);
-    });
-    if (more) this.schedule();
+    this.renderSteps(this.dirty);
     if (this.checks.length !== this.checksShown) {
       this.checksShown = this.checks.length;
       clear(this.checksBox);
@@ -326,26 +341,68 @@
         return [el("code", { text: c.check + (c.partition ? " [" + c.partition + "]" : "") }), c.asset ? O.assetLink(c.asset) : "–", O.checkBadge(c.status === "error" ? "fail" : c.status), O.fmtNum(c.failing_rows)];
       })));
     }
-    this.renderGantt();
-    if (this.selected) this.renderDetail(this.selected);
+    this.renderGantt(this.dirty);
+    this.dirty = new Set();
+    if (this.selected && this.selected.key + "|" + this.selected.logs.length !== this.detailKey) this.renderDetail(this.selected);
+    document.body.setAttribute("data-run-status", this.status);  // last: the page shows the status
   };
+  // The step list is virtualised: only the rows in view (plus OVERSCAN either side) are in the
+  // table, between two spacer rows; a 1,000-row table relaid out on every render was the
+  // longest task. Rows are built once per step state and kept, detached, while out of view.
+  var ROW_H = 30, VIEW_H = 520, OVERSCAN = 12;
+  RunPage.prototype.renderSteps = function (dirty) {
+    var n = this.order.length, body = this.stepsBody, self = this;
+    if (this.stepCount !== n) { this.stepCount = n; this.stepsTable.setAttribute("data-step-count", n); }
+    var rowH = this.rowH || ROW_H, top = this.scrollTop || 0;
+    var first = Math.max(0, Math.floor(top / rowH) - OVERSCAN);
+    var last = Math.min(n, Math.ceil((top + VIEW_H) / rowH) + OVERSCAN);
+    if (first !== this.first || last !== this.last || n !== this.windowOf) {
+      this.first = first; this.last = last; this.windowOf = n;
+      if (!this.padTop) {
+        this.padTop = el("tr", { cls: "pad", "aria-hidden": "true" }, el("td", { colspan: 5 }));
+        this.padBottom = el("tr", { cls: "pad", "aria-hidden": "true" }, el("td", { colspan: 5 }));
+      }
+      this.padTop.style.height = first * rowH + "px";
+      this.padBottom.style.height = (n - last) * rowH + "px";
+      var frag = document.createDocumentFragment();
+      frag.appendChild(this.padTop);
+      for (var i = first; i < last; i++) frag.appendChild(this.renderStep(this.order[i]));
+      frag.appendChild(this.padBottom);
+      clear(body);
+      body.appendChild(frag);
+    } else if (dirty) {
+      dirty.forEach(function (s) {
+        if (s.index < first || s.index >= last) return;  // rebuilt when it scrolls into view
+        var old = s.row, tr = self.renderStep(s);
+        if (old && old !== tr && old.parentNode === body) body.replaceChild(tr, old);
+      });
+    }
+    if (!this.rowH && last > first) this.measureRow = this.order[first].row;
+  };
+  RunPage.prototype.onScroll = function () {
+    // reads only (layout is clean at the start of a frame), then the window is re-rendered
+    if (!this.rowH && this.measureRow && this.measureRow.offsetHeight) this.rowH = this.measureRow.offsetHeight;
+    this.scrollTop = this.stepsBox.scrollTop;
+    this.renderSteps(null);
+  };
+  // the step's row, built anew only when what it shows changed
   RunPage.prototype.renderStep = function (s) {
-    var key = s.status + "|" + s.rows + "|" + s.duration;
-    if (s.row && s.key === key) return;
+    var key = s.status + "|" + s.rows + "|" + s.duration + "|" + (this.finished !== false);
+    if (s.row && s.key === key) return s.row;
     s.key = key;
     var self = this;
-    var tr = el("tr", { "data-step": s.id, "data-status": s.status, cls: this.selected === s ? "highlight" : null },
-      el("td", null, el("button", { type: "button", cls: "linkish", text: s.id, on: { click: function () { self.selected = s; self.renderDetail(s); } } })),
+    s.row = el("tr", { "data-step": s.id, "data-status": s.status, cls: this.selected === s ? "highlight" : null },
+      el("td", { title: s.id }, el("button", { type: "button", cls: "linkish", text: s.id, on: { click: function () { self.selected = s; self.renderDetail(s); } } })),
       el("td", null, runBadge(s.status === "success" ? "success" : s.status)),
       el("td", { cls: "num", text: s.duration !== undefined ? O.fmtDuration(s.duration) : "–" }),
       el("td", { cls: "num", text: O.fmtNum(s.rows) }),
       el("td", null, (s.status === "failed" || s.status === "skipped" || s.status === "success") && this.finished !== false
         ? button("Re-run step", function () { launch(s.partition ? { select: [s.asset], partition: s.partition } : { select: [s.asset] }); }, { "data-rerun": s.id }) : null));
-    if (s.row) this.stepsBody.replaceChild(tr, s.row); else this.stepsBody.appendChild(tr);
-    s.row = tr;
+    return s.row;
   };
   RunPage.prototype.renderDetail = function (s) {
     var d = this.detail;
+    this.detailKey = s.key + "|" + s.logs.length;  // rebuilt when the step or its log moved
     clear(d);
     d.appendChild(el("h3", null, O.link(O.assetHref(s.asset), s.id), " ", runBadge(s.status)));
     if (s.error) d.appendChild(el("pre", { cls: "tick-error", text: s.error }));
@@ -361,49 +418,63 @@
       sqlBox.appendChild(O.codeBlock(code));
     }).catch(function () {});
   };
-  // Bars are kept per step and only moved: redrawing 400 bars every frame was a long task.
-  RunPage.prototype.renderGantt = function () {
-    var now = Date.now(), steps = [], t0 = Infinity, t1 = -Infinity;
-    this.order.forEach(function (s) { if (s.start) { steps.push(s); t0 = Math.min(t0, s.start); t1 = Math.max(t1, s.end || now); } });
-    var g = this.gantt, self = this;
-    if (!steps.length) {
-      if (!this.ganttEmpty) { clear(g); this.bars = new Map(); g.setAttribute("height", 24); g.appendChild(svg("text", { x: 8, y: 16, "class": "sub", text: "No step has started yet." })); this.ganttEmpty = true; }
+  // The timeline: one row per started step, in start order (a row never moves), the first
+  // GANTT_ROWS of them. The bars sit in one group whose transform maps milliseconds to pixels,
+  // so a longer run moves one attribute, not every bar; a render touches the bars of the steps
+  // that changed and of the running ones (moving all 400 bars per render was a long task).
+  var GANTT_ROWS = 400, LABEL = 180, GROW = 14;
+  RunPage.prototype.renderGantt = function (dirty) {
+    var g = this.gantt, self = this, now = Date.now();
+    if (!this.ganttSteps) { this.ganttSteps = []; this.ganttMore = 0; this.running = new Set(); this.base = null; this.tMin = null; this.tMax = null; }
+    var touched = [];
+    dirty.forEach(function (s) {
+      if (!s.start) return;
+      if (s.end) self.running.delete(s); else self.running.add(s);
+      if (self.base === null) self.base = s.start;
+      self.tMin = self.tMin === null ? s.start : Math.min(self.tMin, s.start);
+      if (s.end) self.tMax = Math.max(self.tMax || s.end, s.end);
+      if (s.gantt === undefined) {
+        if (self.ganttSteps.length < GANTT_ROWS) { s.gantt = self.ganttSteps.length; self.ganttSteps.push(s); } else { s.gantt = null; self.ganttMore++; }
+      }
+      if (s.gantt !== null) touched.push(s);
+    });
+    if (!this.ganttSteps.length) {
+      if (!this.ganttEmpty) { clear(g); g.setAttribute("height", 24); g.appendChild(svg("text", { x: 8, y: 16, "class": "sub", text: "No step has started yet." })); this.ganttEmpty = true; }
       return;
     }
     if (this.ganttEmpty !== false) {
-      clear(g); this.bars = new Map(); this.ganttEmpty = false;
-      this.axis0 = svg("text", { x: 180, y: 11, "class": "sub", text: "0 s" }); g.appendChild(this.axis0);
+      clear(g); this.ganttEmpty = false;
+      this.axis0 = svg("text", { x: LABEL, y: 11, "class": "sub", text: "0 s" }); g.appendChild(this.axis0);
       this.axis1 = svg("text", { y: 11, "class": "sub", "text-anchor": "end" }); g.appendChild(this.axis1);
       this.more = svg("text", { x: 0, "class": "sub" }); g.appendChild(this.more);
+      this.labels = svg("g"); g.appendChild(this.labels);
+      this.barGroup = svg("g", { "class": "bars" }); g.appendChild(this.barGroup);
     }
-    if (!this.ganttWidth) this.ganttWidth = g.clientWidth || 900;  // measured once, not per frame
-    var W = Math.max(300, this.ganttWidth - 10), LABEL = 180, ROW = 14, span = Math.max(t1 - t0, 1);
-    var shown = steps.slice(0, 400);
-    g.setAttribute("height", shown.length * ROW + 22);
+    if (!this.ganttWidth) this.ganttWidth = g.clientWidth || 900;  // measured once, not per render
+    var W = Math.max(300, this.ganttWidth - 10), t1 = this.running.size ? now : (this.tMax || now);
+    if (this.tMax) t1 = Math.max(t1, this.tMax);
+    var span = Math.max(t1 - this.tMin, 1), k = (W - LABEL) / span;
+    this.barGroup.setAttribute("transform", "translate(" + (LABEL + (this.base - this.tMin) * k).toFixed(2) + " 0) scale(" + k.toPrecision(6) + " 1)");
     this.axis1.setAttribute("x", W - 4); this.axis1.textContent = O.fmtDuration(span / 1000);
-    shown.forEach(function (s, i) {
-      var y = 16 + i * ROW, x = LABEL + (s.start - t0) / span * (W - LABEL), w = Math.max(2, ((s.end || now) - s.start) / span * (W - LABEL));
-      var bar = self.bars.get(s.id);
+    var rows = this.ganttSteps.length;
+    if (rows !== this.ganttRowsShown) { this.ganttRowsShown = rows; g.setAttribute("height", rows * GROW + 22); this.more.setAttribute("y", rows * GROW + 20); }
+    var more = this.ganttMore ? "… and " + this.ganttMore + " more steps" : "";
+    if (more !== this.more.textContent) this.more.textContent = more;
+    this.running.forEach(function (s) { if (s.gantt !== null && !dirty.has(s)) touched.push(s); });
+    touched.forEach(function (s) {
+      var bar = s.bar, y = 16 + s.gantt * GROW;
       if (!bar) {
-        bar = { label: svg("text", { x: 0, "class": "gantt-label", text: s.id.length > 28 ? s.id.slice(0, 27) + "…" : s.id }),
-                rect: svg("rect", { height: ROW - 3, rx: 2, "data-step": s.id }), title: svg("title"), key: null };
-        bar.rect.appendChild(bar.title); g.appendChild(bar.label); g.appendChild(bar.rect);
-        self.bars.set(s.id, bar);
+        bar = s.bar = { rect: svg("rect", { y: y, height: GROW - 3, "data-step": s.id }), title: svg("title") };
+        self.labels.appendChild(svg("text", { x: 0, y: y + 10, "class": "gantt-label", text: s.id.length > 28 ? s.id.slice(0, 27) + "…" : s.id }));
+        bar.rect.appendChild(bar.title); self.barGroup.appendChild(bar.rect);
       }
-      var key = [y, x.toFixed(1), w.toFixed(1), s.status, s.duration].join("|");
-      if (key === bar.key) return;
-      bar.key = key;
-      bar.label.setAttribute("y", y + 10);
-      bar.rect.setAttribute("x", x.toFixed(1)); bar.rect.setAttribute("y", y); bar.rect.setAttribute("width", w.toFixed(1));
-      bar.rect.setAttribute("class", "bar b-" + s.status);
-      bar.title.textContent = s.id + ": " + s.status + (s.duration !== undefined ? " · " + O.fmtDuration(s.duration) : "");
+      bar.rect.setAttribute("x", s.start - self.base);
+      bar.rect.setAttribute("width", Math.max(2 / k, (s.end || now) - s.start).toPrecision(6));
+      var cls = "bar b-" + s.status;
+      if (bar.cls !== cls) { bar.cls = cls; bar.rect.setAttribute("class", cls); }
+      var title = s.id + ": " + s.status + (s.duration !== undefined ? " · " + O.fmtDuration(s.duration) : "");
+      if (bar.titleText !== title) { bar.titleText = title; bar.title.textContent = title; }
     });
-    if (this.bars.size > shown.length) {  // a step that started earlier pushed one past the 400th
-      var ids = new Set(shown.map(function (s) { return s.id; }));
-      this.bars.forEach(function (bar, id) { if (!ids.has(id)) { g.removeChild(bar.label); g.removeChild(bar.rect); self.bars.delete(id); } });
-    }
-    this.more.setAttribute("y", shown.length * ROW + 20);
-    this.more.textContent = steps.length > shown.length ? "… and " + (steps.length - shown.length) + " more steps" : "";
   };
   RunPage.prototype.open = function () {
     var self = this;
@@ -420,7 +491,12 @@
       if (res.run && res.run.status === "running") self.poll = setTimeout(function () { if (current === self) { self.reset(); self.open(); } }, 2000);
     }).catch(function (err) { clear(self.v); self.v.appendChild(el("div", { cls: "error-box", text: err.message })); });
   };
-  RunPage.prototype.reset = function () { this.steps = new Map(); this.order = []; this.checks = []; clear(this.stepsBody); this.checksShown = -1; clear(this.console); this.consoleLines = 0; this.consoleShown = 0; this.pendingLog = []; this.ganttEmpty = undefined; };
+  RunPage.prototype.reset = function () {
+    this.steps = new Map(); this.order = []; this.checks = []; this.byAsset = new Map(); this.dirty = new Set();
+    clear(this.stepsBody); this.first = this.last = this.windowOf = undefined; this.checksShown = -1;
+    clear(this.console); this.consoleLines = 0; this.consoleShown = 0; this.pendingLog = [];
+    this.ganttEmpty = undefined; this.ganttSteps = null; this.ganttRowsShown = undefined;
+  };
   RunPage.prototype.stream = function () {
     var self = this;
     this.finished = false;
