@@ -127,6 +127,10 @@ class UnsupportedFeatureError(ProjectError):
     """A feature orch does not support (yet), named with its file."""
 
 
+class ContractBrokenError(ProjectError):
+    """A public model's columns break what it last shipped with, and other projects read it."""
+
+
 class SelectionError(UserError):
     """A selection expression is malformed or names nothing known."""
 

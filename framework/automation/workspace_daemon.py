@@ -22,31 +22,14 @@ from typing import Any
 from orch.automation.daemon import Daemon, system_clock
 from orch.config import RunOptions
 from orch.errors import UserError
-from orch.load.workspace import Workspace
-
-SKIPPED_FOLDERS = frozenset({"target", ".orch", "logs", "__pycache__", ".git", ".venv"})
-
+from orch.load.workspace import Workspace, member_stamp
 
 def member_digest(root: Path, skip: set[Path]) -> str:
     """A digest of a member's files (name, size, mtime), without build outputs or other members.
 
     Cheap enough to take before every evaluation: no file is read.
     """
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIPPED_FOLDERS and (here / d).resolve() not in skip
-        )
-        for name in sorted(filenames):
-            if name.endswith((".duckdb", ".duckdb.wal", ".pyc")):
-                continue
-            try:
-                st = (here / name).stat()
-            except OSError:
-                continue
-            h.update(f"{here / name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    return member_stamp(root, skip).digest
 
 
 @dataclass

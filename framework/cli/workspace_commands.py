@@ -54,7 +54,7 @@ def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) 
     from orch.run.workspace import compile_workspace
     from orch.selection import Selection, unmatched_message
 
-    graph = compile_workspace(load_workspace(workspace_file), options)
+    graph = compile_workspace(load_workspace(workspace_file), options, light=True)
     manifest = graph.manifest
     selected = Selection.from_options(options).evaluate(manifest)
     for name in manifest.topological_names():
@@ -133,7 +133,7 @@ def compile_workspace_for(workspace: Any, options: Any) -> Any:
     """The workspace graph, members that fail to load left out (their errors kept)."""
     from orch.run.workspace import compile_workspace
 
-    return compile_workspace(workspace, options, keep_going=True)
+    return compile_workspace(workspace, options, keep_going=True, light=True)
 
 
 def daemon_across(workspace_file: Path, options: Any, **daemon_args: Any) -> None:
@@ -178,9 +178,10 @@ def members_command(workspace: Path | None, **kwargs: Any) -> None:
 
     if workspace is None:
         raise click.UsageError("no orch_workspace.yml here or above: pass --workspace PATH")
-    graph = compile_workspace(load_workspace(workspace), make_options(kwargs))
-    for member, result in graph.compiled.items():
-        reads = sorted(graph.compiler.results[member].project.foreign.reads)  # type: ignore[union-attr]
+    graph = compile_workspace(load_workspace(workspace), make_options(kwargs), light=True)
+    counts = graph.local(graph.manifest.nodes)
+    for member in graph.order:
+        reads = graph.reads.get(member, [])
         shown = graph.compiler.prefix(member) or "."
         after = f"  reads {', '.join(reads)}" if reads else ""
-        click.echo(f"{member:<20} {shown:<24} {len(result.manifest.nodes):>5} assets{after}")
+        click.echo(f"{member:<20} {shown:<24} {len(counts[member]):>5} assets{after}")

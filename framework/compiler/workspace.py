@@ -23,7 +23,15 @@ from pathlib import Path
 
 from orch.compiler.artifacts import CompileResult, project_key, reuse_manifest
 from orch.config import RunOptions
-from orch.errors import ConfigError, CycleError, ErrorGroup, Location, ProjectError, UserError
+from orch.errors import (
+    ConfigError,
+    ContractBrokenError,
+    CycleError,
+    ErrorGroup,
+    Location,
+    ProjectError,
+    UserError,
+)
 from orch.load.project import Project, load_project
 from orch.load.workspace import (
     ACCESS_LEVELS,
@@ -37,6 +45,7 @@ from orch.load.workspace import (
 from orch.manifest import Manifest
 
 READS_FILE = "workspace_reads.json"
+READERS_FILE = "workspace_readers.json"  # 'member.model' -> the files of this member reading it
 CONTRACTS_FILE = "contracts.json"
 
 
@@ -185,46 +194,92 @@ class WorkspaceCompiler:
             return ""
         return Path(os.path.relpath(root, self.shown_from)).as_posix() + "/"
 
-    def check_contracts(self) -> None:
-        """Refuse a breaking change to a public model's contract that another member reads."""
+    def contract_specs(self, name: str) -> list[ContractSpec]:
+        """The public models of compiled member ``name`` that have an enforced contract."""
+        result = self.results[name]
+        out = []
+        for model in self.catalog(name, reader=name, where=None).values():
+            if model.access != "public" or not model.contract:
+                continue
+            props = result.project.properties.get(model.name)
+            where = (
+                props.doc.location(props.key_path) if props is not None else Location(model.path)
+            )
+            shown = in_member(ProjectError("", location=where), self.prefix(name)).location
+            out.append(
+                ContractSpec(
+                    member=name,
+                    model=model.name,
+                    columns=dict(model.columns),
+                    location=shown or Location(model.path),
+                    contracts_file=result.project.target_dir / CONTRACTS_FILE,
+                )
+            )
+        return out
+
+    def all_readers(self) -> dict[str, set[str]]:
+        """'member.model' -> 'reader|path' of every member compiled here, and for the others
+        what their last compile recorded (``target/workspace_readers.json``)."""
+        out = {asset: set(found) for asset, found in self.readers.items()}
+        for name, member in self.workspace.members.items():
+            if name in self.results:
+                continue
+            for asset, paths in read_recorded_readers(member.root).items():
+                out.setdefault(asset, set()).update(
+                    f"{name}|{self.prefix(name)}{path}" for path in paths
+                )
+        return out
+
+    def check_contracts(self, specs: list[ContractSpec] | None = None) -> None:
+        """Refuse a breaking change to a public model's contract that another member reads.
+
+        ``specs``: the contracted models to check (default: those of every compiled member).
+        """
+        if specs is None:
+            specs = [spec for name in self.results for spec in self.contract_specs(name)]
+        readers_of = self.all_readers() if specs else {}
         errors: list[UserError] = []
-        for name, result in self.results.items():
-            shipped = read_contracts(result.project)
-            for model in self.catalog(name, reader=name, where=None).values():
-                readers = sorted(self.readers.get(model.asset, ()))
-                old = shipped.get(model.name)
-                if not (model.access == "public" and model.contract and readers and old):
-                    continue
-                broken = breaking_changes(old, model.columns)
-                if broken:
-                    by_member: dict[str, list[str]] = {}
-                    for reader in readers:
-                        member, _, path = reader.partition("|")
-                        by_member.setdefault(member, []).append(path)
-                    read_by = "; ".join(f"{m} ({', '.join(p)})" for m, p in by_member.items())
-                    props = result.project.properties.get(model.name)
-                    where = (
-                        props.doc.location(props.key_path)
-                        if props is not None
-                        else Location(model.path)
-                    )
-                    errors.append(
-                        ProjectError(
-                            f"public model '{model.asset}' breaks its contract "
-                            f"({'; '.join(broken)}), and project"
-                            f"{'s' if len(by_member) > 1 else ''} {', '.join(by_member)} "
-                            f"read{'' if len(by_member) > 1 else 's'} it: {read_by}",
-                            location=in_member(
-                                ProjectError("", location=where), self.prefix(name)
-                            ).location,
-                            hint="Keep the column and its type (add new columns instead), or "
-                            "update those projects first, then accept the change by deleting "
-                            f"{self.prefix(name)}{result.project.config.target_path}/"
-                            f"{CONTRACTS_FILE}",
-                        )
-                    )
+        for spec in specs:
+            readers = sorted(readers_of.get(spec.asset, ()))
+            old = read_contracts_file(spec.contracts_file).get(spec.model)
+            broken = breaking_changes(old, spec.columns) if readers and old else []
+            if not broken:
+                continue
+            by_member: dict[str, list[str]] = {}
+            for reader in readers:
+                member, _, path = reader.partition("|")
+                by_member.setdefault(member, []).append(path)
+            read_by = "; ".join(f"{m} ({', '.join(p)})" for m, p in by_member.items())
+            errors.append(
+                ContractBrokenError(
+                    f"public model '{spec.asset}' breaks its contract "
+                    f"({'; '.join(broken)}), and project"
+                    f"{'s' if len(by_member) > 1 else ''} {', '.join(by_member)} "
+                    f"read{'' if len(by_member) > 1 else 's'} it: {read_by}",
+                    location=spec.location,
+                    hint="Keep the column and its type (add new columns instead), or update "
+                    "those projects first, then accept the change with 'orch contract accept "
+                    f"{spec.asset}'",
+                )
+            )
         if errors:
             raise ErrorGroup(errors) if len(errors) > 1 else errors[0]
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """A public model with an enforced contract, as the contract check needs it."""
+
+    member: str
+    model: str
+    columns: dict[str, str | None]
+    location: Location  # where the contract is declared, as messages show it
+    contracts_file: Path  # the owner's target/contracts.json (what it last shipped)
+
+    @property
+    def asset(self) -> str:
+        """``member.model``."""
+        return f"{self.member}.{self.model}"
 
 
 def _flat(err: UserError) -> list[UserError]:
@@ -255,7 +310,31 @@ def _compile_with(
         reads_path = project.target_dir / READS_FILE
         reads_path.parent.mkdir(parents=True, exist_ok=True)
         reads_path.write_text(json.dumps(view.reads, sort_keys=True), encoding="utf-8")
+        # what it reads, for a contract check run where this member is not compiled
+        (project.target_dir / READERS_FILE).write_text(
+            json.dumps(foreign_readers(result.manifest), sort_keys=True), encoding="utf-8"
+        )
     return result
+
+
+def foreign_readers(manifest: Manifest) -> dict[str, list[str]]:
+    """'member.model' of another member -> the files of this manifest that read it."""
+    out: dict[str, list[str]] = {}
+    for node in manifest.nodes.values():
+        if node.resource_type == "source" and node.config.meta.get("workspace_member"):
+            out[node.name] = sorted(
+                manifest.nodes[c].path or c for c in manifest.children.get(node.name, [])
+            )
+    return out
+
+
+def read_recorded_readers(root: Path, target_path: str = "target") -> dict[str, list[str]]:
+    """What a member's last full compile recorded of its reads of other members."""
+    try:
+        data = json.loads((root / target_path / READERS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _reads_unchanged(project: Project, view: MemberView, manifest: Manifest) -> bool:
@@ -276,6 +355,9 @@ def _reads_unchanged(project: Project, view: MemberView, manifest: Manifest) -> 
         if node.resource_type == "source" and node.config.meta.get("workspace_member"):
             for child in manifest.children.get(node.name, []):
                 view.note_read(node.name, manifest.nodes[child].path or child)
+    readers_path = project.target_dir / READERS_FILE
+    if not readers_path.exists():  # compiled by an orch that did not record it
+        readers_path.write_text(json.dumps(foreign_readers(manifest)), encoding="utf-8")
     return True
 
 
@@ -354,11 +436,38 @@ def warehouse_key(project: Project) -> str:
 
 def read_contracts(project: Project) -> dict[str, dict[str, str | None]]:
     """The columns each public contracted model last shipped with (after a build)."""
+    return read_contracts_file(project.target_dir / CONTRACTS_FILE)
+
+
+def read_contracts_file(path: Path) -> dict[str, dict[str, str | None]]:
+    """``target/contracts.json``: model -> the columns (and types) it last shipped with."""
     try:
-        data = json.loads((project.target_dir / CONTRACTS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def accept_contracts(
+    compiler: WorkspaceCompiler, member: str, models: set[str] | None = None
+) -> list[tuple[ContractSpec, list[str]]]:
+    """Record the current columns of ``member``'s public contracted models (``models``: only
+    those) as shipped: the next check compares with them. Returns each spec and what changed."""
+    specs = [s for s in compiler.contract_specs(member) if models is None or s.model in models]
+    out = []
+    for spec in specs:
+        shipped = read_contracts_file(spec.contracts_file)
+        old = shipped.get(spec.model)
+        changes = breaking_changes(old, spec.columns) if old else []
+        added = sorted(set(spec.columns) - set(old or {}))
+        changes += [f"column '{c}' added" for c in added] if old else []
+        shipped[spec.model] = dict(spec.columns)
+        spec.contracts_file.parent.mkdir(parents=True, exist_ok=True)
+        spec.contracts_file.write_text(
+            json.dumps(shipped, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        out.append((spec, changes))
+    return out
 
 
 def write_contracts(project: Project, manifest: Manifest, built: set[str]) -> None:

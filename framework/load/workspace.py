@@ -13,6 +13,8 @@ reference cycle across projects is found as one member waits on itself.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,6 +34,9 @@ PROJECT_FILES = ("orch_project.yml", "dbt_project.yml")
 Access = Literal["public", "protected", "private"]
 ACCESS_LEVELS: tuple[str, ...] = ("public", "protected", "private")
 DEFAULT_ACCESS: Access = "protected"  # dbt's default
+# what a member's file stamp leaves out: build outputs, state, caches, environments
+SKIPPED_FOLDERS = frozenset({"target", ".orch", "logs", "__pycache__", ".git", ".venv"})
+SKIPPED_SUFFIXES = (".duckdb", ".duckdb.wal", ".pyc")
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,40 @@ class ForeignModels(Protocol):
 
     def identity(self) -> str:
         """What a member's manifest depends on beyond its own files (for its cache key)."""
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """A digest of a folder's files (name, size, modification time) and the newest of those
+    times (a stamp is trusted only once that time is well in the past: see
+    :mod:`orch.compiler.workspace_cache`)."""
+
+    digest: str
+    newest_ns: int
+
+
+def member_stamp(root: Path, skip: set[Path]) -> FileStamp:
+    """Stamp a member's files, without build outputs or the other members' folders.
+
+    Cheap enough for every command: no file is read, only listed and stat'ed.
+    """
+    h = hashlib.sha256()
+    newest = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in SKIPPED_FOLDERS and (here / d).resolve() not in skip
+        )
+        for name in sorted(filenames):
+            if name.endswith(SKIPPED_SUFFIXES):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            newest = max(newest, st.st_mtime_ns)
+            h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return FileStamp(h.hexdigest(), newest)
 
 
 # --------------------------------------------------------------------------- finding

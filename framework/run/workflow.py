@@ -21,12 +21,14 @@ from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
 from orch.compiler import compile_or_reuse
 from orch.compiler.artifacts import CompileResult, write_artifacts
+from orch.compiler.workspace import write_contracts
 from orch.config import DuckDBTargetConfig, RunOptions, TargetConfig
 from orch.events import EventSink, FanOut, LogEmitted, RunFinished, RunStarted, StepSkipped
 from orch.manifest import Manifest
 from orch.run.checks import CheckHook, TestRun, run_tests
 from orch.run.executor import (
     SKIPPED,
+    SUCCESS,
     Executor,
     PartitionMapper,
     RunSummary,
@@ -190,6 +192,10 @@ def run_command(
                 )  # fmt: skip
             finally:
                 adapter.close()
+        if project.foreign is not None:  # a workspace member: what its public contracts shipped
+            asset_of = {step.step_id: step.asset for step in plan.order}
+            built = {asset_of.get(s, s) for s, o in summary.outcomes.items() if o.status == SUCCESS}
+            write_contracts(project, manifest, built)
         return RunResult(compiled, plan, summary, run_id)
     finally:
         state.close()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from orch.compiler.artifacts import CompileResult, write_artifacts
-from orch.compiler.workspace import WorkspaceCompiler, write_contracts
+from orch.compiler.workspace import WorkspaceCompiler
+from orch.compiler.workspace_cache import light_copy, read_cache, take_stamps, write_cache
 from orch.config import RunOptions
 from orch.errors import UserError
 from orch.events import EventSink
@@ -30,12 +31,26 @@ BUILT_KINDS = {"build": ("model", "seed"), "run": ("model",), "seed": ("seed",)}
 
 @dataclass
 class WorkspaceGraph:
-    """The compiled members and their union: one manifest whose names are ``member.asset``."""
+    """The members and their union: one manifest whose names are ``member.asset``.
+
+    ``manifest`` is the graph for selection, listing and ordering; with ``light`` (what
+    :func:`compile_workspace` gives when asked for it, from the workspace cache or not) its
+    nodes carry no SQL bodies, columns or column lineage: read those from the member's own
+    manifest, ``compiled[member].manifest``. ``compiled`` loads a member on first access
+    (reusing its manifest), so a command pays only for the members it touches.
+    """
 
     workspace: Workspace
-    compiled: dict[str, CompileResult]  # producers before consumers
-    manifest: Manifest
     compiler: WorkspaceCompiler
+    manifest: Manifest
+    order: list[str]  # members, producers before consumers
+    reads: dict[str, list[str]] = field(default_factory=dict)  # member -> members it reads
+    from_cache: bool = False
+
+    @property
+    def compiled(self) -> MemberResults:
+        """member -> its CompileResult, in reference order (loaded on first access)."""
+        return MemberResults(self.compiler, self.order)
 
     @property
     def errors(self) -> dict[str, UserError]:
@@ -44,29 +59,82 @@ class WorkspaceGraph:
 
     def local(self, names: Iterable[str]) -> dict[str, set[str]]:
         """member -> its own names of the given workspace names."""
-        out: dict[str, set[str]] = {m: set() for m in self.compiled}
+        out: dict[str, set[str]] = {m: set() for m in self.order}
         for name in names:
             member, _, local = name.partition(".")
             out[member].add(local)
         return out
 
 
+class MemberResults(Mapping[str, CompileResult]):
+    """The members' compile results, each loaded (its manifest reused) when first read."""
+
+    def __init__(self, compiler: WorkspaceCompiler, order: list[str]) -> None:
+        self.compiler = compiler
+        self.order = order
+
+    def __getitem__(self, name: str) -> CompileResult:
+        if name not in self.order:
+            raise KeyError(name)
+        return self.compiler.compile(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
 def compile_workspace(
-    workspace: Workspace, options: RunOptions, *, keep_going: bool = False
+    workspace: Workspace,
+    options: RunOptions,
+    *,
+    keep_going: bool = False,
+    light: bool = False,
+    check_contracts: bool = True,
 ) -> WorkspaceGraph:
     """Compile every member (reusing manifests) and join them into one graph.
 
     With ``keep_going`` a member that fails to load is left out (its error in
-    ``graph.errors``) and the graph is the other members'.
+    ``graph.errors``) and the graph is the other members'. With ``light`` the merged graph
+    is the light one (see :class:`WorkspaceGraph`), read from the workspace cache
+    (:mod:`orch.compiler.workspace_cache`) when no member changed since it was written.
+    A broken public contract raises (``check_contracts``).
     """
     compiler = WorkspaceCompiler(workspace, options)
+    stamps = take_stamps(workspace, options)
+    cached = read_cache(workspace, options, stamps) if light else None
+    if cached is not None:
+        if check_contracts:
+            compiler.check_contracts(cached.contracts)
+        return WorkspaceGraph(
+            workspace, compiler, cached.manifest, cached.order, cached.reads, from_cache=True
+        )
     compiled = compiler.compile_all(keep_going=keep_going)
     if not compiled:
         compiler.compile_all()  # nothing loaded: raise every error
-    compiler.check_contracts()
+    specs = [spec for name in compiler.results for spec in compiler.contract_specs(name)]
+    if check_contracts:
+        compiler.check_contracts(specs)
     for result in compiled.values():
         write_artifacts(result)
-    return WorkspaceGraph(workspace, compiled, merged_manifest(workspace, compiler), compiler)
+    full = merged_manifest(workspace, compiler)
+    manifest = light_copy(full) if light else full
+    reads = {
+        m: sorted(getattr(compiler.results[m].project.foreign, "reads", {})) for m in compiled
+    }
+    if not compiler.errors:
+        write_cache(
+            workspace,
+            options,
+            stamps,
+            manifest if light else light_copy(full),
+            order=list(compiled),
+            reads=reads,
+            env_vars={m: r.env_vars for m, r in compiled.items()},
+            contracts=specs,
+        )
+    return WorkspaceGraph(workspace, compiler, manifest, list(compiled), reads)
 
 
 def merged_manifest(workspace: Workspace, compiler: WorkspaceCompiler) -> Manifest:
@@ -143,7 +211,7 @@ def run_workspace(
     ``sinks_for(member)`` gives the event sinks of one member's run. A member after a failed
     one still runs, without the assets downstream of what failed (those are ``skipped``).
     """
-    graph = compile_workspace(workspace, options, keep_going=True)
+    graph = compile_workspace(workspace, options, keep_going=True, light=True)
     kinds = BUILT_KINDS.get(command, ("model", "seed"))
     evaluated = Selection.from_options(options).evaluate(graph.manifest).assets
     chosen = {n for n in evaluated if graph.manifest.nodes[n].resource_type in kinds}
@@ -180,14 +248,11 @@ def run_workspace(
             run.results.append((member, result))
             if result.summary is not None:
                 asset_of = {step.step_id: step.asset for step in result.plan.order}
-                outcomes = [
-                    (asset_of.get(s, s), o.status) for s, o in result.summary.outcomes.items()
-                ]
-                built = {a for a, status in outcomes if status == "success"}
                 failed |= {
-                    f"{member}.{a}" for a, status in outcomes if status in ("failed", "blocked")
+                    f"{member}.{asset_of.get(s, s)}"
+                    for s, o in result.summary.outcomes.items()
+                    if o.status in ("failed", "blocked")
                 }
-                write_contracts(compiled.project, compiled.manifest, built)
     return run
 
 

@@ -205,8 +205,8 @@ def test_breaking_a_public_contract_names_the_consumers(tmp_path: Path) -> None:
         "Error: finance/models/schema.yml:2:5: public model 'finance.revenue' breaks its "
         "contract (column 'amount' removed), and project marketing reads it: marketing "
         "(marketing/models/bare.sql, marketing/models/roi.sql). Keep the column and its type "
-        "(add new columns instead), or update those projects first, then accept the change by "
-        "deleting finance/target/contracts.json"
+        "(add new columns instead), or update those projects first, then accept the change with "
+        "'orch contract accept finance.revenue'"
     )
     assert rows(ws, "select * from finance.revenue") == [(1, 10.5)]  # nothing shipped
 
@@ -290,7 +290,7 @@ def test_workspace_members_lists_reference_order(tmp_path: Path) -> None:
     lines = [line.split() for line in run.stdout.splitlines()]
     assert lines == [
         ["finance", "finance/", "2", "assets"],
-        ["marketing", "marketing/", "3", "assets", "reads", "finance"],
+        ["marketing", "marketing/", "2", "assets", "reads", "finance"],
     ]
     both = run_cli("ls", "--workspace", ws, "--project-dir", ws / "finance")
     assert both.exit_code == 2
