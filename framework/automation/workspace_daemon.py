@@ -10,8 +10,6 @@ change again, while the other members keep ticking.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,6 +21,7 @@ from orch.automation.daemon import Daemon, system_clock
 from orch.config import RunOptions
 from orch.errors import UserError
 from orch.load.workspace import Workspace, member_stamp
+
 
 def member_digest(root: Path, skip: set[Path]) -> str:
     """A digest of a member's files (name, size, mtime), without build outputs or other members.

@@ -50,8 +50,8 @@ def run_across(command: str, workspace_file: Path, options: Any, log_format: str
 
 def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) -> None:
     """``orch ls`` over the workspace graph."""
+    from orch.compiler.workspace_graph import compile_workspace
     from orch.load.workspace import load_workspace
-    from orch.run.workspace import compile_workspace
     from orch.selection import Selection, unmatched_message
 
     graph = compile_workspace(load_workspace(workspace_file), options, light=True)
@@ -131,7 +131,7 @@ def status_across(workspace_file: Path, options: Any, output_format: str) -> Non
 
 def compile_workspace_for(workspace: Any, options: Any) -> Any:
     """The workspace graph, members that fail to load left out (their errors kept)."""
-    from orch.run.workspace import compile_workspace
+    from orch.compiler.workspace_graph import compile_workspace
 
     return compile_workspace(workspace, options, keep_going=True, light=True)
 
@@ -173,8 +173,8 @@ def members_command(workspace: Path | None, **kwargs: Any) -> None:
       orch workspace members
       orch workspace members --workspace example_project
     """
+    from orch.compiler.workspace_graph import compile_workspace
     from orch.load.workspace import load_workspace
-    from orch.run.workspace import compile_workspace
 
     if workspace is None:
         raise click.UsageError("no orch_workspace.yml here or above: pass --workspace PATH")
@@ -185,3 +185,73 @@ def members_command(workspace: Path | None, **kwargs: Any) -> None:
         shown = graph.compiler.prefix(member) or "."
         after = f"  reads {', '.join(reads)}" if reads else ""
         click.echo(f"{member:<20} {shown:<24} {len(counts[member]):>5} assets{after}")
+
+
+@cli.group("contract")
+def contract_group() -> None:
+    """Contracts of public models that other workspace members read."""
+
+
+@contract_group.command("accept")
+@click.argument("models", nargs=-1)
+@project_options
+@takes_workspace
+def accept_command(models: tuple[str, ...], workspace: Path | None, **kwargs: Any) -> None:
+    """Accept the current columns of public contracted models as what they ship.
+
+    After a breaking change made on purpose (the projects reading the model updated first),
+    this records each named model's columns and types as its contract, so the check before
+    every command compares with them. Without MODELS: every public contracted model of the
+    workspace (or, inside a member, of that member). The next build records them as well.
+
+    \b
+    Examples:
+      orch contract accept finance.revenue --workspace .
+      orch contract accept revenue            # inside the member 'finance'
+    """
+    from orch.compiler.workspace import WorkspaceCompiler, accept_contracts, attach_workspace
+    from orch.errors import ConfigError
+    from orch.load.project import load_project
+    from orch.load.workspace import load_workspace
+
+    options = make_options(kwargs)
+    if workspace is not None:
+        compiler = WorkspaceCompiler(load_workspace(workspace), options)
+        here = None
+    else:
+        project = load_project(options)
+        found = attach_workspace(project, options)
+        if found is None:
+            raise click.UsageError(
+                "this project is no member of a workspace: contracts between projects need an "
+                "orch_workspace.yml listing it"
+            )
+        compiler, here = found, project.name
+        compiler.compile(project.name, project)
+    wanted: dict[str, set[str]] = {}
+    for name in models:
+        member, dot, model = name.partition(".")
+        if not dot:
+            if here is None:
+                raise click.UsageError(f"name the model's project: 'PROJECT.{name}'")
+            member, model = here, name
+        if member not in compiler.workspace.members:
+            raise ConfigError(
+                f"'{name}': no workspace member is named '{member}'",
+                hint="Members: " + ", ".join(sorted(compiler.workspace.members)),
+            )
+        wanted.setdefault(member, set()).add(model)
+    members = sorted(wanted) if wanted else ([here] if here else list(compiler.workspace.members))
+    for member in members:
+        compiler.compile(member)
+        specs = {s.model for s in compiler.contract_specs(member)}
+        unknown = sorted(wanted.get(member, set()) - specs)
+        if unknown:
+            raise ConfigError(
+                f"'{member}.{unknown[0]}' is no public model with an enforced contract",
+                hint="Public contracted models of "
+                + f"{member}: {', '.join(sorted(specs)) or 'none'}",
+            )
+        for spec, changes in accept_contracts(compiler, member, wanted.get(member)):
+            what = "; ".join(changes) if changes else "no change"
+            click.echo(f"{spec.asset}: contract accepted ({what})")

@@ -225,9 +225,7 @@ def light_copy(manifest: Manifest) -> Manifest:
     """The manifest without what selection and listing never read (see HEAVY_NODE_FIELDS)."""
     return manifest.model_copy(
         update={
-            "nodes": {
-                k: n.model_copy(update=HEAVY_NODE_FIELDS) for k, n in manifest.nodes.items()
-            },
+            "nodes": {k: n.model_copy(update=HEAVY_NODE_FIELDS) for k, n in manifest.nodes.items()},
             "checks": {
                 k: c.model_copy(update=HEAVY_CHECK_FIELDS) for k, c in manifest.checks.items()
             },
