@@ -20,11 +20,12 @@ are unchanged); the cache is then written again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,17 @@ class CachedGraph:
 
 @dataclass(frozen=True)
 class Stamps:
-    """Every member's stamp, taken before a compile (see the module docstring)."""
+    """Every member's stamp, taken before a compile (see the module docstring), and the stamp
+    of each member's manifest key file (taken again once the compile wrote it)."""
 
     taken_ns: int
     members: dict[str, str]
     newest_ns: int
+    outputs: dict[str, str]
+
+    def after_compile(self, workspace: Workspace) -> Stamps:
+        """The same stamps, with the key files the compile just wrote."""
+        return replace(self, outputs=output_stamps(workspace))
 
 
 def cache_path(workspace: Workspace) -> Path:
@@ -106,22 +113,32 @@ def take_stamps(workspace: Workspace, options: RunOptions) -> Stamps:
     for name, member in workspace.members.items():
         stamp = member_stamp(member.root, roots - {member.root})
         newest = max(newest, stamp.newest_ns)
-        extra = [stamp.digest]
+        parts = [stamp.digest]
         flavor = "orch" if (member.root / "orch_project.yml").is_file() else "dbt"
-        outside = [
-            p for p in profiles_candidates(member.root, options, flavor) if p.parent != member.root
-        ]
-        for path in [member.root / "target" / MANIFEST_KEY_FILE, *outside]:
-            try:
-                st = path.stat()
-            except OSError:
-                extra.append(f"{path}:-")
-                continue
-            extra.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
-            if path.parent != member.root / "target":
-                newest = max(newest, st.st_mtime_ns)
-        members[name] = hashlib.sha256("\n".join(extra).encode()).hexdigest()
-    return Stamps(taken, members, newest)
+        for path in profiles_candidates(member.root, options, flavor):
+            if path.parent == member.root:
+                continue  # stamped with the member's files
+            parts.append(_stat(path))
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime_ns)
+        members[name] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return Stamps(taken, members, newest, output_stamps(workspace))
+
+
+def output_stamps(workspace: Workspace) -> dict[str, str]:
+    """Each member's manifest key file (a compile of the member alone rewrites it)."""
+    return {
+        name: _stat(member.root / "target" / MANIFEST_KEY_FILE)
+        for name, member in workspace.members.items()
+    }
+
+
+def _stat(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}:-"
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def read_cache(workspace: Workspace, options: RunOptions, stamps: Stamps) -> CachedGraph | None:
@@ -162,7 +179,7 @@ def _valid(meta: Any, workspace: Workspace, options: RunOptions, stamps: Stamps)
     if set(members) != set(stamps.members):
         return False
     for name, entry in members.items():
-        if entry["stamp"] != stamps.members[name]:
+        if entry["stamp"] != stamps.members[name] or entry["output"] != stamps.outputs[name]:
             return False
         root = workspace.members[name].root
         if entry["env"] != env_digest(entry["env_vars"], root):
@@ -189,6 +206,7 @@ def write_cache(
         "members": {
             name: {
                 "stamp": stamps.members[name],
+                "output": stamps.outputs[name],
                 "env_vars": sorted(env_vars.get(name, [])),
                 "env": env_digest(env_vars.get(name, []), workspace.members[name].root),
             }

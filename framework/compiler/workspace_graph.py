@@ -116,7 +116,7 @@ def compile_workspace(
         write_cache(
             workspace,
             options,
-            stamps,
+            stamps.after_compile(workspace),
             manifest if light else light_copy(full),
             order=list(compiled),
             reads=reads,
