@@ -76,6 +76,10 @@ class MemberView:
         shown = self.compiler.prefix(self.member) + path
         self.compiler.readers.setdefault(asset, set()).add(f"{self.member}|{shown}")
 
+    def owner(self, project: str) -> Project:
+        """The loaded project of member ``project`` (compiled if it was not yet)."""
+        return self.compiler.compile(project).project
+
     def warehouse(self) -> str:
         """The warehouse the asking member writes to."""
         return self.warehouse_key

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from orch.adapters.base import Adapter
@@ -53,9 +53,12 @@ def observe_sources(
     *,
     target: str,
     sources: Iterable[str] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> list[Observation]:
     """Observe ``sources`` (None: every declared source) and record each observation.
 
+    ``known``: sources whose fingerprint is known without a query (another workspace
+    member's model: its data version there, :mod:`orch.run.foreign_state`).
     Raises WarehouseError naming the source when its query fails.
     """
     names = (
@@ -67,6 +70,14 @@ def observe_sources(
     out = []
     for name in names:
         node = manifest.nodes[name]
+        given = (known or {}).get(name)
+        if given is not None:
+            record = state.record_observation(
+                target=target, source=name, fingerprint=given, detail={"owner_version": given}
+            )
+            previous = before.get(name)
+            out.append(Observation(record, previous is not None and previous.fingerprint != given))
+            continue
         if not node.observe:
             continue
         try:

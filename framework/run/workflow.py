@@ -35,6 +35,7 @@ from orch.run.executor import (
     StepHook,
     StepOutcome,
 )
+from orch.run.foreign_state import owner_versions
 from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
 from orch.run.materialize import materialize
@@ -177,8 +178,9 @@ def run_command(
                 sources = sources_upstream(manifest, selected) if command == "build" else []
                 if sources:  # observed before planning: a changed source makes readers stale
                     seen = observe_sources(
-                        manifest, adapter, state, target=project.target_name, sources=sources
-                    )
+                        manifest, adapter, state, target=project.target_name, sources=sources,
+                        known=owner_versions(project, manifest, sources),
+                    )  # fmt: skip
                     if options.changed_only and any(o.changed for o in seen):
                         plan = build_plan(
                             manifest, selected, state, target=project.target_name,
