@@ -128,6 +128,7 @@ class DuckDBAdapter(Adapter):
             raise self._open_error(err, path) from err
         try:
             self._load_extensions(con)
+            self._attach(con)
         except BaseException:
             con.close()
             raise
@@ -223,6 +224,35 @@ class DuckDBAdapter(Adapter):
             f"cannot open DuckDB database '{path}': {message}",
             hint=f"Check {setting}.",
         )
+
+    def _attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """ATTACH each file of the profile's ``attach:`` (read-only unless it says otherwise)."""
+        if not self.config.attach:
+            return
+        from sqlglot import exp  # late, as in Adapter.quote: opening needs no sqlglot otherwise
+
+        for entry in self.config.attach:
+            path = Path(entry.path).expanduser()
+            if not path.is_absolute():
+                path = Path(self.project_dir) / path
+            if entry.read_only and not path.is_file():
+                raise WarehouseConnectionError(
+                    f"cannot attach DuckDB database '{path}' as '{entry.alias}': the file does "
+                    "not exist",
+                    hint="Build the project that writes it first (for a workspace member: "
+                    "the member whose public model is read), or fix the path",
+                )
+            literal = exp.Literal.string(str(path)).sql(dialect="duckdb")
+            mode = " (READ_ONLY)" if entry.read_only else ""
+            try:
+                con.execute(f"ATTACH {literal} AS {self.quote(entry.alias)}{mode}")
+            except duckdb.Error as err:
+                raise WarehouseConnectionError(
+                    f"cannot attach DuckDB database '{path}' as '{entry.alias}': "
+                    f"{str(err).splitlines()[0]}",
+                    hint="Another process may hold the file open for writing: wait for its "
+                    "build to finish",
+                ) from err
 
     def _load_extensions(self, con: duckdb.DuckDBPyConnection) -> None:
         """LOAD each configured extension that is installed; a missing one is an error."""

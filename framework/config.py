@@ -635,6 +635,14 @@ class TargetConfig(OrchModel):
     state: Literal["sqlite", "warehouse"] | None = None
 
 
+class DuckDBAttachConfig(OrchModel):
+    """Another DuckDB file opened beside the target's (dbt-duckdb's ``attach:`` entry)."""
+
+    path: str
+    alias: str
+    read_only: bool = True
+
+
 class DuckDBTargetConfig(TargetConfig):
     """An embedded DuckDB database file (the default target)."""
 
@@ -643,6 +651,9 @@ class DuckDBTargetConfig(TargetConfig):
     extensions: list[str] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)
     memory_limit: str | None = None
+    # other files ATTACHed on open: a workspace member reading another member's DuckDB file
+    # gets one per such file (read-only); a profile may list its own
+    attach: list[DuckDBAttachConfig] = Field(default_factory=list)
 
 
 class SnowflakeTargetConfig(TargetConfig):

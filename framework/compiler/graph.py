@@ -28,7 +28,7 @@ from orch.errors import (
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project, SourceTable
 from orch.load.rendering import THIS_MARKER
-from orch.load.workspace import ForeignModel
+from orch.load.workspace import ForeignModel, attach_alias, attach_path
 from orch.sql import TableRef
 
 SELF = "<this>"
@@ -150,14 +150,19 @@ class _Resolver:
                 f"({found.path}), or read one of its public models",
             )
         here = self.project.foreign.warehouse()
+        attach = None
         if found.warehouse != here:
-            raise ProjectError(
-                f"model '{found.asset}' lives in another warehouse ({found.warehouse}) than "
-                f"project '{self.project.name}' ({here})",
-                location=where,
-                hint="Members that read each other must share a warehouse (they may use "
-                "different schemas): point both profiles at the same database",
-            )
+            attach = attach_path(here, found.warehouse)
+            if attach is None:
+                raise ProjectError(
+                    f"model '{found.asset}' lives in another warehouse ({found.warehouse}) than "
+                    f"project '{self.project.name}' ({here}); orch reads across warehouses "
+                    "only from one DuckDB file to another (by ATTACH, read-only)",
+                    location=where,
+                    hint="Point both profiles at the same warehouse (members may use different "
+                    f"schemas), or have '{project}' write the data where "
+                    f"'{self.project.name}' can read it",
+                )
         existing = self.project.sources.get(found.asset)
         if existing is not None and existing.source.meta.get("workspace_member") != project:
             raise DuplicateNameError(
@@ -166,7 +171,7 @@ class _Resolver:
                 hint="Rename the source: a workspace member's name is taken by its models",
             )
         if existing is None:
-            self.project.sources[found.asset] = foreign_source(found, where.path)
+            self.project.sources[found.asset] = foreign_source(found, where.path, attach)
         return found.asset
 
     def resolve(self, model: ParsedModel, ref: TableRef) -> str:
@@ -252,8 +257,15 @@ class _Resolver:
         return next((m for m in sorted(foreign.members) if m.lower() == ref.db.lower()), None)
 
 
-def foreign_source(model: ForeignModel, path: str) -> SourceTable:
-    """Another member's model as a source table of the consumer (it is built over there)."""
+def foreign_source(model: ForeignModel, path: str, attach: str | None = None) -> SourceTable:
+    """Another member's model as a source table of the consumer (it is built over there).
+
+    ``attach``: the owner's DuckDB file, when it is not the consumer's: the source is then read
+    through the alias that file is attached as (:func:`orch.load.workspace.attach_alias`).
+    """
+    meta: dict[str, str] = {"workspace_member": model.project}
+    if attach is not None:
+        meta |= {"attach_path": attach, "attach_alias": attach_alias(model.project)}
     table = SourceTableProperties(
         name=model.name,
         identifier=model.identifier,
@@ -263,10 +275,10 @@ def foreign_source(model: ForeignModel, path: str) -> SourceTable:
     source = SourceProperties.model_validate(
         {
             "name": model.project,
-            "database": model.database,
+            "database": attach_alias(model.project) if attach is not None else model.database,
             "schema": model.schema_name,
             "tables": [table],
-            "meta": {"workspace_member": model.project},
+            "meta": meta,
         }
     )
     return SourceTable(source=source, table=table, path=path)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orch.compiler.artifacts import CompileResult, project_key, reuse_manifest
-from orch.config import RunOptions
+from orch.config import DuckDBAttachConfig, DuckDBTargetConfig, RunOptions, TargetConfig
 from orch.errors import (
     ConfigError,
     ContractBrokenError,
@@ -144,6 +144,7 @@ class WorkspaceCompiler:
                 raise err from None
         finally:
             self._compiling.pop()
+        result.project.target = with_attachments(result.project.target, result.manifest)
         self.results[name] = result
         self.order.append(name)
         return result
@@ -432,7 +433,28 @@ def warehouse_key(project: Project) -> str:
             return f"duckdb:{file if file.is_absolute() else (project.root / file).resolve()}"
         return f"duckdb:{raw or (project.root / 'warehouse.duckdb').resolve()}"
     account = getattr(target, "account", None) or ""
+    if target.type == "snowflake":  # one account reads all its databases (names are qualified)
+        return f"snowflake:{account}"
     return f"{target.type}:{account}:{target.database or ''}"
+
+
+def with_attachments(target: TargetConfig, manifest: Manifest) -> TargetConfig:
+    """The target, with each other member's DuckDB file its models read attached read-only
+    (so every command that opens the warehouse can read them)."""
+    if not isinstance(target, DuckDBTargetConfig):
+        return target
+    have = {a.alias for a in target.attach}
+    extra: list[DuckDBAttachConfig] = []
+    for node in manifest.nodes.values():
+        path, alias = node.config.meta.get("attach_path"), node.config.meta.get("attach_alias")
+        if node.resource_type != "source" or not isinstance(path, str):
+            continue
+        if isinstance(alias, str) and alias not in have:
+            have.add(alias)
+            extra.append(DuckDBAttachConfig(path=path, alias=alias))
+    if not extra:
+        return target
+    return target.model_copy(update={"attach": [*target.attach, *extra]})
 
 
 # --------------------------------------------------------------------------- contracts

@@ -136,6 +136,23 @@ def member_stamp(root: Path, skip: set[Path]) -> FileStamp:
     return FileStamp(h.hexdigest(), newest)
 
 
+def attach_path(here: str, there: str) -> str | None:
+    """The DuckDB file a member writing to warehouse ``here`` attaches to read ``there``, or
+    None when it cannot (not two DuckDB files: e.g. Snowflake, or DuckDB in memory)."""
+    files = []
+    for key in (here, there):
+        kind, _, where = key.partition(":")
+        if kind != "duckdb" or not Path(where).is_absolute():
+            return None
+        files.append(where)
+    return files[1]
+
+
+def attach_alias(member: str) -> str:
+    """The name another member's DuckDB file is attached as (its catalog in the SQL)."""
+    return f"ws_{member}"
+
+
 # --------------------------------------------------------------------------- finding
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -221,16 +220,6 @@ def test_a_run_takes_every_members_lock(tmp_path: Path) -> None:
     assert run.exit_code == 2
     assert "lock" in run.stderr and "Traceback" not in run.output
     assert not (ws / "warehouse.duckdb").exists()  # finance waited too: nothing was built
-
-
-def test_members_in_different_warehouses_cannot_read_each_other(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path)
-    (ws / "marketing/profiles.yml").write_text(
-        textwrap.dedent(profile("marketing", "marketing", "own.duckdb")), encoding="utf-8"
-    )
-    run = run_cli("build", "--workspace", ws)
-    assert run.exit_code == 2
-    assert "model 'finance.revenue' lives in another warehouse (duckdb:" in run.stderr
 
 
 def test_status_spans_members_and_other_commands_refuse_a_workspace(tmp_path: Path) -> None:
