@@ -26,6 +26,7 @@ from orch.run.freshness import (
     step_key,
     upstream_closure,
 )
+from orch.state.records import ObservationRecord
 from orch.state.snapshot import StateSnapshot
 
 if TYPE_CHECKING:
@@ -102,8 +103,13 @@ def plan_freshness(
     now: datetime,
     order: list[str] | None = None,
     prune: bool = True,
+    observed: Mapping[str, str] | None = None,
 ) -> FreshnessMap:
-    """The freshness of ``names`` and their upstreams, from one bulk read of the state."""
+    """The freshness of ``names`` and their upstreams, from one bulk read of the state.
+
+    ``observed``: source -> a fingerprint known now, over what the state last recorded (a
+    workspace member's model: its owner's data version, :mod:`orch.run.foreign_state`).
+    """
     parents: dict[str, list[str]] = {}
 
     def parents_of(name: str) -> list[str]:
@@ -115,6 +121,12 @@ def plan_freshness(
     snapshot = StateSnapshot.read(
         state, target, assets=sorted(closure), checks=checks_of(manifest, closure)
     )
+    for source, fingerprint in (observed or {}).items():
+        seen = snapshot.observations.get(source)
+        if seen is None or seen.fingerprint != fingerprint:
+            snapshot.observations[source] = ObservationRecord(
+                target, source, fingerprint, {"owner_version": fingerprint}, now, now
+            )
     return FreshnessMap(
         manifest,
         snapshot,
@@ -136,6 +148,7 @@ def build_plan(
     changed_only: bool = False,
     partitions: PartitionSource | None = None,
     prune: bool = True,
+    observed: Mapping[str, str] | None = None,
 ) -> Plan:
     """The steps to run for ``selected`` assets, in DAG order.
 
@@ -153,8 +166,9 @@ def build_plan(
     if changed_only or partitioned:
         now = partitions.now if partitions is not None else utcnow()
         freshness = plan_freshness(
-            manifest, chosen, state, target=target, now=now, order=order, prune=prune
-        )
+            manifest, chosen, state, target=target, now=now, order=order, prune=prune,
+            observed=observed,
+        )  # fmt: skip
     plan = Plan()
     steps_of: dict[str, list[str]] = {}
     scheduled: dict[str, set[str]] = {}

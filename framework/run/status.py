@@ -19,6 +19,7 @@ from orch.events import utcnow
 from orch.load.project import Project
 from orch.manifest import Manifest
 from orch.partitions import compress
+from orch.run.foreign_state import owner_versions
 from orch.run.freshness import (
     FRESH,
     UP_TO_DATE,
@@ -87,9 +88,11 @@ def status_report(
     order = manifest.topological_names()
     names = [n for n in order if n in selected and buildable(manifest.nodes[n])]
     with open_state_store(project.root, project.target, readonly=True) as state:
+        sources = [n for n, node in manifest.nodes.items() if node.resource_type == "source"]
         fmap = plan_freshness(
-            manifest, names, state, target=project.target_name, now=now or utcnow(), order=order
-        )
+            manifest, names, state, target=project.target_name, now=now or utcnow(), order=order,
+            observed=owner_versions(project, manifest, sources),
+        )  # fmt: skip
     snap = fmap.snapshot
     newest_partition: dict[str, MaterializationRecord] = {}
     for records in (snap.latest, snap.failures):  # the newest attempt is one of these

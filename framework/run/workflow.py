@@ -151,6 +151,8 @@ def run_command(
     if extra_steps is not None:
         selected = extra_steps(manifest, selected)
     state = open_state(project.root, readonly=options.dry_run, target=project.target)
+    # another member's model read here: what its owner last built (a dry run sees it too)
+    owners = owner_versions(project, manifest, sources_upstream(manifest, selected))
     try:
         plan = build_plan(
             manifest,
@@ -160,6 +162,7 @@ def run_command(
             changed_only=options.changed_only,
             partitions=partitions,
             prune=not (options.rebuild_downstream or options.full_refresh),
+            observed=owners,
         )
         if options.dry_run:
             return RunResult(compiled, plan, None)
@@ -179,7 +182,7 @@ def run_command(
                 if sources:  # observed before planning: a changed source makes readers stale
                     seen = observe_sources(
                         manifest, adapter, state, target=project.target_name, sources=sources,
-                        known=owner_versions(project, manifest, sources),
+                        known=owners,
                     )  # fmt: skip
                     if options.changed_only and any(o.changed for o in seen):
                         plan = build_plan(

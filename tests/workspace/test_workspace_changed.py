@@ -3,6 +3,7 @@ makes the readers in other members stale; one with the same data leaves them up 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def test_a_data_change_upstream_makes_the_readers_stale(built: Path) -> None:
     )
     owner = run_cli("build", "--project-dir", built / "finance")  # the owner alone
     assert owner.exit_code == 0, owner.output
+    status = run_cli("status", "--workspace", built, "--output", "json")
+    assert status.exit_code == 0, status.output
+    found = {a["asset"]: a["status"] for a in json.loads(status.stdout)["assets"]}
+    assert found["marketing.roi"] == "upstream newer"
+    assert found["finance.revenue"] == "up to date"
+    dry = run_cli("build", "--workspace", built, "--changed", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    planned = [line.split()[0] for line in dry.stdout.splitlines() if line.startswith("  ")]
+    assert planned == ["marketing.bare", "marketing.roi"]
+    assert "source finance.revenue changed" in dry.stdout
     run = run_cli("build", "--workspace", built, "--changed")
     assert run.exit_code == 0, run.output
     marketing = run.stdout[run.stdout.index("== marketing") :]
