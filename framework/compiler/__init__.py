@@ -15,21 +15,18 @@ from orch.config import RunOptions
 from orch.load.project import load_project
 
 
-def compile_or_reuse(
-    options: RunOptions, names: set[str] | None = None, *, check_contracts: bool = True
-) -> CompileResult:
+def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> CompileResult:
     """The manifest on disk when no input changed since it was written; else a compile.
 
-    In a workspace member, the public contracts of the members compiled are checked too
-    (``check_contracts``), as across the workspace.
+    In a workspace member, the public contracts of the members compiled are checked too, as
+    across the workspace (a breaking change other members read raises ContractBrokenError).
     """
     project = load_project(options)
     workspace = attach_workspace(project, options)
     if workspace is not None:  # a workspace member: the other members are readable
-        result = workspace.compile(project.name, project, names)
-        if check_contracts:  # a broken contract is reported before anything ships
-            workspace.check_contracts()
-        return result
+        member = workspace.compile(project.name, project, names)
+        workspace.check_contracts()  # a broken contract is reported before anything ships
+        return member
     key = project_key(project)
     reused = reuse_manifest(project, key) if key else None
     if reused is not None:

@@ -43,7 +43,7 @@ CACHE_FILE = ".orch/workspace_cache.json"
 CACHE_VERSION = 1
 RACY_SECONDS = 2.0
 # what the light graph leaves out of each node (reset to its default) and of each check
-HEAVY_NODE_FIELDS = {
+HEAVY_NODE_FIELDS: dict[str, Any] = {
     "raw_code": "",
     "compiled_code": "",
     "compiled_code_incremental": None,
@@ -54,7 +54,7 @@ HEAVY_NODE_FIELDS = {
     "pre_hook": [],
     "post_hook": [],
 }
-HEAVY_CHECK_FIELDS = {"sql": ""}
+HEAVY_CHECK_FIELDS: dict[str, Any] = {"sql": ""}
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,21 @@ def test_a_member_rebuilt_alone_is_seen(warm: Path) -> None:
     assert run_cli("compile", "--project-dir", warm / "finance").exit_code == 0
     age(warm)  # its files and its manifest's key file look old again
     assert not graph(warm).from_cache  # the manifest key file changed since the cache
+
+
+def test_a_member_that_fails_to_load_is_never_cached(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path)
+    oops = ws / "marketing/models/bare.sql"
+    oops.write_text("select from from", encoding="utf-8")
+    age(ws)
+    for _ in range(2):  # the second time too: nothing was cached
+        run = run_cli("ls", "--workspace", ws)
+        assert run.exit_code == 2
+        assert "Error: marketing/models/bare.sql:1:13: SQL syntax error" in run.stderr
+    assert not (ws / CACHE_FILE).exists()
+    status = run_cli("status", "--workspace", ws)  # the others keep working
+    assert status.exit_code == 2
+    assert "== finance" in status.stdout and "revenue" in status.stdout
+    assert "Error: marketing did not load: marketing/models/bare.sql:1:13" in status.stderr
+    oops.write_text("select 2 as id", encoding="utf-8")
+    assert "marketing.bare" in run_cli("ls", "--workspace", ws).stdout.split()
