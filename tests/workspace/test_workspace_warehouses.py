@@ -83,3 +83,30 @@ def test_other_warehouse_pairs_are_refused(tmp_path: Path, where: str) -> None:
         "read-only). Point both profiles at the same warehouse (members may use different "
         "schemas), or have 'finance' write the data where 'marketing' can read it"
     ) in run.stderr
+
+
+def test_a_profile_may_attach_a_file_itself(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "other.duckdb"))
+    con.execute("create schema s; create table s.t as select 7 as x")
+    con.close()
+    from tests.conftest import write_project
+
+    root = write_project(
+        tmp_path / "p",
+        {
+            "models/m.sql": "select x from {{ source('ext', 't') }}",
+            "models/sources.yml": (
+                "sources:\n  - name: ext\n    database: other\n    schema: s\n"
+                "    tables:\n      - name: t\n"
+            ),
+        },
+        project_yml="name: p\nmodels:\n  p:\n    +materialized: table\n",
+        profiles_yml=(
+            "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: main.duckdb\n"
+            "      attach:\n        - {path: ../other.duckdb, alias: other}\n"
+        ),
+    )
+    run = run_cli("build", "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    assert rows(root / "main.duckdb", "select * from m") == [(7,)]
+    assert rows(tmp_path / "other.duckdb", "select * from s.t") == [(7,)]  # untouched
