@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_project
 from tests.workspace.test_workspace import make_workspace, profile
 
 
@@ -89,8 +89,6 @@ def test_a_profile_may_attach_a_file_itself(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "other.duckdb"))
     con.execute("create schema s; create table s.t as select 7 as x")
     con.close()
-    from tests.conftest import write_project
-
     root = write_project(
         tmp_path / "p",
         {
