@@ -57,16 +57,17 @@ def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) 
     graph = compile_workspace(load_workspace(workspace_file), options, light=True)
     manifest = graph.manifest
     selected = Selection.from_options(options).evaluate(manifest)
-    for name in manifest.topological_names():
+    lines: list[str] = []  # one write: ten thousand echo calls cost a tenth of a second
+    for name in graph.topological_names():
         node = manifest.nodes[name]
         if name not in selected.assets or (kinds and node.resource_type not in kinds):
             continue
         if output == "name":
-            click.echo(name)
+            lines.append(name)
         elif output == "path":
-            click.echo(node.path or "")
+            lines.append(node.path or "")
         else:
-            click.echo(
+            lines.append(
                 json.dumps(
                     {
                         "schema_version": 1,
@@ -83,7 +84,9 @@ def ls_across(workspace_file: Path, options: Any, output: str, kinds: set[str]) 
             )
     if not kinds or "check" in kinds:
         for check in sorted(selected.checks):
-            click.echo(check if output != "path" else (manifest.checks[check].path or ""))
+            lines.append(check if output != "path" else (manifest.checks[check].path or ""))
+    if lines:
+        click.echo("\n".join(lines))
     nothing = not selected.assets and not selected.checks
     note = unmatched_message(selected.unmatched, nothing_selected=nothing)
     if note:

@@ -34,13 +34,13 @@ from orch.compiler.artifacts import MANIFEST_KEY_FILE
 from orch.compiler.workspace import ContractSpec
 from orch.config import RunOptions
 from orch.errors import Location
-from orch.load.cache import env_digest
+from orch.load.cache import SALT, env_digest
 from orch.load.project import profiles_candidates
 from orch.load.workspace import Workspace, member_stamp
 from orch.manifest import Manifest
 
 CACHE_FILE = ".orch/workspace_cache.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 RACY_SECONDS = 2.0
 # what the light graph leaves out of each node (reset to its default) and of each check
 HEAVY_NODE_FIELDS: dict[str, Any] = {
@@ -96,6 +96,7 @@ def options_key(workspace: Workspace, options: RunOptions) -> str:
     return json.dumps(
         [
             __version__,
+            SALT,  # orch's own code: an upgrade or a patch may compile differently
             ws_file,
             options.target,
             json.dumps(options.vars, sort_keys=True, default=str),
@@ -231,9 +232,14 @@ def write_cache(
         if not path.parent.exists():  # like the state store: nothing in .orch/ is committed
             path.parent.mkdir(parents=True)
             (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
+        # nodes in topological order: a hit needs no sort (WorkspaceGraph.topological_names)
+        nodes = manifest.nodes
+        ordered = manifest.model_copy(
+            update={"nodes": {n: nodes[n] for n in manifest.topological_names()}}
+        )
         with tmp.open("wb") as f:
             f.write(json.dumps(meta).encode() + b"\n")
-            f.write(manifest.model_dump_json(exclude_defaults=True).encode())
+            f.write(ordered.model_dump_json(exclude_defaults=True).encode())
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

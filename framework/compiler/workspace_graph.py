@@ -48,6 +48,12 @@ class WorkspaceGraph:
         """member -> the error it failed to load with (only with ``keep_going``)."""
         return self.compiler.errors
 
+    def topological_names(self) -> list[str]:
+        """The graph's asset names, each after its parents (the cache keeps them so)."""
+        if self.from_cache:
+            return list(self.manifest.nodes)
+        return self.manifest.topological_names()
+
     def local(self, names: Iterable[str]) -> dict[str, set[str]]:
         """member -> its own names of the given workspace names."""
         out: dict[str, set[str]] = {m: set() for m in self.order}

@@ -117,23 +117,24 @@ def member_stamp(root: Path, skip: set[Path]) -> FileStamp:
 
     Cheap enough for every command: no file is read, only listed and stat'ed.
     """
-    h = hashlib.sha256()
+    parts: list[str] = []
     newest = 0
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if d not in SKIPPED_FOLDERS and (here / d).resolve() not in skip
         )
+        parts.append(dirpath)
         for name in sorted(filenames):
             if name.endswith(SKIPPED_SUFFIXES):
                 continue
             try:
-                st = os.stat(os.path.join(dirpath, name))
+                st = os.stat(f"{dirpath}/{name}")
             except OSError:
                 continue
             newest = max(newest, st.st_mtime_ns)
-            h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return FileStamp(h.hexdigest(), newest)
+            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return FileStamp(hashlib.sha256("\n".join(parts).encode()).hexdigest(), newest)
 
 
 def attach_path(here: str, there: str) -> str | None:
