@@ -484,9 +484,11 @@ def accept_contracts(
     for spec in specs:
         shipped = read_contracts_file(spec.contracts_file)
         old = shipped.get(spec.model)
-        changes = breaking_changes(old, spec.columns) if old else []
-        added = sorted(set(spec.columns) - set(old or {}))
-        changes += [f"column '{c}' added" for c in added] if old else []
+        if old:
+            changes = breaking_changes(old, spec.columns)
+            changes += [f"column '{c}' added" for c in sorted(set(spec.columns) - set(old))]
+        else:  # never shipped: this is its first contract
+            changes = ["first recorded: " + ", ".join(sorted(spec.columns))]
         shipped[spec.model] = dict(spec.columns)
         spec.contracts_file.parent.mkdir(parents=True, exist_ok=True)
         spec.contracts_file.write_text(

@@ -122,3 +122,12 @@ def test_adding_a_column_breaks_nobody(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.output
     shipped = json.loads((ws / "finance/target/contracts.json").read_text())
     assert shipped["revenue"] == {"amount": "double", "currency": "varchar", "id": "integer"}
+
+
+def test_accept_before_any_build_records_a_first_contract(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path)
+    run = run_cli("contract", "accept", "--workspace", ws)
+    assert run.exit_code == 0, run.output
+    assert run.stdout == "finance.revenue: contract accepted (first recorded: amount, id)\n"
+    shipped = json.loads((ws / "finance/target/contracts.json").read_text())
+    assert shipped == {"revenue": {"amount": "double", "id": "integer"}}
