@@ -77,8 +77,13 @@ def build_workspace_app(
     workspace: Any, options: RunOptions, *, token: str | None = None, loopback: bool = True
 ) -> UiApp:
     """The ``orch ui --workspace`` application: every member's assets in one graph."""
-    from orch.ui.workspace import WorkspaceLiveSite, WorkspaceReader, WorkspaceUiServer
-    from orch.ui.workspace import workspace_spec
+    from orch.ui.workspace import (
+        WorkspaceLiveSite,
+        WorkspaceReader,
+        WorkspaceRunManager,
+        WorkspaceUiServer,
+        workspace_spec,
+    )
 
     site = WorkspaceLiveSite(workspace, options)
 
@@ -88,7 +93,7 @@ def build_workspace_app(
     def open_writer() -> Any:
         raise NotImplementedError("a workspace writes each switch to its member's store")
 
-    runs = RunManager(workspace_spec(workspace, options), site.target, open_reader)
+    runs = WorkspaceRunManager(workspace_spec(workspace, options), site)
     token = token or new_token()
     server = WorkspaceUiServer(site, runs, open_reader, open_writer, token)
     return UiApp(create_app(server, loopback=loopback), server, token)

@@ -20,6 +20,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
@@ -34,10 +35,12 @@ from orch.manifest import Manifest
 from orch.run.workflow import open_state
 from orch.run.workspace import WorkspaceGraph, compile_workspace
 from orch.state import StateReader
-from orch.state.records import RunRecord
+from orch.errors import LockHeldError
+from orch.state.records import LOCK_STALE_AFTER_S, RunRecord, lock_held_error, lock_is_stale
 from orch.state.snapshot import StateSnapshot
 from orch.automation.toggles import set_enabled
 from orch.ui.live import SIGNATURE_EVERY_S, LiveSite, state_signature
+from orch.ui.runs import RunManager
 from orch.ui.server import UiServer
 
 FILES_EVERY_S = 1.0  # how often the members' files are compared with what was loaded
@@ -301,6 +304,32 @@ class WorkspaceReader:
             for (asset, part), rec in reader.latest_materializations(target=t).items():
                 out[(f"{member}.{asset}", part)] = rec
         return out
+
+
+class WorkspaceRunManager(RunManager):
+    """Launches across the workspace: refused while any member's lock is held (naming it)."""
+
+    def __init__(self, base_spec: dict[str, Any], site: WorkspaceLiveSite) -> None:
+        super().__init__(base_spec, site.target, lambda: WorkspaceReader(site.graph))
+        self.site = site
+
+    def check_lock(self) -> None:
+        running = self.active()
+        if running is not None:
+            raise LockHeldError(
+                f"workspace is busy: run {running.run_id} ({running.label}) launched from this "
+                "page is still running",
+                hint="Wait for it to finish or cancel it",
+            )
+        now = datetime.now(timezone.utc)
+        with WorkspaceReader(self.site.graph) as readers:
+            for member, reader, target in readers.each():
+                info = reader.lock_holder(target)
+                if info is not None and lock_is_stale(info, now=now, stale_after=LOCK_STALE_AFTER_S) is None:
+                    err = lock_held_error(
+                        info, how_to_clear=f"'orch unlock --project-dir {member}' releases it"
+                    )
+                    raise LockHeldError(f"{member}: {err.message}", hint=err.hint)
 
 
 class WorkspaceUiServer(UiServer):

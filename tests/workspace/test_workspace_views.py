@@ -235,7 +235,8 @@ def test_ui_launch_is_refused_while_a_member_is_locked(ws_live: LiveServer) -> N
         with store.acquire_lock("dev", LockOwner("build", "cli-run-1")):
             status, body, _ = ws_live.post("/api/launch", {"select": ["+marketing.roi"]})
     assert status == 409, body
-    assert "cli-run-1" in body["error"] or "build" in body["error"]
+    assert body["error"].startswith("marketing: target 'dev' is locked by `build` (pid ")
+    assert "run cli-run-1" in body["error"]
     assert not (ws_live.project / "warehouse.duckdb").exists() or rows(
         ws_live.project, "select count(*) from information_schema.tables "
         "where table_schema = 'finance'"
