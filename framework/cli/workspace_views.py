@@ -19,7 +19,9 @@ def split_workspace_target(spec: str, members: set[str]) -> tuple[str, str | Non
         raise SelectionError(
             f"'{spec}' names no asset of the workspace: write member.model[.column]",
             hint=" ".join(
-                filter(None, [suggestion(member, members), f"Members: {', '.join(sorted(members))}"])
+                filter(
+                    None, [suggestion(member, members), f"Members: {', '.join(sorted(members))}"]
+                )
             ),
         )
     model, _, column = rest.partition(".")
@@ -47,13 +49,14 @@ def lineage_across(
 ) -> None:
     """``orch lineage`` over the workspace graph: assets and columns traced across members."""
     from orch.cli.lineage_view import asset_tree, column_tree
+    from orch.docs.workspace import workspace_manifest
     from orch.load.workspace import load_workspace
     from orch.run.workspace import compile_workspace
 
     workspace = load_workspace(workspace_file)
     asset, column = split_workspace_target(spec, set(workspace.members))
     graph = compile_workspace(workspace, options, keep_going=True)
-    manifest = graph.manifest
+    manifest = workspace_manifest(graph)
     if asset not in manifest.nodes:
         report_load_errors(graph)
         raise SelectionError(
@@ -74,7 +77,7 @@ def lineage_across(
 def docs_across(workspace_file: Path, options: Any, output: Path | None) -> None:
     """``orch docs generate`` for the workspace: one site, every member's assets and state."""
     from orch.docs import generate_site
-    from orch.docs.workspace import read_workspace_state
+    from orch.docs.workspace import read_workspace_state, workspace_manifest
     from orch.load.workspace import load_workspace
     from orch.run.workspace import compile_workspace
 
@@ -83,7 +86,7 @@ def docs_across(workspace_file: Path, options: Any, output: Path | None) -> None
     out = output or workspace.root / "target" / "workspace-docs"
     state = read_workspace_state(graph)
     stats = generate_site(
-        graph.manifest,
+        workspace_manifest(graph),
         None,
         out,
         automation=state.automation,

@@ -608,8 +608,12 @@ def _generate(
     load_errors: list[dict[str, str]] | None = None,
 ) -> SiteStats:
     started = time.perf_counter()
-    snap = snapshot if snapshot is not None else StateSnapshot.read(
-        state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
+    snap = (
+        snapshot
+        if snapshot is not None
+        else StateSnapshot.read(
+            state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
+        )
     )
     builder = SiteBuilder(manifest, snap, now=now, catalog=catalog)
     builder.source_results = latest_results(state_reader, manifest.project.target_name)

@@ -20,6 +20,7 @@ __all__ = [
     "foreign_names",
     "merge_automation",
     "read_workspace_state",
+    "workspace_manifest",
     "workspace_snapshot",
 ]
 
@@ -58,8 +59,8 @@ def workspace_snapshot(
             out.checks[(f"{member}.{check}", part)] = rec(r)
         for asset, recs in snap.history.items():
             out.history[name(asset)] = [rec(r) for r in recs]
-        for check, recs in snap.check_history.items():
-            out.check_history[f"{member}.{check}"] = [rec(r) for r in recs]
+        for check, results in snap.check_history.items():
+            out.check_history[f"{member}.{check}"] = [rec(r) for r in results]
         for asset, at in snap.last_finished.items():
             out.last_finished[name(asset)] = at
         for source, obs in snap.observations.items():
@@ -94,6 +95,13 @@ def merge_automation(parts: Mapping[str, Mapping[str, Any] | None]) -> dict[str,
         return None
     merged["error"] = "; ".join(errors) or None
     return merged
+
+
+def workspace_manifest(graph: Any) -> Manifest:
+    """The workspace graph with column lineage across members (``member.asset`` refs)."""
+    from orch.compiler.lineage import across_members
+
+    return across_members(graph.manifest, {m: r.manifest for m, r in graph.compiled.items()})
 
 
 def foreign_names(manifest: Manifest) -> set[str]:

@@ -94,10 +94,6 @@ def merged_manifest(workspace: Workspace, compiler: WorkspaceCompiler) -> Manife
                     "name": name,
                     "path": prefix + node.path if node.path else None,
                     "depends_on": [name_of(p) for p in node.depends_on],
-                    "column_lineage": {
-                        col: [r.model_copy(update={"asset": name_of(r.asset)}) for r in refs]
-                        for col, refs in node.column_lineage.items()
-                    },
                 }
             )
             parents[name] = [name_of(p) for p in manifest.parents.get(local, [])]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from orch.compiler import compile_or_reuse
@@ -87,8 +87,8 @@ def build_workspace_app(
 
     site = WorkspaceLiveSite(workspace, options)
 
-    def open_reader() -> Any:
-        return WorkspaceReader(site.graph)
+    def open_reader() -> StateReader:
+        return cast(StateReader, WorkspaceReader(site.graph))
 
     def open_writer() -> Any:
         raise NotImplementedError("a workspace writes each switch to its member's store")

@@ -254,11 +254,7 @@ class UiServer:
     async def version(self, request: Request) -> Response:
         """The state's version alone: what the page polls (the asset list only when it moved)."""
         await asyncio.to_thread(self.site.builder)
-        answer: dict[str, Any] = {"version": self.site.version}
-        if hasattr(self.site, "graph_version"):  # a workspace: members reload, some may fail
-            answer["graph"] = self.site.graph_version
-            answer["load_errors"] = self.site.load_errors()
-        return JSONResponse(answer)
+        return JSONResponse({"version": self.site.version, **self.site.graph_info()})
 
     @api
     async def asset(self, request: Request) -> Response:

@@ -22,23 +22,28 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
+from orch.automation.toggles import set_enabled
 from orch.automation.workspace_daemon import member_digest
 from orch.config import RunOptions
 from orch.docs import SiteBuilder
 from orch.docs.automation import automation_data
 from orch.docs.catalog import read_catalog, saved_columns
-from orch.docs.workspace import foreign_names, merge_automation, workspace_snapshot
+from orch.docs.workspace import (
+    foreign_names,
+    merge_automation,
+    workspace_manifest,
+    workspace_snapshot,
+)
+from orch.errors import LockHeldError
 from orch.load.workspace import Workspace
 from orch.manifest import Manifest
 from orch.run.workflow import open_state
 from orch.run.workspace import WorkspaceGraph, compile_workspace
 from orch.state import StateReader
-from orch.errors import LockHeldError
 from orch.state.records import LOCK_STALE_AFTER_S, RunRecord, lock_held_error, lock_is_stale
 from orch.state.snapshot import StateSnapshot
-from orch.automation.toggles import set_enabled
 from orch.ui.live import SIGNATURE_EVERY_S, LiveSite, state_signature
 from orch.ui.runs import RunManager
 from orch.ui.server import UiServer
@@ -56,11 +61,12 @@ class WorkspaceLiveSite(LiveSite):
         self._skip = {n: roots - {m.root} for n, m in workspace.members.items()}
         self.digests = self._digests()
         self.graph = compile_workspace(workspace, options, keep_going=True)
+        self._manifest = workspace_manifest(self.graph)
         self.graph_version = 1  # moves when the graph changed (a member reloaded): the page reloads
         self._files_at = time.monotonic()
         self._file_lock = threading.Lock()
         first = self.graph.compiled[next(iter(self.graph.compiled))]
-        super().__init__(first, self._not_used, self._reader)  # type: ignore[arg-type]
+        super().__init__(first, self._not_used, lambda: cast(StateReader, self._reader()))
 
     @staticmethod
     def _not_used() -> Any:
@@ -77,13 +83,17 @@ class WorkspaceLiveSite(LiveSite):
 
     @property
     def manifest(self) -> Manifest:
-        """The workspace graph."""
-        return self.graph.manifest
+        """The workspace graph (column lineage across members)."""
+        return self._manifest
 
     @property
     def target(self) -> str:
         """The first member's target (each member keeps its own; see WorkspaceReader)."""
         return self.compiled.project.target_name
+
+    def graph_info(self) -> dict[str, Any]:
+        """The graph's version (the page reloads when it moves) and the members' load errors."""
+        return {"graph": self.graph_version, "load_errors": self.load_errors()}
 
     def load_errors(self) -> list[dict[str, str]]:
         """``[{"member", "error"}]``: the members that did not load."""
@@ -97,15 +107,19 @@ class WorkspaceLiveSite(LiveSite):
     def recompile(self, *, read_catalog_now: bool = False) -> None:
         """Load the workspace again (after a run, or when a member's files changed)."""
         graph = compile_workspace(self.workspace, self.options, keep_going=True)
+        manifest = workspace_manifest(graph)
         catalog = self._catalog_of(graph, saved=not read_catalog_now)
         with self._lock:
-            changed = set(graph.manifest.nodes) != set(self.graph.manifest.nodes) or set(
-                graph.errors
-            ) != set(self.graph.errors) or any(
-                graph.manifest.parents.get(n) != self.graph.manifest.parents.get(n)
-                for n in graph.manifest.nodes
+            changed = (
+                set(graph.manifest.nodes) != set(self.graph.manifest.nodes)
+                or set(graph.errors) != set(self.graph.errors)
+                or any(
+                    graph.manifest.parents.get(n) != self.graph.manifest.parents.get(n)
+                    for n in graph.manifest.nodes
+                )
             )
             self.graph = graph
+            self._manifest = manifest
             if graph.compiled:
                 self.compiled = graph.compiled[next(iter(graph.compiled))]
             self.catalog = catalog
@@ -140,7 +154,9 @@ class WorkspaceLiveSite(LiveSite):
                 columns = saved_columns(project, manifest)
             else:
                 with open_state(project.root, readonly=True, target=project.target) as reader:
-                    built = {a for a, _ in reader.latest_materializations(target=project.target_name)}
+                    built = {
+                        a for a, _ in reader.latest_materializations(target=project.target_name)
+                    }
                 columns = read_catalog(project, manifest, built).columns
             skip = foreign_names(manifest)
             out.update({f"{member}.{a}": c for a, c in columns.items() if a not in skip})
@@ -310,7 +326,9 @@ class WorkspaceRunManager(RunManager):
     """Launches across the workspace: refused while any member's lock is held (naming it)."""
 
     def __init__(self, base_spec: dict[str, Any], site: WorkspaceLiveSite) -> None:
-        super().__init__(base_spec, site.target, lambda: WorkspaceReader(site.graph))
+        super().__init__(
+            base_spec, site.target, lambda: cast(StateReader, WorkspaceReader(site.graph))
+        )
         self.site = site
 
     def check_lock(self) -> None:
@@ -325,7 +343,10 @@ class WorkspaceRunManager(RunManager):
         with WorkspaceReader(self.site.graph) as readers:
             for member, reader, target in readers.each():
                 info = reader.lock_holder(target)
-                if info is not None and lock_is_stale(info, now=now, stale_after=LOCK_STALE_AFTER_S) is None:
+                if (
+                    info is not None
+                    and lock_is_stale(info, now=now, stale_after=LOCK_STALE_AFTER_S) is None
+                ):
                     err = lock_held_error(
                         info, how_to_clear=f"'orch unlock --project-dir {member}' releases it"
                     )

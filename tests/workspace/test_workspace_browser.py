@@ -107,7 +107,10 @@ def test_live_ui_builds_across_members_and_survives_a_broken_member(
         page.wait_for_selector("body[data-run-status=success]", timeout=90_000)
         page.goto(f"{ws_live.url}/#/asset/marketing.roi")
         page.wait_for_selector("#view-asset h1")
-        assert "Project\nmarketing" in page.locator("#view-asset dl.facts", has_text="Kind").inner_text()
+        assert (
+            "Project\nmarketing"
+            in page.locator("#view-asset dl.facts", has_text="Kind").inner_text()
+        )
         # marketing breaks: the page shows its error, finance stays on the graph
         (ws_live.project / "marketing" / "orch_project.yml").write_text(BROKEN_YML, "utf-8")
         page.goto(f"{ws_live.url}/#/")

@@ -226,6 +226,8 @@ def test_ui_launches_a_build_across_members(ws_live: LiveServer) -> None:
     status, asset, _ = ws_live.get("/api/assets/marketing.roi")
     assert asset["project"] == "marketing"
     assert asset["runs"][0]["status"] == "success"
+    doubled = next(c for c in asset["columns"] if c["name"] == "doubled")
+    assert doubled["up"] == [["finance.revenue", "amount"]]  # column lineage across members
     _, runs, _ = ws_live.get("/api/runs")
     assert {r["selection"] for r in runs["runs"]} >= {"revenue stg_payments", "roi"}
 
