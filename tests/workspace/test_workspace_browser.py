@@ -128,3 +128,22 @@ def test_live_ui_builds_across_members_and_survives_a_broken_member(
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise
+
+
+def test_example_workspace_ui_shows_the_cross_project_edge(page: Any, tmp_path: Path) -> None:
+    root = tmp_path / "example_project"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", ".orch", "*.duckdb*"))
+    server = start_workspace_server(root)
+    live = next(server)
+    try:
+        page.goto(f"{live.url}/#/asset/marketing.campaign_audience")
+        page.wait_for_selector("#view-asset h1")
+        facts = page.locator("#view-asset dl.facts", has_text="Kind").inner_text()
+        assert "Project\nmarketing" in facts
+        page.goto(f"{live.url}/#/")
+        page.wait_for_selector("body[data-ready=graph]")
+        page.click("#whole-graph")
+        edge = cross_edge(page, "jaffle_commerce.customers", "marketing.campaign_audience")
+        assert edge.count() == 1
+    finally:
+        server.close()
