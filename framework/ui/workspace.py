@@ -36,7 +36,7 @@ from orch.docs.workspace import (
     workspace_manifest,
     workspace_snapshot,
 )
-from orch.errors import LockHeldError
+from orch.errors import LockHeldError, UserError
 from orch.load.workspace import Workspace
 from orch.manifest import Manifest
 from orch.run.workflow import open_state
@@ -62,6 +62,7 @@ class WorkspaceLiveSite(LiveSite):
         self.digests = self._digests()
         self.graph = compile_workspace(workspace, options, keep_going=True)
         self._manifest = workspace_manifest(self.graph)
+        self.workspace_error: UserError | None = None  # the last reload failed as a whole
         self.graph_version = 1  # moves when the graph changed (a member reloaded): the page reloads
         self._files_at = time.monotonic()
         self._file_lock = threading.Lock()
@@ -99,9 +100,17 @@ class WorkspaceLiveSite(LiveSite):
         """``[{"member", "error"}]``: the members that did not load."""
         from orch import redaction
 
+        errors = dict(self.graph.errors)
+        if self.workspace_error is not None:
+            for member in self.workspace.members:  # shown once, under the first member it names
+                if member in self.workspace_error.format_message():
+                    errors.setdefault(member, self.workspace_error)
+                    break
+            else:
+                errors.setdefault(self.workspace.root.name, self.workspace_error)
         return [
             {"member": m, "error": redaction.scrub(err.format_message())}
-            for m, err in self.graph.errors.items()
+            for m, err in errors.items()
         ]
 
     def recompile(self, *, read_catalog_now: bool = False) -> None:
@@ -139,7 +148,13 @@ class WorkspaceLiveSite(LiveSite):
             if digests == self.digests:
                 return False
             self.digests = digests
-        self.recompile(read_catalog_now=False)
+        try:
+            self.recompile(read_catalog_now=False)
+        except UserError as err:  # every member failed, or a broken contract: keep the old graph
+            self.workspace_error = err
+            self.graph_version += 1
+        else:
+            self.workspace_error = None
         return True
 
     def _read_catalog(self, compiled: Any) -> dict[str, list[list[str]]]:

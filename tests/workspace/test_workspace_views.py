@@ -272,3 +272,27 @@ def test_ui_reloads_a_changed_member_and_shows_one_that_fails(ws_live: LiveServe
     wait_for(lambda: "marketing.cpa" in statuses(ws_live))
     _, version, _ = ws_live.get("/api/version")
     assert version["load_errors"] == []
+
+
+def test_ui_keeps_serving_when_a_reload_breaks_a_public_contract(tmp_path: Path) -> None:
+    ws = make_chain(tmp_path / "ws")
+    assert run_cli("build", "--workspace", ws).exit_code == 0  # records the shipped contract
+    server = start_workspace_server(ws)
+    live = next(server)
+    try:
+        (ws / "finance" / "models" / "schema.yml").write_text(
+            REVENUE_YML.replace("      - {name: amount, data_type: double}\n", ""), "utf-8"
+        )
+        (ws / "finance" / "models" / "revenue.sql").write_text(
+            "select id from {{ ref('stg_payments') }}", "utf-8"
+        )
+        wait_for(lambda: live.get("/api/version")[1]["load_errors"] != [])
+        [error] = live.get("/api/version")[1]["load_errors"]
+        assert error["member"] == "finance"
+        assert (
+            "public model 'finance.revenue' breaks its contract (column 'amount' removed)"
+            in (error["error"])
+        )
+        assert "marketing.roi" in statuses(live)  # the last good graph is still served
+    finally:
+        server.close()
