@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.reps):
         alone.append(
             sum(
-                run_measured(["docs", "generate", "--project-dir", str(m)]).seconds
-                for m in members
+                run_measured(["docs", "generate", "--project-dir", str(m)]).seconds for m in members
             )
         )
         together.append(run_measured(["docs", "generate", "--workspace", str(root)]).seconds)

@@ -296,3 +296,20 @@ def test_ui_keeps_serving_when_a_reload_breaks_a_public_contract(tmp_path: Path)
         assert "marketing.roi" in statuses(live)  # the last good graph is still served
     finally:
         server.close()
+
+
+def test_site_shows_a_consumer_stale_after_its_producer_member_rebuilt(tmp_path: Path) -> None:
+    ws = make_chain(tmp_path)
+    assert run_cli("build", "--workspace", ws).exit_code == 0
+    (ws / "finance" / "models" / "stg_payments.sql").write_text(
+        "select 1 as id, 11.5::double as paid", "utf-8"
+    )
+    built = run_cli(
+        "build", "--workspace", ws, "-s", "finance.stg_payments+", "--exclude", "marketing.roi"
+    )
+    assert built.exit_code == 0, built.output
+    assert run_cli("docs", "generate", "--workspace", ws).exit_code == 0
+    data = site_data(ws / "target" / "workspace-docs")
+    shown = {n: data["statuses"][s] for n, s in zip(data["nodes"]["n"], data["nodes"]["s"])}
+    assert shown["finance.revenue"] == "fresh"
+    assert shown["marketing.roi"] == "stale"  # it read finance.revenue's older data
