@@ -310,6 +310,8 @@ def test_site_shows_a_consumer_stale_after_its_producer_member_rebuilt(tmp_path:
     assert built.exit_code == 0, built.output
     assert run_cli("docs", "generate", "--workspace", ws).exit_code == 0
     data = site_data(ws / "target" / "workspace-docs")
-    shown = {n: data["statuses"][s] for n, s in zip(data["nodes"]["n"], data["nodes"]["s"], strict=True)}
+    shown = {
+        n: data["statuses"][s] for n, s in zip(data["nodes"]["n"], data["nodes"]["s"], strict=True)
+    }
     assert shown["finance.revenue"] == "fresh"
     assert shown["marketing.roi"] == "stale"  # it read finance.revenue's older data
