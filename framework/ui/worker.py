@@ -105,7 +105,9 @@ def launch_across(spec: dict[str, Any], options: RunOptions, sink: JsonLinesRepo
             hint="Open 'orch ui --project-dir MEMBER' for a backfill, a job or a re-execution",
         )
     workspace = load_workspace(Path(spec["workspace"]))
-    run = run_workspace(workspace, options, "build", sinks_for=lambda member: [sink])
+    run = run_workspace(
+        workspace, options, "build", sinks_for=lambda member: [MemberLines(member, sink)]
+    )
     for member, err in run.graph.errors.items():
         sink_line({"event": "LaunchFailed", "run_id": spec.get("run_id"),
                    "error": f"{member} did not load: {err.format_message()}"})  # fmt: skip
@@ -119,6 +121,28 @@ def launch_across(spec: dict[str, Any], options: RunOptions, sink: JsonLinesRepo
                 thread.start()
                 thread.join(timeout=CATALOG_TIMEOUT_S)
     return run.exit_code
+
+
+class MemberLines:
+    """A member's events as JSON lines under the workspace's names (``member.asset``), so the
+    run page's steps link to the workspace's asset pages."""
+
+    KEYS = ("step_id", "asset")
+
+    def __init__(self, member: str, sink: JsonLinesReporter) -> None:
+        self.member = member
+        self.sink = sink
+
+    def emit(self, event: Any) -> None:
+        """Write the event with its step and asset named ``member.x``."""
+        line = event.to_dict()
+        for key in self.KEYS:
+            value = line.get(key)
+            if isinstance(value, str) and value and not value.startswith(f"{self.member}."):
+                if "." not in value.split("[", 1)[0] or key == "step_id":
+                    line[key] = f"{self.member}.{value}"
+        line["member"] = self.member
+        sink_line(line)
 
 
 def sink_line(line: dict[str, Any]) -> None:

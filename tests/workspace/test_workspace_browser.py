@@ -105,6 +105,9 @@ def test_live_ui_builds_across_members_and_survives_a_broken_member(
         page.click("#launch-upstream")
         page.wait_for_function("location.hash.indexOf('#/run/') === 0")
         page.wait_for_selector("body[data-run-status=success]", timeout=90_000)
+        # the steps of both members, under the workspace's names
+        page.wait_for_selector('#run-steps tr[data-step="finance.revenue"][data-status="success"]')
+        page.wait_for_selector('#run-steps tr[data-step="marketing.roi"][data-status="success"]')
         page.goto(f"{ws_live.url}/#/asset/marketing.roi")
         page.wait_for_selector("#view-asset h1")
         assert (
