@@ -12,6 +12,7 @@ from orch.cli.base import (
     load_manifest,
     make_options,
     project_options,
+    takes_workspace,
 )
 
 # --------------------------------------------------------------------------- docs
@@ -30,8 +31,10 @@ def docs_group() -> None:
     "output",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Folder to write the site to (default: <project>/target/docs).",
+    help="Folder to write the site to (default: <project>/target/docs; for a workspace: "
+    "target/workspace-docs beside orch_workspace.yml).",
 )
+@takes_workspace
 def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     """Write the lineage site (HTML, CSS, JS and data; opens from file://, no network).
 
@@ -43,7 +46,12 @@ def docs_generate_command(output: Path | None, **kwargs: Any) -> None:
     Examples:
       orch docs generate
       orch docs generate -o /tmp/site && open /tmp/site/index.html
+      orch docs generate --workspace .   (one site for every member)
     """
+    if kwargs.get("workspace") is not None:
+        from orch.cli.workspace_views import docs_across
+
+        return docs_across(kwargs["workspace"], make_options(kwargs), output)
     from orch.docs import generate_site
     from orch.docs.automation import automation_data
     from orch.docs.catalog import read_catalog

@@ -250,6 +250,7 @@ def resources_ls_command(output: str, **kwargs: Any) -> None:
     "--downstream", "-d", is_flag=True, help="Also show what reads it (loads the whole project)."
 )
 @click.option("--depth", type=int, default=None, help="Levels to show (default: all).")
+@takes_workspace
 def lineage_command(target_spec: str, downstream: bool, depth: int | None, **kwargs: Any) -> None:
     """Show where an asset or a column comes from (and, with -d, where it goes).
 
@@ -260,9 +261,15 @@ def lineage_command(target_spec: str, downstream: bool, depth: int | None, **kwa
       orch lineage customers
       orch lineage customers.lifetime_value
       orch lineage stg_orders -d
+      orch lineage --workspace . marketing.roi.doubled   (across projects: member.model.column)
     """
     from orch.cli.lineage_view import asset_tree, column_tree, split_target
 
+    if kwargs.get("workspace") is not None:  # the workspace graph: names are member.asset
+        from orch.cli.workspace_views import lineage_across
+
+        options = make_options(kwargs)
+        return lineage_across(kwargs["workspace"], options, target_spec, downstream, depth)
     options = make_options(kwargs)
     asset, column = split_target(target_spec)
     scoped = not downstream

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from orch.cli.base import cli, load_manifest, make_options, project_options
+from orch.cli.base import cli, load_manifest, make_options, project_options, takes_workspace
 
 
 @cli.command("ui")
@@ -29,6 +29,7 @@ from orch.cli.base import cli, load_manifest, make_options, project_options
     envvar="ORCH_UI_TOKEN",
     help="The server's token (default: a new random one). [env: ORCH_UI_TOKEN]",
 )
+@takes_workspace
 def ui_command(port: int, host: str, token: str | None, **kwargs: Any) -> None:  # fmt: skip
     """Serve the live UI: the asset graph and catalog with live state; launch, watch, cancel
     and re-execute runs; switch schedules and sensors on and off (Ctrl-C stops it).
@@ -40,24 +41,42 @@ def ui_command(port: int, host: str, token: str | None, **kwargs: Any) -> None: 
     Examples:
       orch ui
       orch ui --port 8000
+      orch ui --workspace .     (every member; a changed member is reloaded)
     """
-    from orch.ui import build_app, is_loopback, serve
+    from orch.ui import build_app, build_workspace_app, is_loopback, serve
 
     options = make_options(kwargs)
-    compiled = load_manifest(options, scoped=False)
     loopback = is_loopback(host)
+    if kwargs.get("workspace") is not None:
+        from orch.load.workspace import load_workspace
+
+        workspace = load_workspace(kwargs["workspace"])
+        _warn_host(host, loopback)
+        ui = build_workspace_app(workspace, options, token=token, loopback=loopback)
+        errors = ui.server.site.load_errors()  # type: ignore[attr-defined]
+        for item in errors:
+            click.echo(f"Error: {item['member']} did not load: {item['error']}", err=True)
+        name = f"workspace {workspace.root.name} ({len(workspace.members)} members)"
+        serve(ui, host=host, port=port, on_ready=lambda url: _ready(url, name, loopback, ui.token))
+        return
+    compiled = load_manifest(options, scoped=False)
+    _warn_host(host, loopback)
+    ui = build_app(options, token=token, loopback=loopback, compiled=compiled)
+    name = compiled.project.name
+    serve(ui, host=host, port=port, on_ready=lambda url: _ready(url, name, loopback, ui.token))
+
+
+def _warn_host(host: str, loopback: bool) -> None:
     if not loopback:
         click.echo(
             f"Warning: --host {host} is reachable from other machines. Anyone who can reach it "
             "and has the token can launch runs; every request needs the token.",
             err=True,
         )
-    ui = build_app(options, token=token, loopback=loopback, compiled=compiled)
 
-    def ready(url: str) -> None:
-        if loopback:
-            click.echo(f"orch ui for {compiled.project.name} on {url} (Ctrl-C to stop)")
-        else:
-            click.echo(f"orch ui for {compiled.project.name}: open {url}?token={ui.token}")
 
-    serve(ui, host=host, port=port, on_ready=ready)
+def _ready(url: str, name: str, loopback: bool, token: str) -> None:
+    if loopback:
+        click.echo(f"orch ui for {name} on {url} (Ctrl-C to stop)")
+    else:
+        click.echo(f"orch ui for {name}: open {url}?token={token}")

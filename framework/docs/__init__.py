@@ -137,6 +137,7 @@ class SiteBuilder:
         self.m = manifest
         self.snap = snap
         self.source_results: dict[str, SourceFreshnessResult] = {}  # orch source freshness
+        self.members: frozenset[str] = frozenset()  # a workspace's: each asset shows its member
         self._newest: dict[str, MaterializationRecord] | None = None  # for "built by"
         self.layout = (
             layout  # computed by build_index unless given (orch ui keeps one per manifest)
@@ -398,7 +399,7 @@ class SiteBuilder:
         ]
         description = markdown_tree(node.description)
         stored = self._stored(name)
-        return {
+        detail: dict[str, Any] = {
             "name": name,
             "kind": kind_of(node),
             "resource_type": node.resource_type,
@@ -436,6 +437,9 @@ class SiteBuilder:
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
         }
+        if self.members:  # a workspace: the member the asset belongs to
+            detail["project"] = name.split(".", 1)[0]
+        return detail
 
     def _source_freshness(self, node: Node) -> str | None:
         """A source table's rule and its last ``orch source freshness`` result, as one line."""
@@ -556,6 +560,9 @@ def generate_site(
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     catalog: Mapping[str, list[list[str]]] | None = None,
+    snapshot: StateSnapshot | None = None,
+    members: frozenset[str] = frozenset(),
+    load_errors: list[dict[str, str]] | None = None,
 ) -> SiteStats:
     """Write the static site for ``manifest`` (and what ``state_reader`` knows) to ``out_dir``.
 
@@ -568,6 +575,11 @@ def generate_site(
         now: the moment that decides the last complete partition (default: now).
         catalog: asset -> ``[[column, type], ...]`` from the warehouse
             (:func:`orch.docs.catalog.read_catalog`; None: only declared types).
+        snapshot: the state, read already (a workspace's: :mod:`orch.docs.workspace`); then
+            ``state_reader`` is not read.
+        members: a workspace's members (asset names are ``member.asset``): each asset's page
+            names its member.
+        load_errors: ``[{"member", "error"}]``: members that did not load, shown on every view.
 
     Returns:
         :class:`SiteStats` with counts, bytes written and the time it took.
@@ -575,7 +587,10 @@ def generate_site(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived lists: full collections would make this quadratic
     try:
-        return _generate(manifest, state_reader, Path(out_dir), automation, now, catalog)
+        return _generate(
+            manifest, state_reader, Path(out_dir), automation, now, catalog, snapshot, members,
+            load_errors,
+        )  # fmt: skip
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -588,14 +603,26 @@ def _generate(
     automation: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     catalog: Mapping[str, list[list[str]]] | None = None,
+    snapshot: StateSnapshot | None = None,
+    members: frozenset[str] = frozenset(),
+    load_errors: list[dict[str, str]] | None = None,
 ) -> SiteStats:
     started = time.perf_counter()
-    snap = StateSnapshot.read(
-        state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
+    snap = (
+        snapshot
+        if snapshot is not None
+        else StateSnapshot.read(
+            state_reader, manifest.project.target_name, detail=True, known=set(manifest.nodes)
+        )
     )
     builder = SiteBuilder(manifest, snap, now=now, catalog=catalog)
     builder.source_results = latest_results(state_reader, manifest.project.target_name)
+    builder.members = members
     index = builder.build_index()
+    if members:
+        index["members"] = sorted(members)
+    if load_errors:
+        index["load_errors"] = load_errors
     index["automation"] = dict(automation) if automation is not None else None
 
     templates = _templates_dir()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from orch.compiler import compile_or_reuse
@@ -23,7 +23,7 @@ from orch.ui.live import LiveSite
 from orch.ui.runs import RunManager
 from orch.ui.server import UiServer, create_app, is_loopback
 
-__all__ = ["UiApp", "build_app", "is_loopback", "new_token", "serve"]
+__all__ = ["UiApp", "build_app", "build_workspace_app", "is_loopback", "new_token", "serve"]
 
 
 def new_token() -> str:
@@ -70,6 +70,32 @@ def build_app(
     runs = RunManager(base_spec, project.target_name, open_reader)
     token = token or new_token()
     server = UiServer(site, runs, open_reader, open_writer, token)
+    return UiApp(create_app(server, loopback=loopback), server, token)
+
+
+def build_workspace_app(
+    workspace: Any, options: RunOptions, *, token: str | None = None, loopback: bool = True
+) -> UiApp:
+    """The ``orch ui --workspace`` application: every member's assets in one graph."""
+    from orch.ui.workspace import (
+        WorkspaceLiveSite,
+        WorkspaceReader,
+        WorkspaceRunManager,
+        WorkspaceUiServer,
+        workspace_spec,
+    )
+
+    site = WorkspaceLiveSite(workspace, options)
+
+    def open_reader() -> StateReader:
+        return cast(StateReader, WorkspaceReader(site.graph))
+
+    def open_writer() -> Any:
+        raise NotImplementedError("a workspace writes each switch to its member's store")
+
+    runs = WorkspaceRunManager(workspace_spec(workspace, options), site)
+    token = token or new_token()
+    server = WorkspaceUiServer(site, runs, open_reader, open_writer, token)
     return UiApp(create_app(server, loopback=loopback), server, token)
 
 

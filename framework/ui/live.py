@@ -65,6 +65,10 @@ class LiveSite:
         """The target's name."""
         return self.compiled.project.target_name
 
+    def graph_info(self) -> dict[str, Any]:
+        """What ``/api/version`` adds to the version (a workspace: its graph and load errors)."""
+        return {}
+
     def recompile(self) -> None:
         """Compile the project again (after a run: files may have changed) and drop caches."""
         compiled = self.compile_project()

@@ -217,6 +217,11 @@ class UiServer:
         self.site.recompile()
         self._catalog_schemas()
 
+    def write_switch(self, name: str, enabled: bool) -> None:
+        """Store a schedule's or sensor's On/Off switch."""
+        with self.open_writer() as store:
+            set_enabled(store, name, enabled)
+
     # ----------------------------------------------------------------- pages
 
     async def index(self, request: Request) -> Response:
@@ -249,7 +254,7 @@ class UiServer:
     async def version(self, request: Request) -> Response:
         """The state's version alone: what the page polls (the asset list only when it moved)."""
         await asyncio.to_thread(self.site.builder)
-        return JSONResponse({"version": self.site.version})
+        return JSONResponse({"version": self.site.version, **self.site.graph_info()})
 
     @api
     async def asset(self, request: Request) -> Response:
@@ -391,11 +396,7 @@ class UiServer:
         if name not in known:
             raise ApiError(404, f"unknown schedule or sensor '{name}'")
 
-        def write() -> None:
-            with self.open_writer() as store:
-                set_enabled(store, name, enabled)
-
-        await asyncio.to_thread(write)
+        await asyncio.to_thread(self.write_switch, name, enabled)
         return JSONResponse({"name": name, "enabled": enabled})
 
     async def not_found(self, request: Request) -> Response:

@@ -55,6 +55,8 @@ def launch(spec: dict[str, Any]) -> int:
     options = options_from(spec)
     run_id = spec["run_id"]
     kind = spec["kind"]
+    if spec.get("workspace"):
+        return launch_across(spec, options, sink)
     if kind == "build":
         return run_command(options, "build", sinks=[sink], run_id=run_id).exit_code
     if kind == "backfill":  # the same plan (resume point, confirm limit) as `orch backfill`
@@ -88,6 +90,65 @@ def launch(spec: dict[str, Any]) -> int:
         retried = run_retry(retry, sinks=[sink], run_id=run_id)
         return 0 if retried is None else retried.exit_code
     raise SelectionError(f"unknown launch kind '{kind}'")
+
+
+def launch_across(spec: dict[str, Any], options: RunOptions, sink: JsonLinesReporter) -> int:
+    """A build launched from ``orch ui --workspace``: ``orch build --workspace``'s workflow
+    (every member's lock, in member-name order), then each member's column types saved."""
+    from orch.docs.catalog import catalog_schemas
+    from orch.load.workspace import load_workspace
+    from orch.run.workspace import run_workspace
+
+    if spec["kind"] != "build":
+        raise SelectionError(
+            f"'{spec['kind']}' is not launched across a workspace yet",
+            hint="Open 'orch ui --project-dir MEMBER' for a backfill, a job or a re-execution",
+        )
+    workspace = load_workspace(Path(spec["workspace"]))
+    run = run_workspace(
+        workspace, options, "build", sinks_for=lambda member: [MemberLines(member, sink)]
+    )
+    for member, err in run.graph.errors.items():
+        sink_line({"event": "LaunchFailed", "run_id": spec.get("run_id"),
+                   "error": f"{member} did not load: {err.format_message()}"})  # fmt: skip
+    if run.exit_code in (0, 1):
+        for member, result in run.graph.compiled.items():
+            schemas = catalog_schemas(result.manifest)
+            if schemas and any(m == member for m, _ in run.results):
+                thread = threading.Thread(
+                    target=refresh, args=(result.project, schemas), daemon=True
+                )
+                thread.start()
+                thread.join(timeout=CATALOG_TIMEOUT_S)
+    return run.exit_code
+
+
+class MemberLines:
+    """A member's events as JSON lines under the workspace's names (``member.asset``), so the
+    run page's steps link to the workspace's asset pages."""
+
+    KEYS = ("step_id", "asset")
+
+    def __init__(self, member: str, sink: JsonLinesReporter) -> None:
+        self.member = member
+        self.sink = sink
+
+    def emit(self, event: Any) -> None:
+        """Write the event with its step and asset named ``member.x``."""
+        line = event.to_dict()
+        for key in self.KEYS:
+            value = line.get(key)
+            if isinstance(value, str) and value and not value.startswith(f"{self.member}."):
+                if "." not in value.split("[", 1)[0] or key == "step_id":
+                    line[key] = f"{self.member}.{value}"
+        line["member"] = self.member
+        sink_line(line)
+
+
+def sink_line(line: dict[str, Any]) -> None:
+    """One JSON line on stdout (scrubbed of secrets)."""
+    sys.stdout.write(redaction.scrub(json.dumps(line)) + "\n")
+    sys.stdout.flush()
 
 
 CATALOG_TIMEOUT_S = 15.0

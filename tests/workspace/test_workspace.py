@@ -239,7 +239,7 @@ def test_status_spans_members_and_other_commands_refuse_a_workspace(tmp_path: Pa
     assert built["marketing.roi"] is None
     assert built["finance.revenue"]["code_kind"] == "sql"
     assert built["finance.revenue"]["code_changed"] is False
-    refused = run_cli("lineage", "--workspace", ws, "marketing.roi")
+    refused = run_cli("compile", "--workspace", ws)
     assert refused.exit_code == 2
     assert "this command does not work across a workspace: run it for one member with " in (
         refused.stderr

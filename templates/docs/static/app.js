@@ -704,6 +704,7 @@
     left.appendChild(a.description.length ? richText(a.description) : el("p", { cls: "muted", text: "No description." }));
     var facts = el("dl", { cls: "facts" });
     function fact(label, value) { if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return; facts.appendChild(el("dt", { text: label })); facts.appendChild(el("dd", null, value)); }
+    fact("Project", a.project);
     fact("Kind", kindLabel(a.kind) + (a.language ? " (" + a.language + ")" : ""));
     fact("Materialized", a.materialized);
     var fr = a.freshness;
@@ -1094,7 +1095,25 @@
   var firstGraphMarked = false;
   window.addEventListener("hashchange", route);
   // what live.js (orch ui) builds on: the helpers, the data, and a way to refresh statuses
+  // a workspace's members that did not load: each with its error (file:line), above every view
+  function memberErrors(list) {
+    var box = document.getElementById("member-errors");
+    if (!box) {
+      box = el("div", { id: "member-errors", cls: "member-errors", role: "alert" });
+      var main = document.getElementById("app");
+      main.parentNode.insertBefore(box, main);
+    }
+    clear(box);
+    (list || []).forEach(function (m) {
+      box.appendChild(el("div", { cls: "member-error", "data-member": m.member },
+        el("strong", { text: m.member + " did not load: " }), el("code", { text: m.error })));
+    });
+    box.hidden = !(list && list.length);
+  }
+  memberErrors(D.load_errors);
+
   window.orchDocs = {
+    memberErrors: memberErrors,
     el: el, svg: svg, clear: clear, link: link, badge: badge, statusBadge: statusBadge, checkBadge: checkBadge,
     table: table, codeBlock: codeBlock, fmtTime: fmtTime, fmtDuration: fmtDuration, fmtNum: fmtNum,
     plainValue: plainValue, assetHref: assetHref, assetLink: assetLink, loadAsset: loadAsset, hooks: hooks,

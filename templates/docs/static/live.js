@@ -57,6 +57,11 @@
   function pollVersion() {
     if (document.hidden) return;
     api("GET", "/api/version").then(function (res) {
+      if (res.load_errors) O.memberErrors(res.load_errors);  // a workspace: members that failed
+      if (res.graph !== undefined && D.graph_version !== undefined && res.graph !== D.graph_version && currentView() !== "run") {
+        location.reload();  // a member reloaded with other assets or edges: draw the new graph
+        return;
+      }
       version = res.version;
       if (version === seen || currentView() === "run") return;
       return api("GET", "/api/assets").then(function (res) {
