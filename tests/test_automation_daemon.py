@@ -375,3 +375,47 @@ def test_on_missing_waits_for_the_upstream_partitions(make_project, tmp_path, or
     assert "✗ on_missing: 2 missing partitions: " in out.stdout
     assert "; waiting for their upstream partitions" in out.stdout
     assert "0 run(s) would be launched" in out.stdout
+
+
+def test_on_missing_requests_only_the_ready_partitions(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    """Of the missing partitions, the run builds only those whose upstream partitions exist."""
+    from orch.automation.daemon import LaunchRequest, SubprocessLauncher
+
+    start = (_now() - timedelta(days=3)).date()
+    part = f"{{'grain': 'daily', 'start': '{start.isoformat()}', 'column': 'day'}}"
+    root = make_project(
+        tmp_path,
+        {
+            "models/up.sql": f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
+            "\nselect cast({{ partition.start }} as date) as day, 1 as n\n",
+            "models/down.sql": f"{{{{ config(materialized='incremental', automation='on_missing',"
+            f" partitioned_by={part}) }}}}\nselect day, n from up\n"
+            "where day >= {{ partition.start }} and day < {{ partition.end }}\n",
+        },  # fmt: skip
+        project_yml=PROJECT_YML,
+    )
+    first, second = start.isoformat(), (start + timedelta(days=1)).isoformat()
+    for key in (first, second):
+        run = orch("build", "-s", "up", "--partition", key, "--project-dir", root)
+        assert run.exit_code == 0, run.output
+    out = orch("automation", "tick", "--dry-run", "--project-dir", root)
+    assert f"down: only partitions {first}, {second}" in out.stdout
+    assert _tick(root) == 0
+    with _state(root) as s:
+        assert sorted(s.partitions_of("down")) == [first, second]  # the third waits for up
+        assert sorted(s.partitions_of("up")) == [first, second]  # not built by the daemon
+    (run,) = _automation_runs(root)
+    assert run.status == "success"
+    # the subprocess launcher passes the same limit to `orch automation run`
+    launcher = SubprocessLauncher(RunOptions(project_dir=root), tmp_path / "logs")
+    cmd = launcher.command(LaunchRequest("automation", _now(), "k", "r", "", select=("down",),
+                                         partitions={"down": (first,)}))  # fmt: skip
+    assert cmd[cmd.index("--partitions") + 1] == json.dumps({"down": [first]})
+    third = (start + timedelta(days=2)).isoformat()
+    run = orch("build", "-s", "up", "--partition", third, "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    child = orch("automation", "run", "-s", "down", "--run-id", "c1", "--partitions",
+                 json.dumps({"down": [third]}), "--project-dir", root)  # fmt: skip
+    assert child.exit_code == 0, child.output
+    with _state(root) as s:
+        assert sorted(s.partitions_of("down")) == [first, second, third]

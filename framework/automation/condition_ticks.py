@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -32,7 +33,8 @@ from orch.config import RunOptions
 from orch.errors import OrchError
 from orch.load.project import Project
 from orch.manifest import Manifest
-from orch.run.workflow import compile_for
+from orch.run.partition_plan import PartitionExpander, PartitionRequest
+from orch.run.workflow import RunResult, compile_for, run_command
 from orch.state import StateStore, pid_alive
 from orch.state.snapshot import StateSnapshot
 
@@ -46,6 +48,7 @@ class ConditionLaunch:
     run_key: str
     run_id: str
     assets: tuple[str, ...]
+    partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # on_missing's keys
 
 
 @dataclass
@@ -57,6 +60,26 @@ class Outcome:
     status: Literal["launch", "wait", "recorded", "none"] = "none"
     evaluation: TickEvaluation | None = None
     error: str | None = None
+
+
+def build_requested(
+    options: RunOptions,
+    select: tuple[str, ...],
+    partitions: Mapping[str, tuple[str, ...]],
+    *,
+    run_id: str,
+    at: str,
+) -> RunResult:
+    """The run of one evaluation: a build of ``select``, the assets in ``partitions`` limited
+    to those keys (on_missing requests only the missing partitions whose upstreams are ready)."""
+    options = replace(options, select=select)
+    compiled = compile_for(options)
+    request = PartitionRequest.from_options(options, only=dict(partitions))
+    expander = PartitionExpander(compiled.manifest, compiled.project.target_name, request)
+    return run_command(
+        options, "build", compiled=compiled, partitions=expander, run_id=run_id,
+        run_args={"automation": at},
+    )  # fmt: skip
 
 
 def manifest_for(options: RunOptions) -> Manifest:
@@ -116,13 +139,18 @@ class ConditionTicker:
             run_id = uuid.uuid4().hex
             if not self.state.record_run_key(ORIGIN, run.run_key, run_id):
                 continue  # an evaluation at this very instant claimed it already
-            launches.append(ConditionLaunch(run.run_key, run_id, run.assets))
+            launches.append(ConditionLaunch(run.run_key, run_id, run.assets, run.partitions))
         for asset in evaluation.requested:
             cursor.requested[asset] = now
         cursor.tick = now
         cursor.last = dict(evaluation.assets)
         cursor.open_runs = [
-            {"key": launch.run_key, "run_id": launch.run_id, "assets": list(launch.assets)}
+            {
+                "key": launch.run_key,
+                "run_id": launch.run_id,
+                "assets": list(launch.assets),
+                "partitions": {a: list(k) for a, k in launch.partitions.items()},
+            }
             for launch in launches
         ]
         self.state.set_cursor(AutomationCursor.NAME, cursor.to_text())
@@ -145,7 +173,10 @@ class ConditionTicker:
             run_id = str(item["run_id"])
             run = self.state.get_run(run_id)
             if run is None:
-                relaunch.append(ConditionLaunch(str(item["key"]), run_id, tuple(item["assets"])))
+                keys = {str(a): tuple(k) for a, k in (item.get("partitions") or {}).items()}
+                relaunch.append(
+                    ConditionLaunch(str(item["key"]), run_id, tuple(item["assets"]), keys)
+                )
                 continue
             if run.status == "running" and run.pid and pid_alive(run.pid):
                 return Outcome(tick, status="wait")
@@ -168,4 +199,4 @@ class ConditionTicker:
         self.state.set_cursor(AutomationCursor.NAME, cursor.to_text())
 
 
-__all__ = ["ConditionLaunch", "ConditionTicker", "Outcome", "manifest_for"]
+__all__ = ["ConditionLaunch", "ConditionTicker", "Outcome", "build_requested", "manifest_for"]

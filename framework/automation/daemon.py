@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orch.automation.condition_ticks import ORIGIN as CONDITIONS
-from orch.automation.condition_ticks import ConditionTicker
+from orch.automation.condition_ticks import ConditionTicker, build_requested
 from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
@@ -103,6 +103,7 @@ class LaunchRequest:
     partition: str | None = None
     partition_mode: str | None = None  # None: the job's own ``partitions``
     select: tuple[str, ...] = ()  # automation conditions: a build of these assets (no job)
+    partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # ...limited so
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ class SubprocessLauncher(Launcher):
                "--at", request.tick_time.isoformat()]  # fmt: skip
         if request.select:  # automation conditions: `orch automation run` builds the assets
             cmd[3:6] = ["automation", "run", *(a for s in request.select for a in ("-s", s))]
+            if request.partitions:
+                cmd += ["--partitions", json.dumps({a: list(k) for a, k in request.partitions.items()})]
         if o.profiles_dir:
             cmd += ["--profiles-dir", str(o.profiles_dir)]
         if o.target:
@@ -254,9 +257,9 @@ def make_run_function(options: RunOptions, automation: Automation) -> RunFunctio
     def run(request: LaunchRequest) -> LaunchResult:
         try:
             if request.select:
-                result = run_command(
-                    replace(options, select=request.select), "build", run_id=request.run_id,
-                    run_args={"automation": iso(request.tick_time)},
+                result = build_requested(
+                    options, request.select, request.partitions, run_id=request.run_id,
+                    at=iso(request.tick_time),
                 )  # fmt: skip
             elif request.job in automation.op_jobs:
                 return run_ops(request)
@@ -685,6 +688,7 @@ class Daemon:
                     run_id=launch.run_id,
                     job="",
                     select=launch.assets,
+                    partitions=launch.partitions,
                 )  # fmt: skip
             )
         self.report(f"{iso(outcome.tick)} automation: {len(ids)} run(s) requested for "
