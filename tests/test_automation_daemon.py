@@ -419,3 +419,66 @@ def test_on_missing_requests_only_the_ready_partitions(make_project, tmp_path, o
     assert child.exit_code == 0, child.output
     with _state(root) as s:
         assert sorted(s.partitions_of("down")) == [first, second, third]
+
+
+def _source_chain(make_project, tmp_path, observe: str = "") -> Path:  # type: ignore[no-untyped-def]
+    root = make_project(
+        tmp_path,
+        {
+            "models/sources.yml": "version: 2\nsources:\n  - name: shop\n    schema: main\n"
+            "    tables:\n      - name: orders\n        loaded_at_field: loaded_at\n"
+            f"{observe}",
+            "models/stg.sql": "{{ config(materialized='table', automation='eager') }}\n"
+            "select id from {{ source('shop', 'orders') }}\n",
+            "models/mart.sql": "{{ config(materialized='table', automation='eager') }}\n"
+            "select count(*) as n from {{ ref('stg') }}\n",
+        },  # fmt: skip
+        project_yml=PROJECT_YML,
+    )
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        con.execute("create table main.orders as select 1 as id, now() as loaded_at")
+    return root
+
+
+def _daemon(root: Path, lines: list[str], every: float | None) -> Daemon:
+    return Daemon(RunOptions(project_dir=root), launcher="inline", report=lines.append,
+                  observe_every=every)  # fmt: skip
+
+
+def test_the_daemon_observes_sources_on_a_schedule(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    """Late-arriving source rows: the daemon's observation notices them, eager readers rebuild."""
+    root = _source_chain(make_project, tmp_path)
+    _build(orch, root, "stg", "mart")
+    lines: list[str] = []
+    daemon = _daemon(root, lines, every=600)
+    try:
+        t0 = _now()
+        assert daemon.tick_once(t0) == 0  # the first evaluation observes: nothing changed
+        assert _automation_runs(root) == []
+        with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+            con.execute("insert into main.orders values (2, now())")
+        assert daemon.tick_once(t0 + timedelta(seconds=60)) == 0  # within the interval
+        assert _automation_runs(root) == []
+        assert daemon.tick_once(t0 + timedelta(seconds=601)) == 0  # observed again: changed
+    finally:
+        daemon.close()
+    assert any("source(s) changed: shop.orders" in line for line in lines), lines
+    (run,) = _automation_runs(root)
+    assert run.status == "success"
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select n from analytics.mart").fetchone() == (2,)
+    explain = orch("automation", "explain", "stg", "--project-dir", root)
+    assert "✓ eager: source shop.orders changed" in explain.stdout
+
+
+def test_a_failing_observation_in_the_daemon_names_the_source(make_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    observe = "        observe: select max(nope) from main.orders\n"
+    root = _source_chain(make_project, tmp_path, observe)
+    lines: list[str] = []
+    daemon = _daemon(root, lines, every=600)
+    try:
+        daemon.tick_once(_now())  # reported, not fatal: the conditions are still evaluated
+    finally:
+        daemon.close()
+    assert any("observing source 'shop.orders' failed" in line for line in lines), lines
+    assert any("automation:" in line and "run(s) requested" in line for line in lines), lines

@@ -11,6 +11,11 @@ The protocol (the same as schedules', :mod:`orch.automation.daemon`), per evalua
    times, the open runs and every asset's reasons — only then launch.
 3. When the tick's runs have ended, record the tick (``orch automation ls``) and clear the open
    runs.
+
+Before an evaluation, at most every ``observe_every`` seconds, the declared sources the
+automated assets read are observed (:func:`orch.run.observe.observe_sources`, under the
+target's run lock; skipped while a run holds it): a changed observation makes the readers
+stale, and ``eager`` readers are requested in the same evaluation.
 """
 
 from __future__ import annotations
@@ -26,19 +31,23 @@ from orch.automation.evaluate import (
     AutomationCursor,
     Evaluator,
     TickEvaluation,
+    conditions_of,
     declares_automation,
     iso,
 )
 from orch.config import RunOptions
-from orch.errors import OrchError
+from orch.adapters import get_adapter
+from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project
 from orch.manifest import Manifest
+from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.workflow import RunResult, compile_for, run_command
-from orch.state import StateStore, pid_alive
+from orch.state import LockOwner, StateStore, pid_alive
 from orch.state.snapshot import StateSnapshot
 
 ORIGIN = "automation"
+OBSERVE_EVERY_S = 300.0  # `orch daemon --observe-every`
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,11 @@ class ConditionTicker:
         max_assets: int,
         report: Callable[[str], None],
         manifest: Callable[[RunOptions], Manifest] = manifest_for,
+        observe_every: float | None = OBSERVE_EVERY_S,
     ) -> None:
         self.options = options
+        self.observe_every = observe_every  # seconds between source observations; None: never
+        self.observed_at: datetime | None = None
         self.project = project
         self.state = state
         self.max_assets = max_assets
@@ -123,6 +135,8 @@ class ConditionTicker:
             if not dry_run:
                 self.state.record_tick(ORIGIN, now, "failed", (), None, err.format_message())
             return Outcome(now, status="recorded", error=err.format_message())
+        if not dry_run:
+            self._observe(manifest, now)
         snapshot = StateSnapshot.read(self.state, self.project.target_name)
         evaluation = Evaluator(
             manifest, snapshot, cursor.requested, now, max_assets=self.max_assets
@@ -162,6 +176,44 @@ class ConditionTicker:
             self.state.record_tick(ORIGIN, now, "skipped", (), note, None)
             return Outcome(now, status="recorded", evaluation=evaluation)
         return Outcome(now, launches, "launch", evaluation)
+
+    def _observe(self, manifest: Manifest, now: datetime) -> None:
+        """Observe the sources the automated assets read, when ``observe_every`` has passed.
+
+        A failing observation is reported (naming the source) and retried at the next
+        interval; a run holding the target's lock postpones it to the next evaluation.
+        """
+        every = self.observe_every
+        if every is None or (
+            self.observed_at is not None and (now - self.observed_at).total_seconds() < every
+        ):
+            return
+        sources = sources_upstream(manifest, conditions_of(manifest))
+        if not sources:
+            self.observed_at = now
+            return
+        target = self.project.target_name
+        try:
+            lock = self.state.acquire_lock(target, LockOwner("observe", uuid.uuid4().hex))
+        except LockHeldError:
+            return  # a run is writing: observe at the next evaluation
+        with lock:
+            self.observed_at = now
+            try:
+                adapter = get_adapter(self.project.target, self.project.root)
+                adapter.open()
+                try:
+                    seen = observe_sources(
+                        manifest, adapter, self.state, target=target, sources=sources
+                    )
+                finally:
+                    adapter.close()
+            except OrchError as err:
+                self.report(f"{iso(now)} automation: {err.message}")
+                return
+        changed = [o.record.source for o in seen if o.changed]
+        if changed:
+            self.report(f"{iso(now)} automation: source(s) changed: {', '.join(changed)}")
 
     def _settle(self, cursor: AutomationCursor) -> Outcome:
         """The open runs of an earlier evaluation: relaunch the unstarted, record the ended."""

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orch.automation.condition_ticks import ORIGIN as CONDITIONS
-from orch.automation.condition_ticks import ConditionTicker, build_requested
+from orch.automation.condition_ticks import OBSERVE_EVERY_S, ConditionTicker, build_requested
 from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
@@ -330,6 +330,8 @@ class Daemon:
         max_assets_per_run: the most assets one run of automation conditions builds.
         conditions_only: evaluate the assets' automation conditions, not schedules or sensors
             (``orch automation tick``).
+        observe_every: seconds between two observations of the sources automated assets read
+            (None: never; the first evaluation observes).
     """
 
     def __init__(
@@ -345,6 +347,7 @@ class Daemon:
         project: Project | None = None,
         max_assets_per_run: int = MAX_ASSETS_PER_RUN,
         conditions_only: bool = False,
+        observe_every: float | None = OBSERVE_EVERY_S,
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
@@ -375,8 +378,9 @@ class Daemon:
         self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
         self.conditions_only = conditions_only
         self.conditions = ConditionTicker(
-            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report
-        )
+            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report,
+            observe_every=observe_every,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -7,10 +7,12 @@ kinds mean:
 
 - ``eager``: its own change is pending (never built, code changed) or a *direct* upstream was
   materialized after it — and no upstream is missing or failing, unless that upstream is
-  requested in the same tick (then both go in one run, upstream first).
+  requested in the same tick (then both go in one run, upstream first); or a declared source
+  it reads was observed changed since it read it (the daemon observes sources on a schedule).
 - ``on_cron(c)``: the newest tick ``T`` of ``c`` (UTC) came after its last request, and every
   upstream was materialized at or after ``T`` (or is requested in this tick).
-- ``on_missing``: never built, or missing partitions, and every upstream has data.
+- ``on_missing``: never built, or missing partitions, and every upstream has data; a run
+  builds only the missing partitions whose upstream partitions (as mapped) all have data.
 - ``max_lag(d)``: its *data time* — the oldest upstream data it was built from
   (``min(own build start, data time of each upstream)``) — is older than ``d`` minus its last
   build's duration. Upstream assets whose own data time is too old are requested with it:
@@ -363,6 +365,8 @@ class Evaluator:
             return blocked
         if mine.stale and not mine.causes:  # its own change: never built, code changed...
             return self._mark("eager", True, mine.reason)
+        if mine.stale and self._source_changed(mine):  # a source observation moved
+            return self._mark("eager", True, mine.reason)
         built = self.finished.get(name)
         for parent in self.fresh.parents(name):
             if parent in self.chosen:
@@ -373,6 +377,11 @@ class Evaluator:
         if mine.stale:
             return self._mark("eager", False, f"{mine.reason}: waiting for it to be rebuilt")
         return self._mark("eager", False, "no upstream updated since its last build")
+
+    def _source_changed(self, mine: Freshness) -> bool:
+        """Whether the asset is stale because a declared source it reads was observed changed."""
+        source = self.manifest.nodes.get(mine.causes[0]) if mine.causes else None
+        return source is not None and source.resource_type == "source"
 
     def _on_cron(self, name: str, cond: OnCron) -> _Verdict:
         kind = _text(cond)
