@@ -380,3 +380,28 @@ def test_partitioned_readers_compare_data_versions(tmp_path: Path):
     assert status["total"]["reason"] == "upstream up newer"
     (stale,) = [p for p in status["down"]["partitions"] if p["status"] != "up to date"]
     assert stale["key"] == "2024-01-02" and stale["reason"] == "upstream up[2024-01-02] newer"
+
+
+def test_the_example_uses_every_condition_kind(example_project: Path):
+    """Issue 19's "done when": eager, on_cron, on_missing and a max_lag freshness policy (one
+    of them composed with |) are all declared in the example project."""
+    from orch.automation.evaluate import conditions_of
+    from orch.conditions import And, Eager, MaxLag, Not, OnCron, OnMissing, Or
+    from orch.config import RunOptions
+    from orch.run.workflow import compile_for
+
+    manifest = compile_for(RunOptions(project_dir=example_project)).manifest
+    kinds: dict[type, set[str]] = {}
+
+    def walk(name: str, cond: object) -> None:
+        kinds.setdefault(type(cond), set()).add(name)
+        for part in getattr(cond, "parts", ()):
+            walk(name, part)
+        if isinstance(cond, Not):
+            walk(name, cond.part)
+
+    for name, cond in conditions_of(manifest).items():
+        walk(name, cond)
+    assert {Eager, OnCron, OnMissing, MaxLag} <= set(kinds)
+    assert Or in kinds or And in kinds  # composed
+    assert kinds[MaxLag] >= {"customers"} and kinds[OnMissing] == {"fct_order_lines"}
