@@ -74,6 +74,7 @@ class _ThreadState(threading.local):
 
 _ROW_HASH = "__orch_row_hash"  # the whole-row hash column of the fingerprint query
 
+
 class DuckDBAdapter(Adapter):
     """An embedded DuckDB database file (or ``:memory:``)."""
 

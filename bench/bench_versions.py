@@ -171,5 +171,6 @@ def main() -> None:
               f"general fingerprint {general * 1000:.1f} ms (+{general / plain:.1%}); DuckDB's "
               f"one-query fingerprint {one * 1000:.1f} ms (+{one / plain:.1%})")  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

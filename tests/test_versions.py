@@ -349,14 +349,15 @@ def test_partitioned_readers_compare_data_versions(tmp_path: Path):
     asset, an unpartitioned reader of all of it) up to date; other data makes them stale."""
     part = "{'grain': 'daily', 'start': '2024-01-01', 'end': '2024-01-03', 'column': 'day'}"
     window = "where day >= {{ partition.start }} and day < {{ partition.end }}"
+    config = f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
     project = write_project(
         tmp_path / "p",
         {
             "seeds/raw.csv": "day,n\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n",
-            "models/up.sql": f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
-            f"\nselect cast(day as date) as day, n from {{{{ ref('raw') }}}} {window}\n",
-            "models/down.sql": f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
-            f"\nselect day, n * 10 as n10 from {{{{ ref('up') }}}} {window}\n",
+            "models/up.sql": f"{config}\nselect cast(day as date) as day, n"
+            f" from {{{{ ref('raw') }}}} {window}\n",
+            "models/down.sql": f"{config}\nselect day, n * 10 as n10 from {{{{ ref('up') }}}}"
+            f" {window}\n",
             "models/total.sql": "select sum(n) as n from {{ ref('up') }}",
         },  # fmt: skip
     )

@@ -21,12 +21,12 @@ stale, and ``eager`` readers are requested in the same evaluation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from orch.adapters import get_adapter
 from orch.automation.evaluate import (
     AutomationCursor,
     Evaluator,
@@ -36,7 +36,6 @@ from orch.automation.evaluate import (
     iso,
 )
 from orch.config import RunOptions
-from orch.adapters import get_adapter
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project
 from orch.manifest import Manifest

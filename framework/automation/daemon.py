@@ -45,13 +45,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from orch.automation.condition_ticks import ORIGIN as CONDITIONS
 from orch.automation.condition_ticks import OBSERVE_EVERY_S, ConditionTicker, build_requested
+from orch.automation.condition_ticks import ORIGIN as CONDITIONS
 from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
@@ -72,7 +72,7 @@ from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
 from orch.run.ops.workflow import run_op_job
-from orch.run.workflow import open_state, run_command
+from orch.run.workflow import open_state
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,10 @@ class SubprocessLauncher(Launcher):
         if request.select:  # automation conditions: `orch automation run` builds the assets
             cmd[3:6] = ["automation", "run", *(a for s in request.select for a in ("-s", s))]
             if request.partitions:
-                cmd += ["--partitions", json.dumps({a: list(k) for a, k in request.partitions.items()})]
+                cmd += [
+                    "--partitions",
+                    json.dumps({a: list(k) for a, k in request.partitions.items()}),
+                ]
         if o.profiles_dir:
             cmd += ["--profiles-dir", str(o.profiles_dir)]
         if o.target:
