@@ -436,7 +436,8 @@ class DuckDBAdapter(Adapter):
         try:
             cur = self._run(sql)
             names = [str(d[0]) for d in cur.description or ()][1:-1]
-            row = cur.fetchone()
+            rows = cur.fetchall()  # all of it: DuckDB refuses new work on an unfinished result
+            row = rows[0] if rows else None
         except (duckdb.Error, WarehouseError):
             row = None
         if row is None or any(n.startswith(_ROW_HASH) for n in names):  # a column of that name:

@@ -371,3 +371,11 @@ def test_content_fingerprint_is_one_query_with_the_general_values(
     duck.execute("CREATE TABLE s.u AS SELECT 1 AS __orch_row_hash, 2 AS b")
     odd = Relation(None, "s", "u")
     assert duck.content_fingerprint(odd) == Adapter.content_fingerprint(duck, odd)
+
+
+def test_content_fingerprint_leaves_the_cursor_ready(duck: DuckDBAdapter) -> None:
+    """The next statement on the thread's cursor runs (a seed's fingerprint, then its checks)."""
+    duck.execute("CREATE TABLE s.t AS SELECT range AS id FROM range(5)")
+    duck.content_fingerprint(Relation(None, "s", "t"))
+    assert duck.execute("CREATE TABLE s.t2 AS SELECT 1 AS x") == 1
+    assert duck.fetch_rows("SELECT count(*) FROM s.t") == [(5,)]
