@@ -400,6 +400,15 @@ def test_on_missing_requests_only_the_ready_partitions(make_project, tmp_path, o
         assert run.exit_code == 0, run.output
     out = orch("automation", "tick", "--dry-run", "--project-dir", root)
     assert f"down: only partitions {first}, {second}" in out.stdout
+    # the daemon claims the run and dies before launching it: the cursor keeps the limit ...
+    options = RunOptions(project_dir=root)
+    with _state(root) as state:
+        ticker = ConditionTicker(options, compile_for(options).project, state, max_assets=500,
+                                 report=lambda _: None, observe_every=None)  # fmt: skip
+        outcome = ticker.tick(_now())
+        assert outcome.launches[0].partitions == {"down": (first, second)}
+        assert ticker.tick(_now()).launches[0].partitions == {"down": (first, second)}
+    # ... and the restarted daemon launches it with that limit
     assert _tick(root) == 0
     with _state(root) as s:
         assert sorted(s.partitions_of("down")) == [first, second]  # the third waits for up
