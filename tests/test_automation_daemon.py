@@ -375,3 +375,119 @@ def test_on_missing_waits_for_the_upstream_partitions(make_project, tmp_path, or
     assert "✗ on_missing: 2 missing partitions: " in out.stdout
     assert "; waiting for their upstream partitions" in out.stdout
     assert "0 run(s) would be launched" in out.stdout
+
+
+def test_on_missing_requests_only_the_ready_partitions(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    """Of the missing partitions, the run builds only those whose upstream partitions exist."""
+    from orch.automation.daemon import LaunchRequest, SubprocessLauncher
+
+    start = (_now() - timedelta(days=3)).date()
+    part = f"{{'grain': 'daily', 'start': '{start.isoformat()}', 'column': 'day'}}"
+    root = make_project(
+        tmp_path,
+        {
+            "models/up.sql": f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
+            "\nselect cast({{ partition.start }} as date) as day, 1 as n\n",
+            "models/down.sql": f"{{{{ config(materialized='incremental', automation='on_missing',"
+            f" partitioned_by={part}) }}}}\nselect day, n from up\n"
+            "where day >= {{ partition.start }} and day < {{ partition.end }}\n",
+        },  # fmt: skip
+        project_yml=PROJECT_YML,
+    )
+    first, second = start.isoformat(), (start + timedelta(days=1)).isoformat()
+    for key in (first, second):
+        run = orch("build", "-s", "up", "--partition", key, "--project-dir", root)
+        assert run.exit_code == 0, run.output
+    out = orch("automation", "tick", "--dry-run", "--project-dir", root)
+    assert f"down: only partitions {first}, {second}" in out.stdout
+    # the daemon claims the run and dies before launching it: the cursor keeps the limit ...
+    options = RunOptions(project_dir=root)
+    with _state(root) as state:
+        ticker = ConditionTicker(options, compile_for(options).project, state, max_assets=500,
+                                 report=lambda _: None, observe_every=None)  # fmt: skip
+        outcome = ticker.tick(_now())
+        assert outcome.launches[0].partitions == {"down": (first, second)}
+        assert ticker.tick(_now()).launches[0].partitions == {"down": (first, second)}
+    # ... and the restarted daemon launches it with that limit
+    assert _tick(root) == 0
+    with _state(root) as s:
+        assert sorted(s.partitions_of("down")) == [first, second]  # the third waits for up
+        assert sorted(s.partitions_of("up")) == [first, second]  # not built by the daemon
+    (run,) = _automation_runs(root)
+    assert run.status == "success"
+    # the subprocess launcher passes the same limit to `orch automation run`
+    launcher = SubprocessLauncher(RunOptions(project_dir=root), tmp_path / "logs")
+    cmd = launcher.command(LaunchRequest("automation", _now(), "k", "r", "", select=("down",),
+                                         partitions={"down": (first,)}))  # fmt: skip
+    assert cmd[cmd.index("--partitions") + 1] == json.dumps({"down": [first]})
+    third = (start + timedelta(days=2)).isoformat()
+    run = orch("build", "-s", "up", "--partition", third, "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    child = orch("automation", "run", "-s", "down", "--run-id", "c1", "--partitions",
+                 json.dumps({"down": [third]}), "--project-dir", root)  # fmt: skip
+    assert child.exit_code == 0, child.output
+    with _state(root) as s:
+        assert sorted(s.partitions_of("down")) == [first, second, third]
+
+
+def _source_chain(make_project, tmp_path, observe: str = "") -> Path:  # type: ignore[no-untyped-def]
+    root = make_project(
+        tmp_path,
+        {
+            "models/sources.yml": "version: 2\nsources:\n  - name: shop\n    schema: main\n"
+            "    tables:\n      - name: orders\n        loaded_at_field: loaded_at\n"
+            f"{observe}",
+            "models/stg.sql": "{{ config(materialized='table', automation='eager') }}\n"
+            "select id from {{ source('shop', 'orders') }}\n",
+            "models/mart.sql": "{{ config(materialized='table', automation='eager') }}\n"
+            "select count(*) as n from {{ ref('stg') }}\n",
+        },  # fmt: skip
+        project_yml=PROJECT_YML,
+    )
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        con.execute("create table main.orders as select 1 as id, now() as loaded_at")
+    return root
+
+
+def _daemon(root: Path, lines: list[str], every: float | None) -> Daemon:
+    return Daemon(RunOptions(project_dir=root), launcher="inline", report=lines.append,
+                  observe_every=every)  # fmt: skip
+
+
+def test_the_daemon_observes_sources_on_a_schedule(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    """Late-arriving source rows: the daemon's observation notices them, eager readers rebuild."""
+    root = _source_chain(make_project, tmp_path)
+    _build(orch, root, "stg", "mart")
+    lines: list[str] = []
+    daemon = _daemon(root, lines, every=600)
+    try:
+        t0 = _now()
+        assert daemon.tick_once(t0) == 0  # the first evaluation observes: nothing changed
+        assert _automation_runs(root) == []
+        with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+            con.execute("insert into main.orders values (2, now())")
+        assert daemon.tick_once(t0 + timedelta(seconds=60)) == 0  # within the interval
+        assert _automation_runs(root) == []
+        assert daemon.tick_once(t0 + timedelta(seconds=601)) == 0  # observed again: changed
+    finally:
+        daemon.close()
+    assert any("source(s) changed: shop.orders" in line for line in lines), lines
+    (run,) = _automation_runs(root)
+    assert run.status == "success"
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select n from analytics.mart").fetchone() == (2,)
+    explain = orch("automation", "explain", "stg", "--project-dir", root)
+    assert "✓ eager: source shop.orders changed" in explain.stdout
+
+
+def test_a_failing_observation_in_the_daemon_names_the_source(make_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    observe = "        observe: select max(nope) from main.orders\n"
+    root = _source_chain(make_project, tmp_path, observe)
+    lines: list[str] = []
+    daemon = _daemon(root, lines, every=600)
+    try:
+        daemon.tick_once(_now())  # reported, not fatal: the conditions are still evaluated
+    finally:
+        daemon.close()
+    assert any("observing source 'shop.orders' failed" in line for line in lines), lines
+    assert any("automation:" in line and "run(s) requested" in line for line in lines), lines

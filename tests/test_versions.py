@@ -339,3 +339,70 @@ def test_non_breaking_change_and_its_overrides(tmp_path: Path):
     assert {status[n]["status"] for n in everything} == {"up to date"}
     with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select sum(extra) from analytics.a").fetchone() == (63,)
+
+
+# --------------------------------------------------------------------------- partitioned readers
+
+
+def test_partitioned_readers_compare_data_versions(tmp_path: Path):
+    """A partition rebuilt with the same data leaves its readers (a partition of a partitioned
+    asset, an unpartitioned reader of all of it) up to date; other data makes them stale."""
+    part = "{'grain': 'daily', 'start': '2024-01-01', 'end': '2024-01-03', 'column': 'day'}"
+    window = "where day >= {{ partition.start }} and day < {{ partition.end }}"
+    config = f"{{{{ config(materialized='incremental', partitioned_by={part}) }}}}"
+    project = write_project(
+        tmp_path / "p",
+        {
+            "seeds/raw.csv": "day,n\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n",
+            "models/up.sql": f"{config}\nselect cast(day as date) as day, n"
+            f" from {{{{ ref('raw') }}}} {window}\n",
+            "models/down.sql": f"{config}\nselect day, n * 10 as n10 from {{{{ ref('up') }}}}"
+            f" {window}\n",
+            "models/total.sql": "select sum(n) as n from {{ ref('up') }}",
+        },  # fmt: skip
+    )
+    ends = ("--start", "2024-01-01", "--end", "2024-01-03")
+    run = run_cli("build", "--project-dir", project, *ends)
+    assert run.exit_code == 0, run.output
+    assert _status(project)["down"]["status"] == "up to date"
+    run = run_cli("build", "--project-dir", project, "-s", "up", "--partition", "2024-01-02")
+    assert run.exit_code == 0, run.output  # the same rows again
+    status = _status(project)
+    assert status["down"]["status"] == "up to date", status["down"]
+    assert status["total"]["status"] == "up to date", status["total"]
+    plan = run_cli("build", "--project-dir", project, "--changed", "--dry-run", *ends).stdout
+    assert "down[2024-01-02]" not in plan.replace("up to date", "")
+
+    (project / "seeds" / "raw.csv").write_text("day,n\n2024-01-01,1\n2024-01-02,5\n2024-01-03,3\n")
+    assert run_cli("build", "--project-dir", project, "-s", "raw").exit_code == 0
+    run = run_cli("build", "--project-dir", project, "-s", "up", "--partition", "2024-01-02")
+    assert run.exit_code == 0, run.output  # other rows in that partition
+    status = _status(project)
+    assert status["total"]["reason"] == "upstream up newer"
+    (stale,) = [p for p in status["down"]["partitions"] if p["status"] != "up to date"]
+    assert stale["key"] == "2024-01-02" and stale["reason"] == "upstream up[2024-01-02] newer"
+
+
+def test_the_example_uses_every_condition_kind(example_project: Path):
+    """Issue 19's "done when": eager, on_cron, on_missing and a max_lag freshness policy (one
+    of them composed with |) are all declared in the example project."""
+    from orch.automation.evaluate import conditions_of
+    from orch.conditions import And, Eager, MaxLag, Not, OnCron, OnMissing, Or
+    from orch.config import RunOptions
+    from orch.run.workflow import compile_for
+
+    manifest = compile_for(RunOptions(project_dir=example_project)).manifest
+    kinds: dict[type, set[str]] = {}
+
+    def walk(name: str, cond: object) -> None:
+        kinds.setdefault(type(cond), set()).add(name)
+        for part in getattr(cond, "parts", ()):
+            walk(name, part)
+        if isinstance(cond, Not):
+            walk(name, cond.part)
+
+    for name, cond in conditions_of(manifest).items():
+        walk(name, cond)
+    assert {Eager, OnCron, OnMissing, MaxLag} <= set(kinds)
+    assert Or in kinds or And in kinds  # composed
+    assert kinds[MaxLag] >= {"customers"} and kinds[OnMissing] == {"fct_order_lines"}

@@ -45,13 +45,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from orch.automation.condition_ticks import OBSERVE_EVERY_S, ConditionTicker, build_requested
 from orch.automation.condition_ticks import ORIGIN as CONDITIONS
-from orch.automation.condition_ticks import ConditionTicker
 from orch.automation.evaluate import MAX_ASSETS_PER_RUN
 from orch.automation.jobs import run_job
 from orch.automation.schedules import (
@@ -72,7 +72,7 @@ from orch.config import RunOptions
 from orch.errors import LockHeldError, OrchError
 from orch.load.project import Project, load_project
 from orch.run.ops.workflow import run_op_job
-from orch.run.workflow import open_state, run_command
+from orch.run.workflow import open_state
 from orch.state import LockOwner, RunLock, StateStore, lock_is_stale, pid_alive
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class LaunchRequest:
     partition: str | None = None
     partition_mode: str | None = None  # None: the job's own ``partitions``
     select: tuple[str, ...] = ()  # automation conditions: a build of these assets (no job)
+    partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # ...limited so
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,11 @@ class SubprocessLauncher(Launcher):
                "--at", request.tick_time.isoformat()]  # fmt: skip
         if request.select:  # automation conditions: `orch automation run` builds the assets
             cmd[3:6] = ["automation", "run", *(a for s in request.select for a in ("-s", s))]
+            if request.partitions:
+                cmd += [
+                    "--partitions",
+                    json.dumps({a: list(k) for a, k in request.partitions.items()}),
+                ]
         if o.profiles_dir:
             cmd += ["--profiles-dir", str(o.profiles_dir)]
         if o.target:
@@ -254,9 +260,9 @@ def make_run_function(options: RunOptions, automation: Automation) -> RunFunctio
     def run(request: LaunchRequest) -> LaunchResult:
         try:
             if request.select:
-                result = run_command(
-                    replace(options, select=request.select), "build", run_id=request.run_id,
-                    run_args={"automation": iso(request.tick_time)},
+                result = build_requested(
+                    options, request.select, request.partitions, run_id=request.run_id,
+                    at=iso(request.tick_time),
                 )  # fmt: skip
             elif request.job in automation.op_jobs:
                 return run_ops(request)
@@ -327,6 +333,8 @@ class Daemon:
         max_assets_per_run: the most assets one run of automation conditions builds.
         conditions_only: evaluate the assets' automation conditions, not schedules or sensors
             (``orch automation tick``).
+        observe_every: seconds between two observations of the sources automated assets read
+            (None: never; the first evaluation observes).
     """
 
     def __init__(
@@ -342,6 +350,7 @@ class Daemon:
         project: Project | None = None,
         max_assets_per_run: int = MAX_ASSETS_PER_RUN,
         conditions_only: bool = False,
+        observe_every: float | None = OBSERVE_EVERY_S,
     ) -> None:
         self.options = options
         self.project = project or load_project(options)
@@ -372,8 +381,9 @@ class Daemon:
         self._next_due: dict[str, datetime] = {}  # schedule -> its next tick, once nothing is due
         self.conditions_only = conditions_only
         self.conditions = ConditionTicker(
-            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report
-        )
+            options, self.project, self.state, max_assets=max_assets_per_run, report=self.report,
+            observe_every=observe_every,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -685,6 +695,7 @@ class Daemon:
                     run_id=launch.run_id,
                     job="",
                     select=launch.assets,
+                    partitions=launch.partitions,
                 )  # fmt: skip
             )
         self.report(f"{iso(outcome.tick)} automation: {len(ids)} run(s) requested for "

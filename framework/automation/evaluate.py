@@ -7,10 +7,12 @@ kinds mean:
 
 - ``eager``: its own change is pending (never built, code changed) or a *direct* upstream was
   materialized after it — and no upstream is missing or failing, unless that upstream is
-  requested in the same tick (then both go in one run, upstream first).
+  requested in the same tick (then both go in one run, upstream first); or a declared source
+  it reads was observed changed since it read it (the daemon observes sources on a schedule).
 - ``on_cron(c)``: the newest tick ``T`` of ``c`` (UTC) came after its last request, and every
   upstream was materialized at or after ``T`` (or is requested in this tick).
-- ``on_missing``: never built, or missing partitions, and every upstream has data.
+- ``on_missing``: never built, or missing partitions, and every upstream has data; a run
+  builds only the missing partitions whose upstream partitions (as mapped) all have data.
 - ``max_lag(d)``: its *data time* — the oldest upstream data it was built from
   (``min(own build start, data time of each upstream)``) — is older than ``d`` minus its last
   build's duration. Upstream assets whose own data time is too old are requested with it:
@@ -111,6 +113,9 @@ class PlannedRun:
 
     run_key: str
     assets: tuple[str, ...]
+    # assets requested only for some partitions (on_missing: the missing ones whose upstream
+    # partitions are ready): asset -> those keys; every other asset is built as usual
+    partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class _Verdict:
     lines: tuple[str, ...]
     unsatisfiable: str | None = None
     pulls: tuple[str, ...] = ()  # upstream assets max_lag requests with this one
+    keys: tuple[str, ...] | None = None  # holds for these partitions only (None: the asset)
 
 
 def conditions_of(manifest: Manifest) -> dict[str, Condition]:
@@ -242,6 +248,7 @@ class Evaluator:
         self._lag_walked: set[str] = set()
         self._ticks: dict[str, datetime] = {}
         self.chosen: set[str] = set()
+        self.keys: dict[str, tuple[str, ...]] = {}  # chosen for these partitions only
 
     # ------------------------------------------------------------------ the tick
 
@@ -256,6 +263,8 @@ class Evaluator:
             lines = verdict.lines
             if verdict.holds:
                 self.chosen.add(name)
+                if verdict.keys is not None:
+                    self.keys[name] = verdict.keys
                 for up in verdict.pulls:
                     if up not in self.chosen:
                         self.chosen.add(up)
@@ -268,11 +277,12 @@ class Evaluator:
             )
         ordered = [n for n in self.order if n in self.chosen]
         stamp = self.now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        runs = tuple(
-            PlannedRun(f"{run_key_prefix}:{stamp}#{i}", tuple(ordered[j : j + self.max_assets]))
-            for i, j in enumerate(range(0, len(ordered), self.max_assets))
-        )
-        return TickEvaluation(self.now, results, runs)
+        runs = []
+        for i, j in enumerate(range(0, len(ordered), self.max_assets)):
+            assets = tuple(ordered[j : j + self.max_assets])
+            keys = {a: self.keys[a] for a in assets if a in self.keys}
+            runs.append(PlannedRun(f"{run_key_prefix}:{stamp}#{i}", assets, keys))
+        return TickEvaluation(self.now, results, tuple(runs))
 
     # ------------------------------------------------------------------ the kinds
 
@@ -284,6 +294,7 @@ class Evaluator:
                 tuple(line for p in parts for line in p.lines),
                 next((p.unsatisfiable for p in parts if p.unsatisfiable), None),
                 tuple(u for p in parts for u in p.pulls) if all(p.holds for p in parts) else (),
+                _narrowest([p.keys for p in parts]),
             )
         if isinstance(cond, Or):
             parts = [self._holds(p, name) for p in cond.parts]
@@ -294,6 +305,7 @@ class Evaluator:
                 tuple(line for p in parts for line in p.lines),
                 blocked if all(p.unsatisfiable for p in parts) else None,
                 tuple(u for p in parts if p.holds for u in p.pulls),
+                _widest([p.keys for p in parts if p.holds]),
             )
         if isinstance(cond, Not):
             inner = self._holds(cond.part, name)
@@ -353,6 +365,8 @@ class Evaluator:
             return blocked
         if mine.stale and not mine.causes:  # its own change: never built, code changed...
             return self._mark("eager", True, mine.reason)
+        if mine.stale and self._source_changed(mine):  # a source observation moved
+            return self._mark("eager", True, mine.reason)
         built = self.finished.get(name)
         for parent in self.fresh.parents(name):
             if parent in self.chosen:
@@ -363,6 +377,11 @@ class Evaluator:
         if mine.stale:
             return self._mark("eager", False, f"{mine.reason}: waiting for it to be rebuilt")
         return self._mark("eager", False, "no upstream updated since its last build")
+
+    def _source_changed(self, mine: Freshness) -> bool:
+        """Whether the asset is stale because a declared source it reads was observed changed."""
+        source = self.manifest.nodes.get(mine.causes[0]) if mine.causes else None
+        return source is not None and source.resource_type == "source"
 
     def _on_cron(self, name: str, cond: OnCron) -> _Verdict:
         kind = _text(cond)
@@ -409,7 +428,7 @@ class Evaluator:
         if not ready:
             return self._mark("on_missing", False, f"{_keys(missing)}; waiting for their "
                               "upstream partitions")  # fmt: skip
-        return self._mark("on_missing", True, _keys(ready))
+        return self._mark("on_missing", True, _keys(ready), keys=tuple(ready))
 
     def _ready_keys(self, name: str, missing: list[str]) -> list[str]:
         """The missing partitions whose upstream partitions (as mapped) all have data."""
@@ -491,6 +510,23 @@ class Evaluator:
         self._lag_walked.update(out)
         self._lag_walked.add(name)
         return sorted(out)
+
+
+def _narrowest(found: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    """The partitions an ``&`` holds for: those every partition-limited part holds for."""
+    limited = [set(k) for k in found if k is not None]
+    if not limited:
+        return None
+    common = set.intersection(*limited)
+    return tuple(k for k in found[next(i for i, k in enumerate(found) if k is not None)] or ()
+                 if k in common)  # fmt: skip
+
+
+def _widest(found: list[tuple[str, ...] | None]) -> tuple[str, ...] | None:
+    """The partitions an ``|`` holds for: the whole asset when a holding part is unlimited."""
+    if not found or any(k is None for k in found):
+        return None
+    return tuple(dict.fromkeys(k for keys in found for k in keys or ()))
 
 
 def _keys(keys: list[str]) -> str:

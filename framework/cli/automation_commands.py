@@ -505,12 +505,16 @@ def sensor_test_command(name: str, cursor: str | None, **kwargs: Any) -> None:
               help="Longest sleep between two evaluations, in seconds.")  # fmt: skip
 @click.option("--max-assets-per-run", type=click.IntRange(min=1), default=500, show_default=True,
               help="Automation conditions: the most assets one run builds.")  # fmt: skip
+@click.option("--observe-every", default="5m", show_default=True, metavar="DURATION",
+              help="Observe the sources automated assets read this often (30s, 5m, 1h; "
+                   "'off': only `orch build` and `orch source observe` observe).")  # fmt: skip
 @takes_workspace
 def daemon_command(
     max_concurrent_runs: int,
     launcher: str,
     poll_interval: float,
     max_assets_per_run: int,
+    observe_every: str,
     **kwargs: Any,
 ) -> None:
     """Evaluate schedules, sensors and assets' automation conditions in a loop, launch their runs.
@@ -528,7 +532,13 @@ def daemon_command(
       orch daemon --workspace .     (every member; a changed member is reloaded)
     """
     from orch.automation.daemon import Daemon
+    from orch.conditions import parse_duration
 
+    every = None if observe_every.strip().lower() in ("off", "0", "never") else observe_every
+    try:
+        seconds = parse_duration(every) if every is not None else None
+    except ValueError as err:  # ConditionSyntaxError
+        raise click.BadParameter(str(err), param_hint="--observe-every") from err
     options = make_options(kwargs)
     if kwargs.get("workspace") is not None:  # every member, reloaded when its files change
         from orch.cli.workspace_commands import daemon_across
@@ -544,6 +554,7 @@ def daemon_command(
         poll_interval=poll_interval,
         report=click.echo,
         max_assets_per_run=max_assets_per_run,
+        observe_every=seconds,
     )
     a = daemon.automation
     click.echo(

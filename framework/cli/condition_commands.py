@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from typing import Any
 
 import click
@@ -154,7 +153,9 @@ def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> N
                 click.echo(f"  {line}")
         runs = evaluation.runs
         click.echo(f"{len(runs)} run(s) would be launched" + "".join(
-            f"\n  build -s {' '.join(r.assets)}" for r in runs
+            f"\n  build -s {' '.join(r.assets)}" + "".join(
+                f"\n    {a}: only partitions {', '.join(k)}" for a, k in r.partitions.items()
+            ) for r in runs
         ))  # fmt: skip
         return
     daemon = Daemon(
@@ -172,8 +173,9 @@ def automation_tick_command(now_: str | None, dry_run: bool, **kwargs: Any) -> N
 @click.option("-s", "--select", "select", multiple=True, required=True)
 @click.option("--run-id", required=True)
 @click.option("--at", "at", default=None)
+@click.option("--partitions", "partitions", default=None, help="JSON: asset -> the only keys.")
 def automation_run_command(
-    select: tuple[str, ...], run_id: str, at: str | None, **kwargs: Any
+    select: tuple[str, ...], run_id: str, at: str | None, partitions: str | None, **kwargs: Any
 ) -> None:
     """Build the assets an evaluation requested (the daemon's subprocess launcher).
 
@@ -181,11 +183,11 @@ def automation_run_command(
     Examples:
       orch automation run -s stg_orders -s orders --run-id 3f2a... --at 2024-01-01T06:00Z
     """
-    from orch.run.workflow import run_command
+    from orch.automation.condition_ticks import build_requested
 
     if not select:  # pragma: no cover - click requires it
         raise SelectionError("nothing to build")
-    options = replace(make_options(kwargs), select=select)
-    result = run_command(options, "build", run_id=run_id, run_args={"automation": at or ""})
+    keys = {str(a): tuple(k) for a, k in json.loads(partitions).items()} if partitions else {}
+    result = build_requested(make_options(kwargs), select, keys, run_id=run_id, at=at or "")
     summary = result.summary
     sys.exit(0 if summary is None or summary.status == "success" else 1)

@@ -36,6 +36,7 @@ from orch.docs.highlight import TOKEN_CLASSES, highlight
 from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, Layout, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
 from orch.docs.status import asset_status, partition_strip, worst_check
+from orch.docs.versions import DataVersions
 from orch.events import utcnow
 from orch.manifest import CheckNode, Manifest, Node
 from orch.run.freshness import FreshnessMap
@@ -139,6 +140,7 @@ class SiteBuilder:
         self.source_results: dict[str, SourceFreshnessResult] = {}  # orch source freshness
         self.members: frozenset[str] = frozenset()  # a workspace's: each asset shows its member
         self._newest: dict[str, MaterializationRecord] | None = None  # for "built by"
+        self._versions: DataVersions | None = None  # for "data versions", indexed once
         self.layout = (
             layout  # computed by build_index unless given (orch ui keeps one per manifest)
         )
@@ -394,6 +396,7 @@ class SiteBuilder:
                 "error": r.error,
                 "current": bool(r.fingerprint and r.fingerprint == node.fingerprint),
                 "metadata": user_metadata(r.metadata),
+                "data_version": r.data_version,
             }
             for r in self.snap.history.get(name, [])
         ]
@@ -434,12 +437,18 @@ class SiteBuilder:
             "partitions": self.strips[name],
             "runs": runs,
             "built_by": self._built_by(name),
+            "data_versions": self._data_versions(name),
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
         }
         if self.members:  # a workspace: the member the asset belongs to
             detail["project"] = name.split(".", 1)[0]
         return detail
+
+    def _data_versions(self, name: str) -> dict[str, Any] | None:
+        if self._versions is None:
+            self._versions = DataVersions(self.m, self.snap)
+        return self._versions.of(name)
 
     def _source_freshness(self, node: Node) -> str | None:
         """A source table's rule and its last ``orch source freshness`` result, as one line."""

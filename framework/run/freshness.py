@@ -27,6 +27,9 @@ How an upstream counts depends on partitions:
   upstream (any partition) propagates; data newer than its own build is "upstream newer".
 - a partition reading a partitioned upstream: only the upstream partitions it maps to
   (:func:`orch.partitions.upstream_keys`) count, each as above.
+- "newer" always means newer *data*: an upstream (or upstream partition) rebuilt after the
+  reader that still holds what the reader read of it (its data version, or the versions of the
+  columns the reader uses: :func:`orch.run.version.same_as_read`) leaves the reader up to date.
 - a partition reading an **unpartitioned** upstream: only a *pending change* upstream (1-5:
   failed, never built, code changed, check failed, upstream changed) makes every partition
   stale. An unpartitioned upstream merely *refreshed* (rebuilt with unchanged code, no pending
@@ -50,7 +53,7 @@ from orch.manifest import CheckNode, Manifest, Node
 from orch.partitions import PartitionDefinition, definition_of, partition_keys, upstream_keys
 from orch.run.change import Affected, Change, classify, hits
 from orch.run.version import same_as_read
-from orch.state.records import MaterializationRecord
+from orch.state.records import MaterializationRecord, UpstreamRef
 from orch.state.snapshot import StateSnapshot
 
 Status = Literal[
@@ -454,7 +457,8 @@ class FreshnessMap:
                 return propagated(step_key(parent, worst), up.of_key(worst))
             finished = self._last_finished.get(parent)
             if finished is not None and finished > rec.finished_at:
-                return newer(parent)
+                if self._rebuilt_unlike_read(rec, parent, self.keys(parent)):
+                    return newer(parent)
             return None
         found: list[Freshness] = []
         parts = up.partitions or {}
@@ -463,10 +467,28 @@ class FreshnessMap:
             if f is not None and f.stale:
                 found.append(propagated(step_key(parent, up_key), f))
                 continue
-            theirs = self.snapshot.latest.get((parent, up_key))
-            if theirs is not None and theirs.finished_at > rec.finished_at:
+            if self._rebuilt_unlike_read(rec, parent, [up_key]):
                 found.append(newer(step_key(parent, up_key)))
         return _best(found)
+
+    def _rebuilt_unlike_read(
+        self, rec: MaterializationRecord, parent: str, keys: Iterable[str]
+    ) -> bool:
+        """Whether a partition of ``parent`` among ``keys`` was materialized after ``rec`` with
+        other data than ``rec`` read of it (the same data version, or the same versions of the
+        columns it reads: still up to date, as for unpartitioned upstreams)."""
+        latest = self.snapshot.latest
+        node = self.manifest.nodes[rec.asset]
+        refs: dict[str | None, UpstreamRef] | None = None
+        for key in keys:
+            theirs = latest.get((parent, key))
+            if theirs is None or theirs.finished_at <= rec.finished_at:
+                continue
+            if refs is None:
+                refs = {u.partition: u for u in rec.upstream if u.asset == parent}
+            if not same_as_read(node, parent, refs.get(key), theirs):
+                return True
+        return False
 
     # ----------------------------------------------------------------- pruning, sources
 

@@ -65,6 +65,9 @@ class PartitionRequest:
     full_refresh: bool = False
     done_runs: frozenset[str] = frozenset()  # backfill resume: partitions these runs completed
     now: datetime | None = None
+    # automation's on_missing: per asset, the only partitions this run may build (the missing
+    # ones whose upstream partitions are ready); other assets are expanded as usual
+    only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, options: RunOptions, **extra: Any) -> PartitionRequest:
@@ -158,8 +161,11 @@ class PartitionExpander:
         definition = self.definition(node)
         assert definition is not None
         candidates = self.candidates(node, definition)
-        latest = freshness.snapshot.latest
         request = self.request
+        if node.name in request.only:
+            allowed = set(request.only[node.name])
+            candidates = [k for k in candidates if k in allowed]
+        latest = freshness.snapshot.latest
         lookback = set(candidates[-definition.lookback :]) if definition.lookback else set()
         parents = self._partitioned_parents(node)
         out: list[tuple[str, str]] = []

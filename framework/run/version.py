@@ -11,8 +11,8 @@ After a step writes, :func:`measure` fingerprints the result, cheaply and where 
   version however often it is recreated);
 - a partition of a partitioned SQL model: the fingerprint of that partition's rows;
 - a Python asset kept in memory or writing nothing: no data version (freshness falls back to
-  "materialized after"). Freshness compares versions for unpartitioned readers; a partition's
-  readers still compare times.
+  "materialized after"). Freshness compares versions for every reader: of an unpartitioned
+  asset, of a partition (what each partition read of each upstream partition is recorded).
 
 :func:`orch.run.freshness.FreshnessMap` asks :func:`same_as_read` whether an upstream rebuilt
 after an asset still holds what the asset read: then the asset is not stale.

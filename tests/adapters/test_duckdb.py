@@ -335,3 +335,49 @@ def test_transaction_depth_resets_after_error(duck: DuckDBAdapter) -> None:
     with duck.transaction():  # a fresh BEGIN works: no transaction leaked
         duck.execute("CREATE TABLE s.after AS SELECT 1 AS x")
     assert duck.relation_type(Relation(None, "s", "after")) == "table"
+
+
+# ---------------------------------------------------------------------------- data versions
+
+
+def test_content_fingerprint_is_one_query_with_the_general_values(
+    duck: DuckDBAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's fingerprint reads its column names from the result (no catalog query) and
+    gives the values of the general two-query form, so stored data versions stay valid."""
+    from orch.adapters.base import Adapter
+
+    duck.execute(
+        "CREATE TABLE s.t AS SELECT range AS id, 'x' || range AS \"Odd Name\", NULL::INT AS h0,"
+        " [range, 1] AS l FROM range(50)"
+    )
+    relation = Relation(None, "s", "t")
+    general = Adapter.content_fingerprint(duck, relation)
+    general_part = Adapter.content_fingerprint(duck, relation, '"id" < 10')
+    statements: list[str] = []
+    original = duck._run
+
+    def counting(sql: str, params: Any = None) -> Any:
+        statements.append(sql)
+        return original(sql, params)
+
+    monkeypatch.setattr(duck, "_run", counting)
+    assert duck.content_fingerprint(relation) == general
+    assert duck.content_fingerprint(relation, '"id" < 10') == general_part
+    assert len(statements) == 2 and not any("information_schema" in s for s in statements)
+    rows, columns, _ = general
+    assert rows == 50 and list(columns) == ["id", "Odd Name", "h0", "l"]
+    # a table with a column named like the query's row hash still gets the general values
+    duck.execute("CREATE TABLE s.u AS SELECT 1 AS __orch_row_hash, 2 AS b")
+    odd = Relation(None, "s", "u")
+    assert duck.content_fingerprint(odd) == Adapter.content_fingerprint(duck, odd)
+
+
+def test_content_fingerprint_leaves_the_cursor_ready(duck: DuckDBAdapter) -> None:
+    """The next statement on the thread's cursor runs (a seed's fingerprint, then its checks)."""
+    duck.execute("CREATE TABLE s.t AS SELECT range AS id FROM range(5)")
+    duck.content_fingerprint(Relation(None, "s", "t"))
+    # the relation API and Arrow registration refuse a cursor with an unfinished result
+    assert duck.fetch_arrow("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 5}]
+    duck.write_arrow(pa.table({"x": [1, 2]}), Relation(None, "s", "t2"), WriteMode.REPLACE)
+    assert duck.fetch_rows("SELECT count(*) FROM s.t2") == [(2,)]

@@ -743,6 +743,7 @@
     v.appendChild(checksSection(a));
     if (a.unit_tests && a.unit_tests.length) v.appendChild(unitTestsSection(a));
     v.appendChild(runsSection(a));
+    if (a.data_versions) v.appendChild(dataVersionSection(a.data_versions));
     if (a.built_by) v.appendChild(builtBySection(a));
     v.appendChild(codeSection(a));
     if (column) {
@@ -893,6 +894,36 @@
     box.appendChild(table(["Status", "Partition", "Started", "Duration", "Rows", "Run", "Code", "Metadata"], a.runs.map(function (r) {
       return [badge(r.status, r.status === "success" ? "st-fresh" : "st-failed", r.error || ""), r.partition || "–", fmtTime(r.started), fmtDuration(r.duration), fmtNum(r.rows), el("code", { text: r.run.slice(0, 8) }), r.current ? "current" : "older", metadataList(r.metadata)];
     })));
+    return box;
+  }
+  // data versions (orch.docs.versions): what the asset holds now, what it read of each
+  // upstream and what each downstream materialization read of it ("same": still up to date)
+  function dataVersionSection(d) {
+    var box = el("section", { id: "data-versions" }, el("h2", { text: "Data versions" }));
+    function short(v) { return v ? el("code", { text: v.slice(0, 8), title: v }) : "–"; }
+    function same(r) { return badge(r.same ? "same data" : "other data", r.same ? "st-fresh" : "st-stale"); }
+    function more(n) { if (n) box.appendChild(el("p", { cls: "muted", text: "and " + n + " more" })); }
+    box.appendChild(el("dl", { cls: "facts" }, el("dt", { text: "Current" }), el("dd", { cls: "dv-current" }, short(d.current))));
+    if (d.partitions.length) {
+      box.appendChild(el("h3", { text: "Partitions" }));
+      box.appendChild(table(["Partition", "Data version"], d.partitions.map(function (p) { return [p[0], short(p[1])]; })));
+      more(d.partitions_more);
+    }
+    if (d.read.length) {
+      box.appendChild(el("h3", { text: "Read from upstream" }));
+      box.appendChild(table(["Upstream", "Read", "Now", ""], d.read.map(function (r) {
+        return [el("span", null, assetLink(r.asset), r.partition ? "[" + r.partition + "]" : ""), short(r.read), short(r.now), same(r)];
+      })));
+      more(d.read_more);
+    }
+    if (d.readers.length) {
+      box.appendChild(el("h3", { text: "Read by downstream" }));
+      box.appendChild(table(["Downstream", "Materialized", "Read", ""], d.readers.map(function (r) {
+        return [el("span", null, assetLink(r.reader), r.reader_partition ? "[" + r.reader_partition + "]" : ""), fmtTime(r.at),
+          el("span", null, short(r.read), r.partition ? " (" + r.partition + ")" : ""), same(r)];
+      })));
+      more(d.readers_more);
+    }
     return box;
   }
   // code provenance: the run and git commit that built the newest materialization, and a
