@@ -35,6 +35,13 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
+from orch.load.introspection import (
+    Api,
+    LiveWarehouse,
+    ParseTimeWarehouse,
+    RelationValue,
+    quoted_relation,
+)
 
 THIS_MARKER = "__orch_this__"
 # ``invocation_id`` in a hook: the run's id, put in when the hook runs
@@ -114,6 +121,19 @@ class Recording:
     uses_is_incremental: bool = False
     uses_partition: bool = False
     uses_this: bool = False
+    # run_query / statement / execute / adapter.get_columns_in_relation...: rendered again, with
+    # the warehouse, right before the model runs (orch.run.live_render)
+    uses_warehouse: bool = False
+
+
+@dataclass(frozen=True)
+class LiveBinding:
+    """A run-time render's context: the warehouse and how ref/source/this resolve."""
+
+    warehouse: LiveWarehouse
+    ref: Callable[..., RelationValue]
+    source: Callable[[str, str], RelationValue]
+    this: RelationValue | None
 
 
 class _Partition:
@@ -155,6 +175,14 @@ class _Adapter:
     def type(self) -> str:
         """The adapter's type (``target.type``)."""
         return self._renderer.target.type
+
+    def get_columns_in_relation(self, relation: Any) -> Any:
+        """The relation's columns (dbt's Column); none while parsing (``execute`` False)."""
+        return self._renderer.warehouse().get_columns_in_relation(relation)
+
+    def get_relation(self, database: Any = None, schema: Any = None, identifier: Any = None) -> Any:
+        """The relation if it exists, else None; always None while parsing."""
+        return self._renderer.warehouse().get_relation(database, schema, identifier)
 
     def __getattr__(self, name: str) -> Any:
         # get_relation, get_columns_in_relation...: they need a warehouse while rendering
@@ -272,6 +300,8 @@ class Renderer:
         self._recording: Recording | None = None
         self._incremental = False
         self._path = ""
+        self._live: LiveBinding | None = None
+        self._parse_time = ParseTimeWarehouse(self._mark_warehouse)
         self.env = SandboxedEnvironment(
             # dbt renders an undefined name as '' (jinja2's default); orch projects fail on it
             undefined=jinja2.Undefined if lenient_undefined else jinja2.StrictUndefined,
@@ -287,7 +317,7 @@ class Renderer:
             is_incremental=self._is_incremental,
             doc=self._doc,
             target=target,
-            this=THIS_MARKER,
+            this=RelationValue(THIS_MARKER, target.database, target.schema, THIS_MARKER),
             partition=_Partition(self._current),
             adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"'), self),
             run_started_at=self.run_started_at,
@@ -297,16 +327,14 @@ class Renderer:
             before_begin=lambda sql: {"sql": sql, "transaction": False},
             after_commit=lambda sql: {"sql": sql, "transaction": False},
             return_=lambda v: v,
-            run_query=_unsupported_call("run_query()"),
-            load_result=_unsupported_call("load_result()"),
-            statement=_unsupported_call("statement()"),
             graph=_unsupported_call("graph"),
+            api=Api(quoted_relation),
+            **self._parse_time.globals(),
             **{"return": _return},
             should_store_failures=lambda: self._store_failures,
             _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
-            execute=False,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
@@ -507,6 +535,66 @@ class Renderer:
             self._enter(self.project_name)
         return text, recording
 
+    def render_live(
+        self,
+        source: str,
+        path: str,
+        live: LiveBinding,
+        *,
+        incremental: bool = False,
+    ) -> str:
+        """Render a model again at run time, as dbt does right before running it: ``execute``
+        is True, ``run_query``/``statement``/``adapter.get_columns_in_relation`` query the
+        warehouse, and ``ref``/``source``/``this`` render as the real relations.
+
+        Raises TemplateError naming the template file and line.
+        """
+        self._live = live
+        self._scope = ""  # force the scope's names to be set again, then the live ones over them
+        try:
+            self._enter(self.package_of(path) or self.project_name)
+            self._ns.update(live.warehouse.globals())
+            if live.this is not None:
+                self._ns["this"] = live.this
+            self._scope = "\0live"  # render() must not re-enter (it would drop the live names)
+            text, _ = self._render_entered(source, path, incremental=incremental)
+            return text
+        finally:
+            self._live = None
+            self._scope = ""
+            self._enter(self.project_name)
+
+    def _render_entered(
+        self, source: str, path: str, *, incremental: bool
+    ) -> tuple[str, Recording]:
+        recording = Recording()
+        self._recording = recording
+        self._incremental = incremental
+        self._path = path
+        try:
+            text = self._compile(source, path).render()
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                f"Jinja syntax error: {err.message}",
+                location=Location(path, err.lineno or 0),
+                hint="Fix the template syntax",
+            ) from None
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise _template_error(err, path, source) from None
+        finally:
+            self._recording = None
+        return text, recording
+
+    def warehouse(self) -> Any:
+        """The warehouse of this render: the live one at run time, else parse-time answers."""
+        return self._live.warehouse if self._live is not None else self._parse_time
+
+    def _mark_warehouse(self) -> None:
+        if self._live is None:
+            self._current().uses_warehouse = True
+
     def _render_simple(self, source: str) -> str | None:
         """Render a template whose only Jinja is ``ref()``, ``source()`` and ``config()`` calls.
 
@@ -562,19 +650,23 @@ class Renderer:
             )
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
+        if self._live is not None:
+            return self._live.ref(*args)
         name = args[-1]
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name
         if len(args) == 2:
             rec.ref_projects[marker] = str(args[0])  # checked when the graph is resolved
-        return marker
+        return RelationValue(marker, self.target.database, self.target.schema, str(name))
 
     def _source(self, source_name: str, table_name: str) -> str:
+        if self._live is not None:
+            return self._live.source(source_name, table_name)
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.sources[marker] = (source_name, table_name)
-        return marker
+        return RelationValue(marker, self.target.database, source_name, table_name)
 
     def _config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
