@@ -111,11 +111,16 @@ def target_dialect(project: Project) -> str:
 def make_renderer(project: Project) -> Renderer:
     """The Jinja renderer for a project and its target, with macros and docs blocks."""
     t = project.target
+    database = t.database
+    path = getattr(t, "path", None)
+    if database is None and project.flavor == "dbt" and t.type == "duckdb" and path:
+        # dbt-duckdb's target.database: the file's stem (what current_database() returns)
+        database = "memory" if path == ":memory:" else Path(str(path)).stem
     info = TargetInfo(
         name=project.target_name,
         type=t.type,
         schema=t.schema_,
-        database=t.database,
+        database=database,
         dialect=target_dialect(project),
         threads=t.threads,
     )

@@ -227,6 +227,22 @@ def _returning(macro: Any) -> Any:
     return call
 
 
+class _MacroFile:
+    """The macros one file defines, by name."""
+
+    def __init__(self, macros: dict[str, Any]) -> None:
+        self._file_macros = macros
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._file_macros)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_file_macros"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class MacroNamespace:
     """A package's macros as ``pkg.macro`` (dbt's package namespace)."""
 
@@ -235,8 +251,8 @@ class MacroNamespace:
         self._macros = macros
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("__") or name in ("_package", "_macros"):
+            raise AttributeError(name)  # dbt_utils._is_relation is a macro; dunders are not
         if name in self._macros:
             return self._macros[name]
         raise UnsupportedCallError(
@@ -248,6 +264,15 @@ class MacroNamespace:
 
     def __contains__(self, name: object) -> bool:
         return name in self._macros
+
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``)."""
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, MacroNamespace) and not attr.startswith("__"):
+            return True
+        return bool(super().is_safe_attribute(obj, attr, value))
 
 
 @dataclass(frozen=True)
@@ -302,7 +327,7 @@ class Renderer:
         self._path = ""
         self._live: LiveBinding | None = None
         self._parse_time = ParseTimeWarehouse(self._mark_warehouse)
-        self.env = SandboxedEnvironment(
+        self.env = _Sandbox(
             # dbt renders an undefined name as '' (jinja2's default); orch projects fail on it
             undefined=jinja2.Undefined if lenient_undefined else jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
@@ -365,7 +390,7 @@ class Renderer:
                 continue
             qualify = "" if owner == self.project_name else f"{owner}."
             for name in dir(module):
-                if not name.startswith("_"):
+                if not name.startswith("__"):
                     self._macros[owner][name] = _returning(getattr(module, name))
                     if name.startswith("test_"):  # dbt: a macro test_x is the generic test x
                         tests.setdefault(qualify + name[5:], path)
@@ -381,7 +406,14 @@ class Renderer:
     def _module(self, source: str, path: str) -> Any:
         try:
             self._recording = Recording()
-            return self._compile(source, path).make_module(self._ns, shared=True)
+            template = self._compile(source, path)
+            context = template.new_context(self._ns, shared=True)
+            for _ in template.root_render_func(context):
+                pass
+            # every macro, private ones too (dbt_utils._is_relation): jinja's module would
+            # export only the names without a leading underscore
+            return _MacroFile({k: v for k, v in context.vars.items()
+                               if isinstance(v, jinja2.runtime.Macro)})  # fmt: skip
         except jinja2.TemplateSyntaxError as err:
             self.macro_errors.append(
                 TemplateError(
