@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from orch.adapters import get_adapter
 from orch.adapters.base import Adapter
 from orch.compiler.models import make_renderer
 from orch.errors import ModelFailedError, OrchError
@@ -154,3 +157,67 @@ class LiveRenderer:
         rel = node.relation.to_relation()
         kind = "view" if node.materialized == "view" else "table"
         return live.relation(rel.database, rel.schema, rel.name, kind)
+
+
+@dataclass
+class CompileRender:
+    """What ``orch compile`` could do with the models rendered at run time."""
+
+    rendered: list[str] = field(default_factory=list)  # rendered against the warehouse
+    waiting: dict[str, list[str]] = field(default_factory=dict)  # model -> upstreams to build
+    no_warehouse: bool = False
+
+    def messages(self) -> list[str]:
+        """One line per model, for the console."""
+        lines = [f"{name}: rendered against the warehouse (it queries it while rendering)"
+                 for name in self.rendered]  # fmt: skip
+        for name, missing in self.waiting.items():
+            if self.no_warehouse:
+                why = "the warehouse does not exist yet"
+            else:
+                why = f"{', '.join(missing)} not built yet"
+            lines.append(
+                f"{name}: queries the warehouse while rendering and {why}: its SQL is dbt's "
+                f"parse-time render; build its upstreams first (orch build -s +{name} "
+                f"--exclude {name}), then compile again"
+            )
+        return lines
+
+
+def render_for_compile(project: Project, manifest: Manifest, names: set[str]) -> tuple[
+    Manifest, CompileRender
+]:  # fmt: skip
+    """Like ``dbt compile``: the run-time models among ``names`` rendered against the warehouse
+    when it exists and their upstream relations are built; else which upstreams must be built.
+
+    A DuckDB file that does not exist is not created.
+    """
+    outcome = CompileRender()
+    todo = [n for n in manifest.topological_names()
+            if n in names and manifest.nodes[n].rendered_at_run_time]  # fmt: skip
+    if not todo:
+        return manifest, outcome
+    path = getattr(project.target, "path", None)
+    if project.target.type == "duckdb" and path != ":memory:":
+        adapter_probe = get_adapter(project.target, project.root)
+        file = Path(getattr(adapter_probe, "database_path", "") or "")
+        if not file.exists():
+            outcome.no_warehouse = True
+            outcome.waiting = {n: list(manifest.nodes[n].depends_on) for n in todo}
+            return manifest, outcome
+    live = LiveRenderer(project, manifest, "compile")
+    nodes = dict(manifest.nodes)
+    with get_adapter(project.target, project.root) as adapter:
+        for name in todo:
+            node = nodes[name]
+            missing = [
+                up for up in node.depends_on
+                if (u := nodes.get(up)) is not None and u.relation is not None
+                and not adapter.relation_exists(u.relation.to_relation())
+            ]  # fmt: skip
+            if missing:
+                outcome.waiting[name] = missing
+                continue
+            nodes[name] = live.render(node, adapter)
+            outcome.rendered.append(name)
+    return manifest.model_copy(update={"nodes": nodes}), outcome
