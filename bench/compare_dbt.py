@@ -244,8 +244,11 @@ def new_probe_orders(project: Path) -> None:
 def probe_skip_amount(project: Path) -> None:
     """stg_orders skips one more column: the models below read its new columns at run time."""
     model = project / "models" / "staging" / "stg_orders.sql"
-    model.write_text(model.read_text().replace("skip=['customer']", "skip=['customer', 'ordered_on']")
-                     .replace("upper(customer) as customer", "upper(customer) as customer, ordered_on"))
+    model.write_text(
+        model.read_text()
+        .replace("skip=['customer']", "skip=['customer', 'ordered_on']")
+        .replace("upper(customer) as customer", "upper(customer) as customer, ordered_on")
+    )
 
 
 def snap_build(number: int) -> Callable[[Path], None]:

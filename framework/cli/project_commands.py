@@ -72,9 +72,9 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
         write_artifacts(result)
         write_artifacts_for(result, {n for n in manifest.nodes
                                      if manifest.nodes[n].rendered_at_run_time})  # fmt: skip
-    for note in live_notes:
+    for line in live_notes:
         if not quiet:
-            click.echo(note, err=True)
+            click.echo(line, err=True)
     elapsed = time.perf_counter() - started
     if options.select:
         selected = select_nodes(manifest, options.select, options.exclude)

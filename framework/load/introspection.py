@@ -129,6 +129,12 @@ class RelationValue(str):
 collections.abc.Mapping.register(RelationValue)  # jinja's "is mapping" (dbt_utils._is_relation)
 
 
+_INTEGER_TYPES = frozenset(
+    {"smallint", "integer", "bigint", "hugeint", "tinyint", "int", "int2", "int4", "int8",
+     "serial", "bigserial"}
+)  # fmt: skip
+
+
 class ColumnValue:
     """dbt's ``Column`` for a warehouse column (``adapter.get_columns_in_relation``)."""
 
@@ -142,7 +148,7 @@ class ColumnValue:
 
     @property
     def quoted(self) -> str:
-        return '"{}"'.format(self.column)
+        return f'"{self.column}"'
 
     @property
     def data_type(self) -> str:
@@ -160,8 +166,7 @@ class ColumnValue:
         return self.dtype.lower() in ("numeric", "decimal")
 
     def is_integer(self) -> bool:
-        return self.dtype.lower() in ("smallint", "integer", "bigint", "hugeint", "tinyint",
-                                      "int", "int2", "int4", "int8", "serial", "bigserial")  # fmt: skip
+        return self.dtype.lower() in _INTEGER_TYPES
 
     def is_float(self) -> bool:
         return self.dtype.lower() in ("real", "float", "float4", "float8", "double",

@@ -35,9 +35,7 @@ def test_models_rendered_at_run_time_build_what_dbt_builds(
     assert list(probe_db.types("main.orders_by_status")) == [
         "ordered_on", "shipped_amount", "placed_amount", "returned_amount",
     ]  # fmt: skip
-    assert probe_db.rows(
-        "select * from main.orders_by_status order by ordered_on"
-    ) == [
+    assert probe_db.rows("select * from main.orders_by_status order by ordered_on") == [
         (__import__("datetime").date(2024, 1, 1), 10.5, 0.0, 0.0),
         (__import__("datetime").date(2024, 1, 2), 7.25, 20.0, 0.0),
         (__import__("datetime").date(2024, 1, 4), 0.0, 0.0, 3.0),
@@ -107,7 +105,9 @@ def test_a_failing_run_time_render_fails_the_step_at_its_line(probe: Path, orch:
     result = orch("build", "--project-dir", str(probe))
     assert result.exit_code == 1
     assert "rendering 'gone' at run time failed" in result.output
-    assert ('models/marts/gone.sql:2: Jinja error: distinct_values: "main"."nope" does not exist') in result.output
+    assert (
+        'models/marts/gone.sql:2: Jinja error: distinct_values: "main"."nope" does not exist'
+    ) in result.output
 
 
 def test_env_var_in_a_run_query_is_bound_never_pasted(
