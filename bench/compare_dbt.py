@@ -8,7 +8,8 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
 ``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
-models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml) is
+models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml;
+``snap_dbt``: snapshots; ``probe_dbt``: macros that query the warehouse while rendering) is
 copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
