@@ -66,6 +66,8 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
             else set(manifest.nodes)  # fmt: skip
         manifest, outcome = render_for_compile(result.project, manifest, wanted)
         result.manifest = manifest
+        if outcome.rendered:
+            result.unchanged = False  # the reused manifest gains their SQL and lineage
         live_notes = outcome.messages()
     if not result.scoped:
         check_automation(result.project)

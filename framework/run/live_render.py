@@ -20,14 +20,16 @@ from typing import Any
 
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter
+from orch.compiler.lineage import column_lineage, output_columns
 from orch.compiler.models import make_renderer
 from orch.errors import ModelFailedError, OrchError
 from orch.load.introspection import LiveWarehouse, RelationValue
 from orch.load.project import Project
 from orch.load.rendering import LiveBinding, Renderer
-from orch.manifest import Manifest, Node
+from orch.manifest import ColumnInfo, ColumnRef, Manifest, Node
 from orch.names import Relation
-from orch.sql import parse_query, transpile
+from orch.sql import expand_and_qualify, parse_query, qualify_tables, table_references, transpile
+from sqlglot import exp
 
 StepFunction = Callable[[Node, Any], Any]
 
@@ -218,6 +220,54 @@ def render_for_compile(project: Project, manifest: Manifest, names: set[str]) ->
             if missing:
                 outcome.waiting[name] = missing
                 continue
-            nodes[name] = live.render(node, adapter)
+            rendered = live.render(node, adapter)
+            nodes[name] = with_lineage(rendered, nodes, AdapterWarehouse(adapter),
+                                       manifest.project.target_dialect)  # fmt: skip
             outcome.rendered.append(name)
     return manifest.model_copy(update={"nodes": nodes}), outcome
+
+
+def with_lineage(
+    node: Node, nodes: dict[str, Node], warehouse: AdapterWarehouse, dialect: str
+) -> Node:
+    """``node`` with the output columns and column lineage of its run-time SQL (the upstream
+    columns as the warehouse reports them); unchanged when the SQL cannot be resolved."""
+    path = node.path or node.name
+    query = parse_query(node.compiled_code, dialect, path)
+    owners = {}
+    for other in nodes.values():
+        if other.relation is not None and other.name != node.name:
+            rel = other.relation.to_relation()
+            owners[(rel.schema.lower(), rel.name.lower())] = (other.name, rel)
+    assets: list[str] = []
+    mapping: dict[str, exp.Table] = {}
+    schema: dict[str, dict[str, str]] = {}
+    for ref in table_references(query, node.compiled_code):
+        found = owners.get(((ref.db or "").lower(), ref.name.lower()))
+        if found is None:
+            continue
+        asset, rel = found
+        if asset not in assets:
+            assets.append(asset)
+        alias = f"__asset_{assets.index(asset)}"
+        mapping[ref.dotted] = exp.Table(this=exp.to_identifier(alias))
+        schema[alias] = dict(warehouse.columns(rel.database, rel.schema, rel.name))
+    qualified = expand_and_qualify(qualify_tables(query, mapping), schema, dialect)
+    if qualified is None or output_columns(qualified) is None:
+        return node
+
+    def asset_of(table: exp.Table) -> str | None:
+        if table.name.startswith("__asset_"):
+            index = int(table.name[len("__asset_") :])
+            return assets[index] if index < len(assets) else None
+        return None
+
+    lineage = column_lineage(qualified, asset_of)
+    columns = {
+        c: node.columns.get(c) or ColumnInfo(name=c) for c in output_columns(qualified) or []
+    }
+    return node.model_copy(update={
+        "columns": columns,
+        "column_lineage": {c: [ColumnRef(asset=a, column=k) for a, k in pairs]
+                           for c, pairs in lineage.items()},
+    })  # fmt: skip

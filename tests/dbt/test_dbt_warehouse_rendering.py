@@ -140,3 +140,21 @@ def test_an_ephemeral_upstream_is_refused_at_its_line(probe: Path, orch: RunOrch
     assert result.exit_code == 2
     assert ("models/marts/wide.sql:2:6: 'wide' queries the warehouse while rendering and reads "
             "the ephemeral model 'eph'") in result.stderr  # fmt: skip
+
+
+def test_compile_after_a_build_gives_their_column_lineage(probe: Path, orch: RunOrch):
+    assert orch("build", "--project-dir", str(probe)).exit_code == 0
+    assert orch("compile", "--project-dir", str(probe)).exit_code == 0
+    node = _manifest_node(probe, "orders_by_status")
+    assert list(node["columns"]) == [
+        "ordered_on", "shipped_amount", "placed_amount", "returned_amount",
+    ]  # fmt: skip
+    assert node["column_lineage"]["shipped_amount"] == [
+        {"asset": "stg_orders", "column": "amount"},
+        {"asset": "stg_orders", "column": "status"},
+    ]
+    # relations found by run_query, not by ref(): their columns are traced too
+    stacked = _manifest_node(probe, "all_refunds")["column_lineage"]
+    assert stacked["reason"] == [{"asset": "refunds_2024", "column": "reason"}]
+    lineage = orch("lineage", "--project-dir", str(probe), "orders_by_status.shipped_amount")
+    assert "stg_orders.amount" in lineage.output and "orders.amount" in lineage.output
