@@ -158,3 +158,18 @@ def test_compile_after_a_build_gives_their_column_lineage(probe: Path, orch: Run
     assert stacked["reason"] == [{"asset": "refunds_2024", "column": "reason"}]
     lineage = orch("lineage", "--project-dir", str(probe), "orders_by_status.shipped_amount")
     assert "stg_orders.amount" in lineage.output and "orders.amount" in lineage.output
+
+
+def test_a_unit_test_of_such_a_model_is_refused_at_its_line(probe: Path, orch: RunOrch):
+    (probe / "models" / "unit.yml").write_text(
+        "unit_tests:\n  - name: t_status\n    model: orders_by_status\n    given:\n"
+        "      - input: ref('stg_orders')\n        rows:\n          - {order_id: 1}\n"
+        "    expect:\n      rows:\n        - {ordered_on: 2024-01-01}\n",
+        encoding="utf-8",
+    )
+    result = orch("build", "--project-dir", str(probe))
+    assert result.exit_code == 1
+    assert (
+        "models/unit.yml:2:5: unit test 't_status': the model 'orders_by_status' queries the "
+        "warehouse while rendering"
+    ) in result.output
