@@ -51,13 +51,19 @@ class Warehouse(Protocol):
 
 
 class RelationValue(str):
-    """A relation in a template: renders as SQL text, reads like dbt's ``BaseRelation``."""
+    """A relation in a template: renders as SQL text, reads like dbt's ``BaseRelation``.
 
-    database: str | None
-    schema: str
-    identifier: str
+    At parse time a ref()/source()/this renders as orch's marker, and its parts are not yet the
+    real ones (the compiler decides schemas and aliases): reading ``.schema``, ``.identifier``...
+    then calls ``on_read``, which marks the model rendered at run time, where they are real.
+    """
+
+    _database: str | None
+    _schema: str
+    _identifier: str
     type: str | None
-    rendered: str
+    _rendered: str
+    _on_read: Callable[[], None] | None
 
     def __new__(
         cls,
@@ -68,14 +74,38 @@ class RelationValue(str):
         *,
         type: str | None = None,
         rendered: str | None = None,
+        on_read: Callable[[], None] | None = None,
     ) -> RelationValue:
         obj = super().__new__(cls, text)
-        obj.database = database
-        obj.schema = schema
-        obj.identifier = identifier
+        obj._database = database
+        obj._schema = schema
+        obj._identifier = identifier
         obj.type = type
-        obj.rendered = rendered if rendered is not None else text
+        obj._rendered = rendered if rendered is not None else text
+        obj._on_read = on_read
         return obj
+
+    def _read(self) -> None:
+        if self._on_read is not None:
+            self._on_read()
+
+    @property
+    def database(self) -> str | None:
+        """The database part."""
+        self._read()
+        return self._database
+
+    @property
+    def schema(self) -> str:
+        """The schema part."""
+        self._read()
+        return self._schema
+
+    @property
+    def identifier(self) -> str:
+        """The relation's name."""
+        self._read()
+        return self._identifier
 
     @property
     def name(self) -> str:
@@ -102,7 +132,8 @@ class RelationValue(str):
 
     def render(self) -> str:
         """The relation's SQL text (dbt's ``relation.render()``)."""
-        return self.rendered
+        self._read()
+        return self._rendered
 
     def include(self, **_: Any) -> RelationValue:
         """dbt's ``include(database=False...)``: the same relation (orch renders it whole)."""
@@ -115,6 +146,8 @@ class RelationValue(str):
         if key == "path":
             return {"database": self.database, "schema": self.schema,
                     "identifier": self.identifier}  # fmt: skip
+        if key in ("database", "schema", "identifier"):
+            return getattr(self, key)
         return default
 
     def __getitem__(self, key: Any) -> Any:  # type: ignore[override]

@@ -342,7 +342,13 @@ class Renderer:
             is_incremental=self._is_incremental,
             doc=self._doc,
             target=target,
-            this=RelationValue(THIS_MARKER, target.database, target.schema, THIS_MARKER),
+            this=RelationValue(
+                THIS_MARKER,
+                target.database,
+                target.schema,
+                THIS_MARKER,
+                on_read=self._mark_warehouse,
+            ),  # fmt: skip
             partition=_Partition(self._current),
             adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"'), self),
             run_started_at=self.run_started_at,
@@ -690,7 +696,8 @@ class Renderer:
         rec.refs[marker] = name
         if len(args) == 2:
             rec.ref_projects[marker] = str(args[0])  # checked when the graph is resolved
-        return RelationValue(marker, self.target.database, self.target.schema, str(name))
+        return RelationValue(marker, self.target.database, self.target.schema, str(name),
+                             on_read=self._mark_warehouse)  # fmt: skip
 
     def _source(self, source_name: str, table_name: str) -> str:
         if self._live is not None:
@@ -698,7 +705,8 @@ class Renderer:
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.sources[marker] = (source_name, table_name)
-        return RelationValue(marker, self.target.database, source_name, table_name)
+        return RelationValue(marker, self.target.database, source_name, table_name,
+                             on_read=self._mark_warehouse)  # fmt: skip
 
     def _config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):

@@ -173,3 +173,17 @@ def test_a_unit_test_of_such_a_model_is_refused_at_its_line(probe: Path, orch: R
         "models/unit.yml:2:5: unit test 't_status': the model 'orders_by_status' queries the "
         "warehouse while rendering"
     ) in result.output
+
+
+def test_reading_a_relations_parts_renders_at_run_time(
+    probe: Path, orch: RunOrch, probe_db: Warehouse
+):
+    # dbt gives the real parts; while parsing orch does not know them yet (aliases, schemas)
+    (probe / "models" / "marts" / "names.sql").write_text(
+        "{{ config(alias='named') }}\n"
+        "select '{{ this.identifier }}' as me, '{{ ref('stg_orders').schema }}' as up_schema\n",
+        encoding="utf-8",
+    )
+    result = orch("build", "--project-dir", str(probe), "-s", "+names")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert probe_db.rows("select * from main.named") == [("named", "main")]
