@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fakesnow
+import pytest
+import snowflake.connector
+
 from tests.dbt.conftest import RunOrch, Warehouse
 
 
@@ -187,3 +191,36 @@ def test_reading_a_relations_parts_renders_at_run_time(
     result = orch("build", "--project-dir", str(probe), "-s", "+names")
     assert result.exit_code == 0, result.output + result.stderr
     assert probe_db.rows("select * from main.named") == [("named", "main")]
+
+
+SNOWFLAKE_PROFILE = """\
+probe:
+  target: prod
+  outputs:
+    prod:
+      type: snowflake
+      account: fakesnow
+      user: orch
+      password: secret
+      database: shop_db
+      schema: analytics
+      threads: 1
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")  # fakesnow's
+def test_run_time_render_on_snowflake_through_the_adapter(probe: Path, orch: RunOrch):
+    (probe / "profiles.yml").write_text(SNOWFLAKE_PROFILE, encoding="utf-8")
+    with fakesnow.patch():
+        result = orch("build", "--project-dir", str(probe), "-s", "+orders_by_status")
+        assert result.exit_code == 0, result.output + result.stderr
+        con = snowflake.connector.connect(account="fakesnow", user="orch", password="secret",
+                                          database="shop_db")  # fmt: skip
+        cur = con.cursor()
+        by_status = cur.execute("select * from analytics.orders_by_status order by 1").fetchall()
+        cur.execute("select * from analytics.stg_orders limit 0")
+        stg_columns = [d[0] for d in cur.description]
+    assert stg_columns == ["ORDER_ID", "STATUS", "AMOUNT", "ORDERED_ON", "CUSTOMER"]
+    assert [row[1:] for row in by_status] == [
+        (10.5, 0.0, 0.0), (7.25, 20.0, 0.0), (0.0, 0.0, 3.0), (11.0, 0.0, 0.0),
+    ]  # fmt: skip
