@@ -15,11 +15,9 @@ import ast
 import datetime as datetime_module
 import os
 import re
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -30,17 +28,22 @@ from orch.errors import (
     Location,
     ProjectError,
     TemplateError,
-    UnsupportedFeatureError,
-    read_user_text,
-    suggestion,
 )
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
+from orch.load.docs_blocks import read_docs_blocks, resolve_doc_calls  # noqa: F401 (re-exported)
 from orch.load.introspection import (
     Api,
     LiveWarehouse,
     ParseTimeWarehouse,
     RelationValue,
     quoted_relation,
+)
+from orch.load.template_errors import (
+    MissingEnvVarError,
+    MissingVarError,
+    RenderFault,
+    UnsupportedCallError,
+    template_error,
 )
 
 THIS_MARKER = "__orch_this__"
@@ -189,15 +192,6 @@ class _Adapter:
         if name.startswith("__"):
             raise AttributeError(name)
         raise UnsupportedCallError(f"adapter.{name}()")
-
-
-class UnsupportedCallError(Exception):
-    """A dbt context function orch does not offer (it would query the warehouse at render time)."""
-
-    def __init__(self, call: str, reason: str = "") -> None:
-        super().__init__(call)
-        self.call = call
-        self.reason = reason or "it needs the warehouse while rendering, or dbt's dispatch"
 
 
 class _MacroReturn(Exception):
@@ -429,7 +423,7 @@ class Renderer:
                 )
             )
         except Exception as err:  # a macro file should only define macros
-            self.macro_errors.append(_template_error(err, path, source))
+            self.macro_errors.append(template_error(err, path, source))
         return None
 
     def package_of(self, path: str) -> str | None:
@@ -567,7 +561,7 @@ class Renderer:
         except TemplateError:
             raise
         except Exception as err:
-            raise _template_error(err, path, source) from None
+            raise template_error(err, path, source) from None
         finally:
             self._recording = None
             self._enter(self.project_name)
@@ -620,7 +614,7 @@ class Renderer:
         except TemplateError:
             raise
         except Exception as err:
-            raise _template_error(err, path, source) from None
+            raise template_error(err, path, source) from None
         finally:
             self._recording = None
         return text, recording
@@ -721,7 +715,7 @@ class Renderer:
             return self.variables[name]
         if default is not jinja2.Undefined:
             return default
-        raise _MissingVarError(name, sorted(self.variables))
+        raise MissingVarError(name, sorted(self.variables))
 
     def _env_var(self, name: str, default: Any = jinja2.Undefined) -> Any:
         self._current().env_vars_used.add(name)
@@ -731,7 +725,7 @@ class Renderer:
             return SecretString(value, name)
         if default is not jinja2.Undefined:
             return default
-        raise _MissingEnvVarError(name)
+        raise MissingEnvVarError(name)
 
     def _is_incremental(self) -> bool:
         self._current().uses_is_incremental = True
@@ -778,104 +772,3 @@ class _Modules:
     def __init__(self) -> None:
         self.datetime = datetime_module
         self.re = re
-
-
-class RenderFault(Exception):
-    """A user error found while rendering (``adapter.dispatch`` finding nothing...): becomes a
-    TemplateError at the template's file and line."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-class _MissingVarError(Exception):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(name)
-        self.name = name
-        self.known = known
-
-
-class _MissingEnvVarError(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _template_line(err: BaseException, path: str) -> int:
-    """The template line of the innermost traceback frame that belongs to ``path``."""
-    line = 0
-    for frame in traceback.extract_tb(err.__traceback__):
-        if frame.filename == path and frame.lineno:
-            line = frame.lineno
-    return line
-
-
-def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
-    line = _template_line(err, path)
-    if isinstance(err, _MissingVarError):
-        line = line or _find_line(source, rf"var\(\s*['\"]{re.escape(err.name)}['\"]")
-        return TemplateError(
-            f"var('{err.name}') is not defined",
-            location=Location(path, line),
-            hint=suggestion(err.name, err.known)
-            or "Define it under 'vars:' in orch_project.yml, pass --vars, or give a default",
-        )
-    if isinstance(err, _MissingEnvVarError):
-        line = line or _find_line(source, rf"env_var\(\s*['\"]{re.escape(err.name)}['\"]")
-        return TemplateError(
-            f"environment variable '{err.name}' is not set",
-            location=Location(path, line),
-            hint="Set it, or give env_var() a default: env_var('NAME', 'default')",
-        )
-    if isinstance(err, TemplateError):
-        return err
-    if isinstance(err, RenderFault):
-        return TemplateError(err.message, location=Location(path, line),
-                             hint=err.hint or "Fix the template")  # fmt: skip
-    if isinstance(err, UnsupportedCallError):
-        line = line or _find_line(source, re.escape(err.call.split("(")[0]))
-        return UnsupportedFeatureError(
-            f"{err.call} is not supported by orch ({err.reason})",
-            location=Location(path, line),
-            hint="Replace it with plain SQL or a macro orch can render (see docs/dbt.md)",
-        )
-    message = redaction.scrub(str(err)) or type(err).__name__
-    return TemplateError(
-        f"Jinja error: {message}", location=Location(path, line), hint="Fix the template"
-    )
-
-
-def _find_line(source: str, pattern: str) -> int:
-    match = re.search(pattern, source)
-    return source.count("\n", 0, match.start()) + 1 if match else 0
-
-
-def read_docs_blocks(paths: list[Path]) -> dict[str, str]:
-    """``{% docs name %}...{% enddocs %}`` blocks from Markdown files."""
-    blocks: dict[str, str] = {}
-    pattern = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
-    for path in paths:
-        for match in pattern.finditer(read_user_text(path)):
-            blocks[match.group(1)] = match.group(2).strip()
-    return blocks
-
-
-_DOC_CALL = re.compile(r"""{{-?\s*doc\(\s*['"]([^'"]+)['"]\s*\)\s*-?}}""")
-
-
-def resolve_doc_calls(text: str, docs: dict[str, str]) -> tuple[str, list[str]]:
-    """``{{ doc('name') }}`` in a YAML description replaced by the docs block; unknown names."""
-    if "doc(" not in text:
-        return text, []
-    missing: list[str] = []
-
-    def block(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in docs:
-            missing.append(name)
-            return match.group(0)
-        return docs[name]
-
-    return _DOC_CALL.sub(block, text), missing
