@@ -93,9 +93,18 @@ class LiveRenderer:
         def run(node: Node, ctx: Any) -> Any:
             if node.rendered_at_run_time:
                 node = self.render(node, ctx.adapter)
+                self._write_compiled(node)
             return step(node, ctx)
 
         return run
+
+    def _write_compiled(self, node: Node) -> None:
+        """The SQL that runs, at ``target/compiled/<path>`` (as ``orch compile`` writes it)."""
+        if not node.path:
+            return
+        out = (self.project.target_dir / "compiled" / node.path).with_suffix(".sql")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(node.compiled_code.rstrip() + "\n", encoding="utf-8")
 
     def render(self, node: Node, adapter: Adapter) -> Node:
         """``node`` with its SQL rendered against the warehouse now.

@@ -224,3 +224,9 @@ def test_run_time_render_on_snowflake_through_the_adapter(probe: Path, orch: Run
     assert [row[1:] for row in by_status] == [
         (10.5, 0.0, 0.0), (7.25, 20.0, 0.0), (0.0, 0.0, 3.0), (11.0, 0.0, 0.0),
     ]  # fmt: skip
+
+
+def test_the_sql_that_ran_is_in_target_compiled(probe: Path, orch: RunOrch):
+    assert orch("build", "--project-dir", str(probe), "-s", "+orders_by_status").exit_code == 0
+    sql = (probe / "target" / "compiled" / "models" / "marts" / "orders_by_status.sql").read_text()
+    assert "as shipped_amount" in sql and '"probe"."main"."stg_orders"' in sql
