@@ -230,3 +230,10 @@ def test_the_sql_that_ran_is_in_target_compiled(probe: Path, orch: RunOrch):
     assert orch("build", "--project-dir", str(probe), "-s", "+orders_by_status").exit_code == 0
     sql = (probe / "target" / "compiled" / "models" / "marts" / "orders_by_status.sql").read_text()
     assert "as shipped_amount" in sql and '"probe"."main"."stg_orders"' in sql
+
+
+def test_show_renders_it_against_the_warehouse(probe: Path, orch: RunOrch):
+    assert orch("build", "--project-dir", str(probe), "-s", "+stg_orders").exit_code == 0
+    result = orch("show", "--project-dir", str(probe), "-s", "orders_by_status")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "shipped_amount" in result.output and "4 rows" in result.output
