@@ -22,14 +22,6 @@ from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from orch import redaction
-
-# Template calls that make a model "rendered at run time"
-WAREHOUSE_CALLS = (
-    "run_query", "statement", "load_result", "load_relation", "execute",
-    "adapter.get_columns_in_relation", "adapter.get_relation",
-)  # fmt: skip
-
 
 class Warehouse(Protocol):
     """What a run-time render needs from the warehouse (the run stage implements it)."""
@@ -488,8 +480,3 @@ def quoted_relation(database: str | None, schema: str, name: str) -> str:
     """``"db"."schema"."name"`` (the parts present), for parse time."""
     parts = [p for p in (database, schema, name) if p]
     return ".".join('"' + _QUOTE.sub('""', p) + '"' for p in parts)
-
-
-def scrubbed(text: str) -> str:
-    """An error message from the warehouse, with secrets scrubbed."""
-    return redaction.scrub(text)
