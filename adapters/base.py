@@ -112,6 +112,20 @@ class Adapter(ABC):
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Run a query and return the result as an Arrow table."""
 
+    def fetch_table(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a query; its column names and rows (dbt's ``run_query`` / ``statement`` results).
+
+        The default goes through :meth:`fetch_arrow`; an adapter may read its cursor instead.
+        """
+        table = self.fetch_arrow(sql)
+        names = list(table.column_names)
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        return names, [tuple(c[r] for c in columns) for r in range(table.num_rows)]
+
+    def current_database(self) -> str | None:
+        """The database relations without one live in (dbt renders relations with it)."""
+        return getattr(self.config, "database", None)
+
     @contextmanager
     @abstractmethod
     def transaction(self) -> Iterator[None]:

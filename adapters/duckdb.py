@@ -359,6 +359,21 @@ class DuckDBAdapter(Adapter):
         except duckdb.Error as err:
             raise self._statement_error(err, sql) from err
 
+    def fetch_table(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a query; its column names and rows (Python values, as dbt-duckdb fetches them)."""
+        cur = self._run(sql)
+        try:
+            if not cur.description:
+                return [], []
+            return [str(d[0]) for d in cur.description], cur.fetchall()
+        except duckdb.Error as err:
+            raise self._statement_error(err, sql) from err
+
+    def current_database(self) -> str | None:
+        """The attached database relations are created in (the file's stem, as dbt-duckdb)."""
+        rows = self._run("SELECT current_database()").fetchall()
+        return str(rows[0][0]) if rows else None
+
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Run a query and return an Arrow table (DuckDB's relation API: no extra copy)."""
         import pyarrow as pa  # heavy optional dependency, imported late

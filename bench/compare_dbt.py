@@ -8,7 +8,8 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
 ``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
-models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml) is
+models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml;
+``snap_dbt``: snapshots; ``probe_dbt``: macros that query the warehouse while rendering) is
 copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
@@ -68,6 +69,7 @@ FIXTURES_COMPARED = {
     "shop_dbt": Fixture("shop_dbt", "shop.duckdb", "target", ("SHOP_TARGET_PATH",),
                         install_packages=True),
     "snap_dbt": Fixture("snap_dbt", "snap.duckdb", "target"),
+    "probe_dbt": Fixture("probe_dbt", "probe.duckdb", "target"),
 }  # fmt: skip
 STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
@@ -233,6 +235,23 @@ def tighten_at_least(project: Path) -> None:
     schema.write_text(schema.read_text().replace("min_value: 0\n", "min_value: 5\n", 1))
 
 
+def new_probe_orders(project: Path) -> None:
+    """Orders with a status never seen before: orders_by_status, rendered at run time, gains a
+    column (its values come from a statement block, queried right before it runs)."""
+    with (project / "seeds" / "orders.csv").open("a", encoding="utf-8") as f:
+        f.write("6,dee,lost,4.0,2024-01-05\n7,ana,placed,2.5,2024-01-03\n")
+
+
+def probe_skip_amount(project: Path) -> None:
+    """stg_orders skips one more column: the models below read its new columns at run time."""
+    model = project / "models" / "staging" / "stg_orders.sql"
+    model.write_text(
+        model.read_text()
+        .replace("skip=['customer']", "skip=['customer', 'ordered_on']")
+        .replace("upper(customer) as customer", "upper(customer) as customer, ordered_on")
+    )
+
+
 def snap_build(number: int) -> Callable[[Path], None]:
     """The seeds of the ``number``-th build: rows updated, deleted, added back."""
 
@@ -261,6 +280,12 @@ SCENARIOS = {
         ("first build (two packages, dispatch, package models and seeds)", None),
         ("second build after new orders.csv rows", new_shop_orders),
         ("a failing package generic test (exit 1, downstream skipped)", tighten_at_least),
+    ],
+    "probe_dbt": [
+        ("first build (macros querying the warehouse while rendering)", None),
+        ("second build: a new status (a column more, from a statement block)", new_probe_orders),
+        ("third build: stg_orders' column list changes (get_columns_in_relation)",
+         probe_skip_amount),
     ],
     "snap_dbt": [
         ("first build (snapshots created, Python model, relationships to an ephemeral model)",

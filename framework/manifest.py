@@ -100,6 +100,10 @@ class Node(ArtifactModel):
     compiled_code: str = ""  # full build (is_incremental() false)
     compiled_code_incremental: str | None = None  # when the model uses is_incremental()
     uses_partition: bool = False  # the SQL reads {{ partition.* }}: rendered per partition
+    # the template queries the warehouse (run_query, statement, execute...): rendered again right
+    # before it runs (orch.run.live_render); compiled_code is then dbt's parse-time render and the
+    # columns and lineage are unknown until then
+    rendered_at_run_time: bool = False
     relation: RelationInfo | None = None  # None for ephemeral models
     config: ModelConfig = Field(default_factory=ModelConfig)
     depends_on: list[str] = Field(default_factory=list)

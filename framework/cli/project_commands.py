@@ -57,9 +57,26 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
     options = make_options(kwargs)
     result = load_manifest(options)
     manifest = result.manifest
+    live_notes: list[str] = []
+    if any(n.rendered_at_run_time for n in manifest.nodes.values()):
+        # like dbt compile: models that query the warehouse while rendering, rendered against it
+        from orch.run.live_render import render_for_compile
+
+        wanted = select_nodes(manifest, options.select, options.exclude) if options.select \
+            else set(manifest.nodes)  # fmt: skip
+        manifest, outcome = render_for_compile(result.project, manifest, wanted)
+        result.manifest = manifest
+        if outcome.rendered:
+            result.unchanged = False  # the reused manifest gains their SQL and lineage
+        live_notes = outcome.messages()
     if not result.scoped:
         check_automation(result.project)
         write_artifacts(result)
+        write_artifacts_for(result, {n for n in manifest.nodes
+                                     if manifest.nodes[n].rendered_at_run_time})  # fmt: skip
+    for line in live_notes:
+        if not quiet:
+            click.echo(line, err=True)
     elapsed = time.perf_counter() - started
     if options.select:
         selected = select_nodes(manifest, options.select, options.exclude)

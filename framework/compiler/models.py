@@ -111,11 +111,16 @@ def target_dialect(project: Project) -> str:
 def make_renderer(project: Project) -> Renderer:
     """The Jinja renderer for a project and its target, with macros and docs blocks."""
     t = project.target
+    database = t.database
+    path = getattr(t, "path", None)
+    if database is None and project.flavor == "dbt" and t.type == "duckdb" and path:
+        # dbt-duckdb's target.database: the file's stem (what current_database() returns)
+        database = "memory" if path == ":memory:" else Path(str(path)).stem
     info = TargetInfo(
         name=project.target_name,
         type=t.type,
         schema=t.schema_,
-        database=t.database,
+        database=database,
         dialect=target_dialect(project),
         threads=t.threads,
     )
@@ -542,8 +547,11 @@ class _Compiler:
         key = self._compile_key(model, relation, refs)
         if filters:
             key = content_key(key, *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())))
+        live = model.recording.uses_warehouse
         cached = self.cache.get(key)
-        if cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
+        if live:
+            cached = self._parse_time_sql(model, relation, refs)
+        elif cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
             cached = self._compile_sql(model, relation, refs, filters)
             self.cache.put(key, cached)
         if config.materialized == "view" and redaction.PLACEHOLDER_PREFIX in cached["compiled"]:
@@ -578,6 +586,7 @@ class _Compiler:
             compiled_code=cached["compiled"],
             compiled_code_incremental=cached["compiled_incremental"],
             uses_partition=model.recording.uses_partition,
+            rendered_at_run_time=live,
             relation=RelationInfo.from_relation(relation) if relation else None,
             config=config,
             depends_on=sorted(self.graph.dag.parents(model.name)),
@@ -696,6 +705,33 @@ class _Compiler:
             "versions": versions,
             "reads": reads,
         }
+
+    def _parse_time_sql(
+        self, model: ParsedModel, relation: Relation | None, refs: dict[str, list[ResolvedRef]]
+    ) -> dict[str, Any]:
+        """A model rendered at run time: its parse-time SQL with the relations put in (no
+        parse: it may not be SQL), columns and lineage unknown until the run-time render."""
+        own = relation or Relation(None, self.project.target.schema_, model.name)
+        out: dict[str, Any] = {"columns": None, "lineage": {}, "versions": {}, "reads": None}
+        for key, variant in (("compiled", model.full), ("compiled_incremental", model.incremental)):
+            if variant is None:
+                out[key] = None
+                continue
+            replacements = []
+            for r in refs.get("full" if key == "compiled" else "incremental", []):
+                node = self.nodes.get(r.asset) if r.asset != SELF else None
+                if r.asset != SELF and (node is None or node.relation is None):
+                    raise ConfigError(
+                        f"'{model.name}' queries the warehouse while rendering and reads the "
+                        f"ephemeral model '{r.asset}'",
+                        location=Location(model.path, r.ref.line, r.ref.col),
+                        hint=f"Materialize '{r.asset}' as a view or table (dbt_utils refuses "
+                        "ephemeral models in such macros too)",
+                    )
+                rel = own if node is None else node.relation.to_relation()  # type: ignore[union-attr]
+                replacements.append((r.ref.start, r.ref.end, self.render_relation(rel)))
+            out[key] = replace_spans(variant.rendered, replacements).strip()
+        return out
 
     def _compile_variant(
         self,

@@ -290,6 +290,8 @@ class UnitTestCompiler:
         overridden = bool(spec.vars or spec.env_vars or set(spec.macros) - {"is_incremental"})
         stock = self.graph.refs.get(model.name, {})
         if not overridden:
+            if model.recording.uses_warehouse:
+                raise _queries_warehouse(spec, model)
             variant = model.incremental if incremental and model.incremental else model.full
             key = "incremental" if variant is model.incremental else "full"
             query = variant.ast(model.dialect, model.path)
@@ -361,6 +363,8 @@ class UnitTestCompiler:
 
             renderer.env.globals["env_var"] = env_var
         text, recording = renderer.render(model.raw, model.path, incremental=incremental)
+        if recording.uses_warehouse:
+            raise _queries_warehouse(spec, model)
         query = parse_query(text, model.dialect, model.path)
         by_name = {r.ref.dotted: r.asset for refs in stock.values() for r in refs}
         refs: list[ResolvedRef] = []
@@ -524,6 +528,18 @@ def _marker_aliases(refs: dict[str, str], sources: dict[str, tuple[str, str]]) -
     aliases = dict(refs)
     aliases.update({marker: table for marker, (_, table) in sources.items()})
     return aliases
+
+
+def _queries_warehouse(spec: UnitTestSpec, model: ParsedModel) -> ConfigError:
+    """A unit test of a model whose SQL is known only at run time, from the warehouse."""
+    return ConfigError(
+        f"unit test '{spec.name}': the model '{model.name}' queries the warehouse while "
+        "rendering (run_query, statement, execute, adapter.get_columns_in_relation...), which a "
+        "unit test cannot do: orch would test dbt's parse-time SQL",
+        location=spec.location,
+        hint="Override those macros under 'overrides: macros:' with fixed values, or unit-test "
+        "a model that does not query the warehouse",
+    )
 
 
 def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, Any]], Renderer]:

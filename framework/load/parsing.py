@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,7 +138,8 @@ def _parse_one(
     else:  # no Jinja at all: compiling a template would cost more than parsing the SQL
         text, recording = raw, Recording()
     dialect = str(recording.config.get("dialect") or dialect_hint)
-    full = _variant(text, dialect, model_file.path, raw)
+    live = recording.uses_warehouse
+    full = _variant(text, dialect, model_file.path, raw, live)
     incremental = None
     if recording.uses_is_incremental:
         inc_text, inc_recording = renderer.render(raw, model_file.path, incremental=True)
@@ -148,8 +150,9 @@ def _parse_one(
             recording.ref_projects.setdefault(marker, other)
         for marker, table in inc_recording.sources.items():
             recording.sources.setdefault(marker, table)
-        incremental = _variant(inc_text, dialect, model_file.path, raw)
-    fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path)
+        recording.uses_warehouse = live = live or inc_recording.uses_warehouse
+        incremental = _variant(inc_text, dialect, model_file.path, raw, live)
+    fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path, raw)
     model = ParsedModel(
         name=model_file.name,
         path=model_file.path,
@@ -165,17 +168,42 @@ def _parse_one(
     return model
 
 
-def _variant(text: str, dialect: str, path: str, raw: str) -> Variant:
+def _variant(text: str, dialect: str, path: str, raw: str, live: bool = False) -> Variant:
+    if live:
+        # rendered at run time: the parse-time SQL holds placeholders (dbt's execute=False), and
+        # may not even be SQL (an empty column list); its ref()/source() markers are the deps
+        return Variant(rendered=text, table_refs=marker_references(text))
     query = parse_query(text, dialect, path)
     return Variant(rendered=text, table_refs=table_references(query, text), query=query)
 
 
+_MARKER = re.compile(rf"\b(?:{REF_PREFIX}\d+|{THIS_MARKER})\b")
+
+
+def marker_references(text: str) -> list[TableRef]:
+    """The ref()/source()/this markers of a text, found without parsing it."""
+    refs = []
+    for match in _MARKER.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        refs.append(TableRef(match.group(0), None, None, match.start(), match.end() - 1, line, col))
+    return refs
+
+
 def _sql_fingerprint(
-    full: Variant, incremental: Variant | None, recording: Recording, dialect: str, path: str
+    full: Variant,
+    incremental: Variant | None,
+    recording: Recording,
+    dialect: str,
+    path: str,
+    raw: str,
 ) -> str:
     h = hashlib.sha256()
-    h.update(fingerprint_sql(full.ast(dialect, path), dialect).encode())
-    if incremental is not None:
+    if recording.uses_warehouse:  # what runs is known only at run time: the template is it
+        h.update(b"live\0" + raw.encode())
+    else:
+        h.update(fingerprint_sql(full.ast(dialect, path), dialect).encode())
+    if incremental is not None and not recording.uses_warehouse:
         h.update(fingerprint_sql(incremental.ast(dialect, path), dialect).encode())
     # markers are positional: the names they stand for are part of the meaning
     h.update(
@@ -200,6 +228,7 @@ def _to_cache(model: ParsedModel, root: Path) -> dict[str, Any]:
             "env_vars_used": sorted(rec.env_vars_used),
             "uses_is_incremental": rec.uses_is_incremental,
             "uses_partition": rec.uses_partition,
+            "uses_warehouse": rec.uses_warehouse,
         },
         "env": env_digest(rec.env_vars_used, root),
         "full": _variant_to_cache(model.full),
@@ -232,6 +261,7 @@ def _from_cache(
             env_vars_used=set(rec_data["env_vars_used"]),
             uses_is_incremental=bool(rec_data["uses_is_incremental"]),
             uses_partition=bool(rec_data["uses_partition"]),
+            uses_warehouse=bool(rec_data.get("uses_warehouse", False)),
         )
         inc = data["incremental"]
         return ParsedModel(

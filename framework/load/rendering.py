@@ -15,11 +15,9 @@ import ast
 import datetime as datetime_module
 import os
 import re
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -30,11 +28,23 @@ from orch.errors import (
     Location,
     ProjectError,
     TemplateError,
-    UnsupportedFeatureError,
-    read_user_text,
-    suggestion,
 )
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
+from orch.load.docs_blocks import read_docs_blocks, resolve_doc_calls  # noqa: F401 (re-exported)
+from orch.load.introspection import (
+    Api,
+    LiveWarehouse,
+    ParseTimeWarehouse,
+    RelationValue,
+    quoted_relation,
+)
+from orch.load.template_errors import (
+    MissingEnvVarError,
+    MissingVarError,
+    RenderFault,
+    UnsupportedCallError,
+    template_error,
+)
 
 THIS_MARKER = "__orch_this__"
 # ``invocation_id`` in a hook: the run's id, put in when the hook runs
@@ -114,6 +124,19 @@ class Recording:
     uses_is_incremental: bool = False
     uses_partition: bool = False
     uses_this: bool = False
+    # run_query / statement / execute / adapter.get_columns_in_relation...: rendered again, with
+    # the warehouse, right before the model runs (orch.run.live_render)
+    uses_warehouse: bool = False
+
+
+@dataclass(frozen=True)
+class LiveBinding:
+    """A run-time render's context: the warehouse and how ref/source/this resolve."""
+
+    warehouse: LiveWarehouse
+    ref: Callable[..., RelationValue]
+    source: Callable[[str, str], RelationValue]
+    this: RelationValue | None
 
 
 class _Partition:
@@ -156,20 +179,19 @@ class _Adapter:
         """The adapter's type (``target.type``)."""
         return self._renderer.target.type
 
+    def get_columns_in_relation(self, relation: Any) -> Any:
+        """The relation's columns (dbt's Column); none while parsing (``execute`` False)."""
+        return self._renderer.warehouse().get_columns_in_relation(relation)
+
+    def get_relation(self, database: Any = None, schema: Any = None, identifier: Any = None) -> Any:
+        """The relation if it exists, else None; always None while parsing."""
+        return self._renderer.warehouse().get_relation(database, schema, identifier)
+
     def __getattr__(self, name: str) -> Any:
         # get_relation, get_columns_in_relation...: they need a warehouse while rendering
         if name.startswith("__"):
             raise AttributeError(name)
         raise UnsupportedCallError(f"adapter.{name}()")
-
-
-class UnsupportedCallError(Exception):
-    """A dbt context function orch does not offer (it would query the warehouse at render time)."""
-
-    def __init__(self, call: str, reason: str = "") -> None:
-        super().__init__(call)
-        self.call = call
-        self.reason = reason or "it needs the warehouse while rendering, or dbt's dispatch"
 
 
 class _MacroReturn(Exception):
@@ -199,6 +221,22 @@ def _returning(macro: Any) -> Any:
     return call
 
 
+class _MacroFile:
+    """The macros one file defines, by name."""
+
+    def __init__(self, macros: dict[str, Any]) -> None:
+        self._file_macros = macros
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._file_macros)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_file_macros"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class MacroNamespace:
     """A package's macros as ``pkg.macro`` (dbt's package namespace)."""
 
@@ -207,8 +245,8 @@ class MacroNamespace:
         self._macros = macros
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("__") or name in ("_package", "_macros"):
+            raise AttributeError(name)  # dbt_utils._is_relation is a macro; dunders are not
         if name in self._macros:
             return self._macros[name]
         raise UnsupportedCallError(
@@ -220,6 +258,15 @@ class MacroNamespace:
 
     def __contains__(self, name: object) -> bool:
         return name in self._macros
+
+
+class _Sandbox(SandboxedEnvironment):
+    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``)."""
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, MacroNamespace) and not attr.startswith("__"):
+            return True
+        return bool(super().is_safe_attribute(obj, attr, value))
 
 
 @dataclass(frozen=True)
@@ -272,7 +319,9 @@ class Renderer:
         self._recording: Recording | None = None
         self._incremental = False
         self._path = ""
-        self.env = SandboxedEnvironment(
+        self._live: LiveBinding | None = None
+        self._parse_time = ParseTimeWarehouse(self._mark_warehouse)
+        self.env = _Sandbox(
             # dbt renders an undefined name as '' (jinja2's default); orch projects fail on it
             undefined=jinja2.Undefined if lenient_undefined else jinja2.StrictUndefined,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
@@ -287,7 +336,13 @@ class Renderer:
             is_incremental=self._is_incremental,
             doc=self._doc,
             target=target,
-            this=THIS_MARKER,
+            this=RelationValue(
+                THIS_MARKER,
+                target.database,
+                target.schema,
+                THIS_MARKER,
+                on_read=self._mark_warehouse,
+            ),  # fmt: skip
             partition=_Partition(self._current),
             adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"'), self),
             run_started_at=self.run_started_at,
@@ -297,16 +352,14 @@ class Renderer:
             before_begin=lambda sql: {"sql": sql, "transaction": False},
             after_commit=lambda sql: {"sql": sql, "transaction": False},
             return_=lambda v: v,
-            run_query=_unsupported_call("run_query()"),
-            load_result=_unsupported_call("load_result()"),
-            statement=_unsupported_call("statement()"),
             graph=_unsupported_call("graph"),
+            api=Api(quoted_relation),
+            **self._parse_time.globals(),
             **{"return": _return},
             should_store_failures=lambda: self._store_failures,
             _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
-            execute=False,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
@@ -337,7 +390,7 @@ class Renderer:
                 continue
             qualify = "" if owner == self.project_name else f"{owner}."
             for name in dir(module):
-                if not name.startswith("_"):
+                if not name.startswith("__"):
                     self._macros[owner][name] = _returning(getattr(module, name))
                     if name.startswith("test_"):  # dbt: a macro test_x is the generic test x
                         tests.setdefault(qualify + name[5:], path)
@@ -353,7 +406,14 @@ class Renderer:
     def _module(self, source: str, path: str) -> Any:
         try:
             self._recording = Recording()
-            return self._compile(source, path).make_module(self._ns, shared=True)
+            template = self._compile(source, path)
+            context = template.new_context(self._ns, shared=True)
+            for _ in template.root_render_func(context):
+                pass
+            # every macro, private ones too (dbt_utils._is_relation): jinja's module would
+            # export only the names without a leading underscore
+            return _MacroFile({k: v for k, v in context.vars.items()
+                               if isinstance(v, jinja2.runtime.Macro)})  # fmt: skip
         except jinja2.TemplateSyntaxError as err:
             self.macro_errors.append(
                 TemplateError(
@@ -363,7 +423,7 @@ class Renderer:
                 )
             )
         except Exception as err:  # a macro file should only define macros
-            self.macro_errors.append(_template_error(err, path, source))
+            self.macro_errors.append(template_error(err, path, source))
         return None
 
     def package_of(self, path: str) -> str | None:
@@ -501,11 +561,71 @@ class Renderer:
         except TemplateError:
             raise
         except Exception as err:
-            raise _template_error(err, path, source) from None
+            raise template_error(err, path, source) from None
         finally:
             self._recording = None
             self._enter(self.project_name)
         return text, recording
+
+    def render_live(
+        self,
+        source: str,
+        path: str,
+        live: LiveBinding,
+        *,
+        incremental: bool = False,
+    ) -> str:
+        """Render a model again at run time, as dbt does right before running it: ``execute``
+        is True, ``run_query``/``statement``/``adapter.get_columns_in_relation`` query the
+        warehouse, and ``ref``/``source``/``this`` render as the real relations.
+
+        Raises TemplateError naming the template file and line.
+        """
+        self._live = live
+        self._scope = ""  # force the scope's names to be set again, then the live ones over them
+        try:
+            self._enter(self.package_of(path) or self.project_name)
+            self._ns.update(live.warehouse.globals())
+            if live.this is not None:
+                self._ns["this"] = live.this
+            self._scope = "\0live"  # render() must not re-enter (it would drop the live names)
+            text, _ = self._render_entered(source, path, incremental=incremental)
+            return text
+        finally:
+            self._live = None
+            self._scope = ""
+            self._enter(self.project_name)
+
+    def _render_entered(
+        self, source: str, path: str, *, incremental: bool
+    ) -> tuple[str, Recording]:
+        recording = Recording()
+        self._recording = recording
+        self._incremental = incremental
+        self._path = path
+        try:
+            text = self._compile(source, path).render()
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                f"Jinja syntax error: {err.message}",
+                location=Location(path, err.lineno or 0),
+                hint="Fix the template syntax",
+            ) from None
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise template_error(err, path, source) from None
+        finally:
+            self._recording = None
+        return text, recording
+
+    def warehouse(self) -> Any:
+        """The warehouse of this render: the live one at run time, else parse-time answers."""
+        return self._live.warehouse if self._live is not None else self._parse_time
+
+    def _mark_warehouse(self) -> None:
+        if self._live is None:
+            self._current().uses_warehouse = True
 
     def _render_simple(self, source: str) -> str | None:
         """Render a template whose only Jinja is ``ref()``, ``source()`` and ``config()`` calls.
@@ -562,19 +682,25 @@ class Renderer:
             )
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
+        if self._live is not None:
+            return self._live.ref(*args)
         name = args[-1]
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name
         if len(args) == 2:
             rec.ref_projects[marker] = str(args[0])  # checked when the graph is resolved
-        return marker
+        return RelationValue(marker, self.target.database, self.target.schema, str(name),
+                             on_read=self._mark_warehouse)  # fmt: skip
 
     def _source(self, source_name: str, table_name: str) -> str:
+        if self._live is not None:
+            return self._live.source(source_name, table_name)
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.sources[marker] = (source_name, table_name)
-        return marker
+        return RelationValue(marker, self.target.database, source_name, table_name,
+                             on_read=self._mark_warehouse)  # fmt: skip
 
     def _config(self, *args: Any, **kwargs: Any) -> str:
         if args and isinstance(args[0], dict):
@@ -589,7 +715,7 @@ class Renderer:
             return self.variables[name]
         if default is not jinja2.Undefined:
             return default
-        raise _MissingVarError(name, sorted(self.variables))
+        raise MissingVarError(name, sorted(self.variables))
 
     def _env_var(self, name: str, default: Any = jinja2.Undefined) -> Any:
         self._current().env_vars_used.add(name)
@@ -599,7 +725,7 @@ class Renderer:
             return SecretString(value, name)
         if default is not jinja2.Undefined:
             return default
-        raise _MissingEnvVarError(name)
+        raise MissingEnvVarError(name)
 
     def _is_incremental(self) -> bool:
         self._current().uses_is_incremental = True
@@ -646,104 +772,3 @@ class _Modules:
     def __init__(self) -> None:
         self.datetime = datetime_module
         self.re = re
-
-
-class RenderFault(Exception):
-    """A user error found while rendering (``adapter.dispatch`` finding nothing...): becomes a
-    TemplateError at the template's file and line."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-class _MissingVarError(Exception):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(name)
-        self.name = name
-        self.known = known
-
-
-class _MissingEnvVarError(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _template_line(err: BaseException, path: str) -> int:
-    """The template line of the innermost traceback frame that belongs to ``path``."""
-    line = 0
-    for frame in traceback.extract_tb(err.__traceback__):
-        if frame.filename == path and frame.lineno:
-            line = frame.lineno
-    return line
-
-
-def _template_error(err: BaseException, path: str, source: str) -> ProjectError:
-    line = _template_line(err, path)
-    if isinstance(err, _MissingVarError):
-        line = line or _find_line(source, rf"var\(\s*['\"]{re.escape(err.name)}['\"]")
-        return TemplateError(
-            f"var('{err.name}') is not defined",
-            location=Location(path, line),
-            hint=suggestion(err.name, err.known)
-            or "Define it under 'vars:' in orch_project.yml, pass --vars, or give a default",
-        )
-    if isinstance(err, _MissingEnvVarError):
-        line = line or _find_line(source, rf"env_var\(\s*['\"]{re.escape(err.name)}['\"]")
-        return TemplateError(
-            f"environment variable '{err.name}' is not set",
-            location=Location(path, line),
-            hint="Set it, or give env_var() a default: env_var('NAME', 'default')",
-        )
-    if isinstance(err, TemplateError):
-        return err
-    if isinstance(err, RenderFault):
-        return TemplateError(err.message, location=Location(path, line),
-                             hint=err.hint or "Fix the template")  # fmt: skip
-    if isinstance(err, UnsupportedCallError):
-        line = line or _find_line(source, re.escape(err.call.split("(")[0]))
-        return UnsupportedFeatureError(
-            f"{err.call} is not supported by orch ({err.reason})",
-            location=Location(path, line),
-            hint="Replace it with plain SQL or a macro orch can render (see docs/dbt.md)",
-        )
-    message = redaction.scrub(str(err)) or type(err).__name__
-    return TemplateError(
-        f"Jinja error: {message}", location=Location(path, line), hint="Fix the template"
-    )
-
-
-def _find_line(source: str, pattern: str) -> int:
-    match = re.search(pattern, source)
-    return source.count("\n", 0, match.start()) + 1 if match else 0
-
-
-def read_docs_blocks(paths: list[Path]) -> dict[str, str]:
-    """``{% docs name %}...{% enddocs %}`` blocks from Markdown files."""
-    blocks: dict[str, str] = {}
-    pattern = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
-    for path in paths:
-        for match in pattern.finditer(read_user_text(path)):
-            blocks[match.group(1)] = match.group(2).strip()
-    return blocks
-
-
-_DOC_CALL = re.compile(r"""{{-?\s*doc\(\s*['"]([^'"]+)['"]\s*\)\s*-?}}""")
-
-
-def resolve_doc_calls(text: str, docs: dict[str, str]) -> tuple[str, list[str]]:
-    """``{{ doc('name') }}`` in a YAML description replaced by the docs block; unknown names."""
-    if "doc(" not in text:
-        return text, []
-    missing: list[str] = []
-
-    def block(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in docs:
-            missing.append(name)
-            return match.group(0)
-        return docs[name]
-
-    return _DOC_CALL.sub(block, text), missing

@@ -421,7 +421,8 @@ class Executor:
             message += "".join(f"\n{hint}" for hint in self._missing_upstream(step))
         message = redaction.scrub(message)
         sql_line = excerpt = None
-        if isinstance(err, WarehouseError):
+        if isinstance(err, WarehouseError) and not node.rendered_at_run_time:
+            # (a model rendered at run time ran other SQL than the manifest's: no excerpt)
             sql_line = self.adapter.error_line(err.message)
             code = node.compiled_code_incremental or node.compiled_code
             lines = code.splitlines()

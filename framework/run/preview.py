@@ -23,6 +23,7 @@ from orch.manifest import Manifest, Node
 from orch.partitions import bind_partition, definition_of
 from orch.run.io import IOManagers
 from orch.run.io.scan import bind_file_scans, register_remote_files
+from orch.run.live_render import LiveRenderer
 from orch.sql import parse_query
 from orch.storage import stored_outside_warehouse
 from sqlglot import exp
@@ -108,8 +109,13 @@ def _run_preview(
             f'{node.name}"',
         )
     dialect = result.manifest.project.target_dialect
-    code = _bind_partition(node, partition, dialect)
     project = result.project
+    if node.rendered_at_run_time:  # it queries the warehouse while rendering: render it now
+        with get_adapter(project.target, project.root) as live:
+            _require_upstream(live, result.manifest, node, shown or f"'{node.name}'",
+                              project.config.resources)  # fmt: skip
+            node = LiveRenderer(project, result.manifest, "show").render(node, live)
+    code = _bind_partition(node, partition, dialect)
     io = IOManagers.for_project(
         project.root,
         project.target_name,

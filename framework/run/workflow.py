@@ -38,7 +38,8 @@ from orch.run.executor import (
 from orch.run.foreign_state import owner_versions
 from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
-from orch.run.materialize import materialize
+from orch.run.live_render import LiveRenderer
+from orch.run.materialize import StepFunction, materialize
 from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
@@ -251,12 +252,16 @@ def _execute(
             if hook.left_standing:
                 fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
         hooks = HookRunner(adapter, run_id, fan)
+        step_function: StepFunction = materialize
+        if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
+               if s.asset in manifest.nodes):  # fmt: skip
+            step_function = LiveRenderer(project, manifest, command).wrap(materialize)
         executor = Executor(
             plan,
             manifest,
             adapter,
             fan,
-            step_function=hooks.around(materialize),
+            step_function=hooks.around(step_function),
             run_id=run_id,
             project_root=str(project.root),
             threads=options.threads or project.target.threads,

@@ -63,6 +63,14 @@ def test_fetch_arrow(adapter: Adapter) -> None:
     assert table.column(1).to_pylist() == ["a", "b", "c"]
 
 
+def test_fetch_table_gives_column_names_and_rows(adapter: Adapter) -> None:
+    # what dbt's run_query / statement(fetch_result=True) return to a template
+    names, found = adapter.fetch_table(f"SELECT * FROM ({THREE_ROWS}) AS t ORDER BY 1")
+    assert [n.lower() for n in names] == ["id", "name"]
+    assert [tuple(r) for r in found] == [(1, "a"), (2, "b"), (3, "c")]
+    assert adapter.current_database()  # relations render with it, as dbt renders them
+
+
 def test_statement_error_is_warehouse_error_with_sql(adapter: Adapter, rel: Rel) -> None:
     sql = f"SELECT *\nFROM {adapter.render(rel('does_not_exist'))}"
     with pytest.raises(WarehouseError) as info:

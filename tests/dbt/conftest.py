@@ -163,3 +163,24 @@ def snap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def snap_db(snap: Path) -> Warehouse:
     """The snap project's DuckDB file."""
     return Warehouse(snap / "snap.duckdb")
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/probe_dbt`` (macros that query the warehouse while rendering); the
+    current directory, ``HOME`` isolated as for ``coffee``."""
+    project = tmp_path / "probe_dbt"
+    shutil.copytree(FIXTURES / "probe_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    return project
+
+
+@pytest.fixture
+def probe_db(probe: Path) -> Warehouse:
+    """The probe project's DuckDB file."""
+    return Warehouse(probe / "probe.duckdb")

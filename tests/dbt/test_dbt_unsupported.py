@@ -96,25 +96,17 @@ CASES = [
     ),
     pytest.param(
         {
-            "transform/marts/core/cols.sql": "-- introspection at compile time\n"
-            "{% set cols = adapter.get_columns_in_relation(ref('dim_customers')) %}\n"
+            "transform/marts/core/cols.sql": "-- an adapter method orch does not offer\n"
+            "{% do adapter.drop_relation(ref('dim_customers')) %}\n"
             "select 1 as one\n"
         },
-        "transform/marts/core/cols.sql:2: adapter.get_columns_in_relation() is not supported",
-        id="adapter-introspection",
+        "transform/marts/core/cols.sql:2: adapter.drop_relation() is not supported",
+        id="adapter-method",
     ),
     pytest.param(
         {"macros/mat.sql": "{% materialization my_mat, default %}\n{% endmaterialization %}\n"},
         "macros/mat.sql:1:1: custom materializations ({% materialization %}): not supported",
         id="materialization",
-    ),
-    pytest.param(
-        {
-            "transform/marts/core/statuses.sql": "{% set rows = run_query('select 1') %}\n"
-            "select 1 as one\n"
-        },
-        "transform/marts/core/statuses.sql:1: run_query() is not supported by orch",
-        id="run-query",
     ),
 ]
 
