@@ -99,6 +99,20 @@ class DuckDBAdapter(Adapter):
         self._schemas: set[tuple[str | None, str]] = set()
         self._filesystems: set[str] = set()  # fsspec protocols registered on the connection
 
+    # ---------------------------------------------------------------- names
+
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted as sqlglot writes it for DuckDB (``"`` doubled), without importing
+        sqlglot: a run of plain SQL models never needs it (tests/adapters: same text)."""
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def render(self, relation: Relation) -> str:
+        """``relation`` as quoted SQL (see :meth:`quote`)."""
+        if relation.database and not relation.schema:
+            return super().render(relation)
+        parts = (relation.database, relation.schema, relation.name)
+        return ".".join(self.quote(p) for p in parts if p)
+
     # ---------------------------------------------------------------- lifecycle
 
     @property
