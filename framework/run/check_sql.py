@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from orch import names
-from orch.manifest import CheckNode, Node
+from orch.manifest import THRESHOLD, CheckNode, Node
 from orch.partitions import StaticKeys, definition_of, format_instant, window_type
 
 if TYPE_CHECKING:
@@ -30,9 +30,7 @@ def check_status(check: CheckNode, failing_rows: int) -> str:
 
 def threshold_met(condition: str, count: int) -> bool:
     """Whether ``count`` meets a condition such as ``!=0`` or ``>10``."""
-    from orch.compiler.check_specs import _THRESHOLD
-
-    m = _THRESHOLD.match(condition)
+    m = THRESHOLD.match(condition)
     if m is None:
         return count != 0
     op, value = m.group(1), int(m.group(2))
