@@ -409,7 +409,7 @@ def _adjacent(definition: PartitionDefinition, a: str, b: str) -> bool:
 # (whatever the account's TIMESTAMP_TYPE_MAPPING), as sqlglot writes a model's own TIMESTAMP.
 # ``WINDOW_TYPE`` (sqlglot's TIMESTAMPNTZ) is resolved on first use: sqlglot is imported by the
 # code that writes SQL, not by every command that imports this module.
-def window_type() -> exp.DataType.Type:
+def window_type() -> Any:  # sqlglot's exp.DataType.Type
     """The SQL type of window bounds (``WINDOW_TYPE``)."""
     from sqlglot import exp
 

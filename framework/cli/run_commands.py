@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -245,7 +245,9 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
 _CHECK_COLUMNS = ("status", "check", "asset", "partition", "failing rows", "seconds")
 
 
-def _print_plain_table(console: Any, rows: list[tuple[str, ...]], styles: list[str]) -> bool:
+def _print_plain_table(
+    console: Any, rows: Sequence[tuple[str, ...]], styles: Sequence[str]
+) -> bool:
     """The check results laid out as rich's ``Table(box=None)`` lays them out when they fit the
     console (same text), written as one block: rich measuring 2,400 cells one by one took ~0.3 s
     of a 400-check ``orch test``. False (nothing printed) when the table would have to wrap."""
