@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--model", default="int_00457")
     parser.add_argument("--build", action="store_true", help="also time a full build")
+    parser.add_argument("--only", help="comma-separated commands to time (default: all)")
     args = parser.parse_args(argv)
     project = args.project.resolve()
     dirs = ["--project-dir", str(project)]
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.build:
         commands["build"] = ["build", "--threads", "2", *dirs]
+    if args.only:
+        commands = {k: v for k, v in commands.items() if k in args.only.split(",")}
     versions = {"base": str(args.base.resolve()), "this": ""}
     times: dict[tuple[str, str], list[Sample]] = {}
     saved_env = dict(CHILD_ENV)
