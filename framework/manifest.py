@@ -7,6 +7,7 @@ same project always gives a byte-identical file. It never holds a secret value: 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ from orch.names import Relation
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "orch/manifest/v1"
+#: A check's ``warn_if`` / ``error_if`` (``!=0``, ``>10``): checked at compile, read by the run.
+THRESHOLD = re.compile(r"^\s*(==|=|!=|<>|>=|<=|>|<)\s*(\d+)\s*$")
 
 ResourceType = Literal["model", "seed", "source"]
 Language = Literal["sql", "python"]

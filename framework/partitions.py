@@ -32,12 +32,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orch.config import PartitionConfig
 from orch.errors import PartitionError
 from orch.names import column as column_ref
-from sqlglot import exp
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 KEY_TOKEN = "__orch_partition_key__"
 START_TOKEN = "__orch_partition_start__"
@@ -404,11 +407,25 @@ def _adjacent(definition: PartitionDefinition, a: str, b: str) -> bool:
 
 # Windows are naive wall-clock times: TIMESTAMP on DuckDB, TIMESTAMP_NTZ spelled out on Snowflake
 # (whatever the account's TIMESTAMP_TYPE_MAPPING), as sqlglot writes a model's own TIMESTAMP.
-WINDOW_TYPE = exp.DataType.Type.TIMESTAMPNTZ
+# ``WINDOW_TYPE`` (sqlglot's TIMESTAMPNTZ) is resolved on first use: sqlglot is imported by the
+# code that writes SQL, not by every command that imports this module.
+def window_type() -> Any:  # sqlglot's exp.DataType.Type
+    """The SQL type of window bounds (``WINDOW_TYPE``)."""
+    from sqlglot import exp
+
+    return exp.DataType.Type.TIMESTAMPNTZ
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WINDOW_TYPE":
+        return window_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _timestamp(token: str) -> exp.Expr:
-    return exp.cast(exp.Literal.string(token), exp.DataType(this=WINDOW_TYPE))
+    from sqlglot import exp
+
+    return exp.cast(exp.Literal.string(token), exp.DataType(this=window_type()))
 
 
 def window_condition(
@@ -425,6 +442,8 @@ def window_condition(
     (:func:`orch.names.normalize_identifier`: ``"ORDERED_AT"`` on Snowflake; ``written``, the
     model's output columns as its SQL writes them, keeps the case of one the user quoted).
     """
+    from sqlglot import exp
+
     col = column_ref(column, dialect, table, written)
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=col, expression=exp.Literal.string(KEY_TOKEN))
@@ -446,6 +465,8 @@ def filtered_relation(
     ``dialect`` is the target's: the column is named as the upstream table stores it
     (``written``: the upstream's output columns, see :func:`window_condition`).
     """
+    from sqlglot import exp
+
     condition = window_condition(definition, column, dialect, written=written)
     select = exp.select("*").from_(table.copy()).where(condition)
     return select.subquery()
@@ -469,6 +490,8 @@ def partition_literals(
 ) -> tuple[tuple[str, str], ...]:
     """``(placeholder literal, value literal)`` pairs of one partition (cached: backfills bind
     thousands of partitions, each twice)."""
+    from sqlglot import exp
+
     values = {KEY_TOKEN: key}
     if isinstance(definition, TimeWindows):
         start, end = definition.window(key)
@@ -488,7 +511,7 @@ __all__ = [
     "PartitionDefinition",
     "StaticKeys",
     "TimeWindows",
-    "WINDOW_TYPE",
+    "WINDOW_TYPE",  # noqa: F822 - resolved by __getattr__
     "compress",
     "bind_partition",
     "definition_of",

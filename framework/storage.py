@@ -29,11 +29,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.assets import PartitionWindow, Resource, resource_values
 from orch.errors import StorageError
-from sqlglot import exp
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +318,8 @@ def scan_select(path: str, fmt: str, hive: bool) -> exp.Select:
     """``SELECT * FROM read_parquet(path, hive_partitioning = ...)`` (``read_csv_auto`` for
     CSV): how SQL reads files stored outside the warehouse (the compiler inlines it, the run
     reads external files at a URL with it)."""
+    from sqlglot import exp
+
     function = "read_csv_auto" if fmt == "csv" else "read_parquet"
     args: list[exp.Expr] = [exp.Literal.string(path)]
     if fmt == "parquet":

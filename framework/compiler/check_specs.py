@@ -11,6 +11,7 @@ from orch.config import OrchModel
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, suggestion
 from orch.load.parsing import ParsedModel, parse_models
 from orch.load.project import ModelFile, Project
+from orch.manifest import THRESHOLD
 from orch.yamldoc import KeyPath, YamlDoc, load_yaml
 from pydantic import Field, field_validator, model_validator
 
@@ -21,7 +22,7 @@ CONFIG_KEYS = frozenset(
 )  # fmt: skip
 SINGULAR_PREFIX = "__check__"
 MAX_NAME = 100
-_THRESHOLD = re.compile(r"^\s*(==|=|!=|<>|>=|<=|>|<)\s*(\d+)\s*$")
+_THRESHOLD = THRESHOLD
 _REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _SOURCE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")

@@ -4,15 +4,17 @@ a partition, folding several checks into one scan."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from orch import names
-from orch.compiler.check_specs import (
-    _THRESHOLD,
-)
-from orch.manifest import CheckNode, Node
-from orch.partitions import WINDOW_TYPE, StaticKeys, definition_of, format_instant
-from orch.sql import parse_query, written_columns
-from sqlglot import exp
+from orch.manifest import THRESHOLD, CheckNode, Node
+from orch.partitions import StaticKeys, definition_of, format_instant, window_type
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+# sqlglot and the compiler are imported by the functions that need them: a run whose
+# checks are all skipped (a one-model run, a no-op build) does not pay for them.
 
 # --------------------------------------------------------------------------- run-time SQL
 
@@ -28,7 +30,7 @@ def check_status(check: CheckNode, failing_rows: int) -> str:
 
 def threshold_met(condition: str, count: int) -> bool:
     """Whether ``count`` meets a condition such as ``!=0`` or ``>10``."""
-    m = _THRESHOLD.match(condition)
+    m = THRESHOLD.match(condition)
     if m is None:
         return count != 0
     op, value = m.group(1), int(m.group(2))
@@ -40,6 +42,8 @@ def threshold_met(condition: str, count: int) -> bool:
 
 @lru_cache(maxsize=4096)
 def _parsed(sql: str, dialect: str) -> exp.Expr:
+    from orch.sql import parse_query
+
     return parse_query(sql, dialect, "<check>")
 
 
@@ -67,6 +71,8 @@ def runnable_sql(
 
 def retarget(query: exp.Expr, replacements: dict[tuple[str, str, str], exp.Expr]) -> exp.Expr:
     """Replace tables of ``query`` (in place) by ``replacements`` keyed by lower-case parts."""
+    from sqlglot import exp
+
     for table in list(query.find_all(exp.Table)):
         new = replacements.get(_key(table))
         if new is None:
@@ -86,6 +92,8 @@ def fold_predicate(sql: str, dialect: str) -> tuple[exp.Table, exp.Expr] | None:
 
     Such checks of one table are folded into one scan: ``SELECT COUNT_IF(p1), ... FROM t``.
     """
+    from sqlglot import exp
+
     query = _parsed(sql, dialect)
     if not isinstance(query, exp.Select):
         return None
@@ -109,6 +117,9 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
 
     The column is named as ``dialect`` stores it (:func:`orch.names.normalize_identifier`).
     """
+    from orch.sql import written_columns
+    from sqlglot import exp
+
     config = node.config.partitioned_by
     if config is None or not config.column:
         return None
@@ -119,7 +130,7 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
     if isinstance(definition, StaticKeys):
         return exp.EQ(this=column, expression=exp.convert(definition.validate(key)))
     start, end = definition.window(key)
-    ts = exp.DataType(this=WINDOW_TYPE)
+    ts = exp.DataType(this=window_type())
     return exp.and_(
         exp.GTE(this=column.copy(), expression=exp.cast(exp.convert(format_instant(start)), ts)),
         exp.LT(this=column.copy(), expression=exp.cast(exp.convert(format_instant(end)), ts)),
@@ -128,6 +139,8 @@ def partition_predicate(node: Node, key: str, dialect: str) -> exp.Expr | None:
 
 def partition_source(node: Node, key: str, dialect: str) -> exp.Expr | None:
     """``(SELECT * FROM relation WHERE <partition>)`` to read one partition, or None."""
+    from sqlglot import exp
+
     predicate = partition_predicate(node, key, dialect)
     if predicate is None or node.relation is None:
         return None

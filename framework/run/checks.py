@@ -54,14 +54,13 @@ from orch.run.materialize import quarantine_relation
 from orch.run.python import PythonRuntime
 from orch.run.unit_tests import UnitTestRunner, is_unit_test
 from orch.selection import Selection
-from orch.sql import parse_query
-from sqlglot import exp
 
 if TYPE_CHECKING:
     from orch.config import RunOptions
     from orch.load.project import Project
     from orch.run.executor import RunSummary
     from orch.run.plan import Plan, Step
+    from sqlglot import exp
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +122,8 @@ class CheckEvaluator:
 
     def query(self, check: CheckNode, scope: CheckScope, *, shown: bool = False) -> exp.Expr:
         """The check's query (parsed) for ``scope``."""
+        from orch.sql import parse_query  # sqlglot: imported when checks run
+
         # env_var() placeholders stay string literals: the adapter binds them as parameters
         parsed = parse_query(check.sql, self.dialect, check.path or check.name)
         return retarget(parsed, self._replacements(check, scope, shown=shown))
@@ -167,6 +168,8 @@ class CheckEvaluator:
     def _evaluate_folded(
         self, members: list[tuple[CheckNode, exp.Table, exp.Expr]], scope: CheckScope
     ) -> list[CheckEvaluated]:
+        from sqlglot import exp
+
         first_check, table, _ = members[0]
         source: exp.Expr = table.copy()
         replacements = self._replacements(first_check, scope, shown=False)
@@ -195,13 +198,21 @@ class CheckEvaluator:
         if check.kind == "python":
             return self.evaluate_python(check, scope)
         t0 = time.perf_counter()
+        query: exp.Expr | None = None
         try:
-            query = self.query(check, scope)
-            count_sql = (
-                exp.select(exp.Count(this=exp.Star()))
-                .from_(_check_subquery(query))
-                .sql(dialect=self.dialect)
-            )
+            if ";" not in check.sql and not self._replacements(check, scope, shown=False):
+                # the compiled query as it is (parsed when it was compiled): no sqlglot round
+                # trip per check; the newlines keep a trailing comment inside the parentheses
+                count_sql = f'SELECT COUNT(*) FROM (\n{check.sql}\n) AS "__orch_check"'
+            else:
+                from sqlglot import exp
+
+                query = self.query(check, scope)
+                count_sql = (
+                    exp.select(exp.Count(this=exp.Star()))
+                    .from_(_check_subquery(query))
+                    .sql(dialect=self.dialect)
+                )
             count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
         except Exception as err:  # noqa: BLE001 - a check query failing is an 'error' result
             return self._error(check, scope, err, time.perf_counter() - t0)
@@ -221,6 +232,8 @@ class CheckEvaluator:
         status = check_status(check, count)
         t0 = time.perf_counter()
         if count and sample is None and check.kind != "python":
+            from sqlglot import exp
+
             try:
                 q = query if query is not None else self.query(check, scope)
                 sample_sql = (
@@ -379,6 +392,8 @@ def python_check_function(check: CheckNode, project_root: Path | None) -> Callab
 
 def _check_subquery(query: exp.Expr) -> exp.Subquery:
     """``(query) AS "__orch_check"``: a check's query to count or sample from."""
+    from sqlglot import exp
+
     alias = exp.TableAlias(this=exp.to_identifier("__orch_check", quoted=True))
     return exp.Subquery(this=query.copy(), alias=alias)
 

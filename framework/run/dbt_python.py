@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from orch.errors import ModelFailedError
 from orch.load.python_files import import_python_file
 from orch.run.python import user_code_error
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from orch.adapters.base import Adapter
     from orch.manifest import Manifest, Node
 
@@ -102,6 +102,8 @@ def run_dbt_python(
 
 
 def _to_arrow(node: Node, value: Any) -> pa.Table:
+    import pyarrow as pa  # heavy: only dbt Python models need it
+
     if isinstance(value, pa.Table):
         return value
     # a DuckDB relation (to_arrow_table since duckdb 1.4), a polars DataFrame

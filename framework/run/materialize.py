@@ -69,8 +69,6 @@ from orch.run.io.external import write_external
 from orch.run.io.scan import bind_file_scans, register_remote_files
 from orch.run.python import PythonRuntime, run_python_asset
 from orch.run.snapshots import build_snapshot
-from orch.sql import written_columns
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -351,6 +349,8 @@ def _audited(node: Node, ctx: StepContext) -> bool:
 
 
 def _select_all(adapter: Adapter, relation: Relation) -> str:
+    from sqlglot import exp
+
     return exp.select(exp.Star()).from_(adapter.table_expression(relation)).sql(adapter.dialect)
 
 
@@ -497,6 +497,8 @@ def enforce_contract(node: Node, adapter: Adapter, relation: Relation, select_sq
 
 
 def _normal_type(text: str, dialect: str) -> str:
+    from sqlglot import exp
+
     try:
         return exp.DataType.build(text, dialect=dialect, udt=True).sql(dialect=dialect).upper()
     except Exception:  # noqa: BLE001 - an unknown type name compares as written
@@ -590,6 +592,8 @@ def partition_condition(node: Node, key: str, dialect: str) -> str:
 
 def _partition_setup(node: Node, dialect: str) -> tuple[PartitionDefinition, str]:
     """The node's partition definition and window condition SQL (with placeholders), cached."""
+    from orch.sql import written_columns
+
     cache_key = (node.unique_id, node.fingerprint, dialect)
     found = _setups.get(cache_key)
     if found is None:
@@ -672,6 +676,8 @@ def read_seed(
 
 def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeResult:
     """Load a seed in bulk; declared column types are applied by casting in the warehouse."""
+    from sqlglot import exp
+
     adapter = ctx.adapter
     path = f"{ctx.project_root}/{node.path}"
     types = node.config.column_types

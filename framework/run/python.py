@@ -38,12 +38,11 @@ from orch.run.io.external import read_external
 from orch.run.io.parquet import as_table_type, is_table, to_polars
 from orch.run.io.warehouse import WarehouseIOManager
 from orch.run.resources import ResourcePool, StepResources, project_builder
-from orch.sql import written_columns
 from orch.storage import InputContext, IOManager, OutputContext, builtin_of
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
 
 # Resource objects to use instead of the project file's (set by orch.testing around a run).
@@ -406,6 +405,9 @@ def upstream_filter(
     adapter: Adapter, node: Node, upstream: Node, key: str | None
 ) -> exp.Expr | None:
     """Which rows of ``upstream`` partition ``key`` of ``node`` reads (None: all of them)."""
+    from orch.sql import written_columns
+    from sqlglot import exp
+
     down_cfg, up_cfg = node.config.partitioned_by, upstream.config.partitioned_by
     if key is None or down_cfg is None or up_cfg is None or not down_cfg.filter_upstream:
         return None

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from orch import redaction
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter, WriteMode
-from orch.compiler.unit_tests import fixture_select, sql_type
 from orch.config import DuckDBTargetConfig
 from orch.errors import ExecutionError, Location, OrchError, WarehouseError
 from orch.events import CheckEvaluated, EventSink
@@ -49,11 +48,13 @@ from orch.run.materialize import (
     write_new_rows,
 )
 from orch.run.python import PythonRuntime, run_python_asset
-from orch.sql import parse_query
-from sqlglot import exp
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
+
+# sqlglot and the unit-test compiler are imported by the methods that run a unit test: a run
+# that has none (a one-model run, a no-op build) does not load them.
 
 DIALECT = "duckdb"
 ACTUAL = "__orch_actual"
@@ -222,6 +223,9 @@ class UnitTestRunner:
     def _compare_rows(self, sql: str, expect: dict[str, Any]) -> UnitTestOutcome | None:
         """The comparison in one query when Python can read the expected values as the model's
         own values (ints, floats, decimals, dates, times, text); None: ask DuckDB (casts)."""
+        from orch.sql import parse_query
+        from sqlglot import exp
+
         wanted = list(expect["columns"])
         projection = exp.select(*(exp.column(c, quoted=True) for c in wanted)).from_(
             exp.Subquery(this=parse_query(sql, DIALECT, "unit test"), alias=exp.to_identifier("q"))
@@ -270,10 +274,14 @@ class UnitTestRunner:
     # ------------------------------------------------------------------ fixtures
 
     def _create_schema(self, schema: str) -> None:
+        from sqlglot import exp
+
         create = exp.Create(kind="SCHEMA", this=_schema_expr(schema), exists=True)
         self.adapter.execute(create.sql(DIALECT))
 
     def _drop_schema(self, schema: str) -> None:
+        from sqlglot import exp
+
         drop = exp.Drop(kind="SCHEMA", this=_schema_expr(schema), exists=True, cascade=True)
         try:
             self.adapter.execute(drop.sql(DIALECT))
@@ -281,6 +289,8 @@ class UnitTestRunner:
             pass
 
     def _create_input(self, schema: str, given: dict[str, Any]) -> None:
+        from sqlglot import exp
+
         relation = Relation(None, schema, str(given["table"]))
         select = self._fixture_select(given)
         view = exp.Create(
@@ -291,6 +301,8 @@ class UnitTestRunner:
     def _fixture_select(
         self, rows: dict[str, Any], types: dict[str, str] | None = None
     ) -> exp.Query:
+        from orch.compiler.unit_tests import fixture_select
+
         return fixture_select(rows, types)
 
     def probe_casts(self, checks: Sequence[CheckNode]) -> None:
@@ -328,6 +340,9 @@ class UnitTestRunner:
 
     def _failed_casts(self, cells: Sequence[tuple[str, str]]) -> list[bool]:
         """For each (text, type): whether the text does not cast to the type."""
+        from orch.compiler.unit_tests import sql_type
+        from sqlglot import exp
+
         probes = [
             exp.Is(
                 this=exp.TryCast(this=exp.Literal.string(v), to=sql_type(t)),
@@ -338,6 +353,9 @@ class UnitTestRunner:
         return [bool(x) for x in self.adapter.fetch_rows(exp.select(*probes).sql(DIALECT))[0]]
 
     def _create_this(self, node: Node, args: dict[str, Any], this: Relation) -> None:
+        from orch.sql import parse_query
+        from sqlglot import exp
+
         rows = args["this"]
         full = self._bind(node, args, str(args.get("full_sql") or ""))
         typed = False
@@ -459,6 +477,10 @@ class UnitTestRunner:
     # ------------------------------------------------------------------ comparing
 
     def _compare(self, check: CheckNode, actual: pa.Table) -> UnitTestOutcome:
+        from orch.compiler.unit_tests import sql_type
+        from orch.sql import parse_query
+        from sqlglot import exp
+
         expect = check.args["expect"]
         types = {n.lower(): (n, duckdb_type(f.type)) for n, f in zip(
             actual.column_names, actual.schema, strict=True)}  # fmt: skip
@@ -510,6 +532,9 @@ class UnitTestRunner:
         return UnitTestOutcome("fail", failing_rows=count, message=text)
 
     def _check_expect_casts(self, check: CheckNode, table_columns: list[list[Any]]) -> None:
+        from orch.compiler.unit_tests import sql_type
+        from sqlglot import exp
+
         expect = check.args["expect"]
         cells = []
         for col, data_type, given_as in table_columns:
@@ -607,6 +632,8 @@ def _show(value: Any) -> str:
 
 
 def _schema_expr(schema: str) -> exp.Table:
+    from sqlglot import exp
+
     return exp.Table(this=exp.to_identifier(schema, quoted=True))
 
 

@@ -50,7 +50,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter
@@ -95,7 +95,22 @@ from orch.state.records import (
 )
 from orch.state.sqlite import SQLiteStateStore
 from orch.state.warehouse_provenance import PROVENANCE_TABLES, WarehouseProvenance
-from sqlglot import exp
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+else:
+
+    class _Sqlglot:
+        """``exp``, imported on first use: the SQLite store (every DuckDB project) never writes
+        SQL through sqlglot, and importing it costs ~0.1 s of every command's start."""
+
+        def __getattr__(self, name: str) -> Any:
+            from sqlglot import exp as module
+
+            globals()["exp"] = module
+            return getattr(module, name)
+
+    exp = _Sqlglot()
 
 log = logging.getLogger(__name__)
 

@@ -381,3 +381,42 @@ def test_content_fingerprint_leaves_the_cursor_ready(duck: DuckDBAdapter) -> Non
     assert duck.fetch_arrow("SELECT count(*) AS n FROM s.t").to_pylist() == [{"n": 5}]
     duck.write_arrow(pa.table({"x": [1, 2]}), Relation(None, "s", "t2"), WriteMode.REPLACE)
     assert duck.fetch_rows("SELECT count(*) FROM s.t2") == [(2,)]
+
+
+REPLACE_THEN_HANG = """
+import sys
+from pathlib import Path
+from orch.adapters.duckdb import DuckDBAdapter
+from orch.config import DuckDBTargetConfig
+from orch.names import Relation
+with DuckDBAdapter(DuckDBTargetConfig(path="w.duckdb"), Path(sys.argv[1])) as adapter:
+    print("ready", flush=True)
+    adapter.replace_table_atomically(
+        Relation(None, "s", "t"),
+        "SELECT x AS id FROM range(100000000000) r(x) ORDER BY random()",  # never finishes
+    )
+"""
+
+
+def test_killed_replace_keeps_the_old_table(tmp_path: Path) -> None:
+    """CREATE OR REPLACE TABLE in a transaction: a process killed while it builds leaves the
+    previous table as it was, and nothing else behind."""
+    with make(tmp_path, "w.duckdb") as adapter:
+        adapter.ensure_schema(None, "s")
+        adapter.create_table_as(Relation(None, "s", "t"), "SELECT 1 AS id UNION ALL SELECT 2")
+    child = subprocess.Popen(
+        [sys.executable, "-c", REPLACE_THEN_HANG, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # inside the statement
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    with make(tmp_path, "w.duckdb") as adapter:
+        assert adapter.fetch_rows('SELECT id FROM "s"."t" ORDER BY id') == [(1,), (2,)]
+        assert [r.name for r in adapter.list_relations(None, "s")] == ["t"]

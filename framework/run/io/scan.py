@@ -32,7 +32,6 @@ from orch.storage import (
     parquet_files_placeholder,
     parquet_glob,
 )
-from sqlglot import exp
 
 
 def bind_file_scans(
@@ -50,6 +49,8 @@ def bind_file_scans(
     """
     if PARQUET_FILES_TOKEN not in sql:
         return sql
+    from sqlglot import exp  # only a model reading partitioned Parquet files gets here
+
     for parent in manifest.parents.get(node.name, []):
         upstream = manifest.nodes.get(parent)
         placeholder = exp.Literal.string(parquet_files_placeholder(parent)).sql(dialect=dialect)
