@@ -68,6 +68,7 @@ FIXTURES_COMPARED = {
     "shop_dbt": Fixture("shop_dbt", "shop.duckdb", "target", ("SHOP_TARGET_PATH",),
                         install_packages=True),
     "snap_dbt": Fixture("snap_dbt", "snap.duckdb", "target"),
+    "vers_dbt": Fixture("vers_dbt", "vers.duckdb", "target"),
 }  # fmt: skip
 STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 

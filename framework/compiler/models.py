@@ -128,6 +128,7 @@ def make_renderer(project: Project) -> Renderer:
         packages=render_scopes(project.packages, project.package_variables),
         dispatch=project.dispatch,
         lenient_undefined=project.flavor == "dbt",
+        versions=project.model_versions,
     )
     raise_collected(list(renderer.macro_errors))
     return renderer

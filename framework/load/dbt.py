@@ -7,8 +7,7 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
-- :func:`check_unsupported`: features orch does not implement (model versions, custom
-  materializations...) stop the load with ONE
+- :func:`check_unsupported`: features orch does not implement (custom materializations...) stop the load with ONE
   :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
   confusing error later or a silently different warehouse.
 - :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
@@ -433,14 +432,6 @@ def _check_file(rel: str, suffix: str, text: str, project: Project) -> None:
     if suffix in (".yml", ".yaml"):
         doc = load_yaml(Path(project.root / rel), rel)
         if isinstance(doc.data, dict):
-            for i, entry in enumerate(doc.data.get("models") or []):
-                if isinstance(entry, dict) and entry.get("versions"):
-                    raise _unsupported(
-                        doc.location(("models", i, "versions")),
-                        f"model versions ('versions:' of '{entry.get('name')}')",
-                        "orch would not resolve the _v<N> relations as dbt does; remove "
-                        "'versions:' (one model per file) to build with orch",
-                    )
             for key, feature in _PROPERTY_KEYS.items():
                 if doc.data.get(key):
                     raise _unsupported(

@@ -35,6 +35,8 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
+from orch.load.dbt_versions import VersionedModel
+from orch.load.dbt_versions import resolve as resolve_version
 
 THIS_MARKER = "__orch_this__"
 # ``invocation_id`` in a hook: the run's id, put in when the hook runs
@@ -259,8 +261,10 @@ class Renderer:
         packages: list[PackageScope] | None = None,
         dispatch: dict[str, list[str]] | None = None,
         lenient_undefined: bool = False,
+        versions: dict[str, VersionedModel] | None = None,
     ) -> None:
         self.project_name = project_name
+        self.versions = versions or {}  # dbt model versions: what ref('m', version=) means
         self._store_failures = False  # should_store_failures() while a generic test renders
         self.packages = {p.name: p for p in packages or []}
         self.dispatch_orders = dispatch or {}  # macro_namespace -> search_order (dispatch:)
@@ -556,13 +560,14 @@ class Renderer:
     # ------------------------------------------------------------------ context functions
 
     def _ref(self, *args: str, **kwargs: Any) -> str:
-        if "version" in kwargs or "v" in kwargs:
-            raise UnsupportedCallError(
-                "ref() with version=", "orch does not implement dbt's model versions"
-            )
+        version = kwargs.pop("version", kwargs.pop("v", None))
+        if kwargs:
+            raise TemplateError(f"ref() got unknown keyword arguments: {', '.join(kwargs)}")
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
-        name = args[-1]
+        name, why = resolve_version(self.versions, args[-1], version)
+        if name is None:
+            raise TemplateError(f"ref(): {why}")
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name
