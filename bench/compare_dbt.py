@@ -184,7 +184,8 @@ def statuses(path: Path) -> dict[str, str]:
     out = {}
     for r in results:
         parts = r["unique_id"].split(".")
-        out[f"{parts[0]}.{parts[2]}"] = r["status"]
+        version = len(parts) == 4 and parts[0] == "model"  # a model version: model.p.m.v1
+        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if version else "")] = r["status"]
     return out
 
 
@@ -245,6 +246,12 @@ def snap_build(number: int) -> Callable[[Path], None]:
 
 
 # project -> (label, change made to both copies before the build); the builds run in order
+def new_customer(project: Path) -> None:
+    """A customer signs up (vers_dbt)."""
+    with (project / "seeds" / "raw_customers.csv").open("a") as handle:
+        handle.write("5,Barbara,Liskov,US,2024-04-02\n")
+
+
 SCENARIOS = {
     "coffee_dbt": [
         ("first build", None),
@@ -269,6 +276,10 @@ SCENARIOS = {
         ("second build: rows updated, deleted and added (snapshots record them)", snap_build(2)),
         ("third build: deleted rows come back, more updates", snap_build(3)),
         ("test (on-run-start/-end hooks run, as in dbt test)", "test"),
+    ],
+    "vers_dbt": [
+        ("first build (model versions: latest_version 1, prerelease v2, pinned refs)", None),
+        ("second build after a new customer row", new_customer),
     ],
 }  # fmt: skip
 

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch.load.dbt_versions import version_of
 from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
@@ -186,11 +187,8 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
         raw_code=node.raw_code,
         language=node.language or "sql",
-        refs=[
-            {"name": p, "package": None, "version": None}
-            for p in node.depends_on
-            if p in ids and not ids[p].startswith("source.")
-        ],  # fmt: skip
+        refs=[_ref_entry(p, project) for p in node.depends_on
+              if p in ids and not ids[p].startswith("source.")],  # fmt: skip
         sources=[
             [p.split(".", 1)[0], p.split(".", 1)[1]]
             for p in node.depends_on
@@ -210,6 +208,10 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         latest_version=None,
         deprecation_date=None,
     )
+    found = version_of(project.model_versions, node.name)
+    if found is not None:  # a model version: dbt names the node after the model
+        out.update(name=found[0], version=_number(found[1]), latest_version=_number(found[2]),
+                   fqn=[*out["fqn"][:-1], found[0], f"v{found[1]}"])  # fmt: skip
     if node.resource_type == "seed":
         for key in ("refs", "sources", "metrics", "compiled", "compiled_code", "extra_ctes",
                     "extra_ctes_injected", "contract", "access", "constraints", "version",
@@ -218,6 +220,26 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         out["depends_on"] = {"macros": []}
         out["root_path"] = str(project.root)
     return out
+
+
+def _number(text: str) -> Any:
+    """A version as dbt writes it in the manifest: a number when it reads as one."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _ref_entry(asset: str, project: Project) -> dict[str, Any]:
+    found = version_of(project.model_versions, asset)
+    if found is None:
+        return {"name": asset, "package": None, "version": None}
+    # the latest version is what an unpinned ref() gives: dbt records no version for it
+    version = None if found[1] == found[2] else _number(found[1])
+    return {"name": found[0], "package": None, "version": version}
 
 
 def _checksum(node: Node, project: Project) -> str:

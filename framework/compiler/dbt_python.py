@@ -21,6 +21,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.dbt_python import DbtPythonModel, parse_dbt_python
+from orch.load.dbt_versions import node_id_name
 from orch.load.project import Project
 from orch.manifest import Node, RelationInfo
 
@@ -84,7 +85,7 @@ def compile_dbt_python(
     relation = settings.relation_for(model.name, config)
     return Node(
         name=model.name,
-        unique_id=f"model.{project.name}.{model.name}",
+        unique_id=f"model.{project.name}.{node_id_name(project.model_versions, model.name)}",
         resource_type="model",
         language="python",
         path=model.path,

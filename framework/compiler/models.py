@@ -67,6 +67,7 @@ from orch.errors import (
 from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
+from orch.load.dbt_versions import node_id_name
 from orch.load.dbt_python import DbtPythonModel
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
@@ -570,7 +571,8 @@ class _Compiler:
         return Node(
             name=model.name,
             unique_id=f"{'snapshot' if snapshot else 'model'}."
-            f"{self.project.models[model.name].package or self.project.name}.{model.name}",
+            f"{self.project.models[model.name].package or self.project.name}."
+            f"{node_id_name(self.project.model_versions, model.name)}",
             resource_type="model",
             language="sql",
             path=model.path,

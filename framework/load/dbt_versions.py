@@ -192,3 +192,18 @@ def resolve(
         return None, (f"'{name}' has no version {version_text(version)} "
                       f"(versions: {', '.join(model.versions)})")  # fmt: skip
     return asset, None
+
+
+def version_of(versioned: dict[str, VersionedModel], asset: str) -> tuple[str, str, str] | None:
+    """``(model name, version, latest version)`` of a version's asset; None for other assets."""
+    for model in versioned.values():
+        for v, name in model.versions.items():
+            if name == asset:
+                return model.name, v, model.latest
+    return None
+
+
+def node_id_name(versioned: dict[str, VersionedModel], asset: str) -> str:
+    """The last part of dbt's ``unique_id``: ``m.v1`` for a version, else the asset's name."""
+    found = version_of(versioned, asset)
+    return f"{found[0]}.v{found[1]}" if found else asset
