@@ -37,7 +37,7 @@ def load_dbt_python(project: Project) -> dict[str, DbtPythonModel]:
         if file.kind != "dbt_python":
             continue
         try:
-            model = parse_dbt_python(name, file.path, file.read())
+            model = parse_dbt_python(name, file.path, file.read(), project.model_versions)
         except UserError as err:
             errors.append(err)
             continue
