@@ -566,8 +566,8 @@ class Renderer:
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
         name, why = resolve_version(self.versions, args[-1], version)
-        if name is None:
-            raise TemplateError(f"ref(): {why}")
+        if name is None:  # raised as the user's error: reported at the template's line
+            raise jinja2.TemplateRuntimeError(f"ref(): {why}")
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name

@@ -163,3 +163,18 @@ def snap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def snap_db(snap: Path) -> Warehouse:
     """The snap project's DuckDB file."""
     return Warehouse(snap / "snap.duckdb")
+
+
+@pytest.fixture
+def vers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/vers_dbt`` (dbt model versions); the current directory, ``HOME``
+    isolated as for ``coffee``."""
+    project = tmp_path / "vers_dbt"
+    shutil.copytree(FIXTURES / "vers_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    return project
