@@ -604,7 +604,7 @@ class _Evaluator:
 # --------------------------------------------------------------------------- matching helpers
 
 
-def _model_versions(nodes: dict[str, Node], value: str) -> set[str]:
+def _model_versions(nodes: Mapping[str, Node], value: str) -> set[str]:
     """dbt model versions a bare name selects, as dbt does: ``m`` every version of ``m``,
     ``m.v2`` that version (its unique_id is ``model.<package>.m.v2``)."""
     pattern = re.compile(rf"^model\.[^.]+\.{re.escape(value)}" + ("$" if ".v" in value

@@ -187,8 +187,11 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
         raw_code=node.raw_code,
         language=node.language or "sql",
-        refs=[_ref_entry(p, project) for p in node.depends_on
-              if p in ids and not ids[p].startswith("source.")],  # fmt: skip
+        refs=[
+            _ref_entry(p, project)
+            for p in node.depends_on
+            if p in ids and not ids[p].startswith("source.")
+        ],  # fmt: skip
         sources=[
             [p.split(".", 1)[0], p.split(".", 1)[1]]
             for p in node.depends_on

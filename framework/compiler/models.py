@@ -67,8 +67,8 @@ from orch.errors import (
 from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
-from orch.load.dbt_versions import node_id_name
 from orch.load.dbt_python import DbtPythonModel
+from orch.load.dbt_versions import node_id_name
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls

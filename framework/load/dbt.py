@@ -7,9 +7,9 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
-- :func:`check_unsupported`: features orch does not implement (custom materializations...) stop the load with ONE
-  :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
-  confusing error later or a silently different warehouse.
+- :func:`check_unsupported`: features orch does not implement (custom materializations...)
+  stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and the
+  feature, instead of a confusing error later or a silently different warehouse.
 - :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
 """
 

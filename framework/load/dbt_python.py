@@ -76,15 +76,17 @@ def parse_dbt_python(
             if len(args) not in (1, 2):
                 raise _refused(where, "dbt.ref() without a model name",
                                "Write dbt.ref('model') or dbt.ref('model', version=2)")  # fmt: skip
+            found: str | None = str(args[-1])
+            why = None
             if versions is None:  # at run time: the asset name a pinned version has
-                asset, why = (str(args[-1]) if version is None
-                              else f"{args[-1]}_v{version}"), None  # fmt: skip
+                found = found if version is None else f"{found}_v{version}"
             else:
-                asset, why = resolve_version(versions, str(args[-1]), version)
-            if asset is None:
-                raise UnknownReferenceError(f"dbt.ref(): {why}", location=where,
-                                            hint="Use a version listed under versions:")  # fmt: skip
-            refs.append(asset)
+                found, why = resolve_version(versions, str(args[-1]), version)
+            if found is None:
+                raise UnknownReferenceError(
+                    f"dbt.ref(): {why}", location=where, hint="Use a version listed under versions:"
+                )
+            refs.append(found)
         elif method == "source":
             args = _literals(node, where, "dbt.source()")
             if len(args) != 2:

@@ -104,12 +104,14 @@ def expand_versions(project: Project) -> dict[str, VersionedModel]:
                     + (" (defined_in)" if key else ""),
                     location=doc.location(key) if key else where,
                     hint=suggestion(stem, list(project.models), closest=True)
-                    or f"Create {stem}.sql (or .py) in the model folders, or set defined_in"))  # fmt: skip
+                    or f"Create {stem}.sql (or .py) in the model folders, or set "
+                    "defined_in"))  # fmt: skip
                 continue
             versions[v] = asset
             renames[stem] = asset
-            new_props[asset] = Properties(_version_entry(entry, raw, asset, doc, (*base, "versions", j)),
-                                          doc, (*base, "versions", j))  # fmt: skip
+            key_path = (*base, "versions", j)
+            version_entry = _version_entry(entry, raw, asset, doc, key_path)
+            new_props[asset] = Properties(version_entry, doc, key_path)
         if not versions:
             continue
         if entry.latest_version is not None:

@@ -82,7 +82,9 @@ class DbtContext:
         pattern = re.compile(rf"^model\.[^.]+\.{re.escape(name)}\.v[^.]+$")
         found = [d for d in self._node.depends_on if d in nodes
                  and pattern.match(nodes[d].unique_id)]  # fmt: skip
-        pinned = set(parse_dbt_python(self._node.name, self._node.path or "", self._node.raw_code).refs)
+        pinned = set(
+            parse_dbt_python(self._node.name, self._node.path or "", self._node.raw_code).refs
+        )
         return next((d for d in found if d not in pinned), found[0] if found else name)
 
     def source(self, source: str, table: str) -> Any:

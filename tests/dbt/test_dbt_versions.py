@@ -114,8 +114,7 @@ def test_defined_in_and_per_version_alias(vers: Path, orch: RunOrch):
         ),
         pytest.param(
             lambda s: s.replace("      - v: 2\n", "      - v: 2\n        defined_in: nowhere\n"),
-            f"{SCHEMA}:29:9: version 2 of 'dim_customers' has no model file 'nowhere' "
-            "(defined_in)",
+            f"{SCHEMA}:29:9: version 2 of 'dim_customers' has no model file 'nowhere' (defined_in)",
             id="unknown-defined-in",
         ),
         pytest.param(
@@ -138,7 +137,8 @@ def test_version_mistakes_are_clear_errors(vers: Path, orch: RunOrch, edit, mess
     ("model", "message"),
     [
         ("select * from {{ ref('dim_customers', version=7) }}",
-         "models/marts/bad.sql:1: Jinja error: ref(): 'dim_customers' has no version 7 (versions: 1, 2)"),
+         "models/marts/bad.sql:1: Jinja error: ref(): 'dim_customers' has no version 7 "
+         "(versions: 1, 2)"),
         ("select * from {{ ref('stg_customers', v=1) }}",
          "models/marts/bad.sql:1: Jinja error: ref(): 'stg_customers' has no versions"),
     ],
