@@ -11,14 +11,17 @@ empty: orch renders macros away and does not list them. Light on purpose (no sql
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch.load.dbt_versions import version_of
+from orch.load.project import folder_config
 from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
@@ -185,7 +188,7 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         meta=dict(config.meta),
         patch_path=f"{package}://{node.patch_path}" if node.patch_path else None,
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
-        raw_code=node.raw_code,
+        raw_code=node.raw_code.strip(),  # dbt reads the file stripped (same_body)
         language=node.language or "sql",
         refs=[
             _ref_entry(p, project)
@@ -211,6 +214,7 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         latest_version=None,
         deprecation_date=None,
     )
+    out["unrendered_config"] = _unrendered_config(node, project)
     found = version_of(project.model_versions, node.name)
     if found is not None:  # a model version: dbt names the node after the model
         out.update(name=found[0], version=_number(found[1]), latest_version=_number(found[2]),
@@ -245,11 +249,50 @@ def _ref_entry(asset: str, project: Project) -> dict[str, Any]:
     return {"name": found[0], "package": None, "version": version}
 
 
+_CONFIG_CALL = re.compile(r"{{-?\s*config\((.*?)\)\s*-?}}", re.S)
+
+
+def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
+    """dbt's ``unrendered_config``: the settings written for the node, as written — the
+    project file's folder settings, the YAML ``config:``, the file's ``config()`` call — which
+    ``dbt ls -s state:modified`` compares (a key set to its default still counts as set)."""
+    out: dict[str, Any] = {}
+    path = node.path or ""
+    if node.resource_type not in ("model", "seed") or _package(path, project)[0] != project.name:
+        return out
+    tree = project.config.seeds if node.resource_type == "seed" else project.config.models
+    out.update(folder_config(tree or {}, project.name, path))
+    props = project.properties.get(node.name)
+    if props is not None:
+        out.update(props.entry.config)
+    if node.resource_type == "model" and node.language != "python":
+        for match in _CONFIG_CALL.finditer(node.raw_code):
+            out.update(_literal_kwargs(match.group(1)))
+    return out
+
+
+def _literal_kwargs(text: str) -> dict[str, Any]:
+    """The literal keyword arguments of a ``config(...)`` call's text ({} when not literal)."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(call, ast.Call):
+        for kw in call.keywords:
+            try:
+                out[str(kw.arg)] = ast.literal_eval(kw.value)
+            except ValueError:
+                continue
+    return out
+
+
 def _checksum(node: Node, project: Project) -> str:
     if node.resource_type == "seed" and node.path:
-        try:
-            return hashlib.sha256((project.root / node.path).read_bytes()).hexdigest()
-        except OSError:
+        try:  # dbt: the file's text, stripped
+            text = (project.root / node.path).read_text(encoding="utf-8")
+            return hashlib.sha256(text.strip().encode()).hexdigest()
+        except (OSError, UnicodeDecodeError):
             pass
     return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
 
@@ -280,7 +323,7 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
         description=check.description,
         columns={},
         meta={},
-        raw_code="",
+        raw_code=_test_raw_code(check, project),
         language="sql",
         refs=[
             {"name": p, "package": None, "version": None}
@@ -309,6 +352,19 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
             "namespace": check.check_type.rsplit(".", 1)[0] if "." in check.check_type else None,
         }
     return out
+
+
+def _test_raw_code(check: CheckNode, project: Project) -> str:
+    """The ``raw_code`` dbt gives a test (``same_body`` compares it): a singular test's file,
+    stripped; a generic test's call of its macro."""
+    if check.kind == "singular":
+        try:
+            return (project.root / (check.path or "")).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+    namespace, _, test = check.check_type.rpartition(".")
+    macro = f"{namespace}.test_{test}" if namespace else f"test_{test}"
+    return f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
 
 
 def _source(node: Node, project: Project, database: str) -> dict[str, Any]:
