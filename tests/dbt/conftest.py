@@ -20,6 +20,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RunOrch = Callable[..., Result]
 
 
+def without_hash(unique_id: str) -> str:
+    """A test's ``unique_id`` without dbt's hash suffix (``test.<proj>.<name>.<md5[-10:]>``)."""
+    parts = unique_id.split(".")
+    return ".".join(parts[:3]) if parts[0] == "test" and len(parts) == 4 else unique_id
+
+
 def load_raw_batches(database: Path) -> None:
     """Write the source ``roastery.roast_batches`` as the roasting machine's loader would."""
     con = duckdb.connect(str(database))
