@@ -268,7 +268,11 @@ def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
     if node.resource_type == "model" and node.language != "python":
         for match in _CONFIG_CALL.finditer(node.raw_code):
             out.update(_literal_kwargs(match.group(1)))
-    return out
+    # dbt spells the hook keys with a hyphen, however they were written
+    return {_HOOK_KEYS.get(k, k): v for k, v in out.items()}
+
+
+_HOOK_KEYS = {"post_hook": "post-hook", "pre_hook": "pre-hook"}
 
 
 def _literal_kwargs(text: str) -> dict[str, Any]:
