@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch.config import MODEL_CONFIG_KEYS
 from orch.load.dbt_versions import version_of
-from orch.load.project import folder_config
 from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
     if node.resource_type not in ("model", "seed") or _package(path, project)[0] != project.name:
         return out
     tree = project.config.seeds if node.resource_type == "seed" else project.config.models
-    out.update(folder_config(tree or {}, project.name, path))
+    out.update(_folder_settings(tree or {}, project.name, path))
     props = project.properties.get(node.name)
     if props is not None:
         out.update(props.entry.config)
@@ -273,6 +273,30 @@ def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
 
 
 _HOOK_KEYS = {"post_hook": "post-hook", "pre_hook": "pre-hook"}
+
+
+def _folder_settings(tree: dict[str, Any], project_name: str, path: str) -> dict[str, Any]:
+    """The ``+key`` settings of the project file's folders above ``path``, as written (dbt's
+    unrendered values: ``+tags: marts`` stays a string), nested folders winning."""
+    node: Any = tree.get(project_name, tree) if isinstance(tree.get(project_name), dict) else tree
+    out: dict[str, Any] = {}
+    parts = path.split("/")[1:-1]
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    for part in [None, *parts, stem]:
+        if part is not None:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            break
+        for key, value in node.items():
+            if not isinstance(key, str):
+                continue
+            if key.startswith("+"):
+                out[key[1:]] = value
+            elif key.replace("-", "_") in MODEL_CONFIG_KEYS and (
+                not isinstance(value, dict) or key in MODEL_CONFIG_KEYS
+            ):  # a setting without the '+' (dbt reads it as one, as orch.load.project does)
+                out[key] = value
+    return out
 
 
 def _literal_kwargs(text: str) -> dict[str, Any]:
@@ -293,9 +317,9 @@ def _literal_kwargs(text: str) -> dict[str, Any]:
 
 def _checksum(node: Node, project: Project) -> str:
     if node.resource_type == "seed" and node.path:
-        try:  # dbt: the file's text, stripped
-            text = (project.root / node.path).read_text(encoding="utf-8")
-            return hashlib.sha256(text.strip().encode()).hexdigest()
+        try:  # dbt: the file's contents, stripped
+            data = (project.root / node.path).read_bytes()
+            return hashlib.sha256(data.strip()).hexdigest()
         except (OSError, UnicodeDecodeError):
             pass
     return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
