@@ -8,7 +8,8 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
 ``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
-models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml) is
+models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml;
+``vers_dbt``: model versions, pinned and unpinned refs, a Python model's versioned refs) is
 copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
@@ -21,6 +22,10 @@ results). Each build's wall time is measured for both tools, side by side.
 orch's ``manifest.json`` and ``run_results.json`` are then loaded with dbt-core's own artifact
 classes (``WritableManifest`` v12, ``RunResultsArtifact`` v6) in dbt's venv; a failure to load
 counts as a difference.
+
+After each fixture's first build, ``dbt ls -s state:modified --state <orch's artifacts>`` runs in
+dbt's copy: each model, seed, snapshot or source it lists counts as a difference (tests are
+counted apart, see :func:`state_modified`).
 
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
