@@ -160,3 +160,23 @@ def test_python_ref_to_a_missing_version_names_the_line(vers: Path, orch: RunOrc
     assert result.exit_code == 2, result.output + result.stderr
     assert "models/marts/bad_py.py:2:12: dbt.ref(): 'dim_customers' has no version 9" in (
         result.stderr)  # fmt: skip
+
+
+def test_manifest_fields_dbt_state_modified_compares(vers: Path, orch: RunOrch):
+    """The values `dbt parse` (dbt-core 1.11.16) writes for the same project, so dbt's
+    ``state:modified`` finds the models and seeds unmodified (bench/compare_dbt.py runs it)."""
+    assert orch("build", "--project-dir", str(vers)).exit_code == 0
+    nodes = json.loads((vers / "target" / "manifest.json").read_text())["nodes"]
+    # dbt's hash suffix on every generic test (md5 of name + test_metadata), as dbt parse
+    assert "test.vers_dbt.accepted_values_dim_customers_v1_country__GB__US__NL.fcfefbec65" in nodes
+    assert "test.vers_dbt.unique_dim_customers_v1_customer_id.cea60a0517" in nodes
+    seed = nodes["seed.vers_dbt.raw_customers"]
+    assert seed["checksum"]["checksum"] == (
+        "93bceacd6e8c2cdbcc3d1142c9f467dc68d80eb563022b40cab97ee13e52b00e")  # fmt: skip
+    stg = nodes["model.vers_dbt.stg_customers"]
+    assert stg["raw_code"] == (vers / "models/staging/stg_customers.sql").read_text().strip()
+    assert stg["unrendered_config"] == {"materialized": "view"}
+    v1 = nodes["model.vers_dbt.dim_customers.v1"]
+    assert v1["unrendered_config"] == {"materialized": "table", "contract": {"enforced": False}}
+    unique = nodes["test.vers_dbt.unique_dim_customers_v1_customer_id.cea60a0517"]
+    assert unique["raw_code"] == "{{ test_unique(**_dbt_generic_test_kwargs) }}"
