@@ -9,7 +9,8 @@ dbt is NOT one of orch's dependencies: install it in a venv of its own
 Each fixture (``tests/dbt/fixtures/coffee_dbt``: models, seeds, sources, incremental, tests;
 ``bakery_dbt``: custom generic tests, hooks; ``shop_dbt``: two packages with dispatch, package
 models, seeds and generic tests, ``dispatch:``, ``flags:``, ``target`` in dbt_project.yml;
-``snap_dbt``: snapshots; ``probe_dbt``: macros that query the warehouse while rendering) is
+``snap_dbt``: snapshots; ``probe_dbt``: macros that query the warehouse while rendering;
+``vers_dbt``: model versions, pinned and unpinned refs, a Python model's versioned refs) is
 copied twice and each copy is prepared exactly as
 ``tests/dbt/conftest.py`` prepares it (the source table loaded by ``load_raw_batches``, ``HOME``
 isolated, ``DBT_PROFILES_DIR``/``COFFEE_*`` unset, run from the project folder). Then ``dbt build``
@@ -22,6 +23,10 @@ results). Each build's wall time is measured for both tools, side by side.
 orch's ``manifest.json`` and ``run_results.json`` are then loaded with dbt-core's own artifact
 classes (``WritableManifest`` v12, ``RunResultsArtifact`` v6) in dbt's venv; a failure to load
 counts as a difference.
+
+After each fixture's first build, ``dbt ls -s state:modified --state <orch's artifacts>`` runs in
+dbt's copy: each model, seed, snapshot or source it lists counts as a difference (tests are
+counted apart, see :func:`state_modified`).
 
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
@@ -70,6 +75,7 @@ FIXTURES_COMPARED = {
                         install_packages=True),
     "snap_dbt": Fixture("snap_dbt", "snap.duckdb", "target"),
     "probe_dbt": Fixture("probe_dbt", "probe.duckdb", "target"),
+    "vers_dbt": Fixture("vers_dbt", "vers.duckdb", "target"),
 }  # fmt: skip
 STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
@@ -185,7 +191,8 @@ def statuses(path: Path) -> dict[str, str]:
     out = {}
     for r in results:
         parts = r["unique_id"].split(".")
-        out[f"{parts[0]}.{parts[2]}"] = r["status"]
+        version = len(parts) == 4 and parts[0] == "model"  # a model version: model.p.m.v1
+        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if version else "")] = r["status"]
     return out
 
 
@@ -263,6 +270,12 @@ def snap_build(number: int) -> Callable[[Path], None]:
 
 
 # project -> (label, change made to both copies before the build); the builds run in order
+def new_customer(project: Path) -> None:
+    """A customer signs up (vers_dbt)."""
+    with (project / "seeds" / "raw_customers.csv").open("a") as handle:
+        handle.write("5,Barbara,Liskov,US,2024-04-02\n")
+
+
 SCENARIOS = {
     "coffee_dbt": [
         ("first build", None),
@@ -294,7 +307,32 @@ SCENARIOS = {
         ("third build: deleted rows come back, more updates", snap_build(3)),
         ("test (on-run-start/-end hooks run, as in dbt test)", "test"),
     ],
+    "vers_dbt": [
+        ("first build (model versions: latest_version 1, prerelease v2, pinned refs)", None),
+        ("second build after a new customer row", new_customer),
+    ],
 }  # fmt: skip
+
+
+def state_modified(dbt_exe: str, fixture: Fixture, dbt: tuple, orch: tuple) -> list[str]:
+    """``dbt ls -s state:modified --state <orch's target>`` on the same unchanged project: every
+    model, seed or snapshot it lists is a difference. Tests are listed apart: dbt also calls a
+    test modified when a macro it uses (dbt's own ``test_unique``...) is missing from the state's
+    manifest, and orch's manifest lists no macros."""
+    (dbt_project, dbt_env), (orch_project, _) = dbt, orch
+    cmd = [dbt_exe, "ls", "-q", "-s", "state:modified", "--state",
+           str(orch_project / fixture.artifacts), "--output", "json", "--output-keys",
+           "unique_id resource_type", "--profiles-dir", str(dbt_project),
+           "--project-dir", str(dbt_project)]  # fmt: skip
+    done = run(cmd, dbt_project, dbt_env)
+    if done.returncode != 0:
+        return [f"dbt ls -s state:modified failed: {done.stdout[-500:]}{done.stderr[-500:]}"]
+    found = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    nodes = sorted(f["unique_id"] for f in found if f["resource_type"] != "test")
+    tests = [f["unique_id"] for f in found if f["resource_type"] == "test"]
+    print(f"state:modified against orch's artifacts: {len(nodes)} model/seed/snapshot node(s), "
+          f"{len(tests)} test(s) (tests: through dbt's macros, see the docstring)")  # fmt: skip
+    return [f"state:modified lists {uid}" for uid in nodes]
 
 
 def compare_build(
@@ -383,13 +421,15 @@ def main(argv: list[str] | None = None) -> int:
         dbt = prepare(workdir / name, "dbt", fixture)
         orch = prepare(workdir / name, "orch", fixture)
         times: list[tuple[float, float]] = []
-        for label, change in SCENARIOS[name]:
+        for step, (label, change) in enumerate(SCENARIOS[name]):
             print(f"\n== {name}: {label}")
             command = change if isinstance(change, str) else "build"
             if callable(change):
                 change(dbt[0])
                 change(orch[0])
             report = compare_build(args.dbt, args.orch, fixture, dbt, orch, times, command)
+            if step == 0:
+                report += state_modified(args.dbt, fixture, dbt, orch)
             total += len(report)
             builds += 1
             if report:

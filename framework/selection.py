@@ -538,6 +538,8 @@ class _Evaluator:
                 )
             found = ({value} & set(nodes), {value} & set(checks))
             if not found[0] and not found[1]:
+                found = (_model_versions(nodes, value), set())
+            if not found[0] and not found[1]:
                 raise SelectionError(
                     f"selector '{c.raw}' matches no asset or check",
                     hint=suggestion(value, [*nodes, *checks])
@@ -600,6 +602,14 @@ class _Evaluator:
 
 
 # --------------------------------------------------------------------------- matching helpers
+
+
+def _model_versions(nodes: Mapping[str, Node], value: str) -> set[str]:
+    """dbt model versions a bare name selects, as dbt does: ``m`` every version of ``m``,
+    ``m.v2`` that version (its unique_id is ``model.<package>.m.v2``)."""
+    pattern = re.compile(rf"^model\.[^.]+\.{re.escape(value)}" + ("$" if ".v" in value
+                         else r"\.v[^.]+$"))  # fmt: skip
+    return {n for n, node in nodes.items() if pattern.match(node.unique_id)}
 
 
 def _check_assets(check: CheckNode) -> list[str]:

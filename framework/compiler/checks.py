@@ -63,7 +63,7 @@ from orch.compiler.check_specs import (
 from orch.compiler.graph import SELF, ResolvedRef
 from orch.config import OrchModel
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
-from orch.load.dbt import generic_test_name
+from orch.load.dbt import generic_test_hash, generic_test_name, where_subquery
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
@@ -200,9 +200,16 @@ class CheckCompiler:
             )  # fmt: skip
         name = config.get("name") or self._name(check_type, spec.asset, column, stored_args)
         name = self._unique_name(str(name), str(spec.location))
+        suffix = ""
+        if self.project.flavor == "dbt":  # dbt's unique_id: test.<project>.<name>.<hash>
+            kwargs = {**written_args, **({"column_name": column} if column else {})}
+            test, _, namespace = check_type.rpartition(".")[::-1]
+            suffix = "." + generic_test_hash(name, test, kwargs,
+                                             where_subquery(self.project, spec.asset),
+                                             namespace or None)  # fmt: skip
         return CheckNode(
             name=name,
-            unique_id=f"check.{self.project.name}.{name}",
+            unique_id=f"check.{self.project.name}.{name}{suffix}",
             kind="builtin",
             check_type=check_type,
             asset=spec.asset,
@@ -244,9 +251,16 @@ class CheckCompiler:
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
         name = self._unique_name(name, str(location))
+        suffix = ""
+        if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
+            kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
+            test, _, namespace = use.test.rpartition(".")[::-1]
+            suffix = "." + generic_test_hash(name, test, kwargs,
+                                             where_subquery(self.project, use.spec.asset),
+                                             namespace or None)  # fmt: skip
         return CheckNode(
             name=name,
-            unique_id=f"check.{self.project.name}.{name}",
+            unique_id=f"check.{self.project.name}.{name}{suffix}",
             kind="singular" if use is None else "generic",
             check_type="singular" if use is None else use.test,
             asset=attached,

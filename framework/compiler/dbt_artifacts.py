@@ -11,13 +11,17 @@ empty: orch renders macros away and does not list them. Light on purpose (no sql
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch.config import MODEL_CONFIG_KEYS
+from orch.load.dbt_versions import version_of
 from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
@@ -184,10 +188,10 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         meta=dict(config.meta),
         patch_path=f"{package}://{node.patch_path}" if node.patch_path else None,
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
-        raw_code=node.raw_code,
+        raw_code=node.raw_code.strip(),  # dbt reads the file stripped (same_body)
         language=node.language or "sql",
         refs=[
-            {"name": p, "package": None, "version": None}
+            _ref_entry(p, project)
             for p in node.depends_on
             if p in ids and not ids[p].startswith("source.")
         ],  # fmt: skip
@@ -210,6 +214,11 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         latest_version=None,
         deprecation_date=None,
     )
+    out["unrendered_config"] = _unrendered_config(node, project)
+    found = version_of(project.model_versions, node.name)
+    if found is not None:  # a model version: dbt names the node after the model
+        out.update(name=found[0], version=_number(found[1]), latest_version=_number(found[2]),
+                   fqn=[*out["fqn"][:-1], found[0], f"v{found[1]}"])  # fmt: skip
     if node.resource_type == "seed":
         for key in ("refs", "sources", "metrics", "compiled", "compiled_code", "extra_ctes",
                     "extra_ctes_injected", "contract", "access", "constraints", "version",
@@ -220,11 +229,98 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
     return out
 
 
+def _number(text: str) -> Any:
+    """A version as dbt writes it in the manifest: a number when it reads as one."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _ref_entry(asset: str, project: Project) -> dict[str, Any]:
+    found = version_of(project.model_versions, asset)
+    if found is None:
+        return {"name": asset, "package": None, "version": None}
+    # the latest version is what an unpinned ref() gives: dbt records no version for it
+    version = None if found[1] == found[2] else _number(found[1])
+    return {"name": found[0], "package": None, "version": version}
+
+
+_CONFIG_CALL = re.compile(r"{{-?\s*config\((.*?)\)\s*-?}}", re.S)
+
+
+def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
+    """dbt's ``unrendered_config``: the settings written for the node, as written — the
+    project file's folder settings, the YAML ``config:``, the file's ``config()`` call — which
+    ``dbt ls -s state:modified`` compares (a key set to its default still counts as set)."""
+    out: dict[str, Any] = {}
+    path = node.path or ""
+    if node.resource_type not in ("model", "seed") or _package(path, project)[0] != project.name:
+        return out
+    tree = project.config.seeds if node.resource_type == "seed" else project.config.models
+    out.update(_folder_settings(tree or {}, project.name, path))
+    props = project.properties.get(node.name)
+    if props is not None:
+        out.update(props.entry.config)
+    if node.resource_type == "model" and node.language != "python":
+        for match in _CONFIG_CALL.finditer(node.raw_code):
+            out.update(_literal_kwargs(match.group(1)))
+    # dbt spells the hook keys with a hyphen, however they were written
+    return {_HOOK_KEYS.get(k, k): v for k, v in out.items()}
+
+
+_HOOK_KEYS = {"post_hook": "post-hook", "pre_hook": "pre-hook"}
+
+
+def _folder_settings(tree: dict[str, Any], project_name: str, path: str) -> dict[str, Any]:
+    """The ``+key`` settings of the project file's folders above ``path``, as written (dbt's
+    unrendered values: ``+tags: marts`` stays a string), nested folders winning."""
+    node: Any = tree.get(project_name, tree) if isinstance(tree.get(project_name), dict) else tree
+    out: dict[str, Any] = {}
+    parts = path.split("/")[1:-1]
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    for part in [None, *parts, stem]:
+        if part is not None:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            break
+        for key, value in node.items():
+            if not isinstance(key, str):
+                continue
+            if key.startswith("+"):
+                out[key[1:]] = value
+            elif key.replace("-", "_") in MODEL_CONFIG_KEYS and (
+                not isinstance(value, dict) or key in MODEL_CONFIG_KEYS
+            ):  # a setting without the '+' (dbt reads it as one, as orch.load.project does)
+                out[key] = value
+    return out
+
+
+def _literal_kwargs(text: str) -> dict[str, Any]:
+    """The literal keyword arguments of a ``config(...)`` call's text ({} when not literal)."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        return {}
+    out: dict[str, Any] = {}
+    if isinstance(call, ast.Call):
+        for kw in call.keywords:
+            try:
+                out[str(kw.arg)] = ast.literal_eval(kw.value)
+            except ValueError:
+                continue
+    return out
+
+
 def _checksum(node: Node, project: Project) -> str:
     if node.resource_type == "seed" and node.path:
-        try:
-            return hashlib.sha256((project.root / node.path).read_bytes()).hexdigest()
-        except OSError:
+        try:  # dbt: the file's contents, stripped
+            data = (project.root / node.path).read_bytes()
+            return hashlib.sha256(data.strip()).hexdigest()
+        except (OSError, UnicodeDecodeError):
             pass
     return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
 
@@ -255,7 +351,7 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
         description=check.description,
         columns={},
         meta={},
-        raw_code="",
+        raw_code=_test_raw_code(check, project),
         language="sql",
         refs=[
             {"name": p, "package": None, "version": None}
@@ -284,6 +380,19 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
             "namespace": check.check_type.rsplit(".", 1)[0] if "." in check.check_type else None,
         }
     return out
+
+
+def _test_raw_code(check: CheckNode, project: Project) -> str:
+    """The ``raw_code`` dbt gives a test (``same_body`` compares it): a singular test's file,
+    stripped; a generic test's call of its macro."""
+    if check.kind == "singular":
+        try:
+            return (project.root / (check.path or "")).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+    namespace, _, test = check.check_type.rpartition(".")
+    macro = f"{namespace}.test_{test}" if namespace else f"test_{test}"
+    return f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
 
 
 def _source(node: Node, project: Project, database: str) -> dict[str, Any]:

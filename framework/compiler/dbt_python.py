@@ -21,6 +21,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.dbt_python import DbtPythonModel, parse_dbt_python
+from orch.load.dbt_versions import node_id_name
 from orch.load.project import Project
 from orch.manifest import Node, RelationInfo
 
@@ -36,7 +37,7 @@ def load_dbt_python(project: Project) -> dict[str, DbtPythonModel]:
         if file.kind != "dbt_python":
             continue
         try:
-            model = parse_dbt_python(name, file.path, file.read())
+            model = parse_dbt_python(name, file.path, file.read(), project.model_versions)
         except UserError as err:
             errors.append(err)
             continue
@@ -84,7 +85,7 @@ def compile_dbt_python(
     relation = settings.relation_for(model.name, config)
     return Node(
         name=model.name,
-        unique_id=f"model.{project.name}.{model.name}",
+        unique_id=f"model.{project.name}.{node_id_name(project.model_versions, model.name)}",
         resource_type="model",
         language="python",
         path=model.path,

@@ -68,6 +68,7 @@ from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
 from orch.load.dbt_python import DbtPythonModel
+from orch.load.dbt_versions import node_id_name
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
@@ -133,6 +134,7 @@ def make_renderer(project: Project) -> Renderer:
         packages=render_scopes(project.packages, project.package_variables),
         dispatch=project.dispatch,
         lenient_undefined=project.flavor == "dbt",
+        versions=project.model_versions,
     )
     raise_collected(list(renderer.macro_errors))
     return renderer
@@ -577,7 +579,8 @@ class _Compiler:
         return Node(
             name=model.name,
             unique_id=f"{'snapshot' if snapshot else 'model'}."
-            f"{self.project.models[model.name].package or self.project.name}.{model.name}",
+            f"{self.project.models[model.name].package or self.project.name}."
+            f"{node_id_name(self.project.model_versions, model.name)}",
             resource_type="model",
             language="sql",
             path=model.path,

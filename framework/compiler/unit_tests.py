@@ -559,6 +559,7 @@ def overrides_renderer(project: Project, base: Renderer) -> Callable[[dict[str, 
                 packages=render_scopes(project.packages, project.package_variables),
                 dispatch=project.dispatch,
                 lenient_undefined=project.flavor == "dbt",
+                versions=project.model_versions,
             )
             made[key] = (renderer, dict(renderer.env.globals))
         renderer, pristine = made[key]

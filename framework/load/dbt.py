@@ -7,16 +7,16 @@ A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
   (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
   the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
   (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
-- :func:`check_unsupported`: features orch does not implement (model versions, custom
-  materializations...) stop the load with ONE
-  :class:`UnsupportedFeatureError` naming the file, the line and the feature, instead of a
-  confusing error later or a silently different warehouse.
+- :func:`check_unsupported`: features orch does not implement (custom materializations...)
+  stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and the
+  feature, instead of a confusing error later or a silently different warehouse.
 - :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -33,7 +33,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
-from orch.load import dbt_packages
+from orch.load import dbt_packages, dbt_versions
 from orch.yamldoc import YamlDoc, load_yaml
 
 if TYPE_CHECKING:
@@ -180,6 +180,37 @@ def generic_test_name(
     unique = "__".join(re.sub("[^0-9a-zA-Z_]+", "_", part) for part in flat)
     prefix = "source_" if source else ""
     return f"{prefix}{test}_{target.replace('.', '_')}_{unique}"
+
+
+def generic_test_hash(
+    name: str, test: str, kwargs: dict[str, Any], model: str, namespace: str | None = None
+) -> str:
+    """The suffix dbt gives every generic test's ``unique_id`` (``test.<proj>.<name>.<hash>``):
+    the last 10 hex digits of md5(name + repr(test_metadata)), the metadata's mappings sorted
+    and its scalars as text (dbt-core's ``create_test_node``). ``kwargs``: the arguments as
+    written (with ``column_name``); ``model``: the ``get_where_subquery(...)`` text of the
+    tested node (:func:`where_subquery`)."""
+
+    def hashable(data: Any) -> Any:
+        if isinstance(data, dict):
+            return {str(k): hashable(data[k]) for k in sorted(data)}
+        if isinstance(data, (list, tuple)):
+            return [hashable(v) for v in data]
+        return str(data)
+
+    metadata = {"name": test, "kwargs": {**kwargs, "model": model}, "namespace": namespace}
+    return hashlib.md5((name + repr(hashable(metadata))).encode()).hexdigest()[-10:]
+
+
+def where_subquery(project: Project, asset: str) -> str:
+    """dbt's ``model`` argument of a generic test on ``asset``, as its parser writes it."""
+    if asset in project.sources:
+        table = project.sources[asset]
+        return f"{{{{ get_where_subquery(source('{table.source.name}', '{table.table.name}')) }}}}"
+    found = dbt_versions.version_of(project.model_versions, asset)
+    if found is not None:
+        return f"{{{{ get_where_subquery(ref('{found[0]}', version='{found[1]}')) }}}}"
+    return f"{{{{ get_where_subquery(ref('{asset}')) }}}}"
 
 
 # --------------------------------------------------------------------------- schema names
@@ -433,14 +464,6 @@ def _check_file(rel: str, suffix: str, text: str, project: Project) -> None:
     if suffix in (".yml", ".yaml"):
         doc = load_yaml(Path(project.root / rel), rel)
         if isinstance(doc.data, dict):
-            for i, entry in enumerate(doc.data.get("models") or []):
-                if isinstance(entry, dict) and entry.get("versions"):
-                    raise _unsupported(
-                        doc.location(("models", i, "versions")),
-                        f"model versions ('versions:' of '{entry.get('name')}')",
-                        "orch would not resolve the _v<N> relations as dbt does; remove "
-                        "'versions:' (one model per file) to build with orch",
-                    )
             for key, feature in _PROPERTY_KEYS.items():
                 if doc.data.get(key):
                     raise _unsupported(

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from orch.errors import Location, ProjectError, UnsupportedFeatureError
+from orch.errors import Location, ProjectError, UnknownReferenceError, UnsupportedFeatureError
+from orch.load.dbt_versions import VersionedModel
+from orch.load.dbt_versions import resolve as resolve_version
 
 _SIGNATURE = re.compile(r"^def\s+model\s*\(\s*dbt\s*,", re.M)
 
@@ -40,8 +42,14 @@ class DbtPythonModel:
         return list(dict.fromkeys([*self.refs, *(f"{s}.{t}" for s, t in self.sources)]))
 
 
-def parse_dbt_python(name: str, path: str, text: str) -> DbtPythonModel:
-    """Read ``text`` (the file at ``path``) as dbt's Python model parser does."""
+def parse_dbt_python(
+    name: str, path: str, text: str, versions: dict[str, VersionedModel] | None = None
+) -> DbtPythonModel:
+    """Read ``text`` (the file at ``path``) as dbt's Python model parser does.
+
+    ``dbt.ref('m', version=2)`` (or ``v=2``) names a dbt model version; ``dbt.ref('m')`` of a
+    versioned model is its latest version (``versions``: the project's, by model name).
+    """
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as err:
@@ -64,10 +72,21 @@ def parse_dbt_python(name: str, path: str, text: str) -> DbtPythonModel:
         where = Location(path, node.lineno, node.col_offset + 1)
         if method == "ref":
             args = _literals(node, where, "dbt.ref()")
-            if node.keywords or len(args) not in (1, 2):
-                raise _refused(where, "dbt.ref() with versions or keyword arguments",
-                               "Write dbt.ref('model')")  # fmt: skip
-            refs.append(str(args[-1]))
+            version = _ref_version(node, where)
+            if len(args) not in (1, 2):
+                raise _refused(where, "dbt.ref() without a model name",
+                               "Write dbt.ref('model') or dbt.ref('model', version=2)")  # fmt: skip
+            found: str | None = str(args[-1])
+            why = None
+            if versions is None:  # at run time: the asset name a pinned version has
+                found = found if version is None else f"{found}_v{version}"
+            else:
+                found, why = resolve_version(versions, str(args[-1]), version)
+            if found is None:
+                raise UnknownReferenceError(
+                    f"dbt.ref(): {why}", location=where, hint="Use a version listed under versions:"
+                )
+            refs.append(found)
         elif method == "source":
             args = _literals(node, where, "dbt.source()")
             if len(args) != 2:
@@ -86,6 +105,21 @@ def parse_dbt_python(name: str, path: str, text: str) -> DbtPythonModel:
                                    "dbt reads config() values without running the model: use "
                                    "literals") from None  # fmt: skip
     return DbtPythonModel(name, path, refs, sources, config, fn.lineno)
+
+
+def _ref_version(node: ast.Call, where: Location) -> Any:
+    """The ``version=`` / ``v=`` of a dbt.ref() call (a literal), None without one."""
+    version = None
+    for kw in node.keywords:
+        if kw.arg not in ("version", "v"):
+            raise _refused(where, f"dbt.ref() with the keyword argument {kw.arg}=",
+                           "Write dbt.ref('model') or dbt.ref('model', version=2)")  # fmt: skip
+        try:
+            version = ast.literal_eval(kw.value)
+        except ValueError:
+            raise _refused(where, "dbt.ref() with a computed version",
+                           "Pass the version as a literal: version=2") from None  # fmt: skip
+    return version
 
 
 def _literals(node: ast.Call, where: Location, what: str) -> list[Any]:

@@ -50,9 +50,10 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots
+from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots, dbt_versions
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.dbt_packages import InstalledPackage
+from orch.load.dbt_versions import VersionedModel
 from orch.load.definitions import LoadedDefinitions, merge_resources, read_definitions
 from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
@@ -149,6 +150,8 @@ class Project:
     # the other members of its workspace (orch.compiler.workspace), None outside one
     foreign: ForeignModels | None = None
     definitions: LoadedDefinitions | None = None  # what the `definitions:` module declares
+    # dbt model versions (orch.load.dbt_versions), by the model's unversioned name
+    model_versions: dict[str, VersionedModel] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -250,6 +253,7 @@ def load_project(
     project.warnings.extend(notes)
     if flavor == "dbt":
         _add_dbt_resources(project)
+        project.model_versions = dbt_versions.expand_versions(project)
         dbt.check_unsupported(project)
         project.descriptive = dbt.read_descriptive(project)
     return project
@@ -670,6 +674,8 @@ def _discover(project: Project) -> None:
     raise_collected(errors)
     for name in project.properties:
         if name not in project.models and name not in project.seeds:
+            if project.properties[name].entry.versions:
+                continue  # dbt model versions: their files are matched by dbt_versions
             props = project.properties[name]
             project.warnings.append(
                 f"{props.doc.location(props.key_path)}: properties given for '{name}', "

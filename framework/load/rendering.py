@@ -30,6 +30,8 @@ from orch.errors import (
     TemplateError,
 )
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
+from orch.load.dbt_versions import VersionedModel
+from orch.load.dbt_versions import resolve as resolve_version
 from orch.load.docs_blocks import read_docs_blocks, resolve_doc_calls  # noqa: F401 (re-exported)
 from orch.load.introspection import (
     Api,
@@ -306,8 +308,10 @@ class Renderer:
         packages: list[PackageScope] | None = None,
         dispatch: dict[str, list[str]] | None = None,
         lenient_undefined: bool = False,
+        versions: dict[str, VersionedModel] | None = None,
     ) -> None:
         self.project_name = project_name
+        self.versions = versions or {}  # dbt model versions: what ref('m', version=) means
         self._store_failures = False  # should_store_failures() while a generic test renders
         self.packages = {p.name: p for p in packages or []}
         self.dispatch_orders = dispatch or {}  # macro_namespace -> search_order (dispatch:)
@@ -676,15 +680,16 @@ class Renderer:
     # ------------------------------------------------------------------ context functions
 
     def _ref(self, *args: str, **kwargs: Any) -> str:
-        if "version" in kwargs or "v" in kwargs:
-            raise UnsupportedCallError(
-                "ref() with version=", "orch does not implement dbt's model versions"
-            )
+        version = kwargs.pop("version", kwargs.pop("v", None))
+        if kwargs:
+            raise TemplateError(f"ref() got unknown keyword arguments: {', '.join(kwargs)}")
         if not args or len(args) > 2:
             raise TemplateError("ref() takes a model name, or a package and a model name")
+        name, why = resolve_version(self.versions, args[-1], version)
+        if name is None:  # raised as the user's error: reported at the template's line
+            raise jinja2.TemplateRuntimeError(f"ref(): {why}")
         if self._live is not None:
-            return self._live.ref(*args)
-        name = args[-1]
+            return self._live.ref(*args[:-1], name)
         rec = self._current()
         marker = f"{REF_PREFIX}{len(rec.refs) + len(rec.sources)}"
         rec.refs[marker] = name

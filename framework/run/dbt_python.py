@@ -10,10 +10,12 @@ or an Arrow table) becomes an Arrow table that the caller publishes like any Pyt
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch.errors import ModelFailedError
+from orch.load.dbt_python import parse_dbt_python
 from orch.load.python_files import import_python_file
 from orch.run.python import user_code_error
 
@@ -64,9 +66,26 @@ class DbtContext:
         self.this = _This(adapter, node)
         self.is_incremental = incremental
 
-    def ref(self, *names: str, **_: Any) -> Any:
-        """The upstream model or seed as a DuckDB relation."""
-        return self._read(names[-1])
+    def ref(self, *names: str, version: Any = None, v: Any = None) -> Any:
+        """The upstream model or seed as a DuckDB relation (a dbt model version: ``version=``)."""
+        return self._read(self._versioned(names[-1], v if version is None else version))
+
+    def _versioned(self, name: str, version: Any) -> str:
+        """The asset of ``dbt.ref(name, version=)``: the compile step resolved every ref into
+        ``depends_on``; a pinned one is ``<name>_v<N>``, an unpinned one of a versioned model the
+        version among the parents that no pinned call names."""
+        if version is not None:
+            return f"{name}_v{version}"
+        if name in self._manifest.nodes:
+            return name
+        nodes = self._manifest.nodes
+        pattern = re.compile(rf"^model\.[^.]+\.{re.escape(name)}\.v[^.]+$")
+        found = [d for d in self._node.depends_on if d in nodes
+                 and pattern.match(nodes[d].unique_id)]  # fmt: skip
+        pinned = set(
+            parse_dbt_python(self._node.name, self._node.path or "", self._node.raw_code).refs
+        )
+        return next((d for d in found if d not in pinned), found[0] if found else name)
 
     def source(self, source: str, table: str) -> Any:
         """The upstream source table as a DuckDB relation."""

@@ -20,6 +20,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RunOrch = Callable[..., Result]
 
 
+def without_hash(unique_id: str) -> str:
+    """A test's ``unique_id`` without dbt's hash suffix (``test.<proj>.<name>.<md5[-10:]>``)."""
+    parts = unique_id.split(".")
+    return ".".join(parts[:3]) if parts[0] == "test" and len(parts) == 4 else unique_id
+
+
 def load_raw_batches(database: Path) -> None:
     """Write the source ``roastery.roast_batches`` as the roasting machine's loader would."""
     con = duckdb.connect(str(database))
@@ -184,3 +190,18 @@ def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def probe_db(probe: Path) -> Warehouse:
     """The probe project's DuckDB file."""
     return Warehouse(probe / "probe.duckdb")
+
+
+@pytest.fixture
+def vers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``fixtures/vers_dbt`` (dbt model versions); the current directory, ``HOME``
+    isolated as for ``coffee``."""
+    project = tmp_path / "vers_dbt"
+    shutil.copytree(FIXTURES / "vers_dbt", project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(project)
+    return project

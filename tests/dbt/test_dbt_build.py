@@ -13,7 +13,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
-from tests.dbt.conftest import RunOrch, Warehouse, load_raw_batches
+from tests.dbt.conftest import RunOrch, Warehouse, load_raw_batches, without_hash
 
 
 def build(orch: RunOrch, project: Path, *extra: str):
@@ -138,7 +138,7 @@ def test_seed_types_and_values_like_dbt_duckdb(coffee: Path, orch: RunOrch, ware
 def test_tests_run_with_dbt_results(coffee: Path, orch: RunOrch):
     result = build(orch, coffee)
     results = json.loads((coffee / "build_artifacts" / "run_results.json").read_text())["results"]
-    status = {r["unique_id"]: r["status"] for r in results}
+    status = {without_hash(r["unique_id"]): r["status"] for r in results}
     # dbt-like unique ids for models and seeds
     assert status["model.coffee_dbt.stg_orders"] == "success"
     assert status["seed.coffee_dbt.customers"] == "success"
@@ -191,11 +191,13 @@ def test_error_severity_test_fails_the_build(coffee: Path, orch: RunOrch):
     assert result.exit_code == 1  # like dbt build: a failing error-severity test exits 1
     results = json.loads((coffee / "build_artifacts" / "run_results.json").read_text())["results"]
     failed = [r["unique_id"] for r in results if r["status"] == "fail"]
-    assert failed == ["test.coffee_dbt.accepted_values_fct_orders_status__placed__shipped"]
+    assert failed == [  # dbt: md5 hash suffix
+        "test.coffee_dbt.accepted_values_fct_orders_status__placed__shipped.fdb2fc6a55"
+    ]
     # like dbt build (verified against dbt-core 1.11.16 / dbt-duckdb 1.11.1 with
     # bench/compare_dbt.py): the model below the failing test and its tests are skipped, the
     # model's other tests still run
-    status = {r["unique_id"]: r["status"] for r in results}
+    status = {without_hash(r["unique_id"]): r["status"] for r in results}
     assert status["model.coffee_dbt.revenue_by_day"] == "skipped"
     assert status["test.coffee_dbt.unique_fct_orders_order_id"] == "pass"
     skipped = sorted(u for u, st in status.items() if st == "skipped")

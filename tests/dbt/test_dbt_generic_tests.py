@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.dbt.conftest import RunOrch, Warehouse
+from tests.dbt.conftest import RunOrch, Warehouse, without_hash
 
 
 def _results(project: Path) -> dict[str, str]:
     data = json.loads((project / "target" / "run_results.json").read_text())
     return {
-        r["unique_id"]: r["status"] for r in data["results"] if r["unique_id"].startswith("test.")
+        without_hash(r["unique_id"]): r["status"]
+        for r in data["results"]
+        if r["unique_id"].startswith("test.")
     }
 
 

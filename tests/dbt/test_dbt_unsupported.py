@@ -72,21 +72,6 @@ CASES = [
     ),
     pytest.param(
         {
-            "transform/marts/versions.yml": "version: 2\nmodels:\n  - name: dim_beans\n"
-            "    latest_version: 2\n    versions:\n      - v: 1\n      - v: 2\n"
-        },
-        "transform/marts/versions.yml:5:5: model versions ('versions:' of 'dim_beans'): not "
-        "supported by orch",
-        id="model-versions",
-    ),
-    pytest.param(
-        {"transform/marts/core/v.sql": "select * from {{ ref('dim_beans', version=1) }}\n"},
-        "transform/marts/core/v.sql:1: ref() with version= is not supported by orch (orch does "
-        "not implement dbt's model versions)",
-        id="ref-version",
-    ),
-    pytest.param(
-        {
             "transform/marts/py_orders.py": "import pandas\n\n\ndef model(dbt, session):\n"
             "    name = 'fct_orders'\n    return dbt.ref(name).df()\n"
         },
