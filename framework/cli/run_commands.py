@@ -196,6 +196,7 @@ def seed_command(**kwargs: Any) -> None:
     show_default=True,
     help="json: one JSON object per check result on stdout.",
 )
+@takes_workspace
 def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log_format: str,
                  **kwargs: Any) -> None:  # fmt: skip
     """Run the checks of the selected assets against what is in the warehouse, and their
@@ -215,22 +216,43 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
       orch test -s daily_sales --start 2024-01-01 --end 2024-01-31
       orch test --store-failures
       orch test -x --threads 1
+      orch test --workspace . -s marketing.roi+   (across projects: member.asset)
     """
     from orch.compiler.artifacts import write_artifacts
-    from orch.run.reporting import JsonLinesReporter
-    from orch.run.workflow import run_checks
 
     options = make_options(
         kwargs, threads=threads, partition=kwargs.get("partition"), start=kwargs.get("start"),
         end=kwargs.get("end"), fail_fast=fail_fast,
     )  # fmt: skip
+
+    def test_one(member_options: Any, compiled: Any) -> int | None:
+        return _run_and_print_checks(member_options, compiled, store_failures, log_format)
+
+    if kwargs.get("workspace") is not None:  # every member's checks, member by member
+        from orch.cli.workspace_commands import test_across
+
+        return test_across(kwargs["workspace"], options, test_one)
     compiled = load_manifest(options, scoped=False)
     write_artifacts(compiled)  # the next command reuses this manifest (a no-op when reused)
+    code = test_one(options, compiled)
+    if code is None:
+        click.echo("No checks selected.")
+        return
+    sys.exit(code)
+
+
+def _run_and_print_checks(
+    options: Any, compiled: Any, store_failures: bool, log_format: str
+) -> int | None:
+    """Run the selected checks of one project and print them; the exit code (None: no check
+    was selected)."""
+    from orch.run.reporting import JsonLinesReporter
+    from orch.run.workflow import run_checks
+
     sinks = [JsonLinesReporter()] if log_format == "json" else []
     run = run_checks(options, sinks=sinks, store_failures=store_failures, compiled=compiled)
     if run is None:
-        click.echo("No checks selected.")
-        return
+        return None
     if log_format == "text":
         _print_check_results(run)
         if run.not_run and not run.failed_hooks:
@@ -239,7 +261,7 @@ def test_command(store_failures: bool, threads: int | None, fail_fast: bool, log
             )
     if run.failed_hooks:
         click.echo(f"Error: failed run hook(s): {', '.join(run.failed_hooks)}", err=True)
-    sys.exit(run.exit_code)
+    return run.exit_code
 
 
 _CHECK_COLUMNS = ("status", "check", "asset", "partition", "failing rows", "seconds")

@@ -1,10 +1,11 @@
-"""Commands across a workspace: ``orch build/run/seed/ls`` with ``--workspace`` (or run where
+"""Commands across a workspace: ``orch build/run/seed/test/ls`` with ``--workspace`` (or run where
 ``orch_workspace.yml`` is found) act on every member, asset names being ``member.asset``."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,42 @@ def status_across(workspace_file: Path, options: Any, output_format: str) -> Non
         )
     if graph.errors:
         sys.exit(2)
+
+
+def test_across(
+    workspace_file: Path, options: Any, test_one: Callable[[Any, Any], int | None]
+) -> None:
+    """``orch test`` over the workspace: the selected checks of each member, run against that
+    member's own warehouse and recorded in its own state store (``test_one`` runs and prints
+    one member's checks and gives its exit code)."""
+    from dataclasses import replace
+
+    from orch.load.workspace import load_workspace
+    from orch.selection import Selection, unmatched_message
+
+    workspace = load_workspace(workspace_file)
+    graph = compile_workspace_for(workspace, options)
+    selected = Selection.from_options(options).evaluate(graph.manifest)
+    codes = [err.exit_code for err in graph.errors.values()]
+    ran = False
+    for member, names in graph.local(selected.checks).items():
+        if not names:
+            continue
+        click.echo(f"== {member} ({graph.compiler.prefix(member) or './'})")
+        member_options = replace(
+            graph.compiler.options_for(workspace.members[member]), select=tuple(sorted(names))
+        )
+        code = test_one(member_options, graph.compiled[member])
+        ran = ran or code is not None
+        codes.append(code or 0)
+    for member, err in graph.errors.items():  # the others were tested all the same
+        click.echo(
+            redaction.scrub(f"Error: {member} did not load: {err.format_message()}"), err=True
+        )
+    if not ran:
+        note = unmatched_message(selected.unmatched, nothing_selected=True)
+        click.echo(note or "No checks selected in the workspace.", err=True)
+    sys.exit(max(codes, default=0))
 
 
 def compile_workspace_for(workspace: Any, options: Any) -> Any:
