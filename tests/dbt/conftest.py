@@ -40,6 +40,22 @@ def load_raw_batches(database: Path) -> None:
         con.close()
 
 
+def copy_fixture(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unset: tuple[str, ...] = ()
+) -> Path:
+    """A copy of ``fixtures/<name>`` made the current directory, with ``HOME`` and the
+    ``*_PROFILES_DIR`` variables (and ``unset``) isolated so no real ~/.dbt/profiles.yml is read."""
+    project = tmp_path / name
+    shutil.copytree(FIXTURES / name, project)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for variable in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", *unset):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(project)
+    return project
+
+
 @pytest.fixture
 def coffee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/coffee_dbt`` with its source table loaded; the current directory.
@@ -48,14 +64,8 @@ def coffee(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path is opened from the current directory, as dbt-duckdb does). ``HOME`` and the
     ``*_PROFILES_DIR`` variables are isolated so no real ~/.dbt/profiles.yml is read.
     """
-    project = tmp_path / "coffee_dbt"
-    shutil.copytree(FIXTURES / "coffee_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", "COFFEE_REGION", "COFFEE_CI_DB"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
+    unset = ("COFFEE_REGION", "COFFEE_CI_DB")
+    project = copy_fixture("coffee_dbt", tmp_path, monkeypatch, unset=unset)
     load_raw_batches(project / "coffee.duckdb")
     return project
 
@@ -106,15 +116,7 @@ def warehouse(coffee: Path) -> Warehouse:
 def bakery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/bakery_dbt`` (custom generic tests, hooks, snapshots); the current
     directory, ``HOME`` isolated as for ``coffee``."""
-    project = tmp_path / "bakery_dbt"
-    shutil.copytree(FIXTURES / "bakery_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
-    return project
+    return copy_fixture("bakery_dbt", tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -154,15 +156,7 @@ def write_snap_build(project: Path, number: int) -> None:
 def snap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/snap_dbt`` (snapshots, a dbt Python model, run hooks); the current
     directory, ``HOME`` isolated as for ``coffee``."""
-    project = tmp_path / "snap_dbt"
-    shutil.copytree(FIXTURES / "snap_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
-    return project
+    return copy_fixture("snap_dbt", tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -175,15 +169,7 @@ def snap_db(snap: Path) -> Warehouse:
 def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/probe_dbt`` (macros that query the warehouse while rendering); the
     current directory, ``HOME`` isolated as for ``coffee``."""
-    project = tmp_path / "probe_dbt"
-    shutil.copytree(FIXTURES / "probe_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
-    return project
+    return copy_fixture("probe_dbt", tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -196,12 +182,4 @@ def probe_db(probe: Path) -> Warehouse:
 def vers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/vers_dbt`` (dbt model versions); the current directory, ``HOME``
     isolated as for ``coffee``."""
-    project = tmp_path / "vers_dbt"
-    shutil.copytree(FIXTURES / "vers_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
-    return project
+    return copy_fixture("vers_dbt", tmp_path, monkeypatch)

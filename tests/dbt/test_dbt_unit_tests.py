@@ -10,14 +10,13 @@ purpose. ``DBT_STATUSES`` is what dbt-core 1.11.16 with dbt-duckdb reported for 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import run_cli
-from tests.dbt.conftest import FIXTURES
+from tests.dbt.conftest import copy_fixture
 
 DBT_STATUSES = {
     "unit_test.unit_shop.customer_totals.customer_totals_min_amount": "pass",
@@ -34,15 +33,7 @@ DBT_STATUSES = {
 @pytest.fixture
 def unit_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/unit_dbt``, the current directory (as dbt is run)."""
-    project = tmp_path / "unit_dbt"
-    shutil.copytree(FIXTURES / "unit_dbt", project)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(project)
-    return project
+    return copy_fixture("unit_dbt", tmp_path, monkeypatch)
 
 
 def statuses(project: Path) -> dict[str, str]:
