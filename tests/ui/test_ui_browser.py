@@ -110,6 +110,8 @@ def test_launch_two_assets_and_watch_them_turn_green(page: Any, live: LiveServer
     open_page(page, live, "#/asset/orders")
     page.wait_for_selector("#runs table")
     assert run_id[:8] in page.locator("#runs").inner_text()
+    # the head redraws with the new run once the page's poll sees the state version move
+    page.wait_for_selector('#history-plots figure[data-series="rows"]')
     assert page.locator('#history-plots figure[data-series="rows"]').count() == 1
     assert page.locator('#history-plots figure[data-series="duration (s)"]').count() == 1
     page.screenshot(path=str(live.project / "asset.png"))
