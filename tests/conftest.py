@@ -10,9 +10,24 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from orch import redaction
 from orch.cli import cli
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
+
+
+@pytest.fixture(autouse=True)
+def _secrets_stay_in_their_test():
+    """The secret registry is process-wide (one CLI process, one run); in the test process a
+    value registered by one test would scrub the next tests' output: forget it afterwards."""
+    values, whole = dict(redaction._values), set(redaction._whole_only)
+    yield
+    with redaction._lock:
+        redaction._values.clear()
+        redaction._values.update(values)
+        redaction._whole_only.clear()
+        redaction._whole_only.update(whole)
+
 
 DEFAULT_PROJECT_YML = """\
 name: shop
