@@ -278,7 +278,7 @@ def new_customer(project: Path) -> None:
         handle.write("5,Barbara,Liskov,US,2024-04-02\n")
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, list[tuple[str, Callable[[Path], None] | str | None]]] = {
     "coffee_dbt": [
         ("first build", None),
         ("second build after a new orders.csv row (incremental merge)", add_order),
@@ -376,7 +376,11 @@ def _rewrite(path: Path, text: str) -> Undo:
     """Write ``text`` to ``path``; the returned function puts the old text back."""
     old = path.read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
-    return lambda: path.write_text(old, encoding="utf-8")
+
+    def undo() -> None:
+        path.write_text(old, encoding="utf-8")
+
+    return undo
 
 
 def edit_model_sql(project: Path, manifest: dict) -> Undo | None:
