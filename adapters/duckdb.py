@@ -685,11 +685,14 @@ class DuckDBAdapter(Adapter):
 
     def _query_columns(self, select_sql: str) -> list[str]:
         """The output column names of a query, without running it."""
-        sql = f"SELECT * FROM ({select_sql}) AS {self.quote('__orch_q')} LIMIT 0"
-        cur = self._run(sql)
-        names = [str(d[0]) for d in cur.description or []]
-        cur.fetchall()
-        return names
+        return [c.name for c in self.query_columns(select_sql)]
+
+    def query_columns(self, select_sql: str) -> list[Column]:
+        """A query's output columns with DuckDB's type names (``DESCRIBE``: nothing is read)."""
+        rows = self._run(
+            f"DESCRIBE SELECT * FROM ({select_sql}) AS {self.quote('__orch_q')}"
+        ).fetchall()
+        return [Column(str(row[0]), str(row[1])) for row in rows]
 
     def python_session(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor: what dbt-duckdb passes a Python model as ``session``."""
