@@ -221,6 +221,9 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.materialized == "snapshot":
         rows, mode = build_snapshot(node, adapter, relation, staging_relation(relation))
         return MaterializeResult(rows=rows, metadata={"materialized": "snapshot", "mode": mode})
+    header = node.config.extra.get("sql_header")
+    if header:  # dbt sends it before the model's statement, on the same session
+        adapter.execute(str(header))
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:

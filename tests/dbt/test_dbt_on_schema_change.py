@@ -1,6 +1,6 @@
-"""Incremental models whose query changes shape: dbt's ``on_schema_change`` and dbt-duckdb's
-default ``delete+insert``. The expected tables are what dbt-core 1.11 + dbt-duckdb 1.11 wrote for
-the same project (checked side by side, 2026-12-03)."""
+"""Incremental models whose query changes shape (dbt's ``on_schema_change``, dbt-duckdb's default
+``delete+insert``) and ``sql_header``. The expected tables are what dbt-core 1.11 + dbt-duckdb 1.11
+wrote for the same projects (checked side by side, 2026-12-03)."""
 
 from __future__ import annotations
 
@@ -133,3 +133,20 @@ def test_merge_settings_orch_does_not_run_fail_the_incremental_run(project: Path
     assert result.exit_code == 1
     assert "'m': merge_exclude_columns is not supported by orch" in result.output + result.stderr
     assert Warehouse(project / "wh.duckdb").rows("select * from main.m") == [(1, "a")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{{ config(sql_header='create or replace temporary macro twice(x) as x * 2;') }}",
+        "{% call set_sql_header(config) %}\ncreate or replace temporary macro twice(x) as x * 2;\n"
+        "{%- endcall %}",
+    ],
+)
+def test_sql_header_runs_before_the_model(project: Path, orch: RunOrch, header: str):
+    (project / "models" / "doubled.sql").write_text(
+        f"{header}\n{{{{ config(materialized='table') }}}}\nselect twice(21) as v\n"
+    )
+    result = orch("build", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert Warehouse(project / "wh.duckdb").rows("select v from main.doubled") == [(42,)]
