@@ -68,6 +68,7 @@ from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
 from orch.load.dbt_python import DbtPythonModel
+from orch.load.dbt_seeds import infer_seed_types
 from orch.load.dbt_versions import node_id_name
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
@@ -455,7 +456,7 @@ class _Compiler:
         raw = seed.abs_path.read_bytes()
         header = seed_header(raw, seed.path)
         if self.project.flavor == "dbt":  # the types dbt seed would create, unless declared
-            inferred = dbt.infer_seed_types(seed.abs_path, self.project.target.type)
+            inferred = infer_seed_types(seed.abs_path, self.project.target.type)
             types = {**inferred, **config.column_types}
             config = config.model_copy(update={"column_types": types})
         declared = self.settings.columns_for(name)
