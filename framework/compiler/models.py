@@ -29,6 +29,7 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
+from orch.compiler.deprecation import mark_deprecations
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
@@ -299,6 +300,9 @@ class _Compiler:
                 errors.append(err)
                 failed.add(name)
         raise_collected(errors)
+        self.warnings.extend(
+            mark_deprecations(self.project, self.nodes, self.graph.order, self.graph.dag.children)
+        )
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
         descriptive = self.project.descriptive

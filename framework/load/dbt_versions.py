@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from orch.config import ColumnProperties, ModelProperties
+from orch.config import ColumnProperties, ModelProperties, deprecation_datetime
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
@@ -202,8 +202,15 @@ def _version_entry(
         kept = [base_columns[n] for n in names if n in base_columns and n not in exclude]
     own_names = {c.name for c in own}
     columns = [c for c in kept if c.name not in own_names] + own
+    try:  # dbt: a version's own deprecation_date only (the model's does not carry over)
+        deprecation = deprecation_datetime(raw.get("deprecation_date"))
+    except ValueError as err:
+        raise ConfigError(f"invalid value for deprecation_date of a version: {err}",
+                          location=doc.location((*key_path, "deprecation_date")),
+                          hint="Fix the setting") from None  # fmt: skip
     update: dict[str, Any] = {
         "name": asset,
+        "deprecation_date": deprecation,
         "columns": columns,
         "config": {**entry.config, **(raw.get("config") or {})},
         "versions": None,
