@@ -212,7 +212,7 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         constraints=[],
         version=None,
         latest_version=None,
-        deprecation_date=None,
+        deprecation_date=node.deprecation_date,
     )
     out["unrendered_config"] = _unrendered_config(node, project)
     found = version_of(project.model_versions, node.name)

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from orch.adapters.base import QUARANTINE_PREFIX, STAGING_PREFIX, Adapter, WriteMode
 from orch.assets import PartitionWindow
 from orch.errors import BlockingCheckFailedError, ModelFailedError, WarehouseError
-from orch.load.dbt import csv_null_values as dbt_csv_null_values
+from orch.load.dbt_seeds import csv_null_values as dbt_csv_null_values
 from orch.manifest import Manifest, Node
 from orch.names import Relation, normalize_name
 from orch.partitions import (
