@@ -191,8 +191,9 @@ def statuses(path: Path) -> dict[str, str]:
     out = {}
     for r in results:
         parts = r["unique_id"].split(".")
-        version = len(parts) == 4 and parts[0] == "model"  # a model version: model.p.m.v1
-        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if version else "")] = r["status"]
+        # a model version (model.p.m.v1) or a unit test (unit_test.p.model.test) keeps its 4th part
+        fourth = len(parts) == 4 and parts[0] in ("model", "unit_test")
+        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if fourth else "")] = r["status"]
     return out
 
 
