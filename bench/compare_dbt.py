@@ -383,8 +383,10 @@ from dbt.artifacts.schemas.run import RunResultsArtifact
 m = WritableManifest.read_and_check_versions(sys.argv[1] + '/manifest.json')
 r = RunResultsArtifact.read_and_check_versions(sys.argv[1] + '/run_results.json')
 missing = [x.unique_id for x in r.results if x.unique_id not in m.nodes
-           and not x.unique_id.startswith(('operation.', 'exposure.'))]
-print(f'{len(m.nodes)} nodes, {len(m.sources)} sources, {len(r.results)} results', missing)
+           and x.unique_id not in m.unit_tests
+           and not x.unique_id.startswith(('operation.', 'exposure.', 'saved_query.'))]
+print(f'{len(m.nodes)} nodes, {len(m.unit_tests)} unit tests, {len(m.sources)} sources, '
+      f'{len(r.results)} results', missing)
 sys.exit(1 if missing else 0)
 """
 

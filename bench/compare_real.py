@@ -98,6 +98,20 @@ def step(
     return []
 
 
+def warehouse(copy: Path, report: list[str]) -> dict:
+    """The relations of a copy's DuckDB file (none, and a difference, when it was not written)."""
+    if (copy / DATABASE).is_file():
+        return snapshot(copy / DATABASE)
+    report.append(f"{copy.parent.name} wrote no {DATABASE}")
+    return {}
+
+
+def results(target: Path) -> dict[str, str]:
+    """The statuses of a copy's run_results.json (none when it was not written)."""
+    path = target / "run_results.json"
+    return statuses(path) if path.is_file() else {}
+
+
 def compare(args: argparse.Namespace, workdir: Path) -> int:
     """Prepare both copies, run the steps, print the differences; their number."""
     source = args.project.resolve()
@@ -111,12 +125,12 @@ def compare(args: argparse.Namespace, workdir: Path) -> int:
     report += step("build", exes, copies, args.vars, times)
 
     dbt_copy, orch_copy = copies["dbt"][0], copies["orch"][0]
-    dbt_state, orch_state = snapshot(dbt_copy / DATABASE), snapshot(orch_copy / DATABASE)
+    dbt_state, orch_state = warehouse(dbt_copy, report), warehouse(orch_copy, report)
     compare_warehouses(dbt_state, orch_state, report)
-    dbt_results = statuses(dbt_copy / target / "run_results.json")
-    orch_results = statuses(orch_copy / target / "run_results.json")
+    dbt_results, orch_results = results(dbt_copy / target), results(orch_copy / target)
     compare_results(dbt_results, orch_results, report)
-    validate_artifacts(args.dbt, orch_copy / target, report)
+    if orch_results:
+        validate_artifacts(args.dbt, orch_copy / target, report)
 
     counts: dict[str, int] = {}
     for status in dbt_results.values():
