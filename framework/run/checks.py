@@ -38,7 +38,7 @@ from orch import redaction
 from orch.adapters.base import Adapter
 from orch.assets import resource_parameters
 from orch.errors import OrchError, ResourceError
-from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
 from orch.names import Relation
@@ -666,14 +666,15 @@ class CheckHook(StepHook):
         scope = CheckScope(partition=step.partition)
         with self._lock:  # evaluated for this step: never reported as skipped by finish()
             self.audited.update((c.name, step.partition) for c in own)
-        for result in self.evaluator.evaluate(own, scope):
-            self._emit(result)
+        results = self.evaluator.evaluate(own, scope)
+        for result in results:
             if self._stops_downstream(result) and failed is None:
                 failed = result.check
-        for result in self.evaluator.evaluate(ready, CheckScope()):
-            self._emit(result)
+        later = self.evaluator.evaluate(ready, CheckScope())
+        for result in later:
             if self._stops_downstream(result) and result.asset == step.asset and failed is None:
                 failed = result.check
+        self._emit_all([*results, *later])
         return failed
 
     def _stops_downstream(self, result: CheckEvaluated) -> bool:
@@ -721,12 +722,20 @@ class CheckHook(StepHook):
         summary.failed_checks = sorted({r.check for r in self.failures})
 
     def _emit(self, result: CheckEvaluated) -> None:
-        check = self.manifest.checks.get(result.check)
-        if check is not None and check.store_failures and result.status not in ("skipped",):
-            result = store_failing_rows(self.evaluator, check, result)
+        self._emit_all([result])
+
+    def _emit_all(self, results: Sequence[CheckEvaluated]) -> None:
+        """Store failing rows where asked, keep the results and emit them (the state records a
+        batch in one transaction)."""
+        out = []
+        for result in results:
+            check = self.manifest.checks.get(result.check)
+            if check is not None and check.store_failures and result.status not in ("skipped",):
+                result = store_failing_rows(self.evaluator, check, result)
+            out.append(result)
         with self._lock:
-            self.results.append(result)
-        self.sink.emit(result)
+            self.results.extend(out)
+        emit_all(self.sink, out)
 
     @property
     def failures(self) -> list[CheckEvaluated]:
@@ -863,19 +872,18 @@ def run_tests(
                 run.not_run += len(members)
             return
         scope = CheckScope(partition=key)
+        results = []
         for result in evaluator.evaluate(members, scope):
             if fail_fast and is_failure(result):
                 stop.set()
             check = manifest.checks[result.check]
-            stored = None
             if check.store_failures or (store_failures and result.failing_rows):
                 result = store_failing_rows(evaluator, check, result)
-                stored = result.stored
-            with lock:
-                run.results.append(result)
-                if stored:
-                    run.stored[result.check] = stored
-            fan.emit(result)
+            results.append(result)
+        with lock:
+            run.results.extend(results)
+            run.stored.update((r.check, r.stored) for r in results if r.stored)
+        fan.emit_many(results)  # the state records them in one transaction before they show
 
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
     # without --fail-fast, neighbouring groups of one scope are evaluated together: the
