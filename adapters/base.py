@@ -61,7 +61,7 @@ class Adapter(ABC):
 
     Where warehouses differ (atomic replace by rename or SWAP, native MERGE or delete+insert,
     which DDL is transactional) the adapter's own methods hide it; a class flag exists only where
-    the core chooses between strategies (``PREFERS_FOLDED_CHECKS``).
+    the core chooses between strategies (``PREFERS_FOLDED_CHECKS``, ``CHECK_BATCH``).
     """
 
     type: ClassVar[str]
@@ -73,6 +73,9 @@ class Adapter(ABC):
     # Fold row-level checks of one table into one scan (SELECT COUNT_IF(p1), COUNT_IF(p2) ...):
     # a win where every query scans the table remotely; see bench/RESULTS.md (checks).
     PREFERS_FOLDED_CHECKS: ClassVar[bool] = True
+    # Checks' failing-row counts per statement (``SELECT 0, COUNT(*) FROM (q0) UNION ALL ...``):
+    # above 1, independent checks share one statement's round trip and planning.
+    CHECK_BATCH: ClassVar[int] = 1
 
     def __init__(self, config: TargetConfig, project_dir: Path) -> None:
         self.config = config
