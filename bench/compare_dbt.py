@@ -193,8 +193,9 @@ def statuses(path: Path) -> dict[str, str]:
     out = {}
     for r in results:
         parts = r["unique_id"].split(".")
-        version = len(parts) == 4 and parts[0] == "model"  # a model version: model.p.m.v1
-        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if version else "")] = r["status"]
+        # a model version (model.p.m.v1) or a unit test (unit_test.p.model.test) keeps its 4th part
+        fourth = len(parts) == 4 and parts[0] in ("model", "unit_test")
+        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if fourth else "")] = r["status"]
     return out
 
 
@@ -476,8 +477,10 @@ from dbt.artifacts.schemas.run import RunResultsArtifact
 m = WritableManifest.read_and_check_versions(sys.argv[1] + '/manifest.json')
 r = RunResultsArtifact.read_and_check_versions(sys.argv[1] + '/run_results.json')
 missing = [x.unique_id for x in r.results if x.unique_id not in m.nodes
-           and not x.unique_id.startswith(('operation.', 'exposure.'))]
-print(f'{len(m.nodes)} nodes, {len(m.sources)} sources, {len(r.results)} results', missing)
+           and x.unique_id not in m.unit_tests
+           and not x.unique_id.startswith(('operation.', 'exposure.', 'saved_query.'))]
+print(f'{len(m.nodes)} nodes, {len(m.unit_tests)} unit tests, {len(m.sources)} sources, '
+      f'{len(r.results)} results', missing)
 sys.exit(1 if missing else 0)
 """
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -352,7 +353,36 @@ class ModelProperties(OrchModel):
     constraints: list[Any] = Field(default_factory=list)
     versions: list[Any] | None = None  # refused by orch.load.dbt (model versions)
     latest_version: Any = None
+    deprecation_date: datetime | None = None  # dbt's: warnings when built or referenced
     time_spine: dict[str, Any] | None = None  # MetricFlow's; kept, builds nothing
+
+    @field_validator("deprecation_date", mode="before")
+    @classmethod
+    def _deprecation_date(cls, v: Any) -> Any:
+        return deprecation_datetime(v)
+
+
+def deprecation_datetime(value: Any) -> datetime | None:
+    """A ``deprecation_date`` as dbt normalizes it: a date is midnight, a naive value local time.
+
+    Accepts a YAML date or date-time, or an ISO 8601 text; raises ValueError for anything else.
+    """
+    if value is None:
+        return None
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, date) and not isinstance(parsed, datetime):
+        parsed = datetime(parsed.year, parsed.month, parsed.day)
+    if not isinstance(parsed, datetime):
+        raise ValueError(
+            f"{value!r} is not a date or a date-time (write 2025-06-30, 2025-06-30 12:00:00 "
+            "or 2025-06-30T12:00:00+02:00)"
+        )
+    return parsed if parsed.tzinfo else parsed.astimezone()
 
 
 class SourceTableProperties(OrchModel):

@@ -125,6 +125,9 @@ class Node(ArtifactModel):
     observe: str | None = None  # a source's observation query (orch.run.observe)
     pre_hook: list[HookSql] = Field(default_factory=list)  # in dbt's order (project file first)
     post_hook: list[HookSql] = Field(default_factory=list)
+    deprecation_date: str | None = (
+        None  # dbt's, ISO 8601 with its offset (orch.compiler.deprecation)
+    )
 
     @property
     def materialized(self) -> str:

@@ -29,6 +29,7 @@ from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
     from orch.load.project import Project
+    from orch.load.unit_tests import Rows, UnitTestSpec
 
 DBT_MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 DBT_VERSION = "1.11.0"  # the dbt-core whose artifact schemas these follow
@@ -51,6 +52,12 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         if check.kind in ("builtin", "generic", "singular"):
             test = _test(check, project, database, ids, index)
             nodes[test["unique_id"]] = test
+    compiled = {c.unique_id for c in manifest.checks.values() if c.kind == "unit"}
+    unit_tests = {
+        uid: _unit_test(spec, project, ids)
+        for spec in project.unit_tests
+        if (uid := f"unit_test.{project.name}.{spec.model}.{spec.name}") in compiled
+    }
     parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
     child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
     for uid, entry in nodes.items():
@@ -84,7 +91,7 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         "group_map": {},
         "saved_queries": {},
         "semantic_models": {},
-        "unit_tests": {},
+        "unit_tests": unit_tests,
     }
 
 
@@ -233,7 +240,7 @@ def _model(
         constraints=[],
         version=None,
         latest_version=None,
-        deprecation_date=None,
+        deprecation_date=node.deprecation_date,
     )
     out["unrendered_config"] = _unrendered_config(node, project)
     if block:  # dbt: [package, folders..., file, snapshot]
@@ -447,6 +454,32 @@ def _test(
             },  # fmt: skip
             "namespace": check.check_type.rsplit(".", 1)[0] if "." in check.check_type else None,
         }
+    return out
+
+
+def _unit_test(spec: UnitTestSpec, project: Project, ids: dict[str, str]) -> dict[str, Any]:
+    """A unit test as dbt lists it (``unit_tests``: its model, given rows and expected rows)."""
+    uid = f"unit_test.{project.name}.{spec.model}.{spec.name}"
+    package, original = package_of(spec.path or "", project)
+
+    def fixture(rows: Rows | None) -> dict[str, Any]:
+        if rows is None:
+            return {"rows": None, "format": "dict", "fixture": None}
+        body = rows.sql if rows.format == "sql" else rows.rows
+        return {"rows": body, "format": rows.format, "fixture": None}
+
+    out = _common(uid, spec.name, "unit_test", package, original, "")
+    del out["database"]
+    out.update(
+        fqn=[*_fqn(package, original, spec.model), spec.name],
+        model=spec.model,
+        given=[{"input": g.written, **fixture(g.data)} for g in spec.given],
+        expect=fixture(spec.expect),
+        description=spec.description,
+        depends_on={"macros": [], "nodes": [ids[spec.model]] if spec.model in ids else []},
+        config={"tags": list(spec.tags), "meta": dict(spec.meta), "enabled": True},
+        schema=project.target.schema_,
+    )
     return out
 
 

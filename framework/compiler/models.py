@@ -29,6 +29,7 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
+from orch.compiler.deprecation import mark_deprecations
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
@@ -68,6 +69,7 @@ from orch.load import dbt
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_packages import render_scopes
 from orch.load.dbt_python import DbtPythonModel
+from orch.load.dbt_seeds import infer_seed_types
 from orch.load.dbt_versions import node_id_name
 from orch.load.parsing import ParsedModel, Variant
 from orch.load.project import Project, load_project
@@ -298,6 +300,9 @@ class _Compiler:
                 errors.append(err)
                 failed.add(name)
         raise_collected(errors)
+        self.warnings.extend(
+            mark_deprecations(self.project, self.nodes, self.graph.order, self.graph.dag.children)
+        )
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
         descriptive = self.project.descriptive
@@ -455,7 +460,7 @@ class _Compiler:
         raw = seed.abs_path.read_bytes()
         header = seed_header(raw, seed.path)
         if self.project.flavor == "dbt":  # the types dbt seed would create, unless declared
-            inferred = dbt.infer_seed_types(seed.abs_path, self.project.target.type)
+            inferred = infer_seed_types(seed.abs_path, self.project.target.type)
             types = {**inferred, **config.column_types}
             config = config.model_copy(update={"column_types": types})
         declared = self.settings.columns_for(name)

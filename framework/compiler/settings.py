@@ -520,7 +520,9 @@ def check_relation_owners(nodes: Iterable[Node]) -> None:
 
     A model, seed or Python asset whose relation is another's (an ``alias``, names differing only
     in case, a seed and a model of one name, a model over a declared source table) would replace
-    the other's data; sources may share a relation with each other (they are only read).
+    the other's data; sources may share a relation with each other (they are only read), and a
+    source may be declared over a seed's table (dbt allows it: jaffle-shop's ``ecom`` sources read
+    the seeds it loads with ``load_source_data``; as in dbt, the source does not wait for the seed).
     """
     owners: dict[tuple[str, str, str], Node] = {}
     errors: list[UserError] = []
@@ -532,7 +534,8 @@ def check_relation_owners(nodes: Iterable[Node]) -> None:
         if other is None:
             owners[key] = node
             continue
-        if node.resource_type == "source" and other.resource_type == "source":
+        kinds = {node.resource_type, other.resource_type}
+        if node.resource_type == "source" and kinds <= {"source", "seed"}:
             continue
         first, second = sorted([other, node], key=lambda n: (n.path or "", n.name))
         rel = node.relation.to_relation()

@@ -411,6 +411,7 @@ class SiteBuilder:
             "status": self.status[name],
             "freshness": self.freshness.of(name).to_json() if name in self.freshness else None,
             "owner": cfg.owner,
+            "deprecation_date": node.deprecation_date,
             "group": cfg.group,
             "tags": node.tags,
             "meta": cfg.meta,

@@ -1,25 +1,21 @@
-"""dbt projects: what reading one needs beyond the shared loader (seed types, unsupported features).
+"""dbt projects: what reading one needs beyond the shared loader (test names, unsupported features).
 
 A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
 :mod:`orch.load.project` with ``flavor="dbt"``. This module holds the dbt-only rules:
 
-- :func:`infer_seed_types`: the column types ``dbt seed`` would create. dbt reads a CSV with agate
-  (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
-  the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
-  (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
 - :func:`check_unsupported`: features orch does not implement (custom materializations...)
   stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and the
   feature, instead of a confusing error later or a silently different warehouse.
-- :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
+- :func:`check_flags`: ``flags:`` of dbt_project.yml.
+
+Packages: :mod:`orch.load.dbt_packages`; versions: :mod:`orch.load.dbt_versions`; seed types:
+:mod:`orch.load.dbt_seeds`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,110 +37,6 @@ if TYPE_CHECKING:
 
     from orch.load.project import Project
     from orch.load.rendering import Renderer
-
-# Values dbt's agate type tester reads as NULL (compared after strip + lower).
-NULL_VALUES = ("", "null")
-# The same for pyarrow's CSV reader, which compares exactly.
-CSV_NULL_VALUES = ["", "null", "NULL", "Null"]
-# dbt-duckdb loads a seed's rows with DuckDB's own ``COPY ... FROM 'file.csv'`` (its default
-# ``fast`` seed path) into the table typed by agate: only an empty field is NULL there, the text
-# 'null' stays text (verified against dbt-core 1.11 / dbt-duckdb 1.11).
-DUCKDB_CSV_NULL_VALUES = [""]
-
-
-def csv_null_values(target_type: str) -> list[str]:
-    """The CSV texts ``dbt seed`` stores as NULL on ``target_type``."""
-    return DUCKDB_CSV_NULL_VALUES if target_type == "duckdb" else CSV_NULL_VALUES
-
-
-_TYPE_NAMES = {
-    # agate type -> (duckdb and most others, snowflake)
-    "integer": ("INTEGER", "NUMBER(38,0)"),
-    "date": ("DATE", "DATE"),
-    "datetime": ("TIMESTAMP", "TIMESTAMP_NTZ"),
-    "boolean": ("BOOLEAN", "BOOLEAN"),
-    "text": ("VARCHAR", "VARCHAR"),
-}
-_INT32 = 2**31 - 1
-
-
-# --------------------------------------------------------------------------- seeds
-
-
-def infer_seed_types(path: Path, target_type: str) -> dict[str, str]:
-    """The type dbt would give each column of the CSV file ``path`` on ``target_type``.
-
-    Integers beyond 32 bits get ``BIGINT`` (dbt would fail to insert them into ``INTEGER``).
-    """
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return {}
-    header, body = rows[0], rows[1:]
-    snowflake = target_type == "snowflake"
-    types: dict[str, str] = {}
-    for i, name in enumerate(header):
-        values = [r[i].strip() for r in body if i < len(r)]
-        values = [v for v in values if v.lower() not in NULL_VALUES]
-        types[name] = _column_type(values, snowflake)
-    return types
-
-
-def _column_type(values: list[str], snowflake: bool) -> str:
-    kind = "integer" if not values else _agate_kind(values)
-    if kind == "number":
-        decimals = max(_decimals(v) for v in values)
-        if decimals:
-            return f"NUMBER(38,{decimals})" if snowflake else "DOUBLE"
-        big = any(abs(int(Decimal(v))) > _INT32 for v in values)
-        return "NUMBER(38,0)" if snowflake else ("BIGINT" if big else "INTEGER")
-    return _TYPE_NAMES[kind][1 if snowflake else 0]
-
-
-def _agate_kind(values: list[str]) -> str:
-    for kind, test in (
-        ("number", _is_number),
-        ("date", _is_date),
-        ("datetime", _is_datetime),
-        ("boolean", lambda v: v.lower() in ("true", "false")),
-    ):
-        if all(test(v) for v in values):
-            return kind
-    return "text"
-
-
-def _is_number(value: str) -> bool:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return False
-    return number.is_finite()
-
-
-def _decimals(value: str) -> int:
-    exponent = Decimal(value).normalize().as_tuple().exponent
-    digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    # agate counts the written decimals ("1.50" has 2), not the normalized ones
-    if "." in value and "e" not in value.lower():
-        digits = max(digits, len(value.split(".", 1)[1]))
-    return digits
-
-
-def _is_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return len(value) == 10
-
-
-def _is_datetime(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
 
 # --------------------------------------------------------------------------- test names
 

@@ -5,7 +5,8 @@
   one relation (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular
   checks of that shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM
   t``; otherwise (DuckDB, where filtered counts run on compressed storage and are faster) and for
-  other checks, each costs one ``COUNT(*)`` over its query. Samples (at most ``sample_limit``
+  other checks, each costs one ``COUNT(*)`` over its query, up to the adapter's ``CHECK_BATCH``
+  of them in one ``UNION ALL`` statement. Samples (at most ``sample_limit``
   rows) are fetched only for checks that found failing rows. A query that fails at run time gives
   status ``error``, never ``pass``.
 - A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
@@ -37,7 +38,7 @@ from orch import redaction
 from orch.adapters.base import Adapter
 from orch.assets import resource_parameters
 from orch.errors import OrchError, ResourceError
-from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
 from orch.names import Relation
@@ -161,9 +162,45 @@ class CheckEvaluator:
             for i in range(0, len(members), FOLDABLE_BATCH):
                 for result in self._evaluate_folded(members[i : i + FOLDABLE_BATCH], scope):
                     results[result.check] = result
+        batch = [c for c in rest if self._counted_as_is(c, scope)]
+        if self.adapter.CHECK_BATCH > 1 and len(batch) > 1:
+            for i in range(0, len(batch), self.adapter.CHECK_BATCH):
+                for result in self._evaluate_batch(batch[i : i + self.adapter.CHECK_BATCH], scope):
+                    results[result.check] = result
         for check in rest:
-            results[check.name] = self.evaluate_one(check, scope)
+            if check.name not in results:
+                results[check.name] = self.evaluate_one(check, scope)
         return [results[c.name] for c in checks]
+
+    def _counted_as_is(self, check: CheckNode, scope: CheckScope) -> bool:
+        """Whether the check's count runs over its compiled SQL as it is (no sqlglot round trip:
+        one query, nothing to retarget)."""
+        return (
+            check.kind != "python"
+            and bool(check.sql)
+            and ";" not in check.sql
+            and not self._replacements(check, scope, shown=False)
+        )
+
+    def _evaluate_batch(self, checks: list[CheckNode], scope: CheckScope) -> list[CheckEvaluated]:
+        """Count the failing rows of several checks in one statement (``CHECK_BATCH``): each
+        check's count query as :meth:`evaluate_one` writes it, tagged with its index, joined by
+        ``UNION ALL``. When the statement fails, each check runs on its own (its own error)."""
+        sql = "\nUNION ALL\n".join(
+            f'SELECT {i} AS "__orch_index", COUNT(*) AS "__orch_count" FROM (\n{check.sql}\n)'
+            ' AS "__orch_check"'
+            for i, check in enumerate(checks)
+        )
+        t0 = time.perf_counter()
+        try:
+            counts = {int(i): int(n or 0) for i, n in self.adapter.fetch_rows(sql)}
+            if len(counts) != len(checks):
+                raise OrchError(f"{len(counts)} counts for {len(checks)} checks")
+        except Exception as err:  # noqa: BLE001 - one bad check must not hide the others
+            log.debug("batched counts failed (%s); evaluating one by one", err)
+            return [self.evaluate_one(c, scope) for c in checks]
+        share = (time.perf_counter() - t0) / len(checks)
+        return [self._result(c, scope, counts[i], share) for i, c in enumerate(checks)]
 
     def _evaluate_folded(
         self, members: list[tuple[CheckNode, exp.Table, exp.Expr]], scope: CheckScope
@@ -629,14 +666,15 @@ class CheckHook(StepHook):
         scope = CheckScope(partition=step.partition)
         with self._lock:  # evaluated for this step: never reported as skipped by finish()
             self.audited.update((c.name, step.partition) for c in own)
-        for result in self.evaluator.evaluate(own, scope):
-            self._emit(result)
+        results = self.evaluator.evaluate(own, scope)
+        for result in results:
             if self._stops_downstream(result) and failed is None:
                 failed = result.check
-        for result in self.evaluator.evaluate(ready, CheckScope()):
-            self._emit(result)
+        later = self.evaluator.evaluate(ready, CheckScope())
+        for result in later:
             if self._stops_downstream(result) and result.asset == step.asset and failed is None:
                 failed = result.check
+        self._emit_all([*results, *later])
         return failed
 
     def _stops_downstream(self, result: CheckEvaluated) -> bool:
@@ -684,12 +722,20 @@ class CheckHook(StepHook):
         summary.failed_checks = sorted({r.check for r in self.failures})
 
     def _emit(self, result: CheckEvaluated) -> None:
-        check = self.manifest.checks.get(result.check)
-        if check is not None and check.store_failures and result.status not in ("skipped",):
-            result = store_failing_rows(self.evaluator, check, result)
+        self._emit_all([result])
+
+    def _emit_all(self, results: Sequence[CheckEvaluated]) -> None:
+        """Store failing rows where asked, keep the results and emit them (the state records a
+        batch in one transaction)."""
+        out = []
+        for result in results:
+            check = self.manifest.checks.get(result.check)
+            if check is not None and check.store_failures and result.status not in ("skipped",):
+                result = store_failing_rows(self.evaluator, check, result)
+            out.append(result)
         with self._lock:
-            self.results.append(result)
-        self.sink.emit(result)
+            self.results.extend(out)
+        emit_all(self.sink, out)
 
     @property
     def failures(self) -> list[CheckEvaluated]:
@@ -819,32 +865,49 @@ def run_tests(
         if fail_fast and any(is_failure(r) for r in done):
             stop.set()
 
-    def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
-        (_, key), members = item
+    def work(item: tuple[str | None, list[CheckNode]]) -> None:
+        key, members = item
         if stop.is_set():
             with lock:
                 run.not_run += len(members)
             return
         scope = CheckScope(partition=key)
+        results = []
         for result in evaluator.evaluate(members, scope):
             if fail_fast and is_failure(result):
                 stop.set()
             check = manifest.checks[result.check]
-            stored = None
             if check.store_failures or (store_failures and result.failing_rows):
                 result = store_failing_rows(evaluator, check, result)
-                stored = result.stored
-            with lock:
-                run.results.append(result)
-                if stored:
-                    run.stored[result.check] = stored
-            fan.emit(result)
+            results.append(result)
+        with lock:
+            run.results.extend(results)
+            run.stored.update((r.check, r.stored) for r in results if r.stored)
+        fan.emit_many(results)  # the state records them in one transaction before they show
 
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
+    # without --fail-fast, neighbouring groups of one scope are evaluated together: the
+    # adapter may count several checks in one statement (CHECK_BATCH)
+    batch = 1 if fail_fast else adapter.CHECK_BATCH
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="orch-check") as pool:
-        list(pool.map(work, sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))))
+        list(pool.map(work, _work_items(ordered, batch)))
     if hooks is not None:
         hooks.run_end(manifest)
     return _finish(run, hooks, started, fan)
+
+
+def _work_items(
+    groups: Sequence[tuple[tuple[str, str | None], list[CheckNode]]], batch: int
+) -> list[tuple[str | None, list[CheckNode]]]:
+    """The groups of checks as work items of one scope (partition key), in order: neighbouring
+    groups of the same scope merged while they hold fewer than ``batch`` checks."""
+    items: list[tuple[str | None, list[CheckNode]]] = []
+    for (_, key), members in groups:
+        if items and items[-1][0] == key and len(items[-1][1]) + len(members) <= batch:
+            items[-1][1].extend(members)
+        else:
+            items.append((key, list(members)))
+    return items
 
 
 def _finish(run: TestRun, hooks: HookRunner | None, started: float, fan: FanOut) -> TestRun:

@@ -38,7 +38,6 @@ from orch.run.executor import (
 from orch.run.foreign_state import owner_versions
 from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
-from orch.run.live_render import LiveRenderer
 from orch.run.materialize import StepFunction, materialize
 from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
@@ -255,6 +254,8 @@ def _execute(
         step_function: StepFunction = materialize
         if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
                if s.asset in manifest.nodes):  # fmt: skip
+            from orch.run.live_render import LiveRenderer  # sqlglot: only for these models
+
             step_function = LiveRenderer(project, manifest, command).wrap(materialize)
         executor = Executor(
             plan,

@@ -713,6 +713,7 @@
       fact("Freshness", fr.reason + via);
     }
     fact("Owner", a.owner);
+    if (a.deprecation_date) fact("Deprecation date", a.deprecation_date + (new Date(a.deprecation_date) < new Date() ? " (passed: disable or remove it)" : ""));
     fact("Group", a.group);
     fact("Tags", a.tags.map(function (t) { return el("span", { cls: "tag", text: t }); }));
     fact("Relation", a.relation ? el("code", { text: a.relation }) : null);
