@@ -479,8 +479,43 @@ def _unit_test(spec: UnitTestSpec, project: Project, ids: dict[str, str]) -> dic
         depends_on={"macros": [], "nodes": [ids[spec.model]] if spec.model in ids else []},
         config={"tags": list(spec.tags), "meta": dict(spec.meta), "enabled": True},
         schema=project.target.schema_,
+        checksum=_unit_test_checksum(spec),
     )
     return out
+
+
+_FORMATS = {"dict": "Dict", "csv": "CSV", "sql": "SQL"}
+
+
+def _unit_test_checksum(spec: UnitTestSpec) -> str:
+    """dbt's ``UnitTestDefinition.checksum`` (what ``state:modified`` compares for a unit
+    test): the sha256 of the text dbt's ``build_unit_test_checksum`` writes, the ``repr()`` of
+    its model, versions, given and expect fixtures and overrides, then the rows of each given
+    read from a fixture file."""
+
+    def rows_of(rows: Rows) -> Any:
+        return (rows.sql or "").strip() if rows.format == "sql" else [dict(r) for r in rows.rows]
+
+    def fixture(kind: str, rows: Rows | None, written: str | None = None) -> str:
+        if rows is None:
+            body, form, name = None, "dict", None
+        else:
+            body, form, name = rows_of(rows), rows.format, rows.fixture
+        shown = f"<UnitTestFormat.{_FORMATS[form]}: '{form}'>"
+        head = f"input={written!r}, " if written is not None else ""
+        return f"{kind}({head}rows={body!r}, format={shown}, fixture={name!r})"
+
+    given = "[" + ", ".join(fixture("UnitTestInputFixture", g.data, g.written)
+                            for g in spec.given) + "]"  # fmt: skip
+    expect = fixture("UnitTestOutputFixture", spec.expect)
+    overrides = (f"UnitTestOverrides(macros={spec.macros!r}, vars={spec.vars!r}, "
+                 f"env_vars={spec.env_vars!r})"
+                 if spec.macros or spec.vars or spec.env_vars else "None")  # fmt: skip
+    data = f"{spec.model}-None-{given}-{expect}-{overrides}"
+    for g in spec.given:
+        if g.data.fixture:
+            data += f"-{rows_of(g.data)!r}"
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def _test_raw_code(check: CheckNode, project: Project, config: dict[str, Any]) -> str:

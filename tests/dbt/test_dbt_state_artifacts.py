@@ -208,3 +208,20 @@ def test_every_builtin_macro_of_the_fixtures_is_vendored():
     entries = [json.loads(line) for line in lines[1:]]
     assert {e["package_name"] for e in entries} == {"dbt", "dbt_duckdb"}
     assert len(entries) == 511
+
+
+def test_unit_tests_carry_dbt_s_checksum(tmp_path: Path, monkeypatch, orch: RunOrch):
+    # dbt compares a unit test by its checksum: sha256 of the repr of its model, given (a
+    # fixture file's rows appended), expect and overrides; the values dbt 1.11 writes
+    project = copy_fixture("unit_dbt", tmp_path, monkeypatch)
+    unit_tests = compile_dbt_manifest(orch, project)["unit_tests"]
+    checksums = {uid.rsplit(".", 1)[-1]: test["checksum"] for uid, test in unit_tests.items()}
+    assert checksums["stg_orders_from_fixture"] == (  # csv fixture file
+        "3d6e38243233c0236e26e1120e4510b0bd04859a66d5532e3f940fb6638a193c"
+    )
+    assert checksums["customer_totals_min_amount"] == (  # format: sql, overrides: vars
+        "074760ad3f9e30df9e0f1f5ec244b2cfa61ab7a938015d970b165508f4ae8ce3"
+    )
+    assert checksums["fct_orders_incremental_new_rows"] == (  # given 'this', is_incremental
+        "33d188c928ba3eb46589bf5b6c8fb53a2766e694101fd9e8bf0912dffe05f674"
+    )
