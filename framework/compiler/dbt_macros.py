@@ -74,9 +74,22 @@ class _Tags:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        # each pattern's last search (from, match): reused while the match lies ahead, so a
+        # pattern that no longer matches is not searched to the end of the text again
+        self._last: dict[re.Pattern[str], tuple[int, re.Match[str] | None]] = {}
+
+    def _search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        cached = self._last.get(pattern)
+        if cached is not None and cached[0] <= self.pos:
+            match = cached[1]
+            if match is None or match.start() >= self.pos:
+                return match
+        match = pattern.search(self.text, self.pos)
+        self._last[pattern] = (self.pos, match)
+        return match
 
     def _first(self, *patterns: re.Pattern[str]) -> re.Match[str] | None:
-        found = [m for p in patterns if (m := p.search(self.text, self.pos))]
+        found = [m for p in patterns if (m := self._search(p))]
         return min(found, key=lambda m: m.end()) if found else None
 
     def _expect(self, *patterns: re.Pattern[str]) -> re.Match[str]:
@@ -285,10 +298,16 @@ def _builtin_entries() -> tuple[dict[str, Any], ...]:
 
 
 def builtin_macros(adapter_type: str) -> dict[str, dict[str, Any]]:
-    """dbt's built-in macros for a target of ``adapter_type``, as dbt's manifest lists them."""
+    """dbt's built-in macros for a target of ``adapter_type``, as dbt's manifest lists them
+    (a new mapping of shared entries: do not change an entry)."""
+    return dict(_builtin_macros(adapter_type))
+
+
+@lru_cache(maxsize=4)
+def _builtin_macros(adapter_type: str) -> tuple[tuple[str, dict[str, Any]], ...]:
     packages = {"dbt", ADAPTER_PACKAGES.get(adapter_type)}
-    return {e["unique_id"]: _macro_entry(e) for e in _builtin_entries()
-            if e["package_name"] in packages}  # fmt: skip
+    return tuple((e["unique_id"], _macro_entry(e)) for e in _builtin_entries()
+                 if e["package_name"] in packages)  # fmt: skip
 
 
 def _macro_entry(data: dict[str, Any]) -> dict[str, Any]:
