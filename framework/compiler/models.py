@@ -47,6 +47,7 @@ from orch.compiler.settings import (
     settings_fingerprint,
     shadows_unloaded_asset,
     source_freshness,
+    unenforced_constraints,
 )
 from orch.compiler.snapshots import snapshot_config, snapshot_relation
 from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
@@ -303,6 +304,8 @@ class _Compiler:
         self.warnings.extend(
             mark_deprecations(self.project, self.nodes, self.graph.order, self.graph.dag.children)
         )
+        if self.project.flavor == "dbt":
+            self.warnings.extend(unenforced_constraints(self.project, self.nodes))
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
         descriptive = self.project.descriptive
