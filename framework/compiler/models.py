@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,15 @@ from orch.load.dbt_packages import render_scopes
 from orch.load.dbt_python import DbtPythonModel
 from orch.load.dbt_seeds import infer_seed_types
 from orch.load.dbt_versions import node_id_name
-from orch.load.parsing import ParsedModel, Variant
+from orch.load.parsing import MARKER, ParsedModel, Variant
 from orch.load.project import Project, load_project
-from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks, resolve_doc_calls
+from orch.load.rendering import (
+    THIS_MARKER,
+    Renderer,
+    TargetInfo,
+    read_docs_blocks,
+    resolve_doc_calls,
+)
 from orch.manifest import (
     CheckNode,
     ColumnInfo,
@@ -266,6 +273,38 @@ class _Compiler:
     def render_relation(self, rel: Relation) -> str:
         return self.table_expr(rel).sql(dialect=self.dialect)
 
+    def relation_text(self, rel: Relation) -> str:
+        """A relation as ``{{ this }}`` / ``{{ ref() }}`` print it in text (hooks, strings,
+        comments): in a dbt project with the database, as dbt-duckdb prints it (the DuckDB
+        file's stem); compiled table references leave the default database out."""
+        database = rel.database
+        if database is None and self.project.flavor == "dbt" and self.renderer is not None:
+            database = self.renderer.target.database
+        return self.render_relation(Relation(database, rel.schema, rel.name))
+
+    def text_markers(self, model: ParsedModel, own: Relation, text: str) -> str:
+        """``text`` with the ref()/source()/this markers left in strings and comments (the
+        table references are replaced already) put in as the relations' text, as dbt does."""
+        rec = model.recording
+
+        def relation_of(match: re.Match[str]) -> str:
+            marker = match.group(0)
+            if marker == THIS_MARKER:
+                return self.relation_text(own)
+            asset = rec.refs.get(marker)
+            if asset is None and marker in rec.sources:
+                asset = ".".join(rec.sources[marker])
+            node = self.nodes.get(asset or "")
+            if node is None and asset in self.project.sources:
+                node = self.compile_source(asset)
+            if node is None:
+                return marker
+            if node.relation is None:  # ephemeral: dbt prints its CTE's name
+                return f"__dbt__cte__{node.name}"
+            return self.relation_text(node.relation.to_relation())
+
+        return MARKER.sub(relation_of, text)
+
     # ------------------------------------------------------------------ main loop
 
     def compile(self) -> Manifest:
@@ -327,7 +366,11 @@ class _Compiler:
                                  "run (as in dbt: it is inlined, not built)")  # fmt: skip
             return node
         rel = node.relation.to_relation()
-        this = hooks.HookRelation(rel.database, rel.schema, rel.name, self.render_relation(rel))
+        text = self.relation_text(rel)
+        database = rel.database
+        if database is None and self.project.flavor == "dbt":
+            database = self.renderer.target.database
+        this = hooks.HookRelation(database, rel.schema, rel.name, text)
         rendered = {
             phase: hooks.render_hooks(
                 self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref
@@ -347,7 +390,7 @@ class _Compiler:
                 hint="A hook may ref() the model's upstream assets (and sources); name other "
                 "relations as schema.table",
             )
-        return self.render_relation(node.relation.to_relation())
+        return self.relation_text(node.relation.to_relation())
 
     def run_hooks(self) -> dict[str, list[Any]]:
         """The project's on-run-start / on-run-end hooks, rendered."""
@@ -741,7 +784,9 @@ class _Compiler:
                     )
                 rel = own if node is None else node.relation.to_relation()  # type: ignore[union-attr]
                 replacements.append((r.ref.start, r.ref.end, self.render_relation(rel)))
-            out[key] = replace_spans(variant.rendered, replacements).strip()
+            out[key] = self.text_markers(
+                model, own, replace_spans(variant.rendered, replacements)
+            ).strip()
         return out
 
     def _compile_variant(
@@ -773,7 +818,9 @@ class _Compiler:
                 elif not r.ref.has_alias and visible != rel.name and r.asset != SELF:
                     text = f"{text} AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
                 replacements.append((r.ref.start, r.ref.end, text))
-            return replace_spans(variant.rendered, replacements).strip()
+            return self.text_markers(
+                model, own, replace_spans(variant.rendered, replacements)
+            ).strip()
         mapping: dict[str, exp.Table] = {}
         ctes: list[tuple[str, str]] = []
         for r in refs:
@@ -793,7 +840,9 @@ class _Compiler:
             variant.ast(model.dialect, model.path), mapping, _marker_aliases(model)
         )
         query = _prepend_ctes(query, ctes, self.dialect)
-        return transpile(query, self.dialect, model.path, source=model.dialect)
+        return self.text_markers(
+            model, own, transpile(query, self.dialect, model.path, source=model.dialect)
+        )
 
     def _scan(self, model: ParsedModel, asset: str) -> exp.Expr | None:
         """The file scan SQL reads ``asset`` through (Parquet-stored, external), or None."""

@@ -177,13 +177,13 @@ def _variant(text: str, dialect: str, path: str, raw: str, live: bool = False) -
     return Variant(rendered=text, table_refs=table_references(query, text), query=query)
 
 
-_MARKER = re.compile(rf"\b(?:{REF_PREFIX}\d+|{THIS_MARKER})\b")
+MARKER = re.compile(rf"\b(?:{REF_PREFIX}\d+|{THIS_MARKER})\b")  # ref(), source(), this
 
 
 def marker_references(text: str) -> list[TableRef]:
     """The ref()/source()/this markers of a text, found without parsing it."""
     refs = []
-    for match in _MARKER.finditer(text):
+    for match in MARKER.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
         col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
         refs.append(TableRef(match.group(0), None, None, match.start(), match.end() - 1, line, col))
