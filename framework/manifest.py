@@ -161,6 +161,11 @@ class CheckNode(ArtifactModel):
     error_if: str = "!=0"
     where: str | None = None
     store_failures: bool = False  # config store_failures: failing rows kept in a table
+    # a dbt generic test's YAML config as dbt records it (orch.load.dbt.generic_test_config),
+    # the config() call of its raw_code in dbt's manifest.json; its unrendered_config adds the
+    # config() its {% test %} definition calls (dbt_unrendered_config, None: dbt_config alone)
+    dbt_config: dict[str, Any] = Field(default_factory=dict)
+    dbt_unrendered_config: dict[str, Any] | None = None
     sql: str = ""  # compiled query returning failing rows
     path: str | None = None
     description: str = ""

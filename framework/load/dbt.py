@@ -53,6 +53,26 @@ def generic_test_name(
     E.g. ``accepted_values_dim_customers_order_count__False__0__1__2__3`` (``quote: false``),
     ``relationships_stg_orders_customer_id__customer_id__ref_stg_customers_``.
     """
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    return f"{identifier}_{unique}"
+
+
+def generic_test_alias(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> str | None:
+    """The ``alias`` dbt configures for a generic test whose full name is 64 characters or
+    more (the first 30 of ``<test>_<target>``, ``_``, the md5 of the full name); else None."""
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    full = f"{identifier}_{unique}"
+    if len(full) < 64:
+        return None
+    return f"{identifier[:30]}_{hashlib.md5(full.encode()).hexdigest()}"
+
+
+def _generic_test_parts(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> tuple[str, str]:
+    """(``<test>_<target>``, the joined argument values) of :func:`generic_test_name`."""
     if isinstance(raw, dict):
         body = {k: v for k, v in raw.items() if k != "config"}
         test = str(body.get("test_name") or next(iter(body)))
@@ -71,7 +91,27 @@ def generic_test_name(
             flat.append(str(value))
     unique = "__".join(re.sub("[^0-9a-zA-Z_]+", "_", part) for part in flat)
     prefix = "source_" if source else ""
-    return f"{prefix}{test}_{target.replace('.', '_')}_{unique}"
+    return f"{prefix}{test}_{target.replace('.', '_')}", unique
+
+
+# a generic test's settings dbt reads from its YAML entry, in the order dbt's TestBuilder
+# records them (its CONFIG_ARGS); any other ``config:`` key follows in its written order
+DBT_TEST_CONFIG_ARGS = ("severity", "tags", "enabled", "where", "limit", "warn_if", "error_if",
+                        "fail_calc", "store_failures", "store_failures_as", "meta", "database",
+                        "schema", "alias")  # fmt: skip
+
+
+def generic_test_config(written: dict[str, Any], alias: str | None) -> dict[str, Any]:
+    """A YAML generic test's config as dbt records it (its ``unrendered_config``, and the
+    ``{{ config(...) }}`` of its ``raw_code``): the settings written, in dbt's order, with the
+    ``alias`` of a long name (:func:`generic_test_alias`) unless one is written."""
+    out = {k: written[k] for k in DBT_TEST_CONFIG_ARGS if written.get(k) is not None}
+    skipped = ("name", "description")  # dbt takes these as the test's own, not config
+    out.update({k: v for k, v in written.items()
+                if k not in out and k not in skipped and v is not None})  # fmt: skip
+    if alias is not None and "alias" not in out:
+        out["alias"] = alias
+    return out
 
 
 def generic_test_hash(
