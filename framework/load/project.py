@@ -13,13 +13,12 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from orch import redaction
 from orch.config import (
-    ADAPTER_ENTRY_POINT_GROUP,
     FOLDER_CONFIG_KEYS,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
@@ -32,6 +31,7 @@ from orch.config import (
     SourceTableProperties,
     TargetConfig,
     TargetConfigClasses,
+    adapter_entry_points,
     config_errors_from,
     merge_model_config,
     normalize_config_keys,
@@ -562,9 +562,7 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """
 
     def __init__(self) -> None:
-        self._found: dict[str, EntryPoint] = {
-            ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
-        }
+        self._found: dict[str, EntryPoint] = adapter_entry_points()
         self._loaded: dict[str, type[TargetConfig]] = {}
 
     def __getitem__(self, adapter_type: str) -> type[TargetConfig]:
