@@ -9,7 +9,8 @@ venv. On a machine shared with other work the absolute times swing with the load
 the two, measured command by command in the same minute, is what this script reports.
 
 The project is the one ``bench_inner_loop.py`` builds (``bench/out/realistic_1000``, built
-already); the commands: ``orch run -s MODEL``, ``orch build --changed``, ``orch test``, a cold
+already); the commands: ``orch run -s MODEL``, ``orch build --changed``, ``orch test`` (``--threads
+1`` and ``2``), a cold
 ``orch compile`` (``target/`` deleted) and, with ``--build``, ``orch build --threads 2`` on an
 empty warehouse.
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "one_model": ["run", "-s", args.model],
         "noop": ["build", "--changed"],
         "test": ["test", "--threads", "1"],
+        "test_threads2": ["test", "--threads", "2"],
         "cold_compile": ["compile"],
     }
     if args.build:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         CHILD_ENV.clear()
         CHILD_ENV.update(saved_env)
-    head = ("base s", "this s", "this/base", "base MiB", "this MiB")
+    head = ("base s", "this s", "this/base", "base MiB", "this MiB", "base cpu", "this cpu",
+            "cpu ratio")  # fmt: skip
     print(f"\n{'command':<14}" + "".join(f"{h:>10}" for h in head))
     result = {}
     for name in commands:
@@ -92,9 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         this = median([s.seconds for s in times[(name, "this")]])
         base_rss = median([s.peak_rss_mib for s in times[(name, "base")]])
         this_rss = median([s.peak_rss_mib for s in times[(name, "this")]])
-        result[name] = {"base": base, "this": this, "base_rss": base_rss, "this_rss": this_rss}
+        base_cpu = median([s.cpu_seconds for s in times[(name, "base")]])
+        this_cpu = median([s.cpu_seconds for s in times[(name, "this")]])
+        result[name] = {"base": base, "this": this, "base_rss": base_rss, "this_rss": this_rss,
+                        "base_cpu": base_cpu, "this_cpu": this_cpu}  # fmt: skip
         cells = (f"{base:.2f}", f"{this:.2f}", f"{this / base:.2f}x", f"{base_rss:.0f}",
-                 f"{this_rss:.0f}")  # fmt: skip
+                 f"{this_rss:.0f}", f"{base_cpu:.2f}", f"{this_cpu:.2f}",
+                 f"{this_cpu / base_cpu:.2f}x" if base_cpu else "-")  # fmt: skip
         print(f"{name:<14}" + "".join(f"{c:>10}" for c in cells))
     print(json.dumps(result))
     return 0
