@@ -33,6 +33,7 @@ from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
     column_versions,
+    forget_positions,
     output_columns,
     resolvable_as_written,
 )
@@ -91,10 +92,12 @@ from orch.sql import (
     parse_query,
     qualify_tables,
     replace_spans,
+    sql_text,
     transpile,
     written_columns,
 )
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +253,7 @@ class _Compiler:
         self.dbt_python: dict[str, DbtPythonModel] = {}
         self.output_columns: dict[str, list[str] | None] = {}  # None: not known from the SQL
         self._partitioned: set[str] = set()  # partitioned models: per-step file scans
+        self._rendered: dict[Relation, str] = {}  # render_relation's texts
 
     # ------------------------------------------------------------------ relations
 
@@ -261,7 +265,10 @@ class _Compiler:
         )
 
     def render_relation(self, rel: Relation) -> str:
-        return self.table_expr(rel).sql(dialect=self.dialect)
+        text = self._rendered.get(rel)
+        if text is None:  # each relation is read by many models: write its name once
+            text = self._rendered[rel] = sql_text(self.table_expr(rel), self.dialect)
+        return text
 
     # ------------------------------------------------------------------ main loop
 
@@ -675,9 +682,18 @@ class _Compiler:
                     continue
                 node = self.nodes[r.asset]
                 scan = self._scan(model, r.asset)
+                rel = node.relation  # as model_dump() gives it, without pydantic's serializer
+                where = (
+                    {
+                        "database": rel.database,
+                        "schema_name": rel.schema_name,
+                        "identifier": rel.identifier,
+                    }
+                    if rel
+                    else node.compiled_code
+                )
                 upstream.append(
-                    [r.asset, node.relation.model_dump() if node.relation else node.compiled_code,
-                     list(node.columns), scan.sql() if scan is not None else None]
+                    [r.asset, where, list(node.columns), scan.sql() if scan is not None else None]
                 )  # fmt: skip
         return content_key(
             "compile",
@@ -757,13 +773,13 @@ class _Compiler:
                 if scan is not None and r.asset not in filters:
                     text = scan.sql(dialect=self.dialect)
                     if not r.ref.has_alias:
-                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                        text += f" AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 elif r.asset in filters:
                     text = filters[r.asset].sql(dialect=self.dialect)
                     if not r.ref.has_alias:
-                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                        text += f" AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 elif not r.ref.has_alias and visible != rel.name and r.asset != SELF:
-                    text = f"{text} AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                    text = f"{text} AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 replacements.append((r.ref.start, r.ref.end, text))
             return replace_spans(variant.rendered, replacements).strip()
         mapping: dict[str, exp.Table] = {}
@@ -828,6 +844,7 @@ class _Compiler:
             model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
         )
         model.full.query = None
+        forget_positions(query)  # the copies qualify and column versions make cost half as much
         qualified: exp.Expr | None
         if resolvable_as_written(query):
             qualified = normalize_names(query, model.dialect)
@@ -843,8 +860,9 @@ class _Compiler:
                 return assets[index] if index < len(assets) else None
             return None
 
-        lineage = column_lineage(qualified, asset_of)
-        versions, reads = column_versions(qualified, asset_of)
+        scopes = traverse_scope(qualified)
+        lineage = column_lineage(qualified, asset_of, scopes)
+        versions, reads = column_versions(qualified, asset_of, scopes)
         if output_columns(qualified) is None:  # a * left unexpanded: what it reads is unknown
             return None, {}, {}, None
         return (

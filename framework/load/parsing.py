@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,8 @@ def _to_cache(model: ParsedModel, root: Path) -> dict[str, Any]:
 
 
 def _variant_to_cache(variant: Variant) -> dict[str, Any]:
-    return {"rendered": variant.rendered, "refs": [asdict(r) for r in variant.table_refs]}
+    # vars(), not asdict(): the same dict (flat fields, in order) without asdict's deep copies
+    return {"rendered": variant.rendered, "refs": [dict(vars(r)) for r in variant.table_refs]}
 
 
 def _from_cache(
