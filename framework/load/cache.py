@@ -126,6 +126,10 @@ class ResultCache:
         if isinstance(entries, dict):
             self._entries = entries
 
+    def has_entries(self) -> bool:
+        """Whether anything is stored (False: a cold start)."""
+        return bool(self._entries)
+
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored value, or None."""
         value = self._entries.get(key)
