@@ -363,6 +363,14 @@ def test_exposure_in_the_graph_and_its_page(page: Any, bakery_url: str, tmp_path
         assert view.locator("a.exposure-url").count() == 0
         assert view.locator("code.exposure-url").inner_text() == "javascript:alert(1)"
         assert view.locator(".description strong").inner_text() == "list prices"
+        # "View in graph": the neighbourhood of the exposure, focused on it
+        view.locator("a", has_text="View in graph").click()
+        page.wait_for_selector("#graph .node.focus")
+        focus = page.locator("#graph .node.focus")
+        assert focus.get_attribute("data-key") == "exposure:price_review"
+        keys = {n.get_attribute("data-key") for n in page.locator("#graph .node").all()}
+        assert keys == {"exposure:price_review", "products", "product_revenue", "stg_products",
+                        "stg_sales"}  # 2 levels up  # fmt: skip
         # a model's page lists the exposures using it
         page.goto(f"{bakery_url}#/asset/product_revenue")
         page.wait_for_selector("#view-asset .used-by a")
