@@ -7,14 +7,19 @@ same project always gives a byte-identical file. It never holds a secret value: 
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import orch
 from orch.config import ModelConfig, SourceFreshness
 from orch.dag import DAG
+from orch.errors import ProjectError
 from orch.names import Relation
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = "orch/manifest/v1"
 #: A check's ``warn_if`` / ``error_if`` (``!=0``, ``>10``): checked at compile, read by the run.
@@ -76,6 +81,10 @@ class PythonInfo(ArtifactModel):
     resource_params: dict[str, str] = Field(default_factory=dict)  # parameter -> resource name
     io_manager: str | None = None  # what stores its output; None: by type, at run time
     output_kind: str | None = None  # table | none | object, from the return annotation
+
+
+# ``invocation_id`` in a hook's SQL: the run's id, put in when the hook runs (orch.run.hooks)
+INVOCATION_MARKER = "__orch_invocation_id__"
 
 
 class HookSql(ArtifactModel):
@@ -220,10 +229,91 @@ class Manifest(ArtifactModel):
         return self.model_dump_json(indent=1, by_alias=True) + "\n"
 
     @classmethod
-    def read(cls, path: Path) -> Manifest:
-        """Read a manifest written by :meth:`write`."""
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+    def read(cls, path: Path, *, lazy: bool = False) -> Manifest:
+        """Read a manifest written by :meth:`write`.
+
+        ``lazy``: validate each node on first access (:class:`NodeTable`) instead of all of them
+        now: a command that touches a few nodes of a large project (``orch run -s one_model``)
+        skips validating the rest. Only for a manifest this version of orch wrote; any other is
+        validated whole, as without ``lazy``.
+        """
+        text = path.read_text(encoding="utf-8")
+        if not lazy:
+            return cls.model_validate_json(text)
+        data = json.loads(text)
+        if not isinstance(data, dict) or (
+            data.get("schema_version") != SCHEMA_VERSION
+            or data.get("orch_version") != orch.__version__
+            or not isinstance(data.get("nodes"), dict)
+        ):
+            return cls.model_validate(data)
+        raw_nodes = data.pop("nodes")
+        manifest = cls.model_validate(data)
+        manifest.__dict__["nodes"] = NodeTable(raw_nodes, path)  # frozen: set once, here
+        return manifest
+
+    def _settle(self) -> None:
+        """Validate every node of a lazily read manifest (before it is serialized whole)."""
+        nodes = self.__dict__.get("nodes")
+        if isinstance(nodes, NodeTable):
+            self.__dict__["nodes"] = dict(nodes.items())
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """As pydantic's, with every node validated first (see :meth:`read`)."""
+        self._settle()
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """As pydantic's, with every node validated first (see :meth:`read`)."""
+        self._settle()
+        return super().model_dump_json(**kwargs)
 
     def topological_names(self) -> list[str]:
         """Asset names, each after all of its parents (sorted ties)."""
         return DAG({n: self.parents.get(n, []) for n in self.nodes}).topological_order()
+
+
+class NodeTable(Mapping[str, Node]):
+    """A manifest's nodes, each validated the first time it is looked up.
+
+    Holds the decoded JSON of every node; iterating names, ``len`` and ``in`` validate nothing.
+    One :class:`Node` object per name, also when threads ask for it at once.
+    """
+
+    def __init__(self, raw: dict[str, Any], path: Path) -> None:
+        self._raw = raw
+        self._path = path
+        self._nodes: dict[str, Node] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Node:
+        node = self._nodes.get(name)
+        if node is not None:
+            return node
+        raw = self._raw[name]  # KeyError: no such node, as a dict
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                try:
+                    node = self._nodes[name] = Node.model_validate(raw)
+                except ValidationError as err:
+                    raise ProjectError(
+                        f"{self._path}: node '{name}' does not match this version of orch "
+                        f"({err.error_count()} error(s): {err.errors()[0]['msg']})",
+                        hint="Run 'orch compile' to write the manifest again",
+                    ) from None
+        return node
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    @property
+    def validated(self) -> int:
+        """How many nodes were validated so far."""
+        return len(self._nodes)

@@ -541,7 +541,7 @@ def _config_value(value: Any) -> str:
     return str(value)
 
 
-_NO_FRESHNESS = {"warn_after": {"count": None, "period": None},
+_NO_FRESHNESS: dict[str, Any] = {"warn_after": {"count": None, "period": None},
                  "error_after": {"count": None, "period": None}, "filter": None}  # fmt: skip
 
 
@@ -586,7 +586,7 @@ def _freshness(node: Node) -> dict[str, Any] | None:
     rule = node.source_freshness
     if rule is None or (rule.warn_after is None and rule.error_after is None):
         return None
-    out = dict(_NO_FRESHNESS)
+    out: dict[str, Any] = dict(_NO_FRESHNESS)
     for key in ("warn_after", "error_after"):
         after = getattr(rule, key)
         if after is not None:

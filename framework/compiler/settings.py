@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -513,6 +513,32 @@ def relation_key(relation: RelationInfo) -> tuple[str, str, str]:
         relation.schema_name.casefold(),
         relation.identifier.casefold(),
     )
+
+
+def unenforced_constraints(project: Project, nodes: Mapping[str, Node]) -> list[str]:
+    """A warning per model with an enforced contract that declares ``constraints``: dbt-duckdb
+    creates them in the table's DDL (a breaking row fails the build), orch does not, so it says
+    so, as dbt warns about constraints a platform does not enforce."""
+    warnings = []
+    for name, node in nodes.items():
+        props = project.properties.get(name)
+        if props is None or not node.config.contract:
+            continue
+        entry, base = props.entry, props.key_path
+        declared = [str(c.get("type", "?")) for c in entry.constraints if isinstance(c, dict)]
+        where = props.doc.location((*base, "constraints") if declared else base)
+        for j, column in enumerate(entry.columns):
+            kinds = [str(c.get("type", "?")) for c in column.constraints if isinstance(c, dict)]
+            if kinds and not declared:
+                where = props.doc.location((*base, "columns", j, "constraints"))
+            declared += [f"{kind} on {column.name}" for kind in kinds]
+        if declared:
+            warnings.append(
+                f"{where}: the constraints of '{name}' ({', '.join(declared)}) are not enforced "
+                "by orch (its contract's columns and types are): add tests such as not_null or "
+                "unique to check its rows"
+            )
+    return warnings
 
 
 def check_relation_owners(nodes: Iterable[Node]) -> None:

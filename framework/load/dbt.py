@@ -275,6 +275,12 @@ _PROPERTY_KEYS: dict[str, str] = {}  # YAML keys refused outright (none today)
 # MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
 DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
 EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
+# what a metric, a semantic model or a saved query is built on, kept for the docs site
+_SEMANTIC_KEPT = {
+    "metrics": ("type", "type_params"),
+    "semantic_models": ("measures",),
+    "saved_queries": ("query_params",),
+}
 _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
@@ -353,16 +359,36 @@ def _descriptive_entry(
                 location=doc.location((key, i)),
                 hint="Add owner: {name: ..., email: ...}",
             )
+        config = _mapping(entry.get("config"))
+        tags = [*_listed(entry.get("tags")), *_listed(config.get("tags"))]
+        meta = {**_mapping(config.get("meta")), **_mapping(entry.get("meta"))}
         item.update(type=kind, owner=owner, label=entry.get("label") or "",
                     url=entry.get("url") or "", maturity=entry.get("maturity") or "",
-                    description=entry.get("description") or "")  # fmt: skip
+                    description=entry.get("description") or "",
+                    tags=sorted({str(t) for t in tags}), meta=meta)  # fmt: skip
         refs = [(str(r), (key, i, "depends_on", j))
                 for j, r in enumerate(entry.get("depends_on") or [])]  # fmt: skip
-    elif key == "semantic_models" and entry.get("model") is not None:
-        refs = [(str(entry["model"]), (key, i, "model"))]
+    else:  # what the docs site lists: its words, and what it is built on
+        item.update({k: entry[k] for k in _SEMANTIC_KEPT.get(key, ()) if entry.get(k)})
+        if isinstance(item.get("measures"), list):  # their names: what a metric names
+            measures = [m for m in item["measures"] if isinstance(m, dict)]
+            item["measures"] = [m["name"] for m in measures if isinstance(m.get("name"), str)]
+        item.update(label=entry.get("label") or "", description=entry.get("description") or "")
+        if key == "semantic_models" and entry.get("model") is not None:
+            refs = [(str(entry["model"]), (key, i, "model"))]
     for text, key_path in refs:
         item["depends_on"].append(_asset_of(project, doc, text, key_path))
     return item
+
+
+def _listed(value: Any) -> list[Any]:
+    """A YAML value that may be one item or a list, as a list."""
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A YAML mapping as a dict; anything else as an empty one."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ...]) -> str:

@@ -47,10 +47,9 @@ from orch.load.template_errors import (
     UnsupportedCallError,
     template_error,
 )
+from orch.manifest import INVOCATION_MARKER  # noqa: F401 (re-exported; a run needs no Jinja)
 
 THIS_MARKER = "__orch_this__"
-# ``invocation_id`` in a hook: the run's id, put in when the hook runs
-INVOCATION_MARKER = "__orch_invocation_id__"
 REF_PREFIX = "__orch_ref_"
 PARTITION_TOKENS = {
     "key": "__orch_partition_key__",

@@ -1,6 +1,7 @@
-"""Incremental models whose query changes shape (dbt's ``on_schema_change``, dbt-duckdb's default
-``delete+insert``) and ``sql_header``. The expected tables are what dbt-core 1.11 + dbt-duckdb 1.11
-wrote for the same projects (checked side by side, 2026-12-03)."""
+"""dbt settings that act when a model is built: ``on_schema_change`` and dbt-duckdb's default
+``delete+insert`` (incremental models whose query changes shape), ``sql_header``, contract
+``constraints``. Expected tables are what dbt-core 1.11 + dbt-duckdb 1.11 wrote for the same
+projects (checked side by side, 2026-12-03)."""
 
 from __future__ import annotations
 
@@ -150,3 +151,22 @@ def test_sql_header_runs_before_the_model(project: Path, orch: RunOrch, header: 
     result = orch("build", "--project-dir", str(project))
     assert result.exit_code == 0, result.output + result.stderr
     assert Warehouse(project / "wh.duckdb").rows("select v from main.doubled") == [(42,)]
+
+
+def test_contract_constraints_are_named_as_not_enforced(project: Path, orch: RunOrch):
+    (project / "models" / "customers.sql").write_text(
+        "{{ config(materialized='table') }}\nselect 1 as id, 'a' as name\n"
+    )
+    (project / "models" / "schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: customers\n    config:\n      contract: {enforced: true}\n"
+        "    columns:\n      - name: id\n        data_type: integer\n"
+        "        constraints:\n          - type: not_null\n          - type: primary_key\n"
+        "      - name: name\n        data_type: varchar\n"
+    )
+    result = orch("build", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (
+        "models/schema.yml:9:9: the constraints of 'customers' (not_null on id, primary_key on "
+        "id) are not enforced by orch"
+    ) in result.output + result.stderr
+    assert Warehouse(project / "wh.duckdb").rows("select * from main.customers") == [(1, "a")]
