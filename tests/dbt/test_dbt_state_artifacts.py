@@ -192,8 +192,11 @@ def test_snapshots_keep_their_block_text(snap: Path, orch: RunOrch):
          [("a", "{% macro a(s='%}') %}{{ '{% endmacro %}' }}{% endmacro %}")]),
         ("{# {% macro no() %}{% endmacro %} #}{% test t(model) %}1{% endtest %}",
          [("test_t", "{% test t(model) %}1{% endtest %}")]),
+        # a block never closed, a string never ended: no blocks (dbt refuses the file)
+        ("{% macro a() %}x", []),
+        ("{% macro a() %}{{ 'x }}{% endmacro %}", []),
     ],
-    ids=["plain", "whitespace-control", "strings", "comment-and-test"],
+    ids=["plain", "whitespace-control", "strings", "comment-and-test", "unclosed", "bad-string"],
 )  # fmt: skip
 def test_toplevel_blocks_cut_like_dbt(text: str, blocks: list[tuple[str, str]]):
     assert [(b.name, b.text) for b in toplevel_blocks(text)] == blocks
