@@ -82,6 +82,9 @@ FIXTURES_COMPARED = {
 STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
 
+DBT_EXECUTABLE = ""  # set by main(): the dbt under comparison
+
+
 def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str, str]]:
     """A copy of the fixture with its source loaded, and the environment the tests use."""
     project = workdir / name / fixture.name
@@ -92,6 +95,8 @@ def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str,
     for var in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", *fixture.env_unset):
         env.pop(var, None)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    if DBT_EXECUTABLE:  # where orch reads dbt's built-in macros (orch.compiler.dbt_macros)
+        env["ORCH_DBT"] = DBT_EXECUTABLE
     if fixture.load_sources:
         load_raw_batches(project / fixture.database)
     if fixture.install_packages:
@@ -506,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", action="append", choices=sorted(FIXTURES_COMPARED),
                         help="compare only this fixture (repeatable; default: all)")  # fmt: skip
     args = parser.parse_args(argv)
+    global DBT_EXECUTABLE
+    DBT_EXECUTABLE = str(Path(args.dbt).absolute())
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="compare_dbt_"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,7 @@ def main() -> None:
         base = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.endswith("PROFILES_DIR")}
         env["HOME"] = str(base)
+        env["ORCH_DBT"] = str(Path(args.dbt).absolute())  # orch reads dbt's built-in macros there
         dbt_dir, orch_dir = base / "dbt", base / "orch"
         shutil.copytree(FIXTURE, dbt_dir)
         shutil.copytree(FIXTURE, orch_dir)

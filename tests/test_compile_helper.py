@@ -36,6 +36,8 @@ def artifacts(project: Path) -> dict[str, object]:
     for path in sorted(target.rglob("*")):
         if path.is_file():
             name = str(path.relative_to(target))
+            if name == "file_digests.json":  # a stat cache: which files it may trust is timing
+                continue
             data = path.read_bytes()
             out[name] = json.loads(data) if name.endswith("_cache.json") else data
     if "orch_manifest.json" in out:  # a dbt project: dbt's manifest.json has a timestamp

@@ -8,9 +8,10 @@ orch renders macros away, so this module lists them as dbt does:
   of the macro files (and of ``<test-path>/generic/``), its text cut exactly as dbt-common's
   block lexer cuts it (:func:`toplevel_blocks`: a ``{%-`` tag takes the whitespace before it, a
   ``-%}`` the whitespace after it);
-- dbt's built-in macros (the ``dbt`` and ``dbt_duckdb`` packages), read from
-  ``dbt_builtin_macros.json`` (written by ``bench/vendor_dbt_macros.py`` from dbt 1.11; on
-  another adapter only the ``dbt`` package's are listed).
+- dbt's built-in macros (the ``dbt`` package: dbt's global project; ``dbt_duckdb``: the
+  adapter's), read from the files of the dbt installed beside orch or on ``PATH``
+  (:func:`dbt_include_dirs`) — orch ships none of dbt's code. Without an installed dbt they are
+  left out (a ``state:modified`` against these artifacts then lists the nodes that call them).
 
 ``depends_on.macros`` is found statically, from the calls in the text (``name(...)``,
 ``package.name(...)``, ``adapter.dispatch('name', 'namespace')``) resolved as dbt's macro
@@ -21,8 +22,10 @@ at parse time is listed here too. Light on purpose: regular expressions, no Jinj
 
 from __future__ import annotations
 
-import json
+import importlib.util
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,9 +34,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orch.load.project import Project
 
-BUILTIN_MACROS_FILE = Path(__file__).with_name("dbt_builtin_macros.json")
-ADAPTER_PACKAGES = {"duckdb": "dbt_duckdb"}  # the adapters whose macros are vendored
-_BLOCKS = {"macro", "test", "data_test"}  # dbt: materialization blocks too (orch has none)
+ADAPTER_PACKAGES = {"duckdb": "dbt_duckdb", "snowflake": "dbt_snowflake"}
+_BLOCKS = {"macro", "test", "data_test", "materialization"}
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -153,10 +155,31 @@ def toplevel_blocks(text: str) -> list[Block]:
         if current is None and kind in _BLOCKS:
             current = (kind, name, start, end)
         elif current is not None and kind == "end" + current[0]:
-            prefix = "test_" if current[0] != "macro" else ""
-            out.append(Block(current[0], prefix + (current[1] or ""), text[current[2] : end]))
+            block = text[current[2] : end]
+            if current[0] == "materialization":
+                name = _materialization_name(current[1] or "", text[current[2] : current[3]])
+            else:
+                name = ("test_" if current[0] != "macro" else "") + (current[1] or "")
+            out.append(Block(current[0], name, block))
             current = None
     return out
+
+
+_ADAPTER_ARG = _rx(r"adapter\s*=\s*['\"](\w+)['\"]")
+_LANGUAGES_ARG = _rx(r"supported_languages\s*=\s*\[([^\]]*)\]")
+
+
+def _materialization_name(name: str, tag: str) -> str:
+    """dbt's macro name of ``{% materialization NAME, default|adapter='x' %}``."""
+    adapter = _ADAPTER_ARG.search(tag)
+    return f"materialization_{name}_{adapter.group(1) if adapter else 'default'}"
+
+
+def _supported_languages(tag: str) -> list[str]:
+    found = _LANGUAGES_ARG.search(tag)
+    if found is None:
+        return ["sql"]
+    return [x.strip().strip("'\"") for x in found.group(1).split(",") if x.strip()]
 
 
 # --------------------------------------------------------------------------- calls
@@ -291,23 +314,69 @@ class MacroIndex:
         return out
 
 
-@lru_cache(maxsize=1)
-def _builtin_entries() -> tuple[dict[str, Any], ...]:
-    lines = BUILTIN_MACROS_FILE.read_text(encoding="utf-8").splitlines()
-    return tuple(json.loads(line) for line in lines[1:] if line.strip())
+def dbt_include_dirs() -> dict[str, Path]:
+    """The include projects of an installed dbt (``dbt/include/<x>/``), by package name.
+
+    Looked for in orch's own environment, then in the environment of the ``dbt`` executable on
+    ``PATH`` (or ``$ORCH_DBT``, a dbt executable: its ``lib/python*/site-packages``).
+    """
+    roots: list[Path] = []
+    spec = importlib.util.find_spec("dbt") if _importable("dbt") else None
+    if spec is not None and spec.submodule_search_locations:
+        roots += [Path(p) / "include" for p in spec.submodule_search_locations]
+    executable = os.environ.get("ORCH_DBT") or shutil.which("dbt")
+    if executable:
+        env = Path(executable).resolve().parent.parent
+        roots += sorted(env.glob("lib/python*/site-packages/dbt/include"))
+    found: dict[str, Path] = {}
+    for root in roots:
+        for project_file in sorted(root.glob("*/dbt_project.yml")):
+            match = re.search(r"^name:\s*['\"]?(\w+)", project_file.read_text(), re.MULTILINE)
+            if match and match.group(1) not in found:
+                found[match.group(1)] = project_file.parent
+    return found
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def builtin_macros(adapter_type: str) -> dict[str, dict[str, Any]]:
     """dbt's built-in macros for a target of ``adapter_type``, as dbt's manifest lists them
     (a new mapping of shared entries: do not change an entry)."""
-    return dict(_builtin_macros(adapter_type))
+    return dict(_builtin_macros(adapter_type, tuple(sorted(dbt_include_dirs().items()))))
 
 
 @lru_cache(maxsize=4)
-def _builtin_macros(adapter_type: str) -> tuple[tuple[str, dict[str, Any]], ...]:
+def _builtin_macros(
+    adapter_type: str, include: tuple[tuple[str, Path], ...]
+) -> tuple[tuple[str, dict[str, Any]], ...]:
     packages = {"dbt", ADAPTER_PACKAGES.get(adapter_type)}
-    return tuple((e["unique_id"], _macro_entry(e)) for e in _builtin_entries()
-                 if e["package_name"] in packages)  # fmt: skip
+    out: list[tuple[str, dict[str, Any]]] = []
+    for package, folder in include:
+        if package not in packages:
+            continue
+        for path in sorted(folder.glob("macros/**/*.sql")) + sorted(
+            folder.glob("tests/generic/**/*.sql")
+        ):
+            rel = path.relative_to(folder).as_posix()
+            for block in toplevel_blocks(path.read_text(encoding="utf-8").strip()):
+                uid = f"macro.{package}.{block.name}"
+                tag_end = block.text.find("%}")
+                languages = (
+                    _supported_languages(block.text[:tag_end])
+                    if block.kind == "materialization"
+                    else None
+                )
+                out.append((uid, _macro_entry({
+                    "unique_id": uid, "name": block.name, "package_name": package,
+                    "path": rel, "original_file_path": rel, "macro_sql": block.text,
+                    "supported_languages": languages,
+                })))  # fmt: skip
+    return tuple(out)
 
 
 def _macro_entry(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orch.compiler.dbt_macros import toplevel_blocks
+from orch.compiler.dbt_macros import builtin_macros, toplevel_blocks
 
-from tests.dbt.conftest import FIXTURES, RunOrch, copy_fixture, without_hash
+from tests.dbt.conftest import STUB_GENERIC_TESTS, RunOrch, copy_fixture, without_hash
 
 
 def compile_dbt_manifest(orch: RunOrch, project: Path, target: str = "target") -> dict[str, Any]:
@@ -39,7 +39,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch) -> Path
     return project
 
 
-def test_macros_are_listed_with_dbt_s_macro_sql(shop: Path, orch: RunOrch):
+def test_macros_are_listed_with_dbt_s_macro_sql(shop: Path, orch: RunOrch, stub_dbt: Path):
     manifest = compile_dbt_manifest(orch, shop)
     macros = manifest["macros"]
     # the root project's macro: the block's text, cut as dbt cuts it
@@ -59,22 +59,14 @@ def test_macros_are_listed_with_dbt_s_macro_sql(shop: Path, orch: RunOrch):
     assert macros["macro.kit_utils.test_at_least"]["macro_sql"].startswith(
         "{% test at_least(model, column_name, min_value) %}"
     )
-    # dbt's own macros (the 'dbt' and 'dbt_duckdb' packages), as dbt 1.11 lists them
-    assert macros["macro.dbt.test_unique"]["macro_sql"] == (
-        "{% test unique(model, column_name) %}\n"
-        "    {% set macro = adapter.dispatch('test_unique', 'dbt') %}\n"
-        "    {{ macro(model, column_name) }}\n"
-        "{% endtest %}"
-    )
-    assert macros["macro.dbt.test_unique"]["depends_on"]["macros"] == [
-        "macro.dbt.default__test_unique"
-    ]
+    # dbt's own macros (the 'dbt' and 'dbt_duckdb' packages), from the installed dbt's files
+    assert macros["macro.dbt.test_unique"]["macro_sql"] == STUB_GENERIC_TESTS.splitlines()[0]
+    assert macros["macro.dbt.test_unique"]["path"] == "tests/generic/builtin.sql"
     packages = {m["package_name"] for m in macros.values()}
     assert packages == {"dbt", "dbt_duckdb", "shop_dbt", "kit_utils", "kit_dates"}
-    assert len(macros) == 526  # as many as dbt's manifest of this project lists
 
 
-def test_depends_on_macros_as_dbt_records_them(shop: Path, orch: RunOrch):
+def test_depends_on_macros_as_dbt_records_them(shop: Path, orch: RunOrch, stub_dbt: Path):
     manifest = compile_dbt_manifest(orch, shop)
     nodes, macros = by_name(manifest), manifest["macros"]
     # the macros the model calls, in the order they run; the root's kit_label wins
@@ -119,7 +111,7 @@ def test_unrendered_config_of_package_nodes_and_tests(shop: Path, orch: RunOrch)
     assert test["unrendered_config"] == {"severity": "warn"}
 
 
-def test_generic_tests_long_names_hooks_and_sources(coffee: Path, orch: RunOrch):
+def test_generic_tests_long_names_hooks_and_sources(coffee: Path, orch: RunOrch, stub_dbt: Path):
     manifest = compile_dbt_manifest(orch, coffee, "build_artifacts")
     nodes = by_name(manifest)
     # a name of 64 characters or more: dbt's hashed alias, in config, raw_code and unrendered
@@ -150,7 +142,7 @@ def test_generic_tests_long_names_hooks_and_sources(coffee: Path, orch: RunOrch)
     assert source["freshness"]["warn_after"] == {"count": None, "period": None}
 
 
-def test_hooks_in_config_and_definition_config(bakery: Path, orch: RunOrch):
+def test_hooks_in_config_and_definition_config(bakery: Path, orch: RunOrch, stub_dbt: Path):
     nodes = by_name(compile_dbt_manifest(orch, bakery))
     # config(post_hook=[..., after_commit(...)]) replaces the folder's post-hook; after_commit
     # is recorded as the text dbt's macro renders
@@ -202,15 +194,46 @@ def test_toplevel_blocks_cut_like_dbt(text: str, blocks: list[tuple[str, str]]):
     assert [(b.name, b.text) for b in toplevel_blocks(text)] == blocks
 
 
-def test_every_builtin_macro_of_the_fixtures_is_vendored():
-    # the macros dbt's global project and dbt-duckdb define, as dbt_builtin_macros.json holds
-    path = FIXTURES.parents[2] / "framework" / "compiler" / "dbt_builtin_macros.json"
-    lines = path.read_text().splitlines()
-    header = json.loads(lines[0])
-    assert header["dbt_version"].startswith("1.11")
-    entries = [json.loads(line) for line in lines[1:]]
-    assert {e["package_name"] for e in entries} == {"dbt", "dbt_duckdb"}
-    assert len(entries) == 511
+def test_builtin_macros_are_read_from_the_installed_dbt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """dbt's own macros come from the files of the dbt named by ORCH_DBT (a venv's dbt: its
+    ``lib/python*/site-packages/dbt/include/<project>/``), cut like the project's."""
+    include = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "dbt" / "include"
+    for folder, name in (("global_project", "dbt"), ("duckdb", "dbt_duckdb"), ("x", "dbt_x")):
+        (include / folder / "macros").mkdir(parents=True)
+        (include / folder / "dbt_project.yml").write_text(f"name: {name}\nversion: 1.0\n")
+    (include / "global_project" / "macros" / "a.sql").write_text(
+        "{% macro now_sql() %}now(){% endmacro %}\n\n"
+        "{% materialization table, default %}{{ return({}) }}{% endmaterialization %}\n"
+    )
+    (include / "global_project" / "tests" / "generic").mkdir(parents=True)
+    (include / "global_project" / "tests" / "generic" / "builtin.sql").write_text(
+        "{% test not_null(model, column_name) %}select 1{% endtest %}\n"
+    )
+    (include / "duckdb" / "macros" / "m.sql").write_text(
+        "{% materialization incremental, adapter='duckdb', supported_languages=['sql', 'python'] %}"
+        "x{% endmaterialization %}\n"
+    )
+    (include / "x" / "macros" / "m.sql").write_text("{% macro other() %}{% endmacro %}\n")
+    (tmp_path / "venv" / "bin").mkdir()
+    (tmp_path / "venv" / "bin" / "dbt").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("ORCH_DBT", str(tmp_path / "venv" / "bin" / "dbt"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no other dbt
+    macros = builtin_macros("duckdb")
+    assert sorted(macros) == [
+        "macro.dbt.materialization_table_default",
+        "macro.dbt.now_sql",
+        "macro.dbt.test_not_null",
+        "macro.dbt_duckdb.materialization_incremental_duckdb",
+    ]  # the other adapter's package is not listed
+    assert macros["macro.dbt.now_sql"]["macro_sql"] == "{% macro now_sql() %}now(){% endmacro %}"
+    assert macros["macro.dbt.test_not_null"]["path"] == "tests/generic/builtin.sql"
+    incremental = macros["macro.dbt_duckdb.materialization_incremental_duckdb"]
+    assert incremental["supported_languages"] == ["sql", "python"]
+    assert macros["macro.dbt.materialization_table_default"]["supported_languages"] == ["sql"]
+    monkeypatch.delenv("ORCH_DBT")
+    assert builtin_macros("duckdb") == {}  # no dbt installed: none listed
 
 
 def test_unit_tests_carry_dbt_s_checksum(tmp_path: Path, monkeypatch, orch: RunOrch):
