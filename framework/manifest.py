@@ -309,6 +309,13 @@ class NodeTable(Mapping[str, Node]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)
 
+    def __getstate__(self) -> dict[str, Any]:  # copy and pickle: every node, without the lock
+        return {"raw": {name: self[name] for name in self._raw}, "path": self._path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["raw"], state["path"])  # type: ignore[misc]
+        self._nodes.update(state["raw"])
+
     def __len__(self) -> int:
         return len(self._raw)
 

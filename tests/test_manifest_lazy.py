@@ -102,3 +102,13 @@ def test_a_manifest_in_another_layout_reads_the_same(compiled: Path):
     lazy = Manifest.read(compiled, lazy=True)
     assert isinstance(lazy.nodes, NodeTable)
     assert lazy == eager
+
+
+def test_a_lazy_manifest_copies_and_pickles(compiled: Path):
+    import copy
+    import pickle
+
+    lazy = Manifest.read(compiled, lazy=True)
+    assert copy.deepcopy(lazy) == Manifest.read(compiled)
+    again = pickle.loads(pickle.dumps(lazy))
+    assert again.nodes["c"] == lazy.nodes["c"] and len(again.nodes) == 4
