@@ -240,16 +240,21 @@ class Manifest(ArtifactModel):
         text = path.read_text(encoding="utf-8")
         if not lazy:
             return cls.model_validate_json(text)
+        split = _split_nodes(text)  # each node's JSON text, not decoded yet
+        raw_nodes: dict[str, Any] | None = None
+        if split is not None:
+            text, raw_nodes = split
         data = json.loads(text)
         if not isinstance(data, dict) or (
             data.get("schema_version") != SCHEMA_VERSION
             or data.get("orch_version") != orch.__version__
             or not isinstance(data.get("nodes"), dict)
         ):
-            return cls.model_validate(data)
-        raw_nodes = data.pop("nodes")
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        decoded = data.pop("nodes")
         manifest = cls.model_validate(data)
-        manifest.__dict__["nodes"] = NodeTable(raw_nodes, path)  # frozen: set once, here
+        table = NodeTable(decoded if raw_nodes is None else raw_nodes, path)
+        manifest.__dict__["nodes"] = table  # frozen: set once, here
         return manifest
 
     def _settle(self) -> None:
@@ -276,12 +281,13 @@ class Manifest(ArtifactModel):
 class NodeTable(Mapping[str, Node]):
     """A manifest's nodes, each validated the first time it is looked up.
 
-    Holds the decoded JSON of every node; iterating names, ``len`` and ``in`` validate nothing.
+    Holds each node's JSON (text, or decoded); iterating names, ``len`` and ``in`` validate
+    nothing.
     One :class:`Node` object per name, also when threads ask for it at once.
     """
 
     def __init__(self, raw: dict[str, Any], path: Path) -> None:
-        self._raw = raw
+        self._raw = raw  # name -> the node's decoded JSON, or its JSON text
         self._path = path
         self._nodes: dict[str, Node] = {}
         self._lock = threading.Lock()
@@ -295,7 +301,11 @@ class NodeTable(Mapping[str, Node]):
             node = self._nodes.get(name)
             if node is None:
                 try:
-                    node = self._nodes[name] = Node.model_validate(raw)
+                    node = self._nodes[name] = (
+                        Node.model_validate_json(raw)
+                        if isinstance(raw, str)
+                        else Node.model_validate(raw)
+                    )
                 except ValidationError as err:
                     raise ProjectError(
                         f"{self._path}: node '{name}' does not match this version of orch "
@@ -307,6 +317,13 @@ class NodeTable(Mapping[str, Node]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)
 
+    def __getstate__(self) -> dict[str, Any]:  # copy and pickle: every node, without the lock
+        return {"raw": {name: self[name] for name in self._raw}, "path": self._path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["raw"], state["path"])  # type: ignore[misc]
+        self._nodes.update(state["raw"])
+
     def __len__(self) -> int:
         return len(self._raw)
 
@@ -317,3 +334,40 @@ class NodeTable(Mapping[str, Node]):
     def validated(self) -> int:
         """How many nodes were validated so far."""
         return len(self._nodes)
+
+
+_NODES_OPEN = '\n "nodes": {\n  "'  # as Manifest.write lays it out (indent=1)
+_NODES_CLOSE = "\n }"
+_NODE_KEY = '\n  "'  # a key of `nodes`: the only lines indented by exactly two spaces there
+
+
+def _split_nodes(text: str) -> tuple[str, dict[str, str]] | None:
+    """``text`` with an empty ``nodes`` object, and each node's JSON text by name; None when the
+    layout is not :meth:`Manifest.write`'s (the caller then decodes the whole text).
+
+    Newlines occur in the written JSON only between items (strings escape theirs), so the keys
+    of ``nodes`` are the lines that start with two spaces and a quote, up to the line that
+    closes ``nodes`` with one space and a brace.
+    """
+    start = text.find(_NODES_OPEN)
+    if start < 0:
+        return None
+    end = text.find(_NODES_CLOSE, start + len(_NODES_OPEN))
+    if end < 0:
+        return None
+    nodes: dict[str, str] = {}
+    key = start + len(_NODES_OPEN) - len(_NODE_KEY)
+    while key >= 0:
+        name_end = text.find('": ', key + len(_NODE_KEY), end)
+        if name_end < 0:
+            return None
+        name = text[key + len(_NODE_KEY) : name_end]
+        if "\\" in name or '"' in name:
+            return None  # an escaped name: let the JSON decoder read it
+        following = text.find(_NODE_KEY, name_end, end)
+        body_end = end if following < 0 else following
+        body = text[name_end + 3 : body_end]
+        nodes[name] = body[:-1] if body.endswith(",") else body
+        key = following
+    rest = text[:start] + '\n "nodes": {}' + text[end + len(_NODES_CLOSE) :]
+    return rest, nodes

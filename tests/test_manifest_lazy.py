@@ -94,3 +94,21 @@ def test_a_scoped_run_validates_only_what_it_builds(compiled: Path):
         assert con.execute('select y from "analytics"."c"').fetchall() == [(2,)]
     whole = compile_or_reuse(RunOptions(project_dir=root))
     assert isinstance(whole.manifest.nodes, dict)  # no selection: every node, validated now
+
+
+def test_a_manifest_in_another_layout_reads_the_same(compiled: Path):
+    eager = Manifest.read(compiled)
+    compiled.write_text(json.dumps(json.loads(compiled.read_text(encoding="utf-8"))))  # compact
+    lazy = Manifest.read(compiled, lazy=True)
+    assert isinstance(lazy.nodes, NodeTable)
+    assert lazy == eager
+
+
+def test_a_lazy_manifest_copies_and_pickles(compiled: Path):
+    import copy
+    import pickle
+
+    lazy = Manifest.read(compiled, lazy=True)
+    assert copy.deepcopy(lazy) == Manifest.read(compiled)
+    again = pickle.loads(pickle.dumps(lazy))
+    assert again.nodes["c"] == lazy.nodes["c"] and len(again.nodes) == 4
