@@ -29,6 +29,7 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
+from orch.compiler.disabled import drop_disabled
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
@@ -164,14 +165,16 @@ def compile_project(
     if dbt_python:
         names = None  # their refs are not in the SQL parse's reach: compile everything
     parsed, python_assets = python_models.load_models(project, renderer, cache, names)
+    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
+    settings = ModelSettings(project, target_dialect(project), schema_namer)
+    project = drop_disabled(project, settings, parsed, python_assets, dbt_python)
+    settings.project = project
     python_models.check_upstream(project, python_assets)
     extra = {**python_models.extra_assets(python_assets),
              **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
     graph = resolve_graph(project, parsed, extra)
     generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
-    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
-    settings = ModelSettings(project, target_dialect(project), schema_namer)
     compiler = _Compiler(
         project, parsed, graph, cache, singular=singular, settings=settings,
         generic_tests=renderer.generic_tests, renderer=renderer,

@@ -149,3 +149,106 @@ def test_unit_tests_listed_in_dbts_manifest(tmp_path, monkeypatch, orch: RunOrch
         {"rows": [{"total": 5}], "format": "dict", "fixture": None},
         ["model.shape.totals"],
     )  # fmt: skip
+
+
+def test_modules_pytz_and_itertools(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date: ``modules.pytz.timezone(tz)`` (with pytz's own offsets), ``modules.itertools``."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/zoned.sql": """
+                {%- set tz = modules.pytz.timezone('UTC') -%}
+                {%- set at = modules.datetime.datetime(1997, 9, 29, 6, 14, tzinfo=tz) -%}
+                select '{{ at }}' as at,
+                  '{{ modules.itertools.chain([1], [2]) | list | join("-") }}' as chained
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from main.zoned") == [("1997-09-29 06:14:00+00:00", "1-2")]
+
+
+def test_return_from_a_sibling_macro(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date: a macro calls another of its file, which ``{{ return() }}``s a list: the
+    caller gets the list (and goes on), not its own output replaced by the list."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/dates.sql": """
+                {% macro test_dates() -%}
+                    select cast('{{ week_start()[0] }}' as date) as week_start
+                {%- endmacro %}
+                {% macro week_start() -%}
+                    {{ return(adapter.dispatch('week_start')()) }}
+                {%- endmacro %}
+                {% macro default__week_start() -%}
+                    {{ return(['2020-11-29', '2020-12-06']) }}
+                {%- endmacro %}
+            """,
+            "models/dates.sql": "{{ test_dates() }}\n",
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select cast(week_start as varchar) from main.dates") == [("2020-11-29",)]
+
+
+def test_enabled_false_everywhere(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date, jaffle-shop: ``config(enabled=...)`` computed in a model, seeds disabled by a
+    var in dbt_project.yml, a source disabled in YAML: none of them exists (no relation, no
+    result, no test); ``--vars`` enables the seeds."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "seeds/raw_customers.csv": "id,name\n1,Ann\n",
+            "models/sources.yml": """
+                version: 2
+                sources:
+                  - name: legacy
+                    schema: main
+                    config: {enabled: false}
+                    tables: [{name: old_orders}]
+            """,
+            "models/retired.sql": "{{ config(enabled=(1 > 2)) }}\nselect 1 as x\n",
+            "models/retired.yml": """
+                version: 2
+                models:
+                  - name: retired
+                    columns: [{name: x, data_tests: [unique]}]
+            """,
+            "models/on.sql": "select 1 as x\n",
+        },
+        "seeds:\n  shape:\n    +enabled: \"{{ var('load_source_data', false) }}\"\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.on": "success"}
+    assert rows(root, "select table_name from information_schema.tables") == [("on",)]
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert (sorted(manifest["nodes"]), manifest["sources"]) == (["model.shape.on"], {})
+    done = orch("build", "--vars", "{load_source_data: true}")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.on": "success", "seed.shape.raw_customers": "success"}
+
+
+def test_ref_to_a_disabled_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """As dbt: an enabled model reading a disabled one is an error naming both."""
+    dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/off.sql": "{{ config(enabled=false) }}\nselect 1 as x\n",
+            "models/reader.sql": "select x\nfrom {{ ref('off') }}\n",
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 2
+    assert "models/reader.sql:2:" in done.stderr
+    assert "ref('off') names 'off', which is disabled (enabled: false, models/off.sql)" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.output
