@@ -158,7 +158,13 @@ class CheckNode(ArtifactModel):
     error_if: str = "!=0"
     where: str | None = None
     store_failures: bool = False  # config store_failures: failing rows kept in a table
+    # dbt's fail_calc: the failures as an aggregate over the failing rows (None: count(*))
+    fail_calc: str | None = None
     sql: str = ""  # compiled query returning failing rows
+    # a test whose template queries the warehouse (dbt_utils.equality): its template, rendered
+    # right before it runs (orch.run.live_render), as dbt renders it; ``sql`` is empty
+    rendered_at_run_time: bool = False
+    raw_code: str = ""
     path: str | None = None
     description: str = ""
     depends_on: list[str] = Field(default_factory=list)

@@ -221,6 +221,7 @@ class CheckCompiler:
             error_if=settings["error_if"],
             where=settings["where"],
             store_failures=settings["store_failures"],
+            fail_calc=settings["fail_calc"],
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
@@ -251,6 +252,7 @@ class CheckCompiler:
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
         name = self._unique_name(name, str(location))
+        live = item.parsed.recording.uses_warehouse  # rendered again right before it runs
         suffix = ""
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
@@ -268,11 +270,14 @@ class CheckCompiler:
             args=_jsonable_args(use.args) if use is not None else {},
             where=settings["where"],
             store_failures=settings["store_failures"],
+            fail_calc=settings["fail_calc"],
             severity=settings["severity"],
             blocking=settings["blocking"],
             warn_if=settings["warn_if"],
             error_if=settings["error_if"],
-            sql=compile_sql(item.parsed, item.refs),
+            sql="" if live else compile_sql(item.parsed, item.refs),
+            rendered_at_run_time=live,
+            raw_code=item.parsed.raw if live else "",
             path=path,
             description=str(config.get("description") or ""),
             depends_on=assets,
@@ -351,16 +356,22 @@ class CheckCompiler:
                 hint="Use store_failures: true (the failing rows are stored as a table)",
             )
         out["store_failures"] = (store or store_as == "table") and store_as != "ephemeral"
-        defaults: tuple[tuple[str, str | None], ...] = (("fail_calc", "count(*)"), ("limit", None))
-        for key, default in defaults:
-            setting = config.get(key, default)
-            if setting != default and not (key == "fail_calc" and str(setting).strip() == default):
-                raise ConfigError(
-                    f"test setting {key}: {setting} is not supported by orch",
-                    location=location,
-                    hint="orch counts the failing rows (fail_calc: count(*)) and has no limit; "
-                    "remove the setting, or write the rule as a singular test",
-                )
+        if config.get("limit") is not None:
+            raise ConfigError(
+                f"test setting limit: {config['limit']} is not supported by orch",
+                location=location,
+                hint="orch counts every failing row (or the fail_calc over them); remove the "
+                "limit, or write it into the test's query",
+            )
+        fail_calc = config.get("fail_calc")
+        if fail_calc is not None and not isinstance(fail_calc, str):
+            raise ConfigError(
+                f"invalid fail_calc {fail_calc!r}",
+                location=location,
+                hint="fail_calc is a SQL aggregate over the failing rows, e.g. 'sum(n_records)'",
+            )
+        calc = " ".join(fail_calc.split()) if fail_calc else None
+        out["fail_calc"] = None if calc in (None, "count(*)") else calc
         where = config.get("where")
         out["where"] = None if where is None else str(where)
         tags = config.get("tags") or []

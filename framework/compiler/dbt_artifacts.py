@@ -350,7 +350,7 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
             "severity": _TEST_SEVERITY[check.severity],
             "store_failures": check.store_failures or None,
             "where": check.where,
-            "fail_calc": "count(*)",
+            "fail_calc": check.fail_calc or "count(*)",
             "warn_if": check.warn_if,
             "error_if": check.error_if,
         },

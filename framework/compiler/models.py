@@ -322,7 +322,10 @@ class _Compiler:
                                  "run (as in dbt: it is inlined, not built)")  # fmt: skip
             return node
         rel = node.relation.to_relation()
-        this = hooks.HookRelation(rel.database, rel.schema, rel.name, self.render_relation(rel))
+        kind = "view" if node.config.materialized == "view" else "table"
+        this = hooks.HookRelation(
+            rel.database, rel.schema, rel.name, self.render_relation(rel), type=kind
+        )
         rendered = {
             phase: hooks.render_hooks(
                 self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref

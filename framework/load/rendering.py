@@ -198,6 +198,23 @@ class _Adapter:
         raise UnsupportedCallError(f"adapter.{name}()")
 
 
+def _dbt_set(value: Any, default: Any = None) -> Any:
+    """dbt's ``set(value, default=None)``: a Python set, or ``default`` when not iterable."""
+    try:
+        return set(value)
+    except TypeError:
+        return default
+
+
+def _dbt_zip(*args: Any, default: Any = None) -> Any:
+    """dbt's ``zip(*args, default=None)``: a zip, or ``default`` when an argument is no
+    iterable."""
+    try:
+        return zip(*args)  # noqa: B905 (dbt's zip is not strict)
+    except TypeError:
+        return default
+
+
 class _MacroReturn(Exception):
     """dbt's ``{{ return(value) }}``: leaves the macro with ``value``."""
 
@@ -378,6 +395,11 @@ class Renderer:
             _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
+            # dbt's set() / zip() context functions (dbt_utils.equality: set(columns))
+            set=_dbt_set,
+            set_strict=set,
+            zip=_dbt_zip,
+            zip_strict=zip,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file

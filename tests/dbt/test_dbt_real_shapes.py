@@ -252,3 +252,123 @@ def test_ref_to_a_disabled_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
         done.stderr
     )
     assert "Traceback" not in done.output
+
+
+def test_cross_database_macros(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils: dbt.except(), dbt.intersect(), dbt.listagg(), dbt.date() as dbt-duckdb
+    renders them."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/letters.sql": "select * from (values ('a', 1), ('b', 2), ('c', 3)) t(l, n)\n",
+            "models/macros_used.sql": """
+                with only_ab as (
+                    select l from {{ ref('letters') }} {{ dbt.except() }}
+                    select 'c' {{ dbt.intersect() }} select 'c'
+                )
+                select
+                  (select {{ dbt.listagg('l', "'-'", 'order by l desc') }} from only_ab) as agg,
+                  (select {{ dbt.listagg('l', "','", 'order by n', 2) }}
+                   from {{ ref('letters') }}) as first_two,
+                  {{ dbt.date(2024, 2, 29) }} as leap_day
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select agg, first_two, cast(leap_day as varchar) from main.macros_used") == [
+        ("b-a", "a,b", "2024-02-29")
+    ]
+
+
+def test_post_hook_drops_this(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils: a seed's post-hook ``{% do adapter.drop_relation(this.incorporate(type=
+    'table')) %}`` drops the table it just loaded (the seed still succeeds)."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {"seeds/dropped.csv": "a\n1\n", "seeds/kept.csv": "a\n2\n"},
+        'seeds:\n  shape:\n    dropped:\n      +post-hook: "{% do adapter.drop_relation('
+        "this.incorporate(type='table')) %}\"\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root)["seed.shape.dropped"] == "success"
+    assert rows(root, "select table_name from information_schema.tables") == [("kept",)]
+
+
+TEST_SUMMED = """
+{% test summed_delta(model, column_name) %}
+{{ config(fail_calc='sum(delta)') }}
+select {{ column_name }} as delta from {{ model }} where {{ column_name }} != 0
+{% endtest %}
+"""
+
+
+def test_fail_calc(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' equal_rowcount: ``config(fail_calc=...)`` in a test sets its failures (the
+    sum of the failing rows' deltas, not their count); warn_if/error_if compare that."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/summed_delta.sql": TEST_SUMMED,
+            "models/deltas.sql": "select * from (values (0), (2), (3)) t(d)\n",
+            "models/deltas.yml": """
+                version: 2
+                models:
+                  - name: deltas
+                    columns:
+                      - name: d
+                        data_tests:
+                          - summed_delta:
+                              config: {severity: warn, warn_if: '>4'}
+                          - summed_delta:
+                              name: summed_at_most_five
+                              config: {warn_if: '>5', error_if: '>5'}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    data = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    tests = {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in data
+             if r["unique_id"].startswith("test.")}  # fmt: skip
+    assert tests == {"summed_delta_deltas_d": ("warn", 5), "summed_at_most_five": ("pass", 5)}
+
+
+TEST_SAME_COLUMNS = """
+{% test same_columns(model, compare_model) %}
+{%- set mine = set(adapter.get_columns_in_relation(model) | map(attribute='name')) -%}
+{%- set theirs = adapter.get_columns_in_relation(compare_model) | map(attribute='name') -%}
+select '{{ c }}' as missing from (select 1) t where false
+{%- for c in theirs if c not in mine %} union all select '{{ c }}'{% endfor %}
+{% endtest %}
+"""
+
+
+def test_generic_test_querying_the_warehouse(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' equality: a test whose template reads the warehouse (columns of its model)
+    is rendered again right before it runs, as dbt does, with set() as dbt provides it."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/same_columns.sql": TEST_SAME_COLUMNS,
+            "models/a.sql": "select 1 as x, 2 as y\n",
+            "models/b.sql": "select 1 as x\n",
+            "models/a.yml": """
+                version: 2
+                models:
+                  - name: a
+                    data_tests: [{same_columns: {compare_model: ref('b')}}]
+                  - name: b
+                    data_tests: [{same_columns: {compare_model: ref('a')}}]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 1
+    statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
+    assert statuses == {"same_columns_a_ref_b_": "pass", "same_columns_b_ref_a_": "fail"}
