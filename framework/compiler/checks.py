@@ -233,6 +233,10 @@ class CheckCompiler:
         """A ``checks/*.sql`` file, attached to the most downstream asset it reads; or a custom
         generic test's use, attached to the asset it is declared on."""
         assets = sorted({r.asset for r in item.refs if r.asset != SELF})
+        recording = item.parsed.recording
+        if recording.uses_warehouse:  # no SQL to parse yet: what its template ref()s/source()s
+            assets = sorted({*assets, *recording.refs.values(),
+                             *(f"{s}.{t}" for s, t in recording.sources.values())})  # fmt: skip
         if any(a not in self.nodes for a in assets):
             return None
         use = item.generic
@@ -252,7 +256,7 @@ class CheckCompiler:
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
         name = self._unique_name(name, str(location))
-        live = item.parsed.recording.uses_warehouse  # rendered again right before it runs
+        live = recording.uses_warehouse  # rendered again right before it runs
         suffix = ""
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}

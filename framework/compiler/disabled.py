@@ -69,6 +69,25 @@ def drop_disabled(
     )
 
 
+def drop_unmatched_properties(project: Project) -> tuple[Project, list[str]]:
+    """A dbt project without the YAML entries (``models:``/``seeds:``) that name no node, and a
+    warning for each: dbt warns "Did not find matching node for patch" and creates none of
+    their tests (a test of a model with no file would fail every run)."""
+    if project.flavor != "dbt":
+        return project, []
+    known = {*project.models, *project.seeds, *project.model_versions, *project.disabled}
+    unmatched = sorted(n for n in project.properties if n not in known)
+    if not unmatched:
+        return project, []
+    warnings = [
+        f"{project.properties[n].doc.path}: '{n}' is described but there is no model, seed or "
+        "snapshot of that name: its tests are ignored (as dbt does)"
+        for n in unmatched
+    ]
+    properties = {n: p for n, p in project.properties.items() if n not in unmatched}
+    return replace(project, properties=properties), warnings
+
+
 def _source_enabled(project: Project, src: SourceTable) -> bool:
     tree = project.config.sources.get(project.name) or {}
     by_source = tree.get(src.source.name) if isinstance(tree, dict) else None

@@ -29,7 +29,7 @@ from orch.compiler.check_specs import (
 )
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
-from orch.compiler.disabled import drop_disabled
+from orch.compiler.disabled import drop_disabled, drop_unmatched_properties
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.lineage import (
     column_lineage,
@@ -168,6 +168,7 @@ def compile_project(
     schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
     settings = ModelSettings(project, target_dialect(project), schema_namer)
     project = drop_disabled(project, settings, parsed, python_assets, dbt_python)
+    project, unmatched = drop_unmatched_properties(project)
     settings.project = project
     python_models.check_upstream(project, python_assets)
     extra = {**python_models.extra_assets(python_assets),
@@ -211,7 +212,7 @@ def compile_project(
     return CompileResult(
         project=project,
         manifest=manifest,
-        warnings=[*project.warnings, *compiler.warnings],
+        warnings=[*project.warnings, *unmatched, *compiler.warnings],
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         scoped=names is not None,

@@ -155,17 +155,18 @@ class LiveRenderer:
                 self._renderer = make_renderer(self.project)
             live = LiveWarehouse(AdapterWarehouse(adapter), self.command)
             origin = check.path or check.name
-            binding = LiveBinding(
-                warehouse=live,
-                ref=lambda *args, **kwargs: self._relation(self._ref_node(attached, args), live),
-                source=lambda s, t: self._relation(self._source_node(attached, s, t), live),
-                this=self._relation(attached, live) if attached is not None else None,
-            )
             try:
+                binding = LiveBinding(
+                    warehouse=live,
+                    ref=lambda *a, **_: self._relation(self._ref_node(attached, a), live),
+                    source=lambda s, t: self._relation(self._source_node(attached, s, t), live),
+                    this=self._relation(attached, live) if attached is not None else None,
+                )
                 text = self._renderer.render_live(check.raw_code, origin, binding).strip()
             except OrchError as err:
                 raise ModelFailedError(
-                    f"rendering test '{check.name}' at run time failed: {err.format_message()}"
+                    f"{origin}: rendering test '{check.name}' at run time failed: "
+                    f"{err.format_message()}"
                 ) from None
         project_dialect = self.manifest.project.dialect
         target = self.manifest.project.target_dialect

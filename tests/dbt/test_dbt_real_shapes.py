@@ -372,3 +372,56 @@ def test_generic_test_querying_the_warehouse(tmp_path, monkeypatch, orch: RunOrc
     assert done.exit_code == 1
     statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
     assert statuses == {"same_columns_a_ref_b_": "pass", "same_columns_b_ref_a_": "fail"}
+    manifest = json.loads((root / "target" / "orch_manifest.json").read_text())
+    check = manifest["checks"]["same_columns_b_ref_a_"]
+    # rendered right before it runs, after what its template ref()s (its compare_model too)
+    assert (check["rendered_at_run_time"], sorted(check["depends_on"])) == (True, ["a", "b"])
+
+
+def test_query_result_columns_items(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' get_query_results_as_dict: ``load_result(...).table.columns.items()``."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/pairs.sql": """
+                {%- set table = run_query('select 1 as a, 2 as b') -%}
+                select 0 as zero
+                {%- if execute -%}
+                {%- for name, column in table.columns.items() -%}
+                , {{ column.values()[0] }} as {{ name }}
+                {%- endfor -%}
+                {%- endif %}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from main.pairs") == [(0, 1, 2)]
+
+
+def test_yaml_entry_without_a_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils (test_unpivot_original_api): a YAML entry names a model with no file; dbt
+    warns and creates none of its tests; so does orch."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/same_columns.sql": TEST_SAME_COLUMNS,
+            "models/a.sql": "select 1 as x\n",
+            "models/schema.yml": """
+                version: 2
+                models:
+                  - name: ghost
+                    data_tests: [{same_columns: {compare_model: ref('a')}}]
+                    columns: [{name: x, data_tests: [not_null]}]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.a": "success"}
+    assert (
+        "models/schema.yml: 'ghost' is described but there is no model, seed or snapshot of "
+        "that name: its tests are ignored (as dbt does)"
+    ) in done.output
