@@ -387,6 +387,7 @@ def run_checks(
                             store_failures=store_failures, selection=" ".join(options.select),
                             run_id=run_id, fail_fast=options.fail_fast, python=python,
                             run_hooks=not only_unit,
+                            live_render=LiveRenderer(project, manifest, "test").render_check,
                         )  # fmt: skip
                     finally:  # the checks' resources, torn down also after Ctrl-C
                         python.close()

@@ -376,6 +376,10 @@ def test_generic_test_querying_the_warehouse(tmp_path, monkeypatch, orch: RunOrc
     check = manifest["checks"]["same_columns_b_ref_a_"]
     # rendered right before it runs, after what its template ref()s (its compare_model too)
     assert (check["rendered_at_run_time"], sorted(check["depends_on"])) == (True, ["a", "b"])
+    done = orch("test")  # dbt test renders it again too
+    assert done.exit_code == 1
+    statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
+    assert statuses == {"same_columns_a_ref_b_": "pass", "same_columns_b_ref_a_": "fail"}
 
 
 def test_query_result_columns_items(tmp_path, monkeypatch, orch: RunOrch) -> None:
