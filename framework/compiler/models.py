@@ -32,6 +32,7 @@ from orch.compiler.check_specs import (
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
 from orch.compiler.deprecation import mark_deprecations
+from orch.compiler.disabled import drop_disabled, drop_unmatched_properties
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.helper import CompileHelper, slim_node
 from orch.compiler.helper import wanted as helper_wanted
@@ -202,14 +203,17 @@ def _compile_all(
 ) -> CompileResult:
     """The rest of :func:`compile_project`, with the helper process when there is one."""
     parsed, python_assets = python_models.load_models(project, renderer, cache, names, helper)
+    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
+    settings = ModelSettings(project, target_dialect(project), schema_namer)
+    project = drop_disabled(project, settings, parsed, python_assets, dbt_python)
+    project, unmatched = drop_unmatched_properties(project)
+    settings.project = project
     python_models.check_upstream(project, python_assets)
     extra = {**python_models.extra_assets(python_assets),
              **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
     graph = resolve_graph(project, parsed, extra)
     generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
-    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
-    settings = ModelSettings(project, target_dialect(project), schema_namer)
     compiler = _Compiler(
         project, parsed, graph, cache, singular=singular, settings=settings,
         generic_tests=renderer.generic_tests, renderer=renderer,
@@ -249,7 +253,7 @@ def _compile_all(
     return CompileResult(
         project=project,
         manifest=manifest,
-        warnings=[*project.warnings, *compiler.warnings],
+        warnings=[*project.warnings, *unmatched, *compiler.warnings],
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         scoped=names is not None,
@@ -472,7 +476,8 @@ class _Compiler:
         database = rel.database
         if database is None and self.project.flavor == "dbt":
             database = self.renderer.target.database
-        this = hooks.HookRelation(database, rel.schema, rel.name, text)
+        kind = "view" if node.config.materialized == "view" else "table"
+        this = hooks.HookRelation(database, rel.schema, rel.name, text, type=kind)
         rendered = {
             phase: hooks.render_hooks(
                 self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref
