@@ -11,6 +11,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,8 @@ def test_generated_project_compiles_to_the_same_artifacts(
     assert len(manifest["nodes"]) == 80
     assert any(n["column_versions"] for n in manifest["nodes"].values())
     done = [r.getMessage() for r in caplog.records if "compiled there" in r.getMessage()]
-    assert done == ["the compile helper: 40 models parsed there, 40 compiled there"]
+    if threading.active_count() == 1:  # else no helper: a forked thread's locks stay taken
+        assert done == ["the compile helper: 40 models parsed there, 40 compiled there"]
 
 
 def test_example_project_compiles_to_the_same_artifacts(

@@ -14,10 +14,10 @@ depend on each other, so a second process does every other model while this one 
 Everything else — the nodes, errors, warnings, the cache — stays in this process, in the order
 of a serial compile, so the manifest is byte-identical (``bench/compare_manifests.py``). A model
 the helper cannot do (a user error, a bug) comes back as None and this process does it itself,
-raising the same error. Used only when it pays: a full compile of at least
-:data:`MIN_MODELS` SQL models with nothing in the compile cache, on a machine with two CPUs
-or more, and ``fork`` available. ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it
-(tests).
+raising the same error. Used only when it pays and is safe: a full compile of at least
+:data:`MIN_MODELS` SQL models with nothing in the compile cache, on Linux with two CPUs or
+more, from a process running no other thread (``orch ui`` and the daemon compile beside their
+server threads). ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it (tests).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import connection
@@ -55,8 +56,10 @@ Item = tuple[str, Any, Any, dict[str, "Upstream"]]
 def wanted(project: Project, cache: ResultCache) -> bool:
     """Whether a full compile of ``project`` should use a helper process."""
     setting = os.environ.get(ENV_VAR, "")
-    if setting == "0" or not hasattr(os, "fork") or sys.platform == "win32":
-        return False
+    if setting == "0" or not sys.platform.startswith("linux"):
+        return False  # fork is unsafe on macOS and absent on Windows
+    if threading.active_count() > 1:
+        return False  # another thread may hold a lock (logging, imports) the helper would need
     if setting == "1":
         return True
     if project.flavor != "orch" or cache.has_entries():
