@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -301,14 +301,18 @@ class _Compiler:
         self._remote: set[str] = set()  # sent to the helper
         self._waiting: dict[str, int] = {}  # the helper's models -> parents not compiled yet
         self._ready: list[str] = []  # the helper's models whose parents are all compiled
+        self._shipped: set[str] = set()  # parsed here, compiled by the helper
 
     # ------------------------------------------------------------------ the helper process
 
     def _start_feeding(self) -> None:
-        """Count, for each model the helper parsed, the parents it waits for."""
+        """Count, for each model the helper compiles, the parents it waits for: the models it
+        parsed, and three in four of those parsed here (shipped with their text)."""
         owned = self.helper.owned if self.helper is not None else set()
+        here = [n for n in self.graph.order if n in self.parsed and n not in owned]
+        self._shipped = set(here) - set(here[::4])
         for name in self.graph.order:
-            if name in owned:
+            if name in owned or name in self._shipped:
                 left = len(self.graph.dag.parents(name))
                 if left:
                     self._waiting[name] = left
@@ -353,7 +357,8 @@ class _Compiler:
             self._plans[name] = plan
             self._remote.add(name)
             new = {a: slim_node(self.nodes[a]) for a in sorted(upstream - helper.sent)}
-            items.append((name, plan.relation, plan.refs, new))
+            shipped = _without_trees(model) if name in self._shipped else None
+            items.append((name, plan.relation, plan.refs, new, shipped))
         self._ready = []
         if items:
             helper.send(items)
@@ -1056,6 +1061,16 @@ class _ModelPlan:
     refs: dict[str, list[ResolvedRef]]
     filters: dict[str, exp.Subquery]
     key: str
+
+
+def _without_trees(model: ParsedModel) -> ParsedModel:
+    """``model`` without its parsed trees (what is sent to the helper: it parses the text)."""
+    inc = model.incremental
+    return replace(
+        model,
+        full=replace(model.full, query=None),
+        incremental=replace(inc, query=None) if inc is not None else None,
+    )
 
 
 class _HelperCompiler(_Compiler):
