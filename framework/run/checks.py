@@ -181,6 +181,7 @@ class CheckEvaluator:
         return (
             check.kind != "python"
             and bool(check.sql)
+            and not check.fail_calc  # dbt's fail_calc: its own aggregate (evaluate_one)
             and ";" not in check.sql
             and not self._replacements(check, scope, shown=False)
         )
