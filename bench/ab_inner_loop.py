@@ -13,6 +13,11 @@ already); the commands: ``orch run -s MODEL``, ``orch build --changed``, ``orch 
 1`` and ``2``), a cold
 ``orch compile`` (``target/`` deleted) and, with ``--build``, ``orch build --threads 2`` on an
 empty warehouse.
+
+``--copy``: the base version works on its own copy of the project (``DIR_base``, made once).
+Needed when the two versions compute different manifest keys (any change under ``orch/load/``
+changes the cache salt): on one shared project each would find the other's manifest stale and
+recompile on every run.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,18 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="int_00457")
     parser.add_argument("--build", action="store_true", help="also time a full build")
     parser.add_argument("--only", help="comma-separated commands to time (default: all)")
+    parser.add_argument("--copy", action="store_true", help="the base on its own project copy")
     args = parser.parse_args(argv)
     project = args.project.resolve()
-    dirs = ["--project-dir", str(project)]
+    projects = {"base": project, "this": project}
+    if args.copy:
+        projects["base"] = project.with_name(project.name + "_base")
+        if not projects["base"].exists():
+            shutil.copytree(project, projects["base"], symlinks=True)
     commands: dict[str, list[str]] = {
-        "one_model": ["run", "-s", args.model, *dirs],
-        "noop": ["build", "--changed", *dirs],
-        "test": ["test", "--threads", "1", *dirs],
-        "test_threads2": ["test", "--threads", "2", *dirs],
-        "cold_compile": ["compile", *dirs],
+        "one_model": ["run", "-s", args.model],
+        "noop": ["build", "--changed"],
+        "test": ["test", "--threads", "1"],
+        "test_threads2": ["test", "--threads", "2"],
+        "cold_compile": ["compile"],
     }
     if args.build:
-        commands["build"] = ["build", "--threads", "2", *dirs]
+        commands["build"] = ["build", "--threads", "2"]
     if args.only:
         commands = {k: v for k, v in commands.items() if k in args.only.split(",")}
     versions = {"base": str(args.base.resolve()), "this": ""}
@@ -62,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                     CHILD_ENV.update(saved_env)
                     if path:
                         CHILD_ENV["PYTHONPATH"] = path
+                    root = projects[version]
                     if name == "cold_compile":
-                        remove_paths(project / "target")
+                        remove_paths(root / "target")
                     if name == "build":
-                        wh = project / "warehouse.duckdb"
-                        remove_paths(wh, wh.with_name(wh.name + ".wal"), project / ".orch")
-                    sample = run_process([*ORCH, *cmd], label=f"{version}: orch {' '.join(cmd)}")
+                        wh = root / "warehouse.duckdb"
+                        remove_paths(wh, wh.with_name(wh.name + ".wal"), root / ".orch")
+                    full = [*cmd, "--project-dir", str(root)]
+                    sample = run_process([*ORCH, *full], label=f"{version}: orch {' '.join(full)}")
                     times.setdefault((name, version), []).append(sample)
             print(f"  rep {rep + 1}/{args.reps}, load {os.getloadavg()[0]:.1f}", flush=True)
     finally:

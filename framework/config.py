@@ -11,8 +11,11 @@ YAML errors are turned into :class:`ConfigError` naming file, key path and line 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -352,7 +355,36 @@ class ModelProperties(OrchModel):
     constraints: list[Any] = Field(default_factory=list)
     versions: list[Any] | None = None  # refused by orch.load.dbt (model versions)
     latest_version: Any = None
+    deprecation_date: datetime | None = None  # dbt's: warnings when built or referenced
     time_spine: dict[str, Any] | None = None  # MetricFlow's; kept, builds nothing
+
+    @field_validator("deprecation_date", mode="before")
+    @classmethod
+    def _deprecation_date(cls, v: Any) -> Any:
+        return deprecation_datetime(v)
+
+
+def deprecation_datetime(value: Any) -> datetime | None:
+    """A ``deprecation_date`` as dbt normalizes it: a date is midnight, a naive value local time.
+
+    Accepts a YAML date or date-time, or an ISO 8601 text; raises ValueError for anything else.
+    """
+    if value is None:
+        return None
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, date) and not isinstance(parsed, datetime):
+        parsed = datetime(parsed.year, parsed.month, parsed.day)
+    if not isinstance(parsed, datetime):
+        raise ValueError(
+            f"{value!r} is not a date or a date-time (write 2025-06-30, 2025-06-30 12:00:00 "
+            "or 2025-06-30T12:00:00+02:00)"
+        )
+    return parsed if parsed.tzinfo else parsed.astimezone()
 
 
 class SourceTableProperties(OrchModel):
@@ -697,6 +729,23 @@ class GenericTargetConfig(TargetConfig):
 
 # The entry-point group adapters register in (``duckdb = "orch.adapters.duckdb:DuckDBAdapter"``).
 ADAPTER_ENTRY_POINT_GROUP = "orch.adapters"
+_adapter_entry_points: dict[tuple[str, ...], dict[str, EntryPoint]] = {}
+
+
+def adapter_entry_points() -> dict[str, EntryPoint]:
+    """The ``orch.adapters`` entry points by name: package metadata, no adapter imported.
+
+    Scanning every installed distribution's metadata costs milliseconds; the loader and
+    ``get_adapter`` both ask, so the answer is kept for as long as ``sys.path`` is the same.
+    """
+    key = tuple(sys.path)
+    found = _adapter_entry_points.get(key)
+    if found is None:
+        found = {ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)}
+        _adapter_entry_points.clear()
+        _adapter_entry_points[key] = found
+    return dict(found)
+
 
 # Which target config class validates each ``type:``. Adapters own their class
 # (``Adapter.target_config_class``); the loader passes the adapter registry's mapping in, so this

@@ -92,7 +92,15 @@ class _Converter:
     def scalar(self, node: yaml.Node) -> Any:
         if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
             return node.value
-        return self.constructor.construct_object(node)
+        try:
+            return self.constructor.construct_object(node)
+        except ValueError as err:  # a date-like scalar that is no date: 2024-13-01
+            where = Location(self.shown, node.start_mark.line + 1, node.start_mark.column + 1)
+            raise ConfigError(
+                f"invalid YAML value {node.value!r}: {err}",
+                location=where,
+                hint="Write a valid date, or quote the value to keep it as text",
+            ) from None
 
     def convert(self, node: yaml.Node, key_path: KeyPath) -> Any:
         positions = self.positions

@@ -63,7 +63,13 @@ from orch.compiler.check_specs import (
 from orch.compiler.graph import SELF, ResolvedRef
 from orch.config import OrchModel
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
-from orch.load.dbt import generic_test_hash, generic_test_name, where_subquery
+from orch.load.dbt import (
+    generic_test_alias,
+    generic_test_config,
+    generic_test_hash,
+    generic_test_name,
+    where_subquery,
+)
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
@@ -192,6 +198,9 @@ class CheckCompiler:
         if built is None:
             return None
         query, depends_on, stored_args = built
+        dbt_config: dict[str, Any] = {}
+        if self.project.flavor == "dbt":
+            dbt_config = self._dbt_config(spec.raw, spec.asset, written_args, spec.column, config)
         if not config.get("name") and self.project.flavor == "dbt":  # dbt's own names
             source = spec.asset in self.project.sources
             config["name"] = generic_test_name(
@@ -221,6 +230,7 @@ class CheckCompiler:
             error_if=settings["error_if"],
             where=settings["where"],
             store_failures=settings["store_failures"],
+            dbt_config=dbt_config,
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
@@ -251,6 +261,11 @@ class CheckCompiler:
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
         name = self._unique_name(name, str(location))
+        dbt_config: dict[str, Any] = {}
+        if use is not None and self.project.flavor == "dbt":
+            dbt_config = self._dbt_config(
+                use.spec.raw, use.spec.asset, use.args, use.column, use.config
+            )
         suffix = ""
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
@@ -266,6 +281,10 @@ class CheckCompiler:
             asset=attached,
             column=use.column if use is not None else None,
             args=_jsonable_args(use.args) if use is not None else {},
+            dbt_config=dbt_config,
+            dbt_unrendered_config={**item.parsed.recording.config, **dbt_config}
+            if use is not None and self.project.flavor == "dbt"
+            else None,
             where=settings["where"],
             store_failures=settings["store_failures"],
             severity=settings["severity"],
@@ -278,6 +297,21 @@ class CheckCompiler:
             depends_on=assets,
             tags=settings["tags"],
         )
+
+    def _dbt_config(
+        self,
+        raw: Any,
+        asset: str,
+        args: dict[str, Any],
+        column: str | None,
+        config: dict[str, Any],
+    ) -> dict[str, Any]:
+        """dbt's record of a YAML generic test's config (orch.load.dbt.generic_test_config)."""
+        column = args.get("column_name", column)
+        rest = {k: v for k, v in args.items() if k != "column_name"}
+        source = asset in self.project.sources
+        alias = None if config.get("name") else generic_test_alias(raw, asset, column, rest, source)
+        return generic_test_config(config, alias)
 
     # ------------------------------------------------------------------ spec parsing
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -515,12 +515,40 @@ def relation_key(relation: RelationInfo) -> tuple[str, str, str]:
     )
 
 
+def unenforced_constraints(project: Project, nodes: Mapping[str, Node]) -> list[str]:
+    """A warning per model with an enforced contract that declares ``constraints``: dbt-duckdb
+    creates them in the table's DDL (a breaking row fails the build), orch does not, so it says
+    so, as dbt warns about constraints a platform does not enforce."""
+    warnings = []
+    for name, node in nodes.items():
+        props = project.properties.get(name)
+        if props is None or not node.config.contract:
+            continue
+        entry, base = props.entry, props.key_path
+        declared = [str(c.get("type", "?")) for c in entry.constraints if isinstance(c, dict)]
+        where = props.doc.location((*base, "constraints") if declared else base)
+        for j, column in enumerate(entry.columns):
+            kinds = [str(c.get("type", "?")) for c in column.constraints if isinstance(c, dict)]
+            if kinds and not declared:
+                where = props.doc.location((*base, "columns", j, "constraints"))
+            declared += [f"{kind} on {column.name}" for kind in kinds]
+        if declared:
+            warnings.append(
+                f"{where}: the constraints of '{name}' ({', '.join(declared)}) are not enforced "
+                "by orch (its contract's columns and types are): add tests such as not_null or "
+                "unique to check its rows"
+            )
+    return warnings
+
+
 def check_relation_owners(nodes: Iterable[Node]) -> None:
     """Every relation has one owner: two assets writing one table is an error naming both.
 
     A model, seed or Python asset whose relation is another's (an ``alias``, names differing only
     in case, a seed and a model of one name, a model over a declared source table) would replace
-    the other's data; sources may share a relation with each other (they are only read).
+    the other's data; sources may share a relation with each other (they are only read), and a
+    source may be declared over a seed's table (dbt allows it: jaffle-shop's ``ecom`` sources read
+    the seeds it loads with ``load_source_data``; as in dbt, the source does not wait for the seed).
     """
     owners: dict[tuple[str, str, str], Node] = {}
     errors: list[UserError] = []
@@ -532,7 +560,8 @@ def check_relation_owners(nodes: Iterable[Node]) -> None:
         if other is None:
             owners[key] = node
             continue
-        if node.resource_type == "source" and other.resource_type == "source":
+        kinds = {node.resource_type, other.resource_type}
+        if node.resource_type == "source" and kinds <= {"source", "seed"}:
             continue
         first, second = sorted([other, node], key=lambda n: (n.path or "", n.name))
         rel = node.relation.to_relation()

@@ -1,25 +1,21 @@
-"""dbt projects: what reading one needs beyond the shared loader (seed types, unsupported features).
+"""dbt projects: what reading one needs beyond the shared loader (test names, unsupported features).
 
 A folder with ``dbt_project.yml`` (and no ``orch_project.yml``) is loaded by
 :mod:`orch.load.project` with ``flavor="dbt"``. This module holds the dbt-only rules:
 
-- :func:`infer_seed_types`: the column types ``dbt seed`` would create. dbt reads a CSV with agate
-  (types tried in order number, date, datetime, boolean, text; ``''`` and ``'null'`` are NULL) and
-  the adapter maps them: an integer column is ``INTEGER``, a number with decimals ``DOUBLE``
-  (Snowflake ``NUMBER(38,d)``), a column with no values at all (header-only file) ``INTEGER``.
 - :func:`check_unsupported`: features orch does not implement (custom materializations...)
   stop the load with ONE :class:`UnsupportedFeatureError` naming the file, the line and the
   feature, instead of a confusing error later or a silently different warehouse.
-- :func:`check_flags`: ``flags:`` of dbt_project.yml. (Packages: :mod:`orch.load.dbt_packages`.)
+- :func:`check_flags`: ``flags:`` of dbt_project.yml.
+
+Packages: :mod:`orch.load.dbt_packages`; versions: :mod:`orch.load.dbt_versions`; seed types:
+:mod:`orch.load.dbt_seeds`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,110 +38,6 @@ if TYPE_CHECKING:
     from orch.load.project import Project
     from orch.load.rendering import Renderer
 
-# Values dbt's agate type tester reads as NULL (compared after strip + lower).
-NULL_VALUES = ("", "null")
-# The same for pyarrow's CSV reader, which compares exactly.
-CSV_NULL_VALUES = ["", "null", "NULL", "Null"]
-# dbt-duckdb loads a seed's rows with DuckDB's own ``COPY ... FROM 'file.csv'`` (its default
-# ``fast`` seed path) into the table typed by agate: only an empty field is NULL there, the text
-# 'null' stays text (verified against dbt-core 1.11 / dbt-duckdb 1.11).
-DUCKDB_CSV_NULL_VALUES = [""]
-
-
-def csv_null_values(target_type: str) -> list[str]:
-    """The CSV texts ``dbt seed`` stores as NULL on ``target_type``."""
-    return DUCKDB_CSV_NULL_VALUES if target_type == "duckdb" else CSV_NULL_VALUES
-
-
-_TYPE_NAMES = {
-    # agate type -> (duckdb and most others, snowflake)
-    "integer": ("INTEGER", "NUMBER(38,0)"),
-    "date": ("DATE", "DATE"),
-    "datetime": ("TIMESTAMP", "TIMESTAMP_NTZ"),
-    "boolean": ("BOOLEAN", "BOOLEAN"),
-    "text": ("VARCHAR", "VARCHAR"),
-}
-_INT32 = 2**31 - 1
-
-
-# --------------------------------------------------------------------------- seeds
-
-
-def infer_seed_types(path: Path, target_type: str) -> dict[str, str]:
-    """The type dbt would give each column of the CSV file ``path`` on ``target_type``.
-
-    Integers beyond 32 bits get ``BIGINT`` (dbt would fail to insert them into ``INTEGER``).
-    """
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return {}
-    header, body = rows[0], rows[1:]
-    snowflake = target_type == "snowflake"
-    types: dict[str, str] = {}
-    for i, name in enumerate(header):
-        values = [r[i].strip() for r in body if i < len(r)]
-        values = [v for v in values if v.lower() not in NULL_VALUES]
-        types[name] = _column_type(values, snowflake)
-    return types
-
-
-def _column_type(values: list[str], snowflake: bool) -> str:
-    kind = "integer" if not values else _agate_kind(values)
-    if kind == "number":
-        decimals = max(_decimals(v) for v in values)
-        if decimals:
-            return f"NUMBER(38,{decimals})" if snowflake else "DOUBLE"
-        big = any(abs(int(Decimal(v))) > _INT32 for v in values)
-        return "NUMBER(38,0)" if snowflake else ("BIGINT" if big else "INTEGER")
-    return _TYPE_NAMES[kind][1 if snowflake else 0]
-
-
-def _agate_kind(values: list[str]) -> str:
-    for kind, test in (
-        ("number", _is_number),
-        ("date", _is_date),
-        ("datetime", _is_datetime),
-        ("boolean", lambda v: v.lower() in ("true", "false")),
-    ):
-        if all(test(v) for v in values):
-            return kind
-    return "text"
-
-
-def _is_number(value: str) -> bool:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return False
-    return number.is_finite()
-
-
-def _decimals(value: str) -> int:
-    exponent = Decimal(value).normalize().as_tuple().exponent
-    digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    # agate counts the written decimals ("1.50" has 2), not the normalized ones
-    if "." in value and "e" not in value.lower():
-        digits = max(digits, len(value.split(".", 1)[1]))
-    return digits
-
-
-def _is_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return len(value) == 10
-
-
-def _is_datetime(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- test names
 
 
@@ -161,6 +53,26 @@ def generic_test_name(
     E.g. ``accepted_values_dim_customers_order_count__False__0__1__2__3`` (``quote: false``),
     ``relationships_stg_orders_customer_id__customer_id__ref_stg_customers_``.
     """
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    return f"{identifier}_{unique}"
+
+
+def generic_test_alias(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> str | None:
+    """The ``alias`` dbt configures for a generic test whose full name is 64 characters or
+    more (the first 30 of ``<test>_<target>``, ``_``, the md5 of the full name); else None."""
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    full = f"{identifier}_{unique}"
+    if len(full) < 64:
+        return None
+    return f"{identifier[:30]}_{hashlib.md5(full.encode()).hexdigest()}"
+
+
+def _generic_test_parts(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> tuple[str, str]:
+    """(``<test>_<target>``, the joined argument values) of :func:`generic_test_name`."""
     if isinstance(raw, dict):
         body = {k: v for k, v in raw.items() if k != "config"}
         test = str(body.get("test_name") or next(iter(body)))
@@ -179,7 +91,27 @@ def generic_test_name(
             flat.append(str(value))
     unique = "__".join(re.sub("[^0-9a-zA-Z_]+", "_", part) for part in flat)
     prefix = "source_" if source else ""
-    return f"{prefix}{test}_{target.replace('.', '_')}_{unique}"
+    return f"{prefix}{test}_{target.replace('.', '_')}", unique
+
+
+# a generic test's settings dbt reads from its YAML entry, in the order dbt's TestBuilder
+# records them (its CONFIG_ARGS); any other ``config:`` key follows in its written order
+DBT_TEST_CONFIG_ARGS = ("severity", "tags", "enabled", "where", "limit", "warn_if", "error_if",
+                        "fail_calc", "store_failures", "store_failures_as", "meta", "database",
+                        "schema", "alias")  # fmt: skip
+
+
+def generic_test_config(written: dict[str, Any], alias: str | None) -> dict[str, Any]:
+    """A YAML generic test's config as dbt records it (its ``unrendered_config``, and the
+    ``{{ config(...) }}`` of its ``raw_code``): the settings written, in dbt's order, with the
+    ``alias`` of a long name (:func:`generic_test_alias`) unless one is written."""
+    out = {k: written[k] for k in DBT_TEST_CONFIG_ARGS if written.get(k) is not None}
+    skipped = ("name", "description")  # dbt takes these as the test's own, not config
+    out.update({k: v for k, v in written.items()
+                if k not in out and k not in skipped and v is not None})  # fmt: skip
+    if alias is not None and "alias" not in out:
+        out["alias"] = alias
+    return out
 
 
 def generic_test_hash(
@@ -343,6 +275,12 @@ _PROPERTY_KEYS: dict[str, str] = {}  # YAML keys refused outright (none today)
 # MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
 DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
 EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
+# what a metric, a semantic model or a saved query is built on, kept for the docs site
+_SEMANTIC_KEPT = {
+    "metrics": ("type", "type_params"),
+    "semantic_models": ("measures",),
+    "saved_queries": ("query_params",),
+}
 _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
@@ -421,16 +359,36 @@ def _descriptive_entry(
                 location=doc.location((key, i)),
                 hint="Add owner: {name: ..., email: ...}",
             )
+        config = _mapping(entry.get("config"))
+        tags = [*_listed(entry.get("tags")), *_listed(config.get("tags"))]
+        meta = {**_mapping(config.get("meta")), **_mapping(entry.get("meta"))}
         item.update(type=kind, owner=owner, label=entry.get("label") or "",
                     url=entry.get("url") or "", maturity=entry.get("maturity") or "",
-                    description=entry.get("description") or "")  # fmt: skip
+                    description=entry.get("description") or "",
+                    tags=sorted({str(t) for t in tags}), meta=meta)  # fmt: skip
         refs = [(str(r), (key, i, "depends_on", j))
                 for j, r in enumerate(entry.get("depends_on") or [])]  # fmt: skip
-    elif key == "semantic_models" and entry.get("model") is not None:
-        refs = [(str(entry["model"]), (key, i, "model"))]
+    else:  # what the docs site lists: its words, and what it is built on
+        item.update({k: entry[k] for k in _SEMANTIC_KEPT.get(key, ()) if entry.get(k)})
+        if isinstance(item.get("measures"), list):  # their names: what a metric names
+            measures = [m for m in item["measures"] if isinstance(m, dict)]
+            item["measures"] = [m["name"] for m in measures if isinstance(m.get("name"), str)]
+        item.update(label=entry.get("label") or "", description=entry.get("description") or "")
+        if key == "semantic_models" and entry.get("model") is not None:
+            refs = [(str(entry["model"]), (key, i, "model"))]
     for text, key_path in refs:
         item["depends_on"].append(_asset_of(project, doc, text, key_path))
     return item
+
+
+def _listed(value: Any) -> list[Any]:
+    """A YAML value that may be one item or a list, as a list."""
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A YAML mapping as a dict; anything else as an empty one."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ...]) -> str:

@@ -1,10 +1,11 @@
 """dbt model versions: a ``versions:`` entry becomes one model per version, as dbt resolves them.
 
 A model ``m`` with ``versions: [{v: 1}, {v: 2}]`` has two nodes, ``model.<proj>.m.v1`` and
-``model.<proj>.m.v2``. Each version's SQL is the file ``m_v<N>.sql`` (or ``defined_in: <stem>``)
-and its relation is named ``m_v<N>`` unless an ``alias`` is configured. orch names each version's
-asset ``m_v<N>`` (the relation name dbt gives it), so everything downstream of the loader (graph,
-relations, state) sees ordinary models.
+``model.<proj>.m.v2``. Each version's SQL is the file ``m_v<N>.sql`` (or ``defined_in: <stem>``;
+the latest version may also live in ``m.sql``; a version with no file is not built, with a
+warning, as in dbt) and its relation is named ``m_v<N>`` unless an ``alias`` is configured. orch
+names each version's asset ``m_v<N>`` (the relation name dbt gives it), so everything downstream
+of the loader (graph, relations, state) sees ordinary models.
 
 - ``latest_version``: given, or the greatest version (numbers compared as numbers).
 - ``ref('m')`` resolves to the latest version — never to a prerelease version above it;
@@ -22,14 +23,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from orch.config import ColumnProperties, ModelProperties
+from orch.config import ColumnProperties, ModelProperties, deprecation_datetime
 from orch.errors import (
     ConfigError,
     DuplicateNameError,
+    Location,
     UnknownReferenceError,
     UserError,
     raise_collected,
-    suggestion,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class VersionedModel:
     latest: str
     versions: dict[str, str]  # v -> asset name (m_v<N>)
     package: str = ""
+    # listed versions with no model file (not built, as in dbt): (v, "file:line: stem")
+    missing: tuple[tuple[str, str], ...] = ()
 
     def asset(self, version: Any = None) -> str | None:
         """The asset of ``version`` (the latest one when None); None if there is no such one."""
@@ -66,8 +69,12 @@ def _sort_key(text: str) -> tuple[int, Any]:
 def expand_versions(project: Project) -> dict[str, VersionedModel]:
     """Replace each versioned model's properties (and files) by one per version.
 
-    Raises (all problems at once) for a version without ``v``, a duplicate ``v``, a missing
-    file, a ``defined_in`` naming no model file and a ``latest_version`` that is not a version.
+    Each version's file is ``defined_in`` or ``<name>_v<N>``; only the latest version falls
+    back to the unversioned ``<name>.sql`` (dbt's rule). A version with no file is not built: a
+    warning says so, as dbt's NoNodeForYamlKey does, and a ``ref()`` to it is an error there.
+    Raises (all problems at once) for a version without ``v``, a duplicate ``v``, a
+    ``latest_version`` that is not a version and an unversioned ``<name>.sql`` left beside the
+    versions (dbt refuses it: ``ref()`` could not tell them apart).
     """
     from orch.load.project import Properties
 
@@ -78,9 +85,7 @@ def expand_versions(project: Project) -> dict[str, VersionedModel]:
         if not entry.versions or props.key_path[0] != "models":
             continue
         doc, base = props.doc, props.key_path
-        versions: dict[str, str] = {}
-        new_props: dict[str, Any] = {}
-        renames: dict[str, str] = {}
+        listed: dict[str, tuple[int, dict[str, Any]]] = {}
         for j, raw in enumerate(entry.versions):
             where = doc.location((*base, "versions", j))
             if not isinstance(raw, dict) or raw.get("v") is None:
@@ -88,52 +93,89 @@ def expand_versions(project: Project) -> dict[str, VersionedModel]:
                                           location=where, hint="Write - v: 1"))  # fmt: skip
                 continue
             v = version_text(raw["v"])
-            if v in versions:
+            if v in listed:
                 errors.append(DuplicateNameError(
                     f"version {v} of '{name}' is defined twice",
                     location=doc.location((*base, "versions", j, "v")),
                     hint="Give each version its own v"))  # fmt: skip
                 continue
-            asset = f"{name}_v{v}"
-            stem = str(raw.get("defined_in") or asset)
-            file = project.models.get(stem)
-            if file is None or file.kind not in ("model", "dbt_python"):
-                key = (*base, "versions", j, "defined_in") if raw.get("defined_in") else None
-                errors.append(UnknownReferenceError(
-                    f"version {v} of '{name}' has no model file '{stem}'"
-                    + (" (defined_in)" if key else ""),
-                    location=doc.location(key) if key else where,
-                    hint=suggestion(stem, list(project.models), closest=True)
-                    or f"Create {stem}.sql (or .py) in the model folders, or set "
-                    "defined_in"))  # fmt: skip
-                continue
-            versions[v] = asset
-            renames[stem] = asset
-            key_path = (*base, "versions", j)
-            version_entry = _version_entry(entry, raw, asset, doc, key_path)
-            new_props[asset] = Properties(version_entry, doc, key_path)
-        if not versions:
+            listed[v] = (j, raw)
+        if not listed:
             continue
         if entry.latest_version is not None:
             latest = version_text(entry.latest_version)
-            if latest not in versions:
+            if latest not in listed:
                 errors.append(UnknownReferenceError(
                     f"latest_version {latest} of '{name}' is not one of its versions "
-                    f"({', '.join(versions)})",
+                    f"({', '.join(listed)})",
                     location=doc.location((*base, "latest_version")),
                     hint="Set latest_version to a listed v, or add that version"))  # fmt: skip
                 continue
         else:
-            latest = max(versions, key=_sort_key)
+            latest = max(listed, key=_sort_key)
+        versions: dict[str, str] = {}
+        new_props: dict[str, Any] = {}
+        renames: dict[str, str] = {}
+        missing: list[tuple[str, str]] = []
+        for v, (j, raw) in listed.items():
+            asset = f"{name}_v{v}"
+            stem = str(raw.get("defined_in") or asset)
+            key_path = (*base, "versions", j)
+            version_entry = _version_entry(entry, raw, asset, doc, key_path)
+            file = _model_file(project, stem)
+            if file is None and v == latest:
+                # dbt: only the latest version may live in the unversioned <name>.sql
+                file = _model_file(project, name)
+                if file is not None:
+                    stem = name
+            if file is None:
+                key = (*key_path, "defined_in") if raw.get("defined_in") else key_path
+                project.warnings.append(
+                    _no_file_warning(name, v, version_entry, stem, doc.location(key))
+                )
+                missing.append((v, str(doc.location(key_path))))
+                continue
+            versions[v] = asset
+            renames[stem] = asset
+            new_props[asset] = Properties(version_entry, doc, key_path)
+        del project.properties[name]
+        if name not in renames and _model_file(project, name) is not None:
+            errors.append(DuplicateNameError(
+                f"versioned and unversioned models are both named '{name}': "
+                f"{project.models[name].path} is none of its versions (only the latest, "
+                f"{latest}, may live in it), so ref('{name}') could not tell them apart",
+                location=doc.location(base),
+                hint=f"Rename {project.models[name].path}, or list it as a version "
+                f"(defined_in: {name})"))  # fmt: skip
+            continue
         for stem, asset in renames.items():
             file = project.models.pop(stem)
             project.models[asset] = dataclasses.replace(file, name=asset)
-        del project.properties[name]
         project.properties.update(new_props)
-        package = project.models[versions[latest]].package
-        out[name] = VersionedModel(name, latest, versions, package)
+        package = project.models[versions[latest]].package if latest in versions else ""
+        out[name] = VersionedModel(name, latest, versions, package, tuple(missing))
     raise_collected(errors)
     return out
+
+
+def _model_file(project: Project, stem: str) -> Any:
+    """The SQL or dbt Python model file named ``stem``, or None."""
+    file = project.models.get(stem)
+    return file if file is not None and file.kind in ("model", "dbt_python") else None
+
+
+def _no_file_warning(
+    name: str, v: str, version: ModelProperties, stem: str, where: Location
+) -> str:
+    """dbt's NoNodeForYamlKey: a version with no file is not built (nor are its tests)."""
+    tests = len(version.checks) + sum(len(c.checks) for c in version.columns)
+    also = f", nor its {tests} test{'s' if tests != 1 else ''}" if tests else ""
+    return (
+        f"{where}: version {v} of '{name}' has no model file {stem}.sql (or .py): "
+        f"it is not built{also}, as dbt does (NoNodeForYamlKey: did not find matching node for "
+        f"patch with name '{stem}'). Create the file or set defined_in; only the latest version "
+        f"may live in the unversioned {name}.sql"
+    )
 
 
 def _version_entry(
@@ -160,8 +202,15 @@ def _version_entry(
         kept = [base_columns[n] for n in names if n in base_columns and n not in exclude]
     own_names = {c.name for c in own}
     columns = [c for c in kept if c.name not in own_names] + own
+    try:  # dbt: a version's own deprecation_date only (the model's does not carry over)
+        deprecation = deprecation_datetime(raw.get("deprecation_date"))
+    except ValueError as err:
+        raise ConfigError(f"invalid value for deprecation_date of a version: {err}",
+                          location=doc.location((*key_path, "deprecation_date")),
+                          hint="Fix the setting") from None  # fmt: skip
     update: dict[str, Any] = {
         "name": asset,
+        "deprecation_date": deprecation,
         "columns": columns,
         "config": {**entry.config, **(raw.get("config") or {})},
         "versions": None,
@@ -190,6 +239,11 @@ def resolve(
             return name, None
         return None, f"'{name}' has no versions (ref() with version={version!r})"
     asset = model.asset(version)
+    key = model.latest if version is None else version_text(version)
+    where = dict(model.missing).get(key)
+    if asset is None and where is not None:
+        return None, (f"version {key} of '{name}' ({where}) has no model file, so it is "
+                      "not built, as in dbt")  # fmt: skip
     if asset is None:
         return None, (f"'{name}' has no version {version_text(version)} "
                       f"(versions: {', '.join(model.versions)})")  # fmt: skip

@@ -127,9 +127,29 @@ class RelationValue(str):
         self._read()
         return self._rendered
 
-    def include(self, **_: Any) -> RelationValue:
-        """dbt's ``include(database=False...)``: the same relation (orch renders it whole)."""
-        return self
+    def include(
+        self, database: bool = True, schema: bool = True, identifier: bool = True
+    ) -> RelationValue:
+        """dbt's ``include(database=False, ...)``: the relation rendered without those parts.
+
+        While parsing, ``include(database=False)`` stays the marker: orch's compiled table
+        references leave the default database out already. Leaving out the schema or the name
+        needs the real parts, so the model is rendered at run time (``on_read``).
+        """
+        if database and schema and identifier:
+            return self
+        if self._on_read is not None and schema and identifier:
+            return self
+        self._read()
+        kept = [(self._database, database), (self._schema, schema), (self._identifier, identifier)]
+        text = ".".join('"' + p.replace('"', '""') + '"' for p, keep in kept if keep and p)
+        return RelationValue(
+            text,
+            self._database if database else None,
+            self._schema if schema else "",
+            self._identifier if identifier else "",
+            type=self.type,
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         """Mapping access, as dbt's relation (a dict-like dataclass) allows."""

@@ -13,14 +13,12 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jinja2
 from orch import redaction
 from orch.config import (
-    ADAPTER_ENTRY_POINT_GROUP,
     FOLDER_CONFIG_KEYS,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
@@ -33,6 +31,7 @@ from orch.config import (
     SourceTableProperties,
     TargetConfig,
     TargetConfigClasses,
+    adapter_entry_points,
     config_errors_from,
     merge_model_config,
     normalize_config_keys,
@@ -54,12 +53,14 @@ from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots, dbt_versions
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.dbt_packages import InstalledPackage
 from orch.load.dbt_versions import VersionedModel
-from orch.load.definitions import LoadedDefinitions, merge_resources, read_definitions
-from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.load.workspace import ForeignModels
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    import jinja2
+    from orch.load.definitions import LoadedDefinitions
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +270,10 @@ def _uses_target(data: Any) -> bool:
 
 def _add_definitions(project: Project, rel_path: str, where: Location) -> None:
     """Join what the ``definitions:`` module lists to the discovered files and settings."""
+    # imported here: it imports the Python API (orch.assets), which a project without a
+    # `definitions:` module never loads
+    from orch.load.definitions import merge_resources, read_definitions
+
     loaded = read_definitions(project.root, rel_path, where)
     known = {m.path for m in project.models.values()}
     for rel, file in loaded.model_files.items():
@@ -416,7 +421,7 @@ def yaml_target(name: str, target: TargetConfig, profile: str) -> YamlTarget:
                       profile_name=profile)  # fmt: skip
 
 
-_yaml_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+_yaml_envs: list[jinja2.Environment] = []  # made on first use: most YAML holds no template
 
 
 def _render_yaml_value(
@@ -439,9 +444,14 @@ def _render_yaml_value(
     def var(name: str, default: Any = None) -> Any:
         return variables.get(name, default)
 
+    import jinja2  # here, not at the top: a command whose YAML holds no {{ }} never loads it
+    from orch.load.rendering import SecretString
+
+    if not _yaml_envs:
+        _yaml_envs.append(jinja2.Environment(undefined=jinja2.StrictUndefined))
     try:
         extra = {"target": target} if target is not None else {}
-        rendered = _yaml_env.from_string(text).render(env_var=env_var, var=var, **extra)
+        rendered = _yaml_envs[0].from_string(text).render(env_var=env_var, var=var, **extra)
     except jinja2.TemplateError as err:
         raise ConfigError(
             f"cannot render '{'.'.join(map(str, path))}': {err}",
@@ -552,9 +562,7 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """
 
     def __init__(self) -> None:
-        self._found: dict[str, EntryPoint] = {
-            ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
-        }
+        self._found: dict[str, EntryPoint] = adapter_entry_points()
         self._loaded: dict[str, type[TargetConfig]] = {}
 
     def __getitem__(self, adapter_type: str) -> type[TargetConfig]:

@@ -47,10 +47,9 @@ from orch.load.template_errors import (
     UnsupportedCallError,
     template_error,
 )
+from orch.manifest import INVOCATION_MARKER  # noqa: F401 (re-exported; a run needs no Jinja)
 
 THIS_MARKER = "__orch_this__"
-# ``invocation_id`` in a hook: the run's id, put in when the hook runs
-INVOCATION_MARKER = "__orch_invocation_id__"
 REF_PREFIX = "__orch_ref_"
 PARTITION_TOKENS = {
     "key": "__orch_partition_key__",
@@ -338,6 +337,7 @@ class Renderer:
             var=self._var,
             env_var=self._env_var,
             is_incremental=self._is_incremental,
+            set_sql_header=self._set_sql_header,
             doc=self._doc,
             target=target,
             this=RelationValue(
@@ -712,6 +712,13 @@ class Renderer:
             kwargs = {**args[0], **kwargs}
         cleaned = {k: _reveal_or_hide(v, reveal=k in _STRUCTURAL_KEYS) for k, v in kwargs.items()}
         self._current().config.update(cleaned)
+        return ""
+
+    def _set_sql_header(self, config: Any, caller: Any = None) -> str:
+        """dbt's ``{% call set_sql_header(config) %}...{% endcall %}``: the block's text is the
+        model's ``sql_header``, sent before its statements (orch.run.materialize)."""
+        if caller is not None:
+            self._current().config["sql_header"] = str(caller())
         return ""
 
     def _var(self, name: str, default: Any = jinja2.Undefined) -> Any:

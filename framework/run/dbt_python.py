@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from orch.errors import ModelFailedError
 from orch.load.dbt_python import parse_dbt_python
 from orch.load.python_files import import_python_file
+from orch.names import Relation
 from orch.run.python import user_code_error
 
 if TYPE_CHECKING:
@@ -44,10 +45,12 @@ class _This:
 
     def __init__(self, adapter: Adapter, node: Node) -> None:
         assert node.relation is not None
-        self.database = node.relation.database
-        self.schema = node.relation.schema_name
-        self.identifier = node.relation.identifier
-        self._text = adapter.render(node.relation.to_relation())
+        rel = node.relation.to_relation()
+        # dbt-duckdb's relation carries the database (the file's stem), and prints with it
+        self.database = rel.database or adapter.current_database()
+        self.schema = rel.schema
+        self.identifier = rel.name
+        self._text = adapter.render(Relation(self.database, rel.schema, rel.name))
 
     def __str__(self) -> str:
         return self._text

@@ -42,6 +42,10 @@ class AdapterWarehouse:
         self._database: str | None = None
         self._database_known = False
 
+    def database(self, database: str | None) -> str | None:
+        """``database``, or the connection's current one when None (``this.database``)."""
+        return self._db(database)
+
     def _db(self, database: str | None) -> str | None:
         if database:
             return database
@@ -131,9 +135,9 @@ class LiveRenderer:
         live = LiveWarehouse(warehouse, self.command)
         binding = LiveBinding(
             warehouse=live,
-            ref=lambda *args, **kwargs: self._relation(self._ref_node(node, args), live),
-            source=lambda s, t: self._relation(self._source_node(node, s, t), live),
-            this=self._relation(node, live),
+            ref=lambda *args, **kwargs: self._relation(self._ref_node(node, args), live, warehouse),
+            source=lambda s, t: self._relation(self._source_node(node, s, t), live, warehouse),
+            this=self._relation(node, live, warehouse),
         )
         text = self._renderer.render_live(
             node.raw_code, node.path or node.name, binding, incremental=incremental
@@ -160,14 +164,15 @@ class LiveRenderer:
         return found
 
     @staticmethod
-    def _relation(node: Node, live: LiveWarehouse) -> RelationValue:
+    def _relation(node: Node, live: LiveWarehouse, warehouse: AdapterWarehouse) -> RelationValue:
         if node.relation is None:
             raise ModelFailedError(
                 f"'{node.name}' is ephemeral: a model rendered at run time cannot read it"
             )
         rel = node.relation.to_relation()
         kind = "view" if node.materialized == "view" else "table"
-        return live.relation(rel.database, rel.schema, rel.name, kind)
+        # dbt's relation knows its database: the target's (dbt-duckdb: the file's stem)
+        return live.relation(warehouse.database(rel.database), rel.schema, rel.name, kind)
 
 
 @dataclass

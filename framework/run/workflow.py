@@ -176,9 +176,10 @@ def run_command(
         )
         with lock:
             adapter = get_adapter(project.target, project.root)
-            adapter.open()
+            sources = sources_upstream(manifest, selected) if command == "build" else []
+            if _uses_warehouse(manifest, plan, bool(sources), hook_factory):
+                adapter.open()
             try:
-                sources = sources_upstream(manifest, selected) if command == "build" else []
                 if sources:  # observed before planning: a changed source makes readers stale
                     seen = observe_sources(
                         manifest, adapter, state, target=project.target_name, sources=sources,
@@ -250,11 +251,14 @@ def _execute(
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
             if hook.left_standing:
                 fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
+            if hook.own or hook.waiting or hook.unit:  # checks to run
+                adapter.open()
         hooks = HookRunner(adapter, run_id, fan)
         step_function: StepFunction = materialize
         if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
                if s.asset in manifest.nodes):  # fmt: skip
-            from orch.run.live_render import LiveRenderer  # sqlglot: only for these models
+            # imported here: it needs sqlglot and Jinja, which a run of compiled SQL never loads
+            from orch.run.live_render import LiveRenderer
 
             step_function = LiveRenderer(project, manifest, command).wrap(materialize)
         executor = Executor(
@@ -290,6 +294,18 @@ def _execute(
         summary.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
+
+
+def _uses_warehouse(
+    manifest: Manifest, plan: Plan, observes_sources: bool, hook_factory: HookFactory | None
+) -> bool:
+    """Whether a run reaches the warehouse before its checks: steps to run, sources to observe,
+    run hooks, or a caller's step hook. When not (``build --changed`` with nothing to do), the
+    adapter is opened only if checks are left to run (an adapter opens itself on first use
+    anyway): no driver import, no database file opened."""
+    if plan or observes_sources or hook_factory is not None:
+        return True
+    return bool(manifest.on_run_start or manifest.on_run_end)
 
 
 def skip_all(plan: Plan, run_id: str, sink: EventSink, reason: str) -> RunSummary:

@@ -369,7 +369,7 @@ def test_docs_paths_limit_where_docs_blocks_are_read(coffee: Path, orch: RunOrch
 def test_seed_nulls_follow_the_adapter():
     # dbt-duckdb COPYs the CSV (only '' is NULL); dbt-snowflake inserts agate's values ('' and
     # 'null' are NULL) — verified against dbt-core 1.11 / dbt-duckdb 1.11 for DuckDB
-    from orch.load.dbt import csv_null_values
+    from orch.load.dbt_seeds import csv_null_values
 
     assert csv_null_values("duckdb") == [""]
     assert {"", "null"} <= set(csv_null_values("snowflake"))

@@ -44,8 +44,8 @@ def test_dbt_python_model_returning_pandas_and_using_this(
     assert result.exit_code == 0, result.output + result.stderr
     assert snap_db.rows("select order_id, line, qty, \"where\", tag from main.lines_df "
                         "order by order_id") == [
-        (100, 1, 2, '"main"."lines_df"', "py"),
-        (101, 1, 5, '"main"."lines_df"', "py"),
+        (100, 1, 2, '"snap"."main"."lines_df"', "py"),  # as dbt-duckdb prints it
+        (101, 1, 5, '"snap"."main"."lines_df"', "py"),
     ]  # fmt: skip
 
 

@@ -108,16 +108,6 @@ def test_defined_in_and_per_version_alias(vers: Path, orch: RunOrch):
             id="duplicate-v",
         ),
         pytest.param(
-            lambda s: s.replace("      - v: 2\n", "      - v: 3\n"),
-            f"{SCHEMA}:28:9: version 3 of 'dim_customers' has no model file 'dim_customers_v3'",
-            id="missing-file",
-        ),
-        pytest.param(
-            lambda s: s.replace("      - v: 2\n", "      - v: 2\n        defined_in: nowhere\n"),
-            f"{SCHEMA}:29:9: version 2 of 'dim_customers' has no model file 'nowhere' (defined_in)",
-            id="unknown-defined-in",
-        ),
-        pytest.param(
             lambda s: s.replace("latest_version: 1", "latest_version: 4"),
             f"{SCHEMA}:6:5: latest_version 4 of 'dim_customers' is not one of its versions",
             id="latest-not-a-version",
@@ -131,6 +121,78 @@ def test_version_mistakes_are_clear_errors(vers: Path, orch: RunOrch, edit, mess
     assert result.exit_code == 2, result.output + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_latest_version_may_live_in_the_unversioned_file(vers: Path, orch: RunOrch):
+    # dbt: a version without its <name>_v<N>.sql falls back to <name>.sql when it is the latest
+    marts = vers / "models/marts"
+    (marts / "dim_customers_v1.sql").rename(marts / "dim_customers.sql")
+    result = orch("build", "--project-dir", str(vers))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "Warning" not in result.output + result.stderr
+    db = Warehouse(vers / "vers.duckdb")
+    assert ("main", "dim_customers_v1", "TABLE") in db.relations()  # named as the version
+    assert ("main", "dim_customers", "TABLE") not in db.relations()
+    assert db.rows("select * from main.customer_countries order by 1") == [
+        ("GB", 2), ("NL", 1), ("US", 1)]  # fmt: skip
+    node = json.loads((vers / "target/manifest.json").read_text())["nodes"][
+        "model.vers_dbt.dim_customers.v1"]  # fmt: skip
+    assert node["original_file_path"] == "models/marts/dim_customers.sql"
+
+
+def test_a_version_without_a_file_is_not_built_with_dbts_warning(vers: Path, orch: RunOrch):
+    # v3 (not the latest: latest_version is 1) has no dim_customers_v3.sql: dbt warns
+    # NoNodeForYamlKey, builds nothing for it and drops its tests (4: the model's 3, its own 1)
+    schema = vers / SCHEMA
+    schema.write_text(schema.read_text().replace(
+        "  - name: customer_signups\n",
+        "      - v: 3\n        columns:\n          - name: region\n"
+        "            data_tests: [not_null]\n  - name: customer_signups\n"))  # fmt: skip
+    result = orch("build", "--project-dir", str(vers))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (
+        f"Warning: {SCHEMA}:34:9: version 3 of 'dim_customers' has no model file "
+        "dim_customers_v3.sql (or .py): it is not built, nor its 4 tests, as dbt does "
+        "(NoNodeForYamlKey: did not find matching node for patch with name 'dim_customers_v3')"
+    ) in result.stderr
+    results = json.loads((vers / "target" / "run_results.json").read_text())["results"]
+    assert not [r["unique_id"] for r in results if "v3" in r["unique_id"]]
+    assert len(results) == 16  # as dbt build: 8 models and seeds, 8 tests
+    assert ("main", "dim_customers_v3", "TABLE") not in Warehouse(vers / "vers.duckdb").relations()
+    # a ref() to it is an error at the ref, naming where the version is listed
+    (vers / "models/marts/bad.sql").write_text("select * from {{ ref('dim_customers', v=3) }}\n")
+    result = orch("build", "--project-dir", str(vers))
+    assert result.exit_code == 2
+    assert (
+        "models/marts/bad.sql:1: Jinja error: ref(): version 3 of 'dim_customers' "
+        f"({SCHEMA}:34:9) has no model file, so it is not built, as in dbt"
+    ) in result.stderr
+
+
+def test_a_missing_defined_in_warns_at_its_line(vers: Path, orch: RunOrch):
+    schema = vers / SCHEMA
+    schema.write_text(schema.read_text().replace(
+        "      - v: 2\n", "      - v: 2\n        defined_in: nowhere\n"))  # fmt: skip
+    (vers / "models/marts/customer_signups.sql").unlink()  # the refs to v2
+    (vers / "models/marts/customer_initials.py").unlink()
+    result = orch("build", "--project-dir", str(vers))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (f"Warning: {SCHEMA}:29:9: version 2 of 'dim_customers' has no model file nowhere.sql"
+            in result.stderr)  # fmt: skip
+
+
+def test_a_non_latest_version_never_falls_back_to_the_unversioned_file(vers: Path, orch: RunOrch):
+    # v2 is not the latest: dim_customers.sql is not v2, and dbt refuses an unversioned model
+    # beside the versioned one of the same name
+    marts = vers / "models/marts"
+    (marts / "dim_customers_v2.sql").rename(marts / "dim_customers.sql")
+    result = orch("build", "--project-dir", str(vers))
+    assert result.exit_code == 2, result.output + result.stderr
+    assert (
+        f"{SCHEMA}:4:5: versioned and unversioned models are both named 'dim_customers': "
+        "models/marts/dim_customers.sql is none of its versions (only the latest, 1, may live "
+        "in it), so ref('dim_customers') could not tell them apart"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
