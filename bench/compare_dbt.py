@@ -148,7 +148,8 @@ def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
     wall-clock values: the k-th snapshot build) and a scd id hashed from one (a column named
     ``*scd_id``/``version_id`` on such a row, or whose row is a deletion record) ``<scd>``. Every
     other value (the timestamp strategy's dbt_scd_id included) is compared as it is."""
-    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and v > STARTED})
+    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and _recent(v)},
+                   key=lambda v: v.timestamp())  # fmt: skip
     if not clock:
         return rows
     rank = {v: f"T{i}" for i, v in enumerate(clock, 1)}
@@ -159,6 +160,12 @@ def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
         out.append(tuple("<scd>" if i in scd and timed else rank.get(v, v) if
                          isinstance(v, datetime) else v for i, v in enumerate(r)))  # fmt: skip
     return out
+
+
+def _recent(value: datetime) -> bool:
+    """Whether a timestamp (naive: local time; or with a time zone) is after STARTED."""
+    local = value if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
+    return local > STARTED
 
 
 def compare_warehouses(dbt: dict, orch: dict, report: list[str]) -> None:

@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.project}: no dbt_project.yml")
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="compare_real_"))
-    if args.keep and workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    if args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
     version = subprocess.run([args.dbt, "--version"], capture_output=True, text=True)
     print(version.stdout.strip().splitlines()[:2], f"load: {os.getloadavg()[0]:.2f}")
     try:

@@ -175,7 +175,14 @@ class CheckNode(ArtifactModel):
     # config() its {% test %} definition calls (dbt_unrendered_config, None: dbt_config alone)
     dbt_config: dict[str, Any] = Field(default_factory=dict)
     dbt_unrendered_config: dict[str, Any] | None = None
+
+    # dbt's fail_calc: the failures as an aggregate over the failing rows (None: count(*))
+    fail_calc: str | None = None
     sql: str = ""  # compiled query returning failing rows
+    # a test whose template queries the warehouse (dbt_utils.equality): its template, rendered
+    # right before it runs (orch.run.live_render), as dbt renders it; ``sql`` is empty
+    rendered_at_run_time: bool = False
+    raw_code: str = ""
     path: str | None = None
     description: str = ""
     depends_on: list[str] = Field(default_factory=list)

@@ -231,6 +231,7 @@ class CheckCompiler:
             where=settings["where"],
             store_failures=settings["store_failures"],
             dbt_config=dbt_config,
+            fail_calc=settings["fail_calc"],
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
@@ -242,6 +243,10 @@ class CheckCompiler:
         """A ``checks/*.sql`` file, attached to the most downstream asset it reads; or a custom
         generic test's use, attached to the asset it is declared on."""
         assets = sorted({r.asset for r in item.refs if r.asset != SELF})
+        recording = item.parsed.recording
+        if recording.uses_warehouse:  # no SQL to parse yet: what its template ref()s/source()s
+            assets = sorted({*assets, *recording.refs.values(),
+                             *(f"{s}.{t}" for s, t in recording.sources.values())})  # fmt: skip
         if any(a not in self.nodes for a in assets):
             return None
         use = item.generic
@@ -266,6 +271,8 @@ class CheckCompiler:
             dbt_config = self._dbt_config(
                 use.spec.raw, use.spec.asset, use.args, use.column, use.config
             )
+
+        live = recording.uses_warehouse  # rendered again right before it runs
         suffix = ""
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
@@ -287,11 +294,14 @@ class CheckCompiler:
             else None,
             where=settings["where"],
             store_failures=settings["store_failures"],
+            fail_calc=settings["fail_calc"],
             severity=settings["severity"],
             blocking=settings["blocking"],
             warn_if=settings["warn_if"],
             error_if=settings["error_if"],
-            sql=compile_sql(item.parsed, item.refs),
+            sql="" if live else compile_sql(item.parsed, item.refs),
+            rendered_at_run_time=live,
+            raw_code=item.parsed.raw if live else "",
             path=path,
             description=str(config.get("description") or ""),
             depends_on=assets,
@@ -385,16 +395,22 @@ class CheckCompiler:
                 hint="Use store_failures: true (the failing rows are stored as a table)",
             )
         out["store_failures"] = (store or store_as == "table") and store_as != "ephemeral"
-        defaults: tuple[tuple[str, str | None], ...] = (("fail_calc", "count(*)"), ("limit", None))
-        for key, default in defaults:
-            setting = config.get(key, default)
-            if setting != default and not (key == "fail_calc" and str(setting).strip() == default):
-                raise ConfigError(
-                    f"test setting {key}: {setting} is not supported by orch",
-                    location=location,
-                    hint="orch counts the failing rows (fail_calc: count(*)) and has no limit; "
-                    "remove the setting, or write the rule as a singular test",
-                )
+        if config.get("limit") is not None:
+            raise ConfigError(
+                f"test setting limit: {config['limit']} is not supported by orch",
+                location=location,
+                hint="orch counts every failing row (or the fail_calc over them); remove the "
+                "limit, or write it into the test's query",
+            )
+        fail_calc = config.get("fail_calc")
+        if fail_calc is not None and not isinstance(fail_calc, str):
+            raise ConfigError(
+                f"invalid fail_calc {fail_calc!r}",
+                location=location,
+                hint="fail_calc is a SQL aggregate over the failing rows, e.g. 'sum(n_records)'",
+            )
+        calc = " ".join(fail_calc.split()) if fail_calc else None
+        out["fail_calc"] = None if calc in (None, "count(*)") else calc
         where = config.get("where")
         out["where"] = None if where is None else str(where)
         tags = config.get("tags") or []

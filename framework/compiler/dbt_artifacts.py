@@ -415,7 +415,7 @@ def _test(
             "severity": _TEST_SEVERITY[check.severity],
             "store_failures": check.store_failures or None,
             "where": check.where,
-            "fail_calc": "count(*)",
+            "fail_calc": check.fail_calc or "count(*)",
             "warn_if": check.warn_if,
             "error_if": check.error_if,
         },

@@ -10,14 +10,17 @@ depend on each other, so a second process does every other model while this one 
   nodes (slimmed: relation, columns, an ephemeral's SQL) once they are compiled; the helper, which
   kept that model's parsed tree, returns what ``_Compiler._compile_sql`` returns — the same dict
   the compile cache stores. One batch is outstanding at a time; each holds every model ready.
+  This process keeps the rest of the work (plans, nodes, checks, the manifest), so the helper
+  also compiles three in four of the models parsed here (sent with their rendered text, parsed
+  again there): it does about 7/8 of the SQL work, and both processes finish together.
 
 Everything else — the nodes, errors, warnings, the cache — stays in this process, in the order
 of a serial compile, so the manifest is byte-identical (``bench/compare_manifests.py``). A model
 the helper cannot do (a user error, a bug) comes back as None and this process does it itself,
-raising the same error. Used only when it pays: a full compile of at least
-:data:`MIN_MODELS` SQL models with nothing in the compile cache, on a machine with two CPUs
-or more, and ``fork`` available. ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it
-(tests).
+raising the same error. Used only when it pays and is safe: a full compile of at least
+:data:`MIN_MODELS` SQL models with nothing in the compile cache, on Linux with two CPUs or
+more, from a process running no other thread (``orch ui`` and the daemon compile beside their
+server threads). ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it (tests).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import connection
@@ -48,15 +52,18 @@ ENV_VAR = "ORCH_COMPILE_HELPER"
 
 # what the helper compiles with: (models it parsed) -> an object with _compile_sql and nodes
 CompilerFactory = Callable[[dict[str, "ParsedModel"]], Any]
-# name, relation, refs, the upstream nodes not sent before
-Item = tuple[str, Any, Any, dict[str, "Upstream"]]
+# name, relation, refs, the upstream nodes not sent before, and the model when the helper did
+# not parse it (without its tree: the helper parses its text again)
+Item = tuple[str, Any, Any, dict[str, "Upstream"], "ParsedModel | None"]
 
 
 def wanted(project: Project, cache: ResultCache) -> bool:
     """Whether a full compile of ``project`` should use a helper process."""
     setting = os.environ.get(ENV_VAR, "")
-    if setting == "0" or not hasattr(os, "fork") or sys.platform == "win32":
-        return False
+    if setting == "0" or not sys.platform.startswith("linux"):
+        return False  # fork is unsafe on macOS and absent on Windows
+    if threading.active_count() > 1:
+        return False  # another thread may hold a lock (logging, imports) the helper would need
     if setting == "1":
         return True
     if project.flavor != "orch" or cache.has_entries():
@@ -117,7 +124,7 @@ class CompileHelper:
         """Ask for the compiled SQL of ``items`` (one batch at a time)."""
         if self._closed:
             return
-        for _, _, _, nodes in items:
+        for _, _, _, nodes, _ in items:
             self.sent.update(nodes)
         try:
             self._conn.send(("compile", items))
@@ -227,8 +234,10 @@ def _compile(
     compiler: Any, parsed: dict[str, ParsedModel], items: list[Item]
 ) -> dict[str, dict[str, Any] | None]:
     out: dict[str, dict[str, Any] | None] = {}
-    for name, relation, refs, nodes in items:
+    for name, relation, refs, nodes, model in items:
         compiler.nodes.update(nodes)
+        if model is not None:
+            parsed[name] = model
         try:
             out[name] = compiler._compile_sql(parsed[name], relation, refs)
         except Exception:  # a user error or a bug: the parent meets it again, and reports it

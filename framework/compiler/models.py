@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from orch.compiler.check_specs import (
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
 from orch.compiler.deprecation import mark_deprecations
+from orch.compiler.disabled import drop_disabled, drop_unmatched_properties
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
 from orch.compiler.helper import CompileHelper, slim_node
 from orch.compiler.helper import wanted as helper_wanted
@@ -202,14 +203,17 @@ def _compile_all(
 ) -> CompileResult:
     """The rest of :func:`compile_project`, with the helper process when there is one."""
     parsed, python_assets = python_models.load_models(project, renderer, cache, names, helper)
+    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
+    settings = ModelSettings(project, target_dialect(project), schema_namer)
+    project = drop_disabled(project, settings, parsed, python_assets, dbt_python)
+    project, unmatched = drop_unmatched_properties(project)
+    settings.project = project
     python_models.check_upstream(project, python_assets)
     extra = {**python_models.extra_assets(python_assets),
              **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
     graph = resolve_graph(project, parsed, extra)
     generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
-    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
-    settings = ModelSettings(project, target_dialect(project), schema_namer)
     compiler = _Compiler(
         project, parsed, graph, cache, singular=singular, settings=settings,
         generic_tests=renderer.generic_tests, renderer=renderer,
@@ -249,7 +253,7 @@ def _compile_all(
     return CompileResult(
         project=project,
         manifest=manifest,
-        warnings=[*project.warnings, *compiler.warnings],
+        warnings=[*project.warnings, *unmatched, *compiler.warnings],
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         scoped=names is not None,
@@ -297,14 +301,18 @@ class _Compiler:
         self._remote: set[str] = set()  # sent to the helper
         self._waiting: dict[str, int] = {}  # the helper's models -> parents not compiled yet
         self._ready: list[str] = []  # the helper's models whose parents are all compiled
+        self._shipped: set[str] = set()  # parsed here, compiled by the helper
 
     # ------------------------------------------------------------------ the helper process
 
     def _start_feeding(self) -> None:
-        """Count, for each model the helper parsed, the parents it waits for."""
+        """Count, for each model the helper compiles, the parents it waits for: the models it
+        parsed, and three in four of those parsed here (shipped with their text)."""
         owned = self.helper.owned if self.helper is not None else set()
+        here = [n for n in self.graph.order if n in self.parsed and n not in owned]
+        self._shipped = set(here) - set(here[::4])
         for name in self.graph.order:
-            if name in owned:
+            if name in owned or name in self._shipped:
                 left = len(self.graph.dag.parents(name))
                 if left:
                     self._waiting[name] = left
@@ -349,7 +357,8 @@ class _Compiler:
             self._plans[name] = plan
             self._remote.add(name)
             new = {a: slim_node(self.nodes[a]) for a in sorted(upstream - helper.sent)}
-            items.append((name, plan.relation, plan.refs, new))
+            shipped = _without_trees(model) if name in self._shipped else None
+            items.append((name, plan.relation, plan.refs, new, shipped))
         self._ready = []
         if items:
             helper.send(items)
@@ -472,7 +481,8 @@ class _Compiler:
         database = rel.database
         if database is None and self.project.flavor == "dbt":
             database = self.renderer.target.database
-        this = hooks.HookRelation(database, rel.schema, rel.name, text)
+        kind = "view" if node.config.materialized == "view" else "table"
+        this = hooks.HookRelation(database, rel.schema, rel.name, text, type=kind)
         rendered = {
             phase: hooks.render_hooks(
                 self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref
@@ -1051,6 +1061,16 @@ class _ModelPlan:
     refs: dict[str, list[ResolvedRef]]
     filters: dict[str, exp.Subquery]
     key: str
+
+
+def _without_trees(model: ParsedModel) -> ParsedModel:
+    """``model`` without its parsed trees (what is sent to the helper: it parses the text)."""
+    inc = model.incremental
+    return replace(
+        model,
+        full=replace(model.full, query=None),
+        incremental=replace(inc, query=None) if inc is not None else None,
+    )
 
 
 class _HelperCompiler(_Compiler):

@@ -124,6 +124,61 @@ class ModelSettings:
         self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
     ) -> tuple[ModelConfig, str, str | None]:
         """The model's config merged from its layers, its description and its YAML file's path."""
+        layers, props, normalized = self._layers(name, path, tree, recorded)
+        merged = merge_model_config(layers)
+        if self.project.flavor != "orch":
+            merged = dbt_strategy(name, path, merged, self.project.root)
+        try:
+            config = ModelConfig.model_validate(merged)
+        except ValidationError as err:
+            item = err.errors()[0]
+            dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
+            key = str(item["loc"][0]) if item["loc"] else ""
+            hint = "Fix the setting in config(), the YAML properties or the project file"
+            if key in normalized:  # set in config(): point at it in the model
+                loc = _config_call_location(self.project.root / path, path, key)
+                hint = "Fix the setting in config()"
+            elif props is not None:
+                loc = props.doc.location((*props.key_path, "config"))
+            else:
+                loc = Location(path)
+            raise ConfigError(
+                f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
+            ) from None
+        if config.automation is not None:
+            config = self._checked_automation(name, path, config, normalized, props)
+        if path.endswith(".sql"):
+            self._refuse_io_manager(name, path, normalized, props)
+        description = props.entry.description if props is not None else ""
+        return config, description, props.doc.path if props is not None else None
+
+    def is_enabled(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> bool:
+        """dbt's ``enabled`` from the same layers as :meth:`config_for` (a disabled node does
+        not exist); a value that is no boolean is an error naming where it is set."""
+        layers, props, normalized = self._layers(name, path, tree, recorded)
+        value = merge_model_config(layers).get("enabled", True)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"  # a rendered "{{ var('x', false) }}"
+        if "enabled" in normalized:
+            loc = _config_call_location(self.project.root / path, path, "enabled")
+        elif props is not None and "enabled" in props.entry.config:
+            loc = props.doc.location((*props.key_path, "config", "enabled"))
+        else:
+            loc = Location(self.project.project_file)
+        raise ConfigError(
+            f"invalid config for '{name}': 'enabled' must be true or false, not {value!r}",
+            location=loc,
+            hint="Write enabled: true or false",
+        )
+
+    def _layers(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], Properties | None, dict[str, Any]]:
+        """The config layers of a node, lowest first; its YAML entry; its config() settings."""
         strict = self.project.flavor == "orch"
         package = dbt_packages.package_of(self.project.packages, path)
         if package is not None:  # dbt: the package's own dbt_project.yml, then the root's
@@ -135,11 +190,9 @@ class ModelSettings:
         else:
             folder = folder_config(tree, self.project.name, path)
         layers = [normalize_config_keys(folder, strict=False)[0]]
-        description, patch_path = "", None
         props = self.project.properties.get(name)
         if props is not None:
             entry = props.entry
-            description, patch_path = entry.description, props.doc.path
             shorthand = {
                 k: v
                 for k, v in {
@@ -165,31 +218,7 @@ class ModelSettings:
                     or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
                 )
             layers.append(normalized)
-        merged = merge_model_config(layers)
-        if not strict:
-            merged = dbt_strategy(name, path, merged, self.project.root)
-        try:
-            config = ModelConfig.model_validate(merged)
-        except ValidationError as err:
-            item = err.errors()[0]
-            dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
-            key = str(item["loc"][0]) if item["loc"] else ""
-            hint = "Fix the setting in config(), the YAML properties or the project file"
-            if key in normalized:  # set in config(): point at it in the model
-                loc = _config_call_location(self.project.root / path, path, key)
-                hint = "Fix the setting in config()"
-            elif props is not None:
-                loc = props.doc.location((*props.key_path, "config"))
-            else:
-                loc = Location(path)
-            raise ConfigError(
-                f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
-            ) from None
-        if config.automation is not None:
-            config = self._checked_automation(name, path, config, normalized, props)
-        if path.endswith(".sql"):
-            self._refuse_io_manager(name, path, normalized, props)
-        return config, description, patch_path
+        return layers, props, normalized
 
     def _refuse_io_manager(
         self, name: str, path: str, recorded: dict[str, Any], props: Properties | None

@@ -5,8 +5,10 @@ Layout of the output folder::
     index.html        the page (Jinja, autoescaped): header, views, templates
     static/style.css  styles; static/app.js: the hand-written script (graph, routes, search)
     data.js           ``window.ORCH_DOCS = {...}``: project, overview, the graph (names, kinds,
-                      coordinates, edges, tags, groups, statuses), and ``automation`` (jobs,
-                      schedules, sensors, recent ticks; null without any): all the index needs
+                      coordinates, edges, tags, groups, statuses), dbt exposures (graph nodes
+                      of their own, with their pages: :mod:`orch.docs.exposures`), and
+                      ``automation`` (jobs, schedules, sensors, recent ticks; null without
+                      any): all the index needs
     data/a<N>.js      details of assets N*CHUNK_SIZE.. (SQL tokens, columns, lineage, checks,
                       partitions, runs), loaded with a <script> tag when an asset is opened
 
@@ -485,8 +487,9 @@ class SiteBuilder:
             "data_versions": self._data_versions(name),
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
-            "exposures": self.used_by.get(name, []),
         }
+        if name in self.used_by:  # "Used by": the exposures using it (absent: none)
+            detail["exposures"] = self.used_by[name]
         if self.members:  # a workspace: the member the asset belongs to
             detail["project"] = name.split(".", 1)[0]
         return detail

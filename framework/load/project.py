@@ -153,6 +153,8 @@ class Project:
     definitions: LoadedDefinitions | None = None  # what the `definitions:` module declares
     # dbt model versions (orch.load.dbt_versions), by the model's unversioned name
     model_versions: dict[str, VersionedModel] = field(default_factory=dict)
+    # dbt's enabled: false, by name: the file that declared it (orch.compiler.disabled)
+    disabled: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -204,7 +206,9 @@ def load_project(
         )
     project_path, flavor = _find_project_file(root)
     doc = load_yaml(project_path, project_path.name)
-    data = _render_yaml_strings(doc.data, doc, variables={})
+    # var() in the project file sees the command line's --vars only (as in dbt: the file's own
+    # vars: block is not known yet); var('x', default) falls back to its default
+    data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars))
     if flavor == "dbt":
         data = _keep_known_keys(data, ProjectConfig)
     if not isinstance(data, dict):
@@ -219,7 +223,7 @@ def load_project(
     target_name, target = load_target(root, config, options, classes, flavor=flavor)
     if _uses_target(doc.data):  # {{ target.name }} in the project file: render it again
         info = yaml_target(target_name, target, config.profile or config.name)
-        data = _render_yaml_strings(doc.data, doc, variables={}, target=info)
+        data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars), target=info)
         if flavor == "dbt":
             data = _keep_known_keys(data, ProjectConfig)
         config = validate_doc(ProjectConfig, doc, data)
@@ -240,7 +244,7 @@ def load_project(
         info = yaml_target(target_name, target, config.profile or config.name)
         packages = dbt_packages.load_installed(
             root, config.packages_install_path,
-            lambda data, pdoc: _render_yaml_strings(data, pdoc, variables={}, target=info),
+            lambda data, pdoc: _render_yaml_strings(data, pdoc, dict(options.vars), target=info),
         )  # fmt: skip
         project.packages = {p.name: p for p in packages}
         project.package_variables = {

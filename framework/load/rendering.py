@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import datetime as datetime_module
+import importlib
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -195,6 +197,23 @@ class _Adapter:
         raise UnsupportedCallError(f"adapter.{name}()")
 
 
+def _dbt_set(value: Any, default: Any = None) -> Any:
+    """dbt's ``set(value, default=None)``: a Python set, or ``default`` when not iterable."""
+    try:
+        return set(value)
+    except TypeError:
+        return default
+
+
+def _dbt_zip(*args: Any, default: Any = None) -> Any:
+    """dbt's ``zip(*args, default=None)``: a zip, or ``default`` when an argument is no
+    iterable."""
+    try:
+        return zip(*args)  # noqa: B905 (dbt's zip is not strict)
+    except TypeError:
+        return default
+
+
 class _MacroReturn(Exception):
     """dbt's ``{{ return(value) }}``: leaves the macro with ``value``."""
 
@@ -262,12 +281,24 @@ class MacroNamespace:
 
 
 class _Sandbox(SandboxedEnvironment):
-    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``)."""
+    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``),
+    and honouring ``{{ return() }}`` in every macro call."""
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, MacroNamespace) and not attr.startswith("__"):
             return True
         return bool(super().is_safe_attribute(obj, attr, value))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A macro calling a sibling macro of its file reaches jinja's own ``Macro`` (the
+        file's closure), not the :func:`_returning` wrapper: its ``return()`` ends the callee
+        here, as in dbt, instead of the caller."""
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        except _MacroReturn as ret:
+            if isinstance(__obj, jinja2.runtime.Macro):
+                return ret.value
+            raise
 
 
 @dataclass(frozen=True)
@@ -364,6 +395,11 @@ class Renderer:
             _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
+            # dbt's set() / zip() context functions (dbt_utils.equality: set(columns))
+            set=_dbt_set,
+            set_strict=set,
+            zip=_dbt_zip,
+            zip_strict=zip,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
@@ -779,8 +815,15 @@ class _Exceptions:
 
 
 class _Modules:
-    """``modules`` in a template (dbt): datetime and re."""
+    """``modules`` in a template (dbt): datetime, pytz, re and itertools."""
 
     def __init__(self) -> None:
         self.datetime = datetime_module
         self.re = re
+        self.itertools = itertools
+
+    @property
+    def pytz(self) -> Any:
+        """pytz, imported on first use (dbt-date's ``modules.pytz.timezone(tz)``): 5 ms that
+        most projects never need."""
+        return importlib.import_module("pytz")

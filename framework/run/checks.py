@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from orch import redaction
 from orch.adapters.base import Adapter
 from orch.assets import resource_parameters
-from orch.errors import OrchError, ResourceError
+from orch.errors import Location, OrchError, ResourceError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
@@ -79,6 +79,7 @@ class CheckScope:
 
 
 PythonLoader = Callable[[CheckNode], Callable[..., Any]]
+LiveCheckRender = Callable[[CheckNode, Adapter], str]  # a check's SQL rendered against the target
 
 
 class CheckEvaluator:
@@ -94,8 +95,10 @@ class CheckEvaluator:
         sample_limit: int = SAMPLE_LIMIT,
         python_loader: PythonLoader | None = None,
         fold: bool | None = None,
+        live_render: LiveCheckRender | None = None,
     ) -> None:
         self.adapter = adapter
+        self.live_render = live_render  # renders a check marked rendered_at_run_time
         self.manifest = manifest
         self.run_id = run_id
         self.dialect = adapter.dialect
@@ -144,7 +147,7 @@ class CheckEvaluator:
         rest: list[CheckNode] = []
         for check in checks:
             folded = None
-            if self.fold and check.kind != "python" and check.sql:
+            if self.fold and check.kind != "python" and check.sql and not check.fail_calc:
                 try:
                     folded = fold_predicate(check.sql, self.dialect)
                 except OrchError:
@@ -236,20 +239,32 @@ class CheckEvaluator:
             return self.evaluate_python(check, scope)
         t0 = time.perf_counter()
         query: exp.Expr | None = None
+        if check.rendered_at_run_time:
+            try:
+                if self.live_render is None:
+                    raise OrchError(f"'{check.name}' is rendered at run time, not here")
+                check = check.model_copy(update={"sql": self.live_render(check, self.adapter)})
+            except Exception as err:  # noqa: BLE001 - a failing render is the check's error
+                return self._error(check, scope, err, time.perf_counter() - t0)
         try:
             if ";" not in check.sql and not self._replacements(check, scope, shown=False):
                 # the compiled query as it is (parsed when it was compiled): no sqlglot round
                 # trip per check; the newlines keep a trailing comment inside the parentheses
-                count_sql = f'SELECT COUNT(*) FROM (\n{check.sql}\n) AS "__orch_check"'
+                calc = check.fail_calc or "COUNT(*)"
+                count_sql = f'SELECT {calc} FROM (\n{check.sql}\n) AS "__orch_check"'
             else:
                 from sqlglot import exp
 
                 query = self.query(check, scope)
+                from orch.sql import parse_condition
+
+                where = Location(check.path or check.name)
+                failures = (parse_condition(check.fail_calc, self.dialect, where)
+                            if check.fail_calc else exp.Count(this=exp.Star()))  # fmt: skip
                 count_sql = (
-                    exp.select(exp.Count(this=exp.Star()))
-                    .from_(_check_subquery(query))
-                    .sql(dialect=self.dialect)
+                    exp.select(failures).from_(_check_subquery(query)).sql(dialect=self.dialect)
                 )
+            # dbt's failures: count(*) of the failing rows, or the test's fail_calc over them
             count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
         except Exception as err:  # noqa: BLE001 - a check query failing is an 'error' result
             return self._error(check, scope, err, time.perf_counter() - t0)
@@ -581,7 +596,14 @@ class CheckHook(StepHook):
             standing = checks_left_standing(
                 manifest, plan, checks, selection.named_checks(manifest)
             )
-        evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
+        live = None
+        if any(manifest.checks[c].rendered_at_run_time for c in checks):
+            from orch.run.live_render import LiveRenderer  # sqlglot and Jinja: only then
+
+            live = LiveRenderer(project, manifest, "build").render_check
+        evaluator = CheckEvaluator(
+            adapter, manifest, run_id, project_root=project.root, live_render=live
+        )
         hook = cls(evaluator, plan, checks - standing, sink, stop_on_error=project.flavor == "dbt")
         hook.left_standing = standing
         hook.python = PythonRuntime.from_project(project, sink)
@@ -812,6 +834,7 @@ def run_tests(
     fail_fast: bool = False,
     python: PythonRuntime | None = None,
     run_hooks: bool = False,
+    live_render: LiveCheckRender | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
@@ -827,7 +850,9 @@ def run_tests(
     """
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
-    evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
+    evaluator = CheckEvaluator(
+        adapter, manifest, run_id, project_root=project_root, live_render=live_render
+    )
     if python is not None:  # Python checks get the run's resources
         evaluator.resources = python.resource
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
@@ -49,6 +49,9 @@ from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
+
+if TYPE_CHECKING:
+    from orch.load.project import Project
 
 Command = Literal["build", "run", "seed", "backfill", "snapshot"]
 # Makes a run's step hook from the open adapter, the run id and the run's event sink.
@@ -404,6 +407,7 @@ def run_checks(
                             store_failures=store_failures, selection=" ".join(options.select),
                             run_id=run_id, fail_fast=options.fail_fast, python=python,
                             run_hooks=not only_unit,
+                            live_render=_live_check_render(project, manifest, checks),
                         )  # fmt: skip
                     finally:  # the checks' resources, torn down also after Ctrl-C
                         python.close()
@@ -457,3 +461,13 @@ def interrupt_on_sigterm():  # type: ignore[no-untyped-def]
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _live_check_render(project: Project, manifest: Manifest, checks: Iterable[str]) -> Any:
+    """The renderer of the checks whose template queries the warehouse, if any is selected
+    (imported then only: it needs sqlglot and Jinja, which a run of compiled SQL never loads)."""
+    if not any(manifest.checks[c].rendered_at_run_time for c in checks):
+        return None
+    from orch.run.live_render import LiveRenderer
+
+    return LiveRenderer(project, manifest, "test").render_check

@@ -332,11 +332,14 @@ def test_exposure_in_the_graph_and_its_page(page: Any, bakery_url: str, tmp_path
             "product_revenue", "stg_sales"]  # fmt: skip
         box, upstream = node.bounding_box(), page.locator("#graph .node[data-key=stg_sales]")
         assert box is not None and box["x"] > upstream.bounding_box()["x"]
-        # the kind filter knows it
-        page.select_option("#filter-kind", "exposure")
+        # the kind filter (the legend) knows it
+        kind = page.locator("#legend button[data-kind=exposure]")
+        kind.click()
+        assert kind.get_attribute("aria-pressed") == "true"
         assert page.locator("#graph .node.exposure.dim").count() == 0
         assert page.locator("#graph .node.dim").count() == page.locator("#graph .node").count() - 2
-        page.select_option("#filter-kind", "")
+        kind.click()
+        assert page.locator("#graph .node.dim").count() == 0
         # search finds it; clicking it in the graph opens its panel, double-click its page
         page.fill("#search", "weekly")
         option = page.locator("#search-results li[role=option]").first

@@ -460,27 +460,26 @@
   }
 
   // graph view
-  var gstate = { focus: null, whole: false, tag: "", group: "" };
+  var gstate = { focus: null, whole: false, tag: "", group: "", kind: "" };
   var upInput = document.getElementById("levels-up"), downInput = document.getElementById("levels-down");
   var wholeBtn = document.getElementById("whole-graph"), panel = document.getElementById("graph-panel");
   var tagSel = document.getElementById("filter-tag"), groupSel = document.getElementById("filter-group");
-  var kindSel = document.getElementById("filter-kind");
   var info = document.getElementById("graph-info");
   var mainGraph = new GraphView(document.getElementById("graph"), {
     onSelect: showPanel,
     onOpen: function (n) { location.hash = n.href; },
-    onInfo: function (shown, total) {
-      info.textContent = shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " shown · " + COUNT.toLocaleString("en-US") + " assets"
-        + (ECOUNT ? " · " + ECOUNT.toLocaleString("en-US") + " exposure" + (ECOUNT > 1 ? "s" : "") : "");
-    }
+    onInfo: function (shown, total) { info.textContent = shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " shown · " + COUNT.toLocaleString("en-US") + " assets"; }
   });
   D.tags.forEach(function (t, i) { tagSel.appendChild(el("option", { value: String(i), text: t })); });
   D.groups.forEach(function (g, i) { groupSel.appendChild(el("option", { value: String(i), text: g })); });
-  var graphKinds = D.kinds.concat(ECOUNT ? ["exposure"] : []);
-  graphKinds.forEach(function (k) { kindSel.appendChild(el("option", { value: k, text: kindLabel(k) })); });
+  // the legend is the kind filter: a click shows only that kind, a second click all of them
   var legend = document.getElementById("legend");
   [["source", "source"], ["seed", "seed"], ["sql", "SQL model"], ["python", "Python asset"]].concat(ECOUNT ? [["exposure", "exposure"]] : []).forEach(function (k) {
-    legend.appendChild(el("span", null, el("i", { cls: "lg-" + k[0] }), k[1]));
+    legend.appendChild(el("button", { type: "button", "data-kind": k[0], "aria-pressed": "false", title: "Show only: " + k[1], on: { click: function () {
+      gstate.kind = gstate.kind === k[0] ? "" : k[0];
+      legend.querySelectorAll("button").forEach(function (b) { b.setAttribute("aria-pressed", String(b.getAttribute("data-kind") === gstate.kind)); });
+      applyFilter();
+    } } }, el("i", { cls: "lg-" + k[0] }), k[1]));
   });
   legend.querySelectorAll("i").forEach(function (i) {
     var k = i.className.slice(3); i.style.background = getComputedStyle(document.documentElement).getPropertyValue("--k-" + k);
@@ -492,7 +491,7 @@
     return best;
   }
   function applyFilter() {
-    var t = tagSel.value, g = groupSel.value, k = kindSel.value;
+    var t = tagSel.value, g = groupSel.value, k = gstate.kind;
     if (!t && !g && !k) { mainGraph.setDim(null); return; }
     var ti = t ? parseInt(t, 10) : -1, gi = g ? parseInt(g, 10) : -1;
     mainGraph.setDim(function (n) {
@@ -552,7 +551,6 @@
   wholeBtn.addEventListener("click", function () { gstate.whole = !gstate.whole; drawGraphView(); });
   tagSel.addEventListener("change", applyFilter);
   groupSel.addEventListener("change", applyFilter);
-  kindSel.addEventListener("change", applyFilter);
   document.getElementById("fit").addEventListener("click", function () { mainGraph.fit(); });
 
   // overview
