@@ -176,12 +176,14 @@ class CheckEvaluator:
         return [results[c.name] for c in checks]
 
     def _counted_as_is(self, check: CheckNode, scope: CheckScope) -> bool:
-        """Whether the check's count runs over its compiled SQL as it is (no sqlglot round trip:
-        one query, nothing to retarget)."""
+        """Whether the check's failing rows are a ``COUNT(*)`` over its compiled SQL as it is (no
+        sqlglot round trip: one query, nothing to retarget, no ``fail_calc``, not rendered at run
+        time): what :meth:`_evaluate_batch` may count with others."""
         return (
             check.kind != "python"
             and bool(check.sql)
-            and not check.fail_calc  # dbt's fail_calc: its own aggregate (evaluate_one)
+            and not check.fail_calc
+            and not check.rendered_at_run_time
             and ";" not in check.sql
             and not self._replacements(check, scope, shown=False)
         )
