@@ -7,11 +7,10 @@ adapter registered there validates its own ``profiles.yml`` settings with file a
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orch.config import ADAPTER_ENTRY_POINT_GROUP
+from orch.config import ADAPTER_ENTRY_POINT_GROUP, adapter_entry_points
 from orch.errors import ConfigError, suggestion
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ ENTRY_POINT_GROUP = ADAPTER_ENTRY_POINT_GROUP
 
 def adapter_class(adapter_type: str) -> type[Adapter]:
     """The adapter class registered for ``type:`` in a profile."""
-    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = adapter_entry_points()
     if adapter_type not in found:
         raise ConfigError(
             f"no adapter for target type '{adapter_type}'",

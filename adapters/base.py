@@ -16,6 +16,7 @@ import builtins
 import enum
 import logging
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,7 +61,7 @@ class Adapter(ABC):
 
     Where warehouses differ (atomic replace by rename or SWAP, native MERGE or delete+insert,
     which DDL is transactional) the adapter's own methods hide it; a class flag exists only where
-    the core chooses between strategies (``PREFERS_FOLDED_CHECKS``).
+    the core chooses between strategies (``PREFERS_FOLDED_CHECKS``, ``CHECK_BATCH``).
     """
 
     type: ClassVar[str]
@@ -72,6 +73,9 @@ class Adapter(ABC):
     # Fold row-level checks of one table into one scan (SELECT COUNT_IF(p1), COUNT_IF(p2) ...):
     # a win where every query scans the table remotely; see bench/RESULTS.md (checks).
     PREFERS_FOLDED_CHECKS: ClassVar[bool] = True
+    # Checks' failing-row counts per statement (``SELECT 0, COUNT(*) FROM (q0) UNION ALL ...``):
+    # above 1, independent checks share one statement's round trip and planning.
+    CHECK_BATCH: ClassVar[int] = 1
 
     def __init__(self, config: TargetConfig, project_dir: Path) -> None:
         self.config = config
@@ -188,6 +192,10 @@ class Adapter(ABC):
         """The relation's columns in order, with the warehouse's type names."""
 
     @abstractmethod
+    def query_columns(self, select_sql: str) -> list[Column]:
+        """A query's output columns in order, with the warehouse's type names, unread."""
+
+    @abstractmethod
     def list_relations(self, database: str | None, schema: str) -> list[Relation]:
         """Every table and view in a schema (used to clean up temporary relations)."""
 
@@ -206,6 +214,30 @@ class Adapter(ABC):
             self.execute(
                 f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {self.render(relation)}"
             )
+
+    def add_column(self, relation: Relation, column: Column) -> None:
+        """``ALTER TABLE ... ADD COLUMN`` (dbt's ``alter_relation_add_remove_columns``)."""
+        self.execute(
+            f"ALTER TABLE {self.render(relation)} ADD COLUMN "
+            f"{self.quote(column.name)} {column.data_type}"
+        )
+
+    def drop_column(self, relation: Relation, name: str) -> None:
+        """``ALTER TABLE ... DROP COLUMN``."""
+        self.execute(f"ALTER TABLE {self.render(relation)} DROP COLUMN {self.quote(name)}")
+
+    def alter_column_type(self, relation: Relation, column: Column) -> None:
+        """Give a column a new type the way dbt's ``default__alter_column_type`` does.
+
+        A new column takes the cast values, the old one is dropped and the new one renamed: the
+        column ends up last, as in dbt.
+        """
+        table, name = self.render(relation), self.quote(column.name)
+        temporary = self.quote(f"{column.name}__dbt_alter")
+        self.execute(f"ALTER TABLE {table} ADD COLUMN {temporary} {column.data_type}")
+        self.execute(f"UPDATE {table} SET {temporary} = {name}")
+        self.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        self.execute(f"ALTER TABLE {table} RENAME COLUMN {temporary} TO {name}")
 
     # ---------------------------------------------------------------- materializations
 
@@ -251,6 +283,44 @@ class Adapter(ABC):
 
         Returns the rows inserted.
         """
+
+    def delete_insert_on_key(
+        self,
+        relation: Relation,
+        select_sql: str,
+        unique_key: Sequence[str],
+        columns: Sequence[str],
+    ) -> int | None:
+        """dbt's ``delete+insert``, in one transaction: the new rows are staged, the table's rows
+        whose key they hold are deleted (a NULL key matches nothing, as in dbt's ``IN``), and the
+        new rows inserted into ``columns``. Rows inserted.
+
+        Staged first, as dbt does: a query that reads the table itself (``max(updated_at)`` of
+        ``{{ this }}``) must see it before the delete.
+        """
+        staged = relation.with_name(f"{TEMP_PREFIX}delete_insert_{uuid.uuid4().hex[:8]}")
+        with self.transaction():
+            self.create_table_as(staged, select_sql)
+            count = self._delete_insert_from(relation, staged, unique_key, columns)
+            self.execute(f"DROP TABLE {self.render(staged)}")
+            return count
+
+    def _delete_insert_from(
+        self,
+        relation: Relation,
+        staged: Relation,
+        unique_key: Sequence[str],
+        columns: Sequence[str],
+    ) -> int | None:
+        target, source = self.render(relation), self.render(staged)
+        keys = ", ".join(self.quote(self.normalize_name(k)) for k in unique_key)
+        cols = ", ".join(self.quote(c) for c in columns)
+        self.execute(f"DELETE FROM {target} WHERE ({keys}) IN (SELECT {keys} FROM {source})")
+        return self.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}")
+
+    # DDL (ALTER TABLE, CREATE TABLE) inside BEGIN ... COMMIT rolls back with it (DuckDB: yes;
+    # Snowflake commits the open transaction instead)
+    TRANSACTIONAL_DDL: ClassVar[bool] = True
 
     @abstractmethod
     def merge(self, relation: Relation, select_sql: str, unique_key: Sequence[str]) -> int | None:

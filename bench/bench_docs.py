@@ -1,7 +1,8 @@
 """Benchmark the docs site: generation time and size at 1,000 and 10,000 assets, and how soon the
 index page of the 10,000-asset site is interactive in headless Chromium.
 
-Usage: ``python bench/bench_docs.py [--sizes 1000 10000] [--repeat 3] [--no-browser]``
+Usage: ``python bench/bench_docs.py [--sizes 1000 10000] [--repeat 3] [--no-browser]
+[--exposures N]``
 
 The manifests are built in code (no compile step, so only the docs generator is timed): assets in
 10 layers, each model reading 1-3 earlier ones, 7 columns with column lineage, ~1 KB of SQL, a
@@ -71,8 +72,28 @@ def _sql(parents: list[str]) -> str:
     )
 
 
-def synthetic_manifest(n: int, seed: int = 0, layers: int = 10) -> Manifest:
-    """A manifest of ``n`` SQL models in ``layers`` layers with column lineage."""
+def synthetic_exposures(
+    by_layer: list[list[str]], count: int, rng: random.Random
+) -> dict[str, dict[str, object]]:
+    """``count`` dbt exposures (as the loader keeps them), each on 1-3 models of the last layers."""
+    out: dict[str, dict[str, object]] = {}
+    for i in range(count):
+        pool = by_layer[-1] + by_layer[-2] if len(by_layer) > 1 else by_layer[-1]
+        deps = sorted({rng.choice(pool) for _ in range(rng.choice((1, 2, 3)))})
+        name = f"exposure_{i:04d}"
+        out[name] = {
+            "name": name, "path": "models/exposures.yml", "depends_on": deps,
+            "type": ("dashboard", "notebook", "analysis", "ml", "application")[i % 5],
+            "owner": {"name": f"Team {i % 8}", "email": f"team{i % 8}@example.com"},
+            "label": f"Exposure {i}", "url": f"https://bi.example.com/{i}", "maturity": "high",
+            "description": f"Uses **{', '.join(deps)}**.", "tags": ["bi"], "meta": {"i": i},
+        }  # fmt: skip
+    return out
+
+
+def synthetic_manifest(n: int, seed: int = 0, layers: int = 10, exposures: int = 0) -> Manifest:
+    """A manifest of ``n`` SQL models in ``layers`` layers with column lineage (and
+    ``exposures`` dbt exposures on the last layers' models)."""
     rng = random.Random(seed)
     by_layer: list[list[str]] = []
     nodes: dict[str, Node] = {}
@@ -151,12 +172,15 @@ def synthetic_manifest(n: int, seed: int = 0, layers: int = 10) -> Manifest:
         nodes=nodes,
         parents={k: sorted(v) for k, v in parents_of.items()},
         children={k: sorted(v) for k, v in children.items()},
+        exposures=synthetic_exposures(by_layer, exposures, rng),
     )
 
 
-def time_generation(n: int, repeat: int, out: Path) -> tuple[float, float, int, int]:
+def time_generation(
+    n: int, repeat: int, out: Path, exposures: int = 0
+) -> tuple[float, float, int, int]:
     """Median wall and CPU seconds, bytes and files of generating the site of ``n`` assets."""
-    manifest = synthetic_manifest(n)
+    manifest = synthetic_manifest(n, exposures=exposures)
     times, cpu = [], []
     stats = None
     for _ in range(repeat):
@@ -205,6 +229,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--exposures", type=int, default=0, help="dbt exposures in each graph")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="orch-bench-docs-"))
     print("| assets | generate, wall (median) | CPU | site size | files | bytes per asset |")
@@ -212,7 +237,7 @@ def main() -> None:
     largest = None
     for n in args.sizes:
         out = tmp / f"site_{n}"
-        seconds, cpu, size, files = time_generation(n, args.repeat, out)
+        seconds, cpu, size, files = time_generation(n, args.repeat, out, args.exposures)
         largest = out
         print(
             f"| {n:,} | {seconds:.2f} s | {cpu:.2f} s | {size / 1e6:.1f} MB | {files} "

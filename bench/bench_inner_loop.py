@@ -13,7 +13,9 @@ command a fresh process:
 - **one model**: ``orch run -s MODEL`` for a model in the middle of the DAG, and its floor:
   ``bench/floor.py one`` (open the warehouse file, run that model's statement, close);
 - **checks floor**: ``bench/floor.py checks``: every check's failing-rows count in one
-  connection, on the warehouse the build left; **orch test**: all checks through orch;
+  connection, on the warehouse the build left; **orch test**: all checks through orch, with
+  ``--threads 1`` and with ``--threads N`` (the floor is one connection: a parallel orch beating
+  it is fair);
 - **cold compile**: ``orch compile`` after deleting ``target/`` (its parse cache included).
 
 Prints the medians and each figure's ratio to its floor.
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "--database", str(warehouse)]))  # fmt: skip
             add("checks_floor", run_process([*floor_cmd, "checks", "--database", str(warehouse)]))
             add("test", run_measured(["test", *dirs, "--threads", "1"]))
+            add("test_threads", run_measured(["test", *dirs, "--threads", str(args.threads)]))
             remove_paths(project / "target")
             add("cold_compile", run_measured(["compile", *dirs]))
             plan_file.write_text(json.dumps(plan))
@@ -138,16 +141,18 @@ def main(argv: list[str] | None = None) -> int:
 
     seconds = {k: median([s.seconds for s in v]) for k, v in figures.items()}
     rss = {k: median([s.peak_rss_mib for s in v]) for k, v in figures.items()}
+    cpu = {k: median([s.cpu_seconds for s in v]) for k, v in figures.items()}
     result = {
         "models": len(plan["statements"]), "checks": n_checks, "reps": args.reps,
-        "threads": args.threads, "seconds": seconds, "peak_rss_mib": rss,
+        "threads": args.threads, "seconds": seconds, "peak_rss_mib": rss, "cpu_seconds": cpu,
         "build_over_floor": seconds["build"] / seconds["floor"],
         "test_over_checks_floor": seconds["test"] / seconds["checks_floor"],
+        "test_threads_over_checks_floor": seconds["test_threads"] / seconds["checks_floor"],
         "build_rss_over_floor": rss["build"] / rss["floor"],
         "one_model_over_floor": seconds["one_model"] / seconds["one_floor"],
     }  # fmt: skip
     print()
-    print(f"{'figure':<34}{'median s':>10}{'peak MiB':>10}")
+    print(f"{'figure':<34}{'median s':>10}{'peak MiB':>10}{'cpu s':>10}")
     labels = {
         "floor": f"parallel floor ({args.threads} threads)",
         "build": f"orch build --threads {args.threads}",
@@ -155,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         "one_model": f"orch run -s {one_model}",
         "one_floor": "one statement floor (open, run, close)",
         "checks_floor": f"checks floor ({n_checks} queries)",
-        "test": "orch test",
+        "test": "orch test --threads 1",
+        "test_threads": f"orch test --threads {args.threads}",
         "cold_compile": "orch compile (cold)",
     }
     for key, label in labels.items():
-        print(f"{label:<34}{seconds[key]:>10.2f}{rss[key]:>10.0f}")
+        print(f"{label:<34}{seconds[key]:>10.2f}{rss[key]:>10.0f}{cpu[key]:>10.2f}")
     print(f"build / parallel floor            {result['build_over_floor']:.2f} x")
-    print(f"orch test / checks floor          {result['test_over_checks_floor']:.2f} x")
+    print(f"orch test / checks floor          {result['test_over_checks_floor']:.2f} x"
+          f"  (cpu {cpu['test'] / cpu['checks_floor']:.2f} x)")  # fmt: skip
+    print(f"  --threads {args.threads}                     "
+          f"{result['test_threads_over_checks_floor']:.2f} x")  # fmt: skip
     print(f"build peak RSS / floor's          {result['build_rss_over_floor']:.2f} x")
     print(f"one model / one statement floor   {result['one_model_over_floor']:.2f} x")
     print("(medians)")

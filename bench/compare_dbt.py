@@ -25,8 +25,10 @@ classes (``WritableManifest`` v12, ``RunResultsArtifact`` v6) in dbt's venv; a f
 counts as a difference.
 
 After each fixture's first build, ``dbt ls -s state:modified --state <orch's artifacts>`` runs in
-dbt's copy: each model, seed, snapshot or source it lists counts as a difference (tests are
-counted apart, see :func:`state_modified`).
+dbt's copy: each node it lists (models, seeds, snapshots, sources, tests) counts as a
+difference. Then one model's SQL, one macro and one config value are edited in turn in dbt's
+copy, and what ``state:modified`` lists against orch's artifacts must equal what it lists
+against dbt's own (see :func:`state_modified`).
 
 Exit status: 0 when nothing differs, 1 otherwise. Not collected by pytest (it lives in bench/).
 """
@@ -80,6 +82,9 @@ FIXTURES_COMPARED = {
 STARTED = datetime.now() - timedelta(hours=12)  # later timestamps are the snapshot wall clock
 
 
+DBT_EXECUTABLE = ""  # set by main(): the dbt under comparison
+
+
 def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str, str]]:
     """A copy of the fixture with its source loaded, and the environment the tests use."""
     project = workdir / name / fixture.name
@@ -90,6 +95,8 @@ def prepare(workdir: Path, name: str, fixture: Fixture) -> tuple[Path, dict[str,
     for var in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR", *fixture.env_unset):
         env.pop(var, None)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    if DBT_EXECUTABLE:  # where orch reads dbt's built-in macros (orch.compiler.dbt_macros)
+        env["ORCH_DBT"] = DBT_EXECUTABLE
     if fixture.load_sources:
         load_raw_batches(project / fixture.database)
     if fixture.install_packages:
@@ -141,7 +148,8 @@ def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
     wall-clock values: the k-th snapshot build) and a scd id hashed from one (a column named
     ``*scd_id``/``version_id`` on such a row, or whose row is a deletion record) ``<scd>``. Every
     other value (the timestamp strategy's dbt_scd_id included) is compared as it is."""
-    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and v > STARTED})
+    clock = sorted({v for r in rows for v in r if isinstance(v, datetime) and _recent(v)},
+                   key=lambda v: v.timestamp())  # fmt: skip
     if not clock:
         return rows
     rank = {v: f"T{i}" for i, v in enumerate(clock, 1)}
@@ -152,6 +160,12 @@ def wall_clock_free(rows: list[tuple], names: list[str]) -> list[tuple]:
         out.append(tuple("<scd>" if i in scd and timed else rank.get(v, v) if
                          isinstance(v, datetime) else v for i, v in enumerate(r)))  # fmt: skip
     return out
+
+
+def _recent(value: datetime) -> bool:
+    """Whether a timestamp (naive: local time; or with a time zone) is after STARTED."""
+    local = value if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
+    return local > STARTED
 
 
 def compare_warehouses(dbt: dict, orch: dict, report: list[str]) -> None:
@@ -191,8 +205,9 @@ def statuses(path: Path) -> dict[str, str]:
     out = {}
     for r in results:
         parts = r["unique_id"].split(".")
-        version = len(parts) == 4 and parts[0] == "model"  # a model version: model.p.m.v1
-        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if version else "")] = r["status"]
+        # a model version (model.p.m.v1) or a unit test (unit_test.p.model.test) keeps its 4th part
+        fourth = len(parts) == 4 and parts[0] in ("model", "unit_test")
+        out[f"{parts[0]}.{parts[2]}" + (f".{parts[3]}" if fourth else "")] = r["status"]
     return out
 
 
@@ -276,7 +291,7 @@ def new_customer(project: Path) -> None:
         handle.write("5,Barbara,Liskov,US,2024-04-02\n")
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, list[tuple[str, Callable[[Path], None] | str | None]]] = {
     "coffee_dbt": [
         ("first build", None),
         ("second build after a new orders.csv row (incremental merge)", add_order),
@@ -314,25 +329,117 @@ SCENARIOS = {
 }  # fmt: skip
 
 
-def state_modified(dbt_exe: str, fixture: Fixture, dbt: tuple, orch: tuple) -> list[str]:
-    """``dbt ls -s state:modified --state <orch's target>`` on the same unchanged project: every
-    model, seed or snapshot it lists is a difference. Tests are listed apart: dbt also calls a
-    test modified when a macro it uses (dbt's own ``test_unique``...) is missing from the state's
-    manifest, and orch's manifest lists no macros."""
-    (dbt_project, dbt_env), (orch_project, _) = dbt, orch
-    cmd = [dbt_exe, "ls", "-q", "-s", "state:modified", "--state",
-           str(orch_project / fixture.artifacts), "--output", "json", "--output-keys",
-           "unique_id resource_type", "--profiles-dir", str(dbt_project),
-           "--project-dir", str(dbt_project)]  # fmt: skip
+def modified_nodes(dbt_exe: str, dbt: tuple, state: Path) -> list[str] | str:
+    """``dbt ls -s state:modified --state <state>`` in dbt's copy: the unique_ids it lists
+    (models, seeds, snapshots, sources and tests), or the error text when it fails."""
+    dbt_project, dbt_env = dbt
+    cmd = [dbt_exe, "ls", "-q", "-s", "state:modified", "--state", str(state), "--output",
+           "json", "--output-keys", "unique_id resource_type", "--profiles-dir",
+           str(dbt_project), "--project-dir", str(dbt_project)]  # fmt: skip
     done = run(cmd, dbt_project, dbt_env)
     if done.returncode != 0:
-        return [f"dbt ls -s state:modified failed: {done.stdout[-500:]}{done.stderr[-500:]}"]
+        return f"dbt ls -s state:modified failed: {done.stdout[-500:]}{done.stderr[-500:]}"
     found = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    nodes = sorted(f["unique_id"] for f in found if f["resource_type"] != "test")
-    tests = [f["unique_id"] for f in found if f["resource_type"] == "test"]
-    print(f"state:modified against orch's artifacts: {len(nodes)} model/seed/snapshot node(s), "
-          f"{len(tests)} test(s) (tests: through dbt's macros, see the docstring)")  # fmt: skip
-    return [f"state:modified lists {uid}" for uid in nodes]
+    return sorted(f["unique_id"] for f in found)
+
+
+def state_modified(dbt_exe: str, fixture: Fixture, dbt: tuple, orch: tuple) -> list[str]:
+    """``dbt ls -s state:modified --state <orch's target>`` on the same unchanged project: every
+    node it lists (tests too) is a difference. Then each edit of :data:`STATE_EDITS` is made in
+    dbt's copy, ``state:modified`` is listed against orch's artifacts and against dbt's own
+    (copied right after the build), and the edit is undone: both lists must be equal."""
+    (dbt_project, _), (orch_project, _) = dbt, orch
+    own = dbt_project.parent / "dbt_state"
+    shutil.rmtree(own, ignore_errors=True)
+    shutil.copytree(dbt_project / fixture.artifacts, own)
+    listed = modified_nodes(dbt_exe, dbt, orch_project / fixture.artifacts)
+    if isinstance(listed, str):
+        return [listed]
+    print(f"state:modified against orch's artifacts, unchanged project: {len(listed)} node(s)")
+    report = [f"state:modified lists {uid} (unchanged project)" for uid in listed]
+    manifest = json.loads((own / "manifest.json").read_text())
+    for label, edit in STATE_EDITS:
+        undo = edit(dbt_project, manifest)
+        if undo is None:
+            print(f"state:modified after {label}: nothing to edit in {fixture.name}")
+            continue
+        against_orch = modified_nodes(dbt_exe, dbt, orch_project / fixture.artifacts)
+        against_dbt = modified_nodes(dbt_exe, dbt, own)
+        undo()
+        if isinstance(against_orch, str) or isinstance(against_dbt, str):
+            report.append(
+                f"after {label}: {against_orch if isinstance(against_orch, str) else against_dbt}"
+            )
+            continue
+        same = "the same" if against_orch == against_dbt else "DIFFERENT"
+        print(f"state:modified after {label}: {len(against_dbt)} node(s) against dbt's "
+              f"artifacts, {len(against_orch)} against orch's ({same})")  # fmt: skip
+        if against_orch != against_dbt:
+            only_orch = sorted(set(against_orch) - set(against_dbt))
+            only_dbt = sorted(set(against_dbt) - set(against_orch))
+            report.append(f"after {label}: state:modified lists {only_orch} only against "
+                          f"orch's artifacts, {only_dbt} only against dbt's")  # fmt: skip
+    return report
+
+
+Undo = Callable[[], None]
+
+
+def _rewrite(path: Path, text: str) -> Undo:
+    """Write ``text`` to ``path``; the returned function puts the old text back."""
+    old = path.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+
+    def undo() -> None:
+        path.write_text(old, encoding="utf-8")
+
+    return undo
+
+
+def edit_model_sql(project: Path, manifest: dict) -> Undo | None:
+    """A line more in the first SQL model of the root project."""
+    root = manifest["metadata"]["project_name"]
+    models = sorted(n["original_file_path"] for n in manifest["nodes"].values()
+                    if n["resource_type"] == "model" and n["package_name"] == root
+                    and n.get("language") == "sql")  # fmt: skip
+    if not models:
+        return None
+    path = project / models[0]
+    return _rewrite(path, path.read_text(encoding="utf-8") + "\n-- edited\n")
+
+
+def edit_macro(project: Path, manifest: dict) -> Undo | None:
+    """A Jinja comment in the first project or package macro a node calls."""
+    called = sorted({m for n in manifest["nodes"].values()
+                     for m in n.get("depends_on", {}).get("macros", [])
+                     if manifest["macros"].get(m, {}).get("package_name") not in
+                     (None, "dbt", "dbt_duckdb")})  # fmt: skip
+    for uid in called:
+        sql = manifest["macros"][uid]["macro_sql"]
+        for path in sorted(project.rglob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            if sql in text and "%}" in sql:
+                edited = sql.replace("%}", "%}{# edited #}", 1)
+                return _rewrite(path, text.replace(sql, edited, 1))
+    return None
+
+
+def edit_config(project: Path, manifest: dict) -> Undo | None:
+    """``+full_refresh: false`` for every model of the root project (dbt_project.yml)."""
+    path = project / "dbt_project.yml"
+    text = path.read_text(encoding="utf-8")
+    root = manifest["metadata"]["project_name"]
+    marker = f"\nmodels:\n  {root}:\n"
+    if marker not in text:
+        return None
+    return _rewrite(path, text.replace(marker, marker + "    +full_refresh: false\n", 1))
+
+
+STATE_EDITS: list[tuple[str, Callable[[Path, dict], Undo | None]]] = [
+    ("editing one model's SQL", edit_model_sql),
+    ("editing one macro", edit_macro),
+    ("a config value in dbt_project.yml", edit_config),
+]
 
 
 def compare_build(
@@ -382,8 +489,10 @@ from dbt.artifacts.schemas.run import RunResultsArtifact
 m = WritableManifest.read_and_check_versions(sys.argv[1] + '/manifest.json')
 r = RunResultsArtifact.read_and_check_versions(sys.argv[1] + '/run_results.json')
 missing = [x.unique_id for x in r.results if x.unique_id not in m.nodes
-           and not x.unique_id.startswith(('operation.', 'exposure.'))]
-print(f'{len(m.nodes)} nodes, {len(m.sources)} sources, {len(r.results)} results', missing)
+           and x.unique_id not in m.unit_tests
+           and not x.unique_id.startswith(('operation.', 'exposure.', 'saved_query.'))]
+print(f'{len(m.nodes)} nodes, {len(m.unit_tests)} unit tests, {len(m.sources)} sources, '
+      f'{len(r.results)} results', missing)
 sys.exit(1 if missing else 0)
 """
 
@@ -409,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", action="append", choices=sorted(FIXTURES_COMPARED),
                         help="compare only this fixture (repeatable; default: all)")  # fmt: skip
     args = parser.parse_args(argv)
+    global DBT_EXECUTABLE
+    DBT_EXECUTABLE = str(Path(args.dbt).absolute())
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="compare_dbt_"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,11 @@ dbt is not one of orch's dependencies: install it in a venv of its own
 (it reads the input types from the warehouse, and ``input: this`` from the model's table), so
 its copy first runs ``dbt build --exclude test_type:unit``, then ``dbt test --select
 test_type:unit`` (timed); orch's copy runs ``orch test -s test_type:unit`` only (timed; it needs
-no warehouse). The status of every unit test in the two ``run_results.json`` is compared.
+no warehouse). The status of every unit test in the two ``run_results.json`` is compared. Then
+``dbt ls -s state:modified --state <orch's target>`` runs in dbt's copy: on the unchanged
+project it must list nothing (a unit test is compared by its checksum).
 
-Exit status: 0 when the statuses are the same, 1 otherwise.
+Exit status: 0 when the statuses are the same and nothing is listed modified, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main() -> None:
         base = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.endswith("PROFILES_DIR")}
         env["HOME"] = str(base)
+        env["ORCH_DBT"] = str(Path(args.dbt).absolute())  # orch reads dbt's built-in macros there
         dbt_dir, orch_dir = base / "dbt", base / "orch"
         shutil.copytree(FIXTURE, dbt_dir)
         shutil.copytree(FIXTURE, orch_dir)
@@ -66,7 +69,17 @@ def main() -> None:
             [args.orch, "test", "--project-dir", ".", "-s", "test_type:unit"], orch_dir, env
         )
         got_dbt, got_orch = statuses(dbt_dir), statuses(orch_dir)
-    same = got_dbt == got_orch
+        listed = subprocess.run(
+            [args.dbt, "ls", "-q", "-s", "state:modified", "--state", str(orch_dir / "target"),
+             "--profiles-dir", ".", "--output", "json", "--output-keys", "unique_id"],
+            cwd=dbt_dir, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    modified = [json.loads(line)["unique_id"] for line in listed.stdout.splitlines()
+                if line.startswith("{")]  # fmt: skip
+    if listed.returncode != 0:
+        modified.append(f"(dbt ls failed: {listed.stdout[-300:]}{listed.stderr[-300:]})")
+    print(f"state:modified against orch's artifacts, unchanged project: {modified or 'nothing'}")
+    same = got_dbt == got_orch and not modified
     for uid in sorted(set(got_dbt) | set(got_orch)):
         mark = "  " if got_dbt.get(uid) == got_orch.get(uid) else "!!"
         print(f"{mark} {uid}: dbt {got_dbt.get(uid)}, orch {got_orch.get(uid)}")

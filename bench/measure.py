@@ -29,10 +29,12 @@ class BenchError(Exception):
 
 @dataclass(frozen=True)
 class Sample:
-    """One run of a child process: wall time in seconds and peak resident memory in MiB."""
+    """One run of a child process: wall time in seconds, peak resident memory in MiB and CPU
+    seconds (user + system: steadier than wall time on a machine shared with other work)."""
 
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float = 0.0
 
 
 def orch_command() -> list[str]:
@@ -91,7 +93,8 @@ def run_process(cmd: list[str], cwd: Path | None = None, label: str | None = Non
             )
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss_kib = usage.ru_maxrss / 1024 if sys.platform == "darwin" else usage.ru_maxrss
-    return Sample(seconds=seconds, peak_rss_mib=rss_kib / 1024)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(seconds=seconds, peak_rss_mib=rss_kib / 1024, cpu_seconds=cpu)
 
 
 def median(values: list[float]) -> float:

@@ -11,9 +11,11 @@ YAML errors are turned into :class:`ConfigError` naming file, key path and line 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -727,6 +729,23 @@ class GenericTargetConfig(TargetConfig):
 
 # The entry-point group adapters register in (``duckdb = "orch.adapters.duckdb:DuckDBAdapter"``).
 ADAPTER_ENTRY_POINT_GROUP = "orch.adapters"
+_adapter_entry_points: dict[tuple[str, ...], dict[str, EntryPoint]] = {}
+
+
+def adapter_entry_points() -> dict[str, EntryPoint]:
+    """The ``orch.adapters`` entry points by name: package metadata, no adapter imported.
+
+    Scanning every installed distribution's metadata costs milliseconds; the loader and
+    ``get_adapter`` both ask, so the answer is kept for as long as ``sys.path`` is the same.
+    """
+    key = tuple(sys.path)
+    found = _adapter_entry_points.get(key)
+    if found is None:
+        found = {ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)}
+        _adapter_entry_points.clear()
+        _adapter_entry_points[key] = found
+    return dict(found)
+
 
 # Which target config class validates each ``type:``. Adapters own their class
 # (``Adapter.target_config_class``); the loader passes the adapter registry's mapping in, so this

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -251,6 +252,23 @@ class FanOut:
         with self._lock:
             for sink in self.sinks:
                 sink.emit(event)
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Deliver ``events`` to each sink in turn, in order: a sink before the next one (the
+        state recorder, first, commits them all before a console shows any)."""
+        with self._lock:
+            for sink in self.sinks:
+                emit_all(sink, events)
+
+
+def emit_all(sink: EventSink, events: Sequence[Event]) -> None:
+    """``events`` to ``sink``, in order: at once where the sink takes a batch (``emit_many``)."""
+    many = getattr(sink, "emit_many", None)
+    if many is not None:
+        many(events)
+        return
+    for event in events:
+        sink.emit(event)
 
 
 class EventList:

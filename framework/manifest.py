@@ -7,14 +7,19 @@ same project always gives a byte-identical file. It never holds a secret value: 
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import orch
 from orch.config import ModelConfig, SourceFreshness
 from orch.dag import DAG
+from orch.errors import ProjectError
 from orch.names import Relation
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = "orch/manifest/v1"
 #: A check's ``warn_if`` / ``error_if`` (``!=0``, ``>10``): checked at compile, read by the run.
@@ -76,6 +81,10 @@ class PythonInfo(ArtifactModel):
     resource_params: dict[str, str] = Field(default_factory=dict)  # parameter -> resource name
     io_manager: str | None = None  # what stores its output; None: by type, at run time
     output_kind: str | None = None  # table | none | object, from the return annotation
+
+
+# ``invocation_id`` in a hook's SQL: the run's id, put in when the hook runs (orch.run.hooks)
+INVOCATION_MARKER = "__orch_invocation_id__"
 
 
 class HookSql(ArtifactModel):
@@ -161,7 +170,19 @@ class CheckNode(ArtifactModel):
     error_if: str = "!=0"
     where: str | None = None
     store_failures: bool = False  # config store_failures: failing rows kept in a table
+    # a dbt generic test's YAML config as dbt records it (orch.load.dbt.generic_test_config),
+    # the config() call of its raw_code in dbt's manifest.json; its unrendered_config adds the
+    # config() its {% test %} definition calls (dbt_unrendered_config, None: dbt_config alone)
+    dbt_config: dict[str, Any] = Field(default_factory=dict)
+    dbt_unrendered_config: dict[str, Any] | None = None
+
+    # dbt's fail_calc: the failures as an aggregate over the failing rows (None: count(*))
+    fail_calc: str | None = None
     sql: str = ""  # compiled query returning failing rows
+    # a test whose template queries the warehouse (dbt_utils.equality): its template, rendered
+    # right before it runs (orch.run.live_render), as dbt renders it; ``sql`` is empty
+    rendered_at_run_time: bool = False
+    raw_code: str = ""
     path: str | None = None
     description: str = ""
     depends_on: list[str] = Field(default_factory=list)
@@ -215,10 +236,145 @@ class Manifest(ArtifactModel):
         return self.model_dump_json(indent=1, by_alias=True) + "\n"
 
     @classmethod
-    def read(cls, path: Path) -> Manifest:
-        """Read a manifest written by :meth:`write`."""
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+    def read(cls, path: Path, *, lazy: bool = False) -> Manifest:
+        """Read a manifest written by :meth:`write`.
+
+        ``lazy``: validate each node on first access (:class:`NodeTable`) instead of all of them
+        now: a command that touches a few nodes of a large project (``orch run -s one_model``)
+        skips validating the rest. Only for a manifest this version of orch wrote; any other is
+        validated whole, as without ``lazy``.
+        """
+        text = path.read_text(encoding="utf-8")
+        if not lazy:
+            return cls.model_validate_json(text)
+        split = _split_nodes(text)  # each node's JSON text, not decoded yet
+        raw_nodes: dict[str, Any] | None = None
+        if split is not None:
+            text, raw_nodes = split
+        data = json.loads(text)
+        if not isinstance(data, dict) or (
+            data.get("schema_version") != SCHEMA_VERSION
+            or data.get("orch_version") != orch.__version__
+            or not isinstance(data.get("nodes"), dict)
+        ):
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        decoded = data.pop("nodes")
+        manifest = cls.model_validate(data)
+        table = NodeTable(decoded if raw_nodes is None else raw_nodes, path)
+        manifest.__dict__["nodes"] = table  # frozen: set once, here
+        return manifest
+
+    def _settle(self) -> None:
+        """Validate every node of a lazily read manifest (before it is serialized whole)."""
+        nodes = self.__dict__.get("nodes")
+        if isinstance(nodes, NodeTable):
+            self.__dict__["nodes"] = dict(nodes.items())
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """As pydantic's, with every node validated first (see :meth:`read`)."""
+        self._settle()
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """As pydantic's, with every node validated first (see :meth:`read`)."""
+        self._settle()
+        return super().model_dump_json(**kwargs)
 
     def topological_names(self) -> list[str]:
         """Asset names, each after all of its parents (sorted ties)."""
         return DAG({n: self.parents.get(n, []) for n in self.nodes}).topological_order()
+
+
+class NodeTable(Mapping[str, Node]):
+    """A manifest's nodes, each validated the first time it is looked up.
+
+    Holds each node's JSON (text, or decoded); iterating names, ``len`` and ``in`` validate
+    nothing.
+    One :class:`Node` object per name, also when threads ask for it at once.
+    """
+
+    def __init__(self, raw: dict[str, Any], path: Path) -> None:
+        self._raw = raw  # name -> the node's decoded JSON, or its JSON text
+        self._path = path
+        self._nodes: dict[str, Node] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Node:
+        node = self._nodes.get(name)
+        if node is not None:
+            return node
+        raw = self._raw[name]  # KeyError: no such node, as a dict
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                try:
+                    node = self._nodes[name] = (
+                        Node.model_validate_json(raw)
+                        if isinstance(raw, str)
+                        else Node.model_validate(raw)
+                    )
+                except ValidationError as err:
+                    raise ProjectError(
+                        f"{self._path}: node '{name}' does not match this version of orch "
+                        f"({err.error_count()} error(s): {err.errors()[0]['msg']})",
+                        hint="Run 'orch compile' to write the manifest again",
+                    ) from None
+        return node
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __getstate__(self) -> dict[str, Any]:  # copy and pickle: every node, without the lock
+        return {"raw": {name: self[name] for name in self._raw}, "path": self._path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["raw"], state["path"])  # type: ignore[misc]
+        self._nodes.update(state["raw"])
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    @property
+    def validated(self) -> int:
+        """How many nodes were validated so far."""
+        return len(self._nodes)
+
+
+_NODES_OPEN = '\n "nodes": {\n  "'  # as Manifest.write lays it out (indent=1)
+_NODES_CLOSE = "\n }"
+_NODE_KEY = '\n  "'  # a key of `nodes`: the only lines indented by exactly two spaces there
+
+
+def _split_nodes(text: str) -> tuple[str, dict[str, str]] | None:
+    """``text`` with an empty ``nodes`` object, and each node's JSON text by name; None when the
+    layout is not :meth:`Manifest.write`'s (the caller then decodes the whole text).
+
+    Newlines occur in the written JSON only between items (strings escape theirs), so the keys
+    of ``nodes`` are the lines that start with two spaces and a quote, up to the line that
+    closes ``nodes`` with one space and a brace.
+    """
+    start = text.find(_NODES_OPEN)
+    if start < 0:
+        return None
+    end = text.find(_NODES_CLOSE, start + len(_NODES_OPEN))
+    if end < 0:
+        return None
+    nodes: dict[str, str] = {}
+    key = start + len(_NODES_OPEN) - len(_NODE_KEY)
+    while key >= 0:
+        name_end = text.find('": ', key + len(_NODE_KEY), end)
+        if name_end < 0:
+            return None
+        name = text[key + len(_NODE_KEY) : name_end]
+        if "\\" in name or '"' in name:
+            return None  # an escaped name: let the JSON decoder read it
+        following = text.find(_NODE_KEY, name_end, end)
+        body_end = end if following < 0 else following
+        body = text[name_end + 3 : body_end]
+        nodes[name] = body[:-1] if body.endswith(",") else body
+        key = following
+    rest = text[:start] + '\n "nodes": {}' + text[end + len(_NODES_CLOSE) :]
+    return rest, nodes

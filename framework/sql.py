@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +17,8 @@ from orch.errors import Location, OrchError, SqlSyntaxError, UnsupportedFeatureE
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import OptimizeError, ParseError, TokenError
+from sqlglot.generator import Generator
+from sqlglot.helper import name_sequence
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
@@ -49,13 +52,37 @@ def offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - line_start + 1
 
 
+@lru_cache(maxsize=64)
+def _dialect(name: str | None) -> Dialect:
+    """One sqlglot dialect object per name (``sqlglot.parse`` and ``Expr.sql`` build a new one on
+    every call, which costs as much as writing a short query)."""
+    return Dialect.get_or_raise(name)
+
+
+_generators = threading.local()  # per thread: a generator is not safe to share while it runs
+
+
+def sql_text(
+    expression: exp.Expr, dialect: str | None = None, *, copy: bool = True, **opts: object
+) -> str:
+    """``expression.sql(dialect, copy=copy, **opts)``, the same text, with one generator per
+    dialect and options reused (compiling a project writes tens of thousands of fragments)."""
+    cache: dict[tuple[object, ...], Generator] = _generators.__dict__.setdefault("by_key", {})
+    key = (dialect, *sorted(opts.items()))
+    generator = cache.get(key)
+    if generator is None:
+        generator = cache[key] = _dialect(dialect).generator(**opts)  # type: ignore[arg-type]
+    generator._next_name = name_sequence("_t")  # the state a fresh generator starts with
+    return generator.generate(expression, copy=copy)
+
+
 def parse_query(sql: str, dialect: str, path: str) -> exp.Expr:
     """Parse one SELECT (or WITH ... SELECT) statement.
 
     Raises SqlSyntaxError at the offending line and column with the offending token.
     """
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        statements = [s for s in _dialect(dialect).parse(sql) if s is not None]
     except ParseError as err:
         first = err.errors[0] if err.errors else {}
         line, col = int(first.get("line") or 0), int(first.get("col") or 0)
@@ -164,7 +191,7 @@ def table_references(query: exp.Expr, text: str) -> list[TableRef]:
 def fingerprint_sql(query: exp.Expr, dialect: str) -> str:
     """A hash of the normalized query: formatting, comments and identifier case don't count."""
     # normalize=True lower-cases identifiers in the generator: no copy of the tree needed
-    text = query.sql(dialect=dialect, comments=False, normalize=True, copy=False)
+    text = sql_text(query, dialect, comments=False, normalize=True, copy=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -247,8 +274,9 @@ def transpile(
                 f"model in {dialect} with config(dialect='{dialect}')",
             )
     try:
-        return query.sql(
-            dialect=dialect,
+        return sql_text(
+            query,
+            dialect,
             pretty=pretty,
             unsupported_level=sqlglot.ErrorLevel.RAISE,
             copy=False,  # callers pass a tree of their own (qualify_tables copies)

@@ -484,6 +484,38 @@ def test_folded_scan_gives_the_same_counts_as_one_query_per_check(shop: Path):
     assert folded["no_big_orders"] == ("fail", 2, 2)
 
 
+def test_batched_counts_give_the_results_of_one_query_per_check(shop: Path):
+    """DuckDB counts up to CHECK_BATCH checks in one UNION ALL statement: statuses (warn_if,
+    error_if, severity), counts, samples, reproduce-SQL and messages are those of one query per
+    check; a check whose query fails at run time errors alone, the others keep their results."""
+    run_cli("build", "--project-dir", shop)
+    manifest = _manifest(shop)
+    bad = manifest.checks["no_big_orders"].model_copy(
+        update={"name": "bad_cast", "sql": "select * from orders where cast(status as int) > 0"}
+    )
+    checks = [c for c in manifest.checks.values() if c.kind != "python"] + [bad]
+    manifest.checks["bad_cast"] = bad
+    adapter = get_adapter(compile_for(RunOptions(project_dir=shop)).project.target, shop)
+
+    def seen(r) -> tuple:
+        return (r.check, r.status, r.severity, r.failing_rows, r.sample, r.sql, r.message)
+
+    with adapter:
+        assert adapter.CHECK_BATCH > 1
+        ev = CheckEvaluator(adapter, manifest, "r1")
+        batched = [seen(r) for r in ev.evaluate(checks, CheckScope())]
+        single = [seen(ev.evaluate_one(c, CheckScope())) for c in checks]
+        without_bad = [seen(r) for r in ev.evaluate(checks[:-1], CheckScope())]
+    assert batched == single
+    assert without_bad == single[:-1]
+    statuses = {r[0]: r[1] for r in batched}
+    assert statuses["bad_cast"] == "error"
+    assert statuses["no_big_orders"] == "fail"
+    assert statuses["not_null_orders_customer_id"] == "warn"
+    assert statuses["accepted_values_orders_status__placed__shipped"] == "warn"
+    assert statuses["not_null_orders_order_id"] == "pass"
+
+
 def test_results_history_is_json_in_the_log(shop: Path):
     run_cli("build", "--project-dir", shop)
     lines = (shop / "logs/orch.jsonl").read_text().splitlines()

@@ -28,8 +28,12 @@ PROJECT = {
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand (those of ``orch`` are loaded on first use: ask the group)."""
     out = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         out.append((*prefix, name))
         if isinstance(command, click.Group):
             out.extend(_commands(command, (*prefix, name)))
@@ -41,10 +45,11 @@ def test_help_shows_examples(command: tuple[str, ...]):
     run = run_cli(*command, "--help")
     assert run.exit_code == 0, run.output
     assert "Usage: orch " + " ".join(command) in run.stdout
-    group = cli
-    for name in command[:-1]:
-        group = group.commands[name]  # type: ignore[assignment]
-    if isinstance(group.commands[command[-1]], click.Group):
+    group: click.Command | None = cli
+    for name in command:
+        assert isinstance(group, click.Group)
+        group = group.get_command(click.Context(group), name)
+    if isinstance(group, click.Group):
         assert "Commands:" in run.stdout  # a group lists its commands; they show examples
     else:
         assert "Examples:" in run.stdout

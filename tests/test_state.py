@@ -230,6 +230,36 @@ def test_check_results(store: SQLiteStateStore) -> None:
     assert failed.target == "dev"
 
 
+def test_record_checks_writes_a_batch_like_one_by_one_and_all_or_nothing(
+    store: SQLiteStateStore,
+) -> None:
+    """``orch test`` records each batch of check results in one transaction: the rows are those
+    ``record_check`` writes one at a time; a batch with a bad result writes none of them."""
+    r1 = store.start_run("test", target="dev")
+    r2 = store.start_run("test", target="prod")
+    common = {"asset": "a", "partition_key": None, "severity": "warn"}
+    sample = [{"id": i} for i in range(SAMPLE_ROWS + 2)]
+    batch = [
+        {"run_id": r1, "check": "c1", "status": "fail", "failing_rows": 12, "sample": sample,
+         "sql": "select 1", "message": "m", **common},
+        {"run_id": r1, "check": "c2", "status": "pass", "duration_s": 0.5, **common},
+    ]  # fmt: skip
+    store.record_checks(batch)
+    for one in batch:
+        store.record_check(**{**one, "run_id": r2})  # type: ignore[arg-type]
+
+    def seen(run_id: str) -> list[tuple]:
+        return [(c.check, c.status, c.severity, c.failing_rows, c.sample, c.sql, c.message,
+                 c.duration_s) for c in store.run_check_results(run_id)]  # fmt: skip
+
+    assert seen(r1) == seen(r2) and len(seen(r1)) == 2
+    assert [c.target for c in store.run_check_results(r1)] == ["dev", "dev"]
+    assert len(store.run_check_results(r1)[0].sample) == SAMPLE_ROWS
+    with pytest.raises(InternalError):
+        store.record_checks([{**batch[1], "check": "c3"}, {**batch[1], "status": "nope"}])
+    assert [c.check for c in store.run_check_results(r1)] == ["c1", "c2"]
+
+
 def test_one_runs_materializations_and_check_results(store: SQLiteStateStore) -> None:
     r1 = store.start_run("build", target="dev")
     r2 = store.start_run("build", target="dev")
@@ -597,3 +627,28 @@ def test_state_recorder_from_real_events(store: SQLiteStateStore) -> None:
         1,
         ({"id": None},),
     )
+
+
+def test_state_recorder_records_a_batch_of_check_results(store: SQLiteStateStore) -> None:
+    """``emit_many`` (what ``orch test`` sends per batch): the run's events in order, its check
+    results in one store call, with the run's target; secrets scrubbed as one by one."""
+    recorder = StateRecorder(store)
+    checks = [
+        CheckEvaluated("r9", f"c{i}", "a", None, "pass" if i else "fail", "error", int(i == 0), 0.1,
+                       sample=[{"id": i}] if not i else [], sql=f"select {i}", at=T0)
+        for i in range(3)
+    ]  # fmt: skip
+    recorder.emit_many([
+        RunStarted("r9", command="test", target="ci", selection="", step_count=3, at=T0),
+        *checks,
+        RunFinished("r9", status="failed", duration_s=1.0, counts={"fail": 1}, at=T0),
+    ])  # fmt: skip
+    run = store.get_run("r9")
+    assert run is not None and run.status == "failed"
+    got = [(c.check, c.status, c.failing_rows, c.sample, c.sql, c.target)
+           for c in store.run_check_results("r9")]  # fmt: skip
+    assert got == [
+        ("c0", "fail", 1, ({"id": 0},), "select 0", "ci"),
+        ("c1", "pass", 0, (), "select 1", "ci"),
+        ("c2", "pass", 0, (), "select 2", "ci"),
+    ]

@@ -801,11 +801,42 @@ class SnowflakeAdapter(Adapter):
         with self.transaction():
             return self.execute(sql)
 
+    TRANSACTIONAL_DDL: ClassVar[bool] = False
+
+    def delete_insert_on_key(
+        self,
+        relation: Relation,
+        select_sql: str,
+        unique_key: Sequence[str],
+        columns: Sequence[str],
+    ) -> int | None:
+        """dbt-snowflake's order: stage the rows (DDL commits), then delete and insert in one
+        transaction; the staged table is dropped either way."""
+        staged = relation.with_name(f"{TEMP_PREFIX}delete_insert_{uuid.uuid4().hex[:8]}")
+        self.create_table_as(staged, select_sql)
+        try:
+            with self.transaction():
+                return self._delete_insert_from(relation, staged, unique_key, columns)
+        finally:
+            self.drop_relation(staged)
+
     def _query_columns(self, select_sql: str) -> list[str]:
         """The output column names of a query, without reading its rows."""
+        return [c.name for c in self.query_columns(select_sql)]
+
+    def query_columns(self, select_sql: str) -> list[Column]:
+        """A query's output columns, typed as ``columns()`` types them (``NUMBER(p,s)``)."""
+        from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+        def typed(d: Any) -> Column:
+            kind = FIELD_ID_TO_NAME.get(d.type_code, "TEXT")
+            if kind == "FIXED":
+                return Column(str(d.name), f"NUMBER({d.precision},{d.scale})")
+            return Column(str(d.name), {"REAL": "FLOAT"}.get(kind, kind))
+
         sql = f"SELECT * FROM ({select_sql}) AS {self.quote('__orch_q')} LIMIT 0"
-        names = self._run(sql, consume=lambda cur: [str(d[0]) for d in cur.description or []])
-        return names or []
+        columns = self._run(sql, consume=lambda cur: [typed(d) for d in cur.description or []])
+        return columns or []
 
     # ---------------------------------------------------------------- Arrow
 

@@ -51,6 +51,7 @@ from orch.errors import (
     ResourceError,
     suggestion,
 )
+from orch.load.definitions import job_files, sensor_files  # re-exported: their old home
 from orch.load.python_files import collect_op_jobs, import_python_file, job_location
 from orch.ops import JobDefinition
 from orch.run.checks import python_check_function
@@ -553,30 +554,6 @@ def _from_sensor_config(name: str, sn: FileSensorConfig | AssetSensorConfig) -> 
             description=sn.description,
         )
     return replace(defn, enabled=sn.enabled)
-
-
-def sensor_files(project: Project) -> list[Path]:
-    """Every ``*.py`` under the project's sensor paths, sorted."""
-    files: list[Path] = []
-    for folder in project.config.sensor_paths:
-        base = project.root / folder
-        if base.is_dir():
-            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    if project.definitions is not None:  # the files of a Definitions' schedules and sensors
-        files.extend(project.definitions.sensor_files)
-    return sorted(set(files))
-
-
-def job_files(project: Project) -> list[Path]:
-    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted."""
-    files: list[Path] = []
-    for folder in project.config.job_paths:
-        base = project.root / folder
-        if base.is_dir():
-            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    if project.definitions is not None:  # the files of a Definitions' op jobs
-        files.extend(project.definitions.job_files)
-    return sorted(set(files))
 
 
 def _python_definitions(project: Project) -> list[ScheduleDefinition | SensorDefinition]:

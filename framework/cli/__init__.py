@@ -1,30 +1,52 @@
 """The ``orch`` command line: the only place an OrchError becomes output and an exit code.
 
 ``base`` holds the group, the error handler and the shared options; each ``*_commands`` module
-adds one family of commands to the group when imported.
+adds one family of commands to the group when imported. The modules are imported on first use
+(click's "lazily loading subcommands"): ``orch run`` imports ``run_commands`` only, while
+``orch --help`` imports them all to list every command with its help text.
 """
 
 from __future__ import annotations
 
-from orch.cli import (
-    automation_commands,
-    base,
-    code_commands,
-    condition_commands,
-    deps_commands,
-    dev_commands,
-    docs_commands,
-    history_commands,
-    observe_commands,
-    project_commands,
-    run_commands,
-    snapshot_commands,
-    source_commands,
-    ui_commands,
-    workspace_commands,
-)
+from orch.cli import base
 from orch.cli.base import cli
 from orch.run.reporting import guard_standard_streams
+
+# Each top-level command -> the modules that define it (and its subcommands), in import order.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "automation": ("condition_commands",),
+    "backfill": ("run_commands",),
+    "build": ("run_commands",),
+    "clean": ("dev_commands",),
+    "code": ("code_commands",),
+    "compile": ("project_commands",),
+    "contract": ("workspace_commands",),
+    "daemon": ("automation_commands",),
+    "debug": ("dev_commands",),
+    "deps": ("deps_commands",),
+    "docs": ("docs_commands",),
+    "init": ("project_commands",),
+    "job": ("automation_commands",),
+    "lineage": ("project_commands",),
+    "ls": ("project_commands",),
+    "resources": ("project_commands",),
+    "retry": ("history_commands",),
+    "run": ("run_commands",),
+    "runs": ("history_commands",),
+    "schedule": ("automation_commands",),
+    "seed": ("run_commands",),
+    "sensor": ("automation_commands",),
+    "show": ("dev_commands",),
+    "snapshot": ("snapshot_commands",),
+    "source": ("source_commands", "observe_commands"),  # observe adds `orch source observe`
+    "status": ("run_commands",),
+    "test": ("run_commands",),
+    "ui": ("ui_commands",),
+    "workspace": ("workspace_commands",),
+}
+cli.lazy_commands.update(
+    {name: tuple(f"orch.cli.{m}" for m in modules) for name, modules in COMMAND_MODULES.items()}
+)
 
 
 def main() -> None:
@@ -37,21 +59,4 @@ def main() -> None:
     base.main()
 
 
-__all__ = [
-    "automation_commands",
-    "cli",
-    "condition_commands",
-    "code_commands",
-    "deps_commands",
-    "dev_commands",
-    "docs_commands",
-    "history_commands",
-    "main",
-    "observe_commands",
-    "project_commands",
-    "run_commands",
-    "source_commands",
-    "snapshot_commands",
-    "ui_commands",
-    "workspace_commands",
-]
+__all__ = ["COMMAND_MODULES", "cli", "main"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import functools
 import gc
+import importlib
 import logging
 import sys
 import traceback
@@ -26,7 +27,27 @@ if TYPE_CHECKING:
 
 
 class OrchGroup(click.Group):
-    """A click group whose ``main`` turns orch errors into messages and exit codes."""
+    """A click group whose ``main`` turns orch errors into messages and exit codes.
+
+    Its commands may be registered lazily: ``lazy_commands`` maps a command name to the modules
+    that define it, imported the first time the command is looked up (click's "lazily loading
+    subcommands"), so a command pays only for its own imports.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, tuple[str, ...]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, loaded or not (sorted, as click lists them)."""
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command of that name, importing the modules that define it on first use."""
+        if cmd_name not in self.commands:
+            for module in self.lazy_commands.get(cmd_name, ()):
+                importlib.import_module(module)
+        return self.commands.get(cmd_name)
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **kwargs: Any

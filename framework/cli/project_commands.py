@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 def check_automation(project: Project) -> None:
     """Jobs, schedules and sensors load (a schedule naming an unknown job is an error, exit 2)."""
-    from orch.automation.schedules import load_automation, sensor_files
+    from orch.load.definitions import sensor_files
 
     config = project.config
     if config.jobs or config.schedules or config.sensors or sensor_files(project):
+        from orch.automation.schedules import load_automation  # ~0.15 s: only when needed
+
         load_automation(project)
 
 

@@ -28,7 +28,8 @@ def compile_or_reuse(options: RunOptions, names: set[str] | None = None) -> Comp
         workspace.check_contracts()  # a broken contract is reported before anything ships
         return member
     key = project_key(project)
-    reused = reuse_manifest(project, key) if key else None
+    # a scoped selection (exact names) reads few nodes: validate each when first used
+    reused = reuse_manifest(project, key, lazy=names is not None) if key else None
     if reused is not None:
         return reused
     # imported here, not at the top: a warm command must not pay for sqlglot and Jinja

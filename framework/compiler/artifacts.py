@@ -8,7 +8,6 @@ stays light: it never imports sqlglot or Jinja.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orch import redaction
-from orch.load.cache import content_key, env_digest
+from orch.load.cache import FILE_DIGESTS_FILE, FileDigests, content_key, env_digest
 from orch.load.project import Project
 from orch.manifest import Manifest
 
@@ -84,20 +83,26 @@ def project_key(project: Project) -> str:
         *(f for spec in project.unit_tests for f in spec.fixture_files),
         *([project.root / project.config.definitions] if project.config.definitions else []),
     ]
-    for path in sorted(set(paths)):
-        try:
-            data = path.read_bytes()
-        except OSError:
+    digests = FileDigests(project.target_dir / FILE_DIGESTS_FILE, VOLATILE_MARKERS)
+    for path in sorted(set(paths), key=lambda p: p.parts):  # Path order, computed faster
+        found = digests.digest(path)  # a file's stat unchanged: its recorded hash, no read
+        if found is None:
             parts.append(f"{path}:missing")
             continue
-        if any(marker in data for marker in VOLATILE_MARKERS):
+        digest, volatile = found
+        if volatile:
             return ""
-        parts.append(f"{path}:{hashlib.sha256(data).hexdigest()}")
+        parts.append(f"{path}:{digest}")
+    digests.save()
     return content_key(*parts)
 
 
-def reuse_manifest(project: Project, key: str) -> CompileResult | None:
-    """The manifest on disk, when it was compiled from exactly these inputs; else None."""
+def reuse_manifest(project: Project, key: str, *, lazy: bool = False) -> CompileResult | None:
+    """The manifest on disk, when it was compiled from exactly these inputs; else None.
+
+    ``lazy``: its nodes are validated when first used (``Manifest.read``), for a command that
+    reads only a few of them.
+    """
     target_dir = project.target_dir
     try:
         meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
@@ -105,7 +110,7 @@ def reuse_manifest(project: Project, key: str) -> CompileResult | None:
             meta.get("env_vars", []), project.root
         ):
             return None
-        manifest = Manifest.read(target_dir / manifest_file(project))
+        manifest = Manifest.read(target_dir / manifest_file(project), lazy=lazy)
     except (OSError, ValueError, TypeError, AttributeError):
         return None
     for name in meta.get("env_vars", []):

@@ -63,7 +63,13 @@ from orch.compiler.check_specs import (
 from orch.compiler.graph import SELF, ResolvedRef
 from orch.config import OrchModel
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
-from orch.load.dbt import generic_test_hash, generic_test_name, where_subquery
+from orch.load.dbt import (
+    generic_test_alias,
+    generic_test_config,
+    generic_test_hash,
+    generic_test_name,
+    where_subquery,
+)
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project
 from orch.manifest import CheckNode, Node
@@ -192,6 +198,9 @@ class CheckCompiler:
         if built is None:
             return None
         query, depends_on, stored_args = built
+        dbt_config: dict[str, Any] = {}
+        if self.project.flavor == "dbt":
+            dbt_config = self._dbt_config(spec.raw, spec.asset, written_args, spec.column, config)
         if not config.get("name") and self.project.flavor == "dbt":  # dbt's own names
             source = spec.asset in self.project.sources
             config["name"] = generic_test_name(
@@ -221,6 +230,8 @@ class CheckCompiler:
             error_if=settings["error_if"],
             where=settings["where"],
             store_failures=settings["store_failures"],
+            dbt_config=dbt_config,
+            fail_calc=settings["fail_calc"],
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
@@ -232,6 +243,10 @@ class CheckCompiler:
         """A ``checks/*.sql`` file, attached to the most downstream asset it reads; or a custom
         generic test's use, attached to the asset it is declared on."""
         assets = sorted({r.asset for r in item.refs if r.asset != SELF})
+        recording = item.parsed.recording
+        if recording.uses_warehouse:  # no SQL to parse yet: what its template ref()s/source()s
+            assets = sorted({*assets, *recording.refs.values(),
+                             *(f"{s}.{t}" for s, t in recording.sources.values())})  # fmt: skip
         if any(a not in self.nodes for a in assets):
             return None
         use = item.generic
@@ -251,6 +266,13 @@ class CheckCompiler:
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
         name = self._unique_name(name, str(location))
+        dbt_config: dict[str, Any] = {}
+        if use is not None and self.project.flavor == "dbt":
+            dbt_config = self._dbt_config(
+                use.spec.raw, use.spec.asset, use.args, use.column, use.config
+            )
+
+        live = recording.uses_warehouse  # rendered again right before it runs
         suffix = ""
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
@@ -266,18 +288,40 @@ class CheckCompiler:
             asset=attached,
             column=use.column if use is not None else None,
             args=_jsonable_args(use.args) if use is not None else {},
+            dbt_config=dbt_config,
+            dbt_unrendered_config={**item.parsed.recording.config, **dbt_config}
+            if use is not None and self.project.flavor == "dbt"
+            else None,
             where=settings["where"],
             store_failures=settings["store_failures"],
+            fail_calc=settings["fail_calc"],
             severity=settings["severity"],
             blocking=settings["blocking"],
             warn_if=settings["warn_if"],
             error_if=settings["error_if"],
-            sql=compile_sql(item.parsed, item.refs),
+            sql="" if live else compile_sql(item.parsed, item.refs),
+            rendered_at_run_time=live,
+            raw_code=item.parsed.raw if live else "",
             path=path,
             description=str(config.get("description") or ""),
             depends_on=assets,
             tags=settings["tags"],
         )
+
+    def _dbt_config(
+        self,
+        raw: Any,
+        asset: str,
+        args: dict[str, Any],
+        column: str | None,
+        config: dict[str, Any],
+    ) -> dict[str, Any]:
+        """dbt's record of a YAML generic test's config (orch.load.dbt.generic_test_config)."""
+        column = args.get("column_name", column)
+        rest = {k: v for k, v in args.items() if k != "column_name"}
+        source = asset in self.project.sources
+        alias = None if config.get("name") else generic_test_alias(raw, asset, column, rest, source)
+        return generic_test_config(config, alias)
 
     # ------------------------------------------------------------------ spec parsing
 
@@ -351,16 +395,22 @@ class CheckCompiler:
                 hint="Use store_failures: true (the failing rows are stored as a table)",
             )
         out["store_failures"] = (store or store_as == "table") and store_as != "ephemeral"
-        defaults: tuple[tuple[str, str | None], ...] = (("fail_calc", "count(*)"), ("limit", None))
-        for key, default in defaults:
-            setting = config.get(key, default)
-            if setting != default and not (key == "fail_calc" and str(setting).strip() == default):
-                raise ConfigError(
-                    f"test setting {key}: {setting} is not supported by orch",
-                    location=location,
-                    hint="orch counts the failing rows (fail_calc: count(*)) and has no limit; "
-                    "remove the setting, or write the rule as a singular test",
-                )
+        if config.get("limit") is not None:
+            raise ConfigError(
+                f"test setting limit: {config['limit']} is not supported by orch",
+                location=location,
+                hint="orch counts every failing row (or the fail_calc over them); remove the "
+                "limit, or write it into the test's query",
+            )
+        fail_calc = config.get("fail_calc")
+        if fail_calc is not None and not isinstance(fail_calc, str):
+            raise ConfigError(
+                f"invalid fail_calc {fail_calc!r}",
+                location=location,
+                hint="fail_calc is a SQL aggregate over the failing rows, e.g. 'sum(n_records)'",
+            )
+        calc = " ".join(fail_calc.split()) if fail_calc else None
+        out["fail_calc"] = None if calc in (None, "count(*)") else calc
         where = config.get("where")
         out["where"] = None if where is None else str(where)
         tags = config.get("tags") or []

@@ -3,10 +3,12 @@
 dbt tooling (dbt-docs, Elementary, Lightdash, ``--state`` comparisons) reads
 ``target/manifest.json`` in dbt's schema; orch's own manifest therefore moves beside it
 (``target/orch_manifest.json``, see :mod:`orch.compiler.artifacts`) for a dbt project. The nodes
-are written from orch's manifest: models, seeds, tests (orch's checks), sources, with their
-``depends_on``, ``refs``, config, columns and compiled SQL; ``unique_id``\\ s are the ones orch's
-``run_results.json`` names (a test's has no hash suffix). Macros, docs, metrics... are written
-empty: orch renders macros away and does not list them. Light on purpose (no sqlglot/Jinja).
+are written from orch's manifest: models, seeds, snapshots, tests (orch's checks), sources, with
+their ``depends_on``, ``refs``, config, columns and compiled SQL; the macros as dbt lists them
+(:mod:`orch.compiler.dbt_macros`). What ``dbt ls -s state:modified`` compares is written as dbt
+writes it (``raw_code``, ``unrendered_config``, ``fqn``, a seed's checksum, each macro's
+``macro_sql``), so an unchanged project lists nothing against orch's artifacts. Docs, metrics...
+are written empty. Light on purpose (no sqlglot/Jinja).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch.compiler.dbt_macros import MacroIndex, dbt_macros, package_of
 from orch.config import MODEL_CONFIG_KEYS
 from orch.load.dbt_versions import version_of
 from orch.manifest import CheckNode, Manifest, Node
 
 if TYPE_CHECKING:
     from orch.load.project import Project
+    from orch.load.unit_tests import Rows, UnitTestSpec
 
 DBT_MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 DBT_VERSION = "1.11.0"  # the dbt-core whose artifact schemas these follow
@@ -38,15 +42,22 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
     nodes: dict[str, dict[str, Any]] = {}
     sources: dict[str, dict[str, Any]] = {}
     ids = {name: node.unique_id for name, node in manifest.nodes.items()}
+    macros, index = dbt_macros(project)
     for node in manifest.nodes.values():
         if node.resource_type == "source":
             sources[node.unique_id] = _source(node, project, database)
         elif node.resource_type in ("model", "seed"):
-            nodes[node.unique_id] = _model(node, project, database, ids)
+            nodes[node.unique_id] = _model(node, project, database, ids, index)
     for check in manifest.checks.values():
         if check.kind in ("builtin", "generic", "singular"):
-            test = _test(check, project, database, ids)
+            test = _test(check, project, database, ids, index)
             nodes[test["unique_id"]] = test
+    compiled = {c.unique_id for c in manifest.checks.values() if c.kind == "unit"}
+    unit_tests = {
+        uid: _unit_test(spec, project, ids)
+        for spec in project.unit_tests
+        if (uid := f"unit_test.{project.name}.{spec.model}.{spec.name}") in compiled
+    }
     parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
     child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
     for uid, entry in nodes.items():
@@ -68,7 +79,7 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         },
         "nodes": nodes,
         "sources": sources,
-        "macros": {},
+        "macros": macros,
         "docs": {},
         "exposures": {},
         "metrics": {},
@@ -80,7 +91,7 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         "group_map": {},
         "saved_queries": {},
         "semantic_models": {},
-        "unit_tests": {},
+        "unit_tests": unit_tests,
     }
 
 
@@ -100,33 +111,41 @@ def _database(manifest: Manifest, project: Project) -> str:
     return "memory"
 
 
-def _package(node_path: str | None, project: Project) -> tuple[str, str]:
-    """(package name, path relative to its package) of a file."""
-    path = node_path or ""
-    for package in project.packages.values():
-        if path.startswith(package.prefix):
-            return package.name, path[len(package.prefix) :]
-    return project.name, path
-
-
 def _fqn(package: str, original: str, name: str) -> list[str]:
     parts = original.split("/")
     return [package, *parts[1:-1], name]
 
 
-def _columns(node: Node) -> dict[str, Any]:
-    return {
-        name: {
+def _columns(node: Node, declared: list[str] | None = None) -> dict[str, Any]:
+    """The node's columns; ``declared``: only these (dbt lists the columns its YAML names)."""
+    names = list(node.columns) if declared is None else declared
+    by_lower = {c.lower(): c for c in node.columns}
+    out = {}
+    for name in names:
+        column = node.columns.get(name) or node.columns.get(by_lower.get(name.lower(), ""))
+        out[name] = {
             "name": name,
-            "description": column.description,
-            "meta": dict(column.meta),
-            "data_type": column.data_type,
+            "description": column.description if column else "",
+            "meta": dict(column.meta) if column else {},
+            "data_type": column.data_type if column else None,
             "constraints": [],
             "quote": None,
-            "tags": list(column.tags),
-        }
-        for name, column in node.columns.items()
-    }
+            "config": {"meta": dict(column.meta) if column else {},
+                       "tags": list(column.tags) if column else []},
+            "tags": list(column.tags) if column else [],
+            "granularity": None,
+            "doc_blocks": [],
+        }  # fmt: skip
+    return out
+
+
+def _declared_columns(node: Node, project: Project) -> list[str]:
+    """The columns the node's YAML entry names (dbt's ``columns``)."""
+    props = project.properties.get(node.name)
+    if props is None:
+        found = version_of(project.model_versions, node.name)
+        props = project.properties.get(found[0]) if found else None
+    return [c.name for c in props.entry.columns] if props is not None else []
 
 
 def _common(
@@ -144,8 +163,11 @@ def _common(
     }
 
 
-def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> dict[str, Any]:
-    package, original = _package(node.path, project)
+def _model(
+    node: Node, project: Project, database: str, ids: dict[str, str], index: MacroIndex
+) -> dict[str, Any]:
+    package, original = package_of(node.path or "", project)
+    snapshot = node.unique_id.startswith("snapshot.")
     config = node.config
     relation = node.relation
     schema = relation.schema_name if relation else project.target.schema_
@@ -153,6 +175,9 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
     db = (relation.database if relation else None) or database
     out = _common(node.unique_id, node.name, node.resource_type, package, original, database)
     materialized = "seed" if node.resource_type == "seed" else config.materialized
+    # dbt reads a model's file stripped (same_body); a {% snapshot %} block's text as it is
+    block = snapshot and original.endswith(".sql")
+    raw_code = node.raw_code if block else node.raw_code.strip()
     out.update(
         database=db,
         schema=schema,
@@ -169,7 +194,7 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
             "materialized": materialized,
             "unique_key": config.unique_key,
             "on_schema_change": str(config.extra.get("on_schema_change") or "ignore"),
-            "persist_docs": {},
+            "persist_docs": dict(config.extra.get("persist_docs") or {}),
             "post-hook": [],
             "pre-hook": [],
             "quoting": {},
@@ -184,11 +209,11 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         },
         tags=list(config.tags),
         description=node.description,
-        columns=_columns(node),
+        columns=_columns(node, _declared_columns(node, project)),
         meta=dict(config.meta),
         patch_path=f"{package}://{node.patch_path}" if node.patch_path else None,
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
-        raw_code=node.raw_code.strip(),  # dbt reads the file stripped (same_body)
+        raw_code=raw_code,
         language=node.language or "sql",
         refs=[
             _ref_entry(p, project)
@@ -201,7 +226,10 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
             if p in ids and ids[p].startswith("source.")
         ],  # fmt: skip
         metrics=[],
-        depends_on={"macros": [], "nodes": [ids[p] for p in node.depends_on if p in ids]},
+        depends_on={
+            "macros": [] if node.language == "python" else index.calls(raw_code, package),
+            "nodes": [ids[p] for p in node.depends_on if p in ids],
+        },
         compiled_path=None,
         compiled=bool(node.compiled_code),
         compiled_code=node.compiled_code or None,
@@ -215,6 +243,8 @@ def _model(node: Node, project: Project, database: str, ids: dict[str, str]) -> 
         deprecation_date=node.deprecation_date,
     )
     out["unrendered_config"] = _unrendered_config(node, project)
+    if block:  # dbt: [package, folders..., file, snapshot]
+        out["fqn"] = [*_fqn(package, original, original.rsplit("/", 1)[-1][:-4]), node.name]
     found = version_of(project.model_versions, node.name)
     if found is not None:  # a model version: dbt names the node after the model
         out.update(name=found[0], version=_number(found[1]), latest_version=_number(found[2]),
@@ -254,14 +284,20 @@ _CONFIG_CALL = re.compile(r"{{-?\s*config\((.*?)\)\s*-?}}", re.S)
 
 def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
     """dbt's ``unrendered_config``: the settings written for the node, as written — the
-    project file's folder settings, the YAML ``config:``, the file's ``config()`` call — which
+    project file's folder settings (a package's own dbt_project.yml, then the root project's
+    block for the package), the YAML ``config:``, the file's ``config()`` call — which
     ``dbt ls -s state:modified`` compares (a key set to its default still counts as set)."""
     out: dict[str, Any] = {}
     path = node.path or ""
-    if node.resource_type not in ("model", "seed") or _package(path, project)[0] != project.name:
+    if node.resource_type not in ("model", "seed"):
         return out
-    tree = project.config.seeds if node.resource_type == "seed" else project.config.models
-    out.update(_folder_settings(tree or {}, project.name, path))
+    package, rel = package_of(path, project)
+    kind = ("snapshots" if node.unique_id.startswith("snapshot.") else
+            "seeds" if node.resource_type == "seed" else "models")  # fmt: skip
+    installed = project.packages.get(package)
+    if installed is not None and kind != "snapshots":
+        out.update(_folder_settings(getattr(installed, kind) or {}, package, rel))
+    out.update(_folder_settings(getattr(project.config, kind) or {}, package, rel))
     props = project.properties.get(node.name)
     if props is not None:
         out.update(props.entry.config)
@@ -275,28 +311,33 @@ def _unrendered_config(node: Node, project: Project) -> dict[str, Any]:
 _HOOK_KEYS = {"post_hook": "post-hook", "pre_hook": "pre-hook"}
 
 
-def _folder_settings(tree: dict[str, Any], project_name: str, path: str) -> dict[str, Any]:
-    """The ``+key`` settings of the project file's folders above ``path``, as written (dbt's
-    unrendered values: ``+tags: marts`` stays a string), nested folders winning."""
-    node: Any = tree.get(project_name, tree) if isinstance(tree.get(project_name), dict) else tree
+def _folder_settings(tree: dict[str, Any], package: str, path: str) -> dict[str, Any]:
+    """The ``+key`` settings of the project file's folders above ``path`` (relative to its
+    package), as written (dbt's unrendered values: ``+tags: marts`` stays a string): the
+    top level's, then the package's block and its folders, nested folders winning."""
     out: dict[str, Any] = {}
     parts = path.split("/")[1:-1]
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    for part in [None, *parts, stem]:
-        if part is not None:
-            node = node.get(part) if isinstance(node, dict) else None
+    _settings_of(tree, out)
+    node: Any = tree
+    for part in [package, *parts, stem]:
+        node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict):
             break
-        for key, value in node.items():
-            if not isinstance(key, str):
-                continue
-            if key.startswith("+"):
-                out[key[1:]] = value
-            elif key.replace("-", "_") in MODEL_CONFIG_KEYS and (
-                not isinstance(value, dict) or key in MODEL_CONFIG_KEYS
-            ):  # a setting without the '+' (dbt reads it as one, as orch.load.project does)
-                out[key] = value
+        _settings_of(node, out)
     return out
+
+
+def _settings_of(level: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, value in level.items():
+        if not isinstance(key, str):
+            continue
+        if key.startswith("+"):
+            out[key[1:]] = value
+        elif key.replace("-", "_") in MODEL_CONFIG_KEYS and (
+            not isinstance(value, dict) or key in MODEL_CONFIG_KEYS
+        ):  # a setting without the '+' (dbt reads it as one, as orch.load.project does)
+            out[key] = value
 
 
 def _literal_kwargs(text: str) -> dict[str, Any]:
@@ -309,10 +350,28 @@ def _literal_kwargs(text: str) -> dict[str, Any]:
     if isinstance(call, ast.Call):
         for kw in call.keywords:
             try:
-                out[str(kw.arg)] = ast.literal_eval(kw.value)
+                out[str(kw.arg)] = _literal(kw.value)
             except ValueError:
                 continue
     return out
+
+
+def _literal(value: ast.expr) -> Any:
+    """A Python literal; ``after_commit('sql')`` / ``before_begin('sql')`` as the text dbt's
+    macros render for them (the hook config's JSON, with the macros' whitespace)."""
+    if isinstance(value, (ast.List, ast.Tuple)):
+        return [_literal(v) for v in value.elts]
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in ("after_commit", "before_begin")
+        and len(value.args) == 1
+        and not value.keywords
+    ):
+        sql = ast.literal_eval(value.args[0])
+        if isinstance(sql, str):
+            return "\n    \n    " + json.dumps({"sql": sql, "transaction": False}) + "\n\n"
+    return ast.literal_eval(value)
 
 
 def _checksum(node: Node, project: Project) -> str:
@@ -325,17 +384,30 @@ def _checksum(node: Node, project: Project) -> str:
     return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
 
 
-def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]) -> dict[str, Any]:
+def _test(
+    check: CheckNode, project: Project, database: str, ids: dict[str, str], index: MacroIndex
+) -> dict[str, Any]:
     uid = "test." + check.unique_id.split(".", 1)[-1]
-    package, original = _package(check.path, project)
+    package, original = package_of(check.path or "", project)
     original = original or "models"
     out = _common(uid, check.name, "test", package, original, database)
+    config = dict(check.dbt_config)
+    raw_code = _test_raw_code(check, project, config)
+    if check.kind == "singular":
+        macros = index.calls(raw_code, package)
+    else:  # the test's macro, and get_where_subquery, called while dbt renders it
+        namespace, _, test = check.check_type.rpartition(".")
+        macro = index.resolve(f"test_{test}", namespace or package)
+        # dbt renders no use of its own not_null and unique while parsing (a shortcut)
+        shortcut = macro in ("macro.dbt.test_not_null", "macro.dbt.test_unique")
+        macros = [m for m in (macro, None if shortcut else "macro.dbt.get_where_subquery") if m]
     out.update(
         schema=f"{project.target.schema_}_dbt_test__audit",
-        alias=check.name,
+        alias=str(config.get("alias") or check.name),
         checksum={"name": "none", "checksum": ""},
         config={
             "enabled": True,
+            "alias": config.get("alias"),
             "schema": "dbt_test__audit",
             "tags": list(check.tags),
             "meta": {},
@@ -343,15 +415,18 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
             "severity": _TEST_SEVERITY[check.severity],
             "store_failures": check.store_failures or None,
             "where": check.where,
-            "fail_calc": "count(*)",
+            "fail_calc": check.fail_calc or "count(*)",
             "warn_if": check.warn_if,
             "error_if": check.error_if,
         },
+        unrendered_config=config
+        if check.dbt_unrendered_config is None
+        else dict(check.dbt_unrendered_config),
         tags=list(check.tags),
         description=check.description,
         columns={},
         meta={},
-        raw_code=_test_raw_code(check, project),
+        raw_code=raw_code,
         language="sql",
         refs=[
             {"name": p, "package": None, "version": None}
@@ -360,7 +435,7 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
         ],  # fmt: skip
         sources=[],
         metrics=[],
-        depends_on={"macros": [], "nodes": [ids[p] for p in check.depends_on if p in ids]},
+        depends_on={"macros": macros, "nodes": [ids[p] for p in check.depends_on if p in ids]},
         compiled=bool(check.sql),
         compiled_code=check.sql or None,
         extra_ctes_injected=True,
@@ -382,9 +457,71 @@ def _test(check: CheckNode, project: Project, database: str, ids: dict[str, str]
     return out
 
 
-def _test_raw_code(check: CheckNode, project: Project) -> str:
+def _unit_test(spec: UnitTestSpec, project: Project, ids: dict[str, str]) -> dict[str, Any]:
+    """A unit test as dbt lists it (``unit_tests``: its model, given rows and expected rows)."""
+    uid = f"unit_test.{project.name}.{spec.model}.{spec.name}"
+    package, original = package_of(spec.path or "", project)
+
+    def fixture(rows: Rows | None) -> dict[str, Any]:
+        if rows is None:
+            return {"rows": None, "format": "dict", "fixture": None}
+        body = rows.sql if rows.format == "sql" else rows.rows
+        return {"rows": body, "format": rows.format, "fixture": None}
+
+    out = _common(uid, spec.name, "unit_test", package, original, "")
+    del out["database"]
+    out.update(
+        fqn=[*_fqn(package, original, spec.model), spec.name],
+        model=spec.model,
+        given=[{"input": g.written, **fixture(g.data)} for g in spec.given],
+        expect=fixture(spec.expect),
+        description=spec.description,
+        depends_on={"macros": [], "nodes": [ids[spec.model]] if spec.model in ids else []},
+        config={"tags": list(spec.tags), "meta": dict(spec.meta), "enabled": True},
+        schema=project.target.schema_,
+        checksum=_unit_test_checksum(spec),
+    )
+    return out
+
+
+_FORMATS = {"dict": "Dict", "csv": "CSV", "sql": "SQL"}
+
+
+def _unit_test_checksum(spec: UnitTestSpec) -> str:
+    """dbt's ``UnitTestDefinition.checksum`` (what ``state:modified`` compares for a unit
+    test): the sha256 of the text dbt's ``build_unit_test_checksum`` writes, the ``repr()`` of
+    its model, versions, given and expect fixtures and overrides, then the rows of each given
+    read from a fixture file."""
+
+    def rows_of(rows: Rows) -> Any:
+        return (rows.sql or "").strip() if rows.format == "sql" else [dict(r) for r in rows.rows]
+
+    def fixture(kind: str, rows: Rows | None, written: str | None = None) -> str:
+        if rows is None:
+            body, form, name = None, "dict", None
+        else:
+            body, form, name = rows_of(rows), rows.format, rows.fixture
+        shown = f"<UnitTestFormat.{_FORMATS[form]}: '{form}'>"
+        head = f"input={written!r}, " if written is not None else ""
+        return f"{kind}({head}rows={body!r}, format={shown}, fixture={name!r})"
+
+    given = "[" + ", ".join(fixture("UnitTestInputFixture", g.data, g.written)
+                            for g in spec.given) + "]"  # fmt: skip
+    expect = fixture("UnitTestOutputFixture", spec.expect)
+    overrides = (f"UnitTestOverrides(macros={spec.macros!r}, vars={spec.vars!r}, "
+                 f"env_vars={spec.env_vars!r})"
+                 if spec.macros or spec.vars or spec.env_vars else "None")  # fmt: skip
+    data = f"{spec.model}-None-{given}-{expect}-{overrides}"
+    for g in spec.given:
+        if g.data.fixture:
+            data += f"-{rows_of(g.data)!r}"
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _test_raw_code(check: CheckNode, project: Project, config: dict[str, Any]) -> str:
     """The ``raw_code`` dbt gives a test (``same_body`` compares it): a singular test's file,
-    stripped; a generic test's call of its macro."""
+    stripped; a generic test's call of its macro, then its YAML config as a ``config()`` call
+    (dbt's ``TestBuilder.build_raw_code``)."""
     if check.kind == "singular":
         try:
             return (project.root / (check.path or "")).read_text(encoding="utf-8").strip()
@@ -392,32 +529,91 @@ def _test_raw_code(check: CheckNode, project: Project) -> str:
             return ""
     namespace, _, test = check.check_type.rpartition(".")
     macro = f"{namespace}.test_{test}" if namespace else f"test_{test}"
-    return f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}"
+    settings = ",".join(f"{key}={_config_value(value)}" for key, value in config.items())
+    suffix = f"{{{{ config({settings}) }}}}" if settings else ""
+    return f"{{{{ {macro}(**_dbt_generic_test_kwargs) }}}}{suffix}"
+
+
+def _config_value(value: Any) -> str:
+    """A value in dbt's generated ``config()`` call: a string double-quoted, else ``str()``."""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return str(value)
+
+
+_NO_FRESHNESS: dict[str, Any] = {"warn_after": {"count": None, "period": None},
+                 "error_after": {"count": None, "period": None}, "filter": None}  # fmt: skip
 
 
 def _source(node: Node, project: Project, database: str) -> dict[str, Any]:
     relation = node.relation
     source_name, table = node.source_name or "", node.source_table or node.name
-    package, original = _package(node.patch_path, project)
+    package, original = package_of(node.patch_path or "", project)
+    declared = project.sources.get(node.name)
     out = _common(node.unique_id, table, "source", package, original or "models", database)
+    folders = original.split("/")[1:-1]  # the YAML file's folders below its model path
+    freshness = _freshness(node)
     out.update(
         database=(relation.database if relation else None) or database,
         schema=relation.schema_name if relation else project.target.schema_,
-        fqn=[package, source_name, table],
+        path=original or "models",
+        fqn=[package, *folders, source_name, table],
         source_name=source_name,
-        source_description="",
-        loader="",
+        source_description=declared.source.description if declared else "",
+        loader=(declared.source.loader or "") if declared else "",
         identifier=relation.identifier if relation else table,
-        quoting={},
-        columns=_columns(node),
+        quoting={"database": None, "schema": None, "identifier": None, "column": None},
+        loaded_at_field=node.source_freshness.loaded_at_field if node.source_freshness else None,
+        freshness=freshness or dict(_NO_FRESHNESS),
+        columns=_columns(node, [c.name for c in declared.table.columns] if declared else None),
         meta={},
         source_meta={},
         tags=list(node.config.tags),
-        config={"enabled": True},
+        config={"enabled": True, "freshness": freshness or dict(_NO_FRESHNESS)},
         patch_path=None,
-        unrendered_config={},
+        unrendered_config=_source_unrendered_config(node, project, freshness),
+        unrendered_database=declared.source.database if declared else None,
+        unrendered_schema=declared.source.schema_ if declared else None,
         relation_name=None if relation is None else
         f'"{relation.database or database}"."{relation.schema_name}"."{relation.identifier}"',
         description=node.description,
     )  # fmt: skip
+    return out
+
+
+def _freshness(node: Node) -> dict[str, Any] | None:
+    """The source table's freshness rule as dbt writes it; None when none is set."""
+    rule = node.source_freshness
+    if rule is None or (rule.warn_after is None and rule.error_after is None):
+        return None
+    out: dict[str, Any] = dict(_NO_FRESHNESS)
+    for key in ("warn_after", "error_after"):
+        after = getattr(rule, key)
+        if after is not None:
+            out[key] = {"count": after.count, "period": after.period}
+    out["filter"] = rule.filter
+    return out
+
+
+def _source_unrendered_config(
+    node: Node, project: Project, freshness: dict[str, Any] | None
+) -> dict[str, Any]:
+    """dbt's ``unrendered_config`` of a source table: the source's and the table's
+    ``config:``, the freshness when one is set, ``loaded_at_field``/``loaded_at_query`` and the
+    merged ``meta`` and ``tags`` (dbt-core's ``SourcePatcher._generate_source_config``)."""
+    declared = project.sources.get(node.name)
+    if declared is None:
+        return {}
+    source, table = declared.source, declared.table
+    table_config = dict((table.model_extra or {}).get("config") or {})
+    out: dict[str, Any] = {**source.config, **table_config}
+    if freshness is not None:
+        out["freshness"] = freshness
+    out["loaded_at_field"] = table.loaded_at_field or source.loaded_at_field
+    out["loaded_at_query"] = None
+    out["meta"] = {**source.meta, **(source.config.get("meta") or {}), **table.meta,
+                   **(table_config.get("meta") or {})}  # fmt: skip
+    tags = [*source.tags, *(source.config.get("tags") or []), *table.tags,
+            *(table_config.get("tags") or [])]  # fmt: skip
+    out["tags"] = sorted(set(tags))
     return out

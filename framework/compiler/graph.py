@@ -184,6 +184,9 @@ class _Resolver:
                 return target
             if target in self.extra_assets:
                 return target
+            if target in self.project.disabled:
+                raise _disabled_error(f"ref('{target}')", target, self.project,
+                                      _marker_location(model, "ref", target))  # fmt: skip
             raise UnknownReferenceError(
                 f"ref('{target}') names no model or seed",
                 location=_marker_location(model, "ref", target),
@@ -195,6 +198,9 @@ class _Resolver:
             name = f"{source}.{table}"
             if name in self.project.sources:
                 return name
+            if name in self.project.disabled:
+                raise _disabled_error(f"source('{source}', '{table}')", name, self.project,
+                                      _marker_location(model, "source", table))  # fmt: skip
             raise UnknownReferenceError(
                 f"source('{source}', '{table}') is not declared",
                 location=_marker_location(model, "source", table),
@@ -255,6 +261,15 @@ class _Resolver:
         if foreign is None or ref.db is None or ref.catalog is not None:
             return None
         return next((m for m in sorted(foreign.members) if m.lower() == ref.db.lower()), None)
+
+
+def _disabled_error(call: str, name: str, project: Project, where: Location) -> UserError:
+    """dbt's "depends on a node which is disabled", naming the file that disables it."""
+    return UnknownReferenceError(
+        f"{call} names '{name}', which is disabled (enabled: false, {project.disabled[name]})",
+        location=where,
+        hint="Enable it, or disable this model too",
+    )
 
 
 def foreign_source(model: ForeignModel, path: str, attach: str | None = None) -> SourceTable:

@@ -29,18 +29,62 @@ HOOK_PHASES = ("pre_hook", "post_hook")
 class HookRelation:
     """``this`` in a model's hook: renders as the relation, with dbt's attributes."""
 
-    def __init__(self, database: str | None, schema: str, identifier: str, rendered: str) -> None:
+    def __init__(
+        self,
+        database: str | None,
+        schema: str,
+        identifier: str,
+        rendered: str,
+        type: str | None = None,  # noqa: A002 (dbt's name)
+    ) -> None:
         self.database = database
         self.schema = schema
         self.identifier = identifier
         self.name = identifier
+        self.type = type
         self._rendered = rendered
+
+    def incorporate(self, type: str | None = None, **_: Any) -> HookRelation:  # noqa: A002
+        """dbt's ``this.incorporate(type='table')``: the relation with its type set."""
+        kind = type or self.type
+        return HookRelation(self.database, self.schema, self.identifier, self._rendered, kind)
 
     def __str__(self) -> str:
         return self._rendered
 
     def __html__(self) -> str:
         return self._rendered
+
+
+class _HookAdapter:
+    """``adapter`` in a hook: dbt runs ``{% do adapter.drop_relation(rel) %}`` as the hook is
+    rendered, just before its SQL; orch renders hooks at compile time, so the drop becomes a
+    statement of the hook, run at the same moment. Everything else is the renderer's
+    ``adapter``."""
+
+    def __init__(self, inner: Any, origin: str) -> None:
+        self._inner = inner
+        self._origin = origin
+        self.statements: list[str] = []
+
+    def drop_relation(self, relation: Any) -> str:
+        """``drop <type> if exists <relation>``, the way dbt's ``drop_relation`` drops it."""
+        kind = getattr(relation, "type", None)
+        if not isinstance(relation, HookRelation) or kind not in ("table", "view"):
+            raise UnsupportedFeatureError(
+                "adapter.drop_relation() in a hook of something other than {{ this }} with a "
+                "known type is not supported by orch",
+                location=Location(self._origin),
+                hint="Write drop_relation(this.incorporate(type='table')), or the SQL itself: "
+                "drop table if exists {{ this }}",
+            )
+        self.statements.append(f"drop {kind} if exists {relation} cascade")
+        return ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
 
 class _RunTimeOnly:
@@ -98,11 +142,13 @@ def render_hooks(
 ) -> list[HookSql]:
     """Render one hook setting; ``relation_of(asset, marker)`` names what ``ref``/``source``
     point at, ``this`` the model's relation (None for on-run hooks)."""
-    out = []
+    out: list[HookSql] = []
     for template, transaction in hook_items(raw, origin):
         ctx = {"invocation_id": INVOCATION_MARKER, **(context or {})}
+        adapter = _HookAdapter(renderer.env.globals.get("adapter"), origin)
         if this is not None:
             ctx["this"] = this
+            ctx["adapter"] = adapter
         try:
             text, recording = renderer.render(template, origin, context=ctx)
         except UnsupportedFeatureError:
@@ -124,6 +170,8 @@ def render_hooks(
         markers = {**recording.refs, **{m: f"{s}.{t}" for m, (s, t) in recording.sources.items()}}
         for marker in sorted(markers, key=len, reverse=True):  # __orch_ref_10 before _1
             text = text.replace(marker, relation_of(markers[marker], origin))
+        out.extend(HookSql(sql=sql, transaction=transaction, origin=origin)
+                   for sql in adapter.statements)  # fmt: skip
         out.append(HookSql(sql=text.strip(), transaction=transaction, origin=origin))
     return out
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orch.manifest import Manifest
+from orch.sql import sql_text
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
@@ -30,6 +31,26 @@ def output_columns(query: exp.Expr) -> list[str] | None:
             return None
         names.append(projection.alias_or_name)
     return names
+
+
+def forget_positions(query: exp.Expr) -> None:
+    """Drop the parser's positions (``line``, ``col``, ``start``, ``end``) from ``query``, in place.
+
+    Every copy of a node copies its ``meta`` dict through ``copy.deepcopy``, which costs more
+    than copying the node itself; lineage needs no positions, so a tree at its last use drops
+    them before ``qualify`` and the column versions copy parts of it. Other ``meta`` keys are
+    flags sqlglot reads (``case_sensitive``, a function's original name): they stay.
+    """
+    for node in query.walk():
+        meta = node._meta
+        if meta is not None:
+            for key in _POSITION_KEYS:
+                meta.pop(key, None)
+            if not meta:
+                node._meta = None
+
+
+_POSITION_KEYS = ("line", "col", "start", "end")
 
 
 def resolvable_as_written(query: exp.Expr) -> bool:
@@ -59,10 +80,15 @@ def resolvable_as_written(query: exp.Expr) -> bool:
 
 
 def column_lineage(
-    query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
+    query: exp.Expr,
+    asset_of_table: Callable[[exp.Table], str | None],
+    scopes: list[Scope] | None = None,
 ) -> dict[str, list[ColumnKey]]:
-    """For each output column, the sorted upstream ``(asset, column)`` pairs it is computed from."""
-    scopes = traverse_scope(query)
+    """For each output column, the sorted upstream ``(asset, column)`` pairs it is computed from.
+
+    ``scopes``: the query's ``traverse_scope`` when the caller has it already.
+    """
+    scopes = traverse_scope(query) if scopes is None else scopes
     if not scopes:
         return {}
     root = scopes[-1]
@@ -148,7 +174,9 @@ def _position(selects: list[exp.Expr], name: str) -> int | None:
 
 
 def column_versions(
-    query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
+    query: exp.Expr,
+    asset_of_table: Callable[[exp.Table], str | None],
+    scopes: list[Scope] | None = None,
 ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """What change classification compares between two builds of a model.
 
@@ -157,9 +185,10 @@ def column_versions(
     plus the query's row clauses (joins, filters, grouping of every ``select``): a column keeps
     its version when another column is added or changed, and every column changes when which
     rows come out may change. ``reads`` maps each upstream asset to every column of it the
-    query references anywhere (projections, filters, joins), sorted.
+    query references anywhere (projections, filters, joins), sorted. ``scopes``: as for
+    :func:`column_lineage`.
     """
-    scopes = traverse_scope(query)
+    scopes = traverse_scope(query) if scopes is None else scopes
     if not scopes:
         return {}, {}
     root = scopes[-1]
@@ -202,7 +231,7 @@ def _row_text(query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
             table.replace(new)
         for select, _ in selects:
             select.set("expressions", [exp.Star()])
-        return query.sql()
+        return sql_text(query)
     finally:
         for select, projections in selects:
             select.set("expressions", projections)
@@ -264,7 +293,8 @@ def _resolved_sql(
     column was the largest part of computing column versions.
     """
     if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
-        return exp.var(_column_text(scope, node, asset_of_table, cache, depth)).sql()
+        # what exp.var(text).sql() writes, without building and copying the Var
+        return _column_text(scope, node, asset_of_table, cache, depth).strip()
     columns = [
         c
         for c in node.find_all(exp.Column, bfs=False)
@@ -274,7 +304,7 @@ def _resolved_sql(
     try:
         for column, var in swapped:
             column.replace(var)
-        return node.sql()
+        return sql_text(node)
     finally:
         for column, var in swapped:
             var.replace(column)
@@ -292,12 +322,12 @@ def _column_text(
     if source is None and not table_name and len(scope.sources) == 1:
         source = next(iter(scope.sources.values()))
     if isinstance(source, exp.Table):
-        asset = asset_of_table(source) or source.sql()
+        asset = asset_of_table(source) or sql_text(source)
         return f"{asset}.{column.name}"
     if isinstance(source, Scope):
         inner = _projection_text(source, column.name, None, asset_of_table, cache, depth + 1)
         return f"({inner})"
-    return column.sql()  # a select alias, a lambda argument
+    return sql_text(column)  # a select alias, a lambda argument
 
 
 def across_members(merged: Manifest, members: Mapping[str, Manifest]) -> Manifest:

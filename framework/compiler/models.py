@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,14 @@ from orch.compiler.check_specs import (
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python, load_dbt_python
 from orch.compiler.deprecation import mark_deprecations
+from orch.compiler.disabled import drop_disabled, drop_unmatched_properties
 from orch.compiler.graph import SELF, AssetGraph, ResolvedRef, resolve_graph
+from orch.compiler.helper import CompileHelper, slim_node
+from orch.compiler.helper import wanted as helper_wanted
 from orch.compiler.lineage import (
     column_lineage,
     column_versions,
+    forget_positions,
     output_columns,
     resolvable_as_written,
 )
@@ -48,6 +53,7 @@ from orch.compiler.settings import (
     settings_fingerprint,
     shadows_unloaded_asset,
     source_freshness,
+    unenforced_constraints,
 )
 from orch.compiler.snapshots import snapshot_config, snapshot_relation
 from orch.compiler.unit_tests import UnitTestCompiler, overrides_renderer
@@ -55,6 +61,7 @@ from orch.config import (
     ModelConfig,
     RunOptions,
 )
+from orch.dag import DAG
 from orch.errors import (
     ConfigError,
     ErrorGroup,
@@ -100,10 +107,12 @@ from orch.sql import (
     parse_query,
     qualify_tables,
     replace_spans,
+    sql_text,
     transpile,
     written_columns,
 )
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
 log = logging.getLogger(__name__)
 
@@ -172,25 +181,52 @@ def compile_project(
     dbt_python = load_dbt_python(project) if project.flavor == "dbt" else {}
     if dbt_python:
         names = None  # their refs are not in the SQL parse's reach: compile everything
-    parsed, python_assets = python_models.load_models(project, renderer, cache, names)
+    helper = _start_helper(project, renderer, cache, names)
+    try:
+        return _compile_all(options, names, project, key, renderer, cache, dbt_python, helper,
+                            write_files)  # fmt: skip
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _compile_all(
+    options: RunOptions,
+    names: set[str] | None,
+    project: Project,
+    key: str,
+    renderer: Renderer,
+    cache: ResultCache,
+    dbt_python: dict[str, DbtPythonModel],
+    helper: CompileHelper | None,
+    write_files: bool,
+) -> CompileResult:
+    """The rest of :func:`compile_project`, with the helper process when there is one."""
+    parsed, python_assets = python_models.load_models(project, renderer, cache, names, helper)
+    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
+    settings = ModelSettings(project, target_dialect(project), schema_namer)
+    project = drop_disabled(project, settings, parsed, python_assets, dbt_python)
+    project, unmatched = drop_unmatched_properties(project)
+    settings.project = project
     python_models.check_upstream(project, python_assets)
     extra = {**python_models.extra_assets(python_assets),
              **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
     graph = resolve_graph(project, parsed, extra)
     generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
-    schema_namer = dbt.schema_namer(project, renderer) if project.flavor == "dbt" else None
-    settings = ModelSettings(project, target_dialect(project), schema_namer)
     compiler = _Compiler(
         project, parsed, graph, cache, singular=singular, settings=settings,
         generic_tests=renderer.generic_tests, renderer=renderer,
     )  # fmt: skip
     compiler.python_assets = python_assets
     compiler.dbt_python = dbt_python
+    compiler.helper = helper
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
     compiler.compiled_files = files
     try:
         manifest = compiler.compile()
+        if helper is not None:
+            helper.close()  # its work is done: free its memory now
         if python_assets:
             py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
@@ -217,7 +253,7 @@ def compile_project(
     return CompileResult(
         project=project,
         manifest=manifest,
-        warnings=[*project.warnings, *compiler.warnings],
+        warnings=[*project.warnings, *unmatched, *compiler.warnings],
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         scoped=names is not None,
@@ -259,6 +295,73 @@ class _Compiler:
         self.dbt_python: dict[str, DbtPythonModel] = {}
         self.output_columns: dict[str, list[str] | None] = {}  # None: not known from the SQL
         self._partitioned: set[str] = set()  # partitioned models: per-step file scans
+        self._rendered: dict[Relation, str] = {}  # render_relation's texts
+        self.helper: CompileHelper | None = None  # compiles some models' SQL meanwhile
+        self._plans: dict[str, _ModelPlan] = {}  # planned for the helper, not compiled yet
+        self._remote: set[str] = set()  # sent to the helper
+        self._waiting: dict[str, int] = {}  # the helper's models -> parents not compiled yet
+        self._ready: list[str] = []  # the helper's models whose parents are all compiled
+        self._shipped: set[str] = set()  # parsed here, compiled by the helper
+
+    # ------------------------------------------------------------------ the helper process
+
+    def _start_feeding(self) -> None:
+        """Count, for each model the helper compiles, the parents it waits for: the models it
+        parsed, and three in four of those parsed here (shipped with their text)."""
+        owned = self.helper.owned if self.helper is not None else set()
+        here = [n for n in self.graph.order if n in self.parsed and n not in owned]
+        self._shipped = set(here) - set(here[::4])
+        for name in self.graph.order:
+            if name in owned or name in self._shipped:
+                left = len(self.graph.dag.parents(name))
+                if left:
+                    self._waiting[name] = left
+                else:
+                    self._ready.append(name)
+
+    def _node_done(self, name: str) -> None:
+        for child in self.graph.dag.children(name):
+            left = self._waiting.get(child)
+            if left == 1:
+                del self._waiting[child]
+                self._ready.append(child)
+            elif left is not None:
+                self._waiting[child] = left - 1
+
+    def _feed_helper(self) -> None:
+        """Send the helper every model of its that is ready, unless a batch is outstanding.
+
+        A model is sent with its plan made here (kept for :meth:`compile_model`) when its SQL
+        work needs nothing but its upstream relations and columns; the others (a user error in
+        the plan, partition filters, file scans, rendering at run time) stay for this process.
+        """
+        helper = self.helper
+        assert helper is not None
+        helper.poll()
+        if helper.busy or not self._ready:
+            return
+        items = []
+        for name in self._ready:
+            model = self.parsed[name]
+            if model.recording.uses_warehouse:
+                continue
+            try:
+                plan = self._plan(model)
+                upstream = {r.asset for rs in plan.refs.values() for r in rs if r.asset != SELF}
+                if plan.filters or any(
+                    a not in self.nodes or self._scan(model, a) is not None for a in upstream
+                ):
+                    continue
+            except UserError:
+                continue  # compile_model meets it again in its turn, and reports it
+            self._plans[name] = plan
+            self._remote.add(name)
+            new = {a: slim_node(self.nodes[a]) for a in sorted(upstream - helper.sent)}
+            shipped = _without_trees(model) if name in self._shipped else None
+            items.append((name, plan.relation, plan.refs, new, shipped))
+        self._ready = []
+        if items:
+            helper.send(items)
 
     # ------------------------------------------------------------------ relations
 
@@ -270,7 +373,10 @@ class _Compiler:
         )
 
     def render_relation(self, rel: Relation) -> str:
-        return self.table_expr(rel).sql(dialect=self.dialect)
+        text = self._rendered.get(rel)
+        if text is None:  # each relation is read by many models: write its name once
+            text = self._rendered[rel] = sql_text(self.table_expr(rel), self.dialect)
+        return text
 
     def relation_text(self, rel: Relation) -> str:
         """A relation as ``{{ this }}`` / ``{{ ref() }}`` print it in text (hooks, strings,
@@ -309,7 +415,11 @@ class _Compiler:
     def compile(self) -> Manifest:
         errors: list[UserError] = []
         failed: set[str] = set()
+        if self.helper is not None:
+            self._start_feeding()
         for name in self.graph.order:
+            if self.helper is not None:
+                self._feed_helper()
             if self.graph.dag.parents(name) & failed:
                 failed.add(name)  # its upstream's error is reported; compiling it would crash
                 continue
@@ -332,6 +442,8 @@ class _Compiler:
                     self.nodes[name] = self.with_hooks(self.compile_seed(name))
                 elif name in self.project.sources:
                     self.nodes[name] = self.compile_source(name)
+                if self.helper is not None and name in self.nodes:
+                    self._node_done(name)
             except ErrorGroup as group:
                 errors.extend(group.errors)
                 failed.add(name)
@@ -342,6 +454,8 @@ class _Compiler:
         self.warnings.extend(
             mark_deprecations(self.project, self.nodes, self.graph.order, self.graph.dag.children)
         )
+        if self.project.flavor == "dbt":
+            self.warnings.extend(unenforced_constraints(self.project, self.nodes))
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
         descriptive = self.project.descriptive
@@ -367,7 +481,8 @@ class _Compiler:
         database = rel.database
         if database is None and self.project.flavor == "dbt":
             database = self.renderer.target.database
-        this = hooks.HookRelation(database, rel.schema, rel.name, text)
+        kind = "view" if node.config.materialized == "view" else "table"
+        this = hooks.HookRelation(database, rel.schema, rel.name, text, type=kind)
         rendered = {
             phase: hooks.render_hooks(
                 self.renderer, extra.get(phase), origin, this=this, relation_of=self._hook_ref
@@ -566,7 +681,8 @@ class _Compiler:
         query = exp.select(*parts).from_(self.table_expr(relation))
         return query.sql(dialect=self.dialect)
 
-    def compile_model(self, model: ParsedModel) -> Node:
+    def _plan(self, model: ParsedModel) -> _ModelPlan:
+        """A model's settings, relation, references and cache key: all but its SQL work."""
         snapshot = self.project.models[model.name].kind == "snapshot"
         tree = self.project.config.snapshots if snapshot else self.project.config.models
         config, description, patch_path = self.settings.config_for(
@@ -597,12 +713,25 @@ class _Compiler:
         key = self._compile_key(model, relation, refs)
         if filters:
             key = content_key(key, *(f"{a}:{q.sql()}" for a, q in sorted(filters.items())))
+        return _ModelPlan(snapshot, config, description, patch_path, relation, refs, filters, key)
+
+    def compile_model(self, model: ParsedModel) -> Node:
+        plan = self._plans.pop(model.name, None) or self._plan(model)
+        snapshot, config, relation, refs, filters = (
+            plan.snapshot, plan.config, plan.relation, plan.refs, plan.filters
+        )  # fmt: skip
+        description, patch_path, key = plan.description, plan.patch_path, plan.key
         live = model.recording.uses_warehouse
         cached = self.cache.get(key)
         if live:
             cached = self._parse_time_sql(model, relation, refs)
         elif cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
-            cached = self._compile_sql(model, relation, refs, filters)
+            cached = None
+            if self.helper is not None and model.name in self._remote:
+                self._remote.discard(model.name)
+                cached = self.helper.result(model.name)  # None: the helper could not
+            if cached is None:
+                cached = self._compile_sql(model, relation, refs, filters)
             self.cache.put(key, cached)
         if config.materialized == "view" and redaction.PLACEHOLDER_PREFIX in cached["compiled"]:
             raise _secret_in_view(model)
@@ -723,9 +852,18 @@ class _Compiler:
                     continue
                 node = self.nodes[r.asset]
                 scan = self._scan(model, r.asset)
+                rel = node.relation  # as model_dump() gives it, without pydantic's serializer
+                where = (
+                    {
+                        "database": rel.database,
+                        "schema_name": rel.schema_name,
+                        "identifier": rel.identifier,
+                    }
+                    if rel
+                    else node.compiled_code
+                )
                 upstream.append(
-                    [r.asset, node.relation.model_dump() if node.relation else node.compiled_code,
-                     list(node.columns), scan.sql() if scan is not None else None]
+                    [r.asset, where, list(node.columns), scan.sql() if scan is not None else None]
                 )  # fmt: skip
         return content_key(
             "compile",
@@ -807,13 +945,13 @@ class _Compiler:
                 if scan is not None and r.asset not in filters:
                     text = scan.sql(dialect=self.dialect)
                     if not r.ref.has_alias:
-                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                        text += f" AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 elif r.asset in filters:
                     text = filters[r.asset].sql(dialect=self.dialect)
                     if not r.ref.has_alias:
-                        text += f" AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                        text += f" AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 elif not r.ref.has_alias and visible != rel.name and r.asset != SELF:
-                    text = f"{text} AS {exp.to_identifier(visible).sql(dialect=self.dialect)}"
+                    text = f"{text} AS {sql_text(exp.to_identifier(visible), self.dialect)}"
                 replacements.append((r.ref.start, r.ref.end, text))
             return self.text_markers(
                 model, own, replace_spans(variant.rendered, replacements)
@@ -882,6 +1020,7 @@ class _Compiler:
             model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
         )
         model.full.query = None
+        forget_positions(query)  # the copies qualify and column versions make cost half as much
         qualified: exp.Expr | None
         if resolvable_as_written(query):
             qualified = normalize_names(query, model.dialect)
@@ -897,8 +1036,9 @@ class _Compiler:
                 return assets[index] if index < len(assets) else None
             return None
 
-        lineage = column_lineage(qualified, asset_of)
-        versions, reads = column_versions(qualified, asset_of)
+        scopes = traverse_scope(qualified)
+        lineage = column_lineage(qualified, asset_of, scopes)
+        versions, reads = column_versions(qualified, asset_of, scopes)
         if output_columns(qualified) is None:  # a * left unexpanded: what it reads is unknown
             return None, {}, {}, None
         return (
@@ -907,6 +1047,54 @@ class _Compiler:
             versions,
             reads,
         )
+
+
+@dataclass
+class _ModelPlan:
+    """What :meth:`_Compiler._plan` decides for a model before its SQL work."""
+
+    snapshot: bool
+    config: ModelConfig
+    description: str
+    patch_path: str | None
+    relation: Relation | None
+    refs: dict[str, list[ResolvedRef]]
+    filters: dict[str, exp.Subquery]
+    key: str
+
+
+def _without_trees(model: ParsedModel) -> ParsedModel:
+    """``model`` without its parsed trees (what is sent to the helper: it parses the text)."""
+    inc = model.incremental
+    return replace(
+        model,
+        full=replace(model.full, query=None),
+        incremental=replace(inc, query=None) if inc is not None else None,
+    )
+
+
+class _HelperCompiler(_Compiler):
+    """The compiler in the helper process (orch.compiler.helper): it is sent only models that
+    read no files, and upstream nodes slimmed to their relations and columns."""
+
+    def _scan(self, model: ParsedModel, asset: str) -> exp.Expr | None:
+        return None
+
+
+def _start_helper(
+    project: Project, renderer: Renderer, cache: ResultCache, names: set[str] | None
+) -> CompileHelper | None:
+    """A helper process for a big cold compile of everything, else None."""
+    if names is not None or not helper_wanted(project, cache):
+        return None
+    dialect = target_dialect(project)
+
+    def factory(parsed: dict[str, ParsedModel]) -> _HelperCompiler:
+        graph = AssetGraph(dag=DAG())
+        settings = ModelSettings(project, dialect)
+        return _HelperCompiler(project, parsed, graph, ResultCache(None), settings=settings)
+
+    return CompileHelper(project, renderer, factory)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -32,7 +32,7 @@ from orch.errors import (
     suggestion,
 )
 from orch.load.cache import ResultCache
-from orch.load.parsing import ParsedModel, parse_models
+from orch.load.parsing import ParsedModel, ParseElsewhere, parse_models
 from orch.load.project import Project
 from orch.load.python_files import PythonAsset, collect_assets, find_project_class, is_module_path
 from orch.load.rendering import Renderer
@@ -52,12 +52,17 @@ from orch.yamldoc import load_yaml
 
 
 def load_models(
-    project: Project, renderer: Renderer, cache: ResultCache, names: set[str] | None
+    project: Project,
+    renderer: Renderer,
+    cache: ResultCache,
+    names: set[str] | None,
+    elsewhere: ParseElsewhere | None = None,
 ) -> tuple[dict[str, ParsedModel], dict[str, PythonAsset]]:
-    """Parse SQL models and import Python ones: all, or ``names`` and their ancestry."""
+    """Parse SQL models and import Python ones: all, or ``names`` and their ancestry
+    (``elsewhere``: see :func:`orch.load.parsing.parse_models`)."""
     py_files = {n: f for n, f in project.models.items()
                 if f.language == "python" and f.kind == "model"}  # fmt: skip
-    parsed = parse_models(project, renderer, cache, names)
+    parsed = parse_models(project, renderer, cache, names, elsewhere)
     if not py_files:
         return parsed, {}
     if names is None:

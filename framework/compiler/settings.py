@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -124,6 +124,61 @@ class ModelSettings:
         self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
     ) -> tuple[ModelConfig, str, str | None]:
         """The model's config merged from its layers, its description and its YAML file's path."""
+        layers, props, normalized = self._layers(name, path, tree, recorded)
+        merged = merge_model_config(layers)
+        if self.project.flavor != "orch":
+            merged = dbt_strategy(name, path, merged, self.project.root)
+        try:
+            config = ModelConfig.model_validate(merged)
+        except ValidationError as err:
+            item = err.errors()[0]
+            dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
+            key = str(item["loc"][0]) if item["loc"] else ""
+            hint = "Fix the setting in config(), the YAML properties or the project file"
+            if key in normalized:  # set in config(): point at it in the model
+                loc = _config_call_location(self.project.root / path, path, key)
+                hint = "Fix the setting in config()"
+            elif props is not None:
+                loc = props.doc.location((*props.key_path, "config"))
+            else:
+                loc = Location(path)
+            raise ConfigError(
+                f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
+            ) from None
+        if config.automation is not None:
+            config = self._checked_automation(name, path, config, normalized, props)
+        if path.endswith(".sql"):
+            self._refuse_io_manager(name, path, normalized, props)
+        description = props.entry.description if props is not None else ""
+        return config, description, props.doc.path if props is not None else None
+
+    def is_enabled(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> bool:
+        """dbt's ``enabled`` from the same layers as :meth:`config_for` (a disabled node does
+        not exist); a value that is no boolean is an error naming where it is set."""
+        layers, props, normalized = self._layers(name, path, tree, recorded)
+        value = merge_model_config(layers).get("enabled", True)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"  # a rendered "{{ var('x', false) }}"
+        if "enabled" in normalized:
+            loc = _config_call_location(self.project.root / path, path, "enabled")
+        elif props is not None and "enabled" in props.entry.config:
+            loc = props.doc.location((*props.key_path, "config", "enabled"))
+        else:
+            loc = Location(self.project.project_file)
+        raise ConfigError(
+            f"invalid config for '{name}': 'enabled' must be true or false, not {value!r}",
+            location=loc,
+            hint="Write enabled: true or false",
+        )
+
+    def _layers(
+        self, name: str, path: str, tree: dict[str, Any], recorded: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], Properties | None, dict[str, Any]]:
+        """The config layers of a node, lowest first; its YAML entry; its config() settings."""
         strict = self.project.flavor == "orch"
         package = dbt_packages.package_of(self.project.packages, path)
         if package is not None:  # dbt: the package's own dbt_project.yml, then the root's
@@ -135,11 +190,9 @@ class ModelSettings:
         else:
             folder = folder_config(tree, self.project.name, path)
         layers = [normalize_config_keys(folder, strict=False)[0]]
-        description, patch_path = "", None
         props = self.project.properties.get(name)
         if props is not None:
             entry = props.entry
-            description, patch_path = entry.description, props.doc.path
             shorthand = {
                 k: v
                 for k, v in {
@@ -165,31 +218,7 @@ class ModelSettings:
                     or f"Known keys: {', '.join(sorted(MODEL_CONFIG_KEYS))}",
                 )
             layers.append(normalized)
-        merged = merge_model_config(layers)
-        if not strict:
-            merged = dbt_strategy(name, path, merged, self.project.root)
-        try:
-            config = ModelConfig.model_validate(merged)
-        except ValidationError as err:
-            item = err.errors()[0]
-            dotted = ".".join(str(p) for p in _data_path(merged, item["loc"]))
-            key = str(item["loc"][0]) if item["loc"] else ""
-            hint = "Fix the setting in config(), the YAML properties or the project file"
-            if key in normalized:  # set in config(): point at it in the model
-                loc = _config_call_location(self.project.root / path, path, key)
-                hint = "Fix the setting in config()"
-            elif props is not None:
-                loc = props.doc.location((*props.key_path, "config"))
-            else:
-                loc = Location(path)
-            raise ConfigError(
-                f"invalid config for '{name}': '{dotted}': {item['msg']}", location=loc, hint=hint
-            ) from None
-        if config.automation is not None:
-            config = self._checked_automation(name, path, config, normalized, props)
-        if path.endswith(".sql"):
-            self._refuse_io_manager(name, path, normalized, props)
-        return config, description, patch_path
+        return layers, props, normalized
 
     def _refuse_io_manager(
         self, name: str, path: str, recorded: dict[str, Any], props: Properties | None
@@ -515,12 +544,40 @@ def relation_key(relation: RelationInfo) -> tuple[str, str, str]:
     )
 
 
+def unenforced_constraints(project: Project, nodes: Mapping[str, Node]) -> list[str]:
+    """A warning per model with an enforced contract that declares ``constraints``: dbt-duckdb
+    creates them in the table's DDL (a breaking row fails the build), orch does not, so it says
+    so, as dbt warns about constraints a platform does not enforce."""
+    warnings = []
+    for name, node in nodes.items():
+        props = project.properties.get(name)
+        if props is None or not node.config.contract:
+            continue
+        entry, base = props.entry, props.key_path
+        declared = [str(c.get("type", "?")) for c in entry.constraints if isinstance(c, dict)]
+        where = props.doc.location((*base, "constraints") if declared else base)
+        for j, column in enumerate(entry.columns):
+            kinds = [str(c.get("type", "?")) for c in column.constraints if isinstance(c, dict)]
+            if kinds and not declared:
+                where = props.doc.location((*base, "columns", j, "constraints"))
+            declared += [f"{kind} on {column.name}" for kind in kinds]
+        if declared:
+            warnings.append(
+                f"{where}: the constraints of '{name}' ({', '.join(declared)}) are not enforced "
+                "by orch (its contract's columns and types are): add tests such as not_null or "
+                "unique to check its rows"
+            )
+    return warnings
+
+
 def check_relation_owners(nodes: Iterable[Node]) -> None:
     """Every relation has one owner: two assets writing one table is an error naming both.
 
     A model, seed or Python asset whose relation is another's (an ``alias``, names differing only
     in case, a seed and a model of one name, a model over a declared source table) would replace
-    the other's data; sources may share a relation with each other (they are only read).
+    the other's data; sources may share a relation with each other (they are only read), and a
+    source may be declared over a seed's table (dbt allows it: jaffle-shop's ``ecom`` sources read
+    the seeds it loads with ``load_source_data``; as in dbt, the source does not wait for the seed).
     """
     owners: dict[tuple[str, str, str], Node] = {}
     errors: list[UserError] = []
@@ -532,7 +589,8 @@ def check_relation_owners(nodes: Iterable[Node]) -> None:
         if other is None:
             owners[key] = node
             continue
-        if node.resource_type == "source" and other.resource_type == "source":
+        kinds = {node.resource_type, other.resource_type}
+        if node.resource_type == "source" and kinds <= {"source", "seed"}:
             continue
         first, second = sorted([other, node], key=lambda n: (n.path or "", n.name))
         rel = node.relation.to_relation()

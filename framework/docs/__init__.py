@@ -5,8 +5,10 @@ Layout of the output folder::
     index.html        the page (Jinja, autoescaped): header, views, templates
     static/style.css  styles; static/app.js: the hand-written script (graph, routes, search)
     data.js           ``window.ORCH_DOCS = {...}``: project, overview, the graph (names, kinds,
-                      coordinates, edges, tags, groups, statuses), and ``automation`` (jobs,
-                      schedules, sensors, recent ticks; null without any): all the index needs
+                      coordinates, edges, tags, groups, statuses), dbt exposures (graph nodes
+                      of their own, with their pages: :mod:`orch.docs.exposures`), and
+                      ``automation`` (jobs, schedules, sensors, recent ticks; null without
+                      any): all the index needs
     data/a<N>.js      details of assets N*CHUNK_SIZE.. (SQL tokens, columns, lineage, checks,
                       partitions, runs), loaded with a <script> tag when an asset is opened
 
@@ -32,6 +34,13 @@ from typing import Any
 
 import jinja2
 from orch.assets import user_metadata
+from orch.docs.exposures import (
+    EXPOSURE_TYPES,
+    exposure_detail,
+    exposure_key,
+    exposures_by_asset,
+    semantic_overview,
+)
 from orch.docs.highlight import TOKEN_CLASSES, highlight
 from orch.docs.layout import NODE_HEIGHT, NODE_WIDTH, Layout, layout_graph
 from orch.docs.richtext import markdown_tree, plain_text
@@ -148,6 +157,8 @@ class SiteBuilder:
         self.freshness = FreshnessMap(manifest, snap, now=now or utcnow())
         self.order = manifest.topological_names()
         self.index = {name: i for i, name in enumerate(self.order)}
+        self.exposures = sorted(manifest.exposures)
+        self.used_by = exposures_by_asset(manifest)  # asset -> the exposures using it
         self.checks_by_asset: dict[str, list[CheckNode]] = {}
         for check in sorted(manifest.checks.values(), key=lambda c: c.name):
             for asset in {check.asset, *check.depends_on} - {None}:
@@ -223,16 +234,24 @@ class SiteBuilder:
             for tag in node.tags:
                 tags.setdefault(tag, 0)
             mats.setdefault(node.materialized, 0)
+        for entry in m.exposures.values():  # an exposure's tags filter the graph too
+            for tag in entry.get("tags") or []:
+                tags.setdefault(str(tag), 0)
         group_list, tag_list, mat_list = sorted(groups), sorted(tags), sorted(mats)
         gi = {g: i for i, g in enumerate(group_list)}
         ti = {t: i for i, t in enumerate(tag_list)}
         mi = {t: i for i, t in enumerate(mat_list)}
         parents = {n: [p for p in m.parents.get(n, []) if p in self.index] for n in self.order}
+        exposure_parents = {
+            exposure_key(e): [a for a in m.exposures[e].get("depends_on", []) if a in self.index]
+            for e in self.exposures
+        }
         if self.layout is None:
+            initial = {n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order}
             self.layout = layout_graph(
-                self.order,
-                parents,
-                initial_key={n: f"{m.nodes[n].config.group or '~'}\x00{n}" for n in self.order},
+                [*self.order, *exposure_parents],  # each exposure after its assets
+                {**parents, **exposure_parents},
+                initial_key={**initial, **{k: f"~\x00{k}" for k in exposure_parents}},
             )
         layout = self.layout
         nodes: dict[str, list[Any]] = {k: [] for k in "nkxylgtmscpr"}
@@ -268,8 +287,33 @@ class SiteBuilder:
             "node_size": [NODE_WIDTH, NODE_HEIGHT],
             "size": [layout.width, layout.height],
             "nodes": nodes,
+            "exposure_types": EXPOSURE_TYPES,
+            "exposures": self._exposure_columns(parents_of=exposure_parents, ti=ti),
             "overview": self.build_overview(),
         }
+
+    def _exposure_columns(
+        self, *, parents_of: Mapping[str, list[str]], ti: Mapping[str, int]
+    ) -> dict[str, list[Any]]:
+        """The exposures as graph columns, like the assets': name, type, position, parents (asset
+        indices), the slots of long edges, tags; ``d``: each one's page (they are few)."""
+        layout = self.layout
+        assert layout is not None
+        cols: dict[str, list[Any]] = {k: [] for k in "nexylprtd"}
+        for name in self.exposures:
+            key = exposure_key(name)
+            detail = exposure_detail(self.m, name)
+            cols["n"].append(name)
+            cols["e"].append(EXPOSURE_TYPES.index(detail["type"]))
+            cols["x"].append(layout.x[key])
+            cols["y"].append(layout.y[key])
+            cols["l"].append(layout.layer[key])
+            cols["p"].append([self.index[p] for p in parents_of[key]])
+            slots = [[pt[1] for pt in layout.routes.get((p, key), ())] for p in parents_of[key]]
+            cols["r"].append(slots if any(slots) else 0)
+            cols["t"].append([ti[t] for t in detail["tags"] if t in ti])
+            cols["d"].append(detail)
+        return cols
 
     # ----------------------------------------------------------- overview
 
@@ -329,6 +373,8 @@ class SiteBuilder:
             "stale_total": len(stale),
             "slowest": [[n, round(d, 3), r] for n, (d, r) in slowest],
             "has_state": not snap.empty,
+            "exposures": len(m.exposures),
+            "semantic": semantic_overview(m),
         }
 
     # ----------------------------------------------------------- details
@@ -442,6 +488,8 @@ class SiteBuilder:
             "parents": self.m.parents.get(name, []),
             "children": self.m.children.get(name, []),
         }
+        if name in self.used_by:  # "Used by": the exposures using it (absent: none)
+            detail["exposures"] = self.used_by[name]
         if self.members:  # a workspace: the member the asset belongs to
             detail["project"] = name.split(".", 1)[0]
         return detail

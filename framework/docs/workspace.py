@@ -20,6 +20,7 @@ __all__ = [
     "foreign_names",
     "merge_automation",
     "read_workspace_state",
+    "workspace_descriptive",
     "workspace_manifest",
     "workspace_snapshot",
 ]
@@ -98,10 +99,46 @@ def merge_automation(parts: Mapping[str, Mapping[str, Any] | None]) -> dict[str,
 
 
 def workspace_manifest(graph: Any) -> Manifest:
-    """The workspace graph with column lineage across members (``member.asset`` refs)."""
+    """The workspace graph with column lineage across members (``member.asset`` refs), and the
+    members' exposures and semantic layer under workspace names (``member.name``)."""
     from orch.compiler.lineage import across_members
 
-    return across_members(graph.manifest, {m: r.manifest for m, r in graph.compiled.items()})
+    members = {m: r.manifest for m, r in graph.compiled.items()}
+    merged = across_members(graph.manifest, members)
+    prefixes = {m: graph.compiler.prefix(m) for m in members}
+    exposures, layer = workspace_descriptive(members, prefixes)
+    if not exposures and not layer:
+        return merged
+    return merged.model_copy(update={"exposures": exposures, "semantic_layer": layer})
+
+
+def workspace_descriptive(
+    members: Mapping[str, Manifest], prefixes: Mapping[str, str] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+    """Each member's exposures and semantic layer, named ``member.name``; what they depend on
+    named as in the workspace graph (a model read from another member keeps its owner's name),
+    their files under ``prefixes[member]`` (the member's folder)."""
+    exposures: dict[str, dict[str, Any]] = {}
+    layer: dict[str, dict[str, dict[str, Any]]] = {}
+    for member, manifest in members.items():
+        foreign = foreign_names(manifest)
+
+        prefix = (prefixes or {}).get(member, "")
+
+        def rename(
+            entry: dict[str, Any], member: str = member, foreign: set[str] = foreign,
+            prefix: str = prefix,
+        ) -> Any:  # fmt: skip
+            ups = [a if a in foreign else f"{member}.{a}" for a in entry.get("depends_on", [])]
+            path = prefix + entry["path"] if entry.get("path") else entry.get("path")
+            return {**entry, "name": f"{member}.{entry['name']}", "depends_on": ups, "path": path}
+
+        for name, entry in manifest.exposures.items():
+            exposures[f"{member}.{name}"] = rename(entry)
+        for kind, entries in manifest.semantic_layer.items():
+            for name, entry in entries.items():
+                layer.setdefault(kind, {})[f"{member}.{name}"] = rename(entry)
+    return dict(sorted(exposures.items())), layer
 
 
 def foreign_names(manifest: Manifest) -> set[str]:

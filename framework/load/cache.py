@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,10 @@ class ResultCache:
         if isinstance(entries, dict):
             self._entries = entries
 
+    def has_entries(self) -> bool:
+        """Whether anything is stored (False: a cold start)."""
+        return bool(self._entries)
+
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored value, or None."""
         value = self._entries.get(key)
@@ -201,3 +206,79 @@ def _json_exact(value: Any) -> bool:
     if isinstance(value, float):
         return value == value and value not in (float("inf"), float("-inf"))
     return value is None or isinstance(value, (str, bool, int))
+
+
+FILE_DIGESTS_FILE = "file_digests.json"
+
+
+class FileDigests:
+    """The SHA-256 of input files, reused while a file's ``stat`` is unchanged (git's index idea).
+
+    Deciding whether ``manifest.json`` is still valid hashes every input file; reading a thousand
+    files costs more than the rest of that check. An entry is trusted only while the file's size,
+    modification and change times (``st_ctime`` moves on every write and every ``utime``) and
+    inode are the ones recorded. A file modified in the last :attr:`RACY_S` seconds is hashed but
+    not recorded, so an edit within the file system's timestamp granularity is never missed.
+    Stored under ``target/``; an unreadable or foreign file is ignored.
+    """
+
+    RACY_S = 2.0
+
+    def __init__(self, path: Path | None, markers: tuple[bytes, ...] = ()) -> None:
+        self.path = path
+        self.markers = markers  # byte strings whose presence is recorded per file
+        self._entries: dict[str, list[Any]] = {}
+        self._seen: set[str] = set()
+        self._dirty = False
+        salt = f"{SALT};markers={[m.decode() for m in markers]}"
+        self._salt = salt
+        if path is None:
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict) and data.get("salt") == salt:
+            files = data.get("files")
+            if isinstance(files, dict):
+                self._entries = files
+
+    def digest(self, path: Path) -> tuple[str, bool] | None:
+        """``(hex digest, whether a marker occurs)`` of the file's bytes; None when unreadable."""
+        name = str(path)
+        self._seen.add(name)
+        try:
+            st = os.stat(name)
+        except OSError:
+            return None
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = self._entries.get(name)
+        if entry is not None and len(entry) == 6 and entry[:4] == stamp:
+            return str(entry[4]), bool(entry[5])
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        found = (hashlib.sha256(data).hexdigest(), any(m in data for m in self.markers))
+        recent = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < self.RACY_S * 1e9
+        if recent:
+            self._entries.pop(name, None)
+        else:
+            self._entries[name] = [*stamp, *found]
+        self._dirty = True
+        return found
+
+    def save(self) -> None:
+        """Write the entries if any changed (atomically); a failure only costs speed."""
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            files = {k: v for k, v in self._entries.items() if k in self._seen}  # drop deleted
+            text = json.dumps({"salt": self._salt, "files": files}, separators=(",", ":"))
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(self.path)
+            self._dirty = False
+        except OSError as err:
+            log.debug("could not write %s: %s", self.path, err)

@@ -53,6 +53,26 @@ def generic_test_name(
     E.g. ``accepted_values_dim_customers_order_count__False__0__1__2__3`` (``quote: false``),
     ``relationships_stg_orders_customer_id__customer_id__ref_stg_customers_``.
     """
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    return f"{identifier}_{unique}"
+
+
+def generic_test_alias(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> str | None:
+    """The ``alias`` dbt configures for a generic test whose full name is 64 characters or
+    more (the first 30 of ``<test>_<target>``, ``_``, the md5 of the full name); else None."""
+    identifier, unique = _generic_test_parts(raw, target, column, args, source)
+    full = f"{identifier}_{unique}"
+    if len(full) < 64:
+        return None
+    return f"{identifier[:30]}_{hashlib.md5(full.encode()).hexdigest()}"
+
+
+def _generic_test_parts(
+    raw: Any, target: str, column: str | None, args: dict[str, Any], source: bool
+) -> tuple[str, str]:
+    """(``<test>_<target>``, the joined argument values) of :func:`generic_test_name`."""
     if isinstance(raw, dict):
         body = {k: v for k, v in raw.items() if k != "config"}
         test = str(body.get("test_name") or next(iter(body)))
@@ -71,7 +91,27 @@ def generic_test_name(
             flat.append(str(value))
     unique = "__".join(re.sub("[^0-9a-zA-Z_]+", "_", part) for part in flat)
     prefix = "source_" if source else ""
-    return f"{prefix}{test}_{target.replace('.', '_')}_{unique}"
+    return f"{prefix}{test}_{target.replace('.', '_')}", unique
+
+
+# a generic test's settings dbt reads from its YAML entry, in the order dbt's TestBuilder
+# records them (its CONFIG_ARGS); any other ``config:`` key follows in its written order
+DBT_TEST_CONFIG_ARGS = ("severity", "tags", "enabled", "where", "limit", "warn_if", "error_if",
+                        "fail_calc", "store_failures", "store_failures_as", "meta", "database",
+                        "schema", "alias")  # fmt: skip
+
+
+def generic_test_config(written: dict[str, Any], alias: str | None) -> dict[str, Any]:
+    """A YAML generic test's config as dbt records it (its ``unrendered_config``, and the
+    ``{{ config(...) }}`` of its ``raw_code``): the settings written, in dbt's order, with the
+    ``alias`` of a long name (:func:`generic_test_alias`) unless one is written."""
+    out = {k: written[k] for k in DBT_TEST_CONFIG_ARGS if written.get(k) is not None}
+    skipped = ("name", "description")  # dbt takes these as the test's own, not config
+    out.update({k: v for k, v in written.items()
+                if k not in out and k not in skipped and v is not None})  # fmt: skip
+    if alias is not None and "alias" not in out:
+        out["alias"] = alias
+    return out
 
 
 def generic_test_hash(
@@ -235,6 +275,12 @@ _PROPERTY_KEYS: dict[str, str] = {}  # YAML keys refused outright (none today)
 # MetricFlow queries): read, checked, kept in the manifest; never a reason to refuse a project.
 DESCRIPTIVE_KEYS = ("exposures", "metrics", "semantic_models", "saved_queries")
 EXPOSURE_TYPES = ("dashboard", "notebook", "analysis", "ml", "application")
+# what a metric, a semantic model or a saved query is built on, kept for the docs site
+_SEMANTIC_KEPT = {
+    "metrics": ("type", "type_params"),
+    "semantic_models": ("measures",),
+    "saved_queries": ("query_params",),
+}
 _REF_CALL = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$""")
 _SOURCE_CALL = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _SNAPSHOT_BLOCK = re.compile(r"{%-?\s*snapshot\s+\w+")
@@ -313,16 +359,36 @@ def _descriptive_entry(
                 location=doc.location((key, i)),
                 hint="Add owner: {name: ..., email: ...}",
             )
+        config = _mapping(entry.get("config"))
+        tags = [*_listed(entry.get("tags")), *_listed(config.get("tags"))]
+        meta = {**_mapping(config.get("meta")), **_mapping(entry.get("meta"))}
         item.update(type=kind, owner=owner, label=entry.get("label") or "",
                     url=entry.get("url") or "", maturity=entry.get("maturity") or "",
-                    description=entry.get("description") or "")  # fmt: skip
+                    description=entry.get("description") or "",
+                    tags=sorted({str(t) for t in tags}), meta=meta)  # fmt: skip
         refs = [(str(r), (key, i, "depends_on", j))
                 for j, r in enumerate(entry.get("depends_on") or [])]  # fmt: skip
-    elif key == "semantic_models" and entry.get("model") is not None:
-        refs = [(str(entry["model"]), (key, i, "model"))]
+    else:  # what the docs site lists: its words, and what it is built on
+        item.update({k: entry[k] for k in _SEMANTIC_KEPT.get(key, ()) if entry.get(k)})
+        if isinstance(item.get("measures"), list):  # their names: what a metric names
+            measures = [m for m in item["measures"] if isinstance(m, dict)]
+            item["measures"] = [m["name"] for m in measures if isinstance(m.get("name"), str)]
+        item.update(label=entry.get("label") or "", description=entry.get("description") or "")
+        if key == "semantic_models" and entry.get("model") is not None:
+            refs = [(str(entry["model"]), (key, i, "model"))]
     for text, key_path in refs:
         item["depends_on"].append(_asset_of(project, doc, text, key_path))
     return item
+
+
+def _listed(value: Any) -> list[Any]:
+    """A YAML value that may be one item or a list, as a list."""
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A YAML mapping as a dict; anything else as an empty one."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _asset_of(project: Project, doc: YamlDoc, text: str, key_path: tuple[Any, ...]) -> str:

@@ -10,7 +10,10 @@ listed in :data:`BUILTIN_NAMES` is refused by name (:class:`orch.load.rendering.
 
 from __future__ import annotations
 
+import re
+
 BUILTINS_PATH = "<orch: dbt built-in macros>"
+_PARAMETER = re.compile(r"(?:^|,)\s*(\w+)")  # a parameter's name (a default's ',' is no match)
 
 _DISPATCHED = {
     # name: (arguments, default body, duckdb body or None)
@@ -62,6 +65,25 @@ _DISPATCHED = {
     "last_day": ("date, datepart",
                  "cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', "
                  "dbt.date_trunc(datepart, date))) }} as date)", None),
+    "except": ("", "except", None),
+    "intersect": ("", "intersect", None),
+    "listagg": (
+        "measure, delimiter_text=\"','\", order_by_clause=none, limit_num=none",
+        "{% if limit_num -%}array_to_string(array_slice(array_agg({{ measure }})"
+        "{% if order_by_clause %} within group ({{ order_by_clause }}){% endif %}, 0, "
+        "{{ limit_num }}), {{ delimiter_text }})"
+        "{%- else -%}listagg({{ measure }}, {{ delimiter_text }})"
+        "{% if order_by_clause %} within group ({{ order_by_clause }}){% endif %}{%- endif %}",
+        "{% if limit_num -%}list_aggr((array_agg({{ measure }}"
+        "{% if order_by_clause %} {{ order_by_clause }}{% endif %}))[1:{{ limit_num }}], "
+        "'string_agg', {{ delimiter_text }})"
+        "{%- else -%}string_agg({{ measure }}, {{ delimiter_text }}"
+        "{% if order_by_clause %} {{ order_by_clause }}{% endif %}){%- endif %}",
+    ),
+    "date": ("year, month, day",
+             "to_date('{{ modules.datetime.date(year, month, day).strftime('%Y-%m-%d') }}', "
+             "'YYYY-MM-DD')",
+             "make_date({{ year }}, {{ month }}, {{ day }})"),
 }  # fmt: skip
 
 BUILTIN_NAMES = tuple(sorted(_DISPATCHED))
@@ -72,7 +94,7 @@ def builtin_macros_source() -> str:
     ``duckdb__name``, as dbt's global project defines them."""
     parts = []
     for name, (args, default, duckdb) in sorted(_DISPATCHED.items()):
-        call = ", ".join(a.strip() for a in args.split(",")) if args else ""
+        call = ", ".join(_PARAMETER.findall(args))  # the names, without their defaults
         parts.append(
             f"{{% macro {name}({args}) -%}}"
             f"{{{{ return(adapter.dispatch('{name}', 'dbt')({call})) }}}}{{%- endmacro %}}"

@@ -19,12 +19,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.config import MODEL_CONFIG_KEYS
 from orch.errors import ConfigError, Location, ProjectError
-from orch.load.rendering import PackageScope
 from orch.yamldoc import YamlDoc, load_yaml
+
+if TYPE_CHECKING:
+    from orch.load.rendering import PackageScope
 
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 _KIND_NAMES = {"package": "dbt Hub", "private": "private git"}
@@ -368,4 +370,6 @@ def render_scopes(
     packages: dict[str, InstalledPackage], variables: dict[str, dict[str, Any]]
 ) -> list[PackageScope]:
     """The renderer's view of each package: its files' prefix and the vars its nodes see."""
+    from orch.load.rendering import PackageScope  # Jinja: only when rendering, not at load
+
     return [PackageScope(p.name, p.prefix, variables.get(p.name, {})) for p in packages.values()]

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.assets import ASSET_ATTR
 from orch.definitions import Definitions, source_file
 from orch.errors import DuplicateNameError, Location, ProjectError
 from orch.load.python_files import function_line, import_model_file, import_python_file
+
+if TYPE_CHECKING:
+    from orch.load.project import Project
 
 
 @dataclass
@@ -102,3 +105,27 @@ def merge_resources(
                 hint="Keep one of them",
             )
     return {**declared, **loaded.resources}
+
+
+def sensor_files(project: Project) -> list[Path]:
+    """Every ``*.py`` under the project's sensor paths, sorted."""
+    files: list[Path] = []
+    for folder in project.config.sensor_paths:
+        base = project.root / folder
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+    if project.definitions is not None:  # the files of a Definitions' schedules and sensors
+        files.extend(project.definitions.sensor_files)
+    return sorted(set(files))
+
+
+def job_files(project: Project) -> list[Path]:
+    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted."""
+    files: list[Path] = []
+    for folder in project.config.job_paths:
+        base = project.root / folder
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+    if project.definitions is not None:  # the files of a Definitions' op jobs
+        files.extend(project.definitions.job_files)
+    return sorted(set(files))

@@ -302,6 +302,14 @@ class _Columns(Sequence[ResultColumn]):
     def keys(self) -> list[str]:
         return [c.name for c in self._columns]
 
+    def values(self) -> list[ResultColumn]:
+        """The columns (agate's ``table.columns.values()``)."""
+        return list(self._columns)
+
+    def items(self) -> list[tuple[str, ResultColumn]]:
+        """(name, column) pairs (dbt_utils.get_query_results_as_dict)."""
+        return [(c.name, c) for c in self._columns]
+
 
 class ResultTable(Sequence[Row]):
     """What ``run_query`` returns: an agate-like table (``columns``, ``rows``, ``column_names``)."""

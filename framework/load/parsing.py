@@ -11,9 +11,9 @@ import json
 import os
 import re
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orch import redaction
 from orch.errors import ErrorGroup, UserError, raise_collected
@@ -80,17 +80,33 @@ def render_context_key(project: Project, renderer: Renderer) -> str:
     )
 
 
+class ParseElsewhere(Protocol):
+    """Another process that renders and parses some of the models (orch.compiler.helper)."""
+
+    def take(self, names: list[str]) -> set[str]:
+        """Start on some of ``names`` (SQL models, sorted); the ones it took."""
+        ...
+
+    def parsed(self) -> dict[str, tuple[str, dict[str, Any]] | None]:
+        """Wait for them: each one's cache key and entry, or None (parse it here)."""
+        ...
+
+
 def parse_models(
     project: Project,
     renderer: Renderer,
     cache: ResultCache,
     names: set[str] | None = None,
+    elsewhere: ParseElsewhere | None = None,
 ) -> dict[str, ParsedModel]:
     """Render and parse SQL models: all of them, or ``names`` and everything upstream of them.
 
-    Collects every user error and raises them together.
+    Collects every user error and raises them together. ``elsewhere`` (all models only) parses
+    some of them in another process at the same time.
     """
     context_key = render_context_key(project, renderer)
+    if elsewhere is not None and names is None:
+        return _parse_split(project, renderer, cache, context_key, elsewhere)
     parsed: dict[str, ParsedModel] = {}
     errors: list[UserError] = []
     queue = deque(sorted(project.models) if names is None else sorted(names))
@@ -116,6 +132,82 @@ def parse_models(
             queue.extend(n for n in model.upstream_names() if n not in seen)
     raise_collected(errors)
     return parsed
+
+
+def _parse_split(
+    project: Project,
+    renderer: Renderer,
+    cache: ResultCache,
+    context_key: str,
+    elsewhere: ParseElsewhere,
+) -> dict[str, ParsedModel]:
+    """``parse_models`` of every model, some of them parsed by ``elsewhere`` meanwhile.
+
+    The result, the errors and the cache are what parsing them all here gives: the other
+    process's results are cache entries, read back as a warm load reads them, in name order.
+    """
+    sql = [n for n in sorted(project.models) if project.models[n].language == "sql"]
+    theirs = elsewhere.take(sql)
+    outcome: dict[str, ParsedModel | list[UserError]] = {}
+    for name in sql:
+        if name not in theirs:
+            outcome[name] = _parse_or_errors(project, renderer, cache, name, context_key)
+    entries = elsewhere.parsed()
+    for name in sorted(theirs):
+        model_file = project.models[name]
+        entry = entries.get(name)
+        model = None
+        if entry is not None:
+            key, data = entry
+            cache.get(key)  # counted as the miss it is
+            model = _from_cache(data, model_file, model_file.read(), key, project.root)
+            if model is not None:
+                cache.put(key, data)
+        if model is None:  # it failed there (a user error): here, for the same error
+            outcome[name] = _parse_or_errors(project, renderer, cache, name, context_key)
+        else:
+            outcome[name] = model
+    parsed: dict[str, ParsedModel] = {}
+    errors: list[UserError] = []
+    for name in sql:
+        result = outcome[name]
+        if isinstance(result, list):
+            errors.extend(result)
+        else:
+            parsed[name] = result
+    raise_collected(errors)
+    return parsed
+
+
+def _parse_or_errors(
+    project: Project, renderer: Renderer, cache: ResultCache, name: str, context_key: str
+) -> ParsedModel | list[UserError]:
+    try:
+        return _parse_one(project, renderer, cache, project.models[name], context_key)
+    except ErrorGroup as group:
+        return list(group.errors)
+    except UserError as err:
+        return [err]
+
+
+def parse_for_cache(
+    project: Project, renderer: Renderer, names: list[str]
+) -> tuple[dict[str, ParsedModel], dict[str, tuple[str, dict[str, Any]] | None]]:
+    """Parse ``names`` for another process: the models, and each one's cache key and entry
+    (None for a model with a user error, which that process reports itself)."""
+    context_key = render_context_key(project, renderer)
+    cache = ResultCache(None)
+    models: dict[str, ParsedModel] = {}
+    entries: dict[str, tuple[str, dict[str, Any]] | None] = {}
+    for name in names:
+        try:
+            model = _parse_one(project, renderer, cache, project.models[name], context_key)
+        except Exception:  # a user error or a bug: that process meets it again, and reports it
+            entries[name] = None
+            continue
+        models[name] = model
+        entries[name] = (model.cache_key, _to_cache(model, project.root))
+    return models, entries
 
 
 def _parse_one(
@@ -238,7 +330,8 @@ def _to_cache(model: ParsedModel, root: Path) -> dict[str, Any]:
 
 
 def _variant_to_cache(variant: Variant) -> dict[str, Any]:
-    return {"rendered": variant.rendered, "refs": [asdict(r) for r in variant.table_refs]}
+    # vars(), not asdict(): the same dict (flat fields, in order) without asdict's deep copies
+    return {"rendered": variant.rendered, "refs": [dict(vars(r)) for r in variant.table_refs]}
 
 
 def _from_cache(

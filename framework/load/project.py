@@ -13,14 +13,12 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jinja2
 from orch import redaction
 from orch.config import (
-    ADAPTER_ENTRY_POINT_GROUP,
     FOLDER_CONFIG_KEYS,
     MODEL_CONFIG_KEYS,
     GenericTargetConfig,
@@ -33,6 +31,7 @@ from orch.config import (
     SourceTableProperties,
     TargetConfig,
     TargetConfigClasses,
+    adapter_entry_points,
     config_errors_from,
     merge_model_config,
     normalize_config_keys,
@@ -54,12 +53,14 @@ from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots, dbt_versions
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
 from orch.load.dbt_packages import InstalledPackage
 from orch.load.dbt_versions import VersionedModel
-from orch.load.definitions import LoadedDefinitions, merge_resources, read_definitions
-from orch.load.rendering import SecretString
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.load.workspace import ForeignModels
 from orch.yamldoc import YamlDoc, load_yaml
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    import jinja2
+    from orch.load.definitions import LoadedDefinitions
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,8 @@ class Project:
     definitions: LoadedDefinitions | None = None  # what the `definitions:` module declares
     # dbt model versions (orch.load.dbt_versions), by the model's unversioned name
     model_versions: dict[str, VersionedModel] = field(default_factory=dict)
+    # dbt's enabled: false, by name: the file that declared it (orch.compiler.disabled)
+    disabled: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -203,7 +206,9 @@ def load_project(
         )
     project_path, flavor = _find_project_file(root)
     doc = load_yaml(project_path, project_path.name)
-    data = _render_yaml_strings(doc.data, doc, variables={})
+    # var() in the project file sees the command line's --vars only (as in dbt: the file's own
+    # vars: block is not known yet); var('x', default) falls back to its default
+    data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars))
     if flavor == "dbt":
         data = _keep_known_keys(data, ProjectConfig)
     if not isinstance(data, dict):
@@ -218,7 +223,7 @@ def load_project(
     target_name, target = load_target(root, config, options, classes, flavor=flavor)
     if _uses_target(doc.data):  # {{ target.name }} in the project file: render it again
         info = yaml_target(target_name, target, config.profile or config.name)
-        data = _render_yaml_strings(doc.data, doc, variables={}, target=info)
+        data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars), target=info)
         if flavor == "dbt":
             data = _keep_known_keys(data, ProjectConfig)
         config = validate_doc(ProjectConfig, doc, data)
@@ -239,7 +244,7 @@ def load_project(
         info = yaml_target(target_name, target, config.profile or config.name)
         packages = dbt_packages.load_installed(
             root, config.packages_install_path,
-            lambda data, pdoc: _render_yaml_strings(data, pdoc, variables={}, target=info),
+            lambda data, pdoc: _render_yaml_strings(data, pdoc, dict(options.vars), target=info),
         )  # fmt: skip
         project.packages = {p.name: p for p in packages}
         project.package_variables = {
@@ -269,6 +274,10 @@ def _uses_target(data: Any) -> bool:
 
 def _add_definitions(project: Project, rel_path: str, where: Location) -> None:
     """Join what the ``definitions:`` module lists to the discovered files and settings."""
+    # imported here: it imports the Python API (orch.assets), which a project without a
+    # `definitions:` module never loads
+    from orch.load.definitions import merge_resources, read_definitions
+
     loaded = read_definitions(project.root, rel_path, where)
     known = {m.path for m in project.models.values()}
     for rel, file in loaded.model_files.items():
@@ -416,7 +425,7 @@ def yaml_target(name: str, target: TargetConfig, profile: str) -> YamlTarget:
                       profile_name=profile)  # fmt: skip
 
 
-_yaml_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+_yaml_envs: list[jinja2.Environment] = []  # made on first use: most YAML holds no template
 
 
 def _render_yaml_value(
@@ -439,9 +448,14 @@ def _render_yaml_value(
     def var(name: str, default: Any = None) -> Any:
         return variables.get(name, default)
 
+    import jinja2  # here, not at the top: a command whose YAML holds no {{ }} never loads it
+    from orch.load.rendering import SecretString
+
+    if not _yaml_envs:
+        _yaml_envs.append(jinja2.Environment(undefined=jinja2.StrictUndefined))
     try:
         extra = {"target": target} if target is not None else {}
-        rendered = _yaml_env.from_string(text).render(env_var=env_var, var=var, **extra)
+        rendered = _yaml_envs[0].from_string(text).render(env_var=env_var, var=var, **extra)
     except jinja2.TemplateError as err:
         raise ConfigError(
             f"cannot render '{'.'.join(map(str, path))}': {err}",
@@ -552,9 +566,7 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """
 
     def __init__(self) -> None:
-        self._found: dict[str, EntryPoint] = {
-            ep.name: ep for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
-        }
+        self._found: dict[str, EntryPoint] = adapter_entry_points()
         self._loaded: dict[str, type[TargetConfig]] = {}
 
     def __getitem__(self, adapter_type: str) -> type[TargetConfig]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import datetime as datetime_module
+import importlib
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -47,10 +49,9 @@ from orch.load.template_errors import (
     UnsupportedCallError,
     template_error,
 )
+from orch.manifest import INVOCATION_MARKER  # noqa: F401 (re-exported; a run needs no Jinja)
 
 THIS_MARKER = "__orch_this__"
-# ``invocation_id`` in a hook: the run's id, put in when the hook runs
-INVOCATION_MARKER = "__orch_invocation_id__"
 REF_PREFIX = "__orch_ref_"
 PARTITION_TOKENS = {
     "key": "__orch_partition_key__",
@@ -196,6 +197,23 @@ class _Adapter:
         raise UnsupportedCallError(f"adapter.{name}()")
 
 
+def _dbt_set(value: Any, default: Any = None) -> Any:
+    """dbt's ``set(value, default=None)``: a Python set, or ``default`` when not iterable."""
+    try:
+        return set(value)
+    except TypeError:
+        return default
+
+
+def _dbt_zip(*args: Any, default: Any = None) -> Any:
+    """dbt's ``zip(*args, default=None)``: a zip, or ``default`` when an argument is no
+    iterable."""
+    try:
+        return zip(*args)  # noqa: B905 (dbt's zip is not strict)
+    except TypeError:
+        return default
+
+
 class _MacroReturn(Exception):
     """dbt's ``{{ return(value) }}``: leaves the macro with ``value``."""
 
@@ -263,12 +281,24 @@ class MacroNamespace:
 
 
 class _Sandbox(SandboxedEnvironment):
-    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``)."""
+    """jinja's sandbox, letting a package's private macros through (``dbt_utils._is_relation``),
+    and honouring ``{{ return() }}`` in every macro call."""
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, MacroNamespace) and not attr.startswith("__"):
             return True
         return bool(super().is_safe_attribute(obj, attr, value))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A macro calling a sibling macro of its file reaches jinja's own ``Macro`` (the
+        file's closure), not the :func:`_returning` wrapper: its ``return()`` ends the callee
+        here, as in dbt, instead of the caller."""
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        except _MacroReturn as ret:
+            if isinstance(__obj, jinja2.runtime.Macro):
+                return ret.value
+            raise
 
 
 @dataclass(frozen=True)
@@ -338,6 +368,7 @@ class Renderer:
             var=self._var,
             env_var=self._env_var,
             is_incremental=self._is_incremental,
+            set_sql_header=self._set_sql_header,
             doc=self._doc,
             target=target,
             this=RelationValue(
@@ -364,6 +395,11 @@ class Renderer:
             _orch_store_failures=self._set_store_failures,
             exceptions=_Exceptions(),
             modules=_Modules(),
+            # dbt's set() / zip() context functions (dbt_utils.equality: set(columns))
+            set=_dbt_set,
+            set_strict=set,
+            zip=_dbt_zip,
+            zip_strict=zip,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file
@@ -714,6 +750,13 @@ class Renderer:
         self._current().config.update(cleaned)
         return ""
 
+    def _set_sql_header(self, config: Any, caller: Any = None) -> str:
+        """dbt's ``{% call set_sql_header(config) %}...{% endcall %}``: the block's text is the
+        model's ``sql_header``, sent before its statements (orch.run.materialize)."""
+        if caller is not None:
+            self._current().config["sql_header"] = str(caller())
+        return ""
+
     def _var(self, name: str, default: Any = jinja2.Undefined) -> Any:
         self._current().vars_used.add(name)
         if name in self.variables:
@@ -772,8 +815,15 @@ class _Exceptions:
 
 
 class _Modules:
-    """``modules`` in a template (dbt): datetime and re."""
+    """``modules`` in a template (dbt): datetime, pytz, re and itertools."""
 
     def __init__(self) -> None:
         self.datetime = datetime_module
         self.re = re
+        self.itertools = itertools
+
+    @property
+    def pytz(self) -> Any:
+        """pytz, imported on first use (dbt-date's ``modules.pytz.timezone(tz)``): 5 ms that
+        most projects never need."""
+        return importlib.import_module("pytz")

@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +51,7 @@ class Rows:
     sql: str | None = None
     typed: bool = True
     ordered: bool = False
+    fixture: str | None = None  # the fixture file's name, as written (fixture: NAME)
 
     def to_json(self) -> dict[str, Any]:
         """The rows as the manifest stores them."""
@@ -245,8 +246,9 @@ def _read_rows(
         fixtures.append(path)
         text = read_user_text(path, shown)
         if item.format == "sql":
-            return Rows("sql", [], [], Location(shown, 1), sql=text, ordered=item.ordered)
-        return _csv_rows(text, shown, 1, item.ordered)
+            return Rows("sql", [], [], Location(shown, 1), sql=text, ordered=item.ordered,
+                        fixture=item.fixture)  # fmt: skip
+        return replace(_csv_rows(text, shown, 1, item.ordered), fixture=item.fixture)
     if item.format == "sql":
         if not isinstance(item.rows, str):
             raise ConfigError(

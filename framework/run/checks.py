@@ -5,7 +5,8 @@
   one relation (``SELECT * FROM t WHERE p``: not_null, accepted_values, expression, and singular
   checks of that shape) are folded into one scan, ``SELECT COUNT_IF(p1), COUNT_IF(p2), ... FROM
   t``; otherwise (DuckDB, where filtered counts run on compressed storage and are faster) and for
-  other checks, each costs one ``COUNT(*)`` over its query. Samples (at most ``sample_limit``
+  other checks, each costs one ``COUNT(*)`` over its query, up to the adapter's ``CHECK_BATCH``
+  of them in one ``UNION ALL`` statement. Samples (at most ``sample_limit``
   rows) are fetched only for checks that found failing rows. A query that fails at run time gives
   status ``error``, never ``pass``.
 - A :class:`CheckScope` says what a check reads: the published relation, one partition of it, or a
@@ -36,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 from orch import redaction
 from orch.adapters.base import Adapter
 from orch.assets import resource_parameters
-from orch.errors import OrchError, ResourceError
-from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted
+from orch.errors import Location, OrchError, ResourceError
+from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, Manifest, Node
 from orch.names import Relation
@@ -78,6 +79,7 @@ class CheckScope:
 
 
 PythonLoader = Callable[[CheckNode], Callable[..., Any]]
+LiveCheckRender = Callable[[CheckNode, Adapter], str]  # a check's SQL rendered against the target
 
 
 class CheckEvaluator:
@@ -93,8 +95,10 @@ class CheckEvaluator:
         sample_limit: int = SAMPLE_LIMIT,
         python_loader: PythonLoader | None = None,
         fold: bool | None = None,
+        live_render: LiveCheckRender | None = None,
     ) -> None:
         self.adapter = adapter
+        self.live_render = live_render  # renders a check marked rendered_at_run_time
         self.manifest = manifest
         self.run_id = run_id
         self.dialect = adapter.dialect
@@ -143,7 +147,7 @@ class CheckEvaluator:
         rest: list[CheckNode] = []
         for check in checks:
             folded = None
-            if self.fold and check.kind != "python" and check.sql:
+            if self.fold and check.kind != "python" and check.sql and not check.fail_calc:
                 try:
                     folded = fold_predicate(check.sql, self.dialect)
                 except OrchError:
@@ -161,9 +165,45 @@ class CheckEvaluator:
             for i in range(0, len(members), FOLDABLE_BATCH):
                 for result in self._evaluate_folded(members[i : i + FOLDABLE_BATCH], scope):
                     results[result.check] = result
+        batch = [c for c in rest if self._counted_as_is(c, scope)]
+        if self.adapter.CHECK_BATCH > 1 and len(batch) > 1:
+            for i in range(0, len(batch), self.adapter.CHECK_BATCH):
+                for result in self._evaluate_batch(batch[i : i + self.adapter.CHECK_BATCH], scope):
+                    results[result.check] = result
         for check in rest:
-            results[check.name] = self.evaluate_one(check, scope)
+            if check.name not in results:
+                results[check.name] = self.evaluate_one(check, scope)
         return [results[c.name] for c in checks]
+
+    def _counted_as_is(self, check: CheckNode, scope: CheckScope) -> bool:
+        """Whether the check's count runs over its compiled SQL as it is (no sqlglot round trip:
+        one query, nothing to retarget)."""
+        return (
+            check.kind != "python"
+            and bool(check.sql)
+            and ";" not in check.sql
+            and not self._replacements(check, scope, shown=False)
+        )
+
+    def _evaluate_batch(self, checks: list[CheckNode], scope: CheckScope) -> list[CheckEvaluated]:
+        """Count the failing rows of several checks in one statement (``CHECK_BATCH``): each
+        check's count query as :meth:`evaluate_one` writes it, tagged with its index, joined by
+        ``UNION ALL``. When the statement fails, each check runs on its own (its own error)."""
+        sql = "\nUNION ALL\n".join(
+            f'SELECT {i} AS "__orch_index", COUNT(*) AS "__orch_count" FROM (\n{check.sql}\n)'
+            ' AS "__orch_check"'
+            for i, check in enumerate(checks)
+        )
+        t0 = time.perf_counter()
+        try:
+            counts = {int(i): int(n or 0) for i, n in self.adapter.fetch_rows(sql)}
+            if len(counts) != len(checks):
+                raise OrchError(f"{len(counts)} counts for {len(checks)} checks")
+        except Exception as err:  # noqa: BLE001 - one bad check must not hide the others
+            log.debug("batched counts failed (%s); evaluating one by one", err)
+            return [self.evaluate_one(c, scope) for c in checks]
+        share = (time.perf_counter() - t0) / len(checks)
+        return [self._result(c, scope, counts[i], share) for i, c in enumerate(checks)]
 
     def _evaluate_folded(
         self, members: list[tuple[CheckNode, exp.Table, exp.Expr]], scope: CheckScope
@@ -199,20 +239,32 @@ class CheckEvaluator:
             return self.evaluate_python(check, scope)
         t0 = time.perf_counter()
         query: exp.Expr | None = None
+        if check.rendered_at_run_time:
+            try:
+                if self.live_render is None:
+                    raise OrchError(f"'{check.name}' is rendered at run time, not here")
+                check = check.model_copy(update={"sql": self.live_render(check, self.adapter)})
+            except Exception as err:  # noqa: BLE001 - a failing render is the check's error
+                return self._error(check, scope, err, time.perf_counter() - t0)
         try:
             if ";" not in check.sql and not self._replacements(check, scope, shown=False):
                 # the compiled query as it is (parsed when it was compiled): no sqlglot round
                 # trip per check; the newlines keep a trailing comment inside the parentheses
-                count_sql = f'SELECT COUNT(*) FROM (\n{check.sql}\n) AS "__orch_check"'
+                calc = check.fail_calc or "COUNT(*)"
+                count_sql = f'SELECT {calc} FROM (\n{check.sql}\n) AS "__orch_check"'
             else:
                 from sqlglot import exp
 
                 query = self.query(check, scope)
+                from orch.sql import parse_condition
+
+                where = Location(check.path or check.name)
+                failures = (parse_condition(check.fail_calc, self.dialect, where)
+                            if check.fail_calc else exp.Count(this=exp.Star()))  # fmt: skip
                 count_sql = (
-                    exp.select(exp.Count(this=exp.Star()))
-                    .from_(_check_subquery(query))
-                    .sql(dialect=self.dialect)
+                    exp.select(failures).from_(_check_subquery(query)).sql(dialect=self.dialect)
                 )
+            # dbt's failures: count(*) of the failing rows, or the test's fail_calc over them
             count = int(self.adapter.fetch_rows(count_sql)[0][0] or 0)
         except Exception as err:  # noqa: BLE001 - a check query failing is an 'error' result
             return self._error(check, scope, err, time.perf_counter() - t0)
@@ -544,7 +596,14 @@ class CheckHook(StepHook):
             standing = checks_left_standing(
                 manifest, plan, checks, selection.named_checks(manifest)
             )
-        evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project.root)
+        live = None
+        if any(manifest.checks[c].rendered_at_run_time for c in checks):
+            from orch.run.live_render import LiveRenderer  # sqlglot and Jinja: only then
+
+            live = LiveRenderer(project, manifest, "build").render_check
+        evaluator = CheckEvaluator(
+            adapter, manifest, run_id, project_root=project.root, live_render=live
+        )
         hook = cls(evaluator, plan, checks - standing, sink, stop_on_error=project.flavor == "dbt")
         hook.left_standing = standing
         hook.python = PythonRuntime.from_project(project, sink)
@@ -629,14 +688,15 @@ class CheckHook(StepHook):
         scope = CheckScope(partition=step.partition)
         with self._lock:  # evaluated for this step: never reported as skipped by finish()
             self.audited.update((c.name, step.partition) for c in own)
-        for result in self.evaluator.evaluate(own, scope):
-            self._emit(result)
+        results = self.evaluator.evaluate(own, scope)
+        for result in results:
             if self._stops_downstream(result) and failed is None:
                 failed = result.check
-        for result in self.evaluator.evaluate(ready, CheckScope()):
-            self._emit(result)
+        later = self.evaluator.evaluate(ready, CheckScope())
+        for result in later:
             if self._stops_downstream(result) and result.asset == step.asset and failed is None:
                 failed = result.check
+        self._emit_all([*results, *later])
         return failed
 
     def _stops_downstream(self, result: CheckEvaluated) -> bool:
@@ -684,12 +744,20 @@ class CheckHook(StepHook):
         summary.failed_checks = sorted({r.check for r in self.failures})
 
     def _emit(self, result: CheckEvaluated) -> None:
-        check = self.manifest.checks.get(result.check)
-        if check is not None and check.store_failures and result.status not in ("skipped",):
-            result = store_failing_rows(self.evaluator, check, result)
+        self._emit_all([result])
+
+    def _emit_all(self, results: Sequence[CheckEvaluated]) -> None:
+        """Store failing rows where asked, keep the results and emit them (the state records a
+        batch in one transaction)."""
+        out = []
+        for result in results:
+            check = self.manifest.checks.get(result.check)
+            if check is not None and check.store_failures and result.status not in ("skipped",):
+                result = store_failing_rows(self.evaluator, check, result)
+            out.append(result)
         with self._lock:
-            self.results.append(result)
-        self.sink.emit(result)
+            self.results.extend(out)
+        emit_all(self.sink, out)
 
     @property
     def failures(self) -> list[CheckEvaluated]:
@@ -766,6 +834,7 @@ def run_tests(
     fail_fast: bool = False,
     python: PythonRuntime | None = None,
     run_hooks: bool = False,
+    live_render: LiveCheckRender | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
@@ -781,7 +850,9 @@ def run_tests(
     """
     run_id = run_id or uuid.uuid4().hex
     fan = sink if isinstance(sink, FanOut) else FanOut([sink])
-    evaluator = CheckEvaluator(adapter, manifest, run_id, project_root=project_root)
+    evaluator = CheckEvaluator(
+        adapter, manifest, run_id, project_root=project_root, live_render=live_render
+    )
     if python is not None:  # Python checks get the run's resources
         evaluator.resources = python.resource
     groups: dict[tuple[str, str | None], list[CheckNode]] = {}
@@ -819,32 +890,49 @@ def run_tests(
         if fail_fast and any(is_failure(r) for r in done):
             stop.set()
 
-    def work(item: tuple[tuple[str, str | None], list[CheckNode]]) -> None:
-        (_, key), members = item
+    def work(item: tuple[str | None, list[CheckNode]]) -> None:
+        key, members = item
         if stop.is_set():
             with lock:
                 run.not_run += len(members)
             return
         scope = CheckScope(partition=key)
+        results = []
         for result in evaluator.evaluate(members, scope):
             if fail_fast and is_failure(result):
                 stop.set()
             check = manifest.checks[result.check]
-            stored = None
             if check.store_failures or (store_failures and result.failing_rows):
                 result = store_failing_rows(evaluator, check, result)
-                stored = result.stored
-            with lock:
-                run.results.append(result)
-                if stored:
-                    run.stored[result.check] = stored
-            fan.emit(result)
+            results.append(result)
+        with lock:
+            run.results.extend(results)
+            run.stored.update((r.check, r.stored) for r in results if r.stored)
+        fan.emit_many(results)  # the state records them in one transaction before they show
 
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
+    # without --fail-fast, neighbouring groups of one scope are evaluated together: the
+    # adapter may count several checks in one statement (CHECK_BATCH)
+    batch = 1 if fail_fast else adapter.CHECK_BATCH
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="orch-check") as pool:
-        list(pool.map(work, sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))))
+        list(pool.map(work, _work_items(ordered, batch)))
     if hooks is not None:
         hooks.run_end(manifest)
     return _finish(run, hooks, started, fan)
+
+
+def _work_items(
+    groups: Sequence[tuple[tuple[str, str | None], list[CheckNode]]], batch: int
+) -> list[tuple[str | None, list[CheckNode]]]:
+    """The groups of checks as work items of one scope (partition key), in order: neighbouring
+    groups of the same scope merged while they hold fewer than ``batch`` checks."""
+    items: list[tuple[str | None, list[CheckNode]]] = []
+    for (_, key), members in groups:
+        if items and items[-1][0] == key and len(items[-1][1]) + len(members) <= batch:
+            items[-1][1].extend(members)
+        else:
+            items.append((key, list(members)))
+    return items
 
 
 def _finish(run: TestRun, hooks: HookRunner | None, started: float, fan: FanOut) -> TestRun:

@@ -37,8 +37,7 @@ from orch import redaction
 from orch.assets import HookContext, HookDefinition
 from orch.errors import ModelFailedError, OrchError
 from orch.events import EventSink, HookRan, LogEmitted
-from orch.load.rendering import INVOCATION_MARKER
-from orch.manifest import HookSql, Manifest, Node
+from orch.manifest import INVOCATION_MARKER, HookSql, Manifest, Node
 from orch.run.python import find_asset
 
 if TYPE_CHECKING:

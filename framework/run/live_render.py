@@ -26,7 +26,7 @@ from orch.errors import ModelFailedError, OrchError
 from orch.load.introspection import LiveWarehouse, RelationValue
 from orch.load.project import Project
 from orch.load.rendering import LiveBinding, Renderer
-from orch.manifest import ColumnInfo, ColumnRef, Manifest, Node
+from orch.manifest import CheckNode, ColumnInfo, ColumnRef, Manifest, Node
 from orch.names import Relation
 from orch.sql import expand_and_qualify, parse_query, qualify_tables, table_references, transpile
 from sqlglot import exp
@@ -150,17 +150,53 @@ class LiveRenderer:
             text = transpile(query, target, node.path or node.name, source=project_dialect)
         return text
 
-    def _ref_node(self, node: Node, args: tuple[Any, ...]) -> Node:
+    def render_check(self, check: CheckNode, adapter: Adapter) -> str:
+        """The SQL of a test whose template queries the warehouse (``rendered_at_run_time``),
+        rendered now; ``this`` is the asset it tests. Raises ModelFailedError on failure."""
+        attached = self.manifest.nodes.get(check.asset or "")
+        with self._lock:
+            if self._renderer is None:
+                self._renderer = make_renderer(self.project)
+            warehouse = AdapterWarehouse(adapter)
+            live = LiveWarehouse(warehouse, self.command)
+            origin = check.path or check.name
+            try:
+                binding = LiveBinding(
+                    warehouse=live,
+                    ref=lambda *a, **_: self._relation(
+                        self._ref_node(attached, a), live, warehouse
+                    ),
+                    source=lambda s, t: self._relation(
+                        self._source_node(attached, s, t), live, warehouse
+                    ),
+                    this=None if attached is None else self._relation(attached, live, warehouse),
+                )
+                text = self._renderer.render_live(check.raw_code, origin, binding).strip()
+            except OrchError as err:
+                raise ModelFailedError(
+                    f"{origin}: rendering test '{check.name}' at run time failed: "
+                    f"{err.format_message()}"
+                ) from None
+        project_dialect = self.manifest.project.dialect
+        target = self.manifest.project.target_dialect
+        if project_dialect != target:
+            text = transpile(parse_query(text, project_dialect, origin), target, origin,
+                             source=project_dialect)  # fmt: skip
+        return text
+
+    def _ref_node(self, node: Node | None, args: tuple[Any, ...]) -> Node:
         name = str(args[-1]) if args else ""
         found = self.manifest.nodes.get(name)
         if found is None:
-            raise ModelFailedError(f"'{node.name}': ref('{name}') names no asset of the manifest")
+            who = node.name if node else ""
+            raise ModelFailedError(f"'{who}': ref('{name}') names no asset of the manifest")
         return found
 
-    def _source_node(self, node: Node, source: str, table: str) -> Node:
+    def _source_node(self, node: Node | None, source: str, table: str) -> Node:
         found = self._sources.get((source, table))
         if found is None:
-            raise ModelFailedError(f"'{node.name}': source('{source}', '{table}') is not declared")
+            who = node.name if node else ""
+            raise ModelFailedError(f"'{who}': source('{source}', '{table}') is not declared")
         return found
 
     @staticmethod

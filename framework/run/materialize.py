@@ -41,6 +41,7 @@ step with a diff of expected vs actual and the old table intact. See :func:`enfo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -68,6 +69,7 @@ from orch.run.io import IOManagers
 from orch.run.io.external import write_external
 from orch.run.io.scan import bind_file_scans, register_remote_files
 from orch.run.python import PythonRuntime, run_python_asset
+from orch.run.schema_change import reconcile
 from orch.run.snapshots import build_snapshot
 
 if TYPE_CHECKING:
@@ -219,6 +221,9 @@ def materialize(node: Node, ctx: StepContext) -> MaterializeResult:
     if node.materialized == "snapshot":
         rows, mode = build_snapshot(node, adapter, relation, staging_relation(relation))
         return MaterializeResult(rows=rows, metadata={"materialized": "snapshot", "mode": mode})
+    header = node.config.extra.get("sql_header")
+    if header:  # dbt sends it before the model's statement, on the same session
+        adapter.execute(str(header))
     partition = node.config.partitioned_by is not None and ctx.window is not None
     if node.materialized == "view" and not partition:  # a partition is always written
         if node.config.contract:
@@ -327,21 +332,56 @@ def _incremental(
             hint="Use incremental_strategy 'append', 'merge' or 'delete+insert', or rebuild it "
             "with --full-refresh",
         )
-    strategy = node.config.strategy
+    strategy = _strategy(node, ctx)
     keys = node.config.unique_key_columns
+    unsupported = [k for k in _UNSUPPORTED_INCREMENTAL if node.config.extra.get(k)]
+    if unsupported:  # dbt acts on them only in an incremental run; orch does not: say so
+        raise ModelFailedError(
+            f"'{node.name}': {', '.join(unsupported)} is not supported by orch, so its "
+            "incremental run cannot be done as dbt would do it (the first build was a table build)",
+            hint="Remove the setting (filter the new rows in the model's is_incremental() block "
+            "instead), or rebuild it with --full-refresh",
+        )
+    warnings: list[str] = []
 
     def write(select_sql: str) -> int | None:
-        if strategy in ("merge", "delete+insert") and keys:
-            return adapter.merge(relation, select_sql, keys)
-        columns = [c.name for c in adapter.columns(relation)]
-        return adapter.insert_into(relation, _select_columns(select_sql, columns, adapter), columns)
+        # a failed write undoes the schema change where DDL is transactional (DuckDB)
+        with adapter.transaction() if adapter.TRANSACTIONAL_DDL else contextlib.nullcontext():
+            columns = reconcile(node, adapter, relation, select_sql, warnings)
+            select = _select_columns(select_sql, columns, adapter)
+            if strategy == "merge" and keys:
+                return adapter.merge(relation, select, keys)
+            if strategy == "delete+insert" and keys:
+                return adapter.delete_insert_on_key(relation, select, keys, columns)
+            return adapter.insert_into(relation, select, columns)
 
     rows = write_audit_publish(
         node, ctx, relation, new.increment, publish=write, staged=new.staged, rows=new.rows
     )
     return MaterializeResult(
-        rows=rows, metadata={"materialized": "incremental", "mode": strategy, **audited}
+        rows=rows,
+        metadata={"materialized": "incremental", "mode": strategy, **audited},
+        warnings=warnings,
     )
+
+
+# dbt incremental settings that change what an incremental run writes, which orch does not do
+_UNSUPPORTED_INCREMENTAL = (
+    "incremental_predicates", "predicates", "merge_update_columns", "merge_exclude_columns",
+    "merge_clauses", "merge_on_using_columns", "merge_update_condition", "merge_insert_condition",
+    "merge_update_set_expressions",
+)  # fmt: skip
+
+
+def _strategy(node: Node, ctx: StepContext) -> str:
+    """The incremental strategy in force. Without one, a dbt project on DuckDB gets dbt-duckdb's
+    default, ``delete+insert``; otherwise a ``unique_key`` merges (dbt-snowflake's default)."""
+    config = node.config
+    project = ctx.manifest.project
+    if config.incremental_strategy is None and config.unique_key:
+        if project.flavor == "dbt" and project.target_type == "duckdb":
+            return "delete+insert"
+    return config.strategy
 
 
 def _audited(node: Node, ctx: StepContext) -> bool:

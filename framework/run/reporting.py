@@ -224,14 +224,17 @@ class RunResultsWriter:
         }
 
     def _write(self, finished: RunFinished) -> None:
-        if self.args.get("command") == "build":  # dbt build lists exposures, as no-ops
-            project = self.manifest.project.name
-            for name in self.manifest.exposures:
-                self.results.append(
-                    {"unique_id": f"exposure.{project}.{name}", "status": "no-op",
-                     "partition": None, "execution_time": 0.0, "message": None,
-                     "adapter_response": {}, "relation_name": None}
-                )  # fmt: skip
+        if self.args.get("command") == "build":  # dbt build lists exposures and saved
+            project = self.manifest.project.name  # queries as no-ops (nothing is built)
+            saved = self.manifest.semantic_layer.get("saved_queries", {})
+            for kind, names in (("exposure", self.manifest.exposures), ("saved_query", saved)):
+                for name in names:
+                    self.results.append(
+                        {"unique_id": f"{kind}.{project}.{name}", "status": "no-op",
+                         "partition": None, "execution_time": 0.0,
+                         "message": "NO-OP" if kind == "saved_query" else None,
+                         "adapter_response": {}, "relation_name": None}
+                    )  # fmt: skip
         for result in self.results:  # the fields dbt's RunResultOutput requires
             result.setdefault("timing", [])
             result.setdefault("thread_id", "Thread-1")

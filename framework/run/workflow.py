@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch.adapters import get_adapter
 from orch.adapters.base import STAGING_PREFIX, TEMP_PREFIX, Adapter
@@ -38,7 +38,6 @@ from orch.run.executor import (
 from orch.run.foreign_state import owner_versions
 from orch.run.freshness import effective_parents
 from orch.run.hooks import HookRunner
-from orch.run.live_render import LiveRenderer
 from orch.run.materialize import StepFunction, materialize
 from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
@@ -50,6 +49,9 @@ from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
 from orch.state.warehouse import open_state_store
+
+if TYPE_CHECKING:
+    from orch.load.project import Project
 
 Command = Literal["build", "run", "seed", "backfill", "snapshot"]
 # Makes a run's step hook from the open adapter, the run id and the run's event sink.
@@ -177,9 +179,10 @@ def run_command(
         )
         with lock:
             adapter = get_adapter(project.target, project.root)
-            adapter.open()
+            sources = sources_upstream(manifest, selected) if command == "build" else []
+            if _uses_warehouse(manifest, plan, bool(sources), hook_factory):
+                adapter.open()
             try:
-                sources = sources_upstream(manifest, selected) if command == "build" else []
                 if sources:  # observed before planning: a changed source makes readers stale
                     seen = observe_sources(
                         manifest, adapter, state, target=project.target_name, sources=sources,
@@ -251,10 +254,15 @@ def _execute(
             hook = CheckHook.for_build(manifest, plan, adapter, run_id, fan, options, project)
             if hook.left_standing:
                 fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
+            if hook.own or hook.waiting or hook.unit:  # checks to run
+                adapter.open()
         hooks = HookRunner(adapter, run_id, fan)
         step_function: StepFunction = materialize
         if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
                if s.asset in manifest.nodes):  # fmt: skip
+            # imported here: it needs sqlglot and Jinja, which a run of compiled SQL never loads
+            from orch.run.live_render import LiveRenderer
+
             step_function = LiveRenderer(project, manifest, command).wrap(materialize)
         executor = Executor(
             plan,
@@ -289,6 +297,18 @@ def _execute(
         summary.failed_hooks = [f"{o.phase} {o.index + 1}" for o in hooks.failed]
         fan.emit(RunFinished(run_id, summary.status, summary.duration_s, summary.counts()))
     return summary
+
+
+def _uses_warehouse(
+    manifest: Manifest, plan: Plan, observes_sources: bool, hook_factory: HookFactory | None
+) -> bool:
+    """Whether a run reaches the warehouse before its checks: steps to run, sources to observe,
+    run hooks, or a caller's step hook. When not (``build --changed`` with nothing to do), the
+    adapter is opened only if checks are left to run (an adapter opens itself on first use
+    anyway): no driver import, no database file opened."""
+    if plan or observes_sources or hook_factory is not None:
+        return True
+    return bool(manifest.on_run_start or manifest.on_run_end)
 
 
 def skip_all(plan: Plan, run_id: str, sink: EventSink, reason: str) -> RunSummary:
@@ -387,6 +407,7 @@ def run_checks(
                             store_failures=store_failures, selection=" ".join(options.select),
                             run_id=run_id, fail_fast=options.fail_fast, python=python,
                             run_hooks=not only_unit,
+                            live_render=_live_check_render(project, manifest, checks),
                         )  # fmt: skip
                     finally:  # the checks' resources, torn down also after Ctrl-C
                         python.close()
@@ -440,3 +461,13 @@ def interrupt_on_sigterm():  # type: ignore[no-untyped-def]
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _live_check_render(project: Project, manifest: Manifest, checks: Iterable[str]) -> Any:
+    """The renderer of the checks whose template queries the warehouse, if any is selected
+    (imported then only: it needs sqlglot and Jinja, which a run of compiled SQL never loads)."""
+    if not any(manifest.checks[c].rendered_at_run_time for c in checks):
+        return None
+    from orch.run.live_render import LiveRenderer
+
+    return LiveRenderer(project, manifest, "test").render_check

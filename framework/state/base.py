@@ -276,6 +276,12 @@ class StateStore(StateReader):
     ) -> int:
         """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
 
+    def record_checks(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Record several check results (each the keyword arguments of :meth:`record_check`);
+        a store that can writes them in one transaction: all of them or none."""
+        for result in results:
+            self.record_check(**result)
+
     @abstractmethod
     def record_op_step(
         self,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from orch import redaction
 from orch.events import (
@@ -159,17 +160,31 @@ class StateRecorder:
                 at=event.at,
             )  # fmt: skip
         elif isinstance(event, CheckEvaluated):
-            self.store.record_check(
-                run_id=event.run_id,
-                check=event.check,
-                asset=event.asset,
-                partition_key=event.partition,
-                status=event.status,
-                severity=event.severity,
-                failing_rows=event.failing_rows,
-                sample=redaction.stored(event.sample),
-                duration_s=event.duration_s,
-                sql=redaction.stored(event.sql),
-                message=redaction.stored(event.message),
-                at=event.at,
-            )
+            self.store.record_check(**_check_fields(event))
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Record several events: check results in one store call (one transaction in SQLite,
+        committed before the fan-out shows any of them), the others one by one."""
+        pending: list[CheckEvaluated] = []
+        for event in [*events, None]:
+            if isinstance(event, CheckEvaluated):
+                pending.append(event)
+                continue
+            if len(pending) == 1:
+                self.emit(pending[0])
+            elif pending:
+                self.store.record_checks([_check_fields(e) for e in pending])
+            pending = []
+            if event is not None:
+                self.emit(event)
+
+
+def _check_fields(event: CheckEvaluated) -> dict[str, Any]:
+    """The ``record_check`` arguments of a check result (text and sample made safe to store)."""
+    return {
+        "run_id": event.run_id, "check": event.check, "asset": event.asset,
+        "partition_key": event.partition, "status": event.status, "severity": event.severity,
+        "failing_rows": event.failing_rows, "sample": redaction.stored(event.sample),
+        "duration_s": event.duration_s, "sql": redaction.stored(event.sql),
+        "message": redaction.stored(event.message), "at": event.at,
+    }  # fmt: skip

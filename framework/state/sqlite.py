@@ -104,6 +104,11 @@ from orch.state.records import (
 from orch.state.sqlite_provenance import PROVENANCE_SCHEMA, SQLiteProvenance
 
 log = logging.getLogger(__name__)
+_INSERT_CHECK = (
+    "INSERT INTO check_results (run_id, target, check_name, asset, partition_key, status,"
+    " severity, failing_rows, sample, duration_s, sql, message, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 # --------------------------------------------------------------------------- SQLite
 
@@ -707,27 +712,33 @@ class SQLiteStateStore(SQLiteProvenance, StateStore):
         _check_status(status, CHECK_STATUSES, "check")
         with self._write() as conn:
             target = self._target_of(conn, run_id) if target is None else target
-            cur = conn.execute(
-                "INSERT INTO check_results (run_id, target, check_name, asset, partition_key,"
-                " status, severity, failing_rows, sample, duration_s, sql, message, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    target,
-                    check,
-                    asset,
-                    partition_key,
-                    status,
-                    severity,
-                    failing_rows,
-                    sample_json(sample),
-                    duration_s,
-                    sql,
-                    message,
-                    _ts(at or utcnow()),
-                ),
-            )
+            cur = conn.execute(_INSERT_CHECK, (
+                run_id, target, check, asset, partition_key, status, severity, failing_rows,
+                sample_json(sample), duration_s, sql, message, _ts(at or utcnow()),
+            ))  # fmt: skip
             return int(cur.lastrowid or 0)
+
+    def record_checks(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Record several check results in one transaction: all of them or none."""
+        for result in results:
+            _check_status(result["status"], CHECK_STATUSES, "check")
+        with self._write() as conn:
+            targets: dict[str, str] = {}
+            rows = []
+            for r in results:
+                target = r.get("target")
+                if target is None:
+                    run_id = r["run_id"]
+                    if run_id not in targets:
+                        targets[run_id] = self._target_of(conn, run_id)
+                    target = targets[run_id]
+                rows.append((
+                    r["run_id"], target, r["check"], r["asset"], r["partition_key"], r["status"],
+                    r["severity"], r.get("failing_rows", 0), sample_json(r.get("sample", ())),
+                    r.get("duration_s", 0.0), r.get("sql", ""), r.get("message", ""),
+                    _ts(r.get("at") or utcnow()),
+                ))  # fmt: skip
+            conn.executemany(_INSERT_CHECK, rows)
 
     def latest_check_results(
         self, checks: Sequence[str] | None = None, *, target: str | None = None

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from orch import redaction
 from orch.adapters import adapter_class
-from orch.adapters.base import WriteMode
+from orch.adapters.base import Column, WriteMode
 from orch.adapters.snowflake import (
     KEY_PAIR,
     SnowflakeAdapter,
@@ -637,3 +637,29 @@ def test_rename_into_place_is_never_re_sent(snow: SnowflakeAdapter, sleeps: Slee
     assert info.value.transient is True
     assert len(sent) == 1 and sleeps.calls == []  # sent once, never retried
     assert snow.fetch_rows(f"SELECT x FROM {snow.render(rel)}") == [(1,)]  # it did run
+
+
+def test_query_columns_are_typed_like_columns(snow: SnowflakeAdapter) -> None:
+    rel = Relation(None, SCHEMA, "typed_q")
+    snow.execute(f"CREATE TABLE {snow.render(rel)} (a BIGINT, b NUMBER(18, 2), c VARCHAR)")
+    queried = snow.query_columns(f"SELECT * FROM {snow.render(rel)}")
+    assert [(c.name, c.data_type) for c in queried] == [
+        (c.name, c.data_type) for c in snow.columns(rel)
+    ]
+
+
+def test_delete_insert_on_key_and_column_changes(snow: SnowflakeAdapter) -> None:
+    """dbt's delete+insert and on_schema_change's DDL, as an incremental run sends them."""
+    rel = Relation(None, SCHEMA, "orders_di")
+    snow.create_table_as(rel, "SELECT 1 AS id, 'a' AS name UNION ALL SELECT 2, 'b'")
+    snow.add_column(rel, Column("EXTRA", "TEXT"))
+    rows = snow.delete_insert_on_key(
+        rel, "SELECT 2 AS id, 'B' AS name, 'x' AS extra", ["id"], ["ID", "NAME", "EXTRA"]
+    )
+    assert rows == 1
+    assert snow.fetch_rows(f"SELECT * FROM {snow.render(rel)} ORDER BY 1") == [
+        (1, "a", None),
+        (2, "B", "x"),
+    ]
+    snow.drop_column(rel, "NAME")
+    assert [c.name for c in snow.columns(rel)] == ["ID", "EXTRA"]

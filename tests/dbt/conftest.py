@@ -183,3 +183,41 @@ def vers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of ``fixtures/vers_dbt`` (dbt model versions); the current directory, ``HOME``
     isolated as for ``coffee``."""
     return copy_fixture("vers_dbt", tmp_path, monkeypatch)
+
+
+# Stand-ins for dbt's own macros (the names dbt's global project and dbt-duckdb define; orch
+# ships none of dbt's code and reads them from the installed dbt: orch.compiler.dbt_macros).
+STUB_GLOBAL_MACROS = """\
+{% macro is_incremental() %}{{ return(false) }}{% endmacro %}
+{% macro after_commit(sql) %}{{ return(sql) }}{% endmacro %}
+{% macro type_string() %}varchar{% endmacro %}
+{% macro hash(field) %}md5({{ field }}){% endmacro %}
+{% macro concat(fields) %}{{ fields | join(' || ') }}{% endmacro %}
+{% macro get_where_subquery(relation) %}{{ return(relation) }}{% endmacro %}
+{% macro default__test_unique(model, column_name) %}select 1{% endmacro %}
+"""
+STUB_GENERIC_TESTS = """\
+{% test unique(model, column_name) %}{{ adapter.dispatch('test_unique', 'dbt')(model, column_name) }}{% endtest %}
+{% test not_null(model, column_name) %}select 1{% endtest %}
+"""  # noqa: E501
+
+
+@pytest.fixture
+def stub_dbt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A dbt "installed" in a venv of its own, with stand-in built-in macros; ORCH_DBT names it."""
+    venv = tmp_path / "stub_dbt_venv"
+    include = venv / "lib" / "python3.11" / "site-packages" / "dbt" / "include"
+    files = {
+        "global_project/dbt_project.yml": "name: dbt\nversion: 1.0\n",
+        "global_project/macros/stubs.sql": STUB_GLOBAL_MACROS,
+        "global_project/tests/generic/builtin.sql": STUB_GENERIC_TESTS,
+        "duckdb/dbt_project.yml": "name: dbt_duckdb\nversion: 1.0\n",
+        "duckdb/macros/stubs.sql": "{% macro duckdb__type_string() %}varchar{% endmacro %}\n",
+    }
+    for rel, text in files.items():
+        (include / rel).parent.mkdir(parents=True, exist_ok=True)
+        (include / rel).write_text(text)
+    (venv / "bin").mkdir()
+    (venv / "bin" / "dbt").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("ORCH_DBT", str(venv / "bin" / "dbt"))
+    return venv

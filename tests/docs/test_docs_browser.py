@@ -20,6 +20,7 @@ from docs_site_data import (
     PARTITIONED,
     SCHEDULE,
     SENSOR,
+    bakery_site,
     build_automation_site,
     compile_example,
     copy_example,
@@ -308,6 +309,84 @@ def test_asset_page_shows_output_metadata(page: Any, automation_url: str, tmp_pa
         }  # orch's own keys (materialized, language) are not shown
         assert page.locator("#view-asset img").count() == 0
         assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+@pytest.fixture(scope="module")
+def bakery_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return (bakery_site(tmp_path_factory.mktemp("bakery")) / "index.html").as_uri()
+
+
+def test_exposure_in_the_graph_and_its_page(page: Any, bakery_url: str, tmp_path: Path) -> None:
+    try:
+        page.goto(bakery_url)
+        page.wait_for_selector("body[data-ready=graph]")
+        node = page.locator('#graph .node.exposure[data-key="exposure:weekly_sales_dashboard"]')
+        assert node.get_attribute("data-type") == "dashboard"
+        assert page.locator("#graph .node.exposure").count() == 2
+        # drawn downstream of what it depends on, with an edge from each
+        edges = page.locator('#graph .edge[data-to="exposure:weekly_sales_dashboard"]')
+        assert sorted(e.get_attribute("data-from") for e in edges.all()) == [
+            "product_revenue", "stg_sales"]  # fmt: skip
+        box, upstream = node.bounding_box(), page.locator("#graph .node[data-key=stg_sales]")
+        assert box is not None and box["x"] > upstream.bounding_box()["x"]
+        # the kind filter (the legend) knows it
+        kind = page.locator("#legend button[data-kind=exposure]")
+        kind.click()
+        assert kind.get_attribute("aria-pressed") == "true"
+        assert page.locator("#graph .node.exposure.dim").count() == 0
+        assert page.locator("#graph .node.dim").count() == page.locator("#graph .node").count() - 2
+        kind.click()
+        assert page.locator("#graph .node.dim").count() == 0
+        # search finds it; clicking it in the graph opens its panel, double-click its page
+        page.fill("#search", "weekly")
+        option = page.locator("#search-results li[role=option]").first
+        assert option.get_attribute("data-kind") == "exposure"
+        page.keyboard.press("Escape")
+        node.click()
+        page.wait_for_selector("#graph-panel h2")
+        assert page.locator("#graph-panel h2").inner_text() == "weekly_sales_dashboard"
+        node.dblclick()
+        page.wait_for_selector("#view-exposure h1")
+        assert "exposure/weekly_sales_dashboard" in page.url
+        view = page.locator("#view-exposure")
+        assert view.locator(".owner-name").inner_text() == "Bakery Ops"
+        assert view.locator(".owner-email").inner_text() == "ops@example.com"
+        url = view.locator("a.exposure-url")
+        assert url.get_attribute("href") == "https://bi.example.com/dashboards/12"
+        assert url.get_attribute("rel") == "noopener noreferrer"
+        assert view.locator(".depends-on a").all_inner_texts() == ["product_revenue", "stg_sales"]
+        assert "Mondays 06:00" in view.inner_text() and "Weekly sales" in view.inner_text()
+        # the other one: a javascript: url stays text, markup in the owner stays text
+        page.goto(f"{bakery_url}#/exposure/price_review")
+        page.wait_for_selector("#view-exposure .owner-name")
+        assert view.locator(".owner-name").inner_text() == "Pricing <team>"
+        assert view.locator("a.exposure-url").count() == 0
+        assert view.locator("code.exposure-url").inner_text() == "javascript:alert(1)"
+        assert view.locator(".description strong").inner_text() == "list prices"
+        # "View in graph": the neighbourhood of the exposure, focused on it
+        view.locator("a", has_text="View in graph").click()
+        page.wait_for_selector("#graph .node.focus")
+        focus = page.locator("#graph .node.focus")
+        assert focus.get_attribute("data-key") == "exposure:price_review"
+        keys = {n.get_attribute("data-key") for n in page.locator("#graph .node").all()}
+        assert keys == {"exposure:price_review", "products", "product_revenue", "stg_products",
+                        "stg_sales"}  # 2 levels up  # fmt: skip
+        # a model's page lists the exposures using it
+        page.goto(f"{bakery_url}#/asset/product_revenue")
+        page.wait_for_selector("#view-asset .used-by a")
+        used = page.locator("#view-asset .used-by a")
+        assert used.all_inner_texts() == ["price_review", "weekly_sales_dashboard"]
+        used.first.click()
+        page.wait_for_function("location.hash === '#/exposure/price_review'")
+        # the overview lists exposures, the semantic model and the metric
+        page.goto(f"{bakery_url}#/overview")
+        page.wait_for_selector("#view-overview #metrics")
+        text = page.locator("#view-overview").inner_text()
+        assert "Exposures (2)" in text and "Semantic models (1)" in text
+        assert "measure units_sold (sales)" in text
     except Exception:
         page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
         raise

@@ -55,3 +55,23 @@ def test_orch_test_records_its_run_and_results(tmp_path: Path, make_project: Mak
     finally:
         store.close()
     assert runs[0].command == "test" and runs[0].status == "success"
+
+
+def test_passing_orch_test_imports_no_sqlglot(tmp_path: Path, make_project: MakeProject) -> None:
+    """A passing ``orch test`` runs each check's compiled SQL as it is: sqlglot (~0.1 s of
+    imports) is not loaded, nor the run-time renderer that needs it."""
+    import subprocess
+    import sys
+
+    project = make_project(tmp_path, FILES)
+    assert run_cli("build", "--project-dir", project).exit_code == 0
+    code = (
+        "import sys; from orch.cli import main; sys.argv = ['orch', 'test', '--project-dir', "
+        f"{str(project)!r}]\ntry:\n    main()\nexcept SystemExit as e:\n"
+        "    print('exit', e.code, 'sqlglot' in sys.modules, 'orch.run.live_render' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert "PASSED 2 check results" in done.stdout, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "exit 0 False False", done.stdout

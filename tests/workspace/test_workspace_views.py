@@ -4,6 +4,7 @@ real workspace folders, the real CLI and the real server (uvicorn in a thread, r
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -315,3 +316,29 @@ def test_site_shows_a_consumer_stale_after_its_producer_member_rebuilt(tmp_path:
     }
     assert shown["finance.revenue"] == "fresh"
     assert shown["marketing.roi"] == "stale"  # it read finance.revenue's older data
+
+
+def test_workspace_site_shows_a_dbt_members_exposures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bakery = Path(__file__).resolve().parents[1] / "dbt" / "fixtures" / "bakery_dbt"
+    shutil.copytree(bakery, tmp_path / "bakery")
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real ~/.dbt/profiles.yml
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    (tmp_path / "orch_workspace.yml").write_text("members:\n  - path: bakery\n", encoding="utf-8")
+    run = run_cli("docs", "generate", "--workspace", tmp_path)
+    assert run.exit_code == 0, run.output
+    out = tmp_path / "target" / "workspace-docs"
+    data = site_data(out)
+    names, exposures = data["nodes"]["n"], data["exposures"]
+    assert exposures["n"] == ["bakery_dbt.price_review", "bakery_dbt.weekly_sales_dashboard"]
+    assert [names[p] for p in exposures["p"][1]] == ["bakery_dbt.product_revenue",
+                                                     "bakery_dbt.stg_sales"]  # fmt: skip
+    page = exposures["d"][1]
+    assert page["path"] == "bakery/models/exposures.yml"
+    assert page["owner"] == {"name": "Bakery Ops", "email": "ops@example.com"}
+    details = {d["name"]: d for d in chunk_data(out)}
+    assert details["bakery_dbt.stg_sales"]["exposures"] == ["bakery_dbt.weekly_sales_dashboard"]
+    [metric] = data["overview"]["semantic"]["metrics"]
+    assert metric["built_on"] == [["measure", "units_sold", "bakery_dbt.sales"]]

@@ -23,6 +23,25 @@
   var children = new Array(COUNT);
   for (var i = 0; i < COUNT; i++) { nameIndex.set(N.n[i], i); lower[i] = N.n[i].toLowerCase(); children[i] = []; }
   for (i = 0; i < COUNT; i++) { var ps = N.p[i]; for (var j = 0; j < ps.length; j++) children[ps[j]].push(i); }
+  // dbt exposures (dashboards, notebooks...): graph nodes after the assets (graph indices COUNT..),
+  // downstream of the assets they depend on; each has a page of its own (#/exposure/<name>)
+  var E = D.exposures || { n: [], e: [], x: [], y: [], l: [], p: [], r: [], t: [], d: [] };
+  var ECOUNT = E.n.length, GCOUNT = COUNT + ECOUNT, EXPOSURE_KEY = "exposure:";
+  var exposureIndex = new Map();
+  for (i = 0; i < ECOUNT; i++) {
+    exposureIndex.set(E.n[i], COUNT + i); lower.push(E.n[i].toLowerCase()); children.push([]);
+    for (j = 0; j < E.p[i].length; j++) children[E.p[i][j]].push(COUNT + i);
+  }
+  function parentsOf(g) { return g < COUNT ? N.p[g] : E.p[g - COUNT]; }
+  function slotsOf(g) { return g < COUNT ? N.r[g] : E.r[g - COUNT]; }
+  function nameOf(g) { return g < COUNT ? N.n[g] : E.n[g - COUNT]; }
+  function keyOf(g) { return g < COUNT ? N.n[g] : EXPOSURE_KEY + E.n[g - COUNT]; }
+  // a graph key (#/graph/<key>): an asset's name, or exposure:<name>
+  function graphIndexOf(key) {
+    if (nameIndex.has(key)) return nameIndex.get(key);
+    var g = key.indexOf(EXPOSURE_KEY) === 0 ? exposureIndex.get(key.slice(EXPOSURE_KEY.length)) : undefined;
+    return g === undefined ? null : g;
+  }
 
   // ------------------------------------------------------------------ DOM helpers
   function el(tag, attrs) {
@@ -57,6 +76,14 @@
   function graphHref(name) { return "#/graph/" + encodeURIComponent(name); }
   function link(href, label, cls) { return el("a", { href: href, cls: cls, text: label }); }
   function assetLink(name) { return nameIndex.has(name) ? link(assetHref(name), name) : el("span", { text: name }); }
+  function exposureHref(name) { return "#/exposure/" + encodeURIComponent(name); }
+  function exposureLink(name) { return exposureIndex.has(name) ? link(exposureHref(name), name, "exposure-link") : el("span", { text: name }); }
+  function hrefOf(g) { return g < COUNT ? assetHref(N.n[g]) : exposureHref(E.n[g - COUNT]); }
+  // an exposure's url: a link only when it is http(s); anything else is shown as text
+  function urlNode(url) {
+    if (!url) return null;
+    return /^https?:\/\//i.test(url) ? el("a", { href: url, rel: "noopener noreferrer", cls: "exposure-url", text: url }) : el("code", { cls: "exposure-url", text: url });
+  }
   function fmtDuration(s) {
     if (s === null || s === undefined) return "–";
     if (s < 1) return Math.round(s * 1000) + " ms";
@@ -199,12 +226,21 @@
       href: assetHref(N.n[i])
     };
   }
+  function graphItem(g) {
+    if (g < COUNT) return assetItem(g);
+    var j = g - COUNT, type = D.exposure_types[E.e[j]], d = E.d[j];
+    return {
+      key: keyOf(g), idx: g, label: E.n[j], layer: E.l[j], order0: E.y[j],
+      sub: type + (d.maturity ? " · " + d.maturity + " maturity" : ""),
+      kind: "exposure", type: type, status: null, check: "", href: exposureHref(E.n[j])
+    };
+  }
   function neighbourhood(focus, up, down) {
     var seen = new Map(); seen.set(focus, 0);
     var frontier = [focus];
     for (var d = 0; d < up && frontier.length; d++) {
       var next = [];
-      frontier.forEach(function (i) { N.p[i].forEach(function (p) { if (!seen.has(p)) { seen.set(p, -1); next.push(p); } }); });
+      frontier.forEach(function (i) { parentsOf(i).forEach(function (p) { if (!seen.has(p)) { seen.set(p, -1); next.push(p); } }); });
       frontier = next;
     }
     frontier = [focus];
@@ -215,8 +251,9 @@
     }
     var items = [], edges = [];
     seen.forEach(function (_, i) {
-      items.push(assetItem(i));
-      N.p[i].forEach(function (p, pi) { if (seen.has(p)) edges.push([N.n[p], N.n[i], N.r[i] ? N.r[i][pi] : null]); });
+      items.push(graphItem(i));
+      var slots = slotsOf(i);
+      parentsOf(i).forEach(function (p, pi) { if (seen.has(p)) edges.push([N.n[p], keyOf(i), slots ? slots[pi] : null]); });
     });
     return { items: localLayout(items, edges), edges: edges };
   }
@@ -224,9 +261,13 @@
   function wholeGraph() {
     if (!globalItems) {
       globalItems = [];
-      for (var i = 0; i < COUNT; i++) { var it = assetItem(i); it.x = N.x[i]; it.y = N.y[i]; it.ins = []; it.outs = []; globalItems.push(it); }
-      for (i = 0; i < COUNT; i++) N.p[i].forEach(function (p, pi) {
-        var it = globalItems[i], slots = N.r[i] ? N.r[i][pi] : null;
+      for (var i = 0; i < GCOUNT; i++) {
+        var it = graphItem(i);
+        it.x = i < COUNT ? N.x[i] : E.x[i - COUNT]; it.y = i < COUNT ? N.y[i] : E.y[i - COUNT];
+        it.ins = []; it.outs = []; globalItems.push(it);
+      }
+      for (i = 0; i < GCOUNT; i++) parentsOf(i).forEach(function (p, pi) {
+        var it = globalItems[i], r = slotsOf(i), slots = r ? r[pi] : null;
         it.ins.push(globalItems[p]); globalItems[p].outs.push(it);
         if (slots && slots.length) (it.routes = it.routes || {})[N.n[p]] = slots.map(function (y, j) { return { x: (N.l[p] + 1 + j) * LAYER_GAP, y: y }; });
       });
@@ -374,13 +415,23 @@
     if (n.key === this.selected) cls += " selected";
     if (n.check === "fail") cls += " check-fail";
     if ((related && !related.has(n.key)) || (dimmed && !dimmed(n))) cls += " dim";
+    if (n.kind === "exposure") cls += " exposure";
     var g = svg("g", { "class": cls, transform: "translate(" + n.x + "," + n.y + ")", "data-key": n.key });
+    if (n.type) g.setAttribute("data-type", n.type);
     var title = svg("title"); title.textContent = n.label + (n.sub ? " (" + n.sub + ")" : ""); g.appendChild(title);
-    g.appendChild(svg("rect", { "class": "card", width: NODE_W, height: NODE_H, rx: 7 }));
-    g.appendChild(svg("rect", { "class": "stripe k-" + n.kind, width: 5, height: NODE_H - 2, x: 1, y: 1, rx: 2 }));
-    var label = n.label.length > 26 ? n.label.slice(0, 25) + "…" : n.label;
-    g.appendChild(svg("text", { x: 13, y: 15, text: label }));
-    g.appendChild(svg("text", { x: 13, y: 29, "class": "sub", text: n.sub || "" }));
+    var tx = 13;
+    if (n.kind === "exposure") {  // a pill with a round mark: it uses the data, it is not an asset
+      g.appendChild(svg("rect", { "class": "card", width: NODE_W, height: NODE_H, rx: NODE_H / 2 }));
+      g.appendChild(svg("circle", { "class": "mark k-exposure", cx: 16, cy: NODE_H / 2, r: 6 }));
+      tx = 28;
+    } else {
+      g.appendChild(svg("rect", { "class": "card", width: NODE_W, height: NODE_H, rx: 7 }));
+      g.appendChild(svg("rect", { "class": "stripe k-" + n.kind, width: 5, height: NODE_H - 2, x: 1, y: 1, rx: 2 }));
+    }
+    var room = n.kind === "exposure" ? 24 : 26;
+    var label = n.label.length > room ? n.label.slice(0, room - 1) + "…" : n.label;
+    g.appendChild(svg("text", { x: tx, y: 15, text: label }));
+    g.appendChild(svg("text", { x: tx, y: 29, "class": "sub", text: n.sub || "" }));
     if (n.status && n.status !== "none") g.appendChild(svg("circle", { cx: NODE_W - 11, cy: 11, r: 4.5, "class": "s-" + n.status }));
     if (n.check) g.appendChild(svg("rect", { x: NODE_W - 15.5, y: 21, width: 9, height: 9, rx: 2, "class": "c-" + n.check }));
     return g;
@@ -402,28 +453,33 @@
   };
 
   // ------------------------------------------------------------------ views
-  var views = ["graph", "overview", "catalog", "automation", "asset", "column", "runs", "run"];
+  var views = ["graph", "overview", "catalog", "automation", "asset", "exposure", "column", "runs", "run"];
   function show(view) {
     views.forEach(function (v) { var sec = document.getElementById("view-" + v); if (sec) sec.hidden = v !== view; });
     document.querySelectorAll(".tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === view); });
   }
 
   // graph view
-  var gstate = { focus: null, whole: false, tag: "", group: "" };
+  var gstate = { focus: null, whole: false, tag: "", group: "", kind: "" };
   var upInput = document.getElementById("levels-up"), downInput = document.getElementById("levels-down");
   var wholeBtn = document.getElementById("whole-graph"), panel = document.getElementById("graph-panel");
   var tagSel = document.getElementById("filter-tag"), groupSel = document.getElementById("filter-group");
   var info = document.getElementById("graph-info");
   var mainGraph = new GraphView(document.getElementById("graph"), {
     onSelect: showPanel,
-    onOpen: function (n) { location.hash = assetHref(n.key); },
+    onOpen: function (n) { location.hash = n.href; },
     onInfo: function (shown, total) { info.textContent = shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " shown · " + COUNT.toLocaleString("en-US") + " assets"; }
   });
   D.tags.forEach(function (t, i) { tagSel.appendChild(el("option", { value: String(i), text: t })); });
   D.groups.forEach(function (g, i) { groupSel.appendChild(el("option", { value: String(i), text: g })); });
+  // the legend is the kind filter: a click shows only that kind, a second click all of them
   var legend = document.getElementById("legend");
-  [["source", "source"], ["seed", "seed"], ["sql", "SQL model"], ["python", "Python asset"]].forEach(function (k) {
-    legend.appendChild(el("span", null, el("i", { cls: "lg-" + k[0] }), k[1]));
+  [["source", "source"], ["seed", "seed"], ["sql", "SQL model"], ["python", "Python asset"]].concat(ECOUNT ? [["exposure", "exposure"]] : []).forEach(function (k) {
+    legend.appendChild(el("button", { type: "button", "data-kind": k[0], "aria-pressed": "false", title: "Show only: " + k[1], on: { click: function () {
+      gstate.kind = gstate.kind === k[0] ? "" : k[0];
+      legend.querySelectorAll("button").forEach(function (b) { b.setAttribute("aria-pressed", String(b.getAttribute("data-kind") === gstate.kind)); });
+      applyFilter();
+    } } }, el("i", { cls: "lg-" + k[0] }), k[1]));
   });
   legend.querySelectorAll("i").forEach(function (i) {
     var k = i.className.slice(3); i.style.background = getComputedStyle(document.documentElement).getPropertyValue("--k-" + k);
@@ -435,23 +491,23 @@
     return best;
   }
   function applyFilter() {
-    var t = tagSel.value, g = groupSel.value;
-    if (!t && !g) { mainGraph.setDim(null); return; }
+    var t = tagSel.value, g = groupSel.value, k = gstate.kind;
+    if (!t && !g && !k) { mainGraph.setDim(null); return; }
     var ti = t ? parseInt(t, 10) : -1, gi = g ? parseInt(g, 10) : -1;
     mainGraph.setDim(function (n) {
-      var i = n.idx;
-      return (ti < 0 || N.t[i].indexOf(ti) >= 0) && (gi < 0 || N.g[i] === gi);
+      var i = n.idx, tags = i < COUNT ? N.t[i] : E.t[i - COUNT], group = i < COUNT ? N.g[i] : -1;
+      return (!k || n.kind === k) && (ti < 0 || tags.indexOf(ti) >= 0) && (gi < 0 || group === gi);
     });
   }
   function drawGraphView() {
     wholeBtn.setAttribute("aria-pressed", String(gstate.whole));
     if (gstate.whole || COUNT === 0) {
-      mainGraph.setGraph(wholeGraph(), gstate.focus === null ? null : N.n[gstate.focus]);
+      mainGraph.setGraph(wholeGraph(), gstate.focus === null ? null : keyOf(gstate.focus));
     } else {
       var f = gstate.focus === null ? defaultFocus() : gstate.focus;
       var up = Math.max(0, parseInt(upInput.value, 10) || 0), down = Math.max(0, parseInt(downInput.value, 10) || 0);
       var nb = neighbourhood(f, up, down);
-      mainGraph.setGraph(nb.items, N.n[f]);
+      mainGraph.setGraph(nb.items, keyOf(f));
     }
     applyFilter();
   }
@@ -462,6 +518,7 @@
     var i = item.idx;
     panel.appendChild(el("button", { cls: "close", type: "button", title: "Close", text: "×", on: { click: function () { mainGraph.select(null); } } }));
     panel.appendChild(el("h2", { text: item.label }));
+    if (item.kind === "exposure") { exposurePanel(item); return; }
     panel.appendChild(el("div", null, badge(kindLabel(item.kind), "kind-" + item.kind), " ", statusBadge(item.status), " ", item.check ? checkBadge(item.check) : null));
     var body = el("div", { cls: "muted", text: "…" });
     panel.appendChild(el("dl", { cls: "facts" },
@@ -475,7 +532,20 @@
     loadAsset(item.key).then(function (a) { body.textContent = a && a.summary ? a.summary : ""; }).catch(function () { body.textContent = ""; });
     if (hooks.panel) hooks.panel(panel, item);
   }
-  function kindLabel(k) { return { source: "source", seed: "seed", sql: "SQL model", python: "Python asset" }[k] || k; }
+  function exposurePanel(item) {
+    var x = E.d[item.idx - COUNT];
+    panel.appendChild(el("div", null, badge("exposure", "kind-exposure"), " ", badge(x.type), x.maturity ? [" ", badge(x.maturity + " maturity")] : null));
+    panel.appendChild(el("dl", { cls: "facts" },
+      x.label ? [el("dt", { text: "Label" }), el("dd", { text: x.label })] : null,
+      el("dt", { text: "Owner" }), el("dd", { text: ownerText(x.owner) }),
+      el("dt", { text: "Depends on" }), el("dd", null, joinLinks(x.depends_on))));
+    panel.appendChild(el("div", { cls: "muted", text: x.summary }));
+    panel.appendChild(el("div", { cls: "actions" },
+      el("a", { href: item.href, cls: "badge kind-exposure", text: "Open exposure →" }),
+      el("a", { href: graphHref(item.key), cls: "badge", text: "Focus graph here" })));
+  }
+  function ownerText(o) { return [o.name, o.email].filter(function (v) { return v; }).join(" · ") || "–"; }
+  function kindLabel(k) { return { source: "source", seed: "seed", sql: "SQL model", python: "Python asset", exposure: "exposure" }[k] || k; }
   upInput.addEventListener("change", function () { gstate.whole = false; drawGraphView(); });
   downInput.addEventListener("change", function () { gstate.whole = false; drawGraphView(); });
   wholeBtn.addEventListener("click", function () { gstate.whole = !gstate.whole; drawGraphView(); });
@@ -525,6 +595,30 @@
     right.appendChild(el("h2", { text: "Materializations" }));
     right.appendChild(table(["Kind", "Assets"], Object.keys(o.materializations).sort().map(function (k) { return [k, fmtNum(o.materializations[k])]; })));
     v.appendChild(el("div", { cls: "two-col" }, left, right));
+    if (ECOUNT) {
+      v.appendChild(el("h2", { id: "exposures", text: "Exposures (" + ECOUNT + ")" }));
+      v.appendChild(table(["Exposure", "Type", "Maturity", "Owner", "Depends on"], E.d.map(function (x) {
+        return [el("span", null, exposureLink(x.name), x.label ? el("div", { cls: "muted", text: x.label }) : null), x.type, x.maturity || "–", ownerText(x.owner), el("span", null, joinLinks(x.depends_on))];
+      })));
+    }
+    semanticSection(v, o.semantic || {});
+  }
+  // dbt's semantic layer (MetricFlow's): listed with what each is built on; no graph nodes
+  function semanticSection(v, sem) {
+    var parts = [["semantic_models", "Semantic models"], ["metrics", "Metrics"], ["saved_queries", "Saved queries"]];
+    parts.forEach(function (p) {
+      var rows = sem[p[0]] || [];
+      if (!rows.length) return;
+      v.appendChild(el("h2", { id: p[0].replace("_", "-"), text: p[1] + " (" + rows.length + ")" }));
+      v.appendChild(table(["Name", "Description", "Built on"], rows.map(function (r) {
+        var on = r.built_on.map(function (b, i) {
+          var what = b[0] === "model" ? assetLink(b[1]) : el("code", { text: b[1] });
+          return [i ? ", " : "", b[0] === "model" ? null : b[0] + " ", what, b[0] === "measure" && b[2] ? " (" + b[2] + ")" : null];
+        });
+        return [el("span", { "data-semantic": r.name }, el("code", { text: r.name }), r.label || r.type ? el("div", { cls: "muted", text: [r.label, r.type].filter(function (t) { return t; }).join(" · ") }) : null),
+          r.description.length ? richText(r.description) : "–", on.length ? el("span", null, on) : "–"];
+      })));
+    });
   }
 
   // catalog: every asset in a sortable, filterable table (live: pick assets to materialize)
@@ -730,12 +824,13 @@
     left.appendChild(el("h3", { text: "Lineage" }));
     left.appendChild(el("dl", { cls: "facts" },
       el("dt", { text: "Upstream" }), el("dd", null, a.parents.length ? joinLinks(a.parents) : "none"),
-      el("dt", { text: "Downstream" }), el("dd", null, a.children.length ? joinLinks(a.children) : "none")));
+      el("dt", { text: "Downstream" }), el("dd", null, a.children.length ? joinLinks(a.children) : "none"),
+      a.exposures && a.exposures.length ? [el("dt", { text: "Used by" }), el("dd", { cls: "used-by" }, joinLinks(a.exposures, exposureLink))] : null));
     v.appendChild(el("div", { cls: "grid" }, left, right));
     v.appendChild(mini);
     var gsvg = svg("svg", { "class": "graph" }); mini.appendChild(gsvg);
     mini.appendChild(link(graphHref(a.name), "Open in graph", "open-graph"));
-    miniGraph = new GraphView(gsvg, { onOpen: function (n) { location.hash = assetHref(n.key); }, onSelect: function (n) { if (n && n.key !== a.name) location.hash = assetHref(n.key); } });
+    miniGraph = new GraphView(gsvg, { onOpen: function (n) { location.hash = n.href; }, onSelect: function (n) { if (n && n.key !== a.name) location.hash = n.href; } });
     var nb = neighbourhood(nameIndex.get(a.name), 1, 1);
     miniGraph.setGraph(nb.items, a.name);
 
@@ -753,10 +848,46 @@
       if (row && row.getAttribute("data-column") === column) row.scrollIntoView({ block: "center" });
     }
   }
-  function joinLinks(names) {
+  function joinLinks(names, linker) {
     var out = [];
-    names.forEach(function (n, i) { if (i) out.push(", "); out.push(assetLink(n)); });
+    names.forEach(function (n, i) { if (i) out.push(", "); out.push((linker || assetLink)(n)); });
     return out;
+  }
+
+  // exposure page: what a dbt exposure is, who owns it, where it lives and what it uses
+  function renderExposure(name) {
+    var v = document.getElementById("view-exposure");
+    clear(v);
+    var g = exposureIndex.get(name);
+    if (g === undefined) { v.appendChild(el("div", { cls: "error-box", text: "Unknown exposure: " + name })); return; }
+    var x = E.d[g - COUNT];
+    v.appendChild(el("div", { cls: "crumbs" }, link("#/", "Assets"), " / exposures / ", el("span", { text: x.name })));
+    v.appendChild(el("div", { cls: "title-row" }, el("h1", { text: x.name }),
+      badge("exposure", "kind-exposure"), badge(x.type, "exposure-type"), x.maturity ? badge(x.maturity + " maturity", "exposure-maturity") : null,
+      el("span", { cls: "spacer" }), link(graphHref(keyOf(g)), "View in graph →")));
+    var left = el("div", { cls: "card-box" });
+    left.appendChild(el("h3", { text: "Description" }));
+    left.appendChild(x.description.length ? richText(x.description) : el("p", { cls: "muted", text: "No description." }));
+    left.appendChild(el("h3", { text: "Depends on" }));
+    left.appendChild(el("p", { cls: "depends-on" }, x.depends_on.length ? joinLinks(x.depends_on) : "nothing"));
+    var facts = el("dl", { cls: "facts" });
+    function fact(label, value, cls) { if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return; facts.appendChild(el("dt", { text: label })); facts.appendChild(el("dd", { cls: cls }, value)); }
+    fact("Label", x.label, "exposure-label");
+    fact("Type", x.type);
+    fact("Maturity", x.maturity);
+    fact("URL", urlNode(x.url));
+    fact("Owner", x.owner.name, "owner-name");
+    fact("Owner email", x.owner.email, "owner-email");
+    fact("Tags", x.tags.map(function (t) { return el("span", { cls: "tag", text: t }); }));
+    Object.keys(x.meta || {}).forEach(function (k) { fact("meta." + k, plainValue(x.meta[k])); });
+    fact("File", x.path ? el("code", { text: x.path }) : null);
+    v.appendChild(el("div", { cls: "grid" }, left, el("div", { cls: "card-box" }, el("h3", { text: "Details" }), facts)));
+    var mini = el("div", { cls: "mini-graph" });
+    v.appendChild(mini);
+    var gsvg = svg("svg", { "class": "graph" }); mini.appendChild(gsvg);
+    mini.appendChild(link(graphHref(keyOf(g)), "Open in graph", "open-graph"));
+    var view = new GraphView(gsvg, { onOpen: function (n) { location.hash = n.href; }, onSelect: function (n) { if (n && n.key !== keyOf(g)) location.hash = n.href; } });
+    view.setGraph(neighbourhood(g, 1, 0).items, keyOf(g));
   }
   function columnsSection(a, highlight) {
     var box = el("section", { id: "columns" }, el("h2", { text: "Columns (" + a.columns.length + ")" }));
@@ -1052,16 +1183,18 @@
     clear(results); active = -1; found = [];
     if (!q) { results.hidden = true; search.setAttribute("aria-expanded", "false"); return; }
     var scored = [];
-    for (var i = 0; i < COUNT; i++) {
+    for (var i = 0; i < GCOUNT; i++) {
       var p = lower[i].indexOf(q);
       if (p >= 0) scored.push([p === 0 ? 0 : (lower[i].charAt(p - 1) === "_" ? 1 : 2), lower[i].length, i]);
     }
-    scored.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || (N.n[a[2]] < N.n[b[2]] ? -1 : 1); });
+    scored.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || (nameOf(a[2]) < nameOf(b[2]) ? -1 : 1); });
     found = scored.slice(0, 30).map(function (s) { return s[2]; });
     found.forEach(function (idx, k) {
-      var li = el("li", { role: "option", id: "sr-" + k, "data-name": N.n[idx], on: { mousedown: function (e) { e.preventDefault(); openResult(k); }, mousemove: function () { setActive(k); } } },
-        el("span", { cls: "badge kind-" + D.kinds[N.k[idx]], text: kindLabel(D.kinds[N.k[idx]]) }), el("span", { text: N.n[idx] }),
-        el("span", { cls: "hint", text: N.g[idx] >= 0 ? D.groups[N.g[idx]] : D.materializations[N.m[idx]] }));
+      var kind = idx < COUNT ? D.kinds[N.k[idx]] : "exposure";
+      var hint = idx >= COUNT ? D.exposure_types[E.e[idx - COUNT]] : N.g[idx] >= 0 ? D.groups[N.g[idx]] : D.materializations[N.m[idx]];
+      var li = el("li", { role: "option", id: "sr-" + k, "data-name": nameOf(idx), "data-kind": kind, on: { mousedown: function (e) { e.preventDefault(); openResult(k); }, mousemove: function () { setActive(k); } } },
+        el("span", { cls: "badge kind-" + kind, text: kindLabel(kind) }), el("span", { text: nameOf(idx) }),
+        el("span", { cls: "hint", text: hint }));
       results.appendChild(li);
     });
     if (!found.length) results.appendChild(el("li", { cls: "empty", text: "No asset matches." }));
@@ -1076,9 +1209,8 @@
   }
   function openResult(k) {
     if (k < 0 || k >= found.length) return;
-    var name = N.n[found[k]];
     results.hidden = true; search.blur(); search.value = "";
-    location.hash = assetHref(name);
+    location.hash = hrefOf(found[k]);
   }
   search.addEventListener("input", runSearch);
   search.addEventListener("focus", function () { if (search.value) runSearch(); });
@@ -1102,6 +1234,7 @@
     var parts = location.hash.split("?")[0].replace(/^#\/?/, "").split("/").map(function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } });
     var view = parts[0] || "graph";
     if (view === "asset" && parts[1]) { show("asset"); renderAsset(parts[1], parts[2]); }
+    else if (view === "exposure" && parts[1]) { show("exposure"); renderExposure(parts[1]); }
     else if (view === "column" && parts[1] && parts[2]) { show("column"); renderColumn(parts[1], parts.slice(2).join("/")); }
     else if (view === "overview") { show("overview"); renderOverview(); }
     else if (hooks.views[view]) { show(view); hooks.views[view](parts.slice(1)); }
@@ -1109,7 +1242,7 @@
     else if (view === "automation") { show("automation"); renderAutomation(); }
     else {
       show("graph");
-      var f = parts[1] && nameIndex.has(parts[1]) ? nameIndex.get(parts[1]) : null;
+      var f = parts[1] ? graphIndexOf(parts[1]) : null;
       gstate.focus = f;
       if (f === null) gstate.whole = COUNT <= 400 && !parts[1];
       else gstate.whole = false;

@@ -1,0 +1,245 @@
+"""A forked helper process that parses and compiles half of a cold project's SQL models.
+
+A cold compile spends most of its time in per-model work: rendering and parsing each file, then
+its compiled SQL, column lineage and column versions. The models of one layer of the DAG do not
+depend on each other, so a second process does every other model while this one does the rest:
+
+- **parse**: the helper renders and parses its half; this process reads its results back as
+  cache entries (:func:`orch.load.parsing.parse_models`), as a warm load reads them;
+- **compile**: the compiler sends a model's relation, its resolved references and its upstream
+  nodes (slimmed: relation, columns, an ephemeral's SQL) once they are compiled; the helper, which
+  kept that model's parsed tree, returns what ``_Compiler._compile_sql`` returns — the same dict
+  the compile cache stores. One batch is outstanding at a time; each holds every model ready.
+  This process keeps the rest of the work (plans, nodes, checks, the manifest), so the helper
+  also compiles three in four of the models parsed here (sent with their rendered text, parsed
+  again there): it does about 7/8 of the SQL work, and both processes finish together.
+
+Everything else — the nodes, errors, warnings, the cache — stays in this process, in the order
+of a serial compile, so the manifest is byte-identical (``bench/compare_manifests.py``). A model
+the helper cannot do (a user error, a bug) comes back as None and this process does it itself,
+raising the same error. Used only when it pays and is safe: a full compile of at least
+:data:`MIN_MODELS` SQL models with nothing in the compile cache, on Linux with two CPUs or
+more, from a process running no other thread (``orch ui`` and the daemon compile beside their
+server threads). ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it (tests).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing import connection
+from typing import TYPE_CHECKING, Any
+
+from orch.load.parsing import parse_for_cache
+from orch.manifest import ColumnInfo, Node, RelationInfo
+
+if TYPE_CHECKING:
+    from orch.load.cache import ResultCache
+    from orch.load.parsing import ParsedModel
+    from orch.load.project import Project
+    from orch.load.rendering import Renderer
+
+log = logging.getLogger(__name__)
+
+MIN_MODELS = 400  # below this, forking and sending the results cost more than they save
+ENV_VAR = "ORCH_COMPILE_HELPER"
+
+# what the helper compiles with: (models it parsed) -> an object with _compile_sql and nodes
+CompilerFactory = Callable[[dict[str, "ParsedModel"]], Any]
+# name, relation, refs, the upstream nodes not sent before, and the model when the helper did
+# not parse it (without its tree: the helper parses its text again)
+Item = tuple[str, Any, Any, dict[str, "Upstream"], "ParsedModel | None"]
+
+
+def wanted(project: Project, cache: ResultCache) -> bool:
+    """Whether a full compile of ``project`` should use a helper process."""
+    setting = os.environ.get(ENV_VAR, "")
+    if setting == "0" or not sys.platform.startswith("linux"):
+        return False  # fork is unsafe on macOS and absent on Windows
+    if threading.active_count() > 1:
+        return False  # another thread may hold a lock (logging, imports) the helper would need
+    if setting == "1":
+        return True
+    if project.flavor != "orch" or cache.has_entries():
+        return False
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    sql = sum(1 for m in project.models.values() if m.language == "sql")
+    return (cpus or 1) >= 2 and sql >= MIN_MODELS
+
+
+class CompileHelper:
+    """The parent's side of the helper process (see the module docstring)."""
+
+    def __init__(self, project: Project, renderer: Renderer, factory: CompilerFactory) -> None:
+        parent, child = connection.Pipe(duplex=True)
+        self._conn = parent
+        self.pid = os.fork()
+        if self.pid == 0:  # the helper: serve requests, never return into the caller's code
+            parent.close()
+            code = 1
+            try:
+                gc.freeze()  # the inherited objects: never scanned, so their pages stay shared
+                _serve(child, project, renderer, factory)
+                code = 0
+            finally:
+                os._exit(code)
+        child.close()
+        self.taken: set[str] = set()
+        self.owned: set[str] = set()  # parsed there: compiled there too
+        self.sent: set[str] = set()  # upstream nodes the helper has
+        self.results: dict[str, dict[str, Any] | None] = {}
+        self.compiled = 0  # results received
+        self._outstanding = False
+        self._closed = False
+
+    # -- parse (orch.load.parsing.ParseElsewhere)
+
+    def take(self, names: list[str]) -> set[str]:
+        """Every other model, from the second: the helper starts parsing them."""
+        mine = names[1::2]
+        self.taken = set(mine)
+        self._conn.send(("parse", mine))
+        return set(mine)
+
+    def parsed(self) -> dict[str, tuple[str, dict[str, Any]] | None]:
+        """The helper's cache entries (None: a model it could not parse)."""
+        entries: dict[str, tuple[str, dict[str, Any]] | None] = self._receive()
+        self.owned = {name for name, entry in entries.items() if entry is not None}
+        return entries
+
+    # -- compile
+
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is outstanding."""
+        return self._outstanding
+
+    def send(self, items: list[Item]) -> None:
+        """Ask for the compiled SQL of ``items`` (one batch at a time)."""
+        if self._closed:
+            return
+        for _, _, _, nodes, _ in items:
+            self.sent.update(nodes)
+        try:
+            self._conn.send(("compile", items))
+        except OSError:
+            self.close()
+            self.owned = set()
+            return
+        self._outstanding = True
+
+    def poll(self) -> None:
+        """Take the outstanding batch's results if they are there."""
+        if self._outstanding and self._conn.poll():
+            self._take_results()
+
+    def result(self, name: str) -> dict[str, Any] | None:
+        """``name``'s compiled SQL (waiting for it), or None: compile it here."""
+        while name not in self.results and self._outstanding:
+            self._take_results()
+        return self.results.pop(name, None)
+
+    def _take_results(self) -> None:
+        results = self._receive()
+        self.compiled += sum(1 for r in results.values() if r is not None)
+        self.results.update(results)
+        self._outstanding = False
+
+    def _receive(self) -> Any:
+        """The next answer; on a failure of the helper itself (it stopped), an empty one: this
+        process then does everything that is left."""
+        if not self._closed:
+            try:
+                kind, payload = self._conn.recv()
+                if kind == "ok":
+                    return payload
+                log.debug("the compile helper failed: %s", payload)
+            except (EOFError, OSError) as err:
+                log.debug("the compile helper stopped: %s", err)
+            self.close()
+        self.owned = set()
+        return {}
+
+    def close(self) -> None:
+        """Stop the helper and wait for it."""
+        if self._closed:
+            return
+        log.debug("the compile helper: %d models parsed there, %d compiled there",
+                  len(self.owned), self.compiled)  # fmt: skip
+        self._closed = True
+        self._outstanding = False
+        try:
+            self._conn.send(("stop", None))
+        except OSError:
+            pass
+        self._conn.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What the helper's compiler reads of an upstream node: where it is and its columns
+    (plain values: pydantic's ``model_construct`` costs more than the whole transfer)."""
+
+    relation: RelationInfo | None
+    columns: dict[str, ColumnInfo]
+    compiled_code: str  # an ephemeral model's SQL (its CTE), else ""
+
+
+def slim_node(node: Node) -> Upstream:
+    """``node`` as the helper needs it."""
+    ephemeral_sql = node.compiled_code if node.relation is None else ""
+    return Upstream(node.relation, node.columns, ephemeral_sql)
+
+
+def _serve(
+    conn: connection.Connection, project: Project, renderer: Renderer, factory: CompilerFactory
+) -> None:
+    parsed: dict[str, ParsedModel] = {}
+    compiler: Any = None
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except EOFError:
+            return
+        try:
+            if kind == "stop":
+                return
+            if kind == "parse":
+                parsed, entries = parse_for_cache(project, renderer, payload)
+                compiler = factory(parsed)
+                conn.send(("ok", entries))
+            elif kind == "compile":
+                conn.send(("ok", _compile(compiler, parsed, payload)))
+        except (KeyboardInterrupt, SystemExit):
+            return
+        except BaseException as err:  # noqa: B036 - reported to the parent, which stops it
+            try:
+                conn.send(("error", repr(err)))
+            except (OSError, pickle.PicklingError):
+                pass
+            return
+
+
+def _compile(
+    compiler: Any, parsed: dict[str, ParsedModel], items: list[Item]
+) -> dict[str, dict[str, Any] | None]:
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, relation, refs, nodes, model in items:
+        compiler.nodes.update(nodes)
+        if model is not None:
+            parsed[name] = model
+        try:
+            out[name] = compiler._compile_sql(parsed[name], relation, refs)
+        except Exception:  # a user error or a bug: the parent meets it again, and reports it
+            out[name] = None
+    return out

@@ -1,0 +1,431 @@
+"""Constructs of real public dbt projects (issue 17), each in a small project of the same shape.
+
+``bench/compare_real.py`` builds the public projects themselves (jaffle-shop, dbt-utils'
+integration tests...) with dbt and orch, outside the repo; each test here pins one construct one
+of them needed, with the rows, results or error a dbt user relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.dbt.conftest import RunOrch
+
+
+def dbt_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str], project_yml: str = ""
+) -> Path:
+    """A dbt project ``shape`` in ``tmp_path`` (DuckDB file ``shape.duckdb``), made the current
+    directory; ``project_yml`` is appended to its dbt_project.yml."""
+    root = tmp_path / "shape"
+    root.mkdir()
+    head = "name: shape\nprofile: shape\nconfig-version: 2\n"
+    (root / "dbt_project.yml").write_text(head + textwrap.dedent(project_yml), encoding="utf-8")
+    (root / "profiles.yml").write_text(
+        "shape:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        "      path: shape.duckdb\n      schema: main\n",
+        encoding="utf-8",
+    )
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for variable in ("DBT_PROFILES_DIR", "ORCH_PROFILES_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(root)
+    return root
+
+
+def rows(root: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(root / "shape.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def results(root: Path) -> dict[str, str]:
+    """``{unique_id: status}`` of target/run_results.json."""
+    data = json.loads((root / "target" / "run_results.json").read_text())
+    return {r["unique_id"]: r["status"] for r in data["results"]}
+
+
+def test_source_over_a_seeds_table(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """jaffle-shop: seeds (schema raw) load the tables its ``ecom`` sources declare."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "seeds/raw_orders.csv": "id,total\n1,10\n2,32\n",
+            "models/sources.yml": """
+                version: 2
+                sources:
+                  - name: ecom
+                    schema: main_raw
+                    tables:
+                      - name: raw_orders
+            """,
+            "models/stg_orders.sql": "select id as order_id, total from {{ source('ecom', "
+            "'raw_orders') }}\n",
+        },
+        "seeds:\n  shape:\n    +schema: raw\n",  # dbt's default schema name: main_raw
+    )
+    assert orch("seed").exit_code == 0
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from main.stg_orders order by 1") == [(1, 10), (2, 32)]
+    assert results(root)["seed.shape.raw_orders"] == "success"
+
+
+def test_saved_queries_are_no_op_results(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """jaffle-shop: ``dbt build`` lists each saved query as a ``no-op`` result."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/orders.sql": "select 1 as order_id, 5 as total\n",
+            "models/orders.yml": """
+                version: 2
+                semantic_models:
+                  - name: orders
+                    model: ref('orders')
+                    entities: [{name: order_id, type: primary}]
+                    measures: [{name: order_total, agg: sum, expr: total}]
+                metrics:
+                  - name: order_total
+                    type: simple
+                    type_params: {measure: order_total}
+                saved_queries:
+                  - name: order_metrics
+                    query_params: {metrics: [order_total]}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {
+        "model.shape.orders": "success",
+        "saved_query.shape.order_metrics": "no-op",
+    }
+
+
+def test_unit_tests_listed_in_dbts_manifest(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """jaffle-shop: run_results.json names unit tests; dbt's manifest lists them (unit_tests)."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/orders.sql": "select 1 as order_id, 5 as total\n",
+            "models/totals.sql": "select sum(total) as total from {{ ref('orders') }}\n",
+            "models/totals.yml": """
+                unit_tests:
+                  - name: test_sums
+                    model: totals
+                    given:
+                      - input: ref('orders')
+                        rows: [{total: 2}, {total: 3}]
+                    expect:
+                      rows: [{total: 5}]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root)["unit_test.shape.totals.test_sums"] == "pass"
+    listed = json.loads((root / "target" / "manifest.json").read_text())["unit_tests"]
+    entry = listed["unit_test.shape.totals.test_sums"]
+    assert (entry["model"], entry["given"], entry["expect"], entry["depends_on"]["nodes"]) == (
+        "totals",
+        [{"input": "ref('orders')", "rows": [{"total": 2}, {"total": 3}], "format": "dict",
+          "fixture": None}],
+        {"rows": [{"total": 5}], "format": "dict", "fixture": None},
+        ["model.shape.totals"],
+    )  # fmt: skip
+
+
+def test_modules_pytz_and_itertools(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date: ``modules.pytz.timezone(tz)`` (with pytz's own offsets), ``modules.itertools``."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/zoned.sql": """
+                {%- set tz = modules.pytz.timezone('UTC') -%}
+                {%- set at = modules.datetime.datetime(1997, 9, 29, 6, 14, tzinfo=tz) -%}
+                select '{{ at }}' as at,
+                  '{{ modules.itertools.chain([1], [2]) | list | join("-") }}' as chained
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from main.zoned") == [("1997-09-29 06:14:00+00:00", "1-2")]
+
+
+def test_return_from_a_sibling_macro(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date: a macro calls another of its file, which ``{{ return() }}``s a list: the
+    caller gets the list (and goes on), not its own output replaced by the list."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/dates.sql": """
+                {% macro test_dates() -%}
+                    select cast('{{ week_start()[0] }}' as date) as week_start
+                {%- endmacro %}
+                {% macro week_start() -%}
+                    {{ return(adapter.dispatch('week_start')()) }}
+                {%- endmacro %}
+                {% macro default__week_start() -%}
+                    {{ return(['2020-11-29', '2020-12-06']) }}
+                {%- endmacro %}
+            """,
+            "models/dates.sql": "{{ test_dates() }}\n",
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select cast(week_start as varchar) from main.dates") == [("2020-11-29",)]
+
+
+def test_enabled_false_everywhere(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-date, jaffle-shop: ``config(enabled=...)`` computed in a model, seeds disabled by a
+    var in dbt_project.yml, a source disabled in YAML: none of them exists (no relation, no
+    result, no test); ``--vars`` enables the seeds."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "seeds/raw_customers.csv": "id,name\n1,Ann\n",
+            "models/sources.yml": """
+                version: 2
+                sources:
+                  - name: legacy
+                    schema: main
+                    config: {enabled: false}
+                    tables: [{name: old_orders}]
+            """,
+            "models/retired.sql": "{{ config(enabled=(1 > 2)) }}\nselect 1 as x\n",
+            "models/retired.yml": """
+                version: 2
+                models:
+                  - name: retired
+                    columns: [{name: x, data_tests: [unique]}]
+            """,
+            "models/on.sql": "select 1 as x\n",
+        },
+        "seeds:\n  shape:\n    +enabled: \"{{ var('load_source_data', false) }}\"\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.on": "success"}
+    assert rows(root, "select table_name from information_schema.tables") == [("on",)]
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert (sorted(manifest["nodes"]), manifest["sources"]) == (["model.shape.on"], {})
+    done = orch("build", "--vars", "{load_source_data: true}")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.on": "success", "seed.shape.raw_customers": "success"}
+
+
+def test_ref_to_a_disabled_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """As dbt: an enabled model reading a disabled one is an error naming both."""
+    dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/off.sql": "{{ config(enabled=false) }}\nselect 1 as x\n",
+            "models/reader.sql": "select x\nfrom {{ ref('off') }}\n",
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 2
+    assert "models/reader.sql:2:" in done.stderr
+    assert "ref('off') names 'off', which is disabled (enabled: false, models/off.sql)" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.output
+
+
+def test_cross_database_macros(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils: dbt.except(), dbt.intersect(), dbt.listagg(), dbt.date() as dbt-duckdb
+    renders them."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/letters.sql": "select * from (values ('a', 1), ('b', 2), ('c', 3)) t(l, n)\n",
+            "models/macros_used.sql": """
+                with only_ab as (
+                    select l from {{ ref('letters') }} {{ dbt.except() }}
+                    select 'c' {{ dbt.intersect() }} select 'c'
+                )
+                select
+                  (select {{ dbt.listagg('l', "'-'", 'order by l desc') }} from only_ab) as agg,
+                  (select {{ dbt.listagg('l', "','", 'order by n', 2) }}
+                   from {{ ref('letters') }}) as first_two,
+                  {{ dbt.date(2024, 2, 29) }} as leap_day
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select agg, first_two, cast(leap_day as varchar) from main.macros_used") == [
+        ("b-a", "a,b", "2024-02-29")
+    ]
+
+
+def test_post_hook_drops_this(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils: a seed's post-hook ``{% do adapter.drop_relation(this.incorporate(type=
+    'table')) %}`` drops the table it just loaded (the seed still succeeds)."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {"seeds/dropped.csv": "a\n1\n", "seeds/kept.csv": "a\n2\n"},
+        'seeds:\n  shape:\n    dropped:\n      +post-hook: "{% do adapter.drop_relation('
+        "this.incorporate(type='table')) %}\"\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root)["seed.shape.dropped"] == "success"
+    assert rows(root, "select table_name from information_schema.tables") == [("kept",)]
+
+
+TEST_SUMMED = """
+{% test summed_delta(model, column_name) %}
+{{ config(fail_calc='sum(delta)') }}
+select {{ column_name }} as delta from {{ model }} where {{ column_name }} != 0
+{% endtest %}
+"""
+
+
+def test_fail_calc(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' equal_rowcount: ``config(fail_calc=...)`` in a test sets its failures (the
+    sum of the failing rows' deltas, not their count); warn_if/error_if compare that."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/summed_delta.sql": TEST_SUMMED,
+            "models/deltas.sql": "select * from (values (0), (2), (3)) t(d)\n",
+            "models/deltas.yml": """
+                version: 2
+                models:
+                  - name: deltas
+                    columns:
+                      - name: d
+                        data_tests:
+                          - summed_delta:
+                              config: {severity: warn, warn_if: '>4'}
+                          - summed_delta:
+                              name: summed_at_most_five
+                              config: {warn_if: '>5', error_if: '>5'}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    data = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    tests = {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in data
+             if r["unique_id"].startswith("test.")}  # fmt: skip
+    assert tests == {"summed_delta_deltas_d": ("warn", 5), "summed_at_most_five": ("pass", 5)}
+
+
+TEST_SAME_COLUMNS = """
+{% test same_columns(model, compare_model) %}
+{%- set mine = set(adapter.get_columns_in_relation(model) | map(attribute='name')) -%}
+{%- set theirs = adapter.get_columns_in_relation(compare_model) | map(attribute='name') -%}
+select '{{ c }}' as missing from (select 1) t where false
+{%- for c in theirs if c not in mine %} union all select '{{ c }}'{% endfor %}
+{% endtest %}
+"""
+
+
+def test_generic_test_querying_the_warehouse(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' equality: a test whose template reads the warehouse (columns of its model)
+    is rendered again right before it runs, as dbt does, with set() as dbt provides it."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/same_columns.sql": TEST_SAME_COLUMNS,
+            "models/a.sql": "select 1 as x, 2 as y\n",
+            "models/b.sql": "select 1 as x\n",
+            "models/a.yml": """
+                version: 2
+                models:
+                  - name: a
+                    data_tests: [{same_columns: {compare_model: ref('b')}}]
+                  - name: b
+                    data_tests: [{same_columns: {compare_model: ref('a')}}]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 1
+    statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
+    assert statuses == {"same_columns_a_ref_b_": "pass", "same_columns_b_ref_a_": "fail"}
+    manifest = json.loads((root / "target" / "orch_manifest.json").read_text())
+    check = manifest["checks"]["same_columns_b_ref_a_"]
+    # rendered right before it runs, after what its template ref()s (its compare_model too)
+    assert (check["rendered_at_run_time"], sorted(check["depends_on"])) == (True, ["a", "b"])
+    done = orch("test")  # dbt test renders it again too
+    assert done.exit_code == 1
+    statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
+    assert statuses == {"same_columns_a_ref_b_": "pass", "same_columns_b_ref_a_": "fail"}
+
+
+def test_query_result_columns_items(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils' get_query_results_as_dict: ``load_result(...).table.columns.items()``."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/pairs.sql": """
+                {%- set table = run_query('select 1 as a, 2 as b') -%}
+                select 0 as zero
+                {%- if execute -%}
+                {%- for name, column in table.columns.items() -%}
+                , {{ column.values()[0] }} as {{ name }}
+                {%- endfor -%}
+                {%- endif %}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from main.pairs") == [(0, 1, 2)]
+
+
+def test_yaml_entry_without_a_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils (test_unpivot_original_api): a YAML entry names a model with no file; dbt
+    warns and creates none of its tests; so does orch."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/same_columns.sql": TEST_SAME_COLUMNS,
+            "models/a.sql": "select 1 as x\n",
+            "models/schema.yml": """
+                version: 2
+                models:
+                  - name: ghost
+                    data_tests: [{same_columns: {compare_model: ref('a')}}]
+                    columns: [{name: x, data_tests: [not_null]}]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {"model.shape.a": "success"}
+    assert (
+        "models/schema.yml: 'ghost' is described but there is no model, seed or snapshot of "
+        "that name: its tests are ignored (as dbt does)"
+    ) in done.output
