@@ -974,7 +974,7 @@ class _Compiler:
         query = qualify_tables(
             variant.ast(model.dialect, model.path), mapping, _marker_aliases(model)
         )
-        query = _prepend_ctes(query, ctes, self.dialect)
+        query = prepend_ctes(query, ctes, self.dialect)
         return self.text_markers(
             model, own, transpile(query, self.dialect, model.path, source=model.dialect)
         )
@@ -1131,7 +1131,7 @@ def _marker_aliases(model: ParsedModel) -> dict[str, str]:
     return aliases
 
 
-def _prepend_ctes(query: exp.Expr, ctes: list[tuple[str, str]], dialect: str) -> exp.Expr:
+def prepend_ctes(query: exp.Expr, ctes: list[tuple[str, str]], dialect: str) -> exp.Expr:
     """Put ephemeral models' CTEs before the query's own (which may read them)."""
     new: list[exp.CTE] = []
     seen: set[str] = set()

@@ -21,7 +21,7 @@ from typing import Any
 from orch.adapters import get_adapter
 from orch.adapters.base import Adapter
 from orch.compiler.lineage import column_lineage, output_columns
-from orch.compiler.models import make_renderer
+from orch.compiler.models import make_renderer, prepend_ctes
 from orch.errors import ModelFailedError, OrchError
 from orch.load.introspection import LiveWarehouse, RelationValue
 from orch.load.project import Project
@@ -160,16 +160,24 @@ class LiveRenderer:
             warehouse = AdapterWarehouse(adapter)
             live = LiveWarehouse(warehouse, self.command)
             origin = check.path or check.name
+            ctes: list[tuple[str, str]] = []  # ephemeral models it ref()s, inlined as dbt does
+
+            def relation(found: Node) -> RelationValue:
+                if found.relation is not None:
+                    return self._relation(found, live, warehouse)
+                name = f"__orch_ephemeral_{found.name}"
+                if (name, found.compiled_code) not in ctes:
+                    ctes.append((name, found.compiled_code))
+                return RelationValue(f'"{name}"', None, "", name, type="cte")
+
             try:
                 binding = LiveBinding(
                     warehouse=live,
-                    ref=lambda *a, **_: self._relation(
-                        self._ref_node(attached, a), live, warehouse
-                    ),
+                    ref=lambda *a, **_: relation(self._ref_node(attached, a)),
                     source=lambda s, t: self._relation(
                         self._source_node(attached, s, t), live, warehouse
                     ),
-                    this=None if attached is None else self._relation(attached, live, warehouse),
+                    this=relation(attached) if attached is not None else None,
                 )
                 text = self._renderer.render_live(check.raw_code, origin, binding).strip()
             except OrchError as err:
@@ -179,6 +187,12 @@ class LiveRenderer:
                 ) from None
         project_dialect = self.manifest.project.dialect
         target = self.manifest.project.target_dialect
+        if ctes:  # the ephemeral models' compiled SQL is in the target's dialect already
+            query = parse_query(text, project_dialect, origin)
+            if project_dialect != target:
+                query = parse_query(transpile(query, target, origin, source=project_dialect),
+                                    target, origin)  # fmt: skip
+            return prepend_ctes(query, ctes, target).sql(dialect=target)
         if project_dialect != target:
             text = transpile(parse_query(text, project_dialect, origin), target, origin,
                              source=project_dialect)  # fmt: skip

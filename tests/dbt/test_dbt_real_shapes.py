@@ -429,3 +429,37 @@ def test_yaml_entry_without_a_model(tmp_path, monkeypatch, orch: RunOrch) -> Non
         "models/schema.yml: 'ghost' is described but there is no model, seed or snapshot of "
         "that name: its tests are ignored (as dbt does)"
     ) in done.output
+
+
+TEST_ROWS_AT_LEAST = """
+{% test rows_at_least(model, n) %}
+{%- set probe = run_query('select 1') -%}
+select c from (select count(*) as c from {{ model }}) as counted where c < {{ n }}
+{% endtest %}
+"""
+
+
+def test_run_time_test_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-utils (equality on test_equal_column_subset): a test rendered at run time reads an
+    ephemeral model, inlined as a CTE as dbt inlines it."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/rows_at_least.sql": TEST_ROWS_AT_LEAST,
+            "models/eph.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as x union all "
+            "select 2\n",
+            "models/eph.yml": """
+                version: 2
+                models:
+                  - name: eph
+                    data_tests:
+                      - rows_at_least: {n: 2}
+                      - rows_at_least: {n: 3}
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 1
+    statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
+    assert statuses == {"rows_at_least_eph_2": "pass", "rows_at_least_eph_3": "fail"}
