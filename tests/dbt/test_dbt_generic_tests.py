@@ -102,8 +102,14 @@ def test_exposures_and_semantic_layer_are_read_and_kept(bakery: Path, orch: RunO
     exposure = manifest["exposures"]["weekly_sales_dashboard"]
     assert exposure["depends_on"] == ["product_revenue", "stg_sales"]
     assert exposure["type"] == "dashboard" and exposure["owner"]["email"] == "ops@example.com"
+    assert exposure["tags"] == ["finance", "weekly"]  # from config:, sorted as dbt does
+    assert exposure["meta"] == {"refresh": "Mondays 06:00"}
     assert set(manifest["semantic_layer"]) == {"metrics", "semantic_models"}
-    assert manifest["semantic_layer"]["semantic_models"]["sales"]["depends_on"] == ["stg_sales"]
+    sales = manifest["semantic_layer"]["semantic_models"]["sales"]
+    assert sales["depends_on"] == ["stg_sales"] and sales["measures"] == ["units_sold"]
+    assert sales["description"] == "One row per sale."
+    metric = manifest["semantic_layer"]["metrics"]["total_units"]
+    assert metric["type"] == "simple" and metric["type_params"] == {"measure": "units_sold"}
 
 
 def test_exposure_on_an_unknown_model_names_the_line(bakery: Path, orch: RunOrch):
