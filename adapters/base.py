@@ -421,6 +421,14 @@ class Adapter(ABC):
     # SQL models reading Parquet-stored assets and ``materialized='external'`` need it.
     SUPPORTS_FILE_SCANS: ClassVar[bool] = False
 
+    def copy_csv(
+        self, relation: Relation, path: str, columns: Sequence[Column], delimiter: str = ","
+    ) -> int | None:
+        """Create ``relation`` with ``columns`` (in file order) and load the CSV file at
+        ``path`` into it with the warehouse's own CSV reader — how dbt-duckdb loads a seed, so
+        quoting and empty values read as dbt reads them. Returns the rows loaded."""
+        raise NotImplementedError(f"the {self.type} adapter cannot read CSV files itself")
+
     def export_query(
         self, select_sql: str, path: str, file_format: str, partition_by: Sequence[str] = ()
     ) -> int | None:

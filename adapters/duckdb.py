@@ -704,6 +704,24 @@ class DuckDBAdapter(Adapter):
 
     SUPPORTS_FILE_SCANS: ClassVar[bool] = True
 
+    def copy_csv(
+        self, relation: Relation, path: str, columns: Sequence[Column], delimiter: str = ","
+    ) -> int | None:
+        """``CREATE TABLE`` + ``COPY ... FROM`` (dbt-duckdb's seed load: DuckDB sniffs the quote
+        character, and a quoted empty value is NULL), in one transaction."""
+        from sqlglot import exp
+
+        table = self.render(relation)
+        definition = ", ".join(f"{self.quote(c.name)} {c.data_type}" for c in columns)
+        source = exp.Literal.string(path).sql(dialect="duckdb")
+        separator = exp.Literal.string(delimiter).sql(dialect="duckdb")
+        with self.transaction():
+            self._run(f"CREATE TABLE {table} ({definition})")
+            self._run(
+                f"COPY {table} FROM {source} (FORMAT CSV, HEADER TRUE, DELIMITER {separator})"
+            )
+        return self.row_count(relation)
+
     def export_query(
         self, select_sql: str, path: str, file_format: str, partition_by: Sequence[str] = ()
     ) -> int | None:

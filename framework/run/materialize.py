@@ -723,6 +723,8 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
     types = node.config.column_types
     # dbt reads only '' and 'null' as NULL (a country code 'NA' stays text); dbt-duckdb only ''
     project = ctx.manifest.project
+    if project.flavor == "dbt" and adapter.SUPPORTS_FILE_SCANS and set(node.columns) <= set(types):
+        return _copy_seed(node, ctx, relation, path)
     nulls = dbt_csv_null_values(project.target_type) if project.flavor == "dbt" else None
     table = read_seed(path, types, nulls)
     rows: int | None
@@ -745,6 +747,25 @@ def load_seed(node: Node, ctx: StepContext, relation: Relation) -> MaterializeRe
                 projection.append(column)
         select = exp.select(*projection).from_(adapter.table_expression(staging))
         rows = adapter.replace_table_atomically(relation, select.sql(dialect=adapter.dialect))
+    finally:
+        adapter.drop_relation(staging)
+    return MaterializeResult(rows=rows, metadata={"materialized": "seed"})
+
+
+def _copy_seed(node: Node, ctx: StepContext, relation: Relation, path: str) -> MaterializeResult:
+    """A dbt seed on DuckDB, loaded as dbt-duckdb loads it: a table of the seed's types (agate's,
+    or declared) filled by the warehouse's own CSV reader, then swapped in."""
+    from orch.adapters.base import Column
+
+    adapter = ctx.adapter
+    types = node.config.column_types
+    columns = [Column(name, types[name]) for name in node.columns]
+    delimiter = str(node.config.extra.get("delimiter") or ",")
+    staging = relation.with_name(f"{STAGING_PREFIX}{relation.name}")
+    adapter.drop_relation(staging)
+    try:
+        rows = adapter.copy_csv(staging, path, columns, delimiter)
+        adapter.publish_staged(staging, relation)
     finally:
         adapter.drop_relation(staging)
     return MaterializeResult(rows=rows, metadata={"materialized": "seed"})

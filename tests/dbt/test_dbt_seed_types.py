@@ -108,4 +108,23 @@ def test_a_value_duckdb_cannot_cast_fails_the_seed_as_in_dbt(
     (probe / "seeds" / "grouped.csv").write_text('id,qty\n1,"1,000"\n2,3\n', encoding="utf-8")
     result = orch("seed", "-s", "grouped", "--project-dir", str(probe))
     assert result.exit_code == 1
-    assert "Could not convert string '1,000' to INT32" in result.output + result.stderr
+    # DuckDB's own message, as dbt-duckdb's COPY gives it
+    assert """Could not convert string "1,000" to 'INTEGER'""" in result.output + result.stderr
+
+
+def test_seed_cells_are_read_by_duckdbs_csv_reader_as_in_dbt(
+    probe: Path, orch: RunOrch, probe_db: Warehouse
+):
+    """dbt-duckdb loads a seed with COPY: DuckDB sniffs the quote character (here ') and reads
+    a quoted empty value as NULL (dbt_utils' data_nullcheck_table; same rows as dbt seed)."""
+    (probe / "seeds" / "nullcheck.csv").write_text(
+        "field_1,field_2,field_3\na,'',1\n'',b,2\n'','',3\n", encoding="utf-8"
+    )
+    result = orch("seed", "-s", "nullcheck", "--project-dir", str(probe))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert probe_db.rows("select * from main.nullcheck order by field_3") == [
+        ("a", None, 1), (None, "b", 2), (None, None, 3),
+    ]  # fmt: skip
+    assert probe_db.types("main.nullcheck") == {
+        "field_1": "VARCHAR", "field_2": "VARCHAR", "field_3": "INTEGER",
+    }  # fmt: skip
