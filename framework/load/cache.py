@@ -148,17 +148,9 @@ class ResultCache:
         """Write the cache atomically if anything changed; failures only cost speed."""
         if self.path is None or not self._dirty:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(
-                json.dumps({"salt": SALT, "entries": self._entries}, separators=(",", ":")),
-                encoding="utf-8",
-            )
-            tmp.replace(self.path)
+        text = json.dumps({"salt": SALT, "entries": self._entries}, separators=(",", ":"))
+        if write_cache_file(self.path, text):
             self._dirty = False
-        except OSError as err:
-            log.debug("could not write cache %s: %s", self.path, err)
 
 
 YAML_CACHE_FILE = "yaml_cache.json"
@@ -272,13 +264,21 @@ class FileDigests:
         """Write the entries if any changed (atomically); a failure only costs speed."""
         if self.path is None or not self._dirty:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            files = {k: v for k, v in self._entries.items() if k in self._seen}  # drop deleted
-            text = json.dumps({"salt": self._salt, "files": files}, separators=(",", ":"))
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.path)
+        files = {k: v for k, v in self._entries.items() if k in self._seen}  # drop deleted
+        text = json.dumps({"salt": self._salt, "files": files}, separators=(",", ":"))
+        if write_cache_file(self.path, text):
             self._dirty = False
-        except OSError as err:
-            log.debug("could not write %s: %s", self.path, err)
+
+
+def write_cache_file(path: Path, text: str) -> bool:
+    """Write a cache file atomically (a temporary file renamed over it); False when it could
+    not be written, which only costs speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        log.debug("could not write cache %s: %s", path, err)
+        return False
+    return True
