@@ -21,6 +21,8 @@ from orch.errors import DuplicateNameError, Location, ProjectError
 from orch.load.python_files import function_line, import_model_file, import_python_file
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from orch.load.project import Project
 
 
@@ -108,24 +110,22 @@ def merge_resources(
 
 
 def sensor_files(project: Project) -> list[Path]:
-    """Every ``*.py`` under the project's sensor paths, sorted."""
-    files: list[Path] = []
-    for folder in project.config.sensor_paths:
-        base = project.root / folder
-        if base.is_dir():
-            files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    if project.definitions is not None:  # the files of a Definitions' schedules and sensors
-        files.extend(project.definitions.sensor_files)
-    return sorted(set(files))
+    """Every ``*.py`` under the project's sensor paths, sorted (with a Definitions' own)."""
+    extra = project.definitions.sensor_files if project.definitions is not None else []
+    return _python_files(project, project.config.sensor_paths, extra)
 
 
 def job_files(project: Project) -> list[Path]:
-    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted."""
-    files: list[Path] = []
-    for folder in project.config.job_paths:
+    """Every ``*.py`` under the project's job paths (``job-paths``, default ``jobs``), sorted
+    (with the files of a Definitions' op jobs)."""
+    extra = project.definitions.job_files if project.definitions is not None else []
+    return _python_files(project, project.config.job_paths, extra)
+
+
+def _python_files(project: Project, folders: Iterable[str], extra: Iterable[Path]) -> list[Path]:
+    files = list(extra)
+    for folder in folders:
         base = project.root / folder
         if base.is_dir():
             files.extend(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
-    if project.definitions is not None:  # the files of a Definitions' op jobs
-        files.extend(project.definitions.job_files)
     return sorted(set(files))
