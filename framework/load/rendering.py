@@ -15,8 +15,10 @@ import ast
 import datetime as datetime_module
 import importlib
 import itertools
+import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -382,7 +384,7 @@ class Renderer:
             adapter=_Adapter(quote or (lambda s: '"' + s.replace('"', '""') + '"'), self),
             run_started_at=self.run_started_at,
             project_name=project_name,
-            log=lambda *a, **k: "",
+            log=_dbt_log,
             # dbt's hook helpers: a hook run outside the step's transaction
             before_begin=lambda sql: {"sql": sql, "transaction": False},
             after_commit=lambda sql: {"sql": sql, "transaction": False},
@@ -812,6 +814,22 @@ class _Exceptions:
     def warn(self, message: str) -> str:
         """Ignored at compile time."""
         return ""
+
+
+_PLACEHOLDER = re.compile(re.escape(redaction.PLACEHOLDER_PREFIX) + r"(\w+?)__")
+
+
+def _dbt_log(msg: Any, info: bool = False) -> str:
+    """dbt's ``log(msg, info=False)``: an ``info=True`` message is printed (to stderr, as it is
+    rendered: orch renders a model when it compiles it, not again when it runs); others go to
+    orch's debug log. Renders as ''."""
+    # an env_var() value is its placeholder here (or scrubbed): named, never shown
+    text = _PLACEHOLDER.sub(r"<env_var('\1')>", redaction.scrub(str(msg)))
+    if info:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        logging.getLogger("orch.dbt").debug("%s", text)
+    return ""
 
 
 class _Modules:

@@ -170,3 +170,19 @@ def test_contract_constraints_are_named_as_not_enforced(project: Path, orch: Run
         "id) are not enforced by orch"
     ) in result.output + result.stderr
     assert Warehouse(project / "wh.duckdb").rows("select * from main.customers") == [(1, "a")]
+
+
+def test_log_with_info_prints_the_message_and_hides_secrets(
+    project: Path, orch: RunOrch, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ORCH_TEST_LOG_TOKEN", "s3cr3t-t0ken-value")
+    (project / "models" / "logged.sql").write_text(
+        "{{ log('building with ' ~ env_var('ORCH_TEST_LOG_TOKEN'), info=True) }}"
+        "{{ log('only in the debug log') }}\nselect 1 as x\n"
+    )
+    result = orch("compile", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output + result.stderr
+    out = result.output + result.stderr
+    assert "building with <env_var('ORCH_TEST_LOG_TOKEN')>" in out
+    assert "s3cr3t-t0ken-value" not in out
+    assert "only in the debug log" not in out
