@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from orch.errors import OrchError, WarehouseError
 from orch.manifest import Manifest
 from orch.state.base import StateStore
 from orch.state.records import ObservationRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,16 @@ def observe_sources(
     target: str,
     sources: Iterable[str] | None = None,
     known: Mapping[str, str] | None = None,
+    strict: bool = True,
 ) -> list[Observation]:
     """Observe ``sources`` (None: every declared source) and record each observation.
 
     ``known``: sources whose fingerprint is known without a query (another workspace
     member's model: its data version there, :mod:`orch.run.foreign_state`).
-    Raises WarehouseError naming the source when its query fails.
+    Raises WarehouseError naming the source when its query fails; with ``strict=False`` (a dbt
+    project's build: dbt never queries a source before running, and an ``on-run-start`` hook may
+    create its table) the source is left unobserved and the models reading it fail, if they do,
+    as in dbt.
     """
     names = (
         sorted(n for n, node in manifest.nodes.items() if node.resource_type == "source")
@@ -83,6 +90,9 @@ def observe_sources(
         try:
             rows = adapter.fetch_rows(node.observe)
         except OrchError as err:
+            if not strict:
+                log.debug("source %s not observed: %s", name, err.message)
+                continue
             raise WarehouseError(
                 f"observing source '{name}' failed: {err.message}",
                 sql=node.observe,

@@ -186,7 +186,7 @@ def run_command(
                 if sources:  # observed before planning: a changed source makes readers stale
                     seen = observe_sources(
                         manifest, adapter, state, target=project.target_name, sources=sources,
-                        known=owners,
+                        known=owners, strict=project.flavor != "dbt",
                     )  # fmt: skip
                     if options.changed_only and any(o.changed for o in seen):
                         plan = build_plan(

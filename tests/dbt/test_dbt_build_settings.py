@@ -186,3 +186,28 @@ def test_log_with_info_prints_the_message_and_hides_secrets(
     assert "building with <env_var('ORCH_TEST_LOG_TOKEN')>" in out
     assert "s3cr3t-t0ken-value" not in out
     assert "only in the debug log" not in out
+
+
+def test_a_source_created_by_on_run_start_is_read_and_a_missing_one_fails_its_reader(
+    project: Path, orch: RunOrch
+):
+    """dbt never queries a source before running: an on-run-start hook may create its table,
+    and a source that does not exist fails only the models reading it."""
+    (project / "dbt_project.yml").write_text(
+        "name: osc\nprofile: osc\nversion: '1.0'\non-run-start:\n"
+        '  - "create table if not exists main.raw_things as select 1 as id"\n'
+    )
+    (project / "models" / "src.yml").write_text(
+        "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n"
+        "      - name: raw_things\n      - name: raw_missing\n"
+    )
+    (project / "models" / "things.sql").write_text(
+        "select * from {{ source('raw', 'raw_things') }}"
+    )
+    (project / "models" / "gone.sql").write_text("select * from {{ source('raw', 'raw_missing') }}")
+    result = orch("build", "--project-dir", str(project))
+    assert result.exit_code == 1
+    out = result.output + result.stderr
+    assert "Failed: gone (models/gone.sql)" in out
+    assert "Table with name raw_missing does not exist" in out
+    assert Warehouse(project / "wh.duckdb").rows("select * from main.things") == [(1,)]
