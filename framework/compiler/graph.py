@@ -25,6 +25,7 @@ from orch.errors import (
     raise_collected,
     suggestion,
 )
+from orch.load.dbt_packages import package_of
 from orch.load.parsing import ParsedModel
 from orch.load.project import Project, SourceTable
 from orch.load.rendering import THIS_MARKER
@@ -96,6 +97,17 @@ class _Resolver:
                 owner = self.project.models.get(target) or self.project.seeds.get(target)
                 if owner is None or (owner.package or self.project.name) == other:
                     continue  # an unknown name is reported by resolve()
+                twin = next((path for path in self.project.disabled_duplicates.get(target, [])
+                             if _package_name(self.project, path) == other), None)  # fmt: skip
+                if twin is not None:
+                    errors[marker] = UnknownReferenceError(
+                        f"ref('{other}', '{target}') names a node of '{other}' which is disabled "
+                        f"(enabled: false, {twin})",
+                        location=where,
+                        hint=f"Write ref('{target}') to read '{target}' of "
+                        f"'{owner.package or self.project.name}', or enable it",
+                    )
+                    continue
                 errors[marker] = UnknownReferenceError(
                     f"ref('{other}', '{target}'): '{target}' is not in '{other}' but in "
                     f"'{owner.package or self.project.name}'",
@@ -261,6 +273,12 @@ class _Resolver:
         if foreign is None or ref.db is None or ref.catalog is not None:
             return None
         return next((m for m in sorted(foreign.members) if m.lower() == ref.db.lower()), None)
+
+
+def _package_name(project: Project, path: str) -> str:
+    """The name of the dbt package a file belongs to: the root project's name for its own."""
+    package = package_of(project.packages, path)
+    return package.name if package is not None else project.name
 
 
 def _disabled_error(call: str, name: str, project: Project, where: Location) -> UserError:

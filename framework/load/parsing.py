@@ -226,7 +226,7 @@ def _parse_one(
             return model
     dialect_hint = project.config.dialect
     if "{" in raw:
-        text, recording = renderer.render(raw, model_file.path)
+        text, recording = renderer.render(raw, model_file.path, node=model_file.name)
     else:  # no Jinja at all: compiling a template would cost more than parsing the SQL
         text, recording = raw, Recording()
     dialect = str(recording.config.get("dialect") or dialect_hint)
@@ -234,7 +234,9 @@ def _parse_one(
     full = _variant(text, dialect, model_file.path, raw, live)
     incremental = None
     if recording.uses_is_incremental:
-        inc_text, inc_recording = renderer.render(raw, model_file.path, incremental=True)
+        inc_text, inc_recording = renderer.render(
+            raw, model_file.path, incremental=True, node=model_file.name
+        )
         # refs called only in the incremental branch still count as dependencies
         for marker, target in inc_recording.refs.items():
             recording.refs.setdefault(marker, target)

@@ -155,6 +155,9 @@ class Project:
     model_versions: dict[str, VersionedModel] = field(default_factory=dict)
     # dbt's enabled: false, by name: the file that declared it (orch.compiler.disabled)
     disabled: dict[str, str] = field(default_factory=dict)
+    # dbt: disabled files that share the name of an enabled node (a package's seed the root
+    # project overrides), by name; only ref('<their package>', name) still names them
+    disabled_duplicates: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -632,6 +635,15 @@ def _discover(project: Project) -> None:
                 )
             )
             return False
+        if name in owners and project.flavor == "dbt" and _folder_disabled(project, path):
+            project.disabled_duplicates.setdefault(name, []).append(path)
+            return False  # dbt: a disabled node does not exist, so its name is free
+        if name in owners and project.flavor == "dbt" and _folder_disabled(project, owners[name]):
+            project.disabled_duplicates.setdefault(name, []).append(owners[name])
+            project.models.pop(name, None)  # the enabled file of the name replaces it
+            project.seeds.pop(name, None)
+            owners[name] = path
+            return True
         if name in owners:
             errors.append(
                 DuplicateNameError(
@@ -693,6 +705,22 @@ def _discover(project: Project) -> None:
                 f"{props.doc.location(props.key_path)}: properties given for '{name}', "
                 "but no model or seed has that name"
             )
+
+
+def _folder_disabled(project: Project, path: str) -> bool:
+    """``+enabled: false`` for a model or seed file in the project file's folder settings (its
+    package's own, then the root's): what is known of ``enabled`` before models are rendered."""
+    seed = path.endswith(".csv")
+    root_tree = project.config.seeds if seed else project.config.models
+    package = dbt_packages.package_of(project.packages, path)
+    if package is None:
+        settings = folder_config(root_tree, project.name, path)
+    else:
+        own = package.seeds if seed else package.models
+        layers = dbt_packages.package_folder_layers(package, root_tree, own, path)
+        settings = merge_model_config(layers)
+    value = settings.get("enabled", True)
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
 def _discover_unit(

@@ -44,6 +44,7 @@ from orch.load.introspection import (
     RelationValue,
     quoted_relation,
 )
+from orch.load.node_context import NodeContext, node_context
 from orch.load.template_errors import (
     MissingEnvVarError,
     MissingVarError,
@@ -468,6 +469,14 @@ class Renderer:
             self.macro_errors.append(template_error(err, path, source))
         return None
 
+    def _node_context(self, node: str | None, path: str) -> NodeContext:
+        for versioned in self.versions.values():  # dbt: a version's name is the model's
+            if node in versioned.versions.values():
+                node = versioned.name
+        package = self.package_of(path)
+        prefix = self.packages[package].prefix if package is not None else ""
+        return node_context(node, path, package or self.project_name, prefix)
+
     def package_of(self, path: str) -> str | None:
         """The package a file (path relative to the root project) belongs to, or None."""
         for scope in self.packages.values():
@@ -578,6 +587,7 @@ class Renderer:
         *,
         incremental: bool = False,
         context: dict[str, Any] | None = None,
+        node: str | None = None,
     ) -> tuple[str, Recording]:
         """Render a model's template (or a hook's, with its extra ``context``); returns the SQL
         and what it called.
@@ -589,6 +599,7 @@ class Renderer:
         self._incremental = incremental
         self._path = path
         self._enter(self.package_of(path) or self.project_name)
+        self._ns["model"] = self._node_context(node, path)
         self._store_failures = False
         try:
             text = None if context else self._render_simple(source)
@@ -616,6 +627,7 @@ class Renderer:
         live: LiveBinding,
         *,
         incremental: bool = False,
+        node: str | None = None,
     ) -> str:
         """Render a model again at run time, as dbt does right before running it: ``execute``
         is True, ``run_query``/``statement``/``adapter.get_columns_in_relation`` query the
@@ -630,6 +642,7 @@ class Renderer:
             self._ns.update(live.warehouse.globals())
             if live.this is not None:
                 self._ns["this"] = live.this
+            self._ns["model"] = self._node_context(node, path)
             self._scope = "\0live"  # render() must not re-enter (it would drop the live names)
             text, _ = self._render_entered(source, path, incremental=incremental)
             return text

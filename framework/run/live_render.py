@@ -140,7 +140,11 @@ class LiveRenderer:
             this=self._relation(node, live, warehouse),
         )
         text = self._renderer.render_live(
-            node.raw_code, node.path or node.name, binding, incremental=incremental
+            node.raw_code,
+            node.path or node.name,
+            binding,
+            incremental=incremental,
+            node=node.name,
         )
         text = text.strip()
         project_dialect = self.manifest.project.dialect

@@ -359,6 +359,43 @@ def test_a_package_model_named_like_a_root_model_is_an_error(shop: Path, orch: R
         "dbt_packages/kit_utils/models/stg_orders.sql" in result.stderr  # fmt: skip
 
 
+def override_package_seed(shop: Path) -> None:
+    """The root project's own kit_currencies seed, and the package's disabled, as users of
+    dbt-project-evaluator override its exceptions seed."""
+    (shop / "seeds" / "kit_currencies.csv").write_text(
+        "currency_code,currency_name,minor_units\nEUR,Euro root,2\nJPY,Yen,0\n"
+    )
+    project = shop / "dbt_project.yml"
+    project.write_text(project.read_text() + "  kit_utils:\n    kit_currencies:\n"
+                       "      +enabled: false\n")  # fmt: skip
+
+
+def test_a_disabled_package_seed_gives_its_name_to_the_root_seed(shop: Path, orch: RunOrch):
+    override_package_seed(shop)
+    order_summary = shop / "models" / "marts" / "order_summary.sql"
+    order_summary.write_text(order_summary.read_text().replace(
+        "ref('kit_utils', 'kit_currencies')", "ref('kit_currencies')"))  # fmt: skip
+    deps_and_build(orch, shop)
+    db = Warehouse(shop / "shop.duckdb")
+    # dbt 1.11 on the same project: the root's seed in main_raw, none in main_kit, and the
+    # package's model reads the root's seed (its own is disabled)
+    assert ("main_raw", "kit_currencies", "TABLE") in db.relations()
+    assert ("main_kit", "kit_currencies", "TABLE") not in db.relations()
+    assert db.rows("select * from main_kit.kit_currency_labels order by 1") == [
+        ("EUR", "euro root", "<none>"), ("JPY", "yen", "<none>")]  # fmt: skip
+
+
+def test_a_ref_to_the_disabled_package_seed_by_package_is_an_error(shop: Path, orch: RunOrch):
+    override_package_seed(shop)  # order_summary keeps ref('kit_utils', 'kit_currencies')
+    assert orch("deps").exit_code == 0
+    result = orch("build")
+    assert result.exit_code == 2
+    assert "models/marts/order_summary.sql:9:14: ref('kit_utils', 'kit_currencies') names a " \
+        "node of 'kit_utils' which is disabled (enabled: false, " \
+        "dbt_packages/kit_utils/seeds/kit_currencies.csv)" in result.stderr  # fmt: skip
+    assert "Traceback" not in result.stderr
+
+
 def test_deps_without_packages_says_so(shop: Path, orch: RunOrch):
     (shop / "packages.yml").unlink()
     result = orch("deps", "--project-dir", str(shop))
