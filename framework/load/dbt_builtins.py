@@ -84,6 +84,53 @@ _DISPATCHED = {
              "to_date('{{ modules.datetime.date(year, month, day).strftime('%Y-%m-%d') }}', "
              "'YYYY-MM-DD')",
              "make_date({{ year }}, {{ month }}, {{ day }})"),
+    "array_construct": (
+        "inputs=[], data_type='integer'",
+        "{% if inputs | length > 0 %}array[ {{ inputs | join(' , ') }} ]"
+        "{% else %}array[]::{{ data_type }}[]{% endif %}",
+        None,
+    ),
+    "array_append": ("array, new_element", "array_append({{ array }}, {{ new_element }})", None),
+    "array_concat": ("array_1, array_2", "array_cat({{ array_1 }}, {{ array_2 }})", None),
+    # dbt 1.11's default: the behaviour flag enable_truthy_nulls_equals_macro is off
+    "equals": ("expr1, expr2", "({{ expr1 }} = {{ expr2 }})", None),
+    "get_powers_of_two": (
+        "upper_bound",
+        "{% if upper_bound <= 0 %}{{ exceptions.raise_compiler_error('upper bound must be "
+        "positive') }}{% endif %}{% for _ in range(1, 100) %}{% if upper_bound <= 2 ** "
+        "loop.index %}{{ return(loop.index) }}{% endif %}{% endfor %}",
+        None,
+    ),
+    "generate_series": (
+        "upper_bound",
+        "{% set n = dbt.get_powers_of_two(upper_bound) %}with p as (select 0 as generated_number "
+        "union all select 1), unioned as (select {% for i in range(n) %}p{{ i }}.generated_number"
+        " * power(2, {{ i }}){% if not loop.last %} + {% endif %}{% endfor %} + 1 as "
+        "generated_number from {% for i in range(n) %}p as p{{ i }}{% if not loop.last %} cross "
+        "join {% endif %}{% endfor %}) select * from unioned where generated_number <= "
+        "{{ upper_bound }} order by generated_number",
+        "select generate_series as generated_number from generate_series(1, {{ upper_bound }})",
+    ),
+    # queries the warehouse: a model calling it is rendered again right before it runs
+    "get_intervals_between": (
+        "start_date, end_date, datepart",
+        "{%- call statement('get_intervals_between', fetch_result=True) %}select "
+        "{{ dbt.datediff(start_date, end_date, datepart) }}{%- endcall -%}"
+        "{%- set value_list = load_result('get_intervals_between') -%}"
+        "{%- if value_list and value_list['data'] -%}"
+        "{{ return(value_list['data'] | map(attribute=0) | list | first) }}"
+        "{%- else -%}{{ return(1) }}{%- endif -%}",
+        None,
+    ),
+    "date_spine": (
+        "datepart, start_date, end_date",
+        "with rawdata as ({{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, "
+        "datepart)) }}), all_periods as (select ({{ dbt.dateadd(datepart, 'row_number() over "
+        "(order by 1) - 1', start_date) }}) as date_{{ datepart }} from rawdata), filtered as "
+        "(select * from all_periods where date_{{ datepart }} <= {{ end_date }}) "
+        "select * from filtered",
+        None,
+    ),
 }  # fmt: skip
 
 BUILTIN_NAMES = tuple(sorted(_DISPATCHED))

@@ -212,14 +212,16 @@ def test_dispatch_config_must_name_namespace_and_order(shop: Path, orch: RunOrch
 
 
 def test_an_unprovided_dbt_builtin_is_refused_by_name(shop: Path, orch: RunOrch):
-    (shop / "models" / "arr.sql").write_text("select {{ dbt.array_construct(['1']) }} as x\n")
+    (shop / "models" / "arr.sql").write_text(
+        "select {{ dbt.get_columns_in_query('select 1') }} as x\n"
+    )
     assert orch("deps").exit_code == 0
     result = orch("build")
     assert result.exit_code == 2
     message = result.output + result.stderr
     assert "models/arr.sql:1" in message
-    assert "dbt.array_construct() is not supported by orch" in message
-    assert "the package 'dbt' has no macro named 'array_construct'" in message
+    assert "dbt.get_columns_in_query() is not supported by orch" in message
+    assert "the package 'dbt' has no macro named 'get_columns_in_query'" in message
 
 
 # --------------------------------------------------------------------------- dbt_project.yml

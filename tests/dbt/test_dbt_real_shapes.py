@@ -282,6 +282,40 @@ def test_cross_database_macros(tmp_path, monkeypatch, orch: RunOrch) -> None:
     ]
 
 
+def test_array_series_and_date_spine_macros(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt.array_construct/append/concat, dbt.equals, dbt.generate_series and dbt.date_spine
+    (which queries the warehouse for the number of periods): the columns, types and rows dbt
+    1.11 with dbt-duckdb wrote for the same models."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/arrays.sql": """
+                select {{ dbt.array_construct(['1', '2']) }} as a,
+                  {{ dbt.array_append(dbt.array_construct(['1']), '3') }} as b,
+                  {{ dbt.array_concat(dbt.array_construct(['1']),
+                                      dbt.array_construct(['4', '5'])) }} as c,
+                  {{ dbt.array_construct([], 'varchar') }} as e,
+                  {{ dbt.equals("'x'", "'x'") }} as eq, {{ dbt.equals("null", "null") }} as n
+            """,
+            "models/series.sql": "{{ dbt.generate_series(5) }}\n",
+            "models/spine.sql": """
+                {{ dbt.date_spine('month', "cast('2024-01-01' as date)",
+                                  "cast('2024-06-01' as date)") }}
+            """,
+        },
+        "models:\n  shape:\n    +materialized: table\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output + done.stderr
+    assert rows(root, "select * from main.arrays") == [([1, 2], [1, 3], [1, 4, 5], [], True, None)]
+    types = rows(root, "select column_type from (describe main.arrays)")
+    assert [t for (t,) in types] == ["INTEGER[]"] * 3 + ["VARCHAR[]", "BOOLEAN", "BOOLEAN"]
+    assert rows(root, "select * from main.series order by 1") == [(n,) for n in range(1, 6)]
+    spine = rows(root, "select cast(date_month as varchar) from main.spine order by 1")
+    assert spine == [(f"2024-0{m}-01 00:00:00",) for m in range(1, 6)]
+
+
 def test_post_hook_drops_this(tmp_path, monkeypatch, orch: RunOrch) -> None:
     """dbt-utils: a seed's post-hook ``{% do adapter.drop_relation(this.incorporate(type=
     'table')) %}`` drops the table it just loaded (the seed still succeeds)."""
