@@ -1,5 +1,5 @@
 """The warehouse store's tables for code provenance and hook runs (mixed into
-WarehouseStateStore): the columns of :mod:`orch.state.sqlite_provenance`, written as every other
+WarehouseStateStore): the columns of :mod:`orch.state.sqlite.provenance`, written as every other
 table of the ``_orch`` schema is (idempotent ``INSERT ... WHERE NOT EXISTS``, sqlglot literals).
 
 The tables are created with the others on a writable open; a read-only store on a schema made by
