@@ -17,9 +17,10 @@ on this host, or a run of a locking command no longer holds its target's live lo
 next run that takes the target's lock writes ``interrupted`` into the store, once.
 
 Modules: ``records`` (records, constants, shared helpers), ``base`` (interfaces and the run lock),
-the package ``sqlite`` (one module per concern of the store: schema, connection, runs,
-materializations, checks, observations, automation, lock, provenance), ``warehouse``,
-``recorder`` (the event sink).
+the packages ``sqlite`` and ``warehouse`` (one module per concern of each store: schema,
+connection, runs, materializations, checks, observations, automation, lock, provenance),
+``kind`` (which store a target uses: :func:`~orch.state.kind.open_state_store`), ``recorder``
+(the event sink), ``snapshot``.
 """
 
 from __future__ import annotations
