@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orch import selection
 from orch.config import ModelConfig, RunOptions
 from orch.errors import SelectionError
 from orch.manifest import CheckNode, Manifest, Node, ProjectInfo
@@ -18,6 +17,7 @@ from orch.selection import (
     SelectionIntersection,
     SelectionSpec,
     evaluate_selection,
+    evaluation,
     names_needed_for,
     parse_selection,
     select_checks,
@@ -661,7 +661,7 @@ def test_a_build_parses_and_evaluates_its_selection_once(
     root = make_project(tmp_path, SHOP)
     parsed: list[tuple[str, ...]] = []
     evaluated: list[SelectionSpec] = []
-    real_parse, real_evaluate = selection.parse_selection, selection._evaluate
+    real_parse, real_evaluate = evaluation.parse_selection, evaluation._evaluate
 
     def parse_spy(texts: Sequence[str]) -> SelectionSpec:
         parsed.append(tuple(texts))
@@ -671,9 +671,9 @@ def test_a_build_parses_and_evaluates_its_selection_once(
         evaluated.append(spec)
         return real_evaluate(manifest, spec, excluded)
 
-    monkeypatch.setattr(selection, "parse_selection", parse_spy)
-    monkeypatch.setattr(selection, "_evaluate", evaluate_spy)
-    selection._parsed.cache_clear()
+    monkeypatch.setattr(evaluation, "parse_selection", parse_spy)
+    monkeypatch.setattr(evaluation, "_evaluate", evaluate_spy)
+    evaluation._parsed.cache_clear()
     run = run_cli("build", "--project-dir", root, "-s", "+b", "--exclude", "unique_b_x")
     assert run.exit_code == 0, run.output
     assert parsed == [("+b",), ("unique_b_x",)]  # -s and --exclude, each once

@@ -28,7 +28,8 @@ from orch.cli import cli
 from orch.config import DuckDBTargetConfig, SnowflakeTargetConfig
 from orch.errors import InternalError, LockHeldError, UserError
 from orch.state import LockOwner, SQLiteStateStore, state_path
-from orch.state.warehouse import WarehouseStateStore, open_state_store, state_kind
+from orch.state.kind import open_state_store, state_kind
+from orch.state.warehouse import WarehouseStateStore
 
 FAKESNOW_DB = "ORCH_DB"
 FAKESNOW_WARNINGS = "ignore:Arrow output on a DB-API result:UserWarning"

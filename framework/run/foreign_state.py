@@ -19,7 +19,7 @@ from orch.compiler.workspace import MemberView
 from orch.errors import OrchError
 from orch.load.project import Project
 from orch.manifest import Manifest
-from orch.state.warehouse import open_state_store
+from orch.state.kind import open_state_store
 
 
 def owner_versions(project: Project, manifest: Manifest, sources: Iterable[str]) -> dict[str, str]:

@@ -33,8 +33,8 @@ from orch.load.project import Project
 from orch.load.python_files import python_source
 from orch.manifest import Manifest, Node
 from orch.state.base import StateReader
+from orch.state.kind import open_state_store
 from orch.state.records import STATE_DIR, CodeVersion, GitState, MaterializationRecord
-from orch.state.warehouse import open_state_store
 
 if TYPE_CHECKING:
     from orch.ops import JobDefinition

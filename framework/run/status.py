@@ -30,8 +30,8 @@ from orch.run.freshness import (
 )
 from orch.run.plan import plan_freshness
 from orch.selection import select_nodes
+from orch.state.kind import open_state_store
 from orch.state.records import MaterializationRecord
-from orch.state.warehouse import open_state_store
 
 
 @dataclass(frozen=True)

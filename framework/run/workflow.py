@@ -48,7 +48,7 @@ from orch.run.reporting import JsonLinesReporter, RunResultsWriter
 from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
-from orch.state.warehouse import open_state_store
+from orch.state.kind import open_state_store
 
 if TYPE_CHECKING:
     from orch.load.project import Project

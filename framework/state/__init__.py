@@ -2,7 +2,7 @@
 
 :class:`StateReader` is what the planner, ``orch status`` and the docs site read;
 :class:`StateStore` adds the writes and the run lock per target. :class:`SQLiteStateStore`
-(``state/sqlite.py``) is the embedded default (``<project>/.orch/state.db``);
+(``state/sqlite/``) is the embedded default (``<project>/.orch/state.db``);
 :class:`~orch.state.warehouse.WarehouseStateStore` keeps the same tables in the warehouse (schema
 ``_orch``). The executor never calls a store directly: it emits events and :class:`StateRecorder`
 writes them.
@@ -17,7 +17,10 @@ on this host, or a run of a locking command no longer holds its target's live lo
 next run that takes the target's lock writes ``interrupted`` into the store, once.
 
 Modules: ``records`` (records, constants, shared helpers), ``base`` (interfaces and the run lock),
-``sqlite``, ``warehouse``, ``recorder`` (the event sink).
+the packages ``sqlite`` and ``warehouse`` (one module per concern of each store: schema,
+connection, runs, materializations, checks, observations, automation, lock, provenance),
+``kind`` (which store a target uses: :func:`~orch.state.kind.open_state_store`), ``recorder``
+(the event sink), ``snapshot``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orch.errors import LockHeldError
+from orch.errors import InternalError, LockHeldError
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,12 @@ def sample_json(rows: Sequence[Mapping[str, Any]]) -> str:
     table's column order (not sorted: the site shows them as the table has them)."""
     cut = [dict(r) for r in list(rows)[:SAMPLE_ROWS]]
     return json.dumps(cut, default=str, separators=(",", ":"))
+
+
+def check_status(value: str, allowed: tuple[str, ...], what: str) -> None:
+    """Refuse a status outside ``allowed``: a caller's bug, not a user's error."""
+    if value not in allowed:
+        raise InternalError(f"invalid {what} status {value!r}; expected one of {allowed}")
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,13 +1,5 @@
-"""The SQLite store's tables for code provenance and hook runs (mixed into SQLiteStateStore).
-
-- ``code_versions``: fingerprint PK, kind (sql/python), module, code, recorded_at: the code that
-  built a materialization, once per fingerprint (materializations name it by their fingerprint).
-- ``run_git``: run_id PK, git_commit (NULL: not a git work tree), git_dirty: the project's git
-  state when the run started.
-- ``op_step_code``: (run_id, step_key) PK, fingerprint: the op code (in ``code_versions``) an
-  op step ran (op steps have no fingerprint of their own: it is a sha256 of the op's source).
-- ``hook_runs``: id PK, run_id, phase, hook_index, name, step, status (success/error), error,
-  duration_s, at.
+"""The SQLite store's code provenance and hook runs: the tables ``code_versions``,
+``run_git``, ``op_step_code`` and ``hook_runs`` of :mod:`orch.state.sqlite.schema`.
 
 The tables are created with the others on every writable open (``CREATE TABLE IF NOT EXISTS``),
 so an older file gains them on its next write; until then a read-only store answers empty.
@@ -17,9 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from orch.errors import InternalError
 from orch.events import utcnow
@@ -32,27 +22,7 @@ from orch.state.records import (
     _ts,
     hook_run_from_row,
 )
-
-PROVENANCE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS code_versions (
-    fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, module TEXT, code TEXT NOT NULL,
-    recorded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_git (
-    run_id TEXT PRIMARY KEY, git_commit TEXT, git_dirty INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS hook_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL,
-    hook_index INTEGER NOT NULL, name TEXT NOT NULL, step TEXT, status TEXT NOT NULL, error TEXT,
-    duration_s REAL NOT NULL, at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS hook_runs_by_run ON hook_runs (run_id, id);
-CREATE TABLE IF NOT EXISTS op_step_code (
-    run_id TEXT NOT NULL, step_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    PRIMARY KEY (run_id, step_key)
-);
-"""
-
+from orch.state.sqlite.connection import SQLiteConnection
 
 _BATCH = 500  # values per IN (...): below SQLite's variable limit
 
@@ -61,13 +31,8 @@ def _missing_table(err: sqlite3.OperationalError) -> bool:
     return "no such table" in str(err)
 
 
-class SQLiteProvenance:
+class SQLiteProvenance(SQLiteConnection):
     """Code versions, git states and hook runs in the SQLite file."""
-
-    if TYPE_CHECKING:
-
-        def _read(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def record_code(self, version: CodeVersion) -> bool:
         """Store the code of a fingerprint unless stored already; True when it was new."""

@@ -1,6 +1,6 @@
-"""The warehouse store's tables for code provenance and hook runs (mixed into
-WarehouseStateStore): the columns of :mod:`orch.state.sqlite_provenance`, written as every other
-table of the ``_orch`` schema is (idempotent ``INSERT ... WHERE NOT EXISTS``, sqlglot literals).
+"""The warehouse store's code provenance and hook runs (mixed into WarehouseStateStore): the
+tables of :mod:`orch.state.sqlite.provenance`, written as every other table of the ``_orch``
+schema is (idempotent ``INSERT ... WHERE NOT EXISTS``, sqlglot literals).
 
 The tables are created with the others on a writable open; a read-only store on a schema made by
 an older orch, without them, answers empty.
@@ -8,10 +8,8 @@ an older orch, without them, answers empty.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from orch.errors import InternalError
 from orch.events import utcnow
@@ -24,74 +22,15 @@ from orch.state.records import (
     _ts,
     hook_run_from_row,
 )
+from orch.state.warehouse.connection import WarehouseConnection
 
-if TYPE_CHECKING:
-    from orch.adapters.base import Adapter
-    from orch.names import Relation
-    from sqlglot import exp
-
-_TEXT, _INT, _FLOAT = "VARCHAR", "BIGINT", "DOUBLE"
 _BATCH = 500  # values per IN (...)
 
-PROVENANCE_TABLES: dict[str, list[tuple[str, str, bool]]] = {
-    "code_versions": [
-        ("fingerprint", _TEXT, True),
-        ("kind", _TEXT, True),
-        ("module", _TEXT, False),
-        ("code", _TEXT, True),
-        ("recorded_at", _TEXT, True),
-    ],
-    "run_git": [
-        ("run_id", _TEXT, True),
-        ("git_commit", _TEXT, False),
-        ("git_dirty", _INT, True),
-    ],
-    "op_step_code": [
-        ("run_id", _TEXT, True),
-        ("step_key", _TEXT, True),
-        ("fingerprint", _TEXT, True),
-    ],
-    "hook_runs": [
-        ("id", _INT, True),
-        ("run_id", _TEXT, True),
-        ("phase", _TEXT, True),
-        ("hook_index", _INT, True),
-        ("name", _TEXT, True),
-        ("step", _TEXT, False),
-        ("status", _TEXT, True),
-        ("error", _TEXT, False),
-        ("duration_s", _FLOAT, True),
-        ("at", _TEXT, True),
-    ],
-}
 
-
-class WarehouseProvenance:
+class WarehouseProvenance(WarehouseConnection):
     """Code versions, git states and hook runs in the ``_orch`` schema."""
 
     _provenance_tables: dict[str, bool] | None = None  # read-only: which tables exist
-
-    if TYPE_CHECKING:
-        adapter: Adapter
-        readonly: bool
-        _mutex: threading.RLock
-
-        def relation(self, table: str) -> Relation: ...
-        def _writable(self) -> None: ...
-        def _new_id(self) -> int: ...
-        def _eq(self, column: str, value: Any, table: str | None = None) -> exp.Expr: ...
-        def _in(self, column: str, values: Sequence[str]) -> exp.Expr: ...
-        def _insert_unless(
-            self, table: str, row: Mapping[str, Any], key: Sequence[str]
-        ) -> int | None: ...
-        def _select(
-            self,
-            table: str,
-            columns: Sequence[str],
-            where: exp.Expr | None = None,
-            order: Sequence[tuple[str, bool]] = (),
-            limit: int | None = None,
-        ) -> list[tuple[Any, ...]]: ...
 
     def _readable(self, table: str) -> bool:
         """Whether ``table`` can be read: always when writable (created on open), else if it

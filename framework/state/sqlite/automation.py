@@ -1,0 +1,111 @@
+"""The SQLite store's schedule and sensor ticks, sensor cursors and run keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from orch.events import utcnow
+from orch.state.records import TickRecord, _at, _json, _loads, _ts
+from orch.state.sqlite.connection import SQLiteConnection
+
+
+class SQLiteAutomation(SQLiteConnection):
+    """What schedules and sensors record: ticks, cursors, claimed run keys."""
+
+    def record_tick(
+        self,
+        name: str,
+        tick_time: datetime,
+        status: str,
+        run_ids: Sequence[str] = (),
+        skip_reason: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Record one schedule or sensor evaluation. Returns the row id."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO ticks (name, tick_time, status, run_ids, skip_reason, error,"
+                " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    _ts(tick_time),
+                    status,
+                    _json(list(run_ids)),
+                    skip_reason,
+                    error,
+                    _ts(utcnow()),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
+        """Ticks of one schedule or sensor, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, name, tick_time, status, run_ids, skip_reason, error, recorded_at"
+                " FROM ticks WHERE name = ? ORDER BY tick_time DESC, id DESC LIMIT ?",
+                (name, limit),
+            ).fetchall()
+        return [
+            TickRecord(
+                id=r[0],
+                name=r[1],
+                tick_time=_at(r[2]),
+                status=r[3],
+                run_ids=tuple(_loads(r[4])),
+                skip_reason=r[5],
+                error=r[6],
+                recorded_at=_at(r[7]),
+            )
+            for r in rows
+        ]
+
+    def last_tick(self, name: str) -> TickRecord | None:
+        """The newest tick of one schedule or sensor."""
+        found = self.ticks(name, 1)
+        return found[0] if found else None
+
+    def get_cursor(self, sensor: str) -> str | None:
+        """A sensor's cursor, None before its first ``set_cursor``."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT cursor FROM sensor_cursors WHERE name = ?", (sensor,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, sensor: str, cursor: str | None) -> None:
+        """Store a sensor's cursor."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sensor_cursors (name, cursor, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor,"
+                " updated_at = excluded.updated_at",
+                (sensor, cursor, _ts(utcnow())),
+            )
+
+    def run_key_used(self, name: str, run_key: str) -> bool:
+        """Whether a schedule or sensor already ran this run key."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM run_keys WHERE name = ? AND run_key = ?", (name, run_key)
+            ).fetchone()
+        return row is not None
+
+    def run_for_key(self, name: str, run_key: str) -> str | None:
+        """The run id that claimed a run key of a schedule or sensor, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM run_keys WHERE name = ? AND run_key = ?", (name, run_key)
+            ).fetchone()
+        return row[0] if row else None
+
+    def record_run_key(self, name: str, run_key: str, run_id: str) -> bool:
+        """Claim a run key atomically: False if it was already used (then nothing is written)."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO run_keys (name, run_key, run_id, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name, run_key) DO NOTHING",
+                (name, run_key, run_id, _ts(utcnow())),
+            )
+            return cur.rowcount == 1
