@@ -8,7 +8,7 @@ depend on each other, so a second process does every other model while this one 
   cache entries (:func:`orch.load.parsing.parse_models`), as a warm load reads them;
 - **compile**: the compiler sends a model's relation, its resolved references and its upstream
   nodes (slimmed: relation, columns, an ephemeral's SQL) once they are compiled; the helper, which
-  kept that model's parsed tree, returns what ``_Compiler._compile_sql`` returns — the same dict
+  kept that model's parsed tree, returns what ``SqlCompiler._compile_sql`` returns — the same dict
   the compile cache stores. One batch is outstanding at a time; each holds every model ready.
   This process keeps the rest of the work (plans, nodes, checks, the manifest), so the helper
   also compiles three in four of the models parsed here (sent with their rendered text, parsed
