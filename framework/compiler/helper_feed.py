@@ -1,18 +1,25 @@
 """The compiler's side of the helper process (orch.compiler.helper): which models it compiles,
-when they are sent, and the compiler it runs.
+when they are sent, what this process does meanwhile, and the compiler the helper runs.
 
-The helper compiles the models it parsed and three in four of those parsed here; a model is sent
-once all its parents are compiled here, with its plan made here (kept for
-:meth:`ManifestCompiler.compile_model`), and its result is taken in DAG order.
+A model is *ready* once all its parents are compiled here (its plan, made here then, is kept for
+:meth:`ManifestCompiler.compile_model`). The helper's own models (it parsed them) are sent when
+ready; this process's ready models wait in a pool, in compile order. When the compile reaches a
+model still being compiled there, this process compiles the first models of its pool ahead of
+their turn rather than wait; when its pool is empty it takes back the last model it sent there
+(if it has its tree and the helper, working in order, has not reached it). When fewer than
+:attr:`HelperFeed.LOW` models are queued there, the last ones of the pool are sent (with their
+text: the helper parses them again). So both processes stay busy whatever their speeds, and
+the results are used in compile order: the manifest is the serial compile's.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from orch.compiler.graph import SELF
-from orch.compiler.helper import CompileHelper, slim_node
+from orch.compiler.helper import CompileHelper, Item, slim_node
 from orch.compiler.helper import wanted as helper_wanted
 from orch.compiler.model_sql import SqlCompiler
 from orch.compiler.settings import ModelSettings, target_dialect
@@ -28,31 +35,38 @@ if TYPE_CHECKING:
 
 
 class HelperFeed:
-    """Feeds a :class:`CompileHelper` the models it compiles for ``compiler``."""
+    """Feeds a :class:`CompileHelper` the models it compiles for ``compiler``, and keeps this
+    process busy meanwhile (see the module docstring)."""
+
+    LOW = 4  # fewer models queued there than this: send it some of this process's own
 
     def __init__(self, compiler: ManifestCompiler, helper: CompileHelper) -> None:
         self.compiler = compiler
         self.helper = helper
-        self.plans: dict[str, ModelPlan] = {}  # planned for the helper, not compiled yet
-        self._remote: set[str] = set()  # sent to the helper
-        self._waiting: dict[str, int] = {}  # the helper's models -> parents not compiled yet
-        self._ready: list[str] = []  # the helper's models whose parents are all compiled
-        self._shipped: set[str] = set()  # parsed here, compiled by the helper
+        self.plans: dict[str, ModelPlan] = {}  # planned ahead of their turn, not compiled yet
+        self._index = {name: i for i, name in enumerate(compiler.graph.order)}
+        self._waiting: dict[str, int] = {}  # models -> parents not compiled yet
+        self._to_send: list[str] = []  # the helper's models whose parents are all compiled
+        self._pool: list[tuple[int, str]] = []  # this process's ready models, in order
+        self._done: dict[str, dict[str, Any]] = {}  # compiled here ahead of their turn
+        self._shipped: set[str] = set()  # parsed here, sent there (this process has the tree)
 
     def start(self) -> None:
-        """Count, for each model the helper compiles, the parents it waits for: the models it
-        parsed, and three in four of those parsed here (shipped with their text)."""
+        """Count, for each model, the parents it waits for."""
         graph = self.compiler.graph
-        owned = self.helper.owned
-        here = [n for n in graph.order if n in self.compiler.parsed and n not in owned]
-        self._shipped = set(here) - set(here[::4])
         for name in graph.order:
-            if name in owned or name in self._shipped:
+            if name in self.compiler.parsed:
                 left = len(graph.dag.parents(name))
                 if left:
                     self._waiting[name] = left
                 else:
-                    self._ready.append(name)
+                    self._make_ready(name)
+
+    def _make_ready(self, name: str) -> None:
+        if name in self.helper.owned:
+            self._to_send.append(name)
+        else:
+            bisect.insort(self._pool, (self._index[name], name))
 
     def node_done(self, name: str) -> None:
         """``name`` is compiled here: its children waiting for it wait for one parent less."""
@@ -60,52 +74,119 @@ class HelperFeed:
             left = self._waiting.get(child)
             if left == 1:
                 del self._waiting[child]
-                self._ready.append(child)
+                self._make_ready(child)
             elif left is not None:
                 self._waiting[child] = left - 1
 
     def feed(self) -> None:
-        """Send the helper every model of its that is ready, unless a batch is outstanding.
-
-        A model is sent with its plan made here (kept for :meth:`compile_model`) when its SQL
-        work needs nothing but its upstream relations and columns; the others (a user error in
-        the plan, partition filters, file scans, rendering at run time) stay for this process.
-        """
+        """Send the helper its models that are ready, and some of this process's own when few
+        are queued there (the last in order: this process reaches them last)."""
         helper = self.helper
-        compiler = self.compiler
-        helper.poll()
-        if helper.busy or not self._ready:
+        if helper.closed:
             return
-        items = []
-        for name in self._ready:
-            model = compiler.parsed[name]
-            if model.recording.uses_warehouse:
-                continue
-            try:
-                plan = compiler.plan(model)
-                upstream = {r.asset for rs in plan.refs.values() for r in rs if r.asset != SELF}
-                if plan.filters or any(
-                    a not in compiler.nodes or compiler.scan(model, a) is not None for a in upstream
-                ):
-                    continue
-            except UserError:
-                continue  # compile_model meets it again in its turn, and reports it
-            self.plans[name] = plan
-            self._remote.add(name)
-            new = {a: slim_node(compiler.nodes[a]) for a in sorted(upstream - helper.sent)}
-            shipped = _without_trees(model) if name in self._shipped else None
-            items.append((name, plan.relation, plan.refs, new, shipped))
-        self._ready = []
+        helper.poll()
+        items = [item for name in self._to_send if (item := self._item(name, None)) is not None]
+        self._to_send = []
+        while len(helper.outstanding) + len(items) < self.LOW and self._pool:
+            _, name = self._pool.pop()
+            item = self._item(name, _without_trees(self.compiler.parsed[name]))
+            if item is not None:
+                self._shipped.add(name)
+                items.append(item)
         if items:
             helper.send(items)
 
-    def result(self, name: str) -> dict[str, Any] | None:
-        """``name``'s compiled SQL when it was sent to the helper (waiting for it), else None:
-        compile it here (also when the helper could not)."""
-        if name not in self._remote:
+    def _item(self, name: str, shipped: ParsedModel | None) -> Item | None:
+        """What the helper needs to compile ``name``, or None when it stays for this process:
+        its SQL work needs more than its upstream relations and columns (partition filters,
+        file scans, rendering at run time), or its plan is a user error."""
+        plan = self._plan(name)
+        if plan is None:
             return None
-        self._remote.discard(name)
-        return self.helper.result(name)
+        compiler = self.compiler
+        model = compiler.parsed[name]
+        upstream = {r.asset for rs in plan.refs.values() for r in rs if r.asset != SELF}
+        if plan.filters or any(compiler.scan(model, a) is not None for a in upstream):
+            return None
+        sent = self.helper.sent
+        new = {a: slim_node(compiler.nodes[a]) for a in sorted(upstream - sent)}
+        return (self._index[name], name, plan.relation, plan.refs, new, shipped)
+
+    def _plan(self, name: str) -> ModelPlan | None:
+        """``name``'s plan, made ahead of its turn (its parents are compiled), or None."""
+        plan = self.plans.get(name)
+        if plan is not None:
+            return plan
+        compiler = self.compiler
+        model = compiler.parsed[name]
+        if model.recording.uses_warehouse:
+            return None
+        try:
+            plan = compiler.plan(model)
+            upstream = {r.asset for rs in plan.refs.values() for r in rs if r.asset != SELF}
+            if any(a not in compiler.nodes for a in upstream):
+                return None
+        except UserError:
+            return None  # compile_model meets it again in its turn, and reports it
+        self.plans[name] = plan
+        return plan
+
+    def result(self, name: str) -> dict[str, Any] | None:
+        """``name``'s compiled SQL when it was compiled ahead of its turn (here or there),
+        else None: compile it here now.
+
+        While the helper compiles it, this process compiles its own ready models (the first
+        in order: it needs them next), or takes back from the helper the last model sent there
+        that it has the tree of; it waits only when there is neither.
+        """
+        done = self._done.pop(name, None)
+        if done is not None:
+            return done
+        helper = self.helper
+        self._drop_from_pool(name)
+        while name in helper.outstanding and not helper.closed:
+            helper.poll()
+            if name not in helper.outstanding:
+                break
+            if self._pool:
+                _, other = self._pool.pop(0)
+                self._compile_ahead(other)
+                continue
+            stolen = self._last_shipped(name)
+            if stolen is None:
+                break
+            helper.cancel(stolen)
+            self._compile_ahead(stolen)
+        return helper.result(name)
+
+    def _drop_from_pool(self, name: str) -> None:
+        i = bisect.bisect_left(self._pool, (self._index[name], name))
+        if i < len(self._pool) and self._pool[i][1] == name:
+            del self._pool[i]
+
+    def _last_shipped(self, waited: str) -> str | None:
+        """The last in order of the models sent to the helper that this process parsed, if it
+        comes after ``waited`` (the helper, working in order, has not started it)."""
+        candidates = [n for n in self.helper.outstanding if n in self._shipped and n != waited]
+        if not candidates:
+            return None
+        last = max(candidates, key=self._index.__getitem__)
+        return last if self._index[last] > self._index[waited] else None
+
+    def _compile_ahead(self, name: str) -> None:
+        """Compile ``name``'s SQL here before its turn; on any error leave it for its turn
+        (which reports it), with its tree dropped (the turn parses the text again)."""
+        plan = self._plan(name)
+        if plan is None:
+            return
+        compiler = self.compiler
+        model = compiler.parsed[name]
+        try:
+            self._done[name] = compiler._compile_sql(model, plan.relation, plan.refs, plan.filters)
+        except Exception:  # noqa: BLE001 - reported in its turn
+            model.full.query = None
+            if model.incremental is not None:
+                model.incremental.query = None
 
 
 def _without_trees(model: ParsedModel) -> ParsedModel:
