@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import sqlglot
 from orch.errors import Location, OrchError, SqlSyntaxError, UnsupportedFeatureError
+from orch.names import Relation
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import OptimizeError, ParseError, TokenError
@@ -205,6 +206,16 @@ def replace_spans(text: str, replacements: list[tuple[int, int, str]]) -> str:
         pos = end + 1
     out.append(text[pos:])
     return "".join(out)
+
+
+def relation_table(rel: Relation) -> exp.Table:
+    """A relation as a table expression with quoted names (no database or schema part when
+    the relation has none)."""
+    return exp.Table(
+        this=exp.to_identifier(rel.name, quoted=True),
+        db=exp.to_identifier(rel.schema, quoted=True) if rel.schema else None,
+        catalog=exp.to_identifier(rel.database, quoted=True) if rel.database else None,
+    )
 
 
 def qualify_tables(

@@ -86,7 +86,10 @@ def test_generated_project_compiles_to_the_same_artifacts(
     assert any(n["column_versions"] for n in manifest["nodes"].values())
     done = [r.getMessage() for r in caplog.records if "compiled there" in r.getMessage()]
     if threading.active_count() == 1:  # else no helper: a forked thread's locks stay taken
-        assert done == ["the compile helper: 40 models parsed there, 70 compiled there"]
+        # it compiles the models it parsed, and as many of those parsed here as it has time for
+        assert len(done) == 1 and done[0].startswith("the compile helper: 40 models parsed there")
+        compiled_there = int(done[0].split(", ")[1].split()[0])
+        assert 40 <= compiled_there <= 80
 
 
 def test_example_project_compiles_to_the_same_artifacts(

@@ -8,11 +8,11 @@ depend on each other, so a second process does every other model while this one 
   cache entries (:func:`orch.load.parsing.parse_models`), as a warm load reads them;
 - **compile**: the compiler sends a model's relation, its resolved references and its upstream
   nodes (slimmed: relation, columns, an ephemeral's SQL) once they are compiled; the helper, which
-  kept that model's parsed tree, returns what ``_Compiler._compile_sql`` returns — the same dict
-  the compile cache stores. One batch is outstanding at a time; each holds every model ready.
-  This process keeps the rest of the work (plans, nodes, checks, the manifest), so the helper
-  also compiles three in four of the models parsed here (sent with their rendered text, parsed
-  again there): it does about 7/8 of the SQL work, and both processes finish together.
+  kept that model's parsed tree, returns what ``SqlCompiler._compile_sql`` returns — the same dict
+  the compile cache stores. Requests stream: a thread of the helper reads them as they come, the
+  helper compiles what it has first in compile order first and sends each result when done.
+  Which models go there, and what this process does while it waits, is
+  :class:`orch.compiler.helper_feed.HelperFeed`'s job.
 
 Everything else — the nodes, errors, warnings, the cache — stays in this process, in the order
 of a serial compile, so the manifest is byte-identical (``bench/compare_manifests.py``). A model
@@ -26,9 +26,11 @@ server threads). ``ORCH_COMPILE_HELPER=0`` turns it off, ``=1`` forces it (tests
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import os
 import pickle
+import queue
 import sys
 import threading
 from collections.abc import Callable
@@ -52,9 +54,9 @@ ENV_VAR = "ORCH_COMPILE_HELPER"
 
 # what the helper compiles with: (models it parsed) -> an object with _compile_sql and nodes
 CompilerFactory = Callable[[dict[str, "ParsedModel"]], Any]
-# name, relation, refs, the upstream nodes not sent before, and the model when the helper did
-# not parse it (without its tree: the helper parses its text again)
-Item = tuple[str, Any, Any, dict[str, "Upstream"], "ParsedModel | None"]
+# the model's place in the compile order, its name, relation, refs, the upstream nodes not sent
+# before, and the model when the helper did not parse it (without its tree: parsed there again)
+Item = tuple[int, str, Any, Any, dict[str, "Upstream"], "ParsedModel | None"]
 
 
 def wanted(project: Project, cache: ResultCache) -> bool:
@@ -93,9 +95,10 @@ class CompileHelper:
         self.taken: set[str] = set()
         self.owned: set[str] = set()  # parsed there: compiled there too
         self.sent: set[str] = set()  # upstream nodes the helper has
+        self.outstanding: set[str] = set()  # sent to compile, no result yet
         self.results: dict[str, dict[str, Any] | None] = {}
         self.compiled = 0  # results received
-        self._outstanding = False
+        self._cancelled: set[str] = set()  # taken back: their results, if any come, are dropped
         self._closed = False
 
     # -- parse (orch.load.parsing.ParseElsewhere)
@@ -109,62 +112,85 @@ class CompileHelper:
 
     def parsed(self) -> dict[str, tuple[str, dict[str, Any]] | None]:
         """The helper's cache entries (None: a model it could not parse)."""
-        entries: dict[str, tuple[str, dict[str, Any]] | None] = self._receive()
+        entries: dict[str, tuple[str, dict[str, Any]] | None] = {}
+        while not self._closed:
+            kind, payload = self._receive()
+            if kind == "parsed":
+                entries = payload
+                break
         self.owned = {name for name, entry in entries.items() if entry is not None}
         return entries
 
     # -- compile
 
     @property
-    def busy(self) -> bool:
-        """Whether a batch is outstanding."""
-        return self._outstanding
+    def closed(self) -> bool:
+        """Whether the helper stopped (or was stopped): nothing more comes from it."""
+        return self._closed
 
     def send(self, items: list[Item]) -> None:
-        """Ask for the compiled SQL of ``items`` (one batch at a time)."""
+        """Ask for the compiled SQL of ``items``; the helper does them in their order's turn
+        (the first item of each), one result at a time, while more may be sent."""
         if self._closed:
             return
-        for _, _, _, nodes, _ in items:
+        for _, _, _, _, nodes, _ in items:
             self.sent.update(nodes)
         try:
             self._conn.send(("compile", items))
         except OSError:
             self.close()
-            self.owned = set()
             return
-        self._outstanding = True
+        self.outstanding.update(item[1] for item in items)
+
+    def cancel(self, name: str) -> None:
+        """Take ``name`` back (this process compiles it): the helper skips it if it has not
+        started it."""
+        self.outstanding.discard(name)
+        self._cancelled.add(name)
+        if not self._closed:
+            try:
+                self._conn.send(("cancel", name))
+            except OSError:
+                self.close()
 
     def poll(self) -> None:
-        """Take the outstanding batch's results if they are there."""
-        if self._outstanding and self._conn.poll():
-            self._take_results()
+        """Take every result that has arrived, without waiting."""
+        try:
+            while self.outstanding and not self._closed and self._conn.poll():
+                self._take(*self._receive())
+        except OSError:
+            self.close()
 
     def result(self, name: str) -> dict[str, Any] | None:
         """``name``'s compiled SQL (waiting for it), or None: compile it here."""
-        while name not in self.results and self._outstanding:
-            self._take_results()
+        while name not in self.results and name in self.outstanding and not self._closed:
+            self._take(*self._receive())
         return self.results.pop(name, None)
 
-    def _take_results(self) -> None:
-        results = self._receive()
-        self.compiled += sum(1 for r in results.values() if r is not None)
-        self.results.update(results)
-        self._outstanding = False
+    def _take(self, kind: str, payload: Any) -> None:
+        if kind != "compiled":
+            return
+        name, result = payload
+        self.outstanding.discard(name)
+        if name in self._cancelled:
+            self._cancelled.discard(name)
+            return
+        self.compiled += result is not None
+        self.results[name] = result
 
-    def _receive(self) -> Any:
-        """The next answer; on a failure of the helper itself (it stopped), an empty one: this
+    def _receive(self) -> tuple[str, Any]:
+        """The next message; on a failure of the helper itself (it stopped), none: this
         process then does everything that is left."""
         if not self._closed:
             try:
                 kind, payload = self._conn.recv()
-                if kind == "ok":
-                    return payload
+                if kind != "error":
+                    return kind, payload
                 log.debug("the compile helper failed: %s", payload)
             except (EOFError, OSError) as err:
                 log.debug("the compile helper stopped: %s", err)
             self.close()
-        self.owned = set()
-        return {}
+        return "stopped", None
 
     def close(self) -> None:
         """Stop the helper and wait for it."""
@@ -173,7 +199,8 @@ class CompileHelper:
         log.debug("the compile helper: %d models parsed there, %d compiled there",
                   len(self.owned), self.compiled)  # fmt: skip
         self._closed = True
-        self._outstanding = False
+        self.owned = set()
+        self.outstanding = set()
         try:
             self._conn.send(("stop", None))
         except OSError:
@@ -204,22 +231,43 @@ def slim_node(node: Node) -> Upstream:
 def _serve(
     conn: connection.Connection, project: Project, renderer: Renderer, factory: CompilerFactory
 ) -> None:
+    """The helper's loop: requests are read by a thread (so the parent's sends never wait for
+    this process to finish a model), models compiled here one at a time, first in order first,
+    each result sent as soon as it is done."""
+    inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    threading.Thread(target=_read, args=(conn, inbox), daemon=True).start()
     parsed: dict[str, ParsedModel] = {}
     compiler: Any = None
+    pending: list[tuple[int, str, Any, Any, ParsedModel | None]] = []  # a heap by order
+    cancelled: set[str] = set()
     while True:
         try:
-            kind, payload = conn.recv()
-        except EOFError:
-            return
-        try:
-            if kind == "stop":
-                return
-            if kind == "parse":
-                parsed, entries = parse_for_cache(project, renderer, payload)
-                compiler = factory(parsed)
-                conn.send(("ok", entries))
-            elif kind == "compile":
-                conn.send(("ok", _compile(compiler, parsed, payload)))
+            messages = [inbox.get()] if not pending else []
+            while True:
+                try:
+                    messages.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for kind, payload in messages:
+                if kind == "stop":
+                    return
+                if kind == "parse":
+                    parsed, entries = parse_for_cache(project, renderer, payload)
+                    compiler = factory(parsed)
+                    conn.send(("parsed", entries))
+                elif kind == "compile":
+                    for index, name, relation, refs, nodes, model in payload:
+                        compiler.nodes.update(nodes)
+                        heapq.heappush(pending, (index, name, relation, refs, model))
+                elif kind == "cancel":
+                    cancelled.add(payload)
+            if pending:
+                _, name, relation, refs, model = heapq.heappop(pending)
+                if name in cancelled:
+                    cancelled.discard(name)
+                    continue
+                conn.send(("compiled", (name, _compile(compiler, parsed, name, relation, refs,
+                                                       model))))  # fmt: skip
         except (KeyboardInterrupt, SystemExit):
             return
         except BaseException as err:  # noqa: B036 - reported to the parent, which stops it
@@ -230,16 +278,27 @@ def _serve(
             return
 
 
-def _compile(
-    compiler: Any, parsed: dict[str, ParsedModel], items: list[Item]
-) -> dict[str, dict[str, Any] | None]:
-    out: dict[str, dict[str, Any] | None] = {}
-    for name, relation, refs, nodes, model in items:
-        compiler.nodes.update(nodes)
-        if model is not None:
-            parsed[name] = model
+def _read(conn: connection.Connection, inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
+    """Put every request into ``inbox`` as it arrives (a thread of the helper)."""
+    while True:
         try:
-            out[name] = compiler._compile_sql(parsed[name], relation, refs)
-        except Exception:  # a user error or a bug: the parent meets it again, and reports it
-            out[name] = None
-    return out
+            inbox.put(conn.recv())
+        except (EOFError, OSError):
+            inbox.put(("stop", None))
+            return
+
+
+def _compile(
+    compiler: Any,
+    parsed: dict[str, ParsedModel],
+    name: str,
+    relation: Any,
+    refs: Any,
+    model: ParsedModel | None,
+) -> dict[str, Any] | None:
+    if model is not None:
+        parsed[name] = model
+    try:
+        return compiler._compile_sql(parsed[name], relation, refs)  # type: ignore[no-any-return]
+    except Exception:  # a user error or a bug: the parent meets it again, and reports it
+        return None

@@ -67,6 +67,11 @@ FINGERPRINT_CONFIG_KEYS = (
 PYTHON_FINGERPRINT_KEYS = FINGERPRINT_CONFIG_KEYS[:8]
 
 
+def target_dialect(project: Project) -> str:
+    """The sqlglot dialect of the target (a third-party target may set ``dialect``)."""
+    return str(getattr(project.target, "dialect", None) or project.target.type)
+
+
 def fingerprint_of(*parts: str) -> str:
     """A node's fingerprint: a hash of its normalized code and the settings that matter."""
     h = hashlib.sha256()

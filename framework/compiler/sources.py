@@ -1,0 +1,62 @@
+"""Sources: a declared source table's node (relation, freshness, observation query)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orch.compiler.settings import (
+    ModelSettings,
+    declared_columns,
+    fingerprint_of,
+    source_freshness,
+)
+from orch.config import ModelConfig
+from orch.load.project import Project
+from orch.manifest import Node, RelationInfo
+from orch.names import Relation
+from orch.sql import relation_table
+from sqlglot import exp
+
+
+def source_node(project: Project, settings: ModelSettings, name: str, dialect: str) -> Node:
+    """The node of source table ``name`` (``source.table``)."""
+    src = project.sources[name]
+    t = project.target
+    relation = Relation(
+        settings.normalize(src.source.database or t.database),
+        settings.normalize(src.source.schema_ or src.source.name),  # type: ignore[arg-type]
+        settings.normalize(src.table.identifier or src.table.name),  # type: ignore[arg-type]
+    )
+    columns = declared_columns(src.table.columns)
+    tags = list(dict.fromkeys([*src.source.tags, *src.table.tags]))
+    return Node(
+        name=name,
+        unique_id=f"source.{project.name}.{name}",
+        resource_type="source",
+        patch_path=src.path,
+        path=src.path,
+        relation=RelationInfo.from_relation(relation),
+        config=ModelConfig(
+            materialized="table", tags=tags, meta={**src.source.meta, **src.table.meta}
+        ),
+        columns=columns,
+        description=src.table.description or src.source.description,
+        source_name=src.source.name,
+        source_table=src.table.name,
+        source_freshness=source_freshness(src, project.root),
+        fingerprint=fingerprint_of(name),
+        observe=_observe_sql(src.table.observe or src.source.observe, relation, src, dialect),
+    )
+
+
+def _observe_sql(written: str | None, relation: Relation, src: Any, dialect: str) -> str:
+    """A source's observation query: the user's ``observe:``, else its row count and, with
+    a ``loaded_at_field``, the newest load time."""
+    if written:
+        return written.strip()
+    loaded = src.table.loaded_at_field or src.source.loaded_at_field
+    parts: list[exp.Expr] = [exp.Count(this=exp.Star())]
+    if loaded:
+        parts.append(exp.Max(this=exp.column(loaded)))
+    query = exp.select(*parts).from_(relation_table(relation))
+    return query.sql(dialect=dialect)
