@@ -1,19 +1,34 @@
-"""The state store interfaces (:class:`StateReader`, :class:`StateStore`) and the run lock."""
+"""The state store interfaces (:class:`StateReader`, :class:`StateStore`) and the run lock.
+
+What the two stores share lives here: the writes validate their values and shape the row once
+(``StateStore.record_*``), and each store only writes it (``_insert_*``, ``_update_run``,
+``_save_observation``); the reads derived from others (``get_run``, ``last_tick``,
+``run_key_used``, ``partitions_of``, the three "latest" queries over ``_latest``) too.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
+from orch.errors import InternalError
 from orch.events import utcnow
 from orch.state.records import (
+    CHECK_STATUSES,
+    HOOK_STATUSES,
     LOCK_HEARTBEAT_S,
     LOCK_STALE_AFTER_S,
+    MATERIALIZATION_STATUSES,
+    OP_STEP_STATUSES,
+    RUN_STATUSES,
     CheckResultRecord,
     CodeVersion,
     GitState,
@@ -26,11 +41,21 @@ from orch.state.records import (
     RunRecord,
     TickRecord,
     UpstreamRef,
+    _json,
+    _ts,
     as_interrupted,
+    check_status,
+    observation_from_row,
     orphaned_because,
+    sample_json,
+    upstream_dict,
 )
 
 log = logging.getLogger(__name__)
+
+# what StateReader._latest answers per (asset, partition key): the last success, the last
+# attempt, or the last attempt where it failed
+LatestKind = Literal["success", "attempt", "failure"]
 
 # --------------------------------------------------------------------------- interfaces
 
@@ -38,39 +63,51 @@ log = logging.getLogger(__name__)
 class StateReader(ABC):
     """The read side of the state: what the planner, ``orch status`` and the docs site need."""
 
-    @abstractmethod
     def get_run(self, run_id: str) -> RunRecord | None:
-        """One run, or None."""
+        """One run, or None; a ``running`` run whose process died is ``interrupted``."""
+        run = self._stored_run(run_id)
+        return None if run is None else self._settle_orphans([run], self._stored_run)[0]
+
+    @abstractmethod
+    def _stored_run(self, run_id: str) -> RunRecord | None:
+        """One run as stored (a dead ``running`` run left as it is), or None."""
 
     @abstractmethod
     def recent_runs(self, limit: int = 20, *, target: str | None = None) -> list[RunRecord]:
         """The newest runs first."""
 
-    @abstractmethod
     def latest_materializations(
         self, assets: Sequence[str] | None = None, *, target: str | None = None
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
-        """The last successful materialization per (asset, partition_key)."""
+        """The last successful materialization per (asset, partition_key), in one query."""
+        return self._latest("success", assets, target)
 
-    @abstractmethod
     def latest_attempts(
         self, assets: Sequence[str] | None = None, *, target: str | None = None
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
-        """The last attempt, failed or not, per (asset, partition_key)."""
+        """The last attempt, failed or not, per (asset, partition_key), in one query."""
+        return self._latest("attempt", assets, target)
 
     def latest_failures(
         self, assets: Sequence[str] | None = None, *, target: str | None = None
     ) -> dict[tuple[str, str | None], MaterializationRecord]:
         """The last attempt per (asset, partition_key), only where it failed (so after the last
         success): what freshness needs of attempts, without reading every attempt."""
-        latest = self.latest_attempts(assets, target=target)
-        return {key: rec for key, rec in latest.items() if rec.status == "failed"}
+        return self._latest("failure", assets, target)
 
     @abstractmethod
+    def _latest(
+        self, kind: LatestKind, assets: Sequence[str] | None, target: str | None
+    ) -> dict[tuple[str, str | None], MaterializationRecord]:
+        """Per (asset, partition_key) the last success, the last attempt, or the last attempt
+        where it failed; ``target`` None: across targets, newest wins."""
+
     def partitions_of(
         self, asset: str, *, target: str | None = None
     ) -> dict[str, MaterializationRecord]:
         """The last successful materialization per partition key of one asset."""
+        latest = self.latest_materializations([asset], target=target)
+        return {pk: rec for (_, pk), rec in latest.items() if pk is not None}
 
     @abstractmethod
     def materialization_history(
@@ -106,21 +143,22 @@ class StateReader(ABC):
     def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
         """Ticks of one schedule or sensor, newest first."""
 
-    @abstractmethod
     def last_tick(self, name: str) -> TickRecord | None:
         """The newest tick of one schedule or sensor."""
+        found = self.ticks(name, 1)
+        return found[0] if found else None
 
     @abstractmethod
     def get_cursor(self, sensor: str) -> str | None:
         """A sensor's cursor, None before its first ``set_cursor``."""
 
-    @abstractmethod
     def run_key_used(self, name: str, run_key: str) -> bool:
         """Whether a schedule or sensor already ran this run key."""
+        return self.run_for_key(name, run_key) is not None
 
+    @abstractmethod
     def run_for_key(self, name: str, run_key: str) -> str | None:
         """The run id that claimed a run key of a schedule or sensor, or None."""
-        raise NotImplementedError
 
     @abstractmethod
     def latest_observations(self, *, target: str | None = None) -> dict[str, ObservationRecord]:
@@ -193,7 +231,6 @@ class StateStore(StateReader):
     def __enter__(self) -> StateStore:
         return self
 
-    @abstractmethod
     def start_run(
         self,
         command: str,
@@ -207,8 +244,19 @@ class StateStore(StateReader):
         started_at: datetime | None = None,
     ) -> str:
         """Record a run as ``running``; returns its run_id (idempotent for a given run_id)."""
+        run_id = run_id or uuid.uuid4().hex
+        self._insert_run({
+            "run_id": run_id, "command": command, "selection": selection, "target": target,
+            "started_at": _ts(started_at or utcnow()), "finished_at": None, "status": "running",
+            "pid": pid if pid is not None else os.getpid(), "host": host or socket.gethostname(),
+            "args": _json(dict(args or {})), "counts": "{}",
+        })  # fmt: skip
+        return run_id
 
     @abstractmethod
+    def _insert_run(self, row: dict[str, Any]) -> None:
+        """Write a new run (``row``: every column of ``runs``), unless its run_id is there."""
+
     def finish_run(
         self,
         run_id: str,
@@ -218,8 +266,16 @@ class StateStore(StateReader):
         counts: Mapping[str, int] | None = None,
     ) -> None:
         """Set a run's final status: success, failed or interrupted."""
+        check_status(status, RUN_STATUSES[1:], "run")
+        finished = _ts(finished_at or utcnow())
+        self._update_run(
+            run_id, {"status": status, "finished_at": finished, "counts": _json(dict(counts or {}))}
+        )
 
     @abstractmethod
+    def _update_run(self, run_id: str, values: dict[str, Any]) -> None:
+        """Set these columns of one run."""
+
     def record_materialization(
         self,
         *,
@@ -243,8 +299,26 @@ class StateStore(StateReader):
 
         ``target`` defaults to the run's target.
         """
+        check_status(status, MATERIALIZATION_STATUSES, "materialization")
+        if partition_key == "":
+            raise InternalError(f"empty partition key for {asset!r}; use None when unpartitioned")
+        finished_at = finished_at or utcnow()
+        return self._insert_materialization({
+            "run_id": run_id, "target": target, "asset": asset, "partition_key": partition_key,
+            "status": status, "fingerprint": fingerprint, "materialized": materialized,
+            "started_at": _ts(started_at), "finished_at": _ts(finished_at),
+            "duration_s": max((finished_at - started_at).total_seconds(), 0.0), "rows": rows,
+            "metadata": _json(dict(metadata or {})),
+            "upstream": _json([upstream_dict(u) for u in upstream]), "error": error,
+            "data_version": data_version,
+            "versions": _json({k: dict(v) for k, v in versions.items()}) if versions else None,
+        })  # fmt: skip
 
     @abstractmethod
+    def _insert_materialization(self, row: dict[str, Any]) -> int:
+        """Write one attempt (``row``: the columns of ``materializations`` but its id; ``target``
+        None: the run's); returns its row id."""
+
     def record_observation(
         self,
         *,
@@ -255,8 +329,18 @@ class StateStore(StateReader):
         observed_at: datetime | None = None,
     ) -> ObservationRecord:
         """Store a source's observation; ``changed_at`` moves when the fingerprint differs."""
+        row = {
+            "target": target, "source": source, "fingerprint": fingerprint,
+            "detail": _json(dict(detail or {})), "observed_at": _ts(observed_at or utcnow()),
+        }  # fmt: skip
+        return observation_from_row((*row.values(), self._save_observation(row)))
 
     @abstractmethod
+    def _save_observation(self, row: dict[str, Any]) -> str | None:
+        """Replace a source's observation (``row``: the columns but ``changed_at``), in one
+        transaction with reading the one it replaces; returns the ``changed_at`` it wrote
+        (:func:`~orch.state.records.changed_at`)."""
+
     def record_check(
         self,
         *,
@@ -275,14 +359,25 @@ class StateStore(StateReader):
         target: str | None = None,
     ) -> int:
         """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
+        return self._insert_checks([_check_row({
+            "run_id": run_id, "check": check, "asset": asset, "partition_key": partition_key,
+            "status": status, "severity": severity, "failing_rows": failing_rows,
+            "sample": sample, "duration_s": duration_s, "sql": sql, "message": message, "at": at,
+            "target": target,
+        })])  # fmt: skip
 
     def record_checks(self, results: Sequence[Mapping[str, Any]]) -> None:
         """Record several check results (each the keyword arguments of :meth:`record_check`);
         a store that can writes them in one transaction: all of them or none."""
-        for result in results:
-            self.record_check(**result)
+        rows = [_check_row(result) for result in results]  # every status checked first
+        if rows:
+            self._insert_checks(rows)
 
     @abstractmethod
+    def _insert_checks(self, rows: list[dict[str, Any]]) -> int:
+        """Write check results (each row: the columns of ``check_results`` but its id;
+        ``target`` None: the run's); returns the row id of the last."""
+
     def record_op_step(
         self,
         *,
@@ -302,6 +397,19 @@ class StateStore(StateReader):
         reused_from: str | None = None,
     ) -> int:
         """Record one op step (success, failed, skipped or interrupted). Returns the row id."""
+        check_status(status, OP_STEP_STATUSES, "op step")
+        return self._insert_op_step({
+            "run_id": run_id, "job": job, "step_key": step_key, "op": op, "status": status,
+            "attempts": attempts, "started_at": _ts(started_at), "finished_at": _ts(finished_at),
+            "duration_s": max(0.0, (finished_at - started_at).total_seconds()),
+            "outputs": _json(dict(outputs or {})), "metadata": _json(dict(metadata or {})),
+            "error": error, "path": path, "attempt_errors": _json(list(attempt_errors)),
+            "reused_from": reused_from,
+        })  # fmt: skip
+
+    @abstractmethod
+    def _insert_op_step(self, row: dict[str, Any]) -> int:
+        """Write one op step (``row``: the columns of ``op_steps`` but its id); returns its id."""
 
     @abstractmethod
     def record_code(self, version: CodeVersion) -> bool:
@@ -315,7 +423,6 @@ class StateStore(StateReader):
     def record_git(self, run_id: str, git: GitState) -> None:
         """Record the project's git state for a run (once, when it starts)."""
 
-    @abstractmethod
     def record_hook_run(
         self,
         *,
@@ -330,8 +437,18 @@ class StateStore(StateReader):
         at: datetime | None = None,
     ) -> int:
         """Record one hook's outcome (``success`` or ``error``). Returns the row id."""
+        check_status(status, HOOK_STATUSES, "hook")
+        return self._insert_hook_run({
+            "run_id": run_id, "phase": phase, "hook_index": index, "name": name, "step": step,
+            "status": status, "error": error, "duration_s": float(duration_s),
+            "at": _ts(at or utcnow()),
+        })  # fmt: skip
 
     @abstractmethod
+    def _insert_hook_run(self, row: dict[str, Any]) -> int:
+        """Write one hook's outcome (``row``: the columns of ``hook_runs`` but its id); returns
+        its id."""
+
     def record_tick(
         self,
         name: str,
@@ -342,6 +459,15 @@ class StateStore(StateReader):
         error: str | None = None,
     ) -> int:
         """Record one schedule or sensor evaluation. Returns the row id."""
+        return self._insert_tick({
+            "name": name, "tick_time": _ts(tick_time), "status": status,
+            "run_ids": _json(list(run_ids)), "skip_reason": skip_reason, "error": error,
+            "recorded_at": _ts(utcnow()),
+        })  # fmt: skip
+
+    @abstractmethod
+    def _insert_tick(self, row: dict[str, Any]) -> int:
+        """Write one tick (``row``: the columns of ``ticks`` but its id); returns its id."""
 
     @abstractmethod
     def set_cursor(self, sensor: str, cursor: str | None) -> None:
@@ -373,6 +499,21 @@ class StateStore(StateReader):
     @abstractmethod
     def break_lock(self, target: str) -> LockInfo | None:
         """Remove a target's lock, whoever holds it (``orch unlock``); returns what it removed."""
+
+
+def _check_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``check_results`` columns (but the id) of one result given as the keyword arguments
+    of :meth:`StateStore.record_check`."""
+    check_status(result["status"], CHECK_STATUSES, "check")
+    return {
+        "run_id": result["run_id"], "target": result.get("target"), "check_name": result["check"],
+        "asset": result["asset"], "partition_key": result["partition_key"],
+        "status": result["status"], "severity": result["severity"],
+        "failing_rows": result.get("failing_rows", 0),
+        "sample": sample_json(result.get("sample", ())),
+        "duration_s": float(result.get("duration_s", 0.0)), "sql": result.get("sql", ""),
+        "message": result.get("message", ""), "at": _ts(result.get("at") or utcnow()),
+    }  # fmt: skip
 
 
 class RunLock:

@@ -7,7 +7,8 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -216,6 +217,20 @@ class LockInfo:
     acquired_at: datetime
     heartbeat_at: datetime
 
+    @classmethod
+    def from_owner(cls, target: str, owner: LockOwner, *, now: datetime) -> LockInfo:
+        """A new lock of ``target`` for ``owner`` (a fresh lock id), taken and beaten ``now``."""
+        return cls(
+            target=target,
+            lock_id=uuid.uuid4().hex,
+            pid=owner.pid,
+            host=owner.host,
+            command=owner.command,
+            run_id=owner.run_id,
+            acquired_at=now,
+            heartbeat_at=now,
+        )
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -345,6 +360,34 @@ def as_interrupted(run: RunRecord) -> RunRecord:
     return replace(run, status="interrupted")
 
 
+def refuse_live_lock(
+    held: LockInfo, *, now: datetime, stale_after: float, how_to_clear: Callable[[str], str]
+) -> None:
+    """Raise :func:`lock_held_error` when ``held`` is live; log why a stale one is taken over.
+
+    ``how_to_clear(target)`` is the store's advice for removing a lock by hand.
+    """
+    why = lock_is_stale(held, now=now, stale_after=stale_after)
+    if why is None:
+        raise lock_held_error(held, how_to_clear=how_to_clear(held.target))
+    log.warning(
+        "taking over the run lock of target %r from `%s` (pid %d on %s): %s",
+        held.target,
+        held.command,
+        held.pid,
+        held.host,
+        why,
+    )
+
+
+def changed_at(stored: Sequence[Any] | None, fingerprint: str, at: str | None) -> str | None:
+    """A source's ``changed_at`` after an observation at ``at``: ``at`` when the fingerprint
+    differs from the stored ``(fingerprint, changed_at)``, else the stored one (None at first)."""
+    if stored is None:
+        return None
+    return stored[1] if stored[0] == fingerprint else at
+
+
 def lock_held_error(info: LockInfo, *, how_to_clear: str) -> LockHeldError:
     """The error for a lock held by a live process: who, where, since when, and what to do."""
     since = info.acquired_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -450,6 +493,19 @@ def check_from_row(r: Sequence[Any]) -> CheckResultRecord:
         sql=r[11],
         message=r[12],
         at=_at(r[13]),
+    )
+
+
+def tick_from_row(r: Sequence[Any]) -> TickRecord:
+    return TickRecord(
+        id=int(r[0]),
+        name=r[1],
+        tick_time=_at(r[2]),
+        status=r[3],
+        run_ids=tuple(_loads(r[4])),
+        skip_reason=r[5],
+        error=r[6],
+        recorded_at=_at(r[7]),
     )
 
 

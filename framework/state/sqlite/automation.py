@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 from orch.events import utcnow
-from orch.state.records import TickRecord, _at, _json, _loads, _ts
+from orch.state.records import TickRecord, _ts, tick_from_row
 from orch.state.sqlite.connection import SQLiteConnection
+from orch.state.sqlite.schema import INSERT_TICK
 
 
 class SQLiteAutomation(SQLiteConnection):
     """What schedules and sensors record: ticks, cursors, claimed run keys."""
 
-    def record_tick(
-        self,
-        name: str,
-        tick_time: datetime,
-        status: str,
-        run_ids: Sequence[str] = (),
-        skip_reason: str | None = None,
-        error: str | None = None,
-    ) -> int:
-        """Record one schedule or sensor evaluation. Returns the row id."""
+    def _insert_tick(self, row: dict[str, Any]) -> int:
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO ticks (name, tick_time, status, run_ids, skip_reason, error,"
-                " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    _ts(tick_time),
-                    status,
-                    _json(list(run_ids)),
-                    skip_reason,
-                    error,
-                    _ts(utcnow()),
-                ),
-            )
-            return int(cur.lastrowid or 0)
+            return int(conn.execute(INSERT_TICK, row).lastrowid or 0)
 
     def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
         """Ticks of one schedule or sensor, newest first."""
@@ -47,24 +25,7 @@ class SQLiteAutomation(SQLiteConnection):
                 " FROM ticks WHERE name = ? ORDER BY tick_time DESC, id DESC LIMIT ?",
                 (name, limit),
             ).fetchall()
-        return [
-            TickRecord(
-                id=r[0],
-                name=r[1],
-                tick_time=_at(r[2]),
-                status=r[3],
-                run_ids=tuple(_loads(r[4])),
-                skip_reason=r[5],
-                error=r[6],
-                recorded_at=_at(r[7]),
-            )
-            for r in rows
-        ]
-
-    def last_tick(self, name: str) -> TickRecord | None:
-        """The newest tick of one schedule or sensor."""
-        found = self.ticks(name, 1)
-        return found[0] if found else None
+        return [tick_from_row(r) for r in rows]
 
     def get_cursor(self, sensor: str) -> str | None:
         """A sensor's cursor, None before its first ``set_cursor``."""
@@ -83,14 +44,6 @@ class SQLiteAutomation(SQLiteConnection):
                 " updated_at = excluded.updated_at",
                 (sensor, cursor, _ts(utcnow())),
             )
-
-    def run_key_used(self, name: str, run_key: str) -> bool:
-        """Whether a schedule or sensor already ran this run key."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM run_keys WHERE name = ? AND run_key = ?", (name, run_key)
-            ).fetchone()
-        return row is not None
 
     def run_for_key(self, name: str, run_key: str) -> str | None:
         """The run id that claimed a run key of a schedule or sensor, or None."""

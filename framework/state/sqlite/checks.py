@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from orch.events import utcnow
 from orch.state.records import (
-    CHECK_STATUSES,
     CheckResultRecord,
     _json,
-    _ts,
     check_from_row,
-    check_status,
-    sample_json,
 )
 from orch.state.sqlite.connection import SQLiteConnection
 from orch.state.sqlite.runs import target_of
@@ -24,54 +18,19 @@ from orch.state.sqlite.schema import CHECK_COLUMNS, INSERT_CHECK
 class SQLiteChecks(SQLiteConnection):
     """Check results: one at a time or a batch in one transaction, and the latest per check."""
 
-    def record_check(
-        self,
-        *,
-        run_id: str,
-        check: str,
-        asset: str | None,
-        partition_key: str | None,
-        status: str,
-        severity: str,
-        failing_rows: int = 0,
-        sample: Sequence[Mapping[str, Any]] = (),
-        duration_s: float = 0.0,
-        sql: str = "",
-        message: str = "",
-        at: datetime | None = None,
-        target: str | None = None,
-    ) -> int:
-        """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
-        check_status(status, CHECK_STATUSES, "check")
-        with self._write() as conn:
-            target = target_of(conn, run_id) if target is None else target
-            cur = conn.execute(INSERT_CHECK, (
-                run_id, target, check, asset, partition_key, status, severity, failing_rows,
-                sample_json(sample), duration_s, sql, message, _ts(at or utcnow()),
-            ))  # fmt: skip
-            return int(cur.lastrowid or 0)
-
-    def record_checks(self, results: Sequence[Mapping[str, Any]]) -> None:
-        """Record several check results in one transaction: all of them or none."""
-        for result in results:
-            check_status(result["status"], CHECK_STATUSES, "check")
+    def _insert_checks(self, rows: list[dict[str, Any]]) -> int:
         with self._write() as conn:
             targets: dict[str, str] = {}
-            rows = []
-            for r in results:
-                target = r.get("target")
-                if target is None:
-                    run_id = r["run_id"]
+            for i, row in enumerate(rows):
+                if row["target"] is None:
+                    run_id = row["run_id"]
                     if run_id not in targets:
                         targets[run_id] = target_of(conn, run_id)
-                    target = targets[run_id]
-                rows.append((
-                    r["run_id"], target, r["check"], r["asset"], r["partition_key"], r["status"],
-                    r["severity"], r.get("failing_rows", 0), sample_json(r.get("sample", ())),
-                    r.get("duration_s", 0.0), r.get("sql", ""), r.get("message", ""),
-                    _ts(r.get("at") or utcnow()),
-                ))  # fmt: skip
+                    rows[i] = {**row, "target": targets[run_id]}
+            if len(rows) == 1:
+                return int(conn.execute(INSERT_CHECK, rows[0]).lastrowid or 0)
             conn.executemany(INSERT_CHECK, rows)
+            return 0
 
     def latest_check_results(
         self, checks: Sequence[str] | None = None, *, target: str | None = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +25,8 @@ from orch.state.records import (
     LockOwner,
     _ts,
     lock_from_row,
-    lock_held_error,
-    lock_is_stale,
     orphaned_runs,
+    refuse_live_lock,
     run_from_row,
 )
 from orch.state.sqlite.connection import SQLiteConnection
@@ -56,32 +54,15 @@ class SQLiteLock(SQLiteConnection):
         target that is orphaned (:func:`~orch.state.records.orphaned_runs`).
         """
         now = utcnow()
-        info = LockInfo(
-            target=target,
-            lock_id=uuid.uuid4().hex,
-            pid=owner.pid,
-            host=owner.host,
-            command=owner.command,
-            run_id=owner.run_id,
-            acquired_at=now,
-            heartbeat_at=now,
-        )
+        info = LockInfo.from_owner(target, owner, now=now)
         with self._write() as conn:
             row = conn.execute(
                 f"SELECT {LOCK_COLUMNS} FROM run_locks WHERE target = ?", (target,)
             ).fetchone()
             if row is not None:
                 held = self._lock_info(row)
-                why = lock_is_stale(held, now=now, stale_after=stale_after)
-                if why is None:
-                    raise lock_held_error(held, how_to_clear=self._how_to_clear(target))
-                log.warning(
-                    "taking over the run lock of target %r from `%s` (pid %d on %s): %s",
-                    target,
-                    held.command,
-                    held.pid,
-                    held.host,
-                    why,
+                refuse_live_lock(
+                    held, now=now, stale_after=stale_after, how_to_clear=self._how_to_clear
                 )
                 conn.execute(
                     "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE target = ?"

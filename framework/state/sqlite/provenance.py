@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
-from orch.errors import InternalError
 from orch.events import utcnow
 from orch.state.records import (
     HOOK_RUN_COLUMNS,
-    HOOK_STATUSES,
     CodeVersion,
     GitState,
     HookRunRecord,
@@ -23,6 +21,7 @@ from orch.state.records import (
     hook_run_from_row,
 )
 from orch.state.sqlite.connection import SQLiteConnection
+from orch.state.sqlite.schema import INSERT_HOOK_RUN
 
 _BATCH = 500  # values per IN (...): below SQLite's variable limit
 
@@ -114,29 +113,9 @@ class SQLiteProvenance(SQLiteConnection):
             raise
         return {r[0]: GitState(r[1], bool(r[2])) for r in rows}
 
-    def record_hook_run(
-        self,
-        *,
-        run_id: str,
-        phase: str,
-        index: int,
-        name: str,
-        step: str | None,
-        status: str,
-        error: str | None = None,
-        duration_s: float = 0.0,
-        at: datetime | None = None,
-    ) -> int:
-        """Record one hook's outcome. Returns the row id."""
-        if status not in HOOK_STATUSES:
-            raise InternalError(f"invalid hook status {status!r}; expected one of {HOOK_STATUSES}")
+    def _insert_hook_run(self, row: dict[str, Any]) -> int:
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO hook_runs (run_id, phase, hook_index, name, step, status, error,"
-                " duration_s, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, phase, index, name, step, status, error, duration_s, _ts(at or utcnow())),
-            )
-            return int(cur.lastrowid or 0)
+            return int(conn.execute(INSERT_HOOK_RUN, row).lastrowid or 0)
 
     def run_hook_runs(self, run_id: str) -> list[HookRunRecord]:
         """Every hook that ran in one run, in the order they ran."""

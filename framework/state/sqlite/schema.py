@@ -33,6 +33,10 @@ so an older file gains them on its next write; until then a read-only store answ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from orch.state.records import HOOK_RUN_COLUMNS, OP_STEP_COLUMNS
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -142,8 +146,25 @@ RUN_COLUMNS = (
 )
 LOCK_COLUMNS = "target, lock_id, pid, host, command, run_id, acquired_at, heartbeat_at"
 
-INSERT_CHECK = (
-    "INSERT INTO check_results (run_id, target, check_name, asset, partition_key, status,"
-    " severity, failing_rows, sample, duration_s, sql, message, at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+def _insert(table: str, columns: Sequence[str], tail: str = "") -> str:
+    """``INSERT INTO <table> (<columns>) VALUES (:<column>, ...)``: the values a row mapping."""
+    marks = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
+
+
+def _names(columns: str) -> list[str]:
+    """The column names of a ``_COLUMNS`` text, without their table alias and the id."""
+    return [c.strip().split(".")[-1] for c in columns.split(",")][1:]
+
+
+INSERT_RUN = _insert(
+    "runs", [c.strip() for c in RUN_COLUMNS.split(",")], " ON CONFLICT (run_id) DO NOTHING"
 )
+INSERT_MATERIALIZATION = _insert("materializations", _names(MAT_COLUMNS))
+INSERT_CHECK = _insert("check_results", _names(CHECK_COLUMNS))
+INSERT_OP_STEP = _insert("op_steps", OP_STEP_COLUMNS[1:])
+INSERT_TICK = _insert(
+    "ticks", ["name", "tick_time", "status", "run_ids", "skip_reason", "error", "recorded_at"]
+)
+INSERT_HOOK_RUN = _insert("hook_runs", HOOK_RUN_COLUMNS[1:])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 from orch.events import utcnow
-from orch.state.records import TickRecord, _at, _json, _loads, _ts
+from orch.state.records import TickRecord, _ts, tick_from_row
 from orch.state.warehouse.connection import WarehouseConnection
 from orch.state.warehouse.schema import TICK_COLUMNS
 
@@ -14,30 +13,11 @@ from orch.state.warehouse.schema import TICK_COLUMNS
 class WarehouseAutomation(WarehouseConnection):
     """What schedules and sensors record: ticks, cursors, claimed run keys."""
 
-    def record_tick(
-        self,
-        name: str,
-        tick_time: datetime,
-        status: str,
-        run_ids: Sequence[str] = (),
-        skip_reason: str | None = None,
-        error: str | None = None,
-    ) -> int:
-        """Record one schedule or sensor evaluation. Returns the row id."""
+    def _insert_tick(self, row: dict[str, Any]) -> int:
         self._writable()
         row_id = self._new_id()
-        row = {
-            "id": row_id,
-            "name": name,
-            "tick_time": _ts(tick_time),
-            "status": status,
-            "run_ids": _json(list(run_ids)),
-            "skip_reason": skip_reason,
-            "error": error,
-            "recorded_at": _ts(utcnow()),
-        }
         with self._mutex:
-            self._insert_unless("ticks", row, ["id"])
+            self._insert_unless("ticks", {"id": row_id, **row}, ["id"])
         return row_id
 
     def ticks(self, name: str, limit: int = 50) -> list[TickRecord]:
@@ -46,24 +26,7 @@ class WarehouseAutomation(WarehouseConnection):
             "ticks", TICK_COLUMNS, self._eq("name", name), [("tick_time", True), ("id", True)],
             limit,
         )  # fmt: skip
-        return [
-            TickRecord(
-                id=int(r[0]),
-                name=r[1],
-                tick_time=_at(r[2]),
-                status=r[3],
-                run_ids=tuple(_loads(r[4])),
-                skip_reason=r[5],
-                error=r[6],
-                recorded_at=_at(r[7]),
-            )
-            for r in rows
-        ]
-
-    def last_tick(self, name: str) -> TickRecord | None:
-        """The newest tick of one schedule or sensor."""
-        found = self.ticks(name, 1)
-        return found[0] if found else None
+        return [tick_from_row(r) for r in rows]
 
     def get_cursor(self, sensor: str) -> str | None:
         """A sensor's cursor, None before its first ``set_cursor``."""
@@ -79,10 +42,6 @@ class WarehouseAutomation(WarehouseConnection):
             self._update("sensor_cursors", {"cursor": cursor, "updated_at": now},
                          self._eq("name", sensor))  # fmt: skip
             self._insert_unless("sensor_cursors", row, ["name"])
-
-    def run_key_used(self, name: str, run_key: str) -> bool:
-        """Whether a schedule or sensor already ran this run key."""
-        return self.run_for_key(name, run_key) is not None
 
     def run_for_key(self, name: str, run_key: str) -> str | None:
         """The run id that claimed a run key of a schedule or sensor, or None."""

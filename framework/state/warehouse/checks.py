@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from orch.errors import InternalError
-from orch.events import utcnow
-from orch.state.records import CHECK_STATUSES, CheckResultRecord, _ts, check_from_row, sample_json
+from orch.state.records import CheckResultRecord, check_from_row
 from orch.state.warehouse.runs import WarehouseRuns
 from orch.state.warehouse.schema import CHECK_COLUMNS
 
@@ -16,46 +13,16 @@ from orch.state.warehouse.schema import CHECK_COLUMNS
 class WarehouseChecks(WarehouseRuns):
     """Check results, and the latest per check."""
 
-    def record_check(
-        self,
-        *,
-        run_id: str,
-        check: str,
-        asset: str | None,
-        partition_key: str | None,
-        status: str,
-        severity: str,
-        failing_rows: int = 0,
-        sample: Sequence[Mapping[str, Any]] = (),
-        duration_s: float = 0.0,
-        sql: str = "",
-        message: str = "",
-        at: datetime | None = None,
-        target: str | None = None,
-    ) -> int:
-        """Record one check result (the sample is cut to ``SAMPLE_ROWS``). Returns the row id."""
+    def _insert_checks(self, rows: list[dict[str, Any]]) -> int:
         self._writable()
-        if status not in CHECK_STATUSES:
-            raise InternalError(f"invalid check status {status!r}")
-        row_id = self._new_id()
-        row = {
-            "id": row_id,
-            "run_id": run_id,
-            "target": self._target_of(run_id) if target is None else target,
-            "check_name": check,
-            "asset": asset,
-            "partition_key": partition_key,
-            "status": status,
-            "severity": severity,
-            "failing_rows": failing_rows,
-            "sample": sample_json(sample),
-            "duration_s": float(duration_s),
-            "sql": sql,
-            "message": message,
-            "at": _ts(at or utcnow()),
-        }
-        with self._mutex:
-            self._insert_unless("check_results", row, ["id"])
+        row_id = 0
+        for row in rows:
+            row_id = self._new_id()
+            target = self._target_of(row["run_id"]) if row["target"] is None else row["target"]
+            with self._mutex:
+                self._insert_unless(
+                    "check_results", {"id": row_id, **row, "target": target}, ["id"]
+                )
         return row_id
 
     def latest_check_results(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import uuid
 from datetime import datetime
 
 from orch.errors import InternalError
@@ -37,8 +36,8 @@ from orch.state.records import (
     _ts,
     lock_from_row,
     lock_held_error,
-    lock_is_stale,
     orphaned_runs,
+    refuse_live_lock,
     run_from_row,
 )
 from orch.state.warehouse.connection import WarehouseConnection
@@ -74,16 +73,7 @@ class WarehouseLock(WarehouseConnection):
         """
         self._writable()
         now = utcnow()
-        info = LockInfo(
-            target=target,
-            lock_id=uuid.uuid4().hex,
-            pid=owner.pid,
-            host=owner.host,
-            command=owner.command,
-            run_id=owner.run_id,
-            acquired_at=now,
-            heartbeat_at=now,
-        )
+        info = LockInfo.from_owner(target, owner, now=now)
         row = {
             "target": target,
             "lock_id": info.lock_id,
@@ -121,16 +111,8 @@ class WarehouseLock(WarehouseConnection):
     def _take_over_stale(self, target: str, now: datetime, stale_after: float) -> None:
         """Raise for a live holder; delete a stale lock and interrupt its running runs."""
         for held in self._locks_of(target):
-            why = lock_is_stale(held, now=now, stale_after=stale_after)
-            if why is None:
-                raise lock_held_error(held, how_to_clear=self._how_to_clear(target))
-            log.warning(
-                "taking over the run lock of target %r from `%s` (pid %d on %s): %s",
-                target,
-                held.command,
-                held.pid,
-                held.host,
-                why,
+            refuse_live_lock(
+                held, now=now, stale_after=stale_after, how_to_clear=self._how_to_clear
             )
             interrupted = {"target": target, "status": "running", "pid": held.pid}
             with self.adapter.transaction():

@@ -9,13 +9,11 @@ an older orch, without them, answers empty.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
-from orch.errors import InternalError
 from orch.events import utcnow
 from orch.state.records import (
     HOOK_RUN_COLUMNS,
-    HOOK_STATUSES,
     CodeVersion,
     GitState,
     HookRunRecord,
@@ -106,38 +104,11 @@ class WarehouseProvenance(WarehouseConnection):
         )
         return {str(r[0]): GitState(r[1], bool(r[2])) for r in rows}
 
-    def record_hook_run(
-        self,
-        *,
-        run_id: str,
-        phase: str,
-        index: int,
-        name: str,
-        step: str | None,
-        status: str,
-        error: str | None = None,
-        duration_s: float = 0.0,
-        at: datetime | None = None,
-    ) -> int:
-        """Record one hook's outcome. Returns the row id."""
+    def _insert_hook_run(self, row: dict[str, Any]) -> int:
         self._writable()
-        if status not in HOOK_STATUSES:
-            raise InternalError(f"invalid hook status {status!r}; expected one of {HOOK_STATUSES}")
         row_id = self._new_id()
-        row = {
-            "id": row_id,
-            "run_id": run_id,
-            "phase": phase,
-            "hook_index": index,
-            "name": name,
-            "step": step,
-            "status": status,
-            "error": error,
-            "duration_s": float(duration_s),
-            "at": _ts(at or utcnow()),
-        }
         with self._mutex:
-            self._insert_unless("hook_runs", row, ["id"])
+            self._insert_unless("hook_runs", {"id": row_id, **row}, ["id"])
         return row_id
 
     def run_hook_runs(self, run_id: str) -> list[HookRunRecord]:
