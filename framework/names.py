@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
 
 
 @dataclass(frozen=True, order=True)
@@ -92,11 +93,19 @@ def _unquote(name: str) -> tuple[str, bool]:
 @lru_cache(maxsize=8192)
 def _normalized(text: str, quoted: bool, dialect: str) -> str:
     from sqlglot import exp
-    from sqlglot.dialects.dialect import Dialect
 
     quoted = quoted or not exp.SAFE_IDENTIFIER_RE.match(text)  # e.g. a space: never unquoted
     ident = exp.to_identifier(text, quoted=quoted)
-    return Dialect.get_or_raise(dialect).normalize_identifier(ident).name
+    return _dialect(dialect).normalize_identifier(ident).name
+
+
+@lru_cache(maxsize=64)
+def _dialect(name: str) -> Dialect:
+    """One sqlglot dialect object per name (``get_or_raise`` builds a new one on every call:
+    each relation name of a compile is normalized once, through a new dialect until now)."""
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(name)
 
 
 def column(

@@ -156,27 +156,27 @@ _OPERATORS = {
 }  # fmt: skip
 
 
-def table_references(query: exp.Expr, text: str) -> list[TableRef]:
+def table_references(
+    query: exp.Expr, text: str, nodes: list[exp.Table] | None = None
+) -> list[TableRef]:
     """Every table the query reads that is not a CTE or a derived table, in text order.
 
     A CTE may share a model's name: ``with orders as (select * from stg_orders) select * from
-    orders`` reads only ``stg_orders``.
+    orders`` reads only ``stg_orders``. ``nodes``, when given, receives those tables' nodes
+    (what :func:`qualify_tables` replaces: it need not walk the query's scopes again).
     """
-    refs: dict[int, TableRef] = {}
-    for scope in traverse_scope(query):
-        for table in scope.tables:
-            if not isinstance(table.this, exp.Identifier):
-                continue  # table functions: range(), read_csv(), ...
-            source = scope.sources.get(table.alias_or_name)
-            if source is not None and not isinstance(source, exp.Table):
-                continue  # a CTE or a derived table
-            parts = [p for p in table.parts if isinstance(p, exp.Identifier)]
-            starts = [int(p.meta["start"]) for p in parts if p.meta.get("start") is not None]
-            ends = [int(p.meta["end"]) for p in parts if p.meta.get("end") is not None]
-            start = min(starts) if starts else 0
-            end = max(ends) if ends else 0
-            line, col = offset_to_line_col(text, start) if starts else (0, 0)
-            refs[id(table)] = TableRef(
+    refs: list[TableRef] = []
+    for table in _external_tables(query):
+        if nodes is not None:
+            nodes.append(table)
+        parts = [p for p in table.parts if isinstance(p, exp.Identifier)]
+        starts = [int(p.meta["start"]) for p in parts if p.meta.get("start") is not None]
+        ends = [int(p.meta["end"]) for p in parts if p.meta.get("end") is not None]
+        start = min(starts) if starts else 0
+        end = max(ends) if ends else 0
+        line, col = offset_to_line_col(text, start) if starts else (0, 0)
+        refs.append(
+            TableRef(
                 name=table.name,
                 db=table.db or None,
                 catalog=table.catalog or None,
@@ -186,7 +186,25 @@ def table_references(query: exp.Expr, text: str) -> list[TableRef]:
                 col=col,
                 has_alias=bool(table.alias),
             )
-    return sorted(refs.values(), key=lambda r: r.start)
+        )
+    return sorted(refs, key=lambda r: r.start)
+
+
+def _external_tables(query: exp.Expr) -> list[exp.Table]:
+    """The tables ``query`` reads that are neither CTEs, derived tables nor table functions,
+    each once, in scope order."""
+    seen: set[int] = set()
+    out: list[exp.Table] = []
+    for scope in traverse_scope(query):
+        for table in scope.tables:
+            if not isinstance(table.this, exp.Identifier) or id(table) in seen:
+                continue  # table functions: range(), read_csv(), ...
+            source = scope.sources.get(table.alias_or_name)
+            if source is not None and not isinstance(source, exp.Table):
+                continue  # a CTE or a derived table
+            seen.add(id(table))
+            out.append(table)
+    return out
 
 
 def fingerprint_sql(query: exp.Expr, dialect: str) -> str:
@@ -224,32 +242,29 @@ def qualify_tables(
     default_aliases: dict[str, str] | None = None,
     *,
     copy: bool = True,
+    tables: list[exp.Table] | None = None,
 ) -> exp.Expr:
     """``query`` (a copy unless ``copy=False``) with external tables replaced by ``mapping``.
 
     Aliases are kept (or ``default_aliases[name]``, else the original name, becomes the alias) so
-    column references still bind.
+    column references still bind. ``tables``: the query's external tables as
+    :func:`table_references` found them (``copy=False`` only: they are the query's own nodes).
     """
     tree = query.copy() if copy else query
-    for scope in traverse_scope(tree):
-        for table in scope.tables:
-            if not isinstance(table.this, exp.Identifier):
-                continue
-            source = scope.sources.get(table.alias_or_name)
-            if source is not None and not isinstance(source, exp.Table):
-                continue
-            dotted = ".".join(p for p in (table.catalog, table.db, table.name) if p)
-            target = mapping.get(dotted)
-            if target is None:
-                continue
-            new = target.copy()
-            alias = table.args.get("alias") or exp.TableAlias(
-                this=exp.to_identifier(
-                    (default_aliases or {}).get(table.name, table.name), quoted=table.this.quoted
-                )
+    found = tables if tables is not None and not copy else _external_tables(tree)
+    for table in found:
+        dotted = ".".join(p for p in (table.catalog, table.db, table.name) if p)
+        target = mapping.get(dotted)
+        if target is None:
+            continue
+        new = target.copy()
+        alias = table.args.get("alias") or exp.TableAlias(
+            this=exp.to_identifier(
+                (default_aliases or {}).get(table.name, table.name), quoted=table.this.quoted
             )
-            new.set("alias", alias)
-            table.replace(new)
+        )
+        new.set("alias", alias)
+        table.replace(new)
     return tree
 
 
@@ -470,7 +485,7 @@ def written_columns(sql: str, dialect: str) -> dict[str, exp.Identifier]:
     parsed), for SQL that is not one query, and for ``*`` projections. Cached: callers must not
     change the nodes.
     """
-    if not sql or Dialect.get_or_raise(dialect).NORMALIZATION_STRATEGY is (
+    if not sql or _dialect(dialect).NORMALIZATION_STRATEGY is (
         NormalizationStrategy.CASE_INSENSITIVE
     ):
         return {}

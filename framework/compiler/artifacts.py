@@ -197,7 +197,7 @@ class CompiledFilesWriter:
         self.staging = target_dir / f"{self.STAGING_PREFIX}{os.getpid()}"
         for leftover in target_dir.glob(f"{self.STAGING_PREFIX}*"):  # from a killed compile
             shutil.rmtree(leftover, ignore_errors=True)
-        self._queue: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, str | None] | None] = queue.SimpleQueue()
         self._error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="orch-compiled-files", daemon=True)
         # The writer spends its time in system calls; with the default 5 ms switch interval it
@@ -210,6 +210,10 @@ class CompiledFilesWriter:
         """Queue one file (path relative to ``compiled/``)."""
         self._queue.put((relative_path, text))
 
+    def remove(self, relative_path: str) -> None:
+        """Queue the removal of a file queued before (a check replaced by one without SQL)."""
+        self._queue.put((relative_path, None))
+
     def _run(self) -> None:
         made: set[Path] = set()
         while (item := self._queue.get()) is not None:
@@ -217,6 +221,9 @@ class CompiledFilesWriter:
                 continue
             path = self.staging / item[0]
             try:
+                if item[1] is None:
+                    path.unlink(missing_ok=True)
+                    continue
                 if path.parent not in made:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     made.add(path.parent)

@@ -184,9 +184,9 @@ class HelperFeed:
         try:
             self._done[name] = compiler._compile_sql(model, plan.relation, plan.refs, plan.filters)
         except Exception:  # noqa: BLE001 - reported in its turn
-            model.full.query = None
+            model.full.query = model.full.tables = None
             if model.incremental is not None:
-                model.incremental.query = None
+                model.incremental.query = model.incremental.tables = None
 
 
 def _without_trees(model: ParsedModel) -> ParsedModel:
@@ -194,8 +194,8 @@ def _without_trees(model: ParsedModel) -> ParsedModel:
     inc = model.incremental
     return replace(
         model,
-        full=replace(model.full, query=None),
-        incremental=replace(inc, query=None) if inc is not None else None,
+        full=replace(model.full, query=None, tables=None),
+        incremental=replace(inc, query=None, tables=None) if inc is not None else None,
     )
 
 

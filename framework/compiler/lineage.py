@@ -53,14 +53,15 @@ def forget_positions(query: exp.Expr) -> None:
 _POSITION_KEYS = ("line", "col", "start", "end")
 
 
-def resolvable_as_written(query: exp.Expr) -> bool:
+def resolvable_as_written(query: exp.Expr, scopes: list[Scope] | None = None) -> bool:
     """Whether every column already names its source, so lineage needs no ``qualify`` pass.
 
     True when no ``*`` is selected, every projection is a column or has an alias, and every
     unqualified column sits in a scope with one source and is not a select alias. ``qualify``
     costs more than everything else in compiling a model; most models don't need it.
+    ``scopes``: the query's ``traverse_scope`` when the caller has it already.
     """
-    for scope in traverse_scope(query):
+    for scope in traverse_scope(query) if scopes is None else scopes:
         select = scope.expression
         if not isinstance(select, exp.Select):
             continue

@@ -151,6 +151,10 @@ class ManifestCompiler(SqlCompiler):
             self.warnings.extend(unenforced_constraints(self.project, self.nodes))
         check_relation_owners(self.nodes.values())
         self.checks = self.compile_checks()
+        if self.compiled_files is not None:  # written while the manifest is made
+            for check in self.checks.values():
+                if check.sql:
+                    self.compiled_files.add(f"checks/{check.name}.sql", check.sql)
         descriptive = self.project.descriptive
         extra: dict[str, Any] = {
             "exposures": dict(sorted(descriptive.get("exposures", {}).items())),

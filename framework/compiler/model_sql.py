@@ -285,18 +285,24 @@ class SqlCompiler:
             if node is not None and node.columns:
                 schema[alias] = {c: (i.data_type or "UNKNOWN") for c, i in node.columns.items()}
         # the last use of the parsed tree: rewrite it in place (copies cost more than the rest)
-        query = qualify_tables(
-            model.full.ast(model.dialect, model.path), mapping, _marker_aliases(model), copy=False
-        )
-        model.full.query = None
+        variant = model.full
+        tree = variant.ast(model.dialect, model.path)
+        aliases = _marker_aliases(model)
+        query = qualify_tables(tree, mapping, aliases, copy=False, tables=variant.tables)
+        variant.query = variant.tables = None
         forget_positions(query)  # the copies qualify and column versions make cost half as much
+        scopes = traverse_scope(query)
         qualified: exp.Expr | None
-        if resolvable_as_written(query):
-            qualified = normalize_names(query, model.dialect)
+        if resolvable_as_written(query, scopes):
+            written = _identifier_texts(query)
+            qualified = normalize_names(query, model.dialect)  # in place: the same nodes
+            if _identifier_texts(qualified) != written:  # the scopes know sources by name
+                scopes = traverse_scope(qualified)
         else:
             qualified = expand_and_qualify(query, schema, model.dialect, copy=False)
-        if qualified is None:
-            return output_columns(query), {}, {}, None
+            if qualified is None:
+                return output_columns(query), {}, {}, None
+            scopes = traverse_scope(qualified)
 
         def asset_of(table: exp.Table) -> str | None:
             name = table.name
@@ -305,7 +311,6 @@ class SqlCompiler:
                 return assets[index] if index < len(assets) else None
             return None
 
-        scopes = traverse_scope(qualified)
         lineage = column_lineage(qualified, asset_of, scopes)
         versions, reads = column_versions(qualified, asset_of, scopes)
         if output_columns(qualified) is None:  # a * left unexpanded: what it reads is unknown
@@ -316,6 +321,10 @@ class SqlCompiler:
             versions,
             reads,
         )
+
+
+def _identifier_texts(query: exp.Expr) -> list[str]:
+    return [node.this for node in query.find_all(exp.Identifier)]
 
 
 def _visible_name(model: ParsedModel, ref: TableRef) -> str:

@@ -40,6 +40,7 @@ from orch.load.dbt_packages import render_scopes
 from orch.load.dbt_python import DbtPythonModel
 from orch.load.project import Project, load_project
 from orch.load.rendering import Renderer, TargetInfo, read_docs_blocks
+from orch.manifest import CheckNode
 
 __all__ = ["CACHE_FILE", "compile_project", "make_renderer", "prepend_ctes", "target_dialect"]
 
@@ -148,23 +149,28 @@ def _compile_all(
         manifest = compiler.compile()
         if helper is not None:
             helper.close()  # its work is done: free its memory now
+        more: dict[str, CheckNode] = {}  # checks added to the compiler's (which wrote theirs)
         if python_assets:
-            py_checks = python_models.python_check_nodes(project, python_assets, manifest.nodes)
-            manifest = manifest.model_copy(update={"checks": {**manifest.checks, **py_checks}})
+            more = python_models.python_check_nodes(project, python_assets, manifest.nodes)
+            manifest = manifest.model_copy(update={"checks": {**manifest.checks, **more}})
         if project.unit_tests:
             unit = UnitTestCompiler(
                 project, parsed, graph, compiler.nodes, compiler.output_columns,
                 overrides_renderer(project, renderer),
             ).compile(set(manifest.checks))  # fmt: skip
             manifest = manifest.model_copy(update={"checks": {**manifest.checks, **unit}})
+            more = {**more, **unit}
     except BaseException:
         if files is not None:
             files.abort()
         raise
     if files is not None:
-        for check in manifest.checks.values():
+        for key in more:
+            check = manifest.checks[key]
             if check.sql:
                 files.add(f"checks/{check.name}.sql", check.sql)
+            elif key in compiler.checks and compiler.checks[key].sql:
+                files.remove(f"checks/{compiler.checks[key].name}.sql")
     cache.save()
     if names is not None and shadows_unloaded_asset(project, manifest):
         # a selected model's alias is the name of a model left out of the scope: compile all,

@@ -31,11 +31,14 @@ class Variant:
     rendered: str
     table_refs: list[TableRef]
     query: exp.Expr | None = None  # not cached: re-parsed from ``rendered`` on demand
+    # the external tables' nodes in ``query`` as parsed (orch.sql.qualify_tables), or None
+    tables: list[exp.Table] | None = field(default=None, repr=False, compare=False)
 
     def ast(self, dialect: str, path: str) -> exp.Expr:
         """The parsed query (parsing the cached text only when needed)."""
         if self.query is None:
             self.query = parse_query(self.rendered, dialect, path)
+            self.tables = None
         return self.query
 
 
@@ -268,7 +271,9 @@ def _variant(text: str, dialect: str, path: str, raw: str, live: bool = False) -
         # may not even be SQL (an empty column list); its ref()/source() markers are the deps
         return Variant(rendered=text, table_refs=marker_references(text))
     query = parse_query(text, dialect, path)
-    return Variant(rendered=text, table_refs=table_references(query, text), query=query)
+    tables: list[exp.Table] = []
+    refs = table_references(query, text, tables)
+    return Variant(rendered=text, table_refs=refs, query=query, tables=tables)
 
 
 MARKER = re.compile(rf"\b(?:{REF_PREFIX}\d+|{THIS_MARKER})\b")  # ref(), source(), this
