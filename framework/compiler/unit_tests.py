@@ -31,6 +31,7 @@ from orch.errors import (
     ConfigError,
     DuplicateNameError,
     PartitionError,
+    TemplateError,
     UserError,
     raise_collected,
     suggestion,
@@ -112,6 +113,7 @@ class UnitTestCompiler:
     def compile_one(self, spec: UnitTestSpec, schema: str) -> CheckNode:
         """The check node of one unit test (raises UserError for a test that cannot be run)."""
         node = self.nodes[spec.model]
+        self._fixture_error: str | None = None  # a SQL fixture that could not be rendered
         parents = set(self.graph.dag.parents(spec.model))
         inputs: dict[str, GivenInput] = {}
         this_given: GivenInput | None = None
@@ -122,6 +124,7 @@ class UnitTestCompiler:
             asset = self._resolve_input(spec, given, parents)
             inputs[asset] = given
         partition = self._partition(spec, node)
+        self._check_macro_overrides(spec)
         args: dict[str, Any] = {
             "schema": schema,
             "language": node.language,
@@ -141,7 +144,9 @@ class UnitTestCompiler:
             self._table(spec, given, asset, asset_table(asset))
             for asset, given in sorted(inputs.items())
         ]
-        own_columns = self.output_columns.get(spec.model)
+        # with vars, env vars or macros overridden the model renders differently, so its
+        # columns are known only when it runs (orch.run.unit_tests checks expect then)
+        own_columns = None if _overridden(spec) else self.output_columns.get(spec.model)
         this_rows = spec.this or (this_given.data if this_given is not None else None)
         args["this"] = None
         if this_rows is not None:
@@ -150,18 +155,23 @@ class UnitTestCompiler:
             )
         # a query-mode SQL test reads its fixtures inline (VALUES): one query, no tables
         inline: dict[str, exp.Query] | None = None
-        if args["mode"] == "query":
+        if self._fixture_error is not None:
+            args["error"] = self._fixture_error  # as in dbt: this test errors, the build goes on
+        elif args["mode"] == "query":
             inline = {g["asset"]: fixture_select(g) for g in args["inputs"]}
             if args["this"] is not None:
                 inline[SELF] = fixture_select(args["this"])
         args["inline"] = inline is not None
         reads: list[ResolvedRef] = []
-        if node.language == "sql":
+        if node.language == "sql" and args["error"] is not None:
+            args["sql"] = args["full_sql"] = ""
+            read_assets = set(node.depends_on)
+        elif node.language == "sql":
             try:
                 sql, full_sql, reads = self._sql(spec, node, schema, incremental, inline)
                 args["sql"], args["full_sql"] = sql, full_sql
             except UserError as err:  # e.g. a construct DuckDB cannot run: the test errors
-                args["error"] = err.format_message()
+                args["error"] = f"cannot run in DuckDB: {err.format_message()}"
                 args["sql"] = args["full_sql"] = ""
             read_assets = {r.asset for r in reads}
         else:
@@ -187,6 +197,8 @@ class UnitTestCompiler:
         if expect is not None:
             self._check_columns(spec, expect, "expect", spec.model, own_columns, produces=True)
             args["expect"] = {**expect.to_json(), "sql": self._fixture_sql(spec, expect, node)}
+        if self._fixture_error is not None and args["error"] is None:
+            args["error"] = self._fixture_error
         return CheckNode(
             name=spec.name,
             unique_id=f"unit_test.{self.project.name}.{spec.model}.{spec.name}",
@@ -233,6 +245,20 @@ class UnitTestCompiler:
                 hint="Give rows only for what the model reads; remove this input",
             )
         return asset
+
+    def _check_macro_overrides(self, spec: UnitTestSpec) -> None:
+        """A ``pkg.macro`` override names an installed package (or this project, or dbt)."""
+        known = self.make_renderer({}).macro_packages()
+        for name in spec.macros:
+            package = name.rpartition(".")[0]
+            if package and package not in known:
+                raise ConfigError(
+                    f"unit test '{spec.name}': the macro override '{name}' names the package "
+                    f"'{package}', which is not installed",
+                    location=spec.location,
+                    hint=suggestion(package, known)
+                    or "Name a macro of this project or of a package in dbt_packages/",
+                )
 
     def _partition(self, spec: UnitTestSpec, node: Node) -> str | None:
         config = node.config.partitioned_by
@@ -287,7 +313,7 @@ class UnitTestCompiler:
         incremental: bool,
         inline: dict[str, exp.Query] | None,
     ) -> tuple[str, list[ResolvedRef]]:
-        overridden = bool(spec.vars or spec.env_vars or set(spec.macros) - {"is_incremental"})
+        overridden = _overridden(spec)
         stock = self.graph.refs.get(model.name, {})
         if not overridden:
             if model.recording.uses_warehouse:
@@ -341,18 +367,14 @@ class UnitTestCompiler:
         incremental: bool,
         stock: dict[str, list[ResolvedRef]],
     ) -> tuple[exp.Expr, list[ResolvedRef], dict[str, str]]:
-        for name in spec.macros:
-            if "." in name:
-                raise ConfigError(
-                    f"unit test '{spec.name}': the macro override '{name}' names a package "
-                    "macro; orch does not install dbt packages",
-                    location=spec.location,
-                    hint="Override a macro of this project (macros/*.sql) by its name",
-                )
         renderer = self.make_renderer(spec.vars)
+        in_packages: dict[tuple[str, str], Callable[..., Any]] = {}
         for name, value in spec.macros.items():
-            if name != "is_incremental":
-                renderer.env.globals[name] = _constant(value)
+            package, _, macro = name.rpartition(".")
+            if package and package != self.project.name:
+                in_packages[(package, macro)] = _constant(value)
+            elif macro != "is_incremental":
+                renderer.env.globals[macro] = _constant(value)
         if spec.env_vars:
             original: Callable[..., Any] = renderer.env.globals["env_var"]  # type: ignore[assignment]
 
@@ -362,7 +384,8 @@ class UnitTestCompiler:
                 return original(name) if default is None else original(name, default)
 
             renderer.env.globals["env_var"] = env_var
-        text, recording = renderer.render(model.raw, model.path, incremental=incremental)
+        with renderer.package_macros_overridden(in_packages):
+            text, recording = renderer.render(model.raw, model.path, incremental=incremental)
         if recording.uses_warehouse:
             raise _queries_warehouse(spec, model)
         query = parse_query(text, model.dialect, model.path)
@@ -386,8 +409,29 @@ class UnitTestCompiler:
             return None
         model = self.parsed.get(node.name)
         dialect = model.dialect if model is not None else self.project.config.dialect
-        query = parse_query(rows.sql, dialect, rows.location.path or spec.path)
-        return transpile(query, RUN_DIALECT, rows.location.path or spec.path, source=dialect)
+        path = rows.location.path or spec.path
+        text = rows.sql
+        if "{" in text:  # dbt renders a SQL fixture as a template when the test runs
+            renderer = self.make_renderer({})
+            try:  # (execute is True), with the project's vars, not the test's (as dbt 1.11)
+                text, recording = renderer.render(text, path, context={"execute": True})
+            except TemplateError as err:
+                recording = renderer.last_recording
+                if not recording.uses_warehouse:  # run_query() is None before the run
+                    self._fixture_error = self._fixture_error or (
+                        f"has a SQL fixture that cannot be rendered: {err.format_message()}"
+                    )
+                    return ""
+            if recording.refs or recording.sources or recording.uses_warehouse:
+                self._fixture_error = self._fixture_error or (
+                    f"has a SQL fixture ({rows.location}) that calls ref() or source(), or "
+                    "queries the warehouse (run_query, statement, a macro reading execute...) "
+                    "while rendering, which orch does only before the run: write its rows as a "
+                    "SELECT of literal values"
+                )
+                return ""
+        query = parse_query(text, dialect, path)
+        return transpile(query, RUN_DIALECT, path, source=dialect)
 
     # ------------------------------------------------------------------ fixture tables
 
@@ -528,6 +572,11 @@ def _marker_aliases(refs: dict[str, str], sources: dict[str, tuple[str, str]]) -
     aliases = dict(refs)
     aliases.update({marker: table for marker, (_, table) in sources.items()})
     return aliases
+
+
+def _overridden(spec: UnitTestSpec) -> bool:
+    """Whether the test renders the model with vars, env vars or macros of its own."""
+    return bool(spec.vars or spec.env_vars or set(spec.macros) - {"is_incremental"})
 
 
 def _queries_warehouse(spec: UnitTestSpec, model: ParsedModel) -> ConfigError:

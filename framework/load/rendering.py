@@ -19,7 +19,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -354,6 +355,7 @@ class Renderer:
         self.docs = docs or {}
         self.run_started_at = datetime.now(timezone.utc)
         self._recording: Recording | None = None
+        self.last_recording = Recording()
         self._incremental = False
         self._path = ""
         self._live: LiveBinding | None = None
@@ -505,6 +507,34 @@ class Renderer:
         self.variables = scope.variables if scope is not None else self._root_variables
         self._scope = package
 
+    @contextmanager
+    def package_macros_overridden(
+        self, overrides: dict[tuple[str, str], Callable[..., Any]]
+    ) -> Iterator[None]:
+        """A unit test's ``overrides: macros: {pkg.name: value}`` while it renders: the macro
+        replaced in its package's namespace (``pkg.name`` and the package's own calls)."""
+        missing = object()
+        saved = [(pkg, name, self._macros[pkg].get(name, missing)) for pkg, name in overrides]
+        for (pkg, name), macro in overrides.items():
+            self._macros[pkg][name] = macro
+        self._scopes.clear()
+        self._scope = ""
+        try:
+            yield
+        finally:
+            for pkg, name, macro in saved:
+                if macro is missing:
+                    self._macros[pkg].pop(name, None)
+                else:
+                    self._macros[pkg][name] = macro
+            self._scopes.clear()
+            self._scope = ""
+            self._enter(self.project_name)
+
+    def macro_packages(self) -> list[str]:
+        """The macro namespaces: the root project, each package, and ``dbt``."""
+        return sorted(self._macros)
+
     def _set_store_failures(self, value: bool) -> str:
         """Set by a generic test's rendered use: what dbt's should_store_failures() returns."""
         self._store_failures = bool(value)
@@ -596,6 +626,7 @@ class Renderer:
         """
         recording = Recording()
         self._recording = recording
+        self.last_recording = recording  # what a render that raised had called, for its error
         self._incremental = incremental
         self._path = path
         self._enter(self.package_of(path) or self.project_name)

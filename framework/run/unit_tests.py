@@ -178,7 +178,7 @@ class UnitTestRunner:
         args = check.args
         what = f"unit test '{check.name}' of '{check.asset}'"
         if args.get("error"):
-            return UnitTestOutcome("error", message=f"{what} cannot run in DuckDB: {args['error']}")
+            return UnitTestOutcome("error", message=f"{what} {args['error']}")
         self._open()
         inline = bool(args.get("inline")) and args.get("language") == "sql"
         schema = None if inline else str(args["schema"])
