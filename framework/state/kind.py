@@ -7,7 +7,6 @@ from pathlib import Path
 from orch.config import TargetConfig
 from orch.state.base import StateStore
 from orch.state.sqlite import SQLiteStateStore
-from orch.state.warehouse import WarehouseStateStore
 
 
 def state_kind(target: TargetConfig) -> str:
@@ -22,5 +21,9 @@ def open_state_store(
 ) -> StateStore:
     """The state store a target uses: SQLite under ``.orch/`` or the warehouse's ``_orch``."""
     if state_kind(target) == "warehouse":
+        # imported here: a DuckDB project (every inner-loop command) never loads the warehouse
+        # store's modules (nor sqlglot, which it writes its SQL with)
+        from orch.state.warehouse import WarehouseStateStore
+
         return WarehouseStateStore.for_target(target, project_root, readonly=readonly)
     return SQLiteStateStore.for_project(project_root, readonly=readonly)
