@@ -227,7 +227,7 @@ class CompiledFilesWriter:
                 if path.parent not in made:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     made.add(path.parent)
-                path.write_text(item[1].rstrip() + "\n", encoding="utf-8")
+                _write_text(path, item[1].rstrip() + "\n")
             except OSError as err:
                 self._error = err
 
@@ -253,3 +253,17 @@ class CompiledFilesWriter:
         """Drop what was written: ``compiled/`` stays as it was."""
         self._finish()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """``path.write_text(text, encoding="utf-8")`` in three system calls and no file object:
+    the writer thread holds the GIL between them, and each moment it does the compiler waits."""
+    if os.linesep != "\n":
+        text = text.replace("\n", os.linesep)  # what a text file writes
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(text.encode("utf-8"))
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
