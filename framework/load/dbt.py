@@ -254,6 +254,8 @@ def check_flags(flags: Any, doc: YamlDoc) -> list[str]:
         if name in _COMMAND_LINE_FLAGS:
             if value in (None, False, {}, []):
                 continue
+            if name == "warn_error_options" and _only_quiets(value):
+                continue  # silence/warn/exclude lists only mute or keep warnings
             raise _unsupported(where, f"the dbt flag '{name}: {value}'", _COMMAND_LINE_FLAGS[name])
         if name not in NO_EFFECT_FLAGS:
             close = suggestion(str(name), [*NO_EFFECT_FLAGS, *_COMMAND_LINE_FLAGS], closest=True)
@@ -266,6 +268,14 @@ def check_flags(flags: Any, doc: YamlDoc) -> list[str]:
                               location=where, hint=f"Write {name}: "
                               + ("true" if wanted is bool else "<value>"))  # fmt: skip
     return warnings
+
+
+def _only_quiets(options: Any) -> bool:
+    """dbt's ``warn_error_options`` that turn no warning into an error: no ``include``/``error``
+    entries (``silence``, ``warn`` and ``exclude`` only mute a warning or keep it one)."""
+    if not isinstance(options, dict):
+        return False
+    return all(not options.get(key) for key in ("include", "error"))
 
 
 # --------------------------------------------------------------------------- unsupported features

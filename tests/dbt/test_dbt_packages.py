@@ -281,6 +281,15 @@ def test_flags_known_unknown_and_unsupported(shop: Path, orch: RunOrch):
     assert "dbt_project.yml:10:3: the dbt flag 'fail_fast: True': not supported by orch" \
         in result.output + result.stderr  # fmt: skip
     assert "--fail-fast" in result.output + result.stderr
+    # dbt-expectations' integration tests: silencing a deprecation turns nothing into an error
+    quiet = "flags:\n  warn_error_options:\n    silence: [TestsConfigDeprecation]\n"
+    project_file.write_text(original.replace("flags:\n", quiet))
+    assert orch("build").exit_code == 0
+    loud = "flags:\n  warn_error_options:\n    include: all\n    silence: [Deprecations]\n"
+    project_file.write_text(original.replace("flags:\n", loud))
+    result = orch("build")
+    assert result.exit_code == 2
+    assert "the dbt flag 'warn_error_options: {'include': 'all'" in result.output + result.stderr
     project_file.write_text(original.replace("flags:\n", "flags:\n  partial_parse: maybe\n"))
     result = orch("build")
     assert result.exit_code == 2
