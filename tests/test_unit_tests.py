@@ -770,3 +770,19 @@ def test_unit_tests_of_a_dbt_project(tmp_path: Path, make_project: MakeProject) 
     run = run_cli("test", "--project-dir", root)
     assert run.exit_code == 0, run.output
     assert "PASS    orders_doubles_amounts" in run.stdout
+
+
+def test_manifest_reused_when_nothing_changed(make_project: MakeProject, tmp_path: Path) -> None:
+    """A project with unit tests compiles once: the next command reuses the manifest (the key
+    written beside it was once a check's key, so every command recompiled)."""
+    from orch.compiler import compile_or_reuse
+    from orch.compiler.artifacts import write_artifacts
+    from orch.config import RunOptions
+
+    root = project(make_project, tmp_path, PASSING)
+    first = compile_or_reuse(RunOptions(project_dir=root))
+    assert not first.unchanged
+    write_artifacts(first)
+    again = compile_or_reuse(RunOptions(project_dir=root))
+    assert again.unchanged
+    assert "orders_doubles_amounts" in {c.name for c in again.manifest.checks.values()}

@@ -165,12 +165,12 @@ def _compile_all(
             files.abort()
         raise
     if files is not None:
-        for key in more:
-            check = manifest.checks[key]
+        for check_key in more:
+            check = manifest.checks[check_key]
             if check.sql:
                 files.add(f"checks/{check.name}.sql", check.sql)
-            elif key in compiler.checks and compiler.checks[key].sql:
-                files.remove(f"checks/{compiler.checks[key].name}.sql")
+            elif check_key in compiler.checks and compiler.checks[check_key].sql:
+                files.remove(f"checks/{compiler.checks[check_key].name}.sql")
     cache.save()
     if names is not None and shadows_unloaded_asset(project, manifest):
         # a selected model's alias is the name of a model left out of the scope: compile all,
