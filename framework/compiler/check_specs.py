@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.compiler.graph import ResolvedRef, resolve_graph
 from orch.config import OrchModel
@@ -14,6 +14,9 @@ from orch.load.project import ModelFile, Project
 from orch.manifest import THRESHOLD
 from orch.yamldoc import KeyPath, YamlDoc, load_yaml
 from pydantic import Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from orch.load.rendering import Renderer
 
 SPEC_KEYS = ("checks", "tests", "data_tests")
 CONFIG_KEYS = frozenset(
@@ -202,6 +205,28 @@ def split_arguments(spec: CheckSpec, body: dict[str, Any]) -> tuple[dict[str, An
     return args, config
 
 
+def render_config(
+    config: dict[str, Any], spec: CheckSpec, renderer: Renderer | None
+) -> dict[str, Any]:
+    """A dbt test's config with its Jinja rendered, as dbt renders it while parsing
+    (``severity: "{{ 'warn' if target.name == 'dev' else 'error' }}"``); orch projects and
+    plain values are returned as written."""
+    if renderer is None:
+        return config
+    out = dict(config)
+    for key, value in config.items():
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            try:
+                out[key] = renderer.render_config_value(value, spec.doc.path)
+            except UserError as err:
+                raise ConfigError(
+                    f"cannot render the test setting {key} on '{spec.asset}': {err.message}",
+                    location=spec.location,
+                    hint="A test's config may use var(), env_var() and target",
+                ) from None
+    return out
+
+
 def collect_specs(project: Project) -> list[CheckSpec]:
     """Every check spec of the project's YAML: models, seeds and source tables."""
     specs: list[CheckSpec] = []
@@ -307,9 +332,13 @@ def custom_test_of(spec: CheckSpec, project: Project, generic_tests: dict[str, s
 
 
 def generic_test_uses(
-    project: Project, specs: list[CheckSpec], generic_tests: dict[str, str]
+    project: Project,
+    specs: list[CheckSpec],
+    generic_tests: dict[str, str],
+    renderer: Renderer | None = None,
 ) -> list[GenericTestUse]:
-    """The specs that use a custom generic test, split into arguments and config."""
+    """The specs that use a custom generic test, split into arguments and config (rendered
+    with ``renderer`` in a dbt project, :func:`render_config`)."""
     uses = []
     for spec in specs:
         test = custom_test_of(spec, project, generic_tests)
@@ -322,6 +351,7 @@ def generic_test_uses(
             pass
         elif isinstance(body, dict):
             args, config = split_arguments(spec, body)
+            config = render_config(config, spec, renderer)
         else:
             raise ConfigError(
                 f"test '{test}' on '{spec.asset}' takes a mapping of arguments, not {body!r}",

@@ -34,7 +34,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.compiler.check_specs import (
     _ARG_ALIASES,
@@ -57,6 +57,7 @@ from orch.compiler.check_specs import (
     UniqueCombinationArgs,
     collect_specs,
     custom_test_of,
+    render_config,
     split_arguments,
     split_entry,
 )
@@ -79,6 +80,9 @@ from orch.storage import stored_outside_warehouse
 from pydantic import ValidationError
 from sqlglot import exp
 
+if TYPE_CHECKING:
+    from orch.load.rendering import Renderer
+
 # --------------------------------------------------------------------------- compiling
 
 
@@ -94,6 +98,7 @@ class CheckCompiler:
     dialect: str  # target dialect
     warnings: list[str] = field(default_factory=list)
     generic_tests: dict[str, str] = field(default_factory=dict)  # custom test -> defining file
+    renderer: Renderer | None = None  # a dbt project's: its tests' config values are rendered
 
     def __post_init__(self) -> None:
         self.source_dialect = self.project.config.dialect
@@ -347,6 +352,7 @@ class CheckCompiler:
         if isinstance(body, dict):
             args, config = split_arguments(spec, body)
             args = {_ARG_ALIASES.get(k, k): v for k, v in args.items()}
+            config = render_config(config, spec, self.renderer)
         elif body is not None:
             if ctype.shorthand is None:
                 raise ConfigError(
@@ -694,12 +700,14 @@ def compile_checks(
     singular: list[SingularCheck],
     compile_sql: CompileSql,
     generic_tests: dict[str, str] | None = None,
+    renderer: Renderer | None = None,
 ) -> tuple[dict[str, CheckNode], list[str]]:
     """All checks of the project whose assets are in ``nodes``; returns checks and warnings.
 
     ``generic_tests``: the custom generic tests the macros define (their uses arrive rendered,
-    in ``singular``).
+    in ``singular``); ``renderer``: a dbt project's, which renders the tests' config values.
     """
-    compiler = CheckCompiler(project, nodes, dialect, generic_tests=dict(generic_tests or {}))
+    compiler = CheckCompiler(project, nodes, dialect, generic_tests=dict(generic_tests or {}),
+                             renderer=renderer if project.flavor == "dbt" else None)  # fmt: skip
     checks = compiler.compile(collect_specs(project), singular, compile_sql)
     return checks, compiler.warnings

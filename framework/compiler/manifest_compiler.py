@@ -228,6 +228,7 @@ class ManifestCompiler(SqlCompiler):
             self.singular,
             lambda parsed, refs: self._compile_variant(parsed, parsed.full, refs, None),
             self.generic_tests,
+            self.renderer,
         )
         self.warnings.extend(warnings)
         if self.project.flavor == "dbt":  # dbt spells them test.<project>.<name>

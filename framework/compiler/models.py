@@ -134,7 +134,10 @@ def _compile_all(
     extra = {**python_models.extra_assets(python_assets),
              **{n: m.upstream for n, m in dbt_python.items()}}  # fmt: skip
     graph = resolve_graph(project, parsed, extra)
-    generic = generic_test_uses(project, collect_specs(project), renderer.generic_tests)
+    test_renderer = renderer if project.flavor == "dbt" else None  # dbt renders test configs
+    generic = generic_test_uses(
+        project, collect_specs(project), renderer.generic_tests, test_renderer
+    )
     singular = parse_singular_checks(project, renderer, cache, generic=generic)
     compiler = ManifestCompiler(
         project, parsed, graph, cache, singular=singular, settings=settings,

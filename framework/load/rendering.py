@@ -651,6 +651,24 @@ class Renderer:
             self._enter(self.project_name)
         return text, recording
 
+    def render_config_value(self, text: str, path: str) -> Any:
+        """A YAML config value with Jinja in it, rendered as dbt renders a test's config at
+        parse time: a value that is one ``{{ ... }}`` becomes the Python value it prints
+        (``True``, ``5``, a list), any other text stays text.
+
+        Raises TemplateError naming ``path``.
+        """
+        rendered, _ = self.render(text, path)
+        stripped = text.strip()
+        single = (stripped.startswith("{{") and stripped.endswith("}}")
+                  and stripped.count("{{") == 1 and "{%" not in stripped)  # fmt: skip
+        if single:
+            try:
+                return ast.literal_eval(rendered.strip())
+            except (ValueError, SyntaxError, MemoryError):
+                pass
+        return rendered
+
     def render_live(
         self,
         source: str,

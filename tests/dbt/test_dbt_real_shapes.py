@@ -497,3 +497,87 @@ def test_run_time_test_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrc
     assert done.exit_code == 1
     statuses = {k.split(".")[2]: v for k, v in results(root).items() if k.startswith("test.")}
     assert statuses == {"rows_at_least_eph_2": "pass", "rows_at_least_eph_3": "fail"}
+
+
+def test_test_config_rendered_as_dbt_renders_it(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-expectations' tests write ``severity: "{{ 'warn' if target.type in [...] else
+    'error' }}"``: dbt renders every string of a test's config while parsing (target, var),
+    a single ``{{ }}`` giving its value (``enabled: "{{ target.name != 'dev' }}"`` is False).
+    Results checked against dbt-duckdb 1.11 on the same project."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/positive.sql": """
+                {% test positive(model, column_name) %}
+                select {{ column_name }} as n from {{ model }} where {{ column_name }} > 0
+                {% endtest %}
+            """,
+            "models/ids.sql": "select * from (values (1), (2), (3), (null)) t(id)\n",
+            "models/ids.yml": """
+                version: 2
+                models:
+                  - name: ids
+                    columns:
+                      - name: id
+                        data_tests:
+                          - not_null:
+                              name: null_warns_in_dev
+                              config:
+                                severity: "{{ 'warn' if target.name == 'dev' else 'error' }}"
+                          - not_null:
+                              name: null_filtered_by_var
+                              config:
+                                where: "id >= {{ var('min_id') }}"
+                          - unique:
+                              name: disabled_in_dev
+                              config:
+                                enabled: "{{ target.name != 'dev' }}"
+                          - positive:
+                              config:
+                                severity: "{{ 'warn' if target.type == 'duckdb' else 'error' }}"
+                                warn_if: ">{{ 1 }}"
+            """,
+        },
+        project_yml="vars:\n  min_id: 2\n",
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    data = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    tests = {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in data
+             if r["unique_id"].startswith("test.")}  # fmt: skip
+    assert tests == {
+        "null_warns_in_dev": ("warn", 1),
+        "null_filtered_by_var": ("pass", 0),
+        "positive_ids_id": ("warn", 3),
+    }
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    configs = {n["name"]: n["unrendered_config"] for n in manifest["nodes"].values()
+               if n["resource_type"] == "test"}  # fmt: skip
+    assert configs["null_filtered_by_var"] == {"where": "id >= 2"}  # rendered, as dbt records it
+
+
+def test_test_config_that_cannot_render(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/ids.sql": "select 1 as id\n",
+            "models/ids.yml": """
+                version: 2
+                models:
+                  - name: ids
+                    columns:
+                      - name: id
+                        data_tests:
+                          - not_null:
+                              config:
+                                severity: "{{ var('no_such_var') }}"
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 2
+    assert "models/ids.yml:7:" in done.output
+    assert "cannot render the test setting severity on 'ids'" in done.output
+    assert "Traceback" not in done.output
