@@ -103,6 +103,7 @@ class CheckCompiler:
     def __post_init__(self) -> None:
         self.source_dialect = self.project.config.dialect
         self.names: dict[str, str] = {}  # check name -> where it was declared
+        self.unique_ids: set[str] = set()  # of dbt projects' tests
 
     # ------------------------------------------------------------------ entry points
 
@@ -213,17 +214,15 @@ class CheckCompiler:
                 {k: v for k, v in written_args.items() if k != "column_name"}, source,
             )  # fmt: skip
         name = config.get("name") or self._name(check_type, spec.asset, column, stored_args)
-        name = self._unique_name(str(name), str(spec.location))
-        suffix = ""
+        written_name = str(name)
+        name = self._unique_name(written_name, str(spec.location))
+        unique_id = f"check.{self.project.name}.{name}"
         if self.project.flavor == "dbt":  # dbt's unique_id: test.<project>.<name>.<hash>
             kwargs = {**written_args, **({"column_name": column} if column else {})}
-            test, _, namespace = check_type.rpartition(".")[::-1]
-            suffix = "." + generic_test_hash(name, test, kwargs,
-                                             where_subquery(self.project, spec.asset),
-                                             namespace or None)  # fmt: skip
+            unique_id = self._dbt_unique_id(written_name, name, check_type, kwargs, spec.asset)
         return CheckNode(
             name=name,
-            unique_id=f"check.{self.project.name}.{name}{suffix}",
+            unique_id=unique_id,
             kind="builtin",
             check_type=check_type,
             asset=spec.asset,
@@ -270,6 +269,7 @@ class CheckCompiler:
             if not config.get("name"):
                 source = use.spec.asset in self.project.sources
                 name = generic_test_name(use.spec.raw, use.spec.asset, use.column, use.args, source)
+        written_name = name
         name = self._unique_name(name, str(location))
         dbt_config: dict[str, Any] = {}
         if use is not None and self.project.flavor == "dbt":
@@ -278,16 +278,13 @@ class CheckCompiler:
             )
 
         live = recording.uses_warehouse  # rendered again right before it runs
-        suffix = ""
+        unique_id = f"check.{self.project.name}.{name}"
         if use is not None and self.project.flavor == "dbt":  # test.<project>.<name>.<hash>
             kwargs = {**use.args, **({"column_name": use.column} if use.column else {})}
-            test, _, namespace = use.test.rpartition(".")[::-1]
-            suffix = "." + generic_test_hash(name, test, kwargs,
-                                             where_subquery(self.project, use.spec.asset),
-                                             namespace or None)  # fmt: skip
+            unique_id = self._dbt_unique_id(written_name, name, use.test, kwargs, use.spec.asset)
         return CheckNode(
             name=name,
-            unique_id=f"check.{self.project.name}.{name}{suffix}",
+            unique_id=unique_id,
             kind="singular" if use is None else "generic",
             check_type="singular" if use is None else use.test,
             asset=attached,
@@ -667,6 +664,23 @@ class CheckCompiler:
         if len(name) > MAX_NAME:
             name = f"{name[: MAX_NAME - 9]}_{_digest(name)[:8]}"
         return name
+
+    def _dbt_unique_id(
+        self, written: str, name: str, test_type: str, kwargs: dict[str, Any], asset: str
+    ) -> str:
+        """dbt's ``test.<project>.<name>.<hash>`` (spelled ``check.`` here). Two tests dbt names
+        alike (``like_pattern: "%@%"`` and ``"%&%"`` both give ``..._email_address___``) keep
+        that name in their ids, told apart by the hash of their arguments, as in dbt; orch's
+        own ``name`` of the second has a ``_2``."""
+        test, _, namespace = test_type.rpartition(".")[::-1]
+        where = where_subquery(self.project, asset)
+        for candidate in (written, name):
+            digest = generic_test_hash(candidate, test, kwargs, where, namespace or None)
+            unique_id = f"check.{self.project.name}.{candidate}.{digest}"
+            if unique_id not in self.unique_ids:
+                break
+        self.unique_ids.add(unique_id)
+        return unique_id
 
     def _unique_name(self, name: str, where: str) -> str:
         base, n = name, 2

@@ -581,3 +581,48 @@ def test_test_config_that_cannot_render(tmp_path, monkeypatch, orch: RunOrch) ->
     assert "models/ids.yml:7:" in done.output
     assert "cannot render the test setting severity on 'ids'" in done.output
     assert "Traceback" not in done.output
+
+
+def test_tests_dbt_names_alike_keep_dbts_ids(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt-expectations' ``like_pattern: "%@%"`` and ``"%&%"`` on one column: dbt names both
+    ``..._email___`` and tells them apart by the hash in their unique_id. orch's ids are dbt's
+    (the second test's own name in orch has a ``_2``). Ids checked against dbt-duckdb 1.11."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/matches.sql": """
+                {% test matches(model, column_name, like_pattern) %}
+                select * from {{ model }} where {{ column_name }} not like '{{ like_pattern }}'
+                {% endtest %}
+            """,
+            "models/emails.sql": "select * from (values ('a@b'), ('c@d&')) t(email)\n",
+            "models/emails.yml": """
+                version: 2
+                models:
+                  - name: emails
+                    columns:
+                      - name: email
+                        data_tests:
+                          - matches:
+                              like_pattern: "%@%"
+                          - matches:
+                              like_pattern: "%&%"
+                              config:
+                                severity: warn
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    data = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    tests = {r["unique_id"]: (r["status"], r["failures"]) for r in data
+             if r["unique_id"].startswith("test.")}  # fmt: skip
+    assert tests == {
+        "test.shape.matches_emails_email___.bfc1b4a1de": ("pass", 0),
+        "test.shape.matches_emails_email___.0b11184b4d": ("warn", 1),
+    }
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"} == {
+        "matches_emails_email___"
+    }
