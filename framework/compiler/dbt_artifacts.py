@@ -48,6 +48,16 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
             sources[node.unique_id] = _source(node, project, database)
         elif node.resource_type in ("model", "seed"):
             nodes[node.unique_id] = _model(node, project, database, ids, index)
+    unused = sorted(set(project.sources) - set(manifest.nodes))
+    if unused:  # dbt lists every declared source, read or not
+        from orch.compiler.settings import ModelSettings, target_dialect
+        from orch.compiler.sources import source_node
+
+        dialect = target_dialect(project)
+        settings = ModelSettings(project, dialect)
+        for name in unused:
+            node = source_node(project, settings, name, dialect)
+            sources[node.unique_id] = _source(node, project, database)
     for check in manifest.checks.values():
         if check.kind in ("builtin", "generic", "singular"):
             test = _test(check, project, database, ids, index)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import collections.abc
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -348,6 +348,31 @@ class _Flag:
         return "False"
 
 
+GRAPH_KEYS = ("nodes", "sources", "exposures", "metrics", "groups", "semantic_models",
+              "saved_queries", "unit_tests")  # fmt: skip
+
+
+class _ParseTimeGraph(dict[str, Any]):
+    """``graph`` while parsing: dbt's flat graph is empty then (``graph.nodes`` has nothing),
+    and reading it marks the model rendered again at run time, with the project's graph."""
+
+    def __init__(self, mark: Callable[[], None]) -> None:
+        super().__init__({key: {} for key in GRAPH_KEYS})
+        self._mark = mark
+
+    def __getitem__(self, key: str) -> Any:
+        self._mark()
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._mark()
+        return super().get(key, default)
+
+    def __iter__(self) -> Any:
+        self._mark()
+        return super().__iter__()
+
+
 class Flags:
     """``flags`` in a template: ``WHICH`` is the command (dbt's run/build/compile)."""
 
@@ -371,6 +396,7 @@ class ParseTimeWarehouse:
         """The template names that differ between parse time and run time."""
         return {
             "execute": _Flag(self._mark),
+            "graph": _ParseTimeGraph(self._mark),
             "run_query": self.run_query,
             "statement": self.statement,
             "load_result": self.load_result,
@@ -408,15 +434,19 @@ class ParseTimeWarehouse:
 class LiveWarehouse:
     """The run-time answers (``execute`` is True), through a :class:`Warehouse`."""
 
-    def __init__(self, warehouse: Warehouse, which: str) -> None:
+    def __init__(
+        self, warehouse: Warehouse, which: str, graph: Mapping[str, Any] | None = None
+    ) -> None:
         self.warehouse = warehouse
         self.which = which
         self.results: dict[str, dict[str, Any]] = {}
+        self.graph = graph if graph is not None else {key: {} for key in GRAPH_KEYS}
 
     def globals(self) -> dict[str, Any]:
         """The template names that differ between parse time and run time."""
         return {
             "execute": True,
+            "graph": self.graph,
             "run_query": self.run_query,
             "statement": self.statement,
             "load_result": self.load_result,

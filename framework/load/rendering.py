@@ -314,13 +314,6 @@ class PackageScope:
     variables: dict[str, Any]
 
 
-def _unsupported_call(call: str) -> Callable[..., Any]:
-    def fail(*args: Any, **kwargs: Any) -> Any:
-        raise UnsupportedCallError(call)
-
-    return fail
-
-
 # Compiled template code by (path, source): every Renderer's environment compiles alike, and a
 # process makes several (unit tests with their own vars, the daemon's compiles, dbt's built-ins).
 _CODE_CACHE: dict[tuple[str, str], Any] = {}
@@ -392,7 +385,6 @@ class Renderer:
             before_begin=lambda sql: {"sql": sql, "transaction": False},
             after_commit=lambda sql: {"sql": sql, "transaction": False},
             return_=lambda v: v,
-            graph=_unsupported_call("graph"),
             api=Api(quoted_relation),
             **self._parse_time.globals(),
             **{"return": _return},

@@ -12,8 +12,9 @@ of such a model is unknown in the manifest (nothing was queried when it was comp
 
 from __future__ import annotations
 
+import collections.abc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from orch.adapters.base import Adapter
 from orch.compiler.lineage import column_lineage, output_columns
 from orch.compiler.models import make_renderer, prepend_ctes
 from orch.errors import ModelFailedError, OrchError
-from orch.load.introspection import LiveWarehouse, RelationValue
+from orch.load.introspection import GRAPH_KEYS, LiveWarehouse, RelationValue
 from orch.load.project import Project
 from orch.load.rendering import LiveBinding, Renderer
 from orch.manifest import CheckNode, ColumnInfo, ColumnRef, Manifest, Node
@@ -76,6 +77,34 @@ class AdapterWarehouse:
         return self.adapter.render(Relation(self._db(database), schema, name))
 
 
+class ProjectGraph(collections.abc.Mapping[str, Any]):
+    """dbt's ``graph`` at run time: the flat graph of the project (``graph.nodes``,
+    ``graph.sources``, ``graph.exposures``...: each node as ``manifest.json`` writes it), made
+    on first use — most run-time renders never read it."""
+
+    def __init__(self, project: Project, manifest: Manifest) -> None:
+        self._project = project
+        self._manifest = manifest
+        self._graph: dict[str, Any] | None = None
+
+    def _data(self) -> dict[str, Any]:
+        if self._graph is None:
+            from orch.compiler.dbt_artifacts import dbt_manifest
+
+            written = dbt_manifest(self._manifest, self._project)
+            self._graph = {key: written.get(key, {}) for key in GRAPH_KEYS}
+        return self._graph
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+
 class LiveRenderer:
     """Renders the run-time models of one run (one Renderer, one render at a time)."""
 
@@ -83,6 +112,7 @@ class LiveRenderer:
         self.project = project
         self.manifest = manifest
         self.command = command
+        self.graph = ProjectGraph(project, manifest)
         self._renderer: Renderer | None = None
         self._lock = threading.Lock()
         self._sources = {
@@ -132,7 +162,7 @@ class LiveRenderer:
 
     def _render(self, node: Node, warehouse: AdapterWarehouse, *, incremental: bool) -> str:
         assert self._renderer is not None
-        live = LiveWarehouse(warehouse, self.command)
+        live = LiveWarehouse(warehouse, self.command, self.graph)
         binding = LiveBinding(
             warehouse=live,
             ref=lambda *args, **kwargs: self._relation(self._ref_node(node, args), live, warehouse),
@@ -162,7 +192,7 @@ class LiveRenderer:
             if self._renderer is None:
                 self._renderer = make_renderer(self.project)
             warehouse = AdapterWarehouse(adapter)
-            live = LiveWarehouse(warehouse, self.command)
+            live = LiveWarehouse(warehouse, self.command, self.graph)
             origin = check.path or check.name
             ctes: list[tuple[str, str]] = []  # ephemeral models it ref()s, inlined as dbt does
 

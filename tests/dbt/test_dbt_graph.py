@@ -1,0 +1,109 @@
+"""dbt's ``graph`` context variable (``graph.nodes``, ``graph.sources``...), as macros of real
+projects read it (dbt-project-evaluator, dbt_artifacts-style reports): empty while parsing, the
+project's flat graph when the model renders again at run time. Expected rows from dbt-duckdb 1.11
+on the same project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.dbt.conftest import RunOrch
+from tests.dbt.test_dbt_real_shapes import dbt_project, rows
+
+REPORT = """
+{% set rows = [] %}
+{% if execute %}
+{% for node in graph.nodes.values() | selectattr("resource_type", "in", ["model", "seed", "test"])
+   | sort(attribute="unique_id") %}
+  {% do rows.append("select '" ~ node.unique_id ~ "' as unique_id, '" ~ node.resource_type
+     ~ "' as resource_type, '" ~ node.config.materialized ~ "' as materialized, '"
+     ~ (node.tags | join('|')) ~ "' as tags, '" ~ (node.depends_on.nodes | join('|'))
+     ~ "' as depends_on, '" ~ (node.fqn | join('.')) ~ "' as fqn, '" ~ node.original_file_path
+     ~ "' as path, '" ~ (node.columns.keys() | join('|')) ~ "' as columns, '" ~ node.schema
+     ~ "' as schema_name, '" ~ (node.description | default('')) ~ "' as description") %}
+{% endfor %}
+{% for src in graph.sources.values() %}
+  {% do rows.append("select '" ~ src.unique_id ~ "', 'source', '', '', '', '"
+     ~ (src.fqn | join('.')) ~ "', '" ~ src.original_file_path ~ "', '', '" ~ src.schema
+     ~ "', ''") %}
+{% endfor %}
+{% endif %}
+{% if rows %}{{ rows | join('\\nunion all\\n') }}{% else %}select 1 as unique_id{% endif %}
+"""
+
+FILES = {
+    "seeds/people.csv": "id,name\n1,a\n2,b\n",
+    "models/staging/stg_people.sql": "select * from {{ ref('people') }}\n",
+    "models/staging/src.yml": """
+        version: 2
+        sources:
+          - name: raw
+            schema: main
+            tables:
+              - name: people
+        models:
+          - name: stg_people
+            description: People, staged.
+            columns:
+              - name: id
+                data_tests: [unique]
+    """,
+    "models/marts/people_mart.sql": "select * from {{ ref('stg_people') }}\n",
+    "models/marts/graph_report.sql": REPORT,
+}
+PROJECT = """
+models:
+  shape:
+    marts:
+      +materialized: table
+      +tags: [mart]
+"""
+
+
+def test_graph_nodes_and_sources_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch
+) -> None:
+    root = dbt_project(tmp_path, monkeypatch, FILES, project_yml=PROJECT)
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from graph_report order by 1") == [
+        ("model.shape.graph_report", "model", "table", "mart", "", "shape.marts.graph_report",
+         "models/marts/graph_report.sql", "", "main", ""),
+        ("model.shape.people_mart", "model", "table", "mart", "model.shape.stg_people",
+         "shape.marts.people_mart", "models/marts/people_mart.sql", "", "main", ""),
+        ("model.shape.stg_people", "model", "view", "", "seed.shape.people",
+         "shape.staging.stg_people", "models/staging/stg_people.sql", "id", "main",
+         "People, staged."),
+        ("seed.shape.people", "seed", "seed", "", "", "shape.people", "seeds/people.csv", "",
+         "main", ""),
+        # declared and read by no model: in dbt's graph all the same
+        ("source.shape.raw.people", "source", "", "", "", "shape.staging.raw.people",
+         "models/staging/src.yml", "", "main", ""),
+        ("test.shape.unique_stg_people_id.27b08cba8e", "test", "test", "",
+         "model.shape.stg_people", "shape.staging.unique_stg_people_id",
+         "models/staging/src.yml", "", "main_dbt_test__audit", ""),
+    ]  # fmt: skip
+
+
+def test_graph_while_parsing_is_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch
+) -> None:
+    """Read outside ``{% if execute %}``: empty while parsing (no error, no dependency), the
+    project's graph when the model renders again before it runs."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/a.sql": "select 1 as x\n",
+            "models/b.sql": "select 2 as x\n",
+            "models/count_models.sql": (
+                "select {{ graph.nodes.values() | selectattr('resource_type', 'equalto', "
+                "'model') | list | length }} as models\n"
+            ),
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select models from count_models") == [(3,)]
