@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orch.compiler.graph import ResolvedRef, resolve_graph
-from orch.config import OrchModel
+from orch.config import OrchModel, merge_model_config
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, suggestion
+from orch.load.dbt import generic_test_name
+from orch.load.dbt_packages import test_folder_layers
 from orch.load.parsing import ParsedModel, parse_models
 from orch.load.project import ModelFile, Project
 from orch.manifest import THRESHOLD
@@ -284,6 +286,7 @@ class GenericTestUse:
     config: dict[str, Any]
     column: str | None
     defined_in: str = ""  # the file with its {% test %} block
+    folder: dict[str, Any] = field(default_factory=dict)  # data_tests: settings of the project
 
 
 @dataclass
@@ -359,6 +362,12 @@ def generic_test_uses(
                 hint=f"Write '- {test}: {{argument: value}}'",
             )
         column = args.pop("column_name", None) or spec.column
+        name = config.get("name") or generic_test_name(
+            spec.raw, spec.asset, column, args, spec.asset in project.sources
+        )
+        folder = folder_test_config(project, spec.doc.path, str(name))
+        if merge_model_config([folder, config]).get("enabled") is False:
+            continue  # disabled: never rendered, as in dbt
         for key in args:
             if not str(key).isidentifier() or key == "model":
                 raise ConfigError(
@@ -367,8 +376,35 @@ def generic_test_uses(
                     hint="Arguments are the parameters of the {% test %} block "
                     f"({generic_tests[test]}), other than model and column_name",
                 )
-        uses.append(GenericTestUse(spec, test, args, config, column, generic_tests[test]))
+        uses.append(GenericTestUse(spec, test, args, config, column, generic_tests[test], folder))
     return uses
+
+
+def folder_test_config(project: Project, path: str, name: str) -> dict[str, Any]:
+    """The project file's ``data_tests:``/``tests:`` folder settings of a test declared in
+    ``path`` and named ``name`` (a package's own, then the root's), merged; ``true``/``false``
+    text, as a rendered ``"{{ ... }}"`` gives it, read as a boolean."""
+    trees = [t for t in (project.config.tests, project.config.data_tests) if t]
+    if not trees and not any(p.tests for p in project.packages.values()):
+        return {}
+    layers = test_folder_layers(project.packages, project.name, trees, path, name)
+    merged = merge_model_config(layers)
+    out: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key not in CONFIG_KEYS:
+            continue
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        out[key] = value
+    return out
+
+
+def with_folder_config(
+    project: Project, config: dict[str, Any], path: str, name: str
+) -> dict[str, Any]:
+    """``config`` over :func:`folder_test_config` (dbt's lowest layer; tags add up)."""
+    folder = folder_test_config(project, path, name)
+    return merge_model_config([folder, config]) if folder else config
 
 
 def _jinja_value(value: Any, prelude: list[str]) -> str:
@@ -401,7 +437,7 @@ def generic_test_call(project: Project, use: GenericTestUse) -> str:
         model = f"source({src.source.name!r}, {src.table.name!r})"
     else:
         model = f"ref({asset!r})"
-    where = use.config.get("where")
+    where = use.config.get("where", use.folder.get("where"))
     if where is not None:
         model = f"('(select * from ' ~ {model} ~ ' where ' ~ {str(where)!r} ~ ') dbt_subquery')"
     prelude: list[str] = []

@@ -60,9 +60,10 @@ from orch.compiler.check_specs import (
     render_config,
     split_arguments,
     split_entry,
+    with_folder_config,
 )
 from orch.compiler.graph import SELF, ResolvedRef
-from orch.config import OrchModel
+from orch.config import OrchModel, merge_model_config
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
 from orch.load.dbt import (
     generic_test_alias,
@@ -143,13 +144,23 @@ class CheckCompiler:
     def compile_spec(self, spec: CheckSpec) -> CheckNode | None:
         """One YAML check; None when its asset is not part of this compile (a scoped load)."""
         check_type, args, config = self._split(spec)
+        written_args = dict(args)  # for dbt's test names
+        dbt_name = None
+        if not config.get("name") and self.project.flavor == "dbt":  # dbt's own names
+            source = spec.asset in self.project.sources
+            dbt_name = generic_test_name(
+                spec.raw, spec.asset, written_args.get("column_name", spec.column),
+                {k: v for k, v in written_args.items() if k != "column_name"}, source,
+            )  # fmt: skip
+        config = with_folder_config(
+            self.project, config, spec.doc.path, str(config.get("name") or dbt_name or "")
+        )
         if config.get("enabled") is False:
             return None
         node = self.nodes.get(spec.asset)
         if node is None:
             return None
         ctype = BUILTIN_TYPES[check_type]
-        written_args = dict(args)  # for dbt's test names
         column = args.pop("column_name", None) or spec.column
         if ctype.column_level and column is None:
             raise ConfigError(
@@ -191,12 +202,6 @@ class CheckCompiler:
                 hint="Attach the check to a downstream model that reads it (or store the asset "
                 "in the warehouse)",
             )
-        if node.relation is None:
-            self.warnings.append(
-                f"{spec.location}: check '{check_type}' on ephemeral model '{spec.asset}' "
-                "is ignored (an ephemeral model has no relation to check)"
-            )
-            return None
         if column is not None:
             column = self._column(node, column, spec)
         settings = self._settings(config, spec.location)
@@ -207,13 +212,8 @@ class CheckCompiler:
         dbt_config: dict[str, Any] = {}
         if self.project.flavor == "dbt":
             dbt_config = self._dbt_config(spec.raw, spec.asset, written_args, spec.column, config)
-        if not config.get("name") and self.project.flavor == "dbt":  # dbt's own names
-            source = spec.asset in self.project.sources
-            config["name"] = generic_test_name(
-                spec.raw, spec.asset, written_args.get("column_name", spec.column),
-                {k: v for k, v in written_args.items() if k != "column_name"}, source,
-            )  # fmt: skip
-        name = config.get("name") or self._name(check_type, spec.asset, column, stored_args)
+        name = (config.get("name") or dbt_name
+                or self._name(check_type, spec.asset, column, stored_args))  # fmt: skip
         written_name = str(name)
         name = self._unique_name(written_name, str(spec.location))
         unique_id = f"check.{self.project.name}.{name}"
@@ -255,8 +255,17 @@ class CheckCompiler:
             return None
         use = item.generic
         path = item.parsed.path if use is None else use.spec.doc.path
-        # config() in the test's definition, then the YAML use's config (dbt's precedence)
-        config = {**item.parsed.recording.config, **(use.config if use else {})}
+        # the project file's folder settings, config() in the test's definition, then the YAML
+        # use's config (dbt's precedence); a use's folder settings were merged by its reader
+        if use is None:
+            config = with_folder_config(
+                self.project,
+                item.parsed.recording.config,
+                path,
+                str(item.parsed.recording.config.get("name") or item.name),
+            )
+        else:
+            config = merge_model_config([use.folder, item.parsed.recording.config, use.config])
         if config.get("enabled") is False:
             return None
         location = Location(path, 1, 1) if use is None else use.spec.location
@@ -454,10 +463,14 @@ class CheckCompiler:
         """A quoted column of ``node``, qualified by one of this query's aliases when given."""
         return exp.Column(this=self.ident(name, node), table=self.ident(table) if table else None)
 
-    def table(self, node: Node, alias: str | None = None) -> exp.Table:
-        """The asset's relation as a quoted table expression."""
+    def table(self, node: Node, alias: str | None = None) -> exp.Expr:
+        """The asset's relation as a quoted table expression; an ephemeral model's query
+        inlined (dbt tests it through a CTE of that query; the rows are the same)."""
         rel = node.relation
-        assert rel is not None
+        if rel is None:
+            query = parse_query(node.compiled_code, self.dialect, node.path or node.name)
+            name = self.ident(alias or node.name)
+            return exp.Subquery(this=query, alias=exp.TableAlias(this=name))
         table = exp.Table(
             this=exp.to_identifier(rel.identifier, quoted=True),
             db=exp.to_identifier(rel.schema_name, quoted=True) if rel.schema_name else None,
@@ -466,14 +479,6 @@ class CheckCompiler:
         if alias:
             table.set("alias", exp.TableAlias(this=self.ident(alias)))
         return table
-
-    def _parent_table(self, parent: Node) -> exp.Expr:
-        """A relationships test's ``to:``: its relation, or an ephemeral model's query inlined
-        (dbt inlines it as a CTE; the rows are the same)."""
-        if parent.relation is not None:
-            return self.table(parent, "parent")
-        query = parse_query(parent.compiled_code, self.dialect, parent.path or parent.name)
-        return exp.Subquery(this=query, alias=exp.TableAlias(this=self.ident("parent")))
 
     def user_sql(self, text: str, spec: CheckSpec) -> exp.Expr:
         """The user's own SQL expression, parsed in the project's dialect."""
@@ -529,9 +534,11 @@ class CheckCompiler:
             not_null: exp.Expr = exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null()))
             if where is not None:
                 not_null = exp.and_(where.copy(), not_null)
+            # dbt's test_unique names the column unique_field (its stored failures' column)
+            shown = exp.alias_(c.copy(), "unique_field") if self.project.flavor == "dbt" else c
             query = (
                 exp.select(
-                    c.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
+                    shown.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
                 )
                 .from_(self.table(node))
                 .where(not_null)
@@ -573,7 +580,7 @@ class CheckCompiler:
                 exp.select(exp.Column(this=exp.Star(), table=self.ident("child")))
                 .from_(self.table(node, "child"))
                 .join(
-                    self._parent_table(parent),
+                    self.table(parent, "parent"),
                     on=exp.EQ(this=child_col.copy(), expression=parent_col.copy()),
                     join_type="left",
                 )

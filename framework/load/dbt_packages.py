@@ -58,6 +58,7 @@ class InstalledPackage:
     variables: dict[str, Any]
     models: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, Any] = field(default_factory=dict)
+    tests: list[dict[str, Any]] = field(default_factory=list)  # its data_tests:/tests: blocks
 
 
 def install_path(root: Path, configured: str | None) -> Path:
@@ -183,6 +184,7 @@ def _read_package(
         variables=variables,
         models=data.get("models") or {},
         seeds=data.get("seeds") or {},
+        tests=[t for t in (data.get("tests"), data.get("data_tests")) if isinstance(t, dict)],
     )
 
 
@@ -245,6 +247,26 @@ def package_folder_layers(
     """Folder settings of a package's model or seed: its own project's, then the root's."""
     fqn = fqn_of(package, path)
     return [*fqn_config(own_tree, fqn), *fqn_config(root_tree, fqn)]
+
+
+def test_folder_layers(
+    packages: dict[str, InstalledPackage],
+    project_name: str,
+    root_trees: list[dict[str, Any]],
+    path: str,
+    name: str,
+) -> list[dict[str, Any]]:
+    """The ``data_tests:``/``tests:`` folder settings of a test, lowest first: a package's own
+    project file's, then the root's, along dbt's fqn of a test — the project, the folders of
+    the file that declares it (below the model or test path), the test's name."""
+    package = package_of(packages, path)
+    if package is not None:
+        fqn = [*fqn_of(package, path)[:-1], name]
+        trees = [*package.tests, *root_trees]
+    else:
+        fqn = [project_name, *path.split("/")[1:-1], name]
+        trees = root_trees
+    return [layer for tree in trees for layer in fqn_config(tree, fqn)]
 
 
 def fqn_of(package: InstalledPackage, path: str) -> list[str]:

@@ -626,3 +626,59 @@ def test_tests_dbt_names_alike_keep_dbts_ids(tmp_path, monkeypatch, orch: RunOrc
     assert {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"} == {
         "matches_emails_email___"
     }
+
+
+def test_data_tests_folder_config(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """``data_tests:`` in dbt_project.yml: severity, store_failures and tags by folder, a test
+    disabled by its name (dbt-project-evaluator's integration project: a custom test reading a
+    table that does not exist, never run). Results, stored failures and tags checked against
+    dbt-duckdb 1.11."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/broken.sql": """
+                {% test broken(model) %}
+                select * from no_such_table_anywhere
+                {% endtest %}
+            """,
+            "models/staging/ids.sql": "select * from (values (1), (1), (null)) t(id)\n",
+            "models/staging/ids.yml": """
+                version: 2
+                models:
+                  - name: ids
+                    data_tests: [broken]
+                    columns:
+                      - name: id
+                        data_tests: [unique, not_null]
+            """,
+            "tests/positive_ids.sql": "select * from {{ ref('ids') }} where id > 0\n",
+        },
+        project_yml="""
+            data_tests:
+              shape:
+                +severity: warn
+                staging:
+                  +store_failures: true
+                  +tags: [stg]
+                  broken_ids_:
+                    +enabled: "{{ target.name != 'dev' }}"
+        """,
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert results(root) == {
+        "model.shape.ids": "success",
+        "test.shape.not_null_ids_id.25b90cf2d0": "warn",
+        "test.shape.positive_ids": "warn",
+        "test.shape.unique_ids_id.0001373c33": "warn",
+    }
+    assert rows(root, "select * from main_dbt_test__audit.unique_ids_id") == [(1, 2)]
+    assert rows(root, "select column_name from information_schema.columns where "
+                "table_name = 'unique_ids_id' order by ordinal_position") == [
+        ("unique_field",), ("n_records",),
+    ]  # fmt: skip
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    tags = {n["name"]: n["tags"] for n in manifest["nodes"].values()
+            if n["resource_type"] == "test"}  # fmt: skip
+    assert tags == {"not_null_ids_id": ["stg"], "unique_ids_id": ["stg"], "positive_ids": []}
