@@ -682,3 +682,57 @@ def test_data_tests_folder_config(tmp_path, monkeypatch, orch: RunOrch) -> None:
     tags = {n["name"]: n["tags"] for n in manifest["nodes"].values()
             if n["resource_type"] == "test"}  # fmt: skip
     assert tags == {"not_null_ids_id": ["stg"], "unique_ids_id": ["stg"], "positive_ids": []}
+
+
+def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt runs a test of an ephemeral model over its query (a CTE); so does orch, built-in and
+    custom tests alike, also through an ephemeral upstream. Checked against dbt-duckdb 1.11."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/positive.sql": """
+                {% test positive(model, column_name) %}
+                select * from {{ model }} where {{ column_name }} <= 0
+                {% endtest %}
+            """,
+            "models/base_ids.sql": (
+                "{{ config(materialized='ephemeral') }}\n"
+                "select * from (values (1, 'a'), (2, 'b'), (2, 'c'), (null, 'd')) t(id, code)\n"
+            ),
+            "models/eph_ids.sql": (
+                "{{ config(materialized='ephemeral') }}\n"
+                "select id, code from {{ ref('base_ids') }}\n"
+            ),
+            "models/parents.sql": "select 1 as id\n",
+            "models/eph.yml": """
+                version: 2
+                models:
+                  - name: eph_ids
+                    columns:
+                      - name: id
+                        data_tests:
+                          - not_null
+                          - unique
+                          - positive
+                          - accepted_values:
+                              arguments: {values: [1, 2], quote: false}
+                          - relationships:
+                              arguments: {to: ref('parents'), field: id}
+                      - name: code
+                        data_tests: [not_null]
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 1, done.output
+    data = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert {r["unique_id"]: (r["status"], r["failures"]) for r in data} == {
+        "model.shape.parents": ("success", None),
+        "test.shape.accepted_values_eph_ids_id__False__1__2.15b975f2b4": ("pass", 0),
+        "test.shape.not_null_eph_ids_code.3f2c2267c9": ("pass", 0),
+        "test.shape.not_null_eph_ids_id.f6a55efaff": ("fail", 1),
+        "test.shape.positive_eph_ids_id.09a0c081c0": ("pass", 0),
+        "test.shape.relationships_eph_ids_id__id__ref_parents_.87a1174cbc": ("fail", 2),
+        "test.shape.unique_eph_ids_id.53560432e7": ("fail", 1),
+    }
