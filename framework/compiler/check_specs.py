@@ -229,6 +229,34 @@ def render_config(
     return out
 
 
+def render_arguments(
+    args: dict[str, Any], spec: CheckSpec, renderer: Renderer | None
+) -> dict[str, Any]:
+    """A dbt test's arguments with their Jinja rendered as dbt renders them before the test
+    runs: ``values: "{{ var('model_types') }}"`` is the list the var holds; ``column_name`` stays
+    text. Without ``renderer`` (an orch project), as written."""
+    if renderer is None:
+        return args
+
+    def render(value: Any, key: str) -> Any:
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            try:
+                return renderer.render_config_value(value, spec.doc.path)
+            except UserError as err:
+                raise ConfigError(
+                    f"cannot render the argument {key} of a test on '{spec.asset}': {err.message}",
+                    location=spec.location,
+                    hint="A test's arguments may use var(), env_var() and target",
+                ) from None
+        if isinstance(value, list):
+            return [render(v, key) for v in value]
+        if isinstance(value, dict):
+            return {k: render(v, key) for k, v in value.items()}
+        return value
+
+    return {k: v if k == "column_name" else render(v, k) for k, v in args.items()}
+
+
 def collect_specs(project: Project) -> list[CheckSpec]:
     """Every check spec of the project's YAML: models, seeds and source tables."""
     specs: list[CheckSpec] = []
@@ -314,6 +342,7 @@ class _TemplateFile(ModelFile):
 # dbt renders a test argument that looks like one of these calls as Jinja (`to: ref('x')`)
 _LOOKS_LIKE_CALL = re.compile(r"^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$", re.S)
 _GENERIC_PREFIX = "__generic__"
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{((?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
 
 
 def custom_test_of(spec: CheckSpec, project: Project, generic_tests: dict[str, str]) -> str | None:
@@ -412,6 +441,9 @@ def _jinja_value(value: Any, prelude: list[str]) -> str:
     if isinstance(value, str):
         if _LOOKS_LIKE_CALL.match(value):
             return value.strip()
+        single = _SINGLE_EXPRESSION.match(value)
+        if single is not None:  # dbt renders it natively: the value it prints (a list...)
+            return f"({single.group(1).strip()})"
         if "{{" in value or "{%" in value:
             name = f"__orch_arg_{len(prelude)}"
             prelude.append(f"{{% set {name} %}}{value}{{% endset %}}")

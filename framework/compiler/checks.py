@@ -57,6 +57,7 @@ from orch.compiler.check_specs import (
     UniqueCombinationArgs,
     collect_specs,
     custom_test_of,
+    render_arguments,
     render_config,
     split_arguments,
     split_entry,
@@ -105,6 +106,7 @@ class CheckCompiler:
         self.source_dialect = self.project.config.dialect
         self.names: dict[str, str] = {}  # check name -> where it was declared
         self.unique_ids: set[str] = set()  # of dbt projects' tests
+        self.expressions: dict[str, exp.Expr] = {}  # dbt test columns that are SQL expressions
 
     # ------------------------------------------------------------------ entry points
 
@@ -161,6 +163,7 @@ class CheckCompiler:
         if node is None:
             return None
         ctype = BUILTIN_TYPES[check_type]
+        args = render_arguments(args, spec, self.renderer)
         column = args.pop("column_name", None) or spec.column
         if ctype.column_level and column is None:
             raise ConfigError(
@@ -239,7 +242,7 @@ class CheckCompiler:
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
-            depends_on=depends_on,
+            depends_on=self._through_ephemerals(depends_on),
             tags=settings["tags"],
         )
 
@@ -315,7 +318,7 @@ class CheckCompiler:
             raw_code=item.parsed.raw if live else "",
             path=path,
             description=str(config.get("description") or ""),
-            depends_on=assets,
+            depends_on=self._through_ephemerals(assets),
             tags=settings["tags"],
         )
 
@@ -431,6 +434,11 @@ class CheckCompiler:
 
     def _column(self, node: Node, column: str, spec: CheckSpec) -> str:
         """The column as the asset spells it; an unknown column is a compile error."""
+        if self.project.flavor == "dbt" and "(" in column and not column.startswith('"'):
+            # dbt pastes column_name into the test's SQL: a column "named" by an expression
+            # (dbt-project-evaluator's concat(coalesce(...))) tests that expression
+            self.expressions[column] = self.user_sql(column, spec)
+            return column
         if not node.columns:
             return column
         quoted = len(column) > 2 and column[0] == column[-1] == '"'  # the user's: keeps its case
@@ -459,8 +467,11 @@ class CheckCompiler:
         written = written_columns(node.compiled_code, self.dialect) if node is not None else None
         return normalize_identifier(name, self.dialect, written)
 
-    def col(self, name: str, table: str | None = None, *, node: Node | None = None) -> exp.Column:
-        """A quoted column of ``node``, qualified by one of this query's aliases when given."""
+    def col(self, name: str, table: str | None = None, *, node: Node | None = None) -> exp.Expr:
+        """A quoted column of ``node``, qualified by one of this query's aliases when given (a
+        dbt test's column that is an expression: that expression)."""
+        if name in self.expressions:
+            return self.expressions[name].copy()
         return exp.Column(this=self.ident(name, node), table=self.ident(table) if table else None)
 
     def table(self, node: Node, alias: str | None = None) -> exp.Expr:
@@ -671,6 +682,21 @@ class CheckCompiler:
         if len(name) > MAX_NAME:
             name = f"{name[: MAX_NAME - 9]}_{_digest(name)[:8]}"
         return name
+
+    def _through_ephemerals(self, names: list[str]) -> list[str]:
+        """``names`` and what each ephemeral one among them reads, through ephemeral models: a
+        test of an ephemeral model runs its query, so after the relations that query reads."""
+        out: list[str] = []
+        todo = list(names)
+        while todo:
+            name = todo.pop(0)
+            if name in out:
+                continue
+            out.append(name)
+            node = self.nodes.get(name)
+            if node is not None and node.relation is None and node.resource_type == "model":
+                todo.extend(node.depends_on)
+        return sorted(out) if len(out) > len(names) else names
 
     def _dbt_unique_id(
         self, written: str, name: str, test_type: str, kwargs: dict[str, Any], asset: str

@@ -6,6 +6,7 @@ Nothing here renders or parses SQL: that is :mod:`orch.load.parsing`. ``orch_pro
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import logging
@@ -780,7 +781,10 @@ def _read_properties(project: Project, path: Path, docs: YamlDocCache) -> None:
     doc = docs.load(path, rel)
     if not isinstance(doc.data, dict):
         return
-    props = validate_doc(PropertiesFile, doc)
+    data = doc.data
+    if project.flavor == "dbt" and _has_template(data):
+        data = _render_properties(project, doc)
+    props = validate_doc(PropertiesFile, doc, data)
     for kind in ("models", "seeds"):
         for i, entry in enumerate(getattr(props, kind)):
             if entry.name in project.properties:
@@ -806,6 +810,84 @@ def _read_properties(project: Project, path: Path, docs: YamlDocCache) -> None:
     specs, errors = read_unit_tests(doc, props, project.root, project.config.test_paths)
     project.unit_tests.extend(specs)
     raise_collected(errors)
+
+
+def _has_template(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(_has_template(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_has_template(v) for v in data)
+    return isinstance(data, str) and "{{" in data
+
+
+_NOT_RENDERED = ("tests", "data_tests", "description", "loaded_at_query")
+
+
+def _rendered_in_properties(kind: str, key_path: tuple) -> bool:
+    """Whether dbt renders a string at ``key_path`` (below one entry of ``kind``) while parsing
+    (dbt-core's SchemaYamlRenderer): not descriptions, tests (rendered as tests), hooks or
+    ``loaded_at_query`` (rendered when they run)."""
+    if kind == "sources" and key_path[:1] == ("tables",):
+        key_path = key_path[2:]
+    if not key_path:
+        return True
+    if key_path[0] in _NOT_RENDERED or (len(key_path) == 2 and key_path[1] in _NOT_RENDERED):
+        return False
+    if (
+        key_path[0] == "config"
+        and len(key_path) >= 2
+        and str(key_path[1]).replace("-", "_") in ("pre_hook", "post_hook", "loaded_at_query")
+    ):
+        return False
+    if len(key_path) == 5 and key_path[4] == "description":  # versions: columns' descriptions
+        return False
+    return not (
+        len(key_path) >= 3
+        and key_path[0] in ("columns", "dimensions", "measures", "entities")
+        and key_path[2] in ("tests", "data_tests", "description")
+    )
+
+
+def _render_properties(project: Project, doc: YamlDoc) -> dict[str, Any]:
+    """A dbt properties file with its Jinja rendered as dbt renders it while parsing: with
+    ``target``, ``var()`` and ``env_var()``, a value that is one ``{{ ... }}`` taking the value it
+    prints (``data_type: "{{ 'integer' if target.type == 'duckdb' else 'int' }}"``)."""
+    package = dbt_packages.package_of(project.packages, doc.path)
+    variables = project.variables if package is None else project.package_variables[package.name]
+    target = yaml_target(
+        project.target_name, project.target, project.config.profile or project.config.name
+    )
+
+    def render(value: Any, kind: str, path: tuple, below: tuple) -> Any:
+        if isinstance(value, dict):
+            return {k: render(v, kind, (*path, k), (*below, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [render(v, kind, (*path, i), (*below, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "{{" in value and _rendered_in_properties(kind, below):
+            rendered = _render_yaml_value(value, doc, variables, path, target)
+            if _single_expression(value) and "env_var" not in value:
+                try:
+                    return ast.literal_eval(rendered.strip())
+                except (ValueError, SyntaxError, MemoryError):
+                    pass
+            return rendered
+        return value
+
+    out = dict(doc.data)
+    for kind, entries in doc.data.items():
+        # what orch reads of a properties file (metrics' filters, saved queries' where... are
+        # MetricFlow's, left as written)
+        if kind in ("models", "seeds", "snapshots", "sources", "exposures") and isinstance(
+            entries, list
+        ):
+            out[kind] = [render(e, kind, (kind, i), ()) for i, e in enumerate(entries)]
+    return out
+
+
+def _single_expression(text: str) -> bool:
+    stripped = text.strip()
+    return (stripped.startswith("{{") and stripped.endswith("}}")
+            and stripped.count("{{") == 1 and "{%" not in stripped)  # fmt: skip
 
 
 def _check_config_keys(raw: dict[str, Any], doc: YamlDoc, key_path: tuple, flavor: str) -> None:

@@ -144,6 +144,7 @@ class LiveBinding:
     ref: Callable[..., RelationValue]
     source: Callable[[str, str], RelationValue]
     this: RelationValue | None
+    model: Any = None  # dbt's ``model`` at run time: the node as manifest.json writes it
 
 
 class _Partition:
@@ -683,7 +684,9 @@ class Renderer:
             self._ns.update(live.warehouse.globals())
             if live.this is not None:
                 self._ns["this"] = live.this
-            self._ns["model"] = self._node_context(node, path)
+            self._ns["model"] = (
+                live.model if live.model is not None else self._node_context(node, path)
+            )
             self._scope = "\0live"  # render() must not re-enter (it would drop the live names)
             text, _ = self._render_entered(source, path, incremental=incremental)
             return text

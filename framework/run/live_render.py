@@ -98,11 +98,38 @@ class ProjectGraph(collections.abc.Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._data()[key]
 
+    def node(self, unique_id: str) -> Any:
+        """A node of the graph by its unique_id, or None; reading it costs the graph only when
+        the template touches it."""
+        return _LazyNode(self, unique_id)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._data())
 
     def __len__(self) -> int:
         return len(self._data())
+
+
+class _LazyNode(collections.abc.Mapping[str, Any]):
+    """dbt's ``model`` at run time (``model.config.materialized``, ``model.unique_id``...): the
+    node of :class:`ProjectGraph`, looked up on first use."""
+
+    def __init__(self, graph: ProjectGraph, unique_id: str) -> None:
+        self._graph = graph
+        self._unique_id = unique_id
+
+    def _node(self) -> dict[str, Any]:
+        found: dict[str, Any] = self._graph["nodes"].get(self._unique_id) or {}
+        return found
+
+    def __getitem__(self, key: str) -> Any:
+        return self._node()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._node())
+
+    def __len__(self) -> int:
+        return len(self._node())
 
 
 class LiveRenderer:
@@ -168,6 +195,7 @@ class LiveRenderer:
             ref=lambda *args, **kwargs: self._relation(self._ref_node(node, args), live, warehouse),
             source=lambda s, t: self._relation(self._source_node(node, s, t), live, warehouse),
             this=self._relation(node, live, warehouse),
+            model=self.graph.node(node.unique_id) if self.project.flavor == "dbt" else None,
         )
         text = self._renderer.render_live(
             node.raw_code,
