@@ -97,6 +97,10 @@ class HookSql(ArtifactModel):
     sql: str
     transaction: bool = True
     origin: str = ""  # where it was declared, for messages: dbt_project.yml, a model's config()
+    # the hook queries the warehouse while rendering (run_query, a statement block, graph...):
+    # ``raw_code`` is rendered right before it runs (orch.run.live_render), as dbt renders it
+    rendered_at_run_time: bool = False
+    raw_code: str = ""
 
 
 class Node(ArtifactModel):

@@ -159,6 +159,10 @@ def render_hooks(
                 location=Location(origin),
                 hint=err.hint,
             ) from None
+        if recording.uses_warehouse:  # rendered again when it runs, with the warehouse
+            out.append(HookSql(sql="", transaction=transaction, origin=origin,
+                               rendered_at_run_time=True, raw_code=template))  # fmt: skip
+            continue
         if this is None and THIS_MARKER in text:
             raise TemplateError(
                 "'this' in an on-run hook: there is no model there",

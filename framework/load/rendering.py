@@ -34,6 +34,7 @@ from orch.errors import (
     ProjectError,
     TemplateError,
 )
+from orch.load import dbt_functions
 from orch.load.dbt_builtins import BUILTINS_PATH, builtin_macros_source
 from orch.load.dbt_versions import VersionedModel
 from orch.load.dbt_versions import resolve as resolve_version
@@ -398,6 +399,7 @@ class Renderer:
             set_strict=set,
             zip=_dbt_zip,
             zip_strict=zip,
+            **dbt_functions.FUNCTIONS,
         )
         self.macro_errors: list[ProjectError] = []
         self.generic_tests: dict[str, str] = {}  # custom generic test name -> defining file

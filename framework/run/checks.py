@@ -40,7 +40,7 @@ from orch.assets import resource_parameters
 from orch.errors import Location, OrchError, ResourceError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
-from orch.manifest import CheckNode, Manifest, Node
+from orch.manifest import CheckNode, HookSql, Manifest, Node
 from orch.names import Relation
 from orch.run.check_sql import (
     check_status,
@@ -838,12 +838,13 @@ def run_tests(
     python: PythonRuntime | None = None,
     run_hooks: bool = False,
     live_render: LiveCheckRender | None = None,
+    hook_render: Callable[[HookSql, Node | None], str] | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
     ``run_hooks``: the project's on-run-start hooks run first and its on-run-end hooks last, as
     ``dbt test`` runs them (a failing on-run-start skips every check; a failing hook fails the
-    run).
+    run); ``hook_render`` renders those that query the warehouse (orch.run.hooks).
 
     ``partitions_of(node)`` gives the partition keys to check for a partitioned asset (None: the
     whole asset at once). ``fail_fast``: after the first failure (a failing error-severity check
@@ -876,7 +877,7 @@ def run_tests(
                    args={"select": selection})
     )  # fmt: skip
     run = TestRun(run_id)
-    hooks = HookRunner(adapter, run_id, fan) if run_hooks else None
+    hooks = HookRunner(adapter, run_id, fan, render=hook_render) if run_hooks else None
     if hooks is not None and not hooks.run_start(manifest):
         run.not_run = len(checks)
         hooks.run_end(manifest)

@@ -29,6 +29,7 @@ can be added beside the SQL ones.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from orch.run.python import find_asset
 
 if TYPE_CHECKING:
     from orch.adapters.base import Adapter
+    from orch.load.project import Project
     from orch.run.materialize import MaterializeResult, StepContext, StepFunction
 
 ON_RUN_START, ON_RUN_END = "on-run-start", "on-run-end"
@@ -73,10 +75,21 @@ class HookRunner:
     outcomes: list[HookOutcome] = field(default_factory=list)
     # success/failure hooks of steps: a failure here never changes a step's or the run's status
     step_outcomes: list[HookOutcome] = field(default_factory=list)
+    # renders a hook that queries the warehouse while rendering, with the model it wraps (None:
+    # an on-run hook); its statements run as it renders (orch.run.live_render)
+    render: Callable[[HookSql, Node | None], str] | None = None
 
-    def sql(self, hook: HookSql) -> str:
+    def sql(self, hook: HookSql, node: Node | None = None) -> str:
         """The hook's SQL for this run (``invocation_id`` is the run's id)."""
-        return hook.sql.replace(INVOCATION_MARKER, self.run_id)
+        text = hook.sql
+        if hook.rendered_at_run_time:
+            if self.render is None:
+                raise HookFailedError(
+                    f"the hook in {hook.origin} queries the warehouse while rendering, "
+                    "which this command cannot do"
+                )
+            text = self.render(hook, node)
+        return text.replace(INVOCATION_MARKER, self.run_id)
 
     # ------------------------------------------------------------------ steps
 
@@ -137,11 +150,13 @@ class HookRunner:
         self, node: Node, phase: str, hooks: list[HookSql], *, transaction: bool
     ) -> None:
         for i, hook in enumerate(hooks):
-            if hook.transaction != transaction or not hook.sql:
+            if hook.transaction != transaction or not (hook.sql or hook.rendered_at_run_time):
                 continue
             t0 = time.perf_counter()
             try:
-                self.adapter.execute(self.sql(hook))
+                text = self.sql(hook, node)
+                if text.strip():
+                    self.adapter.execute(text)
             except Exception as err:  # the warehouse refused it: the step fails, saying which
                 self._step_hook_ran(phase, i, hook, node.name, "error", str(err), t0)
                 raise HookFailedError(
@@ -172,11 +187,13 @@ class HookRunner:
 
     def _run_hooks(self, phase: str, hooks: list[HookSql]) -> bool:
         for i, hook in enumerate(hooks):
-            if not hook.sql:
+            if not (hook.sql or hook.rendered_at_run_time):
                 continue
             t0 = time.perf_counter()
             try:
-                self.adapter.execute(self.sql(hook))
+                text = self.sql(hook)
+                if text.strip():
+                    self.adapter.execute(text)
             except Exception as err:  # noqa: BLE001 - reported as the hook's outcome
                 self._record(HookOutcome(phase, i, hook.origin, "error", str(err),
                                          time.perf_counter() - t0))  # fmt: skip
@@ -198,6 +215,23 @@ class HookRunner:
     def failed(self) -> list[HookOutcome]:
         """The on-run hooks that failed."""
         return [o for o in self.outcomes if o.status == "error"]
+
+
+def live_hook_renderer(
+    project: Project, manifest: Manifest, command: str, adapter: Adapter, assets: list[str]
+) -> Callable[[HookSql, Node | None], str] | None:
+    """What renders this run's hooks that query the warehouse (those of ``assets`` and the
+    on-run hooks), or None when it has none — the Jinja and sqlglot it needs stay unloaded."""
+    hooks = [*manifest.on_run_start, *manifest.on_run_end]
+    for name in assets:
+        node = manifest.nodes.get(name)
+        if node is not None:
+            hooks += [*node.pre_hook, *node.post_hook]
+    if not any(h.rendered_at_run_time for h in hooks):
+        return None
+    from orch.run.live_render import LiveRenderer
+
+    return LiveRenderer(project, manifest, command).hook_renderer(adapter)
 
 
 # --------------------------------------------------------------------------- success/failure hooks

@@ -27,7 +27,7 @@ from orch.errors import ModelFailedError, OrchError
 from orch.load.introspection import GRAPH_KEYS, LiveWarehouse, RelationValue
 from orch.load.project import Project
 from orch.load.rendering import LiveBinding, Renderer
-from orch.manifest import CheckNode, ColumnInfo, ColumnRef, Manifest, Node
+from orch.manifest import CheckNode, ColumnInfo, ColumnRef, HookSql, Manifest, Node
 from orch.names import Relation
 from orch.sql import expand_and_qualify, parse_query, qualify_tables, table_references, transpile
 from sqlglot import exp
@@ -211,6 +211,36 @@ class LiveRenderer:
             query = parse_query(text, project_dialect, node.path or node.name)
             text = transpile(query, target, node.path or node.name, source=project_dialect)
         return text
+
+    def hook_renderer(self, adapter: Adapter) -> Callable[[HookSql, Node | None], str]:
+        """Renders hooks that query the warehouse, as dbt renders every hook when it runs:
+        ``execute`` True, ``this`` the model's relation, ``graph``; a ``statement`` block runs
+        while rendering, the text left is the hook's SQL."""
+
+        def render(hook: HookSql, node: Node | None) -> str:
+            with self._lock:
+                if self._renderer is None:
+                    self._renderer = make_renderer(self.project)
+                warehouse = AdapterWarehouse(adapter)
+                live = LiveWarehouse(warehouse, self.command, self.graph)
+                binding = LiveBinding(
+                    warehouse=live,
+                    ref=lambda *a, **_: self._relation(self._ref_node(node, a), live, warehouse),
+                    source=lambda s, t: self._relation(
+                        self._source_node(node, s, t), live, warehouse
+                    ),
+                    this=self._relation(node, live, warehouse) if node is not None else None,
+                    model=self.graph.node(node.unique_id) if node is not None else None,
+                )
+                try:
+                    return self._renderer.render_live(hook.raw_code, hook.origin, binding).strip()
+                except OrchError as err:
+                    raise ModelFailedError(
+                        f"rendering the hook in {hook.origin} at run time failed: "
+                        f"{err.format_message()}"
+                    ) from None
+
+        return render
 
     def render_check(self, check: CheckNode, adapter: Adapter) -> str:
         """The SQL of a test whose template queries the warehouse (``rendered_at_run_time``),

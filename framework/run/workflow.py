@@ -37,7 +37,7 @@ from orch.run.executor import (
 )
 from orch.run.foreign_state import owner_versions
 from orch.run.freshness import effective_parents
-from orch.run.hooks import HookRunner
+from orch.run.hooks import HookRunner, live_hook_renderer
 from orch.run.materialize import StepFunction, materialize
 from orch.run.observe import observe_sources, sources_upstream
 from orch.run.partition_plan import PartitionExpander, PartitionRequest
@@ -256,7 +256,9 @@ def _execute(
                 fan.emit(_standing_note(run_id, hook.left_standing, state, project.target_name))
             if hook.own or hook.waiting or hook.unit:  # checks to run
                 adapter.open()
-        hooks = HookRunner(adapter, run_id, fan)
+        hooks = HookRunner(adapter, run_id, fan,
+                           render=live_hook_renderer(project, manifest, command, adapter,
+                                                     [s.asset for s in plan.order]))  # fmt: skip
         step_function: StepFunction = materialize
         if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
                if s.asset in manifest.nodes):  # fmt: skip
@@ -408,6 +410,7 @@ def run_checks(
                             run_id=run_id, fail_fast=options.fail_fast, python=python,
                             run_hooks=not only_unit,
                             live_render=_live_check_render(project, manifest, checks),
+                            hook_render=live_hook_renderer(project, manifest, "test", adapter, []),
                         )  # fmt: skip
                     finally:  # the checks' resources, torn down also after Ctrl-C
                         python.close()

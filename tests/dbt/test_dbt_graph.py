@@ -107,3 +107,50 @@ def test_graph_while_parsing_is_empty(
     done = orch("build")
     assert done.exit_code == 0, done.output
     assert rows(root, "select models from count_models") == [(3,)]
+
+
+RECORD_MODELS = """
+{% macro record_models(relation) %}
+  {% if execute %}
+  {% set names = [] %}
+  {% for n in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') %}
+    {% do names.append(n.name ~ ':' ~ n.config.materialized) %}
+  {% endfor %}
+  {% call statement('insert') %}
+    insert into {{ relation }} values
+    {% for n in names | sort %}('{{ n }}'){% if not loop.last %}, {% endif %}{% endfor %}
+  {% endcall %}
+  {% endif %}
+{% endmacro %}
+"""
+
+
+def test_hooks_that_query_the_warehouse_render_when_they_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch
+) -> None:
+    """dbt renders a hook when it runs: a post-hook's ``statement`` block inserts what it reads
+    from ``graph`` (dbt-project-evaluator's insert_resources_from_graph), an on-run-end hook's
+    ``run_query`` creates a table. Rendered at compile time, both did nothing."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "macros/record.sql": RECORD_MODELS,
+            "models/model_names.sql": (
+                "{{ config(materialized='table', post_hook=\"{{ record_models(this) }}\") }}\n"
+                "select cast(null as varchar) as name where false\n"
+            ),
+            "models/other.sql": "select 1 as x\n",
+        },
+        project_yml="""
+            on-run-end:
+              - "{% if execute %}{% do run_query('create or replace table run_end_audit as
+                select count(*) as n from model_names') %}{% endif %}"
+        """,
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from model_names order by 1") == [
+        ("model_names:table",), ("other:view",),
+    ]  # fmt: skip
+    assert rows(root, "select * from run_end_audit") == [(2,)]
