@@ -736,3 +736,29 @@ def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> No
         "test.shape.relationships_eph_ids_id__id__ref_parents_.87a1174cbc": ("fail", 2),
         "test.shape.unique_eph_ids_id.53560432e7": ("fail", 1),
     }
+
+
+def test_serialization_functions(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt's tojson / fromjson / fromyaml / toyaml / local_md5, with their defaults (the row
+    dbt-duckdb 1.11 writes for the same model)."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "models/ser.sql": """
+                select '{{ tojson({"b": 1, "a": [true, none]}) }}' as j,
+                  '{{ tojson({"b": 1, "a": 2}, sort_keys=true) }}' as s,
+                  {{ fromjson('[1, 2]')[1] }} as k,
+                  '{{ fromjson('not json', 'fallback') }}' as f,
+                  '{{ (fromyaml('a: [x, y]')).a | join('|') }}' as y,
+                  '{{ toyaml({"b": 1, "a": 2}) | trim }}' as t,
+                  '{{ local_md5("hello world") }}' as m
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from ser") == [
+        ('{"b": 1, "a": [true, null]}', '{"a": 2, "b": 1}', 2, "fallback", "x|y", "b: 1\na: 2",
+         "5eb63bbbe01eeed093cb22bb8f5acdc3"),
+    ]  # fmt: skip
