@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import re
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,9 +69,15 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         for spec in project.unit_tests
         if (uid := f"unit_test.{project.name}.{spec.model}.{spec.name}") in compiled
     }
-    parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
-    child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
-    for uid, entry in nodes.items():
+    source_ids = {f"{s['source_name']}.{s['name']}": uid for uid, s in sources.items()}
+    exposures = {
+        exposure["unique_id"]: exposure
+        for item in manifest.exposures.values()
+        if (exposure := _exposure(item, project, {**ids, **source_ids})) is not None
+    }
+    parent_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources, *exposures]}
+    child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources, *exposures]}
+    for uid, entry in [*nodes.items(), *exposures.items()]:
         for parent in entry["depends_on"].get("nodes", []):
             parent_map[uid].append(parent)
             child_map.setdefault(parent, []).append(uid)
@@ -91,7 +98,7 @@ def dbt_manifest(manifest: Manifest, project: Project) -> dict[str, Any]:
         "sources": sources,
         "macros": macros,
         "docs": {},
-        "exposures": {},
+        "exposures": exposures,
         "metrics": {},
         "groups": {},
         "selectors": {},
@@ -590,6 +597,45 @@ def _source(node: Node, project: Project, database: str) -> dict[str, Any]:
         description=node.description,
     )  # fmt: skip
     return out
+
+
+def _exposure(item: dict[str, Any], project: Project, ids: dict[str, str]) -> dict[str, Any] | None:
+    """An exposure as dbt's manifest writes it (``graph.exposures`` reads the same), from
+    orch's record of it (orch.load.dbt.read_descriptive); None for another kind of entry."""
+    if "type" not in item:
+        return None
+    package, original = package_of(str(item.get("path") or ""), project)
+    written = [str(a) for a in item.get("depends_on", [])]
+    sources = list(dict.fromkeys(a for a in written if a in project.sources))
+    refs = [a for a in written if a not in project.sources]
+    parents = [ids[a] for a in dict.fromkeys([*sources, *refs]) if a in ids]
+    tags = list(item.get("tags") or [])
+    return {
+        "name": item["name"],
+        "resource_type": "exposure",
+        "package_name": package,
+        "path": original.split("/", 1)[-1],
+        "original_file_path": original,
+        "unique_id": f"exposure.{package}.{item['name']}",
+        "fqn": _fqn(package, original, item["name"]),
+        "type": item.get("type"),
+        "owner": dict(item.get("owner") or {}),
+        "description": item.get("description") or "",
+        "label": item.get("label") or None,
+        "maturity": item.get("maturity") or None,
+        "meta": dict(item.get("meta") or {}),
+        "tags": tags,
+        "config": {"enabled": True, "tags": tags, "meta": dict(item.get("meta") or {})},
+        "unrendered_config": {"tags": tags} if tags else {},
+        "url": item.get("url") or None,
+        "depends_on": {"macros": [], "nodes": parents},
+        "refs": [{"name": r, "package": None, "version": None} for r in refs],
+        "sources": [
+            [project.sources[s].source.name, project.sources[s].table.name] for s in sources
+        ],  # fmt: skip
+        "metrics": [],
+        "created_at": time.time(),
+    }
 
 
 def _freshness(node: Node) -> dict[str, Any] | None:

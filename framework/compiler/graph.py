@@ -357,6 +357,9 @@ def resolve_graph(
         for target in model.recording.refs.values():
             if target in project.models or target in project.seeds or target in extra:
                 upstream.add(target)
+        for source, table in model.recording.sources.values():  # a source() in a comment too
+            if f"{source}.{table}" in project.sources:
+                upstream.add(f"{source}.{table}")
         dag.add(name, sorted(upstream))
     for name, upstream_names in sorted(extra.items()):
         for up in upstream_names:

@@ -5,6 +5,7 @@ on the same project."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,64 @@ def test_hooks_that_query_the_warehouse_render_when_they_run(
         ("model_names:table",), ("other:view",),
     ]  # fmt: skip
     assert rows(root, "select * from run_end_audit") == [(2,)]
+
+
+def test_exposures_and_commented_sources_in_dbts_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch
+) -> None:
+    """An exposure is in dbt's manifest.json (and so in ``graph.exposures``), with dbt's fields;
+    a ``source()`` called in a SQL comment is a dependency, as dbt records every call (fields
+    checked against dbt-duckdb 1.11's manifest of the same project)."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "seeds/raw_people.csv": "id\n1\n",
+            "models/staging/src.yml": """
+                version: 2
+                sources:
+                  - name: raw
+                    schema: main
+                    tables:
+                      - name: raw_people
+            """,
+            "models/staging/stg.sql": (
+                "-- depends on: {{ source('raw', 'raw_people') }}\nselect 1 as id\n"
+            ),
+            "models/marts/exposures.yml": """
+                version: 2
+                exposures:
+                  - name: dash
+                    type: dashboard
+                    maturity: low
+                    url: example.com/dash
+                    owner: {name: Ann, email: ann@example.com}
+                    config:
+                      tags: [bi]
+                    depends_on:
+                      - ref('stg')
+                      - source('raw', 'raw_people')
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    assert manifest["nodes"]["model.shape.stg"]["depends_on"]["nodes"] == [
+        "source.shape.raw.raw_people"
+    ]
+    exposure = manifest["exposures"]["exposure.shape.dash"]
+    assert {k: exposure[k] for k in ("fqn", "path", "original_file_path", "type", "maturity",
+                                     "tags", "url", "depends_on", "sources", "refs")} == {
+        "fqn": ["shape", "marts", "dash"],
+        "path": "marts/exposures.yml",
+        "original_file_path": "models/marts/exposures.yml",
+        "type": "dashboard",
+        "maturity": "low",
+        "tags": ["bi"],
+        "url": "example.com/dash",
+        "depends_on": {"macros": [], "nodes": ["source.shape.raw.raw_people", "model.shape.stg"]},
+        "sources": [["raw", "raw_people"]],
+        "refs": [{"name": "stg", "package": None, "version": None}],
+    }  # fmt: skip
+    assert "exposure.shape.dash" in manifest["child_map"]["model.shape.stg"]
