@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from orch.compiler.dbt_macros import MacroIndex, dbt_macros, package_of
 from orch.config import MODEL_CONFIG_KEYS
+from orch.load.dbt import where_subquery
 from orch.load.dbt_versions import version_of
 from orch.manifest import CheckNode, Manifest, Node
 
@@ -218,7 +219,8 @@ def _model(
             "column_types": dict(config.column_types),
             "docs": {"show": True, "node_color": None},
             "contract": {"enforced": config.contract, "alias_types": True},
-            "access": "protected",
+            "access": str(config.extra.get("access") or "protected"),
+            "group": config.group,
             "grants": {},
             "lookback": 1,
             "on_configuration_change": "apply",
@@ -228,7 +230,9 @@ def _model(
         description=node.description,
         columns=_columns(node, _declared_columns(node, project)),
         meta=dict(config.meta),
-        patch_path=f"{package}://{node.patch_path}" if node.patch_path else None,
+        docs={"show": True, "node_color": None},
+        group=config.group,
+        patch_path=_patch_path(node.patch_path, project),
         relation_name=None if relation is None else f'"{db}"."{schema}"."{alias}"',
         raw_code=raw_code,
         language=node.language or "sql",
@@ -252,9 +256,15 @@ def _model(
         compiled_code=node.compiled_code or None,
         extra_ctes_injected=True,
         extra_ctes=[],
-        contract={"enforced": False, "alias_types": True, "checksum": None},
-        access="protected",
+        contract={
+            "enforced": config.contract,
+            "alias_types": True,
+            "checksum": _contract_checksum(node, project),
+        },  # fmt: skip
+        access=str(config.extra.get("access") or "protected"),
         constraints=[],
+        primary_key=[],
+        functions=[],
         version=None,
         latest_version=None,
         deprecation_date=node.deprecation_date,
@@ -269,11 +279,40 @@ def _model(
     if node.resource_type == "seed":
         for key in ("refs", "sources", "metrics", "compiled", "compiled_code", "extra_ctes",
                     "extra_ctes_injected", "contract", "access", "constraints", "version",
-                    "latest_version", "deprecation_date", "compiled_path", "language"):  # fmt: skip
+                    "latest_version", "deprecation_date", "compiled_path", "language",
+                    "primary_key", "functions"):  # fmt: skip
             out.pop(key, None)
         out["depends_on"] = {"macros": []}
         out["root_path"] = str(project.root)
+        out["config"]["delimiter"] = str(config.extra.get("delimiter") or ",")
     return out
+
+
+def _patch_path(patch_path: str | None, project: Project) -> str | None:
+    """dbt's ``<package>://<path in that package>`` of the YAML file that describes a node."""
+    if not patch_path:
+        return None
+    package, rel = package_of(patch_path, project)
+    return f"{package}://{rel}"
+
+
+def _contract_checksum(node: Node, project: Project) -> str | None:
+    """dbt's ``contract.checksum`` of an enforced contract (``ModelNode.build_contract_checksum``):
+    the sha256 of each YAML column's name and data_type, sorted by name, then the
+    materialization for a table. None when not enforced, or when constraints are declared (dbt
+    writes their Python reprs, which orch does not reproduce)."""
+    if not node.config.contract:
+        return None
+    props = project.properties.get(node.name)
+    if props is None:
+        return None
+    columns = sorted(props.entry.columns, key=lambda c: c.name)
+    if any(c.constraints for c in columns) or getattr(props.entry, "constraints", None):
+        return None
+    state = "".join(f"|{c.name}{c.data_type}[]" for c in columns)
+    if node.config.materialized in ("table", "incremental"):
+        state += f"{node.config.materialized}[]"
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
 def _number(text: str) -> Any:
@@ -434,8 +473,8 @@ def _test(
             "store_failures": check.store_failures or None,
             "where": check.where,
             "fail_calc": check.fail_calc or "count(*)",
-            "warn_if": check.warn_if,
-            "error_if": check.error_if,
+            "warn_if": str(config.get("warn_if") or _dbt_threshold(check.warn_if)),
+            "error_if": str(config.get("error_if") or _dbt_threshold(check.error_if)),
         },
         unrendered_config=config
         if check.dbt_unrendered_config is None
@@ -461,6 +500,8 @@ def _test(
         contract={"enforced": False, "alias_types": True, "checksum": None},
         column_name=check.column,
         attached_node=ids.get(check.asset) if check.asset else None,
+        docs={"show": True, "node_color": None},
+        functions=[],
     )
     if check.kind != "singular":
         out["test_metadata"] = {
@@ -469,10 +510,22 @@ def _test(
                 k: v
                 for k, v in {**check.args, "column_name": check.column}.items()
                 if v is not None
-            },  # fmt: skip
+            }  # fmt: skip
+            | ({"model": where_subquery(project, check.asset)} if check.asset else {}),
             "namespace": check.check_type.rsplit(".", 1)[0] if "." in check.check_type else None,
         }
+        out["path"] = f"{out['name']}.sql"  # dbt's: the test's name, as if it were a file
+        if check.asset in project.sources:
+            out["file_key_name"] = f"sources.{project.sources[check.asset].source.name}"
+        elif check.asset:
+            found = version_of(project.model_versions, check.asset)
+            out["file_key_name"] = f"models.{found[0] if found else check.asset}"
     return out
+
+
+def _dbt_threshold(value: str) -> str:
+    """A threshold as dbt writes its default (``!= 0``), orch's own spelling (``!=0``) else."""
+    return "!= 0" if value == "!=0" else value
 
 
 def _unit_test(spec: UnitTestSpec, project: Project, ids: dict[str, str]) -> dict[str, Any]:
@@ -594,7 +647,8 @@ def _source(node: Node, project: Project, database: str) -> dict[str, Any]:
         unrendered_schema=declared.source.schema_ if declared else None,
         relation_name=None if relation is None else
         f'"{relation.database or database}"."{relation.schema_name}"."{relation.identifier}"',
-        description=node.description,
+        # the table's own (the source's is source_description)
+        description=(declared.table.description or "") if declared else node.description,
     )  # fmt: skip
     return out
 
@@ -619,14 +673,14 @@ def _exposure(item: dict[str, Any], project: Project, ids: dict[str, str]) -> di
         "unique_id": f"exposure.{package}.{item['name']}",
         "fqn": _fqn(package, original, item["name"]),
         "type": item.get("type"),
-        "owner": dict(item.get("owner") or {}),
+        "owner": {"email": None, "name": None, **dict(item.get("owner") or {})},
         "description": item.get("description") or "",
         "label": item.get("label") or None,
         "maturity": item.get("maturity") or None,
         "meta": dict(item.get("meta") or {}),
         "tags": tags,
         "config": {"enabled": True, "tags": tags, "meta": dict(item.get("meta") or {})},
-        "unrendered_config": {"tags": tags} if tags else {},
+        "unrendered_config": dict(item.get("config") or {}),  # the config: written
         "url": item.get("url") or None,
         "depends_on": {"macros": [], "nodes": parents},
         "refs": [{"name": r, "package": None, "version": None} for r in refs],

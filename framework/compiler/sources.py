@@ -11,6 +11,7 @@ from orch.compiler.settings import (
     source_freshness,
 )
 from orch.config import ModelConfig
+from orch.load import dbt_packages
 from orch.load.project import Project
 from orch.manifest import Node, RelationInfo
 from orch.names import Relation
@@ -31,7 +32,8 @@ def source_node(project: Project, settings: ModelSettings, name: str, dialect: s
     tags = list(dict.fromkeys([*src.source.tags, *src.table.tags]))
     return Node(
         name=name,
-        unique_id=f"source.{project.name}.{name}",
+        # dbt's id names the package whose YAML declares the source
+        unique_id=f"source.{_package_name(project, src.path)}.{name}",
         resource_type="source",
         patch_path=src.path,
         path=src.path,
@@ -60,3 +62,8 @@ def _observe_sql(written: str | None, relation: Relation, src: Any, dialect: str
         parts.append(exp.Max(this=exp.column(loaded)))
     query = exp.select(*parts).from_(relation_table(relation))
     return query.sql(dialect=dialect)
+
+
+def _package_name(project: Project, path: str) -> str:
+    package = dbt_packages.package_of(project.packages, path)
+    return package.name if package is not None else project.name

@@ -375,7 +375,8 @@ def _descriptive_entry(
         item.update(type=kind, owner=owner, label=entry.get("label") or "",
                     url=entry.get("url") or "", maturity=entry.get("maturity") or "",
                     description=entry.get("description") or "",
-                    tags=sorted({str(t) for t in tags}), meta=meta)  # fmt: skip
+                    tags=sorted({str(t) for t in tags}), meta=meta,
+                    config=config)  # fmt: skip
         refs = [(str(r), (key, i, "depends_on", j))
                 for j, r in enumerate(entry.get("depends_on") or [])]  # fmt: skip
     else:  # what the docs site lists: its words, and what it is built on

@@ -216,3 +216,69 @@ def test_exposures_and_commented_sources_in_dbts_manifest(
         "refs": [{"name": "stg", "package": None, "version": None}],
     }  # fmt: skip
     assert "exposure.shape.dash" in manifest["child_map"]["model.shape.stg"]
+
+
+def test_manifest_fields_dbt_tooling_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orch: RunOrch
+) -> None:
+    """What dbt-project-evaluator reads of each node, as dbt-duckdb 1.11 writes it for the same
+    project: an enforced contract's checksum, access and group, a generic test's path,
+    file_key_name and ``model`` kwarg, dbt's default threshold text, a package's source id and
+    the table's own description."""
+    root = dbt_project(
+        tmp_path,
+        monkeypatch,
+        {
+            "packages.yml": "packages:\n  - local: pkgs/kit\n",
+            "dbt_packages/kit/dbt_project.yml": "name: kit\nconfig-version: 2\n",
+            "dbt_packages/kit/models/kit_sources.yml": """
+                version: 2
+                sources:
+                  - name: kit_raw
+                    schema: main
+                    description: The kit's raw tables.
+                    tables:
+                      - name: kit_table
+            """,
+            "models/report.sql": "select 1 as id, 'a' as name\n",
+            "models/report.yml": """
+                version: 2
+                groups:
+                  - name: finance
+                    owner: {name: Fin}
+                models:
+                  - name: report
+                    config:
+                      access: public
+                      group: finance
+                      materialized: table
+                      contract: {enforced: true}
+                    columns:
+                      - name: id
+                        data_type: integer
+                        data_tests: [unique]
+                      - name: name
+                        data_type: varchar
+            """,
+        },
+    )
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    report = manifest["nodes"]["model.shape.report"]
+    assert report["contract"] == {
+        "enforced": True, "alias_types": True,
+        "checksum": "1cbf0f83ca06d81a7a872416af49481ee148f6fc82ea6b76c3d6e59856774cb3",
+    }  # fmt: skip
+    assert (report["access"], report["group"], report["docs"]) == (
+        "public", "finance", {"show": True, "node_color": None},
+    )  # fmt: skip
+    test = manifest["nodes"]["test.shape.unique_report_id.68b202899b"]
+    assert (test["path"], test["file_key_name"], test["config"]["warn_if"]) == (
+        "unique_report_id.sql", "models.report", "!= 0",
+    )  # fmt: skip
+    assert test["test_metadata"]["kwargs"] == {
+        "column_name": "id", "model": "{{ get_where_subquery(ref('report')) }}",
+    }  # fmt: skip
+    source = manifest["sources"]["source.kit.kit_raw.kit_table"]
+    assert (source["description"], source["source_description"]) == ("", "The kit's raw tables.")

@@ -341,7 +341,8 @@ def test_dbt_manifest_and_run_results_in_dbt_schemas(shop: Path, orch: RunOrch):
     test = nodes["test.shop_dbt.kit_utils_at_least_order_summary_amount__1"]
     assert test["test_metadata"] == {
         "name": "at_least", "namespace": "kit_utils",
-        "kwargs": {"column_name": "amount", "min_value": 1},
+        "kwargs": {"column_name": "amount", "min_value": 1,
+                   "model": "{{ get_where_subquery(ref('order_summary')) }}"},
     }  # fmt: skip
     assert test["attached_node"] == "model.shop_dbt.order_summary"
     assert test["config"]["severity"] == "WARN"
