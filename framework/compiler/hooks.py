@@ -5,8 +5,9 @@ dbt keeps hooks as templates and renders them when they run; orch renders them w
 with the same context: ``this`` (the model's relation), ``target``, ``var``, ``env_var``,
 ``ref``/``source`` (to assets compiled before the model, which is every upstream one),
 ``invocation_id`` (the run's id, put in when the hook runs), and for on-run hooks ``schemas`` /
-``database_schemas`` (those of the assets the project writes). A hook that needs what exists only
-at run time (``results`` in on-run-end) is refused with a clear error.
+``database_schemas`` (those of the assets the project writes). A hook that queries the warehouse
+while rendering, or reads ``results`` (on-run-end), is rendered again when it runs
+(``HookSql.rendered_at_run_time``), as dbt renders every hook.
 
 Order (dbt's): hooks accumulate over the layers, project-file folders first (outer folders before
 inner), then the YAML ``config:``, then ``config()`` in the model. A hook is a string, a
@@ -87,21 +88,25 @@ class _HookAdapter:
         return getattr(self._inner, name)
 
 
-class _RunTimeOnly:
-    """A hook-context value that exists only while the run happens (``results``)."""
+class _ResultsWhileCompiling(list[Any]):
+    """``results`` in an on-run hook while orch compiles it: empty, and reading it marks the
+    hook rendered again when it runs, where ``results`` are the run's (orch.run.hooks)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __getattr__(self, key: str) -> Any:
-        raise UnsupportedFeatureError(
-            f"'{self.name}' in a hook is not supported by orch",
-            hint="orch renders hooks before the run starts; read run results from "
-            "target/run_results.json or orch's state instead",
-        )
+    def __init__(self, mark: Callable[[], None]) -> None:
+        super().__init__()
+        self._mark = mark
 
     def __iter__(self) -> Any:
-        return self.__getattr__("__iter__")
+        self._mark()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._mark()
+        return 0
+
+    def __bool__(self) -> bool:
+        self._mark()
+        return False
 
 
 def hook_items(raw: Any, origin: str) -> list[tuple[str, bool]]:
@@ -180,10 +185,11 @@ def render_hooks(
     return out
 
 
-def run_hook_context(nodes: dict[str, Node]) -> dict[str, Any]:
+def run_hook_context(nodes: dict[str, Node], renderer: Renderer) -> dict[str, Any]:
     """``schemas``, ``database_schemas`` and ``results`` as on-run hooks see them."""
     schemas = sorted({n.relation.schema_name for n in nodes.values()
                       if n.relation is not None and n.resource_type != "source"})  # fmt: skip
     pairs = sorted({(n.relation.database or "", n.relation.schema_name) for n in nodes.values()
                     if n.relation is not None and n.resource_type != "source"})  # fmt: skip
-    return {"schemas": schemas, "database_schemas": pairs, "results": _RunTimeOnly("results")}
+    results = _ResultsWhileCompiling(renderer.mark_rendered_at_run_time)
+    return {"schemas": schemas, "database_schemas": pairs, "results": results}

@@ -206,7 +206,7 @@ class ManifestCompiler(SqlCompiler):
         cfg = self.project.config
         if self.renderer is None or not (cfg.on_run_start or cfg.on_run_end):
             return {}
-        context = hooks.run_hook_context(self.nodes)
+        context = hooks.run_hook_context(self.nodes, self.renderer)
         return {
             key: hooks.render_hooks(
                 self.renderer,

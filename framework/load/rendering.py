@@ -146,6 +146,7 @@ class LiveBinding:
     source: Callable[[str, str], RelationValue]
     this: RelationValue | None
     model: Any = None  # dbt's ``model`` at run time: the node as manifest.json writes it
+    context: dict[str, Any] = field(default_factory=dict)  # more names (a hook's ``results``)
 
 
 class _Partition:
@@ -689,12 +690,15 @@ class Renderer:
             self._ns["model"] = (
                 live.model if live.model is not None else self._node_context(node, path)
             )
+            self._ns.update(live.context)
             self._scope = "\0live"  # render() must not re-enter (it would drop the live names)
             text, _ = self._render_entered(source, path, incremental=incremental)
             return text
         finally:
             self._live = None
             self._scope = ""
+            for name in live.context:
+                self._ns.pop(name, None)
             self._enter(self.project_name)
 
     def _render_entered(
@@ -723,6 +727,11 @@ class Renderer:
     def warehouse(self) -> Any:
         """The warehouse of this render: the live one at run time, else parse-time answers."""
         return self._live.warehouse if self._live is not None else self._parse_time
+
+    def mark_rendered_at_run_time(self) -> None:
+        """The template being rendered reads what exists only at run time: render it again
+        then (a hook reading ``results``)."""
+        self._current().uses_warehouse = True
 
     def _mark_warehouse(self) -> None:
         if self._live is None:

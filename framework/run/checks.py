@@ -53,6 +53,7 @@ from orch.run.executor import StepHook
 from orch.run.hooks import HookRunner
 from orch.run.materialize import quarantine_relation
 from orch.run.python import PythonRuntime
+from orch.run.reporting import run_results_of
 from orch.run.unit_tests import UnitTestRunner, is_unit_test
 from orch.selection import Selection
 
@@ -838,7 +839,7 @@ def run_tests(
     python: PythonRuntime | None = None,
     run_hooks: bool = False,
     live_render: LiveCheckRender | None = None,
-    hook_render: Callable[[HookSql, Node | None], str] | None = None,
+    hook_render: Callable[[HookSql, Node | None, list[dict[str, Any]]], str] | None = None,
 ) -> TestRun:
     """Evaluate ``checks`` (grouped per asset and partition, in parallel) and emit the results.
 
@@ -877,7 +878,9 @@ def run_tests(
                    args={"select": selection})
     )  # fmt: skip
     run = TestRun(run_id)
-    hooks = HookRunner(adapter, run_id, fan, render=hook_render) if run_hooks else None
+    hooks = None
+    if run_hooks:
+        hooks = HookRunner(adapter, run_id, fan, render=hook_render, results=run_results_of(fan))
     if hooks is not None and not hooks.run_start(manifest):
         run.not_run = len(checks)
         hooks.run_end(manifest)

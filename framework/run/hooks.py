@@ -76,8 +76,11 @@ class HookRunner:
     # success/failure hooks of steps: a failure here never changes a step's or the run's status
     step_outcomes: list[HookOutcome] = field(default_factory=list)
     # renders a hook that queries the warehouse while rendering, with the model it wraps (None:
-    # an on-run hook); its statements run as it renders (orch.run.live_render)
-    render: Callable[[HookSql, Node | None], str] | None = None
+    # an on-run hook) and the run's results so far; its statements run as it renders
+    # (orch.run.live_render)
+    render: Callable[[HookSql, Node | None, list[dict[str, Any]]], str] | None = None
+    # the run's results as run_results.json lists them, for on-run-end's ``results``
+    results: Callable[[], list[dict[str, Any]]] | None = None
 
     def sql(self, hook: HookSql, node: Node | None = None) -> str:
         """The hook's SQL for this run (``invocation_id`` is the run's id)."""
@@ -88,7 +91,7 @@ class HookRunner:
                     f"the hook in {hook.origin} queries the warehouse while rendering, "
                     "which this command cannot do"
                 )
-            text = self.render(hook, node)
+            text = self.render(hook, node, self.results() if self.results else [])
         return text.replace(INVOCATION_MARKER, self.run_id)
 
     # ------------------------------------------------------------------ steps
@@ -219,7 +222,7 @@ class HookRunner:
 
 def live_hook_renderer(
     project: Project, manifest: Manifest, command: str, adapter: Adapter, assets: list[str]
-) -> Callable[[HookSql, Node | None], str] | None:
+) -> Callable[[HookSql, Node | None, list[dict[str, Any]]], str] | None:
     """What renders this run's hooks that query the warehouse (those of ``assets`` and the
     on-run hooks), or None when it has none — the Jinja and sqlglot it needs stay unloaded."""
     hooks = [*manifest.on_run_start, *manifest.on_run_end]

@@ -110,6 +110,11 @@ class ProjectGraph(collections.abc.Mapping[str, Any]):
         return len(self._data())
 
 
+# what every dbt RunResult has, when orch's result for that node does not say it
+_RESULT_DEFAULTS = {"failures": None, "message": None, "adapter_response": {}, "timing": [],
+                    "thread_id": "Thread-1", "execution_time": 0.0}  # fmt: skip
+
+
 class _LazyNode(collections.abc.Mapping[str, Any]):
     """dbt's ``model`` at run time (``model.config.materialized``, ``model.unique_id``...): the
     node of :class:`ProjectGraph`, looked up on first use."""
@@ -119,7 +124,11 @@ class _LazyNode(collections.abc.Mapping[str, Any]):
         self._unique_id = unique_id
 
     def _node(self) -> dict[str, Any]:
-        found: dict[str, Any] = self._graph["nodes"].get(self._unique_id) or {}
+        found: dict[str, Any] | None = self._graph["nodes"].get(self._unique_id)
+        if found is None:  # not one of dbt's nodes: what its id says
+            kind, _, rest = self._unique_id.partition(".")
+            return {"unique_id": self._unique_id, "resource_type": kind,
+                    "name": rest.split(".")[1] if "." in rest else rest}  # fmt: skip
         return found
 
     def __getitem__(self, key: str) -> Any:
@@ -212,12 +221,14 @@ class LiveRenderer:
             text = transpile(query, target, node.path or node.name, source=project_dialect)
         return text
 
-    def hook_renderer(self, adapter: Adapter) -> Callable[[HookSql, Node | None], str]:
+    def hook_renderer(
+        self, adapter: Adapter
+    ) -> Callable[[HookSql, Node | None, list[dict[str, Any]]], str]:
         """Renders hooks that query the warehouse, as dbt renders every hook when it runs:
         ``execute`` True, ``this`` the model's relation, ``graph``; a ``statement`` block runs
         while rendering, the text left is the hook's SQL."""
 
-        def render(hook: HookSql, node: Node | None) -> str:
+        def render(hook: HookSql, node: Node | None, results: list[dict[str, Any]]) -> str:
             with self._lock:
                 if self._renderer is None:
                     self._renderer = make_renderer(self.project)
@@ -231,6 +242,14 @@ class LiveRenderer:
                     ),
                     this=self._relation(node, live, warehouse) if node is not None else None,
                     model=self.graph.node(node.unique_id) if node is not None else None,
+                    # dbt's RunResult: status, execution_time, message, failures... and node
+                    context={
+                        "results": [
+                            self._run_result(r)
+                            for r in results
+                            if not r["unique_id"].startswith("operation.")
+                        ]
+                    },
                 )
                 try:
                     return self._renderer.render_live(hook.raw_code, hook.origin, binding).strip()
@@ -241,6 +260,10 @@ class LiveRenderer:
                     ) from None
 
         return render
+
+    def _run_result(self, result: dict[str, Any]) -> dict[str, Any]:
+        """dbt's RunResult of a node, from its run_results.json entry, with ``node``."""
+        return {**_RESULT_DEFAULTS, **result, "node": self.graph.node(result["unique_id"])}
 
     def render_check(self, check: CheckNode, adapter: Adapter) -> str:
         """The SQL of a test whose template queries the warehouse (``rendered_at_run_time``),

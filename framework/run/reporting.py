@@ -136,6 +136,20 @@ class JsonLinesReporter:
             self.stream.flush()
 
 
+def run_results_of(fan: Any) -> Callable[[], list[dict[str, Any]]] | None:
+    """The results so far of the run whose events ``fan`` carries (its RunResultsWriter's), as
+    ``run_results.json`` lists them; None when nothing collects them."""
+    writer = next((s for s in getattr(fan, "sinks", []) if isinstance(s, RunResultsWriter)), None)
+    if writer is None:
+        return None
+
+    def results() -> list[dict[str, Any]]:
+        with writer._lock:
+            return [dict(r) for r in writer.results]
+
+    return results
+
+
 class RunResultsWriter:
     """Collects step results and writes ``target/run_results.json`` (dbt-like) at the end."""
 

@@ -44,7 +44,7 @@ from orch.run.partition_plan import PartitionExpander, PartitionRequest
 from orch.run.plan import Plan, build_plan
 from orch.run.provenance import code_lookup, git_state, provenance_excludes
 from orch.run.python import PythonRuntime, remove_owned_files
-from orch.run.reporting import JsonLinesReporter, RunResultsWriter
+from orch.run.reporting import JsonLinesReporter, RunResultsWriter, run_results_of
 from orch.run.version import known_versions
 from orch.selection import Selection
 from orch.state import LockOwner, SQLiteStateStore, StateRecorder, StateStore
@@ -258,7 +258,8 @@ def _execute(
                 adapter.open()
         hooks = HookRunner(adapter, run_id, fan,
                            render=live_hook_renderer(project, manifest, command, adapter,
-                                                     [s.asset for s in plan.order]))  # fmt: skip
+                                                     [s.asset for s in plan.order]),
+                           results=run_results_of(fan))  # fmt: skip
         step_function: StepFunction = materialize
         if any(manifest.nodes[s.asset].rendered_at_run_time for s in plan.order
                if s.asset in manifest.nodes):  # fmt: skip

@@ -101,16 +101,38 @@ def test_failing_on_run_start_skips_the_run(bakery: Path, orch: RunOrch, bakery_
     assert ("main", "product_revenue", "TABLE") not in bakery_db.relations()
 
 
-def test_results_in_on_run_end_is_refused(bakery: Path, orch: RunOrch):
+def test_results_in_on_run_end(bakery: Path, orch: RunOrch, bakery_db: Warehouse):
+    """``results`` in on-run-end, as dbt gives it: each node's RunResult (status, failures,
+    execution_time, node); rows checked against dbt-duckdb 1.11 on the same hook."""
+    macro = bakery / "macros" / "log_results.sql"
+    macro.write_text(LOG_RESULTS, encoding="utf-8")
     project = bakery / "dbt_project.yml"
     project.write_text(
         project.read_text().replace(
-            "on-run-end:\n",
-            'on-run-end:\n  - "{% for r in results %}select 1;{% endfor %}"\n',
-            1,
+            "on-run-end:\n", 'on-run-end:\n  - "{{ log_results(results) }}"\n', 1
         )
     )
     result = orch("build", "--project-dir", str(bakery))
-    assert result.exit_code == 2
-    assert "Traceback" not in result.stderr
-    assert "dbt_project.yml" in result.stderr and "'results' in a hook" in result.stderr
+    assert "on-run-end hook 1" not in result.output or "failed" not in result.output, result.output
+    logged = bakery_db.rows("select uid, status, kind from run_log order by 1")
+    statuses = {uid: status for uid, status, _ in logged}
+    run = json.loads((bakery / "target" / "run_results.json").read_text())
+    expected = {r["unique_id"]: r["status"] for r in run["results"]
+                if not r["unique_id"].startswith(("operation.", "exposure."))}  # fmt: skip
+    assert statuses == expected
+    assert {kind for _, _, kind in logged} >= {"model", "seed", "test"}
+
+
+LOG_RESULTS = """
+{% macro log_results(results) %}
+  {% if execute %}
+  {% set rows = [] %}
+  {% for r in results | sort(attribute='node.unique_id') %}
+    {% do rows.append("('" ~ r.node.unique_id ~ "', '" ~ r.status ~ "', '"
+       ~ r.node.resource_type ~ "', " ~ (r.failures if r.failures is not none else 'null') ~ ")") %}
+  {% endfor %}
+  create or replace table run_log as
+  select * from (values {{ rows | join(', ') }}) t(uid, status, kind, failures)
+  {% endif %}
+{% endmacro %}
+"""
