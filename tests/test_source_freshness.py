@@ -172,3 +172,20 @@ def test_the_site_shows_rules_and_results_on_source_pages(project, orch) -> None
     assert "WARN: raw.late_orders: newest row 3h 0m old (warn after 1 hour, error after 1 day)" in (
         chunks
     )
+
+
+def test_freshness_null_in_a_tables_config(make_project, tmp_path, orch) -> None:  # type: ignore[no-untyped-def]
+    """``config: {freshness: null}`` on a table turns its source's rule off, as the table's own
+    ``freshness: null`` does (dbt-project-evaluator's source_1.table_5)."""
+    sources = SOURCES_YML.replace(
+        "      - name: no_check\n        freshness: null\n",
+        "      - name: no_check\n        config:\n          freshness: null\n",
+    )
+    root = make_project(
+        tmp_path,
+        {"models/sources.yml": sources, "models/orders.sql": "select * from raw.late_orders\n"},
+        project_yml=PROJECT_YML,
+    )
+    _warehouse(root)
+    run = orch("source", "freshness", "--project-dir", root)
+    assert "no_check" not in run.stdout and "raw.late_orders" in run.stdout, run.output

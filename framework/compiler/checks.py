@@ -242,7 +242,7 @@ class CheckCompiler:
             sql=transpile(query, self.dialect, spec.doc.path),
             path=spec.doc.path,
             description=str(config.get("description") or ""),
-            depends_on=self._through_ephemerals(depends_on),
+            depends_on=depends_on,
             tags=settings["tags"],
         )
 
@@ -318,7 +318,7 @@ class CheckCompiler:
             raw_code=item.parsed.raw if live else "",
             path=path,
             description=str(config.get("description") or ""),
-            depends_on=self._through_ephemerals(assets),
+            depends_on=assets,
             tags=settings["tags"],
         )
 
@@ -682,21 +682,6 @@ class CheckCompiler:
         if len(name) > MAX_NAME:
             name = f"{name[: MAX_NAME - 9]}_{_digest(name)[:8]}"
         return name
-
-    def _through_ephemerals(self, names: list[str]) -> list[str]:
-        """``names`` and what each ephemeral one among them reads, through ephemeral models: a
-        test of an ephemeral model runs its query, so after the relations that query reads."""
-        out: list[str] = []
-        todo = list(names)
-        while todo:
-            name = todo.pop(0)
-            if name in out:
-                continue
-            out.append(name)
-            node = self.nodes.get(name)
-            if node is not None and node.relation is None and node.resource_type == "model":
-                todo.extend(node.depends_on)
-        return sorted(out) if len(out) > len(names) else names
 
     def _dbt_unique_id(
         self, written: str, name: str, test_type: str, kwargs: dict[str, Any], asset: str

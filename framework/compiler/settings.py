@@ -496,10 +496,13 @@ def source_freshness(src: SourceTable, root: Path) -> SourceFreshness | None:
     base = source.config.get("freshness", source.freshness)
     loaded_at = table.loaded_at_field or source.config.get("loaded_at_field")
     loaded_at = loaded_at or source.loaded_at_field
-    if "freshness" in table.model_fields_set:
-        if table.freshness is None:
-            return None  # dbt: freshness: null on a table turns the source's rule off
-        merged = {**(base if isinstance(base, dict) else {}), **_mapping(table.freshness, where)}
+    table_config = (table.model_extra or {}).get("config")
+    table_config = table_config if isinstance(table_config, dict) else {}
+    if "freshness" in table.model_fields_set or "freshness" in table_config:
+        own = table_config["freshness"] if "freshness" in table_config else table.freshness
+        if own is None:
+            return None  # dbt: freshness: null on a table (or its config:) turns the rule off
+        merged = {**(base if isinstance(base, dict) else {}), **_mapping(own, where)}
     else:
         merged = _mapping(base, where) if base is not None else {}
     if not merged:

@@ -503,6 +503,24 @@ def is_failure(result: CheckEvaluated) -> bool:
 # --------------------------------------------------------------------------- orch build
 
 
+def through_ephemerals(check: CheckNode, manifest: Manifest) -> CheckNode:
+    """``check`` waiting also for what each ephemeral model it reads reads (through ephemeral
+    models): its query inlines theirs, and an ephemeral model has no step of its own."""
+    out: list[str] = []
+    todo = list(check.depends_on)
+    while todo:
+        name = todo.pop(0)
+        if name in out:
+            continue
+        out.append(name)
+        node = manifest.nodes.get(name)
+        if node is not None and node.relation is None and node.resource_type == "model":
+            todo.extend(node.depends_on)
+    if len(out) == len(check.depends_on):
+        return check
+    return check.model_copy(update={"depends_on": out})
+
+
 def checks_left_standing(
     manifest: Manifest, plan: Plan, checks: Iterable[str], named: Iterable[str] = ()
 ) -> set[str]:
@@ -569,6 +587,7 @@ class CheckHook(StepHook):
             check = self.manifest.checks.get(name)
             if check is None:
                 continue
+            check = through_ephemerals(check, self.manifest)
             if is_unit_test(check):
                 if check.asset in self.steps_left:
                     self.unit.setdefault(check.asset or "", []).append(check)

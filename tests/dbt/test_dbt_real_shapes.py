@@ -705,6 +705,10 @@ def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> No
                 "select id, code from {{ ref('base_ids') }}\n"
             ),
             "models/parents.sql": "select 1 as id\n",
+            # an ephemeral model over a table of the same build: its test waits for that table
+            "models/eph_parents.sql": (
+                "{{ config(materialized='ephemeral') }}\nselect id from {{ ref('parents') }}\n"
+            ),
             "models/eph.yml": """
                 version: 2
                 models:
@@ -721,6 +725,10 @@ def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> No
                               arguments: {to: ref('parents'), field: id}
                       - name: code
                         data_tests: [not_null]
+                  - name: eph_parents
+                    columns:
+                      - name: id
+                        data_tests: [not_null]
             """,
         },
     )
@@ -735,6 +743,7 @@ def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> No
         "test.shape.positive_eph_ids_id.09a0c081c0": ("pass", 0),
         "test.shape.relationships_eph_ids_id__id__ref_parents_.87a1174cbc": ("fail", 2),
         "test.shape.unique_eph_ids_id.53560432e7": ("fail", 1),
+        "test.shape.not_null_eph_parents_id.4d6d74a061": ("pass", 0),
     }
 
 
