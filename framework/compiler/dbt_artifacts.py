@@ -17,7 +17,6 @@ import ast
 import hashlib
 import json
 import re
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -688,7 +687,6 @@ def _exposure(item: dict[str, Any], project: Project, ids: dict[str, str]) -> di
             [project.sources[s].source.name, project.sources[s].table.name] for s in sources
         ],  # fmt: skip
         "metrics": [],
-        "created_at": time.time(),
     }
 
 
