@@ -652,3 +652,60 @@ def test_state_recorder_records_a_batch_of_check_results(store: SQLiteStateStore
         ("c1", "pass", 0, (), "select 1", "ci"),
         ("c2", "pass", 0, (), "select 2", "ci"),
     ]
+
+
+# ------------------------------------------------------------------ several records, one commit
+
+
+def test_together_writes_its_records_in_one_transaction(store: SQLiteStateStore) -> None:
+    """Records written inside together() commit at its end, all of them or none."""
+    from orch.state.records import CodeVersion
+
+    store.start_run("orch build", target="dev", run_id="r1")
+    commits: list[str] = []
+    store._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    with store.together():
+        store.record_code(CodeVersion("fpA", "sql", "models/a.sql", "select 1\n"))
+        _mat(store, "r1", "a", fingerprint="fpA")
+    store._conn.set_trace_callback(None)
+    assert commits == ["COMMIT"]
+    assert store.latest_materializations()[("a", None)].fingerprint == "fpA"
+    assert set(store.code_versions(["fpA"])) == {"fpA"}
+    with pytest.raises(ValueError), store.together():
+        store.record_code(CodeVersion("fpB", "sql", "models/b.sql", "select 2\n"))
+        _mat(store, "r1", "b", fingerprint="fpB")
+        raise ValueError
+    assert ("b", None) not in store.latest_materializations()
+    assert store.code_versions(["fpB"]) == {}
+    _mat(store, "r1", "c")  # the next write is a transaction of its own again
+    assert store.latest_materializations()[("c", None)].target == "dev"
+
+
+def test_recorder_stores_code_again_after_a_failed_materialization_write(
+    store: SQLiteStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code of a success is committed with it: when that write fails, both roll back and
+    the next success of the same code stores it."""
+    from orch.state.records import CodeVersion
+
+    code = CodeVersion("fpA", "sql", "models/a.sql", "select 1\n")
+    recorder = StateRecorder(store, code_of=lambda asset: code)
+    recorder.emit(RunStarted("r1", command="build", target="dev", selection="", step_count=1))
+
+    def success(at: datetime) -> StepMaterialized:
+        return StepMaterialized(
+            "r1", step_id="a", asset="a", partition=None, materialized="table",
+            fingerprint="fpA", rows=1, duration_s=0.1, started_at=at, at=at,
+        )  # fmt: skip
+
+    original = store._insert_materialization
+    monkeypatch.setattr(
+        store, "_insert_materialization", lambda row: (_ for _ in ()).throw(OSError("disk"))
+    )
+    with pytest.raises(OSError):
+        recorder.emit(success(T0))
+    assert store.code_versions(["fpA"]) == {}
+    monkeypatch.setattr(store, "_insert_materialization", original)
+    recorder.emit(success(T0 + timedelta(seconds=1)))
+    assert store.code_versions(["fpA"])["fpA"].code == "select 1\n"
+    assert store.latest_materializations()[("a", None)].status == "success"
