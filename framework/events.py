@@ -6,6 +6,7 @@ Sinks (console, JSON lines, run_results.json, the state store) subscribe through
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,10 +34,17 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with an ``event`` key naming the kind."""
         data = {"event": self.kind}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            data[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
         return data
+
+
+@functools.cache
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    """The dataclass fields of an event class, in order (looked up once per class: a build
+    writes every event to the JSON log)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)
