@@ -15,7 +15,6 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -231,11 +230,6 @@ class StateStore(StateReader):
 
     def __enter__(self) -> StateStore:
         return self
-
-    def together(self) -> AbstractContextManager[None]:
-        """The records written inside in one transaction where the store can (SQLite: one
-        commit instead of one per record); elsewhere each stays its own transaction."""
-        return nullcontext()
 
     def start_run(
         self,

@@ -80,30 +80,6 @@ class StateRecorder:
             self._stored_code.add(version.fingerprint)
         self.store.record_op_code(run_id, step_key, version.fingerprint)
 
-    def _record_materialized(self, event: StepMaterialized) -> None:
-        new_code = event.fingerprint not in self._stored_code
-        try:
-            self._record_code(event.asset, event.fingerprint)
-            self.store.record_materialization(
-                run_id=event.run_id,
-                asset=event.asset,
-                partition_key=event.partition,
-                status="success",
-                started_at=event.started_at,
-                finished_at=event.at,
-                fingerprint=event.fingerprint,
-                materialized=event.materialized,
-                rows=event.rows,
-                metadata=redaction.stored(event.metadata),
-                upstream=event.upstream,
-                data_version=event.data_version,
-                versions=event.versions,
-            )
-        except BaseException:
-            if new_code:  # its code rolled back with the materialization: store it next time
-                self._stored_code.discard(event.fingerprint)
-            raise
-
     def emit(self, event: Event) -> None:
         """Record one event; kinds the state does not keep are ignored."""
         if isinstance(event, RunStarted):
@@ -123,8 +99,22 @@ class StateRecorder:
                 event.run_id, event.status, finished_at=event.at, counts=event.counts
             )
         elif isinstance(event, StepMaterialized):
-            with self.store.together():  # one commit for the code and the materialization
-                self._record_materialized(event)
+            self._record_code(event.asset, event.fingerprint)
+            self.store.record_materialization(
+                run_id=event.run_id,
+                asset=event.asset,
+                partition_key=event.partition,
+                status="success",
+                started_at=event.started_at,
+                finished_at=event.at,
+                fingerprint=event.fingerprint,
+                materialized=event.materialized,
+                rows=event.rows,
+                metadata=redaction.stored(event.metadata),
+                upstream=event.upstream,
+                data_version=event.data_version,
+                versions=event.versions,
+            )
         elif isinstance(event, StepFailed):
             self.store.record_materialization(
                 run_id=event.run_id,

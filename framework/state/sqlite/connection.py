@@ -39,8 +39,6 @@ class SQLiteConnection(StateStore):
         self.path = Path(path)
         self.readonly = readonly
         self._mutex = threading.RLock()
-        self._writing = 0  # open _write blocks of the thread holding the mutex (nested: joined)
-        self._run_targets: dict[str, str] = {}  # run id -> its target (fixed once it started)
         self._locks: list[RunLock] = []
         self._conn = self._connect()
 
@@ -190,21 +188,11 @@ class SQLiteConnection(StateStore):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
-
-        A block inside another (:meth:`together`) joins the outer one's transaction.
-        """
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
         if self.readonly:
             raise InternalError(f"the state store {self.path} was opened read-only")
         with self._mutex:
             conn = self._conn
-            if self._writing:
-                self._writing += 1
-                try:
-                    yield conn
-                finally:
-                    self._writing -= 1
-                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
@@ -215,7 +203,6 @@ class SQLiteConnection(StateStore):
                     f" {BUSY_TIMEOUT_MS // 1000}s: {err}",
                     hint="Another process holds a long write on it; try again",
                 ) from err
-            self._writing = 1
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -227,14 +214,6 @@ class SQLiteConnection(StateStore):
             except BaseException:
                 self._rollback(conn)
                 raise
-            finally:
-                self._writing = 0
-
-    @contextmanager
-    def together(self) -> Iterator[None]:
-        """The records written inside, in one transaction (one commit instead of several)."""
-        with self._write():
-            yield
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

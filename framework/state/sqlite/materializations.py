@@ -23,12 +23,7 @@ class SQLiteMaterializations(SQLiteConnection):
     def _insert_materialization(self, row: dict[str, Any]) -> int:
         with self._write() as conn:
             if row["target"] is None:
-                target = self._run_targets.get(row["run_id"])
-                if target is None:
-                    target = target_of(conn, row["run_id"])
-                    if target:  # a run's target never changes once it started
-                        self._run_targets[row["run_id"]] = target
-                row = {**row, "target": target}
+                row = {**row, "target": target_of(conn, row["run_id"])}
             row_id = int(conn.execute(INSERT_MATERIALIZATION, row).lastrowid or 0)
             conn.execute(
                 "INSERT INTO materialization_latest (target, asset, pkey, success_id, attempt_id)"
