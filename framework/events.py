@@ -6,7 +6,6 @@ Sinks (console, JSON lines, run_results.json, the state store) subscribe through
 from __future__ import annotations
 
 import dataclasses
-import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,11 +39,16 @@ class Event:
         return data
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type[Event]) -> tuple[str, ...]:
     """The dataclass fields of an event class, in order (looked up once per class: a build
     writes every event to the JSON log)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(frozen=True)
