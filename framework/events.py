@@ -33,10 +33,22 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with an ``event`` key naming the kind."""
         data = {"event": self.kind}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            data[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
         return data
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    """The dataclass fields of an event class, in order (looked up once per class: a build
+    writes every event to the JSON log)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(frozen=True)

@@ -574,3 +574,43 @@ def test_blocking_check_on_an_increment_keeps_the_table_as_it_was(make_project, 
     assert _rows(root, "select id, v from analytics.inc order by 1") == [
         (1, "a"), (2, "B"), (3, "c"),
     ]  # fmt: skip
+
+
+def test_build_runs_a_waiting_check_once_what_it_reads_is_done_in_name_order() -> None:
+    """A check reading several built assets runs right after the last of them is done, and
+    the checks ready together run in name order; one reading nothing built here runs after the
+    first step (the order a scan of every waiting check after each step gave)."""
+    import random
+    from types import SimpleNamespace
+
+    from orch.run.checks import CheckHook
+
+    rng = random.Random(7)
+    assets = [f"a{i:02d}" for i in range(30)]
+    checks = {}
+    for i in range(60):
+        reads = rng.sample(assets, rng.randint(1, 3)) + (["outside"] if i % 7 == 0 else [])
+        if i % 13 == 0:
+            reads = ["outside"]
+        checks[f"c{i:02d}"] = SimpleNamespace(
+            name=f"c{i:02d}", kind="data", asset=None, depends_on=reads, store_failures=False
+        )
+    order = [SimpleNamespace(asset=a, partition=None, step_id=a) for a in assets]
+    ran: list[list[str]] = []
+    evaluator = SimpleNamespace(
+        manifest=SimpleNamespace(checks=checks),
+        evaluate=lambda batch, scope: ran.append([c.name for c in batch]) or [],
+    )
+    hook = CheckHook(evaluator, SimpleNamespace(order=order), list(checks), lambda e: None)  # type: ignore[arg-type]
+    done: set[str] = set()
+    waiting = sorted(checks)
+    for step in order:
+        ran.clear()
+        hook.after_step(step, None)  # type: ignore[arg-type]
+        done.add(step.asset)
+        expected = [
+            n for n in waiting if all(a in done or a not in assets for a in checks[n].depends_on)
+        ]
+        waiting = [n for n in waiting if n not in expected]
+        assert ran[-1] == expected, step.asset
+    assert not hook.waiting

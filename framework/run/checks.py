@@ -574,6 +574,11 @@ class CheckHook(StepHook):
         self.left_standing: set[str] = set()  # not re-run: what they read is up to date
         self.own: dict[str, list[CheckNode]] = {}  # asset -> its checks that run per step
         self.waiting: dict[str, CheckNode] = {}  # checks that run once their assets are done
+        # asset -> the waiting checks reading it (in ``waiting``'s order): only those can become
+        # ready when it is done, so a finished asset looks at its own, not at every waiting one
+        self._waiting_on: dict[str, list[str]] = {}
+        self._waiting_on_none: list[str] = []  # waiting checks reading no asset built here
+        self._position: dict[str, int] = {}  # waiting check -> its place in ``waiting``
         self.done: set[str] = set()  # check names (whole-asset runs)
         # (check, partition) already evaluated: on staged data, or right after its step
         self.audited: set[tuple[str, str | None]] = set()
@@ -597,7 +602,13 @@ class CheckHook(StepHook):
             if check.asset in self.steps_left and not others:
                 self.own.setdefault(check.asset or "", []).append(check)
             else:
+                self._position[name] = len(self.waiting)
                 self.waiting[name] = check
+                built = {a for a in check.depends_on if a in self.steps_left}
+                for asset in built:
+                    self._waiting_on.setdefault(asset, []).append(name)
+                if not built:  # nothing it reads is built here: ready once any asset is done
+                    self._waiting_on_none.append(name)
 
     @classmethod
     def for_build(
@@ -703,10 +714,7 @@ class CheckHook(StepHook):
             self.steps_left[step.asset] -= 1
             ready = []
             if self.steps_left[step.asset] == 0:
-                for name, check in list(self.waiting.items()):
-                    if self._deps_done(check):
-                        ready.append(check)
-                        del self.waiting[name]
+                ready = self._now_ready(step.asset)
         failed = None
         scope = CheckScope(partition=step.partition)
         with self._lock:  # evaluated for this step: never reported as skipped by finish()
@@ -726,6 +734,21 @@ class CheckHook(StepHook):
         if result.status not in ("fail", "error"):
             return False
         return result.blocking or (self.stop_on_error and result.severity == "error")
+
+    def _now_ready(self, asset: str) -> list[CheckNode]:
+        """The waiting checks ready once ``asset`` is done, in ``waiting``'s order; no longer
+        waiting (called under the lock)."""
+        names = [*self._waiting_on.pop(asset, ()), *self._waiting_on_none]
+        self._waiting_on_none = []
+        if not names:
+            return []
+        ready = []
+        for name in sorted({n for n in names if n in self.waiting}, key=self._position.__getitem__):
+            check = self.waiting[name]
+            if self._deps_done(check):
+                ready.append(check)
+                del self.waiting[name]
+        return ready
 
     def _deps_done(self, check: CheckNode) -> bool:
         return all(self.steps_left.get(a, 0) == 0 for a in check.depends_on)

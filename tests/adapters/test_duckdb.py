@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -373,6 +374,55 @@ def test_content_fingerprint_is_one_query_with_the_general_values(
     assert duck.content_fingerprint(odd) == Adapter.content_fingerprint(duck, odd)
 
 
+# The DuckDB fingerprint query before issue 21 item 7 (three query levels, sums cast to text):
+# every data version stored since issue 19 was computed from its values.
+PREVIOUS_FINGERPRINT = (
+    'SELECT COUNT(*), CAST(SUM(COLUMNS(* EXCLUDE ("__orch_row_hash"))) AS VARCHAR),'
+    ' CAST(SUM("__orch_row_hash") AS VARCHAR) FROM (SELECT *, HASH(*COLUMNS(*)) AS'
+    ' "__orch_row_hash" FROM (SELECT HASH(COLUMNS(*)) FROM {table}{where}))'
+)
+
+
+def test_content_fingerprint_gives_the_previous_query_values(duck: DuckDBAdapter) -> None:
+    """The cheaper query gives what the previous one gave: stored data versions stay valid."""
+    duck.execute(
+        "CREATE TABLE s.t AS SELECT range AS id, 'x' || (range % 7) AS grp, range / 3.0 AS amount,"
+        " range % 2 = 0 AS flag, NULL::INT AS none, TIMESTAMP '2024-01-01' + range * INTERVAL 1"
+        " HOUR AS at, [range, 1] AS l, {'a': range} AS st FROM range(3000)"
+    )
+    duck.execute("CREATE TABLE s.empty AS SELECT 1 AS id, 'a' AS b WHERE false")
+    for table, where in (("s.t", ""), ("s.t", " WHERE id < 100"), ("s.empty", "")):
+        previous = duck.fetch_rows(PREVIOUS_FINGERPRINT.format(table=table, where=where))[0]
+        name = table.split(".")[1]
+        rows, columns, whole = duck.content_fingerprint(
+            Relation(None, "s", name), where.removeprefix(" WHERE ") or None
+        )
+        assert (rows, *columns.values(), whole) == tuple(
+            v if i == 0 else str(v) for i, v in enumerate(previous)
+        )
+
+
+def test_data_version_same_data_same_version_changed_data_another(duck: DuckDBAdapter) -> None:
+    """The same rows (in any order) give the same data version; a changed value another, and
+    another version of the changed column only."""
+    from orch.run.version import of_table
+
+    def version_of(name: str) -> Any:
+        relation = SimpleNamespace(to_relation=lambda: Relation(None, "s", name))
+        node = SimpleNamespace(relation=relation)
+        return of_table(duck, node)  # type: ignore[arg-type]
+
+    duck.execute("CREATE TABLE s.a AS SELECT range AS id, range * 2 AS v FROM range(1000)")
+    duck.execute("CREATE TABLE s.b AS SELECT * FROM s.a ORDER BY id DESC")
+    duck.execute("CREATE TABLE s.c AS SELECT id, CASE WHEN id = 7 THEN -1 ELSE v END AS v FROM s.a")
+    a, b, c = version_of("a"), version_of("b"), version_of("c")
+    assert a == b
+    assert c.version != a.version
+    assert c.columns["id"] == a.columns["id"] and c.columns["v"] != a.columns["v"]
+    duck.replace_table_atomically(Relation(None, "s", "c"), "SELECT * FROM s.a")
+    assert version_of("c") == a  # rebuilt with the same data: the same version again
+
+
 def test_content_fingerprint_leaves_the_cursor_ready(duck: DuckDBAdapter) -> None:
     """The next statement on the thread's cursor runs (a seed's fingerprint, then its checks)."""
     duck.execute("CREATE TABLE s.t AS SELECT range AS id FROM range(5)")
@@ -399,7 +449,7 @@ with DuckDBAdapter(DuckDBTargetConfig(path="w.duckdb"), Path(sys.argv[1])) as ad
 
 
 def test_killed_replace_keeps_the_old_table(tmp_path: Path) -> None:
-    """CREATE OR REPLACE TABLE in a transaction: a process killed while it builds leaves the
+    """CREATE OR REPLACE TABLE, autocommitted: a process killed while it builds leaves the
     previous table as it was, and nothing else behind."""
     with make(tmp_path, "w.duckdb") as adapter:
         adapter.ensure_schema(None, "s")
