@@ -121,6 +121,10 @@ class Properties:
     key_path: tuple[str | int, ...]
 
 
+# What the property files (models/**/*.yml) fill in: read on first use when loading defers them.
+DEFERRED_FIELDS = ("properties", "sources", "unit_tests")
+
+
 @dataclass
 class Project:
     """A project's configuration and files, before any SQL is rendered."""
@@ -158,6 +162,24 @@ class Project:
     # dbt: disabled files that share the name of an enabled node (a package's seed the root
     # project overrides), by name; only ref('<their package>', name) still names them
     disabled_duplicates: dict[str, list[str]] = field(default_factory=dict)
+    # the warnings reading the property files gave (also in ``warnings``): kept beside the
+    # manifest key, so a command that reuses the manifest without reading them still reports them
+    property_warnings: list[str] = field(default_factory=list)
+
+    if not TYPE_CHECKING:  # (so that mypy still flags a misspelt attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            """``properties``, ``sources`` and ``unit_tests`` of a project loaded with
+            ``defer_properties``: its property files are read when one is first asked for."""
+            if name in DEFERRED_FIELDS and "_pending_properties" in self.__dict__:
+                read_properties(self)
+                return self.__dict__[name]
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    @property
+    def properties_pending(self) -> bool:
+        """Whether the property files are still unread (``load_project(defer_properties=True)``)."""
+        return "_pending_properties" in self.__dict__
 
     @property
     def name(self) -> str:
@@ -190,7 +212,10 @@ class Project:
 
 
 def load_project(
-    options: RunOptions, *, target_configs: TargetConfigClasses | None = None
+    options: RunOptions,
+    *,
+    target_configs: TargetConfigClasses | None = None,
+    defer_properties: bool = False,
 ) -> Project:
     """Read configuration and discover files. Raises UserError (with every problem found).
 
@@ -199,6 +224,12 @@ def load_project(
         target_configs: ``type`` -> the target config class of that adapter; by default the
             adapter registry (the ``orch.adapters`` entry points), asked only for the
             profile's own type.
+        defer_properties: leave the property files (``models/**/*.yml``) unread until
+            ``properties``, ``sources`` or ``unit_tests`` is first used, or
+            :func:`read_properties` is called (their errors are raised then). A command whose
+            manifest is up to date never needs them: the manifest key needs only their digests.
+            Only for an orch project without a ``definitions:`` module, and only when nothing
+            else failed (otherwise they are read now, and every error is raised together).
     """
     root = options.project_dir.resolve()
     if not root.is_dir():
@@ -255,7 +286,10 @@ def load_project(
         }
         project.dispatch = dbt_packages.dispatch_orders(config.dispatch, doc)
         notes.extend(dbt.check_flags(config.flags, doc))
-    _discover(project)
+    _discover(
+        project,
+        defer_properties=defer_properties and flavor == "orch" and not config.definitions,
+    )
     if config.definitions:
         _add_definitions(project, config.definitions, doc.location(("definitions",)))
     project.warnings.extend(notes)
@@ -619,7 +653,7 @@ def _walk(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def _discover(project: Project) -> None:
+def _discover(project: Project, *, defer_properties: bool = False) -> None:
     root, cfg = project.root, project.config
     errors: list[UserError] = []
     owners: dict[str, str] = {}
@@ -674,19 +708,15 @@ def _discover(project: Project) -> None:
         project.docs_files.extend(_walk(root, folder, (".md",)))
 
     project.yaml_files = list(yaml_files)
-    docs = YamlDocCache(project.target_dir / YAML_CACHE_FILE)
-    for path in yaml_files:
-        try:
-            _read_properties(project, path, docs)
-        except ErrorGroup as group:
-            errors.extend(group.errors)
-        except UserError as err:
-            errors.append(err)
-    docs.save()
-
-    has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
-    has_jobs = has_jobs or cfg.definitions is not None
-    if not project.models and not project.seeds and not errors and not has_jobs:
+    if defer_properties and not errors and (project.models or project.seeds):
+        # nothing else can fail here: the property files' own errors are raised when they are
+        # read, which a command whose manifest is up to date never needs (read_properties)
+        project.__dict__["_pending_properties"] = yaml_files
+        for name in DEFERRED_FIELDS:
+            del project.__dict__[name]
+        return
+    errors.extend(_read_property_files(project, yaml_files))
+    if not project.models and not project.seeds and not errors and not _has_jobs(project):
         folders = ", ".join(f"{p}/" for p in cfg.model_paths)
         errors.append(
             ProjectError(
@@ -696,6 +726,47 @@ def _discover(project: Project) -> None:
             )
         )
     raise_collected(errors)
+    _warn_unmatched_properties(project)
+
+
+def _has_jobs(project: Project) -> bool:
+    """Whether the project defines jobs (Python files under job-paths, or a definitions module)."""
+    cfg = project.config
+    found = any(any((project.root / folder).rglob("*.py")) for folder in cfg.job_paths)
+    return found or cfg.definitions is not None
+
+
+def _read_property_files(project: Project, yaml_files: list[Path]) -> list[UserError]:
+    """Read every property file into ``project``; the errors found, not raised."""
+    errors: list[UserError] = []
+    docs = YamlDocCache(project.target_dir / YAML_CACHE_FILE)
+    for path in yaml_files:
+        try:
+            _read_properties(project, path, docs)
+        except ErrorGroup as group:
+            errors.extend(group.errors)
+        except UserError as err:
+            errors.append(err)
+    docs.save()
+    return errors
+
+
+def read_properties(project: Project) -> None:
+    """Read the property files of a project loaded with ``defer_properties`` (no-op otherwise).
+
+    Raises what loading them eagerly would have raised (every error, with file, line and
+    column); their warnings join ``project.warnings`` and ``project.property_warnings``.
+    """
+    pending: list[Path] | None = project.__dict__.pop("_pending_properties", None)
+    if pending is None:
+        return
+    project.properties, project.sources, project.unit_tests = {}, {}, []
+    raise_collected(_read_property_files(project, pending))
+    _warn_unmatched_properties(project)
+
+
+def _warn_unmatched_properties(project: Project) -> None:
+    before = len(project.warnings)
     for name in project.properties:
         if name not in project.models and name not in project.seeds:
             if project.properties[name].entry.versions:
@@ -705,6 +776,7 @@ def _discover(project: Project) -> None:
                 f"{props.doc.location(props.key_path)}: properties given for '{name}', "
                 "but no model or seed has that name"
             )
+    project.property_warnings.extend(project.warnings[before:])
 
 
 def _folder_disabled(project: Project, path: str) -> bool:
