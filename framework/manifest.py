@@ -8,6 +8,7 @@ same project always gives a byte-identical file. It never holds a secret value: 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -225,11 +226,16 @@ class Manifest(ArtifactModel):
     on_run_end: list[HookSql] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
-        """Write deterministic JSON (atomic: a temp file renamed over the old one)."""
+        """Write deterministic JSON (atomic: a temp file renamed over the old one), and the
+        index beside it that lets :meth:`read` skip scanning it (:func:`index_path`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        index = index_path(path)
+        index.unlink(missing_ok=True)  # never an index of another manifest, even after a crash
+        data = self.to_json().replace("\n", os.linesep).encode("utf-8")  # as write_text would
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.write_bytes(data)
         tmp.replace(path)
+        _write_index(path, data)
 
     def to_json(self) -> str:
         """The manifest as deterministic JSON text."""
@@ -244,10 +250,13 @@ class Manifest(ArtifactModel):
         skips validating the rest. Only for a manifest this version of orch wrote; any other is
         validated whole, as without ``lazy``.
         """
-        text = path.read_text(encoding="utf-8")
         if not lazy:
-            return cls.model_validate_json(text)
-        split = _split_nodes(text)  # each node's JSON text, not decoded yet
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        # each node's JSON text, not decoded yet: where the index says, else found by a scan
+        split = _read_indexed(path)
+        if split is None:
+            text = path.read_text(encoding="utf-8")
+            split = _split_nodes(text)
         raw_nodes: dict[str, Any] | None = None
         if split is not None:
             text, raw_nodes = split
@@ -294,7 +303,7 @@ class NodeTable(Mapping[str, Node]):
     """
 
     def __init__(self, raw: dict[str, Any], path: Path) -> None:
-        self._raw = raw  # name -> the node's decoded JSON, or its JSON text
+        self._raw = raw  # name -> the node's decoded JSON, or its JSON text (str or UTF-8 bytes)
         self._path = path
         self._nodes: dict[str, Node] = {}
         self._lock = threading.Lock()
@@ -310,7 +319,7 @@ class NodeTable(Mapping[str, Node]):
                 try:
                     node = self._nodes[name] = (
                         Node.model_validate_json(raw)
-                        if isinstance(raw, str)
+                        if isinstance(raw, (str, bytes))
                         else Node.model_validate(raw)
                     )
                 except ValidationError as err:
@@ -378,3 +387,94 @@ def _split_nodes(text: str) -> tuple[str, dict[str, str]] | None:
         key = following
     rest = text[:start] + '\n "nodes": {}' + text[end + len(_NODES_CLOSE) :]
     return rest, nodes
+
+
+# ``manifest.index.json`` beside ``manifest.json``: where each node's JSON starts and ends, so a
+# lazy read slices the bytes instead of scanning megabytes of text for the node keys. It names
+# the manifest file it indexes by size, modification time and inode, and each slice is checked
+# against the bytes around it; any mismatch and the manifest is scanned as without an index.
+INDEX_FORMAT = 1
+
+
+def index_path(path: Path) -> Path:
+    """The index of the manifest at ``path``: ``manifest.json`` -> ``manifest.index.json``."""
+    return path.with_name(path.stem + ".index.json")
+
+
+def _stat_identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _write_index(path: Path, data: bytes) -> None:
+    """Write the index of ``data``, just written to ``path`` (nothing when its layout is not
+    :meth:`Manifest.write`'s)."""
+    split = _node_spans(data)
+    if split is None:
+        return
+    start, end, spans = split
+    index = {"format": INDEX_FORMAT, "file": _stat_identity(path), "nodes_span": [start, end],
+             "nodes": spans}  # fmt: skip
+    target = index_path(path)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    tmp.replace(target)
+
+
+def _node_spans(data: bytes) -> tuple[int, int, dict[str, list[int]]] | None:
+    """Where ``nodes`` opens and closes in ``data``, and each node's ``[start, end)`` bytes."""
+    open_, close, key = _NODES_OPEN.encode(), _NODES_CLOSE.encode(), _NODE_KEY.encode()
+    start = data.find(open_)
+    if start < 0:
+        return None
+    end = data.find(close, start + len(open_))
+    if end < 0:
+        return None
+    spans: dict[str, list[int]] = {}
+    at = start + len(open_) - len(key)
+    while at >= 0:
+        name_end = data.find(b'": ', at + len(key), end)
+        if name_end < 0:
+            return None
+        name = data[at + len(key) : name_end].decode("utf-8")
+        if "\\" in name or '"' in name:
+            return None
+        following = data.find(key, name_end, end)
+        body_end = end if following < 0 else following
+        if data[body_end - 1 : body_end] == b",":
+            body_end -= 1
+        spans[name] = [name_end + 3, body_end]
+        at = following
+    return start, end, spans
+
+
+def _read_indexed(path: Path) -> tuple[str, dict[str, bytes]] | None:
+    """What :func:`_split_nodes` gives (node texts as UTF-8 bytes), from the index; None when
+    there is no index for exactly this file, or it does not fit its bytes."""
+    try:
+        index = json.loads(index_path(path).read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    try:
+        if index.get("format") != INDEX_FORMAT or index.get("file") != [
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+        ]:
+            return None
+        start, end = index["nodes_span"]
+        if data[start : start + len(_NODES_OPEN)] != _NODES_OPEN.encode():
+            return None
+        nodes: dict[str, bytes] = {}
+        for name, (begin, stop) in index["nodes"].items():
+            head = f'"{name}": '.encode()
+            if data[begin - len(head) : begin] != head or data[stop - 1 : stop] != b"}":
+                return None
+            nodes[name] = data[begin:stop]
+        rest = data[:start] + b'\n "nodes": {}' + data[end + len(_NODES_CLOSE) :]
+        return rest.decode("utf-8"), nodes
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None

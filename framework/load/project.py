@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,8 +30,11 @@ from orch.config import (
     SourceTableProperties,
     TargetConfig,
     TargetConfigClasses,
-    adapter_entry_points,
+    adapter_reference,
+    adapter_types,
     config_errors_from,
+    is_adapter_type,
+    load_adapter_class,
     merge_model_config,
     normalize_config_keys,
     validate_doc,
@@ -603,17 +605,16 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """
 
     def __init__(self) -> None:
-        self._found: dict[str, EntryPoint] = adapter_entry_points()
         self._loaded: dict[str, type[TargetConfig]] = {}
 
     def __getitem__(self, adapter_type: str) -> type[TargetConfig]:
         if adapter_type not in self._loaded:
-            ep = self._found[adapter_type]  # KeyError: not a known type
+            reference = adapter_reference(adapter_type)  # KeyError: not a known type
             try:
-                adapter = ep.load()
+                adapter = load_adapter_class(adapter_type)
             except (ImportError, AttributeError) as err:  # a missing module or class
                 raise ConfigError(
-                    f"the adapter for target type '{adapter_type}' ({ep.value}) cannot be "
+                    f"the adapter for target type '{adapter_type}' ({reference}) cannot be "
                     f"imported: {err}",
                     hint="Install the adapter's package (and its driver) in this environment",
                 ) from None
@@ -624,13 +625,13 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
         return self._loaded[adapter_type]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._found))
+        return iter(adapter_types())
 
     def __len__(self) -> int:
-        return len(self._found)
+        return len(adapter_types())
 
     def __contains__(self, adapter_type: object) -> bool:
-        return adapter_type in self._found
+        return isinstance(adapter_type, str) and is_adapter_type(adapter_type)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -641,15 +642,26 @@ def _rel(root: Path, path: Path) -> str:
 
 
 def _walk(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[Path]:
+    return [path for path, _ in _walk_rel(root, folder, suffixes)]
+
+
+def _walk_rel(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """The files under ``root/folder`` ending in ``suffixes`` (sorted, no hidden ones), each with
+    its path relative to ``root`` (``_rel``), joined per folder rather than computed per file."""
     base = root / folder
     if not base.is_dir():
         return []
     found = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        directory = Path(dirpath)
+        prefix: str | None = None
         for filename in sorted(filenames):
             if filename.endswith(suffixes) and not filename.startswith("."):
-                found.append(Path(dirpath) / filename)
+                if prefix is None:
+                    rel_dir = _rel(root, directory)
+                    prefix = "" if rel_dir == "." else rel_dir + "/"
+                found.append((directory / filename, prefix + filename))
     return found
 
 
@@ -808,8 +820,7 @@ def _discover_unit(
     """The files of the project itself (``package`` "") or of one installed dbt package."""
     root = project.root
     for folder in model_paths:
-        for path in _walk(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
-            rel = _rel(root, path)
+        for path, rel in _walk_rel(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
             if path.suffix in (".yml", ".yaml"):
                 yaml_files.append(path)
             elif path.suffix == ".md":
