@@ -8,9 +8,21 @@ adds one family of commands to the group when imported. The modules are imported
 
 from __future__ import annotations
 
-from orch.cli import base
-from orch.cli.base import cli
-from orch.run.reporting import guard_standard_streams
+import gc
+
+# The modules imported here create only what lives as long as the process (classes, functions,
+# pydantic validators): the cyclic collector scanning them again and again while they load is
+# wasted (~5 % of the import). Paused for these imports only, then as it was.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from orch.cli import base
+    from orch.cli.base import cli
+    from orch.run.reporting import guard_standard_streams
+finally:
+    gc.freeze()  # what they made lives on: never scanned (main() freezes again, as before)
+    if _collecting:
+        gc.enable()
 
 # Each top-level command -> the modules that define it (and its subcommands), in import order.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
