@@ -821,15 +821,18 @@ def _discover_unit(
     root = project.root
     for folder in model_paths:
         for path, rel in _walk_rel(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
-            if path.suffix in (".yml", ".yaml"):
+            # the name's parts as Path.stem and .suffix give them, without a property per call
+            # (a thousand model files): every name here ends in one of the suffixes
+            stem, _, ext = rel.rpartition("/")[2].rpartition(".")
+            if ext in ("yml", "yaml"):
                 yaml_files.append(path)
-            elif path.suffix == ".md":
+            elif ext == "md":
                 project.docs_files.append(path)
-            elif path.suffix == ".py" and path.name.startswith("_"):
+            elif ext == "py" and stem.startswith("_"):
                 continue
-            elif claim(path.stem, rel):
-                language: Literal["sql", "python"] = "python" if path.suffix == ".py" else "sql"
-                project.models[path.stem] = ModelFile(path.stem, rel, path, language, package)
+            elif claim(stem, rel):
+                language: Literal["sql", "python"] = "python" if ext == "py" else "sql"
+                project.models[stem] = ModelFile(stem, rel, path, language, package)
     for folder in seed_paths:
         for path in _walk(root, folder, (".csv", ".yml", ".yaml")):
             if path.suffix == ".csv":
