@@ -253,14 +253,21 @@ class Manifest(ArtifactModel):
         if not lazy:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         # each node's JSON text, not decoded yet: where the index says, else found by a scan
-        split = _read_indexed(path)
-        if split is None:
+        raw_nodes: dict[str, Any] | None = None
+        data: Any = None
+        indexed = _read_indexed(path)
+        if indexed is not None:
+            text, raw_nodes = indexed
+            data = json.loads(text)
+            parents = data.get("parents") if isinstance(data, dict) else None
+            if not isinstance(parents, dict) or parents.keys() != raw_nodes.keys():
+                raw_nodes = data = None  # the compiler lists every node in `parents`
+        if data is None:
             text = path.read_text(encoding="utf-8")
             split = _split_nodes(text)
-        raw_nodes: dict[str, Any] | None = None
-        if split is not None:
-            text, raw_nodes = split
-        data = json.loads(text)
+            if split is not None:
+                text, raw_nodes = split
+            data = json.loads(text)
         if not isinstance(data, dict) or (
             data.get("schema_version") != SCHEMA_VERSION
             or data.get("orch_version") != orch.__version__
@@ -390,20 +397,18 @@ def _split_nodes(text: str) -> tuple[str, dict[str, str]] | None:
 
 
 # ``manifest.index.json`` beside ``manifest.json``: where each node's JSON starts and ends, so a
-# lazy read slices the bytes instead of scanning megabytes of text for the node keys. It names
-# the manifest file it indexes by size, modification time and inode, and each slice is checked
-# against the bytes around it; any mismatch and the manifest is scanned as without an index.
+# lazy read slices the bytes instead of scanning megabytes of text for the node keys. Nothing in
+# it is trusted: the slices must tile the ``nodes`` object exactly, each one after its own key
+# and before the next (``\n  "name": `` only begins a node there: deeper lines are indented
+# further, strings escape their newlines), and name exactly the nodes ``parents`` lists. Any
+# mismatch and the manifest is scanned as without an index. It depends only on the manifest's
+# bytes (the same project, the same index).
 INDEX_FORMAT = 1
 
 
 def index_path(path: Path) -> Path:
     """The index of the manifest at ``path``: ``manifest.json`` -> ``manifest.index.json``."""
     return path.with_name(path.stem + ".index.json")
-
-
-def _stat_identity(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 def _write_index(path: Path, data: bytes) -> None:
@@ -413,7 +418,7 @@ def _write_index(path: Path, data: bytes) -> None:
     if split is None:
         return
     start, end, spans = split
-    index = {"format": INDEX_FORMAT, "file": _stat_identity(path), "nodes_span": [start, end],
+    index = {"format": INDEX_FORMAT, "size": len(data), "nodes_span": [start, end],
              "nodes": spans}  # fmt: skip
     target = index_path(path)
     tmp = target.with_suffix(".json.tmp")
@@ -440,9 +445,7 @@ def _node_spans(data: bytes) -> tuple[int, int, dict[str, list[int]]] | None:
         if "\\" in name or '"' in name:
             return None
         following = data.find(key, name_end, end)
-        body_end = end if following < 0 else following
-        if data[body_end - 1 : body_end] == b",":
-            body_end -= 1
+        body_end = end if following < 0 else following - 1  # before the comma
         spans[name] = [name_end + 3, body_end]
         at = following
     return start, end, spans
@@ -450,31 +453,35 @@ def _node_spans(data: bytes) -> tuple[int, int, dict[str, list[int]]] | None:
 
 def _read_indexed(path: Path) -> tuple[str, dict[str, bytes]] | None:
     """What :func:`_split_nodes` gives (node texts as UTF-8 bytes), from the index; None when
-    there is no index for exactly this file, or it does not fit its bytes."""
+    there is no index, or it does not fit the manifest's bytes exactly."""
     try:
         index = json.loads(index_path(path).read_text(encoding="utf-8"))
-        with path.open("rb") as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
+        data = path.read_bytes()
     except (OSError, ValueError):
         return None
+    open_, close, key = _NODES_OPEN.encode(), _NODES_CLOSE.encode(), _NODE_KEY.encode()
     try:
-        if index.get("format") != INDEX_FORMAT or index.get("file") != [
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-        ]:
+        if index.get("format") != INDEX_FORMAT or index.get("size") != len(data):
             return None
         start, end = index["nodes_span"]
-        if data[start : start + len(_NODES_OPEN)] != _NODES_OPEN.encode():
+        if data[start : start + len(open_)] != open_ or data[end : end + len(close)] != close:
             return None
         nodes: dict[str, bytes] = {}
+        at = start + len(open_) - len(key)  # where the next node's key line begins
         for name, (begin, stop) in index["nodes"].items():
-            head = f'"{name}": '.encode()
-            if data[begin - len(head) : begin] != head or data[stop - 1 : stop] != b"}":
+            head = key + name.encode("utf-8") + b'": '
+            if at < 0 or begin != at + len(head) or data[at:begin] != head:
+                return None
+            if stop == end:
+                at = -1  # the last node
+            elif data[stop : stop + 1 + len(key)] == b"," + key:
+                at = stop + 1
+            else:
                 return None
             nodes[name] = data[begin:stop]
-        rest = data[:start] + b'\n "nodes": {}' + data[end + len(_NODES_CLOSE) :]
+        if at >= 0 or not nodes:
+            return None
+        rest = data[:start] + b'\n "nodes": {}' + data[end + len(close) :]
         return rest.decode("utf-8"), nodes
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

