@@ -139,3 +139,42 @@ def test_a_project_with_unit_test_fixtures_reads_its_files(
     (root / "tests" / "fixtures" / "one.csv").write_text("x\n2\n")  # the key sees the change
     result = compile_or_reuse(RunOptions(project_dir=root))
     assert not result.unchanged
+
+
+def test_the_project_file_and_profiles_come_from_the_startup_cache(
+    make_project: MakeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsed once (by content) under .orch/: a warm command parses no YAML at all, and a
+    changed file is parsed again, its errors named as before."""
+    from orch import yamldoc
+
+    root = make_project(tmp_path, FILES)
+    assert run_cli("build", "--project-dir", root).exit_code == 0  # makes .orch/ (the state)
+    assert not (root / ".orch" / "yaml_cache.json").exists()
+    assert run_cli("run", "-s", "b", "--project-dir", root).exit_code == 0
+    assert (root / ".orch" / "yaml_cache.json").is_file()
+    parsed: list[str] = []
+    original = yamldoc._yaml
+
+    def spy():  # type: ignore[no-untyped-def]
+        parsed.append("yaml")
+        return original()
+
+    monkeypatch.setattr(yamldoc, "_yaml", spy)
+    run = run_cli("run", "-s", "b", "--project-dir", root)
+    assert run.exit_code == 0, run.output
+    assert parsed == []
+    project_file = root / "orch_project.yml"
+    project_file.write_text(project_file.read_text() + "vars: [unclosed\n")
+    run = run_cli("run", "-s", "b", "--project-dir", root)
+    assert run.exit_code == 2
+    assert run.stderr.startswith("Error: orch_project.yml:"), run.stderr
+    assert parsed
+
+
+def test_no_startup_cache_before_the_project_has_run(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path, FILES)
+    assert run_cli("compile", "--project-dir", root).exit_code == 0
+    assert not (root / ".orch").exists()  # a compile creates no state folder for the cache

@@ -51,10 +51,10 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
-from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.cache import YAML_CACHE_FILE, YamlDocCache, startup_yaml_cache
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.load.workspace import ForeignModels
-from orch.yamldoc import YamlDoc, load_yaml
+from orch.yamldoc import YamlDoc, parse_yaml, read_yaml_text
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
@@ -240,7 +240,8 @@ def load_project(
             "or run 'orch init'",
         )
     project_path, flavor = _find_project_file(root)
-    doc = load_yaml(project_path, project_path.name)
+    startup = startup_yaml_cache(root)
+    doc = _read_yaml(project_path, project_path.name, startup)
     # var() in the project file sees the command line's --vars only (as in dbt: the file's own
     # vars: block is not known yet); var('x', default) falls back to its default
     data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars))
@@ -255,7 +256,9 @@ def load_project(
         raise_collected(folder_key_errors(doc, data))
     variables = _merge_vars(config, options.vars)
     classes = target_configs if target_configs is not None else AdapterTargetConfigs()
-    target_name, target = load_target(root, config, options, classes, flavor=flavor)
+    target_name, target = load_target(root, config, options, classes, flavor=flavor, docs=startup)
+    if startup is not None:
+        startup.save()
     if _uses_target(doc.data):  # {{ target.name }} in the project file: render it again
         info = yaml_target(target_name, target, config.profile or config.name)
         data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars), target=info)
@@ -542,6 +545,12 @@ def profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") -
     return [d / "profiles.yml" for d in dirs]
 
 
+def _read_yaml(path: Path, shown: str, docs: YamlDocCache | None) -> YamlDoc:
+    """``load_yaml``, through ``docs`` (parsed documents by content) when given."""
+    text = read_yaml_text(path, shown)
+    return docs.parse(text, shown) if docs is not None else parse_yaml(text, shown)
+
+
 def load_target(
     root: Path,
     config: ProjectConfig,
@@ -549,10 +558,12 @@ def load_target(
     target_configs: TargetConfigClasses,
     *,
     flavor: str = "orch",
+    docs: YamlDocCache | None = None,
 ) -> tuple[str, TargetConfig]:
     """The target to run against: from profiles.yml, or an embedded DuckDB file by default.
 
-    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`).
+    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`);
+    ``docs`` keeps parsed documents by content (:func:`orch.load.cache.startup_yaml_cache`).
     """
     candidates = profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
@@ -571,7 +582,7 @@ def load_target(
             )
         return "dev", target_configs["duckdb"].model_validate({"type": "duckdb"})
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-    doc = load_yaml(path, shown)
+    doc = _read_yaml(path, shown, docs)
     if not isinstance(doc.data, dict) or profile_name not in doc.data:
         known = list(doc.data) if isinstance(doc.data, dict) else []
         raise ConfigError(
