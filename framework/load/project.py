@@ -51,7 +51,10 @@ from orch.errors import (
     read_user_text,
     suggestion,
 )
+from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots, dbt_versions
 from orch.load.cache import YAML_CACHE_FILE, YamlDocCache, startup_yaml_cache
+from orch.load.dbt_packages import InstalledPackage
+from orch.load.dbt_versions import VersionedModel
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.load.workspace import ForeignModels
 from orch.yamldoc import YamlDoc, parse_yaml, read_yaml_text
@@ -59,8 +62,6 @@ from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
     import jinja2
-    from orch.load.dbt_packages import InstalledPackage
-    from orch.load.dbt_versions import VersionedModel
     from orch.load.definitions import LoadedDefinitions
 
 log = logging.getLogger(__name__)
@@ -279,9 +280,6 @@ def load_project(
         variables=variables,
     )
     if flavor == "dbt":
-        # the dbt loaders are imported for a dbt project only: an orch project never needs them
-        from orch.load import dbt, dbt_packages, dbt_versions
-
         info = yaml_target(target_name, target, config.profile or config.name)
         packages = dbt_packages.load_installed(
             root, config.packages_install_path,
@@ -301,8 +299,6 @@ def load_project(
         _add_definitions(project, config.definitions, doc.location(("definitions",)))
     project.warnings.extend(notes)
     if flavor == "dbt":
-        from orch.load import dbt, dbt_versions
-
         _add_dbt_resources(project)
         project.model_versions = dbt_versions.expand_versions(project)
         dbt.check_unsupported(project)
@@ -345,8 +341,6 @@ def _add_definitions(project: Project, rel_path: str, where: Location) -> None:
 
 def _add_dbt_resources(project: Project) -> None:
     """A dbt project's snapshots, and its Python models told apart from orch's ``@asset`` files."""
-    from orch.load import dbt_python, dbt_snapshots  # a dbt project's only (see load_project)
-
     for name, file in list(project.models.items()):
         if file.language == "python" and dbt_python.is_dbt_python(file.read()):
             project.models[name] = dataclasses.replace(file, kind="dbt_python")
@@ -811,8 +805,6 @@ def _warn_unmatched_properties(project: Project) -> None:
 def _folder_disabled(project: Project, path: str) -> bool:
     """``+enabled: false`` for a model or seed file in the project file's folder settings (its
     package's own, then the root's): what is known of ``enabled`` before models are rendered."""
-    from orch.load import dbt_packages  # a dbt project's only (see load_project)
-
     seed = path.endswith(".csv")
     root_tree = project.config.seeds if seed else project.config.models
     package = dbt_packages.package_of(project.packages, path)
