@@ -10,7 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orch.config import ADAPTER_ENTRY_POINT_GROUP, adapter_entry_points
+from orch.config import (
+    ADAPTER_ENTRY_POINT_GROUP,
+    adapter_types,
+    is_adapter_type,
+    load_adapter_class,
+)
 from orch.errors import ConfigError, suggestion
 
 if TYPE_CHECKING:
@@ -22,14 +27,14 @@ ENTRY_POINT_GROUP = ADAPTER_ENTRY_POINT_GROUP
 
 def adapter_class(adapter_type: str) -> type[Adapter]:
     """The adapter class registered for ``type:`` in a profile."""
-    found = adapter_entry_points()
-    if adapter_type not in found:
+    if not is_adapter_type(adapter_type):
+        found = adapter_types()
         raise ConfigError(
             f"no adapter for target type '{adapter_type}'",
             hint=suggestion(adapter_type, found)
-            or f"Known adapter types: {', '.join(sorted(found)) or 'none'}",
+            or f"Known adapter types: {', '.join(found) or 'none'}",
         )
-    return found[adapter_type].load()  # type: ignore[no-any-return]
+    return load_adapter_class(adapter_type)  # type: ignore[no-any-return]
 
 
 def get_adapter(target: TargetConfig, project_dir: Path) -> Adapter:

@@ -24,11 +24,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_type_hints
 
-from orch.conditions import Condition
 from orch.errors import ConfigError, Location, ProjectError, suggestion
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from orch.conditions import Condition
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +345,16 @@ class CheckSpec:
         return str(self.fn.__name__)
 
 
+def _automation_text(automation: Any) -> Any:
+    """An ``automation=`` argument as the settings keep it: a condition's expression text."""
+    if automation is None or isinstance(automation, str):
+        return automation
+    # imported here: the conditions API is loaded when a condition is given, not by every run
+    from orch.conditions import Condition
+
+    return automation.expression if isinstance(automation, Condition) else automation
+
+
 def asset(
     fn: F | None = None,
     *,
@@ -404,7 +416,7 @@ def asset(
         "unique_key": unique_key, "incremental_strategy": incremental_strategy,
         "contract": contract, "code_version": code_version, "io_manager": io_manager,
         "io_manager_config": dict(io_manager_config) if io_manager_config is not None else None,
-        "automation": automation.expression if isinstance(automation, Condition) else automation,
+        "automation": _automation_text(automation),
     }  # fmt: skip
     declared: dict[str, str | None] = {}
     if isinstance(columns, Mapping):

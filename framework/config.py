@@ -11,13 +11,13 @@ YAML errors are turned into :class:`ConfigError` naming file, key path and line 
 
 from __future__ import annotations
 
+import pkgutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from orch.errors import ConfigError, ErrorGroup, UserError, suggestion
 from orch.yamldoc import KeyPath, YamlDoc
@@ -34,6 +34,9 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 
 def _dash(name: str) -> str:
@@ -738,6 +741,10 @@ def adapter_entry_points() -> dict[str, EntryPoint]:
     Scanning every installed distribution's metadata costs milliseconds; the loader and
     ``get_adapter`` both ask, so the answer is kept for as long as ``sys.path`` is the same.
     """
+    # imported here: with orch's own adapters (BUILTIN_ADAPTERS) a command never scans, and
+    # importing importlib.metadata alone costs milliseconds of every command's start
+    from importlib.metadata import entry_points
+
     key = tuple(sys.path)
     found = _adapter_entry_points.get(key)
     if found is None:
@@ -745,6 +752,44 @@ def adapter_entry_points() -> dict[str, EntryPoint]:
         _adapter_entry_points.clear()
         _adapter_entry_points[key] = found
     return dict(found)
+
+
+# orch's own adapters, as its package registers them in the group (pyproject.toml): found by
+# name, without scanning every installed distribution's metadata. The group is scanned for any
+# other type, and to list the known types.
+BUILTIN_ADAPTERS: dict[str, str] = {
+    "duckdb": "orch.adapters.duckdb:DuckDBAdapter",
+    "snowflake": "orch.adapters.snowflake:SnowflakeAdapter",
+}
+
+
+def adapter_types() -> list[str]:
+    """Every adapter type: orch's own and the ``orch.adapters`` entry points, sorted."""
+    return sorted({*BUILTIN_ADAPTERS, *adapter_entry_points()})
+
+
+def is_adapter_type(adapter_type: str) -> bool:
+    """Whether an adapter is registered for ``adapter_type`` (orch's own: no metadata scan)."""
+    return adapter_type in BUILTIN_ADAPTERS or adapter_type in adapter_entry_points()
+
+
+def adapter_reference(adapter_type: str) -> str:
+    """The ``module:Class`` registered for ``adapter_type``. Raises KeyError for an unknown type."""
+    builtin = BUILTIN_ADAPTERS.get(adapter_type)
+    return builtin if builtin is not None else adapter_entry_points()[adapter_type].value
+
+
+def load_adapter_class(adapter_type: str) -> Any:
+    """Import the class registered for ``adapter_type`` (what its entry point's ``load()`` gives).
+
+    Raises:
+        KeyError: no adapter has that type.
+        ImportError, AttributeError: its module or class cannot be imported.
+    """
+    builtin = BUILTIN_ADAPTERS.get(adapter_type)
+    if builtin is not None:
+        return pkgutil.resolve_name(builtin)
+    return adapter_entry_points()[adapter_type].load()
 
 
 # Which target config class validates each ``type:``. Adapters own their class
@@ -764,14 +809,15 @@ def validate_target(
             fault when a setting is invalid.
     """
     target_type = raw.get("type") if isinstance(raw, dict) else None
-    known = sorted(config_classes)
     if not isinstance(target_type, str) or not target_type:
+        known = sorted(config_classes)
         raise ConfigError(
             f"target '{key_path[-1]}' has no 'type'",
             location=doc.location(key_path),
             hint=f"Set type: to one of the known adapter types: {', '.join(known)}",
         )
     if target_type not in config_classes:
+        known = sorted(config_classes)
         close = suggestion(target_type, known)
         raise ConfigError(
             f"unknown target type '{target_type}'",

@@ -8,6 +8,7 @@ same project always gives a byte-identical file. It never holds a secret value: 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -229,11 +230,16 @@ class Manifest(ArtifactModel):
     on_run_end: list[HookSql] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
-        """Write deterministic JSON (atomic: a temp file renamed over the old one)."""
+        """Write deterministic JSON (atomic: a temp file renamed over the old one), and the
+        index beside it that lets :meth:`read` skip scanning it (:func:`index_path`)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        index = index_path(path)
+        index.unlink(missing_ok=True)  # never an index of another manifest, even after a crash
+        data = self.to_json().replace("\n", os.linesep).encode("utf-8")  # as write_text would
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.write_bytes(data)
         tmp.replace(path)
+        _write_index(path, data)
 
     def to_json(self) -> str:
         """The manifest as deterministic JSON text."""
@@ -248,14 +254,24 @@ class Manifest(ArtifactModel):
         skips validating the rest. Only for a manifest this version of orch wrote; any other is
         validated whole, as without ``lazy``.
         """
-        text = path.read_text(encoding="utf-8")
         if not lazy:
-            return cls.model_validate_json(text)
-        split = _split_nodes(text)  # each node's JSON text, not decoded yet
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        # each node's JSON text, not decoded yet: where the index says, else found by a scan
         raw_nodes: dict[str, Any] | None = None
-        if split is not None:
-            text, raw_nodes = split
-        data = json.loads(text)
+        data: Any = None
+        indexed = _read_indexed(path)
+        if indexed is not None:
+            text, raw_nodes = indexed
+            data = json.loads(text)
+            parents = data.get("parents") if isinstance(data, dict) else None
+            if not isinstance(parents, dict) or parents.keys() != raw_nodes.keys():
+                raw_nodes = data = None  # the compiler lists every node in `parents`
+        if data is None:
+            text = path.read_text(encoding="utf-8")
+            split = _split_nodes(text)
+            if split is not None:
+                text, raw_nodes = split
+            data = json.loads(text)
         if not isinstance(data, dict) or (
             data.get("schema_version") != SCHEMA_VERSION
             or data.get("orch_version") != orch.__version__
@@ -298,7 +314,7 @@ class NodeTable(Mapping[str, Node]):
     """
 
     def __init__(self, raw: dict[str, Any], path: Path) -> None:
-        self._raw = raw  # name -> the node's decoded JSON, or its JSON text
+        self._raw = raw  # name -> the node's decoded JSON, or its JSON text (str or UTF-8 bytes)
         self._path = path
         self._nodes: dict[str, Node] = {}
         self._lock = threading.Lock()
@@ -314,7 +330,7 @@ class NodeTable(Mapping[str, Node]):
                 try:
                     node = self._nodes[name] = (
                         Node.model_validate_json(raw)
-                        if isinstance(raw, str)
+                        if isinstance(raw, (str, bytes))
                         else Node.model_validate(raw)
                     )
                 except ValidationError as err:
@@ -382,3 +398,94 @@ def _split_nodes(text: str) -> tuple[str, dict[str, str]] | None:
         key = following
     rest = text[:start] + '\n "nodes": {}' + text[end + len(_NODES_CLOSE) :]
     return rest, nodes
+
+
+# ``manifest.index.json`` beside ``manifest.json``: where each node's JSON starts and ends, so a
+# lazy read slices the bytes instead of scanning megabytes of text for the node keys. Nothing in
+# it is trusted: the slices must tile the ``nodes`` object exactly, each one after its own key
+# and before the next (``\n  "name": `` only begins a node there: deeper lines are indented
+# further, strings escape their newlines), and name exactly the nodes ``parents`` lists. Any
+# mismatch and the manifest is scanned as without an index. It depends only on the manifest's
+# bytes (the same project, the same index).
+INDEX_FORMAT = 1
+
+
+def index_path(path: Path) -> Path:
+    """The index of the manifest at ``path``: ``manifest.json`` -> ``manifest.index.json``."""
+    return path.with_name(path.stem + ".index.json")
+
+
+def _write_index(path: Path, data: bytes) -> None:
+    """Write the index of ``data``, just written to ``path`` (nothing when its layout is not
+    :meth:`Manifest.write`'s)."""
+    split = _node_spans(data)
+    if split is None:
+        return
+    start, end, spans = split
+    index = {"format": INDEX_FORMAT, "size": len(data), "nodes_span": [start, end],
+             "nodes": spans}  # fmt: skip
+    target = index_path(path)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    tmp.replace(target)
+
+
+def _node_spans(data: bytes) -> tuple[int, int, dict[str, list[int]]] | None:
+    """Where ``nodes`` opens and closes in ``data``, and each node's ``[start, end)`` bytes."""
+    open_, close, key = _NODES_OPEN.encode(), _NODES_CLOSE.encode(), _NODE_KEY.encode()
+    start = data.find(open_)
+    if start < 0:
+        return None
+    end = data.find(close, start + len(open_))
+    if end < 0:
+        return None
+    spans: dict[str, list[int]] = {}
+    at = start + len(open_) - len(key)
+    while at >= 0:
+        name_end = data.find(b'": ', at + len(key), end)
+        if name_end < 0:
+            return None
+        name = data[at + len(key) : name_end].decode("utf-8")
+        if "\\" in name or '"' in name:
+            return None
+        following = data.find(key, name_end, end)
+        body_end = end if following < 0 else following - 1  # before the comma
+        spans[name] = [name_end + 3, body_end]
+        at = following
+    return start, end, spans
+
+
+def _read_indexed(path: Path) -> tuple[str, dict[str, bytes]] | None:
+    """What :func:`_split_nodes` gives (node texts as UTF-8 bytes), from the index; None when
+    there is no index, or it does not fit the manifest's bytes exactly."""
+    try:
+        index = json.loads(index_path(path).read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except (OSError, ValueError):
+        return None
+    open_, close, key = _NODES_OPEN.encode(), _NODES_CLOSE.encode(), _NODE_KEY.encode()
+    try:
+        if index.get("format") != INDEX_FORMAT or index.get("size") != len(data):
+            return None
+        start, end = index["nodes_span"]
+        if data[start : start + len(open_)] != open_ or data[end : end + len(close)] != close:
+            return None
+        nodes: dict[str, bytes] = {}
+        at = start + len(open_) - len(key)  # where the next node's key line begins
+        for name, (begin, stop) in index["nodes"].items():
+            head = key + name.encode("utf-8") + b'": '
+            if at < 0 or begin != at + len(head) or data[at:begin] != head:
+                return None
+            if stop == end:
+                at = -1  # the last node
+            elif data[stop : stop + 1 + len(key)] == b"," + key:
+                at = stop + 1
+            else:
+                return None
+            nodes[name] = data[begin:stop]
+        if at >= 0 or not nodes:
+            return None
+        rest = data[:start] + b'\n "nodes": {}' + data[end + len(close) :]
+        return rest.decode("utf-8"), nodes
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None

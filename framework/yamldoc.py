@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from orch.errors import ConfigError, Location, read_user_text
 
-try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
 
 KeyPath = tuple[str | int, ...]
+
+
+def _yaml() -> Any:
+    """The yaml module, imported on the first parse: a command whose YAML files all come from
+    the parse cache (orch.load.cache) never loads it (~10 ms)."""
+    import yaml
+
+    return yaml
+
+
+def _loader() -> Any:
+    """The C loader (~10x faster), or the pure Python one where libyaml is missing."""
+    yaml = _yaml()
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -37,17 +48,22 @@ class YamlDoc:
 def load_yaml(path: Path, display_path: str | None = None) -> YamlDoc:
     """Read ``path``; a syntax error becomes a ConfigError at the offending line."""
     shown = display_path or str(path)
+    return parse_yaml(read_yaml_text(path, shown), shown)
+
+
+def read_yaml_text(path: Path, shown: str) -> str:
+    """The text of a YAML file; a ConfigError naming it when it cannot be read."""
     try:
-        text = read_user_text(path, shown)
+        return read_user_text(path, shown)
     except OSError as err:
         raise ConfigError(f"cannot read {shown}: {err.strerror}", location=Location(shown)) from err
-    return parse_yaml(text, shown)
 
 
 def parse_yaml(text: str, shown: str) -> YamlDoc:
     """Parse YAML text into a :class:`YamlDoc`."""
+    yaml = _yaml()
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
@@ -85,12 +101,18 @@ class _Converter:
     """
 
     def __init__(self, positions: dict[KeyPath, tuple[int, int]], shown: str) -> None:
+        yaml = _yaml()
         self.positions = positions
         self.shown = shown
         self.constructor = yaml.constructor.SafeConstructor()
+        self._scalar, self._mapping, self._sequence = (
+            yaml.ScalarNode,
+            yaml.MappingNode,
+            yaml.SequenceNode,
+        )
 
     def scalar(self, node: yaml.Node) -> Any:
-        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG and isinstance(node, self._scalar):
             return node.value
         try:
             return self.constructor.construct_object(node)
@@ -105,7 +127,7 @@ class _Converter:
     def convert(self, node: yaml.Node, key_path: KeyPath) -> Any:
         positions = self.positions
         positions[key_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, self._mapping):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == _MERGE_TAG:
@@ -126,6 +148,6 @@ class _Converter:
                 out[key] = self.convert(value_node, sub)
                 positions[sub] = where
             return out
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self._sequence):
             return [self.convert(item, (*key_path, i)) for i, item in enumerate(node.value)]
         return self.scalar(node)

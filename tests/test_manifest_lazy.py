@@ -112,3 +112,59 @@ def test_a_lazy_manifest_copies_and_pickles(compiled: Path):
     assert copy.deepcopy(lazy) == Manifest.read(compiled)
     again = pickle.loads(pickle.dumps(lazy))
     assert again.nodes["c"] == lazy.nodes["c"] and len(again.nodes) == 4
+
+
+def test_the_index_beside_the_manifest_gives_the_same_nodes(compiled: Path):
+    """``manifest.index.json`` says where each node's JSON is: a lazy read slices the file. It
+    depends only on the manifest (a second compile writes the same bytes)."""
+    from orch.manifest import _read_indexed, _split_nodes, index_path
+
+    index = index_path(compiled)
+    assert index.name == "manifest.index.json" and index.is_file()
+    indexed = _read_indexed(compiled)
+    assert indexed is not None
+    scanned = _split_nodes(compiled.read_text(encoding="utf-8"))
+    assert scanned is not None
+    assert indexed[0] == scanned[0]
+    assert {k: v.decode() for k, v in indexed[1].items()} == scanned[1]
+    lazy = Manifest.read(compiled, lazy=True)
+    assert lazy == Manifest.read(compiled)
+
+
+@pytest.mark.parametrize("damage", ["rewritten", "corrupt", "shifted", "merged", "missing"])
+def test_a_stale_or_broken_index_is_not_trusted(compiled: Path, damage: str):
+    from orch.manifest import _read_indexed, index_path
+
+    eager = Manifest.read(compiled)
+    index = index_path(compiled)
+    if damage == "rewritten":  # another writer replaced the manifest: a node's text changed
+        text = compiled.read_text(encoding="utf-8")
+        compiled.write_text(text.replace('"select 1 as x"', '"select 11 as x"'), encoding="utf-8")
+        eager = Manifest.read(compiled)
+        assert "select 11" in eager.nodes["a"].raw_code
+    elif damage == "corrupt":
+        index.write_text("{not json", encoding="utf-8")
+    elif damage == "shifted":  # the right file, but offsets that do not fit its bytes
+        data = json.loads(index.read_text(encoding="utf-8"))
+        data["nodes"] = {name: [start + 1, end] for name, (start, end) in data["nodes"].items()}
+        index.write_text(json.dumps(data), encoding="utf-8")
+        assert data["size"] == compiled.stat().st_size
+    elif damage == "merged":  # two nodes' text as one: the slices must tile `nodes` exactly
+        data = json.loads(index.read_text(encoding="utf-8"))
+        (first, (begin, _)), (_, (_, stop)), *others = data["nodes"].items()
+        data["nodes"] = {first: [begin, stop], **dict(others)}
+        index.write_text(json.dumps(data), encoding="utf-8")
+    else:
+        index.unlink()
+    assert _read_indexed(compiled) is None or damage == "merged"  # `parents` names them all
+    lazy = Manifest.read(compiled, lazy=True)
+    assert lazy == eager
+    assert lazy.nodes["a"] == eager.nodes["a"]
+
+
+def test_the_index_is_the_same_for_the_same_manifest(compiled: Path):
+    from orch.manifest import index_path
+
+    before = index_path(compiled).read_bytes()
+    Manifest.read(compiled).write(compiled)
+    assert index_path(compiled).read_bytes() == before

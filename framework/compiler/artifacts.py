@@ -16,6 +16,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orch import redaction
 from orch.load.cache import FILE_DIGESTS_FILE, FileDigests, content_key, env_digest
@@ -72,6 +73,9 @@ def project_key(project: Project) -> str:
     macros = "".join(project.macro_files.values()).encode()
     if any(marker in macros for marker in VOLATILE_MARKERS):
         return ""
+    # a project whose property files are unread has no unit test fixtures: compile_or_reuse
+    # defers them only when the manifest key says so (deferrable), and that key covers the files
+    unit_tests = [] if project.properties_pending else project.unit_tests
     paths = [
         *(m.abs_path for m in project.models.values()),
         *(s.abs_path for s in project.seeds.values()),
@@ -80,7 +84,7 @@ def project_key(project: Project) -> str:
         *project.yaml_files,
         project.root / "selectors.yml",
         *(p.folder / "dbt_project.yml" for p in project.packages.values()),
-        *(f for spec in project.unit_tests for f in spec.fixture_files),
+        *(f for spec in unit_tests for f in spec.fixture_files),
         *([project.root / project.config.definitions] if project.config.definitions else []),
     ]
     digests = FileDigests(project.target_dir / FILE_DIGESTS_FILE, VOLATILE_MARKERS)
@@ -97,15 +101,33 @@ def project_key(project: Project) -> str:
     return content_key(*parts)
 
 
-def reuse_manifest(project: Project, key: str, *, lazy: bool = False) -> CompileResult | None:
+def read_key_meta(project: Project) -> dict[str, Any]:
+    """What ``manifest.key.json`` holds: the key, env vars, warnings; ``{}`` when unreadable."""
+    try:
+        meta = json.loads((project.target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def properties_deferrable(meta: dict[str, Any]) -> bool:
+    """Whether the key can be computed without reading the property files: the manifest it
+    vouches for had no unit test fixture files (whose paths only the property files give)."""
+    return meta.get("fixture_files") == 0 and isinstance(meta.get("property_warnings"), list)
+
+
+def reuse_manifest(
+    project: Project, key: str, *, lazy: bool = False, meta: dict[str, Any] | None = None
+) -> CompileResult | None:
     """The manifest on disk, when it was compiled from exactly these inputs; else None.
 
     ``lazy``: its nodes are validated when first used (``Manifest.read``), for a command that
-    reads only a few of them.
+    reads only a few of them. ``meta``: ``manifest.key.json`` already read (:func:`read_key_meta`).
     """
     target_dir = project.target_dir
+    if meta is None:
+        meta = read_key_meta(project)
     try:
-        meta = json.loads((target_dir / MANIFEST_KEY_FILE).read_text(encoding="utf-8"))
         if meta.get("key") != key or meta.get("env") != env_digest(
             meta.get("env_vars", []), project.root
         ):
@@ -117,10 +139,12 @@ def reuse_manifest(project: Project, key: str, *, lazy: bool = False) -> Compile
         value = os.environ.get(name)
         if value is not None:
             redaction.register(name, value)
+    # the property files unread: their warnings as the compile that read them recorded them
+    unread = meta.get("property_warnings", []) if project.properties_pending else []
     return CompileResult(
         project=project,
         manifest=manifest,
-        warnings=[*project.warnings, *meta.get("warnings", [])],
+        warnings=[*project.warnings, *unread, *meta.get("warnings", [])],
         cache_hits=len(manifest.nodes),
         project_key=key,
         env_vars=list(meta.get("env_vars", [])),
@@ -165,6 +189,11 @@ def _write_key(result: CompileResult, key_file: Path) -> None:
                     "env_vars": result.env_vars,
                     "env": env_digest(result.env_vars, result.project.root),
                     "warnings": result.warnings[len(result.project.warnings) :],
+                    # what lets the next command skip reading the property files
+                    "property_warnings": result.project.property_warnings,
+                    "fixture_files": sum(
+                        len(spec.fixture_files) for spec in result.project.unit_tests
+                    ),
                 }
             ),
             encoding="utf-8",

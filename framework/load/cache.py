@@ -169,7 +169,10 @@ class YamlDocCache:
 
     def load(self, path: Path, shown: str) -> YamlDoc:
         """The document of ``path`` (shown as ``shown`` in errors), parsed or from the cache."""
-        text = read_user_text(path, shown)
+        return self.parse(read_user_text(path, shown), shown)
+
+    def parse(self, text: str, shown: str) -> YamlDoc:
+        """The document of ``text`` (a file shown as ``shown``), parsed or from the cache."""
         key = content_key("yaml", shown, text)
         hit = self._cache.get(key)
         if hit is not None:
@@ -187,6 +190,18 @@ class YamlDocCache:
     def save(self) -> None:
         """Write new entries (once per command)."""
         self._cache.save()
+
+
+# The project file and profiles.yml are read before the target folder is known (the project
+# file names it): their parsed documents are kept under .orch/ instead, when that folder exists
+# (a project that was run once), so that a warm command imports no YAML parser at all.
+STARTUP_YAML_CACHE_FILE = ".orch/yaml_cache.json"
+
+
+def startup_yaml_cache(root: Path) -> YamlDocCache | None:
+    """The cache of the documents read at start-up (see above); None before ``.orch/`` exists."""
+    path = root / STARTUP_YAML_CACHE_FILE
+    return YamlDocCache(path) if path.parent.is_dir() else None
 
 
 def _json_exact(value: Any) -> bool:

@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,8 +31,11 @@ from orch.config import (
     SourceTableProperties,
     TargetConfig,
     TargetConfigClasses,
-    adapter_entry_points,
+    adapter_reference,
+    adapter_types,
     config_errors_from,
+    is_adapter_type,
+    load_adapter_class,
     merge_model_config,
     normalize_config_keys,
     validate_doc,
@@ -51,12 +53,12 @@ from orch.errors import (
     suggestion,
 )
 from orch.load import dbt, dbt_packages, dbt_python, dbt_snapshots, dbt_versions
-from orch.load.cache import YAML_CACHE_FILE, YamlDocCache
+from orch.load.cache import YAML_CACHE_FILE, YamlDocCache, startup_yaml_cache
 from orch.load.dbt_packages import InstalledPackage
 from orch.load.dbt_versions import VersionedModel
 from orch.load.unit_tests import FIXTURE_FOLDER, UnitTestSpec, read_unit_tests
 from orch.load.workspace import ForeignModels
-from orch.yamldoc import YamlDoc, load_yaml
+from orch.yamldoc import YamlDoc, parse_yaml, read_yaml_text
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
@@ -122,6 +124,10 @@ class Properties:
     key_path: tuple[str | int, ...]
 
 
+# What the property files (models/**/*.yml) fill in: read on first use when loading defers them.
+DEFERRED_FIELDS = ("properties", "sources", "unit_tests")
+
+
 @dataclass
 class Project:
     """A project's configuration and files, before any SQL is rendered."""
@@ -159,6 +165,24 @@ class Project:
     # dbt: disabled files that share the name of an enabled node (a package's seed the root
     # project overrides), by name; only ref('<their package>', name) still names them
     disabled_duplicates: dict[str, list[str]] = field(default_factory=dict)
+    # the warnings reading the property files gave (also in ``warnings``): kept beside the
+    # manifest key, so a command that reuses the manifest without reading them still reports them
+    property_warnings: list[str] = field(default_factory=list)
+
+    if not TYPE_CHECKING:  # (so that mypy still flags a misspelt attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            """``properties``, ``sources`` and ``unit_tests`` of a project loaded with
+            ``defer_properties``: its property files are read when one is first asked for."""
+            if name in DEFERRED_FIELDS and "_pending_properties" in self.__dict__:
+                read_properties(self)
+                return self.__dict__[name]
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    @property
+    def properties_pending(self) -> bool:
+        """Whether the property files are still unread (``load_project(defer_properties=True)``)."""
+        return "_pending_properties" in self.__dict__
 
     @property
     def name(self) -> str:
@@ -191,7 +215,10 @@ class Project:
 
 
 def load_project(
-    options: RunOptions, *, target_configs: TargetConfigClasses | None = None
+    options: RunOptions,
+    *,
+    target_configs: TargetConfigClasses | None = None,
+    defer_properties: bool = False,
 ) -> Project:
     """Read configuration and discover files. Raises UserError (with every problem found).
 
@@ -200,6 +227,12 @@ def load_project(
         target_configs: ``type`` -> the target config class of that adapter; by default the
             adapter registry (the ``orch.adapters`` entry points), asked only for the
             profile's own type.
+        defer_properties: leave the property files (``models/**/*.yml``) unread until
+            ``properties``, ``sources`` or ``unit_tests`` is first used, or
+            :func:`read_properties` is called (their errors are raised then). A command whose
+            manifest is up to date never needs them: the manifest key needs only their digests.
+            Only for an orch project without a ``definitions:`` module, and only when nothing
+            else failed (otherwise they are read now, and every error is raised together).
     """
     root = options.project_dir.resolve()
     if not root.is_dir():
@@ -209,7 +242,8 @@ def load_project(
             "or run 'orch init'",
         )
     project_path, flavor = _find_project_file(root)
-    doc = load_yaml(project_path, project_path.name)
+    startup = startup_yaml_cache(root)
+    doc = _read_yaml(project_path, project_path.name, startup)
     # var() in the project file sees the command line's --vars only (as in dbt: the file's own
     # vars: block is not known yet); var('x', default) falls back to its default
     data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars))
@@ -224,7 +258,9 @@ def load_project(
         raise_collected(folder_key_errors(doc, data))
     variables = _merge_vars(config, options.vars)
     classes = target_configs if target_configs is not None else AdapterTargetConfigs()
-    target_name, target = load_target(root, config, options, classes, flavor=flavor)
+    target_name, target = load_target(root, config, options, classes, flavor=flavor, docs=startup)
+    if startup is not None:
+        startup.save()
     if _uses_target(doc.data):  # {{ target.name }} in the project file: render it again
         info = yaml_target(target_name, target, config.profile or config.name)
         data = _render_yaml_strings(doc.data, doc, variables=dict(options.vars), target=info)
@@ -256,7 +292,10 @@ def load_project(
         }
         project.dispatch = dbt_packages.dispatch_orders(config.dispatch, doc)
         notes.extend(dbt.check_flags(config.flags, doc))
-    _discover(project)
+    _discover(
+        project,
+        defer_properties=defer_properties and flavor == "orch" and not config.definitions,
+    )
     if config.definitions:
         _add_definitions(project, config.definitions, doc.location(("definitions",)))
     project.warnings.extend(notes)
@@ -501,6 +540,12 @@ def profiles_candidates(root: Path, options: RunOptions, flavor: str = "orch") -
     return [d / "profiles.yml" for d in dirs]
 
 
+def _read_yaml(path: Path, shown: str, docs: YamlDocCache | None) -> YamlDoc:
+    """``load_yaml``, through ``docs`` (parsed documents by content) when given."""
+    text = read_yaml_text(path, shown)
+    return docs.parse(text, shown) if docs is not None else parse_yaml(text, shown)
+
+
 def load_target(
     root: Path,
     config: ProjectConfig,
@@ -508,10 +553,12 @@ def load_target(
     target_configs: TargetConfigClasses,
     *,
     flavor: str = "orch",
+    docs: YamlDocCache | None = None,
 ) -> tuple[str, TargetConfig]:
     """The target to run against: from profiles.yml, or an embedded DuckDB file by default.
 
-    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`).
+    ``target_configs`` gives the config class of each adapter type (see :func:`load_project`);
+    ``docs`` keeps parsed documents by content (:func:`orch.load.cache.startup_yaml_cache`).
     """
     candidates = profiles_candidates(root, options, flavor)
     path = next((p for p in candidates if p.is_file()), None)
@@ -530,7 +577,7 @@ def load_target(
             )
         return "dev", target_configs["duckdb"].model_validate({"type": "duckdb"})
     shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-    doc = load_yaml(path, shown)
+    doc = _read_yaml(path, shown, docs)
     if not isinstance(doc.data, dict) or profile_name not in doc.data:
         known = list(doc.data) if isinstance(doc.data, dict) else []
         raise ConfigError(
@@ -570,17 +617,16 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
     """
 
     def __init__(self) -> None:
-        self._found: dict[str, EntryPoint] = adapter_entry_points()
         self._loaded: dict[str, type[TargetConfig]] = {}
 
     def __getitem__(self, adapter_type: str) -> type[TargetConfig]:
         if adapter_type not in self._loaded:
-            ep = self._found[adapter_type]  # KeyError: not a known type
+            reference = adapter_reference(adapter_type)  # KeyError: not a known type
             try:
-                adapter = ep.load()
+                adapter = load_adapter_class(adapter_type)
             except (ImportError, AttributeError) as err:  # a missing module or class
                 raise ConfigError(
-                    f"the adapter for target type '{adapter_type}' ({ep.value}) cannot be "
+                    f"the adapter for target type '{adapter_type}' ({reference}) cannot be "
                     f"imported: {err}",
                     hint="Install the adapter's package (and its driver) in this environment",
                 ) from None
@@ -591,13 +637,13 @@ class AdapterTargetConfigs(Mapping[str, type[TargetConfig]]):
         return self._loaded[adapter_type]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._found))
+        return iter(adapter_types())
 
     def __len__(self) -> int:
-        return len(self._found)
+        return len(adapter_types())
 
     def __contains__(self, adapter_type: object) -> bool:
-        return adapter_type in self._found
+        return isinstance(adapter_type, str) and is_adapter_type(adapter_type)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -608,19 +654,30 @@ def _rel(root: Path, path: Path) -> str:
 
 
 def _walk(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[Path]:
+    return [path for path, _ in _walk_rel(root, folder, suffixes)]
+
+
+def _walk_rel(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """The files under ``root/folder`` ending in ``suffixes`` (sorted, no hidden ones), each with
+    its path relative to ``root`` (``_rel``), joined per folder rather than computed per file."""
     base = root / folder
     if not base.is_dir():
         return []
     found = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        directory = Path(dirpath)
+        prefix: str | None = None
         for filename in sorted(filenames):
             if filename.endswith(suffixes) and not filename.startswith("."):
-                found.append(Path(dirpath) / filename)
+                if prefix is None:
+                    rel_dir = _rel(root, directory)
+                    prefix = "" if rel_dir == "." else rel_dir + "/"
+                found.append((directory / filename, prefix + filename))
     return found
 
 
-def _discover(project: Project) -> None:
+def _discover(project: Project, *, defer_properties: bool = False) -> None:
     root, cfg = project.root, project.config
     errors: list[UserError] = []
     owners: dict[str, str] = {}
@@ -675,19 +732,15 @@ def _discover(project: Project) -> None:
         project.docs_files.extend(_walk(root, folder, (".md",)))
 
     project.yaml_files = list(yaml_files)
-    docs = YamlDocCache(project.target_dir / YAML_CACHE_FILE)
-    for path in yaml_files:
-        try:
-            _read_properties(project, path, docs)
-        except ErrorGroup as group:
-            errors.extend(group.errors)
-        except UserError as err:
-            errors.append(err)
-    docs.save()
-
-    has_jobs = any(any((root / folder).rglob("*.py")) for folder in cfg.job_paths)
-    has_jobs = has_jobs or cfg.definitions is not None
-    if not project.models and not project.seeds and not errors and not has_jobs:
+    if defer_properties and not errors and (project.models or project.seeds):
+        # nothing else can fail here: the property files' own errors are raised when they are
+        # read, which a command whose manifest is up to date never needs (read_properties)
+        project.__dict__["_pending_properties"] = yaml_files
+        for name in DEFERRED_FIELDS:
+            del project.__dict__[name]
+        return
+    errors.extend(_read_property_files(project, yaml_files))
+    if not project.models and not project.seeds and not errors and not _has_jobs(project):
         folders = ", ".join(f"{p}/" for p in cfg.model_paths)
         errors.append(
             ProjectError(
@@ -697,6 +750,47 @@ def _discover(project: Project) -> None:
             )
         )
     raise_collected(errors)
+    _warn_unmatched_properties(project)
+
+
+def _has_jobs(project: Project) -> bool:
+    """Whether the project defines jobs (Python files under job-paths, or a definitions module)."""
+    cfg = project.config
+    found = any(any((project.root / folder).rglob("*.py")) for folder in cfg.job_paths)
+    return found or cfg.definitions is not None
+
+
+def _read_property_files(project: Project, yaml_files: list[Path]) -> list[UserError]:
+    """Read every property file into ``project``; the errors found, not raised."""
+    errors: list[UserError] = []
+    docs = YamlDocCache(project.target_dir / YAML_CACHE_FILE)
+    for path in yaml_files:
+        try:
+            _read_properties(project, path, docs)
+        except ErrorGroup as group:
+            errors.extend(group.errors)
+        except UserError as err:
+            errors.append(err)
+    docs.save()
+    return errors
+
+
+def read_properties(project: Project) -> None:
+    """Read the property files of a project loaded with ``defer_properties`` (no-op otherwise).
+
+    Raises what loading them eagerly would have raised (every error, with file, line and
+    column); their warnings join ``project.warnings`` and ``project.property_warnings``.
+    """
+    pending: list[Path] | None = project.__dict__.pop("_pending_properties", None)
+    if pending is None:
+        return
+    project.properties, project.sources, project.unit_tests = {}, {}, []
+    raise_collected(_read_property_files(project, pending))
+    _warn_unmatched_properties(project)
+
+
+def _warn_unmatched_properties(project: Project) -> None:
+    before = len(project.warnings)
     for name in project.properties:
         if name not in project.models and name not in project.seeds:
             if project.properties[name].entry.versions:
@@ -706,6 +800,7 @@ def _discover(project: Project) -> None:
                 f"{props.doc.location(props.key_path)}: properties given for '{name}', "
                 "but no model or seed has that name"
             )
+    project.property_warnings.extend(project.warnings[before:])
 
 
 def _folder_disabled(project: Project, path: str) -> bool:
@@ -737,17 +832,19 @@ def _discover_unit(
     """The files of the project itself (``package`` "") or of one installed dbt package."""
     root = project.root
     for folder in model_paths:
-        for path in _walk(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
-            rel = _rel(root, path)
-            if path.suffix in (".yml", ".yaml"):
+        for path, rel in _walk_rel(root, folder, (".sql", ".py", ".yml", ".yaml", ".md")):
+            # the name's parts as Path.stem and .suffix give them, without a property per call
+            # (a thousand model files): every name here ends in one of the suffixes
+            stem, _, ext = rel.rpartition("/")[2].rpartition(".")
+            if ext in ("yml", "yaml"):
                 yaml_files.append(path)
-            elif path.suffix == ".md":
+            elif ext == "md":
                 project.docs_files.append(path)
-            elif path.suffix == ".py" and path.name.startswith("_"):
+            elif ext == "py" and stem.startswith("_"):
                 continue
-            elif claim(path.stem, rel):
-                language: Literal["sql", "python"] = "python" if path.suffix == ".py" else "sql"
-                project.models[path.stem] = ModelFile(path.stem, rel, path, language, package)
+            elif claim(stem, rel):
+                language: Literal["sql", "python"] = "python" if ext == "py" else "sql"
+                project.models[stem] = ModelFile(stem, rel, path, language, package)
     for folder in seed_paths:
         for path in _walk(root, folder, (".csv", ".yml", ".yaml")):
             if path.suffix == ".csv":

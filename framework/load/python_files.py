@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch.assets import (
     ASSET_ATTR,
@@ -40,7 +40,9 @@ from orch.errors import (
     ProjectError,
     decoding_error,
 )
-from orch.ops import GraphDefinition, JobDefinition, OpDefinition, definitions_in
+
+if TYPE_CHECKING:
+    from orch.ops import JobDefinition
 
 MODULE_PREFIX = "orch_models"
 
@@ -334,6 +336,9 @@ def collect_op_jobs(root: Path, files: Iterable[Path]) -> dict[str, JobDefinitio
     cycle, a graph calling a non-op: a ProjectError at the line); here two jobs, two graphs or
     two different ops with one name are a DuplicateNameError naming both places.
     """
+    # imported here: the op API is for job files; a run of models never loads it
+    from orch.ops import GraphDefinition, JobDefinition, OpDefinition, definitions_in
+
     jobs: dict[str, tuple[JobDefinition, Location]] = {}
     graphs: dict[str, tuple[Any, Location]] = {}
     ops: dict[str, tuple[Any, Location]] = {}

@@ -101,3 +101,21 @@ def test_nothing_to_build_opens_no_warehouse(make_project: MakeProject, tmp_path
     assert "duckdb" in modules
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute('select x from "analytics"."b"').fetchall() == [(1,)]
+
+
+def test_a_run_of_sql_models_loads_no_op_automation_or_template_machinery(
+    make_project: MakeProject, tmp_path: Path
+):
+    """The one-model path (issue 21 item 3): nothing for ops, conditions, automation,
+    templates, Arrow or YAML is imported when the manifest is up to date."""
+    root = make_project(tmp_path, SHOP)
+    assert run_cli("build", "--project-dir", root).exit_code == 0
+    assert run_cli("ls", "--project-dir", root).exit_code == 0  # caches the project file's parse
+    for args in (("run", "-s", "b"), ("build", "--changed")):
+        code, modules, out = _probe(*args, "--project-dir", root)
+        assert code == 0, out
+        tops = {m.split(".")[0] for m in modules}
+        assert not {"sqlglot", "jinja2", "pyarrow", "polars", "yaml"} & tops, args
+        packages = ("orch.ops", "orch.automation")
+        assert not {m for m in modules if m.split(".")[:2] in ([*p.split(".")] for p in packages)}
+        assert not {"orch.conditions", "orch.compiler.models"} & modules, args
