@@ -144,3 +144,68 @@ def test_compile_of_a_project_without_automation_imports_none_of_it(
     )
     assert run.stdout.splitlines()[-1] == "False"
     assert (root / "target" / "manifest.json").is_file()
+
+
+def _generated(tmp_path: Path, models: int = 60) -> Path:
+    root = tmp_path / "gen"
+    subprocess.run(
+        [sys.executable, str(BENCH / "generate.py"), str(models), str(root), "--flavour",
+         "realistic"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return root
+
+
+def test_compiled_files_are_all_written_when_the_helper_fails_writing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the helper writes target/compiled/ while it waits; if it stops (a bug), this process
+    # writes every file it had sent there
+    from orch.compiler import helper
+
+    root = _generated(tmp_path)
+    serial = compile_cold(root, monkeypatch, "0")
+    assert serial.exit_code == 0, serial.output
+    expected = artifacts(root)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the helper")
+
+    monkeypatch.setattr(helper, "_write_files", broken)
+    parallel = compile_cold(root, monkeypatch, "1")
+    assert parallel.exit_code == 0, parallel.output
+    got = artifacts(root)
+    assert sorted(got) == sorted(expected)
+    assert all(got[name] == expected[name] for name in expected)
+    assert not list((root / "target").glob(".compiled-*"))
+
+
+def test_an_error_writing_a_compiled_file_is_reported_as_without_the_helper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orch.compiler import artifacts as artifacts_module
+
+    root = _generated(tmp_path)
+    compile_cold(root, monkeypatch, "0")  # a compiled/ from before: it must stay as it was
+    compiled = root / "target" / "compiled"
+    before = sorted(p.relative_to(compiled) for p in compiled.rglob("*"))
+    write = artifacts_module._write_text
+
+    def failing(path: str, text: str) -> None:
+        if path.endswith("/int_00030.sql"):
+            raise PermissionError(13, "Permission denied", path)
+        write(path, text)
+
+    monkeypatch.setattr(artifacts_module, "_write_text", failing)
+    runs = []
+    for helper in ("0", "1"):
+        monkeypatch.setenv("ORCH_COMPILE_HELPER", helper)
+        (root / "target" / "orch_cache.json").unlink()  # cold, compiled/ kept
+        (root / "target" / "manifest.json").unlink(missing_ok=True)
+        runs.append(run_cli("compile", "--project-dir", root))
+        assert sorted(p.relative_to(compiled) for p in compiled.rglob("*")) == before
+        assert not list((root / "target").glob(".compiled-*"))
+    assert runs[0].exit_code == runs[1].exit_code != 0
+    assert "int_00030.sql" in runs[0].stderr
+    assert runs[1].stderr == runs[0].stderr

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from multiprocessing import connection
 from typing import TYPE_CHECKING, Any
 
+from orch.compiler.artifacts import write_compiled
 from orch.load.parsing import parse_for_cache
 from orch.manifest import ColumnInfo, Node, RelationInfo
 
@@ -100,6 +101,8 @@ class CompileHelper:
         self.compiled = 0  # results received
         self._cancelled: set[str] = set()  # taken back: their results, if any come, are dropped
         self._closed = False
+        self._files_done = False  # the helper said it wrote every file it was sent
+        self._files_error: OSError | None = None
 
     # -- parse (orch.load.parsing.ParseElsewhere)
 
@@ -120,6 +123,25 @@ class CompileHelper:
                 break
         self.owned = {name for name, entry in entries.items() if entry is not None}
         return entries
+
+    # -- compiled files (orch.compiler.artifacts.FilesElsewhere): written there while it waits
+
+    def write(self, staging: str, batch: list[tuple[str, str | None]]) -> bool:
+        """Have the helper write ``batch`` under ``staging`` when it has nothing to compile."""
+        if self._closed:
+            return False
+        try:
+            self._conn.send(("write", (staging, batch)))
+        except OSError:
+            self.close()
+            return False
+        return True
+
+    def finish(self) -> tuple[bool, OSError | None]:
+        """Stop the helper once it has written every batch: whether it said so, and the
+        first error it met writing."""
+        self.close()
+        return self._files_done, self._files_error
 
     # -- compile
 
@@ -203,7 +225,12 @@ class CompileHelper:
         self.outstanding = set()
         try:
             self._conn.send(("stop", None))
-        except OSError:
+            while True:  # its last word: the files it was sent are written (or an error)
+                kind, payload = self._conn.recv()
+                if kind == "stopped":
+                    self._files_done, self._files_error = True, payload
+                    break
+        except (EOFError, OSError):
             pass
         self._conn.close()
         try:
@@ -240,9 +267,12 @@ def _serve(
     compiler: Any = None
     pending: list[tuple[int, str, Any, Any, ParsedModel | None]] = []  # a heap by order
     cancelled: set[str] = set()
+    writes: list[tuple[str, list[tuple[str, str | None]]]] = []  # files to write when idle
+    made: set[str] = set()
+    error: OSError | None = None
     while True:
         try:
-            messages = [inbox.get()] if not pending else []
+            messages = [inbox.get()] if not pending and not writes else []
             while True:
                 try:
                     messages.append(inbox.get_nowait())
@@ -250,7 +280,12 @@ def _serve(
                     break
             for kind, payload in messages:
                 if kind == "stop":
+                    for staging, batch in writes:
+                        error = _write_files(staging, batch, made, error)
+                    conn.send(("stopped", error))
                     return
+                if kind == "write":
+                    writes.append(payload)
                 if kind == "parse":
                     parsed, entries = parse_for_cache(project, renderer, payload)
                     compiler = factory(parsed)
@@ -268,6 +303,9 @@ def _serve(
                     continue
                 conn.send(("compiled", (name, _compile(compiler, parsed, name, relation, refs,
                                                        model))))  # fmt: skip
+            elif writes:  # nothing to compile: write files meanwhile
+                staging, batch = writes.pop(0)
+                error = _write_files(staging, batch, made, error)
         except (KeyboardInterrupt, SystemExit):
             return
         except BaseException as err:  # noqa: B036 - reported to the parent, which stops it
@@ -286,6 +324,17 @@ def _read(conn: connection.Connection, inbox: queue.SimpleQueue[tuple[str, Any]]
         except (EOFError, OSError):
             inbox.put(("stop", None))
             return
+
+
+def _write_files(
+    staging: str, batch: list[tuple[str, str | None]], made: set[str], error: OSError | None
+) -> OSError | None:
+    """Write a batch of compiled files in order, none after the first error (returned)."""
+    for item in batch:
+        if error is not None:
+            break
+        error = write_compiled(staging, item, made)
+    return error
 
 
 def _compile(
