@@ -36,11 +36,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import connection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orch.compiler.artifacts import write_compiled
 from orch.load.parsing import parse_for_cache
-from orch.manifest import ColumnInfo, Node, RelationInfo
+from orch.manifest import Node, RelationInfo
 
 if TYPE_CHECKING:
     from orch.load.cache import ResultCache
@@ -239,20 +239,28 @@ class CompileHelper:
             pass
 
 
+class UpstreamColumn(NamedTuple):
+    """What the helper's compiler reads of an upstream column (a tuple: pickled in a fifth of
+    the time a ColumnInfo takes, each way)."""
+
+    data_type: str | None
+
+
 @dataclass(frozen=True)
 class Upstream:
     """What the helper's compiler reads of an upstream node: where it is and its columns
     (plain values: pydantic's ``model_construct`` costs more than the whole transfer)."""
 
     relation: RelationInfo | None
-    columns: dict[str, ColumnInfo]
+    columns: dict[str, UpstreamColumn]
     compiled_code: str  # an ephemeral model's SQL (its CTE), else ""
 
 
 def slim_node(node: Node) -> Upstream:
     """``node`` as the helper needs it."""
     ephemeral_sql = node.compiled_code if node.relation is None else ""
-    return Upstream(node.relation, node.columns, ephemeral_sql)
+    columns = {name: UpstreamColumn(info.data_type) for name, info in node.columns.items()}
+    return Upstream(node.relation, columns, ephemeral_sql)
 
 
 def _serve(
