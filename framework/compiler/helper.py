@@ -1,10 +1,11 @@
-"""A forked helper process that parses and compiles half of a cold project's SQL models.
+"""A forked helper process that parses and compiles most of a cold project's SQL models.
 
 A cold compile spends most of its time in per-model work: rendering and parsing each file, then
 its compiled SQL, column lineage and column versions. The models of one layer of the DAG do not
-depend on each other, so a second process does every other model while this one does the rest:
+depend on each other, so a second process does two models in three while this one does the rest
+(and the serial work: plans, nodes, checks, the manifest):
 
-- **parse**: the helper renders and parses its half; this process reads its results back as
+- **parse**: the helper renders and parses its share; this process reads its results back as
   cache entries (:func:`orch.load.parsing.parse_models`), as a warm load reads them;
 - **compile**: the compiler sends a model's relation, its resolved references and its upstream
   nodes (slimmed: relation, columns, an ephemeral's SQL) once they are compiled; the helper, which
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_SHARE_OF, _HELPER_SHARE = 3, (1, 2)  # of each three models (name order), those it parses
 MIN_MODELS = 400  # below this, forking and sending the results cost more than they save
 ENV_VAR = "ORCH_COMPILE_HELPER"
 
@@ -107,8 +109,11 @@ class CompileHelper:
     # -- parse (orch.load.parsing.ParseElsewhere)
 
     def take(self, names: list[str]) -> set[str]:
-        """Every other model, from the second: the helper starts parsing them."""
-        mine = names[1::2]
+        """Two models in three (the second and third of each three): the helper starts parsing
+        them. It compiles what it parsed, and this process has the serial work besides (plans,
+        nodes, checks, the manifest): with half each, this process was the busier (CPU 1.9 s
+        against 1.4 s at 1,000 models; 1.6 s against 1.5 s with two thirds)."""
+        mine = [name for i, name in enumerate(names) if i % _SHARE_OF in _HELPER_SHARE]
         self.taken = set(mine)
         self._conn.send(("parse", mine))
         return set(mine)
