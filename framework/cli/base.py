@@ -393,7 +393,24 @@ def main() -> None:
     """
     gc.freeze()  # what is alive after imports stays alive: never scan it
     gc.set_threshold(100_000, 50, 100)
-    cli.main(prog_name="orch")
+    try:
+        cli.main(prog_name="orch")
+    finally:
+        if _exit_uncollected:
+            gc.freeze()  # the interpreter's last collection never scans what is left
+
+
+_exit_uncollected = False
+
+
+def exit_uncollected() -> None:
+    """The command is done and closed what it opened: the process may end without the
+    interpreter's last garbage collection, which after a cold compile of 10,000 models scans
+    and frees ~2 million objects held in reference cycles (parsed SQL trees) — 2.5 s spent on
+    memory the operating system takes back at once. Only :func:`main` (a process of its own)
+    acts on it; a command invoked in-process (tests, ``CliRunner``) changes nothing."""
+    global _exit_uncollected
+    _exit_uncollected = True
 
 
 def load_manifest(options: RunOptions, *, scoped: bool = True) -> CompileResult:

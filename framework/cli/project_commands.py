@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from orch.cli.base import (
     cli,
+    exit_uncollected,
     load_manifest,
     make_options,
     project_options,
@@ -98,12 +99,14 @@ def compile_command(quiet: bool, **kwargs: Any) -> None:
         note = unmatched_message(unmatched, nothing_selected=not selected)
         if note:
             click.echo(note, err=True)
+        exit_uncollected()
         return
     if not quiet:
         click.echo(
             f"Compiled {_counts(manifest)} in {elapsed:.2f}s → "
             f"{result.project.config.target_path}/manifest.json"
         )
+    exit_uncollected()
 
 
 def write_artifacts_for(result: Any, selected: set[str]) -> None:

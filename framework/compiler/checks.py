@@ -510,7 +510,9 @@ class CheckCompiler:
 
         def scan(predicate: exp.Expr) -> exp.Select:
             cond = exp.and_(where.copy(), predicate) if where is not None else predicate
-            return exp.select(exp.Star()).from_(self.table(node)).where(cond)
+            return (
+                exp.select(exp.Star()).from_(self.table(node), copy=False).where(cond, copy=False)
+            )
 
         if check_type == "not_null":
             assert column is not None
@@ -551,10 +553,12 @@ class CheckCompiler:
                 exp.select(
                     shown.copy(), exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records"))
                 )
-                .from_(self.table(node))
-                .where(not_null)
-                .group_by(c.copy())
-                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
+                .from_(self.table(node), copy=False)
+                .where(not_null, copy=False)
+                .group_by(c.copy(), copy=False)
+                .having(
+                    exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)), copy=False
+                )
             )
             return query, depends, stored
         if check_type == "unique_combination":
@@ -563,12 +567,13 @@ class CheckCompiler:
             query = (
                 exp.select(*[c.copy() for c in cols],
                            exp.alias_(exp.Count(this=exp.Star()), self.ident("n_records")))
-                .from_(self.table(node))
-                .group_by(*[c.copy() for c in cols])
-                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)))
+                .from_(self.table(node), copy=False)
+                .group_by(*[c.copy() for c in cols], copy=False)
+                .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.convert(1)),
+                        copy=False)
             )  # fmt: skip
             if where is not None:
-                query = query.where(where.copy())
+                query = query.where(where.copy(), copy=False)
             return query, depends, stored
         if check_type == "relationships":
             assert column is not None and isinstance(args, RelationshipsArgs)
@@ -589,13 +594,14 @@ class CheckCompiler:
                 cond = exp.and_(_qualify_columns(where.copy(), self.ident("child")), cond)
             query = (
                 exp.select(exp.Column(this=exp.Star(), table=self.ident("child")))
-                .from_(self.table(node, "child"))
+                .from_(self.table(node, "child"), copy=False)
                 .join(
                     self.table(parent, "parent"),
                     on=exp.EQ(this=child_col.copy(), expression=parent_col.copy()),
                     join_type="left",
+                    copy=False,
                 )
-                .where(cond)
+                .where(cond, copy=False)
             )
             stored = {"to": parent_name, "field": fld}
             return query, sorted({node.name, parent_name}), stored
@@ -608,11 +614,11 @@ class CheckCompiler:
             if args.max is not None:
                 bounds.append(exp.GT(this=count.copy(), expression=exp.convert(args.max)))
             query = exp.select(exp.alias_(count.copy(), self.ident("row_count"))).from_(
-                self.table(node)
+                self.table(node), copy=False
             )
             if where is not None:
-                query = query.where(where.copy())
-            return query.having(exp.or_(*bounds)), depends, stored
+                query = query.where(where.copy(), copy=False)
+            return query.having(exp.or_(*bounds), copy=False), depends, stored
         if check_type == "freshness":
             assert isinstance(args, FreshnessArgs)
             col_name = args.column or column
@@ -637,12 +643,12 @@ class CheckCompiler:
                 ),
             )
             query = exp.select(exp.alias_(latest.copy(), self.ident("latest_at"))).from_(
-                self.table(node)
+                self.table(node), copy=False
             )
             if where is not None:
-                query = query.where(where.copy())
+                query = query.where(where.copy(), copy=False)
             stored = {**stored, "column": col_name}
-            return query.having(stale), depends, stored
+            return query.having(stale, copy=False), depends, stored
         raise AssertionError(check_type)  # pragma: no cover
 
     def _target_asset(self, to: str, spec: CheckSpec) -> str | None:

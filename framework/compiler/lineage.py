@@ -193,11 +193,12 @@ def column_versions(
     if not scopes:
         return {}, {}
     root = scopes[-1]
-    rows = _row_text(query, asset_of_table)
+    copy = rewritten_when_written(query)
+    rows = _row_text(query, asset_of_table, copy)
     cache: dict[tuple[int, str], str] = {}
     versions: dict[str, str] = {}
     for index, name in enumerate(output_columns(query) or []):
-        text = _projection_text(root, name, index, asset_of_table, cache, depth=0)
+        text = _projection_text(root, name, index, asset_of_table, cache, 0, copy)
         versions[name] = hashlib.sha256(f"{text}\x00{rows}".encode()).hexdigest()[:16]
     reads: dict[str, set[str]] = {}
     for scope in scopes:
@@ -209,7 +210,50 @@ def column_versions(
     return versions, {asset: sorted(cols) for asset, cols in sorted(reads.items())}
 
 
-def _row_text(query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]) -> str:
+# What sqlglot's generator (the default dialect, which writes these texts) changes in the tree
+# it writes — why ``Expr.sql()`` copies the tree first, by default. A tree with none of them is
+# written without that copy (as costly as writing it, and a cycle of garbage per call). Data
+# types are left out: the default dialect limits no type's parameters (TYPE_PARAM_SETTINGS).
+_REWRITTEN = (
+    exp.Unnest, exp.Lateral, exp.Pivot, exp.PivotAlias, exp.IgnoreNulls, exp.RespectNulls,
+    exp.ConcatWs, exp.ArrayAgg, exp.Struct, exp.Merge, exp.Update, exp.Into,
+)  # fmt: skip
+
+
+def rewritten_when_written(query: exp.Expr) -> bool:
+    """Whether writing SQL for ``query`` or its parts may change them (see ``_REWRITTEN``): a
+    construct the generator rewrites, a ``select`` with an ``exclude``, ``into``, or comments
+    beside its CTEs, a subquery with a sample, a safe division."""
+    for node in query.walk():
+        if isinstance(node, _REWRITTEN):
+            return True
+        args = node.args
+        if isinstance(node, exp.Select):
+            if args.get("exclude") or args.get("into") or (args.get("with_") and node.comments):
+                return True
+        elif isinstance(node, exp.Subquery) and args.get("sample"):
+            return True
+        elif isinstance(node, exp.Div) and args.get("safe"):
+            return True
+    return False
+
+
+def _written(node: exp.Expr, copy: bool) -> str:
+    """``sql_text(node)``; without copying it when ``copy`` is False (then, while it is written,
+    ``node`` stands alone, as a copy would: the generator looks at its parent and arg key)."""
+    if copy:
+        return sql_text(node)
+    parent, arg_key = node.parent, node.arg_key
+    node.parent = node.arg_key = None
+    try:
+        return sql_text(node, copy=False)
+    finally:
+        node.parent, node.arg_key = parent, arg_key
+
+
+def _row_text(
+    query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None], copy: bool = True
+) -> str:
     """The query without its projections, upstream tables named by asset: what decides rows."""
 
     # Written in place and put back (copying the whole query was ~20% of a cold compile): every
@@ -232,7 +276,7 @@ def _row_text(query: exp.Expr, asset_of_table: Callable[[exp.Table], str | None]
             table.replace(new)
         for select, _ in selects:
             select.set("expressions", [exp.Star()])
-        return sql_text(query)
+        return _written(query, copy)
     finally:
         for select, projections in selects:
             select.set("expressions", projections)
@@ -247,6 +291,7 @@ def _projection_text(
     asset_of_table: Callable[[exp.Table], str | None],
     cache: dict[tuple[int, str], str],
     depth: int,
+    copy: bool = True,
 ) -> str:
     key = (id(scope), name if index is None else f"{index}:{name}")
     if key in cache:
@@ -263,9 +308,10 @@ def _projection_text(
             if pos is not None and pos < len(selects):
                 parts.append(
                     _projection_text(
-                        branch, selects[pos].alias_or_name, pos, asset_of_table, cache, depth + 1
+                        branch, selects[pos].alias_or_name, pos, asset_of_table, cache,
+                        depth + 1, copy,
                     )
-                )
+                )  # fmt: skip
         text = "SET(" + ", ".join(parts) + ")"
     else:
         expression = scope.expression
@@ -276,7 +322,7 @@ def _projection_text(
             pos = _position(selects, name)
             projection = selects[pos] if pos is not None else None
         if projection is not None:
-            text = _resolved_sql(projection.unalias(), scope, asset_of_table, cache, depth)
+            text = _resolved_sql(projection.unalias(), scope, asset_of_table, cache, depth, copy)
     cache[key] = text
     return text
 
@@ -287,6 +333,7 @@ def _resolved_sql(
     asset_of_table: Callable[[exp.Table], str | None],
     cache: dict[tuple[int, str], str],
     depth: int,
+    copy: bool = True,
 ) -> str:
     """``node`` as SQL with each column replaced by its resolved text (:func:`_column_text`).
 
@@ -295,17 +342,19 @@ def _resolved_sql(
     """
     if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
         # what exp.var(text).sql() writes, without building and copying the Var
-        return _column_text(scope, node, asset_of_table, cache, depth).strip()
+        return _column_text(scope, node, asset_of_table, cache, depth, copy).strip()
     columns = [
         c
         for c in node.find_all(exp.Column, bfs=False)
         if not isinstance(c.this, exp.Star) and not isinstance(c.parent, exp.Column)
     ]
-    swapped = [(c, exp.var(_column_text(scope, c, asset_of_table, cache, depth))) for c in columns]
+    swapped = [
+        (c, exp.var(_column_text(scope, c, asset_of_table, cache, depth, copy))) for c in columns
+    ]
     try:
         for column, var in swapped:
             column.replace(var)
-        return sql_text(node)
+        return _written(node, copy)
     finally:
         for column, var in swapped:
             var.replace(column)
@@ -317,6 +366,7 @@ def _column_text(
     asset_of_table: Callable[[exp.Table], str | None],
     cache: dict[tuple[int, str], str],
     depth: int,
+    copy: bool = True,
 ) -> str:
     table_name = column.table
     source = scope.sources.get(table_name) if table_name else None
@@ -326,7 +376,7 @@ def _column_text(
         asset = asset_of_table(source) or sql_text(source)
         return f"{asset}.{column.name}"
     if isinstance(source, Scope):
-        inner = _projection_text(source, column.name, None, asset_of_table, cache, depth + 1)
+        inner = _projection_text(source, column.name, None, asset_of_table, cache, depth + 1, copy)
         return f"({inner})"
     return sql_text(column)  # a select alias, a lambda argument
 

@@ -147,9 +147,13 @@ def _compile_all(
     compiler.dbt_python = dbt_python
     compiler.feed = HelperFeed(compiler, helper) if helper is not None else None
     files = CompiledFilesWriter(project.target_dir) if write_files and names is None else None
+    if files is not None:
+        files.elsewhere = helper  # it writes them while it waits for models to compile
     compiler.compiled_files = files
     try:
         manifest = compiler.compile()
+        if files is not None:
+            files.detach()
         if helper is not None:
             helper.close()  # its work is done: free its memory now
         more: dict[str, CheckNode] = {}  # checks added to the compiler's (which wrote theirs)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,12 +87,14 @@ def render_context_key(project: Project, renderer: Renderer) -> str:
 class ParseElsewhere(Protocol):
     """Another process that renders and parses some of the models (orch.compiler.helper)."""
 
-    def take(self, names: list[str]) -> set[str]:
-        """Start on some of ``names`` (SQL models, sorted); the ones it took."""
+    def share(self, names: list[str]) -> Iterator[str]:
+        """Start it on ``names`` (SQL models, sorted): the ones to parse here, claimed as this
+        process goes (the other process claims the others meanwhile)."""
         ...
 
     def parsed(self) -> dict[str, tuple[str, dict[str, Any]] | None]:
-        """Wait for them: each one's cache key and entry, or None (parse it here)."""
+        """Wait for it: the cache key and entry of each model it claimed, or None (parse it
+        here); a model in neither is parsed here too."""
         ...
 
 
@@ -150,13 +153,13 @@ def _parse_split(
     process's results are cache entries, read back as a warm load reads them, in name order.
     """
     sql = [n for n in sorted(project.models) if project.models[n].language == "sql"]
-    theirs = elsewhere.take(sql)
     outcome: dict[str, ParsedModel | list[UserError]] = {}
-    for name in sql:
-        if name not in theirs:
-            outcome[name] = _parse_or_errors(project, renderer, cache, name, context_key)
+    for name in elsewhere.share(sql):
+        outcome[name] = _parse_or_errors(project, renderer, cache, name, context_key)
     entries = elsewhere.parsed()
-    for name in sorted(theirs):
+    for name in sql:
+        if name in outcome:
+            continue
         model_file = project.models[name]
         entry = entries.get(name)
         model = None
@@ -194,7 +197,7 @@ def _parse_or_errors(
 
 
 def parse_for_cache(
-    project: Project, renderer: Renderer, names: list[str]
+    project: Project, renderer: Renderer, names: Iterable[str]
 ) -> tuple[dict[str, ParsedModel], dict[str, tuple[str, dict[str, Any]] | None]]:
     """Parse ``names`` for another process: the models, and each one's cache key and entry
     (None for a model with a user error, which that process reports itself)."""
