@@ -598,7 +598,7 @@ def test_build_runs_a_waiting_check_once_what_it_reads_is_done_in_name_order() -
     order = [SimpleNamespace(asset=a, partition=None, step_id=a) for a in assets]
     ran: list[list[str]] = []
     evaluator = SimpleNamespace(
-        manifest=SimpleNamespace(checks=checks),
+        manifest=SimpleNamespace(checks=checks, nodes={}),
         evaluate=lambda batch, scope: ran.append([c.name for c in batch]) or [],
     )
     hook = CheckHook(evaluator, SimpleNamespace(order=order), list(checks), lambda e: None)  # type: ignore[arg-type]
