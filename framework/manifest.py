@@ -11,7 +11,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -303,6 +303,25 @@ class Manifest(ArtifactModel):
     def topological_names(self) -> list[str]:
         """Asset names, each after all of its parents (sorted ties)."""
         return DAG({n: self.parents.get(n, []) for n in self.nodes}).topological_order()
+
+
+def through_ephemerals(nodes: Mapping[str, Node], names: Iterable[str]) -> list[str]:
+    """``names`` and, for each that has no relation (an ephemeral model, inlined where it is
+    read), what it reads, recursively: every asset a query over ``names`` really reads, in
+    the order found."""
+    out: list[str] = []
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append(name)
+        node = nodes.get(name)
+        if node is not None and node.relation is None:
+            todo.extend(node.depends_on)
+    return out
 
 
 class NodeTable(Mapping[str, Node]):

@@ -215,18 +215,7 @@ def render_config(
     plain values are returned as written."""
     if renderer is None:
         return config
-    out = dict(config)
-    for key, value in config.items():
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
-            try:
-                out[key] = renderer.render_config_value(value, spec.doc.path)
-            except UserError as err:
-                raise ConfigError(
-                    f"cannot render the test setting {key} on '{spec.asset}': {err.message}",
-                    location=spec.location,
-                    hint="A test's config may use var(), env_var() and target",
-                ) from None
-    return out
+    return {k: _rendered(v, spec, renderer, f"the test setting {k}") for k, v in config.items()}
 
 
 def render_arguments(
@@ -237,24 +226,27 @@ def render_arguments(
     text. Without ``renderer`` (an orch project), as written."""
     if renderer is None:
         return args
+    return {k: v if k == "column_name" else
+            _rendered(v, spec, renderer, f"the argument {k} of a test")
+            for k, v in args.items()}  # fmt: skip
 
-    def render(value: Any, key: str) -> Any:
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
-            try:
-                return renderer.render_config_value(value, spec.doc.path)
-            except UserError as err:
-                raise ConfigError(
-                    f"cannot render the argument {key} of a test on '{spec.asset}': {err.message}",
-                    location=spec.location,
-                    hint="A test's arguments may use var(), env_var() and target",
-                ) from None
-        if isinstance(value, list):
-            return [render(v, key) for v in value]
-        if isinstance(value, dict):
-            return {k: render(v, key) for k, v in value.items()}
+
+def _rendered(value: Any, spec: CheckSpec, renderer: Renderer, what: str) -> Any:
+    """``value`` with the Jinja of its strings rendered (one ``{{ }}`` gives its value)."""
+    if isinstance(value, list):
+        return [_rendered(v, spec, renderer, what) for v in value]
+    if isinstance(value, dict):
+        return {k: _rendered(v, spec, renderer, what) for k, v in value.items()}
+    if not (isinstance(value, str) and ("{{" in value or "{%" in value)):
         return value
-
-    return {k: v if k == "column_name" else render(v, k) for k, v in args.items()}
+    try:
+        return renderer.render_config_value(value, spec.doc.path)
+    except UserError as err:
+        raise ConfigError(
+            f"cannot render {what} on '{spec.asset}': {err.message}",
+            location=spec.location,
+            hint="A test's config and arguments may use var(), env_var() and target",
+        ) from None
 
 
 def collect_specs(project: Project) -> list[CheckSpec]:

@@ -259,7 +259,7 @@ class CheckCompiler:
         use = item.generic
         path = item.parsed.path if use is None else use.spec.doc.path
         # the project file's folder settings, config() in the test's definition, then the YAML
-        # use's config (dbt's precedence); a use's folder settings were merged by its reader
+        # use's config (dbt's precedence); a custom test's use carries its folder settings
         if use is None:
             config = with_folder_config(
                 self.project,

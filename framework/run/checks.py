@@ -41,6 +41,7 @@ from orch.errors import Location, OrchError, ResourceError
 from orch.events import CheckEvaluated, EventSink, FanOut, RunFinished, RunStarted, emit_all
 from orch.load.python_files import import_model_file
 from orch.manifest import CheckNode, HookSql, Manifest, Node
+from orch.manifest import through_ephemerals as reads_through_ephemerals
 from orch.names import Relation
 from orch.run.check_sql import (
     check_status,
@@ -504,21 +505,12 @@ def is_failure(result: CheckEvaluated) -> bool:
 
 
 def through_ephemerals(check: CheckNode, manifest: Manifest) -> CheckNode:
-    """``check`` waiting also for what each ephemeral model it reads reads (through ephemeral
-    models): its query inlines theirs, and an ephemeral model has no step of its own."""
-    out: list[str] = []
-    todo = list(check.depends_on)
-    while todo:
-        name = todo.pop(0)
-        if name in out:
-            continue
-        out.append(name)
-        node = manifest.nodes.get(name)
-        if node is not None and node.relation is None and node.resource_type == "model":
-            todo.extend(node.depends_on)
-    if len(out) == len(check.depends_on):
+    """``check`` waiting also for what each ephemeral model it reads reads: its query inlines
+    theirs, and an ephemeral model has no step of its own."""
+    reads = reads_through_ephemerals(manifest.nodes, check.depends_on)
+    if len(reads) == len(check.depends_on):
         return check
-    return check.model_copy(update={"depends_on": out})
+    return check.model_copy(update={"depends_on": reads})
 
 
 def checks_left_standing(

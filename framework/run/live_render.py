@@ -111,8 +111,10 @@ class ProjectGraph(collections.abc.Mapping[str, Any]):
 
 
 # what every dbt RunResult has, when orch's result for that node does not say it
-_RESULT_DEFAULTS: dict[str, Any] = {"failures": None, "message": None, "adapter_response": {}, "timing": [],
-                    "thread_id": "Thread-1", "execution_time": 0.0}  # fmt: skip
+_RESULT_DEFAULTS: dict[str, Any] = {
+    "failures": None, "message": None, "adapter_response": {}, "timing": [],
+    "thread_id": "Thread-1", "execution_time": 0.0,
+}  # fmt: skip
 
 
 class _LazyNode(collections.abc.Mapping[str, Any]):

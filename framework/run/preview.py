@@ -19,7 +19,7 @@ from orch.config import RunOptions
 from orch.errors import PartitionError, SelectionError, UserError, suggestion
 from orch.events import utcnow
 from orch.load.project import ModelFile, load_project
-from orch.manifest import Manifest, Node
+from orch.manifest import Manifest, Node, through_ephemerals
 from orch.partitions import bind_partition, definition_of
 from orch.run.io import IOManagers
 from orch.run.io.scan import bind_file_scans, register_remote_files
@@ -171,18 +171,9 @@ def _require_upstream(
     """Every relation the query reads exists (through ephemeral models, which are inlined;
     an asset stored as files is read from its files, not a relation)."""
     missing: list[str] = []
-    seen: set[str] = set()
-    stack = list(node.depends_on)
-    while stack:
-        name = stack.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
+    for name in through_ephemerals(manifest.nodes, node.depends_on):
         upstream = manifest.nodes.get(name)
-        if upstream is None:
-            continue
-        if upstream.relation is None:  # ephemeral: its SQL is inlined, its own inputs count
-            stack.extend(upstream.depends_on)
+        if upstream is None or upstream.relation is None:  # ephemeral: its inputs count
             continue
         io = upstream.python.io_manager if upstream.python else None
         target = manifest.project.target_name
