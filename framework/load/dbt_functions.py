@@ -1,6 +1,7 @@
-"""dbt's serialization helpers in the Jinja context (dbt-core's ``BaseContext``): ``fromjson``,
-``tojson``, ``fromyaml``, ``toyaml`` and ``local_md5``, with dbt's defaults and fall-backs
-(dbt-project-evaluator writes ``tojson(node.meta)`` into the rows it inserts)."""
+"""dbt's helper functions in the Jinja context (dbt-core's ``BaseContext``): ``fromjson``,
+``tojson``, ``fromyaml``, ``toyaml``, ``local_md5`` and ``diff_of_two_dicts``, with dbt's
+defaults and fall-backs (dbt-project-evaluator writes ``tojson(node.meta)`` into the rows it
+inserts)."""
 
 from __future__ import annotations
 
@@ -50,4 +51,22 @@ def local_md5(value: str) -> str:
     return hashlib.md5(value.encode("utf-8")).hexdigest()
 
 
-FUNCTIONS = {f.__name__: f for f in (fromjson, tojson, fromyaml, toyaml, local_md5)}
+def diff_of_two_dicts(
+    dict_a: dict[str, list[str]], dict_b: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """``dict_a`` minus ``dict_b``: the values of each key of ``dict_a`` that ``dict_b`` lacks
+    under that key, both compared without case; keys in ``dict_a``'s case (dbt's)."""
+    lowered = {k.casefold(): [v.casefold() for v in vs] for k, vs in dict_b.items()}
+    diff: dict[str, list[str]] = {}
+    for key, values in dict_a.items():
+        if key.casefold() not in lowered:
+            diff[key] = values
+            continue
+        left = [v for v in values if v.casefold() not in lowered[key.casefold()]]
+        if left:
+            diff[key] = left
+    return diff
+
+
+FUNCTIONS = {f.__name__: f for f in (fromjson, tojson, fromyaml, toyaml, local_md5,
+                                     diff_of_two_dicts)}  # fmt: skip

@@ -384,6 +384,7 @@ class Renderer:
             run_started_at=self.run_started_at,
             project_name=project_name,
             log=_dbt_log,
+            print=lambda msg: _dbt_log(msg, info=True),  # dbt's print(): shown, renders ''
             # dbt's hook helpers: a hook run outside the step's transaction
             before_begin=lambda sql: {"sql": sql, "transaction": False},
             after_commit=lambda sql: {"sql": sql, "transaction": False},

@@ -748,8 +748,8 @@ def test_tests_on_an_ephemeral_model(tmp_path, monkeypatch, orch: RunOrch) -> No
 
 
 def test_serialization_functions(tmp_path, monkeypatch, orch: RunOrch) -> None:
-    """dbt's tojson / fromjson / fromyaml / toyaml / local_md5, with their defaults (the row
-    dbt-duckdb 1.11 writes for the same model)."""
+    """dbt's tojson / fromjson / fromyaml / toyaml / local_md5 / diff_of_two_dicts, with their
+    defaults (the row dbt-duckdb 1.11 writes for the same model), and print()."""
     root = dbt_project(
         tmp_path,
         monkeypatch,
@@ -761,7 +761,10 @@ def test_serialization_functions(tmp_path, monkeypatch, orch: RunOrch) -> None:
                   '{{ fromjson('not json', 'fallback') }}' as f,
                   '{{ (fromyaml('a: [x, y]')).a | join('|') }}' as y,
                   '{{ toyaml({"b": 1, "a": 2}) | trim }}' as t,
-                  '{{ local_md5("hello world") }}' as m
+                  '{{ local_md5("hello world") }}' as m,
+                  '{{ tojson(diff_of_two_dicts({'a': ['X', 'y'], 'B': ['z']}, {'A': ['x']})) }}'
+                    as d
+                {{ print('hello from print') }}
             """,
         },
     )
@@ -769,5 +772,6 @@ def test_serialization_functions(tmp_path, monkeypatch, orch: RunOrch) -> None:
     assert done.exit_code == 0, done.output
     assert rows(root, "select * from ser") == [
         ('{"b": 1, "a": [true, null]}', '{"a": 2, "b": 1}', 2, "fallback", "x|y", "b: 1\na: 2",
-         "5eb63bbbe01eeed093cb22bb8f5acdc3"),
+         "5eb63bbbe01eeed093cb22bb8f5acdc3", '{"a": ["y"], "B": ["z"]}'),
     ]  # fmt: skip
+    assert "hello from print" in done.output
