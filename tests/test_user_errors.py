@@ -523,3 +523,17 @@ def test_a_full_disk_under_target(project: Path, mounts: Mounts) -> None:
         "Error: No space left on device. Free some disk space (or raise the quota) and run the "
         "command again"
     )
+
+
+def test_a_syntax_error_names_the_ref_as_written(make_project: MakeProject, tmp_path: Path) -> None:
+    """A model that is no SQL (dbt-project-evaluator's ``{{ ref('a') }}`` lines): the error
+    names the ``ref()`` as the model wrote it, never orch's internal marker."""
+    root = make_project(
+        tmp_path,
+        {"models/a.sql": "select 1 as x\n", "models/b.sql": "select 2 as y\n",
+         "models/both.sql": "{{ ref('a') }}\n{{ ref('b') }}\n{{ ref('b') }}\n"},  # fmt: skip
+    )
+    run = run_cli("compile", "--project-dir", root)
+    assert run.exit_code == 2
+    assert "models/both.sql:3:1: SQL syntax error near 'ref('b')'" in run.output
+    assert "__orch" not in run.output and "Traceback" not in run.output

@@ -237,7 +237,10 @@ def _parse_one(
         text, recording = raw, Recording()
     dialect = str(recording.config.get("dialect") or dialect_hint)
     live = recording.uses_warehouse
-    full = _variant(text, dialect, model_file.path, raw, live)
+    try:
+        full = _variant(text, dialect, model_file.path, raw, live)
+    except UserError as err:
+        raise _as_written(err, recording) from None
     incremental = None
     if recording.uses_is_incremental:
         inc_text, inc_recording = renderer.render(
@@ -251,7 +254,10 @@ def _parse_one(
         for marker, table in inc_recording.sources.items():
             recording.sources.setdefault(marker, table)
         recording.uses_warehouse = live = live or inc_recording.uses_warehouse
-        incremental = _variant(inc_text, dialect, model_file.path, raw, live)
+        try:
+            incremental = _variant(inc_text, dialect, model_file.path, raw, live)
+        except UserError as err:
+            raise _as_written(err, recording) from None
     fingerprint = _sql_fingerprint(full, incremental, recording, dialect, model_file.path, raw)
     model = ParsedModel(
         name=model_file.name,
@@ -266,6 +272,18 @@ def _parse_one(
     )
     cache.put(key, _to_cache(model, project.root))
     return model
+
+
+def _as_written(err: UserError, recording: Recording) -> UserError:
+    """``err`` with the ``ref()``/``source()`` markers of its message spelled as the model wrote
+    them (``near '__orch_ref_2'`` is ``near ref('stg_orders')``)."""
+    calls = {m: f"ref('{a}')" for m, a in recording.refs.items()}
+    calls.update({m: f"source('{s}', '{t}')" for m, (s, t) in recording.sources.items()})
+    calls[THIS_MARKER] = "this"
+    if REF_PREFIX not in err.message and THIS_MARKER not in err.message:
+        return err
+    message = MARKER.sub(lambda m: calls.get(m.group(0), m.group(0)), err.message)
+    return type(err)(message, location=err.location, hint=err.hint)
 
 
 def _variant(text: str, dialect: str, path: str, raw: str, live: bool = False) -> Variant:
