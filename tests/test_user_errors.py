@@ -530,8 +530,11 @@ def test_a_syntax_error_names_the_ref_as_written(make_project: MakeProject, tmp_
     names the ``ref()`` as the model wrote it, never orch's internal marker."""
     root = make_project(
         tmp_path,
-        {"models/a.sql": "select 1 as x\n", "models/b.sql": "select 2 as y\n",
-         "models/both.sql": "{{ ref('a') }}\n{{ ref('b') }}\n{{ ref('b') }}\n"},  # fmt: skip
+        {
+            "models/a.sql": "select 1 as x\n",
+            "models/b.sql": "select 2 as y\n",
+            "models/both.sql": "{{ ref('a') }}\n{{ ref('b') }}\n{{ ref('b') }}\n",
+        },  # fmt: skip
     )
     run = run_cli("compile", "--project-dir", root)
     assert run.exit_code == 2
