@@ -99,8 +99,8 @@ class ProjectGraph(collections.abc.Mapping[str, Any]):
         return self._data()[key]
 
     def node(self, unique_id: str) -> Any:
-        """A node of the graph by its unique_id, or None; reading it costs the graph only when
-        the template touches it."""
+        """The node of the graph with this unique_id (what its id says when there is none);
+        the graph is made only when the template reads the node."""
         return _LazyNode(self, unique_id)
 
     def __iter__(self) -> Iterator[str]:
