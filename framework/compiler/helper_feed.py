@@ -25,7 +25,7 @@ from orch.compiler.model_sql import SqlCompiler
 from orch.compiler.settings import ModelSettings, target_dialect
 from orch.errors import UserError
 from orch.load.cache import ResultCache
-from orch.load.parsing import ParsedModel
+from orch.load.parsing import PARSE_ERROR, ParsedModel
 from orch.load.project import Project
 from orch.load.rendering import Renderer
 from sqlglot import exp
@@ -119,7 +119,7 @@ class HelperFeed:
             return plan
         compiler = self.compiler
         model = compiler.parsed[name]
-        if model.recording.uses_warehouse:
+        if model.recording.uses_warehouse or PARSE_ERROR in model.extra:
             return None
         try:
             plan = compiler.plan(model)

@@ -17,7 +17,7 @@ from orch import redaction
 from orch.compiler import hooks
 from orch.compiler import python as python_models
 from orch.compiler.artifacts import CompiledFilesWriter
-from orch.compiler.check_specs import SingularCheck
+from orch.compiler.check_specs import SingularCheck, collect_specs
 from orch.compiler.checks import compile_checks
 from orch.compiler.dbt_python import compile_dbt_python
 from orch.compiler.deprecation import mark_deprecations
@@ -47,7 +47,7 @@ from orch.errors import (
 from orch.load.cache import ResultCache, content_key
 from orch.load.dbt_python import DbtPythonModel
 from orch.load.dbt_versions import node_id_name
-from orch.load.parsing import ParsedModel
+from orch.load.parsing import PARSE_ERROR, ParsedModel
 from orch.load.project import Project
 from orch.load.rendering import Renderer, read_docs_blocks, resolve_doc_calls
 from orch.manifest import (
@@ -349,7 +349,10 @@ class ManifestCompiler(SqlCompiler):
         description, patch_path, key = plan.description, plan.patch_path, plan.key
         live = model.recording.uses_warehouse
         cached = self.cache.get(key)
-        if live:
+        not_sql = self._not_sql(model.name, set())
+        if not_sql is not None:
+            cached = self._unread_ephemeral(model, config, not_sql)
+        elif live:
             cached = self._parse_time_sql(model, relation, refs)
         elif cached is None or not COMPILED_KEYS <= cached.keys():  # never trust a foreign entry
             cached = None
@@ -407,6 +410,51 @@ class ManifestCompiler(SqlCompiler):
                 *external_fingerprint(config),
             ),
         )
+
+    def _not_sql(self, name: str, seen: set[str]) -> UserError | None:
+        """The parse error of ``name``, or of an ephemeral model it inlines (through ephemeral
+        models): a dbt model that is not SQL (orch.load.parsing keeps it, with its error)."""
+        if name in seen:
+            return None
+        seen.add(name)
+        parsed = self.parsed.get(name)
+        if parsed is not None and PARSE_ERROR in parsed.extra:
+            error: UserError = parsed.extra[PARSE_ERROR]
+            return error
+        for parent in self.graph.dag.parents(name):
+            node = self.nodes.get(parent)
+            if node is not None and node.relation is None and node.resource_type == "model":
+                found = self._not_sql(parent, seen)
+                if found is not None:
+                    return found
+        return None
+
+    def _unread_ephemeral(
+        self, model: ParsedModel, config: ModelConfig, error: UserError
+    ) -> dict[str, Any]:
+        """A dbt model that is not SQL, or inlines one: fine as dbt has it when it is ephemeral
+        and nothing built or tested reads it (dbt never compiles it); else that parse error."""
+        tested = {s.asset for s in collect_specs(self.project)}
+
+        def needed(name: str, seen: set[str]) -> bool:
+            """Built, tested, or read by what is: dbt compiles it then."""
+            if name in seen:
+                return False
+            seen.add(name)
+            parsed = self.parsed.get(name)
+            if name in tested or parsed is None:
+                return True
+            materialized = self.settings.config_for(
+                name, parsed.path, self.project.config.models, parsed.recording.config
+            )[0].materialized
+            return materialized != "ephemeral" or any(
+                needed(child, seen) for child in self.graph.dag.children(name)
+            )
+
+        if config.materialized != "ephemeral" or needed(model.name, set()):
+            raise error
+        return {"columns": None, "lineage": {}, "versions": {}, "reads": None,
+                "compiled": "", "compiled_incremental": None}  # fmt: skip
 
     def _partition_filters(
         self, model: ParsedModel, config: ModelConfig, refs: dict[str, list[ResolvedRef]]

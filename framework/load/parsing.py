@@ -240,7 +240,9 @@ def _parse_one(
     try:
         full = _variant(text, dialect, model_file.path, raw, live)
     except UserError as err:
-        raise _as_written(err, recording) from None
+        if project.flavor != "dbt" or recording.uses_is_incremental:
+            raise _as_written(err, recording) from None
+        return _unparsed(model_file, raw, text, dialect, recording, _as_written(err, recording))
     incremental = None
     if recording.uses_is_incremental:
         inc_text, inc_recording = renderer.render(
@@ -272,6 +274,33 @@ def _parse_one(
     )
     cache.put(key, _to_cache(model, project.root))
     return model
+
+
+PARSE_ERROR = "parse_error"  # ParsedModel.extra: the error of a dbt model that is not SQL
+
+
+def _unparsed(
+    model_file: ModelFile,
+    raw: str,
+    text: str,
+    dialect: str,
+    recording: Recording,
+    error: UserError,
+) -> ParsedModel:
+    """A dbt model whose SQL does not parse, kept with its error (not cached): dbt never
+    compiles an ephemeral model that nothing reads (dbt-project-evaluator's fake models), so
+    the compiler raises ``error`` only when the model is built or read."""
+    return ParsedModel(
+        name=model_file.name,
+        path=model_file.path,
+        raw=raw,
+        dialect=dialect,
+        recording=recording,
+        full=Variant(rendered=text, table_refs=marker_references(text)),
+        incremental=None,
+        sql_fingerprint=content_key("unparsed", raw, json.dumps(sorted(recording.refs.items()))),
+        extra={PARSE_ERROR: error},
+    )
 
 
 def _as_written(err: UserError, recording: Recording) -> UserError:

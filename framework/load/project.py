@@ -1051,10 +1051,13 @@ def folder_config(tree: dict[str, Any], project_name: str, rel_path: str) -> dic
     level may be omitted. Keys with ``+`` are settings; a key without ``+`` whose value is a
     mapping is a sub-folder, unless it is a known setting.
     """
-    node = tree.get(project_name, tree) if isinstance(tree.get(project_name), dict) else tree
+    scoped = isinstance(tree.get(project_name), dict)
+    node = tree[project_name] if scoped else tree
     parts = rel_path.split("/")[1:-1]  # drop the top folder (models/) and the file name
     stem = rel_path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    layers = [_settings_of(node, MODEL_CONFIG_KEYS)]
+    # dbt: `+key`s above the project's name apply to every node, under the project's own
+    layers = [_settings_of(tree, MODEL_CONFIG_KEYS)] if scoped else []
+    layers.append(_settings_of(node, MODEL_CONFIG_KEYS))
     for part in [*parts, stem]:
         child = node.get(part) if isinstance(node, dict) else None
         if not isinstance(child, dict):

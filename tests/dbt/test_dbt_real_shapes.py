@@ -775,3 +775,34 @@ def test_serialization_functions(tmp_path, monkeypatch, orch: RunOrch) -> None:
          "5eb63bbbe01eeed093cb22bb8f5acdc3", '{"a": ["y"], "B": ["z"]}'),
     ]  # fmt: skip
     assert "hello from print" in done.output
+
+
+NOT_SQL = {
+    "models/base.sql": "select 1 as id\n",
+    # dbt-project-evaluator's fake models: ephemeral, never compiled by dbt as nothing reads them
+    "models/fake_refs.sql": "{{ ref('base') }}\n{{ ref('base') }}\n{{ ref('base') }}\n",
+    "models/fake_reader.sql": "select * from {{ ref('fake_refs') }}\n",  # ephemeral, unread
+}
+
+
+def test_an_unread_ephemeral_model_need_not_be_sql(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """dbt never compiles an ephemeral model nothing built or tested reads, so it may be no
+    SQL at all; orch builds the rest, as dbt does."""
+    root = dbt_project(tmp_path, monkeypatch, NOT_SQL,
+                       project_yml="models:\n  +materialized: ephemeral\n"
+                       "  shape:\n    base:\n      +materialized: table\n")  # fmt: skip
+    done = orch("build")
+    assert done.exit_code == 0, done.output
+    assert rows(root, "select * from base") == [(1,)]
+
+
+def test_a_read_model_that_is_not_sql_is_an_error(tmp_path, monkeypatch, orch: RunOrch) -> None:
+    """The same model read by a table (through an ephemeral one): its parse error, as dbt's
+    compile of the table fails."""
+    files = {**NOT_SQL, "models/mart.sql": "{{ config(materialized='table') }}\n"
+             "select * from {{ ref('fake_reader') }}\n"}  # fmt: skip
+    dbt_project(tmp_path, monkeypatch, files, project_yml="models:\n  +materialized: ephemeral\n")
+    done = orch("build")
+    assert done.exit_code == 2, done.output
+    assert "models/fake_refs.sql:3:1: SQL syntax error near 'ref('base')'" in done.output
+    assert "__orch" not in done.output and "Traceback" not in done.output
