@@ -70,11 +70,18 @@ def floor_plan(manifest: dict[str, Any]) -> dict[str, Any]:
         index[key] = len(statements)
         statements.append(
             {"sql": f"CREATE OR REPLACE {kind} {target} AS {node['compiled_code']}",
-             "after": sorted(ups)}
+             "after": sorted(ups), "kind": kind, "target": target}
         )  # fmt: skip
-    checks = [c["sql"] for c in manifest.get("checks", {}).values() if c.get("sql")]
+    checks, check_after = [], []
+    for check in manifest.get("checks", {}).values():
+        if not check.get("sql"):
+            continue
+        checks.append(check["sql"])
+        reads = [index[a] for a in check.get("depends_on", []) if a in index]
+        reads += [i for a in check.get("depends_on", []) for i in ephemeral_parents.get(a, ())]
+        check_after.append(sorted(set(reads)))
     return {"database": database, "schemas": sorted(schemas), "statements": statements,
-            "checks": checks}  # fmt: skip
+            "checks": checks, "check_after": check_after}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

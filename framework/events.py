@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -249,28 +249,47 @@ class EventSink(Protocol):
 
 
 class FanOut:
-    """Sends each event to several sinks, one at a time (serialized by a lock)."""
+    """Sends each event to several sinks, in the order they were added.
+
+    Every sink sees the events in one order, and an event reaches a sink only once the sinks
+    before it took it (the state recorder, first, commits it before a console shows it). One
+    lock per sink, taken hand over hand: while the console prints one event, the state recorder
+    already commits the next, instead of every step thread queueing behind one lock for all of
+    them (issue 21: that queue held the steps of a 1,000-model build ~1.2 s in all).
+    """
 
     def __init__(self, sinks: list[EventSink] | None = None) -> None:
-        self.sinks: list[EventSink] = list(sinks or [])
-        self._lock = threading.Lock()
+        self.sinks: list[EventSink] = []
+        self._locks: list[threading.Lock] = []
+        for sink in sinks or []:
+            self.add(sink)
 
     def add(self, sink: EventSink) -> None:
-        """Subscribe another sink."""
+        """Subscribe another sink (before events flow)."""
         self.sinks.append(sink)
+        self._locks.append(threading.Lock())
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every sink."""
-        with self._lock:
-            for sink in self.sinks:
-                sink.emit(event)
+        self._deliver(lambda sink: sink.emit(event))
 
     def emit_many(self, events: Sequence[Event]) -> None:
         """Deliver ``events`` to each sink in turn, in order: a sink before the next one (the
         state recorder, first, commits them all before a console shows any)."""
-        with self._lock:
-            for sink in self.sinks:
-                emit_all(sink, events)
+        self._deliver(lambda sink: emit_all(sink, events))
+
+    def _deliver(self, send: Callable[[EventSink], None]) -> None:
+        held: threading.Lock | None = None
+        try:
+            for sink, lock in zip(self.sinks, self._locks, strict=True):
+                lock.acquire()  # the next sink's lock before this one's is let go: no overtaking
+                if held is not None:
+                    held.release()
+                held = lock
+                send(sink)
+        finally:
+            if held is not None:
+                held.release()
 
 
 def emit_all(sink: EventSink, events: Sequence[Event]) -> None:

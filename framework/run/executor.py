@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from orch import redaction
@@ -37,7 +38,13 @@ from orch.manifest import Manifest, Node
 from orch.names import Relation
 from orch.run import version
 from orch.run.freshness import effective_parents, sources_read
-from orch.run.materialize import StepContext, StepFunction, materialize, partition_window
+from orch.run.materialize import (
+    MaterializeResult,
+    StepContext,
+    StepFunction,
+    materialize,
+    partition_window,
+)
 from orch.run.plan import Plan, Step
 from orch.run.python import PythonRuntime
 
@@ -125,6 +132,17 @@ class StepHook(ABC):
         return None
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A step whose data committed, waiting for its bookkeeping (version, events, checks)."""
+
+    step: Step
+    node: Node
+    result: MaterializeResult
+    started_at: datetime
+    duration: float  # seconds spent writing
+
+
 class Executor:
     """Runs the steps of one plan; create one per run."""
 
@@ -179,7 +197,7 @@ class Executor:
         self._stopping.set()
         self.adapter.interrupt()
 
-    def _wait_interrupted(self, future: Future[StepOutcome]) -> StepOutcome:
+    def _wait_interrupted(self, future: Future[StepOutcome | _Written]) -> StepOutcome | _Written:
         """A running step's outcome after :meth:`stop`. A statement that began just after the
         interrupt (the step was between two statements) would run on: interrupt again until the
         step returns."""
@@ -192,7 +210,15 @@ class Executor:
     # ------------------------------------------------------------------ scheduling
 
     def run(self) -> RunSummary:
-        """Execute the plan; returns when every step has an outcome."""
+        """Execute the plan; returns when every step has an outcome.
+
+        With more than one thread, a step holds one of the ``threads`` slots only while it writes
+        its data; what follows the commit (its data version, its events, its checks) runs on a
+        second pool of as many threads, so the next ready step's statement starts meanwhile
+        (issue 21: the build's bookkeeping off its critical path). What is downstream of a step
+        still waits for all of it: a blocking check can stop it, and it records the version read.
+        With one thread, one step at a time, start to finish.
+        """
         started = time.perf_counter()
         summary = RunSummary()
         remaining = {
@@ -202,36 +228,43 @@ class Executor:
         ready = deque(sid for sid in self.plan.steps if remaining[sid] == 0)
         for step in self.plan.order:
             self.sink.emit(StepQueued(self.run_id, step.step_id, step.asset, step.partition))
-        running: dict[Future[StepOutcome], str] = {}
-        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="orch-step") as pool:
+        # step id, and whether it is writing (holds a slot) or finishing
+        running: dict[Future[StepOutcome | _Written], tuple[str, bool]] = {}
+        writing = 0
+        with (
+            ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="orch-step") as pool,
+            ThreadPoolExecutor(
+                max_workers=self.threads, thread_name_prefix="orch-finish"
+            ) as finishers,
+        ):
             try:
                 while ready or running:
-                    while ready and len(running) < self.threads and not self._stopping.is_set():
+                    while ready and writing < self.threads and not self._stopping.is_set():
                         sid = ready.popleft()
                         if sid in summary.outcomes:
                             continue
-                        running[pool.submit(self._run_step, self.plan.steps[sid])] = sid
+                        work = self._run_step if self.threads > 1 else self._run_whole_step
+                        running[pool.submit(work, self.plan.steps[sid])] = (sid, True)
+                        writing += 1
                     if not running:
                         break
                     done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
-                        sid = running.pop(future)
-                        outcome = future.result()
-                        summary.outcomes[sid] = outcome
-                        if outcome.status == SUCCESS:
-                            for child in self._children[sid]:
-                                remaining[child] -= 1
-                                if remaining[child] == 0 and child not in summary.outcomes:
-                                    ready.append(child)
+                        sid, was_writing = running.pop(future)
+                        writing -= was_writing
+                        result = future.result()
+                        if isinstance(result, _Written):  # committed: now its bookkeeping
+                            running[finishers.submit(self._finish_step, result)] = (sid, False)
                         else:
-                            self._skip_downstream(sid, outcome, summary)
-                            if self.fail_fast and outcome.status == FAILED:
-                                self._stopping.set()
+                            self._record(sid, result, summary, ready, remaining)
             except KeyboardInterrupt:
                 summary.interrupted = True
                 self.stop()
-                for future, sid in list(running.items()):
-                    summary.outcomes[sid] = self._wait_interrupted(future)
+                for future, (sid, _) in list(running.items()):
+                    result = self._wait_interrupted(future)
+                    if isinstance(result, _Written):  # committed before the interrupt: recorded
+                        result = self._finish_step(result)
+                    summary.outcomes[sid] = result
                 running.clear()
         reason = "interrupted" if summary.interrupted else "fail-fast: an earlier step failed"
         for step in self.plan.order:
@@ -242,6 +275,26 @@ class Executor:
                 )
         summary.duration_s = time.perf_counter() - started
         return summary
+
+    def _record(
+        self,
+        sid: str,
+        outcome: StepOutcome,
+        summary: RunSummary,
+        ready: deque[str],
+        remaining: dict[str, int],
+    ) -> None:
+        """Keep a step's outcome; a success readies its children, anything else skips them."""
+        summary.outcomes[sid] = outcome
+        if outcome.status == SUCCESS:
+            for child in self._children[sid]:
+                remaining[child] -= 1
+                if remaining[child] == 0 and child not in summary.outcomes:
+                    ready.append(child)
+        else:
+            self._skip_downstream(sid, outcome, summary)
+            if self.fail_fast and outcome.status == FAILED:
+                self._stopping.set()
 
     def _skip_downstream(self, sid: str, outcome: StepOutcome, summary: RunSummary) -> None:
         cause = outcome.cause if outcome.status == BLOCKED and outcome.cause else sid
@@ -266,7 +319,8 @@ class Executor:
 
     # ------------------------------------------------------------------ one step
 
-    def _run_step(self, step: Step) -> StepOutcome:
+    def _run_step(self, step: Step) -> StepOutcome | _Written:
+        """Write one step's data (a failure, a skip or what committed, to be finished)."""
         node = self.manifest.nodes[step.asset]
         if self._stopping.is_set():
             return StepOutcome(SKIPPED, cause="interrupted")
@@ -301,9 +355,20 @@ class Executor:
             if isinstance(err, BlockingCheckFailedError):  # write-audit-publish kept it out
                 return StepOutcome(BLOCKED, error=outcome.error, cause=err.check)
             return outcome
+        return _Written(step, node, result, started_at, time.perf_counter() - t0)
+
+    def _run_whole_step(self, step: Step) -> StepOutcome:
+        """Write one step's data and finish it, on this thread (``--threads 1``)."""
+        result = self._run_step(step)
+        return self._finish_step(result) if isinstance(result, _Written) else result
+
+    def _finish_step(self, written: _Written) -> StepOutcome:
+        """After a step committed: its data version, its events, then its checks."""
+        step, node, result = written.step, written.node, written.result
+        t0 = time.perf_counter()
         upstream = self._upstream_of(step)
         data = self._measure(step, node, result.metadata, upstream)
-        duration = time.perf_counter() - t0
+        duration = written.duration + time.perf_counter() - t0  # not the wait for a finisher
         self.sink.emit(
             StepMaterialized(
                 self.run_id,
@@ -314,7 +379,7 @@ class Executor:
                 node.fingerprint,
                 result.rows,
                 duration,
-                started_at,
+                written.started_at,
                 metadata=result.metadata,
                 upstream=upstream,
                 data_version=data.version if data is not None else None,

@@ -194,3 +194,37 @@ def test_leftover_temporary_relations_are_dropped(make_project, orch, warehouse,
     con.close()
     assert orch("run", "--project-dir", project).exit_code == 0
     assert warehouse(project).relations() == {"m": "BASE TABLE", "keep_me": "BASE TABLE"}
+
+
+def test_downstream_starts_after_its_upstream_is_recorded_and_checked(make_project, orch, tmp_path):
+    """With several threads a finished step's bookkeeping (data version, events, checks) runs
+    beside the next steps' statements; what is downstream of it still waits for all of it."""
+    files = {
+        f"models/p{i}.sql": f"{{{{ config(materialized='table') }}}}\nselect {i} as id"
+        for i in range(6)
+    }
+    files["models/v.sql"] = "select id from p0"
+    files["models/top.sql"] = (
+        "{{ config(materialized='table') }}\n"
+        + " union all ".join(f"select id from p{i}" for i in range(6))
+        + " union all select id from v"
+    )
+    columns = "\n".join(
+        f"  - name: {name}\n    columns:\n      - name: id\n        checks: [not_null, unique]"
+        for name in [*(f"p{i}" for i in range(6)), "v"]
+    )
+    files["models/schema.yml"] = "models:\n" + columns + "\n"
+    project = make_project(tmp_path, files)
+    run = orch("build", "--project-dir", project, "--threads", "3", "--log-format", "json")
+    assert run.exit_code == 0, run.output
+    order = [
+        (e["event"], e.get("asset"))
+        for e in events(run.stdout)
+        if e["event"] in ("StepStarted", "StepMaterialized", "CheckEvaluated")
+    ]
+    top = order.index(("StepStarted", "top"))
+    before = order[:top]
+    for parent in [*(f"p{i}" for i in range(6)), "v"]:
+        assert ("StepMaterialized", parent) in before
+        assert before.count(("CheckEvaluated", parent)) == 2, parent
+    assert order.index(("StepStarted", "v")) > order.index(("StepMaterialized", "p0"))
