@@ -261,27 +261,37 @@ class FanOut:
     def __init__(self, sinks: list[EventSink] | None = None) -> None:
         self.sinks: list[EventSink] = []
         self._locks: list[threading.Lock] = []
+        self._ignores: list[frozenset[str]] = []
         for sink in sinks or []:
             self.add(sink)
 
     def add(self, sink: EventSink) -> None:
-        """Subscribe another sink (before events flow)."""
+        """Subscribe another sink (before events flow).
+
+        A sink's ``ignores`` (event kinds it never looks at, e.g. the state recorder's
+        ``StepStarted``) are not handed to it, so a step starting does not queue behind a commit.
+        Only events emitted concurrently can pass each other that way: an event emitted after
+        another one's ``emit`` returned still reaches every sink after it.
+        """
         self.sinks.append(sink)
         self._locks.append(threading.Lock())
+        self._ignores.append(frozenset(getattr(sink, "ignores", ())))
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every sink."""
-        self._deliver(lambda sink: sink.emit(event))
+        self._deliver({event.kind}, lambda sink: sink.emit(event))
 
     def emit_many(self, events: Sequence[Event]) -> None:
         """Deliver ``events`` to each sink in turn, in order: a sink before the next one (the
         state recorder, first, commits them all before a console shows any)."""
-        self._deliver(lambda sink: emit_all(sink, events))
+        self._deliver({e.kind for e in events}, lambda sink: emit_all(sink, events))
 
-    def _deliver(self, send: Callable[[EventSink], None]) -> None:
+    def _deliver(self, kinds: set[str], send: Callable[[EventSink], None]) -> None:
         held: threading.Lock | None = None
         try:
-            for sink, lock in zip(self.sinks, self._locks, strict=True):
+            for sink, lock, ignores in zip(self.sinks, self._locks, self._ignores, strict=True):
+                if kinds <= ignores:
+                    continue
                 lock.acquire()  # the next sink's lock before this one's is let go: no overtaking
                 if held is not None:
                     held.release()

@@ -601,6 +601,13 @@ class CheckHook(StepHook):
                     self._waiting_on.setdefault(asset, []).append(name)
                 if not built:  # nothing it reads is built here: ready once any asset is done
                     self._waiting_on_none.append(name)
+        # assets one of whose checks can stop what is downstream of them: their children wait
+        # for the checks; the others' children start while they run (may_stop_downstream)
+        self._stoppers = {
+            check.asset
+            for check in [*(c for own in self.own.values() for c in own), *self.waiting.values()]
+            if check.asset and (check.blocking or (stop_on_error and check.severity == "error"))
+        }
 
     @classmethod
     def for_build(
@@ -721,6 +728,11 @@ class CheckHook(StepHook):
                 failed = result.check
         self._emit_all([*results, *later])
         return failed
+
+    def may_stop_downstream(self, step: Step, node: Node) -> bool:
+        """Whether a check :meth:`after_step` may run for ``step`` can stop what is downstream:
+        a blocking one of its asset, or (dbt's build) one of error severity."""
+        return step.asset in self._stoppers
 
     def _stops_downstream(self, result: CheckEvaluated) -> bool:
         if result.status not in ("fail", "error"):

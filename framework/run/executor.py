@@ -51,6 +51,7 @@ from orch.run.python import PythonRuntime
 log = logging.getLogger(__name__)
 
 SUCCESS, FAILED, SKIPPED, BLOCKED = "success", "failed", "skipped", "blocked"
+WRITING, FINISHING, CHECKING = "writing", "finishing", "checking"  # what a running step does
 
 
 @dataclass
@@ -127,6 +128,11 @@ class StepHook(ABC):
     def after_step(self, step: Step, node: Node) -> str | None:
         """Run once ``step`` committed; the name of a failing blocking check (stops downstream)."""
 
+    def may_stop_downstream(self, step: Step, node: Node) -> bool:
+        """Whether :meth:`after_step` of ``step`` could stop what is downstream. When it cannot,
+        the executor lets the children start while it runs (a hook that cannot tell says yes)."""
+        return True
+
     def finish(self, summary: RunSummary) -> None:
         """Run once every step has an outcome (e.g. report what could not run as skipped)."""
         return None
@@ -141,6 +147,15 @@ class _Written:
     result: MaterializeResult
     started_at: datetime
     duration: float  # seconds spent writing
+
+
+@dataclass(frozen=True)
+class _Released:
+    """A step recorded and none of whose checks can stop downstream: its children may start
+    while its checks run."""
+
+    step: Step
+    node: Node
 
 
 class Executor:
@@ -197,7 +212,7 @@ class Executor:
         self._stopping.set()
         self.adapter.interrupt()
 
-    def _wait_interrupted(self, future: Future[StepOutcome | _Written]) -> StepOutcome | _Written:
+    def _wait_interrupted(self, future: Future[Any]) -> Any:
         """A running step's outcome after :meth:`stop`. A statement that began just after the
         interrupt (the step was between two statements) would run on: interrupt again until the
         step returns."""
@@ -228,8 +243,8 @@ class Executor:
         ready = deque(sid for sid in self.plan.steps if remaining[sid] == 0)
         for step in self.plan.order:
             self.sink.emit(StepQueued(self.run_id, step.step_id, step.asset, step.partition))
-        # step id, and whether it is writing (holds a slot) or finishing
-        running: dict[Future[StepOutcome | _Written], tuple[str, bool]] = {}
+        # step id, and what it is doing: writing (holds a slot), finishing or checking
+        running: dict[Future[Any], tuple[str, str]] = {}
         writing = 0
         with (
             ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="orch-step") as pool,
@@ -244,27 +259,34 @@ class Executor:
                         if sid in summary.outcomes:
                             continue
                         work = self._run_step if self.threads > 1 else self._run_whole_step
-                        running[pool.submit(work, self.plan.steps[sid])] = (sid, True)
+                        running[pool.submit(work, self.plan.steps[sid])] = (sid, WRITING)
                         writing += 1
                     if not running:
                         break
                     done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
-                        sid, was_writing = running.pop(future)
-                        writing -= was_writing
+                        sid, doing = running.pop(future)
+                        writing -= doing == WRITING
                         result = future.result()
                         if isinstance(result, _Written):  # committed: now its bookkeeping
-                            running[finishers.submit(self._finish_step, result)] = (sid, False)
-                        else:
+                            running[finishers.submit(self._finish_step, result)] = (sid, FINISHING)
+                        elif isinstance(result, _Released):  # downstream may go; checks next
+                            self._record(sid, StepOutcome(SUCCESS), summary, ready, remaining)
+                            running[finishers.submit(self._check_step, result)] = (sid, CHECKING)
+                        elif doing != CHECKING:
                             self._record(sid, result, summary, ready, remaining)
             except KeyboardInterrupt:
                 summary.interrupted = True
                 self.stop()
-                for future, (sid, _) in list(running.items()):
+                for future, (sid, doing) in list(running.items()):
                     result = self._wait_interrupted(future)
                     if isinstance(result, _Written):  # committed before the interrupt: recorded
                         result = self._finish_step(result)
-                    summary.outcomes[sid] = result
+                    if isinstance(result, _Released):
+                        self._check_step(result)
+                        result = StepOutcome(SUCCESS)
+                    if doing != CHECKING:
+                        summary.outcomes[sid] = result
                 running.clear()
         reason = "interrupted" if summary.interrupted else "fail-fast: an earlier step failed"
         for step in self.plan.order:
@@ -358,12 +380,17 @@ class Executor:
         return _Written(step, node, result, started_at, time.perf_counter() - t0)
 
     def _run_whole_step(self, step: Step) -> StepOutcome:
-        """Write one step's data and finish it, on this thread (``--threads 1``)."""
+        """Write one step's data, finish and check it, on this thread (``--threads 1``)."""
         result = self._run_step(step)
-        return self._finish_step(result) if isinstance(result, _Written) else result
+        if not isinstance(result, _Written):
+            return result
+        outcome = self._finish_step(result, release=False)
+        assert isinstance(outcome, StepOutcome)  # never released
+        return outcome
 
-    def _finish_step(self, written: _Written) -> StepOutcome:
-        """After a step committed: its data version, its events, then its checks."""
+    def _finish_step(self, written: _Written, *, release: bool = True) -> StepOutcome | _Released:
+        """After a step committed: its data version, its events, then its checks — or, where none
+        of them can stop what is downstream (``release``), :class:`_Released` to run them later."""
         step, node, result = written.step, written.node, written.result
         t0 = time.perf_counter()
         upstream = self._upstream_of(step)
@@ -391,11 +418,19 @@ class Executor:
         with self._lock:
             self._known_runs.setdefault(step.asset, {})[step.partition] = self.run_id
             self._known_versions[(step.asset, step.partition)] = data
-        if self.hook is not None:
-            failed_check = self.hook.after_step(step, node)
-            if failed_check:
-                return StepOutcome(BLOCKED, cause=failed_check)
+        if self.hook is None:
+            return StepOutcome(SUCCESS)
+        if release and not self.hook.may_stop_downstream(step, node):
+            return _Released(step, node)
+        failed_check = self.hook.after_step(step, node)
+        if failed_check:
+            return StepOutcome(BLOCKED, cause=failed_check)
         return StepOutcome(SUCCESS)
+
+    def _check_step(self, released: _Released) -> None:
+        """The checks of a released step (none of them can stop what is downstream)."""
+        assert self.hook is not None
+        self.hook.after_step(released.step, released.node)
 
     def _measure(
         self, step: Step, node: Node, metadata: dict[str, Any], upstream: list[dict[str, Any]]

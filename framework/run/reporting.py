@@ -165,6 +165,8 @@ class RunResultsWriter:
         node = self.manifest.nodes.get(asset)
         return node.unique_id if node else asset
 
+    ignores = frozenset({"StepQueued", "StepStarted"})  # not results: never handed to it
+
     def emit(self, event: Event) -> None:
         """Record results; write the file when the run finishes."""
         with self._lock:

@@ -80,6 +80,9 @@ class StateRecorder:
             self._stored_code.add(version.fingerprint)
         self.store.record_op_code(run_id, step_key, version.fingerprint)
 
+    # kinds it never records: not handed to it (orch.events.FanOut), so they never wait on a commit
+    ignores = frozenset({"StepQueued", "StepStarted"})
+
     def emit(self, event: Event) -> None:
         """Record one event; kinds the state does not keep are ignored."""
         if isinstance(event, RunStarted):

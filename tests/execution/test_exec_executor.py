@@ -196,9 +196,9 @@ def test_leftover_temporary_relations_are_dropped(make_project, orch, warehouse,
     assert warehouse(project).relations() == {"m": "BASE TABLE", "keep_me": "BASE TABLE"}
 
 
-def test_downstream_starts_after_its_upstream_is_recorded_and_checked(make_project, orch, tmp_path):
-    """With several threads a finished step's bookkeeping (data version, events, checks) runs
-    beside the next steps' statements; what is downstream of it still waits for all of it."""
+def bookkeeping_order(make_project, orch, tmp_path, blocking: bool) -> list[tuple[str, str]]:
+    """The order of steps and checks in a --threads 3 build of six tables, a view and a table
+    reading all seven, with two checks on each of the seven (blocking or not)."""
     files = {
         f"models/p{i}.sql": f"{{{{ config(materialized='table') }}}}\nselect {i} as id"
         for i in range(6)
@@ -209,22 +209,38 @@ def test_downstream_starts_after_its_upstream_is_recorded_and_checked(make_proje
         + " union all ".join(f"select id from p{i}" for i in range(6))
         + " union all select id from v"
     )
+    check = "{%s: {config: {blocking: true}}}" if blocking else "%s"
     columns = "\n".join(
-        f"  - name: {name}\n    columns:\n      - name: id\n        checks: [not_null, unique]"
+        f"  - name: {name}\n    columns:\n      - name: id\n        checks: "
+        f"[{check % 'not_null'}, {check % 'unique'}]"
         for name in [*(f"p{i}" for i in range(6)), "v"]
     )
     files["models/schema.yml"] = "models:\n" + columns + "\n"
     project = make_project(tmp_path, files)
     run = orch("build", "--project-dir", project, "--threads", "3", "--log-format", "json")
     assert run.exit_code == 0, run.output
-    order = [
+    return [
         (e["event"], e.get("asset"))
         for e in events(run.stdout)
         if e["event"] in ("StepStarted", "StepMaterialized", "CheckEvaluated")
     ]
-    top = order.index(("StepStarted", "top"))
-    before = order[:top]
+
+
+def test_downstream_starts_once_its_upstream_is_recorded(make_project, orch, tmp_path):
+    """With several threads a finished step's bookkeeping (data version, events) runs beside the
+    next steps' statements; what is downstream starts once it is recorded, and all 14 checks run
+    (non-blocking checks do not hold it back)."""
+    order = bookkeeping_order(make_project, orch, tmp_path, blocking=False)
+    before = order[: order.index(("StepStarted", "top"))]
+    for parent in [*(f"p{i}" for i in range(6)), "v"]:
+        assert ("StepMaterialized", parent) in before
+        assert order.count(("CheckEvaluated", parent)) == 2, parent
+    assert order.index(("StepStarted", "v")) > order.index(("StepMaterialized", "p0"))
+
+
+def test_downstream_waits_for_blocking_checks(make_project, orch, tmp_path):
+    order = bookkeeping_order(make_project, orch, tmp_path, blocking=True)
+    before = order[: order.index(("StepStarted", "top"))]
     for parent in [*(f"p{i}" for i in range(6)), "v"]:
         assert ("StepMaterialized", parent) in before
         assert before.count(("CheckEvaluated", parent)) == 2, parent
-    assert order.index(("StepStarted", "v")) > order.index(("StepMaterialized", "p0"))
