@@ -1,6 +1,7 @@
 """The floor of a build or of ``orch test``: the same compiled SQL run directly, no orch code.
 
     python bench/floor.py PLAN.json build --threads 2 --database DB_FILE
+    python bench/floor.py PLAN.json build-guarded --threads 2 --database DB_FILE
     python bench/floor.py PLAN.json checks --database DB_FILE
 
 ``PLAN.json`` (written by ``bench_inner_loop.py`` from ``target/manifest.json``) holds the
@@ -10,11 +11,12 @@ queries. ``build`` runs the statements with N threads (one DuckDB cursor each) i
 a statement starts as soon as all it depends on finished — which is the honest limit of a
 parallel build. ``build-guarded`` adds what orch's build must do besides (each table's data
 version, each view's one-row read, every check once what it reads is done): the floor of that
-work with no orch code (:func:`run_build_guarded`). ``one`` runs the statement ``--statement I`` alone: the floor of
-``orch run -s MODEL`` on a built warehouse (open the file, one statement, close). ``checks`` runs
-``SELECT COUNT(*) FROM (<failing rows>)`` for every check in one connection, the way orch
-evaluates them on DuckDB. Run it as its own process so that its wall
-time and peak memory include the interpreter and the DuckDB import, like an ``orch`` command's.
+work with no orch code (:func:`run_build_guarded`). ``one`` runs the statement
+``--statement I`` alone: the floor of ``orch run -s MODEL`` on a built warehouse (open the file,
+one statement, close). ``checks`` runs ``SELECT COUNT(*) FROM (<failing rows>)`` for every check
+in one connection, the way orch evaluates them on DuckDB. Run it as its own process so that its
+wall time and peak memory include the interpreter and the DuckDB import, like an ``orch``
+command's.
 """
 
 from __future__ import annotations
