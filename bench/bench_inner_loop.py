@@ -8,6 +8,10 @@ command a fresh process:
 
 - **parallel floor**: ``bench/floor.py build``: the compiled statements from
   ``target/manifest.json`` run by N threads in DAG order, no orch code (wall and peak RSS);
+- **guarded floor**: ``bench/floor.py build-guarded``: the same, plus what a build must do
+  besides the statements, as plain SQL on the same N threads: each table's data version (one
+  aggregate scan), each view's one-row read in its transaction, each check once what it reads is
+  done;
 - **build**: ``orch build --threads N`` on an empty warehouse (``.orch/`` deleted too);
 - **no-op**: ``orch build --changed`` right after, nothing changed;
 - **one model**: ``orch run -s MODEL`` for a model in the middle of the DAG, and its floor:
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             remove_paths(floor_db, floor_db.with_name(floor_db.name + ".wal"))
             add("floor", run_process([*floor_cmd, "build", "--threads", str(args.threads),
                                       "--database", str(floor_db)]))  # fmt: skip
+            remove_paths(floor_db, floor_db.with_name(floor_db.name + ".wal"))
+            guarded = [*floor_cmd, "build-guarded", "--threads", str(args.threads)]
+            add("guarded_floor", run_process([*guarded, "--database", str(floor_db)]))
             remove_paths(warehouse, warehouse.with_name(warehouse.name + ".wal"), project / ".orch")
             add("build", run_measured(["build", *dirs, "--threads", str(args.threads)]))
             add("noop", run_measured(["build", "--changed", *dirs]))
@@ -153,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": len(plan["statements"]), "checks": n_checks, "reps": args.reps,
         "threads": args.threads, "seconds": seconds, "peak_rss_mib": rss, "cpu_seconds": cpu,
         "build_over_floor": seconds["build"] / seconds["floor"],
+        "build_over_guarded_floor": seconds["build"] / seconds["guarded_floor"],
         "test_over_checks_floor": seconds["test"] / seconds["checks_floor"],
         "test_threads_over_checks_floor": seconds["test_threads"] / seconds["checks_floor"],
         "build_rss_over_floor": rss["build"] / rss["floor"],
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'figure':<34}{'median s':>10}{'peak MiB':>10}{'cpu s':>10}")
     labels = {
         "floor": f"parallel floor ({args.threads} threads)",
+        "guarded_floor": "floor + versions, view reads, checks",
         "build": f"orch build --threads {args.threads}",
         "noop": "orch build --changed (no-op)",
         "one_model": f"orch run -s {one_model}",
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in labels.items():
         print(f"{label:<34}{seconds[key]:>10.2f}{rss[key]:>10.0f}{cpu[key]:>10.2f}")
     print(f"build / parallel floor            {result['build_over_floor']:.2f} x")
+    print(f"build / guarded floor             {result['build_over_guarded_floor']:.2f} x")
     print(f"orch test / checks floor          {result['test_over_checks_floor']:.2f} x"
           f"  (cpu {cpu['test'] / cpu['checks_floor']:.2f} x)")  # fmt: skip
     print(f"  --threads {args.threads}                     "
