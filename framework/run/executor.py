@@ -32,6 +32,7 @@ from orch.events import (
     StepQueued,
     StepSkipped,
     StepStarted,
+    emit_all,
     utcnow,
 )
 from orch.manifest import Manifest, Node
@@ -241,8 +242,10 @@ class Executor:
             for sid, s in self.plan.steps.items()
         }
         ready = deque(sid for sid in self.plan.steps if remaining[sid] == 0)
-        for step in self.plan.order:
-            self.sink.emit(StepQueued(self.run_id, step.step_id, step.asset, step.partition))
+        emit_all(
+            self.sink,
+            [StepQueued(self.run_id, s.step_id, s.asset, s.partition) for s in self.plan.order],
+        )
         # step id, and what it is doing: writing (holds a slot), finishing or checking
         running: dict[Future[Any], tuple[str, str]] = {}
         writing = 0
