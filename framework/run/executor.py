@@ -232,8 +232,9 @@ class Executor:
         its data; what follows the commit (its data version, its events, its checks) runs on a
         second pool of as many threads, so the next ready step's statement starts meanwhile
         (issue 21: the build's bookkeeping off its critical path). What is downstream of a step
-        still waits for all of it: a blocking check can stop it, and it records the version read.
-        With one thread, one step at a time, start to finish.
+        waits until it is recorded (it records the data version it read), and for its checks too
+        when one of them can stop it (:meth:`StepHook.may_stop_downstream`). With one thread, one
+        step at a time, start to finish.
         """
         started = time.perf_counter()
         summary = RunSummary()
