@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'figure':<34}{'median s':>10}{'peak MiB':>10}{'cpu s':>10}")
     labels = {
         "floor": f"parallel floor ({args.threads} threads)",
-        "guarded_floor": "floor + versions, view reads, checks",
+        "guarded_floor": f"guarded floor ({args.threads} threads)",
         "build": f"orch build --threads {args.threads}",
         "noop": "orch build --changed (no-op)",
         "one_model": f"orch run -s {one_model}",
