@@ -159,6 +159,8 @@ def run_results_of(fan: Any) -> Callable[[], list[dict[str, Any]]] | None:
 class RunResultsWriter:
     """Collects step results and writes ``target/run_results.json`` (dbt-like) at the end."""
 
+    ignores = frozenset({"StepQueued", "StepStarted"})  # not results: never handed to it
+
     def __init__(self, path: Path, manifest: Manifest, args: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
@@ -170,8 +172,6 @@ class RunResultsWriter:
     def _unique_id(self, asset: str) -> str:
         node = self.manifest.nodes.get(asset)
         return node.unique_id if node else asset
-
-    ignores = frozenset({"StepQueued", "StepStarted"})  # not results: never handed to it
 
     def emit(self, event: Event) -> None:
         """Record results; write the file when the run finishes."""
@@ -309,7 +309,12 @@ class ConsoleReporter:
 
         out = PipeSafeStream.wrap(stream or sys.stdout)
         # emoji=False: a name such as "a:smile:b" is printed as written
-        self.console = Console(file=out, highlight=False, soft_wrap=True, emoji=False)  # type: ignore[arg-type]
+        self.console = Console(
+            file=out,  # type: ignore[arg-type]
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
+        )
         self.live = self.console.is_terminal if live is None else live
         # Without styles (a pipe, a file, NO_COLOR) and without the live display, a step's or a
         # check's line is written as its plain text: the text rich would write, without rich's
@@ -391,8 +396,8 @@ class ConsoleReporter:
             self._progress.update(self._task, description=plain(", ".join(list(self.running)[:3])))
 
     def _line(self, status: str, style: str, text: str) -> None:
-        width = len(str(self.total))
-        self.console.print(f"{self.done:>{width}}/{self.total} [{style}]{status:<7}[/] {text}")
+        """A step's line: its place in the run, its status, then project ``text`` as it is."""
+        self._status_line(f"{self.done:>{len(str(self.total))}}/{self.total} ", status, style, text)
 
     def _status_line(self, prefix: str, status: str, style: str, text: str) -> None:
         """``prefix``, the status in its style, then project ``text`` (printed as it is)."""
@@ -408,18 +413,18 @@ class ConsoleReporter:
         self._tick(e.step_id)
         rows = f", {e.rows:,} rows" if e.rows is not None else ""
         text = f"{e.step_id} ({e.materialized}{rows}) in {e.duration_s:.2f}s"
-        self._status_line(f"{self.done:>{len(str(self.total))}}/{self.total} ", "OK", "green", text)
+        self._line("OK", "green", text)
 
     def _on_StepFailed(self, e: StepFailed) -> None:  # noqa: N802
         self.running.pop(e.step_id, None)
         self.failures.append(e)
         self._tick(e.step_id)
-        self._line("ERROR", "red", plain(f"{e.step_id} in {e.duration_s:.2f}s"))
+        self._line("ERROR", "red", f"{e.step_id} in {e.duration_s:.2f}s")
 
     def _on_StepSkipped(self, e: StepSkipped) -> None:  # noqa: N802
         self.skipped.append(e)
         self._tick(e.step_id)
-        self._line("SKIP", "yellow", plain(f"{e.step_id}: {e.reason}"))
+        self._line("SKIP", "yellow", f"{e.step_id}: {e.reason}")
 
     def _on_CheckEvaluated(self, e: CheckEvaluated) -> None:  # noqa: N802
         self.checks[e.status] = self.checks.get(e.status, 0) + 1
@@ -449,9 +454,7 @@ class ConsoleReporter:
         self.running.pop(e.step_key, None)
         self._tick(e.step_key)
         if e.reused_from:
-            self._line(
-                "REUSED", "cyan", plain(f"{e.step_key} (outputs of run {e.reused_from[:8]})")
-            )
+            self._line("REUSED", "cyan", f"{e.step_key} (outputs of run {e.reused_from[:8]})")
             return
         self.finished.append((e.step_key, "op", e.duration_s, None))
         outputs = ", ".join(
@@ -460,7 +463,7 @@ class ConsoleReporter:
         )
         tries = f", {e.attempts} attempts" if e.attempts > 1 else ""
         text = f"{e.step_key} ({outputs or 'no output'}{tries}) in {e.duration_s:.2f}s"
-        self._line("OK", "green", plain(text))
+        self._line("OK", "green", text)
 
     def _on_OpStepFailed(self, e: OpStepFailed) -> None:  # noqa: N802
         self.running.pop(e.step_key, None)
@@ -470,11 +473,11 @@ class ConsoleReporter:
         self._tick(e.step_key)
         tries = f" after {e.attempts} attempts" if e.attempts > 1 else ""
         status = "STOPPED" if e.status == "interrupted" else "ERROR"
-        self._line(status, "red", plain(f"{e.step_key}{tries} in {e.duration_s:.2f}s"))
+        self._line(status, "red", f"{e.step_key}{tries} in {e.duration_s:.2f}s")
 
     def _on_OpStepSkipped(self, e: OpStepSkipped) -> None:  # noqa: N802
         self._tick(e.step_key)
-        self._line("SKIP", "yellow", plain(f"{e.step_key}: {e.reason}"))
+        self._line("SKIP", "yellow", f"{e.step_key}: {e.reason}")
 
     def _on_HookRan(self, e: HookRan) -> None:  # noqa: N802
         ok = e.status == "success"

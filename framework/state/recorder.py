@@ -45,6 +45,9 @@ class StateRecorder:
     their step.
     """
 
+    # kinds it never records: not handed to it (orch.events.FanOut), so they never wait on a commit
+    ignores = frozenset({"StepQueued", "StepStarted"})
+
     def __init__(
         self,
         store: StateStore,
@@ -79,9 +82,6 @@ class StateRecorder:
             self.store.record_code(version)
             self._stored_code.add(version.fingerprint)
         self.store.record_op_code(run_id, step_key, version.fingerprint)
-
-    # kinds it never records: not handed to it (orch.events.FanOut), so they never wait on a commit
-    ignores = frozenset({"StepQueued", "StepStarted"})
 
     def emit(self, event: Event) -> None:
         """Record one event; kinds the state does not keep are ignored."""

@@ -45,7 +45,7 @@ def test_unstyled_lines_are_what_rich_would_print() -> None:
     import io
     from datetime import datetime, timezone
 
-    from orch.events import CheckEvaluated, RunStarted, StepMaterialized
+    from orch.events import CheckEvaluated, RunStarted, StepFailed, StepMaterialized, StepSkipped
     from orch.run.reporting import ConsoleReporter
 
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -59,6 +59,8 @@ def test_unstyled_lines_are_what_rich_would_print() -> None:
                 CheckEvaluated("r", f"not_null_{name}", name, "eu" if i else None, status,
                                "error", 3 * i, 0.01)
             )  # fmt: skip
+        events.append(StepFailed("r", f"{name}_x", f"{name}_x", None, "boom [red]", 0.5))
+        events.append(StepSkipped("r", f"{name}_y", f"{name}_y", None, f"upstream '{name}' failed"))
     outputs = []
     for unstyled in (True, False):
         stream = io.StringIO()
@@ -75,3 +77,5 @@ def test_unstyled_lines_are_what_rich_would_print() -> None:
     assert "check not_null_sales[eu][eu] (3 failing rows)" in fast
     assert "esc \\x1b[31mred" in fast and "\x1b" not in fast
     assert "a:smile:b [bold]x[/bold] (table" in fast  # as written: no emoji, no markup
+    assert "SKIP    sales[eu]_y: upstream 'sales[eu]' failed\n" in fast
+    assert "ERROR   sales[eu]_x in 0.50s\n" in fast
