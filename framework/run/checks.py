@@ -51,6 +51,7 @@ from orch.run.check_sql import (
     retarget,
 )
 from orch.run.executor import StepHook
+from orch.run.freshness import sources_read
 from orch.run.hooks import HookRunner
 from orch.run.materialize import quarantine_relation
 from orch.run.python import PythonRuntime
@@ -601,6 +602,18 @@ class CheckHook(StepHook):
                     self._waiting_on.setdefault(asset, []).append(name)
                 if not built:  # nothing it reads is built here: ready once any asset is done
                     self._waiting_on_none.append(name)
+        # dbt's build: a source's tests run before the models reading it, and one failing at
+        # error severity (or a blocking one) skips them; source -> such waiting checks
+        self._source_checks: dict[str, list[str]] = {}
+        for name, check in self.waiting.items():
+            reads = [self.manifest.nodes.get(a) for a in check.depends_on]
+            if not reads or any(r is None or r.resource_type != "source" for r in reads):
+                continue
+            if check.blocking or (stop_on_error and check.severity == "error"):
+                for source in check.depends_on:
+                    self._source_checks.setdefault(source, []).append(name)
+        self._source_failed: dict[str, bool] = {}  # source check -> whether it stops downstream
+        self._source_lock = threading.Lock()  # one verdict per check, whichever step asks first
         # assets one of whose checks can stop what is downstream of them: their children wait
         # for the checks; the others' children start while they run (may_stop_downstream)
         self._stoppers = {
@@ -645,7 +658,11 @@ class CheckHook(StepHook):
     # ------------------------------------------------------------------ unit tests
 
     def before_step(self, step: Step, node: Node) -> str | None:
-        """Run the unit tests of the step's asset (once); the first failing one, or None."""
+        """Run the checks of the sources the step reads that can stop it, then the unit tests of
+        its asset (each once); the first failing one, or None."""
+        failed = self._check_sources(step)
+        if failed:
+            return failed
         tests = self.unit.get(step.asset)
         if not tests:
             return None
@@ -657,6 +674,30 @@ class CheckHook(StepHook):
                 failed = next((r.check for r in results if is_failure(r)), None)
                 self.unit_verdicts[step.asset] = failed
         return self.unit_verdicts[step.asset]
+
+    def _check_sources(self, step: Step) -> str | None:
+        """The stopping checks of the sources ``step`` reads, run once; the first that failed."""
+        sources = sorted(
+            s for s in sources_read(self.manifest, step.asset) if s in self._source_checks
+        )
+        if not sources:
+            return None
+        names = list(dict.fromkeys(n for s in sources for n in self._source_checks[s]))
+        with self._source_lock:
+            with self._lock:
+                pending = [self.waiting.pop(n) for n in names if n in self.waiting]
+            if pending:
+                results = self.evaluator.evaluate(pending, CheckScope())
+                for result in results:
+                    self._source_failed[result.check] = self._stops_downstream(result)
+                self._emit_all(results)
+        return next((n for n in names if self._source_failed.get(n)), None)
+
+    def skip_reason(self, failed: str) -> str:
+        """Why a step is skipped when :meth:`before_step` returned ``failed``."""
+        check = self.manifest.checks.get(failed)
+        kind = "unit test" if check is not None and is_unit_test(check) else "test"
+        return f"{kind} '{failed}' failed"
 
     def _unit_tests(self) -> UnitTestRunner:
         with self._lock:

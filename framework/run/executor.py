@@ -122,8 +122,13 @@ class StepHook(ABC):
         return None
 
     def before_step(self, step: Step, node: Node) -> str | None:
-        """Run before ``step`` starts; the name of a failed unit test skips it (and downstream)."""
+        """Run before ``step`` starts; the name of a failed test (a unit test of the step's
+        asset, a test of a source it reads) skips it (and downstream)."""
         return None
+
+    def skip_reason(self, failed: str) -> str:
+        """Why a step is skipped when :meth:`before_step` returned ``failed``."""
+        return f"'{failed}' failed"
 
     @abstractmethod
     def after_step(self, step: Step, node: Node) -> str | None:
@@ -352,7 +357,7 @@ class Executor:
             return StepOutcome(SKIPPED, cause="interrupted")
         failed_test = self.hook.before_step(step, node) if self.hook is not None else None
         if failed_test:  # dbt's build: a model whose unit test fails is not built
-            reason = f"unit test '{failed_test}' failed"
+            reason = self.hook.skip_reason(failed_test) if self.hook is not None else failed_test
             self.sink.emit(
                 StepSkipped(
                     self.run_id, step.step_id, step.asset, step.partition, reason, cause=failed_test

@@ -373,3 +373,62 @@ def test_seed_nulls_follow_the_adapter():
 
     assert csv_null_values("duckdb") == [""]
     assert {"", "null"} <= set(csv_null_values("snowflake"))
+
+
+SOURCE_TESTS = {
+    "dbt_project.yml": "name: srct\nprofile: srct\nmodels:\n  srct:\n    +materialized: table\n",
+    "models/sources.yml": """
+version: 2
+sources:
+  - name: raw
+    schema: main
+    tables:
+      - name: people
+        columns:
+          - name: id
+            data_tests: [not_null]
+          - name: name
+            data_tests: [{not_null: {config: {severity: warn}}}]
+      - name: pets
+        columns:
+          - name: id
+            data_tests: [not_null]
+""",
+    "models/stg_people.sql": "select * from {{ source('raw', 'people') }}",
+    "models/people_final.sql": "select * from {{ ref('stg_people') }}",
+    "models/stg_pets.sql": "select * from {{ source('raw', 'pets') }}",
+    "models/other.sql": "select 1 as x",
+}
+
+
+def test_a_failing_source_test_skips_the_models_reading_it(tmp_path: Path, orch: RunOrch):
+    """dbt's build runs a source's tests before the models selecting from it; one failing at
+    error severity skips them and what is downstream (dbt-core 1.11, this project: stg_people and
+    people_final skipped, the warn test only warns, stg_pets and other built)."""
+    import duckdb
+
+    profile = f"srct:\n  outputs:\n    dev: {{type: duckdb, path: '{tmp_path / 'w.duckdb'}'}}\n"
+    (tmp_path / "profiles.yml").write_text(profile + "  target: dev\n")
+    for rel, text in SOURCE_TESTS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create table people as select * from (values (1, null), (null, 'b')) t(id, name)")
+    con.execute("create table pets as select 1 as id")
+    con.close()
+    result = orch("build", "--project-dir", str(tmp_path), "--profiles-dir", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "SKIP    stg_people: test 'source_not_null_raw_people_id' failed" in result.output
+    statuses = {
+        without_hash(r["unique_id"]): r["status"]
+        for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    }
+    assert statuses == {
+        "model.srct.stg_people": "skipped",
+        "model.srct.people_final": "skipped",
+        "model.srct.stg_pets": "success",
+        "model.srct.other": "success",
+        "test.srct.source_not_null_raw_people_id": "fail",
+        "test.srct.source_not_null_raw_people_name": "warn",
+        "test.srct.source_not_null_raw_pets_id": "pass",
+    }
