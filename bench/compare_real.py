@@ -2,13 +2,15 @@
 
     python bench/compare_real.py /work/dbtvenv/bin/dbt --project /work/real/jaffle_shop_duckdb
         [--vars '{load_source_data: true}'] [--seed-first] [--keep DIR] [--orch .venv/bin/orch]
-        [--threads 4]
+        [--threads 4] [--setup-sql FILE]
 
 The project folder (with its packages already in ``dbt_packages/``: neither tool can reach the
 hub here) is copied twice into a scratch folder, one copy per tool (``target/``, ``logs/`` and
 DuckDB files left out). Each copy gets a ``profiles.yml`` of its own, in a folder next to it, for
 the project's ``profile``: one DuckDB output (``real.duckdb`` in the copy, schema ``main``), with
-``HOME`` isolated and ``DBT_PROFILES_DIR`` unset. With ``--seed-first``, ``dbt seed`` and ``orch
+``HOME`` isolated and ``DBT_PROFILES_DIR`` unset. ``--setup-sql FILE`` runs that SQL in each
+copy's DuckDB file first, from the copy's folder (a project whose sources a script loads). With
+``--seed-first``, ``dbt seed`` and ``orch
 seed`` run first (for projects whose sources are tables their own seeds load, when ``--vars``
 enables them). Then ``dbt build`` and ``orch build`` run, each from its copy's folder, and the
 two DuckDB files and the two ``run_results.json`` are compared with ``bench/compare_dbt.py``'s
@@ -98,6 +100,21 @@ def step(
     return []
 
 
+def load_sources(copy: Path, sql: str) -> None:
+    """Run ``sql`` in a copy's DuckDB file, from the copy's folder (relative paths in it resolve
+    there): the tables a project's sources read, loaded as its README says."""
+    import duckdb
+
+    cwd = os.getcwd()
+    os.chdir(copy)
+    try:
+        con = duckdb.connect(DATABASE)
+        con.execute(sql)
+        con.close()
+    finally:
+        os.chdir(cwd)
+
+
 def warehouse(copy: Path, report: list[str]) -> dict:
     """The relations of a copy's DuckDB file (none, and a difference, when it was not written)."""
     if (copy / DATABASE).is_file():
@@ -120,6 +137,9 @@ def compare(args: argparse.Namespace, workdir: Path) -> int:
     _, target = project_settings(source)
     times = {tool: 0.0 for tool in exes}
     report: list[str] = []
+    if args.setup_sql:
+        for copy, _, _ in copies.values():
+            load_sources(copy, args.setup_sql.read_text(encoding="utf-8"))
     if args.seed_first:
         report += step("seed", exes, copies, args.vars, times)
     report += step("build", exes, copies, args.vars, times)
@@ -156,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orch", default=str(Path(sys.executable).parent / "orch"))
     parser.add_argument("--vars", help="passed to every dbt and orch command")
     parser.add_argument("--seed-first", action="store_true", help="run seed before build")
+    parser.add_argument("--setup-sql", type=Path, help="SQL that loads the sources, run first")
     parser.add_argument("--threads", type=int, default=4, help="the profile's threads")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
     args = parser.parse_args(argv)
