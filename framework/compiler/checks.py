@@ -64,6 +64,7 @@ from orch.compiler.check_specs import (
     with_folder_config,
 )
 from orch.compiler.graph import SELF, ResolvedRef
+from orch.compiler.settings import external_source
 from orch.config import OrchModel, merge_model_config
 from orch.errors import ConfigError, ErrorGroup, Location, UserError, raise_collected, suggestion
 from orch.load.dbt import (
@@ -478,6 +479,11 @@ class CheckCompiler:
         """The asset's relation as a quoted table expression; an ephemeral model's query
         inlined (dbt tests it through a CTE of that query; the rows are the same)."""
         rel = node.relation
+        external = external_source(node, f"a check of '{node.name}'", None, self.dialect)
+        if external is not None:  # dbt-duckdb's external_location: its files, not a relation
+            if alias:
+                external.set("alias", exp.TableAlias(this=self.ident(alias)))
+            return external
         if rel is None:
             query = parse_query(node.compiled_code, self.dialect, node.path or node.name)
             name = self.ident(alias or node.name)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
+import sqlglot
 from orch.conditions import ConditionSyntaxError, parse_condition
 from orch.config import (
     MODEL_CONFIG_KEYS,
@@ -310,6 +311,8 @@ class ModelSettings:
         Python objects, or files on a target that does not scan files (Snowflake).
         """
         project = self.project
+        if upstream.resource_type == "source":
+            return external_source(upstream, f"model '{reader}'", where, self._dialect_name)
         resources = project.config.resources
         path: str | None = None
         fmt, hive = "parquet", False
@@ -655,3 +658,43 @@ def shadows_unloaded_asset(project: Project, manifest: Manifest) -> bool:
         node.config.alias is not None and node.config.alias.casefold() in left_out
         for node in manifest.nodes.values()
     )
+
+
+def external_source(
+    source: Node, reader: str, where: Location | None, dialect: str
+) -> exp.Table | None:
+    """What SQL reads a source with dbt-duckdb's ``external_location`` through (a table function
+    such as ``read_json(...)``, or a quoted path), as dbt-duckdb renders its ``source()``; None
+    for a source in the warehouse. ``reader`` ("model 'x'", "check 'y'") names who reads it.
+
+    Raises ConfigError on another target (the location is dbt-duckdb's) or when it is not SQL.
+    """
+    location = source.config.extra.get("external_location")
+    if not location:
+        return None
+    if dialect != "duckdb":
+        raise ConfigError(
+            f"{reader} reads the source '{source.name}', whose external_location ({location}) is "
+            f"dbt-duckdb's: the {dialect} target cannot read it",
+            location=where,
+            hint="Load those files into a table and declare the source without "
+            "external_location on this target",
+        )
+    try:
+        query = sqlglot.parse_one(f"SELECT * FROM {location}", read="duckdb")
+    except sqlglot.errors.ParseError as err:
+        raise ConfigError(
+            f"the source '{source.name}': its external_location is not SQL a FROM can read: "
+            f"{location}",
+            location=Location(source.path or source.name),
+            hint="Give a path ('data/x.parquet') or a table function (read_csv('...'))",
+        ) from err
+    source_from = query.find(exp.From)
+    if source_from is None or not isinstance(source_from.this, exp.Table):
+        raise ConfigError(
+            f"the source '{source.name}': its external_location is not a path or a table "
+            f"function: {location}",
+            location=Location(source.path or source.name),
+            hint="Give a path ('data/x.parquet') or a table function (read_csv('...'))",
+        )
+    return source_from.this

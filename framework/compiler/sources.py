@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from orch.compiler.settings import (
@@ -11,6 +12,7 @@ from orch.compiler.settings import (
     source_freshness,
 )
 from orch.config import ModelConfig
+from orch.errors import ConfigError, Location
 from orch.load import dbt_packages
 from orch.load.project import Project
 from orch.manifest import Node, RelationInfo
@@ -39,7 +41,10 @@ def source_node(project: Project, settings: ModelSettings, name: str, dialect: s
         path=src.path,
         relation=RelationInfo.from_relation(relation),
         config=ModelConfig(
-            materialized="table", tags=tags, meta={**src.source.meta, **src.table.meta}
+            materialized="table",
+            tags=tags,
+            meta={**src.source.meta, **src.table.meta},
+            extra=_external_location(project, src, tags),
         ),
         columns=columns,
         description=src.table.description or src.source.description,
@@ -49,6 +54,56 @@ def source_node(project: Project, settings: ModelSettings, name: str, dialect: s
         fingerprint=fingerprint_of(name),
         observe=_observe_sql(src.table.observe or src.source.observe, relation, src, dialect),
     )
+
+
+def _external_location(project: Project, src: Any, tags: list[str]) -> dict[str, str]:
+    """dbt-duckdb's ``external_location`` of a source table, formatted as dbt-duckdb formats it:
+    ``{"external_location": SQL}`` (what ``source()`` reads instead of a relation), else ``{}``.
+
+    Looked up in the source's and the table's ``meta:`` and ``config:`` (the table's win), then
+    formatted with the table's ``name``, ``identifier``, ``schema``, ``database``, ``tags`` and
+    those settings, by the ``formatter`` named (``newstyle`` ``{name}``, ``oldstyle``
+    ``%(name)s``, ``template`` ``${name}``); a plain path is quoted, a function call is not.
+    """
+    table_config = (src.table.model_extra or {}).get("config") or {}
+    settings = {**src.source.meta, **src.table.meta, **src.source.config, **table_config}
+    template = settings.get("external_location")
+    if not template:
+        return {}
+    values = {
+        "name": src.table.name,
+        "identifier": src.table.identifier or src.table.name,
+        "schema": src.source.schema_ or src.source.name,
+        "database": src.source.database or project.target.database,
+        "tags": tags,
+        **settings,
+    }
+    formatter = settings.get("formatter", "newstyle")
+    where = Location(src.path)
+    try:
+        if formatter == "newstyle":
+            location = str(template).format_map(values)
+        elif formatter == "oldstyle":
+            location = str(template) % values
+        elif formatter == "template":
+            location = string.Template(str(template)).substitute(values)
+        else:
+            raise ConfigError(
+                f"source '{src.source.name}.{src.table.name}': formatter '{formatter}' is not "
+                "one of newstyle, oldstyle, template",
+                location=where,
+                hint="Use formatter: newstyle ({name}), oldstyle (%(name)s) or template (${name})",
+            )
+    except (KeyError, ValueError, TypeError) as err:
+        raise ConfigError(
+            f"source '{src.source.name}.{src.table.name}': its external_location {template!r} "
+            f"cannot be formatted: {err}",
+            location=where,
+            hint="Name only name, identifier, schema, database, tags or a meta/config key",
+        ) from err
+    if "(" not in location and not location.startswith("'"):
+        location = "'" + location.replace("'", "''") + "'"
+    return {"external_location": location}
 
 
 def _observe_sql(written: str | None, relation: Relation, src: Any, dialect: str) -> str:

@@ -25,7 +25,7 @@ from orch.yamldoc import YamlDoc, parse_yaml
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # 2: partition.start/end render as CAST(... AS TIMESTAMP)
+CACHE_FORMAT = 3  # 2: partition.start/end render as CAST(... AS TIMESTAMP); 3: sources keep external_location
 
 
 def _code_digest() -> str:

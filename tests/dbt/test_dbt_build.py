@@ -432,3 +432,53 @@ def test_a_failing_source_test_skips_the_models_reading_it(tmp_path: Path, orch:
         "test.srct.source_not_null_raw_people_name": "warn",
         "test.srct.source_not_null_raw_pets_id": "pass",
     }
+
+
+EXTERNAL_SOURCES = {
+    "dbt_project.yml": "name: extl\nprofile: extl\n",
+    "models/sources.yml": """
+version: 2
+sources:
+  - name: files
+    meta:
+      external_location: "read_csv('data/{name}.csv', header := true)"
+    tables:
+      - name: people
+        columns:
+          - name: id
+            data_tests: [not_null, unique]
+      - name: pets
+        identifier: v2
+        config:
+          external_location: "data/pets_%(identifier)s.csv"
+          formatter: oldstyle
+""",
+    "data/people.csv": "id,name\n1,ann\n2,bob\n",
+    "data/pets_v2.csv": "id,kind\n1,cat\n",
+    "models/people.sql": "select p.id, p.name from {{ source('files', 'people') }} p",
+    "models/pets.sql": "select * from {{ source('files', 'pets') }}",
+}
+
+
+def test_external_location_sources_read_their_files(tmp_path: Path, orch: RunOrch, monkeypatch):
+    """dbt-duckdb's ``external_location`` (source ``meta:`` or a table's ``config:``, formatted
+    with the table's name/identifier): ``source()`` reads the files, and so do its tests (dbt-duckdb
+    1.11 on this project: both views built, both tests pass, ``select * from
+    'data/pets_v2.csv'``)."""
+    import duckdb
+
+    for rel, text in EXTERNAL_SOURCES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    output = f"{{type: duckdb, path: '{tmp_path / 'w.duckdb'}'}}"
+    (tmp_path / "profiles.yml").write_text(f"extl:\n  target: dev\n  outputs:\n    dev: {output}\n")
+    monkeypatch.chdir(tmp_path)  # the locations are relative, as dbt-duckdb reads them
+    result = orch("build", "--project-dir", str(tmp_path), "--profiles-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "checks: 2 pass" in result.output
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("select * from people order by id").fetchall() == [(1, "ann"), (2, "bob")]
+    assert con.execute("select * from pets").fetchall() == [(1, "cat")]
+    con.close()
+    compiled = (tmp_path / "target" / "compiled" / "models" / "people.sql").read_text()
+    assert "READ_CSV('data/people.csv', header := TRUE) p" in compiled.replace("AS p", "p")
