@@ -25,7 +25,8 @@ from orch.yamldoc import YamlDoc, parse_yaml
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 3  # 2: partition.start/end render as CAST(... AS TIMESTAMP); 3: sources keep external_location
+# 2: partition.start/end render as CAST(... AS TIMESTAMP); 3: sources keep external_location
+CACHE_FORMAT = 3
 
 
 def _code_digest() -> str:
