@@ -107,3 +107,23 @@ def test_an_unfaithful_construct_is_a_compile_error_at_its_line(
     # the same project builds on DuckDB, where the SQL runs as written (read_parquet aside)
     if "read_parquet" not in body:
         assert run_cli("compile", "--project-dir", project).exit_code == 0
+
+
+def test_a_source_read_from_files_is_refused_on_snowflake(
+    tmp_path: Path, make_project: MakeProject
+) -> None:
+    """dbt-duckdb's external_location reads files; a Snowflake target cannot: one clear error."""
+    project = make_project(
+        tmp_path,
+        {
+            "models/sources.yml": "sources:\n  - name: raw\n    meta:\n      external_location: "
+            "\"read_csv('data/{name}.csv')\"\n    tables:\n      - name: people\n",
+            "models/m.sql": "select * from {{ source('raw', 'people') }}",
+        },
+        profiles_yml=SNOWFLAKE_PROFILES,
+    )
+    result = run_cli("compile", "--project-dir", project, "--target", "sf")
+    assert result.exit_code == 2, result.output
+    assert "model 'm' reads the source 'raw.people', whose external_location" in result.stderr
+    assert "the snowflake target cannot read it" in result.stderr
+    assert "Traceback" not in result.stderr
