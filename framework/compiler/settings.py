@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
-import sqlglot
 from orch.conditions import ConditionSyntaxError, parse_condition
 from orch.config import (
     MODEL_CONFIG_KEYS,
@@ -37,6 +36,7 @@ from orch.errors import (
     ConfigError,
     DuplicateNameError,
     Location,
+    SqlSyntaxError,
     UnsupportedFeatureError,
     UserError,
     raise_collected,
@@ -46,6 +46,7 @@ from orch.load import dbt_packages
 from orch.load.project import Project, Properties, SourceTable, folder_config
 from orch.manifest import ColumnInfo, Manifest, Node, RelationInfo
 from orch.names import Relation, normalize_name
+from orch.sql import parse_query
 from orch.storage import (
     builtin_base_dir,
     builtin_of,
@@ -681,8 +682,8 @@ def external_source(
             "external_location on this target",
         )
     try:
-        query = sqlglot.parse_one(f"SELECT * FROM {location}", read="duckdb")
-    except sqlglot.errors.ParseError as err:
+        query = parse_query(f"SELECT * FROM {location}", "duckdb", source.path or source.name)
+    except SqlSyntaxError as err:
         raise ConfigError(
             f"the source '{source.name}': its external_location is not SQL a FROM can read: "
             f"{location}",

@@ -482,3 +482,23 @@ def test_external_location_sources_read_their_files(tmp_path: Path, orch: RunOrc
     con.close()
     compiled = (tmp_path / "target" / "compiled" / "models" / "people.sql").read_text()
     assert "READ_CSV('data/people.csv', header := TRUE) p" in compiled.replace("AS p", "p")
+
+
+def test_an_unknown_external_location_formatter_is_one_clear_error(tmp_path: Path, orch: RunOrch):
+    files = {
+        **EXTERNAL_SOURCES,
+        "models/sources.yml": EXTERNAL_SOURCES["models/sources.yml"].replace("oldstyle", "shiny"),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "profiles.yml").write_text(
+        "extl:\n  target: dev\n  outputs:\n    dev: {type: duckdb}\n"
+    )
+    result = orch("compile", "--project-dir", str(tmp_path), "--profiles-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "models/sources.yml" in result.stderr
+    assert (
+        "source 'files.pets': formatter 'shiny' is not one of newstyle, oldstyle" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
