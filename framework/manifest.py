@@ -194,6 +194,15 @@ class CheckNode(ArtifactModel):
     tags: list[str] = Field(default_factory=list)
     python: PythonInfo | None = None
 
+    def dbt_threshold(self, which: Literal["warn_if", "error_if"]) -> str:
+        """``warn_if``/``error_if`` as dbt writes it: the configured text, or dbt's default
+        spelling ``!= 0`` for orch's ``!=0``."""
+        written = self.dbt_config.get(which)
+        if written:
+            return str(written)
+        value = self.warn_if if which == "warn_if" else self.error_if
+        return "!= 0" if value == "!=0" else value
+
 
 class ProjectInfo(ArtifactModel):
     """The project and the target the manifest was compiled for."""

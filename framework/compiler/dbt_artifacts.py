@@ -472,8 +472,8 @@ def _test(
             "store_failures": check.store_failures or None,
             "where": check.where,
             "fail_calc": check.fail_calc or "count(*)",
-            "warn_if": str(config.get("warn_if") or _dbt_threshold(check.warn_if)),
-            "error_if": str(config.get("error_if") or _dbt_threshold(check.error_if)),
+            "warn_if": check.dbt_threshold("warn_if"),
+            "error_if": check.dbt_threshold("error_if"),
         },
         unrendered_config=config
         if check.dbt_unrendered_config is None
@@ -520,11 +520,6 @@ def _test(
             found = version_of(project.model_versions, check.asset)
             out["file_key_name"] = f"models.{found[0] if found else check.asset}"
     return out
-
-
-def _dbt_threshold(value: str) -> str:
-    """A threshold as dbt writes its default (``!= 0``), orch's own spelling (``!=0``) else."""
-    return "!= 0" if value == "!=0" else value
 
 
 def _unit_test(spec: UnitTestSpec, project: Project, ids: dict[str, str]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from orch.events import (
     StepSkipped,
     StepStarted,
 )
-from orch.manifest import Manifest
+from orch.manifest import CheckNode, Manifest
 from orch.selection import Selection, unmatched_message
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class RunResultsWriter:
                         "partition": event.partition,
                         "execution_time": round(event.duration_s, 4),
                         "failures": event.failing_rows,
-                        "message": event.message or None,
+                        "message": event.message or _test_message(check, event) or None,
                         "adapter_response": {},
                         "relation_name": None,
                     }
@@ -281,6 +281,20 @@ class RunResultsWriter:
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(redaction.scrub(json.dumps(data, indent=1, default=str)), encoding="utf-8")
         tmp.replace(self.path)
+
+
+def _test_message(check: CheckNode | None, event: CheckEvaluated) -> str | None:
+    """dbt's message for a test that failed or warned: ``Got 2 results, configured to fail if
+    != 0`` (dbt's TestRunner); None otherwise."""
+    if check is None or check.kind not in ("builtin", "generic", "singular"):
+        return None
+    got = f"Got {event.failing_rows} result{'' if event.failing_rows == 1 else 's'}"
+    if event.status == "fail":
+        which = "error_if" if check.severity == "error" else "warn_if"
+        return f"{got}, configured to fail if {check.dbt_threshold(which)}"
+    if event.status == "warn":
+        return f"{got}, configured to warn if {check.dbt_threshold('warn_if')}"
+    return None
 
 
 def printable(text: str) -> str:

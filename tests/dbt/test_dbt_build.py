@@ -432,6 +432,16 @@ def test_a_failing_source_test_skips_the_models_reading_it(tmp_path: Path, orch:
         "test.srct.source_not_null_raw_people_name": "warn",
         "test.srct.source_not_null_raw_pets_id": "pass",
     }
+    messages = {
+        without_hash(r["unique_id"]): r["message"]
+        for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("test.")
+    }
+    assert messages == {  # dbt's words, as its run_results.json has them
+        "test.srct.source_not_null_raw_people_id": "Got 1 result, configured to fail if != 0",
+        "test.srct.source_not_null_raw_people_name": "Got 1 result, configured to warn if != 0",
+        "test.srct.source_not_null_raw_pets_id": None,
+    }
 
 
 EXTERNAL_SOURCES = {
