@@ -290,8 +290,8 @@ def _test_message(check: CheckNode | None, event: CheckEvaluated) -> str | None:
         return None
     got = f"Got {event.failing_rows} result{'' if event.failing_rows == 1 else 's'}"
     if event.status == "fail":
-        which = "error_if" if check.severity == "error" else "warn_if"
-        return f"{got}, configured to fail if {check.dbt_threshold(which)}"
+        threshold = check.dbt_threshold("error_if" if check.severity == "error" else "warn_if")
+        return f"{got}, configured to fail if {threshold}"
     if event.status == "warn":
         return f"{got}, configured to warn if {check.dbt_threshold('warn_if')}"
     return None
