@@ -677,6 +677,8 @@ class CheckHook(StepHook):
 
     def _check_sources(self, step: Step) -> str | None:
         """The stopping checks of the sources ``step`` reads, run once; the first that failed."""
+        if not self._source_checks:
+            return None
         sources = sorted(
             s for s in sources_read(self.manifest, step.asset) if s in self._source_checks
         )
