@@ -10,9 +10,9 @@ tools render every model's Jinja and SQL, and the compiled files should say the 
 of ``target/compiled/<project>/`` (dbt) is parsed with sqlglot (DuckDB) beside orch's file of the
 same path, and the two are compared after normalizing what may differ without changing the
 query: formatting and case, the database part of table names (orch leaves the default database
-out), and the alias orch gives a table function that a ``source()`` became (dbt-duckdb's
-``external_location``). Prints each model that differs and the counts; tests are left out (orch
-compiles them under ``checks/``). Not collected by pytest (it lives in bench/).
+out), and the alias orch gives a table function or a path that a ``source()`` became
+(dbt-duckdb's ``external_location``). Prints each model that differs and the counts; tests are
+left out (orch compiles them under ``checks/``). Not collected by pytest (it lives in bench/).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def normalized(sql: str) -> str:
             continue
         for table in tree.find_all(exp.Table):
             table.set("catalog", None)
-            if isinstance(table.this, exp.Anonymous):  # a table function: orch aliases it
-                table.set("alias", None)
+            if isinstance(table.this, exp.Anonymous) or "/" in table.name:
+                table.set("alias", None)  # a table function or a path: orch aliases it
         out.append(tree.sql(dialect="duckdb", normalize=True, pretty=False))
     return ";".join(out)
 
