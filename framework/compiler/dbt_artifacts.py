@@ -439,6 +439,10 @@ def _checksum(node: Node, project: Project) -> str:
     return hashlib.sha256(node.raw_code.strip().encode()).hexdigest()
 
 
+# the generic tests dbt-core ships (macro.dbt.test_<name>)
+_DBT_GENERIC_TESTS = ("unique", "not_null", "accepted_values", "relationships")
+
+
 def _test(
     check: CheckNode, project: Project, database: str, ids: dict[str, str], index: MacroIndex
 ) -> dict[str, Any]:
@@ -454,6 +458,8 @@ def _test(
     else:  # the test's macro, and get_where_subquery, called while dbt renders it
         namespace, _, test = check.check_type.rpartition(".")
         macro = index.resolve(f"test_{test}", namespace or package)
+        if macro is None and not namespace and test in _DBT_GENERIC_TESTS:
+            macro = f"macro.dbt.test_{test}"  # dbt's own, also where dbt-core is not installed
         # dbt renders no use of its own not_null and unique while parsing (a shortcut)
         shortcut = macro in ("macro.dbt.test_not_null", "macro.dbt.test_unique")
         macros = [m for m in (macro, None if shortcut else "macro.dbt.get_where_subquery") if m]
@@ -474,6 +480,10 @@ def _test(
             "fail_calc": check.fail_calc or "count(*)",
             "warn_if": check.dbt_threshold("warn_if"),
             "error_if": check.dbt_threshold("error_if"),
+            "database": None,
+            "group": config.get("group"),
+            "limit": config.get("limit"),
+            "store_failures_as": config.get("store_failures_as"),
         },
         unrendered_config=config
         if check.dbt_unrendered_config is None
@@ -501,6 +511,10 @@ def _test(
         attached_node=ids.get(check.asset) if check.asset else None,
         docs={"show": True, "node_color": None},
         functions=[],
+        group=config.get("group"),  # dbt lists it on every test (None: no group)
+        patch_path=None,
+        relation_name=None,
+        doc_blocks=[],
     )
     if check.kind != "singular":
         out["test_metadata"] = {

@@ -95,6 +95,21 @@ def test_depends_on_macros_as_dbt_records_them(shop: Path, orch: RunOrch, stub_d
     ]
 
 
+def test_dbt_s_own_tests_are_named_without_an_installed_dbt(
+    shop: Path, orch: RunOrch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """dbt's four generic tests are dbt's macros even where dbt-core is not installed (as dbt
+    parse lists them: not_null alone; a relationships test with get_where_subquery), and every
+    test carries dbt's ``group`` (None) — dbt-project-evaluator reads both from the graph."""
+    monkeypatch.delenv("ORCH_DBT", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dbt anywhere
+    nodes = by_name(compile_dbt_manifest(orch, shop))
+    not_null = nodes["test.shop_dbt.not_null_stg_orders_order_key"]
+    assert not_null["depends_on"]["macros"] == ["macro.dbt.test_not_null"]
+    assert not_null["group"] is None and not_null["config"]["group"] is None
+    assert not_null["doc_blocks"] == [] and not_null["relation_name"] is None
+
+
 def test_unrendered_config_of_package_nodes_and_tests(shop: Path, orch: RunOrch):
     nodes = by_name(compile_dbt_manifest(orch, shop))
     # the package's own dbt_project.yml, then the root project's block for the package
