@@ -165,6 +165,16 @@ def _declared_columns(node: Node, project: Project) -> list[str]:
     return [c.name for c in props.entry.columns] if props is not None else []
 
 
+def _time_spine(node: Node, project: Project) -> dict[str, Any] | None:
+    """The model's MetricFlow ``time_spine:`` as dbt records it (``custom_granularities``
+    always listed); None without one (dbt-project-evaluator rejects models by it)."""
+    props = project.properties.get(node.name)
+    spine = getattr(props.entry, "time_spine", None) if props is not None else None
+    if not spine:
+        return None
+    return {**spine, "custom_granularities": list(spine.get("custom_granularities") or [])}
+
+
 def _common(
     uid: str, name: str, resource_type: str, package: str, original: str, database: str
 ) -> dict[str, Any]:
@@ -269,6 +279,9 @@ def _model(
         deprecation_date=node.deprecation_date,
     )
     out["unrendered_config"] = _unrendered_config(node, project)
+    out["doc_blocks"] = []
+    if node.resource_type == "model":
+        out["time_spine"] = _time_spine(node, project)
     if block:  # dbt: [package, folders..., file, snapshot]
         out["fqn"] = [*_fqn(package, original, original.rsplit("/", 1)[-1][:-4]), node.name]
     found = version_of(project.model_versions, node.name)

@@ -266,3 +266,29 @@ def test_unit_tests_carry_dbt_s_checksum(tmp_path: Path, monkeypatch, orch: RunO
     assert checksums["fct_orders_incremental_new_rows"] == (  # given 'this', is_incremental
         "33d188c928ba3eb46589bf5b6c8fb53a2766e694101fd9e8bf0912dffe05f674"
     )
+
+
+def test_a_time_spine_is_in_dbt_s_manifest(tmp_path: Path, orch: RunOrch):
+    """A model's MetricFlow ``time_spine:`` as dbt 1.11 records it (custom_granularities always
+    listed), None on the others: dbt-project-evaluator leaves the time spine out of its naming
+    checks by this key (without it every model was left out)."""
+    files = {
+        "dbt_project.yml": "name: spine\nprofile: spine\n",
+        "profiles.yml": "spine:\n  target: dev\n  outputs:\n    dev: {type: duckdb}\n",
+        "models/all_days.sql": "select current_date as date_day",
+        "models/other.sql": "select 1 as x",
+        "models/_models.yml": "models:\n  - name: all_days\n    time_spine:\n"
+        "      standard_granularity_column: date_day\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    result = orch("compile", "--project-dir", str(tmp_path), "--profiles-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output + result.stderr
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    assert nodes["model.spine.all_days"]["time_spine"] == {
+        "standard_granularity_column": "date_day",
+        "custom_granularities": [],
+    }
+    assert nodes["model.spine.other"]["time_spine"] is None
+    assert nodes["model.spine.other"]["doc_blocks"] == []
